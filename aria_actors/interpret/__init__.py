@@ -1,0 +1,5 @@
+"""aria_interpret: NLP over character text and a DIN recommender."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

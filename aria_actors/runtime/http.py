@@ -1,0 +1,80 @@
+"""HTTP helpers shared by every service router: problem+json errors and service clients."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aria_actors.runtime.errors import PROBLEM_BASE, AriaError, ServiceUnavailable
+from aria_actors.runtime.service import ServiceClient
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("aria.http")
+
+_STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+                 405: "method-not-allowed", 409: "conflict", 422: "validation", 501: "not-implemented",
+                 503: "service-unavailable"}
+
+
+def problem_response(doc: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(doc, status_code=int(doc["status"]), media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error the app raises leaves as RFC 9457 problem+json with a stable ``type``."""
+
+    @app.exception_handler(AriaError)
+    async def _aria(request: Request, exc: AriaError) -> JSONResponse:
+        return problem_response(exc.problem(instance=request.url.path))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", "")} for e in exc.errors()
+        ]
+        return problem_response({
+            "type": PROBLEM_BASE + "validation", "title": "Invalid request", "status": 422,
+            "detail": "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors),
+            "instance": request.url.path, "errors": errors,
+        })
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = _STATUS_TYPES.get(exc.status_code, f"http-{exc.status_code}")
+        return problem_response({
+            "type": PROBLEM_BASE + slug, "title": slug.replace("-", " ").capitalize(),
+            "status": exc.status_code, "detail": str(exc.detail), "instance": request.url.path,
+        })
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # No stack trace leaves the server; it goes to the log.
+        log.exception("unhandled error on %s", request.url.path)
+        return problem_response({
+            "type": PROBLEM_BASE + "internal", "title": "Internal error", "status": 500,
+            "detail": f"internal error ({type(exc).__name__}); see the gateway log",
+            "instance": request.url.path,
+        })
+
+
+def service_client(name: str) -> Callable[[Request], ServiceClient]:
+    """FastAPI dependency: the client of service ``name`` the app was given in ``app.state.clients``.
+
+    The gateway fills ``app.state.clients`` with Ray-backed clients; tests fill it with
+    :class:`~aria_actors.runtime.local.LocalClient`.
+    """
+
+    def _dep(request: Request) -> ServiceClient:
+        clients = getattr(request.app.state, "clients", {})
+        client = clients.get(name) if isinstance(clients, dict) else clients(name)
+        if client is None:
+            raise ServiceUnavailable(f"{name} is not reachable from this gateway", service=name)
+        return client
+
+    return _dep

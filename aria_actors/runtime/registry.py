@@ -1,0 +1,42 @@
+"""The fourteen services, in the seed's cold-boot order."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.service import Service
+from aria_actors.runtime.spec import ServiceSpec
+
+SERVICE_MODULES: tuple[str, ...] = (
+    "security", "data",
+    "auth", "storage", "queue",
+    "shape", "engine", "interpret",
+    "workflow", "interface",
+    "coordinate", "monitor", "debugger", "tune",
+)
+
+
+def _spec_of(module: str) -> ServiceSpec:
+    # service.py modules keep heavy imports inside methods, so reading a SPEC is cheap.
+    return importlib.import_module(f"aria_actors.{module}.service").SPEC
+
+
+def all_specs() -> tuple[ServiceSpec, ...]:
+    return tuple(_spec_of(m) for m in SERVICE_MODULES)
+
+
+def spec_by_name(name: str, specs: Iterable[ServiceSpec] | None = None) -> ServiceSpec:
+    for spec in specs if specs is not None else all_specs():
+        if spec.name == name:
+            return spec
+    raise NotFound(f"no service named {name!r}; `aria services` lists them", service=name)
+
+
+def load_service_class(spec: ServiceSpec) -> type[Service]:
+    """Import the Service class named by ``spec.entrypoint`` ("module:Class")."""
+    module_name, _, attr = spec.entrypoint.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"{spec.name}: entrypoint must be 'module:Class', got {spec.entrypoint!r}")
+    return getattr(importlib.import_module(module_name), attr)

@@ -1,0 +1,107 @@
+"""The one shape every Aria service has: a Ray-free class with start, health and stop.
+
+`runtime.shell` wraps a :class:`Service` in a Ray actor or a Serve deployment; the service itself
+never imports ray. :class:`Deps` hands a service clients of the services it depends on, and
+nothing else, so the dependency graph in the specs is the only way services reach each other.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+
+class ServiceClient(Protocol):
+    """How one service calls another: ``await client.call("method", *args)``."""
+
+    name: str
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Deps:
+    """Clients of a service's declared dependencies, by service name."""
+
+    def __init__(self, clients: Mapping[str, ServiceClient] | None = None) -> None:
+        self._clients = dict(clients or {})
+
+    def __getitem__(self, name: str) -> ServiceClient:
+        try:
+            return self._clients[name]
+        except KeyError:
+            raise NotFound(
+                f"{name!r} is not a declared dependency; add it to the service's depends_on",
+                service=name,
+            ) from None
+
+    def get(self, name: str) -> ServiceClient | None:
+        return self._clients.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._clients
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._clients)
+
+
+class Service(abc.ABC):
+    """Base of all fourteen services. Subclasses set ``SPEC`` and implement the lifecycle."""
+
+    SPEC: ClassVar[ServiceSpec]
+
+    def __init__(self, settings: AriaSettings) -> None:
+        self.settings = settings
+        self.deps = Deps()
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return self.SPEC
+
+    async def start(self, deps: Deps) -> None:
+        """Open pools and stores; raise to fail the boot (the error text is kept)."""
+        self.deps = deps
+
+    @abc.abstractmethod
+    async def health(self) -> Health:
+        """A real probe of what the service holds open: never a constant."""
+
+    async def stop(self) -> None:
+        """Close everything start() opened. Must be safe to call twice."""
+
+    async def on_dependency_change(self, name: str, up: bool) -> None:
+        """Told by the boot actor when a dependency goes down (up=False) or comes back."""
+
+
+class UnbuiltService(Service):
+    """A service whose features are not built yet: it runs and answers health honestly.
+
+    It reports ``not_implemented`` with the seed features it still lacks, never ``ready``.
+    """
+
+    def __init__(self, settings: AriaSettings) -> None:
+        super().__init__(settings)
+        self._started = False
+
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        self._started = True
+
+    async def health(self) -> Health:
+        if not self._started:
+            return Health(Status.STARTING, "not started")
+        missing = list(self.spec.missing)
+        return Health(
+            Status.NOT_IMPLEMENTED,
+            f"{len(missing)} of {len(self.spec.features)} seed features not built yet",
+            {"missing": missing, "capabilities": list(self.spec.capabilities),
+             "dependencies": list(self.deps.names)},
+        )
+
+    async def stop(self) -> None:
+        self._started = False

@@ -1,0 +1,34 @@
+"""aria_tune: Performance and hyperparameter tuning.
+
+Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+"""
+
+from __future__ import annotations
+
+from aria_actors.runtime.service import UnbuiltService
+from aria_actors.runtime.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="aria_tune",
+    layer=5,
+    depends_on=('aria_security', 'aria_data', 'aria_monitor', 'aria_queue', 'aria_shape', 'aria_engine', 'aria_interpret'),
+    kind="actor",
+    num_cpus=0.0,
+    capabilities=(),
+    features=(
+        'auto-tuning',
+        'resource-optimization',
+        'query-optimization',
+        'cache-optimization',
+        'hyperparameters',
+        'architecture-search',
+        'pipeline-optimization',
+        'model-ab-testing',
+    ),
+    description="Performance and hyperparameter tuning",
+    entrypoint="aria_actors.tune.service:TuneService",
+)
+
+
+class TuneService(UnbuiltService):
+    SPEC = SPEC

@@ -1,0 +1,11 @@
+"""Shared test setup. Fixture modules live in tests/fixtures/ and are loaded here by name."""
+
+from __future__ import annotations
+
+import pathlib
+
+pytest_plugins = sorted(
+    f"tests.fixtures.{p.stem}"
+    for p in (pathlib.Path(__file__).parent / "fixtures").glob("*.py")
+    if not p.name.startswith("_")
+)
