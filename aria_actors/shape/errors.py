@@ -1,0 +1,93 @@
+"""Errors of aria_shape: each says what went wrong and how to fix it, with the culprit as fields."""
+
+from __future__ import annotations
+
+from aria_actors.runtime.errors import AriaError
+
+
+class ShapeError(AriaError):
+    """Something went wrong in aria_shape."""
+
+    type = "shape"
+    status = 500
+    title = "Character shaping error"
+
+
+class InvalidTemplate(ShapeError):
+    """The template is malformed (unknown trait or attribute in a constraint, empty range...);
+    fix the named field."""
+
+    type = "shape-invalid-template"
+    status = 422
+    title = "Invalid character template"
+
+
+class ImpossibleTemplate(ShapeError):
+    """No character can satisfy all of this template's constraints together; drop or relax one of
+    the constraints named in `constraints`, or widen the trait count bounds."""
+
+    type = "shape-impossible-template"
+    status = 422
+    title = "Template constraints cannot be met together"
+
+
+class TemplateTooHard(ShapeError):
+    """The constraint search gave up after its node budget without deciding the template; simplify
+    the constraints or raise `node_budget`."""
+
+    type = "shape-template-too-hard"
+    status = 422
+    title = "Template constraint search exhausted"
+
+
+class InvalidCharacter(ShapeError):
+    """The character does not fit its template; each entry of `errors` names a field and what is
+    wrong with it."""
+
+    type = "shape-invalid-character"
+    status = 422
+    title = "Invalid character"
+
+
+class UnknownTemplate(ShapeError):
+    """No template has this name; list templates to see which exist."""
+
+    type = "shape-unknown-template"
+    status = 404
+    title = "Unknown template"
+
+
+class UnknownModelVersion(ShapeError):
+    """No model version has this id; list model versions to see which exist."""
+
+    type = "shape-unknown-model-version"
+    status = 404
+    title = "Unknown model version"
+
+
+class ModelLoadError(ShapeError):
+    """The model at `path` could not be loaded; point ARIA_SHAPE_MODEL_PATH (or ARIA_MODEL_PATH) at a
+    directory holding a Qwen3 checkpoint (config.json, weights, tokenizer), or leave it empty to
+    build the tiny local model."""
+
+    type = "shape-model-load"
+    status = 503
+    title = "Model cannot be loaded"
+
+
+class TrainingDiverged(ShapeError):
+    """Training stopped because the loss became non-finite at `step`; the last good checkpoint is
+    kept at `checkpoint`. Lower the learning rate or the clipping range and resume from it."""
+
+    type = "shape-training-diverged"
+    status = 500
+    title = "Training diverged"
+
+
+class TrainingConfigError(ShapeError):
+    """The training configuration is inconsistent (batch not divisible by the group size or the
+    number of learners...); fix the named field."""
+
+    type = "shape-training-config"
+    status = 400
+    title = "Invalid training configuration"
