@@ -1,0 +1,110 @@
+"""The root boot actor ``aria_boot``: starts the fourteen services and supervises them.
+
+A thin Ray shell around :class:`~aria_actors.runtime.supervisor.Supervisor`. It is detached and
+named, so the CLI, the gateway and ``ray job submit`` drivers all reach the same one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from aria_actors.runtime.registry import all_specs
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.shell import RayLauncher, is_dead
+from aria_actors.runtime.spec import ServiceSpec
+from aria_actors.runtime.supervisor import Supervisor, SupervisorOptions
+
+BOOT_ACTOR = "aria_boot"
+log = logging.getLogger("aria.boot")
+
+
+def supervisor_options(settings: AriaSettings) -> SupervisorOptions:
+    return SupervisorOptions(
+        health_interval_s=settings.health_interval_s,
+        health_timeout_s=settings.health_timeout_s,
+        start_timeout_s=settings.start_timeout_s,
+        restart_backoff_s=settings.restart_backoff_s,
+        restart_backoff_max_s=settings.restart_backoff_max_s,
+    )
+
+
+class BootActor:
+    def __init__(self, settings: AriaSettings, specs: Sequence[ServiceSpec] | None = None) -> None:
+        logging.basicConfig(level=settings.log_level)
+        self.settings = settings
+        self.supervisor = Supervisor(
+            specs if specs is not None else all_specs(),
+            RayLauncher(settings), supervisor_options(settings), is_dead=is_dead,
+        )
+        self._boot: asyncio.Task[Any] | None = None
+        self._loop: asyncio.Task[None] | None = None
+
+    async def up(self, wait: bool = False) -> dict[str, Any]:
+        """Start the boot in the background (idempotent); with ``wait``, return once it settled."""
+        if self._boot is None:
+            self._boot = asyncio.ensure_future(self._boot_then_watch())
+        if wait:
+            await asyncio.shield(self._boot)
+        return self.supervisor.status()
+
+    async def _boot_then_watch(self) -> None:
+        await self.supervisor.boot()
+        self._loop = asyncio.ensure_future(self._health_loop())
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.health_interval_s)
+            try:
+                await self.supervisor.check_once()
+            except Exception:  # the loop must outlive any one bad round
+                log.exception("health round failed")
+
+    async def check_now(self) -> dict[str, Any]:
+        """Run one health round immediately (tests and `aria status --probe` trigger instead of sleeping)."""
+        await self.supervisor.check_once()
+        return self.supervisor.status()
+
+    def status(self) -> dict[str, Any]:
+        return self.supervisor.status()
+
+    def service(self, name: str) -> dict[str, Any]:
+        return self.supervisor.service(name)
+
+    async def restart(self, name: str) -> dict[str, Any]:
+        return await self.supervisor.restart(name)
+
+    async def down(self) -> dict[str, Any]:
+        """Stop every service in reverse order, then Serve; the actor itself is killed by the caller."""
+        for task in (self._loop, self._boot):
+            if task is not None:
+                task.cancel()
+        status = await self.supervisor.shutdown()
+        if any(s.kind == "deployment" for s in self.supervisor.specs.values()):
+            from ray import serve
+
+            await asyncio.to_thread(serve.shutdown)
+        return status
+
+    def ping(self) -> str:
+        return "pong"
+
+
+def get_or_create_boot(settings: AriaSettings, specs: Sequence[ServiceSpec] | None = None,
+                       name: str = BOOT_ACTOR) -> Any:
+    """The detached boot actor of this namespace, created if it does not exist yet."""
+    return ray.remote(BootActor).options(
+        name=name, namespace=settings.namespace, lifetime="detached", get_if_exists=True,
+        num_cpus=0, max_concurrency=1000, max_restarts=-1,
+    ).remote(settings, specs)
+
+
+def find_boot(settings: AriaSettings, name: str = BOOT_ACTOR) -> Any | None:
+    try:
+        return ray.get_actor(name, namespace=settings.namespace)
+    except ValueError:
+        return None

@@ -1,0 +1,235 @@
+"""The thin Ray shell around a Ray-free :class:`Service`: actor, deployment and client.
+
+This is the one place that turns the service contract into Ray calls. Services themselves never
+import ray; they get :class:`RayServiceClient`s for their dependencies through ``Deps``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+from typing import Any
+
+import ray
+
+from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.local import invoke
+from aria_actors.runtime.registry import load_service_class
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+log = logging.getLogger("aria.shell")
+
+
+class ServiceHost:
+    """Holds one service instance and exposes the lifecycle; shared by actor and deployment shells."""
+
+    def __init__(self, spec: ServiceSpec, settings: AriaSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.service: Service = load_service_class(spec)(settings)
+        self._started = False
+        self._start_lock = asyncio.Lock()
+
+    async def start(self, dep_names: tuple[str, ...]) -> None:
+        async with self._start_lock:
+            if self._started:
+                return
+            clients = {n: RayServiceClient(n, self.settings.namespace) for n in dep_names}
+            await self.service.start(Deps(clients))
+            self._started = True
+
+    async def health(self) -> Health:
+        if not self._started:
+            return Health(Status.STARTING, "not started")
+        return await self.service.health()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+        self._started = False
+
+    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return await invoke(self.service, method, args, kwargs or {})
+
+    async def notify(self, dependency: str, up: bool) -> None:
+        await self.service.on_dependency_change(dependency, up)
+
+    def placement(self) -> dict[str, Any]:
+        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+
+
+class ActorShell(ServiceHost):
+    """Body of every service actor (`ray.remote` is applied by the launcher with the spec's resources)."""
+
+
+class RayServiceClient:
+    """Calls a service by name through the registry: a named actor, or a Serve app's handle.
+
+    Handles are looked up lazily and again after the target died, so a client outlives restarts.
+    """
+
+    def __init__(self, name: str, namespace: str, timeout_s: float = 30.0) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.timeout_s = timeout_s
+        self._handle: Any = None
+
+    def _resolve(self) -> Any:
+        if self._handle is None:
+            try:
+                self._handle = ray.get_actor(self.name, namespace=self.namespace)
+            except ValueError:
+                from ray import serve
+
+                try:
+                    self._handle = serve.get_app_handle(self.name)
+                except Exception as exc:
+                    raise ServiceUnavailable(f"{self.name} is not running", service=self.name) from exc
+        return self._handle
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        for attempt in (1, 2):
+            handle = self._resolve()
+            try:
+                return await asyncio.wait_for(_remote(handle.call, method, args, kwargs), self.timeout_s)
+            except ray.exceptions.RayActorError as exc:
+                self._handle = None
+                if attempt == 2:
+                    raise ServiceUnavailable(f"{self.name} is down: {exc}", service=self.name) from None
+            except TimeoutError:
+                raise ServiceUnavailable(
+                    f"{self.name}.{method} did not answer within {self.timeout_s:.0f}s", service=self.name
+                ) from None
+        raise AssertionError("unreachable")
+
+
+async def _remote(method: Any, *args: Any) -> Any:
+    return await method.remote(*args)
+
+
+def is_dead(exc: BaseException) -> bool:
+    """A unit that died for good (as opposed to a slow or failing probe)."""
+    return isinstance(exc, ray.exceptions.RayActorError)
+
+
+class ActorUnit:
+    """A service running as a named Ray actor."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    async def start(self, dep_names: tuple[str, ...]) -> None:
+        await self.handle.start.remote(dep_names)
+
+    async def health(self) -> Health:
+        return await self.handle.health.remote()
+
+    async def stop(self) -> None:
+        await self.handle.stop.remote()
+
+    async def kill(self) -> None:
+        ray.kill(self.handle, no_restart=True)
+
+    async def placement(self) -> dict[str, Any]:
+        return await self.handle.placement.remote()
+
+    async def notify(self, dependency: str, up: bool) -> None:
+        await self.handle.notify.remote(dependency, up)
+
+
+class DeploymentUnit(ActorUnit):
+    """A service running as a Ray Serve application; Serve replaces failed replicas itself."""
+
+    def __init__(self, app_name: str, handle: Any) -> None:
+        super().__init__(handle)
+        self.app_name = app_name
+
+    async def kill(self) -> None:
+        from ray import serve
+
+        await asyncio.to_thread(serve.delete, self.app_name)
+
+
+class RayLauncher:
+    """Makes units on Ray: actors for stateful services, Serve applications for stateless ones."""
+
+    def __init__(self, settings: AriaSettings) -> None:
+        self.settings = settings
+
+    async def launch(self, spec: ServiceSpec) -> ActorUnit:
+        if spec.kind == "deployment":
+            return await self._deploy(spec)
+        return await self._create_actor(spec)
+
+    async def _create_actor(self, spec: ServiceSpec) -> ActorUnit:
+        actor_cls = ray.remote(ActorShell)
+        for _ in range(50):  # a killed actor's name is released asynchronously
+            try:
+                handle = actor_cls.options(
+                    name=spec.name, namespace=self.settings.namespace, lifetime="detached",
+                    num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_restarts=0,
+                    max_concurrency=1000,
+                ).remote(spec, self.settings)
+                return ActorUnit(handle)
+            except ValueError as exc:
+                if "already exists" not in str(exc):
+                    raise
+                with contextlib.suppress(ValueError):
+                    ray.kill(ray.get_actor(spec.name, namespace=self.settings.namespace), no_restart=True)
+                await asyncio.sleep(0.1)
+        raise ServiceUnavailable(f"could not create actor {spec.name}: name still taken")
+
+    async def _deploy(self, spec: ServiceSpec) -> DeploymentUnit:
+        from ray import serve
+
+        ensure_serve(self.settings)
+        module = importlib.import_module(spec.entrypoint.partition(":")[0])
+        build = getattr(module, "serve_application", None)
+        app, route_prefix = build(spec, self.settings) if build else default_application(spec, self.settings)
+        await asyncio.to_thread(
+            serve.run, app, name=spec.name, route_prefix=route_prefix, blocking=False
+        )
+        return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
+
+
+def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str | None]:
+    """A plain Serve deployment around the service, reachable by handle only (no HTTP route)."""
+    from ray import serve
+
+    deployment = serve.deployment(
+        name=spec.name, ray_actor_options={"num_cpus": spec.num_cpus, "num_gpus": spec.num_gpus},
+    )(DeploymentShell)
+    return deployment.bind(spec, settings), None
+
+
+class DeploymentShell(ServiceHost):
+    """Body of a Serve replica: every replica starts its own copy of the service on first use."""
+
+    async def health(self) -> Health:
+        await self.start(self.spec.depends_on)
+        return await super().health()
+
+    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        await self.start(self.spec.depends_on)
+        return await super().call(method, args, kwargs)
+
+    async def check_health(self) -> None:  # called by Serve; a raise makes Serve replace the replica
+        health = await self.health()
+        if health.status == Status.FAILED:
+            raise RuntimeError(health.message)
+
+
+def ensure_serve(settings: AriaSettings) -> None:
+    """Start Serve's controller and HTTP proxy on the configured interface, once per cluster."""
+    from ray import serve
+    from ray.serve.config import HTTPOptions
+    from ray.serve.schema import LoggingConfig
+
+    serve.start(
+        http_options=HTTPOptions(host=settings.host, port=settings.port),
+        logging_config=LoggingConfig(enable_access_log=False, log_level=settings.log_level),
+    )

@@ -1,0 +1,345 @@
+"""The boot actor's brain, Ray-free: start in dependency order, watch health, restart, stop.
+
+The supervisor drives :class:`Unit` objects made by a :class:`Launcher`. ``runtime.boot`` plugs in
+a launcher that makes Ray actors and Serve deployments; tests plug in ``runtime.testing``'s
+in-process launcher, so everything below is unit-tested without Ray.
+
+Lifecycle of one service (see also ``spec.Status``)::
+
+    pending --deps up--> starting --start ok--> <health status>   (ready/degraded/not_implemented)
+       ^                    |
+       |                    +--start raises--> failed  (kept with its error; `restart` retries)
+       |
+    <up> --probe fails / unit dies--> failed --backoff--> starting (restarts += 1)
+    <up> --a dependency is not up--> degraded (derived; returns when the dependency does)
+    any --stop--> stopped                         (reverse start order)
+
+Guarantees and caveats:
+- A service starts only after every dependency is up and every lower layer has settled.
+- A failed *start* is not retried automatically (a bad config does not heal itself); a service
+  that fails *after* it was up is restarted with exponential backoff, without limit.
+- Dependents are told (``on_dependency_change``) when a dependency goes away and comes back.
+- Probes and starts are bounded by timeouts; a hung service is treated as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aria_actors.runtime import graph
+from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+log = logging.getLogger("aria.supervisor")
+
+
+class Unit(Protocol):
+    """One running instance of a service, as the launcher made it."""
+
+    async def start(self, dep_names: tuple[str, ...]) -> None: ...
+    async def health(self) -> Health: ...
+    async def stop(self) -> None: ...
+    async def kill(self) -> None: ...
+    async def placement(self) -> dict[str, Any]: ...
+    async def notify(self, dependency: str, up: bool) -> None: ...
+
+
+class Launcher(Protocol):
+    async def launch(self, spec: ServiceSpec) -> Unit: ...
+
+
+@dataclass
+class ServiceState:
+    """What the supervisor knows about one service; readable at any time."""
+
+    spec: ServiceSpec
+    own_status: Status = Status.PENDING
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    last_error: str | None = None
+    started_at: float | None = None
+    start_seq: int | None = None
+    placement: dict[str, Any] = field(default_factory=dict)
+    failures_in_row: int = 0
+    unit: Unit | None = None
+    restarting: bool = False
+    dependency_down: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        # Degraded is derived, so it can never be left behind when a dependency returns.
+        if self.dependency_down and self.own_status in (Status.READY, Status.NOT_IMPLEMENTED):
+            return Status.DEGRADED
+        return self.own_status
+
+    def to_dict(self) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "name": self.spec.name,
+            "layer": self.spec.layer,
+            "kind": self.spec.kind,
+            "depends_on": list(self.spec.depends_on),
+            "status": self.status.value,
+            "message": self.message,
+            "details": self.details,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "started_at": self.started_at,
+            "start_seq": self.start_seq,
+            "uptime_s": round(now - self.started_at, 3) if self.started_at and self.status.is_up else None,
+            "node": self.placement.get("node_id"),
+            "pid": self.placement.get("pid"),
+            "capabilities": list(self.spec.capabilities),
+            "missing": list(self.spec.missing),
+            "dependency_down": list(self.dependency_down),
+            "description": self.spec.description,
+        }
+
+
+@dataclass(frozen=True)
+class SupervisorOptions:
+    health_interval_s: float = 2.0
+    health_timeout_s: float = 5.0
+    start_timeout_s: float = 120.0
+    stop_timeout_s: float = 30.0
+    restart_backoff_s: float = 0.5
+    restart_backoff_max_s: float = 30.0
+    # Probes that must fail in a row before a live unit is restarted (a dead unit restarts at once).
+    failure_threshold: int = 2
+
+
+class Supervisor:
+    def __init__(
+        self,
+        specs: Iterable[ServiceSpec],
+        launcher: Launcher,
+        options: SupervisorOptions | None = None,
+        is_dead: Callable[[BaseException], bool] = lambda exc: False,
+    ) -> None:
+        self.specs = graph.validate(specs)
+        self.waves = graph.start_waves(self.specs.values())
+        self.launcher = launcher
+        self.options = options or SupervisorOptions()
+        self.is_dead = is_dead
+        self.states = {name: ServiceState(spec) for name, spec in self.specs.items()}
+        self.phase = "idle"  # idle -> booting -> running -> stopping -> stopped
+        self._seq = 0
+        self._lock = asyncio.Lock()
+        self._restart_tasks: dict[str, asyncio.Task[None]] = {}
+
+    # --- reading -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        services = [self.states[n].to_dict() for wave in self.waves for n in wave]
+        counts: dict[str, int] = {}
+        for s in services:
+            counts[s["status"]] = counts.get(s["status"], 0) + 1
+        return {"phase": self.phase, "counts": counts, "services": services}
+
+    def service(self, name: str) -> dict[str, Any]:
+        return self._state(name).to_dict()
+
+    def _state(self, name: str) -> ServiceState:
+        try:
+            return self.states[name]
+        except KeyError:
+            raise NotFound(f"no service named {name!r}; GET /v1/services lists them", service=name) from None
+
+    # --- boot ----------------------------------------------------------------------------------
+    async def boot(self) -> dict[str, Any]:
+        """Start every service, wave by wave; returns the status once all have settled."""
+        self.phase = "booting"
+        for wave in self.waves:
+            await asyncio.gather(*(self._start_if_possible(n) for n in wave))
+        self.phase = "running"
+        return self.status()
+
+    async def _start_if_possible(self, name: str) -> None:
+        state = self.states[name]
+        blocked = [d for d in state.spec.depends_on if not self.states[d].status.is_up]
+        if blocked:
+            state.own_status = Status.PENDING
+            state.message = f"waiting for {', '.join(blocked)} (not up)"
+            return
+        await self._start(name)
+
+    async def _start(self, name: str) -> bool:
+        state = self.states[name]
+        state.own_status = Status.STARTING
+        state.message = "starting"
+        self._seq += 1
+        state.start_seq = self._seq
+        state.started_at = time.time()
+        try:
+            unit = await asyncio.wait_for(self.launcher.launch(state.spec), self.options.start_timeout_s)
+            state.unit = unit
+            await asyncio.wait_for(unit.start(state.spec.depends_on), self.options.start_timeout_s)
+            state.placement = await asyncio.wait_for(unit.placement(), self.options.health_timeout_s)
+            health = await asyncio.wait_for(unit.health(), self.options.health_timeout_s)
+        except Exception as exc:
+            await self._discard_unit(state)
+            state.own_status = Status.FAILED
+            state.last_error = _describe(exc)
+            state.message = "start failed"
+            log.warning("%s failed to start: %s", name, state.last_error)
+            return False
+        self._apply_health(state, health)
+        state.failures_in_row = 0
+        self._refresh_dependency_flags()
+        return True
+
+    # --- supervision ---------------------------------------------------------------------------
+    async def check_once(self) -> None:
+        """One round of health probes over every started service (the health loop's body)."""
+        async with self._lock:
+            if self.phase not in ("running", "booting"):
+                return
+            started = [s for s in self.states.values() if s.unit is not None and not s.restarting]
+            results = await asyncio.gather(*(self._probe(s) for s in started))
+            for state, outcome in zip(started, results, strict=True):
+                self._record_probe(state, outcome)
+            self._refresh_dependency_flags()
+            await self._start_unblocked()
+
+    async def _probe(self, state: ServiceState) -> Health | BaseException:
+        assert state.unit is not None
+        try:
+            return await asyncio.wait_for(state.unit.health(), self.options.health_timeout_s)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return exc
+
+    def _record_probe(self, state: ServiceState, outcome: Health | BaseException) -> None:
+        if isinstance(outcome, Health) and outcome.status != Status.FAILED:
+            self._apply_health(state, outcome)
+            state.failures_in_row = 0
+            return
+        dead = isinstance(outcome, BaseException) and self.is_dead(outcome)
+        state.failures_in_row += 1
+        reason = _describe(outcome) if isinstance(outcome, BaseException) else outcome.message
+        if dead or state.failures_in_row >= self.options.failure_threshold:
+            state.own_status = Status.FAILED
+            state.last_error = ("unit died: " if dead else "health check failed: ") + reason
+            state.message = "restarting"
+            self._schedule_restart(state.spec.name)
+
+    def _schedule_restart(self, name: str) -> None:
+        state = self.states[name]
+        if state.restarting:
+            return
+        state.restarting = True
+        delay = min(
+            self.options.restart_backoff_s * (2 ** min(state.restarts, 30)),
+            self.options.restart_backoff_max_s,
+        )
+        self._restart_tasks[name] = asyncio.ensure_future(self._restart_after(name, delay))
+
+    async def _restart_after(self, name: str, delay: float) -> None:
+        state = self.states[name]
+        try:
+            await asyncio.sleep(delay)
+            await self._discard_unit(state)
+            state.restarts += 1
+            self._refresh_dependency_flags()
+            await self._notify_dependents(name, up=False)
+            ok = await self._start(name)
+            if ok:
+                await self._notify_dependents(name, up=True)
+            else:  # keep trying: it was up before, so the failure is likely transient
+                state.restarting = False
+                self._schedule_restart(name)
+                return
+        finally:
+            if state.restarting and self._restart_tasks.get(name) is asyncio.current_task():
+                state.restarting = False
+                self._restart_tasks.pop(name, None)
+
+    async def restart(self, name: str) -> dict[str, Any]:
+        """Restart one service now (also the way to retry a service whose start failed)."""
+        state = self._state(name)
+        blocked = [d for d in state.spec.depends_on if not self.states[d].status.is_up]
+        if blocked:
+            state.message = f"waiting for {', '.join(blocked)} (not up)"
+            return state.to_dict()
+        await self._discard_unit(state)
+        if state.started_at is not None:
+            state.restarts += 1
+        await self._start(name)
+        await self._start_unblocked()
+        return state.to_dict()
+
+    async def _start_unblocked(self) -> None:
+        """Start pending services whose dependencies have come up since the boot."""
+        if self.phase != "running":
+            return
+        for wave in self.waves:
+            ready = [
+                n for n in wave
+                if self.states[n].own_status == Status.PENDING and self.states[n].started_at is None
+                and all(self.states[d].status.is_up for d in self.specs[n].depends_on)
+            ]
+            if ready:
+                await asyncio.gather(*(self._start(n) for n in ready))
+
+    def _refresh_dependency_flags(self) -> None:
+        for state in self.states.values():
+            state.dependency_down = tuple(
+                d for d in state.spec.depends_on if not self.states[d].status.is_up
+            )
+
+    async def _notify_dependents(self, name: str, up: bool) -> None:
+        direct = [s for s in self.states.values() if name in s.spec.depends_on and s.unit is not None]
+        await asyncio.gather(*(_quiet(s.unit.notify(name, up)) for s in direct if s.unit is not None))
+
+    # --- stop ----------------------------------------------------------------------------------
+    async def shutdown(self) -> dict[str, Any]:
+        """Stop every service in reverse start order (dependents before what they depend on)."""
+        self.phase = "stopping"
+        for task in list(self._restart_tasks.values()):
+            task.cancel()
+        for wave in reversed(self.waves):
+            await asyncio.gather(*(self._stop(n) for n in wave))
+        self.phase = "stopped"
+        return self.status()
+
+    async def _stop(self, name: str) -> None:
+        state = self.states[name]
+        if state.unit is not None:
+            try:
+                await asyncio.wait_for(state.unit.stop(), self.options.stop_timeout_s)
+            except Exception as exc:
+                state.last_error = f"stop: {_describe(exc)}"
+            await self._discard_unit(state)
+        state.own_status = Status.STOPPED
+        state.message = "stopped"
+
+    async def _discard_unit(self, state: ServiceState) -> None:
+        unit, state.unit = state.unit, None
+        if unit is not None:
+            await _quiet(unit.kill())
+
+    def _apply_health(self, state: ServiceState, health: Health) -> None:
+        state.own_status = health.status
+        state.message = health.message
+        state.details = health.details
+
+
+async def _quiet(aw: Awaitable[Any]) -> None:
+    try:
+        await aw
+    except Exception as exc:
+        log.debug("ignored during cleanup: %s", exc)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc).strip()
+    # Ray wraps remote exceptions; the last line of their text is the original message.
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

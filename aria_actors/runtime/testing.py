@@ -1,0 +1,92 @@
+"""In-process launcher for the supervisor: services run in this process, calls are pickled.
+
+Used by unit tests and by anything that wants Aria's lifecycle without Ray. A unit can be
+"killed" to play a dead actor; calls to it then raise :class:`UnitDied`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.registry import load_service_class
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, ServiceSpec
+
+
+class UnitDied(RuntimeError):
+    """The in-process unit was killed (the local stand-in for RayActorError)."""
+
+
+class LocalUnit:
+    def __init__(self, service: Service, launcher: LocalLauncher) -> None:
+        self.service = service
+        self.launcher = launcher
+        self.alive = True
+
+    def _check(self) -> None:
+        if not self.alive:
+            raise UnitDied(f"{self.service.spec.name} is dead")
+
+    async def start(self, dep_names: tuple[str, ...]) -> None:
+        self._check()
+        clients = {n: self.launcher.client(n) for n in dep_names}
+        await self.service.start(Deps(clients))
+
+    async def health(self) -> Health:
+        self._check()
+        return await self.service.health()
+
+    async def stop(self) -> None:
+        self._check()
+        await self.service.stop()
+
+    async def kill(self) -> None:
+        self.alive = False
+
+    async def placement(self) -> dict[str, Any]:
+        return {"node_id": "local", "pid": os.getpid()}
+
+    async def notify(self, dependency: str, up: bool) -> None:
+        self._check()
+        await self.service.on_dependency_change(dependency, up)
+
+
+class LocalLauncher:
+    """Makes :class:`LocalUnit`s; ``units`` holds the current unit of every service by name."""
+
+    def __init__(self, settings: AriaSettings | None = None,
+                 classes: dict[str, type[Service]] | None = None) -> None:
+        self.settings = settings or AriaSettings()
+        self.classes = classes or {}
+        self.units: dict[str, LocalUnit] = {}
+        self.launched: list[str] = []
+
+    async def launch(self, spec: ServiceSpec) -> LocalUnit:
+        cls = self.classes.get(spec.name) or load_service_class(spec)
+        unit = LocalUnit(cls(self.settings), self)
+        self.units[spec.name] = unit
+        self.launched.append(spec.name)
+        return unit
+
+    def client(self, name: str) -> _CurrentUnitClient:
+        return _CurrentUnitClient(name, self)
+
+
+class _CurrentUnitClient:
+    """Calls whatever unit currently runs ``name``, so clients survive restarts like Ray's do."""
+
+    def __init__(self, name: str, launcher: LocalLauncher) -> None:
+        self.name = name
+        self.launcher = launcher
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        unit = self.launcher.units[self.name]
+        unit._check()
+        return await LocalClient(unit.service).call(method, *args, **kwargs)
+
+
+def is_dead(exc: BaseException) -> bool:
+    return isinstance(exc, UnitDied)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+
+from aria_actors.runtime.registry import all_specs
+from aria_actors.runtime.spec import Status
+from aria_actors.runtime.supervisor import Supervisor, SupervisorOptions
+from aria_actors.runtime.testing import LocalLauncher, is_dead
+from tests.fixtures.services import diamond, spec
+
+FAST = SupervisorOptions(restart_backoff_s=0.001, restart_backoff_max_s=0.01, failure_threshold=2)
+
+
+def make(specs, **kw) -> tuple[Supervisor, LocalLauncher]:
+    launcher = LocalLauncher()
+    return Supervisor(specs, launcher, FAST, is_dead=is_dead, **kw), launcher
+
+
+async def test_boot_starts_dependencies_first() -> None:
+    sup, launcher = make(diamond())
+    status = await sup.boot()
+    seq = {s["name"]: s["start_seq"] for s in status["services"]}
+    assert seq["t_base"] < seq["t_left"] < seq["t_top"]
+    assert seq["t_right"] < seq["t_top"]
+    assert all(s["status"] == "ready" for s in status["services"])
+    assert launcher.units["t_top"].service.dep_pids.keys() == {"t_left", "t_right"}
+
+
+async def test_failed_start_stays_failed_and_dependents_do_not_start() -> None:
+    specs = diamond()
+    specs[1] = spec("t_left", 2, ("t_base",), cls="FailingStartService")
+    sup, launcher = make(specs)
+    await sup.boot()
+    left = sup.service("t_left")
+    assert left["status"] == "failed"
+    assert "/nonexistent is not writable" in left["last_error"]
+    assert sup.service("t_top")["status"] == "pending"
+    assert "t_top" not in launcher.launched
+    await sup.check_once()  # supervision does not retry a failed start by itself
+    assert sup.service("t_left")["status"] == "failed" and "t_top" not in launcher.launched
+
+
+async def test_dead_unit_is_restarted_and_dependents_degrade_meanwhile() -> None:
+    sup, launcher = make(diamond())
+    await sup.boot()
+    old = launcher.units["t_left"]
+    await old.kill()
+    await sup.check_once()
+    assert sup.service("t_left")["status"] == "failed"
+    assert "died" in sup.service("t_left")["last_error"]
+    assert sup.service("t_top")["status"] == "degraded"
+    assert sup.service("t_top")["dependency_down"] == ["t_left"]
+    await sup._restart_tasks["t_left"]
+    assert launcher.units["t_left"] is not old
+    await sup.check_once()
+    assert sup.service("t_left")["status"] == "ready"
+    assert sup.service("t_left")["restarts"] == 1
+    assert sup.service("t_top")["status"] == "ready"
+    assert launcher.units["t_top"].service.events() == [("t_left", False), ("t_left", True)]
+
+
+async def test_failing_health_restarts_after_threshold(tmp_path, monkeypatch) -> None:
+    sick = tmp_path / "sick"
+    monkeypatch.setenv("ARIA_TEST_SICK_FILE", str(sick))
+    sup, _launcher = make([spec("t_sw", 1, cls="SwitchableService")])
+    await sup.boot()
+    sick.touch()
+    await sup.check_once()
+    assert sup.service("t_sw")["status"] == "ready"  # one failed probe is tolerated
+    await sup.check_once()
+    assert sup.service("t_sw")["status"] == "failed"
+    sick.unlink()
+    await sup._restart_tasks["t_sw"]
+    assert sup.service("t_sw")["restarts"] == 1
+    assert sup.service("t_sw")["status"] == "ready"
+
+
+async def test_manual_restart_retries_failed_start_and_starts_unblocked_dependents() -> None:
+    specs = diamond()
+    specs[1] = spec("t_left", 2, ("t_base",), cls="FailingStartService")
+    sup, launcher = make(specs)
+    await sup.boot()
+    launcher.classes["t_left"] = __import__("tests.fixtures.services", fromlist=["x"]).CounterService
+    await sup.restart("t_left")
+    assert sup.service("t_left")["status"] == "ready"
+    assert sup.service("t_top")["status"] == "ready"
+
+
+async def test_shutdown_stops_in_reverse_order() -> None:
+    sup, launcher = make(diamond())
+    await sup.boot()
+    stopped: list[str] = []
+    for name, unit in launcher.units.items():
+        original = unit.service.stop
+
+        async def record(name=name, original=original) -> None:
+            stopped.append(name)
+            await original()
+
+        unit.service.stop = record  # type: ignore[method-assign]
+    status = await sup.shutdown()
+    assert stopped.index("t_top") < stopped.index("t_left") < stopped.index("t_base")
+    assert {s["status"] for s in status["services"]} == {"stopped"}
+
+
+async def test_unknown_service_is_not_found() -> None:
+    sup, _ = make(diamond())
+    with pytest.raises(Exception, match="no service named 'nope'"):
+        sup.service("nope")
+
+
+async def test_all_fourteen_boot_honestly_in_process(tmp_path) -> None:
+    from aria_actors.runtime.settings import AriaSettings
+
+    sup = Supervisor(all_specs(), LocalLauncher(AriaSettings(home=tmp_path)), FAST, is_dead=is_dead)
+    sup.launcher.classes = {s.name: _unbuilt_class(s) for s in all_specs()}
+    status = await sup.boot()
+    assert len(status["services"]) == 14
+    for s in status["services"]:
+        assert s["status"] == Status.NOT_IMPLEMENTED.value, s
+        assert s["missing"], s["name"]
+
+
+def _unbuilt_class(spec_):
+    from aria_actors.runtime.service import UnbuiltService
+
+    return type("U", (UnbuiltService,), {"SPEC": spec_})
