@@ -1,35 +1,94 @@
-"""aria_coordinate: HTTP gateway, discovery, circuit breakers.
+"""aria_coordinate: the HTTP gateway (a Ray Serve application with a FastAPI ingress).
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+The gateway is the coordinate service's first slice: discovery (``/v1/services``), health
+monitoring, routing to every service's router, circuit breakers and Prometheus metrics.
+``serve_application`` is what the boot actor deploys; ``app`` is the same application for
+``serve run``/``serve deploy`` with ``serve_configs/local.yaml``.
 """
 
 from __future__ import annotations
 
-from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
+from typing import Any
+
+from aria_actors.runtime.service import Service
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 SPEC = ServiceSpec(
     name="aria_coordinate",
     layer=5,
-    depends_on=('aria_security', 'aria_auth'),
+    depends_on=("aria_security", "aria_auth"),
     kind="deployment",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=("service-discovery", "health-monitoring", "circuit-breakers", "routing"),
     features=(
-        'service-discovery',
-        'health-monitoring',
-        'load-balancing',
-        'circuit-breakers',
-        'graceful-degradation',
-        'routing',
-        'api-versioning',
-        'cors',
-        'request-logging',
+        "service-discovery",
+        "health-monitoring",
+        "load-balancing",
+        "circuit-breakers",
+        "graceful-degradation",
+        "routing",
+        "api-versioning",
+        "cors",
+        "request-logging",
     ),
     description="HTTP gateway, discovery, circuit breakers",
     entrypoint="aria_actors.coordinate.service:CoordinateService",
 )
 
 
-class CoordinateService(UnbuiltService):
+class CoordinateService(Service):
+    """The gateway's own health: can it see the boot actor, and which breakers are open."""
+
     SPEC = SPEC
+
+    def __init__(self, settings: AriaSettings) -> None:
+        super().__init__(settings)
+        self.directory: Any = None
+
+    async def health(self) -> Health:
+        if self.directory is None:
+            return Health(Status.STARTING, "gateway app not built yet")
+        try:
+            status = await self.directory.status()
+        except Exception as exc:
+            return Health(Status.DEGRADED, f"cannot read service status: {exc}")
+        breakers = {n: b.snapshot() for n, b in getattr(self.directory, "breakers", {}).items()}
+        open_ = sorted(n for n, b in breakers.items() if b["state"] == "open")
+        return Health(
+            Status.DEGRADED if open_ else Status.READY,
+            f"circuits open: {', '.join(open_)}" if open_ else f"routing to {len(status['services'])} services",
+            {"phase": status["phase"], "breakers": breakers, "url": self.settings.gateway_url},
+        )
+
+
+def _gateway_class() -> Any:
+    from ray import serve
+
+    from aria_actors.coordinate.directory import RayDirectory
+    from aria_actors.coordinate.gateway import create_app
+    from aria_actors.runtime.shell import DeploymentShell
+
+    class Gateway(DeploymentShell):
+        def __serve_build_asgi_app__(self) -> Any:
+            directory = RayDirectory(self.settings.namespace, self.settings.call_timeout_s)
+            self.service.directory = directory  # type: ignore[attr-defined]
+            return create_app(directory)
+
+    return serve.ingress()(Gateway)
+
+
+def serve_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str]:
+    """The gateway application and its route prefix, for the boot actor's launcher."""
+    from ray import serve
+
+    deployment = serve.deployment(
+        name="gateway", ray_actor_options={"num_cpus": spec.num_cpus}, num_replicas=1,
+    )(_gateway_class())
+    return deployment.bind(spec, settings), "/"
+
+
+def build_app(args: dict[str, Any]) -> Any:
+    """Application builder for ``serve run``/``serve deploy`` (args come from the config's ``args``)."""
+    settings = AriaSettings(**args)
+    return serve_application(SPEC, settings)[0]

@@ -31,6 +31,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AriaError)
     async def _aria(request: Request, exc: AriaError) -> JSONResponse:
+        # An error raised inside a Ray actor arrives wrapped; its cause is the service's own error.
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, AriaError):
+            exc = cause
         return problem_response(exc.problem(instance=request.url.path))
 
     @app.exception_handler(RequestValidationError)

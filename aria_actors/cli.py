@@ -1,0 +1,269 @@
+"""The ``aria`` command: up, down, status, services, restart, env, and one group per service.
+
+Exit codes: 0 success, 1 an error (one red line), 2 bad usage or bad settings (before anything starts).
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from aria_actors.runtime.errors import AriaError, ConfigError
+from aria_actors.runtime.registry import SERVICE_MODULES
+from aria_actors.runtime.settings import AriaSettings, load_settings
+
+app = typer.Typer(help="Aria: a runtime for AI-driven characters on Ray.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+STATUS_STYLE = {"ready": "green", "degraded": "yellow", "not_implemented": "cyan", "failed": "red bold",
+                "starting": "blue", "pending": "dim", "stopped": "dim"}
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run_guarded(fn: Callable[[], T]) -> T:
+    """Turn Aria errors into one red line and the documented exit code."""
+    try:
+        return fn()
+    except ConfigError as exc:
+        raise fail(exc.message, 2) from None
+    except AriaError as exc:
+        raise fail(exc.message, 1) from None
+
+
+def settings_or_exit() -> AriaSettings:
+    return run_guarded(load_settings)
+
+
+def services_table(status: dict[str, Any]) -> Table:
+    table = Table(title=f"Aria services ({status.get('phase', '?')})", expand=False)
+    for col in ("layer", "service", "kind", "status", "restarts", "uptime", "node", "message"):
+        table.add_column(col, overflow="fold")
+    for svc in status["services"]:
+        style = STATUS_STYLE.get(svc["status"], "")
+        message = svc.get("last_error") if svc["status"] == "failed" else svc.get("message")
+        uptime = f"{svc['uptime_s']:.0f}s" if svc.get("uptime_s") is not None else "-"
+        table.add_row(str(svc["layer"]), svc["name"], svc["kind"], f"[{style}]{svc['status']}[/{style}]",
+                      str(svc["restarts"]), uptime, (svc.get("node") or "-")[:12], message or "")
+    return table
+
+
+def _settled(status: dict[str, Any]) -> bool:
+    return status["phase"] in ("running", "stopped")
+
+
+@app.command()
+def up(
+    detach: bool = typer.Option(False, "--detach", "-d", help="Return once booted; leave Aria running."),
+    timeout: float = typer.Option(300.0, help="Give up waiting for the boot after this many seconds."),
+) -> None:
+    """Start Ray, the boot actor and all fourteen services on embedded defaults."""
+    from aria_actors.runtime.boot import get_or_create_boot
+    from aria_actors.runtime.localcluster import LocalCluster
+
+    settings = settings_or_exit()
+    cluster = LocalCluster(settings)
+    started_here = False
+
+    def _start() -> Any:
+        nonlocal started_here
+        if cluster.running():
+            raise AriaError(f"Aria is already running (ARIA_HOME={settings.home}); "
+                            "see `aria status` or stop it with `aria down`")
+        cluster.lock()
+        state = None
+        if not settings.ray_address:
+            with console.status("starting Ray"):
+                state = cluster.start()
+            started_here = True
+        else:
+            cluster.ensure_token()
+        cluster.connect(state)
+        boot = get_or_create_boot(settings)
+        boot.up.remote()
+        return boot
+
+    try:
+        boot = run_guarded(_start)
+        status = _watch_boot(boot, timeout)
+    except BaseException:
+        if started_here:
+            cluster.stop_processes()
+        raise
+    counts = status["counts"]
+    console.print(f"[bold]Aria is up[/bold]: {len(status['services'])} services "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    console.print(f"  gateway    {settings.gateway_url}  (OpenAPI at /docs)")
+    console.print(f"  dashboard  http://{settings.dashboard_host}:{settings.dashboard_port}")
+    console.print("  jobs       eval \"$(aria env)\" && ray job submit -- python examples/hello_job.py")
+    if detach:
+        return
+    console.print("Running in the foreground; Ctrl-C stops Aria.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    console.print("stopping Aria...")
+    _down(settings)
+
+
+def _watch_boot(boot: Any, timeout: float) -> dict[str, Any]:
+    import ray
+
+    deadline = time.monotonic() + timeout
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        while True:
+            status = ray.get(boot.status.remote())
+            live.update(services_table(status))
+            if _settled(status):
+                return status
+            if time.monotonic() > deadline:
+                raise fail(f"boot did not settle within {timeout:.0f}s; see `aria status`")
+            time.sleep(0.25)
+
+
+def _down(settings: AriaSettings) -> int:
+    import ray
+
+    from aria_actors.runtime.boot import find_boot
+    from aria_actors.runtime.localcluster import LocalCluster
+
+    cluster = LocalCluster(settings)
+    state = cluster.running()
+    if state is None and not settings.ray_address:
+        leftovers = cluster.stop_processes()
+        return len(leftovers)
+    try:
+        cluster.connect(state)
+        boot = find_boot(settings)
+        if boot is not None:
+            with console.status("stopping services in reverse boot order"):
+                ray.get(boot.down.remote(), timeout=120)
+            ray.kill(boot, no_restart=True)
+    except Exception as exc:
+        err_console.print(f"[yellow]warning:[/yellow] orderly stop failed ({exc}); stopping processes")
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    if settings.ray_address:
+        return 0
+    with console.status("stopping Ray"):
+        return len(cluster.stop_processes())
+
+
+@app.command()
+def down() -> None:
+    """Stop every service in reverse order, then Ray; leaves no Aria or Ray process behind."""
+    settings = settings_or_exit()
+    n = run_guarded(lambda: _down(settings))
+    console.print(f"Aria is down ({n} processes stopped).")
+
+
+def _gateway_get(path: str) -> Any:
+    from aria_actors.sdk import AriaClient
+
+    settings = settings_or_exit()
+    with AriaClient(settings.gateway_url) as client:
+        return run_guarded(lambda: client.get_json(path))
+
+
+@app.command()
+def status(json_out: bool = typer.Option(False, "--json", help="Print the raw status as JSON.")) -> None:
+    """Every service with its status, restarts, uptime and node (from the gateway)."""
+    body = _gateway_get("/v1/services")
+    if json_out:
+        console.print_json(data=body)
+        return
+    console.print(services_table(body))
+    if any(s["status"] == "failed" for s in body["services"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def services() -> None:
+    """Each service's layer, dependencies and which seed features it has built."""
+    body = _gateway_get("/v1/services")
+    table = Table(title="Aria services")
+    for col in ("layer", "service", "depends on", "status", "built", "missing"):
+        table.add_column(col, overflow="fold")
+    for svc in body["services"]:
+        built, missing = svc["capabilities"], svc["missing"]
+        table.add_row(str(svc["layer"]), svc["name"], ", ".join(svc["depends_on"]) or "-", svc["status"],
+                      f"{len(built)}/{len(built) + len(missing)}", ", ".join(missing))
+    console.print(table)
+
+
+@app.command()
+def restart(name: str = typer.Argument(..., help="Service name, e.g. aria_storage.")) -> None:
+    """Restart one service now (also retries a service whose start failed)."""
+    import ray
+
+    from aria_actors.runtime.boot import find_boot
+    from aria_actors.runtime.localcluster import LocalCluster
+
+    settings = settings_or_exit()
+
+    def _restart() -> dict[str, Any]:
+        LocalCluster(settings).connect()
+        boot = find_boot(settings)
+        if boot is None:
+            raise AriaError("the boot actor is not running; start Aria with `aria up`")
+        return ray.get(boot.restart.remote(name))
+
+    svc = run_guarded(_restart)
+    console.print(f"{svc['name']}: {svc['status']} {svc.get('last_error') or ''}")
+
+
+@app.command()
+def env() -> None:
+    """Print the shell exports that `ray job submit` and the Ray dashboard API need (token auth)."""
+    from aria_actors.runtime.localcluster import LocalCluster
+
+    settings = settings_or_exit()
+    cluster = LocalCluster(settings)
+    state = run_guarded(cluster.require_running)
+    for key, value in {**cluster.ray_env(), "RAY_ADDRESS": state.dashboard_url,
+                       "ARIA_URL": state.gateway_url}.items():
+        print(f"export {key}={value}")
+
+
+def _mount_service_clis() -> None:
+    for module in SERVICE_MODULES:
+        try:
+            sub = importlib.import_module(f"aria_actors.{module}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"aria_actors.{module}.cli":
+                continue
+            raise
+        app.add_typer(sub.app, name=module)
+
+
+_mount_service_clis()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

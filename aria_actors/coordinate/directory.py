@@ -1,0 +1,70 @@
+"""How the gateway finds services: the boot actor's status plus one client per service.
+
+:class:`ServiceDirectory` is the gateway's only view of the system, so the FastAPI app is tested
+in-process against a real supervisor (``LocalDirectory``) and runs against Ray (``RayDirectory``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aria_actors.coordinate.breaker import CircuitBreaker
+from aria_actors.runtime.errors import AriaError, ServiceUnavailable
+from aria_actors.runtime.service import ServiceClient
+
+
+class ServiceDirectory(Protocol):
+    async def status(self) -> dict[str, Any]: ...
+    async def service(self, name: str) -> dict[str, Any]: ...
+    def client(self, name: str) -> ServiceClient | None: ...
+
+
+class GuardedClient:
+    """A service client behind a circuit breaker: failures of the transport open it, domain errors don't."""
+
+    def __init__(self, inner: ServiceClient, breaker: CircuitBreaker) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.breaker = breaker
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.breaker.call(
+            lambda: self.inner.call(method, *args, **kwargs),
+            is_failure=lambda exc: isinstance(exc, ServiceUnavailable) or not isinstance(exc, AriaError),
+        )
+
+
+class RayDirectory:
+    """The boot actor and service actors of a running Aria, reached through Ray."""
+
+    def __init__(self, namespace: str, call_timeout_s: float) -> None:
+        self.namespace = namespace
+        self.call_timeout_s = call_timeout_s
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self._clients: dict[str, GuardedClient] = {}
+
+    def _boot(self) -> Any:
+        import ray
+
+        from aria_actors.runtime.boot import BOOT_ACTOR
+
+        try:
+            return ray.get_actor(BOOT_ACTOR, namespace=self.namespace)
+        except ValueError:
+            raise ServiceUnavailable("the boot actor aria_boot is not running; run `aria up`") from None
+
+    async def status(self) -> dict[str, Any]:
+        return await self._boot().status.remote()
+
+    async def service(self, name: str) -> dict[str, Any]:
+        return await self._boot().service.remote(name)
+
+    def client(self, name: str) -> GuardedClient:
+        if name not in self._clients:
+            from aria_actors.runtime.shell import RayServiceClient
+
+            breaker = self.breakers.setdefault(name, CircuitBreaker(name))
+            self._clients[name] = GuardedClient(
+                RayServiceClient(name, self.namespace, self.call_timeout_s), breaker
+            )
+        return self._clients[name]

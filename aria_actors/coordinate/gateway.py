@@ -1,0 +1,95 @@
+"""The HTTP gateway: one FastAPI app that fronts every service.
+
+Routes: ``/health``, ``/v1/services``, ``/v1/services/{name}``, ``/metrics``, OpenAPI at ``/docs``,
+and each built service's own router under ``/v1/<service>/...``. Errors leave as RFC 9457
+problem+json. The app only knows a :class:`ServiceDirectory`, so it runs the same in-process
+(tests) and on Ray Serve (``aria_actors.coordinate.service``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from aria_actors import __version__
+from aria_actors.coordinate.directory import ServiceDirectory
+from aria_actors.coordinate.metrics import GatewayMetrics
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.registry import SERVICE_MODULES
+
+log = logging.getLogger("aria.gateway")
+NOT_UP = {"failed", "pending", "starting", "stopped"}
+
+
+def mount_service_routers(app: FastAPI) -> list[str]:
+    """Include ``aria_actors.<svc>.api.router`` for every service that has one."""
+    mounted = []
+    for module in SERVICE_MODULES:
+        try:
+            api = importlib.import_module(f"aria_actors.{module}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"aria_actors.{module}.api":
+                continue
+            raise
+        app.include_router(api.router)
+        mounted.append(module)
+    return mounted
+
+
+def create_app(directory: ServiceDirectory) -> FastAPI:
+    app = FastAPI(
+        title="Aria", version=__version__,
+        description="Runtime for AI-driven characters: the fourteen services behind one gateway.",
+    )
+    install_problem_handlers(app)
+    metrics = GatewayMetrics()
+    app.state.directory = directory
+    app.state.clients = directory.client
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/health", tags=["system"], summary="Gateway liveness and a summary of every service")
+    async def health() -> JSONResponse:
+        try:
+            status = await directory.status()
+        except AriaError as exc:
+            return JSONResponse({"status": "unavailable", "gateway": "up", "detail": exc.message},
+                                status_code=503)
+        counts = status["counts"]
+        overall = "degraded" if any(counts.get(s) for s in NOT_UP | {"degraded"}) else "ok"
+        return JSONResponse({"status": overall, "gateway": "up", "phase": status["phase"],
+                             "counts": counts, "version": __version__})
+
+    @app.get("/v1/services", tags=["system"], summary="Every service with its status")
+    async def services() -> dict[str, Any]:
+        return await directory.status()
+
+    @app.get("/v1/services/{name}", tags=["system"], summary="One service's status")
+    async def service(name: str) -> dict[str, Any]:
+        return await directory.service(name)
+
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        try:
+            metrics.observe_services(await directory.status(), getattr(directory, "breakers", {}))
+        except AriaError as exc:
+            log.warning("metrics without service status: %s", exc.message)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    app.state.mounted = mount_service_routers(app)
+    return app

@@ -1,0 +1,231 @@
+"""The local Ray head that ``aria up`` starts, and how ``aria down`` removes every trace of it.
+
+Every process of the head (GCS, raylet, dashboard, workers, and what services start from them)
+inherits ``ARIA_SESSION_MARKER``; ``stop`` finds them by that marker, so it removes exactly this
+Aria and nothing else on the machine (``ray stop`` would kill every Ray of the user).
+
+Guarantees and caveats:
+- Ray token authentication stays on: the token lives in ``ARIA_HOME/ray/auth_token`` (mode 0600);
+  ``aria env`` prints the variables ``ray job submit`` and the dashboard API need.
+- One Aria per ``ARIA_HOME``: a lock file and the run state refuse a second ``aria up``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from aria_actors.runtime.errors import AlreadyRunning, AriaError, NotRunning
+from aria_actors.runtime.settings import AriaSettings
+
+MARKER_ENV = "ARIA_SESSION_MARKER"
+
+
+class RayStartFailed(AriaError):
+    """The local Ray head did not start; the message holds the end of its log."""
+
+    type = "ray-start-failed"
+    status = 500
+    title = "Ray did not start"
+
+
+@dataclass
+class RunState:
+    pid: int
+    gcs_address: str
+    dashboard_url: str
+    gateway_url: str
+    token_path: str
+    marker: str
+    started_at: float
+    log_path: str
+
+
+class LocalCluster:
+    def __init__(self, settings: AriaSettings) -> None:
+        self.settings = settings
+        self.run_dir = settings.run_dir
+        self.state_path = self.run_dir / "aria.json"
+        self.token_path = settings.home / "ray" / "auth_token"
+        self.marker = "aria-" + hashlib.sha256(str(settings.home).encode()).hexdigest()[:16]
+        self._lock_file: IO[str] | None = None
+
+    # --- state ---------------------------------------------------------------------------------
+    def read_state(self) -> RunState | None:
+        try:
+            return RunState(**json.loads(self.state_path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def running(self) -> RunState | None:
+        """The run state of a live Aria of this ARIA_HOME, or None (a stale state file is ignored)."""
+        state = self.read_state()
+        if state is None:
+            return None
+        if self.settings.ray_address:
+            return state
+        return state if _alive(state.pid) else None
+
+    def require_running(self) -> RunState:
+        state = self.running()
+        if state is None:
+            raise NotRunning(f"Aria is not running for ARIA_HOME={self.settings.home}; start it with `aria up`")
+        return state
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on this ARIA_HOME for as long as this process lives."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.run_dir / "aria.lock", "a+")  # noqa: SIM115 - held for the process lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise AlreadyRunning(
+                f"another `aria up` holds {self.run_dir / 'aria.lock'}; use `aria status` or `aria down`"
+            ) from None
+        self._lock_file = handle
+
+    # --- environment ---------------------------------------------------------------------------
+    def ensure_token(self) -> Path:
+        if not self.token_path.exists():
+            from ray._private.authentication.authentication_token_generator import (
+                generate_new_authentication_token,
+            )
+
+            self.token_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(generate_new_authentication_token())
+        return self.token_path
+
+    def ray_env(self) -> dict[str, str]:
+        """Variables a process needs to talk to this Aria's Ray (token auth on)."""
+        return {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(self.token_path),
+            "RAY_USAGE_STATS_ENABLED": "0",
+            MARKER_ENV: self.marker,
+            "ARIA_HOME": str(self.settings.home),
+        }
+
+    def apply_env(self) -> None:
+        os.environ.update(self.ray_env())
+
+    # --- start / stop --------------------------------------------------------------------------
+    def start(self, timeout_s: float = 90.0) -> RunState:
+        s = self.settings
+        for port, what in ((s.ray_port, "ARIA_RAY_PORT"), (s.port, "ARIA_PORT"),
+                           (s.dashboard_port, "ARIA_DASHBOARD_PORT")):
+            if _port_busy(port):
+                raise AlreadyRunning(f"port {port} ({what}) is already in use; is another Aria or Ray running?")
+        self.ensure_token()
+        log_path = self.run_dir / "ray-head.log"
+        ray_bin = Path(sys.executable).with_name("ray")
+        cmd = [
+            str(ray_bin) if ray_bin.exists() else "ray", "start", "--head", "--block",
+            f"--port={s.ray_port}", "--node-ip-address=127.0.0.1",
+            f"--dashboard-host={s.dashboard_host}", f"--dashboard-port={s.dashboard_port}",
+            "--include-dashboard=true", "--disable-usage-stats",
+        ]
+        if s.num_cpus:
+            cmd.append(f"--num-cpus={s.num_cpus}")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, **self.ray_env()})
+        state = RunState(
+            pid=proc.pid, gcs_address=f"127.0.0.1:{s.ray_port}",
+            dashboard_url=f"http://{s.dashboard_host}:{s.dashboard_port}", gateway_url=s.gateway_url,
+            token_path=str(self.token_path), marker=self.marker, started_at=time.time(),
+            log_path=str(log_path),
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RayStartFailed("ray start exited: " + _tail(log_path))
+            if "will now block forever" in log_path.read_text(errors="replace"):
+                break
+            time.sleep(0.1)
+        else:
+            self.stop_processes()
+            raise RayStartFailed(f"ray start did not finish in {timeout_s:.0f}s: " + _tail(log_path))
+        self.state_path.write_text(json.dumps(asdict(state), indent=2))
+        return state
+
+    def connect(self, state: RunState | None = None) -> None:
+        import ray
+
+        address = self.settings.ray_address or (state or self.require_running()).gcs_address
+        self.apply_env()
+        if not ray.is_initialized():
+            ray.init(address=address, namespace=self.settings.namespace, log_to_driver=False,
+                     logging_level="WARNING", configure_logging=False)
+
+    def stop_processes(self, grace_s: float = 20.0) -> list[int]:
+        """TERM, then KILL after ``grace_s``, every process carrying this Aria's marker."""
+        pids = marked_pids(self.marker)
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        for pid in marked_pids(self.marker):
+            _signal(pid, signal.SIGKILL)
+        self.state_path.unlink(missing_ok=True)
+        return pids
+
+
+def marked_pids(marker: str) -> list[int]:
+    needle = f"{MARKER_ENV}={marker}".encode()
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,115 @@
+"""HTTP clients of the gateway. Problem+json errors come back as the same AriaError classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from aria_actors.runtime.errors import PROBLEM_BASE, AriaError, ServiceUnavailable, error_class_for
+from aria_actors.sdk.models import Health, ServiceInfo, ServicesStatus
+
+
+class Unreachable(ServiceUnavailable):
+    """The Aria gateway did not answer; check the URL and that `aria up` is running."""
+
+    type = "unreachable"
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = {}
+    slug = str(doc.get("type", "")).removeprefix(PROBLEM_BASE) or "internal"
+    cls = error_class_for(slug)
+    detail = doc.get("detail") or f"HTTP {response.status_code} from {response.request.url}"
+    extra = {k: v for k, v in doc.items() if k not in ("type", "title", "detail", "status")}
+    error = cls(detail, **extra)
+    error.http_status = response.status_code  # type: ignore[attr-defined]
+    raise error
+
+
+class AriaClient:
+    """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
+                 token: str | None = None) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        return self._request("GET", path, params=params or None)
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
+        _raise_for_problem(response)
+        return response.json()
+
+    def health(self) -> Health:
+        try:
+            response = self._http.get("/health")
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
+        if response.status_code == 503:  # the gateway answers but the system is not up
+            return Health.model_validate(response.json())
+        _raise_for_problem(response)
+        return Health.model_validate(response.json())
+
+    def services(self) -> ServicesStatus:
+        return ServicesStatus.model_validate(self.get_json("/v1/services"))
+
+    def service(self, name: str) -> ServiceInfo:
+        return ServiceInfo.model_validate(self.get_json(f"/v1/services/{name}"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AriaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncAriaClient:
+    """Asynchronous twin of :class:`AriaClient`."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
+                 token: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=headers,
+                                       transport=transport)
+
+    async def get_json(self, path: str, **params: Any) -> Any:
+        try:
+            response = await self._http.get(path, params=params or None)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
+        _raise_for_problem(response)
+        return response.json()
+
+    async def services(self) -> ServicesStatus:
+        return ServicesStatus.model_validate(await self.get_json("/v1/services"))
+
+    async def service(self, name: str) -> ServiceInfo:
+        return ServiceInfo.model_validate(await self.get_json(f"/v1/services/{name}"))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncAriaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+__all__ = ["AriaClient", "AriaError", "AsyncAriaClient", "Unreachable"]
