@@ -1,0 +1,140 @@
+"""Qwen3-architecture models without a hub: a tiny one built from a config, or a real checkpoint.
+
+:func:`load_model` is the one entry point. With a path (``ARIA_SHAPE_MODEL_PATH`` or
+``ARIA_MODEL_PATH``) it loads that directory with ``AutoModelForCausalLM``/``AutoTokenizer``
+(``local_files_only``: nothing is fetched). Without one it builds the tiny model: a byte-level BPE
+tokenizer trained by ``tokenizers`` on :func:`aria_actors.shape.corpus.corpus`, a ``Qwen3Config``
+sized by :class:`ShapeConfig`, random weights from a fixed seed, saved with ``save_pretrained`` so
+that the next load takes the same path as a real checkpoint.
+
+Guarantees and caveats
+----------------------
+- Nothing is downloaded, ever (``local_files_only=True``; the tiny model's text is generated).
+- The tiny model is deterministic for a seed and config: two builds have identical weights.
+- The tiny model is untrained; its descriptions are noise until GRPO (or other training) shapes it.
+- Imports torch and transformers at module level: import this module lazily (never from
+  ``service.py`` at import time).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config
+from transformers.utils import logging as hf_logging
+
+from aria_actors.shape.config import ShapeConfig
+from aria_actors.shape.corpus import corpus, prompt_for
+from aria_actors.shape.errors import ModelLoadError
+
+EOS = "<|endoftext|>"
+hf_logging.disable_progress_bar()
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM and its tokenizer, with where they came from."""
+
+    model: Any
+    tokenizer: Any
+    source: str  # "tiny" or the checkpoint path
+    path: Path
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (Qwen's scheme) trained on ``texts``."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS,
+                                   padding_side="left")
+
+
+def tiny_config(cfg: ShapeConfig, vocab_size: int, eos_id: int) -> Qwen3Config:
+    return Qwen3Config(
+        vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads, head_dim=cfg.hidden_size // cfg.num_heads,
+        max_position_embeddings=256, tie_word_embeddings=True,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+    )
+
+
+def build_tiny(cfg: ShapeConfig, path: Path) -> Path:
+    """Build the tiny model and its tokenizer into ``path`` (a checkpoint directory)."""
+    tokenizer = train_tokenizer(corpus(2000, seed=cfg.seed), cfg.vocab_size)
+    eos_id = tokenizer.convert_tokens_to_ids(EOS)
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_config(tiny_config(cfg, len(tokenizer), eos_id))
+    model.generation_config.pad_token_id = eos_id
+    model.generation_config.eos_token_id = eos_id
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    (path / "aria_shape.json").write_text(json.dumps({"built_by": "aria_shape", "config": cfg.model_dump(
+        mode="json", exclude={"model_path", "cache_dir", "device"})}, sort_keys=True))
+    return path
+
+
+def resolve_device(cfg: ShapeConfig) -> str:
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str = "") -> LoadedModel:
+    """Load the configured checkpoint, or build (once) and load the tiny model."""
+    torch.set_num_threads(cfg.num_threads)
+    path_text = cfg.model_path or fallback_path
+    if path_text:
+        path, source = Path(path_text).expanduser(), path_text
+    else:
+        base = cfg.cache_dir or (home or Path.home() / ".aria") / "shape"
+        tag = f"tiny-qwen3-s{cfg.seed}-v{cfg.vocab_size}-h{cfg.hidden_size}-l{cfg.num_layers}"
+        path, source = base / tag, "tiny"
+        if not (path / "config.json").exists():
+            build_tiny(cfg, path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load a model from {path}: {exc}", path=str(path)) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.to(resolve_device(cfg)).eval()
+    return LoadedModel(model, tokenizer, source, path)
+
+
+@torch.no_grad()
+def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 24,
+             do_sample: bool = True, temperature: float = 1.0, seed: int | None = None) -> list[str]:
+    """Completions of ``prompts`` (text after the prompt, special tokens removed)."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    tok, model = loaded.tokenizer, loaded.model
+    enc = tok(prompts, return_tensors="pt", padding=True).to(model.device)
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                         temperature=temperature if do_sample else None, top_k=None, top_p=None,
+                         pad_token_id=tok.pad_token_id)
+    return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def describe_traits(loaded: LoadedModel, traits: list[str], *, max_new_tokens: int = 24,
+                    seed: int | None = None) -> str:
+    """A generated description of a character with ``traits``."""
+    return generate(loaded, [prompt_for(traits)], max_new_tokens=max_new_tokens, seed=seed)[0].strip()
