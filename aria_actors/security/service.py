@@ -1,12 +1,36 @@
-"""aria_security: Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit.
+"""aria_security: secrets on a real OpenBao, unseal key held in SoftHSM, JWTs, RBAC, PKI, audit.
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+Every other service gets its secrets, keys and permissions from here. With no ``ARIA_OPENBAO_URL``
+it starts an embedded OpenBao (:mod:`aria_actors.security.openbao`) and unseals it with a key that
+only the SoftHSM token can unwrap; with the URL set it uses that server with a token or AppRole.
+
+Guarantees and caveats
+----------------------
+- Methods other services call (``deps["aria_security"].call(...)``): ``kv_get``, ``kv_put``,
+  ``kv_list``, ``kv_delete``, ``kv_undelete``, ``kv_destroy``, ``kv_versions``, ``encrypt``,
+  ``decrypt``, ``rewrap``, ``datakey``, ``issue_token``, ``verify_token``, ``jwks``,
+  ``authorize``, ``service_token``. Secret paths are ``services/<service>/...``.
+- Pass ``service="<your name>"`` to a KV/transit method and the call runs with that service's own
+  OpenBao token, so OpenBao's policy (not Aria's code) refuses other services' paths with 403.
+  Without it the call runs with aria_security's admin token: the runtime does not tell a service
+  who its caller is yet, so the scoping is opt-in; ``service_token(name)`` hands a service its
+  own short-lived OpenBao token to talk to OpenBao directly.
+- Sealed, stopped or unreachable OpenBao: ``health()`` says ``degraded`` with the reason, and each
+  call fails with ``OpenBaoUnavailable`` (503) within ``ARIA_SECURITY_REQUEST_TIMEOUT_S``.
+- Every KV, transit, token, PKI and authorisation operation leaves an audit record (who, what,
+  target, outcome; never a value). Token *verification* is audited only when it fails, so the
+  hot path stays a local signature check.
 """
 
 from __future__ import annotations
 
-from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 SPEC = ServiceSpec(
     name="aria_security",
@@ -32,6 +56,380 @@ SPEC = ServiceSpec(
     entrypoint="aria_actors.security.service:SecurityService",
 )
 
+T = TypeVar("T")
+ADMIN_ACTOR = "aria_security"
 
-class SecurityService(UnbuiltService):
+
+class SecurityService(Service):
     SPEC = SPEC
+
+    def __init__(self, settings: Any, config: Any = None) -> None:
+        super().__init__(settings)
+        from aria_actors.security.config import SecurityConfig
+
+        self.config = config or SecurityConfig()
+        self._bao: Any = None          # EmbeddedOpenBao when embedded
+        self._client: Any = None       # hvac.Client with the admin token
+        self._secrets: Any = None      # Secrets (admin)
+        self._signer: Any = None
+        self._verifier: Any = None
+        self._jwks_at = 0.0
+        self._audit: Any = None
+        self._authz: Any = None
+        self._lockout: Any = None
+        self._scoped: dict[str, tuple[Any, float]] = {}
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        await asyncio.to_thread(self._start_sync)
+        self._started = True
+
+    def _start_sync(self) -> None:
+        import hvac
+
+        from aria_actors.security.audit import AuditLog, Lockout
+        from aria_actors.security.rbac import Authorizer
+        from aria_actors.security.secrets import Secrets
+        from aria_actors.security.tokens import JwtSigner
+
+        cfg, home = self.config, self.settings.home
+        url = self.settings.openbao_url
+        if url:
+            token = self._external_login(url)
+        else:
+            from aria_actors.security.hsm import SoftHsm
+            from aria_actors.security.openbao import EmbeddedOpenBao
+
+            hsm = SoftHsm(home / "security" / "hsm", cfg.hsm_module, cfg.hsm_pin.get_secret_value())
+            self._bao = EmbeddedOpenBao(home, hsm, port=cfg.openbao_port, timeout_s=cfg.start_timeout_s,
+                                        request_timeout_s=cfg.request_timeout_s)
+            try:
+                token = self._bao.start()
+            except BaseException:
+                self._bao.stop()
+                raise
+            url = self._bao.url
+        self._client = hvac.Client(url, token=token, timeout=cfg.request_timeout_s)
+        self._secrets = Secrets(self._client)
+        self._audit = AuditLog(home / "security" / "audit.log")
+        self._authz = Authorizer()
+        self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
+        self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
+                                 cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
+        self._signer.ensure_key()
+        self._refresh_jwks()
+        self._audit.record(ADMIN_ACTOR, "start", url, "ok")
+
+    def _external_login(self, url: str) -> str:
+        import hvac
+
+        from aria_actors.security.errors import OpenBaoUnavailable
+        from aria_actors.security.secrets import openbao_errors
+
+        cfg = self.config
+        if cfg.openbao_token.get_secret_value():
+            return cfg.openbao_token.get_secret_value()
+        if cfg.approle_role_id:
+            client = hvac.Client(url, timeout=cfg.request_timeout_s)
+            with openbao_errors("AppRole login"):
+                resp = client.auth.approle.login(cfg.approle_role_id,
+                                                 cfg.approle_secret_id.get_secret_value())
+            return resp["auth"]["client_token"]
+        raise OpenBaoUnavailable("ARIA_OPENBAO_URL is set but neither ARIA_SECURITY_OPENBAO_TOKEN "
+                                 "nor ARIA_SECURITY_APPROLE_ROLE_ID is", url=url)
+
+    async def health(self) -> Health:
+        if not self._started or self._client is None:
+            return Health(Status.STARTING, "not started")
+        return await asyncio.to_thread(self._probe)
+
+    def _probe(self) -> Health:
+        import requests
+
+        details: dict[str, Any] = {
+            "url": self._client.url, "embedded": self._bao is not None,
+            "audit_records": self._audit.records, "jwt_kids": list(self._verifier.kids),
+            "lockouts": self._lockout.locked_count, "lockout_alerts": self._lockout.alerts,
+        }
+        if self._bao is not None:
+            proc = self._bao.process
+            details["pid"] = proc.pid if proc else None
+            if proc is None or proc.poll() is not None:
+                return Health(Status.DEGRADED, "embedded OpenBao process is not running", details)
+        try:
+            r = requests.get(f"{self._client.url}/v1/sys/health", timeout=self.config.request_timeout_s,
+                             params={"sealedcode": "200", "uninitcode": "200", "standbyok": "true"})
+            state = r.json()
+        except (requests.RequestException, ValueError) as exc:
+            return Health(Status.DEGRADED, f"OpenBao unreachable: {type(exc).__name__}", details)
+        details.update(version=state.get("version"), sealed=state.get("sealed"))
+        if not state.get("initialized"):
+            return Health(Status.DEGRADED, "OpenBao is not initialised", details)
+        if state.get("sealed"):
+            return Health(Status.DEGRADED, "OpenBao is sealed", details)
+        return Health(Status.READY, "OpenBao unsealed and answering", details)
+
+    async def stop(self) -> None:
+        self._started = False
+        await asyncio.to_thread(self._stop_sync)
+
+    def _stop_sync(self) -> None:
+        if self._audit is not None:
+            self._audit.record(ADMIN_ACTOR, "stop", "", "ok")
+            self._audit.close()
+        if self._client is not None:
+            self._client.adapter.close()
+        if self._bao is not None:
+            self._bao.stop()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _ready(self) -> None:
+        if self._secrets is None:
+            from aria_actors.security.errors import OpenBaoUnavailable
+
+            raise OpenBaoUnavailable("aria_security is not started")
+
+    async def _run(self, op: str, target: str, actor: str | None, fn: Callable[[], T]) -> T:
+        """Run ``fn`` off the event loop and audit its outcome."""
+        self._ready()
+        try:
+            result = await asyncio.to_thread(fn)
+        except Exception as exc:
+            self._audit.record(actor or ADMIN_ACTOR, op, target, _outcome(exc))
+            raise
+        self._audit.record(actor or ADMIN_ACTOR, op, target, "ok")
+        return result
+
+    def _secrets_for(self, service: str | None) -> Any:
+        """Admin Secrets, or a Secrets holding ``service``'s own short-lived OpenBao token."""
+        if service is None:
+            return self._secrets
+        cached = self._scoped.get(service)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        import hvac
+
+        from aria_actors.security.secrets import Secrets
+
+        token = self._create_service_token(service)
+        client = hvac.Client(self._client.url, token=token["token"],
+                             timeout=self.config.request_timeout_s)
+        scoped = Secrets(client)
+        # refreshed at two thirds of its life so a cached token never expires mid-call
+        self._scoped[service] = (scoped, time.monotonic() + token["ttl_s"] * 2 / 3)
+        return scoped
+
+    def _create_service_token(self, service: str) -> dict[str, Any]:
+        from aria_actors.security import policies
+        from aria_actors.security.errors import SecretAccessDenied
+        from aria_actors.security.secrets import openbao_errors
+
+        if service not in policies.service_names():
+            raise SecretAccessDenied(f"{service!r} is not a registered service", service=service)
+        ttl = self.config.service_token_ttl_s
+        with openbao_errors(f"create token for {service}", service=service):
+            resp = self._client.auth.token.create(
+                role_name=policies.SERVICE_ROLE, policies=[policies.service_policy_name(service)],
+                ttl=f"{ttl}s", display_name=service, meta={"service": service},
+                no_default_policy=True)
+        return {"token": resp["auth"]["client_token"], "ttl_s": ttl,
+                "policies": resp["auth"]["policies"], "accessor": resp["auth"]["accessor"]}
+
+    # -- KV v2 --------------------------------------------------------------------------------
+    async def kv_get(self, path: str, version: int | None = None, *, service: str | None = None
+                     ) -> dict[str, Any]:
+        return await self._run("kv_get", path, service,
+                               lambda: self._secrets_for(service).kv_get(path, version))
+
+    async def kv_put(self, path: str, data: dict[str, Any], *, cas: int | None = None,
+                     service: str | None = None) -> int:
+        return await self._run("kv_put", path, service,
+                               lambda: self._secrets_for(service).kv_put(path, data, cas))
+
+    async def kv_list(self, prefix: str = "", *, service: str | None = None) -> list[str]:
+        return await self._run("kv_list", prefix, service,
+                               lambda: self._secrets_for(service).kv_list(prefix))
+
+    async def kv_delete(self, path: str, versions: list[int] | None = None, *,
+                        service: str | None = None) -> None:
+        await self._run("kv_delete", path, service,
+                        lambda: self._secrets_for(service).kv_delete(path, versions))
+
+    async def kv_undelete(self, path: str, versions: list[int], *, service: str | None = None) -> None:
+        await self._run("kv_undelete", path, service,
+                        lambda: self._secrets_for(service).kv_undelete(path, versions))
+
+    async def kv_destroy(self, path: str, *, service: str | None = None) -> None:
+        await self._run("kv_destroy", path, service,
+                        lambda: self._secrets_for(service).kv_destroy(path))
+
+    async def kv_versions(self, path: str, *, service: str | None = None) -> dict[str, Any]:
+        return await self._run("kv_versions", path, service,
+                               lambda: self._secrets_for(service).kv_versions(path))
+
+    # -- transit ------------------------------------------------------------------------------
+    def _with_key(self, key: str, service: str | None, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(secrets)``, creating a missing transit key once (admin) if the name is allowed."""
+        from aria_actors.security.errors import KeyNotFound, SecretAccessDenied
+
+        secrets = self._secrets_for(service)
+        try:
+            return fn(secrets)
+        except (KeyNotFound, SecretAccessDenied):
+            if service is not None and not (key == service or key.startswith(service + "-")):
+                raise
+            try:
+                self._secrets.read_key(key)
+                exists = True
+            except KeyNotFound:
+                exists = False
+            if exists:
+                raise  # the key exists: the refusal stands
+        self._secrets.ensure_key(key)
+        return fn(secrets)
+
+    async def encrypt(self, key_name: str, plaintext: bytes, *, context: bytes | None = None,
+                      service: str | None = None) -> str:
+        return await self._run("encrypt", key_name, service, lambda: self._with_key(
+            key_name, service, lambda s: s.encrypt(key_name, plaintext, context)))
+
+    async def decrypt(self, key_name: str, ciphertext: str, *, context: bytes | None = None,
+                      service: str | None = None) -> bytes:
+        return await self._run("decrypt", key_name, service,
+                               lambda: self._secrets_for(service).decrypt(key_name, ciphertext, context))
+
+    async def rewrap(self, key_name: str, ciphertext: str, *, service: str | None = None) -> str:
+        return await self._run("rewrap", key_name, service,
+                               lambda: self._secrets_for(service).rewrap(key_name, ciphertext))
+
+    async def datakey(self, key_name: str, bits: int = 256, *, service: str | None = None
+                      ) -> dict[str, Any]:
+        return await self._run("datakey", key_name, service, lambda: self._with_key(
+            key_name, service, lambda s: s.datakey(key_name, bits)))
+
+    async def rotate_key(self, key_name: str) -> int:
+        return await self._run("rotate_key", key_name, None,
+                               lambda: self._secrets.rotate_key(key_name))
+
+    async def service_token(self, service: str) -> dict[str, Any]:
+        """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
+        result = await self._run("service_token", service, None,
+                                 lambda: self._create_service_token(service))
+        return {**result, "url": self._client.url}
+
+    # -- JWT ----------------------------------------------------------------------------------
+    def _refresh_jwks(self) -> None:
+        from aria_actors.security.tokens import JwtVerifier
+
+        self._verifier = JwtVerifier(self._signer.jwks(), self.config.jwt_issuer,
+                                     self.config.jwt_leeway_s)
+        self._jwks_at = time.monotonic()
+
+    async def issue_token(self, subject: str, claims: dict[str, Any] | None = None,
+                          ttl_s: int | None = None) -> str:
+        return await self._run("issue_token", subject, None,
+                               lambda: self._signer.issue(subject, claims, ttl_s))
+
+    async def verify_token(self, token: str) -> dict[str, Any]:
+        from aria_actors.security.errors import InvalidToken
+
+        self._ready()
+        try:
+            return self._verifier.verify(token)
+        except InvalidToken as exc:
+            kid = exc.fields.get("kid")
+            if kid and time.monotonic() - self._jwks_at > 1.0:  # a rotation we have not seen yet
+                await asyncio.to_thread(self._refresh_jwks)
+                try:
+                    return self._verifier.verify(token)
+                except InvalidToken as again:
+                    exc = again
+            self._audit.record("anonymous", "verify_token", "", _outcome(exc))
+            raise exc from None
+
+    async def jwks(self) -> dict[str, Any]:
+        self._ready()
+        if time.monotonic() - self._jwks_at > 30:
+            await asyncio.to_thread(self._refresh_jwks)
+        return self._verifier.jwks
+
+    async def rotate_jwt_key(self) -> int:
+        def _rotate() -> int:
+            version = self._signer.rotate()
+            self._refresh_jwks()
+            return version
+
+        return await self._run("rotate_jwt_key", self.config.jwt_key, None, _rotate)
+
+    # -- RBAC ---------------------------------------------------------------------------------
+    async def authorize(self, principal: dict[str, Any], action: str,
+                        resource: dict[str, Any] | None = None) -> bool:
+        self._ready()
+        sub = str(principal.get("sub", "")) if isinstance(principal, dict) else ""
+        target = f"{action} {resource.get('type', '') if isinstance(resource, dict) else ''}".strip()
+        if sub and self._lockout.locked(sub):
+            self._audit.record(sub, "authorize", target, "locked_out")
+            return False
+        decision = self._authz.decide(principal, action, resource)
+        if not decision.allowed and sub and self._lockout.denied(sub):
+            self._audit.record(sub, "lockout", target, "alert")
+        self._audit.record(sub or "anonymous", "authorize", target,
+                           "ok" if decision.allowed else "denied")
+        return decision.allowed
+
+    # -- PKI ----------------------------------------------------------------------------------
+    async def issue_certificate(self, common_name: str, alt_names: list[str] | None = None,
+                                ip_sans: list[str] | None = None, ttl: str = "72h") -> dict[str, Any]:
+        from aria_actors.security import pki
+        from aria_actors.security.secrets import openbao_errors
+
+        def _issue() -> dict[str, Any]:
+            with openbao_errors(f"issue certificate for {common_name!r}"):
+                return pki.issue(self._client, common_name, alt_names, ip_sans, ttl)
+
+        return await self._run("issue_certificate", common_name, None, _issue)
+
+    async def revoke_certificate(self, serial_number: str) -> dict[str, Any]:
+        from aria_actors.security import pki
+        from aria_actors.security.secrets import openbao_errors
+
+        def _revoke() -> dict[str, Any]:
+            with openbao_errors(f"revoke certificate {serial_number!r}"):
+                return pki.revoke(self._client, serial_number)
+
+        return await self._run("revoke_certificate", serial_number, None, _revoke)
+
+    async def ca_certificate(self) -> str:
+        from aria_actors.security import pki
+
+        return await self._run("ca_certificate", "pki", None, lambda: pki.ca_pem(self._client))
+
+    async def crl(self) -> str:
+        from aria_actors.security import pki
+
+        return await self._run("crl", "pki", None, lambda: pki.crl_pem(self._client))
+
+    # -- operations ---------------------------------------------------------------------------
+    async def seal(self) -> None:
+        """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""
+        await self._run("seal", "sys/seal", None, lambda: self._client.sys.seal())
+
+    async def unseal(self) -> None:
+        """Unseal the embedded OpenBao again with the HSM-wrapped key."""
+        from aria_actors.security.errors import SecurityError
+
+        if self._bao is None:
+            raise SecurityError("unseal() needs the embedded OpenBao; unseal an external one yourself")
+        await self._run("unseal", "sys/unseal", None, self._bao.unseal)
+
+
+def _outcome(exc: BaseException) -> str:
+    from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
+
+    if isinstance(exc, SecretNotFound):
+        return "not_found"
+    if isinstance(exc, SecretAccessDenied):
+        return "denied"
+    return f"error:{getattr(exc, 'type', type(exc).__name__)}"

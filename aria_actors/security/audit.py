@@ -1,0 +1,97 @@
+"""Aria's own audit trail of security operations, and lockout of principals that keep failing.
+
+Each record is one JSON line in ``<home>/security/audit.log``::
+
+    {"ts": 1764063600.12, "actor": "aria_storage", "op": "kv_get",
+     "target": "services/aria_storage/db", "outcome": "ok"}
+
+Guarantees and caveats
+----------------------
+- Records name who, what, which path or key, when and the outcome (``ok``, ``denied``,
+  ``not_found``, ``error:<type>``); never a secret value, plaintext, ciphertext or token. The
+  record's fields are fixed here, so a caller cannot slip a value in.
+- Lines are appended and flushed per record (not fsynced): a crash may lose the last records, as
+  OpenBao's own file audit device (HMAC'd, written before OpenBao answers) still has them.
+- :class:`Lockout` counts denials per principal in a sliding window; past the threshold the
+  principal is locked out for a while and a metric counts the alert. It is in memory: a restart
+  of aria_security forgets lockouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_OUTCOME_TARGET_MAX = 300
+
+
+class AuditLog:
+    """Append-only JSON lines file (mode 0600)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.records = 0
+
+    def record(self, actor: str, op: str, target: str, outcome: str) -> None:
+        line = json.dumps({"ts": round(time.time(), 6), "actor": str(actor)[:120], "op": op,
+                           "target": str(target)[:_OUTCOME_TARGET_MAX], "outcome": outcome})
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.write(line + "\n")
+            self._file.flush()
+            self.records += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+@dataclass
+class Lockout:
+    """Temporary lockout of a principal after ``threshold`` denials within ``window_s``."""
+
+    threshold: int = 10
+    window_s: float = 60.0
+    lockout_s: float = 300.0
+    _denials: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    _locked_until: dict[str, float] = field(default_factory=dict, init=False)
+    alerts: int = field(default=0, init=False)
+
+    def locked(self, principal: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        until = self._locked_until.get(principal)
+        if until is None:
+            return False
+        if now >= until:
+            del self._locked_until[principal]
+            return False
+        return True
+
+    def denied(self, principal: str, now: float | None = None) -> bool:
+        """Count a denial; True when it (newly) locks the principal out."""
+        now = time.monotonic() if now is None else now
+        q = self._denials.setdefault(principal, deque())
+        q.append(now)
+        while q and q[0] < now - self.window_s:
+            q.popleft()
+        if len(q) >= self.threshold and not self.locked(principal, now):
+            self._locked_until[principal] = now + self.lockout_s
+            q.clear()
+            self.alerts += 1
+            return True
+        return False
+
+    @property
+    def locked_count(self) -> int:
+        now = time.monotonic()
+        return sum(1 for until in self._locked_until.values() if until > now)

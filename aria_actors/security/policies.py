@@ -1,0 +1,75 @@
+"""OpenBao policies Aria installs: one per service, one for aria_security itself.
+
+Guarantees and caveats
+----------------------
+- ``aria-svc-<service>`` grants KV v2 on ``secret/*/services/<service>/*`` (data, metadata,
+  delete, undelete, destroy), read on ``secret/data/shared/*``, and transit use of keys named
+  ``<service>`` or ``<service>-*``. Nothing else: another service's path answers 403.
+- ``aria-admin`` is the policy of aria_security's own token (the root token is revoked after
+  bootstrap). It can use the secret, transit and PKI mounts, mint service tokens only through the
+  ``aria-service`` token role (whose ``allowed_policies`` are the service policies), seal the
+  server in an emergency, and run the authenticated root-token regeneration
+  (``sys/generate-root-token``), which additionally needs the HSM-wrapped unseal key. It cannot
+  write policies, mounts, auth methods or audit devices: those are set once, by the root token,
+  at bootstrap.
+"""
+
+from __future__ import annotations
+
+import re
+
+ADMIN_POLICY = "aria-admin"
+SERVICE_ROLE = "aria-service"
+SHARED_PREFIX = "shared"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def service_policy_name(service: str) -> str:
+    return f"aria-svc-{service}"
+
+
+def service_names() -> tuple[str, ...]:
+    """Every registered service, from the registry's module list (no service module is imported)."""
+    from aria_actors.runtime.registry import SERVICE_MODULES
+
+    return tuple(f"aria_{m}" for m in SERVICE_MODULES)
+
+
+def service_policy(service: str) -> str:
+    if not _NAME.match(service):
+        raise ValueError(f"service name {service!r} is not a valid policy component")
+    kv = f"services/{service}"
+    return f'''
+path "secret/data/{kv}/*" {{ capabilities = ["create", "read", "update", "patch", "delete"] }}
+path "secret/metadata/{kv}/*" {{ capabilities = ["read", "list", "delete"] }}
+path "secret/metadata/{kv}" {{ capabilities = ["list"] }}
+path "secret/delete/{kv}/*" {{ capabilities = ["update"] }}
+path "secret/undelete/{kv}/*" {{ capabilities = ["update"] }}
+path "secret/destroy/{kv}/*" {{ capabilities = ["update"] }}
+path "secret/data/{SHARED_PREFIX}/*" {{ capabilities = ["read"] }}
+path "secret/metadata/{SHARED_PREFIX}/*" {{ capabilities = ["read", "list"] }}
+path "transit/encrypt/{service}" {{ capabilities = ["update"] }}
+path "transit/encrypt/{service}-*" {{ capabilities = ["update"] }}
+path "transit/decrypt/{service}" {{ capabilities = ["update"] }}
+path "transit/decrypt/{service}-*" {{ capabilities = ["update"] }}
+path "transit/rewrap/{service}" {{ capabilities = ["update"] }}
+path "transit/rewrap/{service}-*" {{ capabilities = ["update"] }}
+path "transit/datakey/+/{service}" {{ capabilities = ["update"] }}
+path "transit/datakey/+/{service}-*" {{ capabilities = ["update"] }}
+path "auth/token/renew-self" {{ capabilities = ["update"] }}
+path "auth/token/lookup-self" {{ capabilities = ["read"] }}
+'''
+
+
+ADMIN_POLICY_HCL = f'''
+path "secret/*" {{ capabilities = ["create", "read", "update", "patch", "delete", "list"] }}
+path "transit/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
+path "pki/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
+path "auth/token/create/{SERVICE_ROLE}" {{ capabilities = ["update"] }}
+path "auth/token/revoke-accessor" {{ capabilities = ["update"] }}
+path "auth/token/renew-self" {{ capabilities = ["update"] }}
+path "auth/token/lookup-self" {{ capabilities = ["read"] }}
+path "sys/seal" {{ capabilities = ["update", "sudo"] }}
+path "sys/generate-root-token/*" {{ capabilities = ["read", "update", "delete"] }}
+path "sys/audit" {{ capabilities = ["read", "sudo"] }}
+'''

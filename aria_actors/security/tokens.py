@@ -1,0 +1,194 @@
+"""Aria's own JWTs: EdDSA (Ed25519) signed by an OpenBao transit key, verified locally.
+
+::
+
+    issue:  header.payload --transit/sign (latest key version)--> header.payload.signature
+    verify: kid -> cached Ed25519 public key (JWKS) --cryptography--> claims (iss, exp, nbf)
+
+Guarantees and caveats
+----------------------
+- The private key never leaves OpenBao; signing is one transit call. Verification needs only the
+  public keys (JWKS), so any process (the gateway) verifies without calling OpenBao.
+- Rotation adds a key version; new tokens use it at once. The JWKS keeps a retired version for
+  ``max_ttl + leeway`` after its successor was created, which covers every token it signed (a
+  token never lives longer than ``max_ttl``): the overlap window. After that it is dropped.
+- Only ``alg: EdDSA`` is accepted; ``none``, HMAC and anything else are refused before any key is
+  looked up. Reserved claims (iss, sub, iat, nbf, exp, jti) cannot be set through ``claims``.
+- ``exp``/``nbf`` are checked with ``leeway`` seconds of clock skew.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets as _secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aria_actors.security.errors import InvalidSecretPath, InvalidToken, KeyNotFound
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+RESERVED = frozenset({"iss", "sub", "iat", "nbf", "exp", "jti"})
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 from Go (nanoseconds, 'Z') to a POSIX timestamp."""
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    head, frac, tz = m.groups()
+    tz = "+00:00" if tz == "Z" else tz
+    return datetime.fromisoformat(f"{head}{(frac or '')[:7]}{tz}").timestamp()
+
+
+def jwks_from_transit(key_name: str, key: dict[str, Any], overlap_s: float,
+                      now: float | None = None) -> dict[str, Any]:
+    """The JWKS for a transit ed25519 key: the latest version plus those still in their overlap."""
+    now = time.time() if now is None else now
+    versions = {int(v): info for v, info in key["keys"].items()}
+    latest = int(key["latest_version"])
+    out = []
+    for v in sorted(versions, reverse=True):
+        if v != latest:
+            successor = versions.get(v + 1)
+            if successor is None or parse_time(successor["creation_time"]) + overlap_s < now:
+                continue
+        raw = base64.b64decode(versions[v]["public_key"])
+        out.append({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": f"{key_name}:v{v}", "x": b64url(raw)})
+    return {"keys": out}
+
+
+@dataclass
+class JwtVerifier:
+    """Verifies Aria JWTs against a JWKS; pure and fast (no I/O)."""
+
+    jwks: dict[str, Any]
+    issuer: str = "aria"
+    leeway_s: int = 5
+    _keys: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        for jwk in self.jwks.get("keys", []):
+            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+                self._keys[jwk["kid"]] = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+    def header(self, token: str) -> dict[str, Any]:
+        """The decoded, unverified header (to find the kid); InvalidToken when malformed."""
+        if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
+            raise InvalidToken("token is not a compact JWS (three dot-separated parts)")
+        try:
+            header = json.loads(b64url_decode(token.split(".", 1)[0]))
+        except ValueError:
+            raise InvalidToken("token header is not base64url JSON") from None
+        if not isinstance(header, dict):
+            raise InvalidToken("token header is not a JSON object")
+        return header
+
+    def verify(self, token: str, now: float | None = None) -> dict[str, Any]:
+        from cryptography.exceptions import InvalidSignature
+
+        header = self.header(token)
+        if header.get("alg") != "EdDSA":
+            raise InvalidToken("only EdDSA tokens are accepted", alg=str(header.get("alg"))[:20])
+        key = self._keys.get(header.get("kid"))
+        if key is None:
+            raise InvalidToken("token signed by an unknown or retired key",
+                               kid=str(header.get("kid"))[:80])
+        signing_input, _, sig = token.rpartition(".")
+        try:
+            key.verify(b64url_decode(sig), signing_input.encode())
+        except (InvalidSignature, ValueError):
+            raise InvalidToken("token signature does not verify") from None
+        try:
+            claims = json.loads(b64url_decode(signing_input.split(".")[1]))
+        except ValueError:
+            raise InvalidToken("token payload is not base64url JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("token payload is not a JSON object")
+        now = time.time() if now is None else now
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("token issuer is not Aria", iss=str(claims.get("iss"))[:80])
+        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
+            raise InvalidToken("token lacks numeric exp/nbf")
+        if now > exp + self.leeway_s:
+            raise InvalidToken("token expired", exp=exp)
+        if now + self.leeway_s < nbf:
+            raise InvalidToken("token not valid yet", nbf=nbf)
+        return claims
+
+
+@dataclass
+class JwtSigner:
+    """Issues tokens with a transit ed25519 key; ``secrets`` is an admin-token Secrets."""
+
+    secrets: Any  # aria_actors.security.secrets.Secrets
+    key_name: str = "aria-jwt"
+    issuer: str = "aria"
+    default_ttl_s: int = 900
+    max_ttl_s: int = 3600
+    leeway_s: int = 5
+    _version: int = field(default=0, init=False)
+
+    def ensure_key(self) -> None:
+        try:
+            self.secrets.read_key(self.key_name)
+        except KeyNotFound:
+            self.secrets.ensure_key(self.key_name, key_type="ed25519")
+        self._version = self.latest_version()
+
+    def latest_version(self) -> int:
+        return int(self.secrets.read_key(self.key_name)["latest_version"])
+
+    def rotate(self) -> int:
+        """A new key version signs from now on; the previous one stays in the JWKS for the overlap."""
+        self._version = self.secrets.rotate_key(self.key_name)
+        return self._version
+
+    def jwks(self) -> dict[str, Any]:
+        return jwks_from_transit(self.key_name, self.secrets.read_key(self.key_name),
+                                 overlap_s=self.max_ttl_s + self.leeway_s)
+
+    def issue(self, subject: str, claims: dict[str, Any] | None = None,
+              ttl_s: int | None = None, version: int | None = None) -> str:
+        from aria_actors.security.secrets import TRANSIT_MOUNT, openbao_errors
+
+        claims = dict(claims or {})
+        if not isinstance(subject, str) or not subject:
+            raise InvalidSecretPath("token subject must be a non-empty string")
+        if RESERVED & claims.keys():
+            raise InvalidSecretPath(f"reserved claims cannot be set: {sorted(RESERVED & claims.keys())}")
+        ttl = self.default_ttl_s if ttl_s is None else int(ttl_s)
+        if not 1 <= ttl <= self.max_ttl_s:
+            raise InvalidSecretPath(f"ttl_s must be 1..{self.max_ttl_s}", ttl_s=ttl)
+        version = version or self._version or self.latest_version()
+        now = int(time.time())
+        header = {"alg": "EdDSA", "typ": "JWT", "kid": f"{self.key_name}:v{version}"}
+        payload = {**claims, "iss": self.issuer, "sub": subject, "iat": now, "nbf": now,
+                   "exp": now + ttl, "jti": _secrets.token_urlsafe(12)}
+        signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                         b64url(json.dumps(payload, separators=(",", ":")).encode()))
+        with openbao_errors(f"sign token with {self.key_name!r}", key=self.key_name):
+            resp = self.secrets.client.secrets.transit.sign_data(
+                self.key_name, base64.b64encode(signing_input.encode()).decode(),
+                key_version=version, mount_point=TRANSIT_MOUNT)
+        sig = base64.b64decode(resp["data"]["signature"].split(":", 2)[2])
+        return f"{signing_input}.{b64url(sig)}"

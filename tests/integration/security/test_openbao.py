@@ -1,0 +1,151 @@
+"""The embedded OpenBao: production mode, HSM-wrapped unseal key, restart without a human."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import hvac
+import pytest
+
+from aria_actors.runtime.spec import Status
+from aria_actors.security.errors import OpenBaoUnavailable, SecretAccessDenied
+
+
+async def test_started_in_production_mode_with_raft_and_audit(security) -> None:
+    bao = security._bao
+    config = json.loads((bao.dir / "config.json").read_text())
+    assert "raft" in config["storage"]
+    assert config["listener"][0]["tcp"]["address"].startswith("127.0.0.1:")
+    cmdline = Path(f"/proc/{bao.process.pid}/cmdline").read_bytes().split(b"\0")
+    assert not any(arg.startswith(b"-dev") for arg in cmdline)
+    health = await security.health()
+    assert health.status is Status.READY, health.message
+    assert health.details["sealed"] is False
+    assert bao.audit_log.stat().st_size > 0
+
+
+async def test_unseal_key_is_only_stored_wrapped_by_a_non_extractable_hsm_key(security) -> None:
+    bao = security._bao
+    keys = sorted(p.name for p in bao.keys_dir.iterdir())
+    assert keys == ["admin-token.wrapped.json", "unseal.wrapped.json"]  # no root token kept
+    for name in keys:
+        path = bao.keys_dir / name
+        assert path.stat().st_mode & 0o077 == 0
+        blob = json.loads(path.read_text())
+        assert blob["alg"] == "AES-256-GCM" and set(blob) >= {"nonce", "ct", "purpose"}
+    assert bao.hsm.key_attributes() == {"sensitive": True, "extractable": False}
+    assert (bao.hsm.pin_path.stat().st_mode & 0o077) == 0
+
+
+async def test_a_blob_does_not_open_for_another_purpose(security) -> None:
+    from aria_actors.security.errors import UnsealError
+
+    bao = security._bao
+    with pytest.raises(UnsealError):
+        bao.hsm.unwrap((bao.keys_dir / "unseal.wrapped.json").read_bytes(), "admin-token")
+
+
+async def test_root_token_is_revoked_and_admin_token_is_narrow(security) -> None:
+    client = security._client
+    me = client.auth.token.lookup_self()["data"]
+    assert "root" not in me["policies"] and "aria-admin" in me["policies"]
+    # the admin policy cannot write policies or mount engines
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.sys.create_or_update_acl_policy("evil", 'path "*" { capabilities = ["sudo"] }')
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.sys.enable_secrets_engine("kv", path="other")
+
+
+async def test_root_token_can_be_regenerated_with_the_unseal_key(security) -> None:
+    root = security._bao.generate_root(security._client.token)
+    client = hvac.Client(security._client.url, token=root)
+    assert client.auth.token.lookup_self()["data"]["policies"] == ["root"]
+    client.auth.token.revoke_self()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.auth.token.lookup_self()
+
+
+async def test_restart_reads_back_secrets_without_manual_unseal(security_harness) -> None:
+    service = security_harness.service
+    version = await service.kv_put("services/aria_data/restart", {"v": "survives-restart"})
+    ciphertext = await service.encrypt("aria_data", b"envelope")
+    token = await service.issue_token("user-1", {"roles": ["viewer"]}, 600)
+    service = await security_harness.restart()
+    assert (await service.health()).status is Status.READY
+    assert await service.kv_get("services/aria_data/restart") == {"v": "survives-restart"}
+    assert (await service.kv_versions("services/aria_data/restart"))["current_version"] == version
+    assert await service.decrypt("aria_data", ciphertext) == b"envelope"
+    assert (await service.verify_token(token))["sub"] == "user-1"
+
+
+async def test_sealed_openbao_degrades_and_fails_fast(security) -> None:
+    await security.seal()
+    try:
+        health = await security.health()
+        assert health.status is Status.DEGRADED and "sealed" in health.message
+        with pytest.raises(OpenBaoUnavailable):
+            await security.kv_get("services/aria_data/anything")
+    finally:
+        await security.unseal()
+    assert (await security.health()).status is Status.READY
+
+
+async def test_unreachable_openbao_degrades_and_fails_fast(security_harness) -> None:
+    service = security_harness.service
+    service._bao.stop()
+    try:
+        health = await service.health()
+        assert health.status is Status.DEGRADED
+        assert "not running" in health.message
+        with pytest.raises(OpenBaoUnavailable):
+            await service.kv_get("services/aria_data/anything")
+    finally:
+        await security_harness.restart()
+    assert (await security_harness.service.health()).status is Status.READY
+
+
+async def test_nothing_secret_on_disk_in_plaintext(security_harness) -> None:
+    service = security_harness.service
+    canary = "canary-" + os.urandom(12).hex()
+    await service.kv_put("services/aria_storage/canary", {"password": canary})
+    ct = await service.encrypt("aria_storage", canary.encode())
+    assert (await service.kv_get("services/aria_storage/canary"))["password"] == canary
+    assert (await service.decrypt("aria_storage", ct)).decode() == canary
+    service = await security_harness.restart()  # flush raft and logs to disk
+    hits = []
+    for path in security_harness.home.rglob("*"):
+        if path.is_file() and canary.encode() in path.read_bytes():
+            hits.append(str(path))
+    assert hits == []
+
+
+async def test_service_scoped_calls_cannot_reach_another_service(security) -> None:
+    await security.kv_put("services/aria_storage/own", {"k": "v"}, service="aria_storage")
+    assert await security.kv_get("services/aria_storage/own", service="aria_storage") == {"k": "v"}
+    await security.kv_put("services/aria_queue/private", {"k": "q"})
+    with pytest.raises(SecretAccessDenied) as err:
+        await security.kv_get("services/aria_queue/private", service="aria_storage")
+    assert err.value.status == 403
+    with pytest.raises(SecretAccessDenied):
+        await security.kv_put("services/aria_queue/private", {"k": "x"}, service="aria_storage")
+    with pytest.raises(SecretAccessDenied):
+        await security.encrypt("aria_queue", b"x", service="aria_storage")
+
+
+async def test_service_token_is_enforced_by_openbao_itself(security) -> None:
+    await security.kv_put("services/aria_auth/signing", {"k": "a"})
+    await security.kv_put("shared/cluster", {"name": "aria"})
+    grant = await security.service_token("aria_storage")
+    client = hvac.Client(grant["url"], token=grant["token"])
+    assert client.secrets.kv.v2.read_secret_version(
+        "shared/cluster", mount_point="secret", raise_on_deleted_version=True)["data"]["data"] == {
+        "name": "aria"}
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.read_secret_version("services/aria_auth/signing", mount_point="secret",
+                                                 raise_on_deleted_version=True)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.create_or_update_secret("shared/cluster", {"x": 1}, mount_point="secret")
+    with pytest.raises(SecretAccessDenied):
+        await security.service_token("not_a_service")
