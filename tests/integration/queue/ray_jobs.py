@@ -1,0 +1,38 @@
+"""Workers the Ray worker actors of the integration tests import (``worker_modules``)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import asyncpg
+
+from aria_actors.queue.registry import worker
+
+_pool: asyncpg.Pool | None = None
+FAIL_RATE = 0.2
+
+
+def fails(job_id: int, attempt: int) -> bool:
+    """Whether attempt ``attempt`` of job ``job_id`` raises: 20 % of attempts, reproducibly."""
+    h = hashlib.sha256(f"{job_id}:{attempt}".encode()).digest()
+    return int.from_bytes(h[:4], "big") / 2**32 < FAIL_RATE
+
+
+@worker(name="it.flaky", queue="chaos", max_attempts=3, backoff=lambda attempt: 0.0)
+async def flaky(job):
+    """Records each run in a side table, sleeps a little, fails as ``fails`` says."""
+    global _pool
+    if _pool is None:
+        _pool = await asyncpg.create_pool(job.meta["dsn"], min_size=1, max_size=4)
+    await _pool.execute("INSERT INTO runs (job_id, attempt) VALUES ($1, $2)", job.id, job.attempt)
+    await asyncio.sleep(job.args.get("sleep", 0.002))
+    if fails(job.id, job.attempt):
+        raise RuntimeError(f"planned failure of {job.id} attempt {job.attempt}")
+    return json.loads(json.dumps({"ok": job.id}))
+
+
+@worker(name="it.echo", queue="ray")
+async def echo(job):
+    return {"pid": __import__("os").getpid(), "args": job.args}
