@@ -1,0 +1,47 @@
+"""Settings of aria_queue (``ARIA_QUEUE_*`` variables)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+QueueName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class CronSetting(BaseModel):
+    """One crontab entry: ``{"expression": "*/5 * * * *", "worker": "mod:fn", "args": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    expression: str = Field(description="Five crontab fields or a nickname such as @hourly (UTC).")
+    worker: str = Field(min_length=1, description="Registered worker name to enqueue.")
+    args: dict = Field(default_factory=dict, description="Args of each job.")
+    name: str | None = Field(None, description="Stable name of the entry (default worker@expression).")
+
+
+class QueueSettings(BaseSettings):
+    """How the queue service runs its executors and plugins."""
+
+    model_config = SettingsConfigDict(env_prefix="ARIA_QUEUE_", extra="forbid")
+
+    queues: dict[QueueName, Annotated[int, Field(ge=1, le=1000)]] = Field(
+        default_factory=lambda: {"default": 10},
+        description="Queues this service runs, with each executor's concurrency limit.")
+    replicas: int = Field(1, ge=0, le=256, description="Worker actors started per queue.")
+    executor: Literal["ray", "local"] = Field(
+        "ray", description="Run executors as Ray worker actors, or in the service's own process.")
+    worker_modules: list[str] = Field(
+        default_factory=list, description="Modules imported by executors to register workers.")
+    worker_num_cpus: float = Field(0.0, ge=0, description="Ray CPUs reserved per worker actor.")
+    pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")
+    poll_interval_s: float = Field(1.0, gt=0, le=60, description="Fetch poll fallback to NOTIFY.")
+    heartbeat_interval_s: float = Field(1.0, gt=0, le=60, description="Producer heartbeat period.")
+    stage_interval_s: float = Field(1.0, gt=0, le=60, description="Stager period.")
+    rescue_after_s: float = Field(
+        30.0, gt=0, description="Lifeline: a producer silent this long is dead; its jobs return.")
+    rescue_interval_s: float = Field(5.0, gt=0, description="Lifeline period.")
+    prune_retention_s: float = Field(7 * 86400.0, gt=0, description="Keep finished jobs this long.")
+    prune_interval_s: float = Field(60.0, gt=0, description="Pruner period.")
+    cron: list[CronSetting] = Field(default_factory=list, description="Crontab entries.")
+    cron_interval_s: float = Field(1.0, gt=0, le=60, description="How often cron slots are checked.")
