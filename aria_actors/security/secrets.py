@@ -80,6 +80,8 @@ def openbao_errors(what: str, **fields: Any) -> Iterator[None]:
         raise OpenBaoUnavailable(
             f"{what}: OpenBao unreachable ({type(exc).__name__})", **fields) from None
     except hx.InvalidRequest as exc:
+        if "key not found" in _first(exc):  # transit answers 400, not 404, for a missing key
+            raise KeyNotFound(f"{what}: no such transit key", **fields) from None
         raise SecurityError(f"{what}: OpenBao refused the request ({_first(exc)})", **fields) from None
     except hx.VaultError as exc:
         raise SecurityError(f"{what}: OpenBao error ({_first(exc)})", **fields) from None

@@ -1,0 +1,116 @@
+"""JWTs signed by transit, the audit trails, and certificates from the PKI engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from aria_actors.security.errors import InvalidToken
+from aria_actors.security.tokens import JwtVerifier, b64url, b64url_decode
+
+
+async def test_jwt_round_trip_and_tamper(security) -> None:
+    token = await security.issue_token("svc:aria_storage", {"roles": ["service"], "tenant": "t1"}, 120)
+    claims = await security.verify_token(token)
+    assert claims["sub"] == "svc:aria_storage" and claims["roles"] == ["service"]
+    assert claims["exp"] - claims["iat"] == 120
+    head, payload, sig = token.split(".")
+    forged = json.loads(b64url_decode(payload))
+    forged["roles"] = ["admin"]
+    with pytest.raises(InvalidToken):
+        await security.verify_token(f"{head}.{b64url(json.dumps(forged).encode())}.{sig}")
+    bad_sig = sig[:-4] + ("AAAA" if not sig.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        await security.verify_token(f"{head}.{payload}.{bad_sig}")
+    none_head = b64url(json.dumps({"alg": "none", "kid": "aria-jwt:v1"}).encode())
+    with pytest.raises(InvalidToken):
+        await security.verify_token(f"{none_head}.{payload}.")
+
+
+async def test_jwks_verifies_tokens_outside_the_service(security) -> None:
+    token = await security.issue_token("user-7", {"roles": ["viewer"]}, 60)
+    jwks = await security.jwks()
+    assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" for k in jwks["keys"])
+    assert JwtVerifier(jwks).verify(token)["sub"] == "user-7"
+
+
+async def test_rotation_keeps_old_tokens_valid_for_the_overlap(security) -> None:
+    old = await security.issue_token("user-8", None, 300)
+    old_kid = JwtVerifier({}).header(old)["kid"]
+    version = await security.rotate_jwt_key()
+    new = await security.issue_token("user-8", None, 300)
+    assert JwtVerifier({}).header(new)["kid"].endswith(f":v{version}")
+    assert (await security.verify_token(old))["sub"] == "user-8"
+    assert (await security.verify_token(new))["sub"] == "user-8"
+    kids = [k["kid"] for k in (await security.jwks())["keys"]]
+    assert old_kid in kids and f"aria-jwt:v{version}" in kids
+    # past the overlap (max_ttl + leeway after the rotation), the retired key leaves the JWKS
+    from aria_actors.security.tokens import jwks_from_transit
+
+    key = security._secrets.read_key("aria-jwt")
+    later = jwks_from_transit("aria-jwt", key, overlap_s=security.config.jwt_max_ttl_s + 5,
+                              now=time.time() + security.config.jwt_max_ttl_s + 10)
+    assert [k["kid"] for k in later["keys"]] == [f"aria-jwt:v{version}"]
+    with pytest.raises(InvalidToken):
+        JwtVerifier(later).verify(old)
+
+
+async def test_expired_token_refused(security) -> None:
+    token = await security.issue_token("user-9", None, 1)
+    claims = JwtVerifier(await security.jwks()).verify(token)
+    with pytest.raises(InvalidToken, match="expired"):
+        JwtVerifier(await security.jwks(), leeway_s=0).verify(token, now=claims["exp"] + 1)
+
+
+async def test_audit_logs_record_operations_but_never_values(security) -> None:
+    secret = "s3cr3t-" + os.urandom(10).hex()
+    path = "services/aria_monitor/audit-probe"
+    await security.kv_put(path, {"password": secret})
+    assert (await security.kv_get(path))["password"] == secret
+    ct = await security.encrypt("aria_monitor", secret.encode())
+    await security.decrypt("aria_monitor", ct)
+    with pytest.raises(Exception):  # noqa: B017 (any typed error; the record is what matters)
+        await security.kv_get("services/aria_queue/private", service="aria_monitor")
+    aria_log = security._audit.path.read_text()
+    records = [json.loads(line) for line in aria_log.splitlines()]
+    ops = {(r["op"], r["target"], r["outcome"]) for r in records}
+    assert ("kv_put", path, "ok") in ops and ("kv_get", path, "ok") in ops
+    assert ("encrypt", "aria_monitor", "ok") in ops and ("decrypt", "aria_monitor", "ok") in ops
+    assert ("kv_get", "services/aria_queue/private", "denied") in ops
+    bao_log = security._bao.audit_log.read_text()
+    assert "audit-probe" in bao_log  # OpenBao's device saw the request...
+    for log in (aria_log, bao_log, ct):
+        assert secret not in log      # ...but neither trail holds the value
+    assert secret not in security._bao.log_tail(10**7)
+
+
+async def test_pki_issue_revoke_crl(security) -> None:
+    from cryptography import x509
+
+    cert = await security.issue_certificate("storage.aria.internal", ip_sans=["127.0.0.1"], ttl="1h")
+    parsed = x509.load_pem_x509_certificate(cert["certificate"].encode())
+    ca = x509.load_pem_x509_certificate((await security.ca_certificate()).encode())
+    assert parsed.issuer == ca.subject
+    parsed.verify_directly_issued_by(ca)
+    await security.revoke_certificate(cert["serial_number"])
+    crl = x509.load_pem_x509_crl((await security.crl()).encode())
+    assert crl.get_revoked_certificate_by_serial_number(parsed.serial_number) is not None
+    from aria_actors.security.errors import SecurityError
+
+    with pytest.raises(SecurityError):
+        await security.issue_certificate("evil.example.com")
+
+
+async def test_repeated_denials_lock_out_and_alert(security) -> None:
+    principal = {"sub": "mallory", "roles": ["viewer"], "tenant": "t1"}
+    alerts = security._lockout.alerts
+    for _ in range(security.config.lockout_threshold):
+        assert not await security.authorize(principal, "security:secret:read", {"tenant": "t1"})
+    assert security._lockout.alerts == alerts + 1
+    # locked out: even an allowed action is refused until the lockout ends
+    assert not await security.authorize(principal, "storage:asset:read", {"tenant": "t1"})
+    assert await security.authorize({"sub": "alice", "roles": ["viewer"], "tenant": "t1"},
+                                    "storage:asset:read", {"tenant": "t1"})
