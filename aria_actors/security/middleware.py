@@ -1,0 +1,102 @@
+"""FastAPI dependencies that authenticate every request with an Aria JWT and authorise it.
+
+The gateway applies :class:`BearerAuth` to the whole app::
+
+    auth = BearerAuth()                       # exempts /health and the public JWKS
+    app = FastAPI(dependencies=[Depends(auth)])
+
+and a route that needs a permission adds ``Depends(require("storage:asset:write"))``.
+
+Guarantees and caveats
+----------------------
+- Verification is local: the JWKS is fetched from aria_security once and cached for
+  ``jwks_ttl_s``; a token whose ``kid`` is unknown triggers at most one refetch a second, so a
+  key rotation is picked up at once and a flood of forged kids cannot hammer aria_security.
+- Missing, malformed, forged or expired token -> 401 ``invalid-token`` problem+json (raised as an
+  :class:`~aria_actors.runtime.errors.AriaError`, so the problem handler renders it; no stack
+  trace leaves the server). aria_security unreachable -> 503.
+- The verified claims are left on ``request.state.principal`` for handlers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+
+from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.http import service_client
+from aria_actors.security.errors import InvalidToken, PermissionDenied
+from aria_actors.security.tokens import JwtVerifier
+
+SECURITY = "aria_security"
+PUBLIC_PATHS = ("/health", "/v1/security/jwks")
+
+
+class BearerAuth:
+    """Dependency: verifies ``Authorization: Bearer <jwt>``; returns the claims (None if exempt)."""
+
+    def __init__(self, exempt: tuple[str, ...] = PUBLIC_PATHS, jwks_ttl_s: float = 60.0,
+                 issuer: str = "aria", leeway_s: int = 5) -> None:
+        self.exempt = frozenset(exempt)
+        self.jwks_ttl_s = jwks_ttl_s
+        self.issuer = issuer
+        self.leeway_s = leeway_s
+        self._verifier: JwtVerifier | None = None
+        self._fetched_at = 0.0
+        self._client_of = service_client(SECURITY)
+
+    async def _refresh(self, request: Request) -> JwtVerifier:
+        client = self._client_of(request)
+        try:
+            jwks = await client.call("jwks")
+        except InvalidToken:
+            raise
+        except Exception as exc:
+            raise ServiceUnavailable(f"cannot fetch JWKS from {SECURITY}: {type(exc).__name__}",
+                                     service=SECURITY) from None
+        self._verifier = JwtVerifier(jwks, self.issuer, self.leeway_s)
+        self._fetched_at = time.monotonic()
+        return self._verifier
+
+    async def verify(self, request: Request, token: str) -> dict[str, Any]:
+        verifier = self._verifier
+        if verifier is None or time.monotonic() - self._fetched_at > self.jwks_ttl_s:
+            verifier = await self._refresh(request)
+        try:
+            return verifier.verify(token)
+        except InvalidToken as exc:
+            if "kid" not in exc.fields or time.monotonic() - self._fetched_at < 1.0:
+                raise
+        return (await self._refresh(request)).verify(token)
+
+    async def __call__(self, request: Request) -> dict[str, Any] | None:
+        if request.url.path in self.exempt:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken("missing bearer token: send 'Authorization: Bearer <token>'")
+        claims = await self.verify(request, token.strip())
+        request.state.principal = claims
+        return claims
+
+
+_default_auth = BearerAuth(exempt=())
+
+
+def require(action: str, resource_of: Callable[[Request], dict[str, Any]] | None = None
+            ) -> Callable[[Request], Coroutine[Any, Any, dict[str, Any]]]:
+    """Dependency: the request's principal must be allowed ``action`` (asks aria_security)."""
+
+    async def _dep(request: Request) -> dict[str, Any]:
+        principal = getattr(request.state, "principal", None) or await _default_auth(request)
+        resource = resource_of(request) if resource_of else {}
+        client = service_client(SECURITY)(request)
+        if not await client.call("authorize", principal, action, resource):
+            raise PermissionDenied(f"{principal.get('sub')!r} may not {action}", action=action)
+        return principal
+
+    return _dep

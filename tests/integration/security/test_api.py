@@ -1,0 +1,102 @@
+"""The /v1/security router and the bearer-auth dependency, over the real service."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+
+from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.local import LocalClient
+from aria_actors.security.api import router
+from aria_actors.security.middleware import BearerAuth, require
+
+
+def make_app(service) -> FastAPI:
+    app = FastAPI(dependencies=[Depends(BearerAuth())])
+    install_problem_handlers(app)
+    app.include_router(router)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"ok": True}
+
+    @app.get("/v1/storage/assets/{owner}")
+    async def asset(owner: str, principal=Depends(
+            require("storage:asset:write", lambda r: {"owner": r.path_params["owner"],
+                                                      "tenant": "t1"}))) -> dict:
+        return {"sub": principal["sub"]}
+
+    app.state.clients = {"aria_security": LocalClient(service)}
+    return app
+
+
+@pytest.fixture
+async def http(security):
+    transport = httpx.ASGITransport(app=make_app(security))
+    async with httpx.AsyncClient(transport=transport, base_url="http://aria") as client:
+        yield client
+
+
+async def bearer(security, roles, sub="alice", tenant="t1") -> dict[str, str]:
+    token = await security.issue_token(sub, {"roles": roles, "tenant": tenant}, 300)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_health_and_jwks_need_no_token(http) -> None:
+    assert (await http.get("/health")).status_code == 200
+    jwks = (await http.get("/v1/security/jwks")).json()
+    assert jwks["keys"] and jwks["keys"][0]["alg"] == "EdDSA"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer not-a-jwt", "Bearer a.b.c",
+                                    "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"])
+async def test_malformed_or_missing_jwt_is_401_problem_without_trace(http, header) -> None:
+    headers = {"Authorization": header} if header else {}
+    r = await http.get("/v1/security/list", headers=headers)
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"].endswith("/invalid-token")
+    assert "Traceback" not in r.text and "File \"" not in r.text
+
+
+async def test_admin_secret_round_trip_and_unknown_path_404(http, security) -> None:
+    admin = await bearer(security, ["admin"], sub="root-admin")
+    r = await http.put("/v1/security/secrets/services/aria_tune/api", json={"data": {"k": "v"}},
+                       headers=admin)
+    assert r.status_code == 200 and r.json()["version"] >= 1
+    r = await http.get("/v1/security/secrets/services/aria_tune/api", headers=admin)
+    assert r.json()["data"] == {"k": "v"}
+    r = await http.get("/v1/security/secrets/services/aria_tune/missing", headers=admin)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/secret-not-found")
+    r = await http.get("/v1/security/list", params={"prefix": "services/aria_tune"}, headers=admin)
+    assert "api" in r.json()["keys"]
+    assert (await http.delete("/v1/security/secrets/services/aria_tune/api", headers=admin)
+            ).status_code == 204
+    r = await http.get("/v1/security/secrets/services/aria_tune/bad%20path", headers=admin)
+    assert r.status_code == 400
+
+
+async def test_non_admin_gets_403_on_secrets(http, security) -> None:
+    viewer = await bearer(security, ["viewer"], sub="victor")
+    r = await http.get("/v1/security/secrets/services/aria_tune/api", headers=viewer)
+    assert r.status_code == 403 and r.json()["type"].endswith("/permission-denied")
+
+
+async def test_owner_rule_through_the_dependency(http, security) -> None:
+    alice = await bearer(security, ["user"], sub="alice")
+    assert (await http.get("/v1/storage/assets/alice", headers=alice)).status_code == 200
+    assert (await http.get("/v1/storage/assets/bob", headers=alice)).status_code == 403
+
+
+async def test_issue_and_verify_token_over_http(http, security) -> None:
+    admin = await bearer(security, ["admin"], sub="root-admin")
+    r = await http.post("/v1/security/tokens", json={"subject": "svc:aria_queue", "ttl_s": 60},
+                        headers=admin)
+    token = r.json()["token"]
+    r = await http.post("/v1/security/tokens/verify", json={"token": token}, headers=admin)
+    assert r.json()["claims"]["sub"] == "svc:aria_queue"
+    r = await http.post("/v1/security/tokens/verify", json={"token": token + "x"}, headers=admin)
+    assert r.status_code == 401
