@@ -66,3 +66,63 @@ class MigrationLockTimeout(DataError):
     type = "migration-lock-timeout"
     status = 503
     title = "Migrations lock busy"
+
+
+class DatabaseUrlInvalid(DataError):
+    """The database URL cannot be used; set ARIA_DATABASE_URL to
+    ``postgresql://user:password@host:port/database`` (or leave it empty for the embedded server)."""
+
+    type = "database-url-invalid"
+    status = 400
+    title = "Invalid database URL"
+
+
+class DatabaseAuthFailed(DataError):
+    """The database refused the credentials; fix the user/password in the named setting (or the
+    secret kept in aria_security)."""
+
+    type = "database-auth-failed"
+    status = 503
+    title = "Database refused the credentials"
+
+
+class DatabaseUnreachable(DataError):
+    """No PostgreSQL answered at the configured address within the connect timeout; check that the
+    server runs and the host/port in the named setting."""
+
+    type = "database-unreachable"
+    status = 503
+    title = "Database unreachable"
+
+
+class EmbeddedServerError(DataError):
+    """The embedded PostgreSQL did not start or stop; the message quotes its log. Check free disk
+    space and the data directory under ARIA_HOME/postgres."""
+
+    type = "embedded-postgres"
+    title = "Embedded PostgreSQL failed"
+
+
+class TransactionRetriesExhausted(DataError):
+    """A transaction kept failing with serialization failures or deadlocks; reduce contention or
+    raise ARIA_DATA_RETRY_ATTEMPTS."""
+
+    type = "transaction-retries-exhausted"
+    status = 409
+    title = "Transaction retries exhausted"
+
+
+class TenantRequired(DataError):
+    """A tenant-scoped operation was called without a tenant id; pass a non-empty tenant."""
+
+    type = "tenant-required"
+    status = 400
+    title = "Tenant required"
+
+
+class BackupError(DataError):
+    """A backup or restore failed; the message quotes pg_dump/pg_restore. Restore needs an empty
+    database."""
+
+    type = "backup-failed"
+    title = "Backup or restore failed"

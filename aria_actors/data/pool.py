@@ -1,0 +1,270 @@
+"""One asyncpg pool per process: sized from :class:`DataConfig`, typed connect errors, stats.
+
+``db = await Database.connect(dsn, config)`` then ``await db.fetch(...)``,
+``await db.transaction(fn, tenant=...)``, ``db.stats()``, ``await db.close()``.
+
+Guarantees and caveats:
+- Connecting fails with one typed error within ``connect_timeout_s``, naming the setting the
+  URL came from, password masked: :class:`DatabaseUrlInvalid` (malformed),
+  :class:`DatabaseAuthFailed` (credentials refused), :class:`DatabaseUnreachable` (nothing
+  answers, unknown host, unknown database, server starting up).
+- Every connection runs with ``statement_timeout`` (server side) and ``application_name=aria``.
+- After the server restarts, broken connections are replaced on their next acquire (asyncpg
+  checks ``is_closed``): the pool recovers without being re-created. A query running while the
+  server goes away fails with :class:`DatabaseUnreachable` and is not retried (its effect is
+  unknown); the next call gets a fresh connection.
+- Queries slower than ``slow_query_ms`` are counted and logged with their text, never their
+  arguments (arguments may hold secrets or personal data).
+- The DSN is kept only inside the pool; ``repr``, logs and stats carry the masked form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+
+from aria_actors.data import dsn as dsnlib
+from aria_actors.data.config import DataConfig
+from aria_actors.data.errors import DatabaseAuthFailed, DatabaseUnreachable, DatabaseUrlInvalid
+from aria_actors.data.transactions import Isolation, RetryPolicy, run_transaction
+
+log = logging.getLogger("aria.data.pool")
+T = TypeVar("T")
+_LIVE: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+# Errors meaning "the connection or the server went away".
+_LOST: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionFailureError,
+)
+
+
+class Database:
+    """An asyncpg pool with Aria's settings, counters and error mapping."""
+
+    def __init__(self, pool: asyncpg.Pool, config: DataConfig, masked_dsn: str, name: str) -> None:
+        self.pool = pool
+        self.config = config
+        self.masked_dsn = masked_dsn
+        self.name = name
+        self.queries = 0
+        self.slow_queries = 0
+        self.query_errors = 0
+        self.retries = 0
+        self.recent_slow: deque[dict[str, Any]] = deque(maxlen=20)
+        self._slow_s = config.slow_query_ms / 1000.0
+        self._policy = RetryPolicy(
+            config.retry_attempts, config.retry_base_delay_s, config.retry_max_delay_s
+        )
+        _LIVE.add(self)
+        _register_metrics()
+
+    def __repr__(self) -> str:
+        return f"Database({self.name!r}, {self.masked_dsn})"
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        config: DataConfig | None = None,
+        *,
+        setting: str = "ARIA_DATABASE_URL",
+        name: str = "aria",
+    ) -> Database:
+        """Open the pool (``pool_min_size`` connections) or raise one typed error."""
+        config = config or DataConfig()
+        dsnlib.validate(dsn, setting)
+        masked = dsnlib.mask(dsn)
+        holder: list[Database] = []
+
+        async def _init(conn: asyncpg.Connection) -> None:
+            conn.add_query_logger(lambda q: holder[0]._on_query(q) if holder else None)
+
+        settings = {"application_name": "aria"}
+        if config.statement_timeout_s:
+            settings["statement_timeout"] = str(int(config.statement_timeout_s * 1000))
+        try:
+            async with asyncio.timeout(config.connect_timeout_s):
+                pool = await asyncpg.create_pool(
+                    dsn, min_size=config.pool_min_size, max_size=config.pool_max_size,
+                    timeout=config.connect_timeout_s, server_settings=settings, init=_init,
+                )
+        except Exception as exc:  # mapped to a typed error; unknown ones pass through
+            raise _connect_error(exc, setting, masked, config.connect_timeout_s) from None
+        db = cls(pool, config, masked, name)
+        holder.append(db)
+        return db
+
+    # -- queries -----------------------------------------------------------------------------
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        try:
+            return await self.pool.fetch(query, *args, timeout=timeout)
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        try:
+            return await self.pool.fetchrow(query, *args, timeout=timeout)
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        try:
+            return await self.pool.fetchval(query, *args, timeout=timeout)
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        try:
+            return await self.pool.execute(query, *args, timeout=timeout)
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    def acquire(self) -> Any:
+        """``async with db.acquire() as conn``: a raw pooled connection."""
+        return self.pool.acquire()
+
+    async def transaction(
+        self,
+        fn: Callable[[asyncpg.Connection], Awaitable[T]],
+        *,
+        isolation: Isolation = "read_committed",
+        readonly: bool = False,
+        tenant: str | None = None,
+    ) -> T:
+        """``fn(conn)`` in a transaction, retried on serialization failure/deadlock
+        (see :mod:`aria_actors.data.transactions`)."""
+        def _count(_attempt: int, _exc: BaseException) -> None:
+            self.retries += 1
+
+        try:
+            return await run_transaction(
+                self.pool, fn, isolation=isolation, readonly=readonly, tenant=tenant,
+                policy=self._policy, on_retry=_count,
+            )
+        except _LOST as exc:
+            raise self._lost(exc) from exc
+
+    # -- health ------------------------------------------------------------------------------
+
+    async def ping(self) -> float:
+        """Round-trip seconds of ``SELECT 1`` (raises DatabaseUnreachable)."""
+        t0 = time.perf_counter()
+        await self.fetchval("SELECT 1", timeout=self.config.connect_timeout_s)
+        return time.perf_counter() - t0
+
+    def stats(self) -> dict[str, Any]:
+        p = self.pool
+        size = p.get_size()
+        idle = p.get_idle_size()
+        return {
+            "name": self.name, "dsn": self.masked_dsn,
+            "size": size, "idle": idle, "in_use": size - idle,
+            "min_size": p.get_min_size(), "max_size": p.get_max_size(),
+            "queries": self.queries, "slow_queries": self.slow_queries,
+            "query_errors": self.query_errors, "retries": self.retries,
+            "slow_query_ms": self.config.slow_query_ms,
+        }
+
+    async def close(self) -> None:
+        _LIVE.discard(self)
+        if not self.pool._closed:  # asyncpg has no public "is closed"
+            await self.pool.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _on_query(self, q: Any) -> None:
+        self.queries += 1
+        if q.exception is not None:
+            self.query_errors += 1
+        if q.elapsed >= self._slow_s:
+            self.slow_queries += 1
+            text = q.query if len(q.query) <= 500 else q.query[:500] + "..."
+            self.recent_slow.append({"query": text, "ms": round(q.elapsed * 1000, 1),
+                                     "at": time.time()})
+            log.warning("slow query (%.0f ms > %.0f ms): %s", q.elapsed * 1000,
+                        self.config.slow_query_ms, text)
+
+    def _lost(self, exc: BaseException) -> DatabaseUnreachable:
+        return DatabaseUnreachable(
+            f"lost the database connection ({type(exc).__name__}: {exc}); the pool reconnects on "
+            f"the next call: {self.masked_dsn}", dsn=self.masked_dsn,
+        )
+
+
+def _connect_error(exc: Exception, setting: str, masked: str, timeout: float) -> Exception:
+    if isinstance(exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
+        return DatabaseAuthFailed(
+            f"{setting}: the server refused the credentials ({exc.sqlstate}: {exc}): {masked}",
+            setting=setting, url=masked,
+        )
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return DatabaseUnreachable(
+            f"{setting}: the database does not exist ({exc}): {masked}", setting=setting, url=masked,
+        )
+    if isinstance(exc, TimeoutError):
+        return DatabaseUnreachable(
+            f"{setting}: no answer within the connect timeout ({timeout:g}s, "
+            f"ARIA_DATA_CONNECT_TIMEOUT_S): {masked}", setting=setting, url=masked,
+        )
+    if isinstance(exc, OSError | asyncpg.CannotConnectNowError | asyncpg.ConnectionDoesNotExistError):
+        return DatabaseUnreachable(
+            f"{setting}: cannot connect ({type(exc).__name__}: {exc}): {masked}",
+            setting=setting, url=masked,
+        )
+    if isinstance(exc, asyncpg.ClientConfigurationError | ValueError):
+        return DatabaseUrlInvalid(
+            f"{setting} is not a usable PostgreSQL URL ({exc}): {masked}", setting=setting, url=masked,
+        )
+    if isinstance(exc, asyncpg.PostgresError):
+        return DatabaseUnreachable(
+            f"{setting}: the server refused the connection ({exc.sqlstate}: {exc}): {masked}",
+            setting=setting, url=masked,
+        )
+    return exc
+
+
+_metrics_registered = False
+
+
+def _register_metrics() -> None:
+    """Export every live pool's stats to Prometheus (default registry) once per process."""
+    global _metrics_registered
+    if _metrics_registered:
+        return
+    _metrics_registered = True
+    try:
+        from prometheus_client import REGISTRY
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    except ImportError:  # metrics are optional
+        return
+
+    class _Collector:
+        def collect(self) -> Any:
+            gauges = {k: GaugeMetricFamily(f"aria_db_pool_{k}", f"asyncpg pool {k}", labels=["pool"])
+                      for k in ("size", "idle", "in_use", "max_size")}
+            counters = {k: CounterMetricFamily(f"aria_db_{k}", f"database {k}", labels=["pool"])
+                        for k in ("queries", "slow_queries", "query_errors", "retries")}
+            for db in list(_LIVE):
+                st = db.stats()
+                for k, g in gauges.items():
+                    g.add_metric([db.name], st[k])
+                for k, c in counters.items():
+                    c.add_metric([db.name], st[k])
+            yield from gauges.values()
+            yield from counters.values()
+
+    REGISTRY.register(_Collector())
