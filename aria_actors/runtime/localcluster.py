@@ -1,8 +1,9 @@
 """The local Ray head that ``aria up`` starts, and how ``aria down`` removes every trace of it.
 
-Every process of the head (GCS, raylet, dashboard, workers, and what services start from them)
-inherits ``ARIA_SESSION_MARKER``; ``stop`` finds them by that marker, so it removes exactly this
-Aria and nothing else on the machine (``ray stop`` would kill every Ray of the user).
+Every process of the head (GCS, raylet, dashboard and its agents, workers, and what services
+start from them) inherits ``RAY_AUTH_TOKEN_PATH``, which is unique to this ``ARIA_HOME`` (Ray's
+agents drop other variables, but keep that one); ``stop`` finds them by it, so it removes exactly
+this Aria and nothing else on the machine (``ray stop`` would kill every Ray of the user).
 
 Guarantees and caveats:
 - Ray token authentication stays on: the token lives in ``ARIA_HOME/ray/auth_token`` (mode 0600);
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import signal
@@ -28,8 +28,6 @@ from typing import IO
 
 from aria_actors.runtime.errors import AlreadyRunning, AriaError, NotRunning
 from aria_actors.runtime.settings import AriaSettings
-
-MARKER_ENV = "ARIA_SESSION_MARKER"
 
 
 class RayStartFailed(AriaError):
@@ -47,7 +45,6 @@ class RunState:
     dashboard_url: str
     gateway_url: str
     token_path: str
-    marker: str
     started_at: float
     log_path: str
 
@@ -58,7 +55,6 @@ class LocalCluster:
         self.run_dir = settings.run_dir
         self.state_path = self.run_dir / "aria.json"
         self.token_path = settings.home / "ray" / "auth_token"
-        self.marker = "aria-" + hashlib.sha256(str(settings.home).encode()).hexdigest()[:16]
         self._lock_file: IO[str] | None = None
 
     # --- state ---------------------------------------------------------------------------------
@@ -115,12 +111,18 @@ class LocalCluster:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(self.token_path),
             "RAY_USAGE_STATS_ENABLED": "0",
-            MARKER_ENV: self.marker,
             "ARIA_HOME": str(self.settings.home),
         }
 
     def apply_env(self) -> None:
         os.environ.update(self.ray_env())
+        if "ray" in sys.modules:
+            # Ray reads RAY_AUTH_MODE into its C++ config at import; refresh it and the token cache.
+            from ray._private.authentication.authentication_token_setup import _enable_token_auth
+            from ray._raylet import AuthenticationTokenLoader
+
+            _enable_token_auth()
+            AuthenticationTokenLoader.instance().reset_cache()
 
     # --- start / stop --------------------------------------------------------------------------
     def start(self, timeout_s: float = 90.0) -> RunState:
@@ -134,7 +136,7 @@ class LocalCluster:
         ray_bin = Path(sys.executable).with_name("ray")
         cmd = [
             str(ray_bin) if ray_bin.exists() else "ray", "start", "--head", "--block",
-            f"--port={s.ray_port}", "--node-ip-address=127.0.0.1",
+            f"--port={s.ray_port}",
             f"--dashboard-host={s.dashboard_host}", f"--dashboard-port={s.dashboard_port}",
             "--include-dashboard=true", "--disable-usage-stats",
         ]
@@ -146,7 +148,7 @@ class LocalCluster:
         state = RunState(
             pid=proc.pid, gcs_address=f"127.0.0.1:{s.ray_port}",
             dashboard_url=f"http://{s.dashboard_host}:{s.dashboard_port}", gateway_url=s.gateway_url,
-            token_path=str(self.token_path), marker=self.marker, started_at=time.time(),
+            token_path=str(self.token_path), started_at=time.time(),
             log_path=str(log_path),
         )
         deadline = time.monotonic() + timeout_s
@@ -172,21 +174,22 @@ class LocalCluster:
                      logging_level="WARNING", configure_logging=False)
 
     def stop_processes(self, grace_s: float = 20.0) -> list[int]:
-        """TERM, then KILL after ``grace_s``, every process carrying this Aria's marker."""
-        pids = marked_pids(self.marker)
+        """TERM, then KILL after ``grace_s``, every process of this Aria (found by its token path)."""
+        pids = marked_pids(f"RAY_AUTH_TOKEN_PATH={self.token_path}")
         for pid in pids:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.2)
-        for pid in marked_pids(self.marker):
+        for pid in marked_pids(f"RAY_AUTH_TOKEN_PATH={self.token_path}"):
             _signal(pid, signal.SIGKILL)
         self.state_path.unlink(missing_ok=True)
         return pids
 
 
-def marked_pids(marker: str) -> list[int]:
-    needle = f"{MARKER_ENV}={marker}".encode()
+def marked_pids(env_entry: str) -> list[int]:
+    """Processes whose environment holds ``env_entry`` ("NAME=value") exactly."""
+    needle = env_entry.encode()
     me = os.getpid()
     found = []
     for entry in Path("/proc").iterdir():
