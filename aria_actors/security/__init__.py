@@ -1,5 +1,30 @@
-"""aria_security: Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit."""
+"""aria_security: Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit.
+
+Public names: the service (``SecurityService``), the FastAPI dependencies the gateway applies
+(``BearerAuth``, ``require``), the pure RBAC engine (``Authorizer``) and the JWT verifier
+(``JwtVerifier``). Everything else is internal.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = ["Authorizer", "BearerAuth", "JwtVerifier", "SecurityService", "require"]
+
+
+def __getattr__(name: str):  # lazy: the registry imports this package and must stay light
+    if name == "SecurityService":
+        from aria_actors.security.service import SecurityService
+
+        return SecurityService
+    if name in ("BearerAuth", "require"):
+        from aria_actors.security import middleware
+
+        return getattr(middleware, name)
+    if name == "Authorizer":
+        from aria_actors.security.rbac import Authorizer
+
+        return Authorizer
+    if name == "JwtVerifier":
+        from aria_actors.security.tokens import JwtVerifier
+
+        return JwtVerifier
+    raise AttributeError(name)

@@ -50,6 +50,12 @@ class SecurityConfig(BaseSettings):
     service_token_ttl_s: int = Field(
         900, ge=60, le=86400, description="Lifetime of the OpenBao tokens handed to services.",
     )
+    rotation_interval_s: int = Field(
+        30 * 86400, ge=60, description="Transit and JWT keys older than this are rotated.",
+    )
+    rotation_check_s: float = Field(
+        3600.0, ge=0, description="How often the rotation schedule is checked; 0 turns it off.",
+    )
     lockout_threshold: int = Field(
         10, ge=1, le=10000, description="Denied authorisations in the window that lock a principal out.",
     )

@@ -25,6 +25,7 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -38,7 +39,11 @@ SPEC = ServiceSpec(
     depends_on=(),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    # each one is exercised against a real OpenBao + SoftHSM in tests/integration/security
+    capabilities=(
+        'openbao', 'softhsm-unseal', 'secret-rotation', 'jwt', 'rbac', 'auth-middleware',
+        'zero-trust-policies', 'pki', 'audit-log', 'intrusion-detection', 'security-metrics',
+    ),
     features=(
         'openbao',
         'softhsm-unseal',
@@ -79,12 +84,15 @@ class SecurityService(Service):
         self._lockout: Any = None
         self._scoped: dict[str, tuple[Any, float]] = {}
         self._started = False
+        self._rotation_task: asyncio.Task | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
         await asyncio.to_thread(self._start_sync)
         self._started = True
+        if self.config.rotation_check_s > 0:
+            self._rotation_task = asyncio.create_task(self._rotation_loop(), name="aria-key-rotation")
 
     def _start_sync(self) -> None:
         import hvac
@@ -146,6 +154,13 @@ class SecurityService(Service):
         return await asyncio.to_thread(self._probe)
 
     def _probe(self) -> Health:
+        from aria_actors.security import metrics
+
+        health = self._probe_openbao()
+        metrics.OPENBAO_UP.set(1 if health.status is Status.READY else 0)
+        return health
+
+    def _probe_openbao(self) -> Health:
         import requests
 
         details: dict[str, Any] = {
@@ -173,6 +188,12 @@ class SecurityService(Service):
 
     async def stop(self) -> None:
         self._started = False
+        task, self._rotation_task = self._rotation_task, None
+        if task is not None:
+            task.cancel()
+            if task.get_loop() is asyncio.get_running_loop():  # a test may stop from another loop
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
@@ -193,12 +214,19 @@ class SecurityService(Service):
 
     async def _run(self, op: str, target: str, actor: str | None, fn: Callable[[], T]) -> T:
         """Run ``fn`` off the event loop and audit its outcome."""
+        from aria_actors.security import metrics
+
         self._ready()
+        started = time.perf_counter()
         try:
             result = await asyncio.to_thread(fn)
         except Exception as exc:
-            self._audit.record(actor or ADMIN_ACTOR, op, target, _outcome(exc))
+            outcome = _outcome(exc)
+            self._audit.record(actor or ADMIN_ACTOR, op, target, outcome)
+            metrics.OPERATIONS.labels(op, outcome).inc()
             raise
+        metrics.LATENCY.labels(op).observe(time.perf_counter() - started)
+        metrics.OPERATIONS.labels(op, "ok").inc()
         self._audit.record(actor or ADMIN_ACTOR, op, target, "ok")
         return result
 
@@ -310,8 +338,12 @@ class SecurityService(Service):
             key_name, service, lambda s: s.datakey(key_name, bits)))
 
     async def rotate_key(self, key_name: str) -> int:
-        return await self._run("rotate_key", key_name, None,
-                               lambda: self._secrets.rotate_key(key_name))
+        from aria_actors.security import metrics
+
+        version = await self._run("rotate_key", key_name, None,
+                                  lambda: self._secrets.rotate_key(key_name))
+        metrics.ROTATIONS.labels("manual").inc()
+        return version
 
     async def service_token(self, service: str) -> dict[str, Any]:
         """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
@@ -346,6 +378,9 @@ class SecurityService(Service):
                     return self._verifier.verify(token)
                 except InvalidToken as again:
                     exc = again
+            from aria_actors.security import metrics
+
+            metrics.TOKEN_FAILURES.inc()
             self._audit.record("anonymous", "verify_token", "", _outcome(exc))
             raise exc from None
 
@@ -355,13 +390,60 @@ class SecurityService(Service):
             await asyncio.to_thread(self._refresh_jwks)
         return self._verifier.jwks
 
-    async def rotate_jwt_key(self) -> int:
-        def _rotate() -> int:
-            version = self._signer.rotate()
-            self._refresh_jwks()
-            return version
+    def _rotate_jwt(self) -> int:
+        version = self._signer.rotate()
+        self._refresh_jwks()
+        return version
 
-        return await self._run("rotate_jwt_key", self.config.jwt_key, None, _rotate)
+    async def rotate_jwt_key(self) -> int:
+        from aria_actors.security import metrics
+
+        version = await self._run("rotate_jwt_key", self.config.jwt_key, None, self._rotate_jwt)
+        metrics.ROTATIONS.labels("manual").inc()
+        return version
+
+    async def issue_service_token(self, service: str, ttl_s: int = 300) -> str:
+        """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
+        from aria_actors.security import policies
+        from aria_actors.security.errors import SecretAccessDenied
+
+        if service not in policies.service_names():
+            raise SecretAccessDenied(f"{service!r} is not a registered service", service=service)
+        return await self.issue_token(f"svc:{service}", {"roles": ["service"], "svc": service}, ttl_s)
+
+    # -- rotation -----------------------------------------------------------------------------
+    async def rotate_due_keys(self, max_age_s: float | None = None) -> dict[str, int]:
+        """Rotate every transit key (JWT key included) whose latest version is older than
+        ``max_age_s`` (default ``rotation_interval_s``); returns the new version per key."""
+        from aria_actors.security import metrics, rotation
+
+        self._ready()
+        age = self.config.rotation_interval_s if max_age_s is None else max_age_s
+        due = await asyncio.to_thread(rotation.due_keys, self._client, age)
+        rotated = {}
+        for name in due:
+            if name == self.config.jwt_key:
+                rotated[name] = await self._run("rotate_jwt_key", name, None, self._rotate_jwt)
+            else:
+                rotated[name] = await self._run("rotate_key", name, None,
+                                                lambda n=name: self._secrets.rotate_key(n))
+            metrics.ROTATIONS.labels("scheduled").inc()
+            self._audit.record(ADMIN_ACTOR, "scheduled_rotation", name, f"ok:v{rotated[name]}")
+        return rotated
+
+    async def _rotation_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.rotation_check_s)
+            try:
+                await self.rotate_due_keys()
+            except Exception as exc:  # audited; the next tick retries
+                self._audit.record(ADMIN_ACTOR, "scheduled_rotation", "", _outcome(exc))
+
+    async def metrics_text(self) -> str:
+        """This process's Prometheus metrics in the text exposition format."""
+        from prometheus_client import generate_latest
+
+        return generate_latest().decode()
 
     # -- RBAC ---------------------------------------------------------------------------------
     async def authorize(self, principal: dict[str, Any], action: str,
@@ -369,14 +451,19 @@ class SecurityService(Service):
         self._ready()
         sub = str(principal.get("sub", "")) if isinstance(principal, dict) else ""
         target = f"{action} {resource.get('type', '') if isinstance(resource, dict) else ''}".strip()
+        from aria_actors.security import metrics
+
         if sub and self._lockout.locked(sub):
+            metrics.AUTHZ.labels("locked_out").inc()
             self._audit.record(sub, "authorize", target, "locked_out")
             return False
         decision = self._authz.decide(principal, action, resource)
         if not decision.allowed and sub and self._lockout.denied(sub):
+            metrics.LOCKOUTS.inc()
             self._audit.record(sub, "lockout", target, "alert")
-        self._audit.record(sub or "anonymous", "authorize", target,
-                           "ok" if decision.allowed else "denied")
+        outcome = "ok" if decision.allowed else "denied"
+        metrics.AUTHZ.labels(outcome).inc()
+        self._audit.record(sub or "anonymous", "authorize", target, outcome)
         return decision.allowed
 
     # -- PKI ----------------------------------------------------------------------------------

@@ -50,11 +50,12 @@ async def test_unknown_path_and_bad_paths(security) -> None:
 
 async def test_transit_encrypt_decrypt_rewrap_rotate(security) -> None:
     ct1 = await security.encrypt("aria_data-rows", b"\x00row bytes\xff")
-    assert ct1.startswith("vault:v1:")
+    assert ct1.startswith("vault:v")
     assert await security.decrypt("aria_data-rows", ct1) == b"\x00row bytes\xff"
-    assert await security.rotate_key("aria_data-rows") == 2
+    v1 = int(ct1.split(":")[1][1:])
+    assert await security.rotate_key("aria_data-rows") == v1 + 1
     ct2 = await security.rewrap("aria_data-rows", ct1)
-    assert ct2.startswith("vault:v2:")
+    assert ct2.startswith(f"vault:v{v1 + 1}:")
     assert await security.decrypt("aria_data-rows", ct2) == b"\x00row bytes\xff"
     with pytest.raises(DecryptionFailed):
         await security.decrypt("aria_data-rows", "vault:v1:" + base64.b64encode(os.urandom(40)).decode())

@@ -114,3 +114,33 @@ async def test_repeated_denials_lock_out_and_alert(security) -> None:
     assert not await security.authorize(principal, "storage:asset:read", {"tenant": "t1"})
     assert await security.authorize({"sub": "alice", "roles": ["viewer"], "tenant": "t1"},
                                     "storage:asset:read", {"tenant": "t1"})
+
+
+async def test_scheduled_rotation_rotates_due_keys_with_audit_records(security) -> None:
+    await security.encrypt("aria_queue-payloads", b"x")
+    old = await security.issue_token("user-r", None, 300)
+    ct = await security.encrypt("aria_queue-payloads", b"before rotation")
+    assert await security.rotate_due_keys() == {}  # nothing is 30 days old
+    rotated = await security.rotate_due_keys(max_age_s=0)
+    assert {"aria-jwt", "aria_queue-payloads"} <= rotated.keys()
+    assert (await security.verify_token(old))["sub"] == "user-r"  # overlap
+    assert await security.decrypt("aria_queue-payloads", ct) == b"before rotation"
+    new = JwtVerifier({}).header(await security.issue_token("user-r", None, 60))["kid"]
+    assert new == f"aria-jwt:v{rotated['aria-jwt']}"
+    records = [json.loads(x) for x in security._audit.path.read_text().splitlines()]
+    scheduled = {r["target"]: r["outcome"] for r in records if r["op"] == "scheduled_rotation"}
+    assert scheduled["aria_queue-payloads"] == f"ok:v{rotated['aria_queue-payloads']}"
+
+
+async def test_service_jwt_and_metrics(security) -> None:
+    token = await security.issue_service_token("aria_storage", 60)
+    claims = await security.verify_token(token)
+    assert claims["sub"] == "svc:aria_storage" and claims["roles"] == ["service"]
+    assert await security.authorize(claims, "queue:job:write", {"tenant": "t1"})
+    assert not await security.authorize(claims, "security:secret:read", {})
+    await security.health()
+    text = await security.metrics_text()
+    assert 'aria_security_operations_total{op="issue_token",outcome="ok"}' in text
+    assert "aria_security_openbao_up 1.0" in text
+    assert 'aria_security_authorizations_total{outcome="denied"}' in text
+    assert "services/" not in text  # no paths in labels

@@ -99,3 +99,34 @@ async def test_external_openbao_without_credentials_is_refused(tmp_path) -> None
                               SecurityConfig())
     with pytest.raises(OpenBaoUnavailable, match="TOKEN"):
         await service.start(Deps())
+
+
+async def test_rotation_loop_is_cancelled_on_stop(tmp_path) -> None:
+    import asyncio
+
+    from aria_actors.security.service import SecurityService
+
+    service = SecurityService(AriaSettings(home=tmp_path), SecurityConfig(rotation_check_s=0.01))
+    calls = []
+
+    async def fake_rotate(max_age_s=None):
+        calls.append(max_age_s)
+        raise OpenBaoUnavailable("sealed")  # a failing tick is audited, the loop goes on
+
+    class Audit:
+        records = []
+
+        def record(self, *a):
+            self.records.append(a)
+
+        def close(self):
+            pass
+
+    service.rotate_due_keys = fake_rotate
+    service._audit = Audit()
+    service._rotation_task = asyncio.create_task(service._rotation_loop())
+    while len(calls) < 2:
+        await asyncio.sleep(0.01)
+    await service.stop()
+    assert service._rotation_task is None
+    assert Audit.records[0][1:] == ("scheduled_rotation", "", "error:openbao-unavailable")
