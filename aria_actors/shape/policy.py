@@ -23,7 +23,6 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -192,7 +191,3 @@ class GRPORunner:
         return {"step": self.step_count, "loss": float(parts.loss.detach()),
                 "reward": float(ro.rewards[:n].mean()), "kl": parts.kl,
                 "groups": len(ro.prompts) / self.settings.num_generations}
-
-
-def finite_or_nan(x: float) -> float:
-    return x if math.isfinite(x) else float("nan")

@@ -1,0 +1,112 @@
+"""The Ray-native GRPO loop: data-parallel learners, weight broadcast, checkpoints, NaN handling.
+
+One run (2 learner actors, 1 rollout actor) serves every test: actor start-up dominates the cost.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from aria_actors.shape.config import ShapeConfig  # noqa: E402
+from aria_actors.shape.corpus import prompts  # noqa: E402
+from aria_actors.shape.errors import TrainingConfigError, TrainingDiverged  # noqa: E402
+from aria_actors.shape.model import build_tiny  # noqa: E402
+from aria_actors.shape.policy import GRPOSettings  # noqa: E402
+from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+
+SETTINGS = GRPOSettings(learning_rate=1e-2, relabel=True, seed=1, num_generations=4,
+                        max_completion_length=6)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.set_num_threads(1)
+    return str(build_tiny(ShapeConfig(seed=1), tmp_path_factory.mktemp("shape-ray") / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def run(ray_session, model_dir):
+    from aria_actors.shape.training import RayGRPO
+
+    r = RayGRPO(model_dir, SETTINGS, num_learners=2, num_rollout_workers=1)
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture
+def fresh(run, tmp_path):
+    run.reward_fn = trait_coverage
+    run.checkpoint_dir = tmp_path
+    return run
+
+
+def test_two_learners_match_one_learner_on_the_same_global_batch(fresh, model_dir) -> None:
+    import ray
+
+    from aria_actors.shape.training import Learner
+
+    weights, opt = ray.get(fresh.learners[0].state.remote())
+    single = Learner(model_dir, SETTINGS, rank=0, world=1, master_port=0)  # in-process, world of one
+    single.model.load_state_dict(weights)
+    single.optimizer.load_state_dict(opt)
+    for step in range(2):
+        batch = fresh.rollout(prompts(4, seed=step))
+        assert batch.advantages.abs().sum() > 0  # the update is not trivially zero
+        single.train_step(batch, float(batch.completion_mask.sum()), None)
+        fresh.learn(batch)
+    a, b = single.weights(), fresh.weights()
+    moved = max(float((a[k] - weights[k]).abs().max()) for k in a)
+    diff = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert moved > 1e-3
+    # Adam turns reduction-order noise of tiny gradients into steps of ~lr; stay far below that.
+    assert diff < 1e-4, (diff, moved)
+    # The rollout actor holds the learners' weights after the broadcast.
+    rw = ray.get(fresh.rollouts[0].sample.remote(["Traits: shy.\nDescription:"], 3))
+    fresh_sample = single.loaded.tokenizer.batch_decode(rw.completion_ids, skip_special_tokens=True)
+    assert fresh_sample == rw.completions
+
+
+def test_steps_checkpoint_and_resume(fresh, tmp_path) -> None:
+    results = [fresh.step(prompts(2, seed=i)) for i in range(2)]
+    assert results[1].step == results[0].step + 1
+    ckpt = results[-1].checkpoint
+    assert ckpt and ckpt.endswith(f"step-{results[1].step:06d}")
+    state = json.loads((tmp_path / f"step-{results[1].step:06d}" / "trainer_state.json").read_text())
+    assert state["step"] == results[1].step
+    saved = fresh.weights()
+    fresh.step(prompts(2, seed=9))  # move on, then come back
+    assert fresh.restore(ckpt) == results[1].step
+    back = fresh.weights()
+    assert all(torch.equal(saved[k], back[k]) for k in saved)
+    assert fresh.step(prompts(2, seed=5)).step == results[1].step + 1
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(fresh, tmp_path) -> None:
+    calls = {"n": 0}
+
+    def reward(ps, cs):  # good once, then broken
+        calls["n"] += 1
+        return [0.0 if calls["n"] == 1 else float("nan")] * len(cs)
+
+    fresh.reward_fn = reward
+    first = fresh.step(prompts(2, seed=0))
+    before = fresh.weights()
+    with pytest.raises(TrainingDiverged) as info:
+        fresh.step(prompts(2, seed=1))
+    err = info.value
+    assert err.fields["checkpoint"] == first.checkpoint
+    assert "nan" in err.fields["reason"] and err.fields["step"] == first.step
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"step-{first.step:06d}"]
+    after = fresh.weights()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # no learner stepped
+
+
+def test_non_dapo_loss_with_two_learners_is_refused(model_dir) -> None:
+    from aria_actors.shape.training import RayGRPO
+
+    with pytest.raises(TrainingConfigError):
+        RayGRPO(model_dir, SETTINGS.model_copy(update={"loss_type": "grpo"}), num_learners=2)
