@@ -9,10 +9,12 @@
                    yes                                  v
                     +-----> unwrap unseal key --> unseal --> wait active
                                                      |
-                  root blob on disk? --yes--> bootstrap (mounts, audit, policies, roles,
-                                     |          admin token) --> wrap admin token --> revoke root
-                                     no                           --> delete root blob
-                                     +--> unwrap admin token --> renew it --> ready
+                  root blob on disk? --yes--> configure (mounts, CA, policies, roles) --> admin
+                                     |          token --> wrap it --> revoke root --> delete blob
+                                     no
+                                     +--> unwrap admin token --> renew it --> configured version
+                                          older than this Aria? --yes--> generate root (admin
+                                          token + unseal key) --> configure --> revoke root
 
 Guarantees and caveats
 ----------------------
@@ -49,6 +51,9 @@ from aria_actors.security.errors import OpenBaoUnavailable, UnsealError
 from aria_actors.security.hsm import SoftHsm, write_private
 
 ADMIN_PERIOD = "768h"
+# Raised whenever _configure() gains a mount or a policy; older homes are brought up to date.
+BOOTSTRAP_VERSION = 2
+BOOTSTRAP_MARK = "aria/bootstrap"
 
 
 def bao_binary() -> str:
@@ -254,7 +259,8 @@ class EmbeddedOpenBao:
         self.unseal()
         if self._blob("root-token").exists():
             root = self.hsm.unwrap(self._blob("root-token").read_bytes(), "root-token").decode()
-            admin = self._bootstrap(root)
+            self._configure(root)
+            admin = self._create_admin(root)
             write_private(self._blob("admin-token"), self.hsm.wrap(admin.encode(), "admin-token"))
             self._client(root).auth.token.revoke_self()
             self._blob("root-token").unlink()
@@ -263,7 +269,24 @@ class EmbeddedOpenBao:
             raise UnsealError(f"no wrapped admin token in {self.keys_dir}; regenerate a root token")
         admin = self.hsm.unwrap(self._blob("admin-token").read_bytes(), "admin-token").decode()
         self._client(admin).auth.token.renew_self()
+        if self._configured_version(admin) < BOOTSTRAP_VERSION:
+            # A newer Aria needs more mounts or policies: a root token for the moment it takes.
+            root = self.generate_root(admin)
+            try:
+                self._configure(root)
+            finally:
+                self._client(root).auth.token.revoke_self()
         return admin
+
+    def _configured_version(self, admin: str) -> int:
+        import hvac.exceptions as hx
+
+        try:
+            doc = self._client(admin).secrets.kv.v2.read_secret_version(
+                BOOTSTRAP_MARK, mount_point="secret", raise_on_deleted_version=True)
+        except hx.InvalidPath:
+            return 0
+        return int(doc["data"]["data"].get("version", 0))
 
     def unseal(self) -> None:
         """Unwrap the unseal key in the HSM and unseal; waits until this node is active."""
@@ -277,8 +300,8 @@ class EmbeddedOpenBao:
         self._wait(lambda h: bool(h) and not h.get("sealed") and not h.get("standby"),
                    "become active")
 
-    def _bootstrap(self, root: str) -> str:
-        """Mounts, audit device, PKI CA, policies and the admin token; idempotent."""
+    def _configure(self, root: str) -> None:
+        """Mounts, PKI CA, policies and the service token role, then the version mark; idempotent."""
         client = self._client(root, timeout=self.timeout_s)
         mounts = client.sys.list_mounted_secrets_engines()["data"]
         if "secret/" not in mounts:
@@ -287,6 +310,8 @@ class EmbeddedOpenBao:
             client.sys.enable_secrets_engine("transit", path="transit")
         if "pki/" not in mounts:
             client.sys.enable_secrets_engine("pki", path="pki", config={"max_lease_ttl": "87600h"})
+        if "database/" not in mounts:
+            client.sys.enable_secrets_engine("database", path="database")
         from aria_actors.security.pki import bootstrap_ca
 
         bootstrap_ca(client)
@@ -300,6 +325,11 @@ class EmbeddedOpenBao:
             allowed_policies=[policies.service_policy_name(n) for n in names],
             orphan=True, renewable=True,
         )
+        client.secrets.kv.v2.create_or_update_secret(
+            BOOTSTRAP_MARK, {"version": BOOTSTRAP_VERSION}, mount_point="secret")
+
+    def _create_admin(self, root: str) -> str:
+        client = self._client(root, timeout=self.timeout_s)
         admin = client.auth.token.create_orphan(
             policies=[policies.ADMIN_POLICY], no_default_policy=False, period=ADMIN_PERIOD,
             display_name="aria-security", meta={"owner": "aria_security"},

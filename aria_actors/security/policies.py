@@ -4,14 +4,16 @@ Guarantees and caveats
 ----------------------
 - ``aria-svc-<service>`` grants KV v2 on ``secret/*/services/<service>/*`` (data, metadata,
   delete, undelete, destroy), read on ``secret/data/shared/*``, and transit use of keys named
-  ``<service>`` or ``<service>-*``. Nothing else: another service's path answers 403.
+  ``<service>`` or ``<service>-*``, and database credentials of roles named the same way.
+  Nothing else: another service's path answers 403.
 - ``aria-admin`` is the policy of aria_security's own token (the root token is revoked after
-  bootstrap). It can use the secret, transit and PKI mounts, mint service tokens only through the
-  ``aria-service`` token role (whose ``allowed_policies`` are the service policies), seal the
-  server in an emergency, and run the authenticated root-token regeneration
+  bootstrap). It can use the secret, transit, PKI and database mounts, revoke leases, mint
+  service tokens only through the ``aria-service`` token role (whose ``allowed_policies`` are
+  the service policies), seal the server in an emergency, and run the authenticated root-token
+  regeneration
   (``sys/generate-root-token``), which additionally needs the HSM-wrapped unseal key. It cannot
-  write policies, mounts, auth methods or audit devices: those are set once, by the root token,
-  at bootstrap.
+  write policies, mounts, auth methods or audit devices: those are set by a root token that
+  lives only while :mod:`aria_actors.security.openbao` configures the server.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ path "transit/rewrap/{service}" {{ capabilities = ["update"] }}
 path "transit/rewrap/{service}-*" {{ capabilities = ["update"] }}
 path "transit/datakey/+/{service}" {{ capabilities = ["update"] }}
 path "transit/datakey/+/{service}-*" {{ capabilities = ["update"] }}
+path "database/creds/{service}" {{ capabilities = ["read"] }}
+path "database/creds/{service}-*" {{ capabilities = ["read"] }}
+path "database/static-creds/{service}" {{ capabilities = ["read"] }}
+path "database/static-creds/{service}-*" {{ capabilities = ["read"] }}
 path "auth/token/renew-self" {{ capabilities = ["update"] }}
 path "auth/token/lookup-self" {{ capabilities = ["read"] }}
 '''
@@ -65,6 +71,9 @@ ADMIN_POLICY_HCL = f'''
 path "secret/*" {{ capabilities = ["create", "read", "update", "patch", "delete", "list"] }}
 path "transit/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
 path "pki/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
+path "database/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}
+path "sys/leases/revoke" {{ capabilities = ["update"] }}
+path "sys/leases/lookup" {{ capabilities = ["update"] }}
 path "auth/token/create/{SERVICE_ROLE}" {{ capabilities = ["update"] }}
 path "auth/token/revoke-accessor" {{ capabilities = ["update"] }}
 path "auth/token/renew-self" {{ capabilities = ["update"] }}

@@ -1,4 +1,4 @@
-"""Scheduled rotation of transit keys (encryption and the JWT signing key).
+"""Scheduled rotation of transit keys (encryption, the JWT signing key) and database passwords.
 
 ::
 
@@ -14,6 +14,9 @@ Guarantees and caveats
   keeps ``min_decryption_version`` at 1) and ``rewrap`` moves them to the latest version.
   Tokens signed by the previous JWT key stay valid until they expire (see
   :mod:`aria_actors.security.tokens`).
+- Static database roles are rotated by Aria when their password is older than the interval, so
+  each rotation has an Aria audit record; OpenBao's own ``rotation_period`` on the role is the
+  backstop when Aria is down.
 - Age is read from OpenBao (``creation_time`` of the latest version), not from Aria's memory, so a
   restart neither skips nor repeats a rotation.
 - The check runs in aria_security's event loop with the calls in a worker thread; a failed check
@@ -50,3 +53,12 @@ def key_ages(client: Any, now: float | None = None) -> dict[str, float]:
 
 def due_keys(client: Any, max_age_s: float, now: float | None = None) -> list[str]:
     return sorted(name for name, age in key_ages(client, now).items() if age >= max_age_s)
+
+
+def due_db_roles(client: Any, max_age_s: float, now: float | None = None) -> list[str]:
+    """Static database roles whose password is older than ``max_age_s``."""
+    from aria_actors.security import database
+
+    now = time.time() if now is None else now
+    with openbao_errors("list static database roles"):
+        return sorted(r for r, age in database.static_ages(client, now).items() if age >= max_age_s)

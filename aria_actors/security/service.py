@@ -402,6 +402,66 @@ class SecurityService(Service):
         metrics.ROTATIONS.labels("manual").inc()
         return version
 
+    # -- database credentials -----------------------------------------------------------------
+    def _db(self, what: str, fn: Callable[..., T], *args: Any, service: str | None = None) -> T:
+        from aria_actors.security.secrets import openbao_errors
+
+        client = self._client if service is None else self._secrets_for(service).client
+        with openbao_errors(what):
+            return fn(client, *args)
+
+    async def db_configure(self, name: str, dsn: str, allowed_roles: list[str] | None = None) -> None:
+        """Give OpenBao a privileged PostgreSQL connection (``dsn`` with user and password)."""
+        from aria_actors.security import database
+
+        await self._run("db_configure", name, None, lambda: self._db(
+            f"configure database {name!r}", database.configure, name, dsn, allowed_roles))
+
+    async def db_static_role(self, role: str, connection: str, db_username: str,
+                             rotation_period_s: int = 86400) -> None:
+        from aria_actors.security import database
+
+        await self._run("db_static_role", role, None, lambda: self._db(
+            f"create static role {role!r}", database.create_static_role, role, connection,
+            db_username, rotation_period_s))
+
+    async def db_dynamic_role(self, role: str, connection: str, ttl_s: int = 3600,
+                              max_ttl_s: int = 86400) -> None:
+        from aria_actors.security import database
+
+        await self._run("db_dynamic_role", role, None, lambda: self._db(
+            f"create dynamic role {role!r}", database.create_dynamic_role, role, connection,
+            ttl_s, max_ttl_s))
+
+    async def db_static_creds(self, role: str, *, service: str | None = None) -> dict[str, Any]:
+        from aria_actors.security import database
+
+        return await self._run("db_static_creds", role, service, lambda: self._db(
+            f"read static credentials {role!r}", database.static_creds, role, service=service))
+
+    async def db_creds(self, role: str, *, service: str | None = None) -> dict[str, Any]:
+        """New database user with a lease; it is dropped when the lease expires or is revoked."""
+        from aria_actors.security import database
+
+        return await self._run("db_creds", role, service, lambda: self._db(
+            f"generate credentials {role!r}", database.dynamic_creds, role, service=service))
+
+    async def db_rotate(self, role: str) -> None:
+        from aria_actors.security import database, metrics
+
+        await self._run("db_rotate", role, None, lambda: self._db(
+            f"rotate static role {role!r}", database.rotate_static, role))
+        metrics.ROTATIONS.labels("manual").inc()
+
+    async def revoke_lease(self, lease_id: str) -> None:
+        from aria_actors.security.secrets import openbao_errors
+
+        def _revoke() -> None:
+            with openbao_errors("revoke lease"):
+                self._client.sys.revoke_lease(lease_id)
+
+        await self._run("revoke_lease", lease_id.rsplit("/", 1)[0], None, _revoke)
+
     async def issue_service_token(self, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
         from aria_actors.security import policies
@@ -412,15 +472,24 @@ class SecurityService(Service):
         return await self.issue_token(f"svc:{service}", {"roles": ["service"], "svc": service}, ttl_s)
 
     # -- rotation -----------------------------------------------------------------------------
-    async def rotate_due_keys(self, max_age_s: float | None = None) -> dict[str, int]:
-        """Rotate every transit key (JWT key included) whose latest version is older than
-        ``max_age_s`` (default ``rotation_interval_s``); returns the new version per key."""
+    async def rotate_due_keys(self, max_age_s: float | None = None) -> dict[str, int | str]:
+        """Rotate every transit key (JWT key included) and static database role older than
+        ``max_age_s`` (default ``rotation_interval_s``); returns the new version per key and the
+        rotation time per ``database:<role>``."""
         from aria_actors.security import metrics, rotation
 
         self._ready()
         age = self.config.rotation_interval_s if max_age_s is None else max_age_s
         due = await asyncio.to_thread(rotation.due_keys, self._client, age)
-        rotated = {}
+        due_roles = await asyncio.to_thread(rotation.due_db_roles, self._client, age)
+        rotated: dict[str, int | str] = {}
+        for role in due_roles:
+            await self.db_rotate(role)
+            creds = await asyncio.to_thread(self._db, "read", _static_creds, role)
+            rotated[f"database:{role}"] = creds["last_rotation"]
+            self._audit.record(ADMIN_ACTOR, "scheduled_rotation", f"database:{role}",
+                               f"ok:{creds['last_rotation']}")
+            metrics.ROTATIONS.labels("scheduled").inc()
         for name in due:
             if name == self.config.jwt_key:
                 rotated[name] = await self._run("rotate_jwt_key", name, None, self._rotate_jwt)
@@ -510,6 +579,12 @@ class SecurityService(Service):
         if self._bao is None:
             raise SecurityError("unseal() needs the embedded OpenBao; unseal an external one yourself")
         await self._run("unseal", "sys/unseal", None, self._bao.unseal)
+
+
+def _static_creds(client: Any, role: str) -> dict[str, Any]:
+    from aria_actors.security import database
+
+    return database.static_creds(client, role)
 
 
 def _outcome(exc: BaseException) -> str:

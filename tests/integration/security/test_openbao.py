@@ -149,3 +149,24 @@ async def test_service_token_is_enforced_by_openbao_itself(security) -> None:
         client.secrets.kv.v2.create_or_update_secret("shared/cluster", {"x": 1}, mount_point="secret")
     with pytest.raises(SecretAccessDenied):
         await security.service_token("not_a_service")
+
+
+async def test_an_older_home_is_reconfigured_with_a_short_lived_root(security_harness) -> None:
+    from aria_actors.security.openbao import BOOTSTRAP_MARK, BOOTSTRAP_VERSION
+
+    def revokes() -> int:
+        lines = security_harness.service._bao.audit_log.read_text().splitlines()
+        return sum(1 for line in lines
+                   if '"auth/token/revoke-self"' in line and '"type":"response"' in line)
+
+    service = security_harness.service
+    service._client.secrets.kv.v2.create_or_update_secret(BOOTSTRAP_MARK, {"version": 1},
+                                                          mount_point="secret")
+    before = revokes()
+    service = await security_harness.restart()
+    assert service._bao._configured_version(service._client.token) == BOOTSTRAP_VERSION
+    assert sorted(p.name for p in service._bao.keys_dir.iterdir()) == [
+        "admin-token.wrapped.json", "unseal.wrapped.json"]
+    assert revokes() == before + 1  # the root token generated for the upgrade was revoked
+    service = await security_harness.restart()
+    assert revokes() == before + 1  # an up-to-date home needs no root token at all
