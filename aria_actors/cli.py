@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 an error (one red line), 2 bad usage or bad settings (b
 from __future__ import annotations
 
 import importlib
+import shlex
 import signal
 import sys
 import threading
@@ -241,7 +242,7 @@ def env() -> None:
     state = run_guarded(cluster.require_running)
     for key, value in {**cluster.ray_env(), "RAY_ADDRESS": state.dashboard_url,
                        "ARIA_URL": state.gateway_url}.items():
-        print(f"export {key}={value}")
+        print(f"export {key}={shlex.quote(value)}")
 
 
 def _mount_service_clis() -> None:

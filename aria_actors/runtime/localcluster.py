@@ -107,7 +107,10 @@ class LocalCluster:
 
     def ray_env(self) -> dict[str, str]:
         """Variables a process needs to talk to this Aria's Ray (token auth on)."""
+        # Jobs run `python ...` with the head's PATH: make that Aria's interpreter.
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         return {
+            "PATH": path,
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(self.token_path),
             "RAY_USAGE_STATS_ENABLED": "0",
@@ -139,6 +142,9 @@ class LocalCluster:
             f"--port={s.ray_port}",
             f"--dashboard-host={s.dashboard_host}", f"--dashboard-port={s.dashboard_port}",
             "--include-dashboard=true", "--disable-usage-stats",
+            # Ray's fixed default (52365) collides with any other Ray on the machine, and a
+            # dashboard agent that cannot bind makes `ray job submit` fail with "no available agent".
+            f"--dashboard-agent-listen-port={_free_port()}",
         ]
         if s.num_cpus:
             cmd.append(f"--num-cpus={s.num_cpus}")
@@ -219,6 +225,12 @@ def _alive(pid: int) -> bool:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _port_busy(port: int) -> bool:

@@ -340,6 +340,9 @@ async def _quiet(aw: Awaitable[Any]) -> None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out"
+    # Ray wraps an error raised in an actor (and again per hop); report the original one.
+    seen = 0
+    while getattr(exc, "cause", None) is not None and seen < 10:
+        exc, seen = exc.cause, seen + 1  # type: ignore[attr-defined]
     text = str(exc).strip()
-    # Ray wraps remote exceptions; the last line of their text is the original message.
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
