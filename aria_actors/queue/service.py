@@ -1,12 +1,30 @@
-"""aria_queue: Durable jobs with Oban's semantics on Postgres.
+"""aria_queue: durable jobs with Oban's semantics on Postgres, executed by Ray worker actors.
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+The service opens its own asyncpg pool on the DSN aria_data gives it, has aria_data apply its
+migrations (schema ``aria_queue``), starts worker actors per queue (or one in-process executor with
+``ARIA_QUEUE_EXECUTOR=local``), and runs the leader-only plugins (lifeline, pruner, cron). Its
+methods are what the REST API and the CLI call. Job states are drawn in
+:mod:`aria_actors.queue.jobs`.
+
+Guarantees and caveats:
+- Everything durable is in Postgres: a restarted service finds its jobs, queue settings and
+  replica counts there; jobs running on dead actors come back through the lifeline.
+- ``health()`` pings the database and reports queue depths, the age of the oldest available
+  job per queue, and live worker actors; it is ``degraded`` when a queue with available jobs has
+  no live executor or is paused with a backlog older than ``rescue_after_s``.
+- Workers must be registered in every process that enqueues through this service and in the
+  worker actors: list their modules in ``ARIA_QUEUE_WORKER_MODULES``.
 """
 
 from __future__ import annotations
 
-from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
+import importlib
+import time
+from typing import Any
+
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 SPEC = ServiceSpec(
     name="aria_queue",
@@ -14,7 +32,16 @@ SPEC = ServiceSpec(
     depends_on=('aria_data', 'aria_security'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=(
+        'jobs',
+        'priorities',
+        'retries',
+        'dead-letter',
+        'cron',
+        'queue-scaling',
+        'job-metrics',
+        'queue-health',
+    ),
     features=(
         'jobs',
         'priorities',
@@ -31,5 +58,212 @@ SPEC = ServiceSpec(
 )
 
 
-class QueueService(UnbuiltService):
+class QueueService(Service):
     SPEC = SPEC
+
+    def __init__(self, settings: AriaSettings, queue_settings: Any = None) -> None:
+        super().__init__(settings)
+        from aria_actors.queue.config import QueueSettings
+
+        self.config = queue_settings or QueueSettings()
+        self.dsn = ""
+        self._pool: Any = None
+        self._plugins: Any = None
+        self._workers: Any = None
+        self._local: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        import asyncpg
+
+        from aria_actors.queue import admin
+        from aria_actors.queue.plugins import Cron, CronEntry, PluginConfig, PluginRunner
+
+        data = deps["aria_data"]
+        self.dsn = await data.call("dsn")
+        await data.call("migrate", "aria_queue")
+        for mod in self.config.worker_modules:
+            importlib.import_module(mod)
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.pool_size)
+        c = self.config
+        cron = Cron([CronEntry(e.expression, e.worker, e.args, e.name) for e in c.cron]) if c.cron else None
+        self._plugins = PluginRunner(self.dsn, self._pool, PluginConfig(
+            prune_retention=c.prune_retention_s, prune_interval=c.prune_interval_s,
+            rescue_after=c.rescue_after_s, rescue_interval=c.rescue_interval_s,
+            cron_interval=c.cron_interval_s), cron)
+        self._plugins.start()
+        options = {"poll_interval": c.poll_interval_s, "heartbeat_interval": c.heartbeat_interval_s,
+                   "stage_interval": c.stage_interval_s}
+        if c.executor == "local":
+            from aria_actors.queue.executor import Executor
+
+            self._local = Executor(self.dsn, dict(c.queues), **options)
+            await self._local.start()
+        else:
+            from aria_actors.queue.workers import WorkerPool
+
+            self._workers = WorkerPool(self.dsn, list(c.worker_modules), c.worker_num_cpus,
+                                       options)
+            stored = {q["name"]: q for q in await admin.queues(self._pool)}
+            for name, limit in c.queues.items():
+                row = stored.get(name) or {}
+                replicas = row.get("replicas") if row.get("replicas") is not None else c.replicas
+                await self._workers.scale(name, replicas, row.get("concurrency") or limit)
+
+    async def stop(self) -> None:
+        if self._plugins is not None:
+            await self._plugins.stop()
+            self._plugins = None
+        if self._workers is not None:
+            await self._workers.shutdown(grace=2.0)
+            self._workers = None
+        if self._local is not None:
+            await self._local.stop(grace=2.0)
+            self._local = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def health(self) -> Health:
+        if self._pool is None:
+            return Health(Status.STARTING, "not started")
+        from aria_actors.queue import admin
+
+        t0 = time.perf_counter()
+        try:
+            await self._pool.fetchval("SELECT 1")
+            queues = await admin.queues(self._pool)
+        except Exception as exc:
+            return Health(Status.FAILED, f"database unreachable: {type(exc).__name__}: {exc}")
+        ping_ms = (time.perf_counter() - t0) * 1000
+        executors = await self._executor_stats()
+        live: dict[str, int] = {}
+        for st in executors:
+            for name in st["queues"]:
+                live[name] = live.get(name, 0) + 1
+        problems = []
+        for q in queues:
+            backlog = q["jobs"]["available"]
+            if backlog and not live.get(q["name"]):
+                problems.append(f"{q['name']}: {backlog} available jobs, no live executor")
+            elif backlog and q["paused"] and (q["oldest_available_s"] or 0) > self.config.rescue_after_s:
+                problems.append(f"{q['name']}: paused with a backlog")
+        details = {
+            "db_ping_ms": round(ping_ms, 2),
+            "pool": {"size": self._pool.get_size(), "idle": self._pool.get_idle_size()},
+            "queues": {q["name"]: {"available": q["jobs"]["available"],
+                                   "executing": q["jobs"]["executing"],
+                                   "scheduled": q["jobs"]["scheduled"],
+                                   "retryable": q["jobs"]["retryable"],
+                                   "paused": q["paused"], "executors": live.get(q["name"], 0),
+                                   "oldest_available_s": q["oldest_available_s"]}
+                       for q in queues},
+            "leader": bool(self._plugins and self._plugins.leader.is_leader),
+        }
+        if problems:
+            return Health(Status.DEGRADED, "; ".join(problems), details)
+        return Health(Status.READY, f"{len(queues)} queues, {len(executors)} executors", details)
+
+    async def _executor_stats(self) -> list[dict[str, Any]]:
+        if self._local is not None:
+            return [self._local.stats()]
+        if self._workers is not None:
+            return await self._workers.stats()
+        return []
+
+    def _db(self) -> Any:
+        if self._pool is None:
+            from aria_actors.queue.errors import QueueNotStarted
+
+            raise QueueNotStarted()
+        return self._pool
+
+    # -- jobs --------------------------------------------------------------------------------
+    async def enqueue(self, worker: str, args: dict[str, Any] | None = None,
+                      **options: Any) -> dict[str, Any]:
+        from aria_actors.queue import producer
+
+        return (await producer.enqueue(self._db(), worker, args, **options)).to_dict()
+
+    async def enqueue_many(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from aria_actors.queue import producer
+
+        return [j.to_dict() for j in await producer.enqueue_many(self._db(), jobs)]
+
+    async def get_job(self, job_id: int) -> dict[str, Any]:
+        from aria_actors.queue import admin
+
+        return (await admin.get_job(self._db(), job_id)).to_dict()
+
+    async def list_jobs(self, state: str | None = None, queue: str | None = None,
+                        worker: str | None = None, after_id: int = 0,
+                        limit: int = 100) -> list[dict[str, Any]]:
+        from aria_actors.queue import admin
+
+        jobs = await admin.list_jobs(self._db(), state=state, queue=queue, worker=worker,
+                                     after_id=after_id, limit=limit)
+        return [j.to_dict() for j in jobs]
+
+    async def retry(self, ids: list[int]) -> list[int]:
+        from aria_actors.queue import admin
+
+        return await admin.retry(self._db(), ids)
+
+    async def cancel(self, ids: list[int]) -> dict[str, list[int]]:
+        from aria_actors.queue import admin
+
+        return await admin.cancel(self._db(), ids)
+
+    def workers(self) -> list[str]:
+        from aria_actors.queue.registry import default_registry
+
+        return default_registry.names()
+
+    # -- queues ------------------------------------------------------------------------------
+    async def queues(self) -> list[dict[str, Any]]:
+        from aria_actors.queue import admin
+
+        out = await admin.queues(self._db())
+        live: dict[str, int] = {}
+        for st in await self._executor_stats():
+            for name in st["queues"]:
+                live[name] = live.get(name, 0) + 1
+        for q in out:
+            q["executors"] = live.get(q["name"], 0)
+        return out
+
+    async def pause(self, queue: str) -> dict[str, Any]:
+        from aria_actors.queue import admin
+
+        return await admin.configure_queue(self._db(), queue, paused=True)
+
+    async def resume(self, queue: str) -> dict[str, Any]:
+        from aria_actors.queue import admin
+
+        return await admin.configure_queue(self._db(), queue, paused=False)
+
+    async def scale(self, queue: str, replicas: int | None = None,
+                    concurrency: int | None = None) -> dict[str, Any]:
+        """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
+        from aria_actors.queue import admin
+        from aria_actors.queue.errors import InvalidJob
+
+        if replicas is not None and not 0 <= replicas <= 256:
+            raise InvalidJob("replicas must be 0-256", field="replicas", value=replicas)
+        if concurrency is not None and not 1 <= concurrency <= 1000:
+            raise InvalidJob("concurrency must be 1-1000", field="concurrency", value=concurrency)
+        row = await admin.configure_queue(self._db(), queue, concurrency=concurrency,
+                                          replicas=replicas)
+        if self._workers is not None and replicas is not None:
+            row["executors"] = await self._workers.scale(queue, replicas, row["concurrency"])
+        return row
+
+    async def metrics(self) -> str:
+        """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
+        from aria_actors.queue import admin
+        from aria_actors.queue.metrics import Latency, exposition
+
+        counts = await admin.job_counts(self._db())
+        latency = Latency.merged(s["latency"] for s in await self._executor_stats())
+        return exposition(counts, latency).decode()

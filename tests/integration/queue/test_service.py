@@ -1,0 +1,170 @@
+"""QueueService end to end on a real PostgreSQL: REST API, CLI over real HTTP, health, metrics,
+pause/resume, scaling Ray worker actors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from aria_actors.queue.api import router
+from aria_actors.queue.cli import app as cli_app
+from aria_actors.queue.config import QueueSettings
+from aria_actors.queue.service import QueueService
+from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Status
+from tests.integration.queue.helpers import wait_states
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+MODULES = ["tests.integration.queue.ray_jobs"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def local_service(queue_deps, tmp_path):
+    svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
+        executor="local", queues={"ray": 4}, worker_modules=MODULES, poll_interval_s=0.2,
+        rescue_after_s=0.5))
+    await svc.start(queue_deps)
+    yield svc
+    await svc.stop()
+
+
+@pytest.fixture
+async def http(local_service):
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_queue": LocalClient(local_service)}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://aria") as client:
+        yield client
+
+
+async def test_service_api_jobs_dead_letter_and_errors(local_service, http, queue_pool):
+    assert (await local_service.health()).status is Status.READY
+    assert "it.echo" in (await http.get("/v1/queue/workers")).json()
+    r = await http.post("/v1/queue/jobs", json={"worker": "it.echo", "args": {"x": 1}})
+    assert r.status_code == 201
+    job_id = r.json()["id"]
+    await wait_states(queue_pool, [job_id], {"completed"})
+    got = (await http.get(f"/v1/queue/jobs/{job_id}")).json()
+    assert got["state"] == "completed" and got["result"]["args"] == {"x": 1}
+
+    bad = await http.post("/v1/queue/jobs", json={"worker": "nope", "args": {}})
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/queue-unknown-worker")
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert (await http.post("/v1/queue/jobs", json={"worker": "it.echo", "priority": -1})
+            ).status_code == 422
+    assert (await http.get("/v1/queue/jobs/999999")).json()["type"].endswith("/queue-job-not-found")
+
+    bulk = await http.post("/v1/queue/jobs/bulk", json={"jobs": [
+        {"worker": "it.echo", "args": {"i": i}, "schedule_in": 3600} for i in range(3)]})
+    ids = [j["id"] for j in bulk.json()]
+    assert [j["state"] for j in bulk.json()] == ["scheduled"] * 3
+    assert (await http.post("/v1/queue/jobs/cancel", json={"ids": ids})).json()["cancelled"] == ids
+    listed = (await http.get("/v1/queue/jobs", params={"state": "cancelled"})).json()
+    assert [j["id"] for j in listed] == ids
+    assert (await http.post("/v1/queue/jobs/retry", json={"ids": ids[:1]})).json() == {
+        "retried": ids[:1]}
+    await wait_states(queue_pool, ids[:1], {"completed"})
+
+    text = (await http.get("/v1/queue/metrics")).text
+    assert 'aria_queue_jobs{queue="ray",state="completed"} 2.0' in text
+    assert 'aria_queue_wait_seconds_count{queue="ray"} 2.0' in text
+    assert 'aria_queue_execution_seconds_bucket' in text
+
+
+async def test_pause_resume_and_health_reports_backlog(local_service, http, queue_pool):
+    assert (await http.post("/v1/queue/queues/ray/pause")).json()["paused"] is True
+    job = (await http.post("/v1/queue/jobs", json={"worker": "it.echo"})).json()
+    await asyncio.sleep(0.6)  # past rescue_after_s: a paused backlog is reported
+    assert (await wait_states(queue_pool, [job["id"]], {"available"}))
+    health = await local_service.health()
+    assert health.status is Status.DEGRADED and "paused" in health.message
+    assert health.details["queues"]["ray"]["available"] == 1
+    assert health.details["queues"]["ray"]["oldest_available_s"] >= 0.5
+    await http.post("/v1/queue/queues/ray/resume")
+    await wait_states(queue_pool, [job["id"]], {"completed"})
+    assert (await local_service.health()).status is Status.READY
+    (q,) = (await http.get("/v1/queue/queues")).json()
+    assert q["name"] == "ray" and q["jobs"]["completed"] == 1 and q["executors"] == 1
+
+
+async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
+    import uvicorn
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_queue": LocalClient(local_service)}
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    monkeypatch.setenv("ARIA_HOST", "127.0.0.1")
+    monkeypatch.setenv("ARIA_PORT", str(port))
+    runner = CliRunner()
+
+    def cli(*args: str):
+        return asyncio.to_thread(runner.invoke, cli_app, list(args), env=dict(os.environ))
+
+    try:
+        job = await local_service.enqueue("it.echo", {"cli": 1}, schedule_in=3600)
+        r = await cli("jobs", "--state", "scheduled")
+        assert r.exit_code == 0 and "it.echo" in r.stdout, r.stdout
+        r = await cli("cancel", str(job["id"]))
+        assert r.exit_code == 0 and f"cancelled [{job['id']}]" in r.stdout
+        r = await cli("retry", str(job["id"]))
+        assert r.exit_code == 0 and f"retried [{job['id']}]" in r.stdout
+        await wait_states(queue_pool, [job["id"]], {"completed"})
+        assert (await cli("pause", "ray")).exit_code == 0
+        r = await cli("ls")
+        assert r.exit_code == 0 and "ray" in r.stdout and "yes" in r.stdout
+        assert (await cli("resume", "ray")).exit_code == 0
+        r = await cli("scale", "ray", "--concurrency", "7")
+        assert r.exit_code == 0 and "concurrency 7" in r.stdout
+        r = await cli("jobs", "--state", "bogus")
+        assert r.exit_code == 2
+        r = await cli("retry", "999999")
+        assert r.exit_code == 0 and "not retryable" in r.stdout
+        monkeypatch.setenv("ARIA_PORT", str(free_port()))  # nobody listens there
+        r = await asyncio.to_thread(runner.invoke, cli_app, ["ls"], env=dict(os.environ))
+        assert r.exit_code == 1 and "cannot reach the gateway" in r.output
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_pool, tmp_path):
+    svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
+        executor="ray", queues={"ray": 2}, replicas=1, worker_modules=MODULES,
+        poll_interval_s=0.2))
+    await svc.start(queue_deps)
+    try:
+        assert (await svc.health()).details["queues"]["ray"]["executors"] == 1
+        assert (await svc.scale("ray", replicas=3))["executors"] == 3
+        jobs = await svc.enqueue_many([{"worker": "it.echo", "args": {"i": i}} for i in range(30)])
+        await wait_states(queue_pool, [j["id"] for j in jobs], {"completed"})
+        assert (await svc.scale("ray", replicas=0))["executors"] == 0
+        job = await svc.enqueue("it.echo", {})
+        health = await svc.health()
+        assert health.status is Status.DEGRADED and "no live executor" in health.message
+        await svc.scale("ray", replicas=1)
+        await wait_states(queue_pool, [job["id"]], {"completed"})
+        assert (await svc.health()).status is Status.READY
+    finally:
+        await svc.stop()
