@@ -26,4 +26,6 @@ class ShapeConfig(BaseSettings):
     num_heads: int = Field(4, ge=1, le=128, description="Attention heads of the tiny model.")
     num_kv_heads: int = Field(2, ge=1, le=128, description="Key/value heads of the tiny model.")
     intermediate_size: int = Field(128, ge=8, le=32768, description="MLP width of the tiny model.")
+    pretrain_steps: int = Field(200, ge=0, le=100_000,
+                                description="Causal-LM steps on the generated corpus when building the tiny model.")
     max_new_tokens: int = Field(24, ge=1, le=2048, description="Default generation length.")

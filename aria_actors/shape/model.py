@@ -11,7 +11,8 @@ Guarantees and caveats
 ----------------------
 - Nothing is downloaded, ever (``local_files_only=True``; the tiny model's text is generated).
 - The tiny model is deterministic for a seed and config: two builds have identical weights.
-- The tiny model is untrained; its descriptions are noise until GRPO (or other training) shapes it.
+- The tiny model gets ``pretrain_steps`` of causal-LM training on the generated corpus (0: random
+  weights, the starting point GRPO tests use); it learns the corpus's formula, nothing more.
 - Imports torch and transformers at module level: import this module lazily (never from
   ``service.py`` at import time).
 """
@@ -74,12 +75,36 @@ def tiny_config(cfg: ShapeConfig, vocab_size: int, eos_id: int) -> Qwen3Config:
     )
 
 
+def pretrain(model: Any, tokenizer: Any, texts: list[str], steps: int, *, batch_size: int = 16,
+             lr: float = 3e-3, seed: int = 0) -> float:
+    """A short causal-LM pass over ``texts`` (each followed by EOS); returns the last loss."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    loss = torch.tensor(float("nan"))
+    tokenizer.padding_side = "right"
+    for _ in range(steps):
+        idx = torch.randint(len(texts), (batch_size,), generator=gen).tolist()
+        enc = tokenizer([texts[i] + EOS for i in idx], return_tensors="pt", padding=True)
+        labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+        loss = model(**enc, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    tokenizer.padding_side = "left"
+    model.eval()
+    return float(loss.detach())
+
+
 def build_tiny(cfg: ShapeConfig, path: Path) -> Path:
     """Build the tiny model and its tokenizer into ``path`` (a checkpoint directory)."""
-    tokenizer = train_tokenizer(corpus(2000, seed=cfg.seed), cfg.vocab_size)
+    texts = corpus(2000, seed=cfg.seed)
+    tokenizer = train_tokenizer(texts, cfg.vocab_size)
     eos_id = tokenizer.convert_tokens_to_ids(EOS)
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_config(tiny_config(cfg, len(tokenizer), eos_id))
+    if cfg.pretrain_steps:
+        pretrain(model, tokenizer, texts, cfg.pretrain_steps, seed=cfg.seed)
     model.generation_config.pad_token_id = eos_id
     model.generation_config.eos_token_id = eos_id
     path.mkdir(parents=True, exist_ok=True)
@@ -104,7 +129,8 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
         path, source = Path(path_text).expanduser(), path_text
     else:
         base = cfg.cache_dir or (home or Path.home() / ".aria") / "shape"
-        tag = f"tiny-qwen3-s{cfg.seed}-v{cfg.vocab_size}-h{cfg.hidden_size}-l{cfg.num_layers}"
+        tag = (f"tiny-qwen3-s{cfg.seed}-v{cfg.vocab_size}-h{cfg.hidden_size}-l{cfg.num_layers}"
+               f"-p{cfg.pretrain_steps}")
         path, source = base / tag, "tiny"
         if not (path / "config.json").exists():
             build_tiny(cfg, path)
@@ -122,13 +148,15 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
 
 @torch.no_grad()
 def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 24,
-             do_sample: bool = True, temperature: float = 1.0, seed: int | None = None) -> list[str]:
+             do_sample: bool = True, temperature: float = 1.0, seed: int | None = None,
+             min_new_tokens: int | None = None) -> list[str]:
     """Completions of ``prompts`` (text after the prompt, special tokens removed)."""
     if seed is not None:
         torch.manual_seed(seed)
     tok, model = loaded.tokenizer, loaded.model
     enc = tok(prompts, return_tensors="pt", padding=True).to(model.device)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                         do_sample=do_sample,
                          temperature=temperature if do_sample else None, top_k=None, top_p=None,
                          pad_token_id=tok.pad_token_id)
     return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -138,3 +166,14 @@ def describe_traits(loaded: LoadedModel, traits: list[str], *, max_new_tokens: i
                     seed: int | None = None) -> str:
     """A generated description of a character with ``traits``."""
     return generate(loaded, [prompt_for(traits)], max_new_tokens=max_new_tokens, seed=seed)[0].strip()
+
+
+@torch.no_grad()
+def embed(loaded: LoadedModel, texts: list[str]) -> list[list[float]]:
+    """Unit-length embeddings: the mean of the last hidden layer over each text's tokens."""
+    tok, model = loaded.tokenizer, loaded.model
+    enc = tok(texts, return_tensors="pt", padding=True).to(model.device)
+    hidden = model(**enc, output_hidden_states=True).hidden_states[-1]
+    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    return torch.nn.functional.normalize(pooled.float(), dim=-1).cpu().tolist()

@@ -1,12 +1,45 @@
-"""aria_shape: Character generation with Qwen3-family models and GRPO training.
+"""aria_shape: characters from templates with constraints, described by a Qwen3-architecture model.
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+The service holds character templates, draws characters that satisfy them (constraint-aware
+sampling), validates user-supplied characters, and describes characters with a causal LM: the tiny
+Qwen3 built locally, or the checkpoint at ``ARIA_SHAPE_MODEL_PATH`` / ``ARIA_MODEL_PATH``. A
+generated character is multi-modal: structured traits and attributes, a text description, an
+embedding of that description, and an SVG portrait.
+
+Lifecycle::
+
+    (new) --start--> templates ready, model loading in a worker thread
+                         |-- loaded ------> ready     (health: source, parameter count)
+                         '-- load failed -> degraded  (templates and validation still work;
+                                                        describe/embed raise ModelLoadError)
+    ready / degraded --stop--> stopped (model released)
+
+Guarantees and caveats
+----------------------
+- Import-light: torch and transformers load inside ``start`` (the model module), never at import.
+- Every generated character satisfies its template (see :mod:`aria_actors.shape.sampler`); a
+  template whose constraints cannot be met together is refused when it is put, with
+  :class:`ImpossibleTemplate` naming the conflicting constraints.
+- Templates live in this actor's memory (a built-in ``fantasy`` template plus what was put);
+  they are not yet stored in Postgres, so they are lost on restart.
+- GRPO training is a library (:mod:`aria_actors.shape.training`); the service does not start runs.
+- Model calls run one at a time in a worker thread (a lock), so the event loop keeps answering
+  health probes during generation.
 """
 
 from __future__ import annotations
 
-from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
+import asyncio
+import random
+import threading
+from typing import Any
+
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.shape.errors import ModelLoadError, UnknownTemplate
+from aria_actors.shape.portrait import portrait_svg
+from aria_actors.shape.sampler import CharacterSampler
+from aria_actors.shape.templates import Character, Template, validate_character
 
 SPEC = ServiceSpec(
     name="aria_shape",
@@ -14,7 +47,17 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
+    # tests/integration/shape (Ray learners data-parallel over gloo)
+    capabilities=(
+        'model-inference',
+        'grpo-training',
+        'distributed-training',
+        'templates',
+        'trait-generation',
+        'character-validation',
+        'multi-modal',
+    ),
     features=(
         'model-inference',
         'grpo-training',
@@ -32,6 +75,175 @@ SPEC = ServiceSpec(
     entrypoint="aria_actors.shape.service:ShapeService",
 )
 
+BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "fantasy",
+        "description": "Adventurers of a fantasy world.",
+        "traits": ["brave", "kind", "wise", "cruel", "curious", "greedy", "loyal", "cowardly",
+                   "pacifist", "bloodthirsty", "cheerful", "grumpy"],
+        "min_traits": 2,
+        "max_traits": 4,
+        "attributes": [
+            {"kind": "range", "name": "age", "low": 16, "high": 300, "integer": True},
+            {"kind": "choice", "name": "role", "values": ["knight", "monk", "rogue", "mage", "bard"]},
+        ],
+        "constraints": [
+            {"name": "no-bloodthirsty-pacifist", "kind": "excludes",
+             "if": {"trait": "pacifist"}, "then": {"trait": "bloodthirsty"}},
+            {"name": "brave-not-cowardly", "kind": "excludes",
+             "if": {"trait": "brave"}, "then": {"trait": "cowardly"}},
+            {"name": "monks-are-pacifists", "kind": "requires",
+             "if": {"attribute": "role", "in": ["monk"]}, "then": {"trait": "pacifist"}},
+            {"name": "elders-are-wise", "kind": "requires",
+             "if": {"attribute": "age", "min": 120}, "then": {"trait": "wise"}},
+        ],
+    },
+)
 
-class ShapeService(UnbuiltService):
+
+class ShapeService(Service):
     SPEC = SPEC
+
+    def __init__(self, settings: Any, config: Any = None) -> None:
+        super().__init__(settings)
+        from aria_actors.shape.config import ShapeConfig
+
+        self.config = config or ShapeConfig()
+        self._samplers: dict[str, CharacterSampler] = {}
+        self._loaded: Any = None
+        self._load_error: str | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        for data in BUILTIN_TEMPLATES:
+            self._register(Template.parse(data))
+        self._started = True
+        self._loading = asyncio.create_task(self._load_model())
+
+    async def _load_model(self) -> None:
+        def load() -> Any:
+            from aria_actors.shape.model import load_model
+
+            return load_model(self.config, home=self.settings.home,
+                              fallback_path=self.settings.model_path)
+        try:
+            self._loaded = await asyncio.to_thread(load)
+            self._load_error = None
+        except Exception as exc:  # kept for health(): the service stays up for templates
+            self._load_error = f"{type(exc).__name__}: {exc}"
+
+    async def wait_ready(self) -> Health:
+        """Wait for the model load to finish (used by tests and tools), then probe."""
+        if self._loading is not None:
+            await self._loading
+        return await self.health()
+
+    async def health(self) -> Health:
+        if not self._started:
+            return Health(Status.STOPPED if self._stopped else Status.STARTING, "not started")
+        details: dict[str, Any] = {"templates": len(self._samplers)}
+        if self._loaded is not None:
+            loaded = self._loaded
+            details.update(model_source=loaded.source, model_path=str(loaded.path),
+                           parameters=loaded.num_parameters, device=str(loaded.model.device),
+                           model_type=loaded.model.config.model_type)
+            return Health(Status.READY, f"model loaded ({details['parameters']} parameters)", details)
+        if self._load_error is not None:
+            details["model_error"] = self._load_error
+            return Health(Status.DEGRADED, f"model not loaded: {self._load_error}", details)
+        return Health(Status.STARTING, "loading model", details)
+
+    async def stop(self) -> None:
+        if self._loading is not None and not self._loading.done():
+            await self._loading
+        self._loaded = None
+        self._started = False
+        self._stopped = True
+
+    # -- templates -------------------------------------------------------------------------
+    def _register(self, template: Template) -> None:
+        self._samplers[template.name] = CharacterSampler(template)  # refuses impossible templates
+
+    def _sampler(self, template: str | dict[str, Any]) -> CharacterSampler:
+        if isinstance(template, dict):
+            return CharacterSampler(Template.parse(template))
+        try:
+            return self._samplers[template]
+        except KeyError:
+            raise UnknownTemplate(f"no template named {template!r}; known: {sorted(self._samplers)}",
+                                  template=template) from None
+
+    async def list_templates(self) -> list[dict[str, Any]]:
+        return [s.template.model_dump(mode="json", by_alias=True) for s in self._samplers.values()]
+
+    async def get_template(self, name: str) -> dict[str, Any]:
+        return self._sampler(name).template.model_dump(mode="json", by_alias=True)
+
+    async def put_template(self, data: dict[str, Any]) -> dict[str, Any]:
+        template = Template.parse(data)
+        self._register(template)
+        return template.model_dump(mode="json", by_alias=True)
+
+    # -- characters ------------------------------------------------------------------------
+    async def generate(self, template: str | dict[str, Any], *, name: str = "", seed: int | None = None,
+                       describe: bool = True, max_new_tokens: int | None = None) -> dict[str, Any]:
+        """A character of ``template`` (a name or an inline template), multi-modal."""
+        sampler = self._sampler(template)
+        rng = random.Random(seed)
+        character = sampler.sample(rng, name=name)
+        out: dict[str, Any] = {"character": character.model_dump(mode="json")}
+        if describe:
+            text = await self.describe(list(character.traits), max_new_tokens=max_new_tokens, seed=seed)
+            character = character.model_copy(update={"description": text})
+            out["character"] = character.model_dump(mode="json")
+            out["embedding"] = (await self.embed([text]))[0]
+        out["portrait_svg"] = portrait_svg(character)
+        return out
+
+    async def validate(self, template: str | dict[str, Any], character: dict[str, Any]) -> dict[str, Any]:
+        """The character, parsed, or :class:`InvalidCharacter` naming every bad field."""
+        valid = validate_character(self._sampler(template).template, character)
+        return {"valid": True, "character": valid.model_dump(mode="json")}
+
+    async def portrait(self, character: dict[str, Any]) -> str:
+        return portrait_svg(Character.model_validate(character))
+
+    # -- model -----------------------------------------------------------------------------
+    def _model(self) -> Any:
+        if self._loaded is None:
+            raise ModelLoadError(f"model not loaded: {self._load_error or 'still loading'}",
+                                 path=self.config.model_path or self.settings.model_path or "tiny")
+        return self._loaded
+
+    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def locked() -> Any:
+            with self._lock:
+                return fn(*args, **kwargs)
+        return await asyncio.to_thread(locked)
+
+    async def describe(self, traits: list[str], *, max_new_tokens: int | None = None,
+                       seed: int | None = None) -> str:
+        """A generated text description of a character with ``traits``."""
+        from aria_actors.shape.model import describe_traits
+
+        return await self._run(describe_traits, self._model(), traits,
+                               max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed)
+
+    async def complete(self, prompts: list[str], *, max_new_tokens: int | None = None,
+                       seed: int | None = None, min_new_tokens: int | None = None) -> list[str]:
+        """Raw completions of ``prompts`` (batched in one ``generate`` call)."""
+        from aria_actors.shape.model import generate
+
+        return await self._run(generate, self._model(), prompts,
+                               max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed,
+                               min_new_tokens=min_new_tokens)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        from aria_actors.shape.model import embed
+
+        return await self._run(embed, self._model(), texts)

@@ -25,7 +25,7 @@ SETTINGS = GRPOSettings(learning_rate=1e-2, relabel=True, seed=1, num_generation
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     torch.set_num_threads(1)
-    return str(build_tiny(ShapeConfig(seed=1), tmp_path_factory.mktemp("shape-ray") / "tiny"))
+    return str(build_tiny(ShapeConfig(seed=1, pretrain_steps=0), tmp_path_factory.mktemp("shape-ray") / "tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory):
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.model import build_tiny
 
-    return build_tiny(ShapeConfig(), tmp_path_factory.mktemp("shape-model") / "tiny")
+    return build_tiny(ShapeConfig(pretrain_steps=0), tmp_path_factory.mktemp("shape-model") / "tiny")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward  # no
 
 def test_short_run_raises_trait_coverage_on_held_out_prompts(tmp_path) -> None:
     torch.set_num_threads(1)
-    loaded = load_model(ShapeConfig(cache_dir=tmp_path, seed=1))
+    loaded = load_model(ShapeConfig(cache_dir=tmp_path, seed=1, pretrain_steps=0))
     settings = GRPOSettings(learning_rate=1e-2, relabel=True, seed=1)
     runner = GRPORunner(loaded.model, loaded.tokenizer, settings)
     held_out = prompts(8, seed=10_000)  # training prompts use other seeds

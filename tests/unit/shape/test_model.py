@@ -20,8 +20,8 @@ def test_tiny_model_is_a_qwen3_with_a_local_tokenizer(tiny) -> None:
 
 
 def test_build_is_deterministic(tmp_path) -> None:
-    a = load_model(ShapeConfig(cache_dir=tmp_path / "a"))
-    b = load_model(ShapeConfig(cache_dir=tmp_path / "b"))
+    a = load_model(ShapeConfig(cache_dir=tmp_path / "a", pretrain_steps=3))
+    b = load_model(ShapeConfig(cache_dir=tmp_path / "b", pretrain_steps=3))
     assert a.source == "tiny"
     for x, y in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(x, y)
@@ -48,3 +48,13 @@ def test_generation_is_seeded(tiny) -> None:
     assert a == b and isinstance(a, str)
     outs = generate(tiny, ["Traits: shy.\nDescription:"] * 3, max_new_tokens=6, seed=1)
     assert len(outs) == 3
+
+
+def test_embeddings_are_unit_vectors(tiny) -> None:
+    from aria_actors.shape.model import embed
+
+    vecs = embed(tiny, ["A brave knight.", "A lazy farmer who sings."])
+    assert len(vecs) == 2 and len(vecs[0]) == tiny.model.config.hidden_size
+    for v in vecs:
+        assert sum(x * x for x in v) == pytest.approx(1.0, abs=1e-5)
+    assert vecs[0] != vecs[1]

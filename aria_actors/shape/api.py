@@ -1,0 +1,71 @@
+"""REST surface of aria_shape under ``/v1/shape``; thin: validates, then calls the service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from aria_actors.runtime.http import service_client
+from aria_actors.runtime.service import ServiceClient
+
+router = APIRouter(prefix="/v1/shape", tags=["shape"])
+Shape = Depends(service_client("aria_shape"))
+
+
+class GenerateRequest(BaseModel):
+    template: str | dict[str, Any] = Field(description="A template's name, or a whole template inline.")
+    name: str = Field("", max_length=128, description="Name of the new character.")
+    seed: int | None = Field(None, ge=0, description="Seed for a reproducible character.")
+    describe: bool = Field(True, description="Also generate a description and its embedding.")
+    max_new_tokens: int | None = Field(None, ge=1, le=512)
+
+
+class ValidateRequest(BaseModel):
+    template: str | dict[str, Any]
+    character: dict[str, Any]
+
+
+class DescribeRequest(BaseModel):
+    traits: list[str] = Field(min_length=1, max_length=32)
+    max_new_tokens: int | None = Field(None, ge=1, le=512)
+    seed: int | None = Field(None, ge=0)
+
+
+@router.get("/templates")
+async def list_templates(client: ServiceClient = Shape) -> list[dict[str, Any]]:
+    return await client.call("list_templates")
+
+
+@router.get("/templates/{name}")
+async def get_template(name: str, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("get_template", name)
+
+
+@router.put("/templates/{name}")
+async def put_template(name: str, body: dict[str, Any], client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("put_template", {**body, "name": name})
+
+
+@router.post("/characters/generate")
+async def generate(req: GenerateRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("generate", req.template, name=req.name, seed=req.seed,
+                             describe=req.describe, max_new_tokens=req.max_new_tokens)
+
+
+@router.post("/characters/validate")
+async def validate(req: ValidateRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("validate", req.template, req.character)
+
+
+@router.post("/characters/portrait", response_class=Response)
+async def portrait(character: dict[str, Any], client: ServiceClient = Shape) -> Response:
+    svg = await client.call("portrait", character)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.post("/describe")
+async def describe(req: DescribeRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    text = await client.call("describe", req.traits, max_new_tokens=req.max_new_tokens, seed=req.seed)
+    return {"traits": req.traits, "description": text}
