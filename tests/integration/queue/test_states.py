@@ -229,3 +229,35 @@ async def test_errors_are_json_lists(queue_pool, executor):
     await wait_states(queue_pool, [job.id], {"discarded"})
     raw = await queue_pool.fetchval("SELECT errors FROM aria_queue.jobs WHERE id = $1", job.id)
     assert isinstance(json.loads(raw), list)
+
+
+async def test_operator_cancels_an_available_job(queue_pool):
+    job = await producer.enqueue(queue_pool, "ok", {}, registry=reg, queue="nobody-runs-this")
+    assert job.state == "available"
+    assert await admin.cancel(queue_pool, [job.id]) == {"cancelled": [job.id], "signalled": []}
+    got = await admin.get_job(queue_pool, job.id)
+    assert got.state == "cancelled" and got.cancelled_at is not None
+
+
+async def test_migrations_go_down_and_up_again(fresh_database):
+    import asyncpg
+
+    from aria_actors.queue.schema import apply_migrations
+    from aria_actors.queue.sql import migration_files
+
+    assert await apply_migrations(fresh_database) == ["0001_jobs"]
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        try:
+            from aria_actors.data.migrations import migrate_down
+        except ImportError:
+            migrate_down = None
+        if migrate_down is not None:
+            await migrate_down(conn, "aria_queue")
+        else:
+            for path in migration_files("down"):
+                await conn.execute(path.read_text())
+        assert await conn.fetchval("SELECT to_regclass('aria_queue.jobs')") is None
+    finally:
+        await conn.close()
+    assert await apply_migrations(fresh_database) == ["0001_jobs"]
