@@ -95,3 +95,14 @@ class Lockout:
     def locked_count(self) -> int:
         now = time.monotonic()
         return sum(1 for until in self._locked_until.values() if until > now)
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The audit outcome for a failed operation: ``not_found``, ``denied`` or ``error:<type>``."""
+    from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
+
+    if isinstance(exc, SecretNotFound):
+        return "not_found"
+    if isinstance(exc, SecretAccessDenied):
+        return "denied"
+    return f"error:{getattr(exc, 'type', type(exc).__name__)}"
