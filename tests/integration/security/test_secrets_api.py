@@ -73,3 +73,22 @@ async def test_datakey_for_envelope_encryption(security) -> None:
     # the wrapped key alone, decrypted again by transit, opens the data
     key = await security.decrypt("aria_storage-chunks", dk["ciphertext"], service="aria_storage")
     assert AESGCM(key).decrypt(nonce, sealed, None) == b"chunk"
+
+
+async def test_convention_methods_through_a_pickling_client(security) -> None:
+    """The signatures other services are built against (brief: security service methods)."""
+    from aria_actors.runtime.local import LocalClient
+
+    client = LocalClient(security)
+    version = await client.call("kv_put", "services/aria_workflow/cfg", {"a": 1})
+    assert isinstance(version, int)
+    assert await client.call("kv_get", "services/aria_workflow/cfg") == {"a": 1}
+    ct = await client.call("encrypt", "aria_workflow", b"bytes")
+    assert isinstance(ct, str) and await client.call("decrypt", "aria_workflow", ct) == b"bytes"
+    token = await client.call("issue_token", "user-x", {"roles": ["user"], "tenant": "t"}, 60)
+    claims = await client.call("verify_token", token)
+    assert claims["sub"] == "user-x"
+    assert await client.call("authorize", claims, "storage:asset:write",
+                             {"owner": "user-x", "tenant": "t"}) is True
+    assert await client.call("authorize", claims, "storage:asset:write",
+                             {"owner": "someone", "tenant": "t"}) is False
