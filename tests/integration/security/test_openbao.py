@@ -170,3 +170,24 @@ async def test_an_older_home_is_reconfigured_with_a_short_lived_root(security_ha
     assert revokes() == before + 1  # the root token generated for the upgrade was revoked
     service = await security_harness.restart()
     assert revokes() == before + 1  # an up-to-date home needs no root token at all
+
+
+async def test_external_openbao_is_used_and_not_started(security, tmp_path) -> None:
+    from aria_actors.runtime.service import Deps
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.security.config import SecurityConfig
+    from aria_actors.security.service import SecurityService
+
+    await security.kv_put("services/aria_debugger/ext", {"k": "from-embedded"})
+    external = SecurityService(
+        AriaSettings(home=tmp_path, openbao_url=security._client.url),
+        SecurityConfig(openbao_token=security._client.token, rotation_check_s=0))
+    await external.start(Deps())
+    try:
+        health = await external.health()
+        assert health.status is Status.READY and health.details["embedded"] is False
+        assert await external.kv_get("services/aria_debugger/ext") == {"k": "from-embedded"}
+        assert not (tmp_path / "openbao").exists()
+    finally:
+        await external.stop()
+    assert (await security.health()).status is Status.READY  # stopping it left the server alone
