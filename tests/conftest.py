@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pathlib
 
-pytest_plugins = sorted(
+_OTHERS = sorted(
     f"tests.fixtures.{p.stem}"
     for p in (pathlib.Path(__file__).parent / "fixtures").glob("*.py")
-    if not p.name.startswith("_")
+    if not p.name.startswith("_") and p.stem != "paths"
 )
+# paths first: other fixture modules import it.
+pytest_plugins = ["tests.fixtures.paths", *_OTHERS]

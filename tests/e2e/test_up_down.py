@@ -1,0 +1,88 @@
+"""README command 1 end to end: `aria up --detach`, every way in, then `aria down`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.localcluster import marked_pids
+from aria_actors.runtime.registry import all_specs
+from aria_actors.sdk import AriaClient, Unreachable
+from tests.fixtures.paths import REPO
+
+SERVICE_NAMES = {s.name for s in all_specs()}
+
+
+def test_services_lists_all_fourteen_with_honest_status(running_aria) -> None:
+    body = httpx.get(f"{running_aria.url}/v1/services").json()
+    assert {s["name"] for s in body["services"]} == SERVICE_NAMES
+    for svc in body["services"]:
+        assert svc["status"] != "failed", (svc["name"], svc["last_error"])
+        if svc["status"] == "not_implemented":
+            assert svc["missing"], svc["name"]
+        if not svc["capabilities"]:
+            assert svc["status"] != "ready", svc["name"]
+
+
+def test_cli_status_shows_the_same(running_aria) -> None:
+    out = running_aria.aria("status", "--json", check=True).stdout
+    for name in SERVICE_NAMES:
+        assert name in out
+    table = running_aria.aria("status").stdout
+    assert "aria_coordinate" in table and "not_implemented" in table
+
+
+def test_sdk_reads_health_services_and_one_service(running_aria) -> None:
+    with AriaClient(running_aria.url) as client:
+        assert client.health().gateway == "up"
+        assert len(client.services().services) == 14
+        assert client.service("aria_coordinate").status == "ready"
+        with pytest.raises(NotFound, match="nope"):
+            client.service("nope")
+
+
+def test_unknown_service_is_404_problem_json(running_aria) -> None:
+    resp = httpx.get(f"{running_aria.url}/v1/services/nope")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["type"].endswith("/not-found")
+
+
+def test_second_up_is_refused(running_aria) -> None:
+    again = running_aria.aria("up", "--detach")
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+
+def test_metrics_and_docs(running_aria) -> None:
+    assert "aria_service_status" in httpx.get(f"{running_aria.url}/metrics").text
+    assert httpx.get(f"{running_aria.url}/docs").status_code == 200
+
+
+def test_ray_job_submit_of_the_example(running_aria) -> None:
+    env = {**running_aria.env, **running_aria.ray_env()}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    job = subprocess.run([ray_bin, "job", "submit", "--working-dir", "examples", "--", "python", "hello_job.py"],
+                         env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    assert "hello from a Ray job: Aria answered" in job.stdout
+
+
+def test_sdk_says_unreachable_clearly() -> None:
+    with AriaClient("http://127.0.0.1:9", timeout=2) as client, pytest.raises(Unreachable, match="cannot reach"):
+        client.services()
+
+
+def test_down_leaves_no_process_behind(running_aria) -> None:
+    down = running_aria.aria("down")
+    assert down.returncode == 0, down.stderr
+    token = running_aria.home / "ray" / "auth_token"
+    assert marked_pids(f"RAY_AUTH_TOKEN_PATH={token}") == []
+    assert subprocess.run(["pgrep", "-f", str(running_aria.home)], capture_output=True).stdout == b""
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{running_aria.url}/health", timeout=2)
