@@ -11,7 +11,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,3 +61,10 @@ class SecurityConfig(BaseSettings):
     )
     lockout_window_s: float = Field(60.0, gt=0, description="Window in which denials are counted.")
     lockout_s: float = Field(300.0, gt=0, description="How long a locked-out principal stays locked.")
+
+    @model_validator(mode="after")
+    def _ttls_consistent(self) -> SecurityConfig:
+        if self.jwt_default_ttl_s > self.jwt_max_ttl_s:
+            raise ValueError(f"jwt_default_ttl_s ({self.jwt_default_ttl_s}) exceeds jwt_max_ttl_s "
+                             f"({self.jwt_max_ttl_s}); the overlap window would not cover it")
+        return self

@@ -99,6 +99,8 @@ class SoftHsm:
     def _session(self, rw: bool = False):
         import pkcs11
 
+        if not self.pin and self.pin_path.exists():
+            self.pin = self.pin_path.read_text().strip()
         os.environ["SOFTHSM2_CONF"] = str(self.conf_path)
         try:
             lib = pkcs11.lib(self.module)

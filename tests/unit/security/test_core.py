@@ -76,6 +76,8 @@ def test_config_fails_closed(monkeypatch) -> None:
         SecurityConfig(jwt_max_ttl_s=0)
     with pytest.raises(ValueError):
         SecurityConfig(unknown_knob=1)
+    with pytest.raises(ValueError, match="exceeds"):
+        SecurityConfig(jwt_default_ttl_s=7200, jwt_max_ttl_s=3600)
     monkeypatch.setenv("ARIA_SECURITY_JWT_ISSUER", "aria-test")
     assert SecurityConfig().jwt_issuer == "aria-test"
 
