@@ -52,7 +52,7 @@ from aria_actors.security.hsm import SoftHsm, write_private
 
 ADMIN_PERIOD = "768h"
 # Raised whenever _configure() gains a mount or a policy; older homes are brought up to date.
-BOOTSTRAP_VERSION = 2
+BOOTSTRAP_VERSION = 3
 BOOTSTRAP_MARK = "aria/bootstrap"
 
 
@@ -312,6 +312,12 @@ class EmbeddedOpenBao:
             client.sys.enable_secrets_engine("pki", path="pki", config={"max_lease_ttl": "87600h"})
         if "database/" not in mounts:
             client.sys.enable_secrets_engine("database", path="database")
+        if "approle/" not in client.sys.list_auth_methods()["data"]:
+            client.sys.enable_auth_method("approle", path="approle")
+        # Another Aria process (ARIA_OPENBAO_URL mode) logs in with this role instead of a token.
+        client.auth.approle.create_or_update_approle(
+            policies.ADMIN_APPROLE, token_policies=[policies.ADMIN_POLICY], token_ttl="1h",
+            token_max_ttl="24h", secret_id_ttl="24h", token_type="service")
         from aria_actors.security.pki import bootstrap_ca
 
         bootstrap_ca(client)

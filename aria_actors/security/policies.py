@@ -9,7 +9,8 @@ Guarantees and caveats
 - ``aria-admin`` is the policy of aria_security's own token (the root token is revoked after
   bootstrap). It can use the secret, transit, PKI and database mounts, revoke leases, mint
   service tokens only through the ``aria-service`` token role (whose ``allowed_policies`` are
-  the service policies), seal the server in an emergency, and run the authenticated root-token
+  the service policies), hand out AppRole credentials of its own role ``aria-security`` (for an
+  Aria that reaches this server by URL), seal the server in an emergency, and run the authenticated root-token
   regeneration
   (``sys/generate-root-token``), which additionally needs the HSM-wrapped unseal key. It cannot
   write policies, mounts, auth methods or audit devices: those are set by a root token that
@@ -22,6 +23,7 @@ import re
 
 ADMIN_POLICY = "aria-admin"
 SERVICE_ROLE = "aria-service"
+ADMIN_APPROLE = "aria-security"
 SHARED_PREFIX = "shared"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -78,6 +80,8 @@ path "auth/token/create/{SERVICE_ROLE}" {{ capabilities = ["update"] }}
 path "auth/token/revoke-accessor" {{ capabilities = ["update"] }}
 path "auth/token/renew-self" {{ capabilities = ["update"] }}
 path "auth/token/lookup-self" {{ capabilities = ["read"] }}
+path "auth/approle/role/{ADMIN_APPROLE}/role-id" {{ capabilities = ["read"] }}
+path "auth/approle/role/{ADMIN_APPROLE}/secret-id" {{ capabilities = ["update"] }}
 path "sys/seal" {{ capabilities = ["update", "sudo"] }}
 path "sys/generate-root-token/*" {{ capabilities = ["read", "update", "delete"] }}
 path "sys/audit" {{ capabilities = ["read", "sudo"] }}

@@ -191,3 +191,31 @@ async def test_external_openbao_is_used_and_not_started(security, tmp_path) -> N
     finally:
         await external.stop()
     assert (await security.health()).status is Status.READY  # stopping it left the server alone
+
+
+async def test_external_openbao_with_approle_login(security, tmp_path) -> None:
+    from aria_actors.runtime.service import Deps
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.security.config import SecurityConfig
+    from aria_actors.security.service import SecurityService
+
+    approle = security._client.auth.approle
+    role_id = approle.read_role_id("aria-security")["data"]["role_id"]
+    secret_id = approle.generate_secret_id("aria-security")["data"]["secret_id"]
+    external = SecurityService(
+        AriaSettings(home=tmp_path, openbao_url=security._client.url),
+        SecurityConfig(approle_role_id=role_id, approle_secret_id=secret_id, rotation_check_s=0))
+    await external.start(Deps())
+    try:
+        assert "aria-admin" in external._client.auth.token.lookup_self()["data"]["policies"]
+        await external.kv_put("services/aria_debugger/approle", {"k": "v"})
+        assert await security.kv_get("services/aria_debugger/approle") == {"k": "v"}
+    finally:
+        await external.stop()
+    bad = SecurityService(
+        AriaSettings(home=tmp_path, openbao_url=security._client.url),
+        SecurityConfig(approle_role_id=role_id, approle_secret_id="wrong", rotation_check_s=0))
+    from aria_actors.security.errors import SecurityError
+
+    with pytest.raises(SecurityError):
+        await bad.start(Deps())
