@@ -16,6 +16,9 @@ Guarantees and caveats
   :class:`~aria_actors.runtime.errors.AriaError`, so the problem handler renders it; no stack
   trace leaves the server). aria_security unreachable -> 503.
 - The verified claims are left on ``request.state.principal`` for handlers.
+- With ``lockout=Lockout(...)`` a client address that keeps sending invalid tokens is refused
+  with 429 for a while (``aria_security_lockouts_total`` counts it). Off by default: behind a
+  proxy every client shares one address, so the gateway must opt in knowingly.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from fastapi import Request
 
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.http import service_client
-from aria_actors.security.errors import InvalidToken, PermissionDenied
+from aria_actors.security.audit import Lockout
+from aria_actors.security.errors import InvalidToken, LockedOut, PermissionDenied
 from aria_actors.security.tokens import JwtVerifier
 
 SECURITY = "aria_security"
@@ -39,8 +43,9 @@ class BearerAuth:
     """Dependency: verifies ``Authorization: Bearer <jwt>``; returns the claims (None if exempt)."""
 
     def __init__(self, exempt: tuple[str, ...] = PUBLIC_PATHS, jwks_ttl_s: float = 60.0,
-                 issuer: str = "aria", leeway_s: int = 5) -> None:
+                 issuer: str = "aria", leeway_s: int = 5, lockout: Lockout | None = None) -> None:
         self.exempt = frozenset(exempt)
+        self.lockout = lockout
         self.jwks_ttl_s = jwks_ttl_s
         self.issuer = issuer
         self.leeway_s = leeway_s
@@ -75,11 +80,21 @@ class BearerAuth:
     async def __call__(self, request: Request) -> dict[str, Any] | None:
         if request.url.path in self.exempt:
             return None
+        source = request.client.host if request.client else "unknown"
+        if self.lockout is not None and self.lockout.locked(source):
+            raise LockedOut("too many invalid tokens from this client; try again later", source=source)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("missing bearer token: send 'Authorization: Bearer <token>'")
-        claims = await self.verify(request, token.strip())
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidToken("missing bearer token: send 'Authorization: Bearer <token>'")
+            claims = await self.verify(request, token.strip())
+        except InvalidToken:
+            if self.lockout is not None and self.lockout.denied(source):
+                from aria_actors.security import metrics
+
+                metrics.LOCKOUTS.inc()
+            raise
         request.state.principal = claims
         return claims
 

@@ -100,3 +100,23 @@ async def test_issue_and_verify_token_over_http(http, security) -> None:
     assert r.json()["claims"]["sub"] == "svc:aria_queue"
     r = await http.post("/v1/security/tokens/verify", json={"token": token + "x"}, headers=admin)
     assert r.status_code == 401
+
+
+async def test_client_sending_invalid_tokens_is_locked_out(security) -> None:
+    from aria_actors.security.audit import Lockout
+
+    app = FastAPI(dependencies=[Depends(BearerAuth(lockout=Lockout(threshold=3, window_s=60,
+                                                                    lockout_s=60)))])
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_security": LocalClient(security)}
+    good = await bearer(security, ["admin"], sub="root-admin")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://aria") as http:
+        assert (await http.get("/v1/security/list", headers=good)).status_code == 200
+        for _ in range(3):
+            r = await http.get("/v1/security/list", headers={"Authorization": "Bearer x.y.z"})
+            assert r.status_code == 401
+        r = await http.get("/v1/security/list", headers=good)
+        assert r.status_code == 429 and r.json()["type"].endswith("/locked-out")
+        assert (await http.get("/v1/security/jwks")).status_code == 200  # public stays public
