@@ -48,6 +48,9 @@ _LOST: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.ConnectionFailureError,
+    # asyncpg's own state machine breaks when the socket dies mid-operation; its pool then
+    # terminates the connection, and the next acquire opens a new one.
+    asyncpg.InternalClientError,
 )
 
 
