@@ -228,17 +228,17 @@ class Executor:
                 result_json = json.dumps(result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"worker returned a value JSON cannot encode: {exc}") from None
-            self._acks["completed"].append((job.id, result_json))
+            self._acks["completed"].append((job.id, result_json, job.attempt))
         except Snooze as s:
-            self._acks["snoozed"].append((job.id, s.seconds))
+            self._acks["snoozed"].append((job.id, s.seconds, job.attempt))
         except Cancel as c:
-            self._acks["cancelled"].append((job.id, error_entry(job, None, c.reason, "cancel")))
+            self._acks["cancelled"].append((job.id, error_entry(job, None, c.reason, "cancel"), job.attempt))
         except Discard as d:
-            self._acks["discarded"].append((job.id, error_entry(job, None, d.reason, "discard")))
+            self._acks["discarded"].append((job.id, error_entry(job, None, d.reason, "discard"), job.attempt))
         except asyncio.CancelledError:
             if job.id in self._cancel_requested:
                 self._acks["cancelled"].append(
-                    (job.id, error_entry(job, None, "cancelled by an operator", "cancel")))
+                    (job.id, error_entry(job, None, "cancelled by an operator", "cancel"), job.attempt))
             else:  # executor shutting down: a failed attempt, retried after the backoff
                 self._fail(job, None, "executor stopped during the attempt", "shutdown", backoff)
             raise
@@ -257,7 +257,7 @@ class Executor:
         except Exception:
             log.exception("backoff of %s raised; using the default", job.worker)
             delay = default_backoff(job.attempt)
-        self._acks["failed"].append((job.id, error_entry(job, exc, message, kind), delay))
+        self._acks["failed"].append((job.id, error_entry(job, exc, message, kind), delay, job.attempt))
 
     # -- acknowledging -----------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -284,7 +284,7 @@ class Executor:
             async with self._pool.acquire() as conn, conn.transaction():
                 for kind, rows in batches.items():
                     cols = [list(c) for c in zip(*rows, strict=True)]
-                    await conn.execute(q(f"ack_{kind}"), *cols)
+                    await conn.execute(q(f"ack_{kind}"), *cols, self.uuid)
         except BaseException:
             for k, rows in batches.items():  # keep them for the next flush
                 self._acks[k][:0] = rows

@@ -35,10 +35,12 @@ RETURNING j.id, j.queue, j.worker, j.args, j.meta, j.tags, j.priority, j.attempt
           j.inserted_at, j.scheduled_at, j.attempted_at
 
 -- name: ack_completed
+-- Every ack names the producer and attempt that claimed the job, so the late ack of a node the
+-- lifeline gave up on changes nothing once the job was rescued or claimed again.
 UPDATE aria_queue.jobs AS j
 SET state = 'completed', completed_at = now(), result = r.result
-FROM unnest($1::bigint[], $2::jsonb[]) AS r(id, result)
-WHERE j.id = r.id AND j.state = 'executing'
+FROM unnest($1::bigint[], $2::jsonb[], $3::integer[]) AS r(id, result, attempt)
+WHERE j.id = r.id AND j.state = 'executing' AND j.attempt = r.attempt AND j.attempted_by[2] = $4
 
 -- name: ack_failed
 -- Failed attempts: retryable with a backoff, or discarded once attempts are spent.
@@ -49,8 +51,8 @@ SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'discarded'::aria_queue.j
     scheduled_at = CASE WHEN j.attempt >= j.max_attempts THEN j.scheduled_at
                         ELSE now() + make_interval(secs => r.backoff) END,
     errors = j.errors || r.error
-FROM unnest($1::bigint[], $2::jsonb[], $3::float8[]) AS r(id, error, backoff)
-WHERE j.id = r.id AND j.state = 'executing'
+FROM unnest($1::bigint[], $2::jsonb[], $3::float8[], $4::integer[]) AS r(id, error, backoff, attempt)
+WHERE j.id = r.id AND j.state = 'executing' AND j.attempt = r.attempt AND j.attempted_by[2] = $5
 
 -- name: ack_snoozed
 -- Snooze does not spend an attempt (max_attempts grows with it, as in Oban).
@@ -58,20 +60,20 @@ UPDATE aria_queue.jobs AS j
 SET state = 'scheduled', scheduled_at = now() + make_interval(secs => r.secs),
     max_attempts = j.max_attempts + 1,
     meta = jsonb_set(j.meta, '{snoozed}', to_jsonb(coalesce((j.meta->>'snoozed')::int, 0) + 1))
-FROM unnest($1::bigint[], $2::float8[]) AS r(id, secs)
-WHERE j.id = r.id AND j.state = 'executing'
+FROM unnest($1::bigint[], $2::float8[], $3::integer[]) AS r(id, secs, attempt)
+WHERE j.id = r.id AND j.state = 'executing' AND j.attempt = r.attempt AND j.attempted_by[2] = $4
 
 -- name: ack_cancelled
 UPDATE aria_queue.jobs AS j
 SET state = 'cancelled', cancelled_at = now(), errors = j.errors || r.error
-FROM unnest($1::bigint[], $2::jsonb[]) AS r(id, error)
-WHERE j.id = r.id AND j.state = 'executing'
+FROM unnest($1::bigint[], $2::jsonb[], $3::integer[]) AS r(id, error, attempt)
+WHERE j.id = r.id AND j.state = 'executing' AND j.attempt = r.attempt AND j.attempted_by[2] = $4
 
 -- name: ack_discarded
 UPDATE aria_queue.jobs AS j
 SET state = 'discarded', discarded_at = now(), errors = j.errors || r.error
-FROM unnest($1::bigint[], $2::jsonb[]) AS r(id, error)
-WHERE j.id = r.id AND j.state = 'executing'
+FROM unnest($1::bigint[], $2::jsonb[], $3::integer[]) AS r(id, error, attempt)
+WHERE j.id = r.id AND j.state = 'executing' AND j.attempt = r.attempt AND j.attempted_by[2] = $4
 
 -- name: stage_jobs
 -- Due scheduled/retryable jobs become available; each queue that got jobs is woken.

@@ -168,3 +168,28 @@ async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_p
         assert (await svc.health()).status is Status.READY
     finally:
         await svc.stop()
+
+
+async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path):
+    from aria_actors.queue.config import CronSetting
+
+    svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
+        executor="local", queues={"ray": 2}, worker_modules=MODULES, poll_interval_s=0.2,
+        cron=[CronSetting(expression="* * * * *", worker="it.echo", name="every-minute")],
+        cron_interval_s=0.05))
+    await svc.start(queue_deps)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not await queue_pool.fetchval("SELECT count(*) FROM aria_queue.jobs") and \
+                loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        rows = await queue_pool.fetch("SELECT id, meta->>'cron' AS c, meta->>'cron_slot' AS s "
+                                      "FROM aria_queue.jobs")
+        # one job per slot (two only if the test straddled a minute boundary)
+        assert rows and all(r["c"] == "every-minute" for r in rows)
+        assert len({r["s"] for r in rows}) == len(rows)
+        await wait_states(queue_pool, [rows[0]["id"]], {"completed"})
+        assert (await svc.health()).details["leader"] is True
+    finally:
+        await svc.stop()

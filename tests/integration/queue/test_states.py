@@ -61,6 +61,15 @@ async def blocker(job):
     await asyncio.sleep(3600)
 
 
+GATE = asyncio.Event()
+
+
+@reg.worker(name="gated", queue="t")
+async def gated(job):
+    await GATE.wait()
+    return "late"
+
+
 @reg.worker(name="plain", queue="t")
 def plain(job):
     return job.args["x"] * 2
@@ -261,3 +270,19 @@ async def test_migrations_go_down_and_up_again(fresh_database):
     finally:
         await conn.close()
     assert await apply_migrations(fresh_database) == ["0001_jobs"]
+
+
+async def test_late_ack_of_a_rescued_attempt_changes_nothing(queue_pool, executor):
+    GATE.clear()
+    job = await producer.enqueue(queue_pool, "gated", {}, registry=reg)
+    await wait_states(queue_pool, [job.id], {"executing"})
+    # meanwhile the lifeline gave the job to another node, which claimed it again
+    other = "00000000-0000-0000-0000-0000000000aa"
+    await queue_pool.execute("UPDATE aria_queue.jobs SET attempt = attempt + 1, "
+                             "attempted_by = ARRAY['other', $2] WHERE id = $1", job.id, other)
+    GATE.set()
+    while executor.queues["t"].running:
+        await asyncio.sleep(0.01)
+    await executor.drain()
+    got = await admin.get_job(queue_pool, job.id)
+    assert got.state == "executing" and got.attempted_by == ["other", other] and got.result is None
