@@ -19,6 +19,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,46 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
 
 
 @torch.no_grad()
+def sample_ids(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+               max_new_tokens: int, eos_id: int, temperature: float = 1.0, do_sample: bool = True,
+               min_new_tokens: int = 0) -> torch.Tensor:
+    """New token ids ``(B, <= max_new_tokens)`` from a KV-cached decoding loop.
+
+    The same computation as ``generate()`` for plain sampling (softmax of logits / temperature,
+    ``torch.multinomial``) or greedy decoding, with left-padded prompts (positions from the
+    attention mask, as ``generate`` derives them) and rows padded with EOS once they end; without
+    ``generate``'s per-step processor and stopping machinery, which dominates for small models.
+    """
+    # transformers 5.2x renamed the cache argument and output field (past_key_values -> cache).
+    new_api = "cache" in inspect.signature(type(model).forward).parameters
+    am = attention_mask
+    pos = (am.long().cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=input_ids, attention_mask=am, position_ids=pos, use_cache=True, logits_to_keep=1)
+    finished = torch.zeros(input_ids.size(0), dtype=torch.bool, device=input_ids.device)
+    new: list[torch.Tensor] = []
+    pos = pos[:, -1:]
+    for i in range(max_new_tokens):
+        logits = out.logits[:, -1, :].float()
+        if i < min_new_tokens:
+            logits[:, eos_id] = -float("inf")
+        if do_sample:
+            nxt = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1).squeeze(1)
+        else:
+            nxt = logits.argmax(dim=-1)
+        nxt = torch.where(finished, torch.full_like(nxt, eos_id), nxt)
+        new.append(nxt)
+        finished |= nxt == eos_id
+        if bool(finished.all()) or i + 1 == max_new_tokens:
+            break
+        am = torch.cat([am, am.new_ones((am.size(0), 1))], dim=1)
+        pos = pos + 1
+        cache = {"cache": out.cache} if new_api else {"past_key_values": out.past_key_values}
+        out = model(input_ids=nxt.unsqueeze(1), attention_mask=am, position_ids=pos, use_cache=True,
+                    **cache)
+    return torch.stack(new, dim=1)
+
+
+@torch.no_grad()
 def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 24,
              do_sample: bool = True, temperature: float = 1.0, seed: int | None = None,
              min_new_tokens: int | None = None) -> list[str]:
@@ -155,11 +196,10 @@ def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 2
         torch.manual_seed(seed)
     tok, model = loaded.tokenizer, loaded.model
     enc = tok(prompts, return_tensors="pt", padding=True).to(model.device)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
-                         do_sample=do_sample,
-                         temperature=temperature if do_sample else None, top_k=None, top_p=None,
-                         pad_token_id=tok.pad_token_id)
-    return tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    ids = sample_ids(model, enc["input_ids"], enc["attention_mask"], max_new_tokens=max_new_tokens,
+                     eos_id=tok.eos_token_id, temperature=temperature, do_sample=do_sample,
+                     min_new_tokens=min_new_tokens or 0)
+    return tok.batch_decode(ids, skip_special_tokens=True)
 
 
 def describe_traits(loaded: LoadedModel, traits: list[str], *, max_new_tokens: int = 24,

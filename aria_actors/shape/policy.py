@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.shape import grpo
 from aria_actors.shape.errors import TrainingDiverged
+from aria_actors.shape.model import sample_ids
 from aria_actors.shape.rewards import RewardFn, relabel_group, trait_coverage
 
 
@@ -74,11 +75,10 @@ def rollout(model: Any, tokenizer: Any, prompts: list[str], settings: GRPOSettin
     was_training = model.training
     model.eval()
     torch.manual_seed(seed)
-    out = model.generate(**enc, max_new_tokens=settings.max_completion_length, do_sample=True,
-                         temperature=settings.temperature, top_k=None, top_p=None,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    ids = sample_ids(model, enc["input_ids"], enc["attention_mask"],
+                     max_new_tokens=settings.max_completion_length, eos_id=tokenizer.eos_token_id,
+                     temperature=settings.temperature).cpu()
     model.train(was_training)
-    ids = out[:, enc["input_ids"].shape[1]:].cpu()
     if ids.size(1) < settings.max_completion_length:  # generate stops early when every row ended
         pad = torch.full((ids.size(0), settings.max_completion_length - ids.size(1)),
                          tokenizer.eos_token_id, dtype=ids.dtype)

@@ -58,3 +58,20 @@ def test_embeddings_are_unit_vectors(tiny) -> None:
     for v in vecs:
         assert sum(x * x for x in v) == pytest.approx(1.0, abs=1e-5)
     assert vecs[0] != vecs[1]
+
+
+@pytest.mark.parametrize("do_sample", [False, True])
+def test_cached_sampling_loop_equals_generate(tiny, do_sample: bool) -> None:
+    from aria_actors.shape.model import sample_ids
+
+    tok, model = tiny.tokenizer, tiny.model
+    enc = tok(["Traits: brave, kind.\nDescription:", "Traits: shy.\nDescription:"],
+              return_tensors="pt", padding=True)
+    assert enc["attention_mask"][1, 0] == 0  # left padding is exercised
+    torch.manual_seed(11)
+    ref = model.generate(**enc, max_new_tokens=12, do_sample=do_sample, top_k=None, top_p=None,
+                         temperature=None if not do_sample else 0.9, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(11)
+    ours = sample_ids(model, enc["input_ids"], enc["attention_mask"], max_new_tokens=12,
+                      eos_id=tok.eos_token_id, temperature=0.9, do_sample=do_sample)
+    assert torch.equal(ours, ref[:, enc["input_ids"].size(1):])

@@ -1,0 +1,174 @@
+"""aria_shape vs TRL and vs a direct ``generate()``, in one run, on the same tiny Qwen3.
+
+1. GRPO step time: :class:`aria_actors.shape.policy.GRPORunner` (sample G completions per prompt,
+   rewards, group advantages, loss, Adam step) against TRL's ``GRPOTrainer`` doing the same work
+   (same model weights and config, prompts per step, G, completion length, learning rate, beta,
+   loss ``dapo``, fp32 on CPU: TRL would otherwise autocast to bf16 on CPU). Aria's step runs
+   right after each TRL step (from a TRL callback), so machine load hits both alike. Median over
+   steps, the first steps of each side dropped as warm-up. Goal: aria / TRL <= 1.0.
+2. Generation tokens/s: ``ShapeService.complete`` called through a LocalClient (arguments and
+   results pickled as through Ray, the model call in a worker thread) against a direct
+   ``model.generate`` of the same batch; both sample exactly ``--tokens`` new tokens per row.
+   Interleaved rounds, medians. Goal: aria / direct >= 0.8.
+
+Prints ``name: aria X, peer Y, ratio Z`` lines. Asserts nothing about time.
+Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]``
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path and bench/queue.py would shadow the standard
+# library's queue (which torch and datasets import).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.modules.pop("queue", None)
+
+import argparse
+import asyncio
+import copy
+import statistics
+import tempfile
+import time
+
+
+def line(name: str, aria: float, peer: float, unit: str, higher_is_better: bool) -> None:
+    ratio = aria / peer if peer else float("nan")
+    goal = ">= 0.8" if higher_is_better else "<= 1.0"
+    print(f"{name}: aria {aria:.4g} {unit}, peer {peer:.4g} {unit}, ratio {ratio:.3f} (goal {goal})")
+
+
+def bench_grpo(model_dir: str, args: argparse.Namespace) -> None:
+    import datasets
+    import torch
+    import trl
+    from transformers import TrainerCallback
+
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.corpus import prompts
+    from aria_actors.shape.model import load_model
+    from aria_actors.shape.policy import GRPORunner, GRPOSettings
+    from aria_actors.shape.rewards import trait_coverage
+
+    total = args.steps + args.warmup
+    settings = GRPOSettings(num_generations=args.generations, max_completion_length=args.length,
+                            learning_rate=1e-3, beta=args.beta, loss_type="dapo")
+    # Aria's runner steps inside TRL's loop (on each step end), so both sides see the same load.
+    ours = load_model(ShapeConfig(model_path=model_dir))
+    runner = GRPORunner(ours.model, ours.tokenizer, settings)
+    aria_times: list[float] = []
+
+    def aria_step() -> None:
+        t0 = time.perf_counter()
+        runner.step(prompts(args.prompts, seed=len(aria_times)))
+        aria_times.append(time.perf_counter() - t0)
+
+    # TRL, same weights, same batch shape
+    theirs = load_model(ShapeConfig(model_path=model_dir))
+    rows = [p for i in range(total) for p in prompts(args.prompts, seed=i)]
+
+    def reward(prompts: list[str], completions: list[str], **_: object) -> list[float]:
+        return trait_coverage(prompts, completions)
+
+    class Timer(TrainerCallback):
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self._t = 0.0
+
+        def on_step_begin(self, *a: object, **k: object) -> None:
+            self._t = time.perf_counter()
+
+        def on_step_end(self, *a: object, **k: object) -> None:
+            self.times.append(time.perf_counter() - self._t)
+            aria_step()
+
+    timer = Timer()
+    with tempfile.TemporaryDirectory(prefix="aria-bench-shape-") as out:
+        cfg = trl.GRPOConfig(
+            output_dir=out, per_device_train_batch_size=args.prompts * args.generations,
+            num_generations=args.generations, max_completion_length=args.length, learning_rate=1e-3,
+            beta=args.beta, loss_type="dapo", temperature=1.0, max_steps=total, bf16=False,
+            use_cpu=True, report_to="none", save_strategy="no", logging_strategy="no",
+            disable_tqdm=True, dataloader_num_workers=0, seed=0, max_grad_norm=1.0,
+        )
+        trainer = trl.GRPOTrainer(model=theirs.model, reward_funcs=[reward], args=cfg,
+                                  train_dataset=datasets.Dataset.from_dict({"prompt": rows}),
+                                  processing_class=copy.deepcopy(theirs.tokenizer), callbacks=[timer])
+        torch.set_num_threads(1)
+        trainer.train()
+    a = statistics.median(aria_times[args.warmup:])
+    p = statistics.median(timer.times[args.warmup:])
+    line(f"grpo_step_s (P={args.prompts} G={args.generations} L={args.length} beta={args.beta})",
+         a, p, "s", higher_is_better=False)
+
+
+async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
+    import torch
+
+    from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    svc = ShapeService(AriaSettings(home=Path(tempfile.mkdtemp(prefix="aria-bench-shape-home-"))),
+                       ShapeConfig(model_path=model_dir))
+    from aria_actors.runtime.service import Deps
+
+    await svc.start(Deps())
+    await svc.wait_ready()
+    client = LocalClient(svc)
+    model, tok = svc._loaded.model, svc._loaded.tokenizer
+    batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
+    enc = tok(batch, return_tensors="pt", padding=True)
+    n_tokens = len(batch) * args.tokens
+
+    def direct() -> None:
+        with torch.no_grad():
+            model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens, do_sample=True,
+                           top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
+
+    aria_rates, direct_rates = [], []
+    for r in range(args.rounds + 1):
+        t0 = time.perf_counter()
+        await client.call("complete", batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens, seed=r)
+        t1 = time.perf_counter()
+        direct()
+        t2 = time.perf_counter()
+        if r:  # round 0 warms both up
+            aria_rates.append(n_tokens / (t1 - t0))
+            direct_rates.append(n_tokens / (t2 - t1))
+    await svc.stop()
+    line(f"generation_tokens_per_s (batch={len(batch)} tokens={args.tokens})",
+         statistics.median(aria_rates), statistics.median(direct_rates), "tok/s", higher_is_better=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--prompts", type=int, default=4)
+    ap.add_argument("--generations", type=int, default=8)
+    ap.add_argument("--length", type=int, default=16)
+    ap.add_argument("--beta", type=float, default=0.0)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=10)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import build_tiny
+
+    with tempfile.TemporaryDirectory(prefix="aria-bench-shape-model-") as d:
+        model_dir = str(build_tiny(ShapeConfig(pretrain_steps=0), Path(d) / "tiny"))
+        bench_grpo(model_dir, args)
+        asyncio.run(bench_generation(model_dir, args))
+
+
+if __name__ == "__main__":
+    main()
