@@ -64,6 +64,7 @@ SPEC = ServiceSpec(
 )
 
 T = TypeVar("T")
+RENEW_EVERY_S = 3600.0
 
 
 class SecurityService(OperationsMixin, Service):
@@ -80,6 +81,7 @@ class SecurityService(OperationsMixin, Service):
         self._signer: Any = None
         self._verifier: Any = None
         self._jwks_at = 0.0
+        self._renewed_at = 0.0
         self._audit: Any = None
         self._authz: Any = None
         self._lockout: Any = None
@@ -120,15 +122,20 @@ class SecurityService(OperationsMixin, Service):
                 self._bao.stop()
                 raise
             url = self._bao.url
-        self._client = hvac.Client(url, token=token, timeout=cfg.request_timeout_s)
-        self._secrets = Secrets(self._client)
-        self._audit = AuditLog(home / "security" / "audit.log")
-        self._authz = Authorizer()
-        self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
-        self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
-                                 cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
-        self._signer.ensure_key()
-        self._refresh_jwks()
+        try:
+            self._client = hvac.Client(url, token=token, timeout=cfg.request_timeout_s)
+            self._renewed_at = time.monotonic()
+            self._secrets = Secrets(self._client)
+            self._audit = AuditLog(home / "security" / "audit.log")
+            self._authz = Authorizer()
+            self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
+            self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
+                                     cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
+            self._signer.ensure_key()
+            self._refresh_jwks()
+        except BaseException:
+            self._stop_sync()  # a failed start leaves no OpenBao running behind it
+            raise
         self._audit.record(ADMIN_ACTOR, "start", url, "ok")
 
     def _external_login(self, url: str) -> str:
@@ -185,6 +192,14 @@ class SecurityService(OperationsMixin, Service):
             return Health(Status.DEGRADED, "OpenBao is not initialised", details)
         if state.get("sealed"):
             return Health(Status.DEGRADED, "OpenBao is sealed", details)
+        if time.monotonic() - self._renewed_at > RENEW_EVERY_S:
+            # The admin token is periodic: renewing it hourly keeps a long-running Aria alive.
+            try:
+                self._client.auth.token.renew_self()
+                self._renewed_at = time.monotonic()
+            except Exception as exc:
+                return Health(Status.DEGRADED, f"cannot renew the admin token: {type(exc).__name__}",
+                              details)
         return Health(Status.READY, "OpenBao unsealed and answering", details)
 
     async def stop(self) -> None:
@@ -198,6 +213,7 @@ class SecurityService(OperationsMixin, Service):
         await asyncio.to_thread(self._stop_sync)
 
     def _stop_sync(self) -> None:
+        self._secrets = None  # later calls fail fast with "not started"
         if self._audit is not None:
             self._audit.record(ADMIN_ACTOR, "stop", "", "ok")
             self._audit.close()

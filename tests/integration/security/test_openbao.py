@@ -219,3 +219,27 @@ async def test_external_openbao_with_approle_login(security, tmp_path) -> None:
 
     with pytest.raises(SecurityError):
         await bad.start(Deps())
+
+
+async def test_health_renews_the_periodic_admin_token(security) -> None:
+    import time
+
+    from aria_actors.security.service import RENEW_EVERY_S
+
+    stale = time.monotonic() - RENEW_EVERY_S - 1
+    security._renewed_at = stale
+    before = security._client.auth.token.lookup_self()["data"]["ttl"]
+    assert (await security.health()).status is Status.READY
+    after = security._client.auth.token.lookup_self()["data"]
+    assert security._renewed_at > stale and after["period"] == 768 * 3600
+    assert after["ttl"] >= before
+
+
+async def test_calls_after_stop_fail_fast(tmp_path) -> None:
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.security.service import SecurityService
+
+    service = SecurityService(AriaSettings(home=tmp_path, openbao_url=""))
+    await service.stop()
+    with pytest.raises(OpenBaoUnavailable, match="not started"):
+        await service.encrypt("aria_data", b"x")
