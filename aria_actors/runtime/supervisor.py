@@ -152,23 +152,34 @@ class Supervisor:
 
     # --- boot ----------------------------------------------------------------------------------
     async def boot(self) -> dict[str, Any]:
-        """Start every service, wave by wave; returns the status once all have settled."""
+        """Start every service, wave by wave; returns the status once all have settled.
+
+        Every unit is *launched* (its process created) up front, because process start-up is the
+        slow part and does not depend on anything; ``start`` still runs in dependency order.
+        Units of services that could not start (a dependency failed) are discarded afterwards.
+        """
         self.phase = "booting"
-        for wave in self.waves:
-            await asyncio.gather(*(self._start_if_possible(n) for n in wave))
+        launches = {n: asyncio.ensure_future(self.launcher.launch(s)) for n, s in self.specs.items()}
+        try:
+            for wave in self.waves:
+                await asyncio.gather(*(self._start_if_possible(n, launches[n]) for n in wave))
+        finally:
+            for name, fut in launches.items():
+                if self.states[name].unit is None:
+                    await _quiet(_kill_launched(fut))
         self.phase = "running"
         return self.status()
 
-    async def _start_if_possible(self, name: str) -> None:
+    async def _start_if_possible(self, name: str, launch: Awaitable[Unit] | None = None) -> None:
         state = self.states[name]
         blocked = [d for d in state.spec.depends_on if not self.states[d].status.is_up]
         if blocked:
             state.own_status = Status.PENDING
             state.message = f"waiting for {', '.join(blocked)} (not up)"
             return
-        await self._start(name)
+        await self._start(name, launch)
 
-    async def _start(self, name: str) -> bool:
+    async def _start(self, name: str, launch: Awaitable[Unit] | None = None) -> bool:
         state = self.states[name]
         state.own_status = Status.STARTING
         state.message = "starting"
@@ -176,7 +187,9 @@ class Supervisor:
         state.start_seq = self._seq
         state.started_at = time.time()
         try:
-            unit = await asyncio.wait_for(self.launcher.launch(state.spec), self.options.start_timeout_s)
+            unit = await asyncio.wait_for(
+                launch if launch is not None else self.launcher.launch(state.spec), self.options.start_timeout_s
+            )
             state.unit = unit
             await asyncio.wait_for(unit.start(state.spec.depends_on), self.options.start_timeout_s)
             state.placement = await asyncio.wait_for(unit.placement(), self.options.health_timeout_s)
@@ -328,6 +341,11 @@ class Supervisor:
         state.own_status = health.status
         state.message = health.message
         state.details = health.details
+
+
+async def _kill_launched(launch: asyncio.Future[Unit]) -> None:
+    unit = await launch
+    await unit.kill()
 
 
 async def _quiet(aw: Awaitable[Any]) -> None:

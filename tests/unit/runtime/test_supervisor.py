@@ -35,9 +35,11 @@ async def test_failed_start_stays_failed_and_dependents_do_not_start() -> None:
     assert left["status"] == "failed"
     assert "/nonexistent is not writable" in left["last_error"]
     assert sup.service("t_top")["status"] == "pending"
-    assert "t_top" not in launcher.launched
+    top = launcher.units["t_top"]
+    assert not hasattr(top.service, "started_at")  # launched early, never started, then discarded
+    assert not top.alive
     await sup.check_once()  # supervision does not retry a failed start by itself
-    assert sup.service("t_left")["status"] == "failed" and "t_top" not in launcher.launched
+    assert sup.service("t_left")["status"] == "failed" and not hasattr(top.service, "started_at")
 
 
 async def test_dead_unit_is_restarted_and_dependents_degrade_meanwhile() -> None:
