@@ -1,0 +1,96 @@
+"""aria_engine's errors: each names its culprit in keyword fields and says how to fix it."""
+
+from __future__ import annotations
+
+from aria_actors.runtime.errors import AriaError
+
+
+class EngineError(AriaError):
+    """The planner could not do what was asked."""
+
+    type = "engine"
+    status = 400
+    title = "Planning error"
+
+
+class UnknownDomainError(EngineError):
+    """No domain is registered under this name; list the registered domains and use one of them."""
+
+    type = "engine-unknown-domain"
+    status = 404
+    title = "Unknown planning domain"
+
+
+class UnknownItemError(EngineError):
+    """A todo item names no declared action, task or goal variable.
+
+    Declare it with ``declare_actions``, ``declare_task_methods`` or ``declare_unigoal_methods``,
+    or fix the spelling of the item's first element.
+    """
+
+    type = "engine-unknown-item"
+    title = "Unknown task, action or goal"
+
+
+class MethodReturnError(EngineError):
+    """A method returned something other than a list (or False/None for "not applicable").
+
+    Make the named method return a list of tasks, actions and goals.
+    """
+
+    type = "engine-method-return"
+    title = "Method returned a non-list"
+
+
+class ActionReturnError(EngineError):
+    """An action returned something other than a State (or False/None for "not applicable").
+
+    Make the named action return the state it was given (modified) or False.
+    """
+
+    type = "engine-action-return"
+    title = "Action returned a non-state"
+
+
+class GoalNotAchievedError(EngineError):
+    """A goal method's refinement did not achieve the goal it was chosen for (goal verification).
+
+    Fix the named method, or turn goal verification off for this domain if that is intended.
+    """
+
+    type = "engine-goal-not-achieved"
+    title = "Goal method did not achieve its goal"
+
+
+class StateNotSerialisableError(EngineError):
+    """A state variable cannot be pickled, so the state cannot travel between planner actors.
+
+    Keep state variables to plain data (dicts, sets, lists, strings, numbers, tuples).
+    """
+
+    type = "engine-state-not-serialisable"
+    title = "State is not serialisable"
+
+
+class BudgetExhaustedError(EngineError):
+    """The search used its whole node or time budget without an answer; raise the budget or simplify."""
+
+    type = "engine-budget-exhausted"
+    status = 422
+    title = "Planning budget exhausted"
+
+
+class NoPlanError(EngineError):
+    """The search space was exhausted: no plan achieves the todo list from this state."""
+
+    type = "engine-no-plan"
+    status = 422
+    title = "No plan found"
+
+
+class ExecutionError(EngineError):
+    """Acting failed and could not be repaired within the allowed number of tries."""
+
+    type = "engine-execution"
+    status = 422
+    title = "Plan execution failed"

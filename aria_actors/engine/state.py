@@ -1,0 +1,303 @@
+"""GTPyhop's State and Multigoal, with copy-on-access state variables.
+
+GTPyhop copies the whole state with ``copy.deepcopy`` before every action, which is where most of
+its planning time goes. Here ``State.copy()`` is O(number of state variables): the copy shares the
+parent's variable values, and a variable is copied (one level, at C speed for flat dicts, sets and
+lists; ``deepcopy`` for anything nested) the first time it is *read* through attribute access on
+that state. Reading is the only hook Python offers before an in-place mutation such as
+``state.pos[b] = 'table'``, so a value is never mutated while shared.
+
+Guarantees and caveats:
+    - Attribute access (``s.pos``), ``vars(s)``, ``s.__dict__``, pickle and ``deepcopy`` all see
+      every state variable with GTPyhop's semantics: a copy never changes its parent or siblings.
+    - ``copy()`` makes the parent give up its own values as well (they now belong to the shared
+      snapshot), so a reference taken *before* the copy (``d = s.pos; s.copy(); d['x'] = 1``) may
+      leak into the copy. GTPyhop code reads ``state.var`` afresh each time and is not affected.
+    - Values are copied one level deep when every element is an immutable scalar (str, int, float,
+      bool, None, bytes, tuples of those); anything else falls back to ``deepcopy``. Set elements
+      are hashable and treated as immutable (a mutable hashable object inside a set is shared).
+    - Equality ignores the name, as in GTPyhop.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import re
+from typing import Any
+
+_ATOMIC: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes, complex, range})
+
+
+def _immutable(value: Any) -> bool:
+    t = type(value)
+    if t in _ATOMIC:
+        return True
+    if t is tuple:
+        return all(_immutable(x) for x in value)
+    return False
+
+
+def clone_value(value: Any, times: int = 1) -> Any:
+    """``copy.deepcopy`` applied ``times`` times, only as deep as the value needs.
+
+    Sets are rebuilt exactly as deepcopy rebuilds them (``set(list(s))``) once per copy, because
+    that changes their iteration order and GTPyhop domains often pick "the first" element of a
+    set: plans are identical to GTPyhop's only if the number of copies is too.
+    """
+    t = type(value)
+    if t in _ATOMIC:
+        return value
+    if times < 1:
+        times = 1
+    if t is dict:
+        if set(map(type, value.values())) <= _ATOMIC:
+            return value.copy()
+        return {k: clone_value(v, times) for k, v in value.items()}
+    if t is set:
+        # Set elements are hashable, hence treated as immutable: no per-element check.
+        for _ in range(times):
+            value = set(list(value))
+        return value
+    if t is frozenset:
+        for _ in range(times):
+            value = frozenset(list(value))
+        return value
+    if t is list:
+        if set(map(type, value)) <= _ATOMIC:
+            return value.copy()
+        return [clone_value(v, times) for v in value]
+    if t is tuple and _immutable(value):
+        return value
+    for _ in range(times):
+        value = _copy.deepcopy(value)
+    return value
+
+
+class _WithDict:
+    """Gives subclasses a real instance ``__dict__`` whose descriptor we can still reach."""
+
+
+_REAL_DICT = _WithDict.__dict__["__dict__"]
+_get_real = _REAL_DICT.__get__
+_set_attr = object.__setattr__
+_next_copy_number = 0
+
+
+def _name_for_copy(old_name: str, number: int) -> str:
+    if re.search(r"_copy_[0-9]*$", old_name):
+        return re.sub(r"_[0-9]*$", f"_{number}", old_name)
+    return f"{old_name}_copy_{number}"
+
+
+class State(_WithDict):
+    """``State(name, **vars)``: state-variable bindings of a state of the world (GTPyhop model)."""
+
+    # _snap: variables shared with the ancestor they came from, name -> (value, generation);
+    # _gen: how many planner copies separate this state from the root.
+    __slots__ = ("_gen", "_snap")
+
+    def __init__(self, state_name: str = "state", **kwargs: Any) -> None:
+        self._snap: dict[str, tuple[Any, int]] | None = None
+        self._gen = 0
+        real = _get_real(self)
+        real["__name__"] = state_name
+        real.update(kwargs)
+
+    # -- copy on access -------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the variable is not materialised on this state yet.
+        if name[:2] != "__":
+            snap = self._snap
+            if snap is not None and name in snap:
+                value, gen = snap[name]
+                value = clone_value(value, self._gen - gen)
+                _set_attr(self, name, value)
+                return value
+        raise AttributeError(f"state {_get_real(self).get('__name__')!r} has no state variable {name!r}")
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        """The real attribute dict with every state variable materialised (used by vars())."""
+        self._materialise()
+        return _get_real(self)
+
+    def _materialise(self) -> None:
+        snap = self._snap
+        if snap:
+            real = _get_real(self)
+            gen = self._gen
+            for k, (v, g) in snap.items():
+                if k not in real:
+                    real[k] = clone_value(v, gen - g)
+        self._snap = None
+
+    def __delattr__(self, name: str) -> None:
+        self._materialise()
+        object.__delattr__(self, name)
+
+    def peek(self, name: str, default: Any = None) -> Any:
+        """A state variable's value without copying it: read-only use only."""
+        real = _get_real(self)
+        if name in real:
+            return real[name]
+        snap = self._snap
+        if snap is not None and name in snap:
+            return snap[name][0]
+        return default
+
+    def view(self) -> dict[str, Any]:
+        """All state variables (without the name), values shared: read-only use only."""
+        real = _get_real(self)
+        out = {k: v for k, (v, _g) in self._snap.items()} if self._snap else {}
+        out.update(real)
+        out.pop("__name__", None)
+        return out
+
+    def _fork(self, name: str) -> State:
+        """A copy sharing values until they are read; the planner's hot path.
+
+        The parent keeps its own values (planners never mutate a state after forking it, and
+        GTPyhop hands methods that very object too), so forking costs O(number of variables).
+        """
+        gen = self._gen
+        merged = dict(self._snap) if self._snap else {}
+        for k, v in _get_real(self).items():
+            merged[k] = (v, gen)
+        del merged["__name__"]
+        child = State.__new__(State)
+        child._snap = merged
+        child._gen = gen + 1
+        _get_real(child)["__name__"] = name
+        return child
+
+    def copy(self, new_name: str | None = None) -> State:
+        """A deep copy named ``new_name`` or ``<name>_copy_<n>``, as GTPyhop's ``State.copy``."""
+        global _next_copy_number
+        if new_name is None:
+            new_name = _name_for_copy(self.__name__, _next_copy_number)
+            _next_copy_number += 1
+        the_copy = _copy.deepcopy(self)
+        _get_real(the_copy)["__name__"] = new_name
+        return the_copy
+
+    # -- GTPyhop surface ------------------------------------------------------------------------
+    def state_vars(self) -> list[str]:
+        return list(self.view())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return False
+        return self.view() == other.view()
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return f"<State {self.__name__}>"
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v}" for k, v in self.view().items())
+        return f"State('{self.__name__}', {body})"
+
+    def display(self, heading: str | None = None) -> None:
+        print_object(self, heading)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        self._materialise()
+        real = dict(_get_real(self))
+        return (_rebuild_state, (type(self), real.pop("__name__"), real))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> State:
+        self._materialise()
+        new = type(self).__new__(type(self))
+        new._snap = None
+        new._gen = 0
+        real = _get_real(new)
+        for k, v in _get_real(self).items():
+            real[k] = _copy.deepcopy(v, memo)
+        return new
+
+
+def _rebuild_state(cls: type[State], name: str, variables: dict[str, Any]) -> State:
+    new = cls.__new__(cls)
+    new._snap = None
+    new._gen = 0
+    real = _get_real(new)
+    real["__name__"] = name
+    real.update(variables)
+    return new
+
+
+def changed(new: State, old: State) -> bool:
+    """Whether an action changed the state (GTPyhop leaves unchanged actions out of plans)."""
+    if new is old:
+        return False
+    snap = new._snap if type(new) is State else None
+    if snap is not None and type(old) is State and new._gen == old._gen + 1:
+        # ``new`` was forked from ``old``: only the variables it materialised can differ.
+        old_real = _get_real(old)
+        old_snap = old._snap or {}
+        for k, v in _get_real(new).items():
+            if k == "__name__":
+                continue
+            if k in old_real:
+                if old_real[k] != v:
+                    return True
+            elif k in old_snap:
+                if old_snap[k][0] != v:
+                    return True
+            else:
+                return True
+        return False
+    return new.view() != old.view()
+
+
+class Multigoal:
+    """``Multigoal(name, **vars)``: a conjunction of desired state-variable values."""
+
+    def __init__(self, multigoal_name: str = "goal", **kwargs: Any) -> None:
+        self.__name__ = multigoal_name
+        vars(self).update(kwargs)
+
+    def copy(self, new_name: str | None = None) -> Multigoal:
+        global _next_copy_number
+        the_copy = _copy.deepcopy(self)
+        if new_name is None:
+            new_name = _name_for_copy(self.__name__, _next_copy_number)
+            _next_copy_number += 1
+        the_copy.__name__ = new_name
+        return the_copy
+
+    def state_vars(self) -> list[str]:
+        return [v for v in vars(self) if v != "__name__"]
+
+    def goals(self) -> dict[str, dict[Any, Any]]:
+        return {k: v for k, v in vars(self).items() if k != "__name__"}
+
+    def __str__(self) -> str:
+        return f"<Multigoal {self.__name__}>"
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v}" for k, v in self.goals().items())
+        return f"Multigoal('{self.__name__}', {body})"
+
+    def display(self, heading: str | None = None) -> None:
+        print_object(self, heading)
+
+
+def print_object(obj: Any, heading: str | None = None) -> None:
+    """Print a state's or multigoal's variables, as GTPyhop's ``display``."""
+    if heading is None:
+        heading = type(obj).__name__
+    if obj is False or obj is None:
+        print(f"{heading} = False", "\n")
+        return
+    title = f"{heading} {obj.__name__}:"
+    print(title)
+    print("-" * len(title))
+    items = obj.view().items() if isinstance(obj, State) else obj.goals().items()
+    for name, val in items:
+        print(f"  - {name} = {val}")
+    print("")
