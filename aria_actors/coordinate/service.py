@@ -89,6 +89,17 @@ def serve_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, s
 
 
 def build_app(args: dict[str, Any]) -> Any:
-    """Application builder for ``serve run``/``serve deploy`` (args come from the config's ``args``)."""
-    settings = AriaSettings(**args)
+    """Application builder for ``serve run``/``serve deploy`` (args come from the config's ``args``).
+
+    Also makes sure the boot actor exists and is booting, so a Serve config alone brings up Aria;
+    the boot actor adopts this already-deployed gateway instead of deploying it again.
+    """
+    import ray
+
+    from aria_actors.runtime.boot import get_or_create_boot
+    from aria_actors.runtime.settings import load_settings
+
+    settings = load_settings(**args)
+    if ray.is_initialized():
+        get_or_create_boot(settings).up.remote()
     return serve_application(SPEC, settings)[0]

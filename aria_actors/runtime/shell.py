@@ -187,6 +187,10 @@ class RayLauncher:
         from ray import serve
 
         ensure_serve(self.settings)
+        existing = serve.status().applications.get(spec.name)
+        if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
+            # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
+            return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
         module = importlib.import_module(spec.entrypoint.partition(":")[0])
         build = getattr(module, "serve_application", None)
         app, route_prefix = build(spec, self.settings) if build else default_application(spec, self.settings)
