@@ -1,12 +1,36 @@
-"""aria_data: PostgreSQL: embedded server, pools, migrations, tenants, backup.
+"""aria_data: PostgreSQL for every stateful service: embedded server, pool, migrations, health.
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+Start::
+
+    credentials: ARIA_DATABASE_URL set ----------------------------> use it (stored in aria_security)
+                 empty, aria_security holds services/aria_data/database (not embedded) -> use that
+                 otherwise ------------------------------------------> start the embedded server
+    -> open the pool -> apply aria_data's migrations (failure fails the start)
+    -> apply every other service's migrations in dependency order (a failure is kept and shown as
+       DEGRADED; that service's own migrate() call raises it)
+
+Guarantees and caveats:
+- ``health()`` pings the server and reports pool stats, server connections, table sizes, slow
+  queries and migration state; it is READY only when the ping answers and nothing is pending.
+- ``stop()`` closes the pool and stops the embedded server it started (or found running).
+- ``dsn()`` returns the URL with its credentials: services open their own pools with it. It is
+  never logged; health and errors carry the masked form.
 """
 
 from __future__ import annotations
 
-from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+if TYPE_CHECKING:
+    from aria_actors.data.config import DataConfig
+    from aria_actors.data.embedded import EmbeddedPostgres
+    from aria_actors.data.pool import Database
+
+log = logging.getLogger("aria.data")
 
 SPEC = ServiceSpec(
     name="aria_data",
@@ -14,7 +38,16 @@ SPEC = ServiceSpec(
     depends_on=('aria_security',),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=(
+        'postgres',
+        'migrations',
+        'pools',
+        'schema',
+        'backup',
+        'db-health',
+        'multi-tenant',
+        'distributed-transactions',
+    ),
     features=(
         'postgres',
         'migrations',
@@ -31,6 +64,180 @@ SPEC = ServiceSpec(
     entrypoint="aria_actors.data.service:DataService",
 )
 
+SECRET_PATH = "services/aria_data/database"
+_TABLE_SIZES = """
+SELECT n.nspname || '.' || c.relname AS name, pg_total_relation_size(c.oid) AS bytes,
+       c.reltuples::bigint AS rows_estimate
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname LIKE 'aria\\_%'
+ORDER BY bytes DESC LIMIT 20
+"""
+_CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
 
-class DataService(UnbuiltService):
+
+class DataService(Service):
     SPEC = SPEC
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.config: DataConfig | None = None
+        self.db: Database | None = None
+        self.embedded: EmbeddedPostgres | None = None
+        self._dsn: str | None = None
+        self.dsn_source = ""
+        self.migration_errors: dict[str, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, deps: Deps) -> None:
+        from aria_actors.data.config import load_data_config
+        from aria_actors.data.migrations import migrate_up, ordered_services
+        from aria_actors.data.pool import Database
+
+        await super().start(deps)
+        self.config = load_data_config()
+        dsn, setting = await self._resolve_dsn()
+        self.db = await Database.connect(dsn, self.config, setting=setting, name="aria_data")
+        self._dsn, self.dsn_source = dsn, setting
+        lock = self.config.migrate_lock_timeout_s
+        async with self.db.acquire() as conn:
+            await migrate_up(conn, ["aria_data"], lock_timeout_s=lock)
+            for svc in ordered_services():
+                if svc == "aria_data":
+                    continue
+                try:
+                    await migrate_up(conn, [svc], lock_timeout_s=lock)
+                except Exception as exc:  # one service's bad migration must not stop the others
+                    self.migration_errors[svc] = f"{type(exc).__name__}: {exc}"
+                    log.error("migrations of %s failed: %s", svc, exc)
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+            self.embedded = None
+
+    async def health(self) -> Health:
+        from aria_actors.data.errors import DataError
+        from aria_actors.data.migrations import migration_status
+
+        if self.db is None:
+            return Health(Status.STARTING if self.config is None else Status.FAILED, "not started")
+        try:
+            latency = await self.db.ping()
+            async with self.db.acquire() as conn:
+                connections = await conn.fetchval(_CONNECTIONS)
+                sizes = [dict(r) for r in await conn.fetch(_TABLE_SIZES)]
+                states = await migration_status(conn)
+        except DataError as exc:
+            return Health(Status.FAILED, exc.message, {"pool": self.db.stats()})
+        pending = [f"{s.service}:{s.version:04d}" for s in states if s.state != "applied"]
+        stats = self.db.stats()
+        details = {
+            "dsn": self.db.masked_dsn, "dsn_source": self.dsn_source,
+            "embedded": self.embedded is not None,
+            "embedded_pid": self.embedded.pid() if self.embedded else None,
+            "ping_ms": round(latency * 1000, 2), "server_connections": connections,
+            "pool": stats, "slow_queries": stats["slow_queries"],
+            "recent_slow_queries": list(self.db.recent_slow)[-5:],
+            "table_sizes": sizes, "migrations_applied": sum(s.state == "applied" for s in states),
+            "migrations_not_applied": pending, "migration_errors": dict(self.migration_errors),
+        }
+        if pending or self.migration_errors:
+            return Health(Status.DEGRADED, f"{len(pending)} migration(s) not applied", details)
+        if stats["in_use"] >= stats["max_size"]:
+            return Health(Status.DEGRADED, "pool exhausted: every connection is in use", details)
+        return Health(Status.READY, f"PostgreSQL answers in {details['ping_ms']} ms", details)
+
+    # -- methods other services call ---------------------------------------------------------
+
+    async def dsn(self) -> str:
+        """The URL (with credentials) other services open their own pools with."""
+        if self._dsn is None:
+            from aria_actors.data.errors import DataError
+
+            raise DataError("aria_data is not started")
+        return self._dsn
+
+    async def migrate(self, service_name: str) -> list[str]:
+        """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
+        from aria_actors.data.migrations import migrate_up
+        from aria_actors.data.migrations import service_name as full_name
+
+        db = self._db()
+        async with db.acquire() as conn:
+            done = await migrate_up(conn, [service_name],
+                                    lock_timeout_s=db.config.migrate_lock_timeout_s)
+        self.migration_errors.pop(full_name(service_name), None)
+        return [f"{a.version:04d}_{a.name}" for a in done]
+
+    async def migrate_status(self, services: list[str] | None = None) -> list[dict[str, Any]]:
+        from aria_actors.data.migrations import migration_status
+
+        async with self._db().acquire() as conn:
+            states = await migration_status(conn, services)
+        return [
+            {"service": s.service, "version": s.version, "name": s.name, "state": s.state,
+             "applied_at": s.applied_at.isoformat() if s.applied_at else None}
+            for s in states
+        ]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _db(self) -> Database:
+        if self.db is None:
+            from aria_actors.data.errors import DataError
+
+            raise DataError("aria_data is not started")
+        return self.db
+
+    async def _resolve_dsn(self) -> tuple[str, str]:
+        """(dsn, the setting it came from) per the start diagram in the module docstring."""
+        import asyncio
+
+        from aria_actors.data.embedded import EmbeddedPostgres
+
+        security = self.deps.get("aria_security")
+        stored = await self._read_secret(security)
+        url = self.settings.database_url.get_secret_value()
+        if url:
+            if security is not None and (stored or {}).get("url") != url:
+                await self._write_secret(security, {"url": url, "embedded": False})
+            return url, "ARIA_DATABASE_URL"
+        if stored and stored.get("url") and not stored.get("embedded"):
+            return stored["url"], f"aria_security:{SECRET_PATH}"
+        assert self.config is not None
+        self.embedded = EmbeddedPostgres(
+            self.settings.home / "postgres", start_timeout_s=self.config.embedded_start_timeout_s
+        )
+        dsn = await asyncio.to_thread(self.embedded.start)
+        if security is not None and (stored or {}).get("url") != dsn:
+            await self._write_secret(security, {"url": dsn, "embedded": True})
+        return dsn, "embedded PostgreSQL"
+
+    async def _read_secret(self, security: Any) -> dict[str, Any] | None:
+        from aria_actors.runtime.errors import AriaError
+
+        if security is None:
+            return None
+        try:
+            got = await security.call("kv_get", SECRET_PATH)
+        except AriaError as exc:
+            if exc.status != 404:
+                log.warning("cannot read %s from aria_security (%s); using settings",
+                            SECRET_PATH, exc.type)
+            return None
+        data = got.get("data", got) if isinstance(got, dict) else None
+        return data if isinstance(data, dict) else None
+
+    async def _write_secret(self, security: Any, data: dict[str, Any]) -> None:
+        from aria_actors.runtime.errors import AriaError
+
+        try:
+            await security.call("kv_put", SECRET_PATH, data)
+        except AriaError as exc:
+            log.warning("cannot store %s in aria_security (%s)", SECRET_PATH, exc.type)

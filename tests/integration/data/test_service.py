@@ -1,0 +1,101 @@
+"""DataService against real PostgreSQL: URL mode, embedded mode, the HTTP router and the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from aria_actors.data.api import router
+from aria_actors.data.cli import app as cli_app
+from aria_actors.data.service import DataService
+from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.service import Deps
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Status
+
+
+async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_path: Path) -> None:
+    svc = DataService(AriaSettings(home=tmp_path, database_url=fresh_database))
+    assert (await svc.health()).status == Status.STARTING
+    await svc.start(Deps())
+    try:
+        h = await svc.health()
+        assert h.status == Status.READY, h
+        d = h.details
+        assert d["dsn_source"] == "ARIA_DATABASE_URL" and not d["embedded"]
+        assert d["server_connections"] >= 1 and d["pool"]["size"] >= 1
+        assert "aria_data.outbox" in {t["name"] for t in d["table_sizes"]}
+        assert d["migrations_not_applied"] == [] and d["migration_errors"] == {}
+        assert await svc.dsn() == fresh_database
+        assert await svc.migrate("aria_queue") == []  # applied at start already
+        states = await svc.migrate_status(["aria_data"])
+        assert [(s["version"], s["state"]) for s in states] == [(1, "applied")]
+
+        app = FastAPI()
+        install_problem_handlers(app)
+        app.include_router(router)
+        app.state.clients = {"aria_data": LocalClient(svc)}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://t") as http:
+            r = await http.get("/v1/data/health")
+            assert r.status_code == 200 and r.json()["status"] == "ready"
+            r = await http.get("/v1/data/migrations", params={"service": "aria_queue"})
+            assert r.status_code == 200 and all(m["service"] == "aria_queue" for m in r.json())
+            r = await http.post("/v1/data/migrations/aria_queue")
+            assert r.json() == {"service": "aria_queue", "applied": []}
+            r = await http.post("/v1/data/migrations/Bad-Name")
+            assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    finally:
+        await svc.stop()
+    await svc.stop()
+    assert (await svc.health()).status == Status.FAILED
+
+
+async def test_embedded_mode_starts_and_stops_its_server() -> None:
+    home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
+    svc = DataService(AriaSettings(home=home, database_url=""))
+    try:
+        await svc.start(Deps())
+        embedded = svc.embedded
+        assert embedded is not None and embedded.is_running()
+        assert embedded.pgdata == home / "postgres" / "data"
+        h = await svc.health()
+        assert h.status == Status.READY and h.details["embedded_pid"] == embedded.pid()
+        await svc.stop()
+        assert not embedded.is_running()
+    finally:
+        await svc.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("ARIA_HOME", str(tmp_path))
+    monkeypatch.setenv("ARIA_DATABASE_URL", fresh_database)
+    r = runner.invoke(cli_app, ["migrate", "status", "-s", "data"])
+    assert r.exit_code == 0 and "pending" in r.stdout
+    r = runner.invoke(cli_app, ["migrate", "up", "-s", "data"])
+    assert r.exit_code == 0 and "applied aria_data 0001_foundation" in r.stdout
+    r = runner.invoke(cli_app, ["migrate", "down", "-s", "data"])
+    assert r.exit_code == 0 and "reverted aria_data 0001_foundation" in r.stdout
+    assert runner.invoke(cli_app, ["migrate", "up"]).exit_code == 0
+    dump = tmp_path / "b.dump"
+    r = runner.invoke(cli_app, ["backup", str(dump)])
+    assert r.exit_code == 0 and dump.stat().st_size > 0, r.output
+    r = runner.invoke(cli_app, ["restore", str(dump)])
+    assert r.exit_code == 1 and "empty database" in r.output
+
+    r = runner.invoke(cli_app, ["migrate", "down"])
+    assert r.exit_code == 2  # --service is required
+
+    monkeypatch.setenv("ARIA_DATABASE_URL", "postgresql://u:s3cret@127.0.0.1:1/x")
+    r = runner.invoke(cli_app, ["migrate", "status"])
+    assert r.exit_code == 1 and "ARIA_DATABASE_URL" in r.output and "s3cret" not in r.output
