@@ -117,3 +117,18 @@ async def test_priorities_are_honoured(queue_dsn, queue_pool):
     finally:
         await ex.stop()
     assert ORDER == sorted(ORDER) == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
+
+
+async def test_retry_refuses_to_break_uniqueness(queue_pool):
+    from aria_actors.queue import admin
+    from aria_actors.queue.errors import JobStateConflict
+
+    u = Unique(period=None, states=("available", "scheduled"))
+    old = await producer.enqueue(queue_pool, "record", {"n": 1}, registry=reg, unique=u)
+    await queue_pool.execute("UPDATE aria_queue.jobs SET state = 'discarded', "
+                             "discarded_at = now() WHERE id = $1", old.id)
+    new = await producer.enqueue(queue_pool, "record", {"n": 1}, registry=reg, unique=u)
+    assert not new.conflict
+    with pytest.raises(JobStateConflict):
+        await admin.retry(queue_pool, [old.id])
+    assert (await admin.get_job(queue_pool, old.id)).state == "discarded"
