@@ -69,3 +69,18 @@ def test_connection_template() -> None:
     assert "host=/tmp/pg" in url and "sslmode=disable" in url
     url, _, _ = connection_template("postgresql://u:p@db.example:5433/app")
     assert "@db.example:5433/app?" in url and "sslmode=require" in url
+
+
+async def test_dynamic_credentials_expire_with_their_lease(security, db) -> None:
+    import asyncio
+
+    name, dsn = db
+    await security.db_dynamic_role("aria_queue-short", name, ttl_s=1, max_ttl_s=1)
+    creds = await security.db_creds("aria_queue-short")
+    assert creds["lease_duration_s"] == 1
+    assert await _roles(dsn, creds["username"]) == [creds["username"]]
+    for _ in range(300):  # OpenBao's expiration manager drops the user; poll, do not time it
+        if not await _roles(dsn, creds["username"]):
+            break
+        await asyncio.sleep(0.1)
+    assert await _roles(dsn, creds["username"]) == []
