@@ -132,3 +132,18 @@ async def test_retry_refuses_to_break_uniqueness(queue_pool):
     with pytest.raises(JobStateConflict):
         await admin.retry(queue_pool, [old.id])
     assert (await admin.get_job(queue_pool, old.id)).state == "discarded"
+
+
+async def test_fetch_and_stage_use_their_partial_indexes(queue_pool):
+    await producer.enqueue_many(queue_pool, [{"worker": "record", "args": {"n": i}}
+                                             for i in range(3000)], registry=reg)
+    await queue_pool.execute("UPDATE aria_queue.jobs SET state = 'completed' WHERE id % 100 <> 0")
+    await queue_pool.execute("ANALYZE aria_queue.jobs")
+    fetch = "\n".join(r[0] for r in await queue_pool.fetch(
+        "EXPLAIN SELECT id FROM aria_queue.jobs WHERE state = 'available' AND queue = 'p' "
+        "ORDER BY priority, scheduled_at, id LIMIT 10 FOR UPDATE SKIP LOCKED"))
+    assert "jobs_fetch_idx" in fetch and "Sort" not in fetch, fetch
+    stage = "\n".join(r[0] for r in await queue_pool.fetch(
+        "EXPLAIN SELECT id FROM aria_queue.jobs WHERE state IN ('scheduled', 'retryable') "
+        "AND scheduled_at <= now() ORDER BY scheduled_at, id LIMIT 10"))
+    assert "jobs_stage_idx" in stage, stage
