@@ -65,6 +65,7 @@ SPEC = ServiceSpec(
 
 T = TypeVar("T")
 RENEW_EVERY_S = 3600.0
+JWKS_REFRESH_S = 30.0
 
 
 class SecurityService(OperationsMixin, Service):
@@ -182,7 +183,9 @@ class SecurityService(OperationsMixin, Service):
             if proc is None or proc.poll() is not None:
                 return Health(Status.DEGRADED, "embedded OpenBao process is not running", details)
         try:
-            r = requests.get(f"{self._client.url}/v1/sys/health", timeout=self.config.request_timeout_s,
+            # shorter than the boot actor's probe timeout, so a hung OpenBao reads as degraded
+            r = requests.get(f"{self._client.url}/v1/sys/health",
+                             timeout=min(self.config.request_timeout_s, 2.0),
                              params={"sealedcode": "200", "uninitcode": "200", "standbyok": "true"})
             state = r.json()
         except (requests.RequestException, ValueError) as exc:
@@ -378,8 +381,12 @@ class SecurityService(OperationsMixin, Service):
 
     async def issue_token(self, subject: str, claims: dict[str, Any] | None = None,
                           ttl_s: int | None = None) -> str:
-        return await self._run("issue_token", subject, None,
-                               lambda: self._signer.issue(subject, claims, ttl_s))
+        def _issue() -> str:
+            if time.monotonic() - self._jwks_at > JWKS_REFRESH_S:
+                self._refresh_jwks()  # another process may have rotated the key
+            return self._signer.issue(subject, claims, ttl_s)
+
+        return await self._run("issue_token", subject, None, _issue)
 
     async def verify_token(self, token: str) -> dict[str, Any]:
         from aria_actors.security.errors import InvalidToken
@@ -403,7 +410,7 @@ class SecurityService(OperationsMixin, Service):
 
     async def jwks(self) -> dict[str, Any]:
         self._ready()
-        if time.monotonic() - self._jwks_at > 30:
+        if time.monotonic() - self._jwks_at > JWKS_REFRESH_S:
             await asyncio.to_thread(self._refresh_jwks)
         return self._verifier.jwks
 

@@ -164,8 +164,10 @@ class JwtSigner:
         return self._version
 
     def jwks(self) -> dict[str, Any]:
-        return jwks_from_transit(self.key_name, self.secrets.read_key(self.key_name),
-                                 overlap_s=self.max_ttl_s + self.leeway_s)
+        """The JWKS; also picks up a rotation made by another process for the next ``issue``."""
+        key = self.secrets.read_key(self.key_name)
+        self._version = int(key["latest_version"])
+        return jwks_from_transit(self.key_name, key, overlap_s=self.max_ttl_s + self.leeway_s)
 
     def issue(self, subject: str, claims: dict[str, Any] | None = None,
               ttl_s: int | None = None, version: int | None = None) -> str:

@@ -144,3 +144,22 @@ async def test_service_jwt_and_metrics(security) -> None:
     assert "aria_security_openbao_up 1.0" in text
     assert 'aria_security_authorizations_total{outcome="denied"}' in text
     assert "services/" not in text  # no paths in labels
+
+
+async def test_a_rotation_by_another_process_is_picked_up(security, tmp_path) -> None:
+    from aria_actors.runtime.service import Deps
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.security.config import SecurityConfig
+    from aria_actors.security.service import SecurityService
+
+    other = SecurityService(AriaSettings(home=tmp_path, openbao_url=security._client.url),
+                            SecurityConfig(openbao_token=security._client.token, rotation_check_s=0))
+    await other.start(Deps())
+    try:
+        version = await other.rotate_jwt_key()
+    finally:
+        await other.stop()
+    security._jwks_at = 0.0  # as if JWKS_REFRESH_S had passed
+    token = await security.issue_token("user-z", None, 60)
+    assert JwtVerifier({}).header(token)["kid"] == f"aria-jwt:v{version}"
+    assert (await security.verify_token(token))["sub"] == "user-z"
