@@ -110,7 +110,12 @@ class State(_WithDict):
             snap = self._snap
             if snap is not None and name in snap:
                 value, gen = snap[name]
-                value = clone_value(value, self._gen - gen)
+                t = type(value)
+                if t is set:
+                    for _ in range(self._gen - gen):
+                        value = set(list(value))
+                elif t not in _ATOMIC:
+                    value = clone_value(value, self._gen - gen)
                 _set_attr(self, name, value)
                 return value
         raise AttributeError(f"state {_get_real(self).get('__name__')!r} has no state variable {name!r}")

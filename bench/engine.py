@@ -1,0 +1,136 @@
+"""aria_engine against GTPyhop 2.0.2 on GTPyhop's bundled examples and IPC-2020 problems.
+
+Run: ``.venv/bin/python bench/engine.py [--quick] [--no-pool]``
+
+Semantics on both sides (stated per suite):
+  - examples: each example's own regression run (``main_legacy``), every find_plan call recorded
+    and compared; GTPyhop under ``recursive_dfs`` (recursion limit raised so blocks_hgn finishes),
+    Aria under the same strategy name (its iterative DFS).
+  - ipc-greedy: every IPC problem under GTPyhop's default ``iterative_greedy`` on both sides.
+  - ipc-dfs: depth-first search with backtracking (GTPyhop ``iterative_dfs_backtracking``) on the
+    problems greedy solves (the others make plain DFS explode on both sides).
+  - plan_many: throughput of the Ray planner pool with 1, 2 and 4 actors (Aria only; GTPyhop has
+    no parallel planner, so its line shows sequential in-process planning of the same requests).
+Plans must be identical; a mismatch is printed and makes the script exit 1. Nothing about time is
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# bench/ holds files named after stdlib modules (queue.py): put the repo root first instead of it.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from aria_actors.engine import gtpyhop_suite as suite  # noqa: E402
+from aria_actors.engine import planner  # noqa: E402
+
+
+def line(name: str, aria: float, peer: float, extra: str = "") -> None:
+    ratio = peer / aria if aria > 0 else float("inf")
+    print(f"{name}: aria {aria:.4f}s, peer {peer:.4f}s, ratio {ratio:.1f}{extra}", flush=True)
+
+
+def bench_examples(totals: list[float], mismatches: list[str]) -> None:
+    aria_t = peer_t = 0.0
+    for name in suite.EXAMPLES:
+        suite.aria_module(name)
+        suite.peer_module(name)
+        t = time.perf_counter()
+        with suite.deep_recursion():
+            peer = suite.run_example_peer(name, "recursive_dfs")
+        peer_t += time.perf_counter() - t
+        t = time.perf_counter()
+        aria = suite.run_example_aria(name, "recursive_dfs")
+        aria_t += time.perf_counter() - t
+        if aria.calls != peer.calls:
+            mismatches.append(f"example {name}")
+    line("examples (8 files, recursive_dfs)", aria_t, peer_t)
+    totals[0] += aria_t
+    totals[1] += peer_t
+
+
+def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[str]) -> None:
+    ids = suite.ipc_problem_ids(domain)
+    if quick:
+        ids = ids[:6]
+    solved = []
+    for strategy, label in (("iterative_greedy", "greedy"), ("iterative_dfs_backtracking", "dfs")):
+        aria_t = peer_t = 0.0
+        count = 0
+        for pid in ids if label == "greedy" else solved:
+            peer_domain, peer_state, peer_todo = suite.ipc_problem(domain, pid, "peer")
+            aria_domain, aria_state, aria_todo = suite.ipc_problem(domain, pid, "aria")
+            t = time.perf_counter()
+            expected = suite.peer_find_plan(peer_domain, peer_state, peer_todo, strategy)
+            peer_t += time.perf_counter() - t
+            t = time.perf_counter()
+            got = planner.find_plan(aria_domain, aria_state, aria_todo,
+                                    strategy="greedy" if label == "greedy" else "dfs")
+            aria_t += time.perf_counter() - t
+            count += 1
+            if (got.plan if got else False) != expected:
+                mismatches.append(f"{domain} {pid} {label}")
+            if label == "greedy" and expected:
+                solved.append(pid)
+        line(f"ipc {domain} {label} ({count} problems)", aria_t, peer_t)
+        totals[0] += aria_t
+        totals[1] += peer_t
+
+
+def bench_pool(quick: bool) -> None:
+    try:
+        import ray
+        from aria_actors.engine.pool import PlannerPool, PlanRequest
+    except ImportError as exc:
+        print(f"plan_many: skipped ({exc})")
+        return
+    domain = "Childsnack"
+    ids = suite.ipc_problem_ids(domain)[: 8 if quick else 16]
+    requests = [PlanRequest(domain=f"gtpyhop:{domain}", todo=None, problem=pid) for pid in ids] * 2
+    t = time.perf_counter()
+    for req in requests:
+        d, s, todo = suite.ipc_problem(domain, req.problem or "", "peer")
+        suite.peer_find_plan(d, s, todo, "iterative_greedy")
+    peer_t = time.perf_counter() - t
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        for size in (1, 2, 4):
+            pool = PlannerPool(size=size)
+            pool.plan_many(requests[:2])  # warm the actors (imports, domain loading)
+            t = time.perf_counter()
+            results = pool.plan_many(requests)
+            aria_t = time.perf_counter() - t
+            ok = sum(1 for r in results if r["status"] == "found")
+            line(f"plan_many {size} actor(s) ({len(requests)} Childsnack plans, {ok} found, "
+                 f"{len(requests) / aria_t:.1f} plans/s)", aria_t, peer_t, " (peer: sequential gtpyhop)")
+            pool.shutdown()
+    finally:
+        ray.shutdown()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="first problems of each IPC domain only")
+    ap.add_argument("--no-pool", action="store_true", help="skip the Ray plan_many benchmark")
+    args = ap.parse_args()
+    if not suite.available():
+        print("gtpyhop is not installed; nothing to compare against")
+        return 1
+    totals = [0.0, 0.0]
+    mismatches: list[str] = []
+    bench_examples(totals, mismatches)
+    for domain in suite.IPC_DOMAINS:
+        bench_ipc(domain, args.quick, totals, mismatches)
+    line("overall (examples + IPC)", totals[0], totals[1])
+    print(f"identical plans: {'yes' if not mismatches else 'NO: ' + ', '.join(mismatches)}")
+    if not args.no_pool:
+        bench_pool(args.quick)
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
