@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from aria_actors.runtime.http import service_client
@@ -69,3 +69,67 @@ async def portrait(character: dict[str, Any], client: ServiceClient = Shape) -> 
 async def describe(req: DescribeRequest, client: ServiceClient = Shape) -> dict[str, Any]:
     text = await client.call("describe", req.traits, max_new_tokens=req.max_new_tokens, seed=req.seed)
     return {"traits": req.traits, "description": text}
+
+
+class CreateCharacterRequest(BaseModel):
+    template: str = Field(description="Name of the character's template.")
+    character: dict[str, Any] | None = Field(None, description="A character to store; omitted: generate one.")
+    name: str = Field("", max_length=128)
+    seed: int | None = Field(None, ge=0)
+    describe: bool = True
+    change: str = Field("created", max_length=1000)
+
+
+class EvolveRequest(BaseModel):
+    add_traits: list[str] = Field(default_factory=list)
+    remove_traits: list[str] = Field(default_factory=list)
+    attributes: dict[str, float | int | str] = Field(default_factory=dict)
+    name: str | None = Field(None, max_length=128)
+    description: str | None = None
+    change: str = Field("", max_length=1000, description="Why the character changed.")
+
+
+class ModelRequest(BaseModel):
+    path: str = Field(min_length=1, description="Checkpoint directory of this version.")
+    parent: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    training_config: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/characters", status_code=201)
+async def create_character(req: CreateCharacterRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("create_character", req.template, req.character, name=req.name,
+                             seed=req.seed, describe=req.describe, change=req.change)
+
+
+@router.get("/characters/{character_id}")
+async def get_character(character_id: str, version: int | None = Query(None, ge=1),
+                        client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("get_character", character_id, version)
+
+
+@router.post("/characters/{character_id}/versions", status_code=201)
+async def evolve_character(character_id: str, req: EvolveRequest,
+                           client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("evolve_character", character_id, **req.model_dump())
+
+
+@router.get("/characters/{character_id}/versions")
+async def character_history(character_id: str, client: ServiceClient = Shape) -> list[dict[str, Any]]:
+    return await client.call("character_history", character_id)
+
+
+@router.get("/models")
+async def list_models(client: ServiceClient = Shape) -> list[dict[str, Any]]:
+    return await client.call("list_models")
+
+
+@router.get("/models/{model_id}")
+async def get_model(model_id: str, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("get_model", model_id)
+
+
+@router.put("/models/{model_id}")
+async def register_model(model_id: str, req: ModelRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("register_model", model_id, req.path, parent=req.parent,
+                             metrics=req.metrics, training_config=req.training_config)

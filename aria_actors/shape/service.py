@@ -8,7 +8,7 @@ embedding of that description, and an SVG portrait.
 
 Lifecycle::
 
-    (new) --start--> templates ready, model loading in a worker thread
+    (new) --start--> store opened + migrated, templates loaded, model loading in a worker thread
                          |-- loaded ------> ready     (health: source, parameter count)
                          '-- load failed -> degraded  (templates and validation still work;
                                                         describe/embed raise ModelLoadError)
@@ -20,8 +20,11 @@ Guarantees and caveats
 - Every generated character satisfies its template (see :mod:`aria_actors.shape.sampler`); a
   template whose constraints cannot be met together is refused when it is put, with
   :class:`ImpossibleTemplate` naming the conflicting constraints.
-- Templates live in this actor's memory (a built-in ``fantasy`` template plus what was put);
-  they are not yet stored in Postgres, so they are lost on restart.
+- With aria_data (always, when booted by the runtime) templates, characters with their history of
+  versions, and model versions live in Postgres schema ``aria_shape`` (:mod:`.store`); templates
+  are reloaded at start. Without it (unit tests, tools) templates live in memory and the record
+  methods raise ``ServiceUnavailable``.
+- A character's new version is validated against its template before it is stored.
 - GRPO training is a library (:mod:`aria_actors.shape.training`); the service does not start runs.
 - Model calls run one at a time in a worker thread (a lock), so the event loop keeps answering
   health probes during generation.
@@ -34,9 +37,10 @@ import random
 import threading
 from typing import Any
 
+from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
-from aria_actors.shape.errors import ModelLoadError, UnknownTemplate
+from aria_actors.shape.errors import ModelLoadError, ShapeError, UnknownTemplate
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
 from aria_actors.shape.templates import Character, Template, validate_character
@@ -48,7 +52,9 @@ SPEC = ServiceSpec(
     kind="actor",
     num_cpus=0.0,
     # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
-    # tests/integration/shape (Ray learners data-parallel over gloo)
+    # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres).
+    # Not claimed: 'model-versions' (only the registry table exists: no per-version serving, A/B),
+    # 'gpu' (never run on a GPU here), 'personality-model'.
     capabilities=(
         'model-inference',
         'grpo-training',
@@ -56,6 +62,7 @@ SPEC = ServiceSpec(
         'templates',
         'trait-generation',
         'character-validation',
+        'character-evolution',
         'multi-modal',
     ),
     features=(
@@ -116,12 +123,30 @@ class ShapeService(Service):
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False
+        self._pool: Any = None
+        self._store: Any = None
+        self._skipped_templates: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
         for data in BUILTIN_TEMPLATES:
             self._register(Template.parse(data))
+        data_service = deps.get("aria_data")
+        if data_service is not None:
+            import asyncpg
+
+            from aria_actors.shape.store import ShapeStore
+
+            dsn = await data_service.call("dsn")
+            await data_service.call("migrate", "aria_shape")
+            self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+            self._store = ShapeStore(self._pool)
+            for body in await self._store.templates():
+                try:
+                    self._register(Template.parse(body))
+                except ShapeError as exc:  # a stored template no longer loads: keep going, report it
+                    self._skipped_templates[str(body.get("name"))] = exc.message
         self._started = True
         self._loading = asyncio.create_task(self._load_model())
 
@@ -147,6 +172,17 @@ class ShapeService(Service):
         if not self._started:
             return Health(Status.STOPPED if self._stopped else Status.STARTING, "not started")
         details: dict[str, Any] = {"templates": len(self._samplers)}
+        if self._skipped_templates:
+            details["skipped_templates"] = self._skipped_templates
+        if self._pool is not None:
+            try:
+                await self._pool.fetchval("SELECT 1", timeout=self.settings.health_timeout_s)
+                details["store"] = {"pool_size": self._pool.get_size(), "idle": self._pool.get_idle_size()}
+            except Exception as exc:  # the probe's job is to report it
+                details["store_error"] = f"{type(exc).__name__}: {exc}"
+                return Health(Status.DEGRADED, f"database unreachable: {exc}", details)
+        else:
+            details["store"] = "memory (no aria_data dependency)"
         if self._loaded is not None:
             loaded = self._loaded
             details.update(model_source=loaded.source, model_path=str(loaded.path),
@@ -162,6 +198,9 @@ class ShapeService(Service):
         if self._loading is not None and not self._loading.done():
             await self._loading
         self._loaded = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = self._store = None
         self._started = False
         self._stopped = True
 
@@ -186,8 +225,12 @@ class ShapeService(Service):
 
     async def put_template(self, data: dict[str, Any]) -> dict[str, Any]:
         template = Template.parse(data)
-        self._register(template)
-        return template.model_dump(mode="json", by_alias=True)
+        sampler = CharacterSampler(template)  # refuses impossible templates before storing
+        body = template.model_dump(mode="json", by_alias=True)
+        if self._store is not None:
+            await self._store.put_template(template.name, body)
+        self._samplers[template.name] = sampler
+        return body
 
     # -- characters ------------------------------------------------------------------------
     async def generate(self, template: str | dict[str, Any], *, name: str = "", seed: int | None = None,
@@ -209,6 +252,62 @@ class ShapeService(Service):
         """The character, parsed, or :class:`InvalidCharacter` naming every bad field."""
         valid = validate_character(self._sampler(template).template, character)
         return {"valid": True, "character": valid.model_dump(mode="json")}
+
+    # -- records: characters with versions, model versions ------------------------------------
+    def _records(self) -> Any:
+        if self._store is None:
+            raise ServiceUnavailable("aria_shape has no database here (aria_data is not a dependency)",
+                                     service="aria_data")
+        return self._store
+
+    async def create_character(self, template: str, character: dict[str, Any] | None = None, *,
+                               name: str = "", seed: int | None = None, describe: bool = True,
+                               change: str = "created") -> dict[str, Any]:
+        """Store a character as version 1: the one given (validated) or a newly generated one."""
+        store = self._records()
+        if character is None:
+            character = (await self.generate(template, name=name, seed=seed, describe=describe))["character"]
+        body = validate_character(self._sampler(template).template, character).model_dump(mode="json")
+        return await store.create_character(body, change)
+
+    async def evolve_character(self, character_id: str, *, add_traits: list[str] | None = None,
+                               remove_traits: list[str] | None = None,
+                               attributes: dict[str, Any] | None = None, name: str | None = None,
+                               description: str | None = None, change: str = "") -> dict[str, Any]:
+        """A new version of a character with the given changes; refused if the result is invalid."""
+        store = self._records()
+
+        def update(body: dict[str, Any]) -> dict[str, Any]:
+            traits = [t for t in body["traits"] if t not in set(remove_traits or ())]
+            traits += [t for t in add_traits or () if t not in traits]
+            new = {**body, "traits": traits, "attributes": {**body["attributes"], **(attributes or {})}}
+            if name is not None:
+                new["name"] = name
+            if description is not None:
+                new["description"] = description
+            template = self._sampler(body["template"]).template
+            return validate_character(template, new).model_dump(mode="json")
+
+        return await store.evolve(character_id, update, change)
+
+    async def get_character(self, character_id: str, version: int | None = None) -> dict[str, Any]:
+        return await self._records().character(character_id, version)
+
+    async def character_history(self, character_id: str) -> list[dict[str, Any]]:
+        return await self._records().history(character_id)
+
+    async def register_model(self, model_id: str, path: str, *, parent: str | None = None,
+                             metrics: dict[str, Any] | None = None,
+                             training_config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record a model version (a checkpoint directory) with its lineage and metrics."""
+        return await self._records().register_model(model_id, path, parent, metrics or {},
+                                                    training_config or {})
+
+    async def get_model(self, model_id: str) -> dict[str, Any]:
+        return await self._records().model(model_id)
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        return await self._records().models()
 
     async def portrait(self, character: dict[str, Any]) -> str:
         return portrait_svg(Character.model_validate(character))

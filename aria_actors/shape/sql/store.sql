@@ -1,0 +1,44 @@
+-- Named queries of aria_shape (loaded by aria_actors.shape.store). Parameters are positional.
+
+-- name: put_template
+INSERT INTO aria_shape.templates (name, body) VALUES ($1, $2::jsonb)
+ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()
+
+-- name: templates
+SELECT name, body FROM aria_shape.templates ORDER BY name
+
+-- name: insert_character
+INSERT INTO aria_shape.characters (id, template, name, version) VALUES ($1, $2, $3, 1)
+
+-- name: insert_version
+INSERT INTO aria_shape.character_versions (character_id, version, body, change)
+VALUES ($1, $2, $3::jsonb, $4)
+RETURNING created_at
+
+-- name: lock_character
+SELECT id, template, name, version FROM aria_shape.characters WHERE id = $1 FOR UPDATE
+
+-- name: bump_version
+UPDATE aria_shape.characters SET version = $2, name = $3, updated_at = now() WHERE id = $1
+
+-- name: character_version
+SELECT v.version, v.body, v.change, v.created_at, c.version AS latest
+FROM aria_shape.characters c
+JOIN aria_shape.character_versions v ON v.character_id = c.id
+WHERE c.id = $1 AND v.version = coalesce($2, c.version)
+
+-- name: history
+SELECT version, body, change, created_at FROM aria_shape.character_versions
+WHERE character_id = $1 ORDER BY version
+
+-- name: put_model
+INSERT INTO aria_shape.model_versions (id, parent, path, metrics, training_config)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+RETURNING created_at
+
+-- name: get_model
+SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.model_versions WHERE id = $1
+
+-- name: models
+SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.model_versions
+ORDER BY created_at, id

@@ -1,0 +1,126 @@
+"""aria_shape's records in PostgreSQL (schema ``aria_shape``): templates, characters with their
+history of versions, and model versions. SQL lives in ``sql/store.sql``.
+
+Character evolution::
+
+    create -> version 1 --evolve(change)--> version 2 --evolve--> ... (every version kept)
+
+Guarantees and caveats
+----------------------
+- A character's versions are append-only; ``evolve`` locks the character row (``FOR UPDATE``), so
+  concurrent evolutions get consecutive version numbers and none is lost.
+- Every stored version was validated against its template by the caller (the service) before it
+  reached this module; the store itself does not re-check.
+- A model version's ``parent`` must exist (foreign key): the lineage of versions is a tree.
+- Needs an ``asyncpg`` pool on a database where aria_shape's migrations were applied.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aria_actors.runtime.errors import NotFound
+from aria_actors.shape.errors import UnknownModelVersion
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+@functools.cache
+def _queries() -> dict[str, str]:
+    parts = _NAME.split((Path(__file__).with_name("sql") / "store.sql").read_text())
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def q(name: str) -> str:
+    return _queries()[name]
+
+
+def _model_row(r: Any) -> dict[str, Any]:
+    return {"id": r["id"], "parent": r["parent"], "path": r["path"],
+            "metrics": json.loads(r["metrics"]), "training_config": json.loads(r["training_config"]),
+            "created_at": r["created_at"].isoformat()}
+
+
+class ShapeStore:
+    """Queries over one asyncpg pool."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def put_template(self, name: str, body: dict[str, Any]) -> None:
+        await self.pool.execute(q("put_template"), name, json.dumps(body))
+
+    async def templates(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in await self.pool.fetch(q("templates"))]
+
+    async def create_character(self, body: dict[str, Any], change: str) -> dict[str, Any]:
+        cid = uuid.uuid4()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(q("insert_character"), cid, body["template"], body.get("name", ""))
+            at = await conn.fetchval(q("insert_version"), cid, 1, json.dumps(body), change)
+        return {"id": str(cid), "version": 1, "character": body, "change": change,
+                "created_at": at.isoformat()}
+
+    async def evolve(self, character_id: str, update: Any, change: str) -> dict[str, Any]:
+        """New version of a character: ``update(current_body) -> new_body`` runs under the row lock."""
+        cid = _uuid(character_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(q("lock_character"), cid)
+            if row is None:
+                raise NotFound(f"no character {character_id}", character_id=character_id)
+            current = await conn.fetchrow(q("character_version"), cid, None)
+            body = update(json.loads(current["body"]))
+            version = row["version"] + 1
+            at = await conn.fetchval(q("insert_version"), cid, version, json.dumps(body), change)
+            await conn.execute(q("bump_version"), cid, version, body.get("name", ""))
+        return {"id": character_id, "version": version, "character": body, "change": change,
+                "created_at": at.isoformat()}
+
+    async def character(self, character_id: str, version: int | None = None) -> dict[str, Any]:
+        r = await self.pool.fetchrow(q("character_version"), _uuid(character_id), version)
+        if r is None:
+            raise NotFound(f"no character {character_id}" + (f" version {version}" if version else ""),
+                           character_id=character_id, version=version)
+        return {"id": character_id, "version": r["version"], "latest": r["latest"],
+                "character": json.loads(r["body"]), "change": r["change"],
+                "created_at": r["created_at"].isoformat()}
+
+    async def history(self, character_id: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(q("history"), _uuid(character_id))
+        if not rows:
+            raise NotFound(f"no character {character_id}", character_id=character_id)
+        return [{"version": r["version"], "character": json.loads(r["body"]), "change": r["change"],
+                 "created_at": r["created_at"].isoformat()} for r in rows]
+
+    async def register_model(self, model_id: str, path: str, parent: str | None,
+                             metrics: dict[str, Any], training_config: dict[str, Any]) -> dict[str, Any]:
+        import asyncpg
+
+        try:
+            await self.pool.fetchval(q("put_model"), model_id, parent, path, json.dumps(metrics),
+                                     json.dumps(training_config))
+        except asyncpg.ForeignKeyViolationError:
+            raise UnknownModelVersion(f"parent model version {parent!r} does not exist",
+                                      model_version=parent) from None
+        return await self.model(model_id)
+
+    async def model(self, model_id: str) -> dict[str, Any]:
+        r = await self.pool.fetchrow(q("get_model"), model_id)
+        if r is None:
+            raise UnknownModelVersion(f"no model version {model_id!r}", model_version=model_id)
+        return _model_row(r)
+
+    async def models(self) -> list[dict[str, Any]]:
+        return [_model_row(r) for r in await self.pool.fetch(q("models"))]
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise NotFound(f"no character {text!r} (not a character id)", character_id=text) from None

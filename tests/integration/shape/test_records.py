@@ -1,0 +1,117 @@
+"""Templates, characters with versions and model versions in a real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Status
+from aria_actors.shape.errors import InvalidCharacter, UnknownModelVersion
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+async def service(shape_deps, tmp_path_factory):
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    home = tmp_path_factory.mktemp("shape-records")
+    svc = ShapeService(AriaSettings(home=home), ShapeConfig(pretrain_steps=0, max_new_tokens=8))
+    await svc.start(shape_deps)
+    await svc.wait_ready()
+    yield svc
+    await svc.stop()
+
+
+async def test_health_probes_the_database(service) -> None:
+    health = await service.health()
+    assert health.status == Status.READY, health
+    assert health.details["store"]["pool_size"] >= 1
+
+
+async def test_character_evolves_through_versions(service) -> None:
+    created = await service.create_character("fantasy", name="Ada", seed=3)
+    cid = created["id"]
+    assert created["version"] == 1
+    first_traits = created["character"]["traits"]
+    gone = first_traits[0]
+    evolved = await service.evolve_character(cid, remove_traits=[gone], add_traits=["curious"],
+                                             attributes={"age": 40}, change="grew up")
+    assert evolved["version"] == 2
+    latest = await service.get_character(cid)
+    assert latest["version"] == 2 and latest["latest"] == 2
+    assert gone not in latest["character"]["traits"] and "curious" in latest["character"]["traits"]
+    assert (await service.get_character(cid, 1))["character"]["traits"] == first_traits
+    history = await service.character_history(cid)
+    assert [h["version"] for h in history] == [1, 2]
+    assert [h["change"] for h in history] == ["created", "grew up"]
+
+
+async def test_invalid_evolution_is_refused_and_stores_nothing(service) -> None:
+    created = await service.create_character(
+        "fantasy", {"template": "fantasy", "name": "Pax", "traits": ["pacifist", "kind"],
+                    "attributes": {"age": 30, "role": "monk"}})
+    with pytest.raises(InvalidCharacter) as info:
+        await service.evolve_character(created["id"], add_traits=["bloodthirsty"])
+    assert info.value.fields["errors"][0]["field"] == "constraints.no-bloodthirsty-pacifist"
+    assert [h["version"] for h in await service.character_history(created["id"])] == [1]
+    with pytest.raises(NotFound):
+        await service.get_character(created["id"], 7)
+
+
+async def test_templates_survive_a_restart(service, shape_deps, tmp_path) -> None:
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    await service.put_template({"name": "pair", "traits": ["a", "b"], "min_traits": 1, "max_traits": 2})
+    again = ShapeService(AriaSettings(home=service.settings.home), ShapeConfig(pretrain_steps=0))
+    await again.start(shape_deps)
+    try:
+        assert "pair" in {t["name"] for t in await again.list_templates()}
+    finally:
+        await again.stop()
+
+
+async def test_model_versions_and_unknown_version(service) -> None:
+    base = await service.register_model("tiny-v1", "/models/tiny-v1", metrics={"reward": 0.1})
+    child = await service.register_model("tiny-v2", "/models/tiny-v2", parent="tiny-v1",
+                                         metrics={"reward": 0.3}, training_config={"lr": 0.01})
+    assert child["parent"] == base["id"] and child["training_config"] == {"lr": 0.01}
+    assert [m["id"] for m in await service.list_models()] == ["tiny-v1", "tiny-v2"]
+    with pytest.raises(UnknownModelVersion) as info:
+        await service.get_model("tiny-v9")
+    assert info.value.status == 404 and info.value.fields["model_version"] == "tiny-v9"
+    with pytest.raises(UnknownModelVersion):
+        await service.register_model("orphan", "/x", parent="nope")
+
+
+async def test_records_over_http(service) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from aria_actors.runtime.http import install_problem_handlers
+    from aria_actors.runtime.local import LocalClient
+    from aria_actors.shape.api import router
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_shape": LocalClient(service)}
+    # In this event loop (the service's pool lives here), not in TestClient's own thread.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        r = await http.post("/v1/shape/characters", json={"template": "fantasy", "name": "Bo", "seed": 1,
+                                                          "describe": False})
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        r2 = await http.post(f"/v1/shape/characters/{cid}/versions",
+                             json={"name": "Bo the Bold", "change": "renamed"})
+        assert r2.status_code == 201 and r2.json()["version"] == 2
+        first = await http.get(f"/v1/shape/characters/{cid}?version=1")
+        assert first.json()["character"]["name"] == "Bo"
+        assert len((await http.get(f"/v1/shape/characters/{cid}/versions")).json()) == 2
+        missing = await http.get("/v1/shape/models/nope")
+        assert missing.status_code == 404
+        assert missing.json()["type"].endswith("shape-unknown-model-version")
