@@ -93,7 +93,7 @@ class SoftHsm:
             if proc.returncode != 0:
                 raise HsmError(f"softhsm2-util --init-token failed: {proc.stderr.strip()}",
                                module=self.module)
-        with self._session(rw=True) as session:
+        with _LOCK, self._session(rw=True) as session:
             self._key(session, create=True)
 
     def _session(self, rw: bool = False):

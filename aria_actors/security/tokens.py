@@ -136,6 +136,25 @@ class JwtVerifier:
         return claims
 
 
+def signing_input_for(kid: str, issuer: str, subject: str, claims: dict[str, Any] | None,
+                      ttl_s: int | None, default_ttl_s: int, max_ttl_s: int) -> str:
+    """``base64url(header).base64url(payload)`` of a new token, after validating its inputs."""
+    claims = dict(claims or {})
+    if not isinstance(subject, str) or not subject:
+        raise InvalidSecretPath("token subject must be a non-empty string")
+    if RESERVED & claims.keys():
+        raise InvalidSecretPath(f"reserved claims cannot be set: {sorted(RESERVED & claims.keys())}")
+    ttl = default_ttl_s if ttl_s is None else int(ttl_s)
+    if not 1 <= ttl <= max_ttl_s:
+        raise InvalidSecretPath(f"ttl_s must be 1..{max_ttl_s}", ttl_s=ttl)
+    now = int(time.time())
+    header = {"alg": "EdDSA", "typ": "JWT", "kid": kid}
+    payload = {**claims, "iss": issuer, "sub": subject, "iat": now, "nbf": now,
+               "exp": now + ttl, "jti": _secrets.token_urlsafe(12)}
+    return (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+            b64url(json.dumps(payload, separators=(",", ":")).encode()))
+
+
 @dataclass
 class JwtSigner:
     """Issues tokens with a transit ed25519 key; ``secrets`` is an admin-token Secrets."""
@@ -173,21 +192,9 @@ class JwtSigner:
               ttl_s: int | None = None, version: int | None = None) -> str:
         from aria_actors.security.secrets import TRANSIT_MOUNT, openbao_errors
 
-        claims = dict(claims or {})
-        if not isinstance(subject, str) or not subject:
-            raise InvalidSecretPath("token subject must be a non-empty string")
-        if RESERVED & claims.keys():
-            raise InvalidSecretPath(f"reserved claims cannot be set: {sorted(RESERVED & claims.keys())}")
-        ttl = self.default_ttl_s if ttl_s is None else int(ttl_s)
-        if not 1 <= ttl <= self.max_ttl_s:
-            raise InvalidSecretPath(f"ttl_s must be 1..{self.max_ttl_s}", ttl_s=ttl)
         version = version or self._version or self.latest_version()
-        now = int(time.time())
-        header = {"alg": "EdDSA", "typ": "JWT", "kid": f"{self.key_name}:v{version}"}
-        payload = {**claims, "iss": self.issuer, "sub": subject, "iat": now, "nbf": now,
-                   "exp": now + ttl, "jti": _secrets.token_urlsafe(12)}
-        signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
-                         b64url(json.dumps(payload, separators=(",", ":")).encode()))
+        signing_input = signing_input_for(f"{self.key_name}:v{version}", self.issuer, subject,
+                                          claims, ttl_s, self.default_ttl_s, self.max_ttl_s)
         with openbao_errors(f"sign token with {self.key_name!r}", key=self.key_name):
             resp = self.secrets.client.secrets.transit.sign_data(
                 self.key_name, base64.b64encode(signing_input.encode()).decode(),

@@ -132,3 +132,19 @@ async def test_rotation_loop_is_cancelled_on_stop(tmp_path) -> None:
     await service.stop()
     assert service._rotation_task is None
     assert Audit.records[0][1:] == ("scheduled_rotation", "", "error:openbao-unavailable")
+
+
+async def test_in_process_security_lifecycle() -> None:
+    from aria_actors.runtime.service import Deps
+    from aria_actors.security.testing import InProcessSecurity
+
+    service = InProcessSecurity()
+    assert (await service.health()).status is Status.STARTING
+    with pytest.raises(OpenBaoUnavailable):
+        await service.kv_get("services/aria_data/x")
+    await service.start(Deps())
+    assert (await service.health()).status is Status.READY
+    token = await service.issue_token("u", None, 10)
+    assert (await service.verify_token(token))["sub"] == "u"
+    await service.stop()
+    assert (await service.health()).status is Status.STARTING

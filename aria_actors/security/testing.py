@@ -1,0 +1,243 @@
+"""An in-process aria_security for other services' unit tests (no OpenBao, no HSM, no Ray).
+
+``InProcessSecurity`` has the same methods, arguments, return types, errors and scoping rules as
+:class:`~aria_actors.security.service.SecurityService` for the calls other services make
+(``kv_*``, ``encrypt``/``decrypt``/``rewrap``/``datakey``, ``issue_token``/``verify_token``/
+``jwks``, ``authorize``). One contract suite (``tests/integration/security/test_contract.py``)
+runs over both, so a unit test written against this one holds against the real service.
+
+Guarantees and caveats
+----------------------
+- Real cryptography: AES-256-GCM for transit (``vault:vN:`` ciphertexts), Ed25519 JWTs verified
+  by the same :class:`~aria_actors.security.tokens.JwtVerifier`.
+- Memory only: nothing survives the object, nothing is audited, no HSM. Never use it outside tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import time
+from typing import Any
+
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.spec import Health, Status
+from aria_actors.security.errors import (
+    DecryptionFailed,
+    KeyNotFound,
+    OpenBaoUnavailable,
+    SecretAccessDenied,
+    SecretNotFound,
+)
+from aria_actors.security.rbac import Authorizer
+from aria_actors.security.secrets import check_key_name, check_path
+from aria_actors.security.service import SPEC
+from aria_actors.security.tokens import (
+    JwtVerifier,
+    b64url,
+    signing_input_for,
+)
+
+
+def _allowed(service: str | None, path: str, write: bool) -> bool:
+    if service is None:
+        return True
+    if path.startswith(f"services/{service}/"):
+        return True
+    return not write and path.startswith("shared/")
+
+
+def _key_allowed(service: str | None, key: str) -> bool:
+    return service is None or key == service or key.startswith(service + "-")
+
+
+class InProcessSecurity(Service):
+    """aria_security's service methods over dictionaries and local keys."""
+
+    SPEC = SPEC
+
+    def __init__(self, settings: Any = None, issuer: str = "aria", max_ttl_s: int = 3600) -> None:
+        super().__init__(settings)
+        self.issuer, self.max_ttl_s = issuer, max_ttl_s
+        self._kv: dict[str, dict[int, dict[str, Any]]] = {}
+        self._deleted: dict[str, set[int]] = {}
+        self._keys: dict[str, list[bytes]] = {}
+        self._jwt: list[Any] = []
+        self._retired: dict[int, float] = {}
+        self._authz = Authorizer()
+        self._started = False
+
+    @classmethod
+    def started(cls, **kwargs: Any) -> InProcessSecurity:
+        """A ready instance without an event loop (for sync fixtures)."""
+        service = cls(**kwargs)
+        service._rotate_jwt()
+        service._started = True
+        return service
+
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        self._rotate_jwt()
+        self._started = True
+
+    async def health(self) -> Health:
+        if not self._started:
+            return Health(Status.STARTING, "not started")
+        return Health(Status.READY, "in-process (tests only)", {"secrets": len(self._kv)})
+
+    async def stop(self) -> None:
+        self._started = False
+
+    def _ready(self) -> None:
+        if not self._started:
+            raise OpenBaoUnavailable("aria_security is not started")
+
+    # -- KV -----------------------------------------------------------------------------------
+    def _versions(self, path: str, service: str | None, write: bool = False) -> dict[int, dict]:
+        self._ready()
+        path = check_path(path)
+        if not _allowed(service, path, write):
+            raise SecretAccessDenied(f"{path!r}: permission denied by policy", path=path)
+        if path not in self._kv:
+            raise SecretNotFound(f"read secret {path!r}: not found", path=path)
+        return self._kv[path]
+
+    async def kv_get(self, path: str, version: int | None = None, *, service: str | None = None
+                     ) -> dict[str, Any]:
+        versions = self._versions(path, service)
+        version = version or max(versions)
+        if version not in versions or version in self._deleted.get(path, set()):
+            raise SecretNotFound(f"read secret {path!r}: not found", path=path)
+        return copy.deepcopy(versions[version])
+
+    async def kv_put(self, path: str, data: dict[str, Any], *, cas: int | None = None,
+                     service: str | None = None) -> int:
+        self._ready()
+        path = check_path(path)
+        if not _allowed(service, path, write=True):
+            raise SecretAccessDenied(f"{path!r}: permission denied by policy", path=path)
+        versions = self._kv.setdefault(path, {})
+        current = max(versions, default=0)
+        if cas is not None and cas != current:
+            from aria_actors.security.errors import SecurityError
+
+            raise SecurityError(f"write secret {path!r}: check-and-set mismatch", path=path)
+        versions[current + 1] = copy.deepcopy(data)
+        return current + 1
+
+    async def kv_list(self, prefix: str = "", *, service: str | None = None) -> list[str]:
+        self._ready()
+        prefix = check_path(prefix, allow_empty=True)
+        base = f"{prefix}/" if prefix else ""
+        names = {p[len(base):].split("/")[0] + ("/" if "/" in p[len(base):] else "")
+                 for p in self._kv if p.startswith(base)}
+        if not names:
+            raise SecretNotFound(f"list secrets under {prefix!r}: not found", path=prefix)
+        return sorted(names)
+
+    async def kv_delete(self, path: str, versions: list[int] | None = None, *,
+                        service: str | None = None) -> None:
+        existing = self._versions(path, service, write=True)
+        self._deleted.setdefault(path, set()).update(versions or [max(existing)])
+
+    async def kv_undelete(self, path: str, versions: list[int], *, service: str | None = None) -> None:
+        self._versions(path, service, write=True)
+        self._deleted.get(path, set()).difference_update(versions)
+
+    async def kv_versions(self, path: str, *, service: str | None = None) -> dict[str, Any]:
+        versions = self._versions(path, service)
+        return {"current_version": max(versions), "oldest_version": min(versions),
+                "versions": {v: {"created_time": None, "destroyed": False,
+                                 "deletion_time": "deleted" if v in self._deleted.get(path, ()) else None}
+                             for v in versions}}
+
+    # -- transit ------------------------------------------------------------------------------
+    def _key(self, name: str, service: str | None, create: bool) -> list[bytes]:
+        self._ready()
+        name = check_key_name(name)
+        if not _key_allowed(service, name):
+            raise SecretAccessDenied(f"transit key {name!r}: permission denied by policy", key=name)
+        if name not in self._keys:
+            if not create:
+                raise KeyNotFound(f"no transit key {name!r}", key=name)
+            self._keys[name] = [os.urandom(32)]
+        return self._keys[name]
+
+    async def encrypt(self, key_name: str, plaintext: bytes, *, context: bytes | None = None,
+                      service: str | None = None) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        versions = self._key(key_name, service, create=True)
+        nonce = os.urandom(12)
+        ct = AESGCM(versions[-1]).encrypt(nonce, bytes(plaintext), context)
+        return f"vault:v{len(versions)}:" + base64.b64encode(nonce + ct).decode()
+
+    async def decrypt(self, key_name: str, ciphertext: str, *, context: bytes | None = None,
+                      service: str | None = None) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        versions = self._key(key_name, service, create=False)
+        try:
+            _, tag, body = ciphertext.split(":", 2)
+            raw = base64.b64decode(body)
+            return AESGCM(versions[int(tag[1:]) - 1]).decrypt(raw[:12], raw[12:], context)
+        except (ValueError, IndexError, InvalidTag, AttributeError):
+            raise DecryptionFailed(f"decrypt with {key_name!r} failed", key=key_name) from None
+
+    async def rewrap(self, key_name: str, ciphertext: str, *, service: str | None = None) -> str:
+        plaintext = await self.decrypt(key_name, ciphertext, service=service)
+        return await self.encrypt(key_name, plaintext, service=service)
+
+    async def datakey(self, key_name: str, bits: int = 256, *, service: str | None = None
+                      ) -> dict[str, Any]:
+        key = os.urandom(bits // 8)
+        return {"plaintext": key, "ciphertext": await self.encrypt(key_name, key, service=service)}
+
+    async def rotate_key(self, key_name: str) -> int:
+        versions = self._key(key_name, None, create=False)
+        versions.append(os.urandom(32))
+        return len(versions)
+
+    # -- JWT ----------------------------------------------------------------------------------
+    def _rotate_jwt(self) -> int:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        if self._jwt:
+            self._retired[len(self._jwt)] = time.time()
+        self._jwt.append(Ed25519PrivateKey.generate())
+        return len(self._jwt)
+
+    async def rotate_jwt_key(self) -> int:
+        self._ready()
+        return self._rotate_jwt()
+
+    async def jwks(self) -> dict[str, Any]:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self._ready()
+        now, keys = time.time(), []
+        for v in range(len(self._jwt), 0, -1):
+            if v in self._retired and self._retired[v] + self.max_ttl_s + 5 < now:
+                continue
+            raw = self._jwt[v - 1].public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            keys.append({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                         "kid": f"aria-jwt:v{v}", "x": b64url(raw)})
+        return {"keys": keys}
+
+    async def issue_token(self, subject: str, claims: dict[str, Any] | None = None,
+                          ttl_s: int | None = None) -> str:
+        self._ready()
+        version = len(self._jwt)
+        signing_input = signing_input_for(f"aria-jwt:v{version}", self.issuer, subject, claims,
+                                          ttl_s, min(900, self.max_ttl_s), self.max_ttl_s)
+        return f"{signing_input}.{b64url(self._jwt[-1].sign(signing_input.encode()))}"
+
+    async def verify_token(self, token: str) -> dict[str, Any]:
+        return JwtVerifier(await self.jwks(), self.issuer).verify(token)
+
+    async def authorize(self, principal: dict[str, Any], action: str,
+                        resource: dict[str, Any] | None = None) -> bool:
+        self._ready()
+        return self._authz.authorize(principal, action, resource)
