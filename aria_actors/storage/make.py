@@ -3,7 +3,7 @@
 Pipeline::
 
     reader thread: read 8 MiB -> native cut (GIL released) -> chunks in order
-          |  submit (bounded: at most `workers * 4` chunks in flight)
+          |  submit batches of ~1 MiB (bounded: at most `2 * workers + 1` in flight)
           v
     pool threads: sha512/256 (GIL released) -> exists? -> zstd (GIL released) -> atomic write
           |  results collected in submission order
@@ -11,7 +11,8 @@ Pipeline::
     Index(chunks in order)
 
 Guarantees and caveats:
-- Streaming: memory is one read buffer, one max-size tail and the in-flight chunks, whatever the
+- Streaming: memory is the read buffers still referenced by in-flight batches (at most
+  ``2 * workers + 1`` batches of ~1 MiB, each pinning its 8 MiB read buffer), whatever the
   input size (a 2 GiB file stays well under 300 MB RSS).
 - Chunks are written before the index that names them exists, so a reader that finds an index
   finds its chunks (unless gc removed them; see ``maintenance.gc``).
@@ -41,6 +42,9 @@ class MakeStats:
     stored_chunks: int = 0  # newly written (the others were already in the store)
 
 
+BATCH_BYTES = 1 << 20
+
+
 def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
@@ -54,35 +58,48 @@ def make_index(source: str | os.PathLike[str] | BinaryIO, store: WriteStore | No
     stats = stats if stats is not None else MakeStats()
     workers = workers or default_workers()
 
-    def work(start: int, data: bytes) -> tuple[IndexChunk, bool]:
-        digest = chunkmod.chunk_id(data)
-        written = False
-        if store is not None:
-            hexid = digest.hex()
-            if on_chunk is not None:
-                on_chunk(hexid)
-            written = store.store_chunk(hexid, data)
-        return IndexChunk(start, len(data), digest), written
+    def work(batch: list[tuple[int, memoryview]]) -> list[tuple[IndexChunk, bool]]:
+        out = []
+        for start, data in batch:
+            digest = chunkmod.chunk_id(data)
+            written = False
+            if store is not None:
+                hexid = digest.hex()
+                if on_chunk is not None:
+                    on_chunk(hexid)
+                written = store.store_chunk(hexid, data)
+            out.append((IndexChunk(start, len(data), digest), written))
+        return out
 
     chunks: list[IndexChunk] = []
-    pending: deque[Future[tuple[IndexChunk, bool]]] = deque()
+    pending: deque[Future[list[tuple[IndexChunk, bool]]]] = deque()
 
     def drain(limit: int) -> None:
         while len(pending) > limit:
-            item, written = pending.popleft().result()
-            chunks.append(item)
-            stats.chunks += 1
-            stats.bytes += item.size
-            stats.stored_chunks += written
+            for item, written in pending.popleft().result():
+                chunks.append(item)
+                stats.chunks += 1
+                stats.bytes += item.size
+                stats.stored_chunks += written
 
     own = not hasattr(source, "read")
     stream: BinaryIO = open(source, "rb", buffering=0) if own else source  # type: ignore[arg-type]  # noqa: SIM115
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="aria-make") as pool:
             try:
+                # Chunks go to the pool in batches of about BATCH_BYTES: one future per chunk
+                # costs more in GIL hand-offs than hashing a small chunk does.
+                batch: list[tuple[int, memoryview]] = []
+                size = 0
                 for start, data in iter_chunks(stream, params):
-                    pending.append(pool.submit(work, start, data))
-                    drain(workers * 4)
+                    batch.append((start, data))
+                    size += len(data)
+                    if size >= BATCH_BYTES:
+                        pending.append(pool.submit(work, batch))
+                        batch, size = [], 0
+                        drain(workers * 2)
+                if batch:
+                    pending.append(pool.submit(work, batch))
                 drain(0)
             except BaseException:
                 for fut in pending:
