@@ -115,6 +115,7 @@ def build(worker: Any, args: dict[str, Any] | None = None, *, queue: str | None 
         raise InvalidJob(f"worker must be a registered name or function, got {worker!r}",
                          field="worker")
     spec = reg.get(name)
+    reg.check_target(name)
     args = {} if args is None else args
     if not isinstance(args, dict):
         raise ArgsNotSerializable(f"args must be a JSON object (dict), got {type(args).__name__}",

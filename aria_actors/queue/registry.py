@@ -17,11 +17,13 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aria_actors.queue import dispatch
 from aria_actors.queue.errors import InvalidJob, UnknownWorker
 from aria_actors.queue.jobs import DEFAULT_UNIQUE_STATES, JobState, default_backoff
 
@@ -108,10 +110,18 @@ def check_queue(queue: Any) -> str:
 
 
 class Registry:
-    """Worker specs by name."""
+    """Worker specs by name, plus ``service:<name>.<method>`` workers that call another service
+    (see :mod:`aria_actors.queue.dispatch`).
 
-    def __init__(self) -> None:
+    ``services``: the service names such jobs may target (default: the runtime registry's);
+    ``service_client``: how a running job reaches a service (default: the runtime's Ray client).
+    """
+
+    def __init__(self, services: set[str] | None = None,
+                 service_client: Callable[[str], Any] | None = None) -> None:
         self._specs: dict[str, WorkerSpec] = {}
+        self.services = services
+        self.service_client = service_client
 
     def add(self, spec: WorkerSpec) -> WorkerSpec:
         old = self._specs.get(spec.name)
@@ -123,12 +133,24 @@ class Registry:
         return spec
 
     def get(self, name: str) -> WorkerSpec:
+        if dispatch.is_service_worker(name):
+            service, method = dispatch.parse(name)
+            return WorkerSpec(name=name, is_async=True, fn=functools.partial(
+                dispatch.call_service, self.service_client or dispatch.ray_client, service, method))
         try:
             return self._specs[name]
         except KeyError:
             raise UnknownWorker(
                 f"no worker is registered as {name!r}; known: {sorted(self._specs)[:20]}",
                 worker=name) from None
+
+    def check_target(self, name: str) -> None:
+        """At enqueue: a service worker must target a known service."""
+        if dispatch.is_service_worker(name):
+            service, _ = dispatch.parse(name)
+            known = self.services if self.services is not None else dispatch.registered_services()
+            if service not in known:
+                raise UnknownWorker(f"no service named {service!r} to run {name!r}", worker=name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._specs

@@ -41,6 +41,7 @@ SPEC = ServiceSpec(
         'queue-scaling',
         'job-metrics',
         'queue-health',
+        'cross-service-jobs',
     ),
     features=(
         'jobs',

@@ -9,6 +9,9 @@ import json
 import asyncpg
 
 from aria_actors.queue.registry import worker
+from aria_actors.runtime.errors import Conflict
+from aria_actors.runtime.service import Service
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 _pool: asyncpg.Pool | None = None
 FAIL_RATE = 0.2
@@ -36,3 +39,19 @@ async def flaky(job):
 @worker(name="it.echo", queue="ray")
 async def echo(job):
     return {"pid": __import__("os").getpid(), "args": job.args}
+
+
+class EchoService(Service):
+    """A small real service for cross-service job tests, hosted by the runtime's ActorShell."""
+
+    SPEC = ServiceSpec(name="aria_qtest_echo", layer=1, kind="actor",
+                       entrypoint="tests.integration.queue.ray_jobs:EchoService")
+
+    async def health(self) -> Health:
+        return Health(Status.READY, "echo")
+
+    async def shout(self, text: str) -> dict:
+        return {"text": text.upper(), "pid": __import__("os").getpid()}
+
+    async def refuse(self) -> None:
+        raise Conflict("echo refuses", reason="test")

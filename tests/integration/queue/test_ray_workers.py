@@ -120,3 +120,38 @@ async def test_no_job_lost_1000_jobs_two_kills(ray_session, queue_dsn, queue_poo
 @pytest.mark.slow
 async def test_no_job_lost_10000_jobs_six_kills(ray_session, queue_dsn, queue_pool):
     await chaos(ray_session, queue_dsn, queue_pool, 10_000, kills=6)
+
+
+async def test_cross_service_job_runs_in_the_owning_service(ray_session, queue_dsn, queue_pool):
+    import ray
+
+    from aria_actors.queue.errors import UnknownWorker
+    from aria_actors.queue.registry import Registry
+    from aria_actors.queue.workers import WorkerPool
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.runtime.shell import ActorShell
+
+    spec = ray_jobs.EchoService.SPEC
+    shell = ray.remote(num_cpus=0)(ActorShell).options(name=spec.name).remote(spec, AriaSettings())
+    await shell.start.remote(())
+    producer_reg = Registry(services={spec.name})
+    pool = WorkerPool(queue_dsn, MODULES, executor_options={"poll_interval": 0.2})
+    try:
+        await pool.scale("svc", 1, concurrency=2)
+        ok = await producer.enqueue(queue_pool, "service:aria_qtest_echo.shout", {"text": "hi"},
+                                    queue="svc", registry=producer_reg)
+        bad = await producer.enqueue(queue_pool, "service:aria_qtest_echo.refuse", {},
+                                     queue="svc", max_attempts=1, registry=producer_reg)
+        await wait_states(queue_pool, [ok.id], {"completed"})
+        await wait_states(queue_pool, [bad.id], {"discarded"})
+        result = (await admin.get_job(queue_pool, ok.id)).result
+        assert result["text"] == "HI"
+        # it ran in the service's own actor process, not in the worker actor or here
+        assert result["pid"] == (await shell.placement.remote())["pid"] != os.getpid()
+        assert "echo refuses" in (await admin.get_job(queue_pool, bad.id)).errors[0]["error"]
+        for name in ("service:aria_nope.shout", "service:aria_qtest_echo._private", "service:x"):
+            with pytest.raises(UnknownWorker):
+                await producer.enqueue(queue_pool, name, {}, registry=producer_reg)
+    finally:
+        await pool.shutdown(grace=1)
+        ray.kill(shell)

@@ -159,3 +159,31 @@ def test_settings_validate(monkeypatch):
         QueueSettings(queues={"bad name!": 1})
     with pytest.raises(ValueError):
         QueueSettings(nope=1)
+
+
+async def test_service_workers_dispatch_to_the_named_service():
+    calls = []
+
+    class Client:
+        def __init__(self, name):
+            self.name = name
+
+        async def call(self, method, **kwargs):
+            calls.append((self.name, method, kwargs))
+            return "done"
+
+    reg = Registry(services={"aria_storage"}, service_client=Client)
+    spec = reg.get("service:aria_storage.reindex")
+    reg.check_target(spec.name)
+    assert await spec.fn(Job(id=1, worker=spec.name, args={"full": True})) == "done"
+    assert calls == [("aria_storage", "reindex", {"full": True})]
+    for bad in ("service:aria_storage._secret", "service:storage.x", "service:aria_storage"):
+        with pytest.raises(UnknownWorker):
+            reg.get(bad)
+    with pytest.raises(UnknownWorker):
+        Registry(services=set()).check_target("service:aria_storage.reindex")
+    new = producer.build("service:aria_storage.reindex", {"full": True}, registry=reg)
+    assert new.worker == "service:aria_storage.reindex"
+    Registry().check_target("service:aria_storage.reindex")  # the runtime registry knows it
+    with pytest.raises(UnknownWorker):
+        Registry().check_target("service:aria_nothing.reindex")
