@@ -133,3 +133,51 @@ async def get_model(model_id: str, client: ServiceClient = Shape) -> dict[str, A
 async def register_model(model_id: str, req: ModelRequest, client: ServiceClient = Shape) -> dict[str, Any]:
     return await client.call("register_model", model_id, req.path, parent=req.parent,
                              metrics=req.metrics, training_config=req.training_config)
+
+
+class TrafficRequest(BaseModel):
+    weights: dict[str, float] = Field(min_length=1, description="Model version id -> traffic weight.")
+    seed: int = Field(0, ge=0)
+
+
+class CompleteRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=4000)
+    key: str | None = Field(None, max_length=256, description="Sticky routing key (user, session).")
+    max_new_tokens: int | None = Field(None, ge=1, le=512)
+    seed: int | None = Field(None, ge=0)
+
+
+class FeedbackRequest(BaseModel):
+    version: str
+    value: float
+
+
+class PromoteRequest(BaseModel):
+    version: str | None = Field(None, description="Version to serve; default the A/B leader.")
+
+
+@router.put("/traffic")
+async def set_traffic(req: TrafficRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("set_traffic", req.weights, seed=req.seed)
+
+
+@router.get("/traffic")
+async def traffic_report(client: ServiceClient = Shape) -> dict[str, Any] | None:
+    return await client.call("traffic_report")
+
+
+@router.post("/complete")
+async def complete(req: CompleteRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("complete_ab", req.prompt, key=req.key, max_new_tokens=req.max_new_tokens,
+                             seed=req.seed)
+
+
+@router.post("/feedback", status_code=204)
+async def feedback(req: FeedbackRequest, client: ServiceClient = Shape) -> Response:
+    await client.call("feedback", req.version, req.value)
+    return Response(status_code=204)
+
+
+@router.post("/promote")
+async def promote(req: PromoteRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("promote", req.version)

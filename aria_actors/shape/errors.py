@@ -91,3 +91,12 @@ class TrainingConfigError(ShapeError):
     type = "shape-training-config"
     status = 400
     title = "Invalid training configuration"
+
+
+class InvalidTraffic(ShapeError):
+    """The traffic split is invalid (no version, a negative weight, all weights zero); give each
+    version a weight >= 0 with at least one above 0."""
+
+    type = "shape-invalid-traffic"
+    status = 400
+    title = "Invalid traffic split"

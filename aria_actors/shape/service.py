@@ -126,6 +126,9 @@ class ShapeService(Service):
         self._pool: Any = None
         self._store: Any = None
         self._skipped_templates: dict[str, str] = {}
+        self._versions: dict[str, Any] = {}  # model version id -> LoadedModel
+        self._served_version = "base"
+        self._traffic: Any = None  # TrafficSplit while an A/B test runs
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -185,6 +188,8 @@ class ShapeService(Service):
             details["store"] = "memory (no aria_data dependency)"
         if self._loaded is not None:
             loaded = self._loaded
+            details.update(served_version=self._served_version, loaded_versions=sorted(self._versions),
+                           traffic=self._traffic.weights if self._traffic else None)
             details.update(model_source=loaded.source, model_path=str(loaded.path),
                            parameters=loaded.num_parameters, device=str(loaded.model.device),
                            model_type=loaded.model.config.model_type)
@@ -346,3 +351,62 @@ class ShapeService(Service):
         from aria_actors.shape.model import embed
 
         return await self._run(embed, self._model(), texts)
+
+    # -- model versions: load, A/B traffic, promotion --------------------------------------------
+    async def load_version(self, model_id: str) -> dict[str, Any]:
+        """Load a registered model version next to the served one (UnknownModelVersion if none)."""
+        row = await self._records().model(model_id)
+        if model_id not in self._versions:
+            from aria_actors.shape.model import load_model
+
+            cfg = self.config.model_copy(update={"model_path": row["path"]})
+            self._versions[model_id] = await asyncio.to_thread(load_model, cfg)
+        return {"id": model_id, "path": row["path"], "parameters": self._versions[model_id].num_parameters}
+
+    async def set_traffic(self, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
+        """Start an A/B test: requests of :meth:`complete_ab` split between versions by weight."""
+        from aria_actors.shape.traffic import TrafficSplit
+
+        for version in weights:
+            await self.load_version(version)
+        self._traffic = TrafficSplit(weights, seed)
+        return self._traffic.report()
+
+    async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,
+                          seed: int | None = None) -> dict[str, Any]:
+        """One completion from the version the traffic split picks (sticky per ``key``)."""
+        import time
+
+        from aria_actors.shape.model import generate
+
+        version = self._traffic.pick(key) if self._traffic else self._served_version
+        loaded = self._versions.get(version) or self._model()
+        t0 = time.perf_counter()
+        text = (await self._run(generate, loaded, [prompt],
+                                max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed))[0]
+        if self._traffic:
+            tokens = len(loaded.tokenizer(text)["input_ids"])
+            self._traffic.record(version, tokens, time.perf_counter() - t0)
+        return {"version": version, "text": text}
+
+    async def feedback(self, version: str, value: float) -> None:
+        """An outcome score for a response served by ``version`` (what promotion compares)."""
+        if self._traffic is None:
+            raise ShapeError("no A/B test is running; start one with set_traffic", version=version)
+        self._traffic.feedback(version, value)
+
+    async def traffic_report(self) -> dict[str, Any] | None:
+        return self._traffic.report() if self._traffic else None
+
+    async def promote(self, version: str | None = None) -> dict[str, Any]:
+        """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic."""
+        report = self._traffic.report() if self._traffic else None
+        winner = version or (self._traffic.leader() if self._traffic else None)
+        if winner is None:
+            raise ShapeError("nothing to promote: name a version or collect feedback first")
+        if winner not in self._versions:
+            await self.load_version(winner)  # raises UnknownModelVersion for unknown ids
+        self._loaded = self._versions[winner]
+        self._served_version = winner
+        self._traffic = None
+        return {"promoted": winner, "ab_report": report}

@@ -115,3 +115,29 @@ async def test_records_over_http(service) -> None:
         missing = await http.get("/v1/shape/models/nope")
         assert missing.status_code == 404
         assert missing.json()["type"].endswith("shape-unknown-model-version")
+
+
+async def test_ab_test_between_registered_versions_then_promote(service, tmp_path) -> None:
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import build_tiny
+
+    for i, seed in enumerate((1, 2)):
+        path = build_tiny(ShapeConfig(seed=seed, pretrain_steps=0), tmp_path / f"v{i}")
+        await service.register_model(f"v{i}", str(path))
+    with pytest.raises(UnknownModelVersion):
+        await service.set_traffic({"v0": 1, "v9": 1})
+    await service.set_traffic({"v0": 1, "v1": 1})
+    served = [await service.complete_ab("Traits: brave.\nDescription:", key=f"user-{k}", max_new_tokens=4)
+              for k in range(12)]
+    assert {s["version"] for s in served} == {"v0", "v1"}
+    again = await service.complete_ab("Traits: brave.\nDescription:", key="user-3", max_new_tokens=4)
+    assert again["version"] == served[3]["version"]  # sticky per key
+    await service.feedback("v0", 0.2)
+    await service.feedback("v1", 0.8)
+    report = await service.traffic_report()
+    assert sum(v["requests"] for v in report["versions"].values()) == 13
+    assert report["leader"] == "v1"
+    out = await service.promote()
+    assert out["promoted"] == "v1"
+    assert (await service.health()).details["served_version"] == "v1"
+    assert (await service.complete_ab("Traits: shy.\nDescription:", max_new_tokens=3))["version"] == "v1"
