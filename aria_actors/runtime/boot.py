@@ -37,12 +37,19 @@ class BootActor:
     def __init__(self, settings: AriaSettings, specs: Sequence[ServiceSpec] | None = None) -> None:
         logging.basicConfig(level=settings.log_level)
         self.settings = settings
+        self.launcher = RayLauncher(settings)
         self.supervisor = Supervisor(
             specs if specs is not None else all_specs(),
-            RayLauncher(settings), supervisor_options(settings), is_dead=is_dead,
+            self.launcher, supervisor_options(settings), is_dead=is_dead,
         )
         self._boot: asyncio.Task[Any] | None = None
         self._loop: asyncio.Task[None] | None = None
+        self.reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
+        if self.reconstructed:
+            # Ray restarted this actor after a crash: take over the services that still run
+            # (their state lives in them and in the stores) and supervise them again.
+            self.launcher.adopt_existing = True
+            self._boot = asyncio.get_event_loop().create_task(self._boot_then_watch())
 
     async def up(self, wait: bool = False) -> dict[str, Any]:
         """Start the boot in the background (idempotent); with ``wait``, return once it settled."""
@@ -54,6 +61,7 @@ class BootActor:
 
     async def _boot_then_watch(self) -> None:
         await self.supervisor.boot()
+        self.launcher.adopt_existing = False
         self._loop = asyncio.ensure_future(self._health_loop())
 
     async def _health_loop(self) -> None:

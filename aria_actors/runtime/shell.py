@@ -157,13 +157,31 @@ class DeploymentUnit(ActorUnit):
 class RayLauncher:
     """Makes units on Ray: actors for stateful services, Serve applications for stateless ones."""
 
-    def __init__(self, settings: AriaSettings) -> None:
+    def __init__(self, settings: AriaSettings, adopt_existing: bool = False) -> None:
         self.settings = settings
+        # Set by a boot actor that Ray restarted: live service actors are taken over, not replaced.
+        self.adopt_existing = adopt_existing
 
     async def launch(self, spec: ServiceSpec) -> ActorUnit:
+        if self.adopt_existing:
+            unit = await self._adopt(spec)
+            if unit is not None:
+                return unit
         if spec.kind == "deployment":
             return await self._deploy(spec)
         return await self._create_actor(spec)
+
+    async def _adopt(self, spec: ServiceSpec) -> ActorUnit | None:
+        try:
+            handle = ray.get_actor(spec.name, namespace=self.settings.namespace)
+        except ValueError:
+            return None
+        try:
+            await asyncio.wait_for(_remote(handle.placement), self.settings.health_timeout_s)
+        except Exception:  # dead or hung: replace it
+            return None
+        log.info("adopted running actor %s", spec.name)
+        return ActorUnit(handle)
 
     async def _create_actor(self, spec: ServiceSpec) -> ActorUnit:
         actor_cls = ray.remote(ActorShell)

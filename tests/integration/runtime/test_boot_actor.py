@@ -103,3 +103,24 @@ def test_failed_start_stays_failed_and_dependents_do_not_start(boot_with) -> Non
         ray.get_actor(p + "t_top", namespace="aria-test")
     ray.get(boot.check_now.remote())
     assert by_name(boot)[p + "t_left"]["status"] == "failed"
+
+
+def test_crashed_boot_actor_is_restarted_by_ray_and_adopts_running_services(boot_with) -> None:
+    import ray
+
+    boot, _ = boot_with(diamond())
+    before = by_name(boot)
+    ray.kill(boot, no_restart=False)  # a crash: Ray's max_restarts brings it back
+    wait_for(lambda: _settled(boot), "the restarted boot actor to settle")
+    after = by_name(boot)
+    assert {s["status"] for s in after.values()} == {"ready"}
+    assert {n: s["pid"] for n, s in after.items()} == {n: s["pid"] for n, s in before.items()}
+
+
+def _settled(boot) -> bool:
+    import ray
+
+    try:
+        return ray.get(boot.status.remote(), timeout=5)["phase"] == "running"
+    except ray.exceptions.RayError:  # unavailable while Ray restarts it
+        return False
