@@ -3,7 +3,8 @@
 Start::
 
     credentials: ARIA_DATABASE_URL set ----------------------------> use it (stored in aria_security)
-                 empty, aria_security holds services/aria_data/database (not embedded) -> use that
+                 empty, aria_security holds services/aria_data/database (not embedded) -> use that,
+                   with user/password from OpenBao's database engine when it names a db_role
                  otherwise ------------------------------------------> start the embedded server
     -> open the pool -> apply aria_data's migrations (failure fails the start)
     -> apply every other service's migrations in dependency order (a failure is kept and shown as
@@ -13,6 +14,8 @@ Guarantees and caveats:
 - ``health()`` pings the server and reports pool stats, server connections, table sizes, slow
   queries and migration state; it is READY only when the ping answers and nothing is pending.
 - ``stop()`` closes the pool and stops the embedded server it started (or found running).
+- Dynamic database credentials (``db_role_kind: dynamic``) carry a lease; the lease is not
+  renewed here, so set its TTL longer than Aria runs or use a static role (rotated by OpenBao).
 - ``dsn()`` returns the URL with its credentials: services open their own pools with it. It is
   never logged; health and errors carry the masked form.
 """
@@ -86,6 +89,7 @@ class DataService(Service):
         self._dsn: str | None = None
         self.dsn_source = ""
         self.migration_errors: dict[str, str] = {}
+        self.lease_id: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -209,6 +213,9 @@ class DataService(Service):
                 await self._write_secret(security, {"url": url, "embedded": False})
             return url, "ARIA_DATABASE_URL"
         if stored and stored.get("url") and not stored.get("embedded"):
+            if stored.get("db_role"):
+                return await self._with_openbao_creds(security, stored), (
+                    f"aria_security:{SECRET_PATH} + database role {stored['db_role']}")
             return stored["url"], f"aria_security:{SECRET_PATH}"
         assert self.config is not None
         self.embedded = EmbeddedPostgres(
@@ -218,6 +225,20 @@ class DataService(Service):
         if security is not None and (stored or {}).get("url") != dsn:
             await self._write_secret(security, {"url": dsn, "embedded": True})
         return dsn, "embedded PostgreSQL"
+
+    async def _with_openbao_creds(self, security: Any, stored: dict[str, Any]) -> str:
+        """The stored URL with a user and password from OpenBao's database secrets engine:
+        ``{"url": ..., "db_role": R, "db_role_kind": "static"|"dynamic"}``."""
+        from urllib.parse import quote, urlsplit, urlunsplit
+
+        kind = stored.get("db_role_kind", "dynamic")
+        method = "db_static_creds" if kind == "static" else "db_creds"
+        creds = await security.call(method, stored["db_role"])
+        parts = urlsplit(stored["url"])
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{quote(creds['username'], safe='')}:{quote(creds['password'], safe='')}@{host}"
+        self.lease_id = creds.get("lease_id")
+        return urlunsplit(parts._replace(netloc=netloc))
 
     async def _read_secret(self, security: Any) -> dict[str, Any] | None:
         from aria_actors.runtime.errors import AriaError

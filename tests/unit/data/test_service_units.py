@@ -88,3 +88,25 @@ def test_validate_url() -> None:
     with pytest.raises(DatabaseUrlInvalid, match="ARIA_X"):
         validate("http://u:p@h/db", setting="ARIA_X")
     assert mask("postgresql://u:p@h/db") == "postgresql://u:***@h/db"
+
+
+class OpenBaoDatabase(SecretsStore):
+    """Adds aria_security's db_creds/db_static_creds (unit tests only)."""
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "db_creds":
+            return {"username": f"v-{args[0]}-x1", "password": "p@ss/w0rd", "lease_id": "db/creds/1"}
+        if method == "db_static_creds":
+            return {"username": "aria_static", "password": "rotated"}
+        return await super().call(method, *args, **kwargs)
+
+
+async def test_database_role_credentials_from_openbao() -> None:
+    store = OpenBaoDatabase({SECRET_PATH: {"url": "postgresql://db.internal:5432/aria",
+                                           "embedded": False, "db_role": "aria_data"}})
+    svc = _svc("", store)
+    dsn, source = await svc._resolve_dsn()
+    assert dsn == "postgresql://v-aria_data-x1:p%40ss%2Fw0rd@db.internal:5432/aria"
+    assert "aria_data" in source and svc.lease_id == "db/creds/1"
+    store.data[SECRET_PATH]["db_role_kind"] = "static"
+    assert (await svc._resolve_dsn())[0] == "postgresql://aria_static:rotated@db.internal:5432/aria"
