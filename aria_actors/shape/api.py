@@ -181,3 +181,17 @@ async def feedback(req: FeedbackRequest, client: ServiceClient = Shape) -> Respo
 @router.post("/promote")
 async def promote(req: PromoteRequest, client: ServiceClient = Shape) -> dict[str, Any]:
     return await client.call("promote", req.version)
+
+
+class TrainRequest(BaseModel):
+    version: str = Field(min_length=1, max_length=128, description="Id of the model version to create.")
+    steps: int = Field(20, ge=1, le=10_000)
+    prompts_per_step: int = Field(4, ge=1, le=1024)
+    settings: dict[str, Any] = Field(default_factory=dict, description="GRPO settings (GRPOSettings).")
+    seed: int = Field(0, ge=0)
+
+
+@router.post("/train", status_code=201)
+async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("train", req.version, steps=req.steps, prompts_per_step=req.prompts_per_step,
+                             settings=req.settings, seed=req.seed)

@@ -410,3 +410,42 @@ class ShapeService(Service):
         self._served_version = winner
         self._traffic = None
         return {"promoted": winner, "ab_report": report}
+
+    # -- training (in this actor, one run at a time) ------------------------------------------
+    async def train(self, version_id: str, *, steps: int = 20, prompts_per_step: int = 4,
+                    settings: dict[str, Any] | None = None, eval_prompts: int = 8,
+                    seed: int = 0) -> dict[str, Any]:
+        """GRPO on a copy of the served model for ``steps``; the result is a new model version.
+
+        The checkpoint goes to ``ARIA_HOME/shape/checkpoints/<version_id>`` and is registered with
+        the served version as parent, the held-out mean reward before and after as metrics and the
+        GRPO settings as training config. The served model does not change until promoted.
+        """
+        store = self._records()
+        base = self._model()
+
+        def run() -> dict[str, Any]:
+            import copy
+
+            from aria_actors.shape.corpus import prompts
+            from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward
+
+            cfg = GRPOSettings(**{"seed": seed, **(settings or {})})
+            model = copy.deepcopy(base.model)
+            held_out = prompts(eval_prompts, seed=10_000 + seed)
+            before = mean_reward(model, base.tokenizer, held_out, cfg)
+            runner = GRPORunner(model, base.tokenizer, cfg)
+            rewards = [runner.step(prompts(prompts_per_step, seed=seed * 1_000 + i))["reward"]
+                       for i in range(steps)]
+            after = mean_reward(model, base.tokenizer, held_out, cfg)
+            path = self.settings.home / "shape" / "checkpoints" / version_id
+            model.save_pretrained(path)
+            base.tokenizer.save_pretrained(path)
+            return {"path": str(path), "config": cfg.model_dump(),
+                    "metrics": {"held_out_reward_before": before, "held_out_reward_after": after,
+                                "train_rewards": rewards, "steps": steps}}
+
+        out = await self._run(run)
+        return await store.register_model(
+            version_id, out["path"], self._served_version if self._served_version != "base" else None,
+            out["metrics"], {**out["config"], "steps": steps, "prompts_per_step": prompts_per_step})
