@@ -31,6 +31,7 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -160,12 +161,14 @@ def find_plan(
     blacklist_actions: frozenset[Any] | set[Any] = frozenset(),
     blacklist_methods: frozenset[tuple[str, Any]] | set[tuple[str, Any]] = frozenset(),
     optimise_cost: bool = False,
+    forbid: Callable[[int, Any], bool] | None = None,
 ) -> PlanResult:
     """Plan ``todo`` from ``state`` in ``domain``.
 
     ``optimise_cost`` turns the search into branch and bound over method choices: it keeps
     searching after the first plan, pruning partial plans that cost at least the best found,
     and reports ``optimal=True`` only when the whole space was explored within the budget.
+    ``forbid(step, action)`` vetoes an action at a plan position (used for resource reservations).
     """
     t0 = time.perf_counter()
     actions = domain._action_dict
@@ -184,6 +187,7 @@ def find_plan(
     for item in reversed(todo):
         todo_cell = (item, None, todo_cell)
     plan_cell: Any = None
+    plen = 0
     g = 0.0
     stack: list[list[Any]] = []
     nodes = 0
@@ -194,7 +198,7 @@ def find_plan(
 
     def expand(cp: list[Any]) -> Any:
         """Resume choice point ``cp`` at its next method; the new todo cell, or _OUT."""
-        st, item, parent, rest, _plan, _g, methods, idx, kind = cp
+        st, item, parent, rest, _plan, _g, methods, idx, kind, _plen = cp
         n = len(methods)
         while idx < n:
             m = methods[idx]
@@ -248,6 +252,9 @@ def find_plan(
                     if check_black and _key(item) in blacklist_actions:
                         failed = True
                         break
+                    if forbid is not None and forbid(plen, item):
+                        failed = True
+                        break
                     new = state._fork(state.__name__) if type(state) is State else state.copy()
                     res = act(new, *item[1:])
                     if isinstance(res, State):
@@ -259,6 +266,7 @@ def find_plan(
                         if changed(res, state):
                             plan_cell = (item, TreeNode(item, "action", None, parent) if record_tree
                                          else None, plan_cell)
+                            plen += 1
                         state = res
                         todo_cell = rest
                         continue
@@ -293,7 +301,7 @@ def find_plan(
                 kind = _MULTIGOAL
             else:
                 raise _unknown(domain, item)
-            cp = [state, item, parent, rest, plan_cell, g, methods, 0, kind]
+            cp = [state, item, parent, rest, plan_cell, g, methods, 0, kind, plen]
             nxt = expand(cp)
             if nxt is _OUT:
                 failed = True
@@ -317,7 +325,7 @@ def find_plan(
             cp = stack[-1]
             nxt = expand(cp)
             if nxt is not _OUT:
-                state, plan_cell, g = cp[0], cp[4], cp[5]
+                state, plan_cell, g, plen = cp[0], cp[4], cp[5], cp[9]
                 todo_cell = nxt
                 resumed = True
                 break
