@@ -236,13 +236,49 @@ def restart(name: str = typer.Argument(..., help="Service name, e.g. aria_storag
 def env() -> None:
     """Print the shell exports that `ray job submit` and the Ray dashboard API need (token auth)."""
     from aria_actors.runtime.localcluster import LocalCluster
+    from aria_actors.runtime.operator import operator_token
 
     settings = settings_or_exit()
     cluster = LocalCluster(settings)
     state = run_guarded(cluster.require_running)
-    for key, value in {**cluster.ray_env(), "RAY_ADDRESS": state.dashboard_url,
-                       "ARIA_URL": state.gateway_url}.items():
+    exports = {**cluster.ray_env(), "RAY_ADDRESS": state.dashboard_url, "ARIA_URL": state.gateway_url}
+    try:
+        exports["ARIA_TOKEN"] = operator_token(settings)
+    except AriaError as exc:
+        err_console.print(f"[yellow]warning:[/yellow] no ARIA_TOKEN: {exc.message}")
+    for key, value in exports.items():
         print(f"export {key}={shlex.quote(value)}")
+
+
+@app.command()
+def token() -> None:
+    """Print an admin bearer token for this Aria's gateway (minted by aria_security, valid 1 h)."""
+    from aria_actors.runtime.localcluster import LocalCluster
+    from aria_actors.runtime.operator import operator_token
+
+    settings = settings_or_exit()
+    run_guarded(LocalCluster(settings).require_running)
+    print(run_guarded(lambda: operator_token(settings)))
+
+
+def _ensure_token() -> None:
+    """Service command groups talk to the gateway with $ARIA_TOKEN; mint one if it is unset."""
+    import os
+
+    from aria_actors.runtime.localcluster import LocalCluster
+    from aria_actors.runtime.operator import cached_token, operator_token
+
+    if os.environ.get("ARIA_TOKEN"):
+        return
+    settings = settings_or_exit()
+    token = cached_token(settings)
+    if token is None and LocalCluster(settings).running():
+        try:
+            token = operator_token(settings)
+        except AriaError as exc:
+            err_console.print(f"[yellow]warning:[/yellow] no token: {exc.message}")
+    if token:
+        os.environ["ARIA_TOKEN"] = token
 
 
 def _mount_service_clis() -> None:
@@ -253,7 +289,9 @@ def _mount_service_clis() -> None:
             if exc.name == f"aria_actors.{module}.cli":
                 continue
             raise
-        app.add_typer(sub.app, name=module)
+        app.add_typer(sub.app, name=module, callback=_ensure_token)
+        if module == "security":  # the issue's name for the secrets commands
+            app.add_typer(sub.app, name="secrets", callback=_ensure_token)
 
 
 _mount_service_clis()

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from aria_actors import __version__
@@ -25,6 +25,28 @@ from aria_actors.runtime.registry import SERVICE_MODULES
 
 log = logging.getLogger("aria.gateway")
 NOT_UP = {"failed", "pending", "starting", "stopped"}
+# Read-only system routes anyone who can reach the gateway may use; every service route needs a
+# bearer token. Discovery is public so that `curl /v1/services` works, as for Ray's dashboard.
+PUBLIC_PATHS = frozenset({"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
+                          "/redoc", "/v1/services", "/v1/security/jwks"})
+PUBLIC_PREFIXES = ("/v1/services/",)
+
+
+def is_public(request: Request) -> bool:
+    path = request.url.path
+    return request.method in ("GET", "HEAD") and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
+
+
+def authentication() -> Any:
+    """The gateway-wide dependency: aria_security's bearer check on everything but public routes."""
+    from aria_actors.security.middleware import BearerAuth
+
+    bearer = BearerAuth(exempt=())
+
+    async def _authenticate(request: Request) -> dict[str, Any] | None:
+        return None if is_public(request) else await bearer(request)
+
+    return _authenticate
 
 
 def mount_service_routers(app: FastAPI) -> list[str]:
@@ -42,10 +64,11 @@ def mount_service_routers(app: FastAPI) -> list[str]:
     return mounted
 
 
-def create_app(directory: ServiceDirectory) -> FastAPI:
+def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAPI:
     app = FastAPI(
         title="Aria", version=__version__,
         description="Runtime for AI-driven characters: the fourteen services behind one gateway.",
+        dependencies=[Depends(authentication())] if require_auth else [],
     )
     install_problem_handlers(app)
     metrics = GatewayMetrics()

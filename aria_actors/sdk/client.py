@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
@@ -14,6 +15,12 @@ class Unreachable(ServiceUnavailable):
     """The Aria gateway did not answer; check the URL and that `aria up` is running."""
 
     type = "unreachable"
+
+
+def _auth_headers(token: str | None) -> dict[str, str]:
+    """Bearer header from ``token``, else ``$ARIA_TOKEN`` (`aria env` / `aria token` print one)."""
+    token = token or os.environ.get("ARIA_TOKEN")
+    return {"authorization": f"Bearer {token}"} if token else {}
 
 
 def _raise_for_problem(response: httpx.Response) -> None:
@@ -37,7 +44,7 @@ class AriaClient:
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = _auth_headers(token)
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
@@ -83,7 +90,7 @@ class AsyncAriaClient:
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = _auth_headers(token)
         self.url = url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=headers,
                                        transport=transport)

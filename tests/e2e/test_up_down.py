@@ -78,6 +78,16 @@ def test_sdk_says_unreachable_clearly() -> None:
         client.services()
 
 
+def test_service_routes_need_the_operator_token(running_aria) -> None:
+    url = f"{running_aria.url}/v1/data/health"
+    refused = httpx.get(url)
+    assert refused.status_code == 401 and refused.json()["type"].endswith("/invalid-token")
+    token = running_aria.aria("token", check=True).stdout.strip()
+    allowed = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+    assert allowed.status_code == 200, allowed.text
+
+
+
 def test_down_leaves_no_process_behind(running_aria) -> None:
     down = running_aria.aria("down")
     assert down.returncode == 0, down.stderr

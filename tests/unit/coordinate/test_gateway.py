@@ -62,3 +62,15 @@ async def test_openapi_docs_are_served(gateway) -> None:
     assert (await gateway.get("/docs")).status_code == 200
     spec_ = (await gateway.get("/openapi.json")).json()
     assert "/v1/services/{name}" in spec_["paths"]
+
+
+async def test_service_routes_need_a_bearer_token(gateway) -> None:
+    paths = (await gateway.get("/openapi.json")).json()["paths"]
+    protected = [p for p, ops in paths.items() if "get" in ops and p.startswith("/v1/")
+                 and not p.startswith("/v1/services") and p != "/v1/security/jwks"]
+    assert protected, "no service router with a GET route is mounted"
+    path = protected[0].replace("{", "").replace("}", "")
+    resp = await gateway.get(path)
+    assert resp.status_code == 401, (path, resp.text)
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in resp.text
