@@ -23,7 +23,9 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -191,3 +193,24 @@ class GRPORunner:
         return {"step": self.step_count, "loss": float(parts.loss.detach()),
                 "reward": float(ro.rewards[:n].mean()), "kl": parts.kl,
                 "groups": len(ro.prompts) / self.settings.num_generations}
+
+    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> str:
+        """A resumable checkpoint: weights and tokenizer (``save_pretrained``), optimizer, step."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out)
+        self.tokenizer.save_pretrained(out)
+        torch.save(self.optimizer.state_dict(), out / "optimizer.pt")
+        (out / "trainer_state.json").write_text(json.dumps(
+            {"step": self.step_count, "metrics": metrics or {}, "settings": self.settings.model_dump()},
+            sort_keys=True))
+        self.last_checkpoint = str(out)
+        return str(out)
+
+    def restore(self, path: str | Path) -> int:
+        """Continue from a checkpoint written by :meth:`save` (the model was loaded from it)."""
+        out = Path(path)
+        self.optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
+        self.step_count = int(json.loads((out / "trainer_state.json").read_text())["step"])
+        self.last_checkpoint = str(out)
+        return self.step_count

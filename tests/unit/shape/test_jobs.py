@@ -1,0 +1,52 @@
+"""Training as a resumable job: an interrupted run resumes to the same weights."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from aria_actors.shape.jobs import latest_checkpoint, run_training, train_job  # noqa: E402
+from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+
+SETTINGS = {"num_generations": 4, "max_completion_length": 5, "learning_rate": 1e-2, "seed": 2}
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    whole = run_training(str(tiny_model_dir), str(tmp_path / "whole"), steps=4, prompts_per_step=2,
+                         checkpoint_every=2, settings=SETTINGS)
+    assert whole["resumed_from"] is None and whole["steps"] == 4
+
+    calls = {"n": 0}
+
+    def crash_on_third_step(prompts, completions):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker lost")
+        return trait_coverage(prompts, completions)
+
+    with pytest.raises(RuntimeError):
+        run_training(str(tiny_model_dir), str(tmp_path / "split"), steps=4, prompts_per_step=2,
+                     checkpoint_every=2, settings=SETTINGS, reward_fn=crash_on_third_step)
+    assert latest_checkpoint(tmp_path / "split").name == "step-000002"
+    resumed = run_training(str(tiny_model_dir), str(tmp_path / "split"), steps=4, prompts_per_step=2,
+                           checkpoint_every=2, settings=SETTINGS)
+    assert resumed["resumed_from"].endswith("step-000002") and len(resumed["rewards"]) == 2
+    a = load_file(str(tmp_path / "whole" / "step-000004" / "model.safetensors"))
+    b = load_file(str(tmp_path / "split" / "step-000004" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_queue_worker_is_registered_and_runs(tiny_model_dir, tmp_path) -> None:
+    from aria_actors.queue.jobs import Job
+    from aria_actors.queue.registry import default_registry
+
+    spec = default_registry.get("aria_shape.train")
+    assert spec.fn is train_job and spec.queue == "shape-train"
+    job = Job(id=1, worker="aria_shape.train", queue="shape-train",
+              args={"model_path": str(tiny_model_dir), "checkpoint_dir": str(tmp_path), "steps": 1,
+                    "prompts_per_step": 1, "settings": {"num_generations": 2, "max_completion_length": 3}})
+    out = spec.fn(job)
+    assert out["steps"] == 1 and out["final_checkpoint"].endswith("step-000001")
