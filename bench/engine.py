@@ -84,13 +84,15 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
 def bench_pool(quick: bool) -> None:
     try:
         import ray
-        from aria_actors.engine.pool import PlannerPool, PlanRequest
+
+        from aria_actors.engine.pool import PlannerPool
+        from aria_actors.engine.runner import PlanRequest
     except ImportError as exc:
         print(f"plan_many: skipped ({exc})")
         return
     domain = "Childsnack"
     ids = suite.ipc_problem_ids(domain)[: 8 if quick else 16]
-    requests = [PlanRequest(domain=f"gtpyhop:{domain}", todo=None, problem=pid) for pid in ids] * 2
+    requests = [PlanRequest(domain="childsnack", problem=pid, strategy="greedy") for pid in ids] * 2
     t = time.perf_counter()
     for req in requests:
         d, s, todo = suite.ipc_problem(domain, req.problem or "", "peer")
@@ -99,7 +101,7 @@ def bench_pool(quick: bool) -> None:
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         for size in (1, 2, 4):
-            pool = PlannerPool(size=size)
+            pool = PlannerPool(size=size, specs={"childsnack": "gtpyhop-example:Childsnack"})
             pool.plan_many(requests[:2])  # warm the actors (imports, domain loading)
             t = time.perf_counter()
             results = pool.plan_many(requests)
