@@ -36,6 +36,9 @@ class DataConfig(BaseSettings):
     migrate_lock_timeout_s: float = Field(
         300.0, gt=0, description="Wait this long for another node's migration run to finish."
     )
+    archive_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between partition maintenance runs (create/archive/drop)."
+    )
     archive_retention_days: int = Field(
         90, ge=1, le=36_500, description="Partitions of archived rows older than this are dropped."
     )

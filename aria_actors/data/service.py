@@ -9,6 +9,7 @@ Start::
     -> open the pool -> apply aria_data's migrations (failure fails the start)
     -> apply every other service's migrations in dependency order (a failure is kept and shown as
        DEGRADED; that service's own migrate() call raises it)
+    -> maintain time partitions now and every ARIA_DATA_ARCHIVE_INTERVAL_S (archival.py)
 
 Guarantees and caveats:
 - ``health()`` pings the server and reports pool stats, server connections, table sizes, slow
@@ -47,6 +48,7 @@ SPEC = ServiceSpec(
         'pools',
         'schema',
         'backup',
+        'archival',
         'db-health',
         'multi-tenant',
         'distributed-transactions',
@@ -90,10 +92,14 @@ class DataService(Service):
         self.dsn_source = ""
         self.migration_errors: dict[str, str] = {}
         self.lease_id: str | None = None
+        self.last_maintenance: dict[str, Any] | None = None
+        self._maintainer: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, deps: Deps) -> None:
+        import asyncio
+
         from aria_actors.data.config import load_data_config
         from aria_actors.data.migrations import migrate_up, ordered_services
         from aria_actors.data.pool import Database
@@ -114,10 +120,30 @@ class DataService(Service):
                 except Exception as exc:  # one service's bad migration must not stop the others
                     self.migration_errors[svc] = f"{type(exc).__name__}: {exc}"
                     log.error("migrations of %s failed: %s", svc, exc)
+        await self.maintain_partitions()
+        self._maintainer = asyncio.create_task(self._maintain_loop(), name="aria_data.partitions")
+
+    async def _maintain_loop(self) -> None:
+        import asyncio
+
+        assert self.config is not None
+        while True:
+            await asyncio.sleep(self.config.archive_interval_s)
+            try:
+                await self.maintain_partitions()
+            except Exception as exc:  # keep the loop; health shows the error
+                self.last_maintenance = {"error": f"{type(exc).__name__}: {exc}"}
+                log.error("partition maintenance failed: %s", exc)
 
     async def stop(self) -> None:
         import asyncio
+        import contextlib
 
+        if self._maintainer is not None:
+            self._maintainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintainer
+            self._maintainer = None
         if self.db is not None:
             await self.db.close()
             self.db = None
@@ -150,6 +176,7 @@ class DataService(Service):
             "recent_slow_queries": list(self.db.recent_slow)[-5:],
             "table_sizes": sizes, "migrations_applied": sum(s.state == "applied" for s in states),
             "migrations_not_applied": pending, "migration_errors": dict(self.migration_errors),
+            "partition_maintenance": self.last_maintenance,
         }
         if pending or self.migration_errors:
             return Health(Status.DEGRADED, f"{len(pending)} migration(s) not applied", details)
@@ -178,6 +205,19 @@ class DataService(Service):
                                     lock_timeout_s=db.config.migrate_lock_timeout_s)
         self.migration_errors.pop(full_name(service_name), None)
         return [f"{a.version:04d}_{a.name}" for a in done]
+
+    async def maintain_partitions(self) -> dict[str, Any]:
+        """Create, archive and drop time partitions of registered tables (see archival.py)."""
+        import time
+
+        from aria_actors.data.archival import maintain
+
+        db = self._db()
+        async with db.acquire() as conn:
+            report = await maintain(conn, default_retention_days=db.config.archive_retention_days)
+        self.last_maintenance = {"at": time.time(), "created": report.created,
+                                 "archived": report.archived, "dropped": report.dropped}
+        return self.last_maintenance
 
     async def migrate_status(self, services: list[str] | None = None) -> list[dict[str, Any]]:
         from aria_actors.data.migrations import migration_status

@@ -36,7 +36,9 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
         assert await svc.dsn() == fresh_database
         assert await svc.migrate("aria_queue") == []  # applied at start already
         states = await svc.migrate_status(["aria_data"])
-        assert [(s["version"], s["state"]) for s in states] == [(1, "applied")]
+        assert [(s["version"], s["state"]) for s in states] == [(1, "applied"), (2, "applied")]
+        assert d["partition_maintenance"]["created"] == []
+        assert (await svc.maintain_partitions())["dropped"] == []
 
         app = FastAPI()
         install_problem_handlers(app)
@@ -84,8 +86,9 @@ def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_
     assert r.exit_code == 0 and "pending" in r.stdout
     r = runner.invoke(cli_app, ["migrate", "up", "-s", "data"])
     assert r.exit_code == 0 and "applied aria_data 0001_foundation" in r.stdout
-    r = runner.invoke(cli_app, ["migrate", "down", "-s", "data"])
+    r = runner.invoke(cli_app, ["migrate", "down", "-s", "data", "--to", "0"])
     assert r.exit_code == 0 and "reverted aria_data 0001_foundation" in r.stdout
+    assert "reverted aria_data 0002_archival" in r.stdout
     assert runner.invoke(cli_app, ["migrate", "up"]).exit_code == 0
     dump = tmp_path / "b.dump"
     r = runner.invoke(cli_app, ["backup", str(dump)])

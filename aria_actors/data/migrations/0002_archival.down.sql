@@ -1,0 +1,2 @@
+DROP TABLE aria_data.partitioned_tables;
+DROP SCHEMA aria_archive;
