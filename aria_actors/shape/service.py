@@ -44,6 +44,7 @@ from aria_actors.shape.errors import ModelLoadError, ShapeError, UnknownTemplate
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
 from aria_actors.shape.templates import Character, Template, validate_character
+from aria_actors.shape.versions import ModelVersionsMixin
 
 SPEC = ServiceSpec(
     name="aria_shape",
@@ -108,7 +109,7 @@ BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
 )
 
 
-class ShapeService(Service):
+class ShapeService(ModelVersionsMixin, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: Any = None) -> None:
@@ -351,101 +352,3 @@ class ShapeService(Service):
         from aria_actors.shape.model import embed
 
         return await self._run(embed, self._model(), texts)
-
-    # -- model versions: load, A/B traffic, promotion --------------------------------------------
-    async def load_version(self, model_id: str) -> dict[str, Any]:
-        """Load a registered model version next to the served one (UnknownModelVersion if none)."""
-        row = await self._records().model(model_id)
-        if model_id not in self._versions:
-            from aria_actors.shape.model import load_model
-
-            cfg = self.config.model_copy(update={"model_path": row["path"]})
-            self._versions[model_id] = await asyncio.to_thread(load_model, cfg)
-        return {"id": model_id, "path": row["path"], "parameters": self._versions[model_id].num_parameters}
-
-    async def set_traffic(self, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
-        """Start an A/B test: requests of :meth:`complete_ab` split between versions by weight."""
-        from aria_actors.shape.traffic import TrafficSplit
-
-        for version in weights:
-            await self.load_version(version)
-        self._traffic = TrafficSplit(weights, seed)
-        return self._traffic.report()
-
-    async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,
-                          seed: int | None = None) -> dict[str, Any]:
-        """One completion from the version the traffic split picks (sticky per ``key``)."""
-        import time
-
-        from aria_actors.shape.model import generate
-
-        version = self._traffic.pick(key) if self._traffic else self._served_version
-        loaded = self._versions.get(version) or self._model()
-        t0 = time.perf_counter()
-        text = (await self._run(generate, loaded, [prompt],
-                                max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed))[0]
-        if self._traffic:
-            tokens = len(loaded.tokenizer(text)["input_ids"])
-            self._traffic.record(version, tokens, time.perf_counter() - t0)
-        return {"version": version, "text": text}
-
-    async def feedback(self, version: str, value: float) -> None:
-        """An outcome score for a response served by ``version`` (what promotion compares)."""
-        if self._traffic is None:
-            raise ShapeError("no A/B test is running; start one with set_traffic", version=version)
-        self._traffic.feedback(version, value)
-
-    async def traffic_report(self) -> dict[str, Any] | None:
-        return self._traffic.report() if self._traffic else None
-
-    async def promote(self, version: str | None = None) -> dict[str, Any]:
-        """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic."""
-        report = self._traffic.report() if self._traffic else None
-        winner = version or (self._traffic.leader() if self._traffic else None)
-        if winner is None:
-            raise ShapeError("nothing to promote: name a version or collect feedback first")
-        if winner not in self._versions:
-            await self.load_version(winner)  # raises UnknownModelVersion for unknown ids
-        self._loaded = self._versions[winner]
-        self._served_version = winner
-        self._traffic = None
-        return {"promoted": winner, "ab_report": report}
-
-    # -- training (in this actor, one run at a time) ------------------------------------------
-    async def train(self, version_id: str, *, steps: int = 20, prompts_per_step: int = 4,
-                    settings: dict[str, Any] | None = None, eval_prompts: int = 8,
-                    seed: int = 0) -> dict[str, Any]:
-        """GRPO on a copy of the served model for ``steps``; the result is a new model version.
-
-        The checkpoint goes to ``ARIA_HOME/shape/checkpoints/<version_id>`` and is registered with
-        the served version as parent, the held-out mean reward before and after as metrics and the
-        GRPO settings as training config. The served model does not change until promoted.
-        """
-        store = self._records()
-        base = self._model()
-
-        def run() -> dict[str, Any]:
-            import copy
-
-            from aria_actors.shape.corpus import prompts
-            from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward
-
-            cfg = GRPOSettings(**{"seed": seed, **(settings or {})})
-            model = copy.deepcopy(base.model)
-            held_out = prompts(eval_prompts, seed=10_000 + seed)
-            before = mean_reward(model, base.tokenizer, held_out, cfg)
-            runner = GRPORunner(model, base.tokenizer, cfg)
-            rewards = [runner.step(prompts(prompts_per_step, seed=seed * 1_000 + i))["reward"]
-                       for i in range(steps)]
-            after = mean_reward(model, base.tokenizer, held_out, cfg)
-            path = self.settings.home / "shape" / "checkpoints" / version_id
-            model.save_pretrained(path)
-            base.tokenizer.save_pretrained(path)
-            return {"path": str(path), "config": cfg.model_dump(),
-                    "metrics": {"held_out_reward_before": before, "held_out_reward_after": after,
-                                "train_rewards": rewards, "steps": steps}}
-
-        out = await self._run(run)
-        return await store.register_model(
-            version_id, out["path"], self._served_version if self._served_version != "base" else None,
-            out["metrics"], {**out["config"], "steps": steps, "prompts_per_step": prompts_per_step})
