@@ -72,6 +72,7 @@ class QueueService(Service):
         self._plugins: Any = None
         self._workers: Any = None
         self._local: Any = None
+        self._supervisor: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -111,8 +112,36 @@ class QueueService(Service):
                 row = stored.get(name) or {}
                 replicas = row.get("replicas") if row.get("replicas") is not None else c.replicas
                 await self._workers.scale(name, replicas, row.get("concurrency") or limit)
+            import asyncio
+
+            self._supervisor = asyncio.create_task(self._supervise(), name="aria-queue-supervise")
+
+    async def _supervise(self) -> None:
+        import asyncio
+        import logging
+
+        while True:
+            await asyncio.sleep(self.config.rescue_interval_s)
+            try:
+                await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logging.getLogger("aria.queue").exception("replacing dead worker actors failed")
+
+    async def reconcile(self) -> dict[str, int]:
+        """Replace worker actors that died; returns how many were replaced per queue."""
+        if self._workers is None:
+            return {}
+        from aria_actors.queue import admin
+
+        limits = {q["name"]: q["concurrency"] or 10 for q in await admin.queues(self._db())}
+        return await self._workers.reconcile(limits)
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            self._supervisor = None
         if self._plugins is not None:
             await self._plugins.stop()
             self._plugins = None

@@ -63,6 +63,8 @@ class WorkerPool:
     executor_options: dict[str, Any] = field(default_factory=dict)
     actors: dict[str, list[Any]] = field(default_factory=dict)
     _seq: int = 0
+    # scale and reconcile change the same lists across awaits: one at a time.
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def _spawn(self, queue: str, concurrency: int) -> Any:
         self._seq += 1
@@ -73,6 +75,10 @@ class WorkerPool:
     async def scale(self, queue: str, replicas: int, concurrency: int = 10,
                     grace: float = 5.0) -> int:
         """Run exactly ``replicas`` actors for ``queue``; returns how many run now."""
+        async with self._lock:
+            return await self._scale(queue, replicas, concurrency, grace)
+
+    async def _scale(self, queue: str, replicas: int, concurrency: int, grace: float = 5.0) -> int:
         current = self.actors.setdefault(queue, [])
         new = [self._spawn(queue, concurrency) for _ in range(max(0, replicas - len(current)))]
         if new:
@@ -89,6 +95,10 @@ class WorkerPool:
 
     async def reconcile(self, concurrency: dict[str, int] | None = None) -> dict[str, int]:
         """Replace dead actors; returns how many were replaced per queue."""
+        async with self._lock:
+            return await self._reconcile(concurrency or {})
+
+    async def _reconcile(self, concurrency: dict[str, int]) -> dict[str, int]:
         replaced: dict[str, int] = {}
         for queue, actors in self.actors.items():
             alive = []
@@ -100,8 +110,7 @@ class WorkerPool:
                     replaced[queue] = replaced.get(queue, 0) + 1
             self.actors[queue] = alive
             if replaced.get(queue):
-                await self.scale(queue, len(alive) + replaced[queue],
-                                 (concurrency or {}).get(queue, 10))
+                await self._scale(queue, len(alive) + replaced[queue], concurrency.get(queue, 10))
         return replaced
 
     async def stats(self) -> list[dict[str, Any]]:

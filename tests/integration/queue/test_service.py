@@ -152,11 +152,16 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
 async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_pool, tmp_path):
     svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
         executor="ray", queues={"ray": 2}, replicas=1, worker_modules=MODULES,
-        poll_interval_s=0.2))
+        poll_interval_s=0.2, rescue_interval_s=3600))  # the test triggers reconcile itself
     await svc.start(queue_deps)
     try:
         assert (await svc.health()).details["queues"]["ray"]["executors"] == 1
         assert (await svc.scale("ray", replicas=3))["executors"] == 3
+        import ray
+
+        ray.kill(svc._workers.actors["ray"][0], no_restart=True)
+        assert await svc.reconcile() == {"ray": 1}
+        assert (await svc.health()).details["queues"]["ray"]["executors"] == 3
         jobs = await svc.enqueue_many([{"worker": "it.echo", "args": {"i": i}} for i in range(30)])
         await wait_states(queue_pool, [j["id"] for j in jobs], {"completed"})
         assert (await svc.scale("ray", replicas=0))["executors"] == 0
