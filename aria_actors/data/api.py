@@ -36,3 +36,9 @@ async def migrate(client: Client, service: str) -> dict[str, Any]:
         raise BadRequest("service must be a lowercase service name like aria_queue",
                          service=service)
     return {"service": service, "applied": await client.call("migrate", service)}
+
+
+@router.get("/advice", summary="Indexing and vacuum advice from PostgreSQL's statistics")
+async def advice(client: Client,
+                 min_rows: Annotated[int, Query(ge=1, le=10**9)] = 10_000) -> list[dict[str, Any]]:
+    return await client.call("query_advice", min_rows)

@@ -47,6 +47,7 @@ SPEC = ServiceSpec(
         'migrations',
         'pools',
         'schema',
+        'query-optimization',
         'backup',
         'archival',
         'db-health',
@@ -218,6 +219,14 @@ class DataService(Service):
         self.last_maintenance = {"at": time.time(), "created": report.created,
                                  "archived": report.archived, "dropped": report.dropped}
         return self.last_maintenance
+
+    async def query_advice(self, min_rows: int = 10_000) -> list[dict[str, Any]]:
+        """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
+        from aria_actors.data.optimize import advice
+
+        async with self._db().acquire() as conn:
+            return [{"kind": a.kind, "target": a.target, "message": a.message}
+                    for a in await advice(conn, min_rows=min_rows)]
 
     async def migrate_status(self, services: list[str] | None = None) -> list[dict[str, Any]]:
         from aria_actors.data.migrations import migration_status

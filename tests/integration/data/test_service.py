@@ -52,6 +52,10 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
             assert r.status_code == 200 and all(m["service"] == "aria_queue" for m in r.json())
             r = await http.post("/v1/data/migrations/aria_queue")
             assert r.json() == {"service": "aria_queue", "applied": []}
+            r = await http.get("/v1/data/advice", params={"min_rows": 1})
+            assert r.status_code == 200 and isinstance(r.json(), list)
+            r = await http.get("/v1/data/advice", params={"min_rows": 0})
+            assert r.status_code == 422
             r = await http.post("/v1/data/migrations/Bad-Name")
             assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
     finally:

@@ -70,7 +70,7 @@ def test_settings_dump_masks_the_url() -> None:
 
 def test_spec_capabilities_are_features() -> None:
     assert set(SPEC.capabilities) <= set(SPEC.features)
-    assert set(SPEC.missing) == {"query-optimization"}
+    assert SPEC.missing == ()
 
 
 def test_config_validation(monkeypatch: pytest.MonkeyPatch) -> None:
