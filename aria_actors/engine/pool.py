@@ -14,45 +14,13 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ray
 
 from aria_actors.engine.errors import EngineError
-from aria_actors.engine.registry import DomainRegistry
-from aria_actors.engine.runner import PlanRequest, ensure_serialisable, run_request
-from aria_actors.runtime.errors import AriaError
-
-
-def _error_dict(exc: Exception, request: PlanRequest) -> dict[str, Any]:
-    if isinstance(exc, AriaError):
-        problem = exc.problem()
-    else:
-        problem = {"type": "internal", "title": type(exc).__name__, "status": 500, "detail": str(exc)}
-    return {"status": "error", "plan": None, "error": problem, "character": request.character}
-
-
-class PlannerActor:
-    """The body of one planner actor (also usable in-process)."""
-
-    def __init__(self, specs: Mapping[str, str]) -> None:
-        self.registry = DomainRegistry(specs)
-        self.served = 0
-
-    def plan(self, request: PlanRequest) -> dict[str, Any]:
-        self.served += 1
-        try:
-            return run_request(self.registry, request)
-        except Exception as exc:
-            return _error_dict(exc, request)
-
-    def plan_batch(self, requests: Sequence[PlanRequest]) -> list[dict[str, Any]]:
-        return [self.plan(r) for r in requests]
-
-    def ping(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "served": self.served, "domains": self.registry.names()}
+from aria_actors.engine.runner import PlannerActor, PlanRequest, ensure_serialisable
 
 
 class PlannerPool:

@@ -9,7 +9,9 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import os
 import pickle
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from aria_actors.engine.errors import EngineError, StateNotSerialisableError
 from aria_actors.engine.planner import Budget, PlanResult, find_plan
 from aria_actors.engine.registry import DomainRegistry
 from aria_actors.engine.state import State
+from aria_actors.runtime.errors import AriaError
 
 
 @dataclass
@@ -90,3 +93,32 @@ def run_request(registry: DomainRegistry, request: PlanRequest) -> dict[str, Any
                        budget=budget, optimise_cost=request.optimise_cost,
                        verify_goals=request.verify_goals)
     return result_dict(result, request)
+
+
+def _error_dict(exc: Exception, request: PlanRequest) -> dict[str, Any]:
+    if isinstance(exc, AriaError):
+        problem = exc.problem()
+    else:
+        problem = {"type": "internal", "title": type(exc).__name__, "status": 500, "detail": str(exc)}
+    return {"status": "error", "plan": None, "error": problem, "character": request.character}
+
+
+class PlannerActor:
+    """The body of one planner actor (also usable in-process)."""
+
+    def __init__(self, specs: Mapping[str, str]) -> None:
+        self.registry = DomainRegistry(specs)
+        self.served = 0
+
+    def plan(self, request: PlanRequest) -> dict[str, Any]:
+        self.served += 1
+        try:
+            return run_request(self.registry, request)
+        except Exception as exc:
+            return _error_dict(exc, request)
+
+    def plan_batch(self, requests: Sequence[PlanRequest]) -> list[dict[str, Any]]:
+        return [self.plan(r) for r in requests]
+
+    def ping(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "served": self.served, "domains": self.registry.names()}

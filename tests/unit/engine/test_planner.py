@@ -193,3 +193,34 @@ def test_multigoal_split() -> None:
     s = State("s", loc={"a": "x", "b": "y"})
     g = Multigoal("g", loc={"a": "x", "b": "z"})
     assert m_split_multigoal(s, g) == [("loc", "b", "z"), g]
+
+
+def test_derived_predicates_in_method_preconditions() -> None:
+    d = make_domain("blocks_with_predicates")
+
+    def above(s: State, x: str, y: str) -> bool:
+        under = s.pos[x]
+        while under not in ("table", "hand"):
+            if under == y:
+                return True
+            under = s.pos[under]
+        return False
+
+    d.declare_predicates(above)
+
+    def m_dig(s: State, x: str) -> list[object] | bool:
+        # Uncover x: only applicable when some block is (transitively) above it.
+        tops = [b for b in s.pos if s.clear[b] and d.holds(s, "above", b, x)]
+        return [("pos", tops[0], "table"), ("dig", x)] if tops else False
+
+    def m_dug(s: State, x: str) -> list[object] | bool:
+        return [] if s.clear[x] else False
+
+    d.declare_task_methods("dig", m_dig, m_dug)
+    s = State("s", pos={"a": "b", "b": "c", "c": "table"}, clear={"a": True, "b": False, "c": False},
+              holding={"hand": False})
+    assert d.holds(s, "above", "a", "c") and not d.holds(s, "above", "c", "a")
+    r = planner.find_plan(d, s, [("dig", "c")])
+    assert r.plan == [("unstack", "a", "b"), ("putdown", "a"), ("unstack", "b", "c"), ("putdown", "b")]
+    with pytest.raises(KeyError, match="no predicate 'below'"):
+        d.holds(s, "below", "a", "c")

@@ -1,0 +1,77 @@
+"""JSON <-> planner values: states, todo lists and plans as they travel over HTTP.
+
+Format:
+    state  {"name": "s0", "vars": {"loc": {"alice": "home"}, "tags": {"$set": ["a", "b"]}}}
+    todo   [["travel", "alice", "park"], {"multigoal": "g", "vars": {"loc": {"alice": "park"}}}]
+    values lists stay lists; {"$set": [...]} is a set, {"$tuple": [...]} a tuple.
+Todo items that are JSON arrays become tuples (GTPyhop tasks, actions and unigoals).
+
+Guarantees and caveats:
+    - Only data is decoded: no code, no pickle, no class names are ever evaluated.
+    - Dict keys are strings (JSON); domains keyed by tuples cannot be fed over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aria_actors.engine.errors import EngineError
+from aria_actors.engine.state import Multigoal, State
+
+
+class WireError(EngineError):
+    """A state or todo list sent over HTTP is malformed; the message names the bad part."""
+
+    type = "engine-bad-input"
+    status = 422
+    title = "Malformed state or todo list"
+
+
+def decode_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        if len(v) == 1 and "$set" in v:
+            return {decode_value(x) for x in v["$set"]}
+        if len(v) == 1 and "$tuple" in v:
+            return tuple(decode_value(x) for x in v["$tuple"])
+        return {k: decode_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [decode_value(x) for x in v]
+    return v
+
+
+def encode_value(v: Any) -> Any:
+    if isinstance(v, (set, frozenset)):
+        return {"$set": sorted((encode_value(x) for x in v), key=repr)}
+    if isinstance(v, tuple):
+        return {"$tuple": [encode_value(x) for x in v]}
+    if isinstance(v, dict):
+        return {str(k): encode_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [encode_value(x) for x in v]
+    return v
+
+
+def decode_state(doc: dict[str, Any]) -> State:
+    if not isinstance(doc, dict) or not isinstance(doc.get("vars", {}), dict):
+        raise WireError("state must be an object {\"name\": ..., \"vars\": {...}}", field="state")
+    return State(str(doc.get("name", "state")), **{k: decode_value(v) for k, v in doc.get("vars", {}).items()})
+
+
+def encode_state(state: State) -> dict[str, Any]:
+    return {"name": state.__name__, "vars": {k: encode_value(v) for k, v in state.view().items()}}
+
+
+def decode_todo(items: list[Any]) -> list[Any]:
+    if not isinstance(items, list):
+        raise WireError("todo must be a list", field="todo")
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        if isinstance(item, list) and item and isinstance(item[0], str):
+            out.append(tuple(decode_value(x) for x in item))
+        elif isinstance(item, dict) and "multigoal" in item and isinstance(item.get("vars"), dict):
+            out.append(Multigoal(str(item["multigoal"]),
+                                 **{k: decode_value(v) for k, v in item["vars"].items()}))
+        else:
+            raise WireError(f"todo[{i}] must be [name, args...] or {{\"multigoal\": ..., \"vars\": ...}}",
+                            field=f"todo[{i}]")
+    return out

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from aria_actors.engine.api import router
+from aria_actors.engine.config import EngineConfig
+from aria_actors.engine.service import EngineService
+from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.service import Deps
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Status
+
+CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain"},
+                      gtpyhop_examples=True, max_nodes=100_000)
+
+
+@pytest.fixture
+async def service(tmp_path):
+    svc = EngineService(AriaSettings(home=tmp_path), config=CONFIG)
+    await svc.start(Deps())
+    yield svc
+    await svc.stop()
+
+
+@pytest.fixture
+def client(service):
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_engine": LocalClient(service)}
+    return TestClient(app)
+
+
+async def test_health_is_a_real_probe(service) -> None:
+    h = await service.health()
+    assert h.status is Status.READY
+    assert h.details["probe_ms"] > 0
+    fresh = EngineService(AriaSettings(), config=CONFIG)
+    assert (await fresh.health()).status is Status.STARTING
+    service.registry.register("aria-health", service.registry.get("workshop"))  # break the probe
+    assert (await service.health()).status is Status.FAILED
+
+
+def test_list_domains_and_plan_over_http(client) -> None:
+    names = [d["name"] for d in client.get("/v1/engine/domains").json()]
+    assert "workshop" in names
+    r = client.post("/v1/engine/plan", json={
+        "domain": "workshop", "state": {"name": "s", "vars": {"done": {}, "made": {}}},
+        "todo": [["craft", "me", "box"]]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "found"
+    assert body["plan"] == [["use", "me", "hammer"], ["use", "me", "saw"], ["finish", "me", "box"]]
+
+
+def test_gtpyhop_example_problem_over_http(client) -> None:
+    if "gtpyhop-childsnack" not in [d["name"] for d in client.get("/v1/engine/domains").json()]:
+        pytest.skip("gtpyhop is not installed")
+    r = client.post("/v1/engine/plan", json={"domain": "gtpyhop-childsnack", "problem": "childsnack_p01",
+                                             "strategy": "greedy"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "found" and len(r.json()["plan"]) == 50
+
+
+def test_bad_input_is_a_typed_problem(client) -> None:
+    r = client.post("/v1/engine/plan", json={"domain": "chess", "problem": "p1"})
+    assert r.status_code == 404
+    assert r.json()["type"].endswith("engine-unknown-domain") and r.json()["domain"] == "chess"
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"vars": {"done": {}}},
+                                             "todo": [["fly", "me"]]})
+    assert r.status_code == 400 and r.json()["name"] == "fly"
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"vars": {}}, "todo": ["oops"]})
+    assert r.status_code == 422 and r.json()["type"].endswith("engine-bad-input")
+    r = client.post("/v1/engine/plan", json={"domain": "workshop"})
+    assert r.status_code == 422
+
+
+def test_plan_many_and_budgets_in_process(client) -> None:
+    reqs = [{"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
+             "todo": [["craft", f"c{i}", "box"]], "character": f"c{i}"} for i in range(5)]
+    reqs.append({"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
+                 "todo": [["craft", "x", "box"]], "max_nodes": 2})
+    r = client.post("/v1/engine/plan_many", json={"requests": reqs})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [o["character"] for o in out[:5]] == [f"c{i}" for i in range(5)]
+    assert out[-1]["status"] == "budget_exhausted"
