@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from aria_actors.runtime.http import service_client
@@ -195,3 +198,21 @@ class TrainRequest(BaseModel):
 async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, Any]:
     return await client.call("train", req.version, steps=req.steps, prompts_per_step=req.prompts_per_step,
                              settings=req.settings, seed=req.seed)
+
+
+@router.post("/stream")
+async def stream(req: CompleteRequest, client: ServiceClient = Shape) -> StreamingResponse:
+    """Server-sent events: one ``data: {"token": ...}`` per piece, then ``event: done``."""
+    sid = (await client.call("start_stream", req.prompt, max_new_tokens=req.max_new_tokens,
+                             seed=req.seed))["stream_id"]
+
+    async def events() -> AsyncIterator[str]:
+        while True:
+            chunk = await client.call("read_stream", sid)
+            for piece in chunk["tokens"]:
+                yield f"data: {json.dumps({'token': piece})}\n\n"
+            if chunk["done"]:
+                yield f"event: done\ndata: {json.dumps({'error': chunk['error']})}\n\n"
+                return
+
+    return StreamingResponse(events(), media_type="text/event-stream")

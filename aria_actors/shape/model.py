@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,14 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
 @torch.no_grad()
 def sample_ids(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
                max_new_tokens: int, eos_id: int, temperature: float = 1.0, do_sample: bool = True,
-               min_new_tokens: int = 0) -> torch.Tensor:
+               min_new_tokens: int = 0,
+               on_token: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     """New token ids ``(B, <= max_new_tokens)`` from a KV-cached decoding loop.
 
     The same computation as ``generate()`` for plain sampling (softmax of logits / temperature,
     ``torch.multinomial``) or greedy decoding, with left-padded prompts (positions from the
-    attention mask, as ``generate`` derives them) and rows padded with EOS once they end; without
+    attention mask, as ``generate`` derives them) and rows padded with EOS once they end;
+    ``on_token`` sees each step's new ids as they are chosen (token streaming); without
     ``generate``'s per-step processor and stopping machinery, which dominates for small models.
     """
     # transformers 5.2x renamed the cache argument and output field (past_key_values -> cache).
@@ -176,6 +179,8 @@ def sample_ids(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
             nxt = logits.argmax(dim=-1)
         nxt = torch.where(finished, torch.full_like(nxt, eos_id), nxt)
         new.append(nxt)
+        if on_token is not None:
+            on_token(nxt)
         finished |= nxt == eos_id
         if bool(finished.all()) or i + 1 == max_new_tokens:
             break

@@ -27,7 +27,10 @@ Guarantees and caveats
 - A character's new version is validated against its template before it is stored.
 - GRPO training is a library (:mod:`aria_actors.shape.training`); the service does not start runs.
 - Model calls run one at a time in a worker thread (a lock), so the event loop keeps answering
-  health probes during generation.
+  health probes during generation. Token streaming (``start_stream``/``read_stream``, served as
+  server-sent events by the router) reads pieces as the sampling loop produces them.
+- Served by this actor, not by a Ray Serve deployment: no cross-request batching yet (one
+  ``complete`` call batches its own prompts).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.shape.errors import ModelLoadError, ShapeError, UnknownTemplate
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
+from aria_actors.shape.streams import StreamHub
 from aria_actors.shape.templates import Character, Template, validate_character
 from aria_actors.shape.versions import ModelVersionsMixin
 
@@ -130,6 +134,7 @@ class ShapeService(ModelVersionsMixin, Service):
         self._versions: dict[str, Any] = {}  # model version id -> LoadedModel
         self._served_version = "base"
         self._traffic: Any = None  # TrafficSplit while an A/B test runs
+        self._streams = StreamHub()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -347,6 +352,41 @@ class ShapeService(ModelVersionsMixin, Service):
         return await self._run(generate, self._model(), prompts,
                                max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed,
                                min_new_tokens=min_new_tokens)
+
+    async def start_stream(self, prompt: str, *, max_new_tokens: int | None = None,
+                           seed: int | None = None) -> dict[str, str]:
+        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream`."""
+        loaded = self._model()
+        n = max_new_tokens or self.config.max_new_tokens
+
+        def run(push: Any) -> None:
+            import torch
+
+            from aria_actors.shape.model import sample_ids
+
+            tok = loaded.tokenizer
+            ids: list[int] = []
+            shown = ""
+
+            def on_token(nxt: Any) -> None:
+                nonlocal shown
+                ids.append(int(nxt[0]))
+                text = tok.decode(ids, skip_special_tokens=True)
+                push(text[len(shown):])
+                shown = text
+
+            with self._lock:
+                if seed is not None:
+                    torch.manual_seed(seed)
+                enc = tok([prompt], return_tensors="pt").to(loaded.model.device)
+                sample_ids(loaded.model, enc["input_ids"], enc["attention_mask"], max_new_tokens=n,
+                           eos_id=tok.eos_token_id, on_token=on_token)
+
+        return {"stream_id": self._streams.start(run)}
+
+    async def read_stream(self, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
+        """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
+        return await self._streams.read(stream_id, wait_s)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         from aria_actors.shape.model import embed

@@ -138,3 +138,34 @@ def test_describe_and_portrait_routes(http) -> None:
     p = http.post("/v1/shape/characters/portrait", json={"template": "fantasy", "traits": ["kind"]})
     assert p.status_code == 200 and p.headers["content-type"].startswith("image/svg+xml")
     assert http.post("/v1/shape/describe", json={"traits": []}).status_code == 422
+
+
+async def test_stream_pieces_add_up_to_the_plain_completion(service) -> None:
+    prompt = "Traits: brave, kind.\nDescription:"
+    plain = (await service.complete([prompt], max_new_tokens=10, seed=7))[0]
+    sid = (await service.start_stream(prompt, max_new_tokens=10, seed=7))["stream_id"]
+    pieces, reads = [], 0
+    while True:
+        chunk = await service.read_stream(sid)
+        reads += 1
+        pieces += chunk["tokens"]
+        if chunk["done"]:
+            assert chunk["error"] is None
+            break
+    assert "".join(pieces) == plain and len(pieces) > 1
+    from aria_actors.runtime.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await service.read_stream(sid)  # dropped once read to the end
+
+
+def test_stream_over_http_is_server_sent_events(http) -> None:
+    import json
+
+    with http.stream("POST", "/v1/shape/stream", json={"prompt": "Traits: shy.\nDescription:",
+                                                      "max_new_tokens": 8, "seed": 1}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        body = "".join(r.iter_text())
+    events = [e for e in body.split("\n\n") if e]
+    tokens = [json.loads(e.removeprefix("data: "))["token"] for e in events if e.startswith("data: ")]
+    assert events[-1].startswith("event: done") and len(tokens) >= 2
