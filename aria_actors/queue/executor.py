@@ -88,6 +88,7 @@ class Executor:
         self._ack_idle = asyncio.Event()
         self._ack_idle.set()
         self._cancel_requested: set[int] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -158,7 +159,15 @@ class Executor:
         if msg.get("action") == "cancel":
             self.cancel_running([int(i) for i in msg.get("ids", [])])
         elif msg.get("queue") in self.queues or msg.get("queue") == "*":
-            asyncio.get_running_loop().create_task(self.reload_queues())
+            task = asyncio.get_running_loop().create_task(self._reload_logged())
+            self._background.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._background.discard)
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload_queues()
+        except Exception:
+            log.exception("reloading queue settings failed; the next signal or restart retries")
 
     async def reload_queues(self) -> None:
         """Apply pause/resume/concurrency from ``aria_queue.queues``."""
