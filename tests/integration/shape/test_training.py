@@ -110,3 +110,26 @@ def test_non_dapo_loss_with_two_learners_is_refused(model_dir) -> None:
 
     with pytest.raises(TrainingConfigError):
         RayGRPO(model_dir, SETTINGS.model_copy(update={"loss_type": "grpo"}), num_learners=2)
+
+
+@pytest.mark.slow
+def test_ray_loop_raises_held_out_reward(ray_session, model_dir) -> None:
+    from aria_actors.shape.model import load_model
+    from aria_actors.shape.policy import mean_reward
+    from aria_actors.shape.training import RayGRPO
+
+    settings = SETTINGS.model_copy(update={"num_generations": 8, "max_completion_length": 8})
+    local = load_model(ShapeConfig(model_path=model_dir))
+    held_out = prompts(8, seed=10_000)
+    run = RayGRPO(model_dir, settings, num_learners=2, num_rollout_workers=2)
+    try:
+        evals = [mean_reward(local.model, local.tokenizer, held_out, settings)]
+        for i in range(40):
+            run.step(prompts(4, seed=1000 + i))
+            if i % 10 == 9:
+                local.model.load_state_dict(run.weights())
+                evals.append(mean_reward(local.model, local.tokenizer, held_out, settings))
+    finally:
+        run.shutdown()
+    assert all(e > evals[0] for e in evals[1:]), evals
+    assert sum(evals[-2:]) / 2 > evals[0] + 0.1, evals

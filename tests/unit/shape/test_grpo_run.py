@@ -41,3 +41,20 @@ def test_nan_loss_stops_before_the_weights_change(tiny) -> None:
     assert "loss is nan" in info.value.fields["reason"]
     for a, b in zip(before, tiny.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_hindsight_relabelling_learns_faster_than_without(tmp_path) -> None:
+    torch.set_num_threads(1)
+    finals = {}
+    for relabel in (False, True):
+        per_seed = []
+        for seed in (1, 2, 3):
+            loaded = load_model(ShapeConfig(cache_dir=tmp_path, seed=seed, pretrain_steps=0))
+            settings = GRPOSettings(learning_rate=1e-2, relabel=relabel, seed=seed)
+            runner = GRPORunner(loaded.model, loaded.tokenizer, settings)
+            for i in range(30):
+                runner.step(prompts(4, seed=seed * 1000 + i))
+            per_seed.append(mean_reward(loaded.model, loaded.tokenizer, prompts(8, seed=10_000), settings))
+        finals[relabel] = sum(per_seed) / len(per_seed)
+    assert finals[True] > finals[False], finals
