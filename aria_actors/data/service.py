@@ -166,6 +166,9 @@ class DataService(Service):
                 states = await migration_status(conn)
         except DataError as exc:
             return Health(Status.FAILED, exc.message, {"pool": self.db.stats()})
+        except Exception as exc:  # a probe reports, it does not raise: the pool recovers by itself
+            return Health(Status.FAILED, f"database probe failed: {type(exc).__name__}: {exc}",
+                          {"pool": self.db.stats()})
         pending = [f"{s.service}:{s.version:04d}" for s in states if s.state != "applied"]
         stats = self.db.stats()
         details = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import asyncpg
@@ -78,7 +79,9 @@ async def test_unreachable_server_fails_within_connect_timeout() -> None:
     assert "hunter2" not in err.value.message
 
 
-async def test_wrong_password_and_unknown_database(own_postgres) -> None:
+async def test_wrong_password_and_unknown_database(own_postgres, caplog: pytest.LogCaptureFixture
+                                                   ) -> None:
+    caplog.set_level(logging.DEBUG)
     admin = await asyncpg.connect(own_postgres.dsn())
     try:
         await admin.execute("CREATE ROLE app LOGIN PASSWORD 'right-secret'")
@@ -99,6 +102,7 @@ async def test_wrong_password_and_unknown_database(own_postgres) -> None:
     with pytest.raises(DatabaseUnreachable, match="does not exist"):
         await Database.connect(f"postgresql://app:right-secret@127.0.0.1:{port}/nope",
                                DataConfig(connect_timeout_s=2))
+    assert "right-secret" not in caplog.text and "wrong-secret" not in caplog.text
 
 
 def test_mask() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
@@ -74,6 +77,14 @@ async def test_embedded_mode_starts_and_stops_its_server() -> None:
         assert embedded.pgdata == home / "postgres" / "data"
         h = await svc.health()
         assert h.status == Status.READY and h.details["embedded_pid"] == embedded.pid()
+        # The server dies under a running service: health says so, and after the server is
+        # back (crash recovery) the same pool serves again.
+        os.kill(embedded.pid(), signal.SIGKILL)
+        while embedded.is_running() or embedded._orphans():  # backends notice within moments
+            await asyncio.sleep(0.01)
+        assert (await svc.health()).status == Status.FAILED
+        await asyncio.to_thread(embedded.start)
+        assert (await svc.health()).status == Status.READY
         await svc.stop()
         assert not embedded.is_running()
     finally:
