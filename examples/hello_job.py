@@ -17,16 +17,18 @@ from aria_actors.sdk import AriaClient
 
 
 def main() -> int:
-    url = os.environ.get("ARIA_URL", "http://127.0.0.1:8000")
-    with AriaClient(url) as aria:
+    ray.init(namespace="aria", log_to_driver=False)
+    # Inside the cluster the boot actor says where the gateway is; ARIA_URL overrides it.
+    aria = AriaClient(os.environ["ARIA_URL"]) if os.environ.get("ARIA_URL") else AriaClient.from_cluster()
+    url = aria.url
+    with aria:
         health = aria.health()
         services = aria.services()
         coordinate = aria.service("aria_coordinate")
     print(f"gateway {url}: {health.status}, phase {services.phase}, counts {services.counts}")
     print(f"aria_coordinate: {coordinate.status} ({coordinate.message})")
 
-    # Inside the cluster the job can also reach the boot actor directly.
-    ray.init(namespace="aria", log_to_driver=False)
+    # The job can also reach the boot actor directly.
     boot = ray.get_actor("aria_boot", namespace="aria")
     direct = ray.get(boot.status.remote())
     print(f"boot actor sees {len(direct['services'])} services")

@@ -98,6 +98,12 @@ class BootActor:
             await asyncio.to_thread(serve.shutdown)
         return status
 
+    def endpoints(self) -> dict[str, str]:
+        """Where users reach this Aria; how code inside the cluster (Ray jobs) finds the gateway."""
+        s = self.settings
+        return {"gateway_url": s.gateway_url, "dashboard_url": f"http://{s.dashboard_host}:{s.dashboard_port}",
+                "namespace": s.namespace}
+
     def ping(self) -> str:
         return "pong"
 

@@ -48,6 +48,22 @@ class AriaClient:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
+    @classmethod
+    def from_cluster(cls, namespace: str = "aria", **kwargs: Any) -> AriaClient:
+        """The client of the Aria running in the Ray cluster this process is connected to.
+
+        For Ray jobs: ``ray.init()`` first, then this asks the boot actor where the gateway is.
+        """
+        import ray
+
+        from aria_actors.runtime.boot import BOOT_ACTOR
+
+        try:
+            boot = ray.get_actor(BOOT_ACTOR, namespace=namespace)
+        except ValueError:
+            raise Unreachable(f"no {BOOT_ACTOR} in Ray namespace {namespace!r}; is Aria up?") from None
+        return cls(ray.get(boot.endpoints.remote())["gateway_url"], **kwargs)
+
     def get_json(self, path: str, **params: Any) -> Any:
         return self._request("GET", path, params=params or None)
 
