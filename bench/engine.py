@@ -98,7 +98,7 @@ def bench_pool(quick: bool) -> None:
         d, s, todo = suite.ipc_problem(domain, req.problem or "", "peer")
         suite.peer_find_plan(d, s, todo, "iterative_greedy")
     peer_t = time.perf_counter() - t
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         for size in (1, 2, 4):
             pool = PlannerPool(size=size, specs={"childsnack": "gtpyhop-example:Childsnack"})

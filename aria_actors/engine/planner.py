@@ -267,6 +267,8 @@ def find_plan(
                             plan_cell = (item, TreeNode(item, "action", None, parent) if record_tree
                                          else None, plan_cell)
                             plen += 1
+                        if type(res) is State:
+                            res._borrow = True  # from here on only methods and forks read it
                         state = res
                         todo_cell = rest
                         continue

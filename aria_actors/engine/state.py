@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy as _copy
 import re
+import threading
 from typing import Any
 
 _ATOMIC: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes, complex, range})
@@ -73,6 +74,45 @@ def clone_value(value: Any, times: int = 1) -> Any:
     return value
 
 
+_local = threading.local()
+_ORBIT_CACHE_MAX = 2048
+
+
+def orbit(value: Any, times: int) -> Any:
+    """An object iterating like ``value`` deep-copied ``times`` times (sets change order each
+    copy). Shared and read-only: cached per thread, and periodic orbits (the usual case: period 1
+    or 2 after a copy or two) cost nothing once their cycle is known."""
+    if times <= 0:
+        return value
+    cache = getattr(_local, "orbits", None)
+    if cache is None:
+        cache = _local.orbits = {}
+    entry = cache.get(id(value))
+    if entry is None or entry[0][0] is not value:
+        if len(cache) >= _ORBIT_CACHE_MAX:
+            cache.clear()
+        entry = [[value], 0, 0]  # sequence, cycle start, period (0 = not known yet)
+        cache[id(value)] = entry
+    seq = entry[0]
+    make = set if type(value) is set else frozenset
+    while not entry[2] and len(seq) <= times:
+        nxt = make(list(seq[-1]))
+        # Looking for the cycle costs two list() per step: only worth it for long chains.
+        if len(seq) >= 3:
+            order = list(nxt)
+            if order == list(seq[-1]):
+                entry[1], entry[2] = len(seq) - 1, 1
+                continue
+            if order == list(seq[-2]):
+                entry[1], entry[2] = len(seq) - 2, 2
+                continue
+        seq.append(nxt)
+    if times < len(seq):
+        return seq[times]
+    start, period = entry[1], entry[2]
+    return seq[start + (times - start) % period]
+
+
 class _WithDict:
     """Gives subclasses a real instance ``__dict__`` whose descriptor we can still reach."""
 
@@ -94,11 +134,15 @@ class State(_WithDict):
 
     # _snap: variables shared with the ancestor they came from, name -> (value, generation);
     # _gen: how many planner copies separate this state from the root.
-    __slots__ = ("_gen", "_snap")
+    # _borrow: reads share values read-only (set on states only methods will see, in the planner);
+    # _prov: where borrowed values came from, so forks copy from the source, not the loan.
+    __slots__ = ("_borrow", "_gen", "_prov", "_snap")
 
     def __init__(self, state_name: str = "state", **kwargs: Any) -> None:
         self._snap: dict[str, tuple[Any, int]] | None = None
         self._gen = 0
+        self._borrow = False
+        self._prov: dict[str, tuple[Any, int]] | None = None
         real = _get_real(self)
         real["__name__"] = state_name
         real.update(kwargs)
@@ -109,13 +153,21 @@ class State(_WithDict):
         if name[:2] != "__":
             snap = self._snap
             if snap is not None and name in snap:
-                value, gen = snap[name]
+                entry = snap[name]
+                value, gen = entry
                 t = type(value)
-                if t is set:
-                    for _ in range(self._gen - gen):
-                        value = set(list(value))
+                k = self._gen - gen
+                if self._borrow and (t is set or t is dict or t is list or t is frozenset):
+                    if t is set or t is frozenset:
+                        value = orbit(value, k)
+                    prov = self._prov
+                    if prov is None:
+                        prov = self._prov = {}
+                    prov[name] = entry
+                elif t is set:
+                    value = set(list(orbit(value, k - 1))) if k > 1 else set(list(value))
                 elif t not in _ATOMIC:
-                    value = clone_value(value, self._gen - gen)
+                    value = clone_value(value, k)
                 _set_attr(self, name, value)
                 return value
         raise AttributeError(f"state {_get_real(self).get('__name__')!r} has no state variable {name!r}")
@@ -128,13 +180,18 @@ class State(_WithDict):
 
     def _materialise(self) -> None:
         snap = self._snap
+        real = _get_real(self)
+        gen = self._gen
+        if self._prov:
+            for k, (v, g) in self._prov.items():
+                real[k] = clone_value(v, gen - g)  # turn loans into owned copies
+            self._prov = None
         if snap:
-            real = _get_real(self)
-            gen = self._gen
             for k, (v, g) in snap.items():
                 if k not in real:
                     real[k] = clone_value(v, gen - g)
         self._snap = None
+        self._borrow = False
 
     def __delattr__(self, name: str) -> None:
         self._materialise()
@@ -169,9 +226,13 @@ class State(_WithDict):
         for k, v in _get_real(self).items():
             merged[k] = (v, gen)
         del merged["__name__"]
+        if self._prov:
+            merged.update(self._prov)
         child = State.__new__(State)
         child._snap = merged
         child._gen = gen + 1
+        child._borrow = False
+        child._prov = None
         _get_real(child)["__name__"] = name
         return child
 
@@ -219,6 +280,8 @@ class State(_WithDict):
         new = type(self).__new__(type(self))
         new._snap = None
         new._gen = 0
+        new._borrow = False
+        new._prov = None
         real = _get_real(new)
         for k, v in _get_real(self).items():
             real[k] = _copy.deepcopy(v, memo)
@@ -229,6 +292,8 @@ def _rebuild_state(cls: type[State], name: str, variables: dict[str, Any]) -> St
     new = cls.__new__(cls)
     new._snap = None
     new._gen = 0
+    new._borrow = False
+    new._prov = None
     real = _get_real(new)
     real["__name__"] = name
     real.update(variables)
