@@ -10,6 +10,10 @@
    results pickled as through Ray, the model call in a worker thread) against a direct
    ``model.generate`` of the same batch; both sample exactly ``--tokens`` new tokens per row.
    Interleaved rounds, medians. Goal: aria / direct >= 0.8.
+3. Served generation through Ray Serve: ``--batch`` concurrent requests to the
+   :mod:`aria_actors.shape.serving` deployment (batched by ``@serve.batch``) against one direct
+   ``generate()`` of the same prompts as one batch (the direct side gets the batching for free).
+   Starts a local Ray (``--no-serve`` skips it).
 
 Prints ``name: aria X, peer Y, ratio Z`` lines. Asserts nothing about time.
 Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]``
@@ -145,6 +149,51 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
          statistics.median(aria_rates), statistics.median(direct_rates), "tok/s", higher_is_better=True)
 
 
+def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
+    """Concurrent requests through the Serve deployment (batched) vs one direct generate() batch."""
+    import ray
+    import torch
+    from ray import serve
+
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import load_model
+    from aria_actors.shape.serving import deploy
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    try:
+        handle = deploy(model_dir, name="bench_shape", max_new_tokens=args.tokens,
+                        min_new_tokens=args.tokens, max_batch_size=args.batch, batch_wait_timeout_s=0.05)
+        loaded = load_model(ShapeConfig(model_path=model_dir))
+        tok = loaded.tokenizer
+        batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
+        enc = tok(batch, return_tensors="pt", padding=True)
+        n_tokens = len(batch) * args.tokens
+
+        async def burst() -> None:
+            await asyncio.gather(*[handle.complete.remote(p) for p in batch])
+
+        served, direct = [], []
+        for r in range(args.rounds + 1):
+            t0 = time.perf_counter()
+            asyncio.run(burst())
+            t1 = time.perf_counter()
+            with torch.no_grad():
+                loaded.model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                                      do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
+            t2 = time.perf_counter()
+            if r:
+                served.append(n_tokens / (t1 - t0))
+                direct.append(n_tokens / (t2 - t1))
+        stats = handle.stats.remote().result()
+        line(f"serve_batched_tokens_per_s ({len(batch)} concurrent requests, tokens={args.tokens}, "
+             f"mean batch {stats['mean_batch']:.1f})",
+             statistics.median(served), statistics.median(direct), "tok/s", higher_is_better=True)
+        serve.delete("bench_shape")
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=12)
@@ -156,6 +205,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--no-serve", action="store_true", help="Skip the Ray Serve line (starts a local Ray).")
     args = ap.parse_args()
 
     import torch
@@ -168,6 +218,8 @@ def main() -> None:
         model_dir = str(build_tiny(ShapeConfig(pretrain_steps=0), Path(d) / "tiny"))
         bench_grpo(model_dir, args)
         asyncio.run(bench_generation(model_dir, args))
+        if not args.no_serve:
+            bench_serve(model_dir, args)
 
 
 if __name__ == "__main__":
