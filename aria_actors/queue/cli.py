@@ -82,7 +82,7 @@ def jobs(state: str | None = typer.Option(None, help=f"One of {', '.join(STATES)
          queue: str | None = typer.Option(None), worker: str | None = typer.Option(None),
          after: int = typer.Option(0, help="Show jobs with ids above this."),
          limit: int = typer.Option(50, min=1, max=1000), token: str | None = TokenOpt) -> None:
-    """List jobs (``--state discarded`` is the dead letter)."""
+    """List jobs (--state discarded lists the dead letter)."""
     from rich.table import Table
 
     if state is not None and state not in STATES:

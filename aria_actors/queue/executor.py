@@ -15,6 +15,11 @@ Guarantees and caveats:
 - Pausing a queue stops fetching; running jobs finish. Concurrency changes apply at the next fetch.
 - Cancelling an executing job cancels its asyncio task (a thread running a plain function cannot
   be stopped: the attempt ends ``cancelled`` but the thread runs on).
+- The executor's own writes (claims, outcomes, heartbeats, staging) use
+  ``synchronous_commit=off``: a database crash may forget the last few hundred milliseconds of
+  them, which at-least-once already covers (a forgotten claim leaves the job available, a
+  forgotten outcome leaves it executing until the lifeline). Inserts by producers are not
+  affected. ``async_commit=False`` turns this off.
 - ``stop()`` stops fetching, waits up to ``grace`` seconds for running jobs, then cancels the rest
   and records them as failed attempts (retryable) so nothing waits for the lifeline.
 """
@@ -66,7 +71,7 @@ class Executor:
     def __init__(self, dsn: str, queues: dict[str, int], *, registry: Registry | None = None,
                  node: str | None = None, poll_interval: float = 1.0,
                  heartbeat_interval: float = 1.0, stage_interval: float | None = 1.0,
-                 pool_size: int = 4) -> None:
+                 pool_size: int = 4, async_commit: bool = True) -> None:
         self.dsn = dsn
         self.registry = registry or default_registry
         self.node = node or f"{socket.gethostname()}:{os.getpid()}"
@@ -75,6 +80,7 @@ class Executor:
         self.heartbeat_interval = heartbeat_interval
         self.stage_interval = stage_interval
         self.pool_size = pool_size
+        self.async_commit = async_commit
         self.queues = {name: _QueueState(name, int(limit)) for name, limit in queues.items()}
         self.latency = Latency()
         self.executed = 0
@@ -95,7 +101,12 @@ class Executor:
     async def start(self) -> None:
         import asyncpg
 
-        self._pool = await asyncpg.create_pool(self.dsn, min_size=2, max_size=self.pool_size)
+        # Claims, outcomes and heartbeats commit without waiting for the WAL flush: if the database
+        # crashes, a lost claim leaves the job available and a lost outcome leaves it executing
+        # until the lifeline returns it, so at-least-once holds and no commit waits on fsync.
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=2, max_size=self.pool_size,
+            server_settings={"synchronous_commit": "off"} if self.async_commit else None)
         async with self._pool.acquire() as conn:
             for st in self.queues.values():
                 await conn.execute(q("ensure_queue"), st.name, st.concurrency)
