@@ -12,7 +12,9 @@ Semantics on both sides (stated per suite):
   - plan_many: throughput of the Ray planner pool with 1, 2 and 4 actors (Aria only; GTPyhop has
     no parallel planner, so its line shows sequential in-process planning of the same requests).
 Plans must be identical; a mismatch is printed and makes the script exit 1. Nothing about time is
-asserted.
+asserted. In-process suites report CPU time (``time.process_time``) of this single-threaded
+process, because the shared machine's load makes wall times swing by 2-3x between runs;
+plan_many reports wall time (its work happens in other processes).
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ def bench_examples(totals: list[float], mismatches: list[str]) -> None:
     for name in suite.EXAMPLES:
         suite.aria_module(name)
         suite.peer_module(name)
-        t = time.perf_counter()
+        t = time.process_time()
         with suite.deep_recursion():
             peer = suite.run_example_peer(name, "recursive_dfs")
-        peer_t += time.perf_counter() - t
-        t = time.perf_counter()
+        peer_t += time.process_time() - t
+        t = time.process_time()
         aria = suite.run_example_aria(name, "recursive_dfs")
-        aria_t += time.perf_counter() - t
+        aria_t += time.process_time() - t
         if aria.calls != peer.calls:
             mismatches.append(f"example {name}")
     line("examples (8 files, recursive_dfs)", aria_t, peer_t)
@@ -64,13 +66,13 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
         for pid in ids if label == "greedy" else solved:
             peer_domain, peer_state, peer_todo = suite.ipc_problem(domain, pid, "peer")
             aria_domain, aria_state, aria_todo = suite.ipc_problem(domain, pid, "aria")
-            t = time.perf_counter()
+            t = time.process_time()
             expected = suite.peer_find_plan(peer_domain, peer_state, peer_todo, strategy)
-            peer_t += time.perf_counter() - t
-            t = time.perf_counter()
+            peer_t += time.process_time() - t
+            t = time.process_time()
             got = planner.find_plan(aria_domain, aria_state, aria_todo,
                                     strategy="greedy" if label == "greedy" else "dfs")
-            aria_t += time.perf_counter() - t
+            aria_t += time.process_time() - t
             count += 1
             if (got.plan if got else False) != expected:
                 mismatches.append(f"{domain} {pid} {label}")
@@ -79,6 +81,75 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
         line(f"ipc {domain} {label} ({count} problems)", aria_t, peer_t)
         totals[0] += aria_t
         totals[1] += peer_t
+
+
+def _maze(api: object, depth: int) -> object:
+    """A domain whose first method explores 2**depth dead ends; built through a GTPyhop-like API."""
+    d = api.Domain(f"maze_{depth}")  # type: ignore[attr-defined]
+
+    def step(s, where):  # type: ignore[no-untyped-def]
+        s.path["me"] = (*s.path["me"], where)
+        return s
+
+    def door(s):  # type: ignore[no-untyped-def]
+        return None
+
+    def leave(s):  # type: ignore[no-untyped-def]
+        s.out["me"] = True
+        return s
+
+    def m_corridor(s, n):  # type: ignore[no-untyped-def]
+        return [("explore", n)]
+
+    def m_leave(s, n):  # type: ignore[no-untyped-def]
+        return [("leave",)]
+
+    def m_left(s, n):  # type: ignore[no-untyped-def]
+        return [("step", f"L{n}"), ("explore", n - 1)] if n > 0 else False
+
+    def m_right(s, n):  # type: ignore[no-untyped-def]
+        return [("step", f"R{n}"), ("explore", n - 1)] if n > 0 else False
+
+    def m_door(s, n):  # type: ignore[no-untyped-def]
+        return [("door",)] if n == 0 else False
+
+    api.declare_actions(step, door, leave)  # type: ignore[attr-defined]
+    api.declare_task_methods("escape", m_corridor, m_leave)  # type: ignore[attr-defined]
+    api.declare_task_methods("explore", m_left, m_right, m_door)  # type: ignore[attr-defined]
+    return d
+
+
+def bench_learning(depth: int) -> None:
+    """plan-learning: the same problem planned 20 times; Aria with its method-choice cache."""
+    import gtpyhop
+
+    from aria_actors.engine import pyhop
+    from aria_actors.engine.learning import MethodCache
+
+    with suite.quiet():
+        peer_domain = _maze(gtpyhop, depth)
+        aria_domain = _maze(pyhop, depth)
+    todo = [("escape", depth)]
+    t = time.process_time()
+    for _ in range(20):
+        expected = suite.peer_find_plan(peer_domain, gtpyhop.State("s", path={"me": ()}, out={"me": False}),
+                                        todo, "recursive_dfs")
+    peer_t = time.process_time() - t
+    t = time.process_time()
+    for _ in range(20):
+        planner.find_plan(aria_domain, pyhop.State("s", path={"me": ()}, out={"me": False}), todo)
+    cold_t = time.process_time() - t
+    cache = MethodCache()
+    t = time.process_time()
+    for _ in range(20):
+        r = planner.find_plan(aria_domain, pyhop.State("s", path={"me": ()}, out={"me": False}), todo,
+                              record_tree=True, method_order=cache.order)
+        cache.learn(r)
+    warm_t = time.process_time() - t
+    same = r.plan == expected
+    line(f"plan-learning maze depth {depth}, 20 plans, no cache", cold_t, peer_t)
+    line(f"plan-learning maze depth {depth}, 20 plans, method cache ({cache.hits} hits, "
+         f"same plan: {'yes' if same else 'NO'})", warm_t, peer_t)
 
 
 def bench_pool(quick: bool) -> None:
@@ -93,11 +164,11 @@ def bench_pool(quick: bool) -> None:
     domain = "Childsnack"
     ids = suite.ipc_problem_ids(domain)[: 8 if quick else 16]
     requests = [PlanRequest(domain="childsnack", problem=pid, strategy="greedy") for pid in ids] * 2
-    t = time.perf_counter()
+    t = time.process_time()
     for req in requests:
         d, s, todo = suite.ipc_problem(domain, req.problem or "", "peer")
         suite.peer_find_plan(d, s, todo, "iterative_greedy")
-    peer_t = time.perf_counter() - t
+    peer_t = time.process_time() - t
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         for size in (1, 2, 4):
@@ -129,6 +200,7 @@ def main() -> int:
         bench_ipc(domain, args.quick, totals, mismatches)
     line("overall (examples + IPC)", totals[0], totals[1])
     print(f"identical plans: {'yes' if not mismatches else 'NO: ' + ', '.join(mismatches)}")
+    bench_learning(10 if args.quick else 12)
     if not args.no_pool:
         bench_pool(args.quick)
     return 1 if mismatches else 0

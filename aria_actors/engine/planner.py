@@ -42,7 +42,7 @@ from aria_actors.engine.errors import (
     MethodReturnError,
     UnknownItemError,
 )
-from aria_actors.engine.state import State, changed
+from aria_actors.engine.state import State, changed, release_orbits
 
 Strategy = Literal["dfs", "greedy"]
 Status = Literal["found", "no_plan", "budget_exhausted"]
@@ -162,6 +162,7 @@ def find_plan(
     blacklist_methods: frozenset[tuple[str, Any]] | set[tuple[str, Any]] = frozenset(),
     optimise_cost: bool = False,
     forbid: Callable[[int, Any], bool] | None = None,
+    method_order: Callable[[Any, State, list[Any]], list[Any]] | None = None,
 ) -> PlanResult:
     """Plan ``todo`` from ``state`` in ``domain``.
 
@@ -169,6 +170,8 @@ def find_plan(
     searching after the first plan, pruning partial plans that cost at least the best found,
     and reports ``optimal=True`` only when the whole space was explored within the budget.
     ``forbid(step, action)`` vetoes an action at a plan position (used for resource reservations).
+    ``method_order(item, state, methods)`` reorders the methods tried for an item (used by the
+    method-choice cache of :mod:`aria_actors.engine.learning`); plans may then differ from GTPyhop's.
     """
     t0 = time.perf_counter()
     actions = domain._action_dict
@@ -303,6 +306,8 @@ def find_plan(
                 kind = _MULTIGOAL
             else:
                 raise _unknown(domain, item)
+            if method_order is not None:
+                methods = method_order(item, state, methods)
             cp = [state, item, parent, rest, plan_cell, g, methods, 0, kind, plen]
             nxt = expand(cp)
             if nxt is _OUT:
@@ -336,6 +341,7 @@ def find_plan(
             break
 
     elapsed = time.perf_counter() - t0
+    release_orbits()  # cached set orders are per search; keeping them only feeds the GC
     found = solutions > 0
     if not found:
         if exhausted:

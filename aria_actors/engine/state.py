@@ -113,6 +113,13 @@ def orbit(value: Any, times: int) -> Any:
     return seq[start + (times - start) % period]
 
 
+def release_orbits() -> None:
+    """Drop this thread's cached set orders."""
+    cache = getattr(_local, "orbits", None)
+    if cache:
+        cache.clear()
+
+
 class _WithDict:
     """Gives subclasses a real instance ``__dict__`` whose descriptor we can still reach."""
 

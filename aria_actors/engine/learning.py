@@ -1,0 +1,84 @@
+"""Plan learning: a cache of successful method choices per (item, abstracted state).
+
+After a plan is found (with its decomposition tree), every refined task or goal on the plan's
+path records which method worked for ``(item key, abstraction(state))``. Later searches try that
+method first, which skips whatever dead ends the declaration order would explore first.
+
+Guarantees and caveats:
+    - Plans stay valid (every method and action still runs and is checked); they are the first
+      plan found under the learned order, so they may differ from GTPyhop's first plan.
+    - The abstraction decides what "the same situation" means; the default ignores the state and
+      keys on the item alone. Too coarse an abstraction only costs speed, never correctness.
+    - Bounded: least recently learned entries are dropped past ``max_entries``. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from aria_actors.engine.planner import PlanResult, TreeNode
+from aria_actors.engine.state import State
+
+Abstraction = Callable[[Any, State], Any]
+
+
+def _item_key(item: Any) -> Any:
+    if type(item).__name__ == "Multigoal":
+        return ("multigoal", repr(sorted(item.goals().items(), key=repr)))
+    return tuple(item) if isinstance(item, list) else item
+
+
+class MethodCache:
+    def __init__(self, abstraction: Abstraction | None = None, max_entries: int = 100_000) -> None:
+        self.abstraction = abstraction or (lambda item, state: None)
+        self.max_entries = max_entries
+        self._best: OrderedDict[tuple[Any, Any], str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.lookups = 0
+
+    def __len__(self) -> int:
+        return len(self._best)
+
+    def order(self, item: Any, state: State, methods: list[Any]) -> list[Any]:
+        """``methods`` with the one that worked here before moved to the front."""
+        key = (_item_key(item), self.abstraction(item, state))
+        with self._lock:
+            self.lookups += 1
+            name = self._best.get(key)
+            if name is None:
+                return methods
+            self.hits += 1
+        for i, m in enumerate(methods):
+            if m.__name__ == name:
+                return [m, *methods[:i], *methods[i + 1:]] if i else methods
+        return methods
+
+    def learn(self, result: PlanResult, states: dict[int, State] | None = None,
+              initial: State | None = None) -> int:
+        """Record the methods of a found plan's tree; returns how many choices were recorded.
+
+        The abstraction is evaluated on ``initial`` (the plan's start state) unless the caller
+        keeps per-node states; a state-independent abstraction needs neither.
+        """
+        if not result or result.roots is None:
+            return 0
+        learned = 0
+        stack: list[TreeNode] = list(result.roots)
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            if node.method is None:
+                continue
+            state = (states or {}).get(id(node), initial)
+            key = (_item_key(node.item), self.abstraction(node.item, state))
+            with self._lock:
+                self._best[key] = node.method
+                self._best.move_to_end(key)
+                while len(self._best) > self.max_entries:
+                    self._best.popitem(last=False)
+            learned += 1
+        return learned
