@@ -286,3 +286,18 @@ async def test_late_ack_of_a_rescued_attempt_changes_nothing(queue_pool, executo
     await executor.drain()
     got = await admin.get_job(queue_pool, job.id)
     assert got.state == "executing" and got.attempted_by == ["other", other] and got.result is None
+
+
+async def test_scheduled_jobs_never_start_before_scheduled_at(queue_dsn, queue_pool):
+    ex = Executor(queue_dsn, {"t": 5}, registry=reg, poll_interval=0.05, stage_interval=0.05)
+    await ex.start()
+    try:
+        jobs = [await producer.enqueue(queue_pool, "ok", {"i": i}, registry=reg,
+                                       schedule_in=0.1 + 0.05 * i) for i in range(6)]
+        assert {j.state for j in jobs} == {"scheduled"}
+        await wait_states(queue_pool, [j.id for j in jobs], {"completed"})
+    finally:
+        await ex.stop()
+    early = await queue_pool.fetchval(
+        "SELECT count(*) FROM aria_queue.jobs WHERE attempted_at < scheduled_at")
+    assert early == 0
