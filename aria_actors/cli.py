@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 an error (one red line), 2 bad usage or bad settings (b
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import signal
 import sys
@@ -20,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from aria_actors.runtime.errors import AriaError, ConfigError
-from aria_actors.runtime.registry import SERVICE_MODULES
+from aria_actors.runtime.registry import service_submodules
 from aria_actors.runtime.settings import AriaSettings, load_settings
 
 app = typer.Typer(help="Aria: a runtime for AI-driven characters on Ray.", no_args_is_help=True,
@@ -282,13 +281,7 @@ def _ensure_token() -> None:
 
 
 def _mount_service_clis() -> None:
-    for module in SERVICE_MODULES:
-        try:
-            sub = importlib.import_module(f"aria_actors.{module}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"aria_actors.{module}.cli":
-                continue
-            raise
+    for module, sub in service_submodules("cli"):
         app.add_typer(sub.app, name=module, callback=_ensure_token)
         if module == "security":  # the name for the secrets commands
             app.add_typer(sub.app, name="secrets", callback=_ensure_token)

@@ -8,7 +8,6 @@ problem+json. The app only knows a :class:`ServiceDirectory`, so it runs the sam
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from typing import Any
@@ -21,7 +20,7 @@ from aria_actors.coordinate.directory import ServiceDirectory
 from aria_actors.coordinate.metrics import GatewayMetrics
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.http import install_problem_handlers
-from aria_actors.runtime.registry import SERVICE_MODULES
+from aria_actors.runtime.registry import service_submodules
 
 log = logging.getLogger("aria.gateway")
 NOT_UP = {"failed", "pending", "starting", "stopped"}
@@ -52,13 +51,7 @@ def authentication() -> Any:
 def mount_service_routers(app: FastAPI) -> list[str]:
     """Include ``aria_actors.<svc>.api.router`` for every service that has one."""
     mounted = []
-    for module in SERVICE_MODULES:
-        try:
-            api = importlib.import_module(f"aria_actors.{module}.api")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"aria_actors.{module}.api":
-                continue
-            raise
+    for module, api in service_submodules("api"):
         app.include_router(api.router)
         mounted.append(module)
     return mounted

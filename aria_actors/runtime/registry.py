@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from types import ModuleType
 
 from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.service import Service
@@ -16,6 +17,21 @@ SERVICE_MODULES: tuple[str, ...] = (
     "workflow", "interface",
     "coordinate", "monitor", "debugger", "tune",
 )
+
+
+def service_submodules(name: str) -> Iterator[tuple[str, ModuleType]]:
+    """``(service, aria_actors.<service>.<name>)`` for every service that has such a module.
+
+    How the gateway finds routers (``api``) and the CLI finds command groups (``cli``); an import
+    error inside an existing module is raised, not mistaken for a missing module.
+    """
+    for module in SERVICE_MODULES:
+        qualified = f"aria_actors.{module}.{name}"
+        try:
+            yield module, importlib.import_module(qualified)
+        except ModuleNotFoundError as exc:
+            if exc.name != qualified:
+                raise
 
 
 def _spec_of(module: str) -> ServiceSpec:
