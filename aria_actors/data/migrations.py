@@ -247,6 +247,8 @@ class _Locked:
         try:
             await self.conn.execute(query("migrations", "lock"), LOCK_KEY, timeout=self.timeout)
         except TimeoutError:
+            # The cancel may race the grant: release what we may hold (a no-op if we do not).
+            await self.__aexit__()
             raise MigrationLockTimeout(
                 f"waited {self.timeout}s for the migrations lock held by another migrator",
                 timeout_s=self.timeout,

@@ -189,3 +189,21 @@ def test_four_concurrent_migrators_apply_each_once(fresh_database: str, tmp_path
             await conn.close()
 
     assert asyncio.run(_check()) == ["data 1"] + [f"queue {v}" for v in range(1, 6)]
+
+
+async def test_lock_timeout_is_typed(fresh_database: str, tree: Path) -> None:
+    from aria_actors.data.errors import MigrationLockTimeout
+
+    holder = await asyncpg.connect(fresh_database)
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", 0x61726961_6D696772)
+        with pytest.raises(MigrationLockTimeout):
+            await migrate_up(conn, root=tree, lock_timeout_s=0.2)
+        # Nothing ran and the connection is usable; once the lock is free the run goes through.
+        assert await conn.fetchval("SELECT to_regclass('aria_data.schema_migrations')") is None
+        await holder.execute("SELECT pg_advisory_unlock($1)", 0x61726961_6D696772)
+        assert len(await migrate_up(conn, root=tree, lock_timeout_s=5)) == 3
+    finally:
+        await holder.close()
+        await conn.close()
