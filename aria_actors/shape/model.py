@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +120,20 @@ def build_tiny(cfg: ShapeConfig, path: Path) -> Path:
     return path
 
 
+def _build_once(cfg: ShapeConfig, path: Path) -> None:
+    # Build beside the target and rename into place, so that processes building at the same time
+    # (the service actor, a training job) never load a half-written directory; the loser's copy
+    # is identical (same seed) and is discarded.
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    build_tiny(cfg, tmp)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        if not (path / "config.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def resolve_device(cfg: ShapeConfig) -> str:
     if cfg.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -135,7 +152,7 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
                f"-p{cfg.pretrain_steps}")
         path, source = base / tag, "tiny"
         if not (path / "config.json").exists():
-            build_tiny(cfg, path)
+            _build_once(cfg, path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)

@@ -58,11 +58,12 @@ SPEC = ServiceSpec(
     num_cpus=0.0,
     # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
     # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres).
-    # Not claimed: 'model-versions' (only the registry table exists: no per-version serving, A/B),
-    # 'gpu' (never run on a GPU here), 'personality-model'.
+    # 'model-versions': registry in Postgres, A/B split + promotion, Serve deployment with batching.
+    # Not claimed: 'gpu' (never run on a GPU here), 'personality-model'.
     capabilities=(
         'model-inference',
         'grpo-training',
+        'model-versions',
         'distributed-training',
         'templates',
         'trait-generation',
