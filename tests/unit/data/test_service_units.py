@@ -110,3 +110,12 @@ async def test_database_role_credentials_from_openbao() -> None:
     assert "aria_data" in source and svc.lease_id == "db/creds/1"
     store.data[SECRET_PATH]["db_role_kind"] = "static"
     assert (await svc._resolve_dsn())[0] == "postgresql://aria_static:rotated@db.internal:5432/aria"
+
+
+async def test_start_fails_with_one_clear_error_for_a_bad_url() -> None:
+    svc = DataService(AriaSettings(home="/tmp/aria-unit-unused",
+                                   database_url="postgres://app:hunter2@db.example:notaport/x"))
+    with pytest.raises(DatabaseUrlInvalid) as err:
+        await svc.start(Deps())
+    assert "ARIA_DATABASE_URL" in err.value.message and "hunter2" not in err.value.message
+    assert (await svc.health()).status.value == "failed"
