@@ -135,11 +135,15 @@ class Executor:
                 t.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=grace)
-        self._ack_event.set()
-        with contextlib.suppress(Exception):
-            await self._flush()
+        # Stop the background loops first (a flush they were doing puts its rows back), then
+        # write every outcome left in one last flush.
         for t in self._tasks:
             t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self._flush()
+        except Exception:
+            log.exception("final flush failed; the lifeline will return these jobs")
         with contextlib.suppress(Exception):
             await self._pool.execute(q("delete_producer"), uuid.UUID(self.uuid))
         if self._listener is not None:

@@ -301,3 +301,14 @@ async def test_scheduled_jobs_never_start_before_scheduled_at(queue_dsn, queue_p
     early = await queue_pool.fetchval(
         "SELECT count(*) FROM aria_queue.jobs WHERE attempted_at < scheduled_at")
     assert early == 0
+
+
+async def test_stop_records_unfinished_jobs_as_failed_attempts(queue_dsn, queue_pool):
+    ex = Executor(queue_dsn, {"t": 5}, registry=reg, poll_interval=0.05, stage_interval=None)
+    await ex.start()
+    job = await producer.enqueue(queue_pool, "blocker", {}, registry=reg)
+    await wait_states(queue_pool, [job.id], {"executing"})
+    await ex.stop(grace=0.1)
+    got = await admin.get_job(queue_pool, job.id)
+    assert got.state == "retryable" and got.errors[0]["kind"] == "shutdown"
+    assert await queue_pool.fetchval("SELECT count(*) FROM aria_queue.producers") == 0
