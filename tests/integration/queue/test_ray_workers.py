@@ -57,10 +57,13 @@ async def chaos(ray_session, dsn, pool_db, n_jobs: int, kills: int) -> None:
             ids.extend(j.id for j in batch)
         assert len(ids) == n_jobs
         done_target = n_jobs // (kills + 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 600  # a ceiling so a broken run fails instead of hanging
         for k in range(kills):
             # wait for progress, then kill one actor: alternately ray.kill and SIGKILL
             while await pool_db.fetchval("SELECT count(*) FROM aria_queue.jobs WHERE state IN "
                                          "('completed','discarded')") < done_target * (k + 1) * 0.8:
+                assert loop.time() < deadline, "no progress"
                 await plugins.stage(pool_db)
                 await asyncio.sleep(0.05)
             victim = pool.actors["chaos"][k % 3]
@@ -70,8 +73,6 @@ async def chaos(ray_session, dsn, pool_db, n_jobs: int, kills: int) -> None:
                 os.kill(await victim.pid.remote(), signal.SIGKILL)
             await asyncio.sleep(0.1)
             await pool.reconcile({"chaos": 20})
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 300
         while loop.time() < deadline:
             await plugins.stage(pool_db)
             await plugins.rescue(pool_db, after=1.5)
