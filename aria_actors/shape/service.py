@@ -44,6 +44,7 @@ from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.shape.errors import ModelLoadError, ShapeError, UnknownTemplate
+from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
 from aria_actors.shape.streams import StreamHub
@@ -59,7 +60,8 @@ SPEC = ServiceSpec(
     # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
     # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres).
     # 'model-versions': registry in Postgres, A/B split + promotion, Serve deployment with batching.
-    # Not claimed: 'gpu' (never run on a GPU here), 'personality-model'.
+    # 'personality-model': Big Five profile from traits (personality.py).
+    # Not claimed: 'gpu' (never run on a GPU here).
     capabilities=(
         'model-inference',
         'grpo-training',
@@ -69,6 +71,7 @@ SPEC = ServiceSpec(
         'trait-generation',
         'character-validation',
         'character-evolution',
+        'personality-model',
         'multi-modal',
     ),
     features=(
@@ -258,6 +261,7 @@ class ShapeService(ModelVersionsMixin, Service):
             out["character"] = character.model_dump(mode="json")
             out["embedding"] = (await self.embed([text]))[0]
         out["portrait_svg"] = portrait_svg(character)
+        out["personality"] = profile(character.traits)
         return out
 
     async def validate(self, template: str | dict[str, Any], character: dict[str, Any]) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def test_generate_over_http_is_multimodal_and_valid(http) -> None:
     assert char["name"] == "Ada" and 2 <= len(char["traits"]) <= 4 and char["description"]
     assert len(body["embedding"]) == 64
     assert body["portrait_svg"].startswith("<svg")
+    assert set(body["personality"]["scores"]) == {"openness", "conscientiousness", "extraversion",
+                                                  "agreeableness", "neuroticism"}
     v = http.post("/v1/shape/characters/validate", json={"template": "fantasy", "character": char})
     assert v.status_code == 200 and v.json()["valid"] is True
     again = http.post("/v1/shape/characters/generate", json={"template": "fantasy", "name": "Ada", "seed": 4})
