@@ -100,3 +100,10 @@ def test_boundary_exactly_at_min(monkeypatch, native):
     data[64 - 48:64] = window
     monkeypatch.setattr(chunker, "NATIVE", native and chunker.NATIVE)
     assert len(chunk_bytes(bytes(data), params)[0][1]) == 64
+
+
+def test_service_spec_is_honest():
+    from aria_actors.storage.service import SPEC
+
+    assert set(SPEC.capabilities) <= set(SPEC.features)
+    assert SPEC.depends_on == ("aria_security", "aria_auth")

@@ -1,0 +1,30 @@
+"""Settings of aria_storage (``ARIA_STORAGE_*``); the store URL falls back to ``ARIA_STORAGE_URL``
+(AriaSettings.storage_url) and then to ``<ARIA_HOME>/storage/store``."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARIA_STORAGE_", extra="forbid")
+
+    store_url: str = Field("", description="Chunk store: a path, s3://, sftp:// or https:// (read-only).")
+    cache_dir: str = Field("", description="Local chunk cache in front of a remote store; empty: none.")
+    extra_stores: list[str] = Field(default_factory=list,
+                                    description="Read-only stores tried after the main one (router).")
+    database_url: SecretStr = Field(SecretStr(""), description="PostgreSQL for asset versions; "
+                                    "empty: ARIA_DATABASE_URL.")
+    s3_endpoint_url: str = Field("", description="S3 endpoint (MinIO, moto); empty: AWS.")
+    s3_key: str = Field("", description="S3 access key id; empty: the usual AWS credential chain.")
+    s3_secret: SecretStr = Field(SecretStr(""), description="S3 secret access key.")
+    s3_region: str = Field("", description="S3 region.")
+    sftp_key_filename: str = Field("", description="Private key file for sftp:// stores.")
+    chunk_min: int = Field(16 * 1024, ge=48, description="Minimum chunk size in bytes.")
+    chunk_avg: int = Field(64 * 1024, ge=48, description="Average chunk size in bytes.")
+    chunk_max: int = Field(256 * 1024, ge=48, description="Maximum chunk size in bytes.")
+    zstd_level: int = Field(3, ge=1, le=19, description="zstd level of stored chunks.")
+    workers: int = Field(0, ge=0, le=64, description="Hash/compress threads; 0: one per core.")
+    gc_grace_s: float = Field(3600.0, ge=0, description="Unreferenced chunks younger than this survive gc.")
+    pool_size: int = Field(4, ge=1, le=64, description="asyncpg pool size.")

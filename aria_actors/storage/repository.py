@@ -1,0 +1,121 @@
+"""The asset repository: asset versions, metadata, tags and indexes in Postgres (asyncpg).
+
+One class is the only place SQL runs (queries in ``sql/repository.sql``); the service depends on
+its interface, so it can move behind aria_data later without the service changing.
+
+Guarantees and caveats:
+- Version numbers are per asset, start at 1 and are never reused, even after deletion (they come
+  from ``assets.latest``, bumped in the same transaction as the version row).
+- A version row exists only once all of its chunks are in the store (the service writes chunks
+  first), so every index read from here is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aria_actors.storage.errors import AssetNotFound
+
+if TYPE_CHECKING:
+    import asyncpg
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+@functools.cache
+def _queries() -> dict[str, str]:
+    text = (Path(__file__).with_name("sql") / "repository.sql").read_text()
+    parts = _NAME.split(text)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def q(name: str) -> str:
+    return _queries()[name]
+
+
+@dataclass(slots=True)
+class VersionInfo:
+    name: str
+    version: int
+    size: int
+    content_type: str
+    metadata: dict[str, Any]
+    tags: list[str]
+    chunk_count: int
+    created_at: dt.datetime
+    index_data: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: Any) -> VersionInfo:
+        meta = row["metadata"]
+        return cls(row["name"], row["version"], row["size"], row["content_type"],
+                   json.loads(meta) if isinstance(meta, str) else dict(meta), list(row["tags"]),
+                   row["chunk_count"], row["created_at"],
+                   bytes(row["index_data"]) if "index_data" in row else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "size": self.size,
+                "content_type": self.content_type, "metadata": self.metadata, "tags": self.tags,
+                "chunk_count": self.chunk_count, "created_at": self.created_at.isoformat()}
+
+
+class AssetRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def add_version(self, name: str, *, size: int, content_type: str, metadata: dict[str, Any],
+                          tags: list[str], chunk_count: int, index_data: bytes) -> VersionInfo:
+        async with self.pool.acquire() as conn, conn.transaction():
+            version = await conn.fetchval(q("next_version"), name)
+            row = await conn.fetchrow(q("insert_version"), name, version, size, content_type,
+                                      json.dumps(metadata), tags, chunk_count, index_data)
+        return VersionInfo.from_row(row)
+
+    async def get(self, name: str, version: int | None = None) -> VersionInfo:
+        if version is None:
+            row = await self.pool.fetchrow(q("get_latest"), name)
+        else:
+            row = await self.pool.fetchrow(q("get_version"), name, version)
+        if row is None:
+            what = f"{name!r} version {version}" if version is not None else repr(name)
+            raise AssetNotFound(f"asset {what} not found", name=name, version=version)
+        return VersionInfo.from_row(row)
+
+    async def versions(self, name: str) -> list[VersionInfo]:
+        rows = await self.pool.fetch(q("list_versions"), name)
+        if not rows:
+            raise AssetNotFound(f"asset {name!r} not found", name=name)
+        return [VersionInfo.from_row(r) for r in rows]
+
+    async def search(self, *, metadata: dict[str, Any] | None = None, tags: list[str] | None = None,
+                     name_prefix: str | None = None, content_type: str | None = None,
+                     latest_only: bool = False, limit: int = 100) -> list[VersionInfo]:
+        rows = await self.pool.fetch(q("search"), json.dumps(metadata) if metadata else None,
+                                     tags or None, name_prefix, content_type, latest_only, limit)
+        return [VersionInfo.from_row(r) for r in rows]
+
+    async def delete(self, name: str, version: int) -> None:
+        if await self.pool.fetchval(q("delete_version"), name, version) is None:
+            raise AssetNotFound(f"asset {name!r} version {version} not found", name=name,
+                                version=version)
+
+    async def names(self) -> list[str]:
+        return [r["name"] for r in await self.pool.fetch(q("names"))]
+
+    async def lifecycle_candidates(self, name: str, keep_last: int | None,
+                                   older_than: dt.datetime | None) -> list[int]:
+        rows = await self.pool.fetch(q("lifecycle_candidates"), name, keep_last, older_than)
+        return [r["version"] for r in rows]
+
+    async def live_indexes(self) -> list[tuple[str, int, bytes]]:
+        rows = await self.pool.fetch(q("live_indexes"))
+        return [(r["name"], r["version"], bytes(r["index_data"])) for r in rows]
+
+    async def ping(self) -> int:
+        return int(await self.pool.fetchval(q("ping")))
