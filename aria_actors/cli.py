@@ -109,6 +109,10 @@ def up(
     counts = status["counts"]
     console.print(f"[bold]Aria is up[/bold]: {len(status['services'])} services "
                   + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    failed = [s["name"] for s in status["services"] if s["status"] == "failed"]
+    if failed:
+        err_console.print(f"[yellow]warning:[/yellow] failed: {', '.join(failed)}; "
+                          "`aria status` shows why, `aria restart NAME` retries")
     console.print(f"  gateway    {settings.gateway_url}  (OpenAPI at /docs)")
     console.print(f"  dashboard  http://{settings.dashboard_host}:{settings.dashboard_port}")
     console.print("  jobs       eval \"$(aria env)\" && ray job submit -- python examples/hello_job.py")
