@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aria_actors.queue.jobs import Cancel, Discard, Job, Snooze
+from aria_actors.queue.jobs import Cancel, Discard, Job, Snooze, default_backoff
 from aria_actors.queue.metrics import Latency
 from aria_actors.queue.registry import Registry, default_registry
 from aria_actors.queue.sql import q
@@ -242,10 +242,10 @@ class Executor:
             self._ack_event.set()
 
     async def _perform(self, job: Job) -> None:
-        backoff = None
+        backoff, timeout = None, None
         try:
             spec = self.registry.get(job.worker)
-            backoff = spec.backoff
+            backoff, timeout = spec.backoff, spec.timeout
             call = spec.fn(job) if spec.is_async else asyncio.to_thread(spec.fn, job)
             result = await (asyncio.wait_for(call, spec.timeout) if spec.timeout else call)
             try:
@@ -267,15 +267,15 @@ class Executor:
                 self._fail(job, None, "executor stopped during the attempt", "shutdown", backoff)
             raise
         except TimeoutError as exc:
-            spec_timeout = getattr(self.registry.get(job.worker), "timeout", None)
-            self._fail(job, exc, f"timed out after {spec_timeout}s", "timeout", backoff)
+            if timeout is not None:
+                self._fail(job, exc, f"timed out after {timeout}s", "timeout", backoff)
+            else:  # raised by the job itself, not by our deadline
+                self._fail(job, exc, f"{type(exc).__name__}: {exc}", "error", backoff)
         except Exception as exc:
             self._fail(job, exc, f"{type(exc).__name__}: {exc}", "error", backoff)
 
     def _fail(self, job: Job, exc: BaseException | None, message: str, kind: str,
               backoff: Any) -> None:
-        from aria_actors.queue.jobs import default_backoff
-
         try:
             delay = float((backoff or default_backoff)(job.attempt))
         except Exception:
@@ -324,12 +324,10 @@ class Executor:
 
     # -- housekeeping ------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        import uuid as _uuid
-
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                await self._pool.execute(q("heartbeat"), _uuid.UUID(self.uuid), self.node,
+                await self._pool.execute(q("heartbeat"), uuid.UUID(self.uuid), self.node,
                                          list(self.queues))
                 if self._listener is None or self._listener.is_closed():
                     await self._listen()
