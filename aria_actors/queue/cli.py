@@ -6,6 +6,7 @@
     aria queue cancel ID [ID...]
     aria queue pause QUEUE | resume QUEUE
     aria queue scale QUEUE [--replicas N] [--concurrency C]
+    aria queue workers                             registered worker names
 
 Errors print one red line and exit 1; bad usage exits 2. ``ARIA_TOKEN`` (or ``--token``) is sent
 as the bearer token.
@@ -141,3 +142,10 @@ def scale(queue: str,
               json={"replicas": replicas, "concurrency": concurrency})
     typer.echo(f"{queue}: replicas {q['replicas']}, concurrency {q['concurrency']}"
                + (f", executors {q['executors']}" if "executors" in q else ""))
+
+
+@app.command()
+def workers(token: str | None = TokenOpt) -> None:
+    """List the worker names the queue service can enqueue (besides service:<svc>.<method>)."""
+    for name in _call(token, "GET", "/v1/queue/workers"):
+        typer.echo(name)

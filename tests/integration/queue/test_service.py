@@ -137,6 +137,8 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
         assert (await cli("resume", "ray")).exit_code == 0
         r = await cli("scale", "ray", "--concurrency", "7")
         assert r.exit_code == 0 and "concurrency 7" in r.stdout
+        r = await cli("workers")
+        assert r.exit_code == 0 and "it.echo" in r.stdout.split()
         r = await cli("jobs", "--state", "bogus")
         assert r.exit_code == 2
         r = await cli("retry", "999999")
