@@ -37,6 +37,7 @@ SPEC = ServiceSpec(
         'predicates',
         'plan-repair',
         'conflict-resolution',
+        'plan-learning',
     ),
     features=(
         'goap',

@@ -91,21 +91,23 @@ def orbit(value: Any, times: int) -> Any:
     if entry is None or entry[0][0] is not value:
         if len(cache) >= _ORBIT_CACHE_MAX:
             cache.clear()
-        entry = [[value], 0, 0]  # sequence, cycle start, period (0 = not known yet)
+        # sequence, cycle start, period (0 = not known yet), order -> index seen so far
+        entry = [[value], 0, 0, None]
         cache[id(value)] = entry
     seq = entry[0]
     make = set if type(value) is set else frozenset
     while not entry[2] and len(seq) <= times:
         nxt = make(list(seq[-1]))
-        # Looking for the cycle costs two list() per step: only worth it for long chains.
-        if len(seq) >= 3:
-            order = list(nxt)
-            if order == list(seq[-1]):
-                entry[1], entry[2] = len(seq) - 1, 1
+        if len(seq) >= 2:  # a copy or two in, look for the cycle (any period)
+            seen = entry[3]
+            if seen is None:
+                seen = entry[3] = {tuple(x): i for i, x in enumerate(seq)}
+            key = tuple(nxt)
+            if key in seen:
+                entry[1] = seen[key]
+                entry[2] = len(seq) - entry[1]
                 continue
-            if order == list(seq[-2]):
-                entry[1], entry[2] = len(seq) - 2, 2
-                continue
+            seen[key] = len(seq)
         seq.append(nxt)
     if times < len(seq):
         return seq[times]
@@ -143,13 +145,16 @@ class State(_WithDict):
     # _gen: how many planner copies separate this state from the root.
     # _borrow: reads share values read-only (set on states only methods will see, in the planner);
     # _prov: where borrowed values came from, so forks copy from the source, not the loan.
-    __slots__ = ("_borrow", "_gen", "_prov", "_snap")
+    # _pend: sets this state copied fresh, with their source, until changed() confirms the
+    # action left them alone (then they join _prov and forks keep following the source).
+    __slots__ = ("_borrow", "_gen", "_pend", "_prov", "_snap")
 
     def __init__(self, state_name: str = "state", **kwargs: Any) -> None:
         self._snap: dict[str, tuple[Any, int]] | None = None
         self._gen = 0
         self._borrow = False
         self._prov: dict[str, tuple[Any, int]] | None = None
+        self._pend: dict[str, tuple[tuple[Any, int], Any]] | None = None
         real = _get_real(self)
         real["__name__"] = state_name
         real.update(kwargs)
@@ -173,6 +178,10 @@ class State(_WithDict):
                     prov[name] = entry
                 elif t is set:
                     value = set(list(orbit(value, k - 1))) if k > 1 else set(list(value))
+                    pend = self._pend
+                    if pend is None:
+                        pend = self._pend = {}
+                    pend[name] = (entry, value)
                 elif t not in _ATOMIC:
                     value = clone_value(value, k)
                 _set_attr(self, name, value)
@@ -193,6 +202,7 @@ class State(_WithDict):
             for k, (v, g) in self._prov.items():
                 real[k] = clone_value(v, gen - g)  # turn loans into owned copies
             self._prov = None
+        self._pend = None
         if snap:
             for k, (v, g) in snap.items():
                 if k not in real:
@@ -240,6 +250,7 @@ class State(_WithDict):
         child._gen = gen + 1
         child._borrow = False
         child._prov = None
+        child._pend = None
         _get_real(child)["__name__"] = name
         return child
 
@@ -289,6 +300,7 @@ class State(_WithDict):
         new._gen = 0
         new._borrow = False
         new._prov = None
+        new._pend = None
         real = _get_real(new)
         for k, v in _get_real(self).items():
             real[k] = _copy.deepcopy(v, memo)
@@ -301,6 +313,7 @@ def _rebuild_state(cls: type[State], name: str, variables: dict[str, Any]) -> St
     new._gen = 0
     new._borrow = False
     new._prov = None
+    new._pend = None
     real = _get_real(new)
     real["__name__"] = name
     real.update(variables)
@@ -314,20 +327,34 @@ def changed(new: State, old: State) -> bool:
     snap = new._snap if type(new) is State else None
     if snap is not None and type(old) is State and new._gen == old._gen + 1:
         # ``new`` was forked from ``old``: only the variables it materialised can differ.
+        # Sets the action copied but left untouched keep following their source, so later
+        # copies of them reuse one cached orbit instead of rebuilding the set every step.
         old_real = _get_real(old)
         old_snap = old._snap or {}
+        pend = new._pend
+        new._pend = None
+        result = False
         for k, v in _get_real(new).items():
             if k == "__name__":
                 continue
+            candidate = pend is not None and k in pend and pend[k][1] is v
+            if result and not candidate:
+                continue  # already known to have changed; only promotions still matter
             if k in old_real:
-                if old_real[k] != v:
-                    return True
+                before = old_real[k]
             elif k in old_snap:
-                if old_snap[k][0] != v:
-                    return True
+                before = old_snap[k][0]
             else:
-                return True
-        return False
+                result = True
+                continue
+            if before != v:
+                result = True
+            elif candidate:
+                prov = new._prov
+                if prov is None:
+                    prov = new._prov = {}
+                prov[k] = pend[k][0]
+        return result
     return new.view() != old.view()
 
 
