@@ -1,0 +1,120 @@
+"""``aria engine ...``: plan over the running gateway, or in-process with ``--local``.
+
+    aria engine domains [--local]
+    aria engine plan DOMAIN (--problem ID | --state FILE --tasks FILE) [--strategy dfs|greedy]
+                     [--max-nodes N] [--max-seconds S] [--cheapest] [--local]
+
+FILEs are JSON in the wire format of ``aria_actors.engine.wire`` (a state object; a todo list).
+Errors print one red line and exit 1; bad usage exits 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="aria_engine: HTN/GOAP planning over registered domains.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]{message}[/red]", highlight=False)
+    raise typer.Exit(code)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        _fail(f"cannot read {what} file {path}: {exc.strerror}", 2)
+    except json.JSONDecodeError as exc:
+        _fail(f"{what} file {path} is not JSON: {exc}", 2)
+
+
+def _local(method: str, *args: Any) -> Any:
+    from aria_actors.engine.service import EngineService
+    from aria_actors.runtime.errors import AriaError
+    from aria_actors.runtime.service import Deps
+    from aria_actors.runtime.settings import load_settings
+
+    async def run() -> Any:
+        svc = EngineService(load_settings())
+        await svc.start(Deps())
+        try:
+            return await getattr(svc, method)(*args)
+        finally:
+            await svc.stop()
+
+    try:
+        return asyncio.run(run())
+    except AriaError as exc:
+        _fail(exc.message)
+
+
+def _remote(verb: str, path: str, body: Any = None) -> Any:
+    import httpx
+
+    from aria_actors.runtime.settings import load_settings
+
+    url = load_settings().gateway_url.rstrip("/") + path
+    try:
+        r = httpx.request(verb, url, json=body, timeout=120)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the gateway at {url}: {exc}; is Aria up (aria status)?")
+    if r.status_code >= 400:
+        try:
+            detail = r.json().get("detail", r.text)
+        except ValueError:
+            detail = r.text
+        _fail(f"{r.status_code}: {detail}")
+    return r.json()
+
+
+@app.command()
+def domains(local: bool = typer.Option(False, "--local", help="Plan in this process, not via the gateway.")
+            ) -> None:
+    """List the registered planning domains."""
+    rows = _local("list_domains") if local else _remote("GET", "/v1/engine/domains")
+    for row in rows:
+        out.print(f"{row['name']}  [dim]{row['spec']}[/dim]")
+
+
+@app.command()
+def plan(
+    domain: str = typer.Argument(..., help="A registered domain name (see `aria engine domains`)."),
+    state: Path | None = typer.Option(None, "--state", help="JSON state file."),
+    tasks: Path | None = typer.Option(None, "--tasks", help="JSON todo-list file."),
+    problem: str | None = typer.Option(None, "--problem", help="A named problem of the domain."),
+    strategy: str = typer.Option("dfs", "--strategy", help="dfs (backtracking) or greedy."),
+    max_nodes: int | None = typer.Option(None, "--max-nodes", min=1),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", min=0.001),
+    cheapest: bool = typer.Option(False, "--cheapest", help="Branch and bound for the cheapest plan."),
+    local: bool = typer.Option(False, "--local", help="Plan in this process, not via the gateway."),
+) -> None:
+    """Plan a todo list (or a named problem) in a registered domain and print the plan."""
+    if strategy not in ("dfs", "greedy"):
+        _fail(f"--strategy must be dfs or greedy, not {strategy!r}", 2)
+    if problem is None and (state is None or tasks is None):
+        _fail("give --problem, or both --state and --tasks", 2)
+    body: dict[str, Any] = {"domain": domain, "strategy": strategy, "max_nodes": max_nodes,
+                            "max_seconds": max_seconds, "optimise_cost": cheapest}
+    if problem is not None:
+        body["problem"] = problem
+    else:
+        assert state is not None and tasks is not None
+        body["state"] = _read_json(state, "state")
+        body["todo"] = _read_json(tasks, "tasks")
+    result = _local("plan", body) if local else _remote("POST", "/v1/engine/plan", body)
+    if result["status"] != "found":
+        _fail(f"{result['status']}: {result['message']}")
+    for i, step in enumerate(result["plan"], 1):
+        out.print(f"{i:4d}  {step[0]}({', '.join(map(str, step[1:]))})", highlight=False)
+    cost = f", cost {result['cost']:g}" if result.get("cost") is not None else ""
+    out.print(f"[dim]{len(result['plan'])} steps, {result['nodes']} nodes, "
+              f"{result['elapsed_s'] * 1000:.1f} ms{cost}[/dim]")
