@@ -376,9 +376,8 @@ class PlannerSession:
 
     @contextlib.contextmanager
     def isolated_execution(self, **_ignored: Any) -> Iterator[PlannerSession]:
-        ctx = contextvars.copy_context()
-        # Run nothing in ctx; the settings are passed explicitly by find_plan below.
-        del ctx
+        # Nothing to swap in or out: this session's find_plan passes its domain, strategy and
+        # verification explicitly instead of touching module state.
         yield self
 
     def find_plan(self, state: State, todo_list: list[Any], *, timeout_ms: int | None = None,

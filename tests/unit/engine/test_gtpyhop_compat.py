@@ -68,3 +68,17 @@ def test_ipc_problem_same_plan_as_gtpyhop(domain: str, pid: str) -> None:
     if expected:
         dfs = planner.find_plan(aria_domain, aria_state, aria_todo, strategy="dfs")
         assert dfs.plan == expected
+
+
+@pytest.mark.parametrize("example", sorted(set(suite.EXAMPLES) - {"backtracking_htn.py"}))
+def test_example_session_api_passes_its_own_checks(example: str) -> None:
+    """Each example's main_session (PlannerSession, isolated_execution) against Aria's pyhop."""
+    from aria_actors.engine import pyhop
+
+    module = suite.aria_module(example)
+    with suite.quiet():
+        pyhop.set_recursive_planning("recursive_dfs")
+        try:
+            module.main_session(False)
+        except TypeError:
+            module.main_session()  # pyhop_simple_travel_example takes no do_pauses argument
