@@ -376,9 +376,18 @@ class PlannerSession:
 
     @contextlib.contextmanager
     def isolated_execution(self, **_ignored: Any) -> Iterator[PlannerSession]:
-        # Nothing to swap in or out: this session's find_plan passes its domain, strategy and
-        # verification explicitly instead of touching module state.
-        yield self
+        """Module-level calls inside the block (``gtpyhop.run_lazy_lookahead``...) see this
+        session's domain, strategy, verbosity and verification; in this context only."""
+        tokens = [_vars["strategy"].set(self._strategy), _vars["verbose"].set(self.verbose)]
+        if self.domain is not None:
+            tokens.append(_vars["domain"].set(self.domain))
+        if self.verify_goals is not None:
+            tokens.append(_vars["verify"].set(self.verify_goals))
+        try:
+            yield self
+        finally:
+            for token in reversed(tokens):
+                token.var.reset(token)
 
     def find_plan(self, state: State, todo_list: list[Any], *, timeout_ms: int | None = None,
                   max_expansions: int | None = None, **_ignored: Any) -> PlanResult:
