@@ -21,5 +21,6 @@ $py -m pip install -q --upgrade pip >/dev/null
 # Torch is resolved together with the project so nothing can swap the CPU build for a CUDA one
 # (plain `torch` resolves to a CUDA build with gigabytes of nvidia wheels).
 if [ "$gpu" = 1 ]; then torch_spec="torch==2.14.1"; else torch_spec="torch==2.13.0+cpu"; fi
-$py -m pip install -q -e '.[dev]' "$torch_spec" 2>&1 | grep -v 'is ignored: it is neither' || true
+# (pipefail keeps pip's exit status; the filter only drops the index's noise)
+$py -m pip install -q -e '.[dev]' "$torch_spec" 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 $py -c 'import aria_actors, torch; print("installed: aria", aria_actors.__version__, "torch", torch.__version__)'
