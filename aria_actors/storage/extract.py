@@ -88,6 +88,7 @@ def extract(index: Index, store: ReadStore, out: str | os.PathLike[str], *,
         return seeded
 
     try:
+        os.fchmod(fd, 0o644)  # what a plain open() would give under the usual umask, not 0600
         os.ftruncate(fd, index.length)
         with ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="aria-extract") as pool:
             # map() keeps at most the pool's queue of results; each result is one bool.

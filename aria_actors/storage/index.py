@@ -130,6 +130,7 @@ def write_index(path: str | os.PathLike[str], index: Index) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".caibx", dir=directory)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; indexes are meant to be shared
         with os.fdopen(fd, "wb") as f:
             f.write(encode(index))
         os.replace(tmp, path)

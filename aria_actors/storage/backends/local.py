@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 
 from aria_actors.storage.store import SUFFIX, BlobStore, ChunkInfo, is_chunk_id
@@ -19,6 +19,7 @@ class LocalStore(BlobStore):
         self.root = os.path.abspath(os.fspath(root))
         self.url = self.root
         self.level = level
+        self._dirs: set[str] = set()  # prefix folders known to exist (saves a mkdir per chunk)
         os.makedirs(self.root, exist_ok=True)
 
     def _abs(self, rel: str) -> str:
@@ -42,13 +43,28 @@ class LocalStore(BlobStore):
     def _write(self, rel: str, blob: bytes) -> None:
         path = self._abs(rel)
         directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
+        tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
+            # 0644, not mkstemp's 0600: chunks are meant to be served (HTTP/CDN, other users).
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the prefix folder was removed (by hand) since we cached it
+            self._dirs.discard(directory)
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            with memoryview(blob) as view:
+                written = 0
+                while written < len(view):
+                    written += os.write(fd, view[written:])
+            os.close(fd)
+            fd = -1
             os.replace(tmp, path)
         except BaseException:
+            if fd >= 0:
+                os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise

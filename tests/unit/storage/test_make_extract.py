@@ -134,3 +134,13 @@ def test_get_chunk_verifies(tmp_path):
     assert store.get_chunk(cid) == data
     with pytest.raises(ChunkMissing):
         store.get_chunk("00" * 32)
+
+
+def test_files_are_readable_by_others(tmp_path, random_blob):
+    """Stores are served by HTTP servers running as other users: no 0600 files."""
+    store = LocalStore(tmp_path / "s")
+    index = make_index(io.BytesIO(random_blob), store)
+    ix.write_index(tmp_path / "a.caibx", index)
+    extract(index, store, tmp_path / "out")
+    paths = [tmp_path / "a.caibx", tmp_path / "out", tmp_path / "s" / chunk_path(index.chunks[0].hex)]
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in paths)
