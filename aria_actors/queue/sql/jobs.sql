@@ -219,3 +219,18 @@ ON CONFLICT (name) DO NOTHING
 
 -- name: get_queues
 SELECT * FROM aria_queue.queues WHERE name = ANY ($1::text[])
+
+-- name: testing_make_due
+UPDATE aria_queue.jobs SET scheduled_at = now()
+WHERE queue = ANY ($1::text[]) AND state IN ('scheduled', 'retryable')
+
+-- name: testing_count_in_states
+SELECT count(*) FROM aria_queue.jobs
+WHERE queue = ANY ($1::text[]) AND state = ANY ($2::aria_queue.job_state[])
+
+-- name: testing_claimed_by
+SELECT id FROM aria_queue.jobs WHERE attempted_by[2] = $1
+
+-- name: testing_states_of
+SELECT state::text AS state, count(*) AS n FROM aria_queue.jobs WHERE id = ANY ($1::bigint[])
+GROUP BY 1
