@@ -78,12 +78,7 @@ _local = threading.local()
 _ORBIT_CACHE_MAX = 2048
 
 
-def orbit(value: Any, times: int) -> Any:
-    """An object iterating like ``value`` deep-copied ``times`` times (sets change order each
-    copy). Shared and read-only: cached per thread, and periodic orbits (the usual case: period 1
-    or 2 after a copy or two) cost nothing once their cycle is known."""
-    if times <= 0:
-        return value
+def _orbit_entry(value: Any) -> list[Any]:
     cache = getattr(_local, "orbits", None)
     if cache is None:
         cache = _local.orbits = {}
@@ -91,11 +86,16 @@ def orbit(value: Any, times: int) -> Any:
     if entry is None or entry[0][0] is not value:
         if len(cache) >= _ORBIT_CACHE_MAX:
             cache.clear()
-        # sequence, cycle start, period (0 = not known yet), order -> index seen so far
-        entry = [[value], 0, 0, None]
+        # sequence, cycle start, period (0 = not known yet), order -> index seen so far,
+        # spare copies lent to actions (sequence index of the copied element -> copy)
+        entry = [[value], 0, 0, None, None]
         cache[id(value)] = entry
+    return entry
+
+
+def _orbit_index(entry: list[Any], times: int) -> int:
     seq = entry[0]
-    make = set if type(value) is set else frozenset
+    make = set if type(seq[0]) is set else frozenset
     while not entry[2] and len(seq) <= times:
         nxt = make(list(seq[-1]))
         if len(seq) >= 2:  # a copy or two in, look for the cycle (any period)
@@ -110,9 +110,41 @@ def orbit(value: Any, times: int) -> Any:
             seen[key] = len(seq)
         seq.append(nxt)
     if times < len(seq):
-        return seq[times]
+        return times
     start, period = entry[1], entry[2]
-    return seq[start + (times - start) % period]
+    return start + (times - start) % period
+
+
+def orbit(value: Any, times: int) -> Any:
+    """An object iterating like ``value`` deep-copied ``times`` times (sets change order each
+    copy). Shared and read-only: cached per thread, and periodic orbits (the usual case: period 1
+    or 2 after a copy or two) cost nothing once their cycle is known."""
+    if times <= 0:
+        return value
+    entry = _orbit_entry(value)
+    return entry[0][_orbit_index(entry, times)]
+
+
+def _lend(value: set[Any], times: int) -> tuple[set[Any], tuple[list[Any], int]]:
+    """A private, mutable set laid out exactly like ``value`` deep-copied ``times`` times.
+
+    It is built like deepcopy builds it, from the previous copy's order, or taken from the spare
+    copies an earlier action gave back untouched; give it back with :func:`_give_back`.
+    """
+    entry = _orbit_entry(value)
+    index = _orbit_index(entry, times - 1)
+    spares = entry[4]
+    copy = spares.pop(index, None) if spares else None
+    if copy is None:
+        copy = set(list(entry[0][index]))
+    return copy, (entry, index)
+
+
+def _give_back(slot: tuple[list[Any], int], copy: set[Any]) -> None:
+    entry, index = slot
+    if entry[4] is None:
+        entry[4] = {}
+    entry[4][index] = copy
 
 
 def release_orbits() -> None:
@@ -145,8 +177,9 @@ class State(_WithDict):
     # _gen: how many planner copies separate this state from the root.
     # _borrow: reads share values read-only (set on states only methods will see, in the planner);
     # _prov: where borrowed values came from, so forks copy from the source, not the loan.
-    # _pend: sets this state copied fresh, with their source, until changed() confirms the
-    # action left them alone (then they join _prov and forks keep following the source).
+    # _pend: sets this state copied (or was lent) for an action, with their source, until
+    # changed() sees whether the action left them alone: then a copy joins _prov (forks keep
+    # following the source) and a lent copy goes back to the cache for the next action.
     __slots__ = ("_borrow", "_gen", "_pend", "_prov", "_snap")
 
     def __init__(self, state_name: str = "state", **kwargs: Any) -> None:
@@ -177,11 +210,14 @@ class State(_WithDict):
                         prov = self._prov = {}
                     prov[name] = entry
                 elif t is set:
-                    value = set(list(orbit(value, k - 1))) if k > 1 else set(list(value))
+                    if k > 1:
+                        value, slot = _lend(value, k)
+                    else:
+                        value, slot = set(list(value)), None
                     pend = self._pend
                     if pend is None:
                         pend = self._pend = {}
-                    pend[name] = (entry, value)
+                    pend[name] = (entry, value, slot)
                 elif t not in _ATOMIC:
                     value = clone_value(value, k)
                 _set_attr(self, name, value)
@@ -334,26 +370,34 @@ def changed(new: State, old: State) -> bool:
         pend = new._pend
         new._pend = None
         result = False
-        for k, v in _get_real(new).items():
+        real = _get_real(new)
+        if pend is not None:
+            for k, (src, value, slot) in pend.items():
+                before = old_real[k] if k in old_real else old_snap[k][0]
+                intact = before == value
+                if real.get(k) is value:
+                    if not intact:
+                        continue  # the action changed it: the new state owns this copy
+                    prov = new._prov
+                    if prov is None:
+                        prov = new._prov = {}
+                    prov[k] = src
+                    if slot is not None:
+                        del real[k]  # unchanged loan: the state reads it from its source again
+                        _give_back(slot, value)
+                elif slot is not None and intact:
+                    _give_back(slot, value)  # replaced without being touched
+        for k, v in real.items():
             if k == "__name__":
                 continue
-            candidate = pend is not None and k in pend and pend[k][1] is v
-            if result and not candidate:
-                continue  # already known to have changed; only promotions still matter
             if k in old_real:
                 before = old_real[k]
             elif k in old_snap:
                 before = old_snap[k][0]
             else:
-                result = True
-                continue
+                return True
             if before != v:
-                result = True
-            elif candidate:
-                prov = new._prov
-                if prov is None:
-                    prov = new._prov = {}
-                prov[k] = pend[k][0]
+                return True
         return result
     return new.view() != old.view()
 
