@@ -36,6 +36,7 @@ def _raise_for_problem(response: httpx.Response) -> None:
     extra = {k: v for k, v in doc.items() if k not in ("type", "title", "detail", "status")}
     error = cls(detail, **extra)
     error.http_status = response.status_code  # type: ignore[attr-defined]
+    error.remote_title = doc.get("title") or error.title  # type: ignore[attr-defined]
     raise error
 
 
@@ -43,10 +44,10 @@ class AriaClient:
     """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``."""
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
-                 token: str | None = None) -> None:
-        headers = _auth_headers(token)
+                 token: str | None = None, http: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
+        # `http` lets tests put a FastAPI TestClient (an httpx.Client) under the SDK.
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout, headers=_auth_headers(token))
 
     @classmethod
     def from_cluster(cls, namespace: str = "aria", **kwargs: Any) -> AriaClient:
@@ -65,15 +66,16 @@ class AriaClient:
         return cls(ray.get(boot.endpoints.remote())["gateway_url"], **kwargs)
 
     def get_json(self, path: str, **params: Any) -> Any:
-        return self._request("GET", path, params=params or None)
+        return self.request("GET", path, params=params or None)
 
-    def _request(self, method: str, path: str, **kw: Any) -> Any:
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        """Any gateway route: the decoded JSON body (None when empty); problems raise AriaErrors."""
         try:
             response = self._http.request(method, path, **kw)
         except httpx.TransportError as exc:
             raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
         _raise_for_problem(response)
-        return response.json()
+        return response.json() if response.content else None
 
     def health(self) -> Health:
         try:

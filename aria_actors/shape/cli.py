@@ -12,42 +12,15 @@ token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import typer
 
-app = typer.Typer(help="Characters, GRPO training and model versions of aria_shape (via the gateway).",
-                  no_args_is_help=True)
-TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKEN).")
+from aria_actors.runtime.cli_support import TokenOpt, gateway_call
 
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
-
-
-def _call(token: str | None, method: str, url: str, *, timeout: float = 60, **kwargs: Any) -> Any:
-    import httpx
-
-    from aria_actors.runtime.settings import load_settings
-
-    bearer = token or os.environ.get("ARIA_TOKEN", "")
-    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    try:
-        with httpx.Client(base_url=load_settings().gateway_url, headers=headers, timeout=timeout) as c:
-            r = c.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach the gateway: {type(exc).__name__}: {exc}")
-    if r.status_code >= 400:
-        try:
-            doc = r.json()
-            _fail(f"{doc.get('title', r.status_code)}: {doc.get('detail', '')}")
-        except ValueError:
-            _fail(f"HTTP {r.status_code}")
-    return r.json() if r.content else None
+app = typer.Typer(
+    help="Characters, GRPO training and model versions of aria_shape (via the gateway).", no_args_is_help=True
+)
 
 
 def _parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -64,33 +37,55 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 
 @app.command()
-def generate(template: str, name: str = typer.Option("", help="Name of the character."),
-             seed: int | None = typer.Option(None, min=0, help="Seed for a reproducible character."),
-             save: bool = typer.Option(False, help="Store it as a versioned character."),
-             token: str | None = TokenOpt) -> None:
+def generate(
+    template: str,
+    name: str = typer.Option("", help="Name of the character."),
+    seed: int | None = typer.Option(None, min=0, help="Seed for a reproducible character."),
+    save: bool = typer.Option(False, help="Store it as a versioned character."),
+    token: str | None = TokenOpt,
+) -> None:
     """Generate a character of TEMPLATE (constraints always satisfied) and print it as JSON."""
     if save:
-        out = _call(token, "POST", "/v1/shape/characters", json={"template": template, "name": name,
-                                                                  "seed": seed})
+        out = gateway_call(
+            token, "POST", "/v1/shape/characters", json={"template": template, "name": name, "seed": seed}
+        )
     else:
-        out = _call(token, "POST", "/v1/shape/characters/generate",
-                    json={"template": template, "name": name, "seed": seed})
+        out = gateway_call(
+            token, "POST", "/v1/shape/characters/generate", json={"template": template, "name": name, "seed": seed}
+        )
         out.pop("embedding", None)
         out.pop("portrait_svg", None)
     typer.echo(json.dumps(out, indent=2, sort_keys=True))
 
 
 @app.command()
-def train(version: str, steps: int = typer.Option(20, min=1), prompts_per_step: int = typer.Option(4, min=1),
-          set_: list[str] = typer.Option([], "--set", help="GRPO setting KEY=VALUE (repeatable)."),
-          seed: int = typer.Option(0, min=0), token: str | None = TokenOpt) -> None:
+def train(
+    version: str,
+    steps: int = typer.Option(20, min=1),
+    prompts_per_step: int = typer.Option(4, min=1),
+    set_: list[str] = typer.Option([], "--set", help="GRPO setting KEY=VALUE (repeatable)."),
+    seed: int = typer.Option(0, min=0),
+    token: str | None = TokenOpt,
+) -> None:
     """Run GRPO on the served model and register the result as model VERSION."""
-    out = _call(token, "POST", "/v1/shape/train", timeout=3600,
-                json={"version": version, "steps": steps, "prompts_per_step": prompts_per_step,
-                      "settings": _parse_settings(set_), "seed": seed})
+    out = gateway_call(
+        token,
+        "POST",
+        "/v1/shape/train",
+        timeout=3600,
+        json={
+            "version": version,
+            "steps": steps,
+            "prompts_per_step": prompts_per_step,
+            "settings": _parse_settings(set_),
+            "seed": seed,
+        },
+    )
     m = out["metrics"]
-    typer.echo(f"{out['id']}: held-out reward {m['held_out_reward_before']:.3f} -> "
-               f"{m['held_out_reward_after']:.3f} after {m['steps']} steps ({out['path']})")
+    typer.echo(
+        f"{out['id']}: held-out reward {m['held_out_reward_before']:.3f} -> "
+        f"{m['held_out_reward_after']:.3f} after {m['steps']} steps ({out['path']})"
+    )
 
 
 @app.command()
@@ -100,15 +95,17 @@ def models(token: str | None = TokenOpt) -> None:
     from rich.table import Table
 
     table = Table("id", "parent", "reward after", "path")
-    for m in _call(token, "GET", "/v1/shape/models"):
+    for m in gateway_call(token, "GET", "/v1/shape/models"):
         after = m["metrics"].get("held_out_reward_after")
         table.add_row(m["id"], m["parent"] or "-", "-" if after is None else f"{after:.3f}", m["path"])
     Console().print(table)
 
 
 @app.command()
-def promote(version: str | None = typer.Argument(None, help="Version to serve; default the A/B leader."),
-            token: str | None = TokenOpt) -> None:
+def promote(
+    version: str | None = typer.Argument(None, help="Version to serve; default the A/B leader."),
+    token: str | None = TokenOpt,
+) -> None:
     """Serve VERSION for all traffic (ends a running A/B test)."""
-    out = _call(token, "POST", "/v1/shape/promote", json={"version": version})
+    out = gateway_call(token, "POST", "/v1/shape/promote", json={"version": version})
     typer.echo(f"serving {out['promoted']}")

@@ -6,6 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from aria_actors.runtime import cli_support
+from aria_actors.sdk import AriaClient
 from aria_actors.security import cli
 from tests.integration.security.test_api import make_app
 
@@ -13,8 +15,8 @@ from tests.integration.security.test_api import make_app
 @pytest.fixture
 async def run(security, monkeypatch):
     app = make_app(security)
-    monkeypatch.setattr(cli, "_client", lambda token: TestClient(
-        app, headers={"Authorization": f"Bearer {token}"} if token else {}))
+    monkeypatch.setattr(cli_support, "make_client", lambda token, timeout: AriaClient(
+        "http://testserver", http=TestClient(app, headers={"Authorization": f"Bearer {token}"} if token else {})))
     admin = await security.issue_token("cli-admin", {"roles": ["admin"]}, 300)
     runner = CliRunner()
 
