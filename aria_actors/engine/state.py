@@ -1,18 +1,29 @@
 """GTPyhop's State and Multigoal, with copy-on-access state variables.
 
 GTPyhop copies the whole state with ``copy.deepcopy`` before every action, which is where most of
-its planning time goes. Here ``State.copy()`` is O(number of state variables): the copy shares the
-parent's variable values, and a variable is copied (one level, at C speed for flat dicts, sets and
-lists; ``deepcopy`` for anything nested) the first time it is *read* through attribute access on
-that state. Reading is the only hook Python offers before an in-place mutation such as
-``state.pos[b] = 'table'``, so a value is never mutated while shared.
+its planning time goes. Here the planner's copy (``_fork``) is O(number of state variables): the
+copy shares the parent's values and a variable is copied the first time it is *read* through
+attribute access on that state (reading is the only hook Python offers before an in-place
+mutation such as ``state.pos[b] = 'table'``).
+
+Same plans as GTPyhop: deepcopy rebuilds a set as ``set(list(s))``, which changes its iteration
+order, and domains that take "the first" element of a set then depend on how many copies were
+made. So every state knows its copy generation, and a set read ``k`` generations after its
+source is rebuilt as if copied ``k`` times. Those orders are periodic (period 1 or 2 nearly
+always), so a per-thread *orbit* cache gives them in O(1) once the cycle is known. On top:
+    - states the planner only shows to methods *borrow* values read-only (no copy at all);
+    - a set an action reads but does not change keeps pointing at its source (provenance), so a
+      static set such as a type's members keeps one orbit for the whole search;
+    - actions are lent a spare copy from the orbit cache, given back when they did not touch it.
 
 Guarantees and caveats:
     - Attribute access (``s.pos``), ``vars(s)``, ``s.__dict__``, pickle and ``deepcopy`` all see
-      every state variable with GTPyhop's semantics: a copy never changes its parent or siblings.
-    - ``copy()`` makes the parent give up its own values as well (they now belong to the shared
-      snapshot), so a reference taken *before* the copy (``d = s.pos; s.copy(); d['x'] = 1``) may
-      leak into the copy. GTPyhop code reads ``state.var`` afresh each time and is not affected.
+      every state variable; ``copy()`` is a real deep copy (GTPyhop's ``State.copy``).
+    - Methods must not mutate the state (GTPyhop's contract too): here a mutating method could
+      change values shared with other states of the search.
+    - An action that removes and re-adds the same element of a set in one call leaves it equal
+      but with a hash-table tombstone; its later copies may then iterate differently from
+      GTPyhop's in rare layouts. No bundled example does this.
     - Values are copied one level deep when every element is an immutable scalar (str, int, float,
       bool, None, bytes, tuples of those); anything else falls back to ``deepcopy``. Set elements
       are hashable and treated as immutable (a mutable hashable object inside a set is shared).
