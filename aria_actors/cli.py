@@ -188,10 +188,38 @@ def _gateway_get(path: str) -> Any:
         return run_guarded(lambda: client.get_json(path))
 
 
+def _status_from_ray(settings: AriaSettings) -> dict[str, Any] | None:
+    """The boot actor's status straight from Ray, for when the gateway itself is down."""
+    import ray
+
+    from aria_actors.runtime.boot import find_boot
+    from aria_actors.runtime.localcluster import LocalCluster
+
+    cluster = LocalCluster(settings)
+    if not settings.ray_address and cluster.running() is None:
+        return None
+    cluster.connect()
+    boot = find_boot(settings)
+    return ray.get(boot.status.remote(), timeout=settings.call_timeout_s) if boot else None
+
+
 @app.command()
 def status(json_out: bool = typer.Option(False, "--json", help="Print the raw status as JSON.")) -> None:
-    """Every service with its status, restarts, uptime and node (from the gateway)."""
-    body = _gateway_get("/v1/services")
+    """Every service with its status, restarts, uptime and node (from the gateway, else from Ray)."""
+    from aria_actors.sdk import AriaClient, Unreachable
+
+    settings = settings_or_exit()
+    try:
+        with AriaClient(settings.gateway_url) as client:
+            body = client.get_json("/v1/services")
+    except Unreachable as exc:
+        body = _status_from_ray(settings)
+        if body is None:
+            raise fail(exc.message) from None
+        err_console.print(f"[yellow]warning:[/yellow] gateway unreachable ({settings.gateway_url}); "
+                          "status read from the boot actor")
+    except AriaError as exc:
+        raise fail(exc.message) from None
     if json_out:
         console.print_json(data=body)
         return

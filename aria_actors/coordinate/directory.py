@@ -54,10 +54,22 @@ class RayDirectory:
             raise ServiceUnavailable("the boot actor aria_boot is not running; run `aria up`") from None
 
     async def status(self) -> dict[str, Any]:
-        return await self._boot().status.remote()
+        return await self._ask_boot("status")
 
     async def service(self, name: str) -> dict[str, Any]:
-        return await self._boot().service.remote(name)
+        return await self._ask_boot("service", name)
+
+    async def _ask_boot(self, method: str, *args: Any) -> Any:
+        import asyncio
+
+        import ray
+
+        try:
+            return await asyncio.wait_for(getattr(self._boot(), method).remote(*args), self.call_timeout_s)
+        except TimeoutError:
+            raise ServiceUnavailable(f"the boot actor did not answer within {self.call_timeout_s:.0f}s") from None
+        except ray.exceptions.RayActorError:
+            raise ServiceUnavailable("the boot actor is restarting; retry shortly") from None
 
     def client(self, name: str) -> GuardedClient:
         if name not in self._clients:
