@@ -61,3 +61,19 @@ def test_chunk_sizes_other_than_default(tmp_path):
     theirs = ix.read_index(tmp_path / "c.caibx")
     ours = make_index(io.BytesIO(data), LocalStore(tmp_path / "a"), ChunkerParams(4096, 16384, 65536))
     assert [c.id for c in ours.chunks] == [c.id for c in theirs.chunks]
+
+
+def test_caidx_from_casync_decodes_and_extracts_to_the_catar(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_bytes(b"hello " * 50_000)
+    (tree / "sub" / "b.bin").write_bytes(random.Random(3).randbytes(400_000))
+    subprocess.run(["casync", "make", f"--store={tmp_path / 'st'}", str(tmp_path / "t.caidx"),
+                    str(tree)], check=True, capture_output=True)
+    subprocess.run(["casync", "make", str(tmp_path / "t.catar"), str(tree)], check=True,
+                   capture_output=True)
+    raw = (tmp_path / "t.caidx").read_bytes()
+    index = ix.decode(raw, "t.caidx")
+    assert ix.encode(index) == raw
+    extract(index, LocalStore(tmp_path / "st"), tmp_path / "out.catar")
+    assert (tmp_path / "out.catar").read_bytes() == (tmp_path / "t.catar").read_bytes()

@@ -48,6 +48,16 @@ async def test_health_is_a_real_probe(service, tmp_path):
     assert h.status is Status.DEGRADED and "database" in h.message
 
 
+async def test_python_fallback_is_reported(service, monkeypatch):
+    from aria_actors.storage import chunker
+
+    monkeypatch.setattr(chunker, "NATIVE", False)
+    monkeypatch.setattr(chunker, "NATIVE_ERROR", "native chunker not built (test)")
+    h = await service.health()
+    assert h.status is Status.DEGRADED and "native chunker not built" in h.message
+    assert h.details["native_chunker"] is False
+
+
 async def test_no_database_is_degraded_not_ready(tmp_path, monkeypatch):
     monkeypatch.delenv("ARIA_DATABASE_URL", raising=False)
     svc = StorageService(AriaSettings(home=tmp_path), StorageConfig(store_url=str(tmp_path / "s")))
