@@ -30,6 +30,7 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def find_plan(
     unigoals = domain._unigoal_method_dict
     multigoal_methods = domain._multigoal_method_list
     greedy = strategy == "greedy"
-    max_nodes = budget.max_nodes if budget and budget.max_nodes is not None else -1
+    max_nodes = budget.max_nodes if budget and budget.max_nodes is not None else sys.maxsize
     deadline = t0 + budget.max_seconds if budget and budget.max_seconds is not None else None
     check_black = bool(blacklist_actions) or bool(blacklist_methods)
     cost_of = domain.cost
@@ -240,7 +241,7 @@ def find_plan(
         failed = False
         while todo_cell is not None:
             nodes += 1
-            if nodes == max_nodes or (deadline is not None and not nodes & 255
+            if nodes >= max_nodes or (deadline is not None and not nodes & 255
                                       and time.perf_counter() > deadline):
                 exhausted = True
                 break

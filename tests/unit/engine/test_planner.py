@@ -224,3 +224,9 @@ def test_derived_predicates_in_method_preconditions() -> None:
     assert r.plan == [("unstack", "a", "b"), ("putdown", "a"), ("unstack", "b", "c"), ("putdown", "b")]
     with pytest.raises(KeyError, match="no predicate 'below'"):
         d.holds(s, "below", "a", "c")
+
+
+def test_zero_node_budget_is_exhausted_not_unlimited() -> None:
+    r = planner.find_plan(_counter_domain(), State("s", n={"x": 0}), [("loop",)],
+                          budget=planner.Budget(max_nodes=0))
+    assert r.status == "budget_exhausted" and r.nodes == 1
