@@ -2,10 +2,12 @@
 
 Routes::
 
-    PUT    /assets/{name}                  body = the asset bytes; ?content_type&tags=a,b; metadata
-                                           as JSON in the X-Aria-Metadata header -> version info
+    PUT    /assets/{name}                  body = the asset bytes (streamed to the service in 8 MiB
+                                           parts); ?content_type&tags=a,b; metadata as JSON in the
+                                           X-Aria-Metadata header -> version info
     GET    /assets/{name}                  versions of the asset
-    GET    /assets/{name}/content          ?version; honours `Range: bytes=a-b` (206)
+    GET    /assets/{name}/content          ?version; streamed in 8 MiB windows; honours
+                                           `Range: bytes=a-b` (206) fetching only those chunks
     GET    /assets/{name}/index            the version's .caibx
     GET    /assets/{name}/versions/{v}     one version's info
     DELETE /assets/{name}/versions/{v}
@@ -21,6 +23,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from aria_actors.runtime.errors import BadRequest
@@ -30,6 +33,7 @@ from aria_actors.runtime.service import ServiceClient
 router = APIRouter(prefix="/v1/storage", tags=["storage"])
 Client = Depends(service_client("aria_storage"))
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+PART = 8 * 1024 * 1024
 
 
 @router.put("/assets/{name:path}")
@@ -43,11 +47,22 @@ async def put_asset(name: str, request: Request, content_type: str | None = Quer
         raise BadRequest(f"X-Aria-Metadata is not JSON: {exc}", field="X-Aria-Metadata") from exc
     if not isinstance(metadata, dict):
         raise BadRequest("X-Aria-Metadata must be a JSON object", field="X-Aria-Metadata")
-    body = bytearray()
-    async for part in request.stream():
-        body += part
     ctype = content_type or request.headers.get("content-type") or "application/octet-stream"
-    return await client.call("put", name, bytes(body), content_type=ctype, metadata=metadata,
+    # Streamed to the service in parts of at most PART bytes: no whole asset in gateway memory.
+    upload = await client.call("upload_begin")
+    try:
+        buf = bytearray()
+        async for piece in request.stream():
+            buf += piece
+            if len(buf) >= PART:
+                await client.call("upload_part", upload, bytes(buf))
+                buf.clear()
+        if buf:
+            await client.call("upload_part", upload, bytes(buf))
+    except BaseException:
+        await client.call("upload_abort", upload)
+        raise
+    return await client.call("upload_commit", upload, name, content_type=ctype, metadata=metadata,
                              tags=[t for t in tags.split(",") if t])
 
 
@@ -73,8 +88,14 @@ async def get_content(name: str, version: int | None = Query(None, ge=1),
         data = await client.call("read_range", name, start, end, info["version"])
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         return Response(data, status_code=206, media_type=info["content_type"], headers=headers)
-    data = await client.call("get", name, info["version"])
-    return Response(data, media_type=info["content_type"], headers=headers)
+    size, version = info["size"], info["version"]
+
+    async def body():
+        for offset in range(0, size, PART):  # one window at a time: bounded gateway memory
+            yield await client.call("read_range", name, offset, min(offset + PART, size), version)
+
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(body(), media_type=info["content_type"], headers=headers)
 
 
 @router.get("/assets/{name:path}/index")

@@ -15,8 +15,10 @@ Guarantees and caveats:
   safe against puts in this service; see ``maintenance`` for puts from other processes.
 - Without a database (no ``ARIA_STORAGE_DATABASE_URL``/``ARIA_DATABASE_URL``) the chunk store
   works (make/extract/gc-less maintenance) but versions do not: health says DEGRADED.
-- Upload through the HTTP API is read into memory by the gateway before it reaches the service
-  (Ray passes bytes); ``put(path=...)`` streams from a file on the service's node.
+- Uploads stream: ``upload_begin`` / ``upload_part`` / ``upload_commit`` append parts to a temporary
+  file on the service's node, then chunk it like ``put(path=...)``; the HTTP API feeds parts of
+  at most 8 MiB, so neither the gateway nor the service holds a whole asset in memory. Uploads
+  not committed are lost when the actor restarts (the client retries).
 - aria_security and aria_auth (declared dependencies) are not called yet.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import pathlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +92,7 @@ class StorageService(Service):
         self._in_flight: InFlight | None = None
         self._started = False
         self.db_error = ""
+        self._uploads: dict[str, str] = {}  # upload id -> temporary file
 
     # lifecycle ---------------------------------------------------------------------------------
     def store_url(self) -> str:
@@ -230,6 +234,55 @@ class StorageService(Service):
         finally:
             self._in_flight.release(registered)  # type: ignore[union-attr]
         return info.to_dict()
+
+    def _upload_dir(self) -> str:
+        path = os.path.join(self.settings.home, "storage", "uploads")
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    async def upload_begin(self) -> str:
+        """Start a streamed upload; returns its id for upload_part / upload_commit."""
+        import uuid
+
+        upload_id = uuid.uuid4().hex
+        path = os.path.join(self._upload_dir(), upload_id)
+        await asyncio.to_thread(pathlib.Path(path).touch)
+        self._uploads[upload_id] = path
+        return upload_id
+
+    def _upload_path(self, upload_id: str) -> str:
+        from aria_actors.runtime.errors import NotFound
+
+        path = self._uploads.get(upload_id)
+        if path is None:
+            raise NotFound(f"no upload {upload_id!r} in progress (expired or committed)",
+                           upload_id=upload_id)
+        return path
+
+    async def upload_part(self, upload_id: str, data: bytes) -> int:
+        """Append ``data``; returns the upload's size so far."""
+        path = self._upload_path(upload_id)
+
+        def append() -> int:
+            with open(path, "ab") as f:
+                f.write(data)
+                return f.tell()
+
+        return await asyncio.to_thread(append)
+
+    async def upload_commit(self, upload_id: str, name: str, **put_options: Any) -> dict[str, Any]:
+        """Chunk the uploaded file into the store as the next version of ``name``."""
+        path = self._upload_path(upload_id)
+        try:
+            return await self.put(name, path=path, **put_options)
+        finally:
+            self._uploads.pop(upload_id, None)
+            os.unlink(path)
+
+    async def upload_abort(self, upload_id: str) -> None:
+        path = self._uploads.pop(upload_id, None)
+        if path is not None and os.path.exists(path):
+            os.unlink(path)
 
     async def get(self, name: str, version: int | None = None) -> bytes:
         from aria_actors.storage.extract import read_blob

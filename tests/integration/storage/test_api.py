@@ -59,6 +59,21 @@ def test_http_put_get_range_search(http):
     assert http.get("/v1/storage/stats").json()["indexes"] == 1
 
 
+def test_http_streams_in_parts(http, monkeypatch):
+    from aria_actors.storage import api
+
+    monkeypatch.setattr(api, "PART", 50_000)  # force several upload parts and download windows
+    data = _asset(51, 400_000)
+    r = http.put("/v1/storage/assets/big.bin", content=iter([data[i:i + 7000]
+                                                          for i in range(0, len(data), 7000)]))
+    assert r.status_code == 200, r.text
+    assert r.json()["size"] == len(data)
+    r = http.get("/v1/storage/assets/big.bin/content")
+    assert r.content == data and r.headers["content-length"] == str(len(data))
+    assert http.put("/v1/storage/assets/empty", content=b"").json()["size"] == 0
+    assert http.get("/v1/storage/assets/empty/content").content == b""
+
+
 def test_http_errors_are_problems(http):
     r = http.get("/v1/storage/assets/nope/content")
     assert r.status_code == 404

@@ -159,3 +159,21 @@ async def test_sync_to_second_store(service, tmp_path):
     r = await service.sync(str(tmp_path / "mirror"))
     assert r["copied"] > 0 and r["missing"] == []
     assert (await service.sync(str(tmp_path / "mirror")))["copied"] == 0
+
+
+async def test_streamed_upload(service, tmp_path):
+    from aria_actors.runtime.errors import NotFound
+
+    data = _asset(60)
+    up = await service.upload_begin()
+    for i in range(0, len(data), 100_000):
+        await service.upload_part(up, data[i:i + 100_000])
+    info = await service.upload_commit(up, "streamed", content_type="text/plain")
+    assert info["size"] == len(data) and await service.get("streamed") == data
+    assert os.listdir(tmp_path / "home" / "storage" / "uploads") == []
+    with pytest.raises(NotFound):
+        await service.upload_part(up, b"late")
+    aborted = await service.upload_begin()
+    await service.upload_part(aborted, b"x")
+    await service.upload_abort(aborted)
+    assert os.listdir(tmp_path / "home" / "storage" / "uploads") == []
