@@ -33,6 +33,8 @@ class QueueSettings(BaseSettings):
         "ray", description="Run executors as Ray worker actors, or in the service's own process.")
     worker_modules: list[str] = Field(
         default_factory=list, description="Modules imported by executors to register workers.")
+    discover_workers: bool = Field(
+        True, description="Also import aria_actors.<svc>.jobs of every other service (their workers).")
     worker_num_cpus: float = Field(0.0, ge=0, description="Ray CPUs reserved per worker actor.")
     pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="Fetch poll fallback to NOTIFY.")

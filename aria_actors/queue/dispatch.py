@@ -49,6 +49,17 @@ def registered_services() -> frozenset[str]:
     return frozenset(s.name for s in all_specs())
 
 
+def service_job_modules() -> list[str]:
+    """``aria_actors.<svc>.jobs`` of every other service that has one: where services declare
+    their ``@worker`` functions, imported by the queue service and its worker actors."""
+    import importlib.util
+
+    from aria_actors.runtime.registry import SERVICE_MODULES
+
+    return [f"aria_actors.{m}.jobs" for m in SERVICE_MODULES
+            if m != "queue" and importlib.util.find_spec(f"aria_actors.{m}.jobs") is not None]
+
+
 def ray_client(service: str) -> Any:
     """The runtime's client of ``service`` in this actor's Ray namespace."""
     import ray

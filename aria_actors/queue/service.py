@@ -13,7 +13,9 @@ Guarantees and caveats:
   job per queue, and live worker actors; it is ``degraded`` when a queue with available jobs has
   no live executor or is paused with a backlog older than ``rescue_after_s``.
 - Workers must be registered in every process that enqueues through this service and in the
-  worker actors: list their modules in ``ARIA_QUEUE_WORKER_MODULES``.
+  worker actors: the service imports ``aria_actors.<svc>.jobs`` of every other service that has
+  one (``ARIA_QUEUE_DISCOVER_WORKERS``) and the modules in ``ARIA_QUEUE_WORKER_MODULES``, and so
+  does each worker actor. A worker module must stay import-light.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class QueueService(Service):
         self._workers: Any = None
         self._local: Any = None
         self._supervisor: Any = None
+        self.worker_modules: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -85,7 +88,12 @@ class QueueService(Service):
         data = deps["aria_data"]
         self.dsn = await data.call("dsn")
         await data.call("migrate", "aria_queue")
-        for mod in self.config.worker_modules:
+        from aria_actors.queue.dispatch import service_job_modules
+
+        self.worker_modules = list(self.config.worker_modules)
+        if self.config.discover_workers:
+            self.worker_modules += [m for m in service_job_modules() if m not in self.worker_modules]
+        for mod in self.worker_modules:
             importlib.import_module(mod)
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.pool_size)
         c = self.config
@@ -105,8 +113,7 @@ class QueueService(Service):
         else:
             from aria_actors.queue.workers import WorkerPool
 
-            self._workers = WorkerPool(self.dsn, list(c.worker_modules), c.worker_num_cpus,
-                                       options)
+            self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
             stored = {q["name"]: q for q in await admin.queues(self._pool)}
             for name, limit in c.queues.items():
                 row = stored.get(name) or {}

@@ -55,7 +55,12 @@ async def http(local_service):
 
 async def test_service_api_jobs_dead_letter_and_errors(local_service, http, queue_pool):
     assert (await local_service.health()).status is Status.READY
-    assert "it.echo" in (await http.get("/v1/queue/workers")).json()
+    from aria_actors.queue.dispatch import service_job_modules
+    from aria_actors.queue.registry import default_registry
+
+    assert set(service_job_modules()) <= set(local_service.worker_modules)
+    listed = (await http.get("/v1/queue/workers")).json()
+    assert "it.echo" in listed and listed == default_registry.names()
     r = await http.post("/v1/queue/jobs", json={"worker": "it.echo", "args": {"x": 1}})
     assert r.status_code == 201
     job_id = r.json()["id"]

@@ -187,3 +187,15 @@ async def test_service_workers_dispatch_to_the_named_service():
     Registry().check_target("service:aria_storage.reindex")  # the runtime registry knows it
     with pytest.raises(UnknownWorker):
         Registry().check_target("service:aria_nothing.reindex")
+
+
+def test_service_job_modules_are_the_other_services_jobs_files():
+    import pathlib
+
+    from aria_actors.queue.dispatch import service_job_modules
+
+    root = pathlib.Path(__file__).resolve().parents[3] / "aria_actors"
+    on_disk = sorted(f"aria_actors.{p.parent.name}.jobs" for p in root.glob("*/jobs.py")
+                     if p.parent.name != "queue")
+    assert sorted(service_job_modules()) == on_disk
+    assert "aria_actors.queue.jobs" not in service_job_modules()
