@@ -177,3 +177,18 @@ async def test_streamed_upload(service, tmp_path):
     await service.upload_part(aborted, b"x")
     await service.upload_abort(aborted)
     assert os.listdir(tmp_path / "home" / "storage" / "uploads") == []
+
+
+async def test_unreachable_store_fails_health(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("ARIA_DATABASE_URL", raising=False)
+    svc = StorageService(AriaSettings(home=tmp_path),
+                         StorageConfig(store_url=f"http://127.0.0.1:{port}/store"))
+    await svc.start(Deps())
+    h = await svc.health()
+    assert h.status is Status.FAILED and "unreachable" in h.message
+    await svc.stop()
