@@ -18,23 +18,20 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from aria_actors.runtime.cli_support import fail, gateway_call
+
 app = typer.Typer(help="aria_engine: HTN/GOAP planning over registered domains.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]{message}[/red]", highlight=False)
-    raise typer.Exit(code)
 
 
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text())
     except OSError as exc:
-        _fail(f"cannot read {what} file {path}: {exc.strerror}", 2)
+        fail(f"cannot read {what} file {path}: {exc.strerror}", 2)
     except json.JSONDecodeError as exc:
-        _fail(f"{what} file {path} is not JSON: {exc}", 2)
+        fail(f"{what} file {path} is not JSON: {exc}", 2)
 
 
 def _local(method: str, *args: Any) -> Any:
@@ -54,26 +51,11 @@ def _local(method: str, *args: Any) -> Any:
     try:
         return asyncio.run(run())
     except AriaError as exc:
-        _fail(exc.message)
+        fail(exc.message)
 
 
 def _remote(verb: str, path: str, body: Any = None) -> Any:
-    import httpx
-
-    from aria_actors.runtime.settings import load_settings
-
-    url = load_settings().gateway_url.rstrip("/") + path
-    try:
-        r = httpx.request(verb, url, json=body, timeout=120)
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach the gateway at {url}: {exc}; is Aria up (aria status)?")
-    if r.status_code >= 400:
-        try:
-            detail = r.json().get("detail", r.text)
-        except ValueError:
-            detail = r.text
-        _fail(f"{r.status_code}: {detail}")
-    return r.json()
+    return gateway_call(None, verb, path, json=body, timeout=120)
 
 
 @app.command()
@@ -99,9 +81,9 @@ def plan(
 ) -> None:
     """Plan a todo list (or a named problem) in a registered domain and print the plan."""
     if strategy not in ("dfs", "greedy"):
-        _fail(f"--strategy must be dfs or greedy, not {strategy!r}", 2)
+        fail(f"--strategy must be dfs or greedy, not {strategy!r}", 2)
     if problem is None and (state is None or tasks is None):
-        _fail("give --problem, or both --state and --tasks", 2)
+        fail("give --problem, or both --state and --tasks", 2)
     body: dict[str, Any] = {"domain": domain, "strategy": strategy, "max_nodes": max_nodes,
                             "max_seconds": max_seconds, "optimise_cost": cheapest}
     if problem is not None:
@@ -112,7 +94,7 @@ def plan(
         body["todo"] = _read_json(tasks, "tasks")
     result = _local("plan", body) if local else _remote("POST", "/v1/engine/plan", body)
     if result["status"] != "found":
-        _fail(f"{result['status']}: {result['message']}")
+        fail(f"{result['status']}: {result['message']}")
     for i, step in enumerate(result["plan"], 1):
         out.print(f"{i:4d}  {step[0]}({', '.join(map(str, step[1:]))})", highlight=False)
     cost = f", cost {result['cost']:g}" if result.get("cost") is not None else ""
