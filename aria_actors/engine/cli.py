@@ -22,7 +22,6 @@ from aria_actors.runtime.cli_support import fail, gateway_call
 
 app = typer.Typer(help="aria_engine: HTN/GOAP planning over registered domains.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
 
 
 def _read_json(path: Path, what: str) -> Any:
