@@ -117,10 +117,11 @@ class StorageService(Service):
         from aria_actors.storage.maintenance import InFlight
 
         self._in_flight = InFlight()
-        primary = await asyncio.to_thread(self._open, self.store_url())
+        # gc/verify/stats act on the main store itself; reads and writes go through the cache.
+        self.primary = await asyncio.to_thread(self._open, self.store_url())
+        primary = self.primary
         if self.config.cache_dir:
             primary = CacheStore(await asyncio.to_thread(self._open, self.config.cache_dir), primary)
-        self.primary = primary
         extras = [await asyncio.to_thread(self._open, u) for u in self.config.extra_stores]
         self.store = RouterStore([primary, *extras]) if extras else primary
         dsn = self.config.database_url.get_secret_value() or \

@@ -192,3 +192,20 @@ async def test_unreachable_store_fails_health(tmp_path, monkeypatch):
     h = await svc.health()
     assert h.status is Status.FAILED and "unreachable" in h.message
     await svc.stop()
+
+
+async def test_cache_dir_in_front_of_the_store(tmp_path, fresh_database):
+    svc = StorageService(AriaSettings(home=tmp_path / "home"),
+                         StorageConfig(store_url=str(tmp_path / "store"), database_url=fresh_database,
+                                       cache_dir=str(tmp_path / "cache"), gc_grace_s=0))
+    await svc.start(Deps())
+    try:
+        data = _asset(70)
+        await svc.put("c", data)
+        assert os.listdir(tmp_path / "cache") and os.listdir(tmp_path / "store")
+        assert await svc.get("c") == data
+        assert (await svc.stats())["referenced_chunks"] == (await svc.stats())["chunks"]
+        assert (await svc.gc(grace_s=0))["removed"] == 0
+        assert (await svc.verify())["corrupt"] == {}
+    finally:
+        await svc.stop()
