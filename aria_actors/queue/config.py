@@ -28,6 +28,9 @@ class QueueSettings(BaseSettings):
     queues: dict[QueueName, Annotated[int, Field(ge=1, le=1000)]] = Field(
         default_factory=lambda: {"default": 10},
         description="Queues this service runs, with each executor's concurrency limit.")
+    discovered_queue_concurrency: int = Field(
+        1, ge=1, le=1000, description="Concurrency of queues that only registered workers name "
+        "(not in QUEUES): low, since their jobs may be heavy; raise it with `aria queue scale`.")
     replicas: int = Field(1, ge=0, le=256, description="Worker actors started per queue.")
     executor: Literal["ray", "local"] = Field(
         "ray", description="Run executors as Ray worker actors, or in the service's own process.")

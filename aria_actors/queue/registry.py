@@ -158,6 +158,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._specs)
 
+    def queues(self) -> set[str]:
+        """Queues the registered workers enqueue to by default."""
+        return {spec.queue for spec in self._specs.values()}
+
     def worker(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
                queue: str = "default", max_attempts: int = 20, priority: int = 0,
                timeout: float | None = None, backoff: Backoff | None = None,

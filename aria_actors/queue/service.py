@@ -105,20 +105,28 @@ class QueueService(Service):
         self._plugins.start()
         options = {"poll_interval": c.poll_interval_s, "heartbeat_interval": c.heartbeat_interval_s,
                    "stage_interval": c.stage_interval_s}
+        # Queues: configured ones, those registered workers name, and those stored by earlier
+        # runs (scaled at run time); stored concurrency/replicas win over the defaults.
+        from aria_actors.queue.registry import default_registry
+
+        limits = dict.fromkeys(default_registry.queues(), c.discovered_queue_concurrency)
+        limits.update(c.queues)
+        stored = {q["name"]: q for q in await admin.queues(self._pool) if q["concurrency"]}
+        for name, row in stored.items():
+            limits[name] = row["concurrency"]
         if c.executor == "local":
             from aria_actors.queue.executor import Executor
 
-            self._local = Executor(self.dsn, dict(c.queues), **options)
+            self._local = Executor(self.dsn, limits, **options)
             await self._local.start()
         else:
             from aria_actors.queue.workers import WorkerPool
 
             self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
-            stored = {q["name"]: q for q in await admin.queues(self._pool)}
-            for name, limit in c.queues.items():
+            for name, limit in sorted(limits.items()):
                 row = stored.get(name) or {}
                 replicas = row.get("replicas") if row.get("replicas") is not None else c.replicas
-                await self._workers.scale(name, replicas, row.get("concurrency") or limit)
+                await self._workers.scale(name, replicas, limit)
             import asyncio
 
             self._supervisor = asyncio.create_task(self._supervise(), name="aria-queue-supervise")

@@ -61,6 +61,11 @@ async def test_service_api_jobs_dead_letter_and_errors(local_service, http, queu
     assert set(service_job_modules()) <= set(local_service.worker_modules)
     listed = (await http.get("/v1/queue/workers")).json()
     assert "it.echo" in listed and listed == default_registry.names()
+    # every queue a registered worker names runs, at the configured or the discovered concurrency
+    running = local_service._local.stats()["queues"]
+    assert default_registry.queues() <= set(running)
+    assert running["ray"]["concurrency"] == 4
+    assert all(q["concurrency"] == 1 for name, q in running.items() if name != "ray")
     r = await http.post("/v1/queue/jobs", json={"worker": "it.echo", "args": {"x": 1}})
     assert r.status_code == 201
     job_id = r.json()["id"]
@@ -104,8 +109,8 @@ async def test_pause_resume_and_health_reports_backlog(local_service, http, queu
     await http.post("/v1/queue/queues/ray/resume")
     await wait_states(queue_pool, [job["id"]], {"completed"})
     assert (await local_service.health()).status is Status.READY
-    (q,) = (await http.get("/v1/queue/queues")).json()
-    assert q["name"] == "ray" and q["jobs"]["completed"] == 1 and q["executors"] == 1
+    (q,) = [q for q in (await http.get("/v1/queue/queues")).json() if q["name"] == "ray"]
+    assert q["jobs"]["completed"] == 1 and q["executors"] == 1 and q["concurrency"] == 4
 
 
 async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
