@@ -153,6 +153,11 @@ class Executor:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pool.close(), 5)
 
+    @property
+    def pool(self) -> Any:
+        """The executor's asyncpg pool (open between start and stop)."""
+        return self._pool
+
     # -- signals -----------------------------------------------------------------------------
     async def _listen(self) -> None:
         import asyncpg

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -167,8 +167,7 @@ class PluginConfig:
 class PluginRunner:
     """Runs pruner, lifeline and cron on the leader node at their intervals."""
 
-    def __init__(self, dsn: str, pool: Any, config: PluginConfig, cron: Cron | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, dsn: str, pool: Any, config: PluginConfig, cron: Cron | None = None) -> None:
         self.pool = pool
         self.config = config
         self.cron = cron

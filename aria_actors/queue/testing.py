@@ -29,7 +29,7 @@ async def drain(dsn: str, *queues: str, registry: Registry | None = None,
     ex = Executor(dsn, dict.fromkeys(queues, concurrency), registry=registry, poll_interval=0.05,
                   stage_interval=None)
     await ex.start()
-    pool: Any = ex._pool
+    pool: Any = ex.pool
     ran: set[int] = set()
     names = list(queues)
     try:
