@@ -12,7 +12,9 @@ Routes::
     GET    /assets/{name}/versions/{v}     one version's info
     DELETE /assets/{name}/versions/{v}
     POST   /search                         {metadata, tags, name_prefix, content_type, latest_only}
-    POST   /lifecycle                      {name, keep_last, older_than_s, dry_run}
+    POST   /lifecycle                      {name, keep_last, older_than_s, dry_run}; without
+                                           keep_last/older_than_s: apply the stored rules
+    GET|POST|DELETE /lifecycle/rules       stored rules by name prefix
     POST   /gc | /verify | /sync ; GET /stats
 """
 
@@ -146,6 +148,30 @@ class LifecycleRequest(BaseModel):
 @router.post("/lifecycle")
 async def lifecycle(req: LifecycleRequest, client: ServiceClient = Client) -> dict[str, list[int]]:
     return await client.call("apply_lifecycle", **req.model_dump())
+
+
+class RuleRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    name_prefix: str = Field("", max_length=512, description='"" applies to every asset')
+    keep_last: int | None = Field(None, ge=1)
+    older_than_s: float | None = Field(None, ge=0)
+
+
+@router.get("/lifecycle/rules")
+async def lifecycle_rules(client: ServiceClient = Client) -> list[dict[str, Any]]:
+    return await client.call("lifecycle_rules")
+
+
+@router.post("/lifecycle/rules")
+async def set_lifecycle_rule(req: RuleRequest, client: ServiceClient = Client) -> dict[str, Any]:
+    return await client.call("set_lifecycle_rule", req.name_prefix, keep_last=req.keep_last,
+                             older_than_s=req.older_than_s)
+
+
+@router.delete("/lifecycle/rules", status_code=204)
+async def delete_lifecycle_rule(name_prefix: str = Query(""), client: ServiceClient = Client) -> Response:
+    await client.call("delete_lifecycle_rule", name_prefix)
+    return Response(status_code=204)
 
 
 class GcRequest(BaseModel):

@@ -113,6 +113,18 @@ class AssetRepository:
         rows = await self.pool.fetch(q("lifecycle_candidates"), name, keep_last, older_than)
         return [r["version"] for r in rows]
 
+    async def put_rule(self, name_prefix: str, keep_last: int | None,
+                       older_than_s: float | None) -> None:
+        await self.pool.execute(q("put_rule"), name_prefix, keep_last, older_than_s)
+
+    async def rules(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.pool.fetch(q("rules"))]
+
+    async def delete_rule(self, name_prefix: str) -> None:
+        if await self.pool.fetchval(q("delete_rule"), name_prefix) is None:
+            raise AssetNotFound(f"no lifecycle rule for prefix {name_prefix!r}",
+                                name_prefix=name_prefix)
+
     async def live_indexes(self) -> list[tuple[str, int, bytes]]:
         rows = await self.pool.fetch(q("live_indexes"))
         return [(r["name"], r["version"], bytes(r["index_data"])) for r in rows]

@@ -347,24 +347,59 @@ class StorageService(Service):
         """Forget a version; its chunks go at the next gc if nothing else uses them."""
         await self._repo().delete(name, version)
 
-    async def apply_lifecycle(self, *, name: str | None = None, keep_last: int | None = None,
-                              older_than_s: float | None = None,
-                              dry_run: bool = False) -> dict[str, list[int]]:
-        """Delete versions beyond the newest ``keep_last`` and/or older than ``older_than_s``.
+    async def set_lifecycle_rule(self, name_prefix: str, *, keep_last: int | None = None,
+                                 older_than_s: float | None = None) -> dict[str, Any]:
+        """Store a rule for assets whose name starts with ``name_prefix`` ("" = all)."""
+        self._check_rule(keep_last, older_than_s)
+        await self._repo().put_rule(name_prefix, keep_last, older_than_s)
+        return {"name_prefix": name_prefix, "keep_last": keep_last, "older_than_s": older_than_s}
 
-        The newest version of an asset is always kept."""
+    async def lifecycle_rules(self) -> list[dict[str, Any]]:
+        return await self._repo().rules()
+
+    async def delete_lifecycle_rule(self, name_prefix: str) -> None:
+        await self._repo().delete_rule(name_prefix)
+
+    @staticmethod
+    def _check_rule(keep_last: int | None, older_than_s: float | None) -> None:
         from aria_actors.runtime.errors import BadRequest
 
         if keep_last is None and older_than_s is None:
             raise BadRequest("give keep_last and/or older_than_s", field="keep_last")
         if keep_last is not None and keep_last < 1:
             raise BadRequest("keep_last must be at least 1", field="keep_last")
+        if older_than_s is not None and older_than_s < 0:
+            raise BadRequest("older_than_s must be >= 0", field="older_than_s")
+
+    async def apply_lifecycle(self, *, name: str | None = None, keep_last: int | None = None,
+                              older_than_s: float | None = None,
+                              dry_run: bool = False) -> dict[str, list[int]]:
+        """Delete versions beyond the newest ``keep_last`` and/or older than ``older_than_s``
+        (for ``name``, or every asset). Without either, apply the stored rules: each asset
+        follows the rule with the longest prefix of its name. The newest version always stays.
+        Chunks of deleted versions go at the next gc."""
         repo = self._repo()
-        cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than_s)
-                  if older_than_s is not None else None)
+        names = [name] if name else await repo.names()
+        if keep_last is None and older_than_s is None:
+            rules = sorted(await repo.rules(), key=lambda r: len(r["name_prefix"]), reverse=True)
+            if not rules:
+                from aria_actors.runtime.errors import BadRequest
+
+                raise BadRequest("no lifecycle rules stored; give keep_last/older_than_s",
+                                 field="keep_last")
+            plan = {}
+            for asset in names:
+                rule = next((r for r in rules if asset.startswith(r["name_prefix"])), None)
+                if rule is not None:
+                    plan[asset] = (rule["keep_last"], rule["older_than_s"])
+        else:
+            self._check_rule(keep_last, older_than_s)
+            plan = {asset: (keep_last, older_than_s) for asset in names}
+        now = dt.datetime.now(dt.UTC)
         deleted: dict[str, list[int]] = {}
-        for asset in [name] if name else await repo.names():
-            versions = await repo.lifecycle_candidates(asset, keep_last, cutoff)
+        for asset, (keep, age) in plan.items():
+            cutoff = now - dt.timedelta(seconds=age) if age is not None else None
+            versions = await repo.lifecycle_candidates(asset, keep, cutoff)
             if not dry_run:
                 for v in versions:
                     await repo.delete(asset, v)

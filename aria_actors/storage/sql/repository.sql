@@ -61,3 +61,14 @@ SELECT name, version, index_data FROM aria_storage.versions;
 
 -- name: ping
 SELECT count(*) AS versions FROM aria_storage.versions;
+
+-- name: put_rule
+INSERT INTO aria_storage.lifecycle_rules (name_prefix, keep_last, older_than_s) VALUES ($1, $2, $3)
+ON CONFLICT (name_prefix) DO UPDATE
+   SET keep_last = EXCLUDED.keep_last, older_than_s = EXCLUDED.older_than_s;
+
+-- name: rules
+SELECT name_prefix, keep_last, older_than_s FROM aria_storage.lifecycle_rules ORDER BY name_prefix;
+
+-- name: delete_rule
+DELETE FROM aria_storage.lifecycle_rules WHERE name_prefix = $1 RETURNING name_prefix;

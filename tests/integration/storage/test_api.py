@@ -88,3 +88,17 @@ def test_http_errors_are_problems(http):
     r = http.delete("/v1/storage/assets/nope/versions/1")
     assert r.status_code == 404
     assert json.loads(r.text)["name"] == "nope"
+
+
+def test_http_lifecycle_rules(http):
+    for i in range(3):
+        assert http.put("/v1/storage/assets/t/a", content=_asset(110 + i, 20_000)).status_code == 200
+    r = http.post("/v1/storage/lifecycle/rules", json={"name_prefix": "t/", "keep_last": 2})
+    assert r.status_code == 200, r.text
+    assert http.get("/v1/storage/lifecycle/rules").json()[0]["keep_last"] == 2
+    assert http.post("/v1/storage/lifecycle", json={"dry_run": True}).json() == {"t/a": [1]}
+    assert http.post("/v1/storage/lifecycle", json={}).json() == {"t/a": [1]}
+    assert [v["version"] for v in http.get("/v1/storage/assets/t/a").json()] == [2, 3]
+    assert http.delete("/v1/storage/lifecycle/rules", params={"name_prefix": "t/"}).status_code == 204
+    assert http.delete("/v1/storage/lifecycle/rules", params={"name_prefix": "t/"}).status_code == 404
+    assert http.post("/v1/storage/lifecycle", json={}).status_code == 400

@@ -209,3 +209,22 @@ async def test_cache_dir_in_front_of_the_store(tmp_path, fresh_database):
         assert (await svc.verify())["corrupt"] == {}
     finally:
         await svc.stop()
+
+
+async def test_stored_lifecycle_rules_longest_prefix_wins(service):
+    for i in range(3):
+        await service.put("voice/line.wav", _asset(80 + i, 30_000))
+        await service.put("voice/keep/hero.wav", _asset(90 + i, 30_000))
+        await service.put("mesh/body.obj", _asset(100 + i, 30_000))
+    with pytest.raises(BadRequest):
+        await service.apply_lifecycle()  # nothing stored yet
+    await service.set_lifecycle_rule("voice/", keep_last=1)
+    await service.set_lifecycle_rule("voice/keep/", keep_last=2)
+    with pytest.raises(BadRequest):
+        await service.set_lifecycle_rule("x", keep_last=0)
+    assert [r["name_prefix"] for r in await service.lifecycle_rules()] == ["voice/", "voice/keep/"]
+    assert await service.apply_lifecycle() == {"voice/keep/hero.wav": [1], "voice/line.wav": [1, 2]}
+    assert len(await service.versions("mesh/body.obj")) == 3  # no rule matches
+    await service.delete_lifecycle_rule("voice/")
+    with pytest.raises(AssetNotFound):
+        await service.delete_lifecycle_rule("voice/")
