@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from aria_actors.engine.config import EngineConfig
@@ -33,6 +35,12 @@ async def test_health_counts_live_actors_and_plan_many_uses_them(service) -> Non
     assert one["plan"][-1] == ["finish", "c0", "box"]
     import ray
 
-    ray.kill(service.pool.actors[0])
+    victim = service.pool.actors[0]
+    ray.kill(victim)
+    # ray.kill is asynchronous: the actor may answer once more before it is gone.
+    with pytest.raises(ray.exceptions.RayActorError):
+        for _ in range(200):
+            ray.get(victim.ping.remote(), timeout=30)
+            time.sleep(0.05)
     h = await service.health()
     assert h.status is Status.DEGRADED and h.details["actors_alive"] == 1
