@@ -14,48 +14,14 @@ as the bearer token.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
 
+from aria_actors.runtime.cli_support import TokenOpt, gateway_call
+
 app = typer.Typer(help="Jobs and queues of aria_queue (via the gateway).", no_args_is_help=True)
-TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKEN).")
 STATES = ("available", "scheduled", "executing", "retryable", "completed", "discarded", "cancelled")
-
-
-def _client(token: str | None) -> Any:
-    import httpx
-
-    from aria_actors.runtime.settings import load_settings
-
-    bearer = token or os.environ.get("ARIA_TOKEN", "")
-    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    return httpx.Client(base_url=load_settings().gateway_url, headers=headers, timeout=30)
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
-
-
-def _call(token: str | None, method: str, url: str, **kwargs: Any) -> Any:
-    import httpx
-
-    try:
-        with _client(token) as client:
-            r = client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        _fail(f"cannot reach the gateway: {type(exc).__name__}: {exc}")
-    if r.status_code >= 400:
-        try:
-            doc = r.json()
-        except ValueError:
-            _fail(f"HTTP {r.status_code}")
-        _fail(f"{doc.get('title', r.status_code)}: {doc.get('detail', '')}")
-    return r.json() if r.content else None
 
 
 def _print(table: Any) -> None:
@@ -70,40 +36,59 @@ def ls(token: str | None = TokenOpt) -> None:
     from rich.table import Table
 
     table = Table("queue", "paused", "concurrency", "replicas", "executors", *STATES, "oldest s")
-    for q in _call(token, "GET", "/v1/queue/queues"):
+    for q in gateway_call(token, "GET", "/v1/queue/queues"):
         age = q.get("oldest_available_s")
-        table.add_row(q["name"], "yes" if q["paused"] else "no", str(q["concurrency"]),
-                      str(q["replicas"]), str(q.get("executors", "-")),
-                      *(str(q["jobs"][s]) for s in STATES), "-" if age is None else f"{age:.1f}")
+        table.add_row(
+            q["name"],
+            "yes" if q["paused"] else "no",
+            str(q["concurrency"]),
+            str(q["replicas"]),
+            str(q.get("executors", "-")),
+            *(str(q["jobs"][s]) for s in STATES),
+            "-" if age is None else f"{age:.1f}",
+        )
     _print(table)
 
 
 @app.command()
-def jobs(state: str | None = typer.Option(None, help=f"One of {', '.join(STATES)}."),
-         queue: str | None = typer.Option(None), worker: str | None = typer.Option(None),
-         after: int = typer.Option(0, help="Show jobs with ids above this."),
-         limit: int = typer.Option(50, min=1, max=1000), token: str | None = TokenOpt) -> None:
+def jobs(
+    state: str | None = typer.Option(None, help=f"One of {', '.join(STATES)}."),
+    queue: str | None = typer.Option(None),
+    worker: str | None = typer.Option(None),
+    after: int = typer.Option(0, help="Show jobs with ids above this."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    token: str | None = TokenOpt,
+) -> None:
     """List jobs (--state discarded lists the dead letter)."""
     from rich.table import Table
 
     if state is not None and state not in STATES:
         raise typer.BadParameter(f"{state!r} is not one of {', '.join(STATES)}", param_hint="--state")
-    params = {k: v for k, v in {"state": state, "queue": queue, "worker": worker,
-                                "after_id": after, "limit": limit}.items() if v is not None}
-    table = Table("id", "state", "queue", "worker", "attempt", "priority", "scheduled_at",
-                  "last error")
-    for j in _call(token, "GET", "/v1/queue/jobs", params=params):
+    params = {
+        k: v
+        for k, v in {"state": state, "queue": queue, "worker": worker, "after_id": after, "limit": limit}.items()
+        if v is not None
+    }
+    table = Table("id", "state", "queue", "worker", "attempt", "priority", "scheduled_at", "last error")
+    for j in gateway_call(token, "GET", "/v1/queue/jobs", params=params):
         err = j["errors"][-1]["error"] if j["errors"] else ""
-        table.add_row(str(j["id"]), j["state"], j["queue"], j["worker"],
-                      f"{j['attempt']}/{j['max_attempts']}", str(j["priority"]),
-                      j["scheduled_at"] or "", err[:60])
+        table.add_row(
+            str(j["id"]),
+            j["state"],
+            j["queue"],
+            j["worker"],
+            f"{j['attempt']}/{j['max_attempts']}",
+            str(j["priority"]),
+            j["scheduled_at"] or "",
+            err[:60],
+        )
     _print(table)
 
 
 @app.command()
 def retry(ids: list[int] = typer.Argument(..., help="Job ids."), token: str | None = TokenOpt) -> None:
     """Make jobs available now (an exhausted job gets one more attempt)."""
-    done = _call(token, "POST", "/v1/queue/jobs/retry", json={"ids": ids})["retried"]
+    done = gateway_call(token, "POST", "/v1/queue/jobs/retry", json={"ids": ids})["retried"]
     skipped = sorted(set(ids) - set(done))
     typer.echo(f"retried {done}" + (f"; not retryable (executing or unknown): {skipped}" if skipped else ""))
 
@@ -111,41 +96,45 @@ def retry(ids: list[int] = typer.Argument(..., help="Job ids."), token: str | No
 @app.command()
 def cancel(ids: list[int] = typer.Argument(..., help="Job ids."), token: str | None = TokenOpt) -> None:
     """Cancel jobs (executing ones are stopped by their executor)."""
-    out = _call(token, "POST", "/v1/queue/jobs/cancel", json={"ids": ids})
+    out = gateway_call(token, "POST", "/v1/queue/jobs/cancel", json={"ids": ids})
     typer.echo(f"cancelled {out['cancelled']}; stopping {out['signalled']}")
 
 
 @app.command()
 def pause(queue: str, token: str | None = TokenOpt) -> None:
     """Stop fetching jobs of QUEUE on every node (running jobs finish)."""
-    _call(token, "POST", f"/v1/queue/queues/{queue}/pause")
+    gateway_call(token, "POST", f"/v1/queue/queues/{queue}/pause")
     typer.echo(f"{queue}: paused")
 
 
 @app.command()
 def resume(queue: str, token: str | None = TokenOpt) -> None:
     """Fetch jobs of QUEUE again."""
-    _call(token, "POST", f"/v1/queue/queues/{queue}/resume")
+    gateway_call(token, "POST", f"/v1/queue/queues/{queue}/resume")
     typer.echo(f"{queue}: resumed")
 
 
 @app.command()
-def scale(queue: str,
-          replicas: int | None = typer.Option(None, min=0, max=256, help="Worker actors."),
-          concurrency: int | None = typer.Option(None, min=1, max=1000,
-                                                 help="Jobs at once per actor."),
-          token: str | None = TokenOpt) -> None:
+def scale(
+    queue: str,
+    replicas: int | None = typer.Option(None, min=0, max=256, help="Worker actors."),
+    concurrency: int | None = typer.Option(None, min=1, max=1000, help="Jobs at once per actor."),
+    token: str | None = TokenOpt,
+) -> None:
     """Change QUEUE's worker actors and/or per-actor concurrency at run time."""
     if replicas is None and concurrency is None:
         raise typer.BadParameter("give --replicas and/or --concurrency")
-    q = _call(token, "POST", f"/v1/queue/queues/{queue}/scale",
-              json={"replicas": replicas, "concurrency": concurrency})
-    typer.echo(f"{queue}: replicas {q['replicas']}, concurrency {q['concurrency']}"
-               + (f", executors {q['executors']}" if "executors" in q else ""))
+    q = gateway_call(
+        token, "POST", f"/v1/queue/queues/{queue}/scale", json={"replicas": replicas, "concurrency": concurrency}
+    )
+    typer.echo(
+        f"{queue}: replicas {q['replicas']}, concurrency {q['concurrency']}"
+        + (f", executors {q['executors']}" if "executors" in q else "")
+    )
 
 
 @app.command()
 def workers(token: str | None = TokenOpt) -> None:
     """List the worker names the queue service can enqueue (besides service:<svc>.<method>)."""
-    for name in _call(token, "GET", "/v1/queue/workers"):
+    for name in gateway_call(token, "GET", "/v1/queue/workers"):
         typer.echo(name)

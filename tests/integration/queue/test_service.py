@@ -155,7 +155,7 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
         assert r.exit_code == 0 and "not retryable" in r.stdout
         monkeypatch.setenv("ARIA_PORT", str(free_port()))  # nobody listens there
         r = await asyncio.to_thread(runner.invoke, cli_app, ["ls"], env=dict(os.environ))
-        assert r.exit_code == 1 and "cannot reach the gateway" in r.output
+        assert r.exit_code == 1 and "cannot reach Aria" in r.output
     finally:
         server.should_exit = True
         await task
