@@ -14,19 +14,8 @@ async def apply_migrations(dsn: str) -> list[str]:
 
     conn = await asyncpg.connect(dsn)
     try:
-        try:
-            from aria_actors.data.migrations import migrate_up
-        except ImportError:
-            migrate_up = None
-        if migrate_up is not None:
-            return [f"{a.version:04d}_{a.name}" for a in await migrate_up(conn, ["aria_queue"])]
-        from aria_actors.queue.sql import migration_files
+        from aria_actors.data.migrations import migrate_up
 
-        done = []
-        for path in migration_files("up"):
-            async with conn.transaction():
-                await conn.execute(path.read_text())
-            done.append(path.stem)
-        return done
+        return [f"{a.version:04d}_{a.name}" for a in await migrate_up(conn, ["aria_queue"])]
     finally:
         await conn.close()
