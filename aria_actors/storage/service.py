@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 SPEC = ServiceSpec(
     name="aria_storage",
     layer=2,
-    depends_on=('aria_security', 'aria_auth'),
+    # aria_data is not in the seed's list, but asset versions live in Postgres "through aria_data".
+    depends_on=('aria_security', 'aria_auth', 'aria_data'),
     kind="actor",
     num_cpus=0.0,
     capabilities=(
@@ -124,8 +125,11 @@ class StorageService(Service):
             primary = CacheStore(await asyncio.to_thread(self._open, self.config.cache_dir), primary)
         extras = [await asyncio.to_thread(self._open, u) for u in self.config.extra_stores]
         self.store = RouterStore([primary, *extras]) if extras else primary
+        data = deps.get("aria_data")
         dsn = self.config.database_url.get_secret_value() or \
             self.settings.database_url.get_secret_value()
+        if not dsn and data is not None:  # the embedded (or configured) database of aria_data
+            dsn = await data.call("dsn")
         if dsn:
             import asyncpg
 
@@ -133,8 +137,11 @@ class StorageService(Service):
             from aria_actors.storage.repository import AssetRepository
 
             self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.config.pool_size)
-            async with self._pool.acquire() as conn:
-                await migrate_up(conn, services=["aria_storage"])
+            if data is not None:
+                await data.call("migrate", "aria_storage")
+            else:
+                async with self._pool.acquire() as conn:
+                    await migrate_up(conn, services=["aria_storage"])
             self.repo = AssetRepository(self._pool)
         else:
             self.db_error = "no database configured (ARIA_STORAGE_DATABASE_URL / ARIA_DATABASE_URL)"

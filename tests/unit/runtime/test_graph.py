@@ -55,7 +55,8 @@ def test_seed_dependencies_are_exactly_the_seeds() -> None:
     assert deps["aria_security"] == set()
     assert deps["aria_data"] == {"aria_security"}
     assert deps["aria_auth"] == {"aria_security", "aria_data"}
-    assert deps["aria_storage"] == {"aria_security", "aria_auth"}
+    # One deliberate addition to the seed: asset versions live in Postgres through aria_data.
+    assert deps["aria_storage"] == {"aria_security", "aria_auth", "aria_data"}
     assert deps["aria_queue"] == {"aria_data", "aria_security"}
     assert deps["aria_coordinate"] == {"aria_security", "aria_auth"}
     assert deps["aria_interface"] == {"aria_security", "aria_auth", "aria_data", "aria_storage",

@@ -106,4 +106,4 @@ def test_service_spec_is_honest():
     from aria_actors.storage.service import SPEC
 
     assert set(SPEC.capabilities) <= set(SPEC.features)
-    assert SPEC.depends_on == ("aria_security", "aria_auth")
+    assert SPEC.depends_on == ("aria_security", "aria_auth", "aria_data")
