@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -123,7 +124,9 @@ def up(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(1.0):
-        pass
+        if not settings.ray_address and cluster.running() is None:
+            console.print("Aria was stopped (`aria down` elsewhere); exiting.")
+            return
     console.print("stopping Aria...")
     _down(settings)
 
@@ -272,7 +275,10 @@ def env() -> None:
     settings = settings_or_exit()
     cluster = LocalCluster(settings)
     state = run_guarded(cluster.require_running)
-    exports = {**cluster.ray_env(), "RAY_ADDRESS": state.dashboard_url, "ARIA_URL": state.gateway_url}
+    # The token's value, not its path: processes carrying the path are what `aria down` stops.
+    ray_env = {k: v for k, v in cluster.ray_env().items() if k != "RAY_AUTH_TOKEN_PATH"}
+    exports = {**ray_env, "RAY_AUTH_TOKEN": Path(state.token_path).read_text().strip(),
+               "RAY_ADDRESS": state.dashboard_url, "ARIA_URL": state.gateway_url}
     try:
         exports["ARIA_TOKEN"] = operator_token(settings)
     except AriaError as exc:

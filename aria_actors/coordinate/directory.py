@@ -30,7 +30,9 @@ class GuardedClient:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self.breaker.call(
             lambda: self.inner.call(method, *args, **kwargs),
-            is_failure=lambda exc: isinstance(exc, ServiceUnavailable) or not isinstance(exc, AriaError),
+            # A cancelled call (the client went away) says nothing about the service.
+            is_failure=lambda exc: isinstance(exc, Exception)
+            and (isinstance(exc, ServiceUnavailable) or not isinstance(exc, AriaError)),
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,11 @@ class BootActor:
         return self.supervisor.status()
 
     async def _boot_then_watch(self) -> None:
-        await self.supervisor.boot()
+        try:
+            await self.supervisor.boot()
+        except Exception:  # supervise whatever did start rather than nothing at all
+            log.exception("boot failed")
+            self.supervisor.phase = "running"
         self.launcher.adopt_existing = False
         self._loop = asyncio.ensure_future(self._health_loop())
 
@@ -78,7 +83,8 @@ class BootActor:
         return self.supervisor.status()
 
     def status(self) -> dict[str, Any]:
-        return self.supervisor.status()
+        return {**self.supervisor.status(),
+                "boot": {"pid": os.getpid(), "reconstructed": self.reconstructed}}
 
     def service(self, name: str) -> dict[str, Any]:
         return self.supervisor.service(name)

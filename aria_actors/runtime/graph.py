@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from aria_actors.runtime.errors import DependencyCycleError, UnknownDependencyError
+from aria_actors.runtime.errors import DependencyCycleError, DependencyGraphError, UnknownDependencyError
 from aria_actors.runtime.spec import ServiceSpec
 
 
@@ -13,7 +13,7 @@ def validate(specs: Iterable[ServiceSpec]) -> dict[str, ServiceSpec]:
     by_name: dict[str, ServiceSpec] = {}
     for spec in specs:
         if spec.name in by_name:
-            raise UnknownDependencyError(f"service {spec.name!r} is registered twice", service=spec.name)
+            raise DependencyGraphError(f"service {spec.name!r} is registered twice", service=spec.name)
         by_name[spec.name] = spec
     for spec in by_name.values():
         unknown = [d for d in spec.depends_on if d not in by_name]

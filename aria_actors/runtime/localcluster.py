@@ -94,7 +94,9 @@ class LocalCluster:
 
     # --- environment ---------------------------------------------------------------------------
     def ensure_token(self) -> Path:
-        if not self.token_path.exists():
+        if self.token_path.exists():
+            self.token_path.chmod(0o600)
+        else:
             from ray._private.authentication.authentication_token_generator import (
                 generate_new_authentication_token,
             )
@@ -190,16 +192,18 @@ class LocalCluster:
         for pid in marked_pids(f"RAY_AUTH_TOKEN_PATH={self.token_path}"):
             _signal(pid, signal.SIGKILL)
         self.state_path.unlink(missing_ok=True)
+        # The cached admin token dies with this Aria (its signing keys may not survive it).
+        (self.run_dir / "operator.jwt").unlink(missing_ok=True)
         return pids
 
 
 def marked_pids(env_entry: str) -> list[int]:
     """Processes whose environment holds ``env_entry`` ("NAME=value") exactly."""
     needle = env_entry.encode()
-    me = os.getpid()
+    spared = _ancestors(os.getpid())  # never this process or what runs it (a shell, `timeout`...)
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
+        if not entry.name.isdigit() or int(entry.name) in spared:
             continue
         try:
             if needle in (entry / "environ").read_bytes().split(b"\0"):
@@ -207,6 +211,17 @@ def marked_pids(env_entry: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    chain = set()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return chain
 
 
 def _alive(pid: int) -> bool:

@@ -240,7 +240,9 @@ class DeploymentShell(ServiceHost):
         return await super().call(method, args, kwargs)
 
     async def check_health(self) -> None:  # called by Serve; a raise makes Serve replace the replica
-        health = await self.health()
+        if not self._started:  # Serve probes from the start; starting is the boot actor's call
+            return
+        health = await ServiceHost.health(self)
         if health.status == Status.FAILED:
             raise RuntimeError(health.message)
 

@@ -70,6 +70,8 @@ class ServiceState:
     unit: Unit | None = None
     restarting: bool = False
     dependency_down: tuple[str, ...] = ()
+    ready_at: float | None = None
+    restart_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def status(self) -> Status:
@@ -91,8 +93,9 @@ class ServiceState:
             "restarts": self.restarts,
             "last_error": self.last_error,
             "started_at": self.started_at,
+            "ready_at": self.ready_at,
             "start_seq": self.start_seq,
-            "uptime_s": round(now - self.started_at, 3) if self.started_at and self.status.is_up else None,
+            "uptime_s": round(now - self.ready_at, 3) if self.ready_at and self.status.is_up else None,
             "node": self.placement.get("node_id"),
             "pid": self.placement.get("pid"),
             "capabilities": list(self.spec.capabilities),
@@ -135,6 +138,7 @@ class Supervisor:
 
     # --- reading -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        self._refresh_dependency_flags()  # derived at read time, so it is never stale
         services = [self.states[n].to_dict() for wave in self.waves for n in wave]
         counts: dict[str, int] = {}
         for s in services:
@@ -142,7 +146,9 @@ class Supervisor:
         return {"phase": self.phase, "counts": counts, "services": services}
 
     def service(self, name: str) -> dict[str, Any]:
-        return self._state(name).to_dict()
+        state = self._state(name)
+        self._refresh_dependency_flags()
+        return state.to_dict()
 
     def _state(self, name: str) -> ServiceState:
         try:
@@ -154,25 +160,31 @@ class Supervisor:
     async def boot(self) -> dict[str, Any]:
         """Start every service, wave by wave; returns the status once all have settled.
 
-        Every unit is *launched* (its process created) up front, because process start-up is the
-        slow part and does not depend on anything; ``start`` still runs in dependency order.
-        Units of services that could not start (a dependency failed) are discarded afterwards.
+        Actor units are *launched* (their process created) up front, because process start-up is
+        the slow part and does not depend on anything; ``start`` still runs in dependency order.
+        Deployments are not launched early: Serve starts serving as soon as they exist. Units of
+        services that could not start (a dependency failed) are discarded afterwards.
         """
         self.phase = "booting"
-        launches = {n: asyncio.ensure_future(self.launcher.launch(s)) for n, s in self.specs.items()}
+        launches = {n: asyncio.ensure_future(self.launcher.launch(s))
+                    for n, s in self.specs.items() if s.kind == "actor"}
         try:
             for wave in self.waves:
-                await asyncio.gather(*(self._start_if_possible(n, launches[n]) for n in wave))
+                await asyncio.gather(*(self._start_if_possible(n, launches.get(n)) for n in wave))
         finally:
             for name, fut in launches.items():
                 if self.states[name].unit is None:
                     await _quiet(_kill_launched(fut))
-        self.phase = "running"
+            if self.phase == "booting":
+                self.phase = "running"
         return self.status()
+
+    def _blocked(self, name: str) -> list[str]:
+        return [d for d in self.specs[name].depends_on if not self.states[d].status.is_up]
 
     async def _start_if_possible(self, name: str, launch: Awaitable[Unit] | None = None) -> None:
         state = self.states[name]
-        blocked = [d for d in state.spec.depends_on if not self.states[d].status.is_up]
+        blocked = self._blocked(name)
         if blocked:
             state.own_status = Status.PENDING
             state.message = f"waiting for {', '.join(blocked)} (not up)"
@@ -181,6 +193,8 @@ class Supervisor:
 
     async def _start(self, name: str, launch: Awaitable[Unit] | None = None) -> bool:
         state = self.states[name]
+        if self.phase in ("stopping", "stopped"):
+            return False
         state.own_status = Status.STARTING
         state.message = "starting"
         self._seq += 1
@@ -194,6 +208,8 @@ class Supervisor:
             await asyncio.wait_for(unit.start(state.spec.depends_on), self.options.start_timeout_s)
             state.placement = await asyncio.wait_for(unit.placement(), self.options.health_timeout_s)
             health = await asyncio.wait_for(unit.health(), self.options.health_timeout_s)
+            if health.status == Status.FAILED:
+                raise RuntimeError(f"first health check failed: {health.message}")
         except Exception as exc:
             await self._discard_unit(state)
             state.own_status = Status.FAILED
@@ -202,8 +218,8 @@ class Supervisor:
             log.warning("%s failed to start: %s", name, state.last_error)
             return False
         self._apply_health(state, health)
+        state.ready_at = time.time()
         state.failures_in_row = 0
-        self._refresh_dependency_flags()
         return True
 
     # --- supervision ---------------------------------------------------------------------------
@@ -212,20 +228,18 @@ class Supervisor:
         async with self._lock:
             if self.phase not in ("running", "booting"):
                 return
-            started = [s for s in self.states.values() if s.unit is not None and not s.restarting]
-            results = await asyncio.gather(*(self._probe(s) for s in started))
-            for state, outcome in zip(started, results, strict=True):
-                self._record_probe(state, outcome)
-            self._refresh_dependency_flags()
-            await self._start_unblocked()
+            started = [(s, s.unit) for s in self.states.values() if s.unit is not None and not s.restarting]
+            results = await asyncio.gather(*(self._probe(unit) for _, unit in started))
+            for (state, unit), outcome in zip(started, results, strict=True):
+                # A unit replaced while it was probed (a restart ran meanwhile) has nothing to say.
+                if state.unit is unit and not state.restarting:
+                    self._record_probe(state, outcome)
+        await self._start_unblocked()
 
-    async def _probe(self, state: ServiceState) -> Health | BaseException:
-        assert state.unit is not None
+    async def _probe(self, unit: Unit) -> Health | BaseException:
         try:
-            return await asyncio.wait_for(state.unit.health(), self.options.health_timeout_s)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+            return await asyncio.wait_for(unit.health(), self.options.health_timeout_s)
+        except Exception as exc:
             return exc
 
     def _record_probe(self, state: ServiceState, outcome: Health | BaseException) -> None:
@@ -244,7 +258,7 @@ class Supervisor:
 
     def _schedule_restart(self, name: str) -> None:
         state = self.states[name]
-        if state.restarting:
+        if state.restarting or self.phase in ("stopping", "stopped"):
             return
         state.restarting = True
         delay = min(
@@ -254,70 +268,84 @@ class Supervisor:
         self._restart_tasks[name] = asyncio.ensure_future(self._restart_after(name, delay))
 
     async def _restart_after(self, name: str, delay: float) -> None:
+        """The automatic restart: tell dependents now, wait out the backoff, then restart."""
+        await self._notify_dependents(name, up=False)
+        await asyncio.sleep(delay)
+        ok = await self._restart_now(name, automatic=True)
+        if not ok and self.states[name].own_status == Status.FAILED:
+            # It was up before, so the failure is likely transient: keep trying with more backoff.
+            self._schedule_restart(name)
+
+    async def _restart_now(self, name: str, automatic: bool) -> bool:
+        """The one restart path, shared by supervision and ``restart``; one at a time per service."""
         state = self.states[name]
-        try:
-            await asyncio.sleep(delay)
-            await self._discard_unit(state)
-            state.restarts += 1
-            self._refresh_dependency_flags()
-            await self._notify_dependents(name, up=False)
-            ok = await self._start(name)
-            if ok:
-                await self._notify_dependents(name, up=True)
-            else:  # keep trying: it was up before, so the failure is likely transient
+        async with state.restart_lock:
+            if self.phase in ("stopping", "stopped"):
+                return False
+            state.restarting = True
+            try:
+                blocked = self._blocked(name)
+                if blocked:  # starting now would break the dependency guarantee: wait for them
+                    await self._discard_unit(state)
+                    state.own_status = Status.PENDING
+                    state.started_at = None
+                    state.message = f"waiting for {', '.join(blocked)} (not up)"
+                    return False
+                await self._discard_unit(state)
+                if automatic or state.started_at is not None:
+                    state.restarts += 1
+                ok = await self._start(name)
+            finally:
                 state.restarting = False
-                self._schedule_restart(name)
-                return
-        finally:
-            if state.restarting and self._restart_tasks.get(name) is asyncio.current_task():
-                state.restarting = False
-                self._restart_tasks.pop(name, None)
+                if self._restart_tasks.get(name) is asyncio.current_task():
+                    self._restart_tasks.pop(name)
+        if ok:
+            await self._notify_dependents(name, up=True)
+        return ok
 
     async def restart(self, name: str) -> dict[str, Any]:
         """Restart one service now (also the way to retry a service whose start failed)."""
-        state = self._state(name)
-        blocked = [d for d in state.spec.depends_on if not self.states[d].status.is_up]
-        if blocked:
-            state.message = f"waiting for {', '.join(blocked)} (not up)"
-            return state.to_dict()
-        await self._discard_unit(state)
-        if state.started_at is not None:
-            state.restarts += 1
-        await self._start(name)
+        self._state(name)
+        pending = self._restart_tasks.pop(name, None)
+        if pending is not None:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+        await self._restart_now(name, automatic=False)
         await self._start_unblocked()
-        return state.to_dict()
+        return self.service(name)
 
     async def _start_unblocked(self) -> None:
-        """Start pending services whose dependencies have come up since the boot."""
+        """Start pending services whose dependencies have come up since they were blocked."""
         if self.phase != "running":
             return
         for wave in self.waves:
             ready = [
                 n for n in wave
                 if self.states[n].own_status == Status.PENDING and self.states[n].started_at is None
-                and all(self.states[d].status.is_up for d in self.specs[n].depends_on)
+                and not self.states[n].restarting and not self._blocked(n)
             ]
             if ready:
-                await asyncio.gather(*(self._start(n) for n in ready))
+                await asyncio.gather(*(self._restart_now(n, automatic=False) for n in ready))
 
     def _refresh_dependency_flags(self) -> None:
         for state in self.states.values():
-            state.dependency_down = tuple(
-                d for d in state.spec.depends_on if not self.states[d].status.is_up
-            )
+            state.dependency_down = tuple(self._blocked(state.spec.name))
 
     async def _notify_dependents(self, name: str, up: bool) -> None:
-        direct = [s for s in self.states.values() if name in s.spec.depends_on and s.unit is not None]
-        await asyncio.gather(*(_quiet(s.unit.notify(name, up)) for s in direct if s.unit is not None))
+        direct = [s.unit for s in self.states.values() if name in s.spec.depends_on and s.unit is not None]
+        await asyncio.gather(*(_quiet(unit.notify(name, up)) for unit in direct))
 
     # --- stop ----------------------------------------------------------------------------------
     async def shutdown(self) -> dict[str, Any]:
         """Stop every service in reverse start order (dependents before what they depend on)."""
         self.phase = "stopping"
-        for task in list(self._restart_tasks.values()):
+        tasks = list(self._restart_tasks.values())
+        for task in tasks:
             task.cancel()
-        for wave in reversed(self.waves):
-            await asyncio.gather(*(self._stop(n) for n in wave))
+        await asyncio.gather(*tasks, return_exceptions=True)
+        async with self._lock:
+            for wave in reversed(self.waves):
+                await asyncio.gather(*(self._stop(n) for n in wave))
         self.phase = "stopped"
         return self.status()
 
@@ -344,6 +372,8 @@ class Supervisor:
 
 
 async def _kill_launched(launch: asyncio.Future[Unit]) -> None:
+    if launch.cancelled():  # its start timed out and cancelled it
+        return
     unit = await launch
     await unit.kill()
 

@@ -11,7 +11,9 @@ from aria_actors.runtime.spec import ServiceSpec
 SPEC = ServiceSpec(
     name="aria_tune",
     layer=5,
-    depends_on=('aria_security', 'aria_data', 'aria_monitor', 'aria_queue', 'aria_shape', 'aria_engine', 'aria_interpret'),
+    # The seed says "AI services" too: shape, engine and interpret.
+    depends_on=("aria_security", "aria_data", "aria_monitor", "aria_queue",
+                "aria_shape", "aria_engine", "aria_interpret"),
     kind="actor",
     num_cpus=0.0,
     capabilities=(),

@@ -121,6 +121,7 @@ def _settled(boot) -> bool:
     import ray
 
     try:
-        return ray.get(boot.status.remote(), timeout=5)["phase"] == "running"
+        status = ray.get(boot.status.remote(), timeout=5)
+        return status["boot"]["reconstructed"] and status["phase"] == "running"
     except ray.exceptions.RayError:  # unavailable while Ray restarts it
         return False

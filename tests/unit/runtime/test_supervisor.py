@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from aria_actors.runtime.registry import all_specs
@@ -128,3 +130,74 @@ def _unbuilt_class(spec_):
     from aria_actors.runtime.service import UnbuiltService
 
     return type("U", (UnbuiltService,), {"SPEC": spec_})
+
+
+class SlowLauncher(LocalLauncher):
+    """Launching ``slow`` takes longer than the start timeout."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = slow
+
+    async def launch(self, spec_):
+        if spec_.name == self.slow:
+            await asyncio.sleep(10)
+        return await super().launch(spec_)
+
+
+async def test_a_launch_that_times_out_fails_that_service_and_the_boot_settles() -> None:
+    options = SupervisorOptions(start_timeout_s=0.05, restart_backoff_s=0.001)
+    sup = Supervisor(diamond(), SlowLauncher("t_right"), options, is_dead=is_dead)
+    status = await sup.boot()
+    assert status["phase"] == "running"
+    assert sup.service("t_right")["status"] == "failed" and sup.service("t_right")["last_error"] == "timed out"
+    assert sup.service("t_left")["status"] == "ready" and sup.service("t_top")["status"] == "pending"
+
+
+async def test_manual_restart_supersedes_a_pending_automatic_one() -> None:
+    sup, launcher = make(diamond())
+    await sup.boot()
+    await launcher.units["t_left"].kill()
+    sup.options = SupervisorOptions(restart_backoff_s=5, restart_backoff_max_s=5)
+    await sup.check_once()
+    assert "t_left" in sup._restart_tasks
+    await sup.restart("t_left")
+    assert sup.service("t_left")["status"] == "ready" and sup.service("t_left")["restarts"] == 1
+    assert "t_left" not in sup._restart_tasks
+
+
+async def test_nothing_restarts_once_shutdown_began() -> None:
+    sup, launcher = make(diamond())
+    await sup.boot()
+    await sup.shutdown()
+    before = list(launcher.launched)
+    await sup.restart("t_left")
+    await sup.check_once()
+    assert launcher.launched == before
+    assert {s["status"] for s in sup.status()["services"]} == {"stopped"}
+
+
+async def test_a_failed_first_health_check_is_a_failed_start(tmp_path, monkeypatch) -> None:
+    sick = tmp_path / "sick"
+    sick.touch()
+    monkeypatch.setenv("ARIA_TEST_SICK_FILE", str(sick))
+    sup, _ = make([spec("t_sw", 1, cls="SwitchableService")])
+    await sup.boot()
+    svc = sup.service("t_sw")
+    assert svc["status"] == "failed" and "sick file present" in svc["last_error"]
+
+
+async def test_automatic_restart_waits_for_a_dependency_that_is_down() -> None:
+    sup, launcher = make(diamond())
+    await sup.boot()
+    await launcher.units["t_base"].kill()
+    await launcher.units["t_left"].kill()
+    await sup.check_once()
+    await asyncio.gather(*list(sup._restart_tasks.values()))
+    # t_base came back first or t_left waited for it: never started on a dead dependency.
+    left = sup.service("t_left")
+    assert left["status"] in ("ready", "pending")
+    if left["status"] == "ready":
+        assert sup.service("t_base")["ready_at"] <= left["started_at"]
+    await sup.check_once()
+    assert sup.service("t_left")["status"] == "ready" and sup.service("t_top")["status"] == "ready"
