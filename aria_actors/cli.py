@@ -216,7 +216,10 @@ def status(json_out: bool = typer.Option(False, "--json", help="Print the raw st
         with AriaClient(settings.gateway_url) as client:
             body = client.get_json("/v1/services")
     except Unreachable as exc:
-        body = _status_from_ray(settings)
+        try:
+            body = _status_from_ray(settings)
+        except Exception as ray_exc:  # Ray unreachable too: one line, not a traceback
+            raise fail(f"{exc.message}; and Ray: {type(ray_exc).__name__}: {ray_exc}") from None
         if body is None:
             raise fail(exc.message) from None
         err_console.print(f"[yellow]warning:[/yellow] gateway unreachable ({settings.gateway_url}); "

@@ -98,7 +98,9 @@ class BootActor:
             if task is not None:
                 task.cancel()
         status = await self.supervisor.shutdown()
-        if any(s.kind == "deployment" for s in self.supervisor.specs.values()):
+        # Serve itself only goes with a cluster Aria owns; on a shared one (ARIA_RAY_ADDRESS) the
+        # shutdown above already deleted Aria's own applications and nothing else.
+        if not self.settings.ray_address and any(s.kind == "deployment" for s in self.supervisor.specs.values()):
             from ray import serve
 
             await asyncio.to_thread(serve.shutdown)

@@ -204,8 +204,9 @@ class RayLauncher:
     async def _deploy(self, spec: ServiceSpec) -> DeploymentUnit:
         from ray import serve
 
-        ensure_serve(self.settings)
-        existing = serve.status().applications.get(spec.name)
+        # Serve's control calls block: keep them off the boot actor's event loop.
+        await asyncio.to_thread(ensure_serve, self.settings)
+        existing = (await asyncio.to_thread(serve.status)).applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
             # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
             return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))

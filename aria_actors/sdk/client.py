@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -82,8 +83,8 @@ class AriaClient:
             response = self._http.get("/health")
         except httpx.TransportError as exc:
             raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
-        if response.status_code == 503:  # the gateway answers but the system is not up
-            return Health.model_validate(response.json())
+        if response.status_code == 503 and "json" in response.headers.get("content-type", ""):
+            return Health.model_validate(response.json())  # the gateway answers; the system is not up
         _raise_for_problem(response)
         return Health.model_validate(response.json())
 
@@ -91,7 +92,7 @@ class AriaClient:
         return ServicesStatus.model_validate(self.get_json("/v1/services"))
 
     def service(self, name: str) -> ServiceInfo:
-        return ServiceInfo.model_validate(self.get_json(f"/v1/services/{name}"))
+        return ServiceInfo.model_validate(self.get_json(f"/v1/services/{quote(name, safe='')}"))
 
     def close(self) -> None:
         self._http.close()
@@ -125,7 +126,7 @@ class AsyncAriaClient:
         return ServicesStatus.model_validate(await self.get_json("/v1/services"))
 
     async def service(self, name: str) -> ServiceInfo:
-        return ServiceInfo.model_validate(await self.get_json(f"/v1/services/{name}"))
+        return ServiceInfo.model_validate(await self.get_json(f"/v1/services/{quote(name, safe='')}"))
 
     async def aclose(self) -> None:
         await self._http.aclose()
