@@ -9,13 +9,16 @@ import textwrap
 
 import pytest
 
+# Peak RSS from VmHWM, not getrusage: Linux keeps ru_maxrss across execve, so a child forked from
+# a big test process (torch loaded by other tests) would report the parent's size.
 CHILD = textwrap.dedent("""
-    import resource, sys
+    import sys
     from aria_actors.storage.backends.local import LocalStore
     from aria_actors.storage.make import make_index
     index = make_index(sys.argv[1], LocalStore(sys.argv[2]))
     assert index.length == int(sys.argv[3]), index.length
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(int(hwm.split()[1]) // 1024)
 """)
 
 
