@@ -66,7 +66,17 @@ def services_table(status: dict[str, Any]) -> Table:
 
 
 def _settled(status: dict[str, Any]) -> bool:
-    return status["phase"] in ("running", "stopped")
+    """The boot is over: every service is up, failed, or waits on a dependency that failed."""
+    if status["phase"] not in ("running", "stopped"):
+        return False
+    by_name = {s["name"]: s for s in status["services"]}
+
+    def stuck(name: str) -> bool:  # pending behind a failure, so it will not start by itself
+        svc = by_name[name]
+        return svc["status"] == "failed" or (
+            svc["status"] == "pending" and any(stuck(d) for d in svc["depends_on"]))
+
+    return all(s["status"] not in ("starting", "pending") or stuck(s["name"]) for s in status["services"])
 
 
 @app.command()

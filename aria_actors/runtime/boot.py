@@ -61,6 +61,12 @@ class BootActor:
         return self.supervisor.status()
 
     async def _boot_then_watch(self) -> None:
+        if any(s.kind == "deployment" for s in self.supervisor.specs.values()):
+            # Serve's controller and proxy take seconds to start: overlap that with the boot.
+            from aria_actors.runtime.shell import ensure_serve
+
+            self._serve_warmup = asyncio.ensure_future(asyncio.to_thread(ensure_serve, self.settings))
+            self._serve_warmup.add_done_callback(_log_failure)
         try:
             await self.supervisor.boot()
         except Exception:  # supervise whatever did start rather than nothing at all
@@ -114,6 +120,12 @@ class BootActor:
 
     def ping(self) -> str:
         return "pong"
+
+
+def _log_failure(fut: asyncio.Future[Any]) -> None:
+    # A failed warm-up is not fatal: the first deployment starts Serve itself and reports why.
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("starting Serve early failed: %s", fut.exception())
 
 
 def get_or_create_boot(settings: AriaSettings, specs: Sequence[ServiceSpec] | None = None,

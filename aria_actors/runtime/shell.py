@@ -209,14 +209,14 @@ class RayLauncher:
         existing = (await asyncio.to_thread(serve.status)).applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
             # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
-            return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
+            return DeploymentUnit(spec.name, await asyncio.to_thread(serve.get_app_handle, spec.name))
         module = importlib.import_module(spec.entrypoint.partition(":")[0])
         build = getattr(module, "serve_application", None)
         app, route_prefix = build(spec, self.settings) if build else default_application(spec, self.settings)
         await asyncio.to_thread(
             serve.run, app, name=spec.name, route_prefix=route_prefix, blocking=False
         )
-        return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
+        return DeploymentUnit(spec.name, await asyncio.to_thread(serve.get_app_handle, spec.name))
 
 
 def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str | None]:
