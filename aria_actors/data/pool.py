@@ -109,10 +109,11 @@ class Database:
 
     # -- queries -----------------------------------------------------------------------------
 
-    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    async def _query(self, run: Any, query: str, args: tuple[Any, ...], timeout: float | None) -> Any:
+        """One pool call, timed for the slow-query log, with a lost connection made typed."""
         t0 = _clock()
         try:
-            return await self.pool.fetch(query, *args, timeout=timeout)
+            return await run(query, *args, timeout=timeout)
         except Exception as exc:
             self.query_errors += 1
             if isinstance(exc, _LOST):
@@ -120,42 +121,18 @@ class Database:
             raise
         finally:
             self._observe(query, t0)
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        return await self._query(self.pool.fetch, query, args, timeout)
 
     async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        t0 = _clock()
-        try:
-            return await self.pool.fetchrow(query, *args, timeout=timeout)
-        except Exception as exc:
-            self.query_errors += 1
-            if isinstance(exc, _LOST):
-                raise self._lost(exc) from exc
-            raise
-        finally:
-            self._observe(query, t0)
+        return await self._query(self.pool.fetchrow, query, args, timeout)
 
     async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
-        t0 = _clock()
-        try:
-            return await self.pool.fetchval(query, *args, timeout=timeout)
-        except Exception as exc:
-            self.query_errors += 1
-            if isinstance(exc, _LOST):
-                raise self._lost(exc) from exc
-            raise
-        finally:
-            self._observe(query, t0)
+        return await self._query(self.pool.fetchval, query, args, timeout)
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
-        t0 = _clock()
-        try:
-            return await self.pool.execute(query, *args, timeout=timeout)
-        except Exception as exc:
-            self.query_errors += 1
-            if isinstance(exc, _LOST):
-                raise self._lost(exc) from exc
-            raise
-        finally:
-            self._observe(query, t0)
+        return await self._query(self.pool.execute, query, args, timeout)
 
     def acquire(self) -> Any:
         """``async with db.acquire() as conn``: a raw pooled connection."""
