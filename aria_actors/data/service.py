@@ -36,36 +36,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aria.data")
 
+FEATURES = (
+    "postgres",
+    "migrations",
+    "pools",
+    "schema",
+    "query-optimization",
+    "backup",
+    "archival",
+    "db-health",
+    "multi-tenant",
+    "distributed-transactions",
+)
+
 SPEC = ServiceSpec(
     name="aria_data",
     layer=1,
     depends_on=('aria_security',),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(
-        'postgres',
-        'migrations',
-        'pools',
-        'schema',
-        'query-optimization',
-        'backup',
-        'archival',
-        'db-health',
-        'multi-tenant',
-        'distributed-transactions',
-    ),
-    features=(
-        'postgres',
-        'migrations',
-        'pools',
-        'schema',
-        'query-optimization',
-        'backup',
-        'archival',
-        'db-health',
-        'multi-tenant',
-        'distributed-transactions',
-    ),
+    capabilities=FEATURES,  # every seed feature is built and tested
+    features=FEATURES,
     description="PostgreSQL: embedded server, pools, migrations, tenants, backup",
     entrypoint="aria_actors.data.service:DataService",
 )

@@ -28,34 +28,26 @@ from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
+FEATURES = (
+    "jobs",
+    "priorities",
+    "retries",
+    "dead-letter",
+    "cron",
+    "queue-scaling",
+    "job-metrics",
+    "queue-health",
+    "cross-service-jobs",
+)
+
 SPEC = ServiceSpec(
     name="aria_queue",
     layer=2,
     depends_on=('aria_data', 'aria_security'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(
-        'jobs',
-        'priorities',
-        'retries',
-        'dead-letter',
-        'cron',
-        'queue-scaling',
-        'job-metrics',
-        'queue-health',
-        'cross-service-jobs',
-    ),
-    features=(
-        'jobs',
-        'priorities',
-        'retries',
-        'dead-letter',
-        'cron',
-        'queue-scaling',
-        'job-metrics',
-        'queue-health',
-        'cross-service-jobs',
-    ),
+    capabilities=FEATURES,  # every seed feature is built and tested
+    features=FEATURES,
     description="Durable jobs with Oban's semantics on Postgres",
     entrypoint="aria_actors.queue.service:QueueService",
 )

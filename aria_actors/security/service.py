@@ -35,6 +35,20 @@ from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.security.audit import outcome_of
 from aria_actors.security.operations import ADMIN_ACTOR, OperationsMixin
 
+FEATURES = (
+    "openbao",
+    "softhsm-unseal",
+    "secret-rotation",
+    "jwt",
+    "rbac",
+    "auth-middleware",
+    "zero-trust-policies",
+    "pki",
+    "audit-log",
+    "intrusion-detection",
+    "security-metrics",
+)
+
 SPEC = ServiceSpec(
     name="aria_security",
     layer=1,
@@ -42,23 +56,8 @@ SPEC = ServiceSpec(
     kind="actor",
     num_cpus=0.0,
     # each one is exercised against a real OpenBao + SoftHSM in tests/integration/security
-    capabilities=(
-        'openbao', 'softhsm-unseal', 'secret-rotation', 'jwt', 'rbac', 'auth-middleware',
-        'zero-trust-policies', 'pki', 'audit-log', 'intrusion-detection', 'security-metrics',
-    ),
-    features=(
-        'openbao',
-        'softhsm-unseal',
-        'secret-rotation',
-        'jwt',
-        'rbac',
-        'auth-middleware',
-        'zero-trust-policies',
-        'pki',
-        'audit-log',
-        'intrusion-detection',
-        'security-metrics',
-    ),
+    capabilities=FEATURES,  # every seed feature is built and tested
+    features=FEATURES,
     description="Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit",
     entrypoint="aria_actors.security.service:SecurityService",
 )

@@ -40,6 +40,20 @@ if TYPE_CHECKING:
     from aria_actors.storage.maintenance import InFlight
     from aria_actors.storage.repository import AssetRepository
 
+FEATURES = (
+    "cas",
+    "s3",
+    "sftp",
+    "cdn",
+    "desync-dedupe",
+    "compression",
+    "versions",
+    "sync",
+    "gc",
+    "metadata-search",
+    "lifecycle",
+)
+
 SPEC = ServiceSpec(
     name="aria_storage",
     layer=2,
@@ -47,32 +61,8 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_auth', 'aria_data'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(
-        'cas',
-        's3',
-        'sftp',
-        'cdn',
-        'desync-dedupe',
-        'compression',
-        'versions',
-        'sync',
-        'gc',
-        'metadata-search',
-        'lifecycle',
-    ),
-    features=(
-        'cas',
-        's3',
-        'sftp',
-        'cdn',
-        'desync-dedupe',
-        'compression',
-        'versions',
-        'sync',
-        'gc',
-        'metadata-search',
-        'lifecycle',
-    ),
+    capabilities=FEATURES,  # every seed feature is built and tested
+    features=FEATURES,
     description="Content-addressed chunk store in the desync/casync format",
     entrypoint="aria_actors.storage.service:StorageService",
 )
