@@ -137,6 +137,7 @@ class LocalCluster:
             if _port_busy(port):
                 raise AlreadyRunning(f"port {port} ({what}) is already in use; is another Aria or Ray running?")
         self.ensure_token()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.run_dir / "ray-head.log"
         ray_bin = Path(sys.executable).with_name("ray")
         cmd = [
