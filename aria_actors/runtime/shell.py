@@ -53,6 +53,8 @@ class ServiceHost:
         self._started = False
 
     async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if not self._started:  # launched early, or stopped: its pools and stores are not open
+            raise ServiceUnavailable(f"{self.spec.name} is not started", service=self.spec.name)
         return await invoke(self.service, method, args, kwargs or {})
 
     async def notify(self, dependency: str, up: bool) -> None:
