@@ -267,9 +267,16 @@ class EmbeddedPostgres:
         import tempfile
 
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            # The server's own group and no supplementary ones: keeping root's gid would make a
+            # parent like /root (group root, no group bits) refuse it despite its o+x.
+            as_user = {}
+            if self.user:
+                import pwd
+
+                as_user = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []}
             proc = subprocess.run(
                 [str(self.bin_dir / exe), *args], stdout=out, stderr=err, text=True,
-                user=self.user, cwd=self.base, check=False, stdin=subprocess.DEVNULL,
+                cwd=self.base, check=False, stdin=subprocess.DEVNULL, **as_user,
             )
             out.seek(0)
             err.seek(0)

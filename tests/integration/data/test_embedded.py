@@ -70,3 +70,18 @@ def test_long_path_moves_the_socket(base: Path) -> None:
         assert asyncio.run(_q(dsn, "SELECT 1")) == 1
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as its own user only when Aria runs as root")
+def test_home_under_a_private_root_owned_directory(base: Path) -> None:
+    # Like ~/.aria under /root (drwx------ root:root): the server's user must pass through on o+x,
+    # which only works if it does not keep root's group.
+    private = base / "home"
+    private.mkdir(parents=True)
+    private.chmod(0o700)
+    server = EmbeddedPostgres(private / ".aria" / "postgres", fast_init=True)
+    dsn = server.start()
+    try:
+        assert asyncio.run(_q(dsn, "SELECT 1")) == 1
+    finally:
+        server.stop()
