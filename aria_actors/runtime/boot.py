@@ -63,9 +63,7 @@ class BootActor:
     async def _boot_then_watch(self) -> None:
         if any(s.kind == "deployment" for s in self.supervisor.specs.values()):
             # Serve's controller and proxy take seconds to start: overlap that with the boot.
-            from aria_actors.runtime.shell import ensure_serve
-
-            self._serve_warmup = asyncio.ensure_future(asyncio.to_thread(ensure_serve, self.settings))
+            self._serve_warmup = asyncio.ensure_future(self.launcher.ensure_serve())
             self._serve_warmup.add_done_callback(_log_failure)
         try:
             await self.supervisor.boot()

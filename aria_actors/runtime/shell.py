@@ -163,6 +163,16 @@ class RayLauncher:
         self.settings = settings
         # Set by a boot actor that Ray restarted: live service actors are taken over, not replaced.
         self.adopt_existing = adopt_existing
+        self._serve_lock = asyncio.Lock()
+        self._serve_started = False
+
+    async def ensure_serve(self) -> None:
+        """Start Serve once: concurrent serve.start calls race for its controller's name."""
+        async with self._serve_lock:
+            if not self._serve_started:
+                # Serve's control calls block: keep them off the boot actor's event loop.
+                await asyncio.to_thread(ensure_serve, self.settings)
+                self._serve_started = True
 
     async def launch(self, spec: ServiceSpec) -> ActorUnit:
         if self.adopt_existing:
@@ -206,8 +216,7 @@ class RayLauncher:
     async def _deploy(self, spec: ServiceSpec) -> DeploymentUnit:
         from ray import serve
 
-        # Serve's control calls block: keep them off the boot actor's event loop.
-        await asyncio.to_thread(ensure_serve, self.settings)
+        await self.ensure_serve()
         existing = (await asyncio.to_thread(serve.status)).applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
             # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.

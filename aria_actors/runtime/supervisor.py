@@ -160,14 +160,13 @@ class Supervisor:
     async def boot(self) -> dict[str, Any]:
         """Start every service, wave by wave; returns the status once all have settled.
 
-        Actor units are *launched* (their process created) up front, because process start-up is
-        the slow part and does not depend on anything; ``start`` still runs in dependency order.
-        Deployments are not launched early: Serve starts serving as soon as they exist. Units of
-        services that could not start (a dependency failed) are discarded afterwards.
+        Every unit is *launched* (its process or Serve application created) up front, because
+        that is the slow part and does not depend on anything; ``start`` still runs in dependency
+        order, and a launched unit refuses calls until it is started. Units of services that
+        could not start (a dependency failed) are discarded afterwards.
         """
         self.phase = "booting"
-        launches = {n: asyncio.ensure_future(self.launcher.launch(s))
-                    for n, s in self.specs.items() if s.kind == "actor"}
+        launches = {n: asyncio.ensure_future(self.launcher.launch(s)) for n, s in self.specs.items()}
         try:
             for wave in self.waves:
                 await asyncio.gather(*(self._start_if_possible(n, launches.get(n)) for n in wave))
