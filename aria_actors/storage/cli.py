@@ -36,14 +36,7 @@ def _open(url: str) -> Any:
     from aria_actors.storage.backends import open_store
     from aria_actors.storage.config import StorageConfig
 
-    c = StorageConfig()
-    opts: dict[str, Any] = {"level": c.zstd_level}
-    if url.startswith("s3://"):
-        opts.update(endpoint_url=c.s3_endpoint_url or None, key=c.s3_key or None,
-                    secret=c.s3_secret.get_secret_value() or None, region=c.s3_region or None)
-    elif url.startswith("sftp://") and c.sftp_key_filename:
-        opts["key_filename"] = c.sftp_key_filename
-    return open_store(url, **opts)
+    return open_store(url, **StorageConfig().store_options(url))
 
 
 def _stores(urls: list[str], cache: str | None = None) -> Any:

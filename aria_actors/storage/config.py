@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,3 +30,13 @@ class StorageConfig(BaseSettings):
     workers: int = Field(0, ge=0, le=64, description="Hash/compress threads; 0: one per core.")
     gc_grace_s: float = Field(3600.0, ge=0, description="Unreferenced chunks younger than this survive gc.")
     pool_size: int = Field(4, ge=1, le=64, description="asyncpg pool size.")
+
+    def store_options(self, url: str) -> dict[str, Any]:
+        """Keyword options of ``backends.open_store`` for ``url`` (credentials of its scheme)."""
+        opts: dict[str, Any] = {"level": self.zstd_level}
+        if url.startswith("s3://"):
+            opts.update(endpoint_url=self.s3_endpoint_url or None, key=self.s3_key or None,
+                        secret=self.s3_secret.get_secret_value() or None, region=self.s3_region or None)
+        elif url.startswith("sftp://") and self.sftp_key_filename:
+            opts["key_filename"] = self.sftp_key_filename
+        return opts

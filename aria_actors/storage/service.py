@@ -93,14 +93,7 @@ class StorageService(Service):
     def _open(self, url: str) -> Any:
         from aria_actors.storage.backends import open_store
 
-        c = self.config
-        opts: dict[str, Any] = {"level": c.zstd_level}
-        if url.startswith("s3://"):
-            opts.update(endpoint_url=c.s3_endpoint_url or None, key=c.s3_key or None,
-                        secret=c.s3_secret.get_secret_value() or None, region=c.s3_region or None)
-        elif url.startswith("sftp://") and c.sftp_key_filename:
-            opts["key_filename"] = c.sftp_key_filename
-        return open_store(url, **opts)
+        return open_store(url, **self.config.store_options(url))
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
