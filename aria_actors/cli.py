@@ -147,7 +147,7 @@ def _watch_boot(boot: Any, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         while True:
-            status = ray.get(boot.status.remote())
+            status = ray.get(boot.status.remote(), timeout=60)
             live.update(services_table(status))
             if _settled(status):
                 return status
