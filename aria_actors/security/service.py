@@ -98,11 +98,9 @@ class SecurityService(OperationsMixin, Service):
             self._rotation_task = asyncio.create_task(self._rotation_loop(), name="aria-key-rotation")
 
     def _start_sync(self) -> None:
-        import hvac
-
         from aria_actors.security.audit import AuditLog, Lockout
         from aria_actors.security.rbac import Authorizer
-        from aria_actors.security.secrets import Secrets
+        from aria_actors.security.secrets import Secrets, make_client
         from aria_actors.security.tokens import JwtSigner
 
         cfg, home = self.config, self.settings.home
@@ -123,7 +121,7 @@ class SecurityService(OperationsMixin, Service):
                 raise
             url = self._bao.url
         try:
-            self._client = hvac.Client(url, token=token, timeout=cfg.request_timeout_s)
+            self._client = make_client(url, token, cfg.request_timeout_s)
             self._renewed_at = time.monotonic()
             self._secrets = Secrets(self._client)
             self._audit = AuditLog(home / "security" / "audit.log")
@@ -256,14 +254,10 @@ class SecurityService(OperationsMixin, Service):
         cached = self._scoped.get(service)
         if cached and cached[1] > time.monotonic():
             return cached[0]
-        import hvac
-
-        from aria_actors.security.secrets import Secrets
+        from aria_actors.security.secrets import Secrets, make_client
 
         token = self._create_service_token(service)
-        client = hvac.Client(self._client.url, token=token["token"],
-                             timeout=self.config.request_timeout_s)
-        scoped = Secrets(client)
+        scoped = Secrets(make_client(self._client.url, token["token"], self.config.request_timeout_s))
         # refreshed at two thirds of its life so a cached token never expires mid-call
         self._scoped[service] = (scoped, time.monotonic() + token["ttl_s"] * 2 / 3)
         return scoped
