@@ -228,11 +228,12 @@ async def test_health_renews_the_periodic_admin_token(security) -> None:
 
     stale = time.monotonic() - RENEW_EVERY_S - 1
     security._renewed_at = stale
-    before = security._client.auth.token.lookup_self()["data"]["ttl"]
     assert (await security.health()).status is Status.READY
     after = security._client.auth.token.lookup_self()["data"]
     assert security._renewed_at > stale and after["period"] == 768 * 3600
-    assert after["ttl"] >= before
+    # Renewed just now: the TTL is back at the full period (less the seconds the lookup took).
+    # Comparing with a TTL read before the probe raced the clock's second boundary.
+    assert after["ttl"] >= after["period"] - 5
 
 
 async def test_calls_after_stop_fail_fast(tmp_path) -> None:
