@@ -106,6 +106,12 @@ def _orbit_entry(value: Any) -> list[Any]:
 
 def _orbit_index(entry: list[Any], times: int) -> int:
     seq = entry[0]
+    if times < len(seq):
+        return times
+    period = entry[2]
+    if period:
+        start = entry[1]
+        return start + (times - start) % period
     make = set if type(seq[0]) is set else frozenset
     while not entry[2] and len(seq) <= times:
         nxt = make(list(seq[-1]))
@@ -132,6 +138,19 @@ def orbit(value: Any, times: int) -> Any:
     or 2 after a copy or two) cost nothing once their cycle is known."""
     if times <= 0:
         return value
+    # Fast path (most reads): the value's orbit is cached and already covers ``times``.
+    cache = getattr(_local, "orbits", None)
+    if cache is not None:
+        entry = cache.get(id(value))
+        if entry is not None:
+            seq = entry[0]
+            if seq[0] is value:
+                if times < len(seq):
+                    return seq[times]
+                period = entry[2]
+                if period:
+                    start = entry[1]
+                    return seq[start + (times - start) % period]
     entry = _orbit_entry(value)
     return entry[0][_orbit_index(entry, times)]
 
