@@ -22,6 +22,8 @@ backtracking`` evaluates every method up front, which gives the same plan for pu
 Guarantees and caveats:
     - No recursion: plan depth is limited by memory only.
     - ``strategy="greedy"`` commits to the first applicable method (GTPyhop's ``iterative_greedy``).
+    - The cyclic garbage collector is paused while a search runs (process-wide, as ``gc`` is):
+      reference cycles created by domain code are only reclaimed after the search.
     - Budgets are checked per node (time every 256 nodes); exhaustion returns
       ``status="budget_exhausted"``, never a partial plan presented as a plan.
     - Domain code that raises propagates unchanged; contract violations raise typed errors
@@ -30,6 +32,7 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -174,6 +177,34 @@ def find_plan(
     ``method_order(item, state, methods)`` reorders the methods tried for an item (used by the
     method-choice cache of :mod:`aria_actors.engine.learning`); plans may then differ from GTPyhop's.
     """
+    # A search allocates millions of short-lived, acyclic objects (todo cells, state forks, set
+    # copies) that reference counting frees; the cyclic GC only rescans them. It is paused for
+    # the search and resumed after, only if it was on (another thread's search may have paused it).
+    gc_was_on = gc.isenabled()
+    if gc_was_on:
+        gc.disable()
+    try:
+        return _search(domain, state, todo, strategy, verify_goals, budget, record_tree,
+                       blacklist_actions, blacklist_methods, optimise_cost, forbid, method_order)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _search(
+    domain: Domain,
+    state: State,
+    todo: list[Any],
+    strategy: Strategy,
+    verify_goals: bool,
+    budget: Budget | None,
+    record_tree: bool,
+    blacklist_actions: frozenset[Any] | set[Any],
+    blacklist_methods: frozenset[tuple[str, Any]] | set[tuple[str, Any]],
+    optimise_cost: bool,
+    forbid: Callable[[int, Any], bool] | None,
+    method_order: Callable[[Any, State, list[Any]], list[Any]] | None,
+) -> PlanResult:
     t0 = time.perf_counter()
     actions = domain._action_dict
     tasks = domain._task_method_dict

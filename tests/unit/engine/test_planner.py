@@ -230,3 +230,28 @@ def test_zero_node_budget_is_exhausted_not_unlimited() -> None:
     r = planner.find_plan(_counter_domain(), State("s", n={"x": 0}), [("loop",)],
                           budget=planner.Budget(max_nodes=0))
     assert r.status == "budget_exhausted" and r.nodes == 1
+
+
+def test_search_pauses_the_cyclic_gc_and_restores_it_even_on_error() -> None:
+    import gc
+
+    seen: list[bool] = []
+    d = Domain("gc_probe")
+
+    def probe(s: State) -> State:
+        seen.append(gc.isenabled())
+        return s
+
+    d.declare_actions(probe)
+    assert gc.isenabled()
+    assert planner.find_plan(d, State("s"), [("probe",)]).status == "found"
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(UnknownItemError):
+        planner.find_plan(d, State("s"), [("nope",)])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        planner.find_plan(d, State("s"), [("probe",)])
+        assert not gc.isenabled()  # a caller's own choice is left alone
+    finally:
+        gc.enable()
