@@ -63,6 +63,14 @@ class Service(abc.ABC):
     def spec(self) -> ServiceSpec:
         return self.SPEC
 
+    async def prepare(self) -> None:
+        """Begin warm-up that needs no dependency (load a model) as soon as the unit exists.
+
+        Called once when the unit is launched, while the layers below still boot, so slow
+        dependency-free work is off the boot's critical path. It must return quickly (start a
+        background task) and never fail; ``start`` must not assume it has finished.
+        """
+
     async def start(self, deps: Deps) -> None:
         """Open pools and stores; raise to fail the boot (the error text is kept)."""
         self.deps = deps

@@ -35,6 +35,9 @@ class ServiceHost:
         self._started = False
         self._start_lock = asyncio.Lock()
 
+    async def prepare(self) -> None:
+        await self.service.prepare()
+
     async def start(self, dep_names: tuple[str, ...]) -> None:
         async with self._start_lock:
             if self._started:
@@ -165,6 +168,7 @@ class RayLauncher:
         self.adopt_existing = adopt_existing
         self._serve_lock = asyncio.Lock()
         self._serve_started = False
+        self._deploy_lock = asyncio.Lock()
 
     async def ensure_serve(self) -> None:
         """Start Serve once: concurrent serve.start calls race for its controller's name."""
@@ -196,15 +200,11 @@ class RayLauncher:
         return ActorUnit(handle)
 
     async def _create_actor(self, spec: ServiceSpec) -> ActorUnit:
-        actor_cls = ray.remote(ActorShell)
+        # Creating a named actor waits on a GCS round trip: off the event loop, so the boot goes on
+        # starting earlier services while the later ones are still being created.
         for _ in range(50):  # a killed actor's name is released asynchronously
             try:
-                handle = actor_cls.options(
-                    name=spec.name, namespace=self.settings.namespace, lifetime="detached",
-                    num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_restarts=0,
-                    max_concurrency=1000,
-                ).remote(spec, self.settings)
-                return ActorUnit(handle)
+                return ActorUnit(await asyncio.to_thread(self._new_actor, spec))
             except ValueError as exc:
                 if "already exists" not in str(exc):
                     raise
@@ -213,21 +213,38 @@ class RayLauncher:
                 await asyncio.sleep(0.1)
         raise ServiceUnavailable(f"could not create actor {spec.name}: name still taken")
 
+    def _new_actor(self, spec: ServiceSpec) -> Any:
+        handle = ray.remote(ActorShell).options(
+            name=spec.name, namespace=self.settings.namespace, lifetime="detached",
+            num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_restarts=0, max_concurrency=1000,
+        ).remote(spec, self.settings)
+        handle.prepare.remote()  # fire and forget: warm-up runs while the layers below boot
+        return handle
+
     async def _deploy(self, spec: ServiceSpec) -> DeploymentUnit:
+        await self.ensure_serve()
+        # Importing the app module and Serve's control calls block: keep them off the event loop,
+        # one deploy at a time (two threads inside serve.run race on Serve's pickling registry).
+        async with self._deploy_lock:
+            return await asyncio.to_thread(self._deploy_blocking, spec)
+
+    def _deploy_blocking(self, spec: ServiceSpec) -> DeploymentUnit:
         from ray import serve
 
-        await self.ensure_serve()
-        existing = (await asyncio.to_thread(serve.status)).applications.get(spec.name)
+        existing = serve.status().applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
             # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
-            return DeploymentUnit(spec.name, await asyncio.to_thread(serve.get_app_handle, spec.name))
+            return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
         module = importlib.import_module(spec.entrypoint.partition(":")[0])
         build = getattr(module, "serve_application", None)
         app, route_prefix = build(spec, self.settings) if build else default_application(spec, self.settings)
-        await asyncio.to_thread(
-            serve.run, app, name=spec.name, route_prefix=route_prefix, blocking=False
+        # Hand the app to Serve's controller and return: waiting here for its replicas would hold
+        # the deploy lock (and the next deployment) for seconds; start() waits for them instead.
+        [handle] = serve.run_many(
+            [serve.RunTarget(target=app, name=spec.name, route_prefix=route_prefix)],
+            wait_for_ingress_deployment_creation=False, wait_for_applications_running=False,
         )
-        return DeploymentUnit(spec.name, await asyncio.to_thread(serve.get_app_handle, spec.name))
+        return DeploymentUnit(spec.name, handle)
 
 
 def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str | None]:

@@ -206,7 +206,7 @@ class Supervisor:
             state.unit = unit
             await asyncio.wait_for(unit.start(state.spec.depends_on), self.options.start_timeout_s)
             state.placement = await asyncio.wait_for(unit.placement(), self.options.health_timeout_s)
-            health = await asyncio.wait_for(unit.health(), self.options.health_timeout_s)
+            health = await self._until_settled(state, unit)
             if health.status == Status.FAILED:
                 raise RuntimeError(f"first health check failed: {health.message}")
         except Exception as exc:
@@ -220,6 +220,25 @@ class Supervisor:
         state.ready_at = time.time()
         state.failures_in_row = 0
         return True
+
+    async def _until_settled(self, state: ServiceState, unit: Unit) -> Health:
+        """Probe a just-started unit until it stops saying ``starting`` (a model still loading).
+
+        Polled quickly rather than left to the health loop, so dependents start the moment it is
+        up and ``ready_at`` tells when it really was; bounded by the start timeout.
+        """
+        deadline = time.monotonic() + self.options.start_timeout_s
+        delay = 0.05
+        while True:
+            health = await asyncio.wait_for(unit.health(), self.options.health_timeout_s)
+            if health.status != Status.STARTING:
+                return health
+            state.message = health.message
+            state.details = health.details
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"still starting after {self.options.start_timeout_s:.0f}s: {health.message}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     # --- supervision ---------------------------------------------------------------------------
     async def check_once(self) -> None:
@@ -386,7 +405,7 @@ async def _quiet(aw: Awaitable[Any]) -> None:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
+        return f"timed out: {exc}" if str(exc) else "timed out"
     # Ray wraps an error raised in an actor (and again per hop); report the original one.
     seen = 0
     while getattr(exc, "cause", None) is not None and seen < 10:

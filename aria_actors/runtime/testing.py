@@ -67,6 +67,7 @@ class LocalLauncher:
     async def launch(self, spec: ServiceSpec) -> LocalUnit:
         cls = self.classes.get(spec.name) or load_service_class(spec)
         unit = LocalUnit(cls(self.settings), self)
+        await unit.service.prepare()  # as the Ray launcher does right after creating an actor
         self.units[spec.name] = unit
         self.launched.append(spec.name)
         return unit

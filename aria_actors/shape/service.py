@@ -161,7 +161,13 @@ class ShapeService(ModelVersionsMixin, Service):
                 except ShapeError as exc:  # a stored template no longer loads: keep going, report it
                     self._skipped_templates[str(body.get("name"))] = exc.message
         self._started = True
-        self._loading = asyncio.create_task(self._load_model())
+        await self.prepare()
+
+    async def prepare(self) -> None:
+        # Importing torch and transformers and loading the weights is the slowest part of the
+        # boot (~3 s CPU) and needs no dependency: begun at launch, it overlaps the layers below.
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._load_model())
 
     async def _load_model(self) -> None:
         def load() -> Any:
@@ -212,7 +218,7 @@ class ShapeService(ModelVersionsMixin, Service):
     async def stop(self) -> None:
         if self._loading is not None and not self._loading.done():
             await self._loading
-        self._loaded = None
+        self._loaded = self._loading = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = self._store = None

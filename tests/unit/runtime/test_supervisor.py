@@ -201,3 +201,26 @@ async def test_automatic_restart_waits_for_a_dependency_that_is_down() -> None:
         assert sup.service("t_base")["ready_at"] <= left["started_at"]
     await sup.check_once()
     assert sup.service("t_left")["status"] == "ready" and sup.service("t_top")["status"] == "ready"
+
+
+async def test_dependents_wait_until_a_started_service_stops_saying_starting() -> None:
+    specs = [spec("t_warm", 1, cls="WarmingService"), spec("t_user", 2, ("t_warm",))]
+    sup, launcher = make(specs)
+    status = await sup.boot()
+    # The boot itself waited for the load (no health-loop round needed), then started t_user.
+    assert [s["status"] for s in status["services"]] == ["ready", "ready"]
+    warm = launcher.units["t_warm"].service
+    assert warm.probes_left == 0  # three "starting" answers were waited out
+    assert sup.service("t_warm")["ready_at"] <= launcher.units["t_user"].service.started_at
+
+
+async def test_a_service_that_never_finishes_starting_fails_after_the_start_timeout(monkeypatch) -> None:
+    monkeypatch.setenv("ARIA_TEST_WARM_FOREVER", "1")
+    specs = [spec("t_warm", 1, cls="WarmingService"), spec("t_user", 2, ("t_warm",))]
+    launcher = LocalLauncher()
+    sup = Supervisor(specs, launcher, SupervisorOptions(start_timeout_s=0.3), is_dead=is_dead)
+    await sup.boot()
+    warm = sup.service("t_warm")
+    assert warm["status"] == "failed"
+    assert "still starting after" in warm["last_error"] and "loading model" in warm["last_error"]
+    assert sup.service("t_user")["status"] == "pending"
