@@ -150,13 +150,24 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
 
 
 def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
-    """Concurrent requests through the Serve deployment (batched) vs one direct generate() batch."""
+    """Tokens/s through the Serve deployment vs the same prompts through a direct generate() call.
+
+    Both sides generate ``--tokens`` tokens for every prompt (min = max new tokens), in batches of
+    ``--batch`` prompts, with one torch thread. The peer is the faster of HF ``model.generate`` and
+    aria's own ``generate()`` (the KV-cached loop the replica runs), measured on the same batches.
+
+    - burst: ``--batch`` requests sent at once, wait for all (round-trip latency bound: Serve's
+      per-request cost is not hidden) vs one direct batch.
+    - sustained: ``2 * --batch`` clients, each sending its next request when the last one returned,
+      ``--rounds * --batch`` requests in all (a server under load: requests of the next batch
+      arrive while the replica computes) vs ``--rounds`` direct batches back to back.
+    """
     import ray
     import torch
     from ray import serve
 
     from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.model import load_model
+    from aria_actors.shape.model import generate, load_model
     from aria_actors.shape.serving import deploy
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -167,33 +178,69 @@ def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
         loaded = load_model(ShapeConfig(model_path=model_dir))
         tok = loaded.tokenizer
         batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
-        enc = tok(batch, return_tensors="pt", padding=True)
         n_tokens = len(batch) * args.tokens
 
-        def direct_batch() -> None:
+        def hf_batch() -> None:
+            enc = tok(batch, return_tensors="pt", padding=True)
             with torch.no_grad():
                 loaded.model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
                                       do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
 
-        served: list[float] = []
-        direct: list[float] = []
+        def aria_batch() -> None:
+            generate(loaded, batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
 
-        async def rounds() -> None:  # one event loop for every round: the handle's router stays warm
-            for r in range(args.rounds + 1):
-                t0 = time.perf_counter()
-                await asyncio.gather(*[handle.complete.remote(p) for p in batch])
-                t1 = time.perf_counter()
-                direct_batch()
-                t2 = time.perf_counter()
-                if r:
-                    served.append(n_tokens / (t1 - t0))
-                    direct.append(n_tokens / (t2 - t1))
+        def timed(fn: object, times: int = 1) -> float:
+            t0 = time.perf_counter()
+            for _ in range(times):
+                fn()  # type: ignore[operator]
+            return time.perf_counter() - t0
 
-        asyncio.run(rounds())
+        burst: dict[str, list[float]] = {"serve": [], "hf": [], "aria": []}
+        sustained: dict[str, list[float]] = {"serve": [], "hf": [], "aria": []}
+
+        async def one_burst() -> float:
+            t0 = time.perf_counter()
+            await asyncio.gather(*[handle.complete.remote(p) for p in batch])
+            return time.perf_counter() - t0
+
+        async def under_load() -> float:
+            todo = [batch[i % len(batch)] for i in range(args.rounds * len(batch))]
+
+            async def client() -> None:
+                while todo:
+                    await handle.complete.remote(todo.pop())
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*[client() for _ in range(2 * len(batch))])
+            return time.perf_counter() - t0
+
+        async def run_all() -> None:  # one event loop for every round: the handle's router stays warm
+            await one_burst()
+            aria_batch()
+            hf_batch()
+            for _ in range(args.rounds):
+                burst["serve"].append(n_tokens / await one_burst())
+                burst["hf"].append(n_tokens / timed(hf_batch))
+                burst["aria"].append(n_tokens / timed(aria_batch))
+            for _ in range(3):
+                total = n_tokens * args.rounds
+                sustained["serve"].append(total / await under_load())
+                sustained["hf"].append(total / timed(hf_batch, args.rounds))
+                sustained["aria"].append(total / timed(aria_batch, args.rounds))
+
+        asyncio.run(run_all())
         stats = handle.stats.remote().result()
-        line(f"serve_batched_tokens_per_s ({len(batch)} concurrent requests, tokens={args.tokens}, "
-             f"mean batch {stats['mean_batch']:.1f})",
-             statistics.median(served), statistics.median(direct), "tok/s", higher_is_better=True)
+        for label, rates in (("burst", burst), ("sustained", sustained)):
+            med = {k: statistics.median(v) for k, v in rates.items()}
+            peer = max(("hf", "aria"), key=lambda k: med[k])
+            clients = f"{len(batch)} requests at once" if label == "burst" else \
+                f"{2 * len(batch)} clients, {args.rounds * len(batch)} requests"
+            line(f"serve_tokens_per_s_{label} ({clients}, tokens={args.tokens}; peer: direct "
+                 f"{'HF model.generate' if peer == 'hf' else 'aria generate()'} on batches of {len(batch)}, "
+                 f"HF {med['hf']:.0f} / aria {med['aria']:.0f} tok/s)",
+                 med["serve"], med[peer], "tok/s", higher_is_better=True)
+        print(f"serve_replica: {stats['batches']} batches, mean batch {stats['mean_batch']:.1f}, "
+              f"model time {stats['model_s']:.2f} s of the replica's {stats['requests']} requests")
         serve.delete("bench_shape")
     finally:
         ray.shutdown()
@@ -211,7 +258,9 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--no-serve", action="store_true", help="Skip the Ray Serve line (starts a local Ray).")
+    ap.add_argument("--only", default="", help="Comma-separated parts to run: grpo,generation,serve.")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
 
     import torch
 
@@ -221,9 +270,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="aria-bench-shape-model-") as d:
         model_dir = str(build_tiny(ShapeConfig(pretrain_steps=0), Path(d) / "tiny"))
-        bench_grpo(model_dir, args)
-        asyncio.run(bench_generation(model_dir, args))
-        if not args.no_serve:
+        if not only or "grpo" in only:
+            bench_grpo(model_dir, args)
+        if not only or "generation" in only:
+            asyncio.run(bench_generation(model_dir, args))
+        if (not only and not args.no_serve) or "serve" in only:
             bench_serve(model_dir, args)
 
 

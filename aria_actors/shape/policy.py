@@ -23,7 +23,6 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +52,20 @@ class GRPOSettings(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     relabel: bool = Field(False, description="Append hindsight-relabelled groups (goal relabelling).")
     seed: int = Field(0, ge=0, description="Seed of sampling.")
+    freeze: tuple[str, ...] = Field((), description="Parameter name prefixes left untrained (e.g. "
+                                    "'model.embed_tokens', 'model.layers.0.'); their bytes stay "
+                                    "identical across checkpoints.")
+
+
+def trainable(model: Any, settings: GRPOSettings) -> list[Any]:
+    """Parameters to train: every one not under a ``freeze`` prefix (the others stop needing grads)."""
+    params = []
+    for name, p in model.named_parameters():
+        if settings.freeze and name.startswith(settings.freeze):
+            p.requires_grad_(False)
+        else:
+            params.append(p)
+    return params
 
 
 @dataclass
@@ -173,9 +186,10 @@ class GRPORunner:
 
         self.model, self.tokenizer, self.settings, self.reward_fn = model, tokenizer, settings, reward_fn
         self.ref_model = copy.deepcopy(model).eval() if settings.beta else None
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+        self.optimizer = torch.optim.Adam(trainable(model, settings), lr=settings.learning_rate)
         self.step_count = 0
         self.last_checkpoint: str | None = None
+        self.assets: bytes | None = None  # the assets blob of the checkpoint resumed from
 
     def step(self, prompts: list[str]) -> dict[str, float]:
         """One GRPO step on ``prompts``; returns metrics."""
@@ -194,23 +208,28 @@ class GRPORunner:
                 "reward": float(ro.rewards[:n].mean()), "kl": parts.kl,
                 "groups": len(ro.prompts) / self.settings.num_generations}
 
-    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> str:
-        """A resumable checkpoint: weights and tokenizer (``save_pretrained``), optimizer, step."""
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
-        self.tokenizer.save_pretrained(out)
-        torch.save(self.optimizer.state_dict(), out / "optimizer.pt")
-        (out / "trainer_state.json").write_text(json.dumps(
-            {"step": self.step_count, "metrics": metrics or {}, "settings": self.settings.model_dump()},
-            sort_keys=True))
-        self.last_checkpoint = str(out)
-        return str(out)
+    def blobs(self, metrics: dict[str, Any] | None = None) -> dict[str, bytes]:
+        """This run's state as checkpoint blobs (:func:`aria_actors.shape.checkpoints.pack`)."""
+        from aria_actors.shape.checkpoints import pack
 
-    def restore(self, path: str | Path) -> int:
-        """Continue from a checkpoint written by :meth:`save` (the model was loaded from it)."""
-        out = Path(path)
-        self.optimizer.load_state_dict(torch.load(out / "optimizer.pt", weights_only=True))
-        self.step_count = int(json.loads((out / "trainer_state.json").read_text())["step"])
-        self.last_checkpoint = str(out)
+        return pack(self.model, self.tokenizer, self.optimizer,
+                    {"step": self.step_count, "metrics": metrics or {},
+                     "settings": self.settings.model_dump(mode="json")}, assets=self.assets)
+
+    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> str:
+        """A resumable checkpoint directory (HF model directory + optimizer + step), atomic."""
+        from aria_actors.shape.checkpoints import write_dir
+
+        self.last_checkpoint = str(write_dir(self.blobs(metrics), path))
+        return self.last_checkpoint
+
+    def restore(self, path: str | Path, ref: str | None = None) -> int:
+        """Continue from a checkpoint directory (the model was loaded from it); ``ref`` names it
+        in later errors (default the path)."""
+        from aria_actors.shape.checkpoints import read_assets, read_optimizer, read_state
+
+        self.optimizer.load_state_dict(read_optimizer(path))
+        self.assets = read_assets(path)
+        self.step_count = int(read_state(path)["step"])
+        self.last_checkpoint = ref or str(path)
         return self.step_count

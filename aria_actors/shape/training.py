@@ -11,7 +11,8 @@
       |        all_reduce(SUM) of gradients over gloo (CPU) or nccl (GPU),
       |        non-finite check on the reduced gradients, clip, Adam step
       |  <-------------------- weights of learner 0 (identical on every rank)
-      |  checkpoint every `checkpoint_every` steps: <dir>/step-NNNNNN (save_pretrained + optimizer)
+      |  checkpoint every `checkpoint_every` steps: blobs of learner 0 -> sink
+      |        (aria_storage: content-addressed, dedupe per checkpoint; or <dir>/step-NNNNNN)
       v
     non-finite loss: every learner raises before stepping; the driver stops, keeps the last good
     checkpoint and raises TrainingDiverged naming it and the reason.
@@ -23,16 +24,17 @@ Guarantees and caveats
   one learner on the same global batch (an integration test compares the weights).
 - Groups are never split between learners (advantages are per group).
 - Actors ask for ``num_gpus`` only when the cluster has GPUs; otherwise they run on CPU.
-- Checkpoints go to a local directory (``checkpoint_dir``); storing them in aria_storage
-  (content-addressed, deduplicated) is not wired yet. Actors load the base model from a path, so
-  on a multi-node cluster that path must be on shared storage.
+- Checkpoints go to aria_storage through ``checkpoints=StorageCheckpoints(...)`` (the driver
+  puts the blobs learner 0 packs; see :mod:`aria_actors.shape.checkpoints`) or to a local
+  directory (``checkpoint_dir``). Actors load the base model and restored checkpoints from a path
+  (a storage checkpoint is materialised on the driver's node), so on a multi-node cluster those
+  paths must be on shared storage.
 - Only the ``dapo`` loss is allowed with several learners: the other aggregations normalise per
   shard and would not sum to the single-learner loss.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ from typing import Any
 import ray
 
 from aria_actors.shape.errors import TrainingConfigError, TrainingDiverged
-from aria_actors.shape.policy import GRPOSettings, Rollout, score
+from aria_actors.shape.policy import GRPOSettings, Rollout, score, trainable
 from aria_actors.shape.rewards import RewardFn, trait_coverage
 
 
@@ -91,22 +93,25 @@ class Learner:
         self.settings, self.rank, self.world = settings, rank, world
         self.model = self.loaded.model
         self.ref_model = copy.deepcopy(self.model).eval() if settings.beta else None
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.learning_rate)
+        self.optimizer = torch.optim.Adam(trainable(self.model, settings), lr=settings.learning_rate)
         self.step_count = 0
+        self.assets: bytes | None = None  # the assets blob of the checkpoint restored
         if world > 1:
             backend = "nccl" if torch.cuda.is_available() else "gloo"
             dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{master_port}",
                                     rank=rank, world_size=world)
 
     def restore(self, checkpoint: str) -> int:
-        """Load weights, optimizer state and step count of a checkpoint written by :meth:`save`."""
+        """Load weights, optimizer state and step count of a checkpoint directory."""
         import torch
 
-        path = Path(checkpoint)
+        from aria_actors.shape.checkpoints import read_assets, read_optimizer, read_state
+
+        self.assets = read_assets(checkpoint)
         # Through from_pretrained, so sharded and tied checkpoints load the same way as at start.
         self.model.load_state_dict(_load(checkpoint, torch.get_num_threads()).model.state_dict())
-        self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-        self.step_count = int(json.loads((path / "trainer_state.json").read_text())["step"])
+        self.optimizer.load_state_dict(read_optimizer(checkpoint))
+        self.step_count = int(read_state(checkpoint)["step"])
         return self.step_count
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -141,18 +146,13 @@ class Learner:
     def weights(self) -> dict[str, Any]:
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
-    def save(self, path: str, metrics: dict[str, Any]) -> str:
-        import torch
+    def blobs(self, metrics: dict[str, Any]) -> dict[str, bytes]:
+        """Checkpoint blobs of this rank (identical on every rank)."""
+        from aria_actors.shape.checkpoints import pack
 
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out)
-        self.loaded.tokenizer.save_pretrained(out)
-        torch.save(self.optimizer.state_dict(), out / "optimizer.pt")
-        (out / "trainer_state.json").write_text(json.dumps(
-            {"step": self.step_count, "metrics": metrics, "settings": self.settings.model_dump()},
-            sort_keys=True))
-        return str(out)
+        return pack(self.model, self.loaded.tokenizer, self.optimizer,
+                    {"step": self.step_count, "metrics": metrics,
+                     "settings": self.settings.model_dump(mode="json")}, assets=self.assets)
 
     def shutdown(self) -> None:
         import torch.distributed as dist
@@ -176,12 +176,12 @@ class StepResult:
 
 
 class RayGRPO:
-    """Drives rollout and learner actors through GRPO steps; checkpoints to a directory."""
+    """Drives rollout and learner actors through GRPO steps; checkpoints to a sink or a directory."""
 
     def __init__(self, model_path: str, settings: GRPOSettings, *, num_learners: int = 1,
                  num_rollout_workers: int = 1, checkpoint_dir: str | Path | None = None,
                  checkpoint_every: int = 1, reward_fn: RewardFn = trait_coverage,
-                 resume_from: str | None = None) -> None:
+                 resume_from: str | None = None, checkpoints: Any = None) -> None:
         if num_learners < 1 or num_rollout_workers < 1:
             raise TrainingConfigError("need at least one learner and one rollout worker",
                                       field="num_learners")
@@ -191,6 +191,8 @@ class RayGRPO:
                 field="loss_type")
         self.settings, self.reward_fn = settings, reward_fn
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.checkpoints = checkpoints  # a sink of aria_actors.shape.checkpoints; wins over the dir
+        self.dedupe: list[dict[str, Any]] = []
         self.checkpoint_every = checkpoint_every
         self.last_checkpoint: str | None = None
         self.step_count = 0
@@ -204,9 +206,23 @@ class RayGRPO:
         if resume_from:
             self.restore(resume_from)
 
+    def _sink(self) -> Any:
+        from aria_actors.shape.checkpoints import DirectoryCheckpoints
+
+        if self.checkpoints is not None:
+            return self.checkpoints
+        return DirectoryCheckpoints(self.checkpoint_dir) if self.checkpoint_dir else None
+
+    def latest_checkpoint(self) -> str | None:
+        sink = self._sink()
+        return sink.latest() if sink else None
+
     def restore(self, checkpoint: str) -> int:
-        """Resume from a checkpoint: every learner loads it, rollout actors get its weights."""
-        steps = ray.get([ln.restore.remote(checkpoint) for ln in self.learners])
+        """Resume from a checkpoint (a ref of the sink, or a directory): every learner loads it,
+        rollout actors get its weights."""
+        sink = self._sink()
+        local = str(sink.local(checkpoint)) if sink else checkpoint
+        steps = ray.get([ln.restore.remote(local) for ln in self.learners])
         self.step_count = steps[0]
         self.last_checkpoint = checkpoint
         self.broadcast()
@@ -274,11 +290,13 @@ class RayGRPO:
         reward = float(batch.rewards[:n].mean())
         metrics = self.learn(batch)
         ckpt = None
-        if self.checkpoint_dir and self.step_count % self.checkpoint_every == 0:
-            ckpt = ray.get(self.learners[0].save.remote(
-                str(self.checkpoint_dir / f"step-{self.step_count:06d}"),
-                {"reward": reward, **metrics}))
-            self.last_checkpoint = ckpt
+        sink = self._sink()
+        if sink is not None and self.step_count % self.checkpoint_every == 0:
+            blobs = ray.get(self.learners[0].blobs.remote({"reward": reward, **metrics}))
+            saved = sink.save(blobs, self.step_count)  # written, then published
+            if saved.report:
+                self.dedupe.append(saved.report)
+            ckpt = self.last_checkpoint = saved.ref
         return StepResult(self.step_count, reward, metrics["loss"], metrics["kl"], ckpt)
 
     def weights(self) -> dict[str, Any]:

@@ -1,0 +1,328 @@
+"""Training checkpoints as blobs that deduplicate, in a directory or in aria_storage.
+
+A checkpoint is four blobs, each serialised deterministically (same values -> same bytes)::
+
+    model      tar (mtime 0, sorted) of save_pretrained's weight files (safetensors)
+    optimizer  safetensors of the optimizer state (tensors by parameter index and key,
+               param_groups as JSON metadata)
+    assets     tar of everything else save_pretrained writes (config, generation config,
+               tokenizer files)
+    state      JSON: step, metrics, GRPO settings
+
+Sinks::
+
+    DirectoryCheckpoints(root)   <root>/step-NNNNNN/ (an HF model directory + optimizer + state),
+                                 written beside as .step-NNNNNN.tmp-* then renamed (publish)
+    StorageCheckpoints(client, run)
+        put model / optimizer (/ assets, only when they changed) -> versions of
+            shape/checkpoints/<run>/{model,optimizer,assets}
+        read each new version's .caibx: which chunks the previous checkpoint did not hold
+        put shape/checkpoints/<run>/manifest   <- the publish step: names the blob versions,
+                                                  the state and the dedupe report
+
+Guarantees and caveats
+----------------------
+- Write-then-publish: a crash before the manifest (or the rename) leaves the previous checkpoint
+  as the newest one; blob versions without a manifest are never read (their chunks go at the
+  storage service's next gc once their versions are deleted).
+- Dedupe report per checkpoint: ``logical_bytes`` (model + optimizer + assets sizes),
+  ``new_bytes`` (uncompressed size of the distinct chunks of this checkpoint that the previous
+  checkpoint of the run did not reference; assets reused as they are count 0) and
+  ``dedupe_ratio = logical_bytes / new_bytes`` (storage's ``stats()`` definition, per
+  checkpoint). A chunk the store held from elsewhere (another run of the same base model)
+  still counts as new here, so ``new_bytes`` is an upper bound of what the store wrote.
+- Weights and optimizer moments change everywhere after an Adam step, so consecutive checkpoints
+  of a full fine-tune share little beyond the assets; frozen parameters (``GRPOSettings.freeze``)
+  produce identical bytes and share their chunks (measured in ``docs/shape.md``).
+- The storage sink calls the service from synchronous training code: through ``loop`` (the loop
+  owning the client, from another thread) or, without one, in a fresh ``asyncio.run`` per call.
+- Restoring from aria_storage materialises the checkpoint as a directory (``cache_dir``) on the
+  caller's node; actors on other nodes need that directory on shared storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BLOBS = ("model", "optimizer", "assets")
+WEIGHT_FILE = re.compile(r".*\.safetensors(\.index\.json)?$")
+STATE_FILES = ("optimizer.safetensors", "trainer_state.json")
+PART_BYTES = 8 << 20  # the storage service's upload part size
+
+
+@dataclass
+class Saved:
+    """A published checkpoint: ``ref`` names it for :meth:`local` and error messages."""
+
+    ref: str
+    step: int
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+# -- serialisation ---------------------------------------------------------------------------
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(files[name]), 0, 0o644
+            tf.addfile(info, io.BytesIO(files[name]))
+    return buf.getvalue()
+
+
+def _untar(data: bytes, out: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tf:
+        tf.extractall(out, filter="data")
+
+
+def optimizer_bytes(state_dict: dict[str, Any]) -> bytes:
+    """The optimizer state as safetensors (deterministic for equal values)."""
+    import torch
+    from safetensors.torch import save
+
+    tensors: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    for idx, per_param in state_dict["state"].items():
+        for key, value in per_param.items():
+            name = f"state.{int(idx):06d}.{key}"
+            if isinstance(value, torch.Tensor):
+                tensors[name] = value.detach().cpu().contiguous()
+            else:
+                other[name] = value
+    # One metadata key: safetensors writes its metadata map in hash order, so several keys could
+    # come out in a different order each time and change the bytes.
+    meta = {"aria": json.dumps({"param_groups": state_dict["param_groups"], "other": other},
+                               sort_keys=True)}
+    return save(tensors, metadata=meta)
+
+
+def optimizer_state(data: bytes) -> dict[str, Any]:
+    """Inverse of :func:`optimizer_bytes` (an ``Optimizer.load_state_dict`` argument)."""
+    from safetensors.torch import load
+
+    tensors = load(data)
+    header_len = int.from_bytes(data[:8], "little")  # safetensors: u64 length, JSON header
+    meta = json.loads(json.loads(data[8:8 + header_len])["__metadata__"]["aria"])
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in [*tensors.items(), *meta["other"].items()]:
+        _, idx, key = name.split(".", 2)
+        state.setdefault(int(idx), {})[key] = value
+    groups = meta["param_groups"]
+    for g in groups:  # JSON made tuples lists; Adam and friends unpack them either way
+        if isinstance(g.get("betas"), list):
+            g["betas"] = tuple(g["betas"])
+    return {"state": state, "param_groups": groups}
+
+
+def pack(model: Any, tokenizer: Any, optimizer: Any, state: dict[str, Any], *,
+         assets: bytes | None = None) -> dict[str, bytes]:
+    """The blobs of a checkpoint (see the module docstring); ``assets`` reuses an assets blob
+    (the one of the checkpoint a run resumed from: training changes neither config nor tokenizer,
+    while a tokenizer loaded and saved again gains keys in its config and would not dedupe)."""
+    with tempfile.TemporaryDirectory(prefix="aria-shape-pack-") as d:
+        model.save_pretrained(d)
+        if assets is None:
+            tokenizer.save_pretrained(d)
+        files = {p.name: p.read_bytes() for p in Path(d).iterdir() if p.is_file()}
+    weights = {n: b for n, b in files.items() if WEIGHT_FILE.match(n)}
+    if assets is None:
+        assets = _tar({n: b for n, b in files.items() if n not in weights})
+    return {"model": _tar(weights), "assets": assets,
+            "optimizer": optimizer_bytes(optimizer.state_dict()),
+            "state": json.dumps(state, sort_keys=True).encode()}
+
+
+def write_dir(blobs: dict[str, bytes], path: str | Path) -> Path:
+    """Materialise blobs as a checkpoint directory (loadable by ``load_model``); atomic."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        _untar(blobs["model"], tmp)
+        _untar(blobs["assets"], tmp)
+        (tmp / STATE_FILES[0]).write_bytes(blobs["optimizer"])
+        (tmp / STATE_FILES[1]).write_bytes(blobs["state"])
+        if out.exists():  # a re-run of the same step: the new one wins
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_assets(path: str | Path) -> bytes:
+    """The assets blob of a checkpoint directory written by :func:`write_dir` (same bytes)."""
+    files = {p.name: p.read_bytes() for p in Path(path).iterdir()
+             if p.is_file() and not WEIGHT_FILE.match(p.name) and p.name not in STATE_FILES}
+    return _tar(files)
+
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    return json.loads((Path(path) / "trainer_state.json").read_text())
+
+
+def read_optimizer(path: str | Path) -> dict[str, Any]:
+    return optimizer_state((Path(path) / "optimizer.safetensors").read_bytes())
+
+
+# -- sinks ------------------------------------------------------------------------------------
+class DirectoryCheckpoints:
+    """Checkpoints as directories ``<root>/step-NNNNNN`` (no services needed)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def save(self, blobs: dict[str, bytes], step: int) -> Saved:
+        return Saved(str(write_dir(blobs, self.root / f"step-{step:06d}")), step)
+
+    def latest(self) -> str | None:
+        if not self.root.is_dir():
+            return None
+        done = [p for p in self.root.glob("step-*") if (p / "trainer_state.json").is_file()]
+        best = max(done, key=lambda p: read_state(p)["step"], default=None)
+        return str(best) if best else None
+
+    def local(self, ref: str) -> Path:
+        return Path(ref)
+
+
+class StorageCheckpoints:
+    """Checkpoints of one run in aria_storage (``client`` answers the storage service's calls)."""
+
+    def __init__(self, client: Any, run: str, *, loop: asyncio.AbstractEventLoop | None = None,
+                 cache_dir: str | Path | None = None, prefix: str = "shape/checkpoints") -> None:
+        if not run or "/" in run:
+            from aria_actors.shape.errors import TrainingConfigError
+
+            raise TrainingConfigError(f"checkpoint run name {run!r} must be non-empty, without '/'",
+                                      field="run")
+        self.client, self.run, self.loop = client, run, loop
+        self.base = f"{prefix}/{run}"
+        self.cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "aria-shape-ckpt"
+        self._previous: dict[str, Any] | None = None
+        self.reports: list[dict[str, Any]] = []
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        coro = self.client.call(method, *args, **kwargs)
+        if self.loop is None:
+            return asyncio.run(coro)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coro.close()
+            raise RuntimeError("StorageCheckpoints blocks: call it from a thread, not its loop")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def _put(self, name: str, data: bytes, **options: Any) -> dict[str, Any]:
+        if len(data) <= PART_BYTES:
+            return self._call("put", name, data, **options)
+        upload = self._call("upload_begin")
+        try:
+            for i in range(0, len(data), PART_BYTES):
+                self._call("upload_part", upload, data[i:i + PART_BYTES])
+            return self._call("upload_commit", upload, name, **options)
+        except BaseException:
+            self._call("upload_abort", upload)
+            raise
+
+    def _chunks(self, name: str, version: int) -> dict[str, int]:
+        from aria_actors.storage.index import decode
+
+        index = decode(self._call("index", name, version), f"{name}@{version}")
+        return {c.hex: c.size for c in index.chunks}
+
+    def _ref(self, version: int) -> str:
+        return f"aria_storage:{self.base}/manifest@{version}"
+
+    def _manifest(self, version: int | None = None) -> dict[str, Any] | None:
+        """A published manifest (default the newest) with its ``ref``, or None."""
+        from aria_actors.storage.errors import AssetNotFound
+
+        name = f"{self.base}/manifest"
+        try:
+            if version is None:
+                version = int(self._call("info", name)["version"])
+            body = json.loads(self._call("get", name, version))
+        except AssetNotFound:
+            return None
+        return {**body, "ref": self._ref(version)}
+
+    def latest(self) -> str | None:
+        manifest = self._manifest()
+        if manifest is None:
+            return None
+        self._previous = manifest
+        return manifest["ref"]
+
+    def save(self, blobs: dict[str, bytes], step: int) -> Saved:
+        prev = self._previous if self._previous is not None else self._manifest()
+        prev_ids: set[str] = set()
+        for kind in BLOBS if prev else ():
+            ref = prev["blobs"][kind]
+            prev_ids |= set(self._chunks(ref["name"], ref["version"]))
+        state = json.loads(blobs["state"])
+        refs: dict[str, dict[str, Any]] = {}
+        new_ids: dict[str, int] = {}
+        for kind in BLOBS:
+            data = blobs[kind]
+            digest = hashlib.sha256(data).hexdigest()
+            name = f"{self.base}/{kind}"
+            if prev and prev["blobs"][kind]["sha256"] == digest:
+                refs[kind] = {**prev["blobs"][kind], "new_bytes": 0, "reused": True}
+                continue
+            info = self._put(name, data, metadata={"run": self.run, "step": step, "sha256": digest})
+            chunks = self._chunks(name, info["version"])
+            fresh = {cid: size for cid, size in chunks.items() if cid not in prev_ids and cid not in new_ids}
+            new_ids.update(fresh)
+            refs[kind] = {"name": name, "version": info["version"], "size": len(data), "sha256": digest,
+                          "chunks": len(chunks), "new_bytes": sum(fresh.values()), "reused": False}
+        logical = sum(r["size"] for r in refs.values())
+        new = sum(r["new_bytes"] for r in refs.values())
+        report = {"step": step, "logical_bytes": logical, "new_bytes": new,
+                  "shared_fraction": round(1 - new / logical, 4) if logical else 0.0,
+                  "dedupe_ratio": round(logical / new, 4) if new else float("inf"),
+                  "by_blob": {k: {"size": r["size"], "new_bytes": r["new_bytes"]} for k, r in refs.items()}}
+        version = self._publish(step, state, refs, report)
+        ref = self._ref(version)
+        self._previous = {"ref": ref, "step": step, "state": state, "blobs": refs, "dedupe": report}
+        self.reports.append(report)
+        return Saved(ref, step, report)
+
+    def _publish(self, step: int, state: dict[str, Any], refs: dict[str, Any],
+                 report: dict[str, Any]) -> int:
+        body = {"run": self.run, "step": step, "state": state, "blobs": refs, "dedupe": report}
+        info = self._put(f"{self.base}/manifest", json.dumps(body, sort_keys=True).encode(),
+                         content_type="application/json", metadata={"run": self.run, "step": step},
+                         tags=["aria_shape-checkpoint"])
+        return int(info["version"])
+
+    def local(self, ref: str) -> Path:
+        """The checkpoint ``ref`` as a local directory (fetched once into ``cache_dir``)."""
+        version = int(ref.rsplit("@", 1)[1])
+        out = self.cache / self.run / f"manifest-{version:06d}"
+        if (out / "trainer_state.json").is_file():
+            return out
+        manifest = self._manifest(version)
+        if manifest is None:
+            from aria_actors.storage.errors import AssetNotFound
+
+            raise AssetNotFound(f"no checkpoint {ref}", name=f"{self.base}/manifest")
+        blobs = {k: self._call("get", r["name"], r["version"]) for k, r in manifest["blobs"].items()}
+        blobs["state"] = json.dumps(manifest["state"], sort_keys=True).encode()
+        return write_dir(blobs, out)

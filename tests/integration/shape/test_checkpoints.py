@@ -1,0 +1,121 @@
+"""GRPO checkpoints in the real aria_storage service (real PostgreSQL, local chunk store).
+
+Training runs in a thread; the storage sink calls the service on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from aria_actors.runtime.local import LocalClient  # noqa: E402
+from aria_actors.runtime.service import Deps  # noqa: E402
+from aria_actors.runtime.settings import AriaSettings  # noqa: E402
+from aria_actors.shape.checkpoints import StorageCheckpoints  # noqa: E402
+from aria_actors.shape.jobs import run_training  # noqa: E402
+from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SETTINGS = {"num_generations": 4, "max_completion_length": 6, "learning_rate": 1e-2, "seed": 4,
+            "relabel": True}
+
+
+@pytest.fixture
+async def storage(tmp_path, fresh_database):
+    from aria_actors.storage.config import StorageConfig
+    from aria_actors.storage.service import StorageService
+
+    svc = StorageService(AriaSettings(home=tmp_path / "home"),
+                         StorageConfig(store_url=str(tmp_path / "store"), database_url=fresh_database))
+    await svc.start(Deps())
+    yield LocalClient(svc)
+    await svc.stop()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import build_tiny
+
+    torch.set_num_threads(1)
+    return str(build_tiny(ShapeConfig(seed=4, pretrain_steps=0), tmp_path_factory.mktemp("ck") / "tiny"))
+
+
+def _sink(storage, run, tmp_path):
+    return StorageCheckpoints(storage, run, loop=asyncio.get_running_loop(), cache_dir=tmp_path / "cache")
+
+
+async def test_crash_and_resume_through_storage_match_an_uninterrupted_run(storage, model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    whole = await asyncio.to_thread(run_training, model_dir, str(tmp_path / "whole"), steps=4,
+                                    prompts_per_step=2, checkpoint_every=2, settings=SETTINGS)
+    calls = {"n": 0}
+
+    def crash_on_third_step(prompts, completions):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker lost")
+        return trait_coverage(prompts, completions)
+
+    sink = _sink(storage, "resume", tmp_path)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        await asyncio.to_thread(run_training, model_dir, steps=4, prompts_per_step=2, checkpoint_every=2,
+                                settings=SETTINGS, reward_fn=crash_on_third_step, checkpoints=sink)
+    sink = _sink(storage, "resume", tmp_path)  # a new attempt, as the queue would start it
+    first = await asyncio.to_thread(sink.latest)
+    assert first == "aria_storage:shape/checkpoints/resume/manifest@1"
+    resumed = await asyncio.to_thread(run_training, model_dir, steps=4, prompts_per_step=2,
+                                      checkpoint_every=2, settings=SETTINGS, checkpoints=sink)
+    assert resumed["resumed_from"] == first and len(resumed["rewards"]) == 2
+    assert resumed["final_checkpoint"] == "aria_storage:shape/checkpoints/resume/manifest@2"
+    fetched = await asyncio.to_thread(_sink(storage, "resume", tmp_path / "other").local,
+                                      resumed["final_checkpoint"])
+    a = load_file(str(fetched / "model.safetensors"))
+    b = load_file(str(tmp_path / "whole" / "step-000004" / "model.safetensors"))
+    assert whole["steps"] == 4 and all(torch.equal(a[k], b[k]) for k in a)
+    # The resumed run's checkpoint reused the assets of the one before and reported it.
+    report = resumed["dedupe"][0]
+    assert report["by_blob"]["assets"]["new_bytes"] == 0
+    assert 0 < report["new_bytes"] <= report["logical_bytes"]
+    versions = await storage.call("versions", "shape/checkpoints/resume/assets")
+    assert len(versions) == 1  # the tokenizer and config were stored once
+
+
+async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previous(storage, model_dir,
+                                                                                  tmp_path):
+    class FailingManifest:  # the real service, failing the publish step once
+        def __init__(self, inner):
+            self.inner, self.fail = inner, True
+
+        async def call(self, method, *args, **kwargs):
+            if method == "put" and args[0].endswith("/manifest") and self.fail:
+                self.fail = False
+                raise OSError("connection lost")
+            return await self.inner.call(method, *args, **kwargs)
+
+    frozen = {**SETTINGS, "freeze": ["model.embed_tokens", "model.layers.0."]}
+    client = FailingManifest(storage)
+    client.fail = False
+    sink = StorageCheckpoints(client, "frozen", loop=asyncio.get_running_loop(), cache_dir=tmp_path)
+    out = await asyncio.to_thread(run_training, model_dir, steps=3, prompts_per_step=2, checkpoint_every=1,
+                                  settings=frozen, checkpoints=sink)
+    first, *later = out["dedupe"]
+    assert 0 < first["new_bytes"] <= first["logical_bytes"]
+    for report in later:
+        # embeddings (tied head) and layer 0 did not move: most of the model blob is shared
+        model = report["by_blob"]["model"]
+        assert model["new_bytes"] < 0.6 * model["size"], report
+        assert report["by_blob"]["assets"]["new_bytes"] == 0
+    client.fail = True
+    resumed = StorageCheckpoints(client, "frozen", loop=asyncio.get_running_loop(), cache_dir=tmp_path)
+    with pytest.raises(OSError, match="connection lost"):
+        await asyncio.to_thread(run_training, model_dir, steps=4, prompts_per_step=2, checkpoint_every=1,
+                                settings=frozen, checkpoints=resumed)
+    latest = await asyncio.to_thread(_sink(storage, "frozen", tmp_path).latest)
+    assert latest == out["final_checkpoint"]  # the model blob of step 4 exists, unpublished
+    assert len(await storage.call("versions", "shape/checkpoints/frozen/model")) == 4
