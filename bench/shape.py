@@ -149,7 +149,7 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
          statistics.median(aria_rates), statistics.median(direct_rates), "tok/s", higher_is_better=True)
 
 
-def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
+def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -> None:
     """Tokens/s through the Serve deployment vs the same prompts through a direct generate() call.
 
     Both sides generate ``--tokens`` tokens for every prompt (min = max new tokens), in batches of
@@ -230,12 +230,13 @@ def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
 
         asyncio.run(run_all())
         stats = handle.stats.remote().result()
-        for label, rates in (("burst", burst), ("sustained", sustained)):
+        model_label = f"{label} model, {stats['parameters'] / 1e6:.2f}M parameters"
+        for kind, rates in (("burst", burst), ("sustained", sustained)):
             med = {k: statistics.median(v) for k, v in rates.items()}
             peer = max(("hf", "aria"), key=lambda k: med[k])
-            clients = f"{len(batch)} requests at once" if label == "burst" else \
+            clients = f"{len(batch)} requests at once" if kind == "burst" else \
                 f"{2 * len(batch)} clients, {args.rounds * len(batch)} requests"
-            line(f"serve_tokens_per_s_{label} ({clients}, tokens={args.tokens}; peer: direct "
+            line(f"serve_tokens_per_s_{kind} ({model_label}: {clients}, tokens={args.tokens}; peer: direct "
                  f"{'HF model.generate' if peer == 'hf' else 'aria generate()'} on batches of {len(batch)}, "
                  f"HF {med['hf']:.0f} / aria {med['aria']:.0f} tok/s)",
                  med["serve"], med[peer], "tok/s", higher_is_better=True)
@@ -244,6 +245,61 @@ def bench_serve(model_dir: str, args: argparse.Namespace) -> None:
         serve.delete("bench_shape")
     finally:
         ray.shutdown()
+
+
+async def bench_checkpoints(model_dir: str, args: argparse.Namespace) -> None:
+    """Dedupe of consecutive GRPO checkpoints in aria_storage (real service, embedded Postgres)."""
+    import shutil
+    import uuid
+
+    import pgserver
+
+    from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.service import Deps
+    from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.shape.checkpoints import StorageCheckpoints
+    from aria_actors.shape.jobs import run_training
+    from aria_actors.storage.config import StorageConfig
+    from aria_actors.storage.service import StorageService
+
+    # pgserver chmods every parent of the data dir o+rx when run as root: keep it directly in /tmp.
+    pgdata = f"/tmp/aria-bench-shape-pg-{uuid.uuid4().hex[:6]}"
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    work = Path(tempfile.mkdtemp(prefix="aria-bench-shape-ckpt-"))
+    cfg = StorageConfig(store_url=str(work / "store"), database_url=server.get_uri())
+    svc = StorageService(AriaSettings(home=work / "home"), cfg)
+    await svc.start(Deps())
+    try:
+        client = LocalClient(svc)
+        base = {"num_generations": args.generations, "max_completion_length": args.length,
+                "learning_rate": 1e-3, "relabel": True}
+        runs = {"full fine-tune": base,
+                "embeddings+layer 0 frozen": {**base, "freeze": ["model.embed_tokens", "model.layers.0."]}}
+        parts = []
+        for label, settings in runs.items():
+            sink = StorageCheckpoints(client, label.replace(" ", "_").replace("/", "_"),
+                                      loop=asyncio.get_running_loop(), cache_dir=work / "cache")
+            out = await asyncio.to_thread(run_training, model_dir, steps=args.checkpoints,
+                                          prompts_per_step=args.prompts, checkpoint_every=1,
+                                          settings=settings, checkpoints=sink)
+            later = out["dedupe"][1:]  # the first checkpoint of a run has nothing before it
+            logical = sum(r["logical_bytes"] for r in later)
+            new = sum(r["new_bytes"] for r in later)
+            blob = {k: sum(r["by_blob"][k]["new_bytes"] for r in later) /
+                    sum(r["by_blob"][k]["size"] for r in later) for k in later[0]["by_blob"]}
+            parts.append(f"{label}: new chunks {100 * new / logical:.1f}% of {logical / len(later) / 1024:.0f} KiB "
+                         f"per checkpoint, dedupe ratio {logical / new:.2f}x "
+                         f"(new: model {100 * blob['model']:.0f}%, optimizer {100 * blob['optimizer']:.0f}%, "
+                         f"assets {100 * blob['assets']:.0f}%)")
+        print(f"checkpoint_dedupe (tiny Qwen3, {args.checkpoints} checkpoints, one per GRPO step, P={args.prompts} "
+              f"G={args.generations} L={args.length}, chunks {cfg.chunk_min // 1024}K/{cfg.chunk_avg // 1024}K/"
+              f"{cfg.chunk_max // 1024}K; new = uncompressed bytes of chunks the previous checkpoint did not "
+              f"reference, ratio = logical / new): " + "; ".join(parts))
+    finally:
+        await svc.stop()
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -257,8 +313,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--checkpoints", type=int, default=6, help="GRPO steps (one checkpoint each) for the dedupe line.")
     ap.add_argument("--no-serve", action="store_true", help="Skip the Ray Serve line (starts a local Ray).")
-    ap.add_argument("--only", default="", help="Comma-separated parts to run: grpo,generation,serve.")
+    ap.add_argument("--only", default="", help="Comma-separated parts to run: grpo,generation,serve,checkpoints.")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
@@ -274,8 +331,15 @@ def main() -> None:
             bench_grpo(model_dir, args)
         if not only or "generation" in only:
             asyncio.run(bench_generation(model_dir, args))
+        if not only or "checkpoints" in only:
+            asyncio.run(bench_checkpoints(model_dir, args))
         if (not only and not args.no_serve) or "serve" in only:
             bench_serve(model_dir, args)
+            # Serve's cost is per request, the model's per token and row: a model with more work
+            # per token shows how the ratio moves (both sides run the same model).
+            small = ShapeConfig(pretrain_steps=0, hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4,
+                                intermediate_size=768)
+            bench_serve(str(build_tiny(small, Path(d) / "small")), args, "small")
 
 
 if __name__ == "__main__":

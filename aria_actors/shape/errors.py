@@ -100,3 +100,13 @@ class InvalidTraffic(ShapeError):
     type = "shape-invalid-traffic"
     status = 400
     title = "Invalid traffic split"
+
+
+class EngineError(ShapeError):
+    """The model engine process of a Serve replica failed a request or died (its message is
+    included, `model` names the model path). If it died, restart the deployment: a new replica
+    starts a new engine."""
+
+    type = "shape-engine-error"
+    status = 503
+    title = "Model engine failed"

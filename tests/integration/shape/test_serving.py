@@ -36,3 +36,4 @@ def test_concurrent_requests_are_batched(served) -> None:
     stats = served.stats.remote().result()
     assert stats["requests"] == 6
     assert stats["max_batch"] > 1  # several requests shared one sampling call
+    assert stats["engine"] == "process" and stats["model_s"] > 0
