@@ -36,7 +36,10 @@ class ServiceHost:
         self._start_lock = asyncio.Lock()
 
     async def prepare(self) -> None:
-        await self.service.prepare()
+        try:
+            await self.service.prepare()
+        except Exception:  # warm-up is best effort: start() does the work and reports failures
+            log.exception("%s: prepare failed", self.spec.name)
 
     async def start(self, dep_names: tuple[str, ...]) -> None:
         async with self._start_lock:
