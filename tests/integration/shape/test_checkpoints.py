@@ -119,3 +119,29 @@ async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previou
     latest = await asyncio.to_thread(_sink(storage, "frozen", tmp_path).latest)
     assert latest == out["final_checkpoint"]  # the model blob of step 4 exists, unpublished
     assert len(await storage.call("versions", "shape/checkpoints/frozen/model")) == 4
+
+
+async def test_service_train_checkpoints_to_storage_and_resumes_a_run(storage, fresh_database, tmp_path):
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+    from tests.fixtures.postgres import DataClientOverDsn
+
+    svc = ShapeService(AriaSettings(home=tmp_path / "shape-home"), ShapeConfig(pretrain_steps=0))
+    await svc.start(Deps({"aria_data": DataClientOverDsn(fresh_database, "aria_shape"),
+                          "aria_storage": storage}))
+    await svc.wait_ready()
+    try:
+        # An earlier attempt of version "v-ck" got to step 2 before it died.
+        await asyncio.to_thread(run_training, str(svc._loaded.path), steps=2, prompts_per_step=1,
+                                checkpoint_every=2, settings=SETTINGS,
+                                checkpoints=_sink(storage, "v-ck", tmp_path / "earlier"))
+        out = await svc.train("v-ck", steps=4, prompts_per_step=1, settings=SETTINGS, checkpoint_every=1)
+        m = out["metrics"]
+        assert m["resumed_from"] == "aria_storage:shape/checkpoints/v-ck/manifest@1"
+        assert len(m["train_rewards"]) == 2 and [r["step"] for r in m["dedupe"]] == [3, 4]
+        assert m["checkpoint"] == "aria_storage:shape/checkpoints/v-ck/manifest@3"
+        assert all(r["by_blob"]["assets"]["new_bytes"] == 0 for r in m["dedupe"])
+        loaded = await svc.load_version("v-ck")  # the registered path is the fetched checkpoint
+        assert loaded["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
+    finally:
+        await svc.stop()
