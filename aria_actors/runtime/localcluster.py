@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from aria_actors.runtime.errors import AlreadyRunning, AriaError, NotRunning
+from aria_actors.runtime.head import READY_LINE
 from aria_actors.runtime.settings import AriaSettings
 
 
@@ -139,12 +140,9 @@ class LocalCluster:
         self.ensure_token()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.run_dir / "ray-head.log"
-        ray_bin = Path(sys.executable).with_name("ray")
         cmd = [
-            str(ray_bin) if ray_bin.exists() else "ray", "start", "--head", "--block",
-            f"--port={s.ray_port}",
+            sys.executable, "-m", "aria_actors.runtime.head", f"--port={s.ray_port}",
             f"--dashboard-host={s.dashboard_host}", f"--dashboard-port={s.dashboard_port}",
-            "--include-dashboard=true", "--disable-usage-stats",
             # Ray's fixed default (52365) collides with any other Ray on the machine, and a
             # dashboard agent that cannot bind makes `ray job submit` fail with "no available agent".
             f"--dashboard-agent-listen-port={_free_port()}",
@@ -163,13 +161,13 @@ class LocalCluster:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RayStartFailed("ray start exited: " + _tail(log_path))
-            if "will now block forever" in log_path.read_text(errors="replace"):
+                raise RayStartFailed("the Ray head exited: " + _tail(log_path))
+            if READY_LINE in log_path.read_text(errors="replace"):
                 break
             time.sleep(0.1)
         else:
             self.stop_processes()
-            raise RayStartFailed(f"ray start did not finish in {timeout_s:.0f}s: " + _tail(log_path))
+            raise RayStartFailed(f"the Ray head did not start in {timeout_s:.0f}s: " + _tail(log_path))
         self.state_path.write_text(json.dumps(asdict(state), indent=2))
         return state
 
