@@ -10,13 +10,21 @@
    results pickled as through Ray, the model call in a worker thread) against a direct
    ``model.generate`` of the same batch; both sample exactly ``--tokens`` new tokens per row.
    Interleaved rounds, medians. Goal: aria / direct >= 0.8.
-3. Served generation through Ray Serve: ``--batch`` concurrent requests to the
-   :mod:`aria_actors.shape.serving` deployment (batched by ``@serve.batch``) against one direct
-   ``generate()`` of the same prompts as one batch (the direct side gets the batching for free).
-   Starts a local Ray (``--no-serve`` skips it).
+3. Checkpoint dedupe: short GRPO runs (one checkpoint per step) through the real aria_storage
+   service (embedded PostgreSQL, local chunk store), a full fine-tune and one with the embeddings
+   and layer 0 frozen; prints the share of each checkpoint's bytes in chunks the previous
+   checkpoint did not reference (``checkpoint_dedupe: ...``; no peer).
+4. Served generation through Ray Serve (starts a local Ray; ``--no-serve`` skips it), for the tiny
+   model and a 3M-parameter one: requests to the :mod:`aria_actors.shape.serving` deployment
+   (batched by ``@serve.batch``, model in an engine process) against the same prompts through a
+   direct call on batches of ``--batch`` (the faster of HF ``model.generate`` and aria's
+   ``generate()``), ``--tokens`` new tokens per prompt on both sides, one torch thread each.
+   "burst": ``--batch`` requests at once, waiting for all; "sustained": ``2 * --batch`` clients
+   each sending its next request when its last one returned.
 
 Prints ``name: aria X, peer Y, ratio Z`` lines. Asserts nothing about time.
-Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]``
+Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]
+[--only grpo,generation,checkpoints,serve]``
 """
 
 # ruff: noqa: E402
@@ -240,8 +248,9 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
                  f"{'HF model.generate' if peer == 'hf' else 'aria generate()'} on batches of {len(batch)}, "
                  f"HF {med['hf']:.0f} / aria {med['aria']:.0f} tok/s)",
                  med["serve"], med[peer], "tok/s", higher_is_better=True)
-        print(f"serve_replica: {stats['batches']} batches, mean batch {stats['mean_batch']:.1f}, "
-              f"model time {stats['model_s']:.2f} s of the replica's {stats['requests']} requests")
+        print(f"serve_replica ({label}): {stats['batches']} batches, mean batch {stats['mean_batch']:.1f}, "
+              f"engine busy {1000 * stats['model_s'] / max(stats['batches'], 1):.0f} ms per batch "
+              f"(direct aria batch: {1000 * n_tokens / statistics.median(burst['aria']):.0f} ms)")
         serve.delete("bench_shape")
     finally:
         ray.shutdown()

@@ -192,12 +192,14 @@ class TrainRequest(BaseModel):
     prompts_per_step: int = Field(4, ge=1, le=1024)
     settings: dict[str, Any] = Field(default_factory=dict, description="GRPO settings (GRPOSettings).")
     seed: int = Field(0, ge=0)
+    checkpoint_every: int = Field(5, ge=1, le=10_000,
+                                  description="Steps between checkpoints to aria_storage (when it is a dependency).")
 
 
 @router.post("/train", status_code=201)
 async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, Any]:
     return await client.call("train", req.version, steps=req.steps, prompts_per_step=req.prompts_per_step,
-                             settings=req.settings, seed=req.seed)
+                             settings=req.settings, seed=req.seed, checkpoint_every=req.checkpoint_every)
 
 
 @router.post("/stream")

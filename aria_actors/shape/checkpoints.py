@@ -214,6 +214,7 @@ class StorageCheckpoints:
         self.base = f"{prefix}/{run}"
         self.cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "aria-shape-ckpt"
         self._previous: dict[str, Any] | None = None
+        self._previous_ids: dict[str, set[str]] = {}  # chunk ids per blob of the previous checkpoint
         self.reports: list[dict[str, Any]] = []
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -267,40 +268,47 @@ class StorageCheckpoints:
         manifest = self._manifest()
         if manifest is None:
             return None
-        self._previous = manifest
+        self._previous, self._previous_ids = manifest, {}
         return manifest["ref"]
 
     def save(self, blobs: dict[str, bytes], step: int) -> Saved:
         prev = self._previous if self._previous is not None else self._manifest()
-        prev_ids: set[str] = set()
+        prev_ids: dict[str, set[str]] = {}
         for kind in BLOBS if prev else ():
             ref = prev["blobs"][kind]
-            prev_ids |= set(self._chunks(ref["name"], ref["version"]))
+            known = self._previous_ids.get(kind)
+            prev_ids[kind] = known if known is not None else set(self._chunks(ref["name"], ref["version"]))
+        before = set().union(*prev_ids.values())
         state = json.loads(blobs["state"])
         refs: dict[str, dict[str, Any]] = {}
-        new_ids: dict[str, int] = {}
+        ids: dict[str, set[str]] = {}
+        new_ids: set[str] = set()
         for kind in BLOBS:
             data = blobs[kind]
             digest = hashlib.sha256(data).hexdigest()
             name = f"{self.base}/{kind}"
             if prev and prev["blobs"][kind]["sha256"] == digest:
                 refs[kind] = {**prev["blobs"][kind], "new_bytes": 0, "reused": True}
+                ids[kind] = prev_ids[kind]
                 continue
             info = self._put(name, data, metadata={"run": self.run, "step": step, "sha256": digest})
             chunks = self._chunks(name, info["version"])
-            fresh = {cid: size for cid, size in chunks.items() if cid not in prev_ids and cid not in new_ids}
+            fresh = {cid: size for cid, size in chunks.items() if cid not in before and cid not in new_ids}
             new_ids.update(fresh)
+            ids[kind] = set(chunks)
             refs[kind] = {"name": name, "version": info["version"], "size": len(data), "sha256": digest,
                           "chunks": len(chunks), "new_bytes": sum(fresh.values()), "reused": False}
         logical = sum(r["size"] for r in refs.values())
         new = sum(r["new_bytes"] for r in refs.values())
         report = {"step": step, "logical_bytes": logical, "new_bytes": new,
                   "shared_fraction": round(1 - new / logical, 4) if logical else 0.0,
-                  "dedupe_ratio": round(logical / new, 4) if new else float("inf"),
+                  # None when nothing was new (JSON has no infinity; job results are JSON)
+                  "dedupe_ratio": round(logical / new, 4) if new else None,
                   "by_blob": {k: {"size": r["size"], "new_bytes": r["new_bytes"]} for k, r in refs.items()}}
         version = self._publish(step, state, refs, report)
         ref = self._ref(version)
         self._previous = {"ref": ref, "step": step, "state": state, "blobs": refs, "dedupe": report}
+        self._previous_ids = ids
         self.reports.append(report)
         return Saved(ref, step, report)
 
@@ -313,16 +321,18 @@ class StorageCheckpoints:
         return int(info["version"])
 
     def local(self, ref: str) -> Path:
-        """The checkpoint ``ref`` as a local directory (fetched once into ``cache_dir``)."""
+        """The checkpoint ``ref`` as a local directory, fetched once into ``cache_dir`` (keyed by
+        the manifest's hash, so a cache shared by several stores never mixes their runs up)."""
         version = int(ref.rsplit("@", 1)[1])
-        out = self.cache / self.run / f"manifest-{version:06d}"
-        if (out / "trainer_state.json").is_file():
-            return out
         manifest = self._manifest(version)
         if manifest is None:
             from aria_actors.storage.errors import AssetNotFound
 
             raise AssetNotFound(f"no checkpoint {ref}", name=f"{self.base}/manifest")
+        key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+        out = self.cache / self.run / f"manifest-{version:06d}-{key}"
+        if (out / "trainer_state.json").is_file():
+            return out
         blobs = {k: self._call("get", r["name"], r["version"]) for k, r in manifest["blobs"].items()}
         blobs["state"] = json.dumps(manifest["state"], sort_keys=True).encode()
         return write_dir(blobs, out)

@@ -75,6 +75,7 @@ class Engine:
         self.proc = subprocess.Popen([sys.executable, "-m", "aria_actors.shape.engine"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.info = self._call({"model_path": self.model_path, "num_threads": self.num_threads})
+        self.busy_s = 0.0  # requests only, not the model load
         return self.info
 
     def _call(self, request: dict[str, Any]) -> Any:
