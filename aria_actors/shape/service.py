@@ -25,7 +25,10 @@ Guarantees and caveats
   are reloaded at start. Without it (unit tests, tools) templates live in memory and the record
   methods raise ``ServiceUnavailable``.
 - A character's new version is validated against its template before it is stored.
-- GRPO training is a library (:mod:`aria_actors.shape.training`); the service does not start runs.
+- GRPO: ``train`` (:mod:`.versions`) runs a single-process run in this actor and checkpoints to
+  aria_storage when it is a dependency (resuming a run of the same version id); long runs are
+  the aria_queue job ``aria_shape.train`` (:mod:`.jobs`); the Ray data-parallel loop is
+  :mod:`.training`. Checkpoint format and dedupe report: :mod:`.checkpoints`.
 - Model calls run one at a time in a worker thread (a lock), so the event loop keeps answering
   health probes during generation. Token streaming (``start_stream``/``read_stream``, served as
   server-sent events by the router) reads pieces as the sampling loop produces them.
@@ -58,7 +61,8 @@ SPEC = ServiceSpec(
     kind="actor",
     num_cpus=0.0,
     # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
-    # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres).
+    # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres;
+    # checkpoints through the real aria_storage service, crash + resume).
     # 'model-versions': registry in Postgres, A/B split + promotion, Serve deployment with batching.
     # 'personality-model': Big Five profile from traits (personality.py).
     # Not claimed: 'gpu' (never run on a GPU here).

@@ -11,7 +11,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aria_actors.runtime.local import LocalClient  # noqa: E402
 from aria_actors.runtime.service import Deps  # noqa: E402
 from aria_actors.runtime.settings import AriaSettings  # noqa: E402
 from aria_actors.shape.checkpoints import StorageCheckpoints  # noqa: E402
@@ -25,15 +24,8 @@ SETTINGS = {"num_generations": 4, "max_completion_length": 6, "learning_rate": 1
 
 
 @pytest.fixture
-async def storage(tmp_path, fresh_database):
-    from aria_actors.storage.config import StorageConfig
-    from aria_actors.storage.service import StorageService
-
-    svc = StorageService(AriaSettings(home=tmp_path / "home"),
-                         StorageConfig(store_url=str(tmp_path / "store"), database_url=fresh_database))
-    await svc.start(Deps())
-    yield LocalClient(svc)
-    await svc.stop()
+def storage(shape_storage):
+    return shape_storage
 
 
 @pytest.fixture(scope="module")

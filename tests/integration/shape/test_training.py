@@ -105,6 +105,31 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(fresh, tmp_path) -> N
     assert all(torch.equal(before[k], after[k]) for k in before)  # no learner stepped
 
 
+@pytest.mark.asyncio(loop_scope="session")
+async def test_checkpoints_through_aria_storage_resume_the_learners(fresh, shape_storage, tmp_path) -> None:
+    import asyncio
+
+    from aria_actors.shape.checkpoints import StorageCheckpoints
+
+    fresh.checkpoint_dir = None
+    fresh.checkpoints = StorageCheckpoints(shape_storage, "ray-run", loop=asyncio.get_running_loop(),
+                                           cache_dir=tmp_path / "cache")
+    try:
+        first = await asyncio.to_thread(fresh.step, prompts(2, seed=0))
+        second = await asyncio.to_thread(fresh.step, prompts(2, seed=1))
+        assert first.checkpoint.endswith("ray-run/manifest@1")
+        assert second.checkpoint.endswith("ray-run/manifest@2")
+        assert fresh.dedupe[-1]["by_blob"]["assets"]["new_bytes"] == 0
+        saved = fresh.weights()
+        await asyncio.to_thread(fresh.step, prompts(2, seed=2))
+        assert await asyncio.to_thread(fresh.latest_checkpoint) == fresh.last_checkpoint
+        assert await asyncio.to_thread(fresh.restore, second.checkpoint) == second.step
+        back = fresh.weights()
+        assert all(torch.equal(saved[k], back[k]) for k in saved)
+    finally:
+        fresh.checkpoints = None
+
+
 def test_non_dapo_loss_with_two_learners_is_refused(model_dir) -> None:
     from aria_actors.shape.training import RayGRPO
 
