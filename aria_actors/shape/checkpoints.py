@@ -36,6 +36,9 @@ Guarantees and caveats
   produce identical bytes and share their chunks (measured in ``docs/shape.md``).
 - The storage sink calls the service from synchronous training code: through ``loop`` (the loop
   owning the client, from another thread) or, without one, in a fresh ``asyncio.run`` per call.
+- Blobs are built in memory (about twice the checkpoint while packing) and go up in parts of
+  8 MiB when larger (the service's upload path); fine for small models, a multi-GB checkpoint
+  wants a streamed pack (files straight to ``upload_part``), not built yet.
 - Restoring from aria_storage materialises the checkpoint as a directory (``cache_dir``) on the
   caller's node; actors on other nodes need that directory on shared storage.
 """

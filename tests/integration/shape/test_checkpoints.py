@@ -137,3 +137,21 @@ async def test_service_train_checkpoints_to_storage_and_resumes_a_run(storage, f
         assert loaded["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
     finally:
         await svc.stop()
+
+
+async def test_blobs_larger_than_a_part_go_up_in_parts(storage, model_dir, tmp_path, monkeypatch):
+    from aria_actors.shape import checkpoints as ck
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import load_model
+    from aria_actors.shape.policy import GRPORunner, GRPOSettings
+
+    monkeypatch.setattr(ck, "PART_BYTES", 64 * 1024)  # the model blob (~430 KB) takes 7 parts
+    loaded = load_model(ShapeConfig(model_path=model_dir))
+    blobs = GRPORunner(loaded.model, loaded.tokenizer, GRPOSettings(**SETTINGS)).blobs()
+    assert len(blobs["model"]) > 5 * ck.PART_BYTES
+    sink = _sink(storage, "parts", tmp_path)
+    saved = await asyncio.to_thread(sink.save, blobs, 0)
+    path = await asyncio.to_thread(_sink(storage, "parts", tmp_path / "fresh").local, saved.ref)
+    assert ck.read_assets(path) == blobs["assets"]
+    assert (path / "optimizer.safetensors").read_bytes() == blobs["optimizer"]
+    assert await storage.call("get", "shape/checkpoints/parts/model") == blobs["model"]
