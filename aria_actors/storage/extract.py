@@ -12,7 +12,6 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aria_actors.storage import chunk as chunkmod
+from aria_actors.storage.atomic import publish_on_success
 from aria_actors.storage.chunker import ChunkerParams, iter_chunks
 from aria_actors.storage.errors import ChunkInvalid, ChunkMissing
 from aria_actors.storage.index import Index, IndexChunk
@@ -87,7 +87,7 @@ def extract(index: Index, store: ReadStore, out: str | os.PathLike[str], *,
         os.pwrite(fd, data, item.start)
         return seeded
 
-    try:
+    with publish_on_success(fd, tmp, out, fsync=True):
         os.fchmod(fd, 0o644)  # what a plain open() would give under the usual umask, not 0600
         os.ftruncate(fd, index.length)
         with ThreadPoolExecutor(workers or default_workers(), thread_name_prefix="aria-extract") as pool:
@@ -97,16 +97,6 @@ def extract(index: Index, store: ReadStore, out: str | os.PathLike[str], *,
                 stats.from_seed += seeded
                 stats.from_store += not seeded
         stats.bytes = index.length
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, out)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return stats
 
 

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
+from aria_actors.storage.atomic import publish_on_success
 from aria_actors.storage.store import SUFFIX, BlobStore, ChunkInfo, is_chunk_id
 
 
@@ -54,20 +55,10 @@ class LocalStore(BlobStore):
             self._dirs.discard(directory)
             os.makedirs(directory, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with memoryview(blob) as view:
-                written = 0
-                while written < len(view):
-                    written += os.write(fd, view[written:])
-            os.close(fd)
-            fd = -1
-            os.replace(tmp, path)
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with publish_on_success(fd, tmp, path), memoryview(blob) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
 
     def _list(self) -> Iterator[ChunkInfo]:
         for prefix in sorted(os.listdir(self.root)):
