@@ -151,19 +151,14 @@ class Database:
         def _count(_attempt: int, _exc: BaseException) -> None:
             self.retries += 1
 
-        t0 = _clock()
-        try:
+        async def run(_label: str, *, timeout: float | None) -> T:
             return await run_transaction(
                 self.pool, fn, isolation=isolation, readonly=readonly, tenant=tenant,
                 policy=self._policy, on_retry=_count,
             )
-        except Exception as exc:
-            self.query_errors += 1
-            if isinstance(exc, _LOST):
-                raise self._lost(exc) from exc
-            raise
-        finally:
-            self._observe(f"transaction {getattr(fn, '__qualname__', 'fn')}", t0)
+
+        # Through _query, so a transaction is timed, counted and typed like any one query.
+        return await self._query(run, f"transaction {getattr(fn, '__qualname__', 'fn')}", (), None)
 
     # -- health ------------------------------------------------------------------------------
 
