@@ -89,6 +89,7 @@ def test_service_routes_need_the_operator_token(running_aria) -> None:
 
 
 def test_down_leaves_no_process_behind(running_aria) -> None:
+    # Last in this module on purpose: it stops this module's Aria (see the fixture's scope).
     down = running_aria.aria("down")
     assert down.returncode == 0, down.stderr
     token = running_aria.home / "ray" / "auth_token"
