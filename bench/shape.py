@@ -20,7 +20,8 @@
    direct call on batches of ``--batch`` (the faster of HF ``model.generate`` and aria's
    ``generate()``), ``--tokens`` new tokens per prompt on both sides, one torch thread each.
    "burst": ``--batch`` requests at once, waiting for all; "sustained": ``2 * --batch`` clients
-   each sending its next request when its last one returned.
+   each sending its next request when its last one returned. Serve runs as ``aria up`` runs it
+   (``runtime.localcluster.SERVE_ENV``: Serve's throughput-optimized mode).
 
 Prints ``name: aria X, peer Y, ratio Z`` lines. Asserts nothing about time.
 Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]
@@ -42,6 +43,7 @@ sys.modules.pop("queue", None)
 import argparse
 import asyncio
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -174,10 +176,12 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
     import torch
     from ray import serve
 
+    from aria_actors.runtime.localcluster import SERVE_ENV
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.model import generate, load_model
     from aria_actors.shape.serving import deploy
 
+    os.environ.update(SERVE_ENV)  # Serve as Aria runs it (`aria up` starts Ray with SERVE_ENV)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:
@@ -222,7 +226,7 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
             await asyncio.gather(*[client() for _ in range(2 * len(batch))])
             return time.perf_counter() - t0
 
-        async def run_all() -> None:  # one event loop for every round: the handle's router stays warm
+        async def run_all() -> dict:  # one event loop for every round: the handle's router stays warm
             await one_burst()
             aria_batch()
             hf_batch()
@@ -236,8 +240,11 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
                 sustained["hf"].append(total / timed(hf_batch, args.rounds))
                 sustained["aria"].append(total / timed(aria_batch, args.rounds))
 
-        asyncio.run(run_all())
-        stats = handle.stats.remote().result()
+            return await handle.stats.remote()
+
+        # One loop for the handle's whole life: with Serve's router on the caller's loop (Aria's
+        # throughput-optimized Serve), a handle cannot be used once its loop has closed.
+        stats = asyncio.run(run_all())
         model_label = f"{label} model, {stats['parameters'] / 1e6:.2f}M parameters"
         for kind, rates in (("burst", burst), ("sustained", sustained)):
             med = {k: statistics.median(v) for k, v in rates.items()}

@@ -30,6 +30,12 @@ from aria_actors.runtime.errors import AlreadyRunning, AriaError, NotRunning
 from aria_actors.runtime.head import READY_LINE
 from aria_actors.runtime.settings import AriaSettings
 
+# Serve's documented throughput mode (Ray >= 2.55): handles talk to replicas over gRPC and route on
+# the caller's event loop. Measured (bench/shape.py, tiny model, 32 clients): Serve's CPU per
+# request 2.7 -> 1.3 ms, served tokens/s 0.62-0.72x -> 0.80-0.97x of a direct generate().
+# Every process of the cluster and every driver (jobs, via `aria env`) must agree on it.
+SERVE_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+
 
 class RayStartFailed(AriaError):
     """The local Ray head did not start; the message holds the end of its log."""
@@ -118,6 +124,7 @@ class LocalCluster:
             "RAY_AUTH_TOKEN_PATH": str(self.token_path),
             "RAY_USAGE_STATS_ENABLED": "0",
             "ARIA_HOME": str(self.settings.home),
+            **SERVE_ENV,
         }
 
     def apply_env(self) -> None:

@@ -22,9 +22,11 @@ Guarantees and caveats
 - Replicas ask for a GPU only when the cluster has one (the engine inherits it); on CPU the model
   uses one torch thread.
 - No access log per request (Serve's default is one line per request, work on the replica's loop).
-- Measured on the 2-core machine (``bench/shape.py``, ``docs/shape.md``): Serve costs ~2 ms of CPU
-  per request, so for the 0.1M-parameter tiny model (~3 ms per decoding step of 16 rows) served
-  tokens/s stay below 0.8x of a direct call, while a 3M-parameter model reaches it.
+- Measured on the 2-core machine (``bench/shape.py``, ``docs/shape.md``), with Serve in the
+  throughput-optimized mode Aria runs it in (``runtime.localcluster.SERVE_ENV``): Serve costs
+  ~1.3 ms of CPU per request (2.7 ms without that mode). Under sustained load (32 clients) the
+  0.1M-parameter tiny model reaches 0.80-0.97x a direct call; a lone burst of 16 requests stays at
+  ~0.65x (nothing overlaps the per-request work); a 3M-parameter model is at 0.87-0.94x in both.
 - This module imports ray (Serve): it is imported by whoever deploys it, never by service.py.
 """
 
