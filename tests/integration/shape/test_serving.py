@@ -26,14 +26,16 @@ def served(ray_session, tmp_path_factory):
 
 
 def test_concurrent_requests_are_batched(served) -> None:
-    async def burst() -> list[dict[str, str]]:
-        return await asyncio.gather(*[served.complete.remote(f"Traits: {t}.\nDescription:")
-                                      for t in ("brave", "kind", "shy", "wise", "calm", "cruel")])
+    async def burst() -> tuple[list[dict[str, str]], dict]:
+        answers = await asyncio.gather(*[served.complete.remote(f"Traits: {t}.\nDescription:")
+                                         for t in ("brave", "kind", "shy", "wise", "calm", "cruel")])
+        # Same loop: in Serve's throughput mode (SERVE_ENV) a handle routes on the loop that first
+        # used it, so it cannot outlive that loop.
+        return answers, await served.stats.remote()
 
-    answers = asyncio.run(burst())
+    answers, stats = asyncio.run(burst())
     assert len(answers) == 6 and all(a["version"] == "v-test" for a in answers)
     assert all(isinstance(a["text"], str) for a in answers)
-    stats = served.stats.remote().result()
     assert stats["requests"] == 6
     assert stats["max_batch"] > 1  # several requests shared one sampling call
     assert stats["engine"] == "process" and stats["model_s"] > 0
