@@ -32,7 +32,7 @@ from aria_actors.runtime.settings import AriaSettings
 
 # Serve's documented throughput mode (Ray >= 2.55): handles talk to replicas over gRPC and route on
 # the caller's event loop. Measured (bench/shape.py, tiny model, 32 clients): Serve's CPU per
-# request 2.7 -> 1.3 ms, served tokens/s 0.62-0.72x -> 0.80-0.97x of a direct generate().
+# request 2.7 -> 1.3 ms, served tokens/s 0.62-0.72x -> 0.75-0.97x of a direct generate().
 # Every process of the cluster and every driver (jobs, via `aria env`) must agree on it.
 SERVE_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
