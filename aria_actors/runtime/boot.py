@@ -7,6 +7,7 @@ named, so the CLI, the gateway and ``ray job submit`` drivers all reach the same
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ class BootActor:
         )
         self._boot: asyncio.Task[Any] | None = None
         self._loop: asyncio.Task[None] | None = None
-        self.reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
+        context = ray.get_runtime_context()
+        self.reconstructed = context.was_current_actor_reconstructed
+        self.name = context.get_actor_name() or BOOT_ACTOR
         if self.reconstructed:
             # Ray restarted this actor after a crash: take over the services that still run
             # (their state lives in them and in the stores) and supervise them again.
@@ -65,13 +68,39 @@ class BootActor:
             # Serve's controller and proxy take seconds to start: overlap that with the boot.
             self._serve_warmup = asyncio.ensure_future(self.launcher.ensure_serve())
             self._serve_warmup.add_done_callback(_log_failure)
+        past = self._load_history() if self.reconstructed else {}
+        self.supervisor.remember(past)  # restarts and last errors survive a rebuilt boot actor
         try:
             await self.supervisor.boot()
         except Exception:  # supervise whatever did start rather than nothing at all
             log.exception("boot failed")
             self.supervisor.phase = "running"
+        self.supervisor.remember(past, times_of=self.launcher.adopted)  # and adopted units' uptime
         self.launcher.adopt_existing = False
+        self._save_history()
         self._loop = asyncio.ensure_future(self._health_loop())
+
+    # The supervisor's counters live in the GCS's key-value store, which outlives this actor.
+    def _history_key(self) -> bytes:
+        return f"aria/{self.settings.namespace}/{self.name}/history".encode()
+
+    def _load_history(self) -> dict[str, Any]:
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        try:
+            raw = _internal_kv_get(self._history_key())
+            return json.loads(raw) if raw else {}
+        except Exception:  # a lost history costs counters, never the boot
+            log.exception("reading the supervisor history failed")
+            return {}
+
+    def _save_history(self) -> None:
+        from ray.experimental.internal_kv import _internal_kv_put
+
+        try:
+            _internal_kv_put(self._history_key(), json.dumps(self.supervisor.history()), overwrite=True)
+        except Exception:
+            log.exception("saving the supervisor history failed")
 
     async def _health_loop(self) -> None:
         while True:
@@ -80,10 +109,12 @@ class BootActor:
                 await self.supervisor.check_once()
             except Exception:  # the loop must outlive any one bad round
                 log.exception("health round failed")
+            self._save_history()
 
     async def check_now(self) -> dict[str, Any]:
         """Run one health round immediately (tests and `aria status --probe` trigger instead of sleeping)."""
         await self.supervisor.check_once()
+        self._save_history()
         return self.supervisor.status()
 
     def status(self) -> dict[str, Any]:
@@ -94,7 +125,9 @@ class BootActor:
         return self.supervisor.service(name)
 
     async def restart(self, name: str) -> dict[str, Any]:
-        return await self.supervisor.restart(name)
+        status = await self.supervisor.restart(name)
+        self._save_history()
+        return status
 
     async def down(self) -> dict[str, Any]:
         """Stop every service in reverse order, then Serve; the actor itself is killed by the caller."""
@@ -102,6 +135,9 @@ class BootActor:
             if task is not None:
                 task.cancel()
         status = await self.supervisor.shutdown()
+        from ray.experimental.internal_kv import _internal_kv_del
+
+        _internal_kv_del(self._history_key())  # a later `aria up` starts with fresh counters
         # Serve itself only goes with a cluster Aria owns; on a shared one (ARIA_RAY_ADDRESS) the
         # shutdown above already deleted Aria's own applications and nothing else.
         if not self.settings.ray_address and any(s.kind == "deployment" for s in self.supervisor.specs.values()):

@@ -169,6 +169,7 @@ class RayLauncher:
         self.settings = settings
         # Set by a boot actor that Ray restarted: live service actors are taken over, not replaced.
         self.adopt_existing = adopt_existing
+        self.adopted: set[str] = set()  # services whose running actor was taken over
         self._serve_lock = asyncio.Lock()
         self._serve_started = False
         self._deploy_lock = asyncio.Lock()
@@ -200,6 +201,7 @@ class RayLauncher:
         except Exception:  # dead or hung: replace it
             return None
         log.info("adopted running actor %s", spec.name)
+        self.adopted.add(spec.name)
         return ActorUnit(handle)
 
     async def _create_actor(self, spec: ServiceSpec) -> ActorUnit:

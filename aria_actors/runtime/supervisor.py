@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -155,6 +155,29 @@ class Supervisor:
             return self.states[name]
         except KeyError:
             raise NotFound(f"no service named {name!r}; GET /v1/services lists them", service=name) from None
+
+    # --- memory across a rebuilt boot actor ----------------------------------------------------
+    def history(self) -> dict[str, dict[str, Any]]:
+        """What a successor supervisor needs to carry on: restarts, last error, start times."""
+        return {n: {"restarts": s.restarts, "last_error": s.last_error, "started_at": s.started_at,
+                    "ready_at": s.ready_at} for n, s in self.states.items()}
+
+    def remember(self, history: Mapping[str, Mapping[str, Any]], *, times_of: Iterable[str] = ()) -> None:
+        """Take over an earlier supervisor's counters (the boot actor was rebuilt after a crash).
+
+        ``times_of`` names services whose running unit was adopted rather than re-created: their
+        start and ready times (hence uptime) carry over too.
+        """
+        keep_times = set(times_of)
+        for name, past in history.items():
+            state = self.states.get(name)
+            if state is None:
+                continue
+            state.restarts = max(state.restarts, int(past.get("restarts") or 0))
+            state.last_error = state.last_error or past.get("last_error")
+            if name in keep_times:
+                state.started_at = past.get("started_at") or state.started_at
+                state.ready_at = past.get("ready_at") or state.ready_at
 
     # --- boot ----------------------------------------------------------------------------------
     async def boot(self) -> dict[str, Any]:

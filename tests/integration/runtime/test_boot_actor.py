@@ -108,13 +108,21 @@ def test_failed_start_stays_failed_and_dependents_do_not_start(boot_with) -> Non
 def test_crashed_boot_actor_is_restarted_by_ray_and_adopts_running_services(boot_with) -> None:
     import ray
 
-    boot, _ = boot_with(diamond())
+    boot, p = boot_with(diamond())
+    victim = p + "t_left"  # restarted once before the crash: the count must survive it
+    ray.kill(ray.get_actor(victim, namespace="aria-test"))
+    wait_for(lambda: by_name(boot)[victim]["restarts"] == 1 and by_name(boot)[victim]["status"] == "ready",
+             "the killed service to come back")
+    ray.get(boot.check_now.remote())
     before = by_name(boot)
     ray.kill(boot, no_restart=False)  # a crash: Ray's max_restarts brings it back
     wait_for(lambda: _settled(boot), "the restarted boot actor to settle")
     after = by_name(boot)
     assert {s["status"] for s in after.values()} == {"ready"}
     assert {n: s["pid"] for n, s in after.items()} == {n: s["pid"] for n, s in before.items()}
+    # The adopted services keep their uptime (their history lives in the GCS, not in the actor).
+    assert {n: s["ready_at"] for n, s in after.items()} == {n: s["ready_at"] for n, s in before.items()}
+    assert after[victim]["restarts"] == 1 and "died" in after[victim]["last_error"]
 
 
 def _settled(boot) -> bool:

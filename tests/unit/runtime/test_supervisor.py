@@ -224,3 +224,22 @@ async def test_a_service_that_never_finishes_starting_fails_after_the_start_time
     assert warm["status"] == "failed"
     assert "still starting after" in warm["last_error"] and "loading model" in warm["last_error"]
     assert sup.service("t_user")["status"] == "pending"
+
+
+async def test_a_successor_supervisor_remembers_restarts_errors_and_adopted_uptime() -> None:
+    first, launcher = make(diamond())
+    await first.boot()
+    await launcher.units["t_left"].kill()
+    await first.check_once()
+    await first._restart_tasks["t_left"]
+    history = first.history()
+    assert history["t_left"]["restarts"] == 1 and "died" in history["t_left"]["last_error"]
+
+    successor, _ = make(diamond())
+    successor.remember(history)
+    await successor.boot()
+    successor.remember(history, times_of={"t_base"})  # t_base's unit was adopted, t_left's re-made
+    left, base = successor.service("t_left"), successor.service("t_base")
+    assert left["restarts"] == 1 and "died" in left["last_error"]
+    assert left["ready_at"] > history["t_left"]["ready_at"]  # a new unit: its own uptime
+    assert base["ready_at"] == history["t_base"]["ready_at"]  # adopted: uptime carries over
