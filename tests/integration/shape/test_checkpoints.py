@@ -15,7 +15,7 @@ from aria_actors.runtime.service import Deps  # noqa: E402
 from aria_actors.runtime.settings import AriaSettings  # noqa: E402
 from aria_actors.shape.checkpoints import StorageCheckpoints  # noqa: E402
 from aria_actors.shape.jobs import run_training  # noqa: E402
-from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+from tests.fixtures.shape_rewards import crashing_reward  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -46,13 +46,7 @@ async def test_crash_and_resume_through_storage_match_an_uninterrupted_run(stora
 
     whole = await asyncio.to_thread(run_training, model_dir, str(tmp_path / "whole"), steps=4,
                                     prompts_per_step=2, checkpoint_every=2, settings=SETTINGS)
-    calls = {"n": 0}
-
-    def crash_on_third_step(prompts, completions):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("worker lost")
-        return trait_coverage(prompts, completions)
+    crash_on_third_step = crashing_reward(on_call=3)
 
     sink = _sink(storage, "resume", tmp_path)
     with pytest.raises(RuntimeError, match="worker lost"):

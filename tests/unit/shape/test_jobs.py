@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from aria_actors.shape.jobs import latest_checkpoint, run_training, train_job  # noqa: E402
-from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+from tests.fixtures.shape_rewards import crashing_reward  # noqa: E402
 
 SETTINGS = {"num_generations": 4, "max_completion_length": 5, "learning_rate": 1e-2, "seed": 2}
 
@@ -19,13 +19,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_model_dir, tmp_path) -
                          checkpoint_every=2, settings=SETTINGS)
     assert whole["resumed_from"] is None and whole["steps"] == 4
 
-    calls = {"n": 0}
-
-    def crash_on_third_step(prompts, completions):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("worker lost")
-        return trait_coverage(prompts, completions)
+    crash_on_third_step = crashing_reward(on_call=3)
 
     with pytest.raises(RuntimeError):
         run_training(str(tiny_model_dir), str(tmp_path / "split"), steps=4, prompts_per_step=2,
