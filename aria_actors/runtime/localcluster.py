@@ -32,7 +32,7 @@ from aria_actors.runtime.settings import AriaSettings
 
 # Serve's documented throughput mode (Ray >= 2.55): handles talk to replicas over gRPC and route on
 # the caller's event loop. Measured (bench/shape.py, tiny model, 32 clients): Serve's CPU per
-# request 2.7 -> 1.3 ms, served tokens/s 0.62-0.72x -> 0.75-0.97x of a direct generate().
+# request 2.7 -> 1.3 ms, served tokens/s 0.62-0.72x -> 0.70-0.97x of a direct generate().
 # Every process of the cluster and every driver (jobs, via `aria env`) must agree on it.
 # Its direct ingress (replicas serving HTTP themselves) stays off: with it, `aria down` took 65-70 s
 # instead of 13 s (Serve's graceful shutdown waits on it), and the gain is in the handle path.

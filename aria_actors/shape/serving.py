@@ -25,7 +25,7 @@ Guarantees and caveats
 - Measured on the 2-core machine (``bench/shape.py``, ``docs/shape.md``), with Serve in the
   throughput-optimized mode Aria runs it in (``runtime.localcluster.SERVE_ENV``): Serve costs
   ~1.3 ms of CPU per request (2.7 ms without that mode). Under sustained load (32 clients) the
-  0.1M-parameter tiny model reaches 0.75-0.97x a direct call; a lone burst of 16 requests stays at
+  0.1M-parameter tiny model reaches 0.70-0.97x a direct call; a lone burst of 16 requests stays at
   ~0.65x (nothing overlaps the per-request work); a 3M-parameter model is at 0.83-0.92x in both.
 - In Serve's throughput mode a DeploymentHandle routes on the event loop that first used it:
   call it from one long-lived loop (an actor's, a replica's), not from successive asyncio.run().
