@@ -49,6 +49,7 @@ class BootActor:
         context = ray.get_runtime_context()
         self.reconstructed = context.was_current_actor_reconstructed
         self.name = context.get_actor_name() or BOOT_ACTOR
+        self._saved_history: str | None = None  # what the GCS holds, as last written
         if self.reconstructed:
             # Ray restarted this actor after a crash: take over the services that still run
             # (their state lives in them and in the stores) and supervise them again.
@@ -97,10 +98,23 @@ class BootActor:
     def _save_history(self) -> None:
         from ray.experimental.internal_kv import _internal_kv_put
 
+        history = json.dumps(self.supervisor.history(), sort_keys=True)
+        if history == self._saved_history:  # most health rounds change nothing: no GCS write
+            return
         try:
-            _internal_kv_put(self._history_key(), json.dumps(self.supervisor.history()), overwrite=True)
+            _internal_kv_put(self._history_key(), history, overwrite=True)
+            self._saved_history = history
         except Exception:
             log.exception("saving the supervisor history failed")
+
+    def _forget_history(self) -> None:
+        from ray.experimental.internal_kv import _internal_kv_del
+
+        try:
+            _internal_kv_del(self._history_key())  # a later `aria up` starts with fresh counters
+            self._saved_history = None
+        except Exception:  # stale counters must not stop `aria down`
+            log.exception("removing the supervisor history failed")
 
     async def _health_loop(self) -> None:
         while True:
@@ -135,9 +149,7 @@ class BootActor:
             if task is not None:
                 task.cancel()
         status = await self.supervisor.shutdown()
-        from ray.experimental.internal_kv import _internal_kv_del
-
-        _internal_kv_del(self._history_key())  # a later `aria up` starts with fresh counters
+        self._forget_history()
         # Serve itself only goes with a cluster Aria owns; on a shared one (ARIA_RAY_ADDRESS) the
         # shutdown above already deleted Aria's own applications and nothing else.
         if not self.settings.ray_address and any(s.kind == "deployment" for s in self.supervisor.specs.values()):
