@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Installs Aria and its system packages into .venv. Idempotent: re-running only adds what is missing.
-# Usage: scripts/install.sh [--gpu]
+# Usage: scripts/install.sh [--gpu] [--dev]
+#   --dev  also the test and benchmark tools (pytest plugins, moto, TRL...). Without it the install
+#          is what `aria up` needs: TRL pulls in pandas, which Ray Serve then imports in every Serve
+#          process (+0.3 CPU-s each, measured), so a runtime install leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-gpu=0; [ "${1:-}" = "--gpu" ] && gpu=1
+gpu=0; dev=0
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) gpu=1 ;;
+    --dev) dev=1 ;;
+    *) echo "usage: scripts/install.sh [--gpu] [--dev]" >&2; exit 2 ;;
+  esac
+done
 
 # System packages the tests and the embedded defaults need (root on Debian; skipped elsewhere).
 pkgs="softhsm2 casync openssh-server openssh-client"
@@ -22,5 +32,6 @@ $py -m pip install -q --upgrade pip >/dev/null
 # (plain `torch` resolves to a CUDA build with gigabytes of nvidia wheels).
 if [ "$gpu" = 1 ]; then torch_spec="torch==2.14.1"; else torch_spec="torch==2.13.0+cpu"; fi
 # (pipefail keeps pip's exit status; the filter only drops the index's noise)
-$py -m pip install -q -e '.[dev]' "$torch_spec" 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+if [ "$dev" = 1 ]; then target='.[dev]'; else target='.'; fi
+$py -m pip install -q -e "$target" "$torch_spec" 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 $py -c 'import aria_actors, torch; print("installed: aria", aria_actors.__version__, "torch", torch.__version__)'
