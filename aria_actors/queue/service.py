@@ -115,10 +115,12 @@ class QueueService(Service):
             from aria_actors.queue.workers import WorkerPool
 
             self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
+            targets = {}
             for name, limit in sorted(limits.items()):
                 row = stored.get(name) or {}
                 replicas = row.get("replicas") if row.get("replicas") is not None else c.replicas
-                await self._workers.scale(name, replicas, limit)
+                targets[name] = (replicas, limit)
+            await self._workers.scale_many(targets)
             import asyncio
 
             self._supervisor = asyncio.create_task(self._supervise(), name="aria-queue-supervise")

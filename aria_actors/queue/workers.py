@@ -78,6 +78,13 @@ class WorkerPool:
         async with self._lock:
             return await self._scale(queue, replicas, concurrency, grace)
 
+    async def scale_many(self, targets: dict[str, tuple[int, int]], grace: float = 5.0) -> dict[str, int]:
+        """:meth:`scale` for several queues at once, ``{queue: (replicas, concurrency)}``: their
+        actors start side by side (at boot, one after another cost ~1 s each on the critical path)."""
+        async with self._lock:
+            counts = await asyncio.gather(*(self._scale(q, r, c, grace) for q, (r, c) in targets.items()))
+            return dict(zip(targets, counts, strict=True))
+
     async def _scale(self, queue: str, replicas: int, concurrency: int, grace: float = 5.0) -> int:
         current = self.actors.setdefault(queue, [])
         new = [self._spawn(queue, concurrency) for _ in range(max(0, replicas - len(current)))]

@@ -36,6 +36,18 @@ async def test_worker_actors_run_jobs_and_scale(ray_session, queue_dsn, queue_po
         await pool.shutdown(grace=1)
 
 
+async def test_scale_many_starts_every_queue(ray_session, queue_dsn):
+    from aria_actors.queue.workers import WorkerPool
+
+    pool = WorkerPool(queue_dsn, MODULES, executor_options={"poll_interval": 0.2})
+    try:
+        assert await pool.scale_many({"ray": (1, 3), "other": (2, 1)}) == {"ray": 1, "other": 2}
+        queues = sorted((q, v["concurrency"]) for st in await pool.stats() for q, v in st["queues"].items())
+        assert queues == [("other", 1), ("other", 1), ("ray", 3)]
+    finally:
+        await pool.shutdown(grace=1)
+
+
 async def chaos(ray_session, dsn, pool_db, n_jobs: int, kills: int) -> None:
     """Run ``n_jobs`` flaky jobs on 3 actors, killing actors ``kills`` times mid-run, then check
     every job ended as its attempts dictate."""
