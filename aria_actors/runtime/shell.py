@@ -7,6 +7,7 @@ import ray; they get :class:`RayServiceClient`s for their dependencies through `
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import logging
@@ -173,6 +174,10 @@ class RayLauncher:
         self._serve_lock = asyncio.Lock()
         self._serve_started = False
         self._deploy_lock = asyncio.Lock()
+        # One thread creates the actors, in the order they are launched (the boot launches in
+        # start order): Ray hands out worker processes in request order, and on a CPU-bound boot
+        # the first service's process must not queue behind the last layer's.
+        self._creator = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aria-create")
 
     async def ensure_serve(self) -> None:
         """Start Serve once: concurrent serve.start calls race for its controller's name."""
@@ -209,7 +214,8 @@ class RayLauncher:
         # starting earlier services while the later ones are still being created.
         for _ in range(50):  # a killed actor's name is released asynchronously
             try:
-                return ActorUnit(await asyncio.to_thread(self._new_actor, spec))
+                loop = asyncio.get_running_loop()
+                return ActorUnit(await loop.run_in_executor(self._creator, self._new_actor, spec))
             except ValueError as exc:
                 if "already exists" not in str(exc):
                     raise

@@ -189,7 +189,9 @@ class Supervisor:
         could not start (a dependency failed) are discarded afterwards.
         """
         self.phase = "booting"
-        launches = {n: asyncio.ensure_future(self.launcher.launch(s)) for n, s in self.specs.items()}
+        # In start order: launchers that queue creations (Ray's) then bring up the first layers first.
+        launches = {n: asyncio.ensure_future(self.launcher.launch(self.specs[n]))
+                    for wave in self.waves for n in wave}
         try:
             for wave in self.waves:
                 await asyncio.gather(*(self._start_if_possible(n, launches.get(n)) for n in wave))
