@@ -206,7 +206,7 @@ async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, A
 async def stream(req: CompleteRequest, client: ServiceClient = Shape) -> StreamingResponse:
     """Server-sent events: one ``data: {"token": ...}`` per piece, then ``event: done``."""
     sid = (await client.call("start_stream", req.prompt, max_new_tokens=req.max_new_tokens,
-                             seed=req.seed))["stream_id"]
+                             seed=req.seed, key=req.key))["stream_id"]
 
     async def events() -> AsyncIterator[str]:
         while True:

@@ -1,9 +1,11 @@
-"""Settings of aria_shape (``ARIA_SHAPE_*``), on top of the shared :class:`AriaSettings`."""
+"""Settings of aria_shape (``ARIA_SHAPE_*``), on top of the shared :class:`AriaSettings`, and
+:class:`ModelSource`, what a process needs to load one model version."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,3 +31,50 @@ class ShapeConfig(BaseSettings):
     pretrain_steps: int = Field(200, ge=0, le=100_000,
                                 description="Causal-LM steps on the generated corpus when building the tiny model.")
     max_new_tokens: int = Field(24, ge=1, le=2048, description="Default generation length.")
+    inference: Literal["auto", "serve", "local"] = Field(
+        "auto", description="Where generation runs: 'serve' (a Ray Serve application per model version), "
+                            "'local' (in the service's process), 'auto' (serve inside a Ray actor, else local).")
+    inference_min_replicas: int = Field(
+        0, ge=0, le=64, description="Replicas each served version keeps when idle; 0 scales to zero (nothing "
+                                    "starts at boot, the first request after idle waits for a replica).")
+    inference_max_replicas: int = Field(1, ge=1, le=64, description="Most replicas of one served version.")
+    inference_num_cpus: float = Field(0.5, ge=0, le=64, description="Ray CPUs one replica asks for.")
+    inference_max_batch_size: int = Field(16, ge=1, le=1024, description="Requests one decoding batch takes.")
+    inference_batch_wait_s: float = Field(0.01, ge=0, le=10,
+                                          description="How long a batch waits for more requests before it runs.")
+    inference_idle_s: float = Field(300.0, ge=1, le=86_400,
+                                    description="Idle time after which a version's replicas scale to zero.")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Everything a process needs to load one model version: the config (its ``model_path`` the
+    checkpoint, empty for the tiny model) and ``ARIA_HOME`` (where the tiny model is built).
+    Picklable: it travels to Serve replicas and engine processes."""
+
+    config: dict[str, Any]
+    home: str | None = None
+
+    @classmethod
+    def of(cls, config: ShapeConfig, home: Path | str | None = None, model_path: str = "") -> ModelSource:
+        body = config.model_dump(mode="json")
+        if model_path:
+            body["model_path"] = model_path
+        return cls(body, None if home is None else str(home))
+
+    @classmethod
+    def for_path(cls, model_path: str, num_threads: int = 1) -> ModelSource:
+        return cls({"model_path": model_path, "num_threads": num_threads})
+
+    @property
+    def label(self) -> str:
+        return str(self.config.get("model_path") or "tiny")
+
+    def shape_config(self) -> ShapeConfig:
+        return ShapeConfig(**self.config)
+
+    def load(self) -> Any:
+        """The :class:`~aria_actors.shape.model.LoadedModel` (imports torch)."""
+        from aria_actors.shape.model import load_model
+
+        return load_model(self.shape_config(), home=None if self.home is None else Path(self.home))

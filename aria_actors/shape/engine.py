@@ -4,10 +4,14 @@ share one GIL.
 ::
 
     server process (Serve replica, asyncio)            engine process (python -m aria_actors.shape.engine)
-      Engine(model_path) ---- spawn, config frame ---->  load_model once (one torch thread)
+      Engine(source) -------- spawn, source frame -->  ModelSource.load() once (one torch thread)
                          <--- ready {parameters} -----
-      await engine.generate(prompts, ...) -- frame -->   generate() (KV-cached sampling loop)
-                         <--- texts | error ----------
+      generate(prompts, ...) -- {op: generate} ----->  generate_counted() (KV-cached sampling loop)
+                         <--- {texts, tokens} | error
+      embed(texts) ---------- {op: embed} ---------->  embed()
+                         <--- vectors | error --------
+      stream(prompt, push) -- {op: stream} --------->  stream_text(): one {piece} frame per piece
+                         <--- {piece}* then ok | error
       close() / server dies -> stdin EOF ------------->  exits
 
 Why: for a small model every decoding step is mostly Python (module calls) holding the GIL.
@@ -19,7 +23,8 @@ engine core).
 
 Guarantees and caveats
 ----------------------
-- One call at a time (a lock); callers batch before calling (``@serve.batch``).
+- One call at a time (a lock); callers batch before calling (``@serve.batch``). A stream holds
+  the engine for its whole length.
 - Frames are an 8-byte length and a pickle over the child's stdin/stdout: both ends are this
   module, nothing else writes there (the child's own stdout is moved to stderr).
 - The child inherits the environment (``CUDA_VISIBLE_DEVICES`` of a GPU replica included) and
@@ -37,8 +42,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
+from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import EngineError
 
 
@@ -60,10 +67,12 @@ def _read(inp: IO[bytes]) -> Any:
 
 
 class Engine:
-    """Handle of one engine process (start it with :meth:`start`)."""
+    """Handle of one engine process (start it with :meth:`start`); ``source`` is a
+    :class:`ModelSource` or a checkpoint directory."""
 
-    def __init__(self, model_path: str, *, num_threads: int = 1) -> None:
-        self.model_path, self.num_threads = model_path, num_threads
+    def __init__(self, source: ModelSource | str, *, num_threads: int = 1) -> None:
+        self.source = source if isinstance(source, ModelSource) else ModelSource.for_path(source, num_threads)
+        self.model_path = self.source.label
         self.proc: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
         self.busy_s = 0.0  # time spent in request round trips (the engine's busy time)
@@ -74,11 +83,11 @@ class Engine:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen([sys.executable, "-m", "aria_actors.shape.engine"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self.info = self._call({"model_path": self.model_path, "num_threads": self.num_threads})
+        self.info = self._call(self.source)
         self.busy_s = 0.0  # requests only, not the model load
         return self.info
 
-    def _call(self, request: dict[str, Any]) -> Any:
+    def _call(self, request: Any, on_piece: Callable[[str], None] | None = None) -> Any:
         with self._lock:
             proc = self.proc
             if proc is None or proc.poll() is not None:
@@ -88,6 +97,10 @@ class Engine:
             try:
                 _write(proc.stdin, request)  # type: ignore[arg-type]
                 reply = _read(proc.stdout)  # type: ignore[arg-type]
+                while "piece" in reply:
+                    if on_piece is not None:
+                        on_piece(reply["piece"])
+                    reply = _read(proc.stdout)  # type: ignore[arg-type]
             except (EOFError, BrokenPipeError, OSError) as exc:
                 raise EngineError(f"model engine died: {exc} (exit code {proc.poll()})",
                                   model=self.model_path) from None
@@ -97,12 +110,27 @@ class Engine:
             raise EngineError(f"model engine: {reply['error']}", model=self.model_path)
         return reply["ok"]
 
+    @property
+    def parameters(self) -> int:
+        return int(self.info.get("parameters", 0))
+
+    def generate_counted(self, prompts: list[str], **options: Any) -> tuple[list[str], list[int]]:
+        out = self._call({"op": "generate", "prompts": prompts, **options})
+        return out["texts"], out["tokens"]
+
     def generate_sync(self, prompts: list[str], **options: Any) -> list[str]:
-        return self._call({"prompts": prompts, **options})
+        return self.generate_counted(prompts, **options)[0]
 
     async def generate(self, prompts: list[str], **options: Any) -> list[str]:
         """Completions of ``prompts`` (``generate()``'s keyword options)."""
         return await asyncio.to_thread(self.generate_sync, prompts, **options)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self._call({"op": "embed", "texts": texts})
+
+    def stream(self, prompt: str, push: Callable[[str], None], **options: Any) -> None:
+        """Sample a completion of ``prompt``; ``push`` gets each piece as the engine sends it."""
+        self._call({"op": "stream", "prompt": prompt, **options}, on_piece=push)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -120,18 +148,30 @@ class Engine:
             proc.wait()
 
 
+def _handle(runner: Any, request: dict[str, Any], out: IO[bytes]) -> Any:
+    op = request.pop("op", "generate")
+    if op == "generate":
+        texts, tokens = runner.generate_counted(request.pop("prompts"), **request)
+        return {"texts": texts, "tokens": tokens}
+    if op == "embed":
+        return runner.embed(request["texts"])
+    if op == "stream":
+        runner.stream(request.pop("prompt"), lambda piece: _write(out, {"piece": piece}), **request)
+        return None
+    raise ValueError(f"unknown engine operation {op!r}")
+
+
 def serve_forever(inp: IO[bytes], out: IO[bytes]) -> None:
-    """The engine process: a config frame, then one generate() per request frame until EOF."""
+    """The engine process: a source frame, then one model call per request frame until EOF."""
     try:
-        config = _read(inp)
+        source = _read(inp)
     except EOFError:
         return
     try:
-        from aria_actors.shape.config import ShapeConfig
-        from aria_actors.shape.model import generate, load_model
+        from aria_actors.shape.inference import ModelRunner
 
-        loaded = load_model(ShapeConfig(model_path=config["model_path"], num_threads=config["num_threads"]))
-        _write(out, {"ok": {"parameters": loaded.num_parameters, "device": str(loaded.model.device),
+        runner = ModelRunner(source.load())
+        _write(out, {"ok": {"parameters": runner.parameters, "device": str(runner.loaded.model.device),
                             "pid": os.getpid()}})
     except Exception as exc:  # reported to the server, which owns the failure
         _write(out, {"error": f"{type(exc).__name__}: {exc}"})
@@ -142,8 +182,7 @@ def serve_forever(inp: IO[bytes], out: IO[bytes]) -> None:
         except EOFError:
             return
         try:
-            prompts = request.pop("prompts")
-            _write(out, {"ok": generate(loaded, prompts, **request)})
+            _write(out, {"ok": _handle(runner, request, out)})
         except Exception as exc:  # one bad request does not end the engine
             _write(out, {"error": f"{type(exc).__name__}: {exc}"})
 

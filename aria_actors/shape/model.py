@@ -210,10 +210,10 @@ def sample_ids(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor
 
 
 @torch.no_grad()
-def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 24,
-             do_sample: bool = True, temperature: float = 1.0, seed: int | None = None,
-             min_new_tokens: int | None = None) -> list[str]:
-    """Completions of ``prompts`` (text after the prompt, special tokens removed)."""
+def generate_counted(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 24,
+                     do_sample: bool = True, temperature: float = 1.0, seed: int | None = None,
+                     min_new_tokens: int | None = None) -> tuple[list[str], list[int]]:
+    """Completions of ``prompts`` and the number of tokens each one generated (EOS excluded)."""
     if seed is not None:
         torch.manual_seed(seed)
     tok, model = loaded.tokenizer, loaded.model
@@ -221,7 +221,41 @@ def generate(loaded: LoadedModel, prompts: list[str], *, max_new_tokens: int = 2
     ids = sample_ids(model, enc["input_ids"], enc["attention_mask"], max_new_tokens=max_new_tokens,
                      eos_id=tok.eos_token_id, temperature=temperature, do_sample=do_sample,
                      min_new_tokens=min_new_tokens or 0)
-    return tok.batch_decode(ids, skip_special_tokens=True)
+    counts = (ids != tok.eos_token_id).sum(dim=1).tolist()
+    return tok.batch_decode(ids, skip_special_tokens=True), counts
+
+
+def generate(loaded: LoadedModel, prompts: list[str], **options: Any) -> list[str]:
+    """Completions of ``prompts`` (text after the prompt, special tokens removed); options of
+    :func:`generate_counted`."""
+    return generate_counted(loaded, prompts, **options)[0]
+
+
+@torch.no_grad()
+def stream_text(loaded: LoadedModel, prompt: str, push: Callable[[str], None], *, max_new_tokens: int = 24,
+                seed: int | None = None) -> None:
+    """Sample a completion of ``prompt``, calling ``push(piece)`` with each new piece of text.
+
+    Pieces are the incremental decode of the ids so far, so they add up to the completion
+    :func:`generate` returns for the same prompt and seed.
+    """
+    tok = loaded.tokenizer
+    ids: list[int] = []
+    shown = ""
+
+    def on_token(nxt: torch.Tensor) -> None:
+        nonlocal shown
+        ids.append(int(nxt[0]))
+        text = tok.decode(ids, skip_special_tokens=True)
+        if len(text) > len(shown):
+            push(text[len(shown):])
+        shown = text
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    enc = tok([prompt], return_tensors="pt").to(loaded.model.device)
+    sample_ids(loaded.model, enc["input_ids"], enc["attention_mask"], max_new_tokens=max_new_tokens,
+               eos_id=tok.eos_token_id, on_token=on_token)
 
 
 def describe_traits(loaded: LoadedModel, traits: list[str], *, max_new_tokens: int = 24,

@@ -8,15 +8,29 @@ embedding of that description, and an SVG portrait.
 
 Lifecycle::
 
-    (new) --start--> store opened + migrated, templates loaded, model loading in a worker thread
-                         |-- loaded ------> ready     (health: source, parameter count)
-                         '-- load failed -> degraded  (templates and validation still work;
-                                                        describe/embed raise ModelLoadError)
-    ready / degraded --stop--> stopped (model released)
+    (new) --start--> store opened + migrated, templates loaded --> ready
+                       (no model: generation starts its backend on first use, see below)
+    ready --store unreachable / served version failed to load--> degraded
+    ready / degraded --stop--> stopped (Serve applications deleted, pool closed)
+
+Generation (describe, complete, streams, embed) goes through a backend
+(:mod:`.inference`), created on first use::
+
+    inside a Ray actor (booted by the runtime): ServeBackend (:mod:`.serve_backend`), one Serve
+        application ``aria_shape_inference_<version>`` per model version, batched, scaled from
+        zero (``ARIA_SHAPE_INFERENCE_MIN_REPLICAS``, default 0), reached by DeploymentHandle
+    elsewhere (unit tests, LocalLauncher, tools): LocalBackend, the model in this process
+
+    request --(A/B running? TrafficSplit.pick(key))--> version --> backend --> text
+                                                          '-- per-version metrics (this actor)
 
 Guarantees and caveats
 ----------------------
-- Import-light: torch and transformers load inside ``start`` (the model module), never at import.
+- Import-light: torch and transformers never load at import, start or prepare; with Serve they
+  load only in replicas' engine processes, locally on first generation (or ``wait_ready``).
+- Health is ``ready`` when the store and templates work; ``details["inference"]`` shows each
+  version's state (not deployed / scaled to zero / n replicas / loaded / error). A served version
+  whose model failed to load or deploy makes it ``degraded``, templates keep working.
 - Every generated character satisfies its template (see :mod:`aria_actors.shape.sampler`); a
   template whose constraints cannot be met together is refused when it is put, with
   :class:`ImpossibleTemplate` naming the conflicting constraints.
@@ -25,28 +39,34 @@ Guarantees and caveats
   are reloaded at start. Without it (unit tests, tools) templates live in memory and the record
   methods raise ``ServiceUnavailable``.
 - A character's new version is validated against its template before it is stored.
-- GRPO: ``train`` (:mod:`.versions`) runs a single-process run in this actor and checkpoints to
-  aria_storage when it is a dependency (resuming a run of the same version id); long runs are
-  the aria_queue job ``aria_shape.train`` (:mod:`.jobs`); the Ray data-parallel loop is
-  :mod:`.training`. Checkpoint format and dedupe report: :mod:`.checkpoints`.
-- Model calls run one at a time in a worker thread (a lock), so the event loop keeps answering
-  health probes during generation. Token streaming (``start_stream``/``read_stream``, served as
-  server-sent events by the router) reads pieces as the sampling loop produces them.
-- Served by this actor, not by a Ray Serve deployment: no cross-request batching yet (one
-  ``complete`` call batches its own prompts).
+- While an A/B test runs, every generation (describe, complete, complete_ab, streams) goes to the
+  version the split picks (sticky per ``key``) and is counted in that version's metrics;
+  embeddings always come from the served version, so they stay comparable.
+- The first generation after boot (or after a version scaled to zero) waits for a replica start
+  and the model load: seconds (more the first time the tiny model is built on a machine).
+- GRPO: ``train`` (:mod:`.versions`) runs a single-process run in this actor (the model loaded
+  here for it) and checkpoints to aria_storage when it is a dependency (resuming a run of the
+  same version id); long runs are the aria_queue job ``aria_shape.train`` (:mod:`.jobs`); the Ray
+  data-parallel loop is :mod:`.training`. Checkpoint format and dedupe report: :mod:`.checkpoints`.
+- Token streaming (``start_stream``/``read_stream``, served as server-sent events by the router)
+  reads pieces as the sampling loop produces them (in a replica: a Serve streaming response).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
-from aria_actors.shape.errors import ModelLoadError, ShapeError, UnknownTemplate
+from aria_actors.shape.corpus import prompt_for
+from aria_actors.shape.errors import ShapeError, UnknownTemplate
 from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
@@ -60,10 +80,14 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
     kind="actor",
     num_cpus=0.0,
-    # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run),
-    # tests/integration/shape (Ray learners data-parallel over gloo; character versions in Postgres;
-    # checkpoints through the real aria_storage service, crash + resume).
-    # 'model-versions': registry in Postgres, A/B split + promotion, Serve deployment with batching.
+    # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run, routing
+    # and A/B over the inference backends), tests/integration/shape (Ray learners data-parallel over
+    # gloo; character versions in Postgres; checkpoints through the real aria_storage service, crash
+    # + resume; the service in a Ray actor generating through its Serve applications).
+    # 'model-inference': generation through a Ray Serve application per model version (batched,
+    # token streaming, scaled from zero), in-process outside Ray.
+    # 'model-versions': registry in Postgres, A/B split by weight with per-version metrics,
+    # promotion that deletes the losers' Serve applications.
     # 'personality-model': Big Five profile from traits (personality.py).
     # Not claimed: 'gpu' (never run on a GPU here).
     capabilities=(
@@ -130,16 +154,14 @@ class ShapeService(ModelVersionsMixin, Service):
 
         self.config = config or ShapeConfig()
         self._samplers: dict[str, CharacterSampler] = {}
-        self._loaded: Any = None
-        self._load_error: str | None = None
-        self._loading: asyncio.Task[None] | None = None
-        self._lock = threading.Lock()
+        self._backend: Any = None  # inference.Backend, created on first use
+        self._warming: asyncio.Task[Any] | None = None
+        self._train_lock = threading.Lock()
         self._started = False
         self._stopped = False
         self._pool: Any = None
         self._store: Any = None
         self._skipped_templates: dict[str, str] = {}
-        self._versions: dict[str, Any] = {}  # model version id -> LoadedModel
         self._served_version = "base"
         self._traffic: Any = None  # TrafficSplit while an A/B test runs
         self._streams = StreamHub()
@@ -165,30 +187,35 @@ class ShapeService(ModelVersionsMixin, Service):
                 except ShapeError as exc:  # a stored template no longer loads: keep going, report it
                     self._skipped_templates[str(body.get("name"))] = exc.message
         self._started = True
-        await self.prepare()
+        if self.config.inference_min_replicas > 0:
+            backend = self._inference()
+            if backend.kind == "serve":  # warm replicas asked for: deploy now, without holding the boot
+                self._warming = asyncio.create_task(self._warm(backend))
 
-    async def prepare(self) -> None:
-        # Importing torch and transformers and loading the weights is the slowest part of the
-        # boot (~3 s CPU) and needs no dependency: begun at launch, it overlaps the layers below.
-        if self._loading is None:
-            self._loading = asyncio.create_task(self._load_model())
+    async def _warm(self, backend: Any) -> None:
+        with contextlib.suppress(ShapeError):  # kept by the backend, shown by health()
+            await backend.ensure(self._served_version)
 
-    async def _load_model(self) -> None:
-        def load() -> Any:
-            from aria_actors.shape.model import load_model
+    def _base_source(self) -> Any:
+        from aria_actors.shape.config import ModelSource
 
-            return load_model(self.config, home=self.settings.home,
-                              fallback_path=self.settings.model_path)
-        try:
-            self._loaded = await asyncio.to_thread(load)
-            self._load_error = None
-        except Exception as exc:  # kept for health(): the service stays up for templates
-            self._load_error = f"{type(exc).__name__}: {exc}"
+        return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
+
+    def _inference(self) -> Any:
+        """The generation backend (Serve inside a Ray actor, else in-process), made on first use."""
+        if self._backend is None:
+            from aria_actors.shape.inference import make_backend
+
+            backend = make_backend(self.config, self.settings)
+            backend.add("base", self._base_source())
+            self._backend = backend
+        return self._backend
 
     async def wait_ready(self) -> Health:
-        """Wait for the model load to finish (used by tests and tools), then probe."""
-        if self._loading is not None:
-            await self._loading
+        """Load (locally) or deploy (Serve) the served version's model now, then probe; for tests
+        and tools (the service itself loads on first use)."""
+        with contextlib.suppress(ShapeError):  # recorded by the backend; health() reports it
+            await self._inference().ensure(self._served_version)
         return await self.health()
 
     async def health(self) -> Health:
@@ -206,23 +233,26 @@ class ShapeService(ModelVersionsMixin, Service):
                 return Health(Status.DEGRADED, f"database unreachable: {exc}", details)
         else:
             details["store"] = "memory (no aria_data dependency)"
-        if self._loaded is not None:
-            loaded = self._loaded
-            details.update(served_version=self._served_version, loaded_versions=sorted(self._versions),
-                           traffic=self._traffic.weights if self._traffic else None)
-            details.update(model_source=loaded.source, model_path=str(loaded.path),
-                           parameters=loaded.num_parameters, device=str(loaded.model.device),
-                           model_type=loaded.model.config.model_type)
-            return Health(Status.READY, f"model loaded ({details['parameters']} parameters)", details)
-        if self._load_error is not None:
-            details["model_error"] = self._load_error
-            return Health(Status.DEGRADED, f"model not loaded: {self._load_error}", details)
-        return Health(Status.STARTING, "loading model", details)
+        backend = self._inference()
+        versions = await backend.states(self.settings.health_timeout_s)
+        served = versions.get(self._served_version, {"state": "not registered"})
+        details["inference"] = {"backend": backend.kind, "served_version": self._served_version,
+                                "traffic": self._traffic.weights if self._traffic else None,
+                                "versions": versions}
+        error = backend.error(self._served_version)
+        if error is not None:
+            return Health(Status.DEGRADED, f"model version {self._served_version!r} unavailable: {error}",
+                          details)
+        return Health(Status.READY, f"{len(self._samplers)} templates; model version "
+                                    f"{self._served_version!r}: {served['state']}", details)
 
     async def stop(self) -> None:
-        if self._loading is not None and not self._loading.done():
-            await self._loading
-        self._loaded = self._loading = None
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+        self._warming = None
+        if self._backend is not None:
+            await self._backend.close()
+            self._backend = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = self._store = None
@@ -338,72 +368,59 @@ class ShapeService(ModelVersionsMixin, Service):
     async def portrait(self, character: dict[str, Any]) -> str:
         return portrait_svg(Character.model_validate(character))
 
-    # -- model -----------------------------------------------------------------------------
-    def _model(self) -> Any:
-        if self._loaded is None:
-            raise ModelLoadError(f"model not loaded: {self._load_error or 'still loading'}",
-                                 path=self.config.model_path or self.settings.model_path or "tiny")
-        return self._loaded
+    # -- generation (through the backend; A/B split when one runs) -----------------------------
+    def _route(self, key: str | None) -> str:
+        return self._traffic.pick(key) if self._traffic else self._served_version
 
-    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        def locked() -> Any:
-            with self._lock:
-                return fn(*args, **kwargs)
-        return await asyncio.to_thread(locked)
+    def _record(self, version: str, tokens: int, t0: float) -> None:
+        if self._traffic is not None and version in self._traffic.weights:
+            self._traffic.record(version, tokens, time.perf_counter() - t0)
+
+    async def _complete(self, prompts: list[str], *, key: str | None = None, max_new_tokens: int | None = None,
+                        seed: int | None = None, min_new_tokens: int | None = None) -> list[Any]:
+        version = self._route(key)
+        t0 = time.perf_counter()
+        out = await self._inference().complete(
+            version, prompts, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+            min_new_tokens=min_new_tokens or 0, seed=seed)
+        self._record(version, sum(c.tokens for c in out), t0)
+        return out
 
     async def describe(self, traits: list[str], *, max_new_tokens: int | None = None,
-                       seed: int | None = None) -> str:
+                       seed: int | None = None, key: str | None = None) -> str:
         """A generated text description of a character with ``traits``."""
-        from aria_actors.shape.model import describe_traits
-
-        return await self._run(describe_traits, self._model(), traits,
-                               max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed)
+        out = await self._complete([prompt_for(traits)], key=key, max_new_tokens=max_new_tokens, seed=seed)
+        return out[0].text.strip()
 
     async def complete(self, prompts: list[str], *, max_new_tokens: int | None = None,
-                       seed: int | None = None, min_new_tokens: int | None = None) -> list[str]:
-        """Raw completions of ``prompts`` (batched in one ``generate`` call)."""
-        from aria_actors.shape.model import generate
-
-        return await self._run(generate, self._model(), prompts,
-                               max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed,
-                               min_new_tokens=min_new_tokens)
+                       seed: int | None = None, min_new_tokens: int | None = None,
+                       key: str | None = None) -> list[str]:
+        """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one
+        sampling call of their own, reproducible)."""
+        out = await self._complete(prompts, key=key, max_new_tokens=max_new_tokens, seed=seed,
+                                   min_new_tokens=min_new_tokens)
+        return [c.text for c in out]
 
     async def start_stream(self, prompt: str, *, max_new_tokens: int | None = None,
-                           seed: int | None = None) -> dict[str, str]:
+                           seed: int | None = None, key: str | None = None) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream`."""
-        loaded = self._model()
-        n = max_new_tokens or self.config.max_new_tokens
+        version = self._route(key)
+        pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+                                          seed=seed)
 
-        def run(push: Any) -> None:
-            import torch
+        async def counted() -> AsyncIterator[str]:
+            t0, n = time.perf_counter(), 0
+            async for piece in pieces:
+                n += 1
+                yield piece
+            self._record(version, n, t0)  # pieces: about one per token
 
-            from aria_actors.shape.model import sample_ids
-
-            tok = loaded.tokenizer
-            ids: list[int] = []
-            shown = ""
-
-            def on_token(nxt: Any) -> None:
-                nonlocal shown
-                ids.append(int(nxt[0]))
-                text = tok.decode(ids, skip_special_tokens=True)
-                push(text[len(shown):])
-                shown = text
-
-            with self._lock:
-                if seed is not None:
-                    torch.manual_seed(seed)
-                enc = tok([prompt], return_tensors="pt").to(loaded.model.device)
-                sample_ids(loaded.model, enc["input_ids"], enc["attention_mask"], max_new_tokens=n,
-                           eos_id=tok.eos_token_id, on_token=on_token)
-
-        return {"stream_id": self._streams.start(run)}
+        return {"stream_id": self._streams.start(counted()), "version": version}
 
     async def read_stream(self, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
         """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
         return await self._streams.read(stream_id, wait_s)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        from aria_actors.shape.model import embed
-
-        return await self._run(embed, self._model(), texts)
+        """Unit-length embeddings from the served version (never split by an A/B test)."""
+        return await self._inference().embed(self._served_version, texts)

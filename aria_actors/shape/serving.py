@@ -1,4 +1,4 @@
-"""Inference as a Ray Serve deployment with request batching.
+"""Inference as a Ray Serve deployment with request batching and token streaming.
 
 ::
 
@@ -9,16 +9,23 @@
                                                          -> engine process (engine.py): one
                                                             KV-cached sampling call per batch
                                                          -> one completion back to each caller
+            --run(prompts, seed)-->   one sampling call of its own (reproducible for a seed)
+            --embed(texts)-->         embeddings
+            --stream(prompt)-->       generator: one text piece per decoding step
+                                      (handle.options(stream=True))
+
+:class:`aria_actors.shape.serve_backend.ServeBackend` runs one application of this deployment per
+served model version; the bench and tests deploy it directly with :func:`deploy`.
 
 Guarantees and caveats
 ----------------------
 - Concurrent requests share one forward pass per decoding step; a lone request waits at most
-  ``batch_wait_timeout_s`` before it runs alone.
-- Every request of a batch gets ``max_new_tokens`` of the deployment (per-request lengths would
-  split batches); rows that end early stop contributing text.
+  ``batch_wait_timeout_s`` before it runs alone. Requests of one batch with different lengths run
+  as one sampling call per distinct (max, min) length.
 - The model runs in an engine process beside the replica (``engine_process=True``, default), so
   Serve's per-request Python and the decoding loop do not share a GIL; that process is not counted
   in the replica's Ray CPU request. ``engine_process=False`` runs it in a thread of the replica.
+  Streams and embeddings go through the same engine, one call at a time.
 - Replicas ask for a GPU only when the cluster has one (the engine inherits it); on CPU the model
   uses one torch thread.
 - No access log per request (Serve's default is one line per request, work on the replica's loop).
@@ -35,65 +42,94 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
 from ray import serve
 
+from aria_actors.shape.config import ModelSource
+from aria_actors.shape.streams import pieces_from_thread
+
 
 @serve.deployment(max_ongoing_requests=128)
 class ShapeInference:
-    """A model server: batched completions of one model version."""
+    """A model server: batched completions, embeddings and token streams of one model version."""
 
-    def __init__(self, model_path: str, max_new_tokens: int = 24, max_batch_size: int = 16,
+    def __init__(self, source: ModelSource | str, max_new_tokens: int = 24, max_batch_size: int = 16,
                  batch_wait_timeout_s: float = 0.01, version: str = "base",
                  min_new_tokens: int = 0, engine_process: bool = True) -> None:
-        self.engine: Any = None
-        self.loaded: Any = None
+        source = source if isinstance(source, ModelSource) else ModelSource.for_path(source)
+        self.engine: Any
         if engine_process:
             from aria_actors.shape.engine import Engine
 
-            self.engine = Engine(model_path)
-            self.parameters = self.engine.start()["parameters"]
+            self.engine = Engine(source)
+            self.engine.start()
         else:
-            from aria_actors.shape.config import ShapeConfig
-            from aria_actors.shape.model import load_model
+            from aria_actors.shape.inference import ModelRunner
 
-            self.loaded = load_model(ShapeConfig(model_path=model_path))
-            self.parameters = self.loaded.num_parameters
+            self.engine = ModelRunner(source.load())
+        self.parameters = self.engine.parameters
         self.max_new_tokens = max_new_tokens
         self.min_new_tokens = min_new_tokens
         self.version = version
         self.batch_sizes: list[int] = []
-        self._lock = threading.Lock()
         self._busy_s = 0.0
         self._batched.set_max_batch_size(max_batch_size)
         self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
 
+    def _generate(self, prompts: list[str], options: dict[str, Any]) -> tuple[list[str], list[int]]:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return self.engine.generate_counted(prompts, **options)
+        finally:
+            self._busy_s += time.perf_counter() - t0
+
     # Two batches in flight: the next one is formed and queued at the engine while the current
     # one decodes, so the engine does not idle while results go out and requests come in.
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01, max_concurrent_batches=2)
-    async def _batched(self, prompts: list[str]) -> list[str]:
-        self.batch_sizes.append(len(prompts))
-        options = {"max_new_tokens": self.max_new_tokens, "min_new_tokens": self.min_new_tokens}
-        if self.engine is not None:
-            return await self.engine.generate(prompts, **options)
-        return await asyncio.to_thread(self._generate_here, prompts, options)
+    async def _batched(self, requests: list[tuple[str, int, int]]) -> list[tuple[str, int]]:
+        self.batch_sizes.append(len(requests))
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (_, max_new, min_new) in enumerate(requests):
+            groups.setdefault((max_new, min_new), []).append(i)
+        out: list[tuple[str, int]] = [("", 0)] * len(requests)
+        for (max_new, min_new), rows in groups.items():
+            texts, counts = await asyncio.to_thread(
+                self._generate, [requests[i][0] for i in rows],
+                {"max_new_tokens": max_new, "min_new_tokens": min_new})
+            for i, text, n in zip(rows, texts, counts, strict=True):
+                out[i] = (text, n)
+        return out
 
-    def _generate_here(self, prompts: list[str], options: dict[str, Any]) -> list[str]:
-        from aria_actors.shape.model import generate
+    async def complete(self, prompt: str, max_new_tokens: int | None = None,
+                       min_new_tokens: int | None = None) -> dict[str, Any]:
+        """One completion, batched with concurrent requests."""
+        text, tokens = await self._batched((prompt, max_new_tokens or self.max_new_tokens,
+                                            self.min_new_tokens if min_new_tokens is None else min_new_tokens))
+        return {"version": self.version, "text": text, "tokens": tokens}
 
-        with self._lock:  # one batch at a time on the model, like the engine process
-            t0 = time.perf_counter()
-            try:
-                return generate(self.loaded, prompts, **options)
-            finally:
-                self._busy_s += time.perf_counter() - t0
+    async def run(self, prompts: list[str], max_new_tokens: int | None = None, min_new_tokens: int = 0,
+                  seed: int | None = None) -> dict[str, Any]:
+        """Completions of ``prompts`` in one sampling call of their own (seeded: reproducible)."""
+        texts, tokens = await asyncio.to_thread(
+            self._generate, prompts, {"max_new_tokens": max_new_tokens or self.max_new_tokens,
+                                      "min_new_tokens": min_new_tokens, "seed": seed})
+        return {"version": self.version, "texts": texts, "tokens": tokens}
 
-    async def complete(self, prompt: str) -> dict[str, str]:
-        return {"version": self.version, "text": await self._batched(prompt)}
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self.engine.embed, texts)
+
+    async def stream(self, prompt: str, max_new_tokens: int | None = None,
+                     seed: int | None = None) -> AsyncIterator[str]:
+        """Text pieces of one completion as they are sampled (call with ``stream=True``)."""
+        n = max_new_tokens or self.max_new_tokens
+        async for piece in pieces_from_thread(
+                lambda push: self.engine.stream(prompt, push, max_new_tokens=n, seed=seed)):
+            yield piece
 
     def stats(self) -> dict[str, Any]:
         sizes = self.batch_sizes
@@ -102,32 +138,57 @@ class ShapeInference:
                 "mean_batch": sum(sizes) / len(sizes) if sizes else 0.0,
                 "parameters": self.parameters,
                 # seconds the model spent on batches (engine round trips included), vs wall time
-                "model_s": self.engine.busy_s if self.engine is not None else self._busy_s,
-                "engine": "process" if self.engine is not None else "thread"}
+                "model_s": self.engine.busy_s if hasattr(self.engine, "busy_s") else self._busy_s,
+                "engine": "process" if hasattr(self.engine, "alive") else "thread"}
 
     def check_health(self) -> None:
         """Serve's health probe: a dead engine process fails it, so Serve replaces the replica."""
-        if self.engine is not None and not self.engine.alive():
+        if hasattr(self.engine, "alive") and not self.engine.alive():
             from aria_actors.shape.errors import EngineError
 
             raise EngineError("model engine process exited", model=self.engine.model_path)
 
     def __del__(self) -> None:
-        if getattr(self, "engine", None) is not None:
-            self.engine.close()
+        close = getattr(getattr(self, "engine", None), "close", None)
+        if close is not None:
+            close()
 
 
-def deploy(model_path: str, *, name: str = "aria_shape_inference", max_new_tokens: int = 24,
-           max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01, replicas: int = 1,
-           version: str = "base", min_new_tokens: int = 0, engine_process: bool = True) -> Any:
-    """Run the deployment as Serve application ``name``; returns its DeploymentHandle."""
+def application(source: ModelSource | str, *, version: str = "base", max_new_tokens: int = 24,
+                max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01, min_new_tokens: int = 0,
+                engine_process: bool = True, replicas: int | None = 1, min_replicas: int = 0,
+                max_replicas: int = 1, initial_replicas: int | None = None, idle_s: float = 300.0,
+                num_cpus: float = 0.5) -> Any:
+    """The bound application: ``replicas`` fixed, or (``replicas=None``) autoscaled between
+    ``min_replicas`` (0: scales to zero after ``idle_s``) and ``max_replicas``."""
     from ray.serve.schema import LoggingConfig
 
     gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
-    app = ShapeInference.options(
-        num_replicas=replicas, ray_actor_options={"num_cpus": 0.5, "num_gpus": gpus},
+    scaling: dict[str, Any]
+    if replicas is not None:
+        scaling = {"num_replicas": replicas}
+    else:
+        scaling = {"autoscaling_config": {
+            "min_replicas": min_replicas, "max_replicas": max_replicas,
+            "initial_replicas": min_replicas if initial_replicas is None else initial_replicas,
+            # a replica takes up to two full batches before another one is worth starting
+            "target_ongoing_requests": 2 * max_batch_size,
+            "downscale_delay_s": idle_s, "downscale_to_zero_delay_s": idle_s,
+        }}
+    return ShapeInference.options(
+        ray_actor_options={"num_cpus": num_cpus, "num_gpus": gpus},
         # One access-log line per request is work the replica's loop does between requests.
         logging_config=LoggingConfig(enable_access_log=False),
-    ).bind(model_path, max_new_tokens, max_batch_size, batch_wait_timeout_s, version, min_new_tokens,
+        **scaling,
+    ).bind(source, max_new_tokens, max_batch_size, batch_wait_timeout_s, version, min_new_tokens,
            engine_process)
+
+
+def deploy(source: ModelSource | str, *, name: str = "aria_shape_inference", max_new_tokens: int = 24,
+           max_batch_size: int = 16, batch_wait_timeout_s: float = 0.01, replicas: int = 1,
+           version: str = "base", min_new_tokens: int = 0, engine_process: bool = True) -> Any:
+    """Run the deployment as Serve application ``name`` and wait for it; returns its handle."""
+    app = application(source, version=version, max_new_tokens=max_new_tokens, max_batch_size=max_batch_size,
+                      batch_wait_timeout_s=batch_wait_timeout_s, min_new_tokens=min_new_tokens,
+                      engine_process=engine_process, replicas=replicas)
     return serve.run(app, name=name, route_prefix=None)

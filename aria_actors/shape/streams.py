@@ -1,8 +1,10 @@
-"""Token streams: generation in a worker thread, read in pieces by whoever polls the stream.
+"""Token streams: pieces of a completion as they are produced, read in pieces by whoever polls.
 
 A service call returns one value, so a stream crosses the actor boundary as a handle plus reads::
 
-    start(prompt) -> stream id           generation runs in a thread, pushing text pieces
+    start(pieces) -> stream id           a task drains the async iterator ``pieces``
+                                          (a Serve streaming response, or a sampling loop in a
+                                          thread through :func:`pieces_from_thread`)
     read(id) -> {"tokens": [...], "done"} waits (up to wait_s) for at least one new piece
     ... until done; the HTTP layer turns each read into server-sent events.
 
@@ -11,17 +13,18 @@ Guarantees and caveats
 - Pieces are the incremental decode of the ids so far, so their concatenation equals the
   non-streamed completion of the same prompt and seed (a test checks it).
 - A stream is dropped once it has been read to the end, or ``ttl_s`` after its last read (a
-  client that went away does not leak it).
-- One generation at a time per model (the caller's lock); a stream waits for its turn.
+  client that went away does not leak it; its producer runs to its end, bounded by
+  ``max_new_tokens``).
+- One event loop: start and read run on the loop of the service (an actor's loop).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,39 +38,37 @@ class _Stream:
     done: bool = False
     error: str | None = None
     touched: float = field(default_factory=time.monotonic)
-    changed: threading.Event = field(default_factory=threading.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class StreamHub:
-    """Open token streams of one model server."""
+    """Open token streams of one service."""
 
     def __init__(self, ttl_s: float = 60.0) -> None:
         self.ttl_s = ttl_s
         self._streams: dict[str, _Stream] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, run: Callable[[Callable[[str], None]], None]) -> str:
-        """Start ``run(push)`` in a thread; it calls ``push(piece)`` for each new text piece."""
+    def start(self, pieces: AsyncIterator[str]) -> str:
+        """Drain ``pieces`` in a task; readers get them with :meth:`read`."""
         self._expire()
         sid = uuid.uuid4().hex
         stream = _Stream()
         self._streams[sid] = stream
 
-        def push(piece: str) -> None:
-            if piece:
-                stream.pieces.append(piece)
-                stream.changed.set()
-
-        def body() -> None:
+        async def body() -> None:
             try:
-                run(push)
+                async for piece in pieces:
+                    if piece:
+                        stream.pieces.append(piece)
+                        stream.changed.set()
             except Exception as exc:  # reported to the reader, who owns the request
                 stream.error = f"{type(exc).__name__}: {exc}"
             finally:
                 stream.done = True
                 stream.changed.set()
 
-        task = asyncio.ensure_future(asyncio.to_thread(body))
+        task = asyncio.ensure_future(body())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return sid
@@ -78,7 +79,8 @@ class StreamHub:
             raise NotFound(f"no open stream {sid!r}", stream=sid)
         stream.touched = time.monotonic()
         if stream.read == len(stream.pieces) and not stream.done:
-            await asyncio.to_thread(stream.changed.wait, wait_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stream.changed.wait(), wait_s)
         stream.changed.clear()
         new = stream.pieces[stream.read:]
         stream.read += len(new)
@@ -90,8 +92,48 @@ class StreamHub:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for sid in [s for s, st in self._streams.items() if st.done and now - st.touched > self.ttl_s]:
+        for sid in [s for s, st in self._streams.items() if now - st.touched > self.ttl_s]:
             del self._streams[sid]
 
     def __len__(self) -> int:
         return len(self._streams)
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+async def pieces_from_thread(run: Callable[[Callable[[str], None]], None]) -> AsyncIterator[str]:
+    """Run ``run(push)`` in a worker thread and yield each piece it pushes, as it is pushed.
+
+    An exception of ``run`` is raised here after the pieces pushed before it.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def push(piece: str) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+    def body() -> None:
+        try:
+            run(push)
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+        except BaseException as exc:  # handed to the consumer, who owns the request
+            loop.call_soon_threadsafe(queue.put_nowait, _Failed(exc))
+
+    task = asyncio.ensure_future(asyncio.to_thread(body))
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        if task.done():
+            task.result()

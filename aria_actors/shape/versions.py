@@ -1,22 +1,32 @@
-"""Model versions in the serving actor: loading registered versions, A/B traffic between them,
-promotion of the winner, and training runs that register new versions.
+"""Model versions in the serving actor: registering versions with the inference backend, A/B
+traffic between them, promotion of the winner, and training runs that register new versions.
 
-A mixin of :class:`aria_actors.shape.service.ShapeService` (it uses the service's store, served
-model, config and lock); kept apart so that each module holds one concern.
+A mixin of :class:`aria_actors.shape.service.ShapeService` (it uses the service's store, backend,
+config and served version); kept apart so that each module holds one concern.
+
+::
+
+    set_traffic({v1: w1, v2: w2})   versions registered with the backend (Serve: applications
+                                    deployed on their first routed request)
+    complete_ab / describe / ...    TrafficSplit.pick(key) -> version -> backend; metrics per version
+    feedback(version, value)        outcome scores; the leader is the best mean feedback
+    promote([version])              all traffic to the winner; every other version removed from
+                                    the backend (Serve: its application deleted)
 
 Guarantees and caveats
 ----------------------
-- Versions are loaded next to the served model (memory grows with each loaded version); they
-  stay loaded until the actor restarts.
-- ``train`` runs in the service actor, one run at a time (the model lock), and blocks that
-  actor's model calls meanwhile: for long runs enqueue the ``aria_shape.train`` job instead.
-  With aria_storage it checkpoints there and resumes a run of the same version id.
-- A/B metrics live in the actor's memory and restart from zero with it.
+- ``train`` runs in the service actor, one run at a time, on the served version's model loaded
+  in this process for the run (generation keeps going through the backend meanwhile): for long
+  runs enqueue the ``aria_shape.train`` job instead. With aria_storage it checkpoints there and
+  resumes a run of the same version id.
+- A/B metrics, the split and the served version live in the actor's memory and restart from
+  zero (serving ``base``) with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from aria_actors.shape.errors import ShapeError
@@ -27,51 +37,51 @@ class ModelVersionsMixin:
 
     settings: Any
     config: Any
-    _versions: dict[str, Any]
+    deps: Any
     _served_version: str
     _traffic: Any
-    _loaded: Any
+    _train_lock: Any
 
     if TYPE_CHECKING:  # provided by ShapeService
         def _records(self) -> Any: ...
-        def _model(self) -> Any: ...
-        async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
+        def _inference(self) -> Any: ...
+        def _record(self, version: str, tokens: int, t0: float) -> None: ...
+        def _route(self, key: str | None) -> str: ...
+
+    async def _register_version(self, model_id: str) -> dict[str, Any]:
+        """Tell the backend about a registered version (UnknownModelVersion if there is none)."""
+        from aria_actors.shape.config import ModelSource
+
+        row = await self._records().model(model_id)
+        self._inference().add(model_id, ModelSource.of(self.config, self.settings.home, row["path"]))
+        return row
 
     async def load_version(self, model_id: str) -> dict[str, Any]:
-        """Load a registered model version next to the served one (UnknownModelVersion if none)."""
-        row = await self._records().model(model_id)
-        if model_id not in self._versions:
-            from aria_actors.shape.model import load_model
-
-            cfg = self.config.model_copy(update={"model_path": row["path"]})
-            self._versions[model_id] = await asyncio.to_thread(load_model, cfg)
-        return {"id": model_id, "path": row["path"], "parameters": self._versions[model_id].num_parameters}
+        """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
+        row = await self._register_version(model_id)
+        info = await self._inference().ensure(model_id)
+        return {"id": model_id, "path": row["path"], **info}
 
     async def set_traffic(self, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
-        """Start an A/B test: requests of :meth:`complete_ab` split between versions by weight."""
+        """Start an A/B test: generation requests split between versions by weight."""
         from aria_actors.shape.traffic import TrafficSplit
 
+        split = TrafficSplit(weights, seed)  # refuses bad weights before anything changes
         for version in weights:
-            await self.load_version(version)
-        self._traffic = TrafficSplit(weights, seed)
-        return self._traffic.report()
+            await self._register_version(version)
+        self._traffic = split
+        return split.report()
 
     async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,
                           seed: int | None = None) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
-        import time
-
-        from aria_actors.shape.model import generate
-
-        version = self._traffic.pick(key) if self._traffic else self._served_version
-        loaded = self._versions.get(version) or self._model()
+        version = self._route(key)
         t0 = time.perf_counter()
-        text = (await self._run(generate, loaded, [prompt],
-                                max_new_tokens=max_new_tokens or self.config.max_new_tokens, seed=seed))[0]
-        if self._traffic:
-            tokens = len(loaded.tokenizer(text)["input_ids"])
-            self._traffic.record(version, tokens, time.perf_counter() - t0)
-        return {"version": version, "text": text}
+        [out] = await self._inference().complete(version, [prompt],
+                                                 max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+                                                 seed=seed)
+        self._record(version, out.tokens, t0)
+        return {"version": version, "text": out.text, "tokens": out.tokens}
 
     async def feedback(self, version: str, value: float) -> None:
         """An outcome score for a response served by ``version`` (what promotion compares)."""
@@ -83,17 +93,21 @@ class ModelVersionsMixin:
         return self._traffic.report() if self._traffic else None
 
     async def promote(self, version: str | None = None) -> dict[str, Any]:
-        """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic."""
+        """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other
+        version leaves the backend (Serve: its application is deleted)."""
         report = self._traffic.report() if self._traffic else None
         winner = version or (self._traffic.leader() if self._traffic else None)
         if winner is None:
             raise ShapeError("nothing to promote: name a version or collect feedback first")
-        if winner not in self._versions:
-            await self.load_version(winner)  # raises UnknownModelVersion for unknown ids
-        self._loaded = self._versions[winner]
+        backend = self._inference()
+        if winner not in backend.versions():
+            await self._register_version(winner)  # raises UnknownModelVersion for unknown ids
         self._served_version = winner
         self._traffic = None
-        return {"promoted": winner, "ab_report": report}
+        removed = [v for v in backend.versions() if v != winner]
+        for loser in removed:
+            await backend.remove(loser)
+        return {"promoted": winner, "removed": removed, "ab_report": report}
 
     # -- training (in this actor, one run at a time) ------------------------------------------
     async def train(self, version_id: str, *, steps: int = 20, prompts_per_step: int = 4,
@@ -111,7 +125,7 @@ class ModelVersionsMixin:
         until promoted.
         """
         store = self._records()
-        base = self._model()
+        base = await self._inference().local_model(self._served_version)
         storage = self.deps.get("aria_storage")
         ckpt_dir = self.settings.home / "shape" / "checkpoints"
         sink = None
@@ -163,7 +177,11 @@ class ModelVersionsMixin:
                 base.tokenizer.save_pretrained(path)
             return {"path": str(path), "config": cfg.model_dump(mode="json"), "metrics": metrics}
 
-        out = await self._run(run)
+        def locked() -> dict[str, Any]:
+            with self._train_lock:
+                return run()
+
+        out = await asyncio.to_thread(locked)
         return await store.register_model(
             version_id, out["path"], self._served_version if self._served_version != "base" else None,
             out["metrics"], {**out["config"], "steps": steps, "prompts_per_step": prompts_per_step})

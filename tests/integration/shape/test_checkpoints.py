@@ -118,7 +118,8 @@ async def test_service_train_checkpoints_to_storage_and_resumes_a_run(storage, f
     await svc.wait_ready()
     try:
         # An earlier attempt of version "v-ck" got to step 2 before it died.
-        await asyncio.to_thread(run_training, str(svc._loaded.path), steps=2, prompts_per_step=1,
+        base_path = (await svc._inference().local_model("base")).path
+        await asyncio.to_thread(run_training, str(base_path), steps=2, prompts_per_step=1,
                                 checkpoint_every=2, settings=SETTINGS,
                                 checkpoints=_sink(storage, "v-ck", tmp_path / "earlier"))
         out = await svc.train("v-ck", steps=4, prompts_per_step=1, settings=SETTINGS, checkpoint_every=1)

@@ -139,7 +139,9 @@ async def test_ab_test_between_registered_versions_then_promote(service, tmp_pat
     assert report["leader"] == "v1"
     out = await service.promote()
     assert out["promoted"] == "v1"
-    assert (await service.health()).details["served_version"] == "v1"
+    inference = (await service.health()).details["inference"]
+    assert inference["served_version"] == "v1" and set(inference["versions"]) == {"v1"}
+    assert out["removed"] == ["base", "v0"]
     assert (await service.complete_ab("Traits: shy.\nDescription:", max_new_tokens=3))["version"] == "v1"
 
 
@@ -151,7 +153,7 @@ async def test_train_registers_a_child_version(service) -> None:
     assert len(out["metrics"]["train_rewards"]) == 3
     assert out["training_config"]["learning_rate"] == 1e-2
     loaded = await service.load_version("trained-1")
-    assert loaded["parameters"] == (await service.health()).details["parameters"]
+    assert loaded["parameters"] == (await service.health()).details["inference"]["versions"]["base"]["parameters"]
     await service.promote("trained-1")
     child = await service.train("trained-2", steps=1, prompts_per_step=1,
                                 settings={"num_generations": 2, "max_completion_length": 4})

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from aria_actors.shape.engine import Engine  # noqa: E402
 from aria_actors.shape.errors import EngineError  # noqa: E402
-from aria_actors.shape.model import generate  # noqa: E402
+from aria_actors.shape.model import embed, generate  # noqa: E402
 
 PROMPTS = ["Traits: brave.\nDescription:", "Traits: shy, kind.\nDescription:"]
 
@@ -31,6 +31,15 @@ async def test_engine_matches_generate_survives_bad_requests_and_stops(engine, t
     with pytest.raises(EngineError, match="no_such_option"):
         engine.generate_sync(PROMPTS, no_such_option=1)
     assert engine.generate_sync(PROMPTS, max_new_tokens=6, seed=11) == got
+    texts, counts = engine.generate_counted(PROMPTS, max_new_tokens=6, seed=11)
+    assert texts == got and all(0 < n <= 6 for n in counts)
+    pieces: list[str] = []
+    engine.stream(PROMPTS[0], pieces.append, max_new_tokens=6, seed=11)
+    assert "".join(pieces) == generate(tiny, PROMPTS[:1], max_new_tokens=6, seed=11)[0] and len(pieces) > 1
+    [vec] = engine.embed(["a brave knight"])
+    assert vec == pytest.approx(embed(tiny, ["a brave knight"])[0], abs=1e-5)
+    with pytest.raises(EngineError, match="unknown engine operation"):
+        engine._call({"op": "nope"})
     engine.close()
     assert not engine.alive()
     with pytest.raises(EngineError, match="not running"):

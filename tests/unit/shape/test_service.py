@@ -45,9 +45,26 @@ async def service(tmp_path_factory):
 async def test_health_reports_the_loaded_model(service) -> None:
     health = await service.health()
     assert health.status == Status.READY
-    assert health.details["model_type"] == "qwen3"
-    assert health.details["parameters"] > 50_000
-    assert health.details["model_source"] == "tiny"
+    inference = health.details["inference"]
+    assert inference["backend"] == "local" and inference["served_version"] == "base"
+    base = inference["versions"]["base"]
+    assert base["state"] == "loaded" and base["model_type"] == "qwen3"
+    assert base["parameters"] > 50_000 and base["model"] == "tiny"
+
+
+async def test_start_loads_no_model_and_the_first_generation_does(tmp_path) -> None:
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig(pretrain_steps=0, max_new_tokens=4))
+    await svc.start(Deps())
+    health = await svc.health()
+    assert health.status == Status.READY  # templates and store work; no model yet
+    assert health.details["inference"]["versions"]["base"]["state"] == "not loaded"
+    assert not (tmp_path / "shape").exists()  # not even built
+    assert isinstance(await svc.describe(["brave"]), str)
+    assert (await svc.health()).details["inference"]["versions"]["base"]["state"] == "loaded"
+    await svc.stop()
 
 
 async def test_pretrained_tiny_model_writes_the_corpus_format(service) -> None:
@@ -64,8 +81,10 @@ async def test_broken_model_path_degrades_but_templates_work(tmp_path) -> None:
 
     svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig(model_path=str(tmp_path / "missing")))
     await svc.start(Deps())
+    assert (await svc.health()).status == Status.READY  # nothing tried yet
     health = await svc.wait_ready()
     assert health.status == Status.DEGRADED and "missing" in health.message
+    assert health.details["inference"]["versions"]["base"]["state"] == "error"
     out = await svc.generate("fantasy", seed=1, describe=False)
     assert out["character"]["template"] == "fantasy"
     with pytest.raises(ModelLoadError):

@@ -1,0 +1,279 @@
+"""Generation through Ray Serve: one application of :class:`ShapeInference` per model version.
+
+::
+
+    ShapeService (actor, one event loop)
+      ServeBackend.complete(version, prompts)
+        first use of version -> serve.run_many(aria_shape_inference_<version>)   (in a thread)
+                                wait until the application runs (or fails: ModelLoadError)
+        seed None -> handle.complete.remote(prompt) per prompt  (batched in the replica)
+        seed set  -> handle.run.remote(prompts, seed)           (its own sampling call)
+      ServeBackend.stream(...)  -> handle.options(stream=True).stream.remote(...)  (async pieces)
+      ServeBackend.remove(v)    -> serve.delete(application of v)
+      ServeBackend.close()      -> serve.delete(every application of aria_shape)
+
+Replicas autoscale between ``inference_min_replicas`` (default 0: nothing runs until the first
+request, and a version idle for ``inference_idle_s`` goes back to zero) and
+``inference_max_replicas``. A version deployed on first use starts with one replica, since a
+request is waiting for it.
+
+Guarantees and caveats
+----------------------
+- Deployments happen off the event loop (Serve's control calls block), one per version at a time;
+  concurrent first requests of a version share one deployment.
+- Handles are created in a worker thread but first used on the caller's loop (the actor's): in
+  Serve's throughput mode a handle routes on the loop that first used it, and the actor's loop
+  lives as long as the actor.
+- The first request after boot or after scale-to-zero waits for a replica and its engine (a
+  Python + torch start and the model load; building the tiny model the first time on a machine).
+- Application names are cluster-wide in Serve: two Arias sharing one Ray cluster would share
+  ``aria_shape_inference_*``. ``close`` deletes every application with that prefix (also those an
+  earlier actor of this service left behind).
+- Model paths are read by the replica: on a multi-node cluster they must be on storage every
+  node sees (the tiny model is rebuilt where missing; it is deterministic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
+from aria_actors.shape.inference import Completion
+
+PREFIX = "aria_shape_inference_"
+
+
+def app_name(version: str) -> str:
+    """Serve application name of a model version (safe characters; a hash when it had to change)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", version)[:80]
+    if slug != version:
+        slug += "-" + hashlib.blake2b(version.encode(), digest_size=3).hexdigest()
+    return PREFIX + slug
+
+
+@dataclass
+class _App:
+    name: str
+    handle: Any
+    source: ModelSource
+
+
+def _serve_running() -> bool:
+    from ray.serve.context import _get_global_client
+
+    try:
+        _get_global_client()
+        return True
+    except Exception:  # no controller: Serve is not started
+        return False
+
+
+class ServeBackend:
+    """Model versions as Serve applications, reached by DeploymentHandle."""
+
+    kind = "serve"
+
+    def __init__(self, config: ShapeConfig, settings: Any) -> None:
+        self.config, self.settings = config, settings
+        self._sources: dict[str, ModelSource] = {}
+        self._apps: dict[str, _App] = {}
+        self._errors: dict[str, str] = {}
+        self._deploying: dict[str, asyncio.Future[Any]] = {}
+
+    def add(self, version: str, source: ModelSource) -> None:
+        if self._sources.get(version) != source:
+            self._errors.pop(version, None)
+            self._apps.pop(version, None)  # redeployed (updated in place) with the new source on next use
+        self._sources[version] = source
+
+    def versions(self) -> list[str]:
+        return sorted(self._sources)
+
+    def _source(self, version: str) -> ModelSource:
+        try:
+            return self._sources[version]
+        except KeyError:
+            raise UnknownModelVersion(f"model version {version!r} is not served here",
+                                      model_version=version) from None
+
+    # -- deployment ---------------------------------------------------------------------------
+    def _deploy_blocking(self, name: str, source: ModelSource, version: str) -> Any:
+        from ray import serve
+
+        from aria_actors.shape.serving import application
+
+        if not _serve_running():
+            from aria_actors.runtime.shell import ensure_serve
+
+            ensure_serve(self.settings)
+        cfg = self.config
+        app = application(source, version=version, max_new_tokens=cfg.max_new_tokens,
+                          max_batch_size=cfg.inference_max_batch_size,
+                          batch_wait_timeout_s=cfg.inference_batch_wait_s, replicas=None,
+                          min_replicas=cfg.inference_min_replicas, max_replicas=cfg.inference_max_replicas,
+                          initial_replicas=max(1, cfg.inference_min_replicas), idle_s=cfg.inference_idle_s,
+                          num_cpus=cfg.inference_num_cpus)
+        [handle] = serve.run_many([serve.RunTarget(target=app, name=name, route_prefix=None)],
+                                  wait_for_ingress_deployment_creation=False,
+                                  wait_for_applications_running=False)
+        return handle
+
+    def _wait_running(self, name: str, source: ModelSource, timeout_s: float) -> None:
+        from ray import serve
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            app = serve.status().applications.get(name)
+            if app is not None and app.status == "RUNNING":
+                return
+            if app is not None and app.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+                raise ModelLoadError(f"model server {name} failed: {_app_message(app)}", path=source.label)
+            if time.monotonic() > deadline:
+                raise ModelLoadError(f"model server {name} not running after {timeout_s:.0f}s "
+                                     f"({_app_message(app) if app else 'not deployed'})", path=source.label)
+            time.sleep(0.25)
+
+    async def _deploy(self, version: str) -> _App:
+        source = self._source(version)
+        name = app_name(version)
+        try:
+            handle = await asyncio.to_thread(self._deploy_blocking, name, source, version)
+            await asyncio.to_thread(self._wait_running, name, source, self.settings.start_timeout_s)
+        except ModelLoadError as exc:
+            self._errors[version] = exc.message
+            raise
+        except Exception as exc:  # Serve refused the application: typed, and kept for health()
+            self._errors[version] = f"{type(exc).__name__}: {exc}"
+            raise ModelLoadError(f"cannot deploy model version {version!r}: {exc}", path=source.label) from None
+        self._errors.pop(version, None)
+        app = _App(name, handle, source)
+        if self._sources.get(version) == source:
+            self._apps[version] = app
+        return app
+
+    async def _app(self, version: str) -> _App:
+        app = self._apps.get(version)
+        if app is not None:
+            return app
+        fut = self._deploying.get(version)
+        if fut is None:
+            fut = asyncio.ensure_future(self._deploy(version))
+            self._deploying[version] = fut
+            fut.add_done_callback(lambda _f: self._deploying.pop(version, None))
+        return await asyncio.shield(fut)
+
+    async def ensure(self, version: str) -> dict[str, Any]:
+        app = await self._app(version)
+        stats = await app.handle.stats.remote()
+        return {"parameters": stats["parameters"], "application": app.name}
+
+    # -- calls --------------------------------------------------------------------------------
+    async def complete(self, version: str, prompts: list[str], *, max_new_tokens: int,
+                       min_new_tokens: int = 0, seed: int | None = None) -> list[Completion]:
+        handle = (await self._app(version)).handle
+        if seed is None:  # one request per prompt: the replica batches them with everyone else's
+            outs = await asyncio.gather(*[handle.complete.remote(p, max_new_tokens, min_new_tokens)
+                                          for p in prompts])
+            return [Completion(o["text"], o["tokens"], version) for o in outs]
+        out = await handle.run.remote(prompts, max_new_tokens, min_new_tokens, seed)
+        return [Completion(t, n, version) for t, n in zip(out["texts"], out["tokens"], strict=True)]
+
+    async def embed(self, version: str, texts: list[str]) -> list[list[float]]:
+        return await (await self._app(version)).handle.embed.remote(texts)
+
+    async def stream(self, version: str, prompt: str, *, max_new_tokens: int,
+                     seed: int | None = None) -> AsyncIterator[str]:
+        handle = (await self._app(version)).handle
+        async for piece in handle.options(stream=True).stream.remote(prompt, max_new_tokens, seed):
+            yield piece
+
+    async def local_model(self, version: str) -> Any:
+        """The version's model loaded in this process (training runs here, not in a replica)."""
+        return await asyncio.to_thread(self._source(version).load)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def remove(self, version: str) -> None:
+        self._sources.pop(version, None)
+        self._errors.pop(version, None)
+        app = self._apps.pop(version, None)
+        if app is not None:
+            from ray import serve
+
+            await asyncio.to_thread(serve.delete, app.name)
+
+    def error(self, version: str) -> str | None:
+        return self._errors.get(version)
+
+    def _statuses(self) -> dict[str, Any]:
+        from ray import serve
+
+        return dict(serve.status().applications)
+
+    async def states(self, timeout_s: float) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        statuses: dict[str, Any] = {}
+        status_error = None
+        if self._apps:  # no Serve call while nothing is deployed (every health round at boot)
+            try:
+                statuses = await asyncio.wait_for(asyncio.to_thread(self._statuses), timeout_s)
+            except Exception as exc:  # reported per version below
+                status_error = f"{type(exc).__name__}: {exc}"
+        for version, source in sorted(self._sources.items()):
+            entry: dict[str, Any] = {"model": source.label, "application": app_name(version)}
+            app = self._apps.get(version)
+            if version in self._errors:
+                entry.update(state="error", error=self._errors[version])
+            elif version in self._deploying:
+                entry["state"] = "deploying"
+            elif app is None:
+                entry["state"] = "not deployed"
+            elif status_error is not None:
+                entry.update(state="unknown", error=status_error)
+            else:
+                entry.update(_app_state(statuses.get(app.name)))
+            out[version] = entry
+        return out
+
+    async def close(self) -> None:
+        """Delete every application of this service (also those an earlier actor left)."""
+        names = {app.name for app in self._apps.values()}
+        self._apps.clear()
+        if not names and not await asyncio.to_thread(_serve_running):
+            return
+
+        def delete() -> None:
+            from ray import serve
+
+            try:
+                names.update(n for n in serve.status().applications if n.startswith(PREFIX))
+            except Exception:  # Serve already gone: nothing left to delete
+                return
+            for name in sorted(names):
+                serve.delete(name)
+
+        await asyncio.to_thread(delete)
+
+
+def _app_message(app: Any) -> str:
+    parts = [app.message] if app.message else []
+    parts += [f"{d}: {s.message}" for d, s in app.deployments.items() if s.message]
+    return "; ".join(parts) or str(app.status)
+
+
+def _app_state(app: Any) -> dict[str, Any]:
+    """``not deployed`` / ``deploying`` / ``scaled to zero`` / ``running`` (n replicas) / ``error``."""
+    if app is None:
+        return {"state": "not deployed"}
+    if app.status in ("DEPLOY_FAILED", "UNHEALTHY"):
+        return {"state": "error", "error": _app_message(app)}
+    replicas = sum(s.replica_states.get("RUNNING", 0) for s in app.deployments.values())
+    if app.status == "RUNNING" and replicas == 0:
+        return {"state": "scaled to zero", "replicas": 0}
+    return {"state": "running" if app.status == "RUNNING" else str(app.status).lower(), "replicas": replicas}

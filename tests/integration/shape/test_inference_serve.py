@@ -1,0 +1,102 @@
+"""ShapeService in a Ray actor generates through its Serve applications: one per model version,
+scaled from zero, A/B split with per-version metrics, promotion deletes the loser's application."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+PROMPT = "Traits: brave, kind.\nDescription:"
+
+
+def _inference_apps() -> set[str]:
+    from ray import serve
+
+    from aria_actors.shape.serve_backend import PREFIX
+
+    return {n for n in serve.status().applications if n.startswith(PREFIX)}
+
+
+@pytest.fixture(scope="module")
+def serve_running(ray_session):
+    from ray import serve
+
+    # No HTTP proxy: handles only (a proxy on a fixed port would clash on a shared machine).
+    serve.start(proxy_location="Disabled")
+    return serve
+
+
+@pytest.fixture
+def shape_actor(serve_running, fresh_database, tmp_path_factory):
+    import ray
+
+    home = tmp_path_factory.mktemp("shape-serve-home")
+    from tests.fixtures.shape import ShapeHost
+
+    host = ray.remote(ShapeHost).options(name="shape_serve_test").remote(str(home), fresh_database)
+    ray.get(host.start.remote())
+    yield host, home
+    ray.get(host.stop.remote())
+    ray.kill(host)
+
+
+def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) -> None:
+    import ray
+
+    from aria_actors.shape.config import ModelSource, ShapeConfig
+    from aria_actors.shape.model import build_tiny, generate
+
+    host, home = shape_actor
+    health = ray.get(host.health.remote())
+    assert health["status"] == "ready", health
+    assert health["details"]["inference"]["backend"] == "serve"
+    assert health["details"]["inference"]["versions"]["base"]["state"] == "not deployed"
+    assert _inference_apps() == set()  # nothing deployed, no model in the actor, at start
+    assert ray.get(host.heavy_modules.remote()) == []
+
+    # First use deploys aria_shape_inference_base; seeded requests are reproducible and match an
+    # in-process generate() of the same model.
+    seeded = ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=6, seed=3))
+    assert ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=6, seed=3)) == seeded
+    assert _inference_apps() == {"aria_shape_inference_base"}
+    local = ModelSource.of(ShapeConfig(pretrain_steps=0, max_new_tokens=6), home).load()
+    assert seeded == generate(local, [PROMPT], max_new_tokens=6, seed=3)
+    state = ray.get(host.health.remote())["details"]["inference"]["versions"]["base"]
+    assert state["state"] == "running" and state["replicas"] == 1, state
+    assert ray.get(host.heavy_modules.remote()) == []  # the model lives in the replica's engine
+
+    # Concurrent unseeded requests (batched in the replica), token streaming, embeddings.
+    assert all(isinstance(t, str) for t in ray.get(host.burst.remote(6)))
+    pieces, error = ray.get(host.stream.remote(PROMPT, 3))
+    assert error is None and "".join(pieces) == seeded[0] and len(pieces) > 1
+    [vec] = ray.get(host.call.remote("embed", ["a brave knight"]))
+    assert len(vec) == 64 and abs(sum(x * x for x in vec) - 1) < 1e-4
+
+    # A/B between two registered versions: each gets its own application; sticky per key.
+    for i, seed in enumerate((1, 2)):
+        path = build_tiny(ShapeConfig(seed=seed, pretrain_steps=0), tmp_path / f"v{i}")
+        ray.get(host.call.remote("register_model", f"v{i}", str(path)))
+    ray.get(host.call.remote("set_traffic", {"v0": 1, "v1": 1}))
+    served = [ray.get(host.call.remote("complete_ab", PROMPT, key=f"user-{k}", max_new_tokens=4))
+              for k in range(10)]
+    assert {s["version"] for s in served} == {"v0", "v1"}
+    again = ray.get(host.call.remote("complete_ab", PROMPT, key="user-3", max_new_tokens=4))
+    assert again["version"] == served[3]["version"]
+    assert _inference_apps() == {"aria_shape_inference_base", "aria_shape_inference_v0",
+                                 "aria_shape_inference_v1"}
+    report = ray.get(host.call.remote("traffic_report"))
+    counts = {v: m["requests"] for v, m in report["versions"].items()}
+    assert counts == {v: sum(s["version"] == v for s in [*served, again]) for v in ("v0", "v1")}
+    assert all(m["tokens"] > 0 and m["tokens_per_s"] > 0 for m in report["versions"].values())
+    ray.get(host.call.remote("feedback", "v0", 0.1))
+    ray.get(host.call.remote("feedback", "v1", 0.9))
+    out = ray.get(host.call.remote("promote"))
+    assert out["promoted"] == "v1" and set(out["removed"]) == {"base", "v0"}
+    assert _inference_apps() == {"aria_shape_inference_v1"}
+    assert ray.get(host.call.remote("complete_ab", PROMPT, max_new_tokens=3))["version"] == "v1"
+    details = ray.get(host.health.remote())["details"]["inference"]
+    assert details["served_version"] == "v1" and set(details["versions"]) == {"v1"}
+
+    ray.get(host.stop.remote())
+    assert _inference_apps() == set()  # stop deletes every application it made

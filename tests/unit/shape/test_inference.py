@@ -1,0 +1,220 @@
+"""Inference backends and the service's routing over them, without Ray: the in-process backend,
+the A/B split and promotion against a recording backend, Serve state and naming helpers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from aria_actors.runtime.service import Deps
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Status
+from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
+from aria_actors.shape.inference import Completion, LocalBackend, in_ray_actor, make_backend
+
+PROMPT = "Traits: brave.\nDescription:"
+
+
+# -- LocalBackend (the real model, in this process) --------------------------------------------
+async def test_local_backend_loads_on_first_use_and_reports_states(tiny_model_dir, tmp_path) -> None:
+    pytest.importorskip("torch")
+    backend = LocalBackend()
+    backend.add("v", ModelSource.for_path(str(tiny_model_dir)))
+    backend.add("broken", ModelSource.for_path(str(tmp_path / "missing")))
+    states = await backend.states(1.0)
+    assert states["v"]["state"] == "not loaded" and states["broken"]["state"] == "not loaded"
+
+    out = await backend.complete("v", [PROMPT, PROMPT], max_new_tokens=5, seed=4)
+    assert [c.version for c in out] == ["v", "v"] and all(0 < c.tokens <= 5 for c in out)
+    assert await backend.complete("v", [PROMPT, PROMPT], max_new_tokens=5, seed=4) == out  # seeded
+    pieces = [p async for p in backend.stream("v", PROMPT, max_new_tokens=5, seed=4)]
+    assert "".join(pieces) == (await backend.complete("v", [PROMPT], max_new_tokens=5, seed=4))[0].text
+    assert len((await backend.embed("v", ["x"]))[0]) == 64
+    states = await backend.states(1.0)
+    assert states["v"]["state"] == "loaded" and states["v"]["parameters"] > 0
+
+    with pytest.raises(ModelLoadError):
+        await backend.complete("broken", [PROMPT], max_new_tokens=2)
+    assert backend.error("broken") and (await backend.states(1.0))["broken"]["state"] == "error"
+    with pytest.raises(UnknownModelVersion):
+        await backend.complete("nope", [PROMPT], max_new_tokens=2)
+    await backend.remove("v")
+    assert backend.versions() == ["broken"]
+
+
+def test_outside_a_ray_actor_the_backend_is_local() -> None:
+    assert not in_ray_actor()
+    assert make_backend(ShapeConfig(), AriaSettings()).kind == "local"
+    assert make_backend(ShapeConfig(inference="local"), AriaSettings()).kind == "local"
+
+
+# -- routing in the service, against a recording backend ------------------------------------------
+class RecordingBackend:
+    """Answers like a backend ("<version>:<prompt>", 3 tokens) and records what it was asked."""
+
+    kind = "recording"
+
+    def __init__(self) -> None:
+        self.sources: dict[str, ModelSource] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.removed: list[str] = []
+        self.errors: dict[str, str] = {}
+
+    def add(self, version: str, source: ModelSource) -> None:
+        self.sources[version] = source
+
+    def versions(self) -> list[str]:
+        return sorted(self.sources)
+
+    async def ensure(self, version: str) -> dict[str, Any]:
+        return {"parameters": 1}
+
+    async def complete(self, version: str, prompts: list[str], **_: Any) -> list[Completion]:
+        self.calls.append(("complete", version))
+        return [Completion(f"{version}:{p}", 3, version) for p in prompts]
+
+    async def embed(self, version: str, texts: list[str]) -> list[list[float]]:
+        self.calls.append(("embed", version))
+        return [[1.0] for _ in texts]
+
+    async def stream(self, version: str, prompt: str, **_: Any):
+        self.calls.append(("stream", version))
+        for piece in (version, ":", "x"):
+            yield piece
+
+    async def remove(self, version: str) -> None:
+        self.sources.pop(version)
+        self.removed.append(version)
+
+    async def states(self, timeout_s: float) -> dict[str, dict[str, Any]]:
+        return {v: {"state": "error" if v in self.errors else "running", "model": s.label}
+                for v, s in self.sources.items()}
+
+    def error(self, version: str) -> str | None:
+        return self.errors.get(version)
+
+    async def close(self) -> None:
+        self.sources.clear()
+
+
+class MemoryModels:
+    """The model-version records the routing reads (the real store is tested on Postgres)."""
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        self.paths = paths
+
+    async def model(self, model_id: str) -> dict[str, Any]:
+        if model_id not in self.paths:
+            raise UnknownModelVersion(f"no model version {model_id!r}", model_version=model_id)
+        return {"id": model_id, "path": self.paths[model_id]}
+
+
+@pytest.fixture
+async def routed(tmp_path):
+    from aria_actors.shape.service import ShapeService
+
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig())
+    await svc.start(Deps())
+    backend = RecordingBackend()
+    svc._backend = backend
+    backend.add("base", svc._base_source())
+    svc._store = MemoryModels({"a": "/models/a", "b": "/models/b"})
+    yield svc, backend
+    await svc.stop()
+
+
+async def test_without_a_split_everything_goes_to_the_served_version(routed) -> None:
+    svc, backend = routed
+    assert (await svc.describe(["brave"])).startswith("base:Traits: brave")
+    assert (await svc.complete(["p"]))[0] == "base:p"
+    assert (await svc.complete_ab("p"))["version"] == "base"
+    assert {v for _, v in backend.calls} == {"base"}
+    assert await svc.traffic_report() is None
+
+
+async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) -> None:
+    svc, backend = routed
+    with pytest.raises(UnknownModelVersion):
+        await svc.set_traffic({"a": 1, "zzz": 1})
+    assert await svc.traffic_report() is None  # nothing changed
+    await svc.set_traffic({"a": 3, "b": 1})
+    assert backend.sources["a"].label == "/models/a" and backend.sources["b"].label == "/models/b"
+    served = [await svc.complete_ab("p", key=f"user-{k}") for k in range(200)]
+    share_a = sum(s["version"] == "a" for s in served) / len(served)
+    assert 0.65 < share_a < 0.85  # weight 3:1
+    again = [(await svc.complete_ab("p", key=f"user-{k}"))["version"] for k in range(20)]
+    assert again == [s["version"] for s in served[:20]]  # sticky per key
+    assert served[0]["text"] == f"{served[0]['version']}:p"
+    # Every generation path follows the split and is counted; embeddings stay on the served version.
+    await svc.complete(["p", "q"], key="user-0")
+    await svc.describe(["kind"], key="user-0")
+    sid = await svc.start_stream("p", key="user-0")
+    while not (await svc.read_stream(sid["stream_id"]))["done"]:
+        pass
+    await svc.embed(["x"])
+    assert backend.calls[-1] == ("embed", "base")
+    report = await svc.traffic_report()
+    versions = report["versions"].values()
+    assert sum(m["requests"] for m in versions) == 220 + 3  # complete_ab x220, complete, describe, stream
+    assert sum(m["tokens"] for m in versions) == 3 * 220 + 6 + 3 + 3  # the stream: 3 pieces
+    assert report["versions"]["a"]["requests"] == sum(s["version"] == "a" for s in served + served[:20]) + \
+        (3 if served[0]["version"] == "a" else 0)
+    await svc.feedback("a", 0.2)
+    await svc.feedback("b", 0.7)
+    out = await svc.promote()
+    assert out["promoted"] == "b" and sorted(out["removed"]) == ["a", "base"]
+    assert backend.versions() == ["b"] and sorted(backend.removed) == ["a", "base"]
+    assert (await svc.complete_ab("p", key="user-1"))["version"] == "b"
+    assert (await svc.health()).details["inference"]["served_version"] == "b"
+    with pytest.raises(UnknownModelVersion):
+        await svc.promote("zzz")
+
+
+async def test_a_failed_served_version_degrades_health_but_templates_work(routed) -> None:
+    svc, backend = routed
+    assert (await svc.health()).status == Status.READY
+    backend.errors["base"] = "ModelLoadError: no weights"
+    health = await svc.health()
+    assert health.status == Status.DEGRADED and "no weights" in health.message
+    assert health.details["inference"]["versions"]["base"]["state"] == "error"
+    assert (await svc.generate("fantasy", seed=1, describe=False))["character"]["template"] == "fantasy"
+
+
+async def test_stop_closes_the_backend(tmp_path) -> None:
+    from aria_actors.shape.service import ShapeService
+
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig())
+    await svc.start(Deps())
+    backend = RecordingBackend()
+    svc._backend = backend
+    backend.add("base", svc._base_source())
+    await svc.stop()
+    assert backend.sources == {} and svc._backend is None
+
+
+# -- Serve helpers (no Ray needed) -----------------------------------------------------------------
+def test_application_names_are_safe_and_distinct() -> None:
+    from aria_actors.shape.serve_backend import app_name
+
+    assert app_name("base") == "aria_shape_inference_base"
+    assert app_name("v1.2-rc_3") == "aria_shape_inference_v1.2-rc_3"
+    odd = {app_name("a/b"), app_name("a b"), app_name("a:b")}
+    assert len(odd) == 3 and all(n.startswith("aria_shape_inference_a_b-") for n in odd)
+
+
+def test_serve_application_states() -> None:
+    from aria_actors.shape.serve_backend import _app_state
+
+    def app(status: str, running: int, message: str = "") -> SimpleNamespace:
+        dep = SimpleNamespace(replica_states={"RUNNING": running} if running else {}, message=message)
+        return SimpleNamespace(status=status, message="", deployments={"ShapeInference": dep})
+
+    assert _app_state(None) == {"state": "not deployed"}
+    assert _app_state(app("RUNNING", 0)) == {"state": "scaled to zero", "replicas": 0}
+    assert _app_state(app("RUNNING", 2)) == {"state": "running", "replicas": 2}
+    assert _app_state(app("DEPLOYING", 0))["state"] == "deploying"
+    failed = _app_state(app("DEPLOY_FAILED", 0, "ModelLoadError: cannot load"))
+    assert failed["state"] == "error" and "cannot load" in failed["error"]
