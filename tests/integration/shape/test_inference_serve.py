@@ -100,3 +100,34 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
 
     ray.get(host.stop.remote())
     assert _inference_apps() == set()  # stop deletes every application it made
+
+
+@pytest.mark.slow
+def test_an_idle_version_scales_to_zero_and_back(serve_running, fresh_database, tmp_path) -> None:
+    import time
+
+    import ray
+
+    from tests.fixtures.shape import ShapeHost
+
+    host = ray.remote(ShapeHost).options(name="shape_serve_idle_test").remote(
+        str(tmp_path), fresh_database, inference_idle_s=2)
+    try:
+        ray.get(host.start.remote())
+        t0 = time.monotonic()
+        first = ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=4, seed=1))
+        cold_s = time.monotonic() - t0
+        state = None
+        for _ in range(120):  # Serve's autoscaler: idle for 2 s, then down to zero
+            state = ray.get(host.health.remote())["details"]["inference"]["versions"]["base"]
+            if state["state"] == "scaled to zero":
+                break
+            time.sleep(0.5)
+        assert state is not None and state["state"] == "scaled to zero", state
+        assert ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=4, seed=1)) == first
+        state = ray.get(host.health.remote())["details"]["inference"]["versions"]["base"]
+        assert state == {**state, "state": "running", "replicas": 1}
+        print(f"first request (deploy + replica + engine + tiny model build): {cold_s:.1f}s")
+    finally:
+        ray.get(host.stop.remote())
+        ray.kill(host)
