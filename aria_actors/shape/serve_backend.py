@@ -172,7 +172,7 @@ class ServeBackend:
     async def ensure(self, version: str) -> dict[str, Any]:
         app = await self._app(version)
         stats = await app.handle.stats.remote()
-        return {"parameters": stats["parameters"], "application": app.name}
+        return {"parameters": stats["parameters"], "application": app.name, "engine_pid": stats["engine_pid"]}
 
     # -- calls --------------------------------------------------------------------------------
     async def complete(self, version: str, prompts: list[str], *, max_new_tokens: int,

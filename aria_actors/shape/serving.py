@@ -139,7 +139,8 @@ class ShapeInference:
                 "parameters": self.parameters,
                 # seconds the model spent on batches (engine round trips included), vs wall time
                 "model_s": self.engine.busy_s if hasattr(self.engine, "busy_s") else self._busy_s,
-                "engine": "process" if hasattr(self.engine, "alive") else "thread"}
+                "engine": "process" if hasattr(self.engine, "alive") else "thread",
+                "engine_pid": getattr(self.engine, "info", {}).get("pid")}
 
     def check_health(self) -> None:
         """Serve's health probe: a dead engine process fails it, so Serve replaces the replica."""

@@ -18,6 +18,23 @@ def _inference_apps() -> set[str]:
     return {n for n in serve.status().applications if n.startswith(PREFIX)}
 
 
+def _gone(pid: int, wait_s: float = 10.0) -> bool:
+    """The process ``pid`` ended (zombies count as ended) within ``wait_s``."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            alive = False
+        if not alive or time.monotonic() >= deadline:
+            return not alive
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def serve_running(ray_session):
     from ray import serve
@@ -91,8 +108,10 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
     assert all(m["tokens"] > 0 and m["tokens_per_s"] > 0 for m in report["versions"].values())
     ray.get(host.call.remote("feedback", "v0", 0.1))
     ray.get(host.call.remote("feedback", "v1", 0.9))
+    engines = {v: ray.get(host.call.remote("load_version", v))["engine_pid"] for v in ("v0", "v1")}
     out = ray.get(host.call.remote("promote"))
     assert out["promoted"] == "v1" and set(out["removed"]) == {"base", "v0"}
+    assert _gone(engines["v0"]) and not _gone(engines["v1"], wait_s=0)
     assert _inference_apps() == {"aria_shape_inference_v1"}
     assert ray.get(host.call.remote("complete_ab", PROMPT, max_new_tokens=3))["version"] == "v1"
     details = ray.get(host.health.remote())["details"]["inference"]
@@ -100,6 +119,7 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
 
     ray.get(host.stop.remote())
     assert _inference_apps() == set()  # stop deletes every application it made
+    assert _gone(engines["v1"])  # the replicas' engine processes went with them
 
 
 @pytest.mark.slow
