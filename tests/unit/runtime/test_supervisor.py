@@ -243,3 +243,19 @@ async def test_a_successor_supervisor_remembers_restarts_errors_and_adopted_upti
     assert left["restarts"] == 1 and "died" in left["last_error"]
     assert left["ready_at"] > history["t_left"]["ready_at"]  # a new unit: its own uptime
     assert base["ready_at"] == history["t_base"]["ready_at"]  # adopted: uptime carries over
+
+
+async def test_units_are_launched_in_start_order() -> None:
+    # Ray hands out worker processes in request order: the first layer's launch must come first
+    # even when the specs are listed the other way round.
+    launched: list[str] = []
+
+    class RecordingLauncher(LocalLauncher):
+        async def launch(self, spec_):
+            launched.append(spec_.name)
+            return await super().launch(spec_)
+
+    sup = Supervisor(list(reversed(diamond())), RecordingLauncher(), FAST, is_dead=is_dead)
+    await sup.boot()
+    assert launched == [name for wave in sup.waves for name in wave]
+    assert launched[0] == "t_base" and launched[-1] == "t_top"
