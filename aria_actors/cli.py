@@ -107,12 +107,11 @@ def up(
             cluster.ensure_token()
         cluster.connect(state)
         boot = get_or_create_boot(settings)
-        boot.up.remote()
-        return boot
+        return boot, boot.up.remote(wait=True)
 
     try:
-        boot = run_guarded(_start)
-        status = _watch_boot(boot, timeout)
+        boot, booted = run_guarded(_start)
+        status = _watch_boot(boot, booted, timeout)
     except BaseException:
         if started_here:
             cluster.stop_processes()
@@ -141,7 +140,8 @@ def up(
     _down(settings)
 
 
-def _watch_boot(boot: Any, timeout: float) -> dict[str, Any]:
+def _watch_boot(boot: Any, booted: Any, timeout: float) -> dict[str, Any]:
+    """Show the boot live until it settles; ``booted`` (``up(wait=True)``) wakes it at the end."""
     import ray
 
     deadline = time.monotonic() + timeout
@@ -153,7 +153,10 @@ def _watch_boot(boot: Any, timeout: float) -> dict[str, Any]:
                 return status
             if time.monotonic() > deadline:
                 raise fail(f"boot did not settle within {timeout:.0f}s; see `aria status`")
-            time.sleep(0.25)
+            if booted is None:  # booted but not settled (a failed start's dependents): poll
+                time.sleep(0.25)
+            elif ray.wait([booted], timeout=0.25)[0]:
+                booted = None  # the boot is over: read its final status at once
 
 
 def _down(settings: AriaSettings) -> int:

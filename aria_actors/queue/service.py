@@ -70,6 +70,39 @@ class QueueService(Service):
         self.worker_modules: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        # Worker actors' processes take ~0.5 CPU-s each to start: begun here, while aria_data
+        # boots, rather than in start(), where the services above wait for them.
+        if self.config.executor != "ray" or self._workers is not None:
+            return
+        try:
+            from aria_actors.queue.registry import default_registry
+            from aria_actors.queue.workers import WorkerPool
+
+            self._load_worker_modules()
+            queues = set(self.config.queues) | set(default_registry.queues())
+            self._workers = WorkerPool("", self.worker_modules, self.config.worker_num_cpus,
+                                       self._executor_options())
+            self._workers.prespawn(self.config.replicas * len(queues))
+        except Exception:  # start() does the same work again and reports what fails
+            import logging
+
+            logging.getLogger("aria.queue").exception("starting spare worker actors failed")
+
+    def _load_worker_modules(self) -> None:
+        from aria_actors.queue.dispatch import service_job_modules
+
+        self.worker_modules = list(self.config.worker_modules)
+        if self.config.discover_workers:
+            self.worker_modules += [m for m in service_job_modules() if m not in self.worker_modules]
+        for mod in self.worker_modules:
+            importlib.import_module(mod)
+
+    def _executor_options(self) -> dict[str, float]:
+        c = self.config
+        return {"poll_interval": c.poll_interval_s, "heartbeat_interval": c.heartbeat_interval_s,
+                "stage_interval": c.stage_interval_s}
+
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
         import asyncpg
@@ -80,13 +113,7 @@ class QueueService(Service):
         data = deps["aria_data"]
         self.dsn = await data.call("dsn")
         await data.call("migrate", "aria_queue")
-        from aria_actors.queue.dispatch import service_job_modules
-
-        self.worker_modules = list(self.config.worker_modules)
-        if self.config.discover_workers:
-            self.worker_modules += [m for m in service_job_modules() if m not in self.worker_modules]
-        for mod in self.worker_modules:
-            importlib.import_module(mod)
+        self._load_worker_modules()
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.pool_size)
         c = self.config
         cron = Cron([CronEntry(e.expression, e.worker, e.args, e.name) for e in c.cron]) if c.cron else None
@@ -95,8 +122,7 @@ class QueueService(Service):
             rescue_after=c.rescue_after_s, rescue_interval=c.rescue_interval_s,
             cron_interval=c.cron_interval_s), cron)
         self._plugins.start()
-        options = {"poll_interval": c.poll_interval_s, "heartbeat_interval": c.heartbeat_interval_s,
-                   "stage_interval": c.stage_interval_s}
+        options = self._executor_options()
         # Queues: configured ones, those registered workers name, and those stored by earlier
         # runs (scaled at run time); stored concurrency/replicas win over the defaults.
         from aria_actors.queue.registry import default_registry
@@ -114,13 +140,16 @@ class QueueService(Service):
         else:
             from aria_actors.queue.workers import WorkerPool
 
-            self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
+            if self._workers is None:  # not prepared (a test, a tool): no spares
+                self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
+            self._workers.dsn = self.dsn
             targets = {}
             for name, limit in sorted(limits.items()):
                 row = stored.get(name) or {}
                 replicas = row.get("replicas") if row.get("replicas") is not None else c.replicas
                 targets[name] = (replicas, limit)
             await self._workers.scale_many(targets)
+            self._workers.release_spares()  # stored replica counts may need fewer than prepared
             import asyncio
 
             self._supervisor = asyncio.create_task(self._supervise(), name="aria-queue-supervise")

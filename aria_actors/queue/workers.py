@@ -1,12 +1,21 @@
 """Ray worker actors: each runs one :class:`~aria_actors.queue.executor.Executor` for one queue,
 and :class:`WorkerPool` adds or removes them to scale a queue at run time.
 
+::
+
+    prespawn(n) --> spare (process up, modules imported, no queue)
+                      |  scale(queue) takes a spare before it creates an actor
+    (new actor) ------+--start(dsn, queue)--> running executor --stop--> killed
+
 Guarantees and caveats:
 - Actors are plain async Ray actors with ``num_cpus=0`` by default (jobs are mostly I/O bound; set
   ``num_cpus`` for CPU-heavy queues). ``max_restarts=0``: a dead actor's jobs go back through the
   lifeline, and the pool replaces the actor on the next :meth:`WorkerPool.reconcile`.
 - An actor imports ``worker_modules`` before it starts, so the workers it can run are the ones
   those modules register in the default registry.
+- Spares (:meth:`WorkerPool.prespawn`) let the queue service start worker processes before it
+  knows its database (``prepare``), so their ~0.5 CPU-s start is off its own start; unused spares
+  are killed by :meth:`WorkerPool.shutdown`.
 - Scaling down stops the newest actors gracefully (running jobs get ``grace`` seconds).
 """
 
@@ -26,25 +35,28 @@ log = logging.getLogger("aria.queue.workers")
 
 
 class QueueWorker:
-    """The body of a worker actor: one executor for one queue."""
+    """The body of a worker actor: one executor for one queue, given by :meth:`start`."""
 
-    def __init__(self, dsn: str, queue: str, concurrency: int, worker_modules: list[str],
-                 node: str, options: dict[str, Any] | None = None) -> None:
-        for mod in worker_modules:
-            importlib.import_module(mod)
-        self.executor = Executor(dsn, {queue: concurrency}, node=node, **(options or {}))
-        self._started = False
+    def __init__(self, worker_modules: list[str]) -> None:
+        _import_all(worker_modules)
+        self.executor: Executor | None = None
 
-    async def start(self) -> str:
-        if not self._started:
-            await self.executor.start()
-            self._started = True
+    async def start(self, dsn: str, queue: str, concurrency: int, worker_modules: list[str],
+                    node: str, options: dict[str, Any] | None = None) -> str:
+        if self.executor is None:
+            _import_all(worker_modules)  # a spare may have been made before every module was known
+            executor = Executor(dsn, {queue: concurrency}, node=node, **(options or {}))
+            await executor.start()
+            self.executor = executor
         return self.executor.uuid
 
     async def stop(self, grace: float = 5.0) -> None:
-        await self.executor.stop(grace)
+        if self.executor is not None:
+            await self.executor.stop(grace)
 
     async def stats(self) -> dict[str, Any]:
+        if self.executor is None:
+            raise RuntimeError("worker actor not started")
         return self.executor.stats()
 
     async def pid(self) -> int:
@@ -62,15 +74,32 @@ class WorkerPool:
     num_cpus: float = 0.0
     executor_options: dict[str, Any] = field(default_factory=dict)
     actors: dict[str, list[Any]] = field(default_factory=dict)
+    spares: list[Any] = field(default_factory=list)  # started processes without a queue yet
     _seq: int = 0
     # scale and reconcile change the same lists across awaits: one at a time.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def _spawn(self, queue: str, concurrency: int) -> Any:
-        self._seq += 1
+    def prespawn(self, n: int) -> None:
+        """Start ``n`` worker processes now; later :meth:`scale` calls give them their queues."""
+        self.spares += [self._new_actor() for _ in range(n)]
+
+    def release_spares(self) -> None:
+        """Kill the spares no queue took."""
+        spares, self.spares = self.spares, []
+        for actor in spares:
+            ray.kill(actor)
+
+    def _new_actor(self) -> Any:
         cls = ray.remote(num_cpus=self.num_cpus, max_restarts=0)(QueueWorker)
-        return cls.remote(self.dsn, queue, concurrency, list(self.worker_modules),
-                          f"ray-{queue}-{self._seq}", self.executor_options)
+        return cls.remote(list(self.worker_modules))
+
+    def _spawn(self, queue: str, concurrency: int) -> tuple[Any, Any]:
+        """An actor for ``queue`` (a spare if there is one) and the ref of its start."""
+        self._seq += 1
+        actor = self.spares.pop(0) if self.spares else self._new_actor()
+        started = actor.start.remote(self.dsn, queue, concurrency, list(self.worker_modules),
+                                     f"ray-{queue}-{self._seq}", self.executor_options)
+        return actor, started
 
     async def scale(self, queue: str, replicas: int, concurrency: int = 10,
                     grace: float = 5.0) -> int:
@@ -89,8 +118,8 @@ class WorkerPool:
         current = self.actors.setdefault(queue, [])
         new = [self._spawn(queue, concurrency) for _ in range(max(0, replicas - len(current)))]
         if new:
-            await asyncio.gather(*(a.start.remote() for a in new))
-            current.extend(new)
+            await asyncio.gather(*(started for _, started in new))
+            current.extend(actor for actor, _ in new)
         while len(current) > replicas:
             actor = current.pop()
             try:
@@ -133,3 +162,9 @@ class WorkerPool:
     async def shutdown(self, grace: float = 5.0) -> None:
         for queue in list(self.actors):
             await self.scale(queue, 0, grace=grace)
+        self.release_spares()
+
+
+def _import_all(modules: list[str]) -> None:
+    for mod in modules:
+        importlib.import_module(mod)

@@ -153,9 +153,15 @@ class ActorUnit:
 class DeploymentUnit(ActorUnit):
     """A service running as a Ray Serve application; Serve replaces failed replicas itself."""
 
-    def __init__(self, app_name: str, handle: Any) -> None:
+    def __init__(self, app_name: str, handle: Any, http_ready: asyncio.Future[None] | None = None) -> None:
         super().__init__(handle)
         self.app_name = app_name
+        self.http_ready = http_ready  # set for an app with an HTTP route: Serve's proxy start
+
+    async def start(self, dep_names: tuple[str, ...]) -> None:
+        await super().start(dep_names)
+        if self.http_ready is not None:  # its routes answer only once Serve's HTTP proxy is up
+            await asyncio.shield(self.http_ready)
 
     async def kill(self) -> None:
         from ray import serve
@@ -172,7 +178,7 @@ class RayLauncher:
         self.adopt_existing = adopt_existing
         self.adopted: set[str] = set()  # services whose running actor was taken over
         self._serve_lock = asyncio.Lock()
-        self._serve_started = False
+        self._http_ready: asyncio.Future[None] | None = None  # serve.start: done once proxies are up
         self._deploy_lock = asyncio.Lock()
         # One thread creates the actors, in the order they are launched (the boot launches in
         # start order): Ray hands out worker processes in request order, and on a CPU-bound boot
@@ -180,12 +186,23 @@ class RayLauncher:
         self._creator = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aria-create")
 
     async def ensure_serve(self) -> None:
-        """Start Serve once: concurrent serve.start calls race for its controller's name."""
+        """Start Serve once and return as soon as its controller exists.
+
+        ``serve.start`` returns only when the HTTP proxy is up too; it goes on in the background
+        (``_http_ready``, awaited by units with routes). Deployments need only the controller, and
+        waiting for the proxy put its start (1-2 s on a busy boot, measured) before every replica's.
+        One caller at a time: concurrent serve.start calls race for the controller's name.
+        """
         async with self._serve_lock:
-            if not self._serve_started:
+            if self._http_ready is None:
                 # Serve's control calls block: keep them off the boot actor's event loop.
-                await asyncio.to_thread(ensure_serve, self.settings)
-                self._serve_started = True
+                self._http_ready = asyncio.ensure_future(asyncio.to_thread(ensure_serve, self.settings))
+                self._http_ready.add_done_callback(_log_serve_failure)
+            while not self._http_ready.done():
+                if await asyncio.to_thread(_serve_controller_exists):
+                    return
+                await asyncio.sleep(0.05)
+            self._http_ready.result()  # serve.start failed: its error, for the unit that needed it
 
     async def launch(self, spec: ServiceSpec) -> ActorUnit:
         if self.adopt_existing:
@@ -237,15 +254,17 @@ class RayLauncher:
         # Importing the app module and Serve's control calls block: keep them off the event loop,
         # one deploy at a time (two threads inside serve.run race on Serve's pickling registry).
         async with self._deploy_lock:
-            return await asyncio.to_thread(self._deploy_blocking, spec)
+            handle, has_routes = await asyncio.to_thread(self._deploy_blocking, spec)
+        return DeploymentUnit(spec.name, handle, self._http_ready if has_routes else None)
 
-    def _deploy_blocking(self, spec: ServiceSpec) -> DeploymentUnit:
+    def _deploy_blocking(self, spec: ServiceSpec) -> tuple[Any, bool]:
+        """The app's handle, and whether it has HTTP routes."""
         from ray import serve
 
         existing = serve.status().applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
             # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
-            return DeploymentUnit(spec.name, serve.get_app_handle(spec.name))
+            return serve.get_app_handle(spec.name), False
         module = importlib.import_module(spec.entrypoint.partition(":")[0])
         build = getattr(module, "serve_application", None)
         app, route_prefix = build(spec, self.settings) if build else default_application(spec, self.settings)
@@ -255,7 +274,7 @@ class RayLauncher:
             [serve.RunTarget(target=app, name=spec.name, route_prefix=route_prefix)],
             wait_for_ingress_deployment_creation=False, wait_for_applications_running=False,
         )
-        return DeploymentUnit(spec.name, handle)
+        return handle, route_prefix is not None
 
 
 def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str | None]:
@@ -285,6 +304,21 @@ class DeploymentShell(ServiceHost):
         health = await ServiceHost.health(self)
         if health.status == Status.FAILED:
             raise RuntimeError(health.message)
+
+
+def _serve_controller_exists() -> bool:
+    from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE
+
+    try:
+        ray.get_actor(SERVE_CONTROLLER_NAME, namespace=SERVE_NAMESPACE)
+    except ValueError:
+        return False
+    return True
+
+
+def _log_serve_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("Serve did not start: %s", fut.exception())
 
 
 def ensure_serve(settings: AriaSettings) -> None:

@@ -187,6 +187,24 @@ async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_p
         await svc.stop()
 
 
+async def test_prepared_service_runs_its_queues_on_the_spare_actors(ray_session, queue_deps, queue_pool,
+                                                                    tmp_path):
+    svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
+        executor="ray", queues={"ray": 2}, replicas=1, worker_modules=MODULES, discover_workers=False,
+        poll_interval_s=0.2, rescue_interval_s=3600))
+    await svc.prepare()  # before the database is known: worker processes start, without a queue
+    spares = {a._actor_id for a in svc._workers.spares}
+    assert spares
+    await svc.start(queue_deps)
+    try:
+        assert svc._workers.spares == []  # taken by a queue or killed
+        assert svc._workers.actors["ray"][0]._actor_id in spares
+        jobs = await svc.enqueue_many([{"worker": "it.echo", "args": {"i": i}} for i in range(5)])
+        await wait_states(queue_pool, [j["id"] for j in jobs], {"completed"})
+    finally:
+        await svc.stop()
+
+
 async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path):
     from aria_actors.queue.config import CronSetting
 
