@@ -22,10 +22,13 @@
    "burst": ``--batch`` requests at once, waiting for all; "sustained": ``2 * --batch`` clients
    each sending its next request when its last one returned. Serve runs as ``aria up`` runs it
    (``runtime.localcluster.SERVE_ENV``: Serve's throughput-optimized mode).
+5. The same loads through the shape service in a Ray actor and its Serve application (the path
+   of the gateway's routes), with each request its own Serve request and with the service
+   gathering concurrent requests into one (``inference_coalesce_s``), alternating round by round.
 
 Prints ``name: aria X, peer Y, ratio Z`` lines. Asserts nothing about time.
 Run: ``.venv/bin/python bench/shape.py [--steps 12] [--prompts 4] [--generations 8] [--length 16]
-[--only grpo,generation,checkpoints,serve]``
+[--only grpo,generation,checkpoints,serve,service]``
 """
 
 # ruff: noqa: E402
@@ -263,6 +266,166 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
         ray.shutdown()
 
 
+class _ServiceHost:
+    """Body of a Ray actor holding a ShapeService that generates through its Serve application,
+    as the runtime runs it: the path of the gateway's /v1/shape routes."""
+
+    def __init__(self, home: str, config: dict) -> None:
+        from pathlib import Path
+
+        from aria_actors.runtime.settings import AriaSettings
+        from aria_actors.shape.config import ShapeConfig
+        from aria_actors.shape.service import ShapeService
+
+        self.svc = ShapeService(AriaSettings(home=Path(home)), ShapeConfig(**config))
+
+    async def start(self) -> dict:
+        from aria_actors.runtime.service import Deps
+
+        await self.svc.start(Deps())
+        return (await self.svc.wait_ready()).details["inference"]
+
+    def coalesce(self, seconds: float) -> None:
+        backend = self.svc._inference()
+        backend.config = backend.config.model_copy(update={"inference_coalesce_s": seconds})
+
+    async def complete(self, prompt: str, tokens: int) -> str:
+        return (await self.svc.complete([prompt], max_new_tokens=tokens, min_new_tokens=tokens))[0]
+
+    async def stats(self) -> dict:
+        return {**await self.svc._inference()._apps[self.svc._served_version].handle.stats.remote(),
+                "actor_pid": os.getpid()}
+
+    async def stop(self) -> None:
+        await self.svc.stop()
+
+
+def bench_serve_service(model_dir: str, args: argparse.Namespace) -> None:
+    """Tokens/s through the shape service actor and its Serve application (what the gateway calls:
+    one actor call per request), with and without the service gathering concurrent requests into
+    one Serve request (``inference_coalesce_s``), vs the same prompts through a direct call.
+
+    Same loads as :func:`bench_serve` (burst: ``--batch`` requests at once; sustained:
+    ``2 * --batch`` clients), the two modes alternating round by round on one service.
+    """
+    import ray
+    import torch
+    from ray import serve
+
+    from aria_actors.runtime.localcluster import SERVE_ENV
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import generate, load_model
+
+    os.environ.update(SERVE_ENV)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": str(_HERE.parent)}})
+    home = tempfile.mkdtemp(prefix="aria-bench-shape-svc-")
+    try:
+        serve.start(proxy_location="Disabled")
+        config = {"model_path": model_dir, "inference": "serve", "max_new_tokens": args.tokens,
+                  "inference_max_batch_size": args.batch, "inference_batch_wait_s": 0.05}
+        host = ray.remote(_ServiceHost).remote(home, config)
+        ray.get(host.start.remote())
+        loaded = load_model(ShapeConfig(model_path=model_dir))
+        tok = loaded.tokenizer
+        batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
+        n_tokens = len(batch) * args.tokens
+
+        def hf_batch() -> None:
+            enc = tok(batch, return_tensors="pt", padding=True)
+            with torch.no_grad():
+                loaded.model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                                      do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
+
+        def aria_batch() -> None:
+            generate(loaded, batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
+
+        def timed(fn: object, times: int = 1) -> float:
+            t0 = time.perf_counter()
+            for _ in range(times):
+                fn()  # type: ignore[operator]
+            return time.perf_counter() - t0
+
+        async def one_burst() -> float:
+            t0 = time.perf_counter()
+            await asyncio.gather(*[host.complete.remote(p, args.tokens) for p in batch])
+            return time.perf_counter() - t0
+
+        async def under_load() -> float:
+            todo = [batch[i % len(batch)] for i in range(args.rounds * len(batch))]
+
+            async def client() -> None:
+                while todo:
+                    await host.complete.remote(todo.pop(), args.tokens)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*[client() for _ in range(2 * len(batch))])
+            return time.perf_counter() - t0
+
+        modes = {("per-request" if c == 0 else f"coalesced {1000 * c:g} ms"): c for c in args.coalesce}
+        import psutil
+
+        pids = ray.get(host.stats.remote())
+        procs = {"driver": psutil.Process(), "actor": psutil.Process(pids["actor_pid"]),
+                 "replica": psutil.Process(pids["pid"]), "engine": psutil.Process(pids["engine_pid"])}
+        cpu_ms: dict[str, dict[str, float]] = {m: dict.fromkeys(procs, 0.0) for m in modes}
+        requests: dict[str, int] = dict.fromkeys(modes, 0)
+
+        def cpu() -> dict[str, float]:
+            return {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
+        burst: dict[str, list[float]] = {**{m: [] for m in modes}, "hf": [], "aria": []}
+        sustained: dict[str, list[float]] = {**{m: [] for m in modes}, "hf": [], "aria": []}
+
+        async def run_all() -> None:
+            await one_burst()
+            aria_batch()
+            hf_batch()
+            for _ in range(args.rounds):
+                for mode, seconds in modes.items():
+                    await host.coalesce.remote(seconds)
+                    burst[mode].append(n_tokens / await one_burst())
+                burst["hf"].append(n_tokens / timed(hf_batch))
+                burst["aria"].append(n_tokens / timed(aria_batch))
+            for _ in range(args.sustained_runs):
+                total = n_tokens * args.rounds
+                for mode, seconds in modes.items():
+                    await host.coalesce.remote(seconds)
+                    before = cpu()
+                    sustained[mode].append(total / await under_load())
+                    after = cpu()
+                    requests[mode] += args.rounds * len(batch)
+                    for k in procs:
+                        cpu_ms[mode][k] += 1000 * (after[k] - before[k])
+                sustained["hf"].append(total / timed(hf_batch, args.rounds))
+                sustained["aria"].append(total / timed(aria_batch, args.rounds))
+
+        asyncio.run(run_all())
+        stats = ray.get(host.stats.remote())
+        for kind, rates in (("burst", burst), ("sustained", sustained)):
+            med = {k: statistics.median(v) for k, v in rates.items()}
+            peer = max(("hf", "aria"), key=lambda k: med[k])
+            clients = f"{len(batch)} requests at once" if kind == "burst" else \
+                f"{2 * len(batch)} clients, {args.rounds * len(batch)} requests"
+            for mode in modes:
+                line(f"serve_service_tokens_per_s_{kind} (tiny model through the shape actor + its Serve app, "
+                     f"{mode}: {clients}, tokens={args.tokens}; peer: direct "
+                     f"{'HF model.generate' if peer == 'hf' else 'aria generate()'} on batches of {len(batch)}, "
+                     f"HF {med['hf']:.0f} / aria {med['aria']:.0f} tok/s)",
+                     med[mode], med[peer], "tok/s", higher_is_better=True)
+        for mode in modes:
+            per = {k: v / requests[mode] for k, v in cpu_ms[mode].items()}
+            print(f"serve_service_cpu ({mode}, sustained runs, ms of CPU per request): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
+        print(f"serve_service_replica: {stats['batches']} batches, mean batch {stats['mean_batch']:.1f}, "
+              f"engine busy {1000 * stats['model_s'] / max(stats['batches'], 1):.0f} ms per batch")
+        ray.get(host.stop.remote())
+    finally:
+        ray.shutdown()
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
 async def bench_checkpoints(model_dir: str, args: argparse.Namespace) -> None:
     """Dedupe of consecutive GRPO checkpoints in aria_storage (real service, embedded Postgres)."""
     import shutil
@@ -330,8 +493,12 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--checkpoints", type=int, default=6, help="GRPO steps (one checkpoint each) for the dedupe line.")
+    ap.add_argument("--coalesce", type=lambda v: [float(x) for x in v.split(",")], default=[0.0, 0.005],
+                    help="inference_coalesce_s values the service part alternates (0: one Serve request each).")
+    ap.add_argument("--sustained-runs", type=int, default=3, help="Sustained runs per mode of the service part.")
     ap.add_argument("--no-serve", action="store_true", help="Skip the Ray Serve line (starts a local Ray).")
-    ap.add_argument("--only", default="", help="Comma-separated parts to run: grpo,generation,serve,checkpoints.")
+    ap.add_argument("--only", default="",
+                    help="Comma-separated parts to run: grpo,generation,serve,service,checkpoints.")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
 
@@ -356,6 +523,8 @@ def main() -> None:
             small = ShapeConfig(pretrain_steps=0, hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4,
                                 intermediate_size=768)
             bench_serve(str(build_tiny(small, Path(d) / "small")), args, "small")
+        if (not only and not args.no_serve) or "service" in only:
+            bench_serve_service(model_dir, args)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ class ShapeConfig(BaseSettings):
     inference_max_batch_size: int = Field(16, ge=1, le=1024, description="Requests one decoding batch takes.")
     inference_batch_wait_s: float = Field(0.01, ge=0, le=10,
                                           description="How long a batch waits for more requests before it runs.")
+    inference_coalesce_s: float = Field(
+        0.005, ge=0, le=1, description="How long the service gathers concurrent completion requests of one "
+                                       "version into one Serve request (0: one Serve request per prompt).")
     inference_idle_s: float = Field(300.0, ge=1, le=86_400,
                                     description="Idle time after which a version's replicas scale to zero.")
 

@@ -6,8 +6,9 @@
       ServeBackend.complete(version, prompts)
         first use of version -> serve.run_many(aria_shape_inference_<version>)   (in a thread)
                                 wait until the application runs (or fails: ModelLoadError)
-        seed None -> handle.complete.remote(prompt) per prompt  (batched in the replica)
-        seed set  -> handle.run.remote(prompts, seed)           (its own sampling call)
+        seed None -> prompts of calls arriving within inference_coalesce_s (5 ms) go out as one
+                     handle.complete_many.remote(prompts)   (batched in the replica with others)
+        seed set  -> handle.run.remote(prompts, seed)       (its own sampling call)
       ServeBackend.stream(...)  -> handle.options(stream=True).stream.remote(...)  (async pieces)
       ServeBackend.remove(v)    -> serve.delete(application of v)
       ServeBackend.close()      -> serve.delete(every application of aria_shape)
@@ -19,6 +20,8 @@ request is waiting for it.
 
 Guarantees and caveats
 ----------------------
+- Coalescing costs a lone request up to ``inference_coalesce_s`` of latency and saves Serve's
+  per-request work for every request that shares a Serve request (measured: ``docs/shape.md``).
 - Deployments happen off the event loop (Serve's control calls block), one per version at a time;
   concurrent first requests of a version share one deployment.
 - Handles are created in a worker thread but first used on the caller's loop (the actor's): in
@@ -40,7 +43,7 @@ import hashlib
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aria_actors.shape.config import ModelSource, ShapeConfig
@@ -56,6 +59,14 @@ def app_name(version: str) -> str:
     if slug != version:
         slug += "-" + hashlib.blake2b(version.encode(), digest_size=3).hexdigest()
     return PREFIX + slug
+
+
+@dataclass
+class _Pending:
+    """Prompts of concurrent requests waiting to go to a replica as one Serve request."""
+
+    prompts: list[str] = field(default_factory=list)
+    futures: list[asyncio.Future[tuple[str, int]]] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +97,8 @@ class ServeBackend:
         self._apps: dict[str, _App] = {}
         self._errors: dict[str, str] = {}
         self._deploying: dict[str, asyncio.Future[Any]] = {}
+        self._pending: dict[tuple[str, int, int], _Pending] = {}
+        self._sending: set[asyncio.Task[None]] = set()
 
     def add(self, version: str, source: ModelSource) -> None:
         if self._sources.get(version) != source:
@@ -177,13 +190,48 @@ class ServeBackend:
     # -- calls --------------------------------------------------------------------------------
     async def complete(self, version: str, prompts: list[str], *, max_new_tokens: int,
                        min_new_tokens: int = 0, seed: int | None = None) -> list[Completion]:
-        handle = (await self._app(version)).handle
-        if seed is None:  # one request per prompt: the replica batches them with everyone else's
-            outs = await asyncio.gather(*[handle.complete.remote(p, max_new_tokens, min_new_tokens)
+        app = await self._app(version)
+        if seed is not None:  # its own sampling call: reproducible
+            out = await app.handle.run.remote(prompts, max_new_tokens, min_new_tokens, seed)
+            return [Completion(t, n, version) for t, n in zip(out["texts"], out["tokens"], strict=True)]
+        if self.config.inference_coalesce_s <= 0:  # one Serve request per prompt
+            outs = await asyncio.gather(*[app.handle.complete.remote(p, max_new_tokens, min_new_tokens)
                                           for p in prompts])
             return [Completion(o["text"], o["tokens"], version) for o in outs]
-        out = await handle.run.remote(prompts, max_new_tokens, min_new_tokens, seed)
-        return [Completion(t, n, version) for t, n in zip(out["texts"], out["tokens"], strict=True)]
+        # Serve's per-request cost (~1.3 ms of CPU) is paid per request, the model's per batch:
+        # prompts of concurrent calls go out together, and the replica batches them with the rest.
+        loop = asyncio.get_running_loop()
+        key = (version, max_new_tokens, min_new_tokens)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending()
+            loop.call_later(self.config.inference_coalesce_s, self._flush, key, pending, app)
+        futures = [loop.create_future() for _ in prompts]
+        pending.prompts += prompts
+        pending.futures += futures
+        if len(pending.prompts) >= self.config.inference_max_batch_size:
+            self._flush(key, pending, app)
+        return [Completion(t, n, version) for t, n in await asyncio.gather(*futures)]
+
+    def _flush(self, key: tuple[str, int, int], pending: _Pending, app: _App) -> None:
+        if self._pending.get(key) is not pending:  # already sent (it filled a batch)
+            return
+        del self._pending[key]
+        task = asyncio.ensure_future(self._send(key, pending, app))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, key: tuple[str, int, int], pending: _Pending, app: _App) -> None:
+        try:
+            outs = await app.handle.complete_many.remote(pending.prompts, key[1], key[2])
+        except Exception as exc:  # every caller of this request gets the error
+            for fut in pending.futures:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, out in zip(pending.futures, outs, strict=True):
+            if not fut.done():
+                fut.set_result(tuple(out))
 
     async def embed(self, version: str, texts: list[str]) -> list[list[float]]:
         return await (await self._app(version)).handle.embed.remote(texts)

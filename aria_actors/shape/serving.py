@@ -9,6 +9,8 @@
                                                          -> engine process (engine.py): one
                                                             KV-cached sampling call per batch
                                                          -> one completion back to each caller
+            --complete_many(prompts)--> each prompt into the same batches (requests the caller
+                                      gathered: one Serve request for many prompts)
             --run(prompts, seed)-->   one sampling call of its own (reproducible for a seed)
             --embed(texts)-->         embeddings
             --stream(prompt)-->       generator: one text piece per decoding step
@@ -42,6 +44,7 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -112,6 +115,14 @@ class ShapeInference:
                                             self.min_new_tokens if min_new_tokens is None else min_new_tokens))
         return {"version": self.version, "text": text, "tokens": tokens}
 
+    async def complete_many(self, prompts: list[str], max_new_tokens: int | None = None,
+                            min_new_tokens: int | None = None) -> list[tuple[str, int]]:
+        """Completions of ``prompts`` from several callers (one Serve request), each batched like
+        :meth:`complete`: ``(text, tokens)`` per prompt."""
+        n = max_new_tokens or self.max_new_tokens
+        m = self.min_new_tokens if min_new_tokens is None else min_new_tokens
+        return list(await asyncio.gather(*[self._batched((p, n, m)) for p in prompts]))
+
     async def run(self, prompts: list[str], max_new_tokens: int | None = None, min_new_tokens: int = 0,
                   seed: int | None = None) -> dict[str, Any]:
         """Completions of ``prompts`` in one sampling call of their own (seeded: reproducible)."""
@@ -140,7 +151,7 @@ class ShapeInference:
                 # seconds the model spent on batches (engine round trips included), vs wall time
                 "model_s": self.engine.busy_s if hasattr(self.engine, "busy_s") else self._busy_s,
                 "engine": "process" if hasattr(self.engine, "alive") else "thread",
-                "engine_pid": getattr(self.engine, "info", {}).get("pid")}
+                "engine_pid": getattr(self.engine, "info", {}).get("pid"), "pid": os.getpid()}
 
     def check_health(self) -> None:
         """Serve's health probe: a dead engine process fails it, so Serve replaces the replica."""

@@ -3,6 +3,7 @@ the A/B split and promotion against a recording backend, Serve state and naming 
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -218,3 +219,73 @@ def test_serve_application_states() -> None:
     assert _app_state(app("DEPLOYING", 0))["state"] == "deploying"
     failed = _app_state(app("DEPLOY_FAILED", 0, "ModelLoadError: cannot load"))
     assert failed["state"] == "error" and "cannot load" in failed["error"]
+
+
+class _Method:
+    def __init__(self, calls: list, name: str, fail: bool = False) -> None:
+        self.calls, self.name, self.fail = calls, name, fail
+
+    def remote(self, *args: Any):
+        self.calls.append((self.name, args))
+
+        async def answer() -> Any:
+            await asyncio.sleep(0)
+            if self.fail:
+                raise RuntimeError("replica died")
+            if self.name == "complete_many":
+                return [(f"<{p}>", len(p)) for p in args[0]]
+            return {"text": f"<{args[0]}>", "tokens": len(args[0])}
+
+        return answer()
+
+
+class FakeHandle:
+    """Stands in for a DeploymentHandle: records calls, answers like ShapeInference."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list = []
+        self.complete = _Method(self.calls, "complete", fail)
+        self.complete_many = _Method(self.calls, "complete_many", fail)
+
+
+def _serve_backend(handle: FakeHandle, **config: Any):
+    from aria_actors.shape.serve_backend import ServeBackend, _App
+
+    backend = ServeBackend(ShapeConfig(**config), AriaSettings())
+    source = ModelSource.for_path("/m")
+    backend.add("v", source)
+    backend._apps["v"] = _App("aria_shape_inference_v", handle, source)
+    return backend
+
+
+async def test_concurrent_completions_go_to_the_replica_as_one_request() -> None:
+    handle = FakeHandle()
+    backend = _serve_backend(handle, inference_coalesce_s=0.01, inference_max_batch_size=16)
+    outs = await asyncio.gather(*[backend.complete("v", [f"p{i}"], max_new_tokens=4) for i in range(5)],
+                                backend.complete("v", ["q1", "q2"], max_new_tokens=4),
+                                backend.complete("v", ["other length"], max_new_tokens=9))
+    assert [o[0].text for o in outs[:5]] == [f"<p{i}>" for i in range(5)]
+    assert [c.text for c in outs[5]] == ["<q1>", "<q2>"] and outs[5][1].tokens == 2
+    assert outs[6][0].text == "<other length>"
+    assert sorted(handle.calls) == [("complete_many", (["other length"], 9, 0)),
+                                    ("complete_many", (["p0", "p1", "p2", "p3", "p4", "q1", "q2"], 4, 0))]
+
+
+async def test_a_full_batch_goes_at_once_and_errors_reach_every_caller() -> None:
+    handle = FakeHandle()
+    backend = _serve_backend(handle, inference_coalesce_s=1.0, inference_max_batch_size=3)
+    outs = await asyncio.gather(*[backend.complete("v", [f"p{i}"], max_new_tokens=4) for i in range(3)])
+    assert [o[0].text for o in outs] == ["<p0>", "<p1>", "<p2>"]  # no 1 s wait: the batch was full
+    assert len(handle.calls) == 1
+    failing = _serve_backend(FakeHandle(fail=True), inference_coalesce_s=0.001)
+    results = await asyncio.gather(*[failing.complete("v", [f"p{i}"], max_new_tokens=4) for i in range(3)],
+                                   return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) and "replica died" in str(r) for r in results)
+
+
+async def test_without_coalescing_each_prompt_is_its_own_request() -> None:
+    handle = FakeHandle()
+    backend = _serve_backend(handle, inference_coalesce_s=0)
+    out = await backend.complete("v", ["a", "b"], max_new_tokens=4)
+    assert [c.text for c in out] == ["<a>", "<b>"]
+    assert [c[0] for c in handle.calls] == ["complete", "complete"]
