@@ -86,7 +86,7 @@ def up(
 ) -> None:
     """Start Ray, the boot actor and all fourteen services on embedded defaults."""
     from aria_actors.runtime.boot import get_or_create_boot
-    from aria_actors.runtime.localcluster import LocalCluster
+    from aria_actors.runtime.localcluster import LocalCluster, ServePrestart
 
     settings = settings_or_exit()
     cluster = LocalCluster(settings)
@@ -99,13 +99,19 @@ def up(
                             "see `aria status` or stop it with `aria down`")
         cluster.lock()
         state = None
+        serve = None
         if not settings.ray_address:
+            cluster.apply_env()
+            serve = ServePrestart()  # overlaps the head's start
             with console.status("starting Ray"):
                 state = cluster.start()
             started_here = True
+            serve.wait_imported()
         else:
             cluster.ensure_token()
         cluster.connect(state)
+        if serve is not None:
+            serve.start(settings)
         boot = get_or_create_boot(settings)
         return boot, boot.up.remote(wait=True)
 
