@@ -191,6 +191,9 @@ def application(source: ModelSource | str, *, version: str = "base", max_new_tok
         ray_actor_options={"num_cpus": num_cpus, "num_gpus": gpus},
         # One access-log line per request is work the replica's loop does between requests.
         logging_config=LoggingConfig(enable_access_log=False),
+        # A replica going away (promotion, scale-down, stop) checks for unfinished requests every
+        # 0.5 s instead of 2 s: an idle one goes at once, streams still get the default 20 s.
+        graceful_shutdown_wait_loop_s=0.5,
         **scaling,
     ).bind(source, max_new_tokens, max_batch_size, batch_wait_timeout_s, version, min_new_tokens,
            engine_process)

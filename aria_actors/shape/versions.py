@@ -47,11 +47,17 @@ class ModelVersionsMixin:
         def _inference(self) -> Any: ...
         def _record(self, version: str, tokens: int, t0: float) -> None: ...
         def _route(self, key: str | None) -> str: ...
+        def _base_source(self) -> Any: ...
 
     async def _register_version(self, model_id: str) -> dict[str, Any]:
-        """Tell the backend about a registered version (UnknownModelVersion if there is none)."""
+        """Tell the backend about a registered version (UnknownModelVersion if there is none);
+        ``base`` is the configured model (an A/B arm, a rollback target), registered or not."""
         from aria_actors.shape.config import ModelSource
 
+        if model_id == "base":
+            source = self._base_source()
+            self._inference().add("base", source)
+            return {"id": "base", "path": source.label}
         row = await self._records().model(model_id)
         self._inference().add(model_id, ModelSource.of(self.config, self.settings.home, row["path"]))
         return row

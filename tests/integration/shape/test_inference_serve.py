@@ -90,28 +90,26 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
     [vec] = ray.get(host.call.remote("embed", ["a brave knight"]))
     assert len(vec) == 64 and abs(sum(x * x for x in vec) - 1) < 1e-4
 
-    # A/B between two registered versions: each gets its own application; sticky per key.
-    for i, seed in enumerate((1, 2)):
-        path = build_tiny(ShapeConfig(seed=seed, pretrain_steps=0), tmp_path / f"v{i}")
-        ray.get(host.call.remote("register_model", f"v{i}", str(path)))
-    ray.get(host.call.remote("set_traffic", {"v0": 1, "v1": 1}))
+    # A/B between the base model and a registered version: each has its own application; sticky.
+    path = build_tiny(ShapeConfig(seed=1, pretrain_steps=0), tmp_path / "v1")
+    ray.get(host.call.remote("register_model", "v1", str(path)))
+    ray.get(host.call.remote("set_traffic", {"base": 1, "v1": 1}))
     served = [ray.get(host.call.remote("complete_ab", PROMPT, key=f"user-{k}", max_new_tokens=4))
               for k in range(10)]
-    assert {s["version"] for s in served} == {"v0", "v1"}
+    assert {s["version"] for s in served} == {"base", "v1"}
     again = ray.get(host.call.remote("complete_ab", PROMPT, key="user-3", max_new_tokens=4))
     assert again["version"] == served[3]["version"]
-    assert _inference_apps() == {"aria_shape_inference_base", "aria_shape_inference_v0",
-                                 "aria_shape_inference_v1"}
+    assert _inference_apps() == {"aria_shape_inference_base", "aria_shape_inference_v1"}
     report = ray.get(host.call.remote("traffic_report"))
     counts = {v: m["requests"] for v, m in report["versions"].items()}
-    assert counts == {v: sum(s["version"] == v for s in [*served, again]) for v in ("v0", "v1")}
+    assert counts == {v: sum(s["version"] == v for s in [*served, again]) for v in ("base", "v1")}
     assert all(m["tokens"] > 0 and m["tokens_per_s"] > 0 for m in report["versions"].values())
-    ray.get(host.call.remote("feedback", "v0", 0.1))
+    ray.get(host.call.remote("feedback", "base", 0.1))
     ray.get(host.call.remote("feedback", "v1", 0.9))
-    engines = {v: ray.get(host.call.remote("load_version", v))["engine_pid"] for v in ("v0", "v1")}
+    engines = {v: ray.get(host.call.remote("load_version", v))["engine_pid"] for v in ("base", "v1")}
     out = ray.get(host.call.remote("promote"))
-    assert out["promoted"] == "v1" and set(out["removed"]) == {"base", "v0"}
-    assert _gone(engines["v0"]) and not _gone(engines["v1"], wait_s=0)
+    assert out["promoted"] == "v1" and out["removed"] == ["base"]
+    assert _gone(engines["base"]) and not _gone(engines["v1"], wait_s=0)
     assert _inference_apps() == {"aria_shape_inference_v1"}
     assert ray.get(host.call.remote("complete_ab", PROMPT, max_new_tokens=3))["version"] == "v1"
     details = ray.get(host.health.remote())["details"]["inference"]

@@ -172,6 +172,9 @@ async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) ->
     assert (await svc.health()).details["inference"]["served_version"] == "b"
     with pytest.raises(UnknownModelVersion):
         await svc.promote("zzz")
+    back = await svc.promote("base")  # the configured model is always a rollback target
+    assert back["removed"] == ["b"] and backend.versions() == ["base"]
+    assert (await svc.complete(["p"]))[0] == "base:p"
 
 
 async def test_a_failed_served_version_degrades_health_but_templates_work(routed) -> None:
