@@ -149,3 +149,32 @@ def test_an_idle_version_scales_to_zero_and_back(serve_running, fresh_database, 
     finally:
         ray.get(host.stop.remote())
         ray.kill(host)
+
+
+@pytest.mark.slow
+def test_min_replicas_keeps_the_served_version_warm_from_start(serve_running, fresh_database, tmp_path) -> None:
+    import time
+
+    import ray
+
+    from tests.fixtures.shape import ShapeHost
+
+    host = ray.remote(ShapeHost).options(name="shape_serve_warm_test").remote(
+        str(tmp_path), fresh_database, inference_min_replicas=1)
+    try:
+        ray.get(host.start.remote())  # returns before the replica is up: the deployment is in the background
+        state = None
+        for _ in range(240):
+            state = ray.get(host.health.remote())["details"]["inference"]["versions"]["base"]
+            if state["state"] == "running":
+                break
+            time.sleep(0.5)
+        assert state == {**state, "state": "running", "replicas": 1}, state
+        assert ray.get(host.heavy_modules.remote()) == []
+        engine = ray.get(host.call.remote("load_version", "base"))["engine_pid"]
+        ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=4))
+        assert ray.get(host.call.remote("load_version", "base"))["engine_pid"] == engine  # the warm replica
+    finally:
+        ray.get(host.stop.remote())
+        ray.kill(host)
+    assert _inference_apps() == set()
