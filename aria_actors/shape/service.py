@@ -13,7 +13,7 @@ Lifecycle::
     ready --store unreachable / served version failed to load--> degraded
     ready / degraded --stop--> stopped (Serve applications deleted, pool closed)
 
-Generation (describe, complete, streams, embed) goes through a backend
+Generation (describe, complete, streams, embed; :mod:`.generation`) goes through a backend
 (:mod:`.inference`), created on first use::
 
     inside a Ray actor (booted by the runtime): ServeBackend (:mod:`.serve_backend`), one Serve
@@ -58,15 +58,13 @@ import asyncio
 import contextlib
 import random
 import threading
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
-from aria_actors.shape.corpus import prompt_for
 from aria_actors.shape.errors import ShapeError, UnknownTemplate
+from aria_actors.shape.generation import GenerationMixin
 from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.sampler import CharacterSampler
@@ -145,7 +143,7 @@ BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
 )
 
 
-class ShapeService(ModelVersionsMixin, Service):
+class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: Any = None) -> None:
@@ -195,21 +193,6 @@ class ShapeService(ModelVersionsMixin, Service):
     async def _warm(self, backend: Any) -> None:
         with contextlib.suppress(ShapeError):  # kept by the backend, shown by health()
             await backend.ensure(self._served_version)
-
-    def _base_source(self) -> Any:
-        from aria_actors.shape.config import ModelSource
-
-        return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
-
-    def _inference(self) -> Any:
-        """The generation backend (Serve inside a Ray actor, else in-process), made on first use."""
-        if self._backend is None:
-            from aria_actors.shape.inference import make_backend
-
-            backend = make_backend(self.config, self.settings)
-            backend.add("base", self._base_source())
-            self._backend = backend
-        return self._backend
 
     async def wait_ready(self) -> Health:
         """Load (locally) or deploy (Serve) the served version's model now, then probe; for tests
@@ -367,60 +350,3 @@ class ShapeService(ModelVersionsMixin, Service):
 
     async def portrait(self, character: dict[str, Any]) -> str:
         return portrait_svg(Character.model_validate(character))
-
-    # -- generation (through the backend; A/B split when one runs) -----------------------------
-    def _route(self, key: str | None) -> str:
-        return self._traffic.pick(key) if self._traffic else self._served_version
-
-    def _record(self, version: str, tokens: int, t0: float) -> None:
-        if self._traffic is not None and version in self._traffic.weights:
-            self._traffic.record(version, tokens, time.perf_counter() - t0)
-
-    async def _complete(self, prompts: list[str], *, key: str | None = None, max_new_tokens: int | None = None,
-                        seed: int | None = None, min_new_tokens: int | None = None) -> list[Any]:
-        version = self._route(key)
-        t0 = time.perf_counter()
-        out = await self._inference().complete(
-            version, prompts, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
-            min_new_tokens=min_new_tokens or 0, seed=seed)
-        self._record(version, sum(c.tokens for c in out), t0)
-        return out
-
-    async def describe(self, traits: list[str], *, max_new_tokens: int | None = None,
-                       seed: int | None = None, key: str | None = None) -> str:
-        """A generated text description of a character with ``traits``."""
-        out = await self._complete([prompt_for(traits)], key=key, max_new_tokens=max_new_tokens, seed=seed)
-        return out[0].text.strip()
-
-    async def complete(self, prompts: list[str], *, max_new_tokens: int | None = None,
-                       seed: int | None = None, min_new_tokens: int | None = None,
-                       key: str | None = None) -> list[str]:
-        """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one
-        sampling call of their own, reproducible)."""
-        out = await self._complete(prompts, key=key, max_new_tokens=max_new_tokens, seed=seed,
-                                   min_new_tokens=min_new_tokens)
-        return [c.text for c in out]
-
-    async def start_stream(self, prompt: str, *, max_new_tokens: int | None = None,
-                           seed: int | None = None, key: str | None = None) -> dict[str, str]:
-        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream`."""
-        version = self._route(key)
-        pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
-                                          seed=seed)
-
-        async def counted() -> AsyncIterator[str]:
-            t0, n = time.perf_counter(), 0
-            async for piece in pieces:
-                n += 1
-                yield piece
-            self._record(version, n, t0)  # pieces: about one per token
-
-        return {"stream_id": self._streams.start(counted()), "version": version}
-
-    async def read_stream(self, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
-        """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
-        return await self._streams.read(stream_id, wait_s)
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        """Unit-length embeddings from the served version (never split by an A/B test)."""
-        return await self._inference().embed(self._served_version, texts)

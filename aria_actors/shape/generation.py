@@ -1,0 +1,110 @@
+"""Generation in the service actor: which version answers a request, its metrics, the backend.
+
+A mixin of :class:`aria_actors.shape.service.ShapeService`, kept apart so that each module holds
+one concern::
+
+    describe / complete / start_stream (key) --> version: the A/B split's pick (sticky per key)
+                                                 or the served version
+                                             --> backend (inference.py: Serve inside Ray, else
+                                                 in-process), created on first use
+                                             --> per-version metrics of the split (this actor)
+    embed --> the served version, always (embeddings stay comparable during an A/B test)
+
+Guarantees and caveats
+----------------------
+- Nothing here imports torch or ray at import; the backend does, on first use, and only in
+  the process that runs the model (the replica's engine, or this one for the local backend).
+- A request counts once in its version's metrics, whatever the number of prompts it carries;
+  its tokens are the completions' generated tokens (a stream counts its pieces).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aria_actors.shape.corpus import prompt_for
+
+
+class GenerationMixin:
+    """Generation methods of ShapeService."""
+
+    settings: Any
+    config: Any
+    _backend: Any
+    _served_version: str
+    _traffic: Any
+    _streams: Any
+
+    def _base_source(self) -> Any:
+        from aria_actors.shape.config import ModelSource
+
+        return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
+
+    def _inference(self) -> Any:
+        """The generation backend (Serve inside a Ray actor, else in-process), made on first use."""
+        if self._backend is None:
+            from aria_actors.shape.inference import make_backend
+
+            backend = make_backend(self.config, self.settings)
+            backend.add("base", self._base_source())
+            self._backend = backend
+        return self._backend
+
+    # -- generation (through the backend; A/B split when one runs) -----------------------------
+    def _route(self, key: str | None) -> str:
+        return self._traffic.pick(key) if self._traffic else self._served_version
+
+    def _record(self, version: str, tokens: int, t0: float) -> None:
+        if self._traffic is not None and version in self._traffic.weights:
+            self._traffic.record(version, tokens, time.perf_counter() - t0)
+
+    async def _complete(self, prompts: list[str], *, key: str | None = None, max_new_tokens: int | None = None,
+                        seed: int | None = None, min_new_tokens: int | None = None) -> list[Any]:
+        version = self._route(key)
+        t0 = time.perf_counter()
+        out = await self._inference().complete(
+            version, prompts, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+            min_new_tokens=min_new_tokens or 0, seed=seed)
+        self._record(version, sum(c.tokens for c in out), t0)
+        return out
+
+    async def describe(self, traits: list[str], *, max_new_tokens: int | None = None,
+                       seed: int | None = None, key: str | None = None) -> str:
+        """A generated text description of a character with ``traits``."""
+        out = await self._complete([prompt_for(traits)], key=key, max_new_tokens=max_new_tokens, seed=seed)
+        return out[0].text.strip()
+
+    async def complete(self, prompts: list[str], *, max_new_tokens: int | None = None,
+                       seed: int | None = None, min_new_tokens: int | None = None,
+                       key: str | None = None) -> list[str]:
+        """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one
+        sampling call of their own, reproducible)."""
+        out = await self._complete(prompts, key=key, max_new_tokens=max_new_tokens, seed=seed,
+                                   min_new_tokens=min_new_tokens)
+        return [c.text for c in out]
+
+    async def start_stream(self, prompt: str, *, max_new_tokens: int | None = None,
+                           seed: int | None = None, key: str | None = None) -> dict[str, str]:
+        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream`."""
+        version = self._route(key)
+        pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+                                          seed=seed)
+
+        async def counted() -> AsyncIterator[str]:
+            t0, n = time.perf_counter(), 0
+            async for piece in pieces:
+                n += 1
+                yield piece
+            self._record(version, n, t0)  # pieces: about one per token
+
+        return {"stream_id": self._streams.start(counted()), "version": version}
+
+    async def read_stream(self, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
+        """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
+        return await self._streams.read(stream_id, wait_s)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """Unit-length embeddings from the served version (never split by an A/B test)."""
+        return await self._inference().embed(self._served_version, texts)
