@@ -11,6 +11,7 @@ first boot of a fresh ARIA_HOME (OpenBao and PostgreSQL initialised). Asserts no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -68,6 +69,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if importlib.util.find_spec("pandas") is not None:
+        # The test tools (TRL) bring pandas; Ray Serve imports it in each of its processes when
+        # it is there (+0.3 CPU-s each, measured). `scripts/install.sh` alone leaves it out.
+        print("# note: pandas is installed (a --dev install): Serve's processes import it, so this boot "
+              "costs more than on the runtime install that `aria up` is installed with")
     if others := other_rays():
         # Measured: ray.init alone takes ~7.5 s instead of ~3.5 s then; Aria's head is not
         # affected (it gives its agent a free port).
