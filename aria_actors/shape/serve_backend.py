@@ -29,6 +29,9 @@ Guarantees and caveats
   lives as long as the actor.
 - The first request after boot or after scale-to-zero waits for a replica and its engine (a
   Python + torch start and the model load; building the tiny model the first time on a machine).
+- A running application of a version that this backend has not deployed yet (an earlier actor
+  died without ``stop``) is taken over as it is, with the replicas it has: a model path changed
+  in the meantime takes effect after ``stop`` (``aria down``) or a new version id.
 - Application names are cluster-wide in Serve: two Arias sharing one Ray cluster would share
   ``aria_shape_inference_*``. ``close`` deletes every application with that prefix (also those an
   earlier actor of this service left behind).
@@ -98,6 +101,7 @@ class ServeBackend:
         self._errors: dict[str, str] = {}
         self._deploying: dict[str, asyncio.Future[Any]] = {}
         self._pending: dict[tuple[str, int, int], _Pending] = {}
+        self._deployed: set[str] = set()  # versions this backend deployed (or took over) once
         self._sending: set[asyncio.Task[None]] = set()
 
     def add(self, version: str, source: ModelSource) -> None:
@@ -126,6 +130,14 @@ class ServeBackend:
             from aria_actors.runtime.shell import ensure_serve
 
             ensure_serve(self.settings)
+        elif version not in self._deployed:
+            existing = serve.status().applications.get(name)
+            if existing is not None and existing.status == "RUNNING":
+                # Left by an earlier actor of this service (it died without stop): take its warm
+                # replicas over rather than replace them.
+                self._deployed.add(version)
+                return serve.get_app_handle(name)
+        self._deployed.add(version)
         cfg = self.config
         app = application(source, version=version, max_new_tokens=cfg.max_new_tokens,
                           max_batch_size=cfg.inference_max_batch_size,

@@ -178,3 +178,25 @@ def test_min_replicas_keeps_the_served_version_warm_from_start(serve_running, fr
         ray.get(host.stop.remote())
         ray.kill(host)
     assert _inference_apps() == set()
+
+
+@pytest.mark.slow
+def test_a_new_actor_takes_over_the_running_application(serve_running, fresh_database, tmp_path) -> None:
+    import ray
+
+    from tests.fixtures.shape import ShapeHost
+
+    first = ray.remote(ShapeHost).remote(str(tmp_path), fresh_database)
+    ray.get(first.start.remote())
+    engine = ray.get(first.call.remote("load_version", "base"))["engine_pid"]
+    ray.kill(first)  # dies without stop: its application stays
+    second = ray.remote(ShapeHost).remote(str(tmp_path), fresh_database)
+    try:
+        ray.get(second.start.remote())
+        assert ray.get(second.call.remote("complete", [PROMPT], max_new_tokens=4, seed=2))
+        assert ray.get(second.call.remote("load_version", "base"))["engine_pid"] == engine  # same replica
+        assert not _gone(engine, wait_s=0)
+    finally:
+        ray.get(second.stop.remote())
+        ray.kill(second)
+    assert _inference_apps() == set() and _gone(engine)
