@@ -73,12 +73,19 @@ class RayDirectory:
         except ray.exceptions.RayActorError:
             raise ServiceUnavailable("the boot actor is restarting; retry shortly") from None
 
+    def timeout_of(self, name: str) -> float:
+        """The service's own call timeout when its spec sets one, else the setting."""
+        from aria_actors.runtime.registry import all_specs
+
+        spec = next((s for s in all_specs() if s.name == name), None)
+        return spec.call_timeout_s if spec is not None and spec.call_timeout_s else self.call_timeout_s
+
     def client(self, name: str) -> GuardedClient:
         if name not in self._clients:
             from aria_actors.runtime.shell import RayServiceClient
 
             breaker = self.breakers.setdefault(name, CircuitBreaker(name))
             self._clients[name] = GuardedClient(
-                RayServiceClient(name, self.namespace, self.call_timeout_s), breaker
+                RayServiceClient(name, self.namespace, self.timeout_of(name)), breaker
             )
         return self._clients[name]

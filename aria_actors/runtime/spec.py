@@ -54,6 +54,9 @@ class ServiceSpec:
     description: str = ""
     # "module:Class" of the Service implementation, imported only inside the service's own process.
     entrypoint: str = ""
+    # How long the gateway waits on one call to it; None: the `call_timeout_s` setting. For a
+    # service whose first call may have to load something large (a model).
+    call_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.layer <= 5:

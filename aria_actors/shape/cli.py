@@ -46,12 +46,14 @@ def generate(
 ) -> None:
     """Generate a character of TEMPLATE (constraints always satisfied) and print it as JSON."""
     if save:
-        out = gateway_call(
-            token, "POST", "/v1/shape/characters", json={"template": template, "name": name, "seed": seed}
+        out = gateway_call(  # the first generation may wait for the model to load
+            token, "POST", "/v1/shape/characters", timeout=150,
+            json={"template": template, "name": name, "seed": seed},
         )
     else:
         out = gateway_call(
-            token, "POST", "/v1/shape/characters/generate", json={"template": template, "name": name, "seed": seed}
+            token, "POST", "/v1/shape/characters/generate", timeout=150,
+            json={"template": template, "name": name, "seed": seed},
         )
         out.pop("embedding", None)
         out.pop("portrait_svg", None)

@@ -114,6 +114,9 @@ SPEC = ServiceSpec(
         'multi-modal',
     ),
     description="Character generation with Qwen3-family models and GRPO training",
+    # The first generation after boot (or after scale-to-zero) starts a replica and loads the
+    # model: 6-9 s on the 2-core machine, 15 s measured under load; the default 30 s is too close.
+    call_timeout_s=120.0,
     entrypoint="aria_actors.shape.service:ShapeService",
 )
 
