@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -86,6 +88,26 @@ def test_service_routes_need_the_operator_token(running_aria) -> None:
     allowed = httpx.get(url, headers={"authorization": f"Bearer {token}"})
     assert allowed.status_code == 200, allowed.text
 
+
+
+def test_shape_generates_through_its_serve_deployment(running_aria) -> None:
+    # Nothing of the model runs after boot; the first generation deploys aria_shape's inference
+    # application (a replica and its engine process), which `aria down` below must remove too.
+    token = running_aria.aria("token", check=True).stdout.strip()
+    out = running_aria.aria("shape", "generate", "fantasy", "--seed", "3", "--token", token)
+    assert out.returncode == 0, out.stderr
+    character = json.loads(out.stdout)["character"]
+    assert character["traits"] and character["description"].strip()  # text from the model
+    # The boot actor's health loop (every 2 s) carries the state the deployment reached.
+    deadline = time.monotonic() + 60
+    with AriaClient(running_aria.url, token=token) as client:
+        while True:
+            inference = client.service("aria_shape").details.get("inference", {})
+            state = inference.get("versions", {}).get("base", {}).get("state", "")
+            if state.startswith("running") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert inference["backend"] == "serve" and state.startswith("running"), inference
 
 
 def test_down_leaves_no_process_behind(running_aria) -> None:
