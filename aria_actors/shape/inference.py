@@ -99,23 +99,23 @@ class ModelRunner:
             stream_text(self.loaded, prompt, push, **options)
 
 
-class LocalBackend:
-    """Every version's model in this process, loaded on first use."""
+class VersionBook:
+    """What both backends keep per model version: where its model comes from and its last error."""
 
-    kind = "local"
+    where = "here"  # ends "model version X is not ...", the UnknownModelVersion message
 
     def __init__(self) -> None:
         self._sources: dict[str, ModelSource] = {}
-        self._runners: dict[str, ModelRunner] = {}
         self._errors: dict[str, str] = {}
-        self._loading: set[str] = set()
-        self._load_lock = threading.Lock()  # thread lock: callers may come from several loops
 
     def add(self, version: str, source: ModelSource) -> None:
         if self._sources.get(version) != source:
-            self._runners.pop(version, None)
             self._errors.pop(version, None)
+            self._drop_built(version)
         self._sources[version] = source
+
+    def _drop_built(self, version: str) -> None:
+        """Forget what was built from the version's previous source (a model, an application)."""
 
     def versions(self) -> list[str]:
         return sorted(self._sources)
@@ -124,8 +124,36 @@ class LocalBackend:
         try:
             return self._sources[version]
         except KeyError:
-            raise UnknownModelVersion(f"model version {version!r} is not loaded here",
+            raise UnknownModelVersion(f"model version {version!r} is not {self.where}",
                                       model_version=version) from None
+
+    def _forget(self, version: str) -> None:
+        self._sources.pop(version, None)
+        self._errors.pop(version, None)
+
+    def error(self, version: str) -> str | None:
+        return self._errors.get(version)
+
+    async def local_model(self, version: str) -> Any:
+        """The version's model loaded in this process, a copy of its own (training runs here and
+        must not share a served model)."""
+        return await asyncio.to_thread(self._source(version).load)
+
+
+class LocalBackend(VersionBook):
+    """Every version's model in this process, loaded on first use."""
+
+    kind = "local"
+    where = "loaded here"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runners: dict[str, ModelRunner] = {}
+        self._loading: set[str] = set()
+        self._load_lock = threading.Lock()  # thread lock: callers may come from several loops
+
+    def _drop_built(self, version: str) -> None:
+        self._runners.pop(version, None)
 
     def _load(self, version: str) -> ModelRunner:
         source = self._source(version)
@@ -175,17 +203,9 @@ class LocalBackend:
                 lambda push: runner.stream(prompt, push, max_new_tokens=max_new_tokens, seed=seed)):
             yield piece
 
-    async def local_model(self, version: str) -> Any:
-        """A copy of the version's model of its own (training must not share the served one)."""
-        return await asyncio.to_thread(self._source(version).load)
-
     async def remove(self, version: str) -> None:
-        self._sources.pop(version, None)
+        self._forget(version)
         self._runners.pop(version, None)
-        self._errors.pop(version, None)
-
-    def error(self, version: str) -> str | None:
-        return self._errors.get(version)
 
     async def states(self, timeout_s: float) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

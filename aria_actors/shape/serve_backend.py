@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aria_actors.shape.config import ModelSource, ShapeConfig
-from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
-from aria_actors.shape.inference import Completion
+from aria_actors.shape.errors import ModelLoadError
+from aria_actors.shape.inference import Completion, VersionBook
 
 PREFIX = "aria_shape_inference_"
 
@@ -89,36 +89,23 @@ def _serve_running() -> bool:
         return False
 
 
-class ServeBackend:
+class ServeBackend(VersionBook):
     """Model versions as Serve applications, reached by DeploymentHandle."""
 
     kind = "serve"
+    where = "served here"
 
     def __init__(self, config: ShapeConfig, settings: Any) -> None:
+        super().__init__()
         self.config, self.settings = config, settings
-        self._sources: dict[str, ModelSource] = {}
         self._apps: dict[str, _App] = {}
-        self._errors: dict[str, str] = {}
         self._deploying: dict[str, asyncio.Future[Any]] = {}
         self._pending: dict[tuple[str, int, int], _Pending] = {}
         self._deployed: set[str] = set()  # versions this backend deployed (or took over) once
         self._sending: set[asyncio.Task[None]] = set()
 
-    def add(self, version: str, source: ModelSource) -> None:
-        if self._sources.get(version) != source:
-            self._errors.pop(version, None)
-            self._apps.pop(version, None)  # redeployed (updated in place) with the new source on next use
-        self._sources[version] = source
-
-    def versions(self) -> list[str]:
-        return sorted(self._sources)
-
-    def _source(self, version: str) -> ModelSource:
-        try:
-            return self._sources[version]
-        except KeyError:
-            raise UnknownModelVersion(f"model version {version!r} is not served here",
-                                      model_version=version) from None
+    def _drop_built(self, version: str) -> None:
+        self._apps.pop(version, None)  # redeployed (updated in place) with the new source on next use
 
     # -- deployment ---------------------------------------------------------------------------
     def _deploy_blocking(self, name: str, source: ModelSource, version: str) -> Any:
@@ -254,22 +241,14 @@ class ServeBackend:
         async for piece in handle.options(stream=True).stream.remote(prompt, max_new_tokens, seed):
             yield piece
 
-    async def local_model(self, version: str) -> Any:
-        """The version's model loaded in this process (training runs here, not in a replica)."""
-        return await asyncio.to_thread(self._source(version).load)
-
     # -- lifecycle ----------------------------------------------------------------------------
     async def remove(self, version: str) -> None:
-        self._sources.pop(version, None)
-        self._errors.pop(version, None)
+        self._forget(version)
         app = self._apps.pop(version, None)
         if app is not None:
             from ray import serve
 
             await asyncio.to_thread(serve.delete, app.name)
-
-    def error(self, version: str) -> str | None:
-        return self._errors.get(version)
 
     def _statuses(self) -> dict[str, Any]:
         from ray import serve
