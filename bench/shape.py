@@ -50,6 +50,7 @@ import os
 import statistics
 import tempfile
 import time
+from typing import Any
 
 
 def line(name: str, aria: float, peer: float, unit: str, higher_is_better: bool) -> None:
@@ -162,6 +163,37 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
          statistics.median(aria_rates), statistics.median(direct_rates), "tok/s", higher_is_better=True)
 
 
+
+def direct_peers(model_dir: str, batch_size: int, tokens: int) -> tuple[list[str], Any, Any]:
+    """One batch of prompts and the two direct peers of served generation on it: HF
+    ``model.generate`` and aria's KV-cached ``generate()``, both in this process."""
+    import torch
+
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.model import generate, load_model
+
+    loaded = load_model(ShapeConfig(model_path=model_dir))
+    tok = loaded.tokenizer
+    batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (batch_size // 4)
+
+    def hf_batch() -> None:
+        enc = tok(batch, return_tensors="pt", padding=True)
+        with torch.no_grad():
+            loaded.model.generate(**enc, max_new_tokens=tokens, min_new_tokens=tokens,
+                                  do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
+
+    def aria_batch() -> None:
+        generate(loaded, batch, max_new_tokens=tokens, min_new_tokens=tokens)
+
+    return batch, hf_batch, aria_batch
+
+
+def timed(fn: Any, times: int = 1) -> float:
+    t0 = time.perf_counter()
+    for _ in range(times):
+        fn()
+    return time.perf_counter() - t0
+
 def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -> None:
     """Tokens/s through the Serve deployment vs the same prompts through a direct generate() call.
 
@@ -176,12 +208,9 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
       arrive while the replica computes) vs ``--rounds`` direct batches back to back.
     """
     import ray
-    import torch
     from ray import serve
 
     from aria_actors.runtime.localcluster import SERVE_ENV
-    from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.model import generate, load_model
     from aria_actors.shape.serving import deploy
 
     os.environ.update(SERVE_ENV)  # Serve as Aria runs it (`aria up` starts Ray with SERVE_ENV)
@@ -190,25 +219,8 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
     try:
         handle = deploy(model_dir, name="bench_shape", max_new_tokens=args.tokens,
                         min_new_tokens=args.tokens, max_batch_size=args.batch, batch_wait_timeout_s=0.05)
-        loaded = load_model(ShapeConfig(model_path=model_dir))
-        tok = loaded.tokenizer
-        batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
+        batch, hf_batch, aria_batch = direct_peers(model_dir, args.batch, args.tokens)
         n_tokens = len(batch) * args.tokens
-
-        def hf_batch() -> None:
-            enc = tok(batch, return_tensors="pt", padding=True)
-            with torch.no_grad():
-                loaded.model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                                      do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
-
-        def aria_batch() -> None:
-            generate(loaded, batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
-
-        def timed(fn: object, times: int = 1) -> float:
-            t0 = time.perf_counter()
-            for _ in range(times):
-                fn()  # type: ignore[operator]
-            return time.perf_counter() - t0
 
         burst: dict[str, list[float]] = {"serve": [], "hf": [], "aria": []}
         sustained: dict[str, list[float]] = {"serve": [], "hf": [], "aria": []}
@@ -309,12 +321,9 @@ def bench_serve_service(model_dir: str, args: argparse.Namespace) -> None:
     ``2 * --batch`` clients), the two modes alternating round by round on one service.
     """
     import ray
-    import torch
     from ray import serve
 
     from aria_actors.runtime.localcluster import SERVE_ENV
-    from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.model import generate, load_model
 
     os.environ.update(SERVE_ENV)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -326,25 +335,8 @@ def bench_serve_service(model_dir: str, args: argparse.Namespace) -> None:
                   "inference_max_batch_size": args.batch, "inference_batch_wait_s": 0.05}
         host = ray.remote(_ServiceHost).remote(home, config)
         ray.get(host.start.remote())
-        loaded = load_model(ShapeConfig(model_path=model_dir))
-        tok = loaded.tokenizer
-        batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
+        batch, hf_batch, aria_batch = direct_peers(model_dir, args.batch, args.tokens)
         n_tokens = len(batch) * args.tokens
-
-        def hf_batch() -> None:
-            enc = tok(batch, return_tensors="pt", padding=True)
-            with torch.no_grad():
-                loaded.model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                                      do_sample=True, top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
-
-        def aria_batch() -> None:
-            generate(loaded, batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens)
-
-        def timed(fn: object, times: int = 1) -> float:
-            t0 = time.perf_counter()
-            for _ in range(times):
-                fn()  # type: ignore[operator]
-            return time.perf_counter() - t0
 
         async def one_burst() -> float:
             t0 = time.perf_counter()
