@@ -86,8 +86,43 @@ class DataService(Service):
         self.lease_id: str | None = None
         self.last_maintenance: dict[str, Any] | None = None
         self._maintainer: Any = None
+        self._early_server: Any = None  # asyncio future of the embedded server's start (prepare)
 
     # -- lifecycle ---------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        # With no database configured, the embedded server (initdb on the first boot, then its
+        # start: 0.6-1.5 s on the 2-core machine) needs nothing from aria_security: it starts now,
+        # while aria_security boots. start() stops it again if aria_security holds the URL of
+        # another database (a URL given once with ARIA_DATABASE_URL is remembered there).
+        import asyncio
+
+        if self.settings.database_url.get_secret_value() or self._early_server is not None:
+            return
+        try:
+            from aria_actors.data.config import load_data_config
+            from aria_actors.data.embedded import EmbeddedPostgres
+
+            self.embedded = EmbeddedPostgres(
+                self.settings.home / "postgres", start_timeout_s=load_data_config().embedded_start_timeout_s
+            )
+        except Exception:  # start() does the same again and reports what is wrong
+            log.exception("preparing the embedded PostgreSQL failed")
+            self.embedded = None
+            return
+        self._early_server = asyncio.ensure_future(asyncio.to_thread(self.embedded.start))
+
+    async def _drop_early_server(self) -> None:
+        """Stop the embedded server prepare() started: the database is elsewhere."""
+        import asyncio
+        import contextlib
+
+        early, self._early_server = self._early_server, None
+        if early is None or self.embedded is None:
+            return
+        with contextlib.suppress(Exception):  # a failed start has nothing to stop
+            await early
+        await asyncio.to_thread(self.embedded.stop)
+        self.embedded = None
 
     async def start(self, deps: Deps) -> None:
         import asyncio
@@ -139,6 +174,10 @@ class DataService(Service):
         if self.db is not None:
             await self.db.close()
             self.db = None
+        if self._early_server is not None:  # prepared, never started
+            with contextlib.suppress(Exception):
+                await self._early_server
+            self._early_server = None
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
             self.embedded = None
@@ -256,15 +295,20 @@ class DataService(Service):
                 await self._write_secret(security, {"url": url, "embedded": False})
             return url, "ARIA_DATABASE_URL"
         if stored and stored.get("url") and not stored.get("embedded"):
+            await self._drop_early_server()
             if stored.get("db_role"):
                 return await self._with_openbao_creds(security, stored), (
                     f"aria_security:{SECRET_PATH} + database role {stored['db_role']}")
             return stored["url"], f"aria_security:{SECRET_PATH}"
         assert self.config is not None
-        self.embedded = EmbeddedPostgres(
-            self.settings.home / "postgres", start_timeout_s=self.config.embedded_start_timeout_s
-        )
-        dsn = await asyncio.to_thread(self.embedded.start)
+        if self._early_server is not None:  # begun by prepare()
+            early, self._early_server = self._early_server, None
+            dsn = await early
+        else:
+            self.embedded = EmbeddedPostgres(
+                self.settings.home / "postgres", start_timeout_s=self.config.embedded_start_timeout_s
+            )
+            dsn = await asyncio.to_thread(self.embedded.start)
         if security is not None and (stored or {}).get("url") != dsn:
             await self._write_secret(security, {"url": dsn, "embedded": True})
         return dsn, "embedded PostgreSQL"

@@ -92,6 +92,35 @@ async def test_embedded_mode_starts_and_stops_its_server() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+async def test_prepare_starts_the_embedded_server_that_start_then_uses() -> None:
+    home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
+    svc = DataService(AriaSettings(home=home, database_url=""))
+    try:
+        await svc.prepare()  # initdb and start while the services below would still boot
+        early = svc.embedded
+        assert early is not None
+        await svc.start(Deps())
+        assert svc.embedded is early and early.is_running()
+        assert (await svc.health()).details["embedded_pid"] == early.pid()
+        await svc.stop()
+        assert not early.is_running()
+    finally:
+        await svc.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_a_prepared_service_that_never_starts_stops_its_server() -> None:
+    home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
+    svc = DataService(AriaSettings(home=home, database_url=""))
+    try:
+        await svc.prepare()
+        early = svc.embedded
+        await svc.stop()  # e.g. its dependency failed: the runtime stops it unstarted
+        assert early is not None and not early.is_running()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()

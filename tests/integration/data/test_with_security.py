@@ -27,10 +27,16 @@ async def test_dsn_kept_in_aria_security(security, fresh_database: str, tmp_path
     assert data["url"] == fresh_database and data["embedded"] is False
 
     # Without the setting, the next start takes the URL from aria_security: nothing embedded.
+    # prepare() (launch time, before aria_security is reachable) began an embedded server on
+    # speculation; start() stops it again.
     second = DataService(AriaSettings(home=tmp_path, database_url=""))
+    await second.prepare()
+    early = second.embedded
+    assert early is not None
     await second.start(deps)
     try:
         assert second.dsn_source == f"aria_security:{SECRET_PATH}" and second.embedded is None
+        assert not early.is_running()
         assert await second.dsn() == fresh_database
         h = await second.health()
         assert h.status == Status.READY and "aria_security" in h.details["dsn_source"]
