@@ -115,6 +115,8 @@ class SupervisorOptions:
     restart_backoff_max_s: float = 30.0
     # Probes that must fail in a row before a live unit is restarted (a dead unit restarts at once).
     failure_threshold: int = 2
+    # Waves whose units are launched ahead of the one starting (see Supervisor.boot).
+    launch_ahead: int = 2
 
 
 class Supervisor:
@@ -183,18 +185,31 @@ class Supervisor:
     async def boot(self) -> dict[str, Any]:
         """Start every service, wave by wave; returns the status once all have settled.
 
-        Every unit is *launched* (its process or Serve application created) up front, because
-        that is the slow part and does not depend on anything; ``start`` still runs in dependency
-        order, and a launched unit refuses calls until it is started. Units of services that
-        could not start (a dependency failed) are discarded afterwards.
+        Units are *launched* (process or Serve application created) ahead of their start, because
+        that is the slow part and depends on nothing: ``launch_ahead`` waves ahead of the one
+        starting, in start order, and Serve applications (whose replicas take longest) at once.
+        Not every wave at once: on a CPU-bound boot the first services then start while a dozen
+        processes start beside them (aria_security took 4-6 s to start instead of ~1 s, measured).
+        ``start`` runs in dependency order; a launched unit refuses calls until it is started.
+        Units of services that could not start (a dependency failed) are discarded afterwards.
         """
         self.phase = "booting"
-        # In start order: launchers that queue creations (Ray's) then bring up the first layers first.
-        launches = {n: asyncio.ensure_future(self.launcher.launch(self.specs[n]))
-                    for wave in self.waves for n in wave}
+        launches: dict[str, asyncio.Future[Unit]] = {}
+
+        def launch(names: Iterable[str]) -> None:
+            for n in names:
+                if n not in launches:
+                    launches[n] = asyncio.ensure_future(self.launcher.launch(self.specs[n]))
+
+        ahead = max(1, self.options.launch_ahead)
+        for wave in self.waves[:ahead]:
+            launch(wave)
+        launch(n for n, spec in self.specs.items() if spec.kind == "deployment")
         try:
-            for wave in self.waves:
+            for i, wave in enumerate(self.waves):
                 await asyncio.gather(*(self._start_if_possible(n, launches.get(n)) for n in wave))
+                if i + ahead < len(self.waves):
+                    launch(self.waves[i + ahead])
         finally:
             for name, fut in launches.items():
                 if self.states[name].unit is None:

@@ -259,3 +259,22 @@ async def test_units_are_launched_in_start_order() -> None:
     await sup.boot()
     assert launched == [name for wave in sup.waves for name in wave]
     assert launched[0] == "t_base" and launched[-1] == "t_top"
+
+
+async def test_waves_are_launched_only_launch_ahead_waves_before_their_start() -> None:
+    # A CPU-bound boot starts the first layers faster when later processes are not all starting.
+    started_when_launched: dict[str, set[str]] = {}
+
+    class RecordingLauncher(LocalLauncher):
+        async def launch(self, spec_):
+            started_when_launched[spec_.name] = {
+                n for n, u in self.units.items() if hasattr(u.service, "started_at")}
+            return await super().launch(spec_)
+
+    options = SupervisorOptions(launch_ahead=1)
+    sup = Supervisor(diamond(), RecordingLauncher(), options, is_dead=is_dead)
+    await sup.boot()
+    assert started_when_launched["t_base"] == set()
+    assert started_when_launched["t_left"] == started_when_launched["t_right"] == {"t_base"}
+    assert started_when_launched["t_top"] == {"t_base", "t_left", "t_lone", "t_right"}
+    assert all(s["status"] == "ready" for s in sup.status()["services"])
