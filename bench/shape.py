@@ -124,7 +124,6 @@ def bench_grpo(model_dir: str, args: argparse.Namespace) -> None:
 
 
 async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
-    import torch
 
     from aria_actors.runtime.local import LocalClient
     from aria_actors.runtime.settings import AriaSettings
@@ -137,16 +136,9 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
 
     await svc.start(Deps())
     await svc.wait_ready()
-    client = LocalClient(svc)
-    model, tok = svc._loaded.model, svc._loaded.tokenizer
-    batch = [f"Traits: {t}.\nDescription:" for t in ("brave", "kind", "shy", "wise")] * (args.batch // 4)
-    enc = tok(batch, return_tensors="pt", padding=True)
+    client = LocalClient(svc)  # outside Ray: the service's in-process backend
+    batch, direct, _ = direct_peers(model_dir, args.batch, args.tokens)  # peer: HF model.generate
     n_tokens = len(batch) * args.tokens
-
-    def direct() -> None:
-        with torch.no_grad():
-            model.generate(**enc, max_new_tokens=args.tokens, min_new_tokens=args.tokens, do_sample=True,
-                           top_k=None, top_p=None, pad_token_id=tok.pad_token_id)
 
     aria_rates, direct_rates = [], []
     for r in range(args.rounds + 1):
