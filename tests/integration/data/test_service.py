@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -67,58 +68,57 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
     assert (await svc.health()).status == Status.FAILED
 
 
-async def test_embedded_mode_starts_and_stops_its_server() -> None:
+@pytest.fixture
+async def embedded_service() -> AsyncIterator[DataService]:
+    """A DataService on its own embedded server (a short home: the server's socket lives there)."""
     home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
     svc = DataService(AriaSettings(home=home, database_url=""))
     try:
-        await svc.start(Deps())
-        embedded = svc.embedded
-        assert embedded is not None and embedded.is_running()
-        assert embedded.pgdata == home / "postgres" / "data"
-        h = await svc.health()
-        assert h.status == Status.READY and h.details["embedded_pid"] == embedded.pid()
-        # The server dies under a running service: health says so, and after the server is
-        # back (crash recovery) the same pool serves again.
-        os.kill(embedded.pid(), signal.SIGKILL)
-        while embedded.is_running() or embedded._orphans():  # backends notice within moments
-            await asyncio.sleep(0.01)
-        assert (await svc.health()).status == Status.FAILED
-        await asyncio.to_thread(embedded.start)
-        assert (await svc.health()).status == Status.READY
-        await svc.stop()
-        assert not embedded.is_running()
+        yield svc
     finally:
         await svc.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
-async def test_prepare_starts_the_embedded_server_that_start_then_uses() -> None:
-    home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
-    svc = DataService(AriaSettings(home=home, database_url=""))
-    try:
-        await svc.prepare()  # initdb and start while the services below would still boot
-        early = svc.embedded
-        assert early is not None
-        await svc.start(Deps())
-        assert svc.embedded is early and early.is_running()
-        assert (await svc.health()).details["embedded_pid"] == early.pid()
-        await svc.stop()
-        assert not early.is_running()
-    finally:
-        await svc.stop()
-        shutil.rmtree(home, ignore_errors=True)
+async def test_embedded_mode_starts_and_stops_its_server(embedded_service: DataService) -> None:
+    svc = embedded_service
+    home = svc.settings.home
+    await svc.start(Deps())
+    embedded = svc.embedded
+    assert embedded is not None and embedded.is_running()
+    assert embedded.pgdata == home / "postgres" / "data"
+    h = await svc.health()
+    assert h.status == Status.READY and h.details["embedded_pid"] == embedded.pid()
+    # The server dies under a running service: health says so, and after the server is
+    # back (crash recovery) the same pool serves again.
+    os.kill(embedded.pid(), signal.SIGKILL)
+    while embedded.is_running() or embedded._orphans():  # backends notice within moments
+        await asyncio.sleep(0.01)
+    assert (await svc.health()).status == Status.FAILED
+    await asyncio.to_thread(embedded.start)
+    assert (await svc.health()).status == Status.READY
+    await svc.stop()
+    assert not embedded.is_running()
 
 
-async def test_a_prepared_service_that_never_starts_stops_its_server() -> None:
-    home = Path(f"/tmp/aria-data-svc-{uuid.uuid4().hex[:8]}")
-    svc = DataService(AriaSettings(home=home, database_url=""))
-    try:
-        await svc.prepare()
-        early = svc.embedded
-        await svc.stop()  # e.g. its dependency failed: the runtime stops it unstarted
-        assert early is not None and not early.is_running()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+async def test_prepare_starts_the_embedded_server_that_start_then_uses(embedded_service: DataService) -> None:
+    svc = embedded_service
+    await svc.prepare()  # initdb and start while the services below would still boot
+    early = svc.embedded
+    assert early is not None
+    await svc.start(Deps())
+    assert svc.embedded is early and early.is_running()
+    assert (await svc.health()).details["embedded_pid"] == early.pid()
+    await svc.stop()
+    assert not early.is_running()
+
+
+async def test_a_prepared_service_that_never_starts_stops_its_server(embedded_service: DataService) -> None:
+    svc = embedded_service
+    await svc.prepare()
+    early = svc.embedded
+    await svc.stop()  # e.g. its dependency failed: the runtime stops it unstarted
+    assert early is not None and not early.is_running()
 
 
 def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_path: Path,
