@@ -116,6 +116,8 @@ def test_down_leaves_no_process_behind(running_aria) -> None:
     assert down.returncode == 0, down.stderr
     token = running_aria.home / "ray" / "auth_token"
     assert marked_pids(f"RAY_AUTH_TOKEN_PATH={token}") == []
+    # Ray's dashboard and runtime-env agents do not carry the token path, but do carry ARIA_HOME.
+    assert marked_pids(f"ARIA_HOME={running_aria.home}") == []
     assert subprocess.run(["pgrep", "-f", str(running_aria.home)], capture_output=True).stdout == b""
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{running_aria.url}/health", timeout=2)
