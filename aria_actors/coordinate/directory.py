@@ -75,10 +75,14 @@ class RayDirectory:
 
     def timeout_of(self, name: str) -> float:
         """The service's own call timeout when its spec sets one, else the setting."""
-        from aria_actors.runtime.registry import all_specs
+        from aria_actors.runtime.errors import NotFound
+        from aria_actors.runtime.registry import spec_by_name
 
-        spec = next((s for s in all_specs() if s.name == name), None)
-        return spec.call_timeout_s if spec is not None and spec.call_timeout_s else self.call_timeout_s
+        try:
+            own = spec_by_name(name).call_timeout_s
+        except NotFound:
+            own = None
+        return own or self.call_timeout_s
 
     def client(self, name: str) -> GuardedClient:
         if name not in self._clients:

@@ -100,19 +100,23 @@ class DataService(Service):
             return
         try:
             from aria_actors.data.config import load_data_config
-            from aria_actors.data.embedded import EmbeddedPostgres
 
-            self.embedded = EmbeddedPostgres(
-                self.settings.home / "postgres", start_timeout_s=load_data_config().embedded_start_timeout_s
-            )
+            self.embedded = self._new_embedded(load_data_config())
         except Exception:  # start() does the same again and reports what is wrong
             log.exception("preparing the embedded PostgreSQL failed")
             self.embedded = None
             return
         self._early_server = asyncio.ensure_future(asyncio.to_thread(self.embedded.start))
 
+    def _new_embedded(self, config: DataConfig) -> EmbeddedPostgres:
+        from aria_actors.data.embedded import EmbeddedPostgres
+
+        return EmbeddedPostgres(self.settings.home / "postgres",
+                                start_timeout_s=config.embedded_start_timeout_s)
+
     async def _drop_early_server(self) -> None:
-        """Stop the embedded server prepare() started: the database is elsewhere."""
+        """Stop the embedded server prepare() started (the database is elsewhere, or the service
+        stops without having started)."""
         import asyncio
         import contextlib
 
@@ -174,10 +178,7 @@ class DataService(Service):
         if self.db is not None:
             await self.db.close()
             self.db = None
-        if self._early_server is not None:  # prepared, never started
-            with contextlib.suppress(Exception):
-                await self._early_server
-            self._early_server = None
+        await self._drop_early_server()  # prepared, never started
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
             self.embedded = None
@@ -285,7 +286,6 @@ class DataService(Service):
         """(dsn, the setting it came from) per the start diagram in the module docstring."""
         import asyncio
 
-        from aria_actors.data.embedded import EmbeddedPostgres
 
         security = self.deps.get("aria_security")
         stored = await self._read_secret(security)
@@ -305,9 +305,7 @@ class DataService(Service):
             early, self._early_server = self._early_server, None
             dsn = await early
         else:
-            self.embedded = EmbeddedPostgres(
-                self.settings.home / "postgres", start_timeout_s=self.config.embedded_start_timeout_s
-            )
+            self.embedded = self._new_embedded(self.config)
             dsn = await asyncio.to_thread(self.embedded.start)
         if security is not None and (stored or {}).get("url") != dsn:
             await self._write_secret(security, {"url": dsn, "embedded": True})

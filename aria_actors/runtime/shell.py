@@ -199,7 +199,7 @@ class RayLauncher:
                 self._http_ready = asyncio.ensure_future(asyncio.to_thread(ensure_serve, self.settings))
                 self._http_ready.add_done_callback(_log_serve_failure)
             while not self._http_ready.done():
-                if await asyncio.to_thread(_serve_controller_exists):
+                if await asyncio.to_thread(serve_controller_exists):
                     return
                 await asyncio.sleep(0.05)
             self._http_ready.result()  # serve.start failed: its error, for the unit that needed it
@@ -306,7 +306,8 @@ class DeploymentShell(ServiceHost):
             raise RuntimeError(health.message)
 
 
-def _serve_controller_exists() -> bool:
+def serve_controller_exists() -> bool:
+    """Whether Serve's controller runs on the connected cluster (a named-actor lookup, no client)."""
     from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE
 
     try:

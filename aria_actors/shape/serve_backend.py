@@ -79,16 +79,6 @@ class _App:
     source: ModelSource
 
 
-def _serve_running() -> bool:
-    from ray.serve.context import _get_global_client
-
-    try:
-        _get_global_client()
-        return True
-    except Exception:  # no controller: Serve is not started
-        return False
-
-
 class ServeBackend(VersionBook):
     """Model versions as Serve applications, reached by DeploymentHandle."""
 
@@ -111,11 +101,10 @@ class ServeBackend(VersionBook):
     def _deploy_blocking(self, name: str, source: ModelSource, version: str) -> Any:
         from ray import serve
 
+        from aria_actors.runtime.shell import ensure_serve, serve_controller_exists
         from aria_actors.shape.serving import application
 
-        if not _serve_running():
-            from aria_actors.runtime.shell import ensure_serve
-
+        if not serve_controller_exists():
             ensure_serve(self.settings)
         elif version not in self._deployed:
             existing = serve.status().applications.get(name)
@@ -284,7 +273,9 @@ class ServeBackend(VersionBook):
         """Delete every application of this service (also those an earlier actor left)."""
         names = {app.name for app in self._apps.values()}
         self._apps.clear()
-        if not names and not await asyncio.to_thread(_serve_running):
+        from aria_actors.runtime.shell import serve_controller_exists
+
+        if not names and not await asyncio.to_thread(serve_controller_exists):
             return
 
         def delete() -> None:
