@@ -3,17 +3,25 @@
 Guarantees and caveats
 ----------------------
 - With a routing ``key`` (a user or session id) the choice is sticky: the same key goes to the
-  same version for as long as the weights stay the same (a hash of the key picks the point on
-  the cumulative weights). Without a key the choice is random with the split's own seeded RNG.
+  same version for as long as the weights (and their order) stay the same (a hash of the key
+  picks the point on the cumulative weights), also across a rebuild by :meth:`TrafficSplit.restore`.
+  Without a key the choice is random with the split's own seeded RNG (a rebuilt split starts
+  that RNG again from its seed).
 - Over many requests each version's share approaches its weight / sum of weights.
-- Metrics live in memory in the serving actor; they restart from zero when it restarts.
+- Metrics are totals in memory. Counters (requests, tokens, seconds) also collect as unflushed
+  deltas that the owner takes with :meth:`take_unflushed` to store them (and gives back with
+  :meth:`give_back` when storing failed); feedback is not in the deltas, the owner stores each
+  score itself before :meth:`feedback`. The service keeps both in Postgres (:mod:`.store`) and
+  rebuilds the split from them with :meth:`restore`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from aria_actors.shape.errors import InvalidTraffic
 
@@ -25,26 +33,48 @@ class VersionMetrics:
     requests: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    feedback: list[float] = field(default_factory=list)
+    feedback_count: int = 0
+    feedback_sum: float = 0.0
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> VersionMetrics:
+        """From a mapping with (some of) the field names, e.g. a stored row."""
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
+
+    @property
+    def mean_feedback(self) -> float | None:
+        return self.feedback_sum / self.feedback_count if self.feedback_count else None
 
     def to_dict(self) -> dict[str, float | int | None]:
         return {
             "requests": self.requests, "tokens": self.tokens,
             "tokens_per_s": self.tokens / self.seconds if self.seconds else None,
-            "feedback_count": len(self.feedback),
-            "mean_feedback": sum(self.feedback) / len(self.feedback) if self.feedback else None,
+            "feedback_count": self.feedback_count, "mean_feedback": self.mean_feedback,
         }
 
 
 class TrafficSplit:
     """Routes requests between versions by weight and keeps each version's metrics."""
 
-    def __init__(self, weights: dict[str, float], seed: int = 0) -> None:
+    def __init__(self, weights: Mapping[str, float], seed: int = 0) -> None:
         if not weights or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-            raise InvalidTraffic(f"invalid traffic weights {weights}", weights=weights)
+            raise InvalidTraffic(f"invalid traffic weights {dict(weights)}", weights=dict(weights))
         self.weights = dict(weights)
+        self.seed = seed
         self._rng = random.Random(seed)
         self.metrics: dict[str, VersionMetrics] = {v: VersionMetrics() for v in weights}
+        self._unflushed: dict[str, VersionMetrics] = {}
+
+    @classmethod
+    def restore(cls, weights: Mapping[str, float], seed: int,
+                metrics: Mapping[str, Mapping[str, Any]]) -> TrafficSplit:
+        """The split as stored: ``weights`` in routing order, each version's stored totals
+        (versions without a row start at zero, rows of versions not in ``weights`` are ignored)."""
+        split = cls(weights, seed)
+        for version, row in metrics.items():
+            if version in split.metrics:
+                split.metrics[version] = VersionMetrics.of(row)
+        return split
 
     def pick(self, key: str | None = None) -> str:
         total = sum(self.weights.values())
@@ -61,19 +91,39 @@ class TrafficSplit:
         return next(v for v, w in reversed(self.weights.items()) if w > 0)
 
     def record(self, version: str, tokens: int, seconds: float) -> None:
-        m = self.metrics.setdefault(version, VersionMetrics())
-        m.requests += 1
-        m.tokens += tokens
-        m.seconds += seconds
+        for m in (self.metrics.setdefault(version, VersionMetrics()),
+                  self._unflushed.setdefault(version, VersionMetrics())):
+            m.requests += 1
+            m.tokens += tokens
+            m.seconds += seconds
+
+    def take_unflushed(self) -> dict[str, VersionMetrics]:
+        """The counters recorded since the last call (requests, tokens, seconds per version)."""
+        out, self._unflushed = self._unflushed, {}
+        return out
+
+    def give_back(self, deltas: Mapping[str, VersionMetrics]) -> None:
+        """Deltas that could not be stored: they go out again with the next ``take_unflushed``."""
+        for version, d in deltas.items():
+            m = self._unflushed.setdefault(version, VersionMetrics())
+            m.requests += d.requests
+            m.tokens += d.tokens
+            m.seconds += d.seconds
+
+    def check(self, version: str) -> None:
+        """InvalidTraffic unless ``version`` is in the split."""
+        if version not in self.weights:
+            raise InvalidTraffic(f"version {version!r} is not in the traffic split", version=version)
 
     def feedback(self, version: str, value: float) -> None:
-        if version not in self.metrics:
-            raise InvalidTraffic(f"version {version!r} is not in the traffic split", version=version)
-        self.metrics[version].feedback.append(value)
+        self.check(version)
+        m = self.metrics[version]
+        m.feedback_count += 1
+        m.feedback_sum += value
 
     def leader(self) -> str | None:
         """The version with the best mean feedback (None until some version has feedback)."""
-        scored = {v: m.to_dict()["mean_feedback"] for v, m in self.metrics.items() if m.feedback}
+        scored = {v: m.mean_feedback for v, m in self.metrics.items() if m.feedback_count}
         return max(scored, key=lambda v: scored[v]) if scored else None  # type: ignore[arg-type, return-value]
 
     def report(self) -> dict[str, object]:
