@@ -47,6 +47,8 @@ class ShapeConfig(BaseSettings):
                                        "version into one Serve request (0: one Serve request per prompt).")
     inference_idle_s: float = Field(300.0, ge=1, le=86_400,
                                     description="Idle time after which a version's replicas scale to zero.")
+    ab_flush_s: float = Field(1.0, gt=0, le=3600,
+                              description="Interval of storing A/B request/token counters (what a crash may lose).")
 
 
 @dataclass(frozen=True)

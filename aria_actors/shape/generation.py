@@ -7,7 +7,8 @@ one concern::
                                                  or the served version
                                              --> backend (inference.py: Serve inside Ray, else
                                                  in-process), created on first use
-                                             --> per-version metrics of the split (this actor)
+                                             --> per-version metrics of the split (this actor's
+                                                 memory; flushed to the store by versions.py)
     embed --> the served version, always (embeddings stay comparable during an A/B test)
 
 Guarantees and caveats
@@ -16,6 +17,8 @@ Guarantees and caveats
   the process that runs the model (the replica's engine, or this one for the local backend).
 - A request counts once in its version's metrics, whatever the number of prompts it carries;
   its tokens are the completions' generated tokens (a stream counts its pieces).
+- Counting a request touches memory only (no database round trip on this path); the counts reach
+  Postgres with the next flush (:meth:`ModelVersionsMixin.flush_metrics`).
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ embedding of that description, and an SVG portrait.
 
 Lifecycle::
 
-    (new) --start--> store opened + migrated, templates loaded --> ready
+    (new) --start--> store opened + migrated, templates loaded, the stored served version and
+                     A/B split restored (:mod:`.versions`) --> ready
                        (no model: generation starts its backend on first use, see below)
-    ready --store unreachable / served version failed to load--> degraded
+    ready --store unreachable / served version failed to load / stored version gone--> degraded
     ready / degraded --stop--> stopped (Serve applications deleted, pool closed)
 
 Generation (describe, complete, streams, embed; :mod:`.generation`) goes through a backend
@@ -22,7 +23,8 @@ Generation (describe, complete, streams, embed; :mod:`.generation`) goes through
     elsewhere (unit tests, LocalLauncher, tools): LocalBackend, the model in this process
 
     request --(A/B running? TrafficSplit.pick(key))--> version --> backend --> text
-                                                          '-- per-version metrics (this actor)
+                                                          '-- per-version metrics (memory,
+                                                              flushed to Postgres every ab_flush_s)
 
 Guarantees and caveats
 ----------------------
@@ -39,6 +41,9 @@ Guarantees and caveats
   are reloaded at start. Without it (unit tests, tools) templates live in memory and the record
   methods raise ``ServiceUnavailable``.
 - A character's new version is validated against its template before it is stored.
+- With aria_data, the served version, the A/B split and its metrics are in Postgres too and a
+  restarted actor goes on serving them; counters flushed every ``ab_flush_s`` (a crash loses at
+  most that interval's counts), feedback stored per call (:mod:`.versions`).
 - While an A/B test runs, every generation (describe, complete, complete_ab, streams) goes to the
   version the split picks (sticky per ``key``) and is counted in that version's metrics;
   embeddings always come from the served version, so they stay comparable.
@@ -81,11 +86,13 @@ SPEC = ServiceSpec(
     # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run, routing
     # and A/B over the inference backends), tests/integration/shape (Ray learners data-parallel over
     # gloo; character versions in Postgres; checkpoints through the real aria_storage service, crash
-    # + resume; the service in a Ray actor generating through its Serve applications).
+    # + resume; the service in a Ray actor generating through its Serve applications; served version
+    # and A/B split across a restart).
     # 'model-inference': generation through a Ray Serve application per model version (batched,
     # token streaming, scaled from zero), in-process outside Ray.
     # 'model-versions': registry in Postgres, A/B split by weight with per-version metrics,
-    # promotion that deletes the losers' Serve applications.
+    # promotion that deletes the losers' Serve applications; served version, split and metrics
+    # stored, so a restarted actor serves what it served.
     # 'personality-model': Big Five profile from traits (personality.py).
     # Not claimed: 'gpu' (never run on a GPU here).
     capabilities=(
@@ -157,7 +164,6 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         self._samplers: dict[str, CharacterSampler] = {}
         self._backend: Any = None  # inference.Backend, created on first use
         self._warming: asyncio.Task[Any] | None = None
-        self._train_lock = threading.Lock()
         self._started = False
         self._stopped = False
         self._pool: Any = None
@@ -165,6 +171,10 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         self._skipped_templates: dict[str, str] = {}
         self._served_version = "base"
         self._traffic: Any = None  # TrafficSplit while an A/B test runs
+        self._serving_lock = asyncio.Lock()  # store writes of the served version, split, metrics
+        self._serving_problems: dict[str, str] = {}  # stored serving state that could not load
+        self._flusher: asyncio.Task[None] | None = None  # A/B counters to the store, every ab_flush_s
+        self._train_lock = threading.Lock()
         self._streams = StreamHub()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -187,6 +197,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
                     self._register(Template.parse(body))
                 except ShapeError as exc:  # a stored template no longer loads: keep going, report it
                     self._skipped_templates[str(body.get("name"))] = exc.message
+            await self._restore_serving()
+            self._flusher = asyncio.create_task(self._flush_loop(), name="aria-shape-ab-flush")
         self._started = True
         if self.config.inference_min_replicas > 0:
             backend = self._inference()
@@ -210,6 +222,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         details: dict[str, Any] = {"templates": len(self._samplers)}
         if self._skipped_templates:
             details["skipped_templates"] = self._skipped_templates
+        if self._serving_problems:
+            details["serving_problems"] = self._serving_problems
         if self._pool is not None:
             try:
                 await self._pool.fetchval("SELECT 1", timeout=self.settings.health_timeout_s)
@@ -229,6 +243,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         if error is not None:
             return Health(Status.DEGRADED, f"model version {self._served_version!r} unavailable: {error}",
                           details)
+        if self._serving_problems:
+            return Health(Status.DEGRADED, "; ".join(self._serving_problems.values()), details)
         return Health(Status.READY, f"{len(self._samplers)} templates; model version "
                                     f"{self._served_version!r}: {served['state']}", details)
 
@@ -236,6 +252,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()
         self._warming = None
+        await self._stop_flushing(self._flusher)  # the last counts go out before the pool closes
+        self._flusher = None
         if self._backend is not None:
             await self._backend.close()
             self._backend = None

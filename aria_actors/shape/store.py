@@ -1,5 +1,6 @@
 """aria_shape's records in PostgreSQL (schema ``aria_shape``): templates, characters with their
-history of versions, and model versions. SQL lives in ``sql/store.sql``.
+history of versions, model versions, and what is served (the served version, the A/B split and
+its per-version metrics). SQL lives in ``sql/store.sql``.
 
 Character evolution::
 
@@ -12,6 +13,10 @@ Guarantees and caveats
 - Every stored version was validated against its template by the caller (the service) before it
   reached this module; the store itself does not re-check.
 - A model version's ``parent`` must exist (foreign key): the lineage of versions is a tree.
+- ``set_serving`` writes the served version and the split (or none) and resets the split's
+  metrics in one transaction: a crash leaves the old state or the new one, never a mix.
+- ``add_counts`` adds counter deltas (never absolute values), so flushing twice the same delta
+  counts it twice: the caller takes each delta once (``TrafficSplit.take_unflushed``).
 - Needs an ``asyncpg`` pool on a database where aria_shape's migrations were applied.
 """
 
@@ -117,6 +122,40 @@ class ShapeStore:
 
     async def models(self) -> list[dict[str, Any]]:
         return [_model_row(r) for r in await self.pool.fetch(q("models"))]
+
+    # -- serving: the served version, the A/B split and its metrics ---------------------------
+    async def serving(self) -> dict[str, Any] | None:
+        """``{version, weights: [(version, weight), ...] | None, seed, metrics}``, None if never set."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            row = await conn.fetchrow(q("serving"))
+            if row is None:
+                return None
+            metrics = {r["version"]: dict(r) for r in await conn.fetch(q("ab_metrics"))}
+        weights = json.loads(row["weights"]) if row["weights"] is not None else None
+        return {"version": row["version"], "seed": row["seed"], "metrics": metrics,
+                "weights": [(str(v), float(w)) for v, w in weights] if weights is not None else None}
+
+    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0) -> None:
+        """Serve ``version``, with the A/B split ``weights`` (in routing order) or none; the
+        split's metrics start again from zero."""
+        pairs = json.dumps([[v, w] for v, w in weights.items()]) if weights is not None else None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(q("put_serving"), version, pairs, seed)
+            await conn.execute(q("clear_ab_metrics"))
+            if weights:
+                await conn.execute(q("insert_ab_versions"), list(weights))
+
+    async def add_counts(self, deltas: dict[str, Any]) -> None:
+        """Add ``{version: VersionMetrics}`` request/token/second deltas to the split's metrics."""
+        if not deltas:
+            return
+        names = list(deltas)
+        await self.pool.execute(q("add_ab_counts"), names, [deltas[v].requests for v in names],
+                                [deltas[v].tokens for v in names], [deltas[v].seconds for v in names])
+
+    async def add_feedback(self, version: str, value: float) -> bool:
+        """Add one feedback score; False when ``version`` has no metrics row (not in the split)."""
+        return await self.pool.fetchval(q("add_ab_feedback"), version, value) is not None
 
 
 def _uuid(text: str) -> uuid.UUID:

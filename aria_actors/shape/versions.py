@@ -1,5 +1,5 @@
 """Model versions in the serving actor: registering versions with the inference backend, A/B
-traffic between them, promotion of the winner, and training runs that register new versions.
+traffic between them, promotion of the winner, and what is served kept in Postgres.
 
 A mixin of :class:`aria_actors.shape.service.ShapeService` (it uses the service's store, backend,
 config and served version); kept apart so that each module holds one concern.
@@ -7,39 +7,62 @@ config and served version); kept apart so that each module holds one concern.
 ::
 
     set_traffic({v1: w1, v2: w2})   versions registered with the backend (Serve: applications
-                                    deployed on their first routed request)
-    complete_ab / describe / ...    TrafficSplit.pick(key) -> version -> backend; metrics per version
-    feedback(version, value)        outcome scores; the leader is the best mean feedback
-    promote([version])              all traffic to the winner; every other version removed from
-                                    the backend (Serve: its application deleted)
+                                    deployed on their first routed request); split stored
+    complete_ab / describe / ...    TrafficSplit.pick(key) -> version -> backend; counters per
+                                    version in memory --flush_metrics (every ab_flush_s, at stop,
+                                    before traffic_report)--> aria_shape.ab_metrics
+    feedback(version, value)        stored, then counted; the leader is the best mean feedback
+    promote([version])              winner stored as served, split cleared (one transaction); every
+                                    other version removed from the backend (Serve: app deleted)
+    start (a new or restarted actor) aria_shape.serving -> served version + split with its
+                                    metrics, their versions registered with the backend
 
 Guarantees and caveats
 ----------------------
+- With aria_data (the runtime always gives it) the served version, the split and its metrics
+  live in Postgres (:mod:`.store`): a restarted actor serves the promoted version and goes on
+  with the running A/B test, metrics included. ``set_traffic`` and ``promote`` write the served
+  version and the split together in one transaction, so a crash leaves the old state or the new.
+- Feedback is stored before the call returns: none is lost. Request, token and time counters are
+  on the generation path, so they are kept in memory and flushed in one statement every
+  ``ARIA_SHAPE_AB_FLUSH_S`` (1 s) and at stop: a crash loses at most the last interval's counts
+  (never feedback, the split or the served version). A flush that fails keeps its counts for the
+  next one.
+- A stored version that is no longer in ``model_versions`` (a database restored from an older
+  backup) does not fail the boot: the service serves ``base`` (or drops the split) and says so
+  in ``health()`` (``degraded``, ``details["serving_problems"]``) until the next promotion or split.
+- Without aria_data (unit tests, tools) all of it lives in the actor's memory and restarts from
+  zero (serving ``base``) with it.
 - ``train`` runs in the service actor, one run at a time, on the served version's model loaded
   in this process for the run (generation keeps going through the backend meanwhile): for long
   runs enqueue the ``aria_shape.train`` job instead. With aria_storage it checkpoints there and
   resumes a run of the same version id.
-- A/B metrics, the split and the served version live in the actor's memory and restart from
-  zero (serving ``base``) with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from aria_actors.shape.errors import ShapeError
+from aria_actors.shape.errors import InvalidTraffic, ShapeError, UnknownModelVersion
+
+log = logging.getLogger("aria.shape")
 
 
 class ModelVersionsMixin:
-    """Version, A/B and training methods of ShapeService."""
+    """Version, A/B and promotion methods of ShapeService."""
 
     settings: Any
     config: Any
     deps: Any
+    _store: Any
     _served_version: str
     _traffic: Any
+    _serving_lock: asyncio.Lock
+    _serving_problems: dict[str, str]
     _train_lock: Any
 
     if TYPE_CHECKING:  # provided by ShapeService
@@ -62,6 +85,81 @@ class ModelVersionsMixin:
         self._inference().add(model_id, ModelSource.of(self.config, self.settings.home, row["path"]))
         return row
 
+    # -- what is served, in Postgres -----------------------------------------------------------
+    async def _restore_serving(self) -> None:
+        """At start: the stored served version and split, their versions registered with the
+        backend; a version gone from the registry is reported, not fatal."""
+        from aria_actors.shape.traffic import TrafficSplit
+
+        state = await self._store.serving()
+        if state is None:
+            return
+        problems: dict[str, str] = {}
+        try:
+            await self._register_version(state["version"])
+            self._served_version = state["version"]
+        except UnknownModelVersion as exc:
+            problems["served_version"] = f"stored served version dropped, serving 'base': {exc.message}"
+        if state["weights"] is not None:
+            weights = dict(state["weights"])
+            try:
+                for version in weights:
+                    await self._register_version(version)
+                self._traffic = TrafficSplit.restore(weights, state["seed"], state["metrics"])
+            except UnknownModelVersion as exc:
+                problems["traffic"] = f"stored A/B split {weights} dropped: {exc.message}"
+        self._serving_problems = problems
+
+    async def flush_metrics(self) -> int:
+        """Store the A/B counters recorded since the last flush; returns how many versions had
+        some. Runs every ``ab_flush_s`` and at stop; a no-op without a store."""
+        async with self._serving_lock:
+            split = self._traffic
+            if self._store is None or split is None:
+                return 0
+            deltas = split.take_unflushed()
+            if not deltas:
+                return 0
+            try:
+                await self._store.add_counts(deltas)
+            except BaseException:
+                split.give_back(deltas)  # counted at the next flush
+                raise
+            return len(deltas)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.ab_flush_s)
+            try:
+                # Shielded: a stop() that cancels this loop must not cut an UPDATE whose outcome
+                # it cannot know (its counts would be given back and could be stored twice).
+                await asyncio.shield(self.flush_metrics())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # kept in memory, retried on the next tick
+                log.warning("flushing A/B metrics failed", exc_info=True)
+
+    async def _stop_flushing(self, task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.flush_metrics()
+        except Exception:  # the database may be the reason we stop
+            log.warning("final flush of A/B metrics failed; up to one interval of counts lost",
+                        exc_info=True)
+
+    async def _set_serving(self, version: str, split: Any) -> None:
+        """Store and apply what is served, together (the caller registered the versions)."""
+        async with self._serving_lock:
+            if self._store is not None:
+                await self._store.set_serving(version, split.weights if split else None,
+                                              split.seed if split else 0)
+            self._served_version, self._traffic = version, split
+            self._serving_problems = {}
+
+    # -- versions, A/B, promotion ---------------------------------------------------------------
     async def load_version(self, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
         row = await self._register_version(model_id)
@@ -69,13 +167,14 @@ class ModelVersionsMixin:
         return {"id": model_id, "path": row["path"], **info}
 
     async def set_traffic(self, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
-        """Start an A/B test: generation requests split between versions by weight."""
+        """Start an A/B test: generation requests split between versions by weight (a running
+        test is replaced and its metrics start again)."""
         from aria_actors.shape.traffic import TrafficSplit
 
         split = TrafficSplit(weights, seed)  # refuses bad weights before anything changes
         for version in weights:
             await self._register_version(version)
-        self._traffic = split
+        await self._set_serving(self._served_version, split)
         return split.report()
 
     async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,
@@ -90,26 +189,39 @@ class ModelVersionsMixin:
         return {"version": version, "text": out.text, "tokens": out.tokens}
 
     async def feedback(self, version: str, value: float) -> None:
-        """An outcome score for a response served by ``version`` (what promotion compares)."""
-        if self._traffic is None:
-            raise ShapeError("no A/B test is running; start one with set_traffic", version=version)
-        self._traffic.feedback(version, value)
+        """An outcome score for a response served by ``version`` (what promotion compares);
+        stored before this returns."""
+        async with self._serving_lock:
+            split = self._traffic
+            if split is None:
+                raise ShapeError("no A/B test is running; start one with set_traffic", version=version)
+            split.check(version)
+            if self._store is not None and not await self._store.add_feedback(version, value):
+                raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
+            split.feedback(version, value)
 
     async def traffic_report(self) -> dict[str, Any] | None:
+        """The running split's weights, leader and per-version metrics (flushed first, so the
+        stored metrics match the report)."""
+        await self.flush_metrics()
         return self._traffic.report() if self._traffic else None
 
     async def promote(self, version: str | None = None) -> dict[str, Any]:
         """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other
-        version leaves the backend (Serve: its application is deleted)."""
-        report = self._traffic.report() if self._traffic else None
-        winner = version or (self._traffic.leader() if self._traffic else None)
+        version leaves the backend (Serve: its application is deleted).
+
+        The leader and the returned report come from the totals in memory, which include the
+        counts not flushed yet; the stored metrics are cleared with the split, so they are not
+        flushed first."""
+        split = self._traffic
+        report = split.report() if split else None
+        winner = version or (split.leader() if split else None)
         if winner is None:
             raise ShapeError("nothing to promote: name a version or collect feedback first")
         backend = self._inference()
         if winner not in backend.versions():
             await self._register_version(winner)  # raises UnknownModelVersion for unknown ids
-        self._served_version = winner
-        self._traffic = None
+        await self._set_serving(winner, None)
         removed = [v for v in backend.versions() if v != winner]
         for loser in removed:
             await backend.remove(loser)

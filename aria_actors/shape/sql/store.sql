@@ -42,3 +42,31 @@ SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.mo
 -- name: models
 SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.model_versions
 ORDER BY created_at, id
+
+-- name: serving
+SELECT version, weights, seed, updated_at FROM aria_shape.serving
+
+-- name: put_serving
+INSERT INTO aria_shape.serving (id, version, weights, seed) VALUES (true, $1, $2::jsonb, $3)
+ON CONFLICT (id) DO UPDATE
+SET version = EXCLUDED.version, weights = EXCLUDED.weights, seed = EXCLUDED.seed, updated_at = now()
+
+-- name: ab_metrics
+SELECT version, requests, tokens, seconds, feedback_count, feedback_sum FROM aria_shape.ab_metrics
+
+-- name: clear_ab_metrics
+DELETE FROM aria_shape.ab_metrics
+
+-- name: insert_ab_versions
+INSERT INTO aria_shape.ab_metrics (version) SELECT unnest($1::text[])
+
+-- name: add_ab_counts
+UPDATE aria_shape.ab_metrics AS m
+SET requests = m.requests + d.requests, tokens = m.tokens + d.tokens, seconds = m.seconds + d.seconds
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[]) AS d(version, requests, tokens, seconds)
+WHERE m.version = d.version
+
+-- name: add_ab_feedback
+UPDATE aria_shape.ab_metrics SET feedback_count = feedback_count + 1, feedback_sum = feedback_sum + $2
+WHERE version = $1
+RETURNING feedback_count

@@ -112,6 +112,18 @@ class MemoryModels:
             raise UnknownModelVersion(f"no model version {model_id!r}", model_version=model_id)
         return {"id": model_id, "path": self.paths[model_id]}
 
+    # What is served: kept as the last values written (the real store is tested on Postgres).
+    serving_row: tuple[str, dict[str, float] | None, int] | None = None
+
+    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0) -> None:
+        self.serving_row = (version, weights, seed)
+
+    async def add_feedback(self, version: str, value: float) -> bool:
+        return self.serving_row is not None and version in (self.serving_row[1] or {})
+
+    async def add_counts(self, deltas: dict[str, Any]) -> None:
+        pass
+
 
 @pytest.fixture
 async def routed(tmp_path):
@@ -175,6 +187,24 @@ async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) ->
     back = await svc.promote("base")  # the configured model is always a rollback target
     assert back["removed"] == ["b"] and backend.versions() == ["base"]
     assert (await svc.complete(["p"]))[0] == "base:p"
+
+
+async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) -> None:
+    from aria_actors.shape.service import ShapeService
+
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig())
+    await svc.start(Deps())  # no aria_data: no store, no flush task
+    backend = RecordingBackend()
+    svc._backend = backend
+    backend.add("base", svc._base_source())
+    await svc.set_traffic({"base": 1})
+    assert (await svc.complete_ab("p"))["version"] == "base"
+    await svc.feedback("base", 0.5)
+    assert await svc.flush_metrics() == 0
+    report = await svc.traffic_report()
+    assert report["versions"]["base"]["requests"] == 1 and report["leader"] == "base"
+    assert (await svc.promote())["promoted"] == "base" and await svc.traffic_report() is None
+    await svc.stop()
 
 
 async def test_a_failed_served_version_degrades_health_but_templates_work(routed) -> None:

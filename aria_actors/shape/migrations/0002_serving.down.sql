@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS aria_shape.ab_metrics;
+DROP TABLE IF EXISTS aria_shape.serving;
