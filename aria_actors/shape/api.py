@@ -187,19 +187,29 @@ async def promote(req: PromoteRequest, client: ServiceClient = Shape) -> dict[st
 
 
 class TrainRequest(BaseModel):
-    version: str = Field(min_length=1, max_length=128, description="Id of the model version to create.")
+    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                         description="Id of the model version to create (also its checkpoint run's name).")
     steps: int = Field(20, ge=1, le=10_000)
     prompts_per_step: int = Field(4, ge=1, le=1024)
     settings: dict[str, Any] = Field(default_factory=dict, description="GRPO settings (GRPOSettings).")
     seed: int = Field(0, ge=0)
+    eval_prompts: int = Field(8, ge=0, le=1024, description="Held-out prompts scored before and after.")
     checkpoint_every: int = Field(5, ge=1, le=10_000,
-                                  description="Steps between checkpoints to aria_storage (when it is a dependency).")
+                                  description="Steps between checkpoints (a retried attempt resumes at the last).")
 
 
-@router.post("/train", status_code=201)
+@router.post("/train", status_code=202)
 async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("train", req.version, steps=req.steps, prompts_per_step=req.prompts_per_step,
-                             settings=req.settings, seed=req.seed, checkpoint_every=req.checkpoint_every)
+    """Enqueue a training run (aria_queue job ``aria_shape.train``); follow it with
+    ``GET /train/{job_id}``, whose ``model`` is the registered version once it completed."""
+    return await client.call("start_training", req.version, steps=req.steps,
+                             prompts_per_step=req.prompts_per_step, settings=req.settings, seed=req.seed,
+                             eval_prompts=req.eval_prompts, checkpoint_every=req.checkpoint_every)
+
+
+@router.get("/train/{job_id}")
+async def training_status(job_id: int, client: ServiceClient = Shape) -> dict[str, Any]:
+    return await client.call("training_status", job_id)
 
 
 @router.post("/stream")

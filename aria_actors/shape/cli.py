@@ -4,7 +4,8 @@ Commands reach Aria over HTTP (``AriaSettings().gateway_url`` + ``/v1/shape``) w
 token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; bad usage exits 2.
 
     aria shape generate fantasy [--name Ada] [--seed 3] [--save]
-    aria shape train v2 [--steps 20] [--set learning_rate=0.01]
+    aria shape train v2 [--steps 20] [--set learning_rate=0.01] [--no-wait]
+    aria shape train-status 42
     aria shape models
     aria shape promote v2
 """
@@ -12,11 +13,12 @@ token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import typer
 
-from aria_actors.runtime.cli_support import TokenOpt, gateway_call
+from aria_actors.runtime.cli_support import TokenOpt, fail, gateway_call
 
 app = typer.Typer(
     help="Characters, GRPO training and model versions of aria_shape (via the gateway).", no_args_is_help=True
@@ -67,14 +69,14 @@ def train(
     prompts_per_step: int = typer.Option(4, min=1),
     set_: list[str] = typer.Option([], "--set", help="GRPO setting KEY=VALUE (repeatable)."),
     seed: int = typer.Option(0, min=0),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the run (Ctrl-C stops waiting, not the run)."),
     token: str | None = TokenOpt,
 ) -> None:
-    """Run GRPO on the served model and register the result as model VERSION."""
-    out = gateway_call(
+    """Enqueue a GRPO run on the served model whose result becomes model VERSION; wait for it."""
+    job = gateway_call(
         token,
         "POST",
         "/v1/shape/train",
-        timeout=3600,
         json={
             "version": version,
             "steps": steps,
@@ -83,11 +85,49 @@ def train(
             "seed": seed,
         },
     )
+    if not wait:
+        typer.echo(f"{version}: training job {job['job_id']} {job['state']} "
+                   f"(follow it with: aria shape train-status {job['job_id']})")
+        return
+    _print_model(_wait(token, job))
+
+
+POLL_S = 2.0
+
+
+def _wait(token: str | None, job: dict[str, Any]) -> dict[str, Any]:
+    """Poll the job until it finished; its state changes go to stderr. Ends the command unless
+    it completed."""
+    from aria_actors.shape.runs import FINISHED
+
+    seen = None
+    while True:
+        now = (job["state"], job["attempt"])
+        if now != seen:
+            typer.echo(f"job {job['job_id']}: {job['state']} (attempt {job['attempt']}/{job['max_attempts']})",
+                       err=True)
+            seen = now
+        if job["state"] in FINISHED:
+            break
+        time.sleep(POLL_S)
+        job = gateway_call(token, "GET", f"/v1/shape/train/{job['job_id']}")
+    if job["state"] != "completed":
+        last = job["errors"][-1]["error"] if job["errors"] else "no error recorded"
+        fail(f"training job {job['job_id']} ({job['version']}) {job['state']}: {last}")
+    return job["model"]
+
+
+def _print_model(out: dict[str, Any]) -> None:
     m = out["metrics"]
-    typer.echo(
-        f"{out['id']}: held-out reward {m['held_out_reward_before']:.3f} -> "
-        f"{m['held_out_reward_after']:.3f} after {m['steps']} steps ({out['path']})"
-    )
+    before, after = (f"{v:.3f}" if v is not None else "-" for v in
+                     (m.get("held_out_reward_before"), m.get("held_out_reward_after")))
+    typer.echo(f"{out['id']}: held-out reward {before} -> {after} after {m['steps']} steps ({out['path']})")
+
+
+@app.command("train-status")
+def train_status(job_id: int, token: str | None = TokenOpt) -> None:
+    """Print a training job (state, attempts, errors; the model version once it completed)."""
+    typer.echo(json.dumps(gateway_call(token, "GET", f"/v1/shape/train/{job_id}"), indent=2, sort_keys=True))
 
 
 @app.command()

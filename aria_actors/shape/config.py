@@ -49,6 +49,8 @@ class ShapeConfig(BaseSettings):
                                     description="Idle time after which a version's replicas scale to zero.")
     ab_flush_s: float = Field(1.0, gt=0, le=3600,
                               description="Interval of storing A/B request/token counters (what a crash may lose).")
+    train_poll_s: float = Field(2.0, gt=0, le=3600,
+                                description="Interval of checking queued training jobs, to register finished ones.")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,15 @@ class UnknownModelVersion(ShapeError):
     title = "Unknown model version"
 
 
+class ModelVersionExists(ShapeError):
+    """A model version with this id is registered already; versions are never overwritten, so
+    give the new one another id."""
+
+    type = "shape-model-version-exists"
+    status = 409
+    title = "Model version exists"
+
+
 class ModelLoadError(ShapeError):
     """The model at `path` could not be loaded; point ARIA_SHAPE_MODEL_PATH (or ARIA_MODEL_PATH) at a
     directory holding a Qwen3 checkpoint (config.json, weights, tokenizer), or leave it empty to

@@ -55,6 +55,7 @@ class Backend(Protocol):
     kind: str
 
     def add(self, version: str, source: ModelSource) -> None: ...
+    def source(self, version: str) -> ModelSource: ...
     def versions(self) -> list[str]: ...
     async def ensure(self, version: str) -> dict[str, Any]: ...
     async def complete(self, version: str, prompts: list[str], *, max_new_tokens: int,
@@ -62,7 +63,6 @@ class Backend(Protocol):
     async def embed(self, version: str, texts: list[str]) -> list[list[float]]: ...
     def stream(self, version: str, prompt: str, *, max_new_tokens: int,
                seed: int | None = None) -> AsyncIterator[str]: ...
-    async def local_model(self, version: str) -> Any: ...
     async def remove(self, version: str) -> None: ...
     async def states(self, timeout_s: float) -> dict[str, dict[str, Any]]: ...
     def error(self, version: str) -> str | None: ...
@@ -120,6 +120,10 @@ class VersionBook:
     def versions(self) -> list[str]:
         return sorted(self._sources)
 
+    def source(self, version: str) -> ModelSource:
+        """Where the version's model comes from (UnknownModelVersion if it was not added)."""
+        return self._source(version)
+
     def _source(self, version: str) -> ModelSource:
         try:
             return self._sources[version]
@@ -133,11 +137,6 @@ class VersionBook:
 
     def error(self, version: str) -> str | None:
         return self._errors.get(version)
-
-    async def local_model(self, version: str) -> Any:
-        """The version's model loaded in this process, a copy of its own (training runs here and
-        must not share a served model)."""
-        return await asyncio.to_thread(self._source(version).load)
 
 
 class LocalBackend(VersionBook):

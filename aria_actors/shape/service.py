@@ -49,10 +49,11 @@ Guarantees and caveats
   embeddings always come from the served version, so they stay comparable.
 - The first generation after boot (or after a version scaled to zero) waits for a replica start
   and the model load: seconds (more the first time the tiny model is built on a machine).
-- GRPO: ``train`` (:mod:`.versions`) runs a single-process run in this actor (the model loaded
-  here for it) and checkpoints to aria_storage when it is a dependency (resuming a run of the
-  same version id); long runs are the aria_queue job ``aria_shape.train`` (:mod:`.jobs`); the Ray
-  data-parallel loop is :mod:`.training`. Checkpoint format and dedupe report: :mod:`.checkpoints`.
+- GRPO: ``start_training`` (:mod:`.runs`) enqueues the aria_queue job ``aria_shape.train``
+  (:mod:`.jobs`), run by a queue worker actor, never in this actor; the version it makes is
+  registered here from the job's result. It checkpoints to aria_storage when that is a
+  dependency, and a retried attempt resumes. The Ray data-parallel loop is :mod:`.training`.
+  Checkpoint format and dedupe report: :mod:`.checkpoints`.
 - Token streaming (``start_stream``/``read_stream``, served as server-sent events by the router)
   reads pieces as the sampling loop produces them (in a replica: a Serve streaming response).
 """
@@ -62,7 +63,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import threading
 from typing import Any
 
 from aria_actors.runtime.errors import ServiceUnavailable
@@ -72,6 +72,7 @@ from aria_actors.shape.errors import ShapeError, UnknownTemplate
 from aria_actors.shape.generation import GenerationMixin
 from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
+from aria_actors.shape.runs import TrainingRunsMixin
 from aria_actors.shape.sampler import CharacterSampler
 from aria_actors.shape.streams import StreamHub
 from aria_actors.shape.templates import Character, Template, validate_character
@@ -87,12 +88,13 @@ SPEC = ServiceSpec(
     # and A/B over the inference backends), tests/integration/shape (Ray learners data-parallel over
     # gloo; character versions in Postgres; checkpoints through the real aria_storage service, crash
     # + resume; the service in a Ray actor generating through its Serve applications; served version
-    # and A/B split across a restart).
+    # and A/B split across a restart; training runs through the real queue tables).
     # 'model-inference': generation through a Ray Serve application per model version (batched,
     # token streaming, scaled from zero), in-process outside Ray.
     # 'model-versions': registry in Postgres, A/B split by weight with per-version metrics,
     # promotion that deletes the losers' Serve applications; served version, split and metrics
     # stored, so a restarted actor serves what it served.
+    # 'grpo-training': runs are aria_queue jobs (aria_shape.train); aria_shape registers the version.
     # 'personality-model': Big Five profile from traits (personality.py).
     # Not claimed: 'gpu' (never run on a GPU here).
     capabilities=(
@@ -153,7 +155,7 @@ BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
 )
 
 
-class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
+class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: Any = None) -> None:
@@ -173,8 +175,9 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         self._traffic: Any = None  # TrafficSplit while an A/B test runs
         self._serving_lock = asyncio.Lock()  # store writes of the served version, split, metrics
         self._serving_problems: dict[str, str] = {}  # stored serving state that could not load
+        self._train_jobs: set[int] = set()  # unfinished training jobs this actor follows
         self._flusher: asyncio.Task[None] | None = None  # A/B counters to the store, every ab_flush_s
-        self._train_lock = threading.Lock()
+        self._watcher: asyncio.Task[None] | None = None  # training jobs, to register finished ones
         self._streams = StreamHub()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -199,6 +202,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
                     self._skipped_templates[str(body.get("name"))] = exc.message
             await self._restore_serving()
             self._flusher = asyncio.create_task(self._flush_loop(), name="aria-shape-ab-flush")
+            if deps.get("aria_queue") is not None:
+                self._watcher = asyncio.create_task(self._watch_training(), name="aria-shape-train-watch")
         self._started = True
         if self.config.inference_min_replicas > 0:
             backend = self._inference()
@@ -252,6 +257,9 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, Service):
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()
         self._warming = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         await self._stop_flushing(self._flusher)  # the last counts go out before the pool closes
         self._flusher = None
         if self._backend is not None:

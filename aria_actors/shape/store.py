@@ -103,12 +103,15 @@ class ShapeStore:
                  "created_at": r["created_at"].isoformat()} for r in rows]
 
     async def register_model(self, model_id: str, path: str, parent: str | None,
-                             metrics: dict[str, Any], training_config: dict[str, Any]) -> dict[str, Any]:
+                             metrics: dict[str, Any], training_config: dict[str, Any], *,
+                             existing_ok: bool = False) -> dict[str, Any]:
+        """Record a model version; ``existing_ok``: a version registered already is returned as
+        it is (a training job's result may be seen more than once)."""
         import asyncpg
 
         try:
-            await self.pool.fetchval(q("put_model"), model_id, parent, path, json.dumps(metrics),
-                                     json.dumps(training_config))
+            await self.pool.execute(q("put_model_once" if existing_ok else "put_model"), model_id, parent,
+                                    path, json.dumps(metrics), json.dumps(training_config))
         except asyncpg.ForeignKeyViolationError:
             raise UnknownModelVersion(f"parent model version {parent!r} does not exist",
                                       model_version=parent) from None
@@ -122,6 +125,9 @@ class ShapeStore:
 
     async def models(self) -> list[dict[str, Any]]:
         return [_model_row(r) for r in await self.pool.fetch(q("models"))]
+
+    async def existing_models(self, ids: list[str]) -> set[str]:
+        return {r["id"] for r in await self.pool.fetch(q("existing_models"), ids)}
 
     # -- serving: the served version, the A/B split and its metrics ---------------------------
     async def serving(self) -> dict[str, Any] | None:

@@ -33,10 +33,6 @@ Guarantees and caveats
   in ``health()`` (``degraded``, ``details["serving_problems"]``) until the next promotion or split.
 - Without aria_data (unit tests, tools) all of it lives in the actor's memory and restarts from
   zero (serving ``base``) with it.
-- ``train`` runs in the service actor, one run at a time, on the served version's model loaded
-  in this process for the run (generation keeps going through the backend meanwhile): for long
-  runs enqueue the ``aria_shape.train`` job instead. With aria_storage it checkpoints there and
-  resumes a run of the same version id.
 """
 
 from __future__ import annotations
@@ -63,7 +59,6 @@ class ModelVersionsMixin:
     _traffic: Any
     _serving_lock: asyncio.Lock
     _serving_problems: dict[str, str]
-    _train_lock: Any
 
     if TYPE_CHECKING:  # provided by ShapeService
         def _records(self) -> Any: ...
@@ -226,80 +221,3 @@ class ModelVersionsMixin:
         for loser in removed:
             await backend.remove(loser)
         return {"promoted": winner, "removed": removed, "ab_report": report}
-
-    # -- training (in this actor, one run at a time) ------------------------------------------
-    async def train(self, version_id: str, *, steps: int = 20, prompts_per_step: int = 4,
-                    settings: dict[str, Any] | None = None, eval_prompts: int = 8,
-                    seed: int = 0, checkpoint_every: int = 5) -> dict[str, Any]:
-        """GRPO on a copy of the served model for ``steps``; the result is a new model version.
-
-        With aria_storage as a dependency, a checkpoint goes to it every ``checkpoint_every``
-        steps and at the end (run name ``version_id``; a call that finds that run's checkpoints
-        resumes after the newest one), and the version's path is the final checkpoint fetched to
-        ``ARIA_HOME/shape/checkpoints``; the dedupe of each checkpoint is in the metrics. Without
-        it, the final weights go to ``ARIA_HOME/shape/checkpoints/<version_id>``. The version is
-        registered with the served version as parent, the held-out mean reward before and after
-        as metrics and the GRPO settings as training config. The served model does not change
-        until promoted.
-        """
-        store = self._records()
-        base = await self._inference().local_model(self._served_version)
-        storage = self.deps.get("aria_storage")
-        ckpt_dir = self.settings.home / "shape" / "checkpoints"
-        sink = None
-        if storage is not None:
-            from aria_actors.shape.checkpoints import StorageCheckpoints
-
-            sink = StorageCheckpoints(storage, version_id, loop=asyncio.get_running_loop(),
-                                      cache_dir=ckpt_dir)
-
-        def run() -> dict[str, Any]:
-            import copy
-
-            from aria_actors.shape.corpus import prompts
-            from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward
-
-            cfg = GRPOSettings(**{"seed": seed, **(settings or {})})
-            model = copy.deepcopy(base.model)
-            held_out = prompts(eval_prompts, seed=10_000 + seed)
-            before = mean_reward(model, base.tokenizer, held_out, cfg)
-            runner = GRPORunner(model, base.tokenizer, cfg)
-            resumed = sink.latest() if sink else None
-            if resumed:
-                from aria_actors.shape.model import load_model
-
-                local = sink.local(resumed)  # type: ignore[union-attr]
-                # Through from_pretrained, so tied and sharded weights load as at start.
-                cfg_local = self.config.model_copy(update={"model_path": str(local)})
-                model.load_state_dict(load_model(cfg_local).model.state_dict())
-                runner.restore(local, ref=resumed)
-            rewards, dedupe = [], []
-            while runner.step_count < steps:
-                rewards.append(runner.step(prompts(prompts_per_step, seed=seed * 1_000 + runner.step_count))
-                               ["reward"])
-                if sink and (runner.step_count % checkpoint_every == 0 or runner.step_count == steps):
-                    saved = sink.save(runner.blobs({"reward": rewards[-1]}), runner.step_count)
-                    runner.last_checkpoint = saved.ref
-                    dedupe.append(saved.report)
-            after = mean_reward(model, base.tokenizer, held_out, cfg)
-            metrics = {"held_out_reward_before": before, "held_out_reward_after": after,
-                       "train_rewards": rewards, "steps": steps}
-            if sink:
-                if runner.last_checkpoint is None:  # resumed at (or past) the last step
-                    runner.last_checkpoint = resumed
-                path = sink.local(runner.last_checkpoint)  # type: ignore[arg-type]
-                metrics.update(checkpoint=runner.last_checkpoint, resumed_from=resumed, dedupe=dedupe)
-            else:
-                path = ckpt_dir / version_id
-                model.save_pretrained(path)
-                base.tokenizer.save_pretrained(path)
-            return {"path": str(path), "config": cfg.model_dump(mode="json"), "metrics": metrics}
-
-        def locked() -> dict[str, Any]:
-            with self._train_lock:
-                return run()
-
-        out = await asyncio.to_thread(locked)
-        return await store.register_model(
-            version_id, out["path"], self._served_version if self._served_version != "base" else None,
-            out["metrics"], {**out["config"], "steps": steps, "prompts_per_step": prompts_per_step})

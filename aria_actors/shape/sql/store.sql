@@ -43,6 +43,14 @@ SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.mo
 SELECT id, parent, path, metrics, training_config, created_at FROM aria_shape.model_versions
 ORDER BY created_at, id
 
+-- name: put_model_once
+INSERT INTO aria_shape.model_versions (id, parent, path, metrics, training_config)
+VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)
+ON CONFLICT (id) DO NOTHING
+
+-- name: existing_models
+SELECT id FROM aria_shape.model_versions WHERE id = ANY($1::text[])
+
 -- name: serving
 SELECT version, weights, seed, updated_at FROM aria_shape.serving
 

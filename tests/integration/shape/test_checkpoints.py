@@ -107,29 +107,42 @@ async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previou
     assert len(await storage.call("versions", "shape/checkpoints/frozen/model")) == 4
 
 
-async def test_service_train_checkpoints_to_storage_and_resumes_a_run(storage, fresh_database, tmp_path):
+async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attempt(
+        storage, fresh_database, queue_dsn, tmp_path):
+    from aria_actors.queue.registry import Registry, default_registry
+    from aria_actors.queue.testing import drain
     from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.jobs import train_version
     from aria_actors.shape.service import ShapeService
     from tests.fixtures.postgres import DataClientOverDsn
+    from tests.fixtures.shape import QueueClientOverDsn
 
-    svc = ShapeService(AriaSettings(home=tmp_path / "shape-home"), ShapeConfig(pretrain_steps=0))
+    svc = ShapeService(AriaSettings(home=tmp_path / "shape-home"), ShapeConfig(pretrain_steps=0, train_poll_s=3600))
     await svc.start(Deps({"aria_data": DataClientOverDsn(fresh_database, "aria_shape"),
-                          "aria_storage": storage}))
-    await svc.wait_ready()
+                          "aria_storage": storage, "aria_queue": QueueClientOverDsn(queue_dsn)}))
     try:
+        job = await svc.start_training("v-ck", steps=4, prompts_per_step=1, settings=SETTINGS,
+                                       checkpoint_every=1, eval_prompts=0)
         # An earlier attempt of version "v-ck" got to step 2 before it died.
-        base_path = (await svc._inference().local_model("base")).path
-        await asyncio.to_thread(run_training, str(base_path), steps=2, prompts_per_step=1,
-                                checkpoint_every=2, settings=SETTINGS,
+        source = svc._inference().source("base")
+        await asyncio.to_thread(run_training, steps=2, prompts_per_step=1, checkpoint_every=2,
+                                settings=SETTINGS, source={"config": source.config, "home": source.home},
                                 checkpoints=_sink(storage, "v-ck", tmp_path / "earlier"))
-        out = await svc.train("v-ck", steps=4, prompts_per_step=1, settings=SETTINGS, checkpoint_every=1)
-        m = out["metrics"]
+        # The queue's worker, with this test's storage client instead of the Ray one.
+        loop = asyncio.get_running_loop()
+        registry = Registry()
+        spec = default_registry.get("aria_shape.train")
+        registry.add(type(spec)(name=spec.name, queue=spec.queue,
+                                fn=lambda j: train_version(j.args, storage, loop)))
+        assert await drain(queue_dsn, "shape-train", registry=registry) == {"completed": 1}
+        model = (await svc.training_status(job["job_id"]))["model"]
+        m = model["metrics"]
         assert m["resumed_from"] == "aria_storage:shape/checkpoints/v-ck/manifest@1"
         assert len(m["train_rewards"]) == 2 and [r["step"] for r in m["dedupe"]] == [3, 4]
         assert m["checkpoint"] == "aria_storage:shape/checkpoints/v-ck/manifest@3"
         assert all(r["by_blob"]["assets"]["new_bytes"] == 0 for r in m["dedupe"])
         loaded = await svc.load_version("v-ck")  # the registered path is the fetched checkpoint
-        assert loaded["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
+        assert model["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
     finally:
         await svc.stop()
 

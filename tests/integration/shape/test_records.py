@@ -144,17 +144,3 @@ async def test_ab_test_between_registered_versions_then_promote(service, tmp_pat
     assert out["removed"] == ["base", "v0"]
     assert (await service.complete_ab("Traits: shy.\nDescription:", max_new_tokens=3))["version"] == "v1"
 
-
-async def test_train_registers_a_child_version(service) -> None:
-    out = await service.train("trained-1", steps=3, prompts_per_step=2,
-                              settings={"num_generations": 4, "max_completion_length": 6,
-                                        "learning_rate": 1e-2})
-    assert out["id"] == "trained-1" and out["parent"] is None
-    assert len(out["metrics"]["train_rewards"]) == 3
-    assert out["training_config"]["learning_rate"] == 1e-2
-    loaded = await service.load_version("trained-1")
-    assert loaded["parameters"] == (await service.health()).details["inference"]["versions"]["base"]["parameters"]
-    await service.promote("trained-1")
-    child = await service.train("trained-2", steps=1, prompts_per_step=1,
-                                settings={"num_generations": 2, "max_completion_length": 4})
-    assert child["parent"] == "trained-1"

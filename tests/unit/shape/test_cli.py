@@ -75,3 +75,51 @@ def test_errors_are_one_red_line_and_exit_1(gateway, monkeypatch) -> None:
     r = CliRunner().invoke(app, ["models"])
     assert r.exit_code == 1 and "Service unavailable" in r.output
     assert CliRunner().invoke(app, ["train", "v1", "--set", "oops"]).exit_code == 2
+
+
+def _job(state: str, attempt: int = 0, **extra):
+    return {"job_id": 7, "version": "v1", "state": state, "attempt": attempt, "max_attempts": 5,
+            "errors": [], "model": None, **extra}
+
+
+def _fake_gateway(monkeypatch, answers):
+    """gateway_call answering from ``answers`` in order; returns the calls made."""
+    from aria_actors.shape import cli
+
+    calls = []
+
+    def call(token, method, path, **kwargs):
+        calls.append((method, path, kwargs.get("json")))
+        return answers.pop(0)
+
+    monkeypatch.setattr(cli, "gateway_call", call)
+    monkeypatch.setattr(cli, "POLL_S", 0)
+    return calls
+
+
+def test_train_enqueues_then_polls_until_the_version_is_registered(monkeypatch) -> None:
+    from aria_actors.shape.cli import app
+
+    model = {"id": "v1", "path": "/m/v1", "metrics": {"held_out_reward_before": 0.25,
+                                                     "held_out_reward_after": 0.5, "steps": 3}}
+    calls = _fake_gateway(monkeypatch, [_job("available"), _job("executing", 1), _job("executing", 1),
+                                        _job("completed", 1, model=model)])
+    r = CliRunner().invoke(app, ["train", "v1", "--steps", "3", "--set", "learning_rate=0.01"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[-1] == "v1: held-out reward 0.250 -> 0.500 after 3 steps (/m/v1)"
+    assert calls[0] == ("POST", "/v1/shape/train", {"version": "v1", "steps": 3, "prompts_per_step": 4,
+                                                    "settings": {"learning_rate": 0.01}, "seed": 0})
+    assert [c[:2] for c in calls[1:]] == [("GET", "/v1/shape/train/7")] * 3
+    assert "executing (attempt 1/5)" in r.stderr and r.stderr.count("executing") == 1
+
+
+def test_train_no_wait_prints_the_job_and_a_failed_run_is_one_red_line(monkeypatch) -> None:
+    from aria_actors.shape.cli import app
+
+    calls = _fake_gateway(monkeypatch, [_job("available")])
+    r = CliRunner().invoke(app, ["train", "v1", "--no-wait"])
+    assert r.exit_code == 0 and "training job 7 available" in r.stdout and len(calls) == 1
+    failed = _job("discarded", 1, errors=[{"attempt": 1, "at": "t", "error": "invalid GRPO settings"}])
+    _fake_gateway(monkeypatch, [_job("available"), failed])
+    r = CliRunner().invoke(app, ["train", "v1"])
+    assert r.exit_code == 1 and "discarded: invalid GRPO settings" in r.stderr

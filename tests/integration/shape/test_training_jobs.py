@@ -1,0 +1,129 @@
+"""Training through aria_queue: the REST route enqueues the job, a real executor runs it on the
+real queue tables, and aria_shape registers the version from the job's result."""
+
+from __future__ import annotations
+
+import pytest
+
+from aria_actors.runtime.settings import AriaSettings
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+SMALL = {"num_generations": 2, "max_completion_length": 4, "learning_rate": 1e-2}
+
+
+def _service(home):
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    # The background poll would register finished jobs on its own; here the tests say when.
+    return ShapeService(AriaSettings(home=home), ShapeConfig(pretrain_steps=0, train_poll_s=3600))
+
+
+@pytest.fixture
+async def service(shape_queue_deps, tmp_path):
+    svc = _service(tmp_path / "home")
+    await svc.start(shape_queue_deps)
+    yield svc
+    await svc.stop()
+
+
+def _http(service):
+    import httpx
+    from fastapi import FastAPI
+
+    from aria_actors.runtime.http import install_problem_handlers
+    from aria_actors.runtime.local import LocalClient
+    from aria_actors.shape.api import router
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.clients = {"aria_shape": LocalClient(service)}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_train_enqueues_runs_in_the_queue_and_registers_the_version(service, shape_queue_deps,
+                                                                          queue_dsn, tmp_path) -> None:
+    from aria_actors.queue.testing import drain
+    from aria_actors.shape.errors import ModelVersionExists
+
+    async with _http(service) as http:
+        r = await http.post("/v1/shape/train", json={"version": "t1", "steps": 2, "prompts_per_step": 1,
+                                                     "settings": SMALL, "eval_prompts": 2,
+                                                     "checkpoint_every": 1})
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert (job["version"], job["state"], job["model"]) == ("t1", "available", None)
+        again = await http.post("/v1/shape/train", json={"version": "t1"})
+        assert again.json()["job_id"] == job["job_id"] and again.json()["conflict"]  # one job per version
+        assert (await http.post("/v1/shape/train", json={"version": "a/b"})).status_code == 422
+
+        assert await drain(queue_dsn, "shape-train") == {"completed": 1}
+        assert "t1" not in {m["id"] for m in await service.list_models()}  # aria_shape registers it
+
+        r = await http.get(f"/v1/shape/train/{job['job_id']}")
+        assert r.status_code == 200, r.text
+        done = r.json()
+        assert done["state"] == "completed" and done["attempt"] == 1
+        model = done["model"]
+        assert model["id"] == "t1" and model["parent"] is None
+        m = model["metrics"]
+        assert len(m["train_rewards"]) == 2 and m["steps"] == 2
+        assert 0 <= m["held_out_reward_before"] <= 1 and 0 <= m["held_out_reward_after"] <= 1
+        assert model["training_config"]["learning_rate"] == 1e-2 and model["training_config"]["steps"] == 2
+        assert model["path"].startswith(str(tmp_path / "home"))
+        # Seen again (a second poll, a restarted actor): the same row, not a second one.
+        assert (await http.get(f"/v1/shape/train/{job['job_id']}")).json()["model"] == model
+        with pytest.raises(ModelVersionExists):
+            await service.start_training("t1")
+        missing = await http.get("/v1/shape/train/999999")
+        assert missing.status_code == 404
+
+    loaded = await service.load_version("t1")
+    assert loaded["parameters"] > 0
+
+    # The next run trains the served version: its parent. It completes while aria_shape is down;
+    # the next actor's scan registers it.
+    await service.promote("t1")
+    child = await service.start_training("t2", steps=1, prompts_per_step=1, settings=SMALL, eval_prompts=0)
+    await service.stop()
+    assert await drain(queue_dsn, "shape-train") == {"completed": 1}
+    later = _service(tmp_path / "home")
+    await later.start(shape_queue_deps)
+    try:
+        await later.sync_training(scan=True)  # what its watcher does once at start
+        registered = await later.get_model("t2")
+        assert registered["parent"] == "t1" and registered["metrics"]["held_out_reward_before"] is None
+        assert (await later.sync_training(scan=True))["registered"] == []
+        assert (await later.training_status(child["job_id"]))["model"]["id"] == "t2"
+    finally:
+        await later.stop()
+
+
+async def test_a_run_with_bad_settings_is_discarded_with_its_reason(service, queue_dsn) -> None:
+    from aria_actors.queue.testing import drain
+
+    job = await service.start_training("bad", steps=1, settings={"num_generations": 3, "no_such": 1})
+    assert service._train_jobs == {job["job_id"]}
+    assert (await service.sync_training())["training"] == ["bad"]
+    assert await drain(queue_dsn, "shape-train") == {"discarded": 1}
+    status = await service.training_status(job["job_id"])
+    assert status["state"] == "discarded" and status["model"] is None
+    assert "no_such" in status["errors"][-1]["error"]
+    assert await service.sync_training() == {"registered": [], "training": []}
+    assert service._train_jobs == set()
+    assert "bad" not in {m["id"] for m in await service.list_models()}
+
+
+async def test_without_aria_queue_training_is_unavailable(shape_deps, tmp_path) -> None:
+    from aria_actors.runtime.errors import ServiceUnavailable
+
+    svc = _service(tmp_path)
+    await svc.start(shape_deps)
+    try:
+        with pytest.raises(ServiceUnavailable, match="aria_queue"):
+            await svc.start_training("t1")
+    finally:
+        await svc.stop()
