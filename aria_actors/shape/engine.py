@@ -23,7 +23,7 @@ engine core).
 
 Guarantees and caveats
 ----------------------
-- One call at a time (a lock); callers batch before calling (``@serve.batch``). A stream holds
+- One call at a time (a lock); callers batch before calling (:mod:`.batching`). A stream holds
   the engine for its whole length.
 - Frames are an 8-byte length and a pickle over the child's stdin/stdout: both ends are this
   module, nothing else writes there (the child's own stdout is moved to stderr).

@@ -49,6 +49,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from aria_actors.shape.batching import settle
 from aria_actors.shape.config import ModelSource, ShapeConfig
 from aria_actors.shape.errors import ModelLoadError
 from aria_actors.shape.inference import Completion, VersionBook
@@ -211,15 +212,11 @@ class ServeBackend(VersionBook):
 
     async def _send(self, key: tuple[str, int, int], pending: _Pending, app: _App) -> None:
         try:
-            outs = await app.handle.complete_many.remote(pending.prompts, key[1], key[2])
+            outs = [tuple(o) for o in await app.handle.complete_many.remote(pending.prompts, key[1], key[2])]
         except Exception as exc:  # every caller of this request gets the error
-            for fut in pending.futures:
-                if not fut.done():
-                    fut.set_exception(exc)
+            settle(pending.futures, exc)
             return
-        for fut, out in zip(pending.futures, outs, strict=True):
-            if not fut.done():
-                fut.set_result(tuple(out))
+        settle(pending.futures, outs)
 
     async def embed(self, version: str, texts: list[str]) -> list[list[float]]:
         return await (await self._app(version)).handle.embed.remote(texts)

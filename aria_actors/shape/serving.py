@@ -3,9 +3,11 @@
 ::
 
     callers --complete(prompt)--> DeploymentHandle --> ShapeInference replica(s)
-                                                         @serve.batch: up to max_batch_size
-                                                         prompts waiting <= batch_wait_timeout_s,
-                                                         two batches in flight
+                                                         EngineBatcher (batching.py): a batch
+                                                         closes when the engine takes it (all
+                                                         that came while it was busy, up to
+                                                         max_batch_size; an idle engine waits
+                                                         <= batch_wait_timeout_s for more)
                                                          -> engine process (engine.py): one
                                                             KV-cached sampling call per batch
                                                          -> one completion back to each caller
@@ -22,8 +24,8 @@ served model version; the bench and tests deploy it directly with :func:`deploy`
 Guarantees and caveats
 ----------------------
 - Concurrent requests share one forward pass per decoding step; a lone request waits at most
-  ``batch_wait_timeout_s`` before it runs alone. Requests of one batch with different lengths run
-  as one sampling call per distinct (max, min) length.
+  ``batch_wait_timeout_s`` before it runs alone; one batch runs at a time, and requests with
+  different (max, min) lengths never share one.
 - The model runs in an engine process beside the replica (``engine_process=True``, default), so
   Serve's per-request Python and the decoding loop do not share a GIL; that process is not counted
   in the replica's Ray CPU request. ``engine_process=False`` runs it in a thread of the replica.
@@ -51,6 +53,7 @@ from typing import Any
 import ray
 from ray import serve
 
+from aria_actors.shape.batching import EngineBatcher
 from aria_actors.shape.config import ModelSource
 from aria_actors.shape.streams import pieces_from_thread
 
@@ -77,10 +80,13 @@ class ShapeInference:
         self.max_new_tokens = max_new_tokens
         self.min_new_tokens = min_new_tokens
         self.version = version
-        self.batch_sizes: list[int] = []
         self._busy_s = 0.0
-        self._batched.set_max_batch_size(max_batch_size)
-        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self._batcher: EngineBatcher[tuple[int, int], tuple[str, int]] = EngineBatcher(
+            self._generate_batch, max_batch_size=max_batch_size, wait_s=batch_wait_timeout_s)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return self._batcher.batch_sizes
 
     def _generate(self, prompts: list[str], options: dict[str, Any]) -> tuple[list[str], list[int]]:
         import time
@@ -91,37 +97,28 @@ class ShapeInference:
         finally:
             self._busy_s += time.perf_counter() - t0
 
-    # Two batches in flight: the next one is formed and queued at the engine while the current
-    # one decodes, so the engine does not idle while results go out and requests come in.
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01, max_concurrent_batches=2)
-    async def _batched(self, requests: list[tuple[str, int, int]]) -> list[tuple[str, int]]:
-        self.batch_sizes.append(len(requests))
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, (_, max_new, min_new) in enumerate(requests):
-            groups.setdefault((max_new, min_new), []).append(i)
-        out: list[tuple[str, int]] = [("", 0)] * len(requests)
-        for (max_new, min_new), rows in groups.items():
-            texts, counts = await asyncio.to_thread(
-                self._generate, [requests[i][0] for i in rows],
-                {"max_new_tokens": max_new, "min_new_tokens": min_new})
-            for i, text, n in zip(rows, texts, counts, strict=True):
-                out[i] = (text, n)
-        return out
+    async def _generate_batch(self, prompts: list[str], lengths: tuple[int, int]) -> list[tuple[str, int]]:
+        """One batch of the batcher: one sampling call, ``lengths`` = (max, min) new tokens."""
+        texts, counts = await asyncio.to_thread(
+            self._generate, prompts, {"max_new_tokens": lengths[0], "min_new_tokens": lengths[1]})
+        return list(zip(texts, counts, strict=True))
+
+    def _lengths(self, max_new_tokens: int | None, min_new_tokens: int | None) -> tuple[int, int]:
+        return (max_new_tokens or self.max_new_tokens,
+                self.min_new_tokens if min_new_tokens is None else min_new_tokens)
 
     async def complete(self, prompt: str, max_new_tokens: int | None = None,
                        min_new_tokens: int | None = None) -> dict[str, Any]:
         """One completion, batched with concurrent requests."""
-        text, tokens = await self._batched((prompt, max_new_tokens or self.max_new_tokens,
-                                            self.min_new_tokens if min_new_tokens is None else min_new_tokens))
+        text, tokens = await self._batcher.submit(prompt, self._lengths(max_new_tokens, min_new_tokens))
         return {"version": self.version, "text": text, "tokens": tokens}
 
     async def complete_many(self, prompts: list[str], max_new_tokens: int | None = None,
                             min_new_tokens: int | None = None) -> list[tuple[str, int]]:
         """Completions of ``prompts`` from several callers (one Serve request), each batched like
         :meth:`complete`: ``(text, tokens)`` per prompt."""
-        n = max_new_tokens or self.max_new_tokens
-        m = self.min_new_tokens if min_new_tokens is None else min_new_tokens
-        return list(await asyncio.gather(*[self._batched((p, n, m)) for p in prompts]))
+        lengths = self._lengths(max_new_tokens, min_new_tokens)
+        return list(await asyncio.gather(*[self._batcher.submit(p, lengths) for p in prompts]))
 
     async def run(self, prompts: list[str], max_new_tokens: int | None = None, min_new_tokens: int = 0,
                   seed: int | None = None) -> dict[str, Any]:
