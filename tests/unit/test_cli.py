@@ -51,3 +51,15 @@ def test_status_without_a_running_aria_is_one_red_line(tmp_path) -> None:
 def test_env_without_a_running_aria_exits_1(tmp_path) -> None:
     result = runner.invoke(app, ["env"], env={"ARIA_HOME": str(tmp_path)})
     assert result.exit_code == 1 and "aria up" in result.output
+
+
+def test_the_boot_table_is_redrawn_for_changes_not_for_ticking_uptimes() -> None:
+    from aria_actors.cli import _boot_view
+
+    def status(state: str, uptime: float) -> dict:
+        return {"phase": "booting", "services": [
+            {"name": "aria_security", "status": state, "restarts": 0, "message": "", "last_error": None,
+             "node": "n1", "uptime_s": uptime}]}
+
+    assert _boot_view(status("ready", 1.0)) == _boot_view(status("ready", 2.0))
+    assert _boot_view(status("starting", 1.0)) != _boot_view(status("ready", 1.0))
