@@ -110,6 +110,27 @@ def test_shape_generates_through_its_serve_deployment(running_aria) -> None:
     assert inference["backend"] == "serve" and state.startswith("running"), inference
 
 
+def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(running_aria) -> None:
+    # GRPO as an aria_queue job: the CLI enqueues it and waits, a queue worker actor trains, and
+    # aria_shape registers the version from the job's result. The promotion is stored, so the
+    # new aria_shape actor that `aria restart` makes serves it still.
+    token = running_aria.aria("token", check=True).stdout.strip()
+    out = running_aria.aria("shape", "train", "v-e2e", "--steps", "1", "--set", "max_completion_length=8",
+                            "--token", token)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("v-e2e: held-out reward"), out.stdout
+    with AriaClient(running_aria.url, token=token) as client:
+        models = client.get_json("/v1/shape/models")
+        assert [m["id"] for m in models] == ["v-e2e"] and models[0]["metrics"]["steps"] == 1
+        assert running_aria.aria("shape", "promote", "v-e2e", "--token", token).returncode == 0
+        before = client.service("aria_shape")
+        restarted = running_aria.aria("restart", "aria_shape")
+        assert restarted.returncode == 0, restarted.stderr
+        after = client.service("aria_shape")
+    assert after.pid != before.pid and after.status == "ready"
+    assert after.details["inference"]["served_version"] == "v-e2e", after.details
+
+
 def test_down_leaves_no_process_behind(running_aria) -> None:
     # Last in this module on purpose: it stops this module's Aria (see the fixture's scope).
     down = running_aria.aria("down")
