@@ -38,5 +38,5 @@ $py -m pip install -q -e "$target" "$torch_spec" 2>&1 | { grep -v 'is ignored: i
 # is on the project's machines) every Ray worker then compiles the modules it imports from source
 # on every boot: aria_actors.runtime.boot 0.23 -> 0.13 CPU-s to import with bytecode (measured).
 # Stale files are recompiled on import as usual, so this only ever saves work.
-$py -m compileall -q -j 0 aria_actors >/dev/null
+$py -m compileall -q -j 0 aria_actors
 $py -c 'import aria_actors, torch; print("installed: aria", aria_actors.__version__, "torch", torch.__version__)'

@@ -46,7 +46,10 @@ __all__ = ["EngineBatcher", "settle"]
 
 
 def settle(futures: Sequence[asyncio.Future[Any]], results: Sequence[Any] | BaseException) -> None:
-    """Give each waiting caller its result, or every one of them the error."""
+    """Give each waiting caller its result, or every one of them the error (also when the
+    results do not match the callers one to one)."""
+    if not isinstance(results, BaseException) and len(results) != len(futures):
+        results = RuntimeError(f"{len(results)} results for {len(futures)} requests")
     for i, fut in enumerate(futures):
         if fut.done():
             continue
@@ -80,7 +83,7 @@ class EngineBatcher(Generic[K, R]):
         self._finished = 0  # batches finished so far
         self._changed: asyncio.Event | None = None  # a request arrived or a batch finished
         self._dispatcher: asyncio.Task[None] | None = None
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
 
     async def submit(self, prompt: str, key: K) -> R:
         loop = asyncio.get_running_loop()
@@ -120,7 +123,7 @@ class EngineBatcher(Generic[K, R]):
         assert changed is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_s
-        while len(self._pending) < self.max_batch_size:
+        while not self._full():
             left = deadline - loop.time()
             if left <= 0:
                 return
@@ -162,9 +165,3 @@ class EngineBatcher(Generic[K, R]):
             if self._changed is not None:
                 self._changed.set()
         settle(futures, results)
-
-    def close(self) -> None:
-        for task in (self._dispatcher, *self._batches):
-            if task is not None:
-                task.cancel()
-        self._dispatcher = None

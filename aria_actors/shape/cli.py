@@ -98,7 +98,7 @@ POLL_S = 2.0
 def _wait(token: str | None, job: dict[str, Any]) -> dict[str, Any]:
     """Poll the job until it finished; its state changes go to stderr. Ends the command unless
     it completed."""
-    from aria_actors.shape.runs import FINISHED
+    from aria_actors.queue.jobs import FINISHED
 
     seen = None
     while True:

@@ -24,8 +24,9 @@ Guarantees and caveats
 - A non-finite loss raises :class:`TrainingDiverged` (the queue records the failed attempt);
   the last good checkpoint stays and a retry resumes from it, so lower the learning rate in
   the job's args before retrying.
-- The worker runs a single-process run in the queue's worker process (one torch thread);
-  the Ray data-parallel loop is :mod:`aria_actors.shape.training`.
+- The worker runs a single-process run in the queue's worker process, with the service's model
+  settings (``ARIA_SHAPE_NUM_THREADS`` torch threads, 1 by default) on every attempt; the Ray
+  data-parallel loop is :mod:`aria_actors.shape.training`.
 - The worker does not register the version: it only returns it, and aria_shape registers it from
   the result row (so no call goes from a queue worker back up to aria_shape).
 - The held-out rewards are sampled with a fixed seed on the base model and on the final weights
@@ -72,7 +73,8 @@ def run_training(model_path: str = "", checkpoint_dir: str | None = None, *, ste
     base = ModelSource(**source) if source else ModelSource.for_path(model_path, num_threads)
     resume = checkpoints.latest()
     local = checkpoints.local(resume) if resume else None
-    loaded = (ModelSource.for_path(str(local), num_threads) if local else base).load()
+    # A resumed attempt loads its checkpoint with the first attempt's settings (device, threads).
+    loaded = (ModelSource({**base.config, "model_path": str(local)}, base.home) if local else base).load()
     held_out = prompts(eval_prompts, seed=10_000 + cfg.seed) if eval_prompts else []
     before = None
     if held_out:

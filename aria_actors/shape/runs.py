@@ -43,13 +43,19 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from aria_actors.queue.errors import JobNotFound
-from aria_actors.runtime.errors import NotFound, ServiceUnavailable
+from aria_actors.queue.jobs import FINISHED, JobState
+from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
 from aria_actors.shape.errors import ModelVersionExists
 
 log = logging.getLogger("aria.shape")
 WORKER = "aria_shape.train"
-UNFINISHED = ("available", "scheduled", "executing", "retryable")
-FINISHED = ("completed", "discarded", "cancelled")
+UNFINISHED = tuple(s.value for s in JobState if s not in FINISHED)
+
+
+def _versioned(job: dict[str, Any]) -> bool:
+    """A run this service enqueued: jobs of the same worker given plain ``run_training``
+    arguments (no ``version``) make no model version, and are not this module's to follow."""
+    return "version" in (job.get("args") or {})
 
 
 def job_view(job: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +77,7 @@ class TrainingRunsMixin:
     _store: Any
     _served_version: str
     _train_jobs: set[int]
+    _training_problems: dict[str, str]
 
     if TYPE_CHECKING:  # provided by ShapeService
         def _records(self) -> Any: ...
@@ -112,8 +119,9 @@ class TrainingRunsMixin:
     async def training_status(self, job_id: int) -> dict[str, Any]:
         """A training job's state; once completed, with the model version it registered."""
         job = await self._queue().call("get_job", job_id)
-        if job["worker"] != WORKER:
-            raise NotFound(f"job {job_id} is not a training job ({job['worker']})", job_id=job_id)
+        if job["worker"] != WORKER or not _versioned(job):
+            raise NotFound(f"job {job_id} is not a training run of aria_shape ({job['worker']})",
+                           job_id=job_id)
         view = job_view(job)
         if job["state"] == "completed":
             view["model"] = await self._register_trained(job)
@@ -126,12 +134,13 @@ class TrainingRunsMixin:
 
     async def _train_jobs_in(self, state: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        after = 0
         while True:
-            page = await self._queue().call("list_jobs", state=state, worker=WORKER,
-                                            after_id=out[-1]["id"] if out else 0, limit=500)
-            out += page
+            page = await self._queue().call("list_jobs", state=state, worker=WORKER, after_id=after, limit=500)
+            out += [j for j in page if _versioned(j)]
             if len(page) < 500:
                 return out
+            after = page[-1]["id"]
 
     async def sync_training(self, scan: bool = False) -> dict[str, list[str]]:
         """Register the versions of completed training jobs not registered yet: of the jobs this
@@ -159,9 +168,17 @@ class TrainingRunsMixin:
         known = await self._store.existing_models([j["args"]["version"] for j in done])
         registered = []
         for job in done:
-            if job["args"]["version"] not in known:
+            version = job["args"]["version"]
+            if version in known:
+                continue
+            try:
                 registered.append((await self._register_trained(job))["id"])
-                known.add(job["args"]["version"])
+            except AriaError as exc:  # this one's row does not register (its parent is gone, say): the rest do
+                self._training_problems[version] = f"training job {job['id']} not registered: {exc.message}"
+                log.warning("%s", self._training_problems[version])
+                continue
+            self._training_problems.pop(version, None)
+            known.add(version)
         return {"registered": registered, "training": training}
 
     async def _watch_training(self) -> None:

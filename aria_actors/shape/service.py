@@ -176,6 +176,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         self._serving_lock = asyncio.Lock()  # store writes of the served version, split, metrics
         self._serving_problems: dict[str, str] = {}  # stored serving state that could not load
         self._train_jobs: set[int] = set()  # unfinished training jobs this actor follows
+        self._training_problems: dict[str, str] = {}  # finished runs whose version did not register
         self._flusher: asyncio.Task[None] | None = None  # A/B counters to the store, every ab_flush_s
         self._watcher: asyncio.Task[None] | None = None  # training jobs, to register finished ones
         self._streams = StreamHub()
@@ -229,6 +230,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             details["skipped_templates"] = self._skipped_templates
         if self._serving_problems:
             details["serving_problems"] = self._serving_problems
+        if self._training_problems:
+            details["training_problems"] = self._training_problems
         if self._pool is not None:
             try:
                 await self._pool.fetchval("SELECT 1", timeout=self.settings.health_timeout_s)
@@ -257,8 +260,10 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()
         self._warming = None
-        if self._watcher is not None:
+        if self._watcher is not None:  # ended before the pool it queries closes
             self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
             self._watcher = None
         await self._stop_flushing(self._flusher)  # the last counts go out before the pool closes
         self._flusher = None

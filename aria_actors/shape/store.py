@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from aria_actors.runtime.errors import NotFound
-from aria_actors.shape.errors import UnknownModelVersion
+from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
@@ -115,6 +115,9 @@ class ShapeStore:
         except asyncpg.ForeignKeyViolationError:
             raise UnknownModelVersion(f"parent model version {parent!r} does not exist",
                                       model_version=parent) from None
+        except asyncpg.UniqueViolationError:
+            raise ModelVersionExists(f"model version {model_id!r} exists already; register it under a new id",
+                                     model_version=model_id) from None
         return await self.model(model_id)
 
     async def model(self, model_id: str) -> dict[str, Any]:

@@ -115,9 +115,17 @@ class ModelVersionsMixin:
             deltas = split.take_unflushed()
             if not deltas:
                 return 0
+            write = asyncio.ensure_future(self._store.add_counts(deltas))
             try:
-                await self._store.add_counts(deltas)
-            except BaseException:
+                # Shielded: a caller cancelled mid-flush (stop(), a request that timed out) must not
+                # cut an UPDATE whose outcome it cannot know; the write goes on by itself, and its
+                # counts come back only if it fails (given back now, they could be stored twice).
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                write.add_done_callback(lambda w: split.give_back(deltas)
+                                        if not w.cancelled() and w.exception() is not None else None)
+                raise
+            except Exception:
                 split.give_back(deltas)  # counted at the next flush
                 raise
             return len(deltas)
@@ -126,9 +134,7 @@ class ModelVersionsMixin:
         while True:
             await asyncio.sleep(self.config.ab_flush_s)
             try:
-                # Shielded: a stop() that cancels this loop must not cut an UPDATE whose outcome
-                # it cannot know (its counts would be given back and could be stored twice).
-                await asyncio.shield(self.flush_metrics())
+                await self.flush_metrics()
             except asyncio.CancelledError:
                 raise
             except Exception:  # kept in memory, retried on the next tick
@@ -145,9 +151,12 @@ class ModelVersionsMixin:
             log.warning("final flush of A/B metrics failed; up to one interval of counts lost",
                         exc_info=True)
 
-    async def _set_serving(self, version: str, split: Any) -> None:
-        """Store and apply what is served, together (the caller registered the versions)."""
+    async def _set_serving(self, version: str | None, split: Any) -> None:
+        """Store and apply what is served, together (the caller registered the versions);
+        ``version`` None keeps the served version as it is once the lock is held (a promotion
+        that got there first is not undone)."""
         async with self._serving_lock:
+            version = self._served_version if version is None else version
             if self._store is not None:
                 await self._store.set_serving(version, split.weights if split else None,
                                               split.seed if split else 0)
@@ -169,7 +178,7 @@ class ModelVersionsMixin:
         split = TrafficSplit(weights, seed)  # refuses bad weights before anything changes
         for version in weights:
             await self._register_version(version)
-        await self._set_serving(self._served_version, split)
+        await self._set_serving(None, split)
         return split.report()
 
     async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,

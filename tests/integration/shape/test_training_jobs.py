@@ -17,7 +17,8 @@ def _service(home):
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.service import ShapeService
 
-    # The background poll would register finished jobs on its own; here the tests say when.
+    # The background poll would register finished jobs on its own; here the tests say when (but
+    # for the watcher's one scan right after start).
     return ShapeService(AriaSettings(home=home), ShapeConfig(pretrain_steps=0, train_poll_s=3600))
 
 
@@ -127,3 +128,37 @@ async def test_without_aria_queue_training_is_unavailable(shape_deps, tmp_path) 
             await svc.start_training("t1")
     finally:
         await svc.stop()
+
+
+async def test_jobs_that_are_not_aria_shapes_runs_and_rows_that_do_not_register_stop_nothing(
+        service, shape_queue_deps, queue_dsn) -> None:
+    import json
+
+    import asyncpg
+
+    from aria_actors.runtime.errors import NotFound
+
+    queue = shape_queue_deps["aria_queue"]
+    # The same worker with plain run_training arguments (no version): not a run of aria_shape's.
+    plain = await queue.call("enqueue", "aria_shape.train", {"model_path": "/nowhere", "steps": 1,
+                                                             "checkpoint_dir": "/tmp/nowhere"})
+    # Two finished runs: one whose result names a parent that does not exist, one that is fine.
+    orphan = await service.start_training("orphan", steps=1)
+    fine = await service.start_training("fine", steps=1)
+    conn = await asyncpg.connect(queue_dsn)
+    try:
+        for job, parent in ((orphan, "gone"), (fine, None)):
+            result = {"version": job["version"], "path": "/tmp/x", "parent": parent, "metrics": {},
+                      "training_config": {}}
+            await conn.execute("UPDATE aria_queue.jobs SET state = 'completed', completed_at = now(), "
+                               "result = $1::jsonb WHERE id = $2", json.dumps(result), job["job_id"])
+    finally:
+        await conn.close()
+
+    # (the watcher's scan at start may run beside this one: registering is idempotent, so only
+    # the outcome is checked, not which of the two registered it)
+    assert (await service.sync_training(scan=True))["training"] == []
+    assert "orphan" in (await service.health()).details["training_problems"]
+    assert {m["id"] for m in await service.list_models()} == {"fine"}
+    with pytest.raises(NotFound):
+        await service.training_status(plain["id"])

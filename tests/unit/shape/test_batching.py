@@ -164,3 +164,10 @@ async def test_settle_skips_callers_that_are_done() -> None:
     more = [loop.create_future() for _ in range(2)]
     settle(more, KeyError("boom"))
     assert all(isinstance(f.exception(), KeyError) for f in more)
+
+
+async def test_results_that_do_not_match_the_callers_are_an_error_for_each() -> None:
+    loop = asyncio.get_running_loop()
+    futures = [loop.create_future() for _ in range(3)]
+    settle(futures, ["only one"])
+    assert all(isinstance(f.exception(), RuntimeError) for f in futures)  # none left waiting
