@@ -34,7 +34,8 @@ Guarantees and caveats
   in the meantime takes effect after ``stop`` (``aria down``) or a new version id.
 - Application names are cluster-wide in Serve: two Arias sharing one Ray cluster would share
   ``aria_shape_inference_*``. ``close`` deletes every application with that prefix (also those an
-  earlier actor of this service left behind).
+  earlier actor of this service left behind), and so does the first deploy of a new backend for
+  those of versions it does not have (``base`` is always one it has).
 - Model paths are read by the replica: on a multi-node cluster they must be on storage every
   node sees (the tiny model is rebuilt where missing; it is deterministic).
 """
@@ -93,6 +94,7 @@ class ServeBackend(VersionBook):
         self._deploying: dict[str, asyncio.Future[Any]] = {}
         self._pending: dict[tuple[str, int, int], _Pending] = {}
         self._deployed: set[str] = set()  # versions this backend deployed (or took over) once
+        self._pruned = False  # leftovers of an earlier actor deleted (at the first deploy)
         self._sending: set[asyncio.Task[None]] = set()
 
     def _drop_built(self, version: str) -> None:
@@ -108,7 +110,10 @@ class ServeBackend(VersionBook):
         if not serve_controller_exists():
             ensure_serve(self.settings)
         elif version not in self._deployed:
-            existing = serve.status().applications.get(name)
+            applications = serve.status().applications
+            if not self._pruned:
+                self._prune(applications)
+            existing = applications.get(name)
             if existing is not None and existing.status == "RUNNING":
                 # Left by an earlier actor of this service (it died without stop): take its warm
                 # replicas over rather than replace them.
@@ -126,6 +131,19 @@ class ServeBackend(VersionBook):
                                   wait_for_ingress_deployment_creation=False,
                                   wait_for_applications_running=False)
         return handle
+
+    def _prune(self, applications: dict[str, Any]) -> None:
+        """Once, at this backend's first deploy: delete the applications an earlier actor of this
+        service left for versions it does not serve now (it died between storing a promotion and
+        deleting the losers). Not waited for (Serve's private ``_blocking``; Ray is pinned): the
+        first request should not wait on other replicas' shutdown."""
+        from ray import serve
+
+        self._pruned = True
+        keep = {app_name(v) for v in self._sources}
+        for name in sorted(applications):
+            if name.startswith(PREFIX) and name not in keep:
+                serve.delete(name, _blocking=False)
 
     def _wait_running(self, name: str, source: ModelSource, timeout_s: float) -> None:
         from ray import serve

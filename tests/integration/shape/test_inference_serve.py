@@ -35,6 +35,31 @@ def _gone(pid: int, wait_s: float = 10.0) -> bool:
         time.sleep(0.1)
 
 
+def _until(check, wait_s: float = 30.0) -> bool:
+    """``check()`` came true within ``wait_s`` (a Serve deletion is asynchronous)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while not check():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def serve_stale_app(name: str) -> str:
+    """An application deployed under ``name`` with no replica (no process to start)."""
+    from ray import serve
+
+    @serve.deployment(autoscaling_config={"min_replicas": 0, "max_replicas": 1, "initial_replicas": 0})
+    class Stale:
+        def __call__(self) -> str:
+            return "stale"
+
+    serve.run(Stale.bind(), name=name, route_prefix=None)
+    return name
+
+
 @pytest.fixture(scope="module")
 def serve_running(ray_session):
     from ray import serve
@@ -71,12 +96,15 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
     assert health["details"]["inference"]["versions"]["base"]["state"] == "not deployed"
     assert _inference_apps() == set()  # nothing deployed, no model in the actor, at start
     assert ray.get(host.heavy_modules.remote()) == []
+    # What an earlier actor left for a version no longer served (it died between storing a
+    # promotion and deleting the loser): the first deploy of this actor deletes it.
+    stale = serve_stale_app("aria_shape_inference_stale")
 
     # First use deploys aria_shape_inference_base; seeded requests are reproducible and match an
     # in-process generate() of the same model.
     seeded = ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=6, seed=3))
     assert ray.get(host.call.remote("complete", [PROMPT], max_new_tokens=6, seed=3)) == seeded
-    assert _inference_apps() == {"aria_shape_inference_base"}
+    assert _until(lambda: _inference_apps() == {"aria_shape_inference_base"}), (_inference_apps(), stale)
     local = ModelSource.of(ShapeConfig(pretrain_steps=0, max_new_tokens=6), home).load()
     assert seeded == generate(local, [PROMPT], max_new_tokens=6, seed=3)
     state = ray.get(host.health.remote())["details"]["inference"]["versions"]["base"]
