@@ -110,6 +110,23 @@ def _directory(checkpoint_dir: str | None) -> Any:
     return DirectoryCheckpoints(checkpoint_dir)
 
 
+def _sink(args: dict[str, Any], storage: Any = None, loop: Any = None) -> Any:
+    """The checkpoint sink a job's ``args`` name (its keys are taken out of ``args``):
+    aria_storage run ``checkpoint_run`` (``storage`` answers its calls; default the runtime's
+    client, in a queue worker actor), else directories under ``checkpoint_dir``."""
+    run, cache_dir = args.pop("checkpoint_run", None), args.pop("cache_dir", None)
+    checkpoint_dir = args.pop("checkpoint_dir", None)
+    if not run:
+        return _directory(checkpoint_dir)
+    from aria_actors.shape.checkpoints import StorageCheckpoints
+
+    if storage is None:
+        from aria_actors.queue.dispatch import ray_client
+
+        storage = ray_client("aria_storage")
+    return StorageCheckpoints(storage, run, loop=loop, cache_dir=cache_dir)
+
+
 def train_version(args: dict[str, Any], storage: Any = None, loop: Any = None) -> dict[str, Any]:
     """The run of a job with a ``version`` (see :meth:`ShapeService.start_training`): trains,
     then returns what aria_shape registers. ``storage`` answers aria_storage's calls (default:
@@ -125,17 +142,7 @@ def train_version(args: dict[str, Any], storage: Any = None, loop: Any = None) -
     except ValidationError as exc:  # no attempt would do better: give up now, not after five
         raise Discard(f"invalid GRPO settings: {exc}") from None
     version, parent = args.pop("version"), args.pop("parent", None)
-    run, cache_dir = args.pop("checkpoint_run", None), args.pop("cache_dir", None)
-    if run:
-        from aria_actors.shape.checkpoints import StorageCheckpoints
-
-        if storage is None:
-            from aria_actors.queue.dispatch import ray_client
-
-            storage = ray_client("aria_storage")
-        sink = StorageCheckpoints(storage, run, loop=loop, cache_dir=cache_dir)
-    else:
-        sink = _directory(args.pop("checkpoint_dir", None))
+    sink = _sink(args, storage, loop)
     out = run_training(checkpoints=sink, **args)
     path = sink.local(out["final_checkpoint"])  # fetched onto this node from aria_storage
     metrics = {"held_out_reward_before": out.get("held_out_reward_before"),
@@ -156,10 +163,5 @@ def train_job(job: Any) -> dict[str, Any]:
     if "version" in job.args:
         return train_version(job.args)
     args = dict(job.args)
-    run = args.pop("checkpoint_run", None)
-    if run:
-        from aria_actors.queue.dispatch import ray_client
-        from aria_actors.shape.checkpoints import StorageCheckpoints
-
-        args["checkpoints"] = StorageCheckpoints(ray_client("aria_storage"), run)
-    return run_training(args.pop("model_path"), args.pop("checkpoint_dir", None), **args)
+    sink = _sink(args)
+    return run_training(args.pop("model_path"), checkpoints=sink, **args)
