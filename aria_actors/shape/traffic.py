@@ -41,6 +41,11 @@ class VersionMetrics:
         """From a mapping with (some of) the field names, e.g. a stored row."""
         return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
+    def add(self, requests: int, tokens: int, seconds: float) -> None:
+        self.requests += requests
+        self.tokens += tokens
+        self.seconds += seconds
+
     @property
     def mean_feedback(self) -> float | None:
         return self.feedback_sum / self.feedback_count if self.feedback_count else None
@@ -93,9 +98,7 @@ class TrafficSplit:
     def record(self, version: str, tokens: int, seconds: float) -> None:
         for m in (self.metrics.setdefault(version, VersionMetrics()),
                   self._unflushed.setdefault(version, VersionMetrics())):
-            m.requests += 1
-            m.tokens += tokens
-            m.seconds += seconds
+            m.add(1, tokens, seconds)
 
     def take_unflushed(self) -> dict[str, VersionMetrics]:
         """The counters recorded since the last call (requests, tokens, seconds per version)."""
@@ -105,10 +108,7 @@ class TrafficSplit:
     def give_back(self, deltas: Mapping[str, VersionMetrics]) -> None:
         """Deltas that could not be stored: they go out again with the next ``take_unflushed``."""
         for version, d in deltas.items():
-            m = self._unflushed.setdefault(version, VersionMetrics())
-            m.requests += d.requests
-            m.tokens += d.tokens
-            m.seconds += d.seconds
+            self._unflushed.setdefault(version, VersionMetrics()).add(d.requests, d.tokens, d.seconds)
 
     def check(self, version: str) -> None:
         """InvalidTraffic unless ``version`` is in the split."""
