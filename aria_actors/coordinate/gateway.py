@@ -31,37 +31,47 @@ PUBLIC_PATHS = frozenset({"/health", "/metrics", "/docs", "/docs/oauth2-redirect
 PUBLIC_PREFIXES = ("/v1/services/",)
 
 
-def is_public(request: Request) -> bool:
+def is_public(request: Request, routes: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> bool:
+    """System reads, and the ``(method, path)`` pairs services declare public (a login)."""
     path = request.url.path
+    if (request.method, path) in routes:
+        return True
     return request.method in ("GET", "HEAD") and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
 
 
-def authentication() -> Any:
+def authentication(public_routes: set[tuple[str, str]]) -> Any:
     """The gateway-wide dependency: aria_security's bearer check on everything but public routes."""
     from aria_actors.security.middleware import BearerAuth
 
     bearer = BearerAuth(exempt=())
 
     async def _authenticate(request: Request) -> dict[str, Any] | None:
-        return None if is_public(request) else await bearer(request)
+        return None if is_public(request, public_routes) else await bearer(request)
 
     return _authenticate
 
 
-def mount_service_routers(app: FastAPI) -> list[str]:
-    """Include ``aria_actors.<svc>.api.router`` for every service that has one."""
+def mount_service_routers(app: FastAPI, public_routes: set[tuple[str, str]] | None = None) -> list[str]:
+    """Include ``aria_actors.<svc>.api.router`` for every service that has one.
+
+    A service's ``api.PUBLIC_ROUTES`` (``(method, path)`` pairs) are added to ``public_routes``:
+    the routes whose body is the credential, such as aria_auth's login.
+    """
     mounted = []
     for module, api in service_submodules("api"):
         app.include_router(api.router)
+        if public_routes is not None:
+            public_routes.update(getattr(api, "PUBLIC_ROUTES", ()))
         mounted.append(module)
     return mounted
 
 
 def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAPI:
+    public_routes: set[tuple[str, str]] = set()  # filled when the service routers are mounted
     app = FastAPI(
         title="Aria", version=__version__,
         description="Runtime for AI-driven characters: the fourteen services behind one gateway.",
-        dependencies=[Depends(authentication())] if require_auth else [],
+        dependencies=[Depends(authentication(public_routes))] if require_auth else [],
     )
     install_problem_handlers(app)
     metrics = GatewayMetrics()
@@ -107,5 +117,5 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAP
             log.warning("metrics without service status: %s", exc.message)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.state.mounted = mount_service_routers(app)
+    app.state.mounted = mount_service_routers(app, public_routes)
     return app

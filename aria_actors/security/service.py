@@ -449,6 +449,11 @@ class SecurityService(OperationsMixin, Service):
         self._audit.record(sub or "anonymous", "authorize", target, outcome)
         return decision.allowed
 
+    async def roles(self) -> dict[str, list[str]]:
+        """The role table RBAC decides with (role -> permissions), e.g. to validate role names."""
+        self._ready()
+        return {role: list(perms) for role, perms in self._authz.roles.items()}
+
     # -- operations ---------------------------------------------------------------------------
     async def seal(self) -> None:
         """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""

@@ -89,6 +89,21 @@ def test_service_routes_need_the_operator_token(running_aria) -> None:
     assert allowed.status_code == 200, allowed.text
 
 
+def test_a_user_made_with_the_cli_logs_in_and_reaches_the_gateway(running_aria) -> None:
+    # Through the running system: aria_auth's actor on aria_data's PostgreSQL, tokens signed by
+    # aria_security's OpenBao, verified by the gateway.
+    password = {"ARIA_NEW_PASSWORD": "e2e long passphrase", "ARIA_PASSWORD": "e2e long passphrase"}
+    added = running_aria.aria("auth", "users", "add", "e2e-alice", "--role", "user", env=password)
+    assert added.returncode == 0, added.stderr
+    out = running_aria.aria("auth", "login", "e2e-alice", env={**password, "ARIA_TOKEN": ""})
+    assert out.returncode == 0, out.stderr
+    tokens = json.loads(out.stdout)
+    with AriaClient(running_aria.url, token=tokens["access_token"]) as client:
+        assert client.get_json("/v1/auth/me")["username"] == "e2e-alice"
+        assert client.service("aria_auth").status == "ready"
+    wrong = running_aria.aria("auth", "login", "e2e-alice", env={"ARIA_PASSWORD": "not the password"})
+    assert wrong.returncode == 1 and "Invalid credentials" in wrong.stderr
+
 
 def test_shape_generates_through_its_serve_deployment(running_aria) -> None:
     # Nothing of the model runs after boot; the first generation deploys aria_shape's inference

@@ -1,0 +1,435 @@
+"""Users, logins, sessions and MFA over aria_auth's tables: the logic of the service, Ray-free.
+
+Login flow::
+
+    login(username, password) --MFA off--> tokens            (session amr=[pwd])
+                              --MFA on---> challenge --login_mfa(challenge, code)--> tokens
+    refresh(refresh_token) -> tokens (a new refresh token; the old one is spent)
+    logout(refresh_token) / revoke_session(...) -> the session ends
+
+Guarantees and caveats
+----------------------
+- Tokens: the access token is a JWT signed by aria_security (claims ``sub`` = user id, ``sid``,
+  ``roles``, ``tenant``, ``amr``); the refresh token is opaque and stored only as a digest.
+- Refresh-token rotation with reuse detection (OAuth 2.0 Security BCP, RFC 9700 4.14.2): a
+  refresh token works once. If a spent one comes back, someone holds a copy, and the session it
+  belongs to is ended. Two clients refreshing one token at the same moment therefore end their
+  session (there is no grace window); share a session only behind one refresher.
+- A refresh, a login and an MFA step are each one transaction that includes signing the access
+  token: if aria_security fails, nothing was spent and the old refresh token still works.
+- Roles, ``disabled`` and the session's state are read on every refresh, so a role change reaches
+  a session at its next refresh and a disabled user cannot refresh. Until then an access token
+  keeps the roles it was issued with (at most ``access_ttl_s``); :meth:`introspect` sees
+  revocations at once.
+- Lockout: ``max_failed_logins`` wrong passwords in a row lock the account for ``lockout_s``,
+  doubled for each further lockout in a row (up to ``lockout_max_s``). A correct password during a
+  lockout is refused too. An unknown username costs the same argon2 time as a wrong password.
+- Changing a password or disabling a user ends every session of that user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aria_actors.auth import credentials, store, totp
+from aria_actors.auth import users as fields
+from aria_actors.auth.config import AuthSettings
+from aria_actors.auth.errors import (
+    AccountDisabled,
+    AccountLocked,
+    InvalidChallenge,
+    InvalidCredentials,
+    InvalidMfaCode,
+    InvalidRefreshToken,
+    InvalidUser,
+    MfaState,
+    RefreshTokenReused,
+    SessionNotFound,
+    UserExists,
+    UserNotFound,
+)
+from aria_actors.auth.passwords import PasswordHasher, PasswordPolicy
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from aria_actors.runtime.service import ServiceClient
+
+MFA_KEY = "aria_auth-mfa"  # aria_security transit key that wraps TOTP secrets
+SERVICE = "aria_auth"
+
+
+def _uuid(value: object, what: str = "user id") -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidUser(f"{what} {str(value)[:64]!r} is not a UUID", field=what.replace(" ", "_")) from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Accounts:
+    def __init__(self, pool: asyncpg.Pool | None, security: ServiceClient | None, config: AuthSettings,
+                 roles: Collection[str] = ()) -> None:
+        self.pool = pool
+        self.security = security
+        self.config = config
+        self.roles = frozenset(roles)
+        self.policy = PasswordPolicy(config.password_min_length)
+        self.hasher = PasswordHasher(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism)
+
+    def _acquire(self) -> Any:
+        if self.pool is None:
+            from aria_actors.auth.errors import AuthNotStarted
+
+            raise AuthNotStarted()
+        return self.pool.acquire()
+
+    # -- users --------------------------------------------------------------------------------
+    async def create_user(self, username: str, password: str, *, tenant: str = "", email: str | None = None,
+                          display_name: str | None = None, roles: Collection[str] = ("user",)) -> dict[str, Any]:
+        import asyncpg
+
+        username = fields.check_username(username)
+        row_fields = dict(tenant=fields.check_tenant(tenant), username=username, email=fields.check_email(email),
+                          display_name=fields.check_display_name(display_name),
+                          roles=fields.check_roles(roles, self.roles))
+        self.policy.check(password, username)
+        password_hash = await asyncio.to_thread(self.hasher.hash, password)  # argon2 frees the GIL
+        try:
+            async with self._acquire() as conn:
+                row = await store.insert_user(conn, password_hash=password_hash, **row_fields)
+        except asyncpg.UniqueViolationError:
+            raise UserExists(f"user {username!r} already exists in tenant {tenant!r}",
+                             username=username, tenant=tenant) from None
+        return fields.public(row)
+
+    async def get_user(self, user_id: str) -> dict[str, Any]:
+        async with self._acquire() as conn:
+            row = await store.user(conn, _uuid(user_id))
+        if row is None:
+            raise UserNotFound(user_id=str(user_id))
+        return fields.public(row, _now())
+
+    async def list_users(self, tenant: str | None = None, after: str = "", limit: int = 100) -> list[dict[str, Any]]:
+        """Users ordered by ``tenant/username``; pass the last one's as ``after`` for the next page."""
+        if tenant is not None:
+            fields.check_tenant(tenant)
+        if not 1 <= limit <= 1000:
+            raise InvalidUser("limit must be 1-1000", field="limit")
+        async with self._acquire() as conn:
+            rows = await store.list_users(conn, tenant, after.lower(), limit)
+        now = _now()
+        return [fields.public(r, now) for r in rows]
+
+    async def update_user(self, user_id: str, *, roles: Collection[str] | None = None,
+                          disabled: bool | None = None, email: str | None = None,
+                          display_name: str | None = None, unlock: bool = False) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if roles is not None:
+            changes["roles"] = fields.check_roles(roles, self.roles)
+        if disabled is not None:
+            changes["disabled"] = bool(disabled)
+        if email is not None:
+            changes["email"] = fields.check_email(email)
+        if display_name is not None:
+            changes["display_name"] = fields.check_display_name(display_name)
+        if unlock:
+            changes.update(failed_logins=0, lockouts=0, locked_until=None)
+        uid = _uuid(user_id)
+        async with self._acquire() as conn, conn.transaction():
+            row = await store.update_user(conn, uid, changes) if changes else await store.user(conn, uid)
+            if row is None:
+                raise UserNotFound(user_id=str(user_id))
+            if disabled:
+                await store.revoke_sessions(conn, "user disabled", user_id=uid)
+        return fields.public(row, _now())
+
+    async def delete_user(self, user_id: str) -> None:
+        async with self._acquire() as conn:
+            if not await store.delete_user(conn, _uuid(user_id)):
+                raise UserNotFound(user_id=str(user_id))
+
+    async def set_password(self, user_id: str, new_password: str, *, current_password: str | None = None,
+                           check_current: bool = True) -> None:
+        """Change a password; ``check_current=False`` is for administrators. Ends every session."""
+        uid = _uuid(user_id)
+        async with self._acquire() as conn:
+            row = await store.user_secrets(conn, uid)
+        if row is None:
+            raise UserNotFound(user_id=str(user_id))
+        if check_current and not await asyncio.to_thread(self.hasher.verify, row["password_hash"],
+                                                         current_password or ""):
+            raise InvalidCredentials("the current password is wrong")
+        self.policy.check(new_password, row["username"])
+        password_hash = await asyncio.to_thread(self.hasher.hash, new_password)
+        async with self._acquire() as conn, conn.transaction():
+            await store.update_user(conn, uid, {"password_hash": password_hash})
+            await store.revoke_sessions(conn, "password changed", user_id=uid)
+
+    # -- login --------------------------------------------------------------------------------
+    async def login(self, username: str, password: str, *, tenant: str = "", user_agent: str | None = None,
+                    address: str | None = None) -> dict[str, Any]:
+        """Tokens, or ``{"mfa_required": true, "challenge": ...}`` when the user has MFA on."""
+        if not isinstance(username, str) or not isinstance(password, str) or not isinstance(tenant, str):
+            raise InvalidCredentials()
+        async with self._acquire() as conn:
+            row = await store.user_for_login(conn, tenant, username)
+        if row is None:
+            await asyncio.to_thread(self.hasher.verify_unknown, password)
+            raise InvalidCredentials()
+        self._refuse_locked(row)
+        ok = await asyncio.to_thread(self.hasher.verify, row["password_hash"], password)
+        async with self._acquire() as conn, conn.transaction():
+            locked = await store.user_for_login(conn, tenant, username, lock=True)
+            if locked is None or locked["id"] != row["id"]:  # deleted or replaced meanwhile
+                raise InvalidCredentials()
+            if not ok:
+                retry_after = await self._count_failure(conn, locked)
+            else:
+                self._refuse_locked(locked)
+                if locked["disabled"]:
+                    raise AccountDisabled(user_id=str(row["id"]))
+                changes: dict[str, Any] = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
+                if self.hasher.needs_rehash(locked["password_hash"]):
+                    changes["password_hash"] = await asyncio.to_thread(self.hasher.hash, password)
+                if not locked["mfa_enabled"]:
+                    changes["last_login_at"] = _now()
+                await store.update_user(conn, row["id"], changes)
+                if locked["mfa_enabled"]:
+                    challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
+                    await store.insert_challenge(conn, credentials.digest(challenge), row["id"],
+                                                 self.config.mfa_challenge_ttl_s, user_agent, address)
+                    return {"mfa_required": True, "challenge": challenge,
+                            "expires_in": self.config.mfa_challenge_ttl_s}
+                return await self._open_session(conn, locked, ["pwd"], user_agent, address)
+        # the failure was counted (committed) above; only now the caller hears of it
+        if retry_after:
+            raise AccountLocked(retry_after_s=retry_after)
+        raise InvalidCredentials()
+
+    def _refuse_locked(self, row: Any) -> None:
+        until = row["locked_until"]
+        if until is not None and until > _now():
+            raise AccountLocked(retry_after_s=max(1, int((until - _now()).total_seconds())))
+
+    async def _count_failure(self, conn: asyncpg.Connection, row: Any) -> int:
+        """Record a wrong password; returns the lockout's seconds when this one started a lockout."""
+        failed = row["failed_logins"] + 1
+        if failed < self.config.max_failed_logins:
+            await store.update_user(conn, row["id"], {"failed_logins": failed})
+            return 0
+        seconds = fields.lockout_seconds(row["lockouts"], self.config.lockout_s, self.config.lockout_max_s)
+        await store.update_user(conn, row["id"], {"failed_logins": 0, "lockouts": row["lockouts"] + 1,
+                                                  "locked_until": _now() + timedelta(seconds=seconds)})
+        return seconds
+
+    async def login_mfa(self, challenge: str, code: str, *, user_agent: str | None = None,
+                        address: str | None = None) -> dict[str, Any]:
+        """Second step: the challenge from :meth:`login` and a TOTP or recovery code -> tokens."""
+        if not credentials.has_prefix(challenge, credentials.CHALLENGE_PREFIX):
+            raise InvalidChallenge()
+        digest = credentials.digest(challenge)
+        async with self._acquire() as conn, conn.transaction():
+            ch = await store.challenge_for_update(conn, digest)
+            if ch is None or ch["used_at"] is not None or ch["expired"] \
+                    or ch["attempts"] >= self.config.mfa_challenge_attempts:
+                raise InvalidChallenge()
+            user = await store.user_secrets(conn, ch["user_id"], lock=True)
+            if user is None or not user["mfa_enabled"]:
+                raise InvalidChallenge()
+            if user["disabled"]:
+                raise AccountDisabled(user_id=str(user["id"]))
+            amr = await self._check_second_factor(conn, user, code)
+            await store.update_challenge(conn, digest, used=amr is not None)
+            if amr is not None:
+                await store.update_user(conn, user["id"], {"last_login_at": _now()})
+                return await self._open_session(conn, user, ["pwd", "mfa", *amr], user_agent, address)
+        raise InvalidMfaCode()  # after the commit: the attempt is counted
+
+    async def _check_second_factor(self, conn: asyncpg.Connection, user: Any, code: object) -> list[str] | None:
+        """``["otp"]`` for a TOTP code, ``["kba"]`` for a recovery code (spent), None for neither."""
+        if not isinstance(code, str) or len(code) > 64:
+            return None
+        secret = await self._mfa_secret(user)
+        step = totp.verify(secret, code, last_step=user["mfa_last_step"], window=self.config.mfa_valid_window)
+        if step is not None:
+            await store.update_user(conn, user["id"], {"mfa_last_step": step})
+            return ["otp"]
+        hashed = credentials.recovery_digest(code)
+        if hashed in user["recovery_codes"]:
+            left = [c for c in user["recovery_codes"] if c != hashed]
+            await store.update_user(conn, user["id"], {"recovery_codes": left})
+            return ["kba"]
+        return None
+
+    async def _open_session(self, conn: asyncpg.Connection, user: Any, amr: list[str],
+                            user_agent: str | None, address: str | None) -> dict[str, Any]:
+        expires = _now() + timedelta(seconds=self.config.refresh_ttl_s)
+        session = await store.insert_session(conn, user["id"], amr, expires,
+                                             (user_agent or "")[:256] or None, (address or "")[:64] or None)
+        return await self._tokens(conn, user, session["id"], amr, expires)
+
+    async def _tokens(self, conn: asyncpg.Connection, user: Any, session_id: uuid.UUID, amr: list[str],
+                      expires: datetime) -> dict[str, Any]:
+        refresh = credentials.new_secret(credentials.REFRESH_PREFIX)
+        await store.insert_refresh_token(conn, credentials.digest(refresh), session_id)
+        claims = {"roles": list(user["roles"]), "sid": str(session_id), "name": user["username"], "amr": amr}
+        if user["tenant"]:
+            claims["tenant"] = user["tenant"]
+        # Signed inside the caller's transaction: a failure here leaves nothing spent.
+        access = await self.security.call("issue_token", str(user["id"]), claims, self.config.access_ttl_s)
+        refresh_in = min(int((expires - _now()).total_seconds()), self.config.refresh_idle_s)
+        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
+                "refresh_token": refresh, "refresh_expires_in": max(0, refresh_in),
+                "session_id": str(session_id), "user_id": str(user["id"]), "roles": list(user["roles"])}
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
+            raise InvalidRefreshToken()
+        digest = credentials.digest(refresh_token)
+        async with self._acquire() as conn, conn.transaction():
+            row = await store.refresh_token_for_update(conn, digest)
+            if row is None:
+                raise InvalidRefreshToken()
+            reused = row["used_at"] is not None
+            if reused:
+                await store.revoke_sessions(conn, "refresh token reused", session_id=row["session_id"])
+            else:
+                now = _now()
+                idle_until = row["last_used_at"] + timedelta(seconds=self.config.refresh_idle_s)
+                if row["revoked_at"] is not None or row["expires_at"] <= now or idle_until <= now:
+                    raise InvalidRefreshToken()
+                user = await store.user_secrets(conn, row["user_id"])
+                if user is None:
+                    raise InvalidRefreshToken()
+                if user["disabled"]:
+                    raise AccountDisabled(user_id=str(user["id"]))
+                await store.use_refresh_token(conn, digest)
+                await store.touch_session(conn, row["session_id"])
+                return await self._tokens(conn, user, row["session_id"], list(row["amr"]), row["expires_at"])
+        raise RefreshTokenReused(session_id=str(row["session_id"]))  # after the revocation committed
+
+    async def logout(self, refresh_token: str) -> None:
+        """End the session of this refresh token (a spent or unknown one is refused)."""
+        if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
+            raise InvalidRefreshToken()
+        async with self._acquire() as conn, conn.transaction():
+            row = await store.refresh_token_for_update(conn, credentials.digest(refresh_token))
+            if row is None or row["used_at"] is not None or row["revoked_at"] is not None:
+                raise InvalidRefreshToken()
+            await store.revoke_sessions(conn, "logged out", session_id=row["session_id"])
+
+    async def sessions(self, user_id: str) -> list[dict[str, Any]]:
+        async with self._acquire() as conn:
+            rows = await store.open_sessions(conn, _uuid(user_id), self.config.refresh_idle_s)
+        return [{"id": str(r["id"]), "amr": list(r["amr"]), "created_at": r["created_at"].isoformat(),
+                 "last_used_at": r["last_used_at"].isoformat(), "expires_at": r["expires_at"].isoformat(),
+                 "refreshes": r["refreshes"], "user_agent": r["user_agent"], "address": r["address"]}
+                for r in rows]
+
+    async def revoke_session(self, user_id: str, session_id: str) -> None:
+        sid = _uuid(session_id, "session id")
+        async with self._acquire() as conn, conn.transaction():
+            row = await store.session(conn, sid)
+            if row is None or row["user_id"] != _uuid(user_id):
+                raise SessionNotFound(session_id=str(session_id))
+            await store.revoke_sessions(conn, "revoked", session_id=sid)
+
+    async def revoke_all(self, user_id: str) -> int:
+        async with self._acquire() as conn:
+            return await store.revoke_sessions(conn, "revoked", user_id=_uuid(user_id))
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662: ``{"active": true, ...claims}`` for a valid access token of an open session."""
+        from aria_actors.runtime.errors import AriaError
+
+        if not isinstance(token, str) or not token or len(token) > 8192:
+            return {"active": False}
+        try:
+            claims = await self.security.call("verify_token", token)
+        except AriaError as exc:
+            if exc.status == 401:
+                return {"active": False}
+            raise
+        sid = claims.get("sid")
+        if sid:  # service tokens carry no session
+            async with self._acquire() as conn:
+                row = await store.session(conn, _uuid(sid, "session id"))
+            if row is None or row["revoked_at"] is not None or row["expires_at"] <= _now() or row["disabled"]:
+                return {"active": False}
+        return {"active": True, "token_type": "Bearer", **claims}
+
+    async def prune(self, keep_s: int = 86400) -> int:
+        async with self._acquire() as conn:
+            return await store.prune(conn, keep_s)
+
+    # -- MFA ----------------------------------------------------------------------------------
+    async def _mfa_secret(self, user: Any) -> str:
+        raw = await self.security.call("decrypt", MFA_KEY, user["mfa_secret"], service=SERVICE)
+        return bytes(raw).decode()
+
+    async def mfa_enroll(self, user_id: str) -> dict[str, Any]:
+        """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app."""
+        uid = _uuid(user_id)
+        async with self._acquire() as conn:
+            user = await store.user(conn, uid)
+        if user is None:
+            raise UserNotFound(user_id=str(user_id))
+        if user["mfa_enabled"]:
+            raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
+        secret = totp.new_secret()
+        wrapped = await self.security.call("encrypt", MFA_KEY, secret.encode(), service=SERVICE)
+        async with self._acquire() as conn:
+            await store.update_user(conn, uid, {"mfa_secret": wrapped, "mfa_last_step": 0})
+        account = f"{user['username']}@{user['tenant']}" if user["tenant"] else user["username"]
+        return {"secret": secret, "uri": totp.provisioning_uri(secret, account, self.config.mfa_issuer),
+                "digits": totp.DIGITS, "period": totp.PERIOD_S}
+
+    async def mfa_confirm(self, user_id: str, code: str) -> dict[str, Any]:
+        """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
+        uid = _uuid(user_id)
+        async with self._acquire() as conn, conn.transaction():
+            user = await store.user_secrets(conn, uid, lock=True)
+            if user is None:
+                raise UserNotFound(user_id=str(user_id))
+            if user["mfa_enabled"] or user["mfa_secret"] is None:
+                raise MfaState("nothing to confirm: enrol first (POST /v1/auth/mfa/enroll)")
+            step = totp.verify(await self._mfa_secret(user), code, last_step=user["mfa_last_step"],
+                               window=self.config.mfa_valid_window)
+            if step is not None:
+                codes = credentials.new_recovery_codes(self.config.recovery_codes)
+                await store.update_user(conn, uid, {
+                    "mfa_enabled": True, "mfa_last_step": step,
+                    "recovery_codes": [credentials.recovery_digest(c) for c in codes]})
+                return {"enabled": True, "recovery_codes": codes}
+        raise InvalidMfaCode()
+
+    async def mfa_disable(self, user_id: str, code: str | None = None, *, check_code: bool = True) -> None:
+        """Turn MFA off; a user proves it with a current (or recovery) code, an administrator need not."""
+        uid = _uuid(user_id)
+        async with self._acquire() as conn, conn.transaction():
+            user = await store.user_secrets(conn, uid, lock=True)
+            if user is None:
+                raise UserNotFound(user_id=str(user_id))
+            if not user["mfa_enabled"] and user["mfa_secret"] is None:
+                raise MfaState("MFA is not on")
+            ok = not check_code or not user["mfa_enabled"] or \
+                await self._check_second_factor(conn, user, code) is not None
+            if ok:
+                await store.update_user(conn, uid, {"mfa_enabled": False, "mfa_secret": None,
+                                                    "mfa_last_step": 0, "recovery_codes": []})
+                return
+        raise InvalidMfaCode()
+
+    # -- health -------------------------------------------------------------------------------
+    async def counts(self) -> dict[str, int]:
+        async with self._acquire() as conn:
+            return {"users": await store.count_users(conn), "open_sessions": await store.count_open_sessions(conn)}

@@ -1,0 +1,220 @@
+"""REST surface of aria_auth under ``/v1/auth``: thin, validates then calls the service.
+
+Public (no bearer token; the body is the credential): ``POST /login``, ``/login/mfa``,
+``/refresh``, ``/logout`` (listed in :data:`PUBLIC_ROUTES`, which the gateway exempts). Everything
+else needs a bearer token: a user manages their own profile, password, sessions and MFA;
+managing other users needs ``auth:user:*`` permissions (the ``admin`` role has them).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from aria_actors.runtime.errors import Unauthorized
+from aria_actors.runtime.http import service_client
+from aria_actors.runtime.service import ServiceClient
+from aria_actors.security.errors import PermissionDenied
+from aria_actors.security.middleware import require
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+Client = Annotated[ServiceClient, Depends(service_client("aria_auth"))]
+PUBLIC_ROUTES = frozenset({("POST", "/v1/auth/login"), ("POST", "/v1/auth/login/mfa"),
+                           ("POST", "/v1/auth/refresh"), ("POST", "/v1/auth/logout")})
+Secret = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: Secret
+    tenant: str = Field("", max_length=63)
+
+
+class MfaLoginIn(Body):
+    challenge: str = Field(min_length=1, max_length=256)
+    code: str = Field(min_length=1, max_length=64, description="TOTP code or a recovery code.")
+
+
+class RefreshIn(Body):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class UserIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: Secret
+    tenant: str = Field("", max_length=63)
+    email: str | None = Field(None, max_length=320)
+    display_name: str | None = Field(None, max_length=128)
+    roles: list[str] = Field(default_factory=lambda: ["user"], max_length=32)
+
+
+class UserPatch(Body):
+    roles: list[str] | None = Field(None, max_length=32)
+    disabled: bool | None = None
+    email: str | None = Field(None, max_length=320)
+    display_name: str | None = Field(None, max_length=128)
+    unlock: bool = False
+
+
+class PasswordIn(Body):
+    new_password: Secret
+    current_password: str | None = Field(None, max_length=1024, description="Required when changing your own.")
+
+
+class CodeIn(Body):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class CodeOptionalIn(Body):
+    code: str | None = Field(None, max_length=64, description="Required when turning off your own MFA.")
+
+
+class IntrospectIn(Body):
+    token: str = Field(min_length=1, max_length=8192)
+
+
+def _origin(request: Request) -> dict[str, str | None]:
+    return {"user_agent": request.headers.get("user-agent"),
+            "address": request.client.host if request.client else None}
+
+
+def principal(request: Request) -> dict[str, Any]:
+    claims = getattr(request.state, "principal", None)
+    if not claims or not claims.get("sub"):
+        raise Unauthorized("send 'Authorization: Bearer <access token>' (POST /v1/auth/login gives one)")
+    return claims
+
+
+Principal = Annotated[dict[str, Any], Depends(principal)]
+
+
+async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, action: str) -> bool:
+    """True when ``who`` is the user; else ``action`` must be allowed (False means: as admin)."""
+    if who.get("sub") == user_id and "sid" in who:
+        return True
+    security = service_client("aria_security")(request)
+    if not await security.call("authorize", who, action, {"type": "user", "owner": user_id}):
+        raise PermissionDenied(f"{who.get('sub')!r} may not {action}", action=action)
+    return False
+
+
+# -- public ---------------------------------------------------------------------------------------
+@router.post("/login", summary="Log in with a password: tokens, or an MFA challenge")
+async def login(body: LoginIn, request: Request, client: Client) -> dict[str, Any]:
+    return await client.call("login", body.username, body.password, tenant=body.tenant, **_origin(request))
+
+
+@router.post("/login/mfa", summary="Second login step: challenge + TOTP or recovery code -> tokens")
+async def login_mfa(body: MfaLoginIn, request: Request, client: Client) -> dict[str, Any]:
+    return await client.call("login_mfa", body.challenge, body.code, **_origin(request))
+
+
+@router.post("/refresh", summary="Exchange a refresh token for new tokens (the old one is spent)")
+async def refresh(body: RefreshIn, client: Client) -> dict[str, Any]:
+    return await client.call("refresh", body.refresh_token)
+
+
+@router.post("/logout", status_code=204, summary="End the session of a refresh token")
+async def logout(body: RefreshIn, client: Client) -> Response:
+    await client.call("logout", body.refresh_token)
+    return Response(status_code=204)
+
+
+# -- the caller's own account ---------------------------------------------------------------------
+@router.get("/me", summary="The caller's user")
+async def me(who: Principal, client: Client) -> dict[str, Any]:
+    return await client.call("get_user", who["sub"])
+
+
+@router.get("/sessions", summary="The caller's open sessions")
+async def sessions(who: Principal, client: Client) -> list[dict[str, Any]]:
+    return await client.call("sessions", who["sub"])
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="End one of the caller's sessions")
+async def revoke_session(session_id: str, who: Principal, client: Client) -> Response:
+    await client.call("revoke_session", who["sub"], session_id)
+    return Response(status_code=204)
+
+
+@router.post("/mfa/enroll", summary="Start TOTP enrolment: a secret for an authenticator app")
+async def mfa_enroll(who: Principal, client: Client) -> dict[str, Any]:
+    return await client.call("mfa_enroll", who["sub"])
+
+
+@router.post("/mfa/confirm", summary="Finish enrolment with a current code; returns recovery codes")
+async def mfa_confirm(body: CodeIn, who: Principal, client: Client) -> dict[str, Any]:
+    return await client.call("mfa_confirm", who["sub"], body.code)
+
+
+@router.post("/introspect", summary="RFC 7662 token introspection (sees revoked sessions at once)",
+             dependencies=[Depends(require("auth:token:read"))])
+async def introspect(body: IntrospectIn, client: Client) -> dict[str, Any]:
+    return await client.call("introspect", body.token)
+
+
+# -- users ----------------------------------------------------------------------------------------
+@router.post("/users", status_code=201, summary="Create a user", dependencies=[Depends(require("auth:user:write"))])
+async def create_user(body: UserIn, client: Client) -> dict[str, Any]:
+    return await client.call("create_user", body.username, body.password, tenant=body.tenant,
+                             email=body.email, display_name=body.display_name, roles=body.roles)
+
+
+@router.get("/users", summary="List users", dependencies=[Depends(require("auth:user:list"))])
+async def list_users(client: Client, tenant: str | None = None, after: str = "",
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    return await client.call("list_users", tenant, after, limit)
+
+
+@router.get("/users/{user_id}", summary="One user")
+async def get_user(user_id: str, request: Request, who: Principal, client: Client) -> dict[str, Any]:
+    await _self_or_allowed(request, who, user_id, "auth:user:read")
+    return await client.call("get_user", user_id)
+
+
+@router.patch("/users/{user_id}", summary="Change roles, enable/disable, unlock, profile fields",
+              dependencies=[Depends(require("auth:user:write"))])
+async def update_user(user_id: str, body: UserPatch, client: Client) -> dict[str, Any]:
+    return await client.call("update_user", user_id, **body.model_dump(exclude_none=True))
+
+
+@router.delete("/users/{user_id}", status_code=204, summary="Delete a user and all their sessions",
+               dependencies=[Depends(require("auth:user:delete"))])
+async def delete_user(user_id: str, client: Client) -> Response:
+    await client.call("delete_user", user_id)
+    return Response(status_code=204)
+
+
+@router.post("/users/{user_id}/password", status_code=204, summary="Set a password (ends every session)")
+async def set_password(user_id: str, body: PasswordIn, request: Request, who: Principal,
+                       client: Client) -> Response:
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write")
+    await client.call("set_password", user_id, body.new_password, current_password=body.current_password,
+                      check_current=own)
+    return Response(status_code=204)
+
+
+@router.get("/users/{user_id}/sessions", summary="A user's open sessions")
+async def user_sessions(user_id: str, request: Request, who: Principal, client: Client) -> list[dict[str, Any]]:
+    await _self_or_allowed(request, who, user_id, "auth:session:list")
+    return await client.call("sessions", user_id)
+
+
+@router.delete("/users/{user_id}/sessions", summary="End every session of a user")
+async def revoke_user_sessions(user_id: str, request: Request, who: Principal, client: Client) -> dict[str, int]:
+    await _self_or_allowed(request, who, user_id, "auth:session:delete")
+    return {"revoked": await client.call("revoke_all", user_id)}
+
+
+@router.delete("/users/{user_id}/mfa", status_code=204, summary="Turn MFA off (your own needs a code)")
+async def mfa_disable(user_id: str, body: CodeOptionalIn, request: Request, who: Principal,
+                      client: Client) -> Response:
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write")
+    await client.call("mfa_disable", user_id, body.code, check_code=own)
+    return Response(status_code=204)

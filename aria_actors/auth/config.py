@@ -1,0 +1,33 @@
+"""Settings of aria_auth (``ARIA_AUTH_*`` variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseSettings):
+    """Token lifetimes, password policy, lockout and MFA of aria_auth."""
+
+    model_config = SettingsConfigDict(env_prefix="ARIA_AUTH_", extra="forbid")
+
+    access_ttl_s: int = Field(
+        900, ge=30, le=86400, description="Lifetime of an access JWT. A revoked session's access "
+        "tokens stay valid at the gateway until they expire; introspection sees the revocation at once.")
+    refresh_ttl_s: int = Field(30 * 86400, ge=60, description="A session ends this long after login.")
+    refresh_idle_s: int = Field(
+        7 * 86400, ge=60, description="A session not refreshed for this long ends.")
+    password_min_length: int = Field(12, ge=8, le=128)
+    max_failed_logins: int = Field(5, ge=1, le=100, description="Wrong passwords in a row before a lockout.")
+    lockout_s: int = Field(300, ge=1, description="First lockout; each further one in a row doubles it.")
+    lockout_max_s: int = Field(3600, ge=1)
+    mfa_issuer: str = Field("Aria", min_length=1, max_length=64, description="Issuer shown by authenticator apps.")
+    mfa_valid_window: int = Field(1, ge=0, le=3, description="TOTP steps of clock skew accepted either side.")
+    mfa_challenge_ttl_s: int = Field(300, ge=30, le=3600)
+    mfa_challenge_attempts: int = Field(5, ge=1, le=20)
+    recovery_codes: int = Field(10, ge=1, le=50)
+    # argon2id cost (argon2-cffi's RFC 9106 low-memory profile is the default: t=3, 64 MiB, p=4).
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(65536, ge=8192, le=1048576)
+    argon2_parallelism: int = Field(4, ge=1, le=16)
+    pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")

@@ -1,0 +1,255 @@
+"""aria_auth over a real PostgreSQL and a real aria_security (OpenBao): users, logins, lockout,
+refresh rotation with reuse detection, revocation, role changes, TOTP MFA."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import pytest
+
+from aria_actors.auth import totp
+from aria_actors.auth.errors import (
+    AccountDisabled,
+    AccountLocked,
+    InvalidChallenge,
+    InvalidCredentials,
+    InvalidMfaCode,
+    InvalidRefreshToken,
+    InvalidUser,
+    MfaState,
+    RefreshTokenReused,
+    UserExists,
+    WeakPassword,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+PASSWORD = "correct horse battery staple"
+
+
+async def alice(auth, **kw):
+    return await auth.create_user("alice", PASSWORD, **kw)
+
+
+async def test_login_gives_a_signed_access_token_and_a_refresh_token(auth, security) -> None:
+    user = await alice(auth, tenant="acme", email="alice@acme.io", roles=["user", "editor"])
+    assert "password_hash" not in user and user["roles"] == ["user", "editor"]
+    tokens = await auth.login("ALICE", PASSWORD, tenant="acme", user_agent="pytest", address="127.0.0.1")
+    assert tokens["token_type"] == "Bearer" and tokens["refresh_token"].startswith("aria_rt_")
+    claims = await security.verify_token(tokens["access_token"])
+    assert claims["sub"] == user["id"] and claims["sid"] == tokens["session_id"]
+    assert claims["roles"] == ["user", "editor"] and claims["tenant"] == "acme" and claims["amr"] == ["pwd"]
+    assert claims["exp"] - claims["iat"] == auth.config.access_ttl_s
+    [session] = await auth.sessions(user["id"])
+    assert session["id"] == tokens["session_id"] and session["user_agent"] == "pytest"
+    assert (await auth.get_user(user["id"]))["last_login_at"] is not None
+
+
+async def test_bad_users_are_refused_and_nothing_is_stored(auth) -> None:
+    await alice(auth)
+    with pytest.raises(UserExists):
+        await auth.create_user("Alice", PASSWORD)  # usernames are case-insensitive per tenant
+    await auth.create_user("alice", PASSWORD, tenant="other")  # another tenant may reuse it
+    with pytest.raises(WeakPassword):
+        await auth.create_user("bob", "short")
+    with pytest.raises(InvalidUser, match="unknown role"):
+        await auth.create_user("bob", PASSWORD, roles=["root"])
+    with pytest.raises(InvalidUser):
+        await auth.create_user("bob smith", PASSWORD)
+    assert [u["username"] for u in await auth.list_users()] == ["alice", "alice"]
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(auth) -> None:
+    await alice(auth)
+    with pytest.raises(InvalidCredentials) as wrong:
+        await auth.login("alice", "wrong password here")
+    with pytest.raises(InvalidCredentials) as unknown:
+        await auth.login("nobody", PASSWORD)
+    assert wrong.value.message == unknown.value.message
+
+
+async def test_lockout_after_failures_refuses_even_the_right_password_until_unlocked(auth) -> None:
+    user = await alice(auth)
+    for _ in range(auth.config.max_failed_logins - 1):
+        with pytest.raises(InvalidCredentials):
+            await auth.login("alice", "wrong password here")
+    with pytest.raises(AccountLocked) as locked:
+        await auth.login("alice", "wrong password here")
+    assert locked.value.fields["retry_after_s"] == auth.config.lockout_s
+    with pytest.raises(AccountLocked):
+        await auth.login("alice", PASSWORD)
+    assert (await auth.get_user(user["id"]))["locked_until"] is not None
+    await auth.update_user(user["id"], unlock=True)
+    assert (await auth.login("alice", PASSWORD))["access_token"]
+
+
+async def test_a_success_resets_the_failure_count(auth) -> None:
+    await alice(auth)
+    for _ in range(3):  # more failures than the limit, but never that many in a row
+        for _ in range(auth.config.max_failed_logins - 1):
+            with pytest.raises(InvalidCredentials):
+                await auth.login("alice", "wrong password here")
+        await auth.login("alice", PASSWORD)
+
+
+async def test_refresh_rotates_and_a_reused_token_ends_the_session(auth) -> None:
+    await alice(auth)
+    first = await auth.login("alice", PASSWORD)
+    second = await auth.refresh(first["refresh_token"])
+    assert second["session_id"] == first["session_id"] and second["refresh_token"] != first["refresh_token"]
+    assert (await auth.introspect(second["access_token"]))["active"] is True
+    with pytest.raises(RefreshTokenReused):
+        await auth.refresh(first["refresh_token"])  # a stolen copy of the spent token
+    with pytest.raises(InvalidRefreshToken):
+        await auth.refresh(second["refresh_token"])  # the whole session is over
+    assert (await auth.introspect(second["access_token"])) == {"active": False}
+
+
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(auth) -> None:
+    await alice(auth)
+    tokens = await auth.login("alice", PASSWORD)
+    results = await asyncio.gather(*(auth.refresh(tokens["refresh_token"]) for _ in range(8)),
+                                   return_exceptions=True)
+    ok = [r for r in results if isinstance(r, dict)]
+    assert len(ok) == 1
+    assert all(isinstance(r, RefreshTokenReused) for r in results if not isinstance(r, dict))
+    with pytest.raises(InvalidRefreshToken):  # reuse ended the session the winner got too
+        await auth.refresh(ok[0]["refresh_token"])
+
+
+@pytest.mark.parametrize("token", ["", "aria_rt_unknown", "eyJhbGciOi.x.y", None, "aria_rt_" + "x" * 400])
+async def test_unknown_or_malformed_refresh_tokens_are_refused(auth, token) -> None:
+    with pytest.raises(InvalidRefreshToken):
+        await auth.refresh(token)
+
+
+async def test_logout_ends_the_session(auth) -> None:
+    await alice(auth)
+    tokens = await auth.login("alice", PASSWORD)
+    await auth.logout(tokens["refresh_token"])
+    with pytest.raises(InvalidRefreshToken):
+        await auth.refresh(tokens["refresh_token"])
+    assert (await auth.introspect(tokens["access_token"]))["active"] is False
+    assert await auth.introspect("garbage") == {"active": False}
+
+
+async def test_a_role_change_reaches_the_session_at_its_next_refresh(auth, security) -> None:
+    user = await alice(auth)
+    tokens = await auth.login("alice", PASSWORD)
+    await auth.update_user(user["id"], roles=["editor"])
+    refreshed = await auth.refresh(tokens["refresh_token"])
+    assert (await security.verify_token(refreshed["access_token"]))["roles"] == ["editor"]
+    assert await security.authorize(await security.verify_token(refreshed["access_token"]),
+                                    "shape:character:write", {})
+
+
+async def test_disabling_a_user_ends_sessions_and_refuses_logins(auth) -> None:
+    user = await alice(auth)
+    tokens = await auth.login("alice", PASSWORD)
+    await auth.update_user(user["id"], disabled=True)
+    with pytest.raises(InvalidRefreshToken):
+        await auth.refresh(tokens["refresh_token"])
+    with pytest.raises(AccountDisabled):
+        await auth.login("alice", PASSWORD)
+    await auth.update_user(user["id"], disabled=False)
+    await auth.login("alice", PASSWORD)
+
+
+async def test_a_password_change_ends_every_session(auth) -> None:
+    user = await alice(auth)
+    tokens = [await auth.login("alice", PASSWORD) for _ in range(2)]
+    with pytest.raises(InvalidCredentials):
+        await auth.set_password(user["id"], "another long passphrase", current_password="wrong")
+    await auth.set_password(user["id"], "another long passphrase", current_password=PASSWORD)
+    for t in tokens:
+        with pytest.raises(InvalidRefreshToken):
+            await auth.refresh(t["refresh_token"])
+    with pytest.raises(InvalidCredentials):
+        await auth.login("alice", PASSWORD)
+    await auth.login("alice", "another long passphrase")
+
+
+async def test_a_failed_signature_spends_nothing(auth, security) -> None:
+    await alice(auth)
+    tokens = await auth.login("alice", PASSWORD)
+    await security.seal()  # aria_security cannot sign now: a real failure mid-refresh
+    try:
+        with pytest.raises(Exception) as err:
+            await auth.refresh(tokens["refresh_token"])
+        assert not isinstance(err.value, InvalidRefreshToken)
+    finally:
+        await security.unseal()
+    assert (await auth.refresh(tokens["refresh_token"]))["access_token"]  # the old token still works
+
+
+async def enrol(auth, user_id: str) -> tuple[str, list[str]]:
+    enrolment = await auth.mfa_enroll(user_id)
+    confirmed = await auth.mfa_confirm(user_id, totp.code_at(enrolment["secret"], time.time()))
+    return enrolment["secret"], confirmed["recovery_codes"]
+
+
+async def test_mfa_login_needs_a_fresh_code_and_refuses_replays(auth, auth_database) -> None:
+    user = await alice(auth)
+    secret, codes = await enrol(auth, user["id"])
+    assert len(codes) == auth.config.recovery_codes
+    conn = await asyncpg.connect(auth_database)
+    try:
+        stored = await conn.fetchval("SELECT mfa_secret FROM aria_auth.users WHERE id = $1::uuid", user["id"])
+    finally:
+        await conn.close()
+    assert stored.startswith("vault:v") and secret not in stored  # wrapped by aria_security
+    step = await auth.login("alice", PASSWORD)
+    assert step["mfa_required"] is True and "access_token" not in step
+    used = totp.code_at(secret, time.time())  # confirm already spent this step
+    with pytest.raises(InvalidMfaCode):
+        await auth.login_mfa(step["challenge"], used)
+    tokens = await auth.login_mfa(step["challenge"], totp.code_at(secret, time.time() + 30))
+    assert tokens["access_token"]
+    with pytest.raises(InvalidChallenge):  # a challenge is used once
+        await auth.login_mfa(step["challenge"], totp.code_at(secret, time.time() + 30))
+
+
+async def test_recovery_codes_work_once(auth, security) -> None:
+    user = await alice(auth)
+    _, codes = await enrol(auth, user["id"])
+    tokens = await auth.login_mfa((await auth.login("alice", PASSWORD))["challenge"], codes[0].upper())
+    assert (await security.verify_token(tokens["access_token"]))["amr"] == ["pwd", "mfa", "kba"]
+    with pytest.raises(InvalidMfaCode):
+        await auth.login_mfa((await auth.login("alice", PASSWORD))["challenge"], codes[0])
+    assert (await auth.get_user(user["id"]))["mfa"]["recovery_codes_left"] == len(codes) - 1
+
+
+async def test_a_challenge_allows_only_a_few_attempts(auth) -> None:
+    user = await alice(auth)
+    secret, _ = await enrol(auth, user["id"])
+    challenge = (await auth.login("alice", PASSWORD))["challenge"]
+    for _ in range(auth.config.mfa_challenge_attempts):
+        with pytest.raises(InvalidMfaCode):
+            await auth.login_mfa(challenge, "000000")
+    with pytest.raises(InvalidChallenge):
+        await auth.login_mfa(challenge, totp.code_at(secret, time.time() + 30))
+
+
+async def test_mfa_state_changes_are_checked(auth) -> None:
+    user = await alice(auth)
+    with pytest.raises(MfaState):
+        await auth.mfa_confirm(user["id"], "123456")
+    secret, _ = await enrol(auth, user["id"])
+    with pytest.raises(MfaState):
+        await auth.mfa_enroll(user["id"])
+    with pytest.raises(InvalidMfaCode):
+        await auth.mfa_disable(user["id"], "000000")
+    await auth.mfa_disable(user["id"], totp.code_at(secret, time.time() + 30))
+    assert (await auth.get_user(user["id"]))["mfa"] == {"enabled": False, "pending": False,
+                                                         "recovery_codes_left": 0}
+    assert "access_token" in await auth.login("alice", PASSWORD)
+
+
+async def test_health_counts_users_and_sessions(auth) -> None:
+    await alice(auth)
+    await auth.login("alice", PASSWORD)
+    health = await auth.health()
+    assert health.status.value == "ready"
+    assert health.details["users"] == 1 and health.details["open_sessions"] == 1
+    assert "oauth2-oidc" in health.details["missing"]
