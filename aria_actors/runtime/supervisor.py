@@ -183,7 +183,11 @@ class Supervisor:
 
     # --- boot ----------------------------------------------------------------------------------
     async def boot(self) -> dict[str, Any]:
-        """Start every service, wave by wave; returns the status once all have settled.
+        """Start every service, layer by layer; returns the status once all have settled.
+
+        Within a layer each service starts as soon as its own dependencies have settled (a
+        layer's second wave does not wait for all of its first); a layer starts once every
+        lower layer has settled.
 
         Units are *launched* (process or Serve application created) ahead of their start, because
         that is the slow part and depends on nothing: ``launch_ahead`` waves ahead of the one
@@ -205,12 +209,32 @@ class Supervisor:
         for wave in self.waves[:ahead]:
             launch(wave)
         launch(n for n, spec in self.specs.items() if spec.kind == "deployment")
-        try:
-            for i, wave in enumerate(self.waves):
-                await asyncio.gather(*(self._start_if_possible(n, launches.get(n)) for n in wave))
+        settled = {n: asyncio.Event() for n in self.specs}
+
+        async def start_one(name: str) -> None:
+            try:
+                # Its own dependencies only: a layer's later wave need not wait for the whole
+                # earlier wave (aria_storage waits for aria_auth, not for aria_queue).
+                await asyncio.gather(*(settled[d].wait() for d in self.specs[name].depends_on))
+                await self._start_if_possible(name, launches.get(name))
+            finally:
+                settled[name].set()
+
+        async def launch_as_waves_settle() -> None:
+            for i, wave in enumerate(self.waves):  # in order, so processes are asked for in start order
+                await asyncio.gather(*(settled[n].wait() for n in wave))
                 if i + ahead < len(self.waves):
                     launch(self.waves[i + ahead])
+
+        launcher = asyncio.ensure_future(launch_as_waves_settle())
+        try:
+            for layer in sorted({spec.layer for spec in self.specs.values()}):
+                # Layers stay barriers: a layer starts once every lower one has settled.
+                await asyncio.gather(*(start_one(n) for wave in self.waves for n in wave
+                                       if self.specs[n].layer == layer))
+            await launcher
         finally:
+            launcher.cancel()
             for name, fut in launches.items():
                 if self.states[name].unit is None:
                     await _quiet(_kill_launched(fut))

@@ -28,6 +28,19 @@ async def test_boot_starts_dependencies_first() -> None:
     assert launcher.units["t_top"].service.dep_pids.keys() == {"t_left", "t_right"}
 
 
+async def test_a_layers_later_wave_waits_for_its_own_dependencies_only(monkeypatch) -> None:
+    # t_slow takes several probes to settle; t_after (same layer, needs only t_fast) starts
+    # meanwhile; the next layer still waits for the whole layer.
+    monkeypatch.setenv("ARIA_TEST_WARM_PROBES", "4")
+    specs = [spec("t_base", 1), spec("t_slow", 2, ("t_base",), cls="WarmingService"),
+             spec("t_fast", 2, ("t_base",)), spec("t_after", 2, ("t_fast",)), spec("t_next", 3)]
+    sup, _ = make(specs)
+    await sup.boot()
+    slow, after, fast, nxt = (sup.service(n) for n in ("t_slow", "t_after", "t_fast", "t_next"))
+    assert fast["ready_at"] <= after["started_at"] < slow["ready_at"]
+    assert nxt["started_at"] >= max(slow["ready_at"], after["ready_at"])
+
+
 async def test_failed_start_stays_failed_and_dependents_do_not_start() -> None:
     specs = diamond()
     specs[1] = spec("t_left", 2, ("t_base",), cls="FailingStartService")
