@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 an error (one red line), 2 bad usage or bad settings (b
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import sys
@@ -133,6 +134,7 @@ def up(
     console.print(f"  dashboard  http://{settings.dashboard_host}:{settings.dashboard_port}")
     console.print("  jobs       eval \"$(aria env)\" && ray job submit -- python examples/hello_job.py")
     if detach:
+        _DETACHED.set()
         return
     console.print("Running in the foreground; Ctrl-C stops Aria.")
     stop = threading.Event()
@@ -364,11 +366,23 @@ def _mount_service_clis() -> None:
 _mount_service_clis()
 
 
+_DETACHED = threading.Event()  # set by `aria up --detach` once the boot settled
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except SystemExit as exit_:
+        if exit_.code in (0, None) and _DETACHED.is_set():
+            # Everything `aria up --detach` started is detached and lives on; the driver's
+            # disconnect and interpreter teardown that a normal exit does cost ~0.8 s here
+            # (ray.shutdown 0.26 s, teardown ~0.5 s, measured) and leave nothing to clean up.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        raise
 
 
 if __name__ == "__main__":
