@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 MFA_KEY = "aria_auth-mfa"  # aria_security transit key that wraps TOTP secrets
 SERVICE = "aria_auth"
+RESET_FAILURES: dict[str, Any] = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
 
 
 def _uuid(value: object, what: str = "user id") -> uuid.UUID:
@@ -141,7 +142,7 @@ class Accounts:
         if display_name is not None:
             changes["display_name"] = fields.check_display_name(display_name)
         if unlock:
-            changes.update(failed_logins=0, lockouts=0, locked_until=None)
+            changes.update(RESET_FAILURES)
         uid = _uuid(user_id)
         async with self._acquire() as conn, conn.transaction():
             row = await store.update_user(conn, uid, changes) if changes else await store.user(conn, uid)
@@ -164,9 +165,10 @@ class Accounts:
             row = await store.user_secrets(conn, uid)
         if row is None:
             raise UserNotFound(user_id=str(user_id))
-        if check_current and not await asyncio.to_thread(self.hasher.verify, row["password_hash"],
-                                                         current_password or ""):
-            raise InvalidCredentials("the current password is wrong")
+        if check_current:
+            self._refuse_locked(row)
+            if not await asyncio.to_thread(self.hasher.verify, row["password_hash"], current_password or ""):
+                await self._fail(uid, "the current password is wrong")
         self.policy.check(new_password, row["username"])
         password_hash = await asyncio.to_thread(self.hasher.hash, new_password)
         async with self._acquire() as conn, conn.transaction():
@@ -190,18 +192,21 @@ class Accounts:
             locked = await store.user_for_login(conn, tenant, username, lock=True)
             if locked is None or locked["id"] != row["id"]:  # deleted or replaced meanwhile
                 raise InvalidCredentials()
+            # Again under the row lock and before the outcome: guesses sent in parallel that
+            # were verified while a lockout began all read "locked", the right one included.
+            self._refuse_locked(locked)
             if not ok:
                 retry_after = await self._count_failure(conn, locked)
             else:
-                self._refuse_locked(locked)
                 if locked["disabled"]:
                     raise AccountDisabled(user_id=str(row["id"]))
-                changes: dict[str, Any] = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
+                # With MFA on, the failure count is reset only once the code is right too: wrong
+                # codes count, and a right password must not wipe them between challenges.
+                changes: dict[str, Any] = {} if locked["mfa_enabled"] else RESET_FAILURES | {"last_login_at": _now()}
                 if self.hasher.needs_rehash(locked["password_hash"]):
                     changes["password_hash"] = await asyncio.to_thread(self.hasher.hash, password)
-                if not locked["mfa_enabled"]:
-                    changes["last_login_at"] = _now()
-                await store.update_user(conn, row["id"], changes)
+                if changes:
+                    await store.update_user(conn, row["id"], changes)
                 if locked["mfa_enabled"]:
                     challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
                     await store.insert_challenge(conn, credentials.digest(challenge), row["id"],
@@ -218,6 +223,16 @@ class Accounts:
         until = row["locked_until"]
         if until is not None and until > _now():
             raise AccountLocked(retry_after_s=max(1, int((until - _now()).total_seconds())))
+
+    async def _fail(self, user_id: uuid.UUID, message: str | None = None, error: type[Exception] = InvalidCredentials
+                    ) -> None:
+        """Count a failed proof (password or code) toward the lockout, commit it, then raise."""
+        async with self._acquire() as conn, conn.transaction():
+            row = await store.user_secrets(conn, user_id, lock=True)
+            retry_after = await self._count_failure(conn, row) if row is not None else 0
+        if retry_after:
+            raise AccountLocked(retry_after_s=retry_after)
+        raise error(message) if message else error()
 
     async def _count_failure(self, conn: asyncpg.Connection, row: Any) -> int:
         """Record a wrong password; returns the lockout's seconds when this one started a lockout."""
@@ -246,11 +261,17 @@ class Accounts:
                 raise InvalidChallenge()
             if user["disabled"]:
                 raise AccountDisabled(user_id=str(user["id"]))
+            self._refuse_locked(user)
             amr = await self._check_second_factor(conn, user, code)
             await store.update_challenge(conn, digest, used=amr is not None)
             if amr is not None:
-                await store.update_user(conn, user["id"], {"last_login_at": _now()})
+                await store.update_user(conn, user["id"], RESET_FAILURES | {"last_login_at": _now()})
                 return await self._open_session(conn, user, ["pwd", "mfa", *amr], user_agent, address)
+            # A wrong code counts toward the account's lockout too: new challenges (one per
+            # password login) must not give unlimited guesses at a 6-digit code.
+            retry_after = await self._count_failure(conn, user)
+        if retry_after:
+            raise AccountLocked(retry_after_s=retry_after)
         raise InvalidMfaCode()  # after the commit: the attempt is counted
 
     async def _check_second_factor(self, conn: asyncpg.Connection, user: Any, code: object) -> list[str] | None:
@@ -361,8 +382,12 @@ class Accounts:
             raise
         sid = claims.get("sid")
         if sid:  # service tokens carry no session
+            try:
+                session_id = uuid.UUID(str(sid))
+            except ValueError:
+                return {"active": False}
             async with self._acquire() as conn:
-                row = await store.session(conn, _uuid(sid, "session id"))
+                row = await store.session(conn, session_id)
             if row is None or row["revoked_at"] is not None or row["expires_at"] <= _now() or row["disabled"]:
                 return {"active": False}
         return {"active": True, "token_type": "Bearer", **claims}
@@ -388,7 +413,8 @@ class Accounts:
         secret = totp.new_secret()
         wrapped = await self.security.call("encrypt", MFA_KEY, secret.encode(), service=SERVICE)
         async with self._acquire() as conn:
-            await store.update_user(conn, uid, {"mfa_secret": wrapped, "mfa_last_step": 0})
+            if not await store.begin_mfa(conn, uid, wrapped):  # confirmed meanwhile
+                raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
         account = f"{user['username']}@{user['tenant']}" if user["tenant"] else user["username"]
         return {"secret": secret, "uri": totp.provisioning_uri(secret, account, self.config.mfa_issuer),
                 "digits": totp.DIGITS, "period": totp.PERIOD_S}
@@ -402,6 +428,7 @@ class Accounts:
                 raise UserNotFound(user_id=str(user_id))
             if user["mfa_enabled"] or user["mfa_secret"] is None:
                 raise MfaState("nothing to confirm: enrol first (POST /v1/auth/mfa/enroll)")
+            self._refuse_locked(user)
             step = totp.verify(await self._mfa_secret(user), code, last_step=user["mfa_last_step"],
                                window=self.config.mfa_valid_window)
             if step is not None:
@@ -410,7 +437,7 @@ class Accounts:
                     "mfa_enabled": True, "mfa_last_step": step,
                     "recovery_codes": [credentials.recovery_digest(c) for c in codes]})
                 return {"enabled": True, "recovery_codes": codes}
-        raise InvalidMfaCode()
+        await self._fail(uid, error=InvalidMfaCode)
 
     async def mfa_disable(self, user_id: str, code: str | None = None, *, check_code: bool = True) -> None:
         """Turn MFA off; a user proves it with a current (or recovery) code, an administrator need not."""
@@ -421,13 +448,15 @@ class Accounts:
                 raise UserNotFound(user_id=str(user_id))
             if not user["mfa_enabled"] and user["mfa_secret"] is None:
                 raise MfaState("MFA is not on")
+            if check_code:
+                self._refuse_locked(user)
             ok = not check_code or not user["mfa_enabled"] or \
                 await self._check_second_factor(conn, user, code) is not None
             if ok:
                 await store.update_user(conn, uid, {"mfa_enabled": False, "mfa_secret": None,
                                                     "mfa_last_step": 0, "recovery_codes": []})
                 return
-        raise InvalidMfaCode()
+        await self._fail(uid, error=InvalidMfaCode)
 
     # -- health -------------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:

@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aria_actors.runtime.errors import Unauthorized
+from aria_actors.runtime.errors import AriaError, Forbidden, Unauthorized
 from aria_actors.runtime.http import service_client
 from aria_actors.runtime.service import ServiceClient
 from aria_actors.security.errors import PermissionDenied
 from aria_actors.security.middleware import require
+
+ALL_TENANTS = "*"  # no tenant is named this (tenant names are [a-z0-9_-]): only @any scopes match it
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 Client = Annotated[ServiceClient, Depends(service_client("aria_auth"))]
@@ -91,17 +93,47 @@ def principal(request: Request) -> dict[str, Any]:
     return claims
 
 
+def user_principal(request: Request) -> dict[str, Any]:
+    """The caller, who must be a user logged in through aria_auth (a session, not a service token)."""
+    claims = principal(request)
+    if not claims.get("sid"):
+        raise Forbidden("this route is for a user's own session token (POST /v1/auth/login gives one)")
+    return claims
+
+
 Principal = Annotated[dict[str, Any], Depends(principal)]
+UserPrincipal = Annotated[dict[str, Any], Depends(user_principal)]
 
 
-async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, action: str) -> bool:
-    """True when ``who`` is the user; else ``action`` must be allowed (False means: as admin)."""
-    if who.get("sub") == user_id and "sid" in who:
-        return True
+async def _authorize(request: Request, who: dict[str, Any], action: str, resource: dict[str, Any]) -> None:
     security = service_client("aria_security")(request)
-    if not await security.call("authorize", who, action, {"type": "user", "owner": user_id}):
+    if not await security.call("authorize", who, action, resource):
         raise PermissionDenied(f"{who.get('sub')!r} may not {action}", action=action)
+
+
+async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, action: str,
+                           client: ServiceClient) -> bool:
+    """True when ``who`` is the user; else ``action`` on that user (in its tenant) must be allowed.
+
+    False means "as an administrator". Whether the user exists is told only to callers allowed
+    the action on users at all.
+    """
+    if who.get("sub") == user_id and who.get("sid"):
+        return True
+    try:
+        target = await client.call("get_user", user_id)
+    except AriaError:
+        await _authorize(request, who, action, {"type": "user"})
+        raise
+    await _authorize(request, who, action, {"type": "user", "owner": user_id, "tenant": target["tenant"]})
     return False
+
+
+async def _may_assign_roles(request: Request, who: dict[str, Any], roles: list[str] | None, tenant: str) -> None:
+    # Granting roles is its own permission (only `admin` has it by default), so holding
+    # auth:user:write does not let one hand out roles one does not have.
+    if roles is not None and roles != ["user"]:
+        await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": tenant})
 
 
 # -- public ---------------------------------------------------------------------------------------
@@ -128,28 +160,28 @@ async def logout(body: RefreshIn, client: Client) -> Response:
 
 # -- the caller's own account ---------------------------------------------------------------------
 @router.get("/me", summary="The caller's user")
-async def me(who: Principal, client: Client) -> dict[str, Any]:
+async def me(who: UserPrincipal, client: Client) -> dict[str, Any]:
     return await client.call("get_user", who["sub"])
 
 
 @router.get("/sessions", summary="The caller's open sessions")
-async def sessions(who: Principal, client: Client) -> list[dict[str, Any]]:
+async def sessions(who: UserPrincipal, client: Client) -> list[dict[str, Any]]:
     return await client.call("sessions", who["sub"])
 
 
 @router.delete("/sessions/{session_id}", status_code=204, summary="End one of the caller's sessions")
-async def revoke_session(session_id: str, who: Principal, client: Client) -> Response:
+async def revoke_session(session_id: str, who: UserPrincipal, client: Client) -> Response:
     await client.call("revoke_session", who["sub"], session_id)
     return Response(status_code=204)
 
 
 @router.post("/mfa/enroll", summary="Start TOTP enrolment: a secret for an authenticator app")
-async def mfa_enroll(who: Principal, client: Client) -> dict[str, Any]:
+async def mfa_enroll(who: UserPrincipal, client: Client) -> dict[str, Any]:
     return await client.call("mfa_enroll", who["sub"])
 
 
 @router.post("/mfa/confirm", summary="Finish enrolment with a current code; returns recovery codes")
-async def mfa_confirm(body: CodeIn, who: Principal, client: Client) -> dict[str, Any]:
+async def mfa_confirm(body: CodeIn, who: UserPrincipal, client: Client) -> dict[str, Any]:
     return await client.call("mfa_confirm", who["sub"], body.code)
 
 
@@ -160,33 +192,50 @@ async def introspect(body: IntrospectIn, client: Client) -> dict[str, Any]:
 
 
 # -- users ----------------------------------------------------------------------------------------
-@router.post("/users", status_code=201, summary="Create a user", dependencies=[Depends(require("auth:user:write"))])
-async def create_user(body: UserIn, client: Client) -> dict[str, Any]:
+@router.post("/users", status_code=201, summary="Create a user")
+async def create_user(body: UserIn, request: Request, who: Principal, client: Client) -> dict[str, Any]:
+    await _authorize(request, who, "auth:user:write", {"type": "user", "tenant": body.tenant})
+    await _may_assign_roles(request, who, body.roles, body.tenant)
     return await client.call("create_user", body.username, body.password, tenant=body.tenant,
                              email=body.email, display_name=body.display_name, roles=body.roles)
 
 
-@router.get("/users", summary="List users", dependencies=[Depends(require("auth:user:list"))])
-async def list_users(client: Client, tenant: str | None = None, after: str = "",
+@router.get("/users", summary="List users (of every tenant the caller may list)")
+async def list_users(request: Request, who: Principal, client: Client, tenant: str | None = None, after: str = "",
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    if tenant is None:
+        try:
+            await _authorize(request, who, "auth:user:list", {"type": "user", "tenant": ALL_TENANTS})
+        except PermissionDenied:
+            if not who.get("tenant"):
+                raise
+            tenant = who["tenant"]  # a tenant-scoped caller lists its own tenant
+    if tenant is not None:
+        await _authorize(request, who, "auth:user:list", {"type": "user", "tenant": tenant})
     return await client.call("list_users", tenant, after, limit)
 
 
 @router.get("/users/{user_id}", summary="One user")
 async def get_user(user_id: str, request: Request, who: Principal, client: Client) -> dict[str, Any]:
-    await _self_or_allowed(request, who, user_id, "auth:user:read")
+    await _self_or_allowed(request, who, user_id, "auth:user:read", client)
     return await client.call("get_user", user_id)
 
 
-@router.patch("/users/{user_id}", summary="Change roles, enable/disable, unlock, profile fields",
-              dependencies=[Depends(require("auth:user:write"))])
-async def update_user(user_id: str, body: UserPatch, client: Client) -> dict[str, Any]:
+@router.patch("/users/{user_id}", summary="Change roles, enable/disable, unlock, profile fields")
+async def update_user(user_id: str, body: UserPatch, request: Request, who: Principal,
+                      client: Client) -> dict[str, Any]:
+    if await _self_or_allowed(request, who, user_id, "auth:user:write", client):
+        # one's own account is changed by an administrator, not by its session
+        await _authorize(request, who, "auth:user:write", {"type": "user", "owner": user_id})
+    target = await client.call("get_user", user_id)
+    await _may_assign_roles(request, who, body.roles, target["tenant"])
     return await client.call("update_user", user_id, **body.model_dump(exclude_none=True))
 
 
-@router.delete("/users/{user_id}", status_code=204, summary="Delete a user and all their sessions",
-               dependencies=[Depends(require("auth:user:delete"))])
-async def delete_user(user_id: str, client: Client) -> Response:
+@router.delete("/users/{user_id}", status_code=204, summary="Delete a user and all their sessions")
+async def delete_user(user_id: str, request: Request, who: Principal, client: Client) -> Response:
+    if await _self_or_allowed(request, who, user_id, "auth:user:delete", client):
+        await _authorize(request, who, "auth:user:delete", {"type": "user", "owner": user_id})
     await client.call("delete_user", user_id)
     return Response(status_code=204)
 
@@ -194,7 +243,7 @@ async def delete_user(user_id: str, client: Client) -> Response:
 @router.post("/users/{user_id}/password", status_code=204, summary="Set a password (ends every session)")
 async def set_password(user_id: str, body: PasswordIn, request: Request, who: Principal,
                        client: Client) -> Response:
-    own = await _self_or_allowed(request, who, user_id, "auth:user:write")
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
     await client.call("set_password", user_id, body.new_password, current_password=body.current_password,
                       check_current=own)
     return Response(status_code=204)
@@ -202,19 +251,19 @@ async def set_password(user_id: str, body: PasswordIn, request: Request, who: Pr
 
 @router.get("/users/{user_id}/sessions", summary="A user's open sessions")
 async def user_sessions(user_id: str, request: Request, who: Principal, client: Client) -> list[dict[str, Any]]:
-    await _self_or_allowed(request, who, user_id, "auth:session:list")
+    await _self_or_allowed(request, who, user_id, "auth:session:list", client)
     return await client.call("sessions", user_id)
 
 
 @router.delete("/users/{user_id}/sessions", summary="End every session of a user")
 async def revoke_user_sessions(user_id: str, request: Request, who: Principal, client: Client) -> dict[str, int]:
-    await _self_or_allowed(request, who, user_id, "auth:session:delete")
+    await _self_or_allowed(request, who, user_id, "auth:session:delete", client)
     return {"revoked": await client.call("revoke_all", user_id)}
 
 
 @router.delete("/users/{user_id}/mfa", status_code=204, summary="Turn MFA off (your own needs a code)")
 async def mfa_disable(user_id: str, body: CodeOptionalIn, request: Request, who: Principal,
                       client: Client) -> Response:
-    own = await _self_or_allowed(request, who, user_id, "auth:user:write")
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
     await client.call("mfa_disable", user_id, body.code, check_code=own)
     return Response(status_code=204)

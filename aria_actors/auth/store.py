@@ -56,6 +56,14 @@ async def update_user(conn: asyncpg.Connection, user_id: uuid.UUID, fields: dict
         user_id, *fields.values())
 
 
+async def begin_mfa(conn: asyncpg.Connection, user_id: uuid.UUID, wrapped_secret: str) -> bool:
+    """Store a new, unconfirmed TOTP secret unless MFA is on (a confirm may have just landed)."""
+    status = await conn.execute(
+        "UPDATE aria_auth.users SET mfa_secret = $2, mfa_last_step = 0, updated_at = now() "
+        "WHERE id = $1 AND NOT mfa_enabled", user_id, wrapped_secret)
+    return status == "UPDATE 1"
+
+
 async def delete_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
     return await conn.execute("DELETE FROM aria_auth.users WHERE id = $1", user_id) == "DELETE 1"
 

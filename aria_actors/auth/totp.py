@@ -37,7 +37,7 @@ def verify(secret: str, code: str, *, last_step: int = 0, window: int = 1, now: 
     if not isinstance(code, str):
         return None
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # '١٢٣٤٥٦'.isdigit()
         return None
     now = time.time() if now is None else now
     current = int(now // PERIOD_S)

@@ -33,10 +33,14 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
                  "!security:secret:*"),
     "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "workflow:*:*", "interface:*:*",
                "!storage:*:purge"),
-    "viewer": ("*:*:read", "*:*:list", "!security:secret:*"),
+    # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
+    "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*"),
     "user": ("storage:asset:read", "storage:asset:list", "storage:asset:write@own",
              "storage:asset:delete@own", "interface:session:*@own"),
-    "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*"),
+    # Services read and write each other's data, but never accounts: a service token must not
+    # create users, change roles or passwords (it may introspect tokens: auth:token:read).
+    "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
+                "!auth:session:*", "!auth:role:*"),
 }
 
 

@@ -84,6 +84,50 @@ async def test_lockout_after_failures_refuses_even_the_right_password_until_unlo
     assert (await auth.login("alice", PASSWORD))["access_token"]
 
 
+async def test_parallel_guesses_get_no_more_tries_than_the_limit(auth) -> None:
+    # All verified at once: once the lockout is in, every answer is "locked", so a guess that
+    # was right cannot be told from the wrong ones.
+    user = await alice(auth)
+    guesses = [f"wrong password {i:02d}" for i in range(9)] + [PASSWORD]
+    results = await asyncio.gather(*(auth.login("alice", g) for g in guesses), return_exceptions=True)
+    wrong = [r for r in results if isinstance(r, InvalidCredentials)]
+    locked = [r for r in results if isinstance(r, AccountLocked)]
+    assert len(wrong) + len(locked) + sum(isinstance(r, dict) for r in results) == len(guesses)
+    assert len(wrong) <= auth.config.max_failed_logins - 1
+    if not any(isinstance(r, dict) for r in results):  # the right one came after the lockout
+        assert len(locked) == len(guesses) - len(wrong)
+    assert (await auth.get_user(user["id"]))["locked_until"] is not None
+
+
+async def test_wrong_codes_count_toward_the_lockout(auth) -> None:
+    user = await alice(auth)
+    secret, _ = await enrol(auth, user["id"])
+    for i in range(auth.config.max_failed_logins):
+        challenge = (await auth.login("alice", PASSWORD))["challenge"]  # a new challenge each time
+        with pytest.raises(AccountLocked if i == auth.config.max_failed_logins - 1 else InvalidMfaCode):
+            await auth.login_mfa(challenge, "000000")
+    with pytest.raises(AccountLocked):
+        await auth.login("alice", PASSWORD)
+    with pytest.raises(AccountLocked):
+        await auth.mfa_disable(user["id"], totp.code_at(secret, time.time() + 30))
+
+
+async def test_wrong_current_passwords_count_toward_the_lockout(auth) -> None:
+    user = await alice(auth)
+    for _ in range(auth.config.max_failed_logins - 1):
+        with pytest.raises(InvalidCredentials):
+            await auth.set_password(user["id"], "another long passphrase", current_password="wrong")
+    with pytest.raises(AccountLocked):
+        await auth.set_password(user["id"], "another long passphrase", current_password="wrong")
+    with pytest.raises(AccountLocked):
+        await auth.set_password(user["id"], "another long passphrase", current_password=PASSWORD)
+
+
+async def test_a_token_whose_session_id_is_no_uuid_is_inactive(auth, security) -> None:
+    token = await security.issue_token("someone", {"sid": "not-a-uuid", "roles": ["user"]}, 60)
+    assert await auth.introspect(token) == {"active": False}
+
+
 async def test_a_success_resets_the_failure_count(auth) -> None:
     await alice(auth)
     for _ in range(3):  # more failures than the limit, but never that many in a row
@@ -221,6 +265,7 @@ async def test_recovery_codes_work_once(auth, security) -> None:
 
 
 async def test_a_challenge_allows_only_a_few_attempts(auth) -> None:
+    auth.config.mfa_challenge_attempts = auth.config.max_failed_logins - 1  # before the lockout
     user = await alice(auth)
     secret, _ = await enrol(auth, user["id"])
     challenge = (await auth.login("alice", PASSWORD))["challenge"]

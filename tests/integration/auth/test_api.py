@@ -120,3 +120,32 @@ async def test_introspection_needs_a_permission_and_sees_revocation(auth_http, s
             ).status_code == 204
     r = await auth_http.post("/v1/auth/introspect", headers=service, json={"token": tokens["access_token"]})
     assert r.json() == {"active": False}
+
+
+async def test_service_tokens_and_viewers_cannot_manage_accounts(auth_http, security) -> None:
+    alice = await make_alice(auth_http, security)
+    service = {"Authorization": f"Bearer {await security.issue_service_token('aria_storage')}"}
+    assert_problem(await auth_http.post("/v1/auth/users", headers=service,
+                                        json={"username": "mallory", "password": PASSWORD, "roles": ["admin"]}),
+                   403, "permission-denied")
+    assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=service,
+                                         json={"roles": ["admin"]}), 403, "permission-denied")
+    assert_problem(await auth_http.post(f"/v1/auth/users/{alice['id']}/password", headers=service,
+                                        json={"new_password": "taken over passphrase"}), 403, "permission-denied")
+    assert_problem(await auth_http.get("/v1/auth/me", headers=service), 403, "forbidden")
+    viewer = {"Authorization": f"Bearer {await security.issue_token('v1', {'roles': ['viewer']}, 300)}"}
+    assert_problem(await auth_http.get("/v1/auth/users", headers=viewer), 403, "permission-denied")
+    assert_problem(await auth_http.get(f"/v1/auth/users/{alice['id']}/sessions", headers=viewer),
+                   403, "permission-denied")
+    # and whether a user exists is not told to callers who may not read users
+    assert_problem(await auth_http.get("/v1/auth/users/00000000-0000-0000-0000-000000000000", headers=viewer),
+                   403, "permission-denied")
+
+
+async def test_a_user_cannot_change_their_own_roles_or_delete_themselves(auth_http, security) -> None:
+    alice = await make_alice(auth_http, security)
+    tokens = (await auth_http.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})).json()
+    mine = bearer(tokens)
+    assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=mine, json={"roles": ["admin"]}),
+                   403, "permission-denied")
+    assert_problem(await auth_http.delete(f"/v1/auth/users/{alice['id']}", headers=mine), 403, "permission-denied")

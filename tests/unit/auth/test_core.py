@@ -68,7 +68,7 @@ def test_totp_accepts_the_window_and_refuses_replays_and_junk() -> None:
     assert totp.verify(secret, totp.code_at(secret, now - 90), now=now) is None  # outside the window
     assert totp.verify(secret, totp.code_at(secret, now), last_step=step, now=now) is None  # replay
     assert totp.verify(secret, totp.code_at(secret, now + 30), last_step=step, now=now) == step + 1
-    for junk in ("", "12345", "1234567", "abcdef", None, 123456):
+    for junk in ("", "12345", "1234567", "abcdef", None, 123456, "١٢٣٤٥٦"):  # Arabic-Indic digits
         assert totp.verify(secret, junk, now=now) is None  # type: ignore[arg-type]
 
 
