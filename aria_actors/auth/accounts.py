@@ -392,9 +392,10 @@ class Accounts:
                 return {"active": False}
         return {"active": True, "token_type": "Bearer", **claims}
 
-    async def prune(self, keep_s: int = 86400) -> int:
+    async def prune(self, keep_s: int | None = None) -> int:
+        """Forget sessions that ended more than ``keep_s`` (default ``prune_keep_s``) ago."""
         async with self._acquire() as conn:
-            return await store.prune(conn, keep_s)
+            return await store.prune(conn, self.config.prune_keep_s if keep_s is None else keep_s)
 
     # -- MFA ----------------------------------------------------------------------------------
     async def _mfa_secret(self, user: Any) -> str:

@@ -30,4 +30,8 @@ class AuthSettings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1, le=20)
     argon2_memory_kib: int = Field(65536, ge=8192, le=1048576)
     argon2_parallelism: int = Field(4, ge=1, le=16)
+    prune_interval_s: float = Field(3600.0, gt=0, description="How often ended sessions are forgotten.")
+    prune_keep_s: int = Field(
+        86400, ge=0, description="Ended sessions, spent refresh tokens and challenges are kept this long "
+        "(so a reused token is still recognised as reused shortly after its session ended).")
     pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
 from aria_actors.auth.accounts import Accounts
 from aria_actors.auth.config import AuthSettings
+from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+log = logging.getLogger("aria.auth")
 
 FEATURES = (
     "mfa",
@@ -59,6 +63,7 @@ class AuthService(Accounts, Service):
     def __init__(self, settings: AriaSettings, auth_settings: Any = None) -> None:
         Service.__init__(self, settings)
         Accounts.__init__(self, None, None, auth_settings or AuthSettings())
+        self._pruner: asyncio.Task[None] | None = None
 
     async def start(self, deps: Deps) -> None:
         await Service.start(self, deps)
@@ -75,8 +80,11 @@ class AuthService(Accounts, Service):
                 await (await pool).close()
             raise
         Accounts.__init__(self, await pool, security, self.config, roles)
+        self._pruner = periodic(self.config.prune_interval_s, self.prune, what="pruning ended sessions", log=log)
 
     async def stop(self) -> None:
+        await stop_task(self._pruner)
+        self._pruner = None
         pool, self.pool = self.pool, None
         if pool is not None:
             await pool.close()

@@ -150,22 +150,13 @@ class QueueService(Service):
                 targets[name] = (replicas, limit)
             await self._workers.scale_many(targets)
             self._workers.release_spares()  # stored replica counts may need fewer than prepared
-            import asyncio
+            import logging
 
-            self._supervisor = asyncio.create_task(self._supervise(), name="aria-queue-supervise")
+            from aria_actors.runtime.periodic import periodic
 
-    async def _supervise(self) -> None:
-        import asyncio
-        import logging
-
-        while True:
-            await asyncio.sleep(self.config.rescue_interval_s)
-            try:
-                await self.reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logging.getLogger("aria.queue").exception("replacing dead worker actors failed")
+            self._supervisor = periodic(self.config.rescue_interval_s, self.reconcile,
+                                        what="replacing dead worker actors", log=logging.getLogger("aria.queue"),
+                                        level=logging.ERROR)
 
     async def reconcile(self) -> dict[str, int]:
         """Replace worker actors that died; returns how many were replaced per queue."""
@@ -177,9 +168,10 @@ class QueueService(Service):
         return await self._workers.reconcile(limits)
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            self._supervisor = None
+        from aria_actors.runtime.periodic import stop_task
+
+        await stop_task(self._supervisor)
+        self._supervisor = None
         if self._plugins is not None:
             await self._plugins.stop()
             self._plugins = None

@@ -202,7 +202,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
                 except ShapeError as exc:  # a stored template no longer loads: keep going, report it
                     self._skipped_templates[str(body.get("name"))] = exc.message
             await self._restore_serving()
-            self._flusher = asyncio.create_task(self._flush_loop(), name="aria-shape-ab-flush")
+            self._flusher = self._start_flushing()
             if deps.get("aria_queue") is not None:
                 self._watcher = asyncio.create_task(self._watch_training(), name="aria-shape-train-watch")
         self._started = True

@@ -38,11 +38,11 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.shape.errors import InvalidTraffic, ShapeError, UnknownModelVersion
 
 log = logging.getLogger("aria.shape")
@@ -130,21 +130,12 @@ class ModelVersionsMixin:
                 raise
             return len(deltas)
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.ab_flush_s)
-            try:
-                await self.flush_metrics()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # kept in memory, retried on the next tick
-                log.warning("flushing A/B metrics failed", exc_info=True)
+    def _start_flushing(self) -> asyncio.Task[None]:
+        # a failed flush keeps its counts in memory for the next tick
+        return periodic(self.config.ab_flush_s, self.flush_metrics, what="flushing A/B metrics", log=log)
 
     async def _stop_flushing(self, task: asyncio.Task[None] | None) -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         try:
             await self.flush_metrics()
         except Exception:  # the database may be the reason we stop

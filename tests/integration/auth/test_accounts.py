@@ -298,3 +298,15 @@ async def test_health_counts_users_and_sessions(auth) -> None:
     assert health.status.value == "ready"
     assert health.details["users"] == 1 and health.details["open_sessions"] == 1
     assert "oauth2-oidc" in health.details["missing"]
+
+
+async def test_prune_forgets_only_long_ended_sessions(auth) -> None:
+    await alice(auth)
+    ended = await auth.login("alice", PASSWORD)
+    await auth.logout(ended["refresh_token"])
+    live = await auth.login("alice", PASSWORD)
+    assert await auth.prune() == 0  # ended, but within prune_keep_s: a reuse is still recognised
+    assert await auth.prune(keep_s=0) == 1
+    with pytest.raises(InvalidRefreshToken):
+        await auth.refresh(ended["refresh_token"])
+    assert (await auth.refresh(live["refresh_token"]))["access_token"]
