@@ -380,6 +380,8 @@ class Accounts:
             if exc.status == 401:
                 return {"active": False}
             raise
+        if not await self._subject_active(str(claims.get("sub", ""))):
+            return {"active": False}  # e.g. a machine client deleted or disabled since
         sid = claims.get("sid")
         if sid:  # service tokens carry no session
             try:
@@ -391,6 +393,10 @@ class Accounts:
             if row is None or row["revoked_at"] is not None or row["expires_at"] <= _now() or row["disabled"]:
                 return {"active": False}
         return {"active": True, "token_type": "Bearer", **claims}
+
+    async def _subject_active(self, subject: str) -> bool:
+        """Whether a token's subject still may act; :class:`MachineClients` checks its clients."""
+        return True
 
     async def prune(self, keep_s: int | None = None) -> int:
         """Forget sessions that ended more than ``keep_s`` (default ``prune_keep_s``) ago."""

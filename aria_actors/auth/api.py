@@ -1,9 +1,10 @@
 """REST surface of aria_auth under ``/v1/auth``: thin, validates then calls the service.
 
 Public (no bearer token; the body is the credential): ``POST /login``, ``/login/mfa``,
-``/refresh``, ``/logout`` (listed in :data:`PUBLIC_ROUTES`, which the gateway exempts). Everything
-else needs a bearer token: a user manages their own profile, password, sessions and MFA;
-managing other users needs ``auth:user:*`` permissions (the ``admin`` role has them).
+``/refresh``, ``/logout`` and the OAuth 2.0 token endpoint ``/token`` (listed in
+:data:`PUBLIC_ROUTES`, which the gateway exempts). Everything else needs a bearer token: a user
+manages their own profile, password, sessions and MFA; managing other users and machine clients
+needs ``auth:user:*`` / ``auth:client:*`` permissions (the ``admin`` role has them).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.runtime.errors import AriaError, Forbidden, Unauthorized
@@ -24,7 +26,8 @@ ALL_TENANTS = "*"  # no tenant is named this (tenant names are [a-z0-9_-]): only
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 Client = Annotated[ServiceClient, Depends(service_client("aria_auth"))]
 PUBLIC_ROUTES = frozenset({("POST", "/v1/auth/login"), ("POST", "/v1/auth/login/mfa"),
-                           ("POST", "/v1/auth/refresh"), ("POST", "/v1/auth/logout")})
+                           ("POST", "/v1/auth/refresh"), ("POST", "/v1/auth/logout"),
+                           ("POST", "/v1/auth/token")})
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -267,3 +270,94 @@ async def mfa_disable(user_id: str, body: CodeOptionalIn, request: Request, who:
     own = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
     await client.call("mfa_disable", user_id, body.code, check_code=own)
     return Response(status_code=204)
+
+
+# -- machine clients and the OAuth 2.0 token endpoint --------------------------------------------
+class ClientIn(Body):
+    name: str = Field(min_length=1, max_length=64)
+    roles: list[str] = Field(default_factory=lambda: ["service"], min_length=1, max_length=32)
+    tenant: str = Field("", max_length=63)
+
+
+class ClientPatch(Body):
+    roles: list[str] | None = Field(None, min_length=1, max_length=32)
+    disabled: bool | None = None
+
+
+@router.post("/clients", status_code=201, summary="Create a machine client (its secret is shown once)")
+async def create_client(body: ClientIn, request: Request, who: Principal, client: Client) -> dict[str, Any]:
+    await _authorize(request, who, "auth:client:write", {"type": "client", "tenant": body.tenant})
+    await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": body.tenant})
+    return await client.call("create_client", body.name, body.roles, tenant=body.tenant)
+
+
+@router.get("/clients", summary="List machine clients")
+async def list_clients(request: Request, who: Principal, client: Client,
+                       tenant: str | None = None) -> list[dict[str, Any]]:
+    await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": ALL_TENANTS if tenant is None
+                                                         else tenant})
+    return await client.call("list_clients", tenant)
+
+
+async def _client_admin(request: Request, who: dict[str, Any], client: ServiceClient, client_id: str,
+                        action: str) -> dict[str, Any]:
+    try:
+        target = await client.call("get_client", client_id)
+    except AriaError:
+        await _authorize(request, who, action, {"type": "client"})
+        raise
+    await _authorize(request, who, action, {"type": "client", "tenant": target["tenant"]})
+    return target
+
+
+@router.get("/clients/{client_id}", summary="One machine client")
+async def get_client(client_id: str, request: Request, who: Principal, client: Client) -> dict[str, Any]:
+    return await _client_admin(request, who, client, client_id, "auth:client:read")
+
+
+@router.patch("/clients/{client_id}", summary="Change a client's roles or disable it")
+async def update_client(client_id: str, body: ClientPatch, request: Request, who: Principal,
+                        client: Client) -> dict[str, Any]:
+    target = await _client_admin(request, who, client, client_id, "auth:client:write")
+    if body.roles is not None:
+        await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": target["tenant"]})
+    return await client.call("update_client", client_id, **body.model_dump(exclude_none=True))
+
+
+@router.post("/clients/{client_id}/secret", summary="Rotate a client's secret (the old one stops at once)")
+async def rotate_client_secret(client_id: str, request: Request, who: Principal, client: Client) -> dict[str, Any]:
+    await _client_admin(request, who, client, client_id, "auth:client:write")
+    return await client.call("rotate_client_secret", client_id)
+
+
+@router.delete("/clients/{client_id}", status_code=204, summary="Delete a machine client")
+async def delete_client(client_id: str, request: Request, who: Principal, client: Client) -> Response:
+    await _client_admin(request, who, client, client_id, "auth:client:delete")
+    await client.call("delete_client", client_id)
+    return Response(status_code=204)
+
+
+@router.post("/token", summary="OAuth 2.0 token endpoint (RFC 6749): client_credentials, password, refresh_token",
+             responses={400: {"description": "OAuth error (`error` member) as problem+json"}})
+async def token(request: Request, client: Client) -> JSONResponse:
+    """Form-encoded (or JSON) grant. Errors are problem+json that also carry RFC 6749 5.2's
+    ``error`` and ``error_description`` members, with its statuses (400, and 401 for a client)."""
+    from aria_actors.auth.oauth import grant_request, oauth_problem
+
+    try:
+        grant = grant_request(request.headers, await request.body())
+        if grant.type == "client_credentials":
+            out = await client.call("client_token", grant.client_id, grant.client_secret)
+        elif grant.type == "password":
+            out = await client.call("login", grant.username, grant.password, tenant=grant.tenant, **_origin(request))
+            if out.get("mfa_required"):
+                from aria_actors.auth.errors import InvalidCredentials
+
+                raise InvalidCredentials("this user has MFA on: log in with POST /v1/auth/login and /login/mfa")
+        else:
+            out = await client.call("refresh", grant.refresh_token)
+    except AriaError as exc:
+        cause = getattr(exc, "cause", None)
+        return oauth_problem(cause if isinstance(cause, AriaError) else exc, request.url.path)
+    body = {k: out[k] for k in ("access_token", "token_type", "expires_in", "refresh_token") if k in out}
+    return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})

@@ -6,6 +6,8 @@
     aria auth users show USER
     aria auth users roles USER ROLE [ROLE ...]        replace the user's roles
     aria auth users disable USER | enable USER | unlock USER | rm USER
+    aria auth clients add NAME [--role R ...] [--tenant T]   prints the client secret once
+    aria auth clients ls | rotate ID | disable ID | enable ID | rm ID
 
 USER is a user id or a username (of ``--tenant``). Managing users needs an administrator's token
 (``aria token`` prints one; the CLI sends it when ``ARIA_TOKEN`` is unset). Errors print one red
@@ -25,6 +27,8 @@ from aria_actors.runtime.cli_support import TokenOpt, fail, gateway_call
 app = typer.Typer(help="Users and logins of aria_auth (via the gateway).", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users (administrators).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+clients_app = typer.Typer(help="Manage machine clients (OAuth 2.0 client credentials).", no_args_is_help=True)
+app.add_typer(clients_app, name="clients")
 TenantOpt = typer.Option("", "--tenant", help="Tenant of the user (empty: the default tenant).")
 
 
@@ -130,3 +134,52 @@ def rm(user: str, tenant: str = TenantOpt, token: str | None = TokenOpt) -> None
     """Delete a user and their sessions."""
     gateway_call(token, "DELETE", f"/v1/auth/users/{_user_id(user, tenant, token)}")
     typer.echo(f"{user}: deleted")
+
+
+@clients_app.command("add")
+def client_add(name: str, role: list[str] = typer.Option(["service"], "--role", help="Repeat for several."),
+               tenant: str = TenantOpt, token: str | None = TokenOpt) -> None:
+    """Create a machine client; prints its id and secret (shown only now) as JSON."""
+    typer.echo(json.dumps(gateway_call(token, "POST", "/v1/auth/clients",
+                                       json={"name": name, "roles": role, "tenant": tenant}), indent=2))
+
+
+@clients_app.command("ls")
+def client_ls(tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
+              token: str | None = TokenOpt) -> None:
+    """List machine clients."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "tenant", "name", "roles", "state", "last used")
+    for c in gateway_call(token, "GET", "/v1/auth/clients", params={"tenant": tenant} if tenant is not None else {}):
+        table.add_row(c["id"], c["tenant"] or "-", c["name"], ",".join(c["roles"]),
+                      "disabled" if c["disabled"] else "active", c["last_used_at"] or "-")
+    Console().print(table)
+
+
+@clients_app.command("rotate")
+def client_rotate(client_id: str, token: str | None = TokenOpt) -> None:
+    """Replace a client's secret (the old one stops working at once); prints the new one."""
+    typer.echo(json.dumps(gateway_call(token, "POST", f"/v1/auth/clients/{client_id}/secret"), indent=2))
+
+
+@clients_app.command("disable")
+def client_disable(client_id: str, token: str | None = TokenOpt) -> None:
+    """Refuse the client's token requests."""
+    gateway_call(token, "PATCH", f"/v1/auth/clients/{client_id}", json={"disabled": True})
+    typer.echo(f"{client_id}: disabled")
+
+
+@clients_app.command("enable")
+def client_enable(client_id: str, token: str | None = TokenOpt) -> None:
+    """Accept the client's token requests again."""
+    gateway_call(token, "PATCH", f"/v1/auth/clients/{client_id}", json={"disabled": False})
+    typer.echo(f"{client_id}: enabled")
+
+
+@clients_app.command("rm")
+def client_rm(client_id: str, token: str | None = TokenOpt) -> None:
+    """Delete a machine client."""
+    gateway_call(token, "DELETE", f"/v1/auth/clients/{client_id}")
+    typer.echo(f"{client_id}: deleted")

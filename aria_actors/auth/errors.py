@@ -120,6 +120,47 @@ class SessionNotFound(AuthError):
     title = "Session not found"
 
 
+class InvalidClient(AuthError):
+    """Client authentication failed: unknown client id, wrong secret or a disabled client (which
+    of these is not said); check both, or ask an administrator for a new secret."""
+
+    type = "auth-invalid-client"
+    status = 401
+    title = "Invalid client"
+
+
+class InvalidTokenRequest(AuthError):
+    """The token request is malformed (the message says what is missing or repeated); see
+    RFC 6749 section 4 for the parameters of each grant."""
+
+    type = "auth-invalid-token-request"
+    status = 400
+    title = "Invalid token request"
+
+
+class UnsupportedGrantType(InvalidTokenRequest):
+    """This grant_type is not supported here: use client_credentials, password or refresh_token."""
+
+    type = "auth-unsupported-grant-type"
+    title = "Unsupported grant type"
+
+
+class ClientExists(AuthError):
+    """A client with this name already exists in this tenant; choose another name."""
+
+    type = "auth-client-exists"
+    status = 409
+    title = "Client exists"
+
+
+class ClientNotFound(AuthError):
+    """No client has this id (``aria auth clients ls`` lists them)."""
+
+    type = "auth-client-not-found"
+    status = 404
+    title = "Client not found"
+
+
 class AuthNotStarted(AuthError):
     """aria_auth is not started yet; wait for ``aria status`` to show it ready."""
 

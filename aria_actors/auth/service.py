@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from aria_actors.auth.accounts import Accounts
+from aria_actors.auth.clients import MachineClients
 from aria_actors.auth.config import AuthSettings
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.service import Deps, Service
@@ -48,15 +49,15 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_data'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=("sessions", "mfa", "dynamic-roles"),
+    capabilities=("sessions", "mfa", "dynamic-roles", "service-auth"),
     features=FEATURES,
     description="Users, sessions, tokens, MFA, OAuth2/OIDC, permissions",
     entrypoint="aria_actors.auth.service:AuthService",
 )
 
 
-class AuthService(Accounts, Service):
-    """The service *is* its accounts: every public method of :class:`Accounts` is callable."""
+class AuthService(MachineClients, Accounts, Service):
+    """The service *is* its accounts and clients: their public methods are what callers reach."""
 
     SPEC = SPEC
 

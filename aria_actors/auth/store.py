@@ -48,12 +48,17 @@ async def list_users(conn: asyncpg.Connection, tenant: str | None, after: str, l
         tenant, after, limit)
 
 
-async def update_user(conn: asyncpg.Connection, user_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record | None:
+async def _update(conn: asyncpg.Connection, table: str, returning: str, row_id: uuid.UUID,
+                  fields: dict[str, Any]) -> asyncpg.Record | None:
     """Set ``fields`` (column -> value; names come from code, never from a request)."""
     sets = ", ".join(f"{col} = ${i}" for i, col in enumerate(fields, start=2))
     return await conn.fetchrow(
-        f"UPDATE aria_auth.users SET {sets}, updated_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}",
-        user_id, *fields.values())
+        f"UPDATE aria_auth.{table} SET {sets}, updated_at = now() WHERE id = $1 RETURNING {returning}",
+        row_id, *fields.values())
+
+
+async def update_user(conn: asyncpg.Connection, user_id: uuid.UUID, fields: dict[str, Any]) -> asyncpg.Record | None:
+    return await _update(conn, "users", USER_COLUMNS, user_id, fields)
 
 
 async def begin_mfa(conn: asyncpg.Connection, user_id: uuid.UUID, wrapped_secret: str) -> bool:
@@ -159,3 +164,37 @@ async def update_challenge(conn: asyncpg.Connection, digest: bytes, *, used: boo
     await conn.execute(
         "UPDATE aria_auth.challenges SET attempts = attempts + 1, "
         "used_at = CASE WHEN $2 THEN now() ELSE used_at END WHERE digest = $1", digest, used)
+
+
+# -- machine clients ----------------------------------------------------------------------------
+CLIENT_COLUMNS = "id, tenant, name, roles, disabled, created_at, updated_at, last_used_at"
+
+
+async def insert_client(conn: asyncpg.Connection, *, tenant: str, name: str, secret_digest: bytes,
+                        roles: list[str]) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"INSERT INTO aria_auth.clients (id, tenant, name, secret_digest, roles) VALUES ($1, $2, $3, $4, $5) "
+        f"RETURNING {CLIENT_COLUMNS}", uuid.uuid4(), tenant, name, secret_digest, roles)
+
+
+async def client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {CLIENT_COLUMNS}, secret_digest FROM aria_auth.clients WHERE id = $1",
+                               client_id)
+
+
+async def list_clients(conn: asyncpg.Connection, tenant: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT {CLIENT_COLUMNS} FROM aria_auth.clients WHERE ($1::text IS NULL OR tenant = $1) "
+                            "ORDER BY tenant, lower(name)", tenant)
+
+
+async def update_client(conn: asyncpg.Connection, client_id: uuid.UUID, fields: dict[str, Any]
+                        ) -> asyncpg.Record | None:
+    return await _update(conn, "clients", CLIENT_COLUMNS, client_id, fields)
+
+
+async def delete_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> bool:
+    return await conn.execute("DELETE FROM aria_auth.clients WHERE id = $1", client_id) == "DELETE 1"
+
+
+async def client_used(conn: asyncpg.Connection, client_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE aria_auth.clients SET last_used_at = now() WHERE id = $1", client_id)

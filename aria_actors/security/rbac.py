@@ -34,13 +34,14 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "workflow:*:*", "interface:*:*",
                "!storage:*:purge"),
     # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
-    "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*"),
+    "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*",
+               "!auth:client:*"),
     "user": ("storage:asset:read", "storage:asset:list", "storage:asset:write@own",
              "storage:asset:delete@own", "interface:session:*@own"),
     # Services read and write each other's data, but never accounts: a service token must not
     # create users, change roles or passwords (it may introspect tokens: auth:token:read).
     "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
-                "!auth:session:*", "!auth:role:*"),
+                "!auth:session:*", "!auth:role:*", "!auth:client:*"),
 }
 
 

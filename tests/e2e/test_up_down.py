@@ -103,6 +103,14 @@ def test_a_user_made_with_the_cli_logs_in_and_reaches_the_gateway(running_aria) 
         assert client.service("aria_auth").status == "ready"
     wrong = running_aria.aria("auth", "login", "e2e-alice", env={"ARIA_PASSWORD": "not the password"})
     assert wrong.returncode == 1 and "Invalid credentials" in wrong.stderr
+    made = running_aria.aria("auth", "clients", "add", "e2e-etl")
+    assert made.returncode == 0, made.stderr
+    client = json.loads(made.stdout)
+    issued = httpx.post(f"{running_aria.url}/v1/auth/token", data={"grant_type": "client_credentials"},
+                        auth=(client["client_id"], client["client_secret"]))
+    assert issued.status_code == 200, issued.text
+    assert httpx.get(f"{running_aria.url}/v1/queue/queues",
+                     headers={"authorization": f"Bearer {issued.json()['access_token']}"}).status_code == 200
 
 
 def test_shape_generates_through_its_serve_deployment(running_aria) -> None:

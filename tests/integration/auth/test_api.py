@@ -149,3 +149,79 @@ async def test_a_user_cannot_change_their_own_roles_or_delete_themselves(auth_ht
     assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=mine, json={"roles": ["admin"]}),
                    403, "permission-denied")
     assert_problem(await auth_http.delete(f"/v1/auth/users/{alice['id']}", headers=mine), 403, "permission-denied")
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def test_a_machine_client_gets_tokens_with_client_credentials(auth_http, security) -> None:
+    admin = await admin_headers(security)
+    made = await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "billing", "roles": ["service"]})
+    assert made.status_code == 201, made.text
+    cid, secret = made.json()["client_id"], made.json()["client_secret"]
+    assert all("secret" not in c for c in (await auth_http.get("/v1/auth/clients", headers=admin)).json())
+    r = await auth_http.post("/v1/auth/token", headers=FORM, auth=(cid, secret),
+                             content="grant_type=client_credentials")
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store" and "refresh_token" not in r.json()
+    claims = await security.verify_token(r.json()["access_token"])
+    assert claims["sub"] == f"client:{cid}" and claims["roles"] == ["service"]
+    # the token opens service routes the role allows, and introspects active until the client is disabled
+    assert (await auth_http.post("/v1/auth/introspect", headers=bearer(r.json()),
+                                 json={"token": r.json()["access_token"]})).json()["active"] is True
+    await auth_http.patch(f"/v1/auth/clients/{cid}", headers=admin, json={"disabled": True})
+    assert (await auth_http.post("/v1/auth/introspect", headers=admin,
+                                 json={"token": r.json()["access_token"]})).json() == {"active": False}
+    refused = await auth_http.post("/v1/auth/token", headers=FORM, auth=(cid, secret),
+                                   content="grant_type=client_credentials")
+    assert assert_problem(refused, 401, "auth-invalid-client")["error"] == "invalid_client"
+
+
+async def test_a_rotated_client_secret_replaces_the_old_one(auth_http, security) -> None:
+    admin = await admin_headers(security)
+    made = (await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "etl"})).json()
+    rotated = (await auth_http.post(f"/v1/auth/clients/{made['client_id']}/secret", headers=admin)).json()
+    old = await auth_http.post("/v1/auth/token", headers=FORM, content=(
+        f"grant_type=client_credentials&client_id={made['client_id']}&client_secret={made['client_secret']}"))
+    assert_problem(old, 401, "auth-invalid-client")
+    new = await auth_http.post("/v1/auth/token", headers=FORM, content=(
+        f"grant_type=client_credentials&client_id={made['client_id']}&client_secret={rotated['client_secret']}"))
+    assert new.status_code == 200
+    assert (await auth_http.delete(f"/v1/auth/clients/{made['client_id']}", headers=admin)).status_code == 204
+
+
+async def test_password_and_refresh_grants_and_oauth_errors(auth_http, security) -> None:
+    await make_alice(auth_http, security)
+    r = await auth_http.post("/v1/auth/token", headers=FORM,
+                             content=f"grant_type=password&username=alice&password={PASSWORD.replace(' ', '+')}")
+    assert r.status_code == 200, r.text
+    tokens = r.json()
+    assert set(tokens) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    r = await auth_http.post("/v1/auth/token", json={"grant_type": "refresh_token",
+                                                     "refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200 and r.json()["refresh_token"] != tokens["refresh_token"]
+    reused = await auth_http.post("/v1/auth/token", headers=FORM,
+                                  content=f"grant_type=refresh_token&refresh_token={tokens['refresh_token']}")
+    assert assert_problem(reused, 400, "auth-refresh-token-reused")["error"] == "invalid_grant"
+    wrong = await auth_http.post("/v1/auth/token", headers=FORM,
+                                 content="grant_type=password&username=alice&password=nope")
+    assert assert_problem(wrong, 400, "auth-invalid-credentials")["error"] == "invalid_grant"
+    odd = await auth_http.post("/v1/auth/token", headers=FORM, content="grant_type=implicit")
+    assert assert_problem(odd, 400, "auth-unsupported-grant-type")["error"] == "unsupported_grant_type"
+
+
+async def test_only_role_granting_admins_make_clients(auth_http, security) -> None:
+    for roles in (["service"], ["operator"], ["viewer"]):
+        token = await security.issue_token("someone", {"roles": roles}, 300)
+        made = await auth_http.post("/v1/auth/clients", headers={"Authorization": f"Bearer {token}"},
+                                    json={"name": "sneaky", "roles": ["admin"]})
+        assert_problem(made, 403, "permission-denied")
+    admin = await admin_headers(security)
+    assert_problem(await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "x", "roles": ["root"]}),
+                   400, "auth-invalid-user")
+    await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "dup"})
+    assert_problem(await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "DUP"}),
+                   409, "auth-client-exists")
+    assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=admin), 404, "auth-client-not-found")
+    viewer = {"Authorization": f"Bearer {await security.issue_token('v', {'roles': ['viewer']}, 300)}"}
+    assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=viewer), 403, "permission-denied")

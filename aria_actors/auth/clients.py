@@ -1,0 +1,142 @@
+"""Machine clients: services and integrations that authenticate with a client id and secret
+(OAuth 2.0 client credentials, RFC 6749 4.4) and get short-lived access tokens.
+
+Guarantees and caveats
+----------------------
+- A client secret (``aria_cs_...``, 256 bits) is shown once, at creation or rotation; only its
+  SHA-256 is stored. Rotation replaces it at once (no overlap: roll out the new one first).
+- Access tokens: ``sub`` = ``client:<id>``, ``client_id``, ``roles``, ``tenant``; no session and
+  no refresh token (a client asks again). Disabling or deleting a client makes introspection say
+  ``active: false`` at once; the gateway refuses its tokens when they expire
+  (``ARIA_AUTH_ACCESS_TTL_S``).
+- Unknown id, wrong secret and disabled client are one error (``auth-invalid-client``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from aria_actors.auth import credentials, store
+from aria_actors.auth import users as fields
+from aria_actors.auth.errors import ClientExists, ClientNotFound, InvalidClient, InvalidUser
+
+SECRET_PREFIX = "aria_cs_"
+SUBJECT_PREFIX = "client:"
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {"id": str(row["id"]), "tenant": row["tenant"], "name": row["name"], "roles": list(row["roles"]),
+            "disabled": row["disabled"], "created_at": row["created_at"].isoformat(),
+            "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None}
+
+
+def _client_id(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ClientNotFound(client_id=str(value)[:64]) from None
+
+
+class MachineClients:
+    """Mixed into the service next to :class:`~aria_actors.auth.accounts.Accounts` (same pool,
+    aria_security client, settings and role table)."""
+
+    # set by Accounts, which also provides _acquire()
+    security: Any
+    config: Any
+    roles: frozenset[str]
+
+    async def create_client(self, name: str, roles: Collection[str] = ("service",), *, tenant: str = ""
+                            ) -> dict[str, Any]:
+        """A new client; the result holds ``client_secret``, shown only now."""
+        import asyncpg
+
+        name = fields.check_username(name)
+        roles = fields.check_roles(roles, self.roles)
+        if not roles:
+            raise InvalidUser("a client needs at least one role", field="roles")
+        secret = credentials.new_secret(SECRET_PREFIX)
+        try:
+            async with self._acquire() as conn:  # type: ignore[attr-defined]
+                row = await store.insert_client(conn, tenant=fields.check_tenant(tenant), name=name,
+                                                secret_digest=credentials.digest(secret), roles=roles)
+        except asyncpg.UniqueViolationError:
+            raise ClientExists(f"client {name!r} already exists in tenant {tenant!r}", name=name) from None
+        return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
+
+    async def list_clients(self, tenant: str | None = None) -> list[dict[str, Any]]:
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            return [_public(r) for r in await store.list_clients(conn, tenant)]
+
+    async def get_client(self, client_id: str) -> dict[str, Any]:
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            row = await store.client(conn, _client_id(client_id))
+        if row is None:
+            raise ClientNotFound(client_id=str(client_id))
+        return _public(row)
+
+    async def update_client(self, client_id: str, *, roles: Collection[str] | None = None,
+                            disabled: bool | None = None) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if roles is not None:
+            changes["roles"] = fields.check_roles(roles, self.roles)
+            if not changes["roles"]:
+                raise InvalidUser("a client needs at least one role", field="roles")
+        if disabled is not None:
+            changes["disabled"] = bool(disabled)
+        cid = _client_id(client_id)
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            row = await store.update_client(conn, cid, changes) if changes else await store.client(conn, cid)
+        if row is None:
+            raise ClientNotFound(client_id=str(client_id))
+        return _public(row)
+
+    async def rotate_client_secret(self, client_id: str) -> dict[str, Any]:
+        """A new secret (shown only now); the old one stops working at once."""
+        secret = credentials.new_secret(SECRET_PREFIX)
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            row = await store.update_client(conn, _client_id(client_id), {"secret_digest": credentials.digest(secret)})
+        if row is None:
+            raise ClientNotFound(client_id=str(client_id))
+        return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
+
+    async def delete_client(self, client_id: str) -> None:
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            if not await store.delete_client(conn, _client_id(client_id)):
+                raise ClientNotFound(client_id=str(client_id))
+
+    async def client_token(self, client_id: str, client_secret: str) -> dict[str, Any]:
+        """Client credentials -> an access token (RFC 6749 4.4.3; no refresh token)."""
+        try:
+            cid = uuid.UUID(str(client_id))
+        except ValueError:
+            raise InvalidClient() from None
+        if not credentials.has_prefix(client_secret, SECRET_PREFIX):
+            raise InvalidClient()
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            row = await store.client(conn, cid)
+            presented = credentials.digest(client_secret)
+            if row is None or row["disabled"] or not hmac.compare_digest(bytes(row["secret_digest"]), presented):
+                raise InvalidClient()
+            await store.client_used(conn, cid)
+        claims: dict[str, Any] = {"roles": list(row["roles"]), "client_id": str(cid), "name": row["name"]}
+        if row["tenant"]:
+            claims["tenant"] = row["tenant"]
+        access = await self.security.call("issue_token", SUBJECT_PREFIX + str(cid), claims, self.config.access_ttl_s)
+        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
+                "client_id": str(cid), "roles": list(row["roles"])}
+
+    async def _subject_active(self, subject: str) -> bool:
+        """A client token's subject must be a client that exists and is enabled; others pass on."""
+        if not subject.startswith(SUBJECT_PREFIX):
+            return await super()._subject_active(subject)  # type: ignore[misc]
+        try:
+            cid = uuid.UUID(subject.removeprefix(SUBJECT_PREFIX))
+        except ValueError:
+            return False
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            row = await store.client(conn, cid)
+        return row is not None and not row["disabled"]
