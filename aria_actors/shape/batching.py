@@ -35,6 +35,7 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -67,6 +68,8 @@ class _Request(Generic[K]):
     finished_before: int  # batches finished when it arrived
 
 
+RECENT_BATCHES = 1024
+
 class EngineBatcher(Generic[K, R]):
     """Gathers prompts into batches for ``run(prompts, key) -> one result per prompt``."""
 
@@ -77,13 +80,22 @@ class EngineBatcher(Generic[K, R]):
         self._run = run
         self.max_batch_size = max_batch_size
         self.wait_s = wait_s
-        self.batch_sizes: list[int] = []
+        # Totals for stats, and the sizes of recent batches only: a replica runs for weeks.
+        self.batches = 0
+        self.requests = 0
+        self.max_batch = 0
+        self._recent_sizes: collections.deque[int] = collections.deque(maxlen=RECENT_BATCHES)
         self._pending: list[_Request[K]] = []
         self._running = 0  # batches handed to run() and not finished
         self._finished = 0  # batches finished so far
         self._changed: asyncio.Event | None = None  # a request arrived or a batch finished
         self._dispatcher: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Sizes of the last ``RECENT_BATCHES`` batches, oldest first."""
+        return list(self._recent_sizes)
 
     async def submit(self, prompt: str, key: K) -> R:
         loop = asyncio.get_running_loop()
@@ -153,7 +165,10 @@ class EngineBatcher(Generic[K, R]):
         task.add_done_callback(self._batches.discard)
 
     async def _run_batch(self, batch: list[_Request[K]]) -> None:
-        self.batch_sizes.append(len(batch))
+        self.batches += 1
+        self.requests += len(batch)
+        self.max_batch = max(self.max_batch, len(batch))
+        self._recent_sizes.append(len(batch))
         futures = [r.future for r in batch]
         try:
             results: Sequence[R] | BaseException = await self._run([r.prompt for r in batch], batch[0].key)

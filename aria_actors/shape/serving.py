@@ -140,10 +140,9 @@ class ShapeInference:
             yield piece
 
     def stats(self) -> dict[str, Any]:
-        sizes = self.batch_sizes
-        return {"version": self.version, "batches": len(sizes), "requests": sum(sizes),
-                "max_batch": max(sizes, default=0),
-                "mean_batch": sum(sizes) / len(sizes) if sizes else 0.0,
+        b = self._batcher
+        return {"version": self.version, "batches": b.batches, "requests": b.requests, "max_batch": b.max_batch,
+                "mean_batch": b.requests / b.batches if b.batches else 0.0,
                 "parameters": self.parameters,
                 # seconds the model spent on batches (engine round trips included), vs wall time
                 "model_s": self.engine.busy_s if hasattr(self.engine, "busy_s") else self._busy_s,

@@ -171,3 +171,19 @@ async def test_results_that_do_not_match_the_callers_are_an_error_for_each() -> 
     futures = [loop.create_future() for _ in range(3)]
     settle(futures, ["only one"])
     assert all(isinstance(f.exception(), RuntimeError) for f in futures)  # none left waiting
+
+
+async def test_stats_are_totals_and_only_recent_sizes_are_kept(monkeypatch) -> None:
+    # A replica serves for weeks: its batch history must not grow without bound.
+    from aria_actors.shape import batching
+
+    monkeypatch.setattr(batching, "RECENT_BATCHES", 3)
+
+    async def run(prompts, key):
+        return [p.upper() for p in prompts]
+
+    batcher = batching.EngineBatcher(run, max_batch_size=1, wait_s=0)
+    for i in range(5):
+        assert await batcher.submit(f"p{i}", 0) == f"P{i}"
+    assert batcher.batches == 5 and batcher.requests == 5 and batcher.max_batch == 1
+    assert batcher.batch_sizes == [1, 1, 1]
