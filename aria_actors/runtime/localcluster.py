@@ -330,8 +330,13 @@ class ServePrestart:
 
     @staticmethod
     def _start(settings: AriaSettings) -> None:
+        import logging
+
         from aria_actors.runtime.shell import ensure_serve
 
+        # Serve logs "Started Serve in namespace ..." at INFO to the CLI's terminal, in the middle
+        # of the boot table; the table says when Serve-backed services are up.
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
         try:
             ensure_serve(settings)
         except Exception as exc:  # the boot actor's own ensure_serve reports it with the service
