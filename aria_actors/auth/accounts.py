@@ -186,8 +186,10 @@ class Accounts:
         if row is None:
             await asyncio.to_thread(self.hasher.verify_unknown, password)
             raise InvalidCredentials()
-        self._refuse_locked(row)
+        # Verified even when locked: a locked account answers as slowly as any other, so locking
+        # a username cannot tell whether it exists.
         ok = await asyncio.to_thread(self.hasher.verify, row["password_hash"], password)
+        self._refuse_locked(row)
         async with self._acquire() as conn, conn.transaction():
             locked = await store.user_for_login(conn, tenant, username, lock=True)
             if locked is None or locked["id"] != row["id"]:  # deleted or replaced meanwhile

@@ -132,11 +132,21 @@ async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, 
     return False
 
 
-async def _may_assign_roles(request: Request, who: dict[str, Any], roles: list[str] | None, tenant: str) -> None:
+async def _may_assign_roles(request: Request, who: dict[str, Any], roles: list[str] | None, tenant: str,
+                            *, always: bool = False) -> None:
     # Granting roles is its own permission (only `admin` has it by default), so holding
     # auth:user:write does not let one hand out roles one does not have.
-    if roles is not None and roles != ["user"]:
-        await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": tenant})
+    if roles is None or (roles == ["user"] and not always):  # a plain user's role needs no grant
+        return
+    await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": tenant})
+    security = service_client("aria_security")(request)
+    if await security.call("authorize", who, "auth:role:assign", {"type": "role", "tenant": ALL_TENANTS}):
+        return  # an @any assigner (admin) may grant any role
+    held = set(who.get("roles") or ())
+    beyond = sorted(set(roles) - held)
+    if beyond:  # a tenant-scoped assigner must not grant more than it has (admin, say)
+        raise PermissionDenied(f"{who.get('sub')!r} may not grant roles it does not hold: {', '.join(beyond)}",
+                               action="auth:role:assign")
 
 
 # -- public ---------------------------------------------------------------------------------------
@@ -287,15 +297,22 @@ class ClientPatch(Body):
 @router.post("/clients", status_code=201, summary="Create a machine client (its secret is shown once)")
 async def create_client(body: ClientIn, request: Request, who: Principal, client: Client) -> dict[str, Any]:
     await _authorize(request, who, "auth:client:write", {"type": "client", "tenant": body.tenant})
-    await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": body.tenant})
+    await _may_assign_roles(request, who, body.roles, body.tenant, always=True)
     return await client.call("create_client", body.name, body.roles, tenant=body.tenant)
 
 
 @router.get("/clients", summary="List machine clients")
 async def list_clients(request: Request, who: Principal, client: Client,
                        tenant: str | None = None) -> list[dict[str, Any]]:
-    await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": ALL_TENANTS if tenant is None
-                                                         else tenant})
+    if tenant is None:
+        try:
+            await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": ALL_TENANTS})
+        except PermissionDenied:
+            if not who.get("tenant"):
+                raise
+            tenant = who["tenant"]  # a tenant-scoped caller lists its own tenant, as with users
+    if tenant is not None:
+        await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": tenant})
     return await client.call("list_clients", tenant)
 
 
@@ -320,7 +337,7 @@ async def update_client(client_id: str, body: ClientPatch, request: Request, who
                         client: Client) -> dict[str, Any]:
     target = await _client_admin(request, who, client, client_id, "auth:client:write")
     if body.roles is not None:
-        await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": target["tenant"]})
+        await _may_assign_roles(request, who, body.roles, target["tenant"], always=True)
     return await client.call("update_client", client_id, **body.model_dump(exclude_none=True))
 
 
@@ -342,10 +359,16 @@ async def delete_client(client_id: str, request: Request, who: Principal, client
 async def token(request: Request, client: Client) -> JSONResponse:
     """Form-encoded (or JSON) grant. Errors are problem+json that also carry RFC 6749 5.2's
     ``error`` and ``error_description`` members, with its statuses (400, and 401 for a client)."""
-    from aria_actors.auth.oauth import grant_request, oauth_problem
+    from aria_actors.auth.oauth import MAX_BODY, grant_request, oauth_problem
 
     try:
+        from aria_actors.auth.errors import InvalidTokenRequest
+
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:  # before reading it
+            raise InvalidTokenRequest(f"the request body is larger than {MAX_BODY} bytes")
         grant = grant_request(request.headers, await request.body())
+        if grant.type != "client_credentials" and (grant.client_id or grant.client_secret):
+            await client.call("authenticate_client", grant.client_id, grant.client_secret)
         if grant.type == "client_credentials":
             out = await client.call("client_token", grant.client_id, grant.client_secret)
         elif grant.type == "password":

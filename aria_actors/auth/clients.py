@@ -108,8 +108,22 @@ class MachineClients:
             if not await store.delete_client(conn, _client_id(client_id)):
                 raise ClientNotFound(client_id=str(client_id))
 
+    async def authenticate_client(self, client_id: str, client_secret: str) -> dict[str, Any]:
+        """The client, if the id and secret are right and it is enabled; else InvalidClient."""
+        return _public(await self._authenticated(client_id, client_secret))
+
     async def client_token(self, client_id: str, client_secret: str) -> dict[str, Any]:
         """Client credentials -> an access token (RFC 6749 4.4.3; no refresh token)."""
+        row = await self._authenticated(client_id, client_secret)
+        cid = row["id"]
+        claims: dict[str, Any] = {"roles": list(row["roles"]), "client_id": str(cid), "name": row["name"]}
+        if row["tenant"]:
+            claims["tenant"] = row["tenant"]
+        access = await self.security.call("issue_token", SUBJECT_PREFIX + str(cid), claims, self.config.access_ttl_s)
+        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
+                "client_id": str(cid), "roles": list(row["roles"])}
+
+    async def _authenticated(self, client_id: str, client_secret: str) -> Any:
         try:
             cid = uuid.UUID(str(client_id))
         except ValueError:
@@ -122,12 +136,7 @@ class MachineClients:
             if row is None or row["disabled"] or not hmac.compare_digest(bytes(row["secret_digest"]), presented):
                 raise InvalidClient()
             await store.client_used(conn, cid)
-        claims: dict[str, Any] = {"roles": list(row["roles"]), "client_id": str(cid), "name": row["name"]}
-        if row["tenant"]:
-            claims["tenant"] = row["tenant"]
-        access = await self.security.call("issue_token", SUBJECT_PREFIX + str(cid), claims, self.config.access_ttl_s)
-        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
-                "client_id": str(cid), "roles": list(row["roles"])}
+        return row
 
     async def _subject_active(self, subject: str) -> bool:
         """A client token's subject must be a client that exists and is enabled; others pass on."""

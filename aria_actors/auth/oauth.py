@@ -52,19 +52,33 @@ def _params(content_type: str, body: bytes) -> dict[str, str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidTokenRequest("the request body is not UTF-8") from None
-    if content_type.split(";")[0].strip().lower() == "application/json":
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/json":
         try:
-            data = json.loads(text or "{}")
+            data = json.loads(text or "{}", object_pairs_hook=_unique_keys)
         except json.JSONDecodeError:
             raise InvalidTokenRequest("the JSON body does not parse") from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise InvalidTokenRequest("the JSON body must be an object of strings")
         return data
-    values = parse_qs(text, keep_blank_values=True, max_num_fields=20)
+    if media_type not in ("", "application/x-www-form-urlencoded"):
+        raise InvalidTokenRequest(f"send the parameters as application/x-www-form-urlencoded, not {media_type}")
+    try:
+        values = parse_qs(text, keep_blank_values=True, max_num_fields=20)
+    except ValueError:  # more fields than max_num_fields
+        raise InvalidTokenRequest("too many parameters") from None
     repeated = sorted(k for k, v in values.items() if len(v) > 1)
     if repeated:  # RFC 6749 3.2: parameters MUST NOT be included more than once
         raise InvalidTokenRequest(f"parameters given more than once: {', '.join(repeated)}")
     return {k: v[0] for k, v in values.items()}
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise InvalidTokenRequest(f"parameters given more than once: {', '.join(repeated)}")
+    return dict(pairs)
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -89,22 +103,24 @@ def grant_request(headers: Mapping[str, str], body: bytes) -> Grant:
     if grant_type not in GRANTS:
         raise UnsupportedGrantType(grant_type=grant_type[:64])
     basic = _basic(headers.get("authorization", ""))
-    if basic is not None and ("client_id" in params or "client_secret" in params):
+    if basic is not None and (params.get("client_id") or params.get("client_secret")):  # blank = omitted
         raise InvalidTokenRequest("send client credentials once: in the Authorization header or in the body")
     client_id, client_secret = basic or (params.get("client_id", ""), params.get("client_secret", ""))
     if grant_type == "client_credentials":
         if not client_id or not client_secret:
             raise InvalidClient("client_credentials needs client_id and client_secret")
         return Grant(grant_type, client_id=client_id, client_secret=client_secret)
+    # Credentials a client sends with the other grants are checked too (RFC 6749 3.2.1).
+    creds = {"client_id": client_id, "client_secret": client_secret}
     if grant_type == "password":
         missing = [k for k in ("username", "password") if not params.get(k)]
         if missing:
             raise InvalidTokenRequest(f"the password grant needs {' and '.join(missing)}")
         return Grant(grant_type, username=params["username"], password=params["password"],
-                     tenant=params.get("tenant", ""))
+                     tenant=params.get("tenant", ""), **creds)
     if not params.get("refresh_token"):
         raise InvalidTokenRequest("the refresh_token grant needs refresh_token")
-    return Grant(grant_type, refresh_token=params["refresh_token"])
+    return Grant(grant_type, refresh_token=params["refresh_token"], **creds)
 
 
 def oauth_error(exc: AriaError) -> tuple[str, int]:

@@ -40,6 +40,9 @@ class SecurityConfig(BaseSettings):
     )
     start_timeout_s: float = Field(60.0, gt=0, le=600, description="Wait for OpenBao to be ready.")
     jwt_issuer: str = Field("aria", min_length=1, description="`iss` of the tokens Aria issues.")
+    roles: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Extra RBAC roles (name -> permissions, JSON), added to the "
+        "built-in table or replacing a built-in role of the same name; checked at start.")
     jwt_key: str = Field("aria-jwt", pattern=r"^[a-z0-9-]+$", description="Transit key that signs JWTs.")
     jwt_default_ttl_s: int = Field(900, ge=1, le=86400, description="Lifetime of a token by default.")
     jwt_max_ttl_s: int = Field(

@@ -125,7 +125,9 @@ class SecurityService(OperationsMixin, Service):
             self._renewed_at = time.monotonic()
             self._secrets = Secrets(self._client)
             self._audit = AuditLog(home / "security" / "audit.log")
-            self._authz = Authorizer()
+            from aria_actors.security.rbac import DEFAULT_ROLES
+
+            self._authz = Authorizer({**DEFAULT_ROLES, **cfg.roles})  # a bad permission fails the start
             self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
             self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
                                      cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)

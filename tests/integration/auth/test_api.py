@@ -225,3 +225,36 @@ async def test_only_role_granting_admins_make_clients(auth_http, security) -> No
     assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=admin), 404, "auth-client-not-found")
     viewer = {"Authorization": f"Bearer {await security.issue_token('v', {'roles': ['viewer']}, 300)}"}
     assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=viewer), 403, "permission-denied")
+
+
+async def test_made_up_client_credentials_on_other_grants_are_refused(auth_http, security) -> None:
+    await make_alice(auth_http, security)
+    r = await auth_http.post("/v1/auth/token", headers=FORM, auth=("00000000-0000-0000-0000-000000000000", "aria_cs_x"),
+                             content=f"grant_type=password&username=alice&password={PASSWORD.replace(' ', '+')}")
+    assert assert_problem(r, 401, "auth-invalid-client")["error"] == "invalid_client"
+    many = await auth_http.post("/v1/auth/token", headers=FORM, content="&".join(f"f{i}=x" for i in range(30)))
+    assert assert_problem(many, 400, "auth-invalid-token-request")["error"] == "invalid_request"
+
+
+async def test_a_tenant_scoped_assigner_grants_only_roles_it_holds(auth_http, auth, security) -> None:
+    # A deployment's own role table (ARIA_SECURITY_ROLES) may delegate role assignment per
+    # tenant; such an assigner must not be able to mint an admin. The running service's table is
+    # swapped for what that setting builds at start (one OpenBao per session, so no restart here).
+    from aria_actors.security.rbac import DEFAULT_ROLES, Authorizer
+
+    auth.roles = auth.roles | {"tenant-admin"}
+    security._authz = Authorizer({**DEFAULT_ROLES, "tenant-admin": ("auth:*:*", "storage:*:*")})
+    try:
+        token = await security.issue_token("ta", {"roles": ["tenant-admin"], "tenant": "acme"}, 300)
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"username": "bob", "password": PASSWORD, "tenant": "acme"}
+        assert_problem(await auth_http.post("/v1/auth/users", headers=headers, json={**body, "roles": ["admin"]}),
+                       403, "permission-denied")
+        made = await auth_http.post("/v1/auth/users", headers=headers, json={**body, "roles": ["tenant-admin"]})
+        assert made.status_code == 201, made.text
+        other = await auth_http.post("/v1/auth/users", headers=headers, json={**body, "tenant": "globex"})
+        assert_problem(other, 403, "permission-denied")  # not its tenant
+        listed = (await auth_http.get("/v1/auth/users", headers=headers)).json()
+        assert {u["tenant"] for u in listed} == {"acme"}
+    finally:
+        security._authz = Authorizer()

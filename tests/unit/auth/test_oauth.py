@@ -69,3 +69,20 @@ def test_errors_map_to_rfc6749_codes_and_statuses() -> None:
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic")
     assert doc["error"] == "invalid_client" and doc["type"].endswith("/auth-invalid-client")
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("headers", "body"), [
+    (FORM, "&".join(f"f{i}=x" for i in range(30)).encode()),  # more than 20 fields
+    ({"content-type": "application/json"}, b'{"grant_type": "password", "grant_type": "refresh_token"}'),
+    ({"content-type": "text/plain"}, b"grant_type=client_credentials"),
+])
+def test_more_malformed_requests_are_invalid_requests(headers, body) -> None:
+    with pytest.raises(InvalidTokenRequest):
+        grant_request(headers, body)
+
+
+def test_client_credentials_sent_with_other_grants_are_kept_for_checking() -> None:
+    g = grant_request(basic("cid", "aria_cs_s"), b"grant_type=refresh_token&refresh_token=aria_rt_x")
+    assert (g.client_id, g.client_secret) == ("cid", "aria_cs_s")
+    blank = grant_request(basic("cid", "aria_cs_s"), b"grant_type=client_credentials&client_id=")
+    assert blank.client_id == "cid"  # a blank parameter counts as omitted (RFC 6749 3.1)

@@ -73,3 +73,20 @@ def test_custom_roles_and_bad_permissions() -> None:
         Permission.parse("tune:run")
     with pytest.raises(ValueError):
         Permission.parse("tune:run:x@everyone")
+
+
+def test_extra_roles_come_from_settings_and_bad_permissions_are_refused(monkeypatch) -> None:
+    import json
+
+    from aria_actors.security.config import SecurityConfig
+    from aria_actors.security.rbac import DEFAULT_ROLES, Authorizer
+
+    monkeypatch.setenv("ARIA_SECURITY_ROLES", json.dumps({"tenant-admin": ["auth:*:*", "storage:*:*"]}))
+    roles = SecurityConfig().roles
+    authz = Authorizer({**DEFAULT_ROLES, **roles})
+    assert authz.authorize({"sub": "ta", "roles": ["tenant-admin"], "tenant": "acme"}, "auth:user:write",
+                           {"tenant": "acme"})
+    assert not authz.authorize({"sub": "ta", "roles": ["tenant-admin"], "tenant": "acme"}, "auth:user:write",
+                               {"tenant": "globex"})
+    with pytest.raises(ValueError, match="invalid permission"):
+        Authorizer({"broken": ("not a permission",)})
