@@ -132,6 +132,25 @@ async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, 
     return False
 
 
+async def _listable_tenant(request: Request, who: dict[str, Any], action: str, kind: str,
+                           tenant: str | None) -> str | None:
+    """The tenant to list (None: all of them), once ``who`` may list it.
+
+    Without a tenant asked for, a caller allowed across tenants (``@any``) lists everything and a
+    tenant-scoped one lists its own tenant.
+    """
+    if tenant is None:
+        try:
+            await _authorize(request, who, action, {"type": kind, "tenant": ALL_TENANTS})
+            return None
+        except PermissionDenied:
+            if not who.get("tenant"):
+                raise
+            tenant = who["tenant"]
+    await _authorize(request, who, action, {"type": kind, "tenant": tenant})
+    return tenant
+
+
 async def _may_assign_roles(request: Request, who: dict[str, Any], roles: list[str] | None, tenant: str,
                             *, always: bool = False) -> None:
     # Granting roles is its own permission (only `admin` has it by default), so holding
@@ -216,15 +235,7 @@ async def create_user(body: UserIn, request: Request, who: Principal, client: Cl
 @router.get("/users", summary="List users (of every tenant the caller may list)")
 async def list_users(request: Request, who: Principal, client: Client, tenant: str | None = None, after: str = "",
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    if tenant is None:
-        try:
-            await _authorize(request, who, "auth:user:list", {"type": "user", "tenant": ALL_TENANTS})
-        except PermissionDenied:
-            if not who.get("tenant"):
-                raise
-            tenant = who["tenant"]  # a tenant-scoped caller lists its own tenant
-    if tenant is not None:
-        await _authorize(request, who, "auth:user:list", {"type": "user", "tenant": tenant})
+    tenant = await _listable_tenant(request, who, "auth:user:list", "user", tenant)
     return await client.call("list_users", tenant, after, limit)
 
 
@@ -304,16 +315,8 @@ async def create_client(body: ClientIn, request: Request, who: Principal, client
 @router.get("/clients", summary="List machine clients")
 async def list_clients(request: Request, who: Principal, client: Client,
                        tenant: str | None = None) -> list[dict[str, Any]]:
-    if tenant is None:
-        try:
-            await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": ALL_TENANTS})
-        except PermissionDenied:
-            if not who.get("tenant"):
-                raise
-            tenant = who["tenant"]  # a tenant-scoped caller lists its own tenant, as with users
-    if tenant is not None:
-        await _authorize(request, who, "auth:client:list", {"type": "client", "tenant": tenant})
-    return await client.call("list_clients", tenant)
+    return await client.call("list_clients", await _listable_tenant(request, who, "auth:client:list", "client",
+                                                                    tenant))
 
 
 async def _client_admin(request: Request, who: dict[str, Any], client: ServiceClient, client_id: str,
