@@ -237,7 +237,7 @@ class Accounts:
         raise error(message) if message else error()
 
     async def _count_failure(self, conn: asyncpg.Connection, row: Any) -> int:
-        """Record a wrong password; returns the lockout's seconds when this one started a lockout."""
+        """Record a wrong password or code; returns the lockout's seconds when this one started a lockout."""
         failed = row["failed_logins"] + 1
         if failed < self.config.max_failed_logins:
             await store.update_user(conn, row["id"], {"failed_logins": failed})
