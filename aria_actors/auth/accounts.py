@@ -78,12 +78,16 @@ def _now() -> datetime:
 class Accounts:
     def __init__(self, pool: asyncpg.Pool | None, security: ServiceClient | None, config: AuthSettings,
                  roles: Collection[str] = ()) -> None:
-        self.pool = pool
-        self.security = security
         self.config = config
-        self.roles = frozenset(roles)
         self.policy = PasswordPolicy(config.password_min_length)
         self.hasher = PasswordHasher(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism)
+        self._attach(pool, security, roles)
+
+    def _attach(self, pool: asyncpg.Pool | None, security: ServiceClient | None, roles: Collection[str]) -> None:
+        """Use this pool, aria_security client and role table (the service's start hands them over)."""
+        self.pool = pool
+        self.security = security
+        self.roles = frozenset(roles)
 
     def _acquire(self) -> Any:
         if self.pool is None:

@@ -9,6 +9,7 @@ needs ``auth:user:*`` / ``auth:client:*`` permissions (the ``admin`` role has th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -108,28 +109,37 @@ Principal = Annotated[dict[str, Any], Depends(principal)]
 UserPrincipal = Annotated[dict[str, Any], Depends(user_principal)]
 
 
+async def _allowed(request: Request, who: dict[str, Any], action: str, resource: dict[str, Any]) -> bool:
+    return await service_client("aria_security")(request).call("authorize", who, action, resource)
+
+
 async def _authorize(request: Request, who: dict[str, Any], action: str, resource: dict[str, Any]) -> None:
-    security = service_client("aria_security")(request)
-    if not await security.call("authorize", who, action, resource):
+    if not await _allowed(request, who, action, resource):
         raise PermissionDenied(f"{who.get('sub')!r} may not {action}", action=action)
 
 
-async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, action: str,
-                           client: ServiceClient) -> bool:
-    """True when ``who`` is the user; else ``action`` on that user (in its tenant) must be allowed.
+async def _allowed_on(request: Request, who: dict[str, Any], action: str, resource: dict[str, Any],
+                      fetch: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """``fetch()``'s record (a user, a client), once ``action`` on it in its tenant is allowed.
 
-    False means "as an administrator". Whether the user exists is told only to callers allowed
-    the action on users at all.
+    Whether the record exists is told only to callers allowed the action on that kind at all.
     """
-    if who.get("sub") == user_id and who.get("sid"):
-        return True
     try:
-        target = await client.call("get_user", user_id)
+        target = await fetch()
     except AriaError:
-        await _authorize(request, who, action, {"type": "user"})
+        await _authorize(request, who, action, {"type": resource["type"]})
         raise
-    await _authorize(request, who, action, {"type": "user", "owner": user_id, "tenant": target["tenant"]})
-    return False
+    await _authorize(request, who, action, {**resource, "tenant": target["tenant"]})
+    return target
+
+
+async def _self_or_allowed(request: Request, who: dict[str, Any], user_id: str, action: str,
+                           client: ServiceClient) -> dict[str, Any] | None:
+    """None when ``who`` is the user (their own session); else the user, once ``who`` may ``action`` it."""
+    if who.get("sub") == user_id and who.get("sid"):
+        return None
+    return await _allowed_on(request, who, action, {"type": "user", "owner": user_id},
+                             lambda: client.call("get_user", user_id))
 
 
 async def _listable_tenant(request: Request, who: dict[str, Any], action: str, kind: str,
@@ -140,13 +150,11 @@ async def _listable_tenant(request: Request, who: dict[str, Any], action: str, k
     tenant-scoped one lists its own tenant.
     """
     if tenant is None:
-        try:
-            await _authorize(request, who, action, {"type": kind, "tenant": ALL_TENANTS})
+        if await _allowed(request, who, action, {"type": kind, "tenant": ALL_TENANTS}):
             return None
-        except PermissionDenied:
-            if not who.get("tenant"):
-                raise
-            tenant = who["tenant"]
+        tenant = who.get("tenant")
+        if not tenant:
+            raise PermissionDenied(f"{who.get('sub')!r} may not {action}", action=action)
     await _authorize(request, who, action, {"type": kind, "tenant": tenant})
     return tenant
 
@@ -158,8 +166,7 @@ async def _may_assign_roles(request: Request, who: dict[str, Any], roles: list[s
     if roles is None or (roles == ["user"] and not always):  # a plain user's role needs no grant
         return
     await _authorize(request, who, "auth:role:assign", {"type": "role", "tenant": tenant})
-    security = service_client("aria_security")(request)
-    if await security.call("authorize", who, "auth:role:assign", {"type": "role", "tenant": ALL_TENANTS}):
+    if await _allowed(request, who, "auth:role:assign", {"type": "role", "tenant": ALL_TENANTS}):
         return  # an @any assigner (admin) may grant any role
     held = set(who.get("roles") or ())
     beyond = sorted(set(roles) - held)
@@ -241,24 +248,24 @@ async def list_users(request: Request, who: Principal, client: Client, tenant: s
 
 @router.get("/users/{user_id}", summary="One user")
 async def get_user(user_id: str, request: Request, who: Principal, client: Client) -> dict[str, Any]:
-    await _self_or_allowed(request, who, user_id, "auth:user:read", client)
-    return await client.call("get_user", user_id)
+    target = await _self_or_allowed(request, who, user_id, "auth:user:read", client)
+    return target if target is not None else await client.call("get_user", user_id)
 
 
 @router.patch("/users/{user_id}", summary="Change roles, enable/disable, unlock, profile fields")
 async def update_user(user_id: str, body: UserPatch, request: Request, who: Principal,
                       client: Client) -> dict[str, Any]:
-    if await _self_or_allowed(request, who, user_id, "auth:user:write", client):
-        # one's own account is changed by an administrator, not by its session
+    target = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
+    if target is None:  # one's own account is changed by an administrator, not by its session
         await _authorize(request, who, "auth:user:write", {"type": "user", "owner": user_id})
-    target = await client.call("get_user", user_id)
+        target = await client.call("get_user", user_id)
     await _may_assign_roles(request, who, body.roles, target["tenant"])
     return await client.call("update_user", user_id, **body.model_dump(exclude_none=True))
 
 
 @router.delete("/users/{user_id}", status_code=204, summary="Delete a user and all their sessions")
 async def delete_user(user_id: str, request: Request, who: Principal, client: Client) -> Response:
-    if await _self_or_allowed(request, who, user_id, "auth:user:delete", client):
+    if await _self_or_allowed(request, who, user_id, "auth:user:delete", client) is None:
         await _authorize(request, who, "auth:user:delete", {"type": "user", "owner": user_id})
     await client.call("delete_user", user_id)
     return Response(status_code=204)
@@ -267,7 +274,7 @@ async def delete_user(user_id: str, request: Request, who: Principal, client: Cl
 @router.post("/users/{user_id}/password", status_code=204, summary="Set a password (ends every session)")
 async def set_password(user_id: str, body: PasswordIn, request: Request, who: Principal,
                        client: Client) -> Response:
-    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client) is None
     await client.call("set_password", user_id, body.new_password, current_password=body.current_password,
                       check_current=own)
     return Response(status_code=204)
@@ -288,7 +295,7 @@ async def revoke_user_sessions(user_id: str, request: Request, who: Principal, c
 @router.delete("/users/{user_id}/mfa", status_code=204, summary="Turn MFA off (your own needs a code)")
 async def mfa_disable(user_id: str, body: CodeOptionalIn, request: Request, who: Principal,
                       client: Client) -> Response:
-    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client)
+    own = await _self_or_allowed(request, who, user_id, "auth:user:write", client) is None
     await client.call("mfa_disable", user_id, body.code, check_code=own)
     return Response(status_code=204)
 
@@ -321,13 +328,7 @@ async def list_clients(request: Request, who: Principal, client: Client,
 
 async def _client_admin(request: Request, who: dict[str, Any], client: ServiceClient, client_id: str,
                         action: str) -> dict[str, Any]:
-    try:
-        target = await client.call("get_client", client_id)
-    except AriaError:
-        await _authorize(request, who, action, {"type": "client"})
-        raise
-    await _authorize(request, who, action, {"type": "client", "tenant": target["tenant"]})
-    return target
+    return await _allowed_on(request, who, action, {"type": "client"}, lambda: client.call("get_client", client_id))
 
 
 @router.get("/clients/{client_id}", summary="One machine client")

@@ -7,9 +7,10 @@ lifecycle plus the methods the REST API and the CLI call.
 
 Built so far: ``sessions`` (login, refresh-token rotation with reuse detection, logout,
 introspection, per-user session lists), ``mfa`` (TOTP with replay protection, recovery codes,
-challenge-based second step) and ``dynamic-roles`` (roles assigned at run time, checked against
-aria_security's role table and taken up by a session at its next refresh). The rest of the seed's
-features are listed as missing in the spec.
+challenge-based second step), ``dynamic-roles`` (roles assigned at run time, checked against
+aria_security's role table and taken up by a session at its next refresh) and ``service-auth``
+(machine clients with OAuth 2.0 client credentials, :mod:`aria_actors.auth.clients`). The rest of
+the seed's features are listed as missing in the spec.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class AuthService(MachineClients, Accounts, Service):
             with contextlib.suppress(Exception):
                 await (await pool).close()
             raise
-        Accounts.__init__(self, await pool, security, self.config, roles)
+        self._attach(await pool, security, roles)
         self._pruner = periodic(self.config.prune_interval_s, self.prune, what="pruning ended sessions", log=log)
 
     async def stop(self) -> None:

@@ -70,6 +70,7 @@ class _Request(Generic[K]):
 
 RECENT_BATCHES = 1024
 
+
 class EngineBatcher(Generic[K, R]):
     """Gathers prompts into batches for ``run(prompts, key) -> one result per prompt``."""
 
