@@ -270,8 +270,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Print the raw st
 
 
 @app.command()
-def services() -> None:
+def services(permissions: bool = typer.Option(
+        False, "--permissions", help="Print who may do what: every route and RPC method against each role."),
+) -> None:
     """Each service's layer, dependencies and which seed features it has built."""
+    if permissions:
+        _print_permissions()
+        return
     body = _gateway_get("/v1/services")
     table = Table(title="Aria services")
     for col in ("layer", "service", "depends on", "status", "built", "missing"):
@@ -280,6 +285,20 @@ def services() -> None:
         built, missing = svc["capabilities"], svc["missing"]
         table.add_row(str(svc["layer"]), svc["name"], ", ".join(svc["depends_on"]) or "-", svc["status"],
                       f"{len(built)}/{len(built) + len(missing)}", ", ".join(missing))
+    console.print(table)
+
+
+def _print_permissions() -> None:
+    # Imported here: it builds the gateway app, which no other command needs.
+    from aria_actors.coordinate.permissions import ROLES, matrix
+
+    table = Table(title="Who may do what (from the declared surface; ✓ allowed)")
+    for col in ("door", "permission", "job", *ROLES):
+        table.add_column(col, overflow="fold")
+    for door, allowed in matrix():
+        perm = door.spec.describe() if door.spec else "system"
+        table.add_row(door.name, perm, "yes" if door.spec and door.spec.job else "",
+                      *("✓" if allowed[r] else "·" for r in ROLES))
     console.print(table)
 
 

@@ -25,6 +25,8 @@ Guarantees and caveats
   doubled for each further lockout in a row (up to ``lockout_max_s``). A correct password during a
   lockout is refused too. An unknown username costs the same argon2 time as a wrong password.
 - Changing a password or disabling a user ends every session of that user.
+- Every public method is declared (``@rpc``) and takes the caller first; who may act on which
+  user is decided here, with :mod:`aria_actors.auth.access`, whichever door the call came through.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from aria_actors.auth import credentials, store, totp
+from aria_actors.auth import access, credentials, store, totp
 from aria_actors.auth import users as fields
 from aria_actors.auth.config import AuthSettings
 from aria_actors.auth.errors import (
@@ -53,14 +55,17 @@ from aria_actors.auth.errors import (
     UserNotFound,
 )
 from aria_actors.auth.passwords import PasswordHasher, PasswordPolicy
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 
 if TYPE_CHECKING:
     import asyncpg
 
-    from aria_actors.runtime.service import ServiceClient
+    from aria_actors.security.client import SecurityClient
 
 MFA_KEY = "aria_auth-mfa"  # aria_security transit key that wraps TOTP secrets
 SERVICE = "aria_auth"
+ME = Principal.internal(SERVICE)  # aria_auth acting for itself: signing, wrapping, verifying
 RESET_FAILURES: dict[str, Any] = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
 
 
@@ -76,18 +81,26 @@ def _now() -> datetime:
 
 
 class Accounts:
-    def __init__(self, pool: asyncpg.Pool | None, security: ServiceClient | None, config: AuthSettings,
+    def __init__(self, pool: asyncpg.Pool | None, security: SecurityClient | None, config: AuthSettings,
                  roles: Collection[str] = ()) -> None:
         self.config = config
         self.policy = PasswordPolicy(config.password_min_length)
         self.hasher = PasswordHasher(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism)
         self._attach(pool, security, roles)
 
-    def _attach(self, pool: asyncpg.Pool | None, security: ServiceClient | None, roles: Collection[str]) -> None:
+    def _attach(self, pool: asyncpg.Pool | None, security: SecurityClient | None, roles: Collection[str]) -> None:
         """Use this pool, aria_security client and role table (the service's start hands them over)."""
         self.pool = pool
         self.security = security
         self.roles = frozenset(roles)
+
+    @property
+    def _security(self) -> SecurityClient:
+        if self.security is None:
+            from aria_actors.auth.errors import AuthNotStarted
+
+            raise AuthNotStarted()
+        return self.security
 
     def _acquire(self) -> Any:
         if self.pool is None:
@@ -97,10 +110,15 @@ class Accounts:
         return self.pool.acquire()
 
     # -- users --------------------------------------------------------------------------------
-    async def create_user(self, username: str, password: str, *, tenant: str = "", email: str | None = None,
-                          display_name: str | None = None, roles: Collection[str] = ("user",)) -> dict[str, Any]:
+    @rpc("auth:user:write")
+    async def create_user(self, caller: Principal, username: str, password: str, *, tenant: str = "",
+                          email: str | None = None, display_name: str | None = None,
+                          roles: Collection[str] = ("user",)) -> dict[str, Any]:
+        """A new user in ``tenant``; granting roles beyond ``user`` needs ``auth:role:assign``."""
         import asyncpg
 
+        access.gate().require(caller, "auth:user:write", {"type": "user", "tenant": tenant})
+        access.may_assign_roles(caller, roles, tenant)
         username = fields.check_username(username)
         row_fields = dict(tenant=fields.check_tenant(tenant), username=username, email=fields.check_email(email),
                           display_name=fields.check_display_name(display_name),
@@ -115,15 +133,32 @@ class Accounts:
                              username=username, tenant=tenant) from None
         return fields.public(row)
 
-    async def get_user(self, user_id: str) -> dict[str, Any]:
+    @rpc()
+    async def get_user(self, caller: Principal, user_id: str) -> dict[str, Any]:
+        """A user: one's own (through a session), or any with ``auth:user:read`` on its tenant."""
+        target = await access.self_or_allowed(caller, user_id, "auth:user:read", lambda: self._user(user_id))
+        return target if target is not None else await self._user(user_id)
+
+    @rpc()
+    async def me(self, caller: Principal) -> dict[str, Any]:
+        """The caller's own user (a user's session token only)."""
+        return await self._user(access.require_session(caller))
+
+    async def _user(self, user_id: str) -> dict[str, Any]:
         async with self._acquire() as conn:
             row = await store.user(conn, _uuid(user_id))
         if row is None:
             raise UserNotFound(user_id=str(user_id))
         return fields.public(row, _now())
 
-    async def list_users(self, tenant: str | None = None, after: str = "", limit: int = 100) -> list[dict[str, Any]]:
-        """Users ordered by ``tenant/username``; pass the last one's as ``after`` for the next page."""
+    @rpc("auth:user:list")
+    async def list_users(self, caller: Principal, tenant: str | None = None, after: str = "", limit: int = 100
+                         ) -> list[dict[str, Any]]:
+        """Users ordered by ``tenant/username``; pass the last one's as ``after`` for the next page.
+
+        Without ``tenant``: every tenant for a caller allowed across tenants, else the caller's own.
+        """
+        tenant = access.listable_tenant(caller, "auth:user:list", "user", tenant)
         if tenant is not None:
             fields.check_tenant(tenant)
         if not 1 <= limit <= 1000:
@@ -133,9 +168,19 @@ class Accounts:
         now = _now()
         return [fields.public(r, now) for r in rows]
 
-    async def update_user(self, user_id: str, *, roles: Collection[str] | None = None,
+    @rpc()
+    async def update_user(self, caller: Principal, user_id: str, *, roles: Collection[str] | None = None,
                           disabled: bool | None = None, email: str | None = None,
                           display_name: str | None = None, unlock: bool = False) -> dict[str, Any]:
+        """Change roles, enable/disable, unlock, profile fields (``auth:user:write`` on the user).
+
+        Even one's own account: a session does not change its own roles or state.
+        """
+        target = await access.self_or_allowed(caller, user_id, "auth:user:write", lambda: self._user(user_id))
+        if target is None:  # one's own account is changed by an administrator, not by its session
+            access.gate().require(caller, "auth:user:write", {"type": "user", "owner": str(user_id)})
+            target = await self._user(user_id)
+        access.may_assign_roles(caller, roles, target["tenant"])
         changes: dict[str, Any] = {}
         if roles is not None:
             changes["roles"] = fields.check_roles(roles, self.roles)
@@ -156,14 +201,27 @@ class Accounts:
                 await store.revoke_sessions(conn, "user disabled", user_id=uid)
         return fields.public(row, _now())
 
-    async def delete_user(self, user_id: str) -> None:
+    @rpc()
+    async def delete_user(self, caller: Principal, user_id: str) -> None:
+        """Delete a user and their sessions (``auth:user:delete`` on the user, even one's own)."""
+        if await access.self_or_allowed(caller, user_id, "auth:user:delete", lambda: self._user(user_id)) is None:
+            access.gate().require(caller, "auth:user:delete", {"type": "user", "owner": str(user_id)})
         async with self._acquire() as conn:
             if not await store.delete_user(conn, _uuid(user_id)):
                 raise UserNotFound(user_id=str(user_id))
 
-    async def set_password(self, user_id: str, new_password: str, *, current_password: str | None = None,
-                           check_current: bool = True) -> None:
-        """Change a password; ``check_current=False`` is for administrators. Ends every session."""
+    @rpc()
+    async def set_password(self, caller: Principal, user_id: str, new_password: str, *,
+                           current_password: str | None = None) -> None:
+        """Set a password (ends every session); one's own needs the current one.
+
+        A caller with ``auth:user:write`` on the user sets another's without it.
+        """
+        own = await access.self_or_allowed(caller, user_id, "auth:user:write", lambda: self._user(user_id)) is None
+        await self._set_password(user_id, new_password, current_password=current_password, check_current=own)
+
+    async def _set_password(self, user_id: str, new_password: str, *, current_password: str | None,
+                            check_current: bool) -> None:
         uid = _uuid(user_id)
         async with self._acquire() as conn:
             row = await store.user_secrets(conn, uid)
@@ -180,8 +238,9 @@ class Accounts:
             await store.revoke_sessions(conn, "password changed", user_id=uid)
 
     # -- login --------------------------------------------------------------------------------
-    async def login(self, username: str, password: str, *, tenant: str = "", user_agent: str | None = None,
-                    address: str | None = None) -> dict[str, Any]:
+    @rpc(public=True)
+    async def login(self, caller: Principal, username: str, password: str, *, tenant: str = "",
+                    user_agent: str | None = None, address: str | None = None) -> dict[str, Any]:
         """Tokens, or ``{"mfa_required": true, "challenge": ...}`` when the user has MFA on."""
         if not isinstance(username, str) or not isinstance(password, str) or not isinstance(tenant, str):
             raise InvalidCredentials()
@@ -251,7 +310,8 @@ class Accounts:
                                                   "locked_until": _now() + timedelta(seconds=seconds)})
         return seconds
 
-    async def login_mfa(self, challenge: str, code: str, *, user_agent: str | None = None,
+    @rpc(public=True)
+    async def login_mfa(self, caller: Principal, challenge: str, code: str, *, user_agent: str | None = None,
                         address: str | None = None) -> dict[str, Any]:
         """Second step: the challenge from :meth:`login` and a TOTP or recovery code -> tokens."""
         if not credentials.has_prefix(challenge, credentials.CHALLENGE_PREFIX):
@@ -311,14 +371,16 @@ class Accounts:
         if user["tenant"]:
             claims["tenant"] = user["tenant"]
         # Signed inside the caller's transaction: a failure here leaves nothing spent.
-        access = await self.security.call("issue_token", str(user["id"]), claims, self.config.access_ttl_s)
+        token = await self._security.issue_token(ME, str(user["id"]), claims, self.config.access_ttl_s)
         refresh_in = min(int((expires - _now()).total_seconds()), self.config.refresh_idle_s)
-        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
                 "refresh_token": refresh, "refresh_expires_in": max(0, refresh_in),
                 "session_id": str(session_id), "user_id": str(user["id"]), "roles": list(user["roles"])}
 
     # -- sessions -----------------------------------------------------------------------------
-    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+    @rpc(public=True)
+    async def refresh(self, caller: Principal, refresh_token: str) -> dict[str, Any]:
+        """New tokens for a refresh token, which is spent (a spent one coming back ends its session)."""
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
             raise InvalidRefreshToken()
         digest = credentials.digest(refresh_token)
@@ -344,7 +406,8 @@ class Accounts:
                 return await self._tokens(conn, user, row["session_id"], list(row["amr"]), row["expires_at"])
         raise RefreshTokenReused(session_id=str(row["session_id"]))  # after the revocation committed
 
-    async def logout(self, refresh_token: str) -> None:
+    @rpc(public=True)
+    async def logout(self, caller: Principal, refresh_token: str) -> None:
         """End the session of this refresh token (a spent or unknown one is refused)."""
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
             raise InvalidRefreshToken()
@@ -354,7 +417,18 @@ class Accounts:
                 raise InvalidRefreshToken()
             await store.revoke_sessions(conn, "logged out", session_id=row["session_id"])
 
-    async def sessions(self, user_id: str) -> list[dict[str, Any]]:
+    @rpc()
+    async def sessions(self, caller: Principal, user_id: str) -> list[dict[str, Any]]:
+        """A user's open sessions: one's own, or any user's with ``auth:session:list`` on its tenant."""
+        await access.self_or_allowed(caller, user_id, "auth:session:list", lambda: self._user(user_id))
+        return await self._sessions(user_id)
+
+    @rpc()
+    async def my_sessions(self, caller: Principal) -> list[dict[str, Any]]:
+        """The caller's own open sessions (a user's session token only)."""
+        return await self._sessions(access.require_session(caller))
+
+    async def _sessions(self, user_id: str) -> list[dict[str, Any]]:
         async with self._acquire() as conn:
             rows = await store.open_sessions(conn, _uuid(user_id), self.config.refresh_idle_s)
         return [{"id": str(r["id"]), "amr": list(r["amr"]), "created_at": r["created_at"].isoformat(),
@@ -362,7 +436,10 @@ class Accounts:
                  "refreshes": r["refreshes"], "user_agent": r["user_agent"], "address": r["address"]}
                 for r in rows]
 
-    async def revoke_session(self, user_id: str, session_id: str) -> None:
+    @rpc()
+    async def revoke_session(self, caller: Principal, user_id: str, session_id: str) -> None:
+        """End one of the caller's own sessions."""
+        access.require_self(caller, user_id)
         sid = _uuid(session_id, "session id")
         async with self._acquire() as conn, conn.transaction():
             row = await store.session(conn, sid)
@@ -370,18 +447,22 @@ class Accounts:
                 raise SessionNotFound(session_id=str(session_id))
             await store.revoke_sessions(conn, "revoked", session_id=sid)
 
-    async def revoke_all(self, user_id: str) -> int:
+    @rpc()
+    async def revoke_all(self, caller: Principal, user_id: str) -> int:
+        """End every session of a user (one's own, or with ``auth:session:delete``); how many were open."""
+        await access.self_or_allowed(caller, user_id, "auth:session:delete", lambda: self._user(user_id))
         async with self._acquire() as conn:
             return await store.revoke_sessions(conn, "revoked", user_id=_uuid(user_id))
 
-    async def introspect(self, token: str) -> dict[str, Any]:
+    @rpc("auth:token:read")
+    async def introspect(self, caller: Principal, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, ...claims}`` for a valid access token of an open session."""
         from aria_actors.runtime.errors import AriaError
 
         if not isinstance(token, str) or not token or len(token) > 8192:
             return {"active": False}
         try:
-            claims = await self.security.call("verify_token", token)
+            claims = await self._security.verify_token(ME, token)
         except AriaError as exc:
             if exc.status == 401:
                 return {"active": False}
@@ -411,11 +492,13 @@ class Accounts:
 
     # -- MFA ----------------------------------------------------------------------------------
     async def _mfa_secret(self, user: Any) -> str:
-        raw = await self.security.call("decrypt", MFA_KEY, user["mfa_secret"], service=SERVICE)
+        raw = await self._security.decrypt(ME, MFA_KEY, user["mfa_secret"], service=SERVICE)
         return bytes(raw).decode()
 
-    async def mfa_enroll(self, user_id: str) -> dict[str, Any]:
-        """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app."""
+    @rpc()
+    async def mfa_enroll(self, caller: Principal, user_id: str) -> dict[str, Any]:
+        """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app (one's own)."""
+        access.require_self(caller, user_id)
         uid = _uuid(user_id)
         async with self._acquire() as conn:
             user = await store.user(conn, uid)
@@ -424,7 +507,7 @@ class Accounts:
         if user["mfa_enabled"]:
             raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
         secret = totp.new_secret()
-        wrapped = await self.security.call("encrypt", MFA_KEY, secret.encode(), service=SERVICE)
+        wrapped = await self._security.encrypt(ME, MFA_KEY, secret.encode(), service=SERVICE)
         async with self._acquire() as conn:
             if not await store.begin_mfa(conn, uid, wrapped):  # confirmed meanwhile
                 raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
@@ -432,8 +515,10 @@ class Accounts:
         return {"secret": secret, "uri": totp.provisioning_uri(secret, account, self.config.mfa_issuer),
                 "digits": totp.DIGITS, "period": totp.PERIOD_S}
 
-    async def mfa_confirm(self, user_id: str, code: str) -> dict[str, Any]:
+    @rpc()
+    async def mfa_confirm(self, caller: Principal, user_id: str, code: str) -> dict[str, Any]:
         """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
+        access.require_self(caller, user_id)
         uid = _uuid(user_id)
         async with self._acquire() as conn, conn.transaction():
             user = await store.user_secrets(conn, uid, lock=True)
@@ -452,8 +537,14 @@ class Accounts:
                 return {"enabled": True, "recovery_codes": codes}
         await self._fail(uid, error=InvalidMfaCode)
 
-    async def mfa_disable(self, user_id: str, code: str | None = None, *, check_code: bool = True) -> None:
-        """Turn MFA off; a user proves it with a current (or recovery) code, an administrator need not."""
+    @rpc()
+    async def mfa_disable(self, caller: Principal, user_id: str, code: str | None = None) -> None:
+        """Turn MFA off; one's own needs a current (or recovery) code.
+
+        A caller with ``auth:user:write`` on the user turns another's off without one.
+        """
+        check_code = await access.self_or_allowed(caller, user_id, "auth:user:write",
+                                                  lambda: self._user(user_id)) is None
         uid = _uuid(user_id)
         async with self._acquire() as conn, conn.transaction():
             user = await store.user_secrets(conn, uid, lock=True)

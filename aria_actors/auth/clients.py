@@ -10,6 +10,8 @@ Guarantees and caveats
   ``active: false`` at once; the gateway refuses its tokens when they expire
   (``ARIA_AUTH_ACCESS_TTL_S``).
 - Unknown id, wrong secret and disabled client are one error (``auth-invalid-client``).
+- Managing clients needs ``auth:client:*`` on the client's tenant, and granting it roles needs
+  ``auth:role:assign`` (see :mod:`aria_actors.auth.access`), checked here for every caller.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aria_actors.auth import credentials, store
+from aria_actors.auth import access, credentials, store
 from aria_actors.auth import users as fields
+from aria_actors.auth.accounts import ME
 from aria_actors.auth.errors import ClientExists, ClientNotFound, InvalidClient, InvalidUser
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
+
+if TYPE_CHECKING:
+    from aria_actors.security.client import SecurityClient
 
 SECRET_PREFIX = "aria_cs_"
 SUBJECT_PREFIX = "client:"
@@ -45,15 +53,18 @@ class MachineClients:
     aria_security client, settings and role table)."""
 
     # set by Accounts, which also provides _acquire()
-    security: Any
+    _security: SecurityClient
     config: Any
     roles: frozenset[str]
 
-    async def create_client(self, name: str, roles: Collection[str] = ("service",), *, tenant: str = ""
-                            ) -> dict[str, Any]:
+    @rpc("auth:client:write")
+    async def create_client(self, caller: Principal, name: str, roles: Collection[str] = ("service",), *,
+                            tenant: str = "") -> dict[str, Any]:
         """A new client; the result holds ``client_secret``, shown only now."""
         import asyncpg
 
+        access.gate().require(caller, "auth:client:write", {"type": "client", "tenant": tenant})
+        access.may_assign_roles(caller, roles, tenant, always=True)
         name = fields.check_username(name)
         roles = fields.check_roles(roles, self.roles)
         if not roles:
@@ -67,19 +78,33 @@ class MachineClients:
             raise ClientExists(f"client {name!r} already exists in tenant {tenant!r}", name=name) from None
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
 
-    async def list_clients(self, tenant: str | None = None) -> list[dict[str, Any]]:
+    @rpc("auth:client:list")
+    async def list_clients(self, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Clients of ``tenant``; without one, of every tenant (an ``@any`` caller) or the caller's own."""
+        tenant = access.listable_tenant(caller, "auth:client:list", "client", tenant)
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             return [_public(r) for r in await store.list_clients(conn, tenant)]
 
-    async def get_client(self, client_id: str) -> dict[str, Any]:
+    @rpc("auth:client:read")
+    async def get_client(self, caller: Principal, client_id: str) -> dict[str, Any]:
+        return await self._allowed_client(caller, client_id, "auth:client:read")
+
+    async def _allowed_client(self, caller: Principal, client_id: str, action: str) -> dict[str, Any]:
+        return await access.allowed_on(caller, action, {"type": "client"}, lambda: self._client(client_id))
+
+    async def _client(self, client_id: str) -> dict[str, Any]:
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             row = await store.client(conn, _client_id(client_id))
         if row is None:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
 
-    async def update_client(self, client_id: str, *, roles: Collection[str] | None = None,
+    @rpc("auth:client:write")
+    async def update_client(self, caller: Principal, client_id: str, *, roles: Collection[str] | None = None,
                             disabled: bool | None = None) -> dict[str, Any]:
+        """Change a client's roles (``auth:role:assign`` too) or disable it."""
+        target = await self._allowed_client(caller, client_id, "auth:client:write")
+        access.may_assign_roles(caller, roles, target["tenant"], always=True)
         changes: dict[str, Any] = {}
         if roles is not None:
             changes["roles"] = fields.check_roles(roles, self.roles)
@@ -94,8 +119,10 @@ class MachineClients:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
 
-    async def rotate_client_secret(self, client_id: str) -> dict[str, Any]:
+    @rpc("auth:client:write")
+    async def rotate_client_secret(self, caller: Principal, client_id: str) -> dict[str, Any]:
         """A new secret (shown only now); the old one stops working at once."""
+        await self._allowed_client(caller, client_id, "auth:client:write")
         secret = credentials.new_secret(SECRET_PREFIX)
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             row = await store.update_client(conn, _client_id(client_id), {"secret_digest": credentials.digest(secret)})
@@ -103,24 +130,32 @@ class MachineClients:
             raise ClientNotFound(client_id=str(client_id))
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
 
-    async def delete_client(self, client_id: str) -> None:
+    @rpc("auth:client:delete")
+    async def delete_client(self, caller: Principal, client_id: str) -> None:
+        await self._allowed_client(caller, client_id, "auth:client:delete")
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             if not await store.delete_client(conn, _client_id(client_id)):
                 raise ClientNotFound(client_id=str(client_id))
 
-    async def authenticate_client(self, client_id: str, client_secret: str) -> dict[str, Any]:
-        """The client, if the id and secret are right and it is enabled; else InvalidClient."""
+    @rpc(public=True)
+    async def authenticate_client(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:
+        """The client, if the id and secret are right and it is enabled; else InvalidClient.
+
+        The token endpoint checks the credentials a client sends with the password and refresh
+        grants with this (RFC 6749 3.2.1); the secret is the credential, so no token is needed.
+        """
         return _public(await self._authenticated(client_id, client_secret))
 
-    async def client_token(self, client_id: str, client_secret: str) -> dict[str, Any]:
+    @rpc(public=True)
+    async def client_token(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:
         """Client credentials -> an access token (RFC 6749 4.4.3; no refresh token)."""
         row = await self._authenticated(client_id, client_secret)
         cid = row["id"]
         claims: dict[str, Any] = {"roles": list(row["roles"]), "client_id": str(cid), "name": row["name"]}
         if row["tenant"]:
             claims["tenant"] = row["tenant"]
-        access = await self.security.call("issue_token", SUBJECT_PREFIX + str(cid), claims, self.config.access_ttl_s)
-        return {"access_token": access, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
+        token = await self._security.issue_token(ME, SUBJECT_PREFIX + str(cid), claims, self.config.access_ttl_s)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
                 "client_id": str(cid), "roles": list(row["roles"])}
 
     async def _authenticated(self, client_id: str, client_secret: str) -> Any:

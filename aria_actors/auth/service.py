@@ -2,8 +2,11 @@
 
 The service opens its own asyncpg pool on the DSN aria_data gives it, has aria_data apply its
 migrations (schema ``aria_auth``), and signs access tokens and wraps MFA secrets through
-aria_security. The logic is :class:`aria_actors.auth.accounts.Accounts`; this class is its
-lifecycle plus the methods the REST API and the CLI call.
+aria_security. The logic is :class:`aria_actors.auth.accounts.Accounts` and
+:class:`aria_actors.auth.clients.MachineClients`, whose ``@rpc`` methods are the service's
+declared surface (:class:`aria_actors.auth.client.AuthClient`); this class adds the lifecycle.
+Who may act on which user or client is decided inside those methods, as the caller
+(:mod:`aria_actors.auth.access`), so the gateway, another service and a queue job meet one check.
 
 Built so far: ``sessions`` (login, refresh-token rotation with reuse detection, logout,
 introspection, per-user session lists), ``mfa`` (TOTP with replay protection, recovery codes,
@@ -21,7 +24,7 @@ import logging
 import time
 from typing import Any
 
-from aria_actors.auth.accounts import Accounts
+from aria_actors.auth.accounts import ME, Accounts
 from aria_actors.auth.clients import MachineClients
 from aria_actors.auth.config import AuthSettings
 from aria_actors.runtime.periodic import periodic, stop_task
@@ -58,7 +61,7 @@ SPEC = ServiceSpec(
 
 
 class AuthService(MachineClients, Accounts, Service):
-    """The service *is* its accounts and clients: their public methods are what callers reach."""
+    """The service *is* its accounts and clients: their ``@rpc`` methods are what callers reach."""
 
     SPEC = SPEC
 
@@ -71,12 +74,15 @@ class AuthService(MachineClients, Accounts, Service):
         await Service.start(self, deps)
         import asyncpg
 
-        data, security = deps["aria_data"], deps["aria_security"]
+        from aria_actors.data.client import DataClient
+        from aria_actors.security.client import SecurityClient
+
+        data, security = deps.of(DataClient), deps.of(SecurityClient)
         # Round trips side by side: this start is on the boot's critical path (aria_storage waits).
-        dsn, roles = await asyncio.gather(data.call("dsn"), security.call("roles"))
+        dsn, roles = await asyncio.gather(data.dsn(ME), security.roles(ME))
         pool = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=self.config.pool_size))
         try:
-            await data.call("migrate", "aria_auth")
+            await data.migrate(ME, SPEC.name)
         except BaseException:
             with contextlib.suppress(Exception):
                 await (await pool).close()

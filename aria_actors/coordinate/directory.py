@@ -19,8 +19,25 @@ class ServiceDirectory(Protocol):
     def client(self, name: str) -> ServiceClient | None: ...
 
 
+def is_service_fault(exc: BaseException) -> bool:
+    """Whether a failed call says the service is unwell: down, timed out, or crashed (a 5xx).
+
+    A 4xx (bad input, denied, not found) is the caller's problem and never opens the breaker, so
+    one client sending garbage cannot cut a service off for everyone else. A cancelled call (the
+    client went away) says nothing about the service.
+    """
+    if not isinstance(exc, Exception):
+        return False
+    cause = getattr(exc, "cause", None)  # an error raised inside a Ray actor arrives wrapped
+    if isinstance(cause, AriaError):
+        exc = cause
+    if isinstance(exc, AriaError):
+        return exc.status >= 500 and exc.status != 501
+    return True
+
+
 class GuardedClient:
-    """A service client behind a circuit breaker: failures of the transport open it, domain errors don't."""
+    """A service client behind a circuit breaker: service faults open it, caller errors don't."""
 
     def __init__(self, inner: ServiceClient, breaker: CircuitBreaker) -> None:
         self.inner = inner
@@ -31,8 +48,7 @@ class GuardedClient:
         return await self.breaker.call(
             lambda: self.inner.call(method, *args, **kwargs),
             # A cancelled call (the client went away) says nothing about the service.
-            is_failure=lambda exc: isinstance(exc, Exception)
-            and (isinstance(exc, ServiceUnavailable) or not isinstance(exc, AriaError)),
+            is_failure=is_service_fault,
         )
 
 

@@ -32,11 +32,47 @@ PUBLIC_PREFIXES = ("/v1/services/",)
 
 
 def is_public(request: Request, routes: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> bool:
-    """System reads, and the ``(method, path)`` pairs services declare public (a login)."""
+    """System reads, and routes fronting an RPC method declared ``public`` (a login)."""
     path = request.url.path
-    if (request.method, path) in routes:
+    template = getattr(request.scope.get("route"), "path", None)
+    if (request.method, template) in routes:
         return True
     return request.method in ("GET", "HEAD") and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
+
+
+def route_permits(route: Any) -> list[Any]:
+    """The :class:`~aria_actors.runtime.http.Permits` checks a route's dependencies make."""
+    from aria_actors.runtime.http import Permits
+
+    found, stack = [], [getattr(route, "dependant", None)]
+    while stack:
+        dep = stack.pop()
+        if dep is None:
+            continue
+        if isinstance(dep.call, Permits):
+            found.append(dep.call)
+        stack.extend(dep.dependencies)
+    return found
+
+
+def flat_routes(app: FastAPI) -> list[Any]:
+    """Every route of ``app``, those of included routers too (FastAPI 0.16x keeps an included
+    router as one ``_IncludedRouter`` entry of ``app.routes``; a request's ``scope["route"]`` is
+    still the original route)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # an older FastAPI copies included routes into app.routes
+        return list(app.routes)
+    return [ctx.original_route for ctx in iter_route_contexts(app.routes)]
+
+
+def public_routes_of(app: FastAPI) -> set[tuple[str, str]]:
+    """``(method, path template)`` of every route whose RPC method is declared public."""
+    out = set()
+    for route in flat_routes(app):
+        if any(p.spec.public for p in route_permits(route)):
+            out.update((m, route.path) for m in getattr(route, "methods", ()) or ())
+    return out
 
 
 def authentication(public_routes: set[tuple[str, str]]) -> Any:
@@ -54,15 +90,15 @@ def authentication(public_routes: set[tuple[str, str]]) -> Any:
 def mount_service_routers(app: FastAPI, public_routes: set[tuple[str, str]] | None = None) -> list[str]:
     """Include ``aria_actors.<svc>.api.router`` for every service that has one.
 
-    A service's ``api.PUBLIC_ROUTES`` (``(method, path)`` pairs) are added to ``public_routes``:
-    the routes whose body is the credential, such as aria_auth's login.
+    Routes fronting a method declared ``public`` (the body is the credential, as in aria_auth's
+    login) are added to ``public_routes``: they need no bearer token.
     """
     mounted = []
     for module, api in service_submodules("api"):
         app.include_router(api.router)
-        if public_routes is not None:
-            public_routes.update(getattr(api, "PUBLIC_ROUTES", ()))
         mounted.append(module)
+    if public_routes is not None:
+        public_routes.update(public_routes_of(app))
     return mounted
 
 

@@ -13,6 +13,15 @@ class DataError(AriaError):
     title = "Database error"
 
 
+class DataNotStarted(DataError):
+    """aria_data has no database open yet (it is starting, or its start failed); check
+    `aria status` and try again once aria_data is ready."""
+
+    type = "data-not-started"
+    status = 503
+    title = "aria_data is not started"
+
+
 class MigrationFileError(DataError):
     """A migrations folder holds a badly named or duplicated file.
 

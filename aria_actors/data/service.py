@@ -19,13 +19,23 @@ Guarantees and caveats:
   renewed here, so set its TTL longer than Aria runs or use a static role (rotated by OpenBao).
 - ``dsn()`` returns the URL with its credentials: services open their own pools with it. It is
   never logged; health and errors carry the masked form.
+
+RPC surface (every call's first argument is the caller's principal; see ``aria_actors.runtime.rpc``):
+``dsn`` and ``migrate`` (what every stateful service calls at start), ``maintain_partitions`` and
+``query_advice`` need an ``@any`` grant (admin, operator, or a service acting for itself), since they
+hand out credentials, change every schema or read all tenants' statistics; ``probe`` (the health
+route) too, since it shows the server, table sizes and slow queries' text; ``migrate_status`` is a
+plain ``data:migration:read``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
     from aria_actors.data.config import DataConfig
     from aria_actors.data.embedded import EmbeddedPostgres
     from aria_actors.data.pool import Database
+    from aria_actors.security.client import SecurityClient
 
 log = logging.getLogger("aria.data")
 
@@ -61,7 +72,11 @@ SPEC = ServiceSpec(
     entrypoint="aria_actors.data.service:DataService",
 )
 
+ME = Principal.internal(SPEC.name)
 SECRET_PATH = "services/aria_data/database"
+# A service's migrations folder is found from its name, so a name must not be able to walk paths.
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_ADVICE_MIN_ROWS = 10**9
 _TABLE_SIZES = """
 SELECT n.nspname || '.' || c.relname AS name, pg_total_relation_size(c.oid) AS bytes,
        c.reltuples::bigint AS rows_estimate
@@ -151,7 +166,7 @@ class DataService(Service):
                 except Exception as exc:  # one service's bad migration must not stop the others
                     self.migration_errors[svc] = f"{type(exc).__name__}: {exc}"
                     log.error("migrations of %s failed: %s", svc, exc)
-        await self.maintain_partitions()
+        await self._maintain()
         self._maintainer = asyncio.create_task(self._maintain_loop(), name="aria_data.partitions")
 
     async def _maintain_loop(self) -> None:
@@ -161,7 +176,7 @@ class DataService(Service):
         while True:
             await asyncio.sleep(self.config.archive_interval_s)
             try:
-                await self.maintain_partitions()
+                await self._maintain()
             except Exception as exc:  # keep the loop; health shows the error
                 self.last_maintenance = {"error": f"{type(exc).__name__}: {exc}"}
                 log.error("partition maintenance failed: %s", exc)
@@ -219,21 +234,29 @@ class DataService(Service):
             return Health(Status.DEGRADED, "pool exhausted: every connection is in use", details)
         return Health(Status.READY, f"PostgreSQL answers in {details['ping_ms']} ms", details)
 
-    # -- methods other services call ---------------------------------------------------------
+    # -- the declared RPC surface --------------------------------------------------------------
 
-    async def dsn(self) -> str:
+    @rpc("data:health:read", scope="any")
+    async def probe(self, caller: Principal) -> dict[str, Any]:
+        """A fresh health probe (ping, pool, connections, table sizes, migrations), as a dict."""
+        return (await self.health()).to_dict()
+
+    @rpc("data:database:connect", scope="any")
+    async def dsn(self, caller: Principal) -> str:
         """The URL (with credentials) other services open their own pools with."""
         if self._dsn is None:
-            from aria_actors.data.errors import DataError
+            from aria_actors.data.errors import DataNotStarted
 
-            raise DataError("aria_data is not started")
+            raise DataNotStarted()
         return self._dsn
 
-    async def migrate(self, service_name: str) -> list[str]:
+    @rpc("data:migration:run", scope="any")
+    async def migrate(self, caller: Principal, service_name: str) -> list[str]:
         """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
         from aria_actors.data.migrations import migrate_up
         from aria_actors.data.migrations import service_name as full_name
 
+        _check_service_name(service_name)
         db = self._db()
         async with db.acquire() as conn:
             done = await migrate_up(conn, [service_name],
@@ -241,8 +264,48 @@ class DataService(Service):
         self.migration_errors.pop(full_name(service_name), None)
         return [f"{a.version:04d}_{a.name}" for a in done]
 
-    async def maintain_partitions(self) -> dict[str, Any]:
+    @rpc("data:partition:maintain", scope="any")
+    async def maintain_partitions(self, caller: Principal) -> dict[str, Any]:
         """Create, archive and drop time partitions of registered tables (see archival.py)."""
+        return await self._maintain()
+
+    @rpc("data:query:read", scope="any")
+    async def query_advice(self, caller: Principal, min_rows: int = 10_000) -> list[dict[str, Any]]:
+        """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
+        from aria_actors.data.optimize import advice
+        from aria_actors.runtime.errors import BadRequest
+
+        if isinstance(min_rows, bool) or not isinstance(min_rows, int) or not (
+                1 <= min_rows <= MAX_ADVICE_MIN_ROWS):
+            raise BadRequest(f"min_rows must be an integer from 1 to {MAX_ADVICE_MIN_ROWS}",
+                             min_rows=repr(min_rows)[:40])
+        async with self._db().acquire() as conn:
+            return [{"kind": a.kind, "target": a.target, "message": a.message}
+                    for a in await advice(conn, min_rows=min_rows)]
+
+    @rpc("data:migration:read")
+    async def migrate_status(self, caller: Principal, services: list[str] | None = None
+                             ) -> list[dict[str, Any]]:
+        """Every migration of ``services`` (default: all) and whether it is applied."""
+        from aria_actors.data.migrations import migration_status
+        from aria_actors.runtime.errors import BadRequest
+
+        if services is not None:
+            if not isinstance(services, list | tuple) or len(services) > 64:
+                raise BadRequest("services must be a list of at most 64 service names")
+            for name in services:
+                _check_service_name(name)
+        async with self._db().acquire() as conn:
+            states = await migration_status(conn, services)
+        return [
+            {"service": s.service, "version": s.version, "name": s.name, "state": s.state,
+             "applied_at": s.applied_at.isoformat() if s.applied_at else None}
+            for s in states
+        ]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _maintain(self) -> dict[str, Any]:
         import time
 
         from aria_actors.data.archival import maintain
@@ -254,40 +317,21 @@ class DataService(Service):
                                  "archived": report.archived, "dropped": report.dropped}
         return self.last_maintenance
 
-    async def query_advice(self, min_rows: int = 10_000) -> list[dict[str, Any]]:
-        """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
-        from aria_actors.data.optimize import advice
-
-        async with self._db().acquire() as conn:
-            return [{"kind": a.kind, "target": a.target, "message": a.message}
-                    for a in await advice(conn, min_rows=min_rows)]
-
-    async def migrate_status(self, services: list[str] | None = None) -> list[dict[str, Any]]:
-        from aria_actors.data.migrations import migration_status
-
-        async with self._db().acquire() as conn:
-            states = await migration_status(conn, services)
-        return [
-            {"service": s.service, "version": s.version, "name": s.name, "state": s.state,
-             "applied_at": s.applied_at.isoformat() if s.applied_at else None}
-            for s in states
-        ]
-
-    # -- internals ---------------------------------------------------------------------------
-
     def _db(self) -> Database:
         if self.db is None:
-            from aria_actors.data.errors import DataError
+            from aria_actors.data.errors import DataNotStarted
 
-            raise DataError("aria_data is not started")
+            raise DataNotStarted()
         return self.db
 
     async def _resolve_dsn(self) -> tuple[str, str]:
         """(dsn, the setting it came from) per the start diagram in the module docstring."""
         import asyncio
 
+        from aria_actors.security.client import SecurityClient
 
-        security = self.deps.get("aria_security")
+        # Unit tests and tools may start aria_data alone; the runtime always gives aria_security.
+        security = self.deps.of(SecurityClient) if "aria_security" in self.deps else None
         stored = await self._read_secret(security)
         url = self.settings.database_url.get_secret_value()
         if url:
@@ -311,27 +355,28 @@ class DataService(Service):
             await self._write_secret(security, {"url": dsn, "embedded": True})
         return dsn, "embedded PostgreSQL"
 
-    async def _with_openbao_creds(self, security: Any, stored: dict[str, Any]) -> str:
+    async def _with_openbao_creds(self, security: SecurityClient, stored: dict[str, Any]) -> str:
         """The stored URL with a user and password from OpenBao's database secrets engine:
         ``{"url": ..., "db_role": R, "db_role_kind": "static"|"dynamic"}``."""
         from urllib.parse import quote, urlsplit, urlunsplit
 
-        kind = stored.get("db_role_kind", "dynamic")
-        method = "db_static_creds" if kind == "static" else "db_creds"
-        creds = await security.call(method, stored["db_role"])
+        if stored.get("db_role_kind", "dynamic") == "static":
+            creds = await security.db_static_creds(ME, stored["db_role"])
+        else:
+            creds = await security.db_creds(ME, stored["db_role"])
         parts = urlsplit(stored["url"])
         host = parts.netloc.rpartition("@")[2]
         netloc = f"{quote(creds['username'], safe='')}:{quote(creds['password'], safe='')}@{host}"
         self.lease_id = creds.get("lease_id")
         return urlunsplit(parts._replace(netloc=netloc))
 
-    async def _read_secret(self, security: Any) -> dict[str, Any] | None:
+    async def _read_secret(self, security: SecurityClient | None) -> dict[str, Any] | None:
         from aria_actors.runtime.errors import AriaError
 
         if security is None:
             return None
         try:
-            got = await security.call("kv_get", SECRET_PATH)
+            got = await security.kv_get(ME, SECRET_PATH)
         except AriaError as exc:
             if exc.status != 404:
                 log.warning("cannot read %s from aria_security (%s); using settings",
@@ -340,10 +385,18 @@ class DataService(Service):
         data = got.get("data", got) if isinstance(got, dict) else None
         return data if isinstance(data, dict) else None
 
-    async def _write_secret(self, security: Any, data: dict[str, Any]) -> None:
+    async def _write_secret(self, security: SecurityClient, data: dict[str, Any]) -> None:
         from aria_actors.runtime.errors import AriaError
 
         try:
-            await security.call("kv_put", SECRET_PATH, data)
+            await security.kv_put(ME, SECRET_PATH, data)
         except AriaError as exc:
             log.warning("cannot store %s in aria_security (%s)", SECRET_PATH, exc.type)
+
+
+def _check_service_name(name: Any) -> None:
+    from aria_actors.runtime.errors import BadRequest
+
+    if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+        raise BadRequest("a service name is lowercase letters, digits and '_' (like aria_queue or "
+                         "queue), at most 64 characters", service=str(name)[:80])

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aria_actors.runtime.http import service_client
-from aria_actors.runtime.service import ServiceClient
+from aria_actors.engine.client import EngineClient
+from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.spec import Status
 
 router = APIRouter(prefix="/v1/engine", tags=["engine"])
-Client = Annotated[ServiceClient, Depends(service_client("aria_engine"))]
+Client = Annotated[EngineClient, Depends(service_client(EngineClient))]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -52,27 +53,29 @@ class PlanManyBody(BaseModel):
 
 
 @router.get("/health", summary="Planner health: probe plan latency, planner actors alive")
-async def health(client: Client) -> JSONResponse:
-    h = await client.call("health")
-    code = 503 if h.status in (Status.FAILED, Status.STARTING) else 200
-    return JSONResponse(h.to_dict(), status_code=code)
+async def health(client: Client, caller: Principal = permits(EngineClient.probe)) -> JSONResponse:
+    h = await client.probe(caller)
+    code = 503 if h["status"] in (Status.FAILED, Status.STARTING) else 200
+    return JSONResponse(h, status_code=code)
 
 
 @router.get("/domains", summary="Registered planning domains")
-async def domains(client: Client) -> list[dict[str, Any]]:
-    return await client.call("list_domains")
+async def domains(client: Client, caller: Principal = permits(EngineClient.list_domains)) -> list[dict[str, Any]]:
+    return await client.list_domains(caller)
 
 
 @router.get("/domains/{name}", summary="A domain's actions, methods and named problems")
-async def domain(client: Client, name: str) -> dict[str, Any]:
-    return await client.call("describe_domain", name)
+async def domain(client: Client, name: str,
+                 caller: Principal = permits(EngineClient.describe_domain)) -> dict[str, Any]:
+    return await client.describe_domain(caller, name)
 
 
 @router.post("/plan", summary="Plan in a registered domain")
-async def plan(client: Client, body: PlanBody) -> dict[str, Any]:
-    return await client.call("plan", body.model_dump())
+async def plan(client: Client, body: PlanBody, caller: Principal = permits(EngineClient.plan)) -> dict[str, Any]:
+    return await client.plan(caller, body.model_dump())
 
 
 @router.post("/plan_many", summary="Plan many requests, in parallel on the planner pool")
-async def plan_many(client: Client, body: PlanManyBody) -> list[dict[str, Any]]:
-    return await client.call("plan_many", [r.model_dump() for r in body.requests])
+async def plan_many(client: Client, body: PlanManyBody,
+                    caller: Principal = permits(EngineClient.plan_many)) -> list[dict[str, Any]]:
+    return await client.plan_many(caller, [r.model_dump() for r in body.requests])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,11 @@ def _read_json(path: Path, what: str) -> Any:
         fail(f"{what} file {path} is not JSON: {exc}", 2)
 
 
-def _local(method: str, *args: Any) -> Any:
+def _local(use: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """``use(service, caller)`` on an in-process engine, as the local operator (who runs it)."""
     from aria_actors.engine.service import EngineService
     from aria_actors.runtime.errors import AriaError
+    from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.service import Deps
     from aria_actors.runtime.settings import load_settings
 
@@ -43,7 +46,7 @@ def _local(method: str, *args: Any) -> Any:
         svc = EngineService(load_settings())
         await svc.start(Deps())
         try:
-            return await getattr(svc, method)(*args)
+            return await use(svc, Principal.operator())
         finally:
             await svc.stop()
 
@@ -61,7 +64,7 @@ def _remote(verb: str, path: str, body: Any = None) -> Any:
 def domains(local: bool = typer.Option(False, "--local", help="Plan in this process, not via the gateway.")
             ) -> None:
     """List the registered planning domains."""
-    rows = _local("list_domains") if local else _remote("GET", "/v1/engine/domains")
+    rows = _local(lambda svc, me: svc.list_domains(me)) if local else _remote("GET", "/v1/engine/domains")
     for row in rows:
         out.print(f"{row['name']}  [dim]{row['spec']}[/dim]")
 
@@ -91,7 +94,7 @@ def plan(
         assert state is not None and tasks is not None
         body["state"] = _read_json(state, "state")
         body["todo"] = _read_json(tasks, "tasks")
-    result = _local("plan", body) if local else _remote("POST", "/v1/engine/plan", body)
+    result = _local(lambda svc, me: svc.plan(me, body)) if local else _remote("POST", "/v1/engine/plan", body)
     if result["status"] != "found":
         fail(f"{result['status']}: {result['message']}")
     for i, step in enumerate(result["plan"], 1):

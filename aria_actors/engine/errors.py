@@ -62,6 +62,15 @@ class GoalNotAchievedError(EngineError):
     title = "Goal method did not achieve its goal"
 
 
+class DomainCodeError(EngineError):
+    """A domain's own action or method raised on this input (wrong arguments for a task, a state
+    variable of the wrong shape): the request does not fit the domain. Fix the state or todo list."""
+
+    type = "engine-domain-code"
+    status = 422
+    title = "The domain's code refused this input"
+
+
 class StateNotSerialisableError(EngineError):
     """A state variable cannot be pickled, so the state cannot travel between planner actors.
 

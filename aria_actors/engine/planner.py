@@ -42,11 +42,13 @@ from typing import Any, Literal
 from aria_actors.engine.domain import Domain, goals_not_achieved
 from aria_actors.engine.errors import (
     ActionReturnError,
+    DomainCodeError,
     GoalNotAchievedError,
     MethodReturnError,
     UnknownItemError,
 )
 from aria_actors.engine.state import State, changed, release_orbits
+from aria_actors.runtime.errors import AriaError
 
 Strategy = Literal["dfs", "greedy"]
 Status = Literal["found", "no_plan", "budget_exhausted"]
@@ -186,6 +188,14 @@ def find_plan(
     try:
         return _search(domain, state, todo, strategy, verify_goals, budget, record_tree,
                        blacklist_actions, blacklist_methods, optimise_cost, forbid, method_order)
+    except AriaError:
+        raise
+    except Exception as exc:
+        # Actions and methods are the domain's code run on the caller's state and todo list: what
+        # they raise says the input does not fit the domain (a 4xx), not that the engine broke.
+        # Caught here, once, so the search's hot loop carries no handler.
+        raise DomainCodeError(f"{type(exc).__name__} in the domain's code: {exc}"[:500],
+                              domain=getattr(domain, "name", ""), error=type(exc).__name__) from exc
     finally:
         if gc_was_on:
             gc.enable()

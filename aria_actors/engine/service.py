@@ -18,6 +18,8 @@ import asyncio
 import time
 from typing import Any
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -129,10 +131,17 @@ class EngineService(Service):
         self._started = False
 
     # -- the service's own methods -------------------------------------------------------------
-    async def list_domains(self) -> list[dict[str, Any]]:
+    @rpc("engine:health:read")
+    async def probe(self, caller: Principal) -> dict[str, Any]:
+        """A fresh health probe (plan latency, planner actors alive), as a dict."""
+        return (await self.health()).to_dict()
+
+    @rpc("engine:domain:list")
+    async def list_domains(self, caller: Principal) -> list[dict[str, Any]]:
         return [{"name": n, "spec": s.partition(":")[0]} for n, s in sorted(self.registry.specs.items())]
 
-    async def describe_domain(self, name: str) -> dict[str, Any]:
+    @rpc("engine:domain:read")
+    async def describe_domain(self, caller: Principal, name: str) -> dict[str, Any]:
         return await asyncio.to_thread(self.registry.describe, name)
 
     def _request(self, body: dict[str, Any]) -> Any:
@@ -152,7 +161,8 @@ class EngineService(Service):
             character=body.get("character"),
         )
 
-    async def plan(self, body: dict[str, Any]) -> dict[str, Any]:
+    @rpc("engine:plan:run", job=True)
+    async def plan(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """Plan one request: ``{"domain", "problem" | ("state", "todo"), options...}``."""
         from aria_actors.engine.runner import run_request
 
@@ -162,7 +172,8 @@ class EngineService(Service):
             return await asyncio.to_thread(self.pool.plan, request)
         return await asyncio.to_thread(run_request, self.registry, request)
 
-    async def plan_many(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    @rpc("engine:plan:run", job=True)
+    async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Plan many requests (in parallel on the pool when there is one); results in order."""
         from aria_actors.engine.errors import EngineError
         from aria_actors.engine.runner import PlannerActor

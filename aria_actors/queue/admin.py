@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aria_actors.queue.errors import JobNotFound, JobStateConflict, QueueNotFound
+from aria_actors.queue.errors import InvalidJob, JobNotFound, JobStateConflict, QueueNotFound
 from aria_actors.queue.executor import SIGNAL_CHANNEL
 from aria_actors.queue.jobs import Job, JobState
 from aria_actors.queue.registry import check_queue
@@ -32,12 +32,27 @@ async def get_job(pool: Any, job_id: int) -> Job:
 
 
 async def list_jobs(pool: Any, *, state: str | None = None, queue: str | None = None,
-                    worker: str | None = None, after_id: int = 0, limit: int = 100) -> list[Job]:
-    """Jobs in id order (``after_id`` pages on); filter by state, queue, worker."""
+                    worker: str | None = None, after_id: int = 0, limit: int = 100,
+                    owner: str | None = None, tenant: str | None = None,
+                    in_tenant: bool = False) -> list[Job]:
+    """Jobs in id order (``after_id`` pages on); filter by state, queue, worker, and by who may see
+    them: ``owner`` (jobs that subject enqueued), ``in_tenant`` (jobs of ``tenant`` or of none)."""
     if state is not None:
-        state = JobState(state).value
-    rows = await pool.fetch(q("list_jobs"), state, queue, worker, after_id, max(1, min(limit, 1000)))
+        try:
+            state = JobState(state).value
+        except ValueError:
+            raise InvalidJob(f"no job state {state!r}; one of {[s.value for s in JobState]}",
+                             field="state") from None
+    rows = await pool.fetch(q("list_jobs"), state, queue, worker, after_id, max(1, min(limit, 1000)),
+                            owner, in_tenant, tenant)
     return [Job.from_record(r) for r in rows]
+
+
+async def enqueuers(pool: Any, ids: list[int]) -> dict[int, dict[str, Any] | None]:
+    """Who enqueued each existing job of ``ids`` (``Principal.to_dict()``, or None)."""
+    rows = await pool.fetch(q("enqueuers_of"), list(ids))
+    return {r["id"]: json.loads(r["enqueued_by"]) if isinstance(r["enqueued_by"], str) else r["enqueued_by"]
+            for r in rows}
 
 
 async def retry(pool: Any, ids: list[int]) -> list[int]:

@@ -38,6 +38,16 @@ class ArgsNotSerializable(InvalidJob):
     type = "queue-args-not-serializable"
 
 
+class JobNotAllowed(QueueError):
+    """This job may not be enqueued: a ``service:<svc>.<method>`` job can only call a method its
+    service declares ``@rpc(..., job=True)``; ask that service's maintainers to declare it, or
+    call the service directly."""
+
+    type = "queue-job-not-allowed"
+    status = 403
+    title = "Job not allowed"
+
+
 class JobNotFound(QueueError):
     """No job has this id (it may have been pruned); list jobs with ``aria queue jobs``."""
 

@@ -43,6 +43,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from aria_actors.runtime.principal import Principal
+
 
 class JobState(StrEnum):
     AVAILABLE = "available"
@@ -64,6 +66,13 @@ def default_backoff(attempt: int, *, rng: random.Random | None = None) -> float:
     """Seconds to wait after failed attempt ``attempt`` (1-based): ``15 + 2**attempt`` + jitter."""
     base = 15 + 2 ** min(attempt, 20)
     return base + (rng or random).uniform(0, 0.1 * base)
+
+
+def owner_resource(enqueued_by: dict[str, Any] | None) -> dict[str, Any]:
+    """A job as an RBAC resource (``owner``, ``tenant``), from its recorded enqueuer. A job with
+    none is owned by nobody and tenant-less: only @tenant and @any rights reach it."""
+    by = enqueued_by or {}
+    return {"owner": by.get("subject"), "tenant": by.get("tenant")}
 
 
 @dataclass(slots=True)
@@ -90,6 +99,10 @@ class Job:
     cancelled_at: datetime | None = None
     attempted_by: list[str] | None = None
     unique_key: str | None = None
+    # The principal that enqueued the job (``Principal.to_dict()``), as the producer recorded it
+    # from the verified caller; the job runs as it. None: enqueued by trusted in-process code
+    # without one (such a job cannot call another service).
+    enqueued_by: dict[str, Any] | None = None
     # True when enqueue found an existing unique job instead of inserting this one.
     conflict: bool = False
 
@@ -112,8 +125,17 @@ class Job:
             completed_at=d.get("completed_at"), discarded_at=d.get("discarded_at"),
             cancelled_at=d.get("cancelled_at"),
             attempted_by=list(d["attempted_by"]) if d.get("attempted_by") else None,
-            unique_key=d.get("unique_key"), conflict=conflict,
+            unique_key=d.get("unique_key"), enqueued_by=js("enqueued_by", None), conflict=conflict,
         )
+
+    @property
+    def caller(self) -> Principal | None:
+        """Who the job runs as: its enqueuer. A worker calling another service passes this on."""
+        return Principal.from_dict(self.enqueued_by) if self.enqueued_by else None
+
+    def owner(self) -> dict[str, Any]:
+        """The job as an RBAC resource: owned by its enqueuer, in the enqueuer's tenant."""
+        return owner_resource(self.enqueued_by)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -121,7 +143,14 @@ class Job:
             v = getattr(self, name)
             out[name] = v.isoformat() if isinstance(v, datetime) else (
                 v.value if isinstance(v, JobState) else v)
+        if self.enqueued_by:  # the session id of a user's token is not for whoever reads the job
+            out["enqueued_by"] = {k: v for k, v in self.enqueued_by.items() if k != "session"}
         return out
+
+    def redacted(self) -> dict[str, Any]:
+        """What a caller who may not read this job learns of it (a unique job it collided with)."""
+        return {"id": self.id, "worker": self.worker, "queue": self.queue, "state": self.state.value,
+                "conflict": self.conflict, "redacted": True}
 
 
 class JobControl(Exception):

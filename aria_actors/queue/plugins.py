@@ -15,7 +15,9 @@ Guarantees and caveats:
 - Cron: one insert per slot across all nodes: only the leader (advisory lock) inserts, and the
   slot's unique key (``cron:<name>:<slot>``, held in every state) makes a second insert of the same
   slot a no-op even if two nodes both think they lead. Slots missed for longer than ``catch_up``
-  seconds (all nodes down) are skipped, not replayed. Times are UTC.
+  seconds (all nodes down) are skipped, not replayed. Times are UTC. Cron jobs are enqueued
+  by, and run as, the local operator (admin) by default: the operator wrote the entries
+  (``ARIA_QUEUE_CRON``), so they do what the operator may.
 - Leader: a session advisory lock on a dedicated connection; it is released when that connection
   ends, so a dead leader is replaced at the next tick of another node.
 """
@@ -36,6 +38,7 @@ from aria_actors.queue.jobs import JobState
 from aria_actors.queue.producer import NewJob, build, insert
 from aria_actors.queue.registry import Registry
 from aria_actors.queue.sql import q
+from aria_actors.runtime.principal import Principal
 
 log = logging.getLogger("aria.queue.plugins")
 LEADER_LOCK = 0x61726961_71756575  # 'aria' 'queu'
@@ -97,10 +100,11 @@ class Cron:
     """Inserts one job per due slot of each entry; call :meth:`tick` from the leader."""
 
     def __init__(self, entries: Sequence[CronEntry], *, registry: Registry | None = None,
-                 catch_up: float = 60.0) -> None:
+                 catch_up: float = 60.0, enqueued_by: Principal | None = None) -> None:
         self.entries = list(entries)
         self.registry = registry
         self.catch_up = catch_up
+        self.enqueued_by = enqueued_by or Principal.operator()
 
     def due(self, now: datetime) -> list[NewJob]:
         jobs = []
@@ -108,13 +112,15 @@ class Cron:
             slot = e.last_slot(now)
             if (now - slot).total_seconds() > self.catch_up:
                 continue
-            new = build(e.worker, e.args, registry=self.registry, **e.options)
+            new = build(e.worker, e.args, registry=self.registry, enqueued_by=self.enqueued_by,
+                        **e.options)
             meta = {**json.loads(new.meta_json), "cron": e.key, "cron_slot": slot.isoformat()}
             jobs.append(NewJob(
                 worker=new.worker, args_json=new.args_json, queue=new.queue, priority=new.priority,
                 max_attempts=new.max_attempts, scheduled_at=new.scheduled_at, state=new.state,
                 meta_json=json.dumps(meta), tags=(*new.tags, "cron"),
-                unique_key=f"cron:{e.key}:{slot.isoformat()}", unique_states=tuple(JobState)))
+                unique_key=f"cron:{e.key}:{slot.isoformat()}", unique_states=tuple(JobState),
+                enqueued_by_json=new.enqueued_by_json))
         return jobs
 
     async def tick(self, pool: Any, now: datetime | None = None) -> int:

@@ -12,6 +12,10 @@ Guarantees and caveats:
 - The unique period is a window aligned to the epoch (key includes ``floor(now / period)``), so two
   identical jobs straddling a window boundary are both inserted: the period is honoured to within
   one window, not as a sliding window. Producers' clocks decide the window.
+- ``enqueued_by`` is the principal the job records and runs as; with it, the enqueuer must be
+  allowed to enqueue the worker (:meth:`Registry.authorize`) before anything is inserted. Without
+  it (trusted code in this process, which could write the table anyway) no check is made, the
+  job records no enqueuer, and a ``service:`` job is refused: it would run as nobody.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aria_actors.queue import dispatch
 from aria_actors.queue.errors import ArgsNotSerializable, InvalidJob
 from aria_actors.queue.jobs import Job, JobState
 from aria_actors.queue.registry import (
@@ -36,6 +42,12 @@ from aria_actors.queue.registry import (
     default_registry,
 )
 from aria_actors.queue.sql import q
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import Gate
+
+# An unescaped \u0000 in encoded JSON: PostgreSQL's jsonb cannot hold it.
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+MAX_SCHEDULE_IN = 10 * 366 * 86400.0  # ten years; beyond is a mistake (and overflows datetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +65,21 @@ class NewJob:
     tags: tuple[str, ...]
     unique_key: str | None
     unique_states: tuple[JobState, ...] | None
+    enqueued_by_json: str | None = None
 
 
 def _json(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"), sort_keys=True)
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"), sort_keys=True)
     except (TypeError, ValueError) as exc:
         culprit = _find_bad(value, what)
         raise ArgsNotSerializable(
             f"{culprit} is not JSON-serialisable ({exc}); nothing was inserted",
             field=culprit) from None
+    if "\\u0000" in text and _NUL.search(text):
+        raise ArgsNotSerializable(f"{what} holds a NUL character (\\u0000), which PostgreSQL cannot "
+                                  "store; nothing was inserted", field=what)
+    return text
 
 
 def _find_bad(value: Any, path: str) -> str:
@@ -107,15 +124,26 @@ def build(worker: Any, args: dict[str, Any] | None = None, *, queue: str | None 
           scheduled_at: datetime | None = None, max_attempts: int | None = None,
           unique: Unique | bool | float | dict[str, Any] | None = None,
           tags: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
-          registry: Registry | None = None, now: float | None = None) -> NewJob:
-    """Validate one job against the registry; raises a typed error, touches nothing."""
+          registry: Registry | None = None, now: float | None = None,
+          enqueued_by: Principal | None = None, gate: Gate | None = None) -> NewJob:
+    """Validate one job against the registry and, given ``enqueued_by``, check that the enqueuer
+    may enqueue it (with ``gate``, default the role table in force); raises a typed error,
+    touches nothing."""
     reg = registry or default_registry
     name = getattr(worker, "worker_name", worker)
     if not isinstance(name, str):
         raise InvalidJob(f"worker must be a registered name or function, got {worker!r}",
                          field="worker")
     spec = reg.get(name)
-    reg.check_target(name)
+    if enqueued_by is not None:
+        if not isinstance(enqueued_by, Principal):
+            raise InvalidJob("enqueued_by must be a Principal", field="enqueued_by")
+        reg.authorize(name, enqueued_by, gate)
+    else:
+        reg.check_target(name)
+        if dispatch.is_service_worker(name):
+            raise InvalidJob(f"{name!r} calls a service as its enqueuer: enqueue it with "
+                             "enqueued_by=<the caller's Principal>", field="enqueued_by", worker=name)
     args = {} if args is None else args
     if not isinstance(args, dict):
         raise ArgsNotSerializable(f"args must be a JSON object (dict), got {type(args).__name__}",
@@ -129,9 +157,10 @@ def build(worker: Any, args: dict[str, Any] | None = None, *, queue: str | None 
         raise InvalidJob("give schedule_in or scheduled_at, not both", field="schedule_in")
     when: datetime | None = None
     if schedule_in is not None:
-        if not isinstance(schedule_in, int | float) or isinstance(schedule_in, bool) or schedule_in < 0:
-            raise InvalidJob(f"schedule_in must be seconds >= 0, got {schedule_in!r}",
-                             field="schedule_in")
+        if not isinstance(schedule_in, int | float) or isinstance(schedule_in, bool) or \
+                not 0 <= schedule_in <= MAX_SCHEDULE_IN:
+            raise InvalidJob(f"schedule_in must be seconds from 0 to {MAX_SCHEDULE_IN:.0f}, "
+                             f"got {schedule_in!r}", field="schedule_in")
         when = datetime.now(UTC) + timedelta(seconds=schedule_in)
     elif scheduled_at is not None:
         if not isinstance(scheduled_at, datetime) or scheduled_at.tzinfo is None:
@@ -139,13 +168,14 @@ def build(worker: Any, args: dict[str, Any] | None = None, *, queue: str | None 
         when = scheduled_at
     state = JobState.SCHEDULED if when is not None and when > datetime.now(UTC) else JobState.AVAILABLE
     tag_list = tuple(tags if tags is not None else spec.tags)
-    if not all(isinstance(t, str) for t in tag_list):
-        raise InvalidJob("tags must be strings", field="tags")
+    if not all(isinstance(t, str) and "\x00" not in t for t in tag_list):
+        raise InvalidJob("tags must be strings without NUL characters", field="tags")
     uniq = Unique.coerce(unique) if unique is not None else spec.unique
     key = unique_key(uniq, name, queue, json.loads(args_json), now) if uniq else None
     return NewJob(worker=name, args_json=args_json, queue=queue, priority=prio,
                   max_attempts=attempts, scheduled_at=when, state=state, meta_json=meta_json,
-                  tags=tag_list, unique_key=key, unique_states=uniq.states if uniq else None)
+                  tags=tag_list, unique_key=key, unique_states=uniq.states if uniq else None,
+                  enqueued_by_json=None if enqueued_by is None else _json(enqueued_by.to_dict(), "enqueued_by"))
 
 
 async def insert(conn: Any, jobs: Sequence[NewJob]) -> list[Job]:
@@ -161,6 +191,7 @@ async def insert(conn: Any, jobs: Sequence[NewJob]) -> list[Job]:
         [j.unique_key for j in jobs],
         [None if j.unique_states is None else "{" + ",".join(s.value for s in j.unique_states) + "}"
          for j in jobs],
+        [j.enqueued_by_json for j in jobs],
     )
     rows = await conn.fetch(q("insert_jobs"), *params)
     inserted = [Job.from_record(r) for r in rows]
@@ -198,9 +229,11 @@ async def enqueue(conn: Any, worker: Any, args: dict[str, Any] | None = None, *,
 
 
 async def enqueue_many(conn: Any, jobs: Iterable[dict[str, Any]], *,
-                       registry: Registry | None = None) -> list[Job]:
+                       registry: Registry | None = None, enqueued_by: Principal | None = None,
+                       gate: Gate | None = None) -> list[Job]:
     """Insert many jobs in one statement; each item is ``{"worker": ..., "args": ..., **options}``.
-    The whole batch is validated first: one bad job inserts nothing."""
+    The whole batch is validated (and, given ``enqueued_by``, authorized) first: one bad job
+    inserts nothing."""
     built = []
     for i, item in enumerate(jobs):
         item = dict(item)
@@ -208,5 +241,6 @@ async def enqueue_many(conn: Any, jobs: Iterable[dict[str, Any]], *,
             worker = item.pop("worker")
         except KeyError:
             raise InvalidJob(f"job #{i} has no worker", field=f"jobs[{i}].worker") from None
-        built.append(build(worker, item.pop("args", None), registry=registry, **item))
+        built.append(build(worker, item.pop("args", None), registry=registry,
+                           enqueued_by=enqueued_by, gate=gate, **item))
     return await insert(conn, built)

@@ -3,7 +3,8 @@
 The service opens its own asyncpg pool on the DSN aria_data gives it, has aria_data apply its
 migrations (schema ``aria_queue``), starts worker actors per queue (or one in-process executor with
 ``ARIA_QUEUE_EXECUTOR=local``), and runs the leader-only plugins (lifeline, pruner, cron). Its
-methods are what the REST API and the CLI call. Job states are drawn in
+declared ``@rpc`` methods (typed client: :mod:`aria_actors.queue.client`) are what the REST API,
+the CLI and other services call, each as its caller. Job states are drawn in
 :mod:`aria_actors.queue.jobs`.
 
 Guarantees and caveats:
@@ -12,6 +13,13 @@ Guarantees and caveats:
 - ``health()`` pings the database and reports queue depths, the age of the oldest available
   job per queue, and live worker actors; it is ``degraded`` when a queue with available jobs has
   no live executor or is paused with a backlog older than ``rescue_after_s``.
+- A job records the principal that enqueued it (never from the request body) and runs as it:
+  enqueueing checks that principal may enqueue the worker (a worker's declared permission, or
+  the Gate check of the ``@rpc(job=True)`` method a ``service:`` job calls; see
+  :mod:`aria_actors.queue.dispatch`), and a ``service:`` job calls its target with it as the
+  caller, so the target decides again. Reading, retrying and cancelling a job needs the right
+  on that job (its enqueuer's own, or the tenant's, or any); a job the caller may not read is
+  answered as not found.
 - Workers must be registered in every process that enqueues through this service and in the
   worker actors: the service imports ``aria_actors.<svc>.jobs`` of every other service that has
   one (``ARIA_QUEUE_DISCOVER_WORKERS``) and the modules in ``ARIA_QUEUE_WORKER_MODULES``, and so
@@ -24,6 +32,11 @@ import importlib
 import time
 from typing import Any
 
+from aria_actors.queue.errors import InvalidJob, JobNotFound, JobStateConflict
+from aria_actors.queue.jobs import owner_resource
+from aria_actors.runtime.errors import Forbidden, Unauthorized
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import Gate, RpcSpec, Scope, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -51,6 +64,12 @@ SPEC = ServiceSpec(
     description="Durable jobs with Oban's semantics on Postgres",
     entrypoint="aria_actors.queue.service:QueueService",
 )
+ME = Principal.internal(SPEC.name)
+# What a job may set about itself; who it runs as is never one of them (the caller is).
+ENQUEUE_OPTIONS = frozenset({"queue", "priority", "schedule_in", "scheduled_at", "max_attempts",
+                             "unique", "tags", "meta"})
+MAX_BATCH = 10_000
+MAX_ID = 2**63 - 1
 
 
 class QueueService(Service):
@@ -68,6 +87,7 @@ class QueueService(Service):
         self._local: Any = None
         self._supervisor: Any = None
         self.worker_modules: list[str] = []
+        self.gate: Gate | None = None  # None: the role table in force (tests give their own)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -107,12 +127,13 @@ class QueueService(Service):
         await super().start(deps)
         import asyncpg
 
+        from aria_actors.data.client import DataClient
         from aria_actors.queue import admin
         from aria_actors.queue.plugins import Cron, CronEntry, PluginConfig, PluginRunner
 
-        data = deps["aria_data"]
-        self.dsn = await data.call("dsn")
-        await data.call("migrate", "aria_queue")
+        data = deps.of(DataClient)
+        self.dsn = await data.dsn(ME)
+        await data.migrate(ME, "aria_queue")
         self._load_worker_modules()
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.pool_size)
         c = self.config
@@ -239,49 +260,138 @@ class QueueService(Service):
             raise QueueNotStarted()
         return self._pool
 
-    # -- jobs --------------------------------------------------------------------------------
-    async def enqueue(self, worker: str, args: dict[str, Any] | None = None,
-                      **options: Any) -> dict[str, Any]:
-        from aria_actors.queue import producer
+    # -- the RPC surface -----------------------------------------------------------------------
+    # Every method runs as ``caller``. Jobs are the caller's own (``scope="own"``): a caller with
+    # only @own rights enqueues jobs that run as itself and sees, retries and cancels only those;
+    # @tenant rights reach the jobs of its tenant, @any rights every job. Queues, scaling and
+    # metrics are the whole system's: only @any rights (operators, admins) reach them.
+    def _gate(self) -> Gate:
+        return self.gate or default_gate()
 
-        return (await producer.enqueue(self._db(), worker, args, **options)).to_dict()
+    def _holds(self, caller: Principal, action: str, scope: Scope) -> bool:
+        """Whether ``caller`` holds ``action`` at ``scope`` (the role table's rule, not a record's)."""
+        try:
+            self._gate().check(RpcSpec(action, action, scope), caller)
+        except (Forbidden, Unauthorized):
+            return False
+        return True
 
-    async def enqueue_many(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from aria_actors.queue import producer
+    def _may(self, caller: Principal, action: str, job: Any) -> bool:
+        return self._gate().allowed(caller, action, job.owner())
 
-        return [j.to_dict() for j in await producer.enqueue_many(self._db(), jobs)]
+    def _options(self, options: dict[str, Any], where: str = "") -> dict[str, Any]:
+        unknown = sorted(set(options) - ENQUEUE_OPTIONS)
+        if unknown:  # enqueued_by above all: who a job runs as is the caller, never a field
+            raise InvalidJob(f"unknown job option(s) {unknown}; allowed: {sorted(ENQUEUE_OPTIONS)}",
+                             field=f"{where}{unknown[0]}")
+        return options
 
-    async def get_job(self, job_id: int) -> dict[str, Any]:
+    async def _writable(self, caller: Principal, ids: Any, action: str = "queue:job:write") -> list[int]:
+        """The ids of ``ids`` the caller may change; others are treated as unknown ids (skipped)."""
         from aria_actors.queue import admin
 
-        return (await admin.get_job(self._db(), job_id)).to_dict()
+        ids = _job_ids(ids)
+        if self._holds(caller, action, "any"):
+            return ids
+        owners = await admin.enqueuers(self._db(), ids)
+        gate = self._gate()
+        return [i for i in ids if i in owners and gate.allowed(caller, action, owner_resource(owners[i]))]
 
-    async def list_jobs(self, state: str | None = None, queue: str | None = None,
+    @rpc("queue:job:write", scope="own")
+    async def enqueue(self, caller: Principal, worker: str, args: dict[str, Any] | None = None,
+                      **options: Any) -> dict[str, Any]:
+        """Enqueue one job that runs as ``caller``, who must be allowed to enqueue ``worker``."""
+        from aria_actors.queue import producer
+
+        options = self._options(options)
+        job = await producer.enqueue(self._db(), worker, args, enqueued_by=caller, gate=self._gate(),
+                                     **options)
+        if job.conflict and not self._may(caller, "queue:job:read", job):
+            raise JobStateConflict(f"a job with the same unique key ({worker}) is queued by someone "
+                                   "else; nothing was inserted", worker=job.worker)
+        return job.to_dict()
+
+    @rpc("queue:job:write", scope="own")
+    async def enqueue_many(self, caller: Principal, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Enqueue many jobs in one statement, all running as ``caller`` (checked before any insert)."""
+        from aria_actors.queue import producer
+
+        if not isinstance(jobs, list) or not 1 <= len(jobs) <= MAX_BATCH or \
+                not all(isinstance(j, dict) for j in jobs):
+            raise InvalidJob(f"jobs must be a list of 1-{MAX_BATCH} job objects", field="jobs")
+        for i, j in enumerate(jobs):
+            self._options({k: v for k, v in j.items() if k not in ("worker", "args")}, f"jobs[{i}].")
+        got = await producer.enqueue_many(self._db(), jobs, enqueued_by=caller, gate=self._gate())
+        # A unique job someone else holds: the caller learns it exists, not what it holds.
+        return [j.redacted() if j.conflict and not self._may(caller, "queue:job:read", j) else j.to_dict()
+                for j in got]
+
+    @rpc("queue:job:read", scope="own")
+    async def get_job(self, caller: Principal, job_id: int) -> dict[str, Any]:
+        """One job the caller may read (another's job is answered as not found)."""
+        from aria_actors.queue import admin
+
+        (job_id,) = _job_ids([job_id], "job_id")
+        job = await admin.get_job(self._db(), job_id)
+        if not self._may(caller, "queue:job:read", job):  # another's job: as if it did not exist
+            raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
+        return job.to_dict()
+
+    @rpc("queue:job:list", scope="own")
+    async def list_jobs(self, caller: Principal, state: str | None = None, queue: str | None = None,
                         worker: str | None = None, after_id: int = 0,
                         limit: int = 100) -> list[dict[str, Any]]:
+        """Jobs the caller may see, in id order: its own, its tenant's, or all (by its rights)."""
         from aria_actors.queue import admin
 
+        action = "queue:job:list"
+        if self._holds(caller, action, "any"):
+            owner, in_tenant = None, False
+        elif self._holds(caller, action, "tenant"):
+            owner, in_tenant = None, True
+        else:
+            owner, in_tenant = caller.subject, True
+        for name, value in (("queue", queue), ("worker", worker)):
+            if value is not None and (not isinstance(value, str) or len(value) > 255 or "\x00" in value):
+                raise InvalidJob(f"{name} must be a name of at most 255 characters", field=name)
+        (after_id,) = _job_ids([after_id], "after_id", low=0)
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidJob("limit must be an integer", field="limit")
         jobs = await admin.list_jobs(self._db(), state=state, queue=queue, worker=worker,
-                                     after_id=after_id, limit=limit)
+                                     after_id=after_id, limit=limit, owner=owner,
+                                     tenant=caller.tenant, in_tenant=in_tenant)
         return [j.to_dict() for j in jobs]
 
-    async def retry(self, ids: list[int]) -> list[int]:
+    @rpc("queue:job:write", scope="own")
+    async def retry(self, caller: Principal, ids: list[int]) -> list[int]:
+        """Make the caller's jobs available now; returns the ids moved (others are skipped)."""
         from aria_actors.queue import admin
 
-        return await admin.retry(self._db(), ids)
+        return await admin.retry(self._db(), await self._writable(caller, ids))
 
-    async def cancel(self, ids: list[int]) -> dict[str, list[int]]:
+    @rpc("queue:job:write", scope="own")
+    async def cancel(self, caller: Principal, ids: list[int]) -> dict[str, list[int]]:
+        """Cancel the caller's jobs: waiting ones now, executing ones through their executor."""
         from aria_actors.queue import admin
 
-        return await admin.cancel(self._db(), ids)
+        return await admin.cancel(self._db(), await self._writable(caller, ids))
 
-    def workers(self) -> list[str]:
+    @rpc("queue:worker:list")
+    async def workers(self, caller: Principal) -> list[str]:
+        """Registered worker names (``service:<svc>.<method>`` jobs come on top)."""
         from aria_actors.queue.registry import default_registry
 
         return default_registry.names()
 
+    @rpc("queue:health:read")
+    async def probe(self, caller: Principal) -> dict[str, Any]:
+        """A fresh health probe (database, queue depths, live executors), as a dict."""
+        return (await self.health()).to_dict()
+
     # -- queues ------------------------------------------------------------------------------
-    async def queues(self) -> list[dict[str, Any]]:
+    @rpc("queue:queue:list", scope="any")
+    async def queues(self, caller: Principal) -> list[dict[str, Any]]:
+        """Every queue: settings, job counts by state, oldest available age, live executors."""
         from aria_actors.queue import admin
 
         out = await admin.queues(self._db())
@@ -293,33 +403,38 @@ class QueueService(Service):
             q["executors"] = live.get(q["name"], 0)
         return out
 
-    async def pause(self, queue: str) -> dict[str, Any]:
+    @rpc("queue:queue:pause", scope="any")
+    async def pause(self, caller: Principal, queue: str) -> dict[str, Any]:
+        """Stop fetching jobs of ``queue`` on every node (running jobs finish)."""
         from aria_actors.queue import admin
 
         return await admin.configure_queue(self._db(), queue, paused=True)
 
-    async def resume(self, queue: str) -> dict[str, Any]:
+    @rpc("queue:queue:resume", scope="any")
+    async def resume(self, caller: Principal, queue: str) -> dict[str, Any]:
+        """Fetch jobs of ``queue`` again."""
         from aria_actors.queue import admin
 
         return await admin.configure_queue(self._db(), queue, paused=False)
 
-    async def scale(self, queue: str, replicas: int | None = None,
+    @rpc("queue:queue:scale", scope="any")
+    async def scale(self, caller: Principal, queue: str, replicas: int | None = None,
                     concurrency: int | None = None) -> dict[str, Any]:
         """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
         from aria_actors.queue import admin
-        from aria_actors.queue.errors import InvalidJob
 
-        if replicas is not None and not 0 <= replicas <= 256:
-            raise InvalidJob("replicas must be 0-256", field="replicas", value=replicas)
-        if concurrency is not None and not 1 <= concurrency <= 1000:
-            raise InvalidJob("concurrency must be 1-1000", field="concurrency", value=concurrency)
+        for name, value, low, high in (("replicas", replicas, 0, 256), ("concurrency", concurrency, 1, 1000)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not low <= value <= high):
+                raise InvalidJob(f"{name} must be an integer {low}-{high}", field=name, value=repr(value))
         row = await admin.configure_queue(self._db(), queue, concurrency=concurrency,
                                           replicas=replicas)
         if self._workers is not None and replicas is not None:
             row["executors"] = await self._workers.scale(queue, replicas, row["concurrency"])
         return row
 
-    async def metrics(self) -> str:
+    @rpc("queue:metrics:read", scope="any")
+    async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
         from aria_actors.queue import admin
         from aria_actors.queue.metrics import Latency, exposition
@@ -327,3 +442,11 @@ class QueueService(Service):
         counts = await admin.job_counts(self._db())
         latency = Latency.merged(s["latency"] for s in await self._executor_stats())
         return exposition(counts, latency).decode()
+
+
+def _job_ids(ids: Any, field: str = "ids", low: int = 1) -> list[int]:
+    """``ids`` as job ids (bigint), or a 400 naming ``field``."""
+    if not isinstance(ids, list | tuple) or len(ids) > MAX_BATCH or not all(
+            isinstance(i, int) and not isinstance(i, bool) and low <= i <= MAX_ID for i in ids):
+        raise InvalidJob(f"{field} must be job ids ({low}-{MAX_ID}), at most {MAX_BATCH}", field=field)
+    return list(ids)

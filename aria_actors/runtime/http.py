@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aria_actors.runtime.errors import PROBLEM_BASE, AriaError, ServiceUnavailable
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import RpcSpec, bind, default_gate, service_of, spec_of
 from aria_actors.runtime.service import ServiceClient
+
+P = TypeVar("P")
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("aria.http")
@@ -67,18 +72,66 @@ def install_problem_handlers(app: FastAPI) -> None:
         })
 
 
-def service_client(name: str) -> Callable[[Request], ServiceClient]:
-    """FastAPI dependency: the client of service ``name`` the app was given in ``app.state.clients``.
+def transport(request: Request, name: str) -> ServiceClient:
+    """The transport to service ``name`` the app was given in ``app.state.clients``.
 
-    The gateway fills ``app.state.clients`` with Ray-backed clients; tests fill it with
-    :class:`~aria_actors.runtime.local.LocalClient`.
+    The gateway fills ``app.state.clients`` with Ray-backed clients behind circuit breakers; tests
+    fill it with :class:`~aria_actors.runtime.local.LocalClient`.
     """
+    clients = getattr(request.app.state, "clients", {})
+    client = clients.get(name) if isinstance(clients, dict) else clients(name)
+    if client is None:
+        raise ServiceUnavailable(f"{name} is not reachable from this gateway", service=name)
+    return client
 
-    def _dep(request: Request) -> ServiceClient:
-        clients = getattr(request.app.state, "clients", {})
-        client = clients.get(name) if isinstance(clients, dict) else clients(name)
-        if client is None:
-            raise ServiceUnavailable(f"{name} is not reachable from this gateway", service=name)
-        return client
+
+def service_client(proto: type[P]) -> Callable[[Request], P]:
+    """FastAPI dependency: the typed client ``proto`` (e.g. ``StorageClient``) of its service."""
+    name = service_of(proto)
+
+    def _dep(request: Request) -> P:
+        return bind(proto, transport(request, name))
 
     return _dep
+
+
+def caller_of(request: Request) -> Principal:
+    """The verified caller of this request (set by the gateway's bearer check), else anonymous."""
+    cached = getattr(request.state, "caller", None)
+    if cached is not None:
+        return cached
+    claims = getattr(request.state, "principal", None)
+    caller = Principal.from_claims(claims) if claims else Principal.anonymous()
+    request.state.caller = caller
+    return caller
+
+
+class Permits:
+    """Route dependency: the caller, once it may call the RPC method the route stands for.
+
+    The route declares which declared method it fronts (``permits(StorageClient.put)``), so its
+    permission is the method's own, read from the service's declaration, and a route the
+    permission table cannot name does not exist. The same check runs again inside the service;
+    here it runs before the body is validated, so a caller without the right learns nothing from
+    validation errors.
+    """
+
+    def __init__(self, proto: type, method: str) -> None:
+        self.proto = proto
+        self.method = method
+
+    @property
+    def spec(self) -> RpcSpec:
+        return spec_of(self.proto, self.method)
+
+    async def __call__(self, request: Request) -> Principal:
+        caller = caller_of(request)
+        (getattr(request.app.state, "gate", None) or default_gate()).check(self.spec, caller)
+        return caller
+
+
+def permits(method: Callable[..., Any]) -> Any:
+    """``Depends(permits(StorageClient.put))``: see :class:`Permits`."""
+    module = sys.modules[method.__module__]
+    owner_name, _, name = method.__qualname__.rpartition(".")
+    return Depends(Permits(getattr(module, owner_name), name))

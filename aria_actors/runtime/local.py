@@ -7,30 +7,11 @@ a service without Ray.
 
 from __future__ import annotations
 
-import inspect
 import pickle
 from typing import Any
 
-from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.rpc import invoke
 from aria_actors.runtime.service import Service
-
-
-def public_methods(service: Service) -> set[str]:
-    """Methods a client may call: public coroutine or plain methods of the service."""
-    return {
-        name for name, member in inspect.getmembers(type(service))
-        if not name.startswith("_") and callable(member)
-    }
-
-
-async def invoke(service: Service, method: str, args: tuple, kwargs: dict) -> Any:
-    """Call ``service.method(*args, **kwargs)``, awaiting it if it is a coroutine."""
-    if method.startswith("_") or method not in public_methods(service):
-        raise NotFound(f"{service.spec.name} has no method {method!r}", method=method)
-    result = getattr(service, method)(*args, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 class LocalClient:

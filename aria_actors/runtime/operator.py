@@ -1,8 +1,9 @@
 """The local operator's bearer token: minted by aria_security over Ray, cached under ARIA_HOME.
 
 Whoever can read ``ARIA_HOME/ray/auth_token`` already controls the cluster, so the same person
-may hold an ``admin`` Aria token; it is kept next to it with mode 0600 and re-minted when less
-than a minute of its life is left.
+may hold an ``admin`` Aria token: the call is made as :meth:`Principal.operator`, the one caller
+aria_security lets mint admin tokens. It is kept next to it with mode 0600 and re-minted when
+less than a minute of its life is left.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 
 SECURITY = "aria_security"
@@ -48,7 +50,8 @@ def mint_token(settings: AriaSettings) -> str:
     try:
         security = ray.get_actor(SECURITY, namespace=settings.namespace)
         token = ray.get(security.call.remote(
-            "issue_token", ("operator",), {"claims": {"roles": ["admin"]}, "ttl_s": TOKEN_TTL_S}
+            "issue_token", (Principal.operator(), "operator"),
+            {"claims": {"roles": ["admin"]}, "ttl_s": TOKEN_TTL_S},
         ), timeout=settings.call_timeout_s)
     except Exception as exc:
         raise ServiceUnavailable(f"cannot mint an operator token from {SECURITY}: {exc}") from None

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
+P = TypeVar("P")
+
 
 class ServiceClient(Protocol):
-    """How one service calls another: ``await client.call("method", *args)``."""
+    """The transport to one service: ``await client.call("method", caller, *args)``.
+
+    Only :mod:`aria_actors.runtime` names methods as strings; everything else calls a typed
+    client (``deps.of(StorageClient).put(caller, ...)``, see :func:`aria_actors.runtime.rpc.bind`).
+    """
 
     name: str
 
@@ -38,6 +44,12 @@ class Deps:
                 f"{name!r} is not a declared dependency; add it to the service's depends_on",
                 service=name,
             ) from None
+
+    def of(self, proto: type[P]) -> P:
+        """The typed client ``proto`` of a declared dependency."""
+        from aria_actors.runtime.rpc import bind, service_of
+
+        return bind(proto, self[service_of(proto)])
 
     def get(self, name: str) -> ServiceClient | None:
         return self._clients.get(name)

@@ -17,8 +17,8 @@ from typing import Any
 import ray
 
 from aria_actors.runtime.errors import ServiceUnavailable
-from aria_actors.runtime.local import invoke
 from aria_actors.runtime.registry import load_service_class
+from aria_actors.runtime.rpc import Gate, invoke
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -35,6 +35,7 @@ class ServiceHost:
         self.service: Service = load_service_class(spec)(settings)
         self._started = False
         self._start_lock = asyncio.Lock()
+        self.gate = Gate()
 
     async def prepare(self) -> None:
         try:
@@ -62,7 +63,7 @@ class ServiceHost:
     async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         if not self._started:  # launched early, or stopped: its pools and stores are not open
             raise ServiceUnavailable(f"{self.spec.name} is not started", service=self.spec.name)
-        return await invoke(self.service, method, args, kwargs or {})
+        return await invoke(self.service, method, args, kwargs or {}, self.gate)
 
     async def notify(self, dependency: str, up: bool) -> None:
         await self.service.on_dependency_change(dependency, up)

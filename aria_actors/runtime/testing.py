@@ -91,3 +91,29 @@ class _CurrentUnitClient:
 
 def is_dead(exc: BaseException) -> bool:
     return isinstance(exc, UnitDied)
+
+
+def api_app(*routers: Any, clients: dict[str, Any], caller: Any = None) -> Any:
+    """A FastAPI app with ``routers`` over in-process ``clients``, every request made as ``caller``.
+
+    For router tests without the gateway's bearer check: the caller (default: the local
+    operator) is what the gateway would have verified from a token.
+    """
+    from fastapi import FastAPI, Request
+
+    from aria_actors.runtime.http import install_problem_handlers
+    from aria_actors.runtime.principal import Principal
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.state.clients = clients
+    who = caller or Principal.operator()
+
+    @app.middleware("http")
+    async def _as_caller(request: Request, call_next: Any) -> Any:
+        request.state.caller = who
+        return await call_next(request)
+
+    return app

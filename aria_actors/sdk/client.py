@@ -10,6 +10,17 @@ import httpx
 
 from aria_actors.runtime.errors import PROBLEM_BASE, AriaError, ServiceUnavailable, error_class_for
 from aria_actors.sdk.models import Health, ServiceInfo, ServicesStatus
+from aria_actors.sdk.section import Req, request_kwargs
+from aria_actors.sdk.sections import (
+    SECTIONS,
+    AuthAPI,
+    DataAPI,
+    EngineAPI,
+    QueueAPI,
+    SecurityAPI,
+    ShapeAPI,
+    StorageAPI,
+)
 
 
 class Unreachable(ServiceUnavailable):
@@ -31,6 +42,8 @@ def _raise_for_problem(response: httpx.Response) -> None:
         doc = response.json()
     except ValueError:
         doc = {}
+    if not isinstance(doc, dict):  # not a problem document
+        doc = {}
     slug = str(doc.get("type", "")).removeprefix(PROBLEM_BASE) or "internal"
     cls = error_class_for(slug)
     detail = doc.get("detail") or f"HTTP {response.status_code} from {response.request.url}"
@@ -41,14 +54,43 @@ def _raise_for_problem(response: httpx.Response) -> None:
     raise error
 
 
+def _answer(response: httpx.Response, req: Req) -> Any:
+    """A section call's result: the decoded JSON (None when empty), or the bytes when ``raw``."""
+    if response.status_code not in req.accept:
+        _raise_for_problem(response)
+    if req.raw:
+        return response.content
+    return response.json() if response.content else None
+
+
 class AriaClient:
-    """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``."""
+    """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``.
+
+    Each built service has a typed section: ``aria.engine.plan(...)``, ``aria.storage.put(...)``.
+    """
+
+    security: SecurityAPI
+    data: DataAPI
+    auth: AuthAPI
+    storage: StorageAPI
+    queue: QueueAPI
+    shape: ShapeAPI
+    engine: EngineAPI
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None, http: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
         # `http` lets tests put a FastAPI TestClient (an httpx.Client) under the SDK.
         self._http = http or httpx.Client(base_url=self.url, timeout=timeout, headers=_auth_headers(token))
+        for name, section in SECTIONS.items():
+            setattr(self, name, section(self._send))
+
+    def _send(self, method: str, path: str, req: Req) -> Any:
+        try:
+            response = self._http.request(method, path, **request_kwargs(req))
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
+        return _answer(response, req)
 
     @classmethod
     def from_cluster(cls, namespace: str = "aria", **kwargs: Any) -> AriaClient:
@@ -105,7 +147,15 @@ class AriaClient:
 
 
 class AsyncAriaClient:
-    """Asynchronous twin of :class:`AriaClient`."""
+    """Asynchronous twin of :class:`AriaClient`: the same sections, each method awaitable."""
+
+    security: SecurityAPI
+    data: DataAPI
+    auth: AuthAPI
+    storage: StorageAPI
+    queue: QueueAPI
+    shape: ShapeAPI
+    engine: EngineAPI
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -113,6 +163,15 @@ class AsyncAriaClient:
         self.url = url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=headers,
                                        transport=transport)
+        for name, section in SECTIONS.items():
+            setattr(self, name, section(self._send))
+
+    async def _send(self, method: str, path: str, req: Req) -> Any:
+        try:
+            response = await self._http.request(method, path, **request_kwargs(req))
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach Aria at {self.url}: {exc}", url=self.url) from None
+        return _answer(response, req)
 
     async def get_json(self, path: str, **params: Any) -> Any:
         try:

@@ -1,8 +1,9 @@
 """aria_security: Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit.
 
-Public names: the service (``SecurityService``), the FastAPI dependencies the gateway applies
-(``BearerAuth``, ``require``), the pure RBAC engine (``Authorizer``) and the JWT verifier
-(``JwtVerifier``). Everything else is internal.
+Public names: the service (``SecurityService``; other services call it through
+``aria_actors.security.client.SecurityClient``), the FastAPI dependency the gateway applies
+(``BearerAuth``; ``require`` is deprecated), the pure RBAC engine (``Authorizer``) and the JWT
+verifier (``JwtVerifier``). Everything else is internal.
 """
 
 from __future__ import annotations

@@ -1,133 +1,160 @@
 """REST surface of aria_security under ``/v1/security``; thin: validate, call the service.
 
-Secrets, keys, tokens and certificates are admin-only (``security:*:*`` permission, i.e. the
-``admin`` role); the JWKS is public so anyone can verify Aria tokens.
+Each route fronts one RPC method (``permits(SecurityClient.x)``) and has its permission:
+secrets, keys, certificates are for administrators (``security:*:*@any``); a token can be
+minted only for yourself, never stronger than your own (the operator's CLI mints admin tokens
+over Ray, not here); the JWKS is public so anyone can verify Aria tokens.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
 
-from aria_actors.runtime.http import service_client
-from aria_actors.runtime.service import ServiceClient
-from aria_actors.security.middleware import require
+from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.principal import Principal
+from aria_actors.security.client import SecurityClient
 
 router = APIRouter(prefix="/v1/security", tags=["security"])
-Security = Depends(service_client("aria_security"))
+Client = Annotated[SecurityClient, Depends(service_client(SecurityClient))]
+# the service checks the shape (check_path); this only bounds the size
+SecretPath = Annotated[str, PathParam(min_length=1, max_length=1024)]
+KeyName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class SecretBody(BaseModel):
-    data: dict[str, Any] = Field(min_length=1, description="Key/value pairs stored as one version.")
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(min_length=1, max_length=256,
+                                 description="Key/value pairs stored as one version.")
     cas: int | None = Field(None, ge=0, description="Write only if the current version is this.")
 
 
 class VersionsBody(BaseModel):
-    versions: list[int] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid")
+
+    versions: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=1000)
 
 
 class TokenRequest(BaseModel):
-    subject: str = Field(min_length=1, max_length=256)
-    claims: dict[str, Any] = Field(default_factory=dict)
-    ttl_s: int | None = Field(None, ge=1)
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=256, description="Your own subject.")
+    claims: dict[str, Any] = Field(default_factory=dict, max_length=16,
+                                   description="Only roles (a subset of yours), tenant (yours), aud.")
+    ttl_s: int | None = Field(None, ge=1, description="Lifetime (capped by the server's maximum).")
 
 
 class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token: str = Field(min_length=1, max_length=16384)
 
 
 class AuthorizeRequest(BaseModel):
-    principal: dict[str, Any]
-    action: str = Field(pattern=r"^[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+$")
-    resource: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid")
+
+    principal: dict[str, Any] = Field(max_length=32)
+    action: str = Field(pattern=r"^[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+$", max_length=200)
+    resource: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
 
 class CertificateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     common_name: str = Field(min_length=1, max_length=253)
-    alt_names: list[str] = Field(default_factory=list)
-    ip_sans: list[str] = Field(default_factory=list)
-    ttl: str = Field("72h", pattern=r"^\d+[smh]$")
+    alt_names: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(default_factory=list,
+                                                                                 max_length=100)
+    ip_sans: list[Annotated[str, Field(min_length=1, max_length=45)]] = Field(default_factory=list,
+                                                                             max_length=100)
+    ttl: str = Field("72h", pattern=r"^\d{1,6}[smh]$")
 
 
-@router.get("/jwks")
-async def jwks(client: ServiceClient = Security) -> dict[str, Any]:
-    return await client.call("jwks")
+@router.get("/jwks", summary="The public keys that verify Aria tokens (no token needed)")
+async def jwks(client: Client, caller: Principal = permits(SecurityClient.jwks)) -> dict[str, Any]:
+    return await client.jwks(caller)
 
 
-@router.get("/secrets/{path:path}", dependencies=[Depends(require("security:secret:read"))])
-async def get_secret(path: str, version: int | None = Query(None, ge=1),
-                     client: ServiceClient = Security) -> dict[str, Any]:
-    return {"path": path, "data": await client.call("kv_get", path, version)}
+@router.get("/secrets/{path:path}", summary="Read a secret (latest or a given version)")
+async def get_secret(client: Client, path: SecretPath, version: int | None = Query(None, ge=1),
+                     caller: Principal = permits(SecurityClient.kv_get)) -> dict[str, Any]:
+    return {"path": path, "data": await client.kv_get(caller, path, version)}
 
 
-@router.put("/secrets/{path:path}", dependencies=[Depends(require("security:secret:write"))])
-async def put_secret(path: str, body: SecretBody, client: ServiceClient = Security) -> dict[str, Any]:
-    return {"path": path, "version": await client.call("kv_put", path, body.data, cas=body.cas)}
+@router.put("/secrets/{path:path}", summary="Write a new version of a secret")
+async def put_secret(client: Client, path: SecretPath, body: SecretBody,
+                     caller: Principal = permits(SecurityClient.kv_put)) -> dict[str, Any]:
+    return {"path": path, "version": await client.kv_put(caller, path, body.data, cas=body.cas)}
 
 
-@router.delete("/secrets/{path:path}", status_code=204,
-               dependencies=[Depends(require("security:secret:delete"))])
-async def delete_secret(path: str, client: ServiceClient = Security) -> Response:
-    await client.call("kv_delete", path)
+@router.delete("/secrets/{path:path}", status_code=204, summary="Delete a secret's latest version")
+async def delete_secret(client: Client, path: SecretPath,
+                        caller: Principal = permits(SecurityClient.kv_delete)) -> Response:
+    await client.kv_delete(caller, path)
     return Response(status_code=204)
 
 
-@router.post("/undelete/{path:path}", dependencies=[Depends(require("security:secret:write"))])
-async def undelete_secret(path: str, body: VersionsBody, client: ServiceClient = Security
-                          ) -> dict[str, Any]:
-    await client.call("kv_undelete", path, body.versions)
+@router.post("/undelete/{path:path}", summary="Restore deleted versions of a secret")
+async def undelete_secret(client: Client, path: SecretPath, body: VersionsBody,
+                          caller: Principal = permits(SecurityClient.kv_undelete)) -> dict[str, Any]:
+    await client.kv_undelete(caller, path, body.versions)
     return {"path": path, "undeleted": body.versions}
 
 
-@router.get("/metadata/{path:path}", dependencies=[Depends(require("security:secret:read"))])
-async def secret_versions(path: str, client: ServiceClient = Security) -> dict[str, Any]:
-    return await client.call("kv_versions", path)
+@router.get("/metadata/{path:path}", summary="A secret's versions")
+async def secret_versions(client: Client, path: SecretPath,
+                          caller: Principal = permits(SecurityClient.kv_versions)) -> dict[str, Any]:
+    return await client.kv_versions(caller, path)
 
 
-@router.get("/list", dependencies=[Depends(require("security:secret:list"))])
-async def list_secrets(prefix: str = Query("", max_length=1024), client: ServiceClient = Security
-                       ) -> dict[str, Any]:
-    return {"prefix": prefix, "keys": await client.call("kv_list", prefix)}
+@router.get("/list", summary="Secret names under a prefix")
+async def list_secrets(client: Client, prefix: str = Query("", max_length=1024),
+                       caller: Principal = permits(SecurityClient.kv_list)) -> dict[str, Any]:
+    return {"prefix": prefix, "keys": await client.kv_list(caller, prefix)}
 
 
-@router.post("/keys/{name}/rotate", dependencies=[Depends(require("security:key:rotate"))])
-async def rotate_key(name: str, client: ServiceClient = Security) -> dict[str, Any]:
-    if name == "jwt":
-        return {"key": name, "version": await client.call("rotate_jwt_key")}
-    return {"key": name, "version": await client.call("rotate_key", name)}
+@router.post("/keys/{name}/rotate", summary="Rotate the JWT signing key ('jwt') or a transit key")
+async def rotate_key(client: Client, name: KeyName,
+                     caller: Principal = permits(SecurityClient.rotate_key)) -> dict[str, Any]:
+    if name == "jwt":  # rotate_jwt_key needs the same permission
+        return {"key": name, "version": await client.rotate_jwt_key(caller)}
+    return {"key": name, "version": await client.rotate_key(caller, name)}
 
 
-@router.post("/tokens", dependencies=[Depends(require("security:token:issue"))])
-async def issue_token(body: TokenRequest, client: ServiceClient = Security) -> dict[str, Any]:
-    token = await client.call("issue_token", body.subject, body.claims, body.ttl_s)
+@router.post("/tokens", summary="Mint a token for yourself, at most as strong as your own")
+async def issue_token(client: Client, body: TokenRequest,
+                      caller: Principal = permits(SecurityClient.issue_token)) -> dict[str, Any]:
+    token = await client.issue_token(caller, body.subject, body.claims, body.ttl_s)
     return {"token": token, "token_type": "Bearer"}
 
 
-@router.post("/tokens/verify")
-async def verify_token(body: VerifyRequest, client: ServiceClient = Security) -> dict[str, Any]:
-    return {"claims": await client.call("verify_token", body.token)}
+@router.post("/tokens/verify", summary="Verify a token and return its claims")
+async def verify_token(client: Client, body: VerifyRequest,
+                       caller: Principal = permits(SecurityClient.verify_token)) -> dict[str, Any]:
+    return {"claims": await client.verify_token(caller, body.token)}
 
 
-@router.post("/authorize", dependencies=[Depends(require("security:policy:read"))])
-async def authorize(body: AuthorizeRequest, client: ServiceClient = Security) -> dict[str, Any]:
-    allowed = await client.call("authorize", body.principal, body.action, body.resource)
-    return {"allowed": allowed}
+@router.post("/authorize", summary="Would RBAC allow this principal this action?")
+async def authorize(client: Client, body: AuthorizeRequest,
+                    caller: Principal = permits(SecurityClient.authorize)) -> dict[str, Any]:
+    return {"allowed": await client.authorize(caller, body.principal, body.action, body.resource)}
 
 
-@router.post("/certificates", dependencies=[Depends(require("security:certificate:issue"))])
-async def issue_certificate(body: CertificateRequest, client: ServiceClient = Security
-                            ) -> dict[str, Any]:
-    return await client.call("issue_certificate", body.common_name, body.alt_names, body.ip_sans,
-                             body.ttl)
+@router.post("/certificates", summary="Issue a certificate from Aria's CA")
+async def issue_certificate(client: Client, body: CertificateRequest,
+                            caller: Principal = permits(SecurityClient.issue_certificate)) -> dict[str, Any]:
+    return await client.issue_certificate(caller, body.common_name, body.alt_names, body.ip_sans, body.ttl)
 
 
-@router.delete("/certificates/{serial}", dependencies=[Depends(require("security:certificate:revoke"))])
-async def revoke_certificate(serial: str, client: ServiceClient = Security) -> dict[str, Any]:
-    return await client.call("revoke_certificate", serial)
+@router.delete("/certificates/{serial}", summary="Revoke a certificate")
+async def revoke_certificate(client: Client, serial: Annotated[str, PathParam(max_length=128)],
+                             caller: Principal = permits(SecurityClient.revoke_certificate)) -> dict[str, Any]:
+    return await client.revoke_certificate(caller, serial)
 
 
-@router.get("/crl")
-async def crl(client: ServiceClient = Security) -> Response:
-    return Response(await client.call("crl"), media_type="application/x-pem-file")
+@router.get("/crl", summary="The certificate revocation list (PEM)")
+async def crl(client: Client, caller: Principal = permits(SecurityClient.crl)) -> Response:
+    return Response(await client.crl(caller), media_type="application/x-pem-file")

@@ -103,6 +103,6 @@ def outcome_of(exc: BaseException) -> str:
 
     if isinstance(exc, SecretNotFound):
         return "not_found"
-    if isinstance(exc, SecretAccessDenied):
+    if isinstance(exc, SecretAccessDenied) or getattr(exc, "status", None) == 403:
         return "denied"
     return f"error:{getattr(exc, 'type', type(exc).__name__)}"

@@ -1,11 +1,12 @@
-"""FastAPI dependencies that authenticate every request with an Aria JWT and authorise it.
+"""The FastAPI dependency that authenticates every request with an Aria JWT.
 
 The gateway applies :class:`BearerAuth` to the whole app::
 
     auth = BearerAuth()                       # exempts /health and the public JWKS
     app = FastAPI(dependencies=[Depends(auth)])
 
-and a route that needs a permission adds ``Depends(require("storage:asset:write"))``.
+Routers do not authorise: each route names the RPC method it fronts
+(``permits(StorageClient.put)``) and the service decides, as the caller, inside.
 
 Guarantees and caveats
 ----------------------
@@ -15,7 +16,8 @@ Guarantees and caveats
 - Missing, malformed, forged or expired token -> 401 ``invalid-token`` problem+json (raised as an
   :class:`~aria_actors.runtime.errors.AriaError`, so the problem handler renders it; no stack
   trace leaves the server). aria_security unreachable -> 503.
-- The verified claims are left on ``request.state.principal`` for handlers.
+- The verified claims are left on ``request.state.principal``; ``runtime.http.caller_of`` makes
+  the caller's :class:`~aria_actors.runtime.principal.Principal` of them.
 - With ``lockout=Lockout(...)`` a client address that keeps sending invalid tokens is refused
   with 429 for a while (``aria_security_lockouts_total`` counts it). Off by default: behind a
   proxy every client shares one address, so the gateway must opt in knowingly.
@@ -30,13 +32,17 @@ from typing import Any
 from fastapi import Request
 
 from aria_actors.runtime.errors import ServiceUnavailable
-from aria_actors.runtime.http import service_client
+from aria_actors.runtime.http import caller_of, transport
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import bind, default_gate
 from aria_actors.security.audit import Lockout
+from aria_actors.security.client import SecurityClient
 from aria_actors.security.errors import InvalidToken, LockedOut, PermissionDenied
 from aria_actors.security.tokens import JwtVerifier
 
 SECURITY = "aria_security"
 PUBLIC_PATHS = ("/health", "/v1/security/jwks")
+GATEWAY = Principal.internal("aria_coordinate")  # fetching the public JWKS is the gateway's own work
 
 
 class BearerAuth:
@@ -51,12 +57,11 @@ class BearerAuth:
         self.leeway_s = leeway_s
         self._verifier: JwtVerifier | None = None
         self._fetched_at = 0.0
-        self._client_of = service_client(SECURITY)
 
     async def _refresh(self, request: Request) -> JwtVerifier:
-        client = self._client_of(request)
+        client = bind(SecurityClient, transport(request, SECURITY))
         try:
-            jwks = await client.call("jwks")
+            jwks = await client.jwks(GATEWAY)
         except InvalidToken:
             raise
         except Exception as exc:
@@ -104,14 +109,16 @@ _default_auth = BearerAuth(exempt=())
 
 def require(action: str, resource_of: Callable[[Request], dict[str, Any]] | None = None
             ) -> Callable[[Request], Coroutine[Any, Any, dict[str, Any]]]:
-    """Dependency: the request's principal must be allowed ``action`` (asks aria_security)."""
+    """Deprecated, for the one router still importing it (aria_auth): routes declare
+    ``permits(Client.method)`` and services authorise. Decides in-process with the same RBAC."""
 
     async def _dep(request: Request) -> dict[str, Any]:
-        principal = getattr(request.state, "principal", None) or await _default_auth(request)
+        if getattr(request.state, "principal", None) is None and getattr(request.state, "caller", None) is None:
+            await _default_auth(request)
+        caller = caller_of(request)
         resource = resource_of(request) if resource_of else {}
-        client = service_client(SECURITY)(request)
-        if not await client.call("authorize", principal, action, resource):
-            raise PermissionDenied(f"{principal.get('sub')!r} may not {action}", action=action)
-        return principal
+        if not default_gate().allowed(caller, action, resource):
+            raise PermissionDenied(f"{caller.subject!r} may not {action}", action=action)
+        return getattr(request.state, "principal", None) or caller.as_claims()
 
     return _dep

@@ -8,6 +8,9 @@ Guarantees and caveats
 ----------------------
 - Every operation here is audited by ``_run`` (who, what, outcome); database passwords, private
   keys and DSNs never appear in a record.
+- Only the credentials other services fetch (``db_static_creds``, ``db_creds``) and the PKI are
+  RPC methods; configuring the database engine, rotation and metrics are called in-process (the
+  service itself, its tests), never through Ray.
 - Scheduled rotation (see :mod:`aria_actors.security.rotation`) writes one
   ``scheduled_rotation`` record per rotated key or role, and one per failed check.
 """
@@ -18,6 +21,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.security.audit import outcome_of
 
 T = TypeVar("T")
@@ -67,18 +72,26 @@ class OperationsMixin:
             f"create dynamic role {role!r}", database.create_dynamic_role, role, connection,
             ttl_s, max_ttl_s))
 
-    async def db_static_creds(self, role: str, *, service: str | None = None) -> dict[str, Any]:
+    @rpc("security:database:creds", scope="any")
+    async def db_static_creds(self, caller: Principal, role: str, *, service: str | None = None
+                              ) -> dict[str, Any]:
+        """Credentials of a static role; a service acting for itself gets only roles named after it."""
         from aria_actors.security import database
+        from aria_actors.security.policies import service_scope
 
-        return await self._run("db_static_creds", role, service, lambda: self._db(
-            f"read static credentials {role!r}", database.static_creds, role, service=service))
+        return await self._run("db_static_creds", role, caller.subject, lambda: self._db(
+            f"read static credentials {role!r}", database.static_creds, role,
+            service=service_scope(caller, service)))
 
-    async def db_creds(self, role: str, *, service: str | None = None) -> dict[str, Any]:
+    @rpc("security:database:creds", scope="any")
+    async def db_creds(self, caller: Principal, role: str, *, service: str | None = None) -> dict[str, Any]:
         """New database user with a lease; it is dropped when the lease expires or is revoked."""
         from aria_actors.security import database
+        from aria_actors.security.policies import service_scope
 
-        return await self._run("db_creds", role, service, lambda: self._db(
-            f"generate credentials {role!r}", database.dynamic_creds, role, service=service))
+        return await self._run("db_creds", role, caller.subject, lambda: self._db(
+            f"generate credentials {role!r}", database.dynamic_creds, role,
+            service=service_scope(caller, service)))
 
     async def db_rotate(self, role: str) -> None:
         from aria_actors.security import database, metrics
@@ -140,7 +153,8 @@ class OperationsMixin:
         return generate_latest().decode()
 
     # -- PKI ----------------------------------------------------------------------------------
-    async def issue_certificate(self, common_name: str, alt_names: list[str] | None = None,
+    @rpc("security:certificate:issue", scope="any")
+    async def issue_certificate(self, caller: Principal, common_name: str, alt_names: list[str] | None = None,
                                 ip_sans: list[str] | None = None, ttl: str = "72h") -> dict[str, Any]:
         from aria_actors.security import pki
         from aria_actors.security.secrets import openbao_errors
@@ -149,9 +163,10 @@ class OperationsMixin:
             with openbao_errors(f"issue certificate for {common_name!r}"):
                 return pki.issue(self._client, common_name, alt_names, ip_sans, ttl)
 
-        return await self._run("issue_certificate", common_name, None, _issue)
+        return await self._run("issue_certificate", common_name, caller.subject, _issue)
 
-    async def revoke_certificate(self, serial_number: str) -> dict[str, Any]:
+    @rpc("security:certificate:revoke", scope="any")
+    async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
         from aria_actors.security import pki
         from aria_actors.security.secrets import openbao_errors
 
@@ -159,17 +174,21 @@ class OperationsMixin:
             with openbao_errors(f"revoke certificate {serial_number!r}"):
                 return pki.revoke(self._client, serial_number)
 
-        return await self._run("revoke_certificate", serial_number, None, _revoke)
+        return await self._run("revoke_certificate", serial_number, caller.subject, _revoke)
 
-    async def ca_certificate(self) -> str:
+    @rpc()
+    async def ca_certificate(self, caller: Principal) -> str:
+        """The CA's certificate (PEM), to verify what ``issue_certificate`` signed."""
         from aria_actors.security import pki
 
-        return await self._run("ca_certificate", "pki", None, lambda: pki.ca_pem(self._client))
+        return await self._run("ca_certificate", "pki", caller.subject, lambda: pki.ca_pem(self._client))
 
-    async def crl(self) -> str:
+    @rpc()
+    async def crl(self, caller: Principal) -> str:
+        """The certificate revocation list (PEM)."""
         from aria_actors.security import pki
 
-        return await self._run("crl", "pki", None, lambda: pki.crl_pem(self._client))
+        return await self._run("crl", "pki", caller.subject, lambda: pki.crl_pem(self._client))
 
 
 def _static_creds(client: Any, role: str) -> dict[str, Any]:

@@ -20,6 +20,10 @@ Guarantees and caveats
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aria_actors.runtime.principal import Principal
 
 ADMIN_POLICY = "aria-admin"
 SERVICE_ROLE = "aria-service"
@@ -37,6 +41,27 @@ def service_names() -> tuple[str, ...]:
     from aria_actors.runtime.registry import SERVICE_MODULES
 
     return tuple(f"aria_{m}" for m in SERVICE_MODULES)
+
+
+def service_scope(caller: Principal, service: str | None) -> str | None:
+    """Whose OpenBao policy a KV, transit or database-credentials call runs under (None: the admin
+    token of aria_security).
+
+    A service acting for itself (``svc:aria_x``) always runs under ``aria-svc-aria_x``, so OpenBao
+    itself, not Aria's code, refuses it other services' paths and keys; it cannot name another
+    service. Any other caller has already passed RBAC for the whole store (``security:*@any``), so
+    a ``service=`` from it can only narrow the call to that service's policy, never widen it.
+    """
+    if not caller.is_internal:
+        return service
+    own = caller.subject.removeprefix("svc:")
+    if own == "aria_security":  # its own start-up and rotation need the admin token
+        return service
+    if service is not None and service != own:
+        from aria_actors.security.errors import SecretAccessDenied
+
+        raise SecretAccessDenied(f"{caller.subject} may not act as {service!r}", service=service)
+    return own
 
 
 def service_policy(service: str) -> str:

@@ -29,20 +29,37 @@ _PERM = re.compile(r"^(!?)([a-z0-9_*-]+):([a-z0-9_*-]+):([a-z0-9_*-]+)(?:@(any|t
 
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "admin": ("*:*:*@any",),
-    "operator": ("*:*:read@any", "*:*:list@any", "monitor:*:*@any", "queue:job:*@any",
+    # Operators run the system: migrations, the store's gc/verify/sync, queues, model promotion,
+    # sealing OpenBao; never secrets' values.
+    "operator": ("*:*:read@any", "*:*:list@any", "monitor:*:*@any", "queue:*:*@any",
+                 "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "security:vault:*@any",
                  "!security:secret:*"),
+    # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so
+    # what it may call is still bounded by the enqueuer's own roles).
     "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "workflow:*:*", "interface:*:*",
-               "!storage:*:purge"),
+               "queue:job:write@own", "queue:job:read@own", "queue:job:list@own", "!storage:*:purge"),
     # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
     "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*",
                "!auth:client:*"),
     "user": ("storage:asset:read", "storage:asset:list", "storage:asset:write@own",
-             "storage:asset:delete@own", "interface:session:*@own"),
+             "storage:asset:delete@own", "interface:session:*@own", "queue:job:write@own",
+             "queue:job:read@own", "queue:job:list@own"),
     # Services read and write each other's data, but never accounts: a service token must not
     # create users, change roles or passwords (it may introspect tokens: auth:token:read).
     "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
                 "!auth:session:*", "!auth:role:*", "!auth:client:*"),
+    # A service acting for itself (its start-up, background work; never a token's role: see
+    # runtime.principal). Anonymous callers hold no permission at all.
+    "internal": ("*:*:*@any",),
+    "anonymous": (),
 }
+
+
+def default_roles() -> dict[str, tuple[str, ...]]:
+    """The role table in force: the built-ins plus ``ARIA_SECURITY_ROLES`` (which may replace one)."""
+    from aria_actors.security.config import SecurityConfig
+
+    return {**DEFAULT_ROLES, **SecurityConfig().roles}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,20 +6,21 @@ only the SoftHSM token can unwrap; with the URL set it uses that server with a t
 
 Guarantees and caveats
 ----------------------
-- Methods other services call (``deps["aria_security"].call(...)``): ``kv_get``, ``kv_put``,
-  ``kv_list``, ``kv_delete``, ``kv_undelete``, ``kv_destroy``, ``kv_versions``, ``encrypt``,
-  ``decrypt``, ``rewrap``, ``datakey``, ``issue_token``, ``verify_token``, ``jwks``,
-  ``authorize``, ``service_token``. Secret paths are ``services/<service>/...``.
-- Pass ``service="<your name>"`` to a KV/transit method and the call runs with that service's own
-  OpenBao token, so OpenBao's policy (not Aria's code) refuses other services' paths with 403.
-  Without it the call runs with aria_security's admin token: the runtime does not tell a service
-  who its caller is yet, so the scoping is opt-in; ``service_token(name)`` hands a service its
-  own short-lived OpenBao token to talk to OpenBao directly.
+- The RPC surface is the ``@rpc`` methods (``aria_actors.security.client.SecurityClient``); each
+  takes the caller's :class:`~aria_actors.runtime.principal.Principal` first and is authorised
+  against RBAC before it runs. Secret paths are ``services/<service>/...``.
+- A service acting for itself (``Principal.internal("aria_x")``) has its KV, transit and
+  database-credential calls run with its own short-lived OpenBao token, so OpenBao's policy (not
+  Aria's code) refuses other services' paths with 403; it cannot name another ``service=``.
+  Administrators run with aria_security's admin token (``service=`` may only narrow that).
+- ``issue_token`` never mints a token stronger than its caller: only the local operator and a
+  service acting for itself (aria_auth) choose the subject and roles, and nobody mints
+  ``internal`` (see :func:`~aria_actors.security.tokens.mintable_claims`).
 - Sealed, stopped or unreachable OpenBao: ``health()`` says ``degraded`` with the reason, and each
   call fails with ``OpenBaoUnavailable`` (503) within ``ARIA_SECURITY_REQUEST_TIMEOUT_S``.
-- Every KV, transit, token, PKI and authorisation operation leaves an audit record (who, what,
-  target, outcome; never a value). Token *verification* is audited only when it fails, so the
-  hot path stays a local signature check.
+- Every KV, transit, token, PKI and authorisation operation leaves an audit record (who: the
+  caller's subject; what, target, outcome; never a value). Token *verification* is audited only
+  when it fails, so the hot path stays a local signature check.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aria_actors.runtime.errors import AriaError, Forbidden
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.security.audit import outcome_of
@@ -281,36 +285,46 @@ class SecurityService(OperationsMixin, Service):
                 "policies": resp["auth"]["policies"], "accessor": resp["auth"]["accessor"]}
 
     # -- KV v2 --------------------------------------------------------------------------------
-    async def kv_get(self, path: str, version: int | None = None, *, service: str | None = None
-                     ) -> dict[str, Any]:
-        return await self._run("kv_get", path, service,
-                               lambda: self._secrets_for(service).kv_get(path, version))
+    async def _kv(self, op: str, target: str, caller: Principal, service: str | None,
+                  fn: Callable[[Any], T]) -> T:
+        """``fn(secrets)`` under the policy :func:`~aria_actors.security.policies.service_scope`
+        picks for ``caller``, audited as the caller."""
+        from aria_actors.security.policies import service_scope
 
-    async def kv_put(self, path: str, data: dict[str, Any], *, cas: int | None = None,
+        return await self._run(op, target, caller.subject,
+                               lambda: fn(self._secrets_for(service_scope(caller, service))))
+
+    @rpc("security:secret:read", scope="any")
+    async def kv_get(self, caller: Principal, path: str, version: int | None = None, *,
+                     service: str | None = None) -> dict[str, Any]:
+        return await self._kv("kv_get", path, caller, service, lambda s: s.kv_get(path, version))
+
+    @rpc("security:secret:write", scope="any")
+    async def kv_put(self, caller: Principal, path: str, data: dict[str, Any], *, cas: int | None = None,
                      service: str | None = None) -> int:
-        return await self._run("kv_put", path, service,
-                               lambda: self._secrets_for(service).kv_put(path, data, cas))
+        return await self._kv("kv_put", path, caller, service, lambda s: s.kv_put(path, data, cas))
 
-    async def kv_list(self, prefix: str = "", *, service: str | None = None) -> list[str]:
-        return await self._run("kv_list", prefix, service,
-                               lambda: self._secrets_for(service).kv_list(prefix))
+    @rpc("security:secret:list", scope="any")
+    async def kv_list(self, caller: Principal, prefix: str = "", *, service: str | None = None) -> list[str]:
+        return await self._kv("kv_list", prefix, caller, service, lambda s: s.kv_list(prefix))
 
-    async def kv_delete(self, path: str, versions: list[int] | None = None, *,
+    @rpc("security:secret:delete", scope="any")
+    async def kv_delete(self, caller: Principal, path: str, versions: list[int] | None = None, *,
                         service: str | None = None) -> None:
-        await self._run("kv_delete", path, service,
-                        lambda: self._secrets_for(service).kv_delete(path, versions))
+        await self._kv("kv_delete", path, caller, service, lambda s: s.kv_delete(path, versions))
 
-    async def kv_undelete(self, path: str, versions: list[int], *, service: str | None = None) -> None:
-        await self._run("kv_undelete", path, service,
-                        lambda: self._secrets_for(service).kv_undelete(path, versions))
+    @rpc("security:secret:write", scope="any")
+    async def kv_undelete(self, caller: Principal, path: str, versions: list[int], *,
+                          service: str | None = None) -> None:
+        await self._kv("kv_undelete", path, caller, service, lambda s: s.kv_undelete(path, versions))
 
-    async def kv_destroy(self, path: str, *, service: str | None = None) -> None:
-        await self._run("kv_destroy", path, service,
-                        lambda: self._secrets_for(service).kv_destroy(path))
+    @rpc("security:secret:destroy", scope="any")
+    async def kv_destroy(self, caller: Principal, path: str, *, service: str | None = None) -> None:
+        await self._kv("kv_destroy", path, caller, service, lambda s: s.kv_destroy(path))
 
-    async def kv_versions(self, path: str, *, service: str | None = None) -> dict[str, Any]:
-        return await self._run("kv_versions", path, service,
-                               lambda: self._secrets_for(service).kv_versions(path))
+    @rpc("security:secret:read", scope="any")
+    async def kv_versions(self, caller: Principal, path: str, *, service: str | None = None) -> dict[str, Any]:
+        return await self._kv("kv_versions", path, caller, service, lambda s: s.kv_versions(path))
 
     # -- transit ------------------------------------------------------------------------------
     def _with_key(self, key: str, service: str | None, fn: Callable[[Any], T]) -> T:
@@ -333,36 +347,56 @@ class SecurityService(OperationsMixin, Service):
         self._secrets.ensure_key(key)
         return fn(secrets)
 
-    async def encrypt(self, key_name: str, plaintext: bytes, *, context: bytes | None = None,
-                      service: str | None = None) -> str:
-        return await self._run("encrypt", key_name, service, lambda: self._with_key(
-            key_name, service, lambda s: s.encrypt(key_name, plaintext, context)))
+    async def _transit(self, op: str, key_name: str, caller: Principal, service: str | None,
+                       fn: Callable[[Any], T], create: bool = False) -> T:
+        """``fn(secrets)`` on a transit key under the caller's policy (see :meth:`_kv`); with
+        ``create`` a missing key the policy allows is made first (see :meth:`_with_key`)."""
+        from aria_actors.security.policies import service_scope
 
-    async def decrypt(self, key_name: str, ciphertext: str, *, context: bytes | None = None,
-                      service: str | None = None) -> bytes:
-        return await self._run("decrypt", key_name, service,
-                               lambda: self._secrets_for(service).decrypt(key_name, ciphertext, context))
+        def _call() -> T:
+            scope = service_scope(caller, service)
+            return self._with_key(key_name, scope, fn) if create else fn(self._secrets_for(scope))
 
-    async def rewrap(self, key_name: str, ciphertext: str, *, service: str | None = None) -> str:
-        return await self._run("rewrap", key_name, service,
-                               lambda: self._secrets_for(service).rewrap(key_name, ciphertext))
+        return await self._run(op, key_name, caller.subject, _call)
 
-    async def datakey(self, key_name: str, bits: int = 256, *, service: str | None = None
-                      ) -> dict[str, Any]:
-        return await self._run("datakey", key_name, service, lambda: self._with_key(
-            key_name, service, lambda s: s.datakey(key_name, bits)))
+    @rpc("security:transit:encrypt", scope="any")
+    async def encrypt(self, caller: Principal, key_name: str, plaintext: bytes, *,
+                      context: bytes | None = None, service: str | None = None) -> str:
+        return await self._transit("encrypt", key_name, caller, service,
+                                   lambda s: s.encrypt(key_name, plaintext, context), create=True)
 
-    async def rotate_key(self, key_name: str) -> int:
+    @rpc("security:transit:decrypt", scope="any")
+    async def decrypt(self, caller: Principal, key_name: str, ciphertext: str, *,
+                      context: bytes | None = None, service: str | None = None) -> bytes:
+        return await self._transit("decrypt", key_name, caller, service,
+                                   lambda s: s.decrypt(key_name, ciphertext, context))
+
+    @rpc("security:transit:rewrap", scope="any")
+    async def rewrap(self, caller: Principal, key_name: str, ciphertext: str, *,
+                     service: str | None = None) -> str:
+        return await self._transit("rewrap", key_name, caller, service,
+                                   lambda s: s.rewrap(key_name, ciphertext))
+
+    @rpc("security:transit:datakey", scope="any")
+    async def datakey(self, caller: Principal, key_name: str, bits: int = 256, *,
+                      service: str | None = None) -> dict[str, Any]:
+        return await self._transit("datakey", key_name, caller, service,
+                                   lambda s: s.datakey(key_name, bits), create=True)
+
+    @rpc("security:key:rotate", scope="any")
+    async def rotate_key(self, caller: Principal, key_name: str) -> int:
         from aria_actors.security import metrics
 
-        version = await self._run("rotate_key", key_name, None,
+        version = await self._run("rotate_key", key_name, caller.subject,
                                   lambda: self._secrets.rotate_key(key_name))
         metrics.ROTATIONS.labels("manual").inc()
         return version
 
-    async def service_token(self, service: str) -> dict[str, Any]:
+    @rpc("security:secret:token", scope="any")
+    async def service_token(self, caller: Principal, service: str) -> dict[str, Any]:
         """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
-        result = await self._run("service_token", service, None,
+        _own_service_only(caller, service)
+        result = await self._run("service_token", service, caller.subject,
                                  lambda: self._create_service_token(service))
         return {**result, "url": self._client.url}
 
@@ -374,16 +408,31 @@ class SecurityService(OperationsMixin, Service):
                                      self.config.jwt_leeway_s)
         self._jwks_at = time.monotonic()
 
-    async def issue_token(self, subject: str, claims: dict[str, Any] | None = None,
-                          ttl_s: int | None = None) -> str:
-        def _issue() -> str:
+    async def _issue(self, actor: str, subject: str, claims: dict[str, Any] | None,
+                     ttl_s: int | None) -> str:
+        def _sign() -> str:
             if time.monotonic() - self._jwks_at > JWKS_REFRESH_S:
                 self._refresh_jwks()  # another process may have rotated the key
             return self._signer.issue(subject, claims, ttl_s)
 
-        return await self._run("issue_token", subject, None, _issue)
+        return await self._run("issue_token", subject, actor, _sign)
 
-    async def verify_token(self, token: str) -> dict[str, Any]:
+    @rpc("security:token:issue", scope="own")
+    async def issue_token(self, caller: Principal, subject: str, claims: dict[str, Any] | None = None,
+                          ttl_s: int | None = None) -> str:
+        """A signed JWT for ``subject``; never stronger than the caller (see ``mintable_claims``)."""
+        from aria_actors.security.tokens import mintable_claims
+
+        self._ready()
+        try:
+            allowed = mintable_claims(caller, subject, claims)
+        except AriaError as exc:
+            self._audit.record(caller.subject, "issue_token", str(subject)[:256], outcome_of(exc))
+            raise
+        return await self._issue(caller.subject, subject, allowed, ttl_s)
+
+    @rpc()
+    async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
         from aria_actors.security.errors import InvalidToken
 
         self._ready()
@@ -400,10 +449,11 @@ class SecurityService(OperationsMixin, Service):
             from aria_actors.security import metrics
 
             metrics.TOKEN_FAILURES.inc()
-            self._audit.record("anonymous", "verify_token", "", outcome_of(exc))
+            self._audit.record(caller.subject, "verify_token", "", outcome_of(exc))
             raise exc from None
 
-    async def jwks(self) -> dict[str, Any]:
+    @rpc(public=True)
+    async def jwks(self, caller: Principal) -> dict[str, Any]:
         self._ready()
         if time.monotonic() - self._jwks_at > JWKS_REFRESH_S:
             await asyncio.to_thread(self._refresh_jwks)
@@ -414,25 +464,31 @@ class SecurityService(OperationsMixin, Service):
         self._refresh_jwks()
         return version
 
-    async def rotate_jwt_key(self) -> int:
+    @rpc("security:key:rotate", scope="any")
+    async def rotate_jwt_key(self, caller: Principal) -> int:
         from aria_actors.security import metrics
 
-        version = await self._run("rotate_jwt_key", self.config.jwt_key, None, self._rotate_jwt)
+        version = await self._run("rotate_jwt_key", self.config.jwt_key, caller.subject, self._rotate_jwt)
         metrics.ROTATIONS.labels("manual").inc()
         return version
 
-    async def issue_service_token(self, service: str, ttl_s: int = 300) -> str:
+    @rpc("security:token:issue", scope="any")
+    async def issue_service_token(self, caller: Principal, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
         from aria_actors.security import policies
         from aria_actors.security.errors import SecretAccessDenied
 
+        _own_service_only(caller, service)
         if service not in policies.service_names():
             raise SecretAccessDenied(f"{service!r} is not a registered service", service=service)
-        return await self.issue_token(f"svc:{service}", {"roles": ["service"], "svc": service}, ttl_s)
+        return await self._issue(caller.subject, f"svc:{service}",
+                                 {"roles": ["service"], "svc": service}, ttl_s)
 
     # -- RBAC ---------------------------------------------------------------------------------
-    async def authorize(self, principal: dict[str, Any], action: str,
+    @rpc("security:policy:read")
+    async def authorize(self, caller: Principal, principal: dict[str, Any], action: str,
                         resource: dict[str, Any] | None = None) -> bool:
+        """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?"""
         self._ready()
         sub = str(principal.get("sub", "")) if isinstance(principal, dict) else ""
         target = f"{action} {resource.get('type', '') if isinstance(resource, dict) else ''}".strip()
@@ -443,7 +499,10 @@ class SecurityService(OperationsMixin, Service):
             self._audit.record(sub, "authorize", target, "locked_out")
             return False
         decision = self._authz.decide(principal, action, resource)
-        if not decision.allowed and sub and self._lockout.denied(sub):
+        # Only a service deciding for its callers, or a caller asking about itself, counts toward
+        # a lockout: otherwise anyone allowed to ask could lock any other subject out.
+        counts = caller.is_internal or sub == caller.subject
+        if not decision.allowed and sub and counts and self._lockout.denied(sub):
             metrics.LOCKOUTS.inc()
             self._audit.record(sub, "lockout", target, "alert")
         outcome = "ok" if decision.allowed else "denied"
@@ -451,20 +510,29 @@ class SecurityService(OperationsMixin, Service):
         self._audit.record(sub or "anonymous", "authorize", target, outcome)
         return decision.allowed
 
-    async def roles(self) -> dict[str, list[str]]:
+    @rpc("security:policy:read")
+    async def roles(self, caller: Principal) -> dict[str, list[str]]:
         """The role table RBAC decides with (role -> permissions), e.g. to validate role names."""
         self._ready()
         return {role: list(perms) for role, perms in self._authz.roles.items()}
 
     # -- operations ---------------------------------------------------------------------------
-    async def seal(self) -> None:
+    @rpc("security:vault:seal", scope="any")
+    async def seal(self, caller: Principal) -> None:
         """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""
-        await self._run("seal", "sys/seal", None, lambda: self._client.sys.seal())
+        await self._run("seal", "sys/seal", caller.subject, lambda: self._client.sys.seal())
 
-    async def unseal(self) -> None:
+    @rpc("security:vault:unseal", scope="any")
+    async def unseal(self, caller: Principal) -> None:
         """Unseal the embedded OpenBao again with the HSM-wrapped key."""
         from aria_actors.security.errors import SecurityError
 
         if self._bao is None:
             raise SecurityError("unseal() needs the embedded OpenBao; unseal an external one yourself")
-        await self._run("unseal", "sys/unseal", None, self._bao.unseal)
+        await self._run("unseal", "sys/unseal", caller.subject, self._bao.unseal)
+
+
+def _own_service_only(caller: Principal, service: str) -> None:
+    """A service acting for itself gets credentials for itself only, never another service's."""
+    if caller.is_internal and caller.subject not in (f"svc:{service}", f"svc:{SPEC.name}"):
+        raise Forbidden(f"{caller.subject} may not get credentials of {service!r}", service=service)

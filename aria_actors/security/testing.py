@@ -3,8 +3,10 @@
 ``InProcessSecurity`` has the same methods, arguments, return types, errors and scoping rules as
 :class:`~aria_actors.security.service.SecurityService` for the calls other services make
 (``kv_*``, ``encrypt``/``decrypt``/``rewrap``/``datakey``, ``issue_token``/``verify_token``/
-``jwks``, ``authorize``). One contract suite (``tests/integration/security/test_contract.py``)
-runs over both, so a unit test written against this one holds against the real service.
+``jwks``, ``authorize``, ``roles``), each declared with the real method's permission, so
+``LocalClient(InProcessSecurity.started())`` authorises a call as the real service does. One
+contract suite (``tests/integration/security/test_contract.py``) runs over both, so a unit test
+written against this one holds against the real service.
 
 Guarantees and caveats
 ----------------------
@@ -19,8 +21,11 @@ import base64
 import copy
 import os
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc, rpc_spec
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
 from aria_actors.security.errors import (
@@ -30,14 +35,25 @@ from aria_actors.security.errors import (
     SecretAccessDenied,
     SecretNotFound,
 )
+from aria_actors.security.policies import service_scope
 from aria_actors.security.rbac import Authorizer
 from aria_actors.security.secrets import check_key_name, check_path
-from aria_actors.security.service import SPEC
+from aria_actors.security.service import SPEC, SecurityService
 from aria_actors.security.tokens import (
     JwtVerifier,
     b64url,
+    mintable_claims,
     signing_input_for,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _as_real(fn: F) -> F:
+    """Declare ``fn`` with the permission of the real service's method of the same name."""
+    spec = rpc_spec(getattr(SecurityService, fn.__name__))
+    assert spec is not None, fn.__name__
+    return rpc(spec.permission, scope=spec.scope, job=spec.job, public=spec.public)(fn)
 
 
 def _allowed(service: str | None, path: str, write: bool) -> bool:
@@ -103,19 +119,21 @@ class InProcessSecurity(Service):
             raise SecretNotFound(f"read secret {path!r}: not found", path=path)
         return self._kv[path]
 
-    async def kv_get(self, path: str, version: int | None = None, *, service: str | None = None
-                     ) -> dict[str, Any]:
-        versions = self._versions(path, service)
+    @_as_real
+    async def kv_get(self, caller: Principal, path: str, version: int | None = None, *,
+                     service: str | None = None) -> dict[str, Any]:
+        versions = self._versions(path, service_scope(caller, service))
         version = version or max(versions)
         if version not in versions or version in self._deleted.get(path, set()):
             raise SecretNotFound(f"read secret {path!r}: not found", path=path)
         return copy.deepcopy(versions[version])
 
-    async def kv_put(self, path: str, data: dict[str, Any], *, cas: int | None = None,
+    @_as_real
+    async def kv_put(self, caller: Principal, path: str, data: dict[str, Any], *, cas: int | None = None,
                      service: str | None = None) -> int:
         self._ready()
         path = check_path(path)
-        if not _allowed(service, path, write=True):
+        if not _allowed(service_scope(caller, service), path, write=True):
             raise SecretAccessDenied(f"{path!r}: permission denied by policy", path=path)
         versions = self._kv.setdefault(path, {})
         current = max(versions, default=0)
@@ -126,9 +144,13 @@ class InProcessSecurity(Service):
         versions[current + 1] = copy.deepcopy(data)
         return current + 1
 
-    async def kv_list(self, prefix: str = "", *, service: str | None = None) -> list[str]:
+    @_as_real
+    async def kv_list(self, caller: Principal, prefix: str = "", *, service: str | None = None) -> list[str]:
         self._ready()
         prefix = check_path(prefix, allow_empty=True)
+        scope = service_scope(caller, service)
+        if scope is not None and not _allowed(scope, prefix + "/", write=False):
+            raise SecretAccessDenied(f"list {prefix!r}: permission denied by policy", path=prefix)
         base = f"{prefix}/" if prefix else ""
         names = {p[len(base):].split("/")[0] + ("/" if "/" in p[len(base):] else "")
                  for p in self._kv if p.startswith(base)}
@@ -136,17 +158,21 @@ class InProcessSecurity(Service):
             raise SecretNotFound(f"list secrets under {prefix!r}: not found", path=prefix)
         return sorted(names)
 
-    async def kv_delete(self, path: str, versions: list[int] | None = None, *,
+    @_as_real
+    async def kv_delete(self, caller: Principal, path: str, versions: list[int] | None = None, *,
                         service: str | None = None) -> None:
-        existing = self._versions(path, service, write=True)
+        existing = self._versions(path, service_scope(caller, service), write=True)
         self._deleted.setdefault(path, set()).update(versions or [max(existing)])
 
-    async def kv_undelete(self, path: str, versions: list[int], *, service: str | None = None) -> None:
-        self._versions(path, service, write=True)
+    @_as_real
+    async def kv_undelete(self, caller: Principal, path: str, versions: list[int], *,
+                          service: str | None = None) -> None:
+        self._versions(path, service_scope(caller, service), write=True)
         self._deleted.get(path, set()).difference_update(versions)
 
-    async def kv_versions(self, path: str, *, service: str | None = None) -> dict[str, Any]:
-        versions = self._versions(path, service)
+    @_as_real
+    async def kv_versions(self, caller: Principal, path: str, *, service: str | None = None) -> dict[str, Any]:
+        versions = self._versions(path, service_scope(caller, service))
         return {"current_version": max(versions), "oldest_version": min(versions),
                 "versions": {v: {"created_time": None, "destroyed": False,
                                  "deletion_time": "deleted" if v in self._deleted.get(path, ()) else None}
@@ -164,21 +190,23 @@ class InProcessSecurity(Service):
             self._keys[name] = [os.urandom(32)]
         return self._keys[name]
 
-    async def encrypt(self, key_name: str, plaintext: bytes, *, context: bytes | None = None,
-                      service: str | None = None) -> str:
+    @_as_real
+    async def encrypt(self, caller: Principal, key_name: str, plaintext: bytes, *,
+                      context: bytes | None = None, service: str | None = None) -> str:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        versions = self._key(key_name, service, create=True)
+        versions = self._key(key_name, service_scope(caller, service), create=True)
         nonce = os.urandom(12)
         ct = AESGCM(versions[-1]).encrypt(nonce, bytes(plaintext), context)
         return f"vault:v{len(versions)}:" + base64.b64encode(nonce + ct).decode()
 
-    async def decrypt(self, key_name: str, ciphertext: str, *, context: bytes | None = None,
-                      service: str | None = None) -> bytes:
+    @_as_real
+    async def decrypt(self, caller: Principal, key_name: str, ciphertext: str, *,
+                      context: bytes | None = None, service: str | None = None) -> bytes:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        versions = self._key(key_name, service, create=False)
+        versions = self._key(key_name, service_scope(caller, service), create=False)
         try:
             _, tag, body = ciphertext.split(":", 2)
             raw = base64.b64decode(body)
@@ -186,16 +214,20 @@ class InProcessSecurity(Service):
         except (ValueError, IndexError, InvalidTag, AttributeError):
             raise DecryptionFailed(f"decrypt with {key_name!r} failed", key=key_name) from None
 
-    async def rewrap(self, key_name: str, ciphertext: str, *, service: str | None = None) -> str:
-        plaintext = await self.decrypt(key_name, ciphertext, service=service)
-        return await self.encrypt(key_name, plaintext, service=service)
+    @_as_real
+    async def rewrap(self, caller: Principal, key_name: str, ciphertext: str, *,
+                     service: str | None = None) -> str:
+        plaintext = await self.decrypt(caller, key_name, ciphertext, service=service)
+        return await self.encrypt(caller, key_name, plaintext, service=service)
 
-    async def datakey(self, key_name: str, bits: int = 256, *, service: str | None = None
-                      ) -> dict[str, Any]:
+    @_as_real
+    async def datakey(self, caller: Principal, key_name: str, bits: int = 256, *,
+                      service: str | None = None) -> dict[str, Any]:
         key = os.urandom(bits // 8)
-        return {"plaintext": key, "ciphertext": await self.encrypt(key_name, key, service=service)}
+        return {"plaintext": key, "ciphertext": await self.encrypt(caller, key_name, key, service=service)}
 
-    async def rotate_key(self, key_name: str) -> int:
+    @_as_real
+    async def rotate_key(self, caller: Principal, key_name: str) -> int:
         versions = self._key(key_name, None, create=False)
         versions.append(os.urandom(32))
         return len(versions)
@@ -209,11 +241,13 @@ class InProcessSecurity(Service):
         self._jwt.append(Ed25519PrivateKey.generate())
         return len(self._jwt)
 
-    async def rotate_jwt_key(self) -> int:
+    @_as_real
+    async def rotate_jwt_key(self, caller: Principal) -> int:
         self._ready()
         return self._rotate_jwt()
 
-    async def jwks(self) -> dict[str, Any]:
+    @_as_real
+    async def jwks(self, caller: Principal) -> dict[str, Any]:
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         self._ready()
@@ -226,18 +260,27 @@ class InProcessSecurity(Service):
                          "kid": f"aria-jwt:v{v}", "x": b64url(raw)})
         return {"keys": keys}
 
-    async def issue_token(self, subject: str, claims: dict[str, Any] | None = None,
+    @_as_real
+    async def issue_token(self, caller: Principal, subject: str, claims: dict[str, Any] | None = None,
                           ttl_s: int | None = None) -> str:
         self._ready()
+        claims = mintable_claims(caller, subject, claims)
         version = len(self._jwt)
         signing_input = signing_input_for(f"aria-jwt:v{version}", self.issuer, subject, claims,
                                           ttl_s, min(900, self.max_ttl_s), self.max_ttl_s)
         return f"{signing_input}.{b64url(self._jwt[-1].sign(signing_input.encode()))}"
 
-    async def verify_token(self, token: str) -> dict[str, Any]:
-        return JwtVerifier(await self.jwks(), self.issuer).verify(token)
+    @_as_real
+    async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
+        return JwtVerifier(await self.jwks(caller), self.issuer).verify(token)
 
-    async def authorize(self, principal: dict[str, Any], action: str,
+    @_as_real
+    async def authorize(self, caller: Principal, principal: dict[str, Any], action: str,
                         resource: dict[str, Any] | None = None) -> bool:
         self._ready()
         return self._authz.authorize(principal, action, resource)
+
+    @_as_real
+    async def roles(self, caller: Principal) -> dict[str, list[str]]:
+        self._ready()
+        return {role: list(perms) for role, perms in self._authz.roles.items()}

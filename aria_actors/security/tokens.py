@@ -14,6 +14,9 @@ Guarantees and caveats
   token never lives longer than ``max_ttl``): the overlap window. After that it is dropped.
 - Only ``alg: EdDSA`` is accepted; ``none``, HMAC and anything else are refused before any key is
   looked up. Reserved claims (iss, sub, iat, nbf, exp, jti) cannot be set through ``claims``.
+- Nobody mints a token stronger than itself (:func:`mintable_claims`): only the local operator
+  and a service acting for itself (aria_auth signing its users' tokens) choose the subject and
+  roles; the ``internal`` role is never put in a token.
 - ``exp``/``nbf`` are checked with ``leeway`` seconds of clock skew.
 """
 
@@ -26,12 +29,19 @@ import secrets as _secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.errors import BadRequest, Forbidden
+from aria_actors.runtime.principal import INTERNAL_ROLE
 from aria_actors.security.errors import InvalidSecretPath, InvalidToken, KeyNotFound
+
+if TYPE_CHECKING:
+    from aria_actors.runtime.principal import Principal
 
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 RESERVED = frozenset({"iss", "sub", "iat", "nbf", "exp", "jti"})
+# What a caller minting a token for itself may set: each only narrows the token.
+SELF_CLAIMS = frozenset({"roles", "tenant", "aud"})
 
 
 def b64url(data: bytes) -> str:
@@ -134,6 +144,42 @@ class JwtVerifier:
         if now + self.leeway_s < nbf:
             raise InvalidToken("token not valid yet", nbf=nbf)
         return claims
+
+
+def mintable_claims(caller: Principal, subject: str, claims: dict[str, Any] | None) -> dict[str, Any]:
+    """The claims ``caller`` may put in a token for ``subject``; 403 for anything beyond its own.
+
+    The operator (the CLI holding the cluster's token) and a service acting for itself mint any
+    subject and roles. Anyone else mints only for itself: its own subject, a subset of its roles,
+    its own tenant (filled in when left out, so a token never escapes its tenant) and nothing but
+    ``roles``, ``tenant`` and ``aud``: a ``sid`` would borrow another session, ``svc`` or
+    ``client_id`` would make it a service.
+    """
+    claims = dict(claims or {})
+    roles = claims.get("roles", [])
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
+        raise BadRequest("claims.roles must be a list of role names")
+    if INTERNAL_ROLE in roles:
+        raise Forbidden(f"the {INTERNAL_ROLE!r} role is never put in a token", role=INTERNAL_ROLE)
+    if caller.kind == "operator" or caller.is_internal:
+        return claims
+    if subject != caller.subject:
+        raise Forbidden(f"{caller.subject!r} may only mint tokens for itself, not {subject!r}",
+                        subject=subject[:256])
+    if extra := sorted(claims.keys() - SELF_CLAIMS):
+        raise Forbidden(f"claims {extra} cannot be set in a token for yourself", claims=extra)
+    if beyond := sorted(set(roles) - set(caller.roles)):
+        raise Forbidden(f"{caller.subject!r} does not hold the roles {beyond}", roles=beyond)
+    tenant = claims.get("tenant", caller.tenant)
+    if tenant != caller.tenant:
+        raise Forbidden(f"{caller.subject!r} may not mint a token for tenant {tenant!r}")
+    if "roles" in claims:
+        claims["roles"] = list(roles)
+    if caller.tenant is not None:
+        claims["tenant"] = caller.tenant
+    return claims
 
 
 def signing_input_for(kid: str, issuer: str, subject: str, claims: dict[str, Any] | None,

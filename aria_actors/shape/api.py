@@ -1,226 +1,289 @@
-"""REST surface of aria_shape under ``/v1/shape``; thin: validates, then calls the service."""
+"""REST surface of aria_shape under ``/v1/shape``; thin: validates, then calls the service.
+
+Every body is a pydantic model that refuses unknown fields and bounds its sizes, so a malformed
+request is a 422 problem+json before aria_shape is called; each route names the RPC method it
+fronts (``permits``), whose permission the gateway checks here and the service again inside.
+"""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from aria_actors.runtime.http import service_client
-from aria_actors.runtime.service import ServiceClient
+from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.principal import Principal
+from aria_actors.shape.client import ShapeClient
+from aria_actors.shape.templates import (
+    MAX_DESCRIPTION,
+    MAX_ITEMS,
+    NAME_PATTERN,
+    Character,
+    Name,
+    Template,
+    Word,
+)
 
 router = APIRouter(prefix="/v1/shape", tags=["shape"])
-Shape = Depends(service_client("aria_shape"))
+Client = Annotated[ShapeClient, Depends(service_client(ShapeClient))]
+
+MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=MODEL_ID)]
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]  # fits the stored seed and torch's generator
+Tokens = Annotated[int, Field(ge=1, le=512)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+JsonObject = Annotated[dict[str, Any], Field(max_length=256)]
+Traits = Annotated[list[Word], Field(max_length=MAX_ITEMS)]
+Attributes = Annotated[dict[Word, float | int | Word], Field(max_length=64)]
+TemplatePath = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+ModelPath = Annotated[str, Path(min_length=1, max_length=128, pattern=MODEL_ID)]
 
 
-class GenerateRequest(BaseModel):
-    template: str | dict[str, Any] = Field(description="A template's name, or a whole template inline.")
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemplateBody(Template):
+    """A template as ``PUT /templates/{name}`` takes it: the path names it."""
+
+    name: Name | None = None  # type: ignore[assignment]
+
+
+def _template(template: str | Template) -> str | dict[str, Any]:
+    return template if isinstance(template, str) else template.model_dump(mode="json", by_alias=True)
+
+
+class GenerateRequest(Body):
+    template: Name | Template = Field(description="A template's name, or a whole template inline.")
     name: str = Field("", max_length=128, description="Name of the new character.")
-    seed: int | None = Field(None, ge=0, description="Seed for a reproducible character.")
+    seed: Seed | None = Field(None, description="Seed for a reproducible character.")
     describe: bool = Field(True, description="Also generate a description and its embedding.")
-    max_new_tokens: int | None = Field(None, ge=1, le=512)
+    max_new_tokens: Tokens | None = None
 
 
-class ValidateRequest(BaseModel):
-    template: str | dict[str, Any]
-    character: dict[str, Any]
+class ValidateRequest(Body):
+    template: Name | Template
+    character: Character
 
 
-class DescribeRequest(BaseModel):
-    traits: list[str] = Field(min_length=1, max_length=32)
-    max_new_tokens: int | None = Field(None, ge=1, le=512)
-    seed: int | None = Field(None, ge=0)
+class DescribeRequest(Body):
+    traits: list[Word] = Field(min_length=1, max_length=32)
+    max_new_tokens: Tokens | None = None
+    seed: Seed | None = None
 
 
 @router.get("/templates")
-async def list_templates(client: ServiceClient = Shape) -> list[dict[str, Any]]:
-    return await client.call("list_templates")
+async def list_templates(client: Client,
+                         caller: Principal = permits(ShapeClient.list_templates)) -> list[dict[str, Any]]:
+    return await client.list_templates(caller)
 
 
 @router.get("/templates/{name}")
-async def get_template(name: str, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("get_template", name)
+async def get_template(name: TemplatePath, client: Client,
+                       caller: Principal = permits(ShapeClient.get_template)) -> dict[str, Any]:
+    return await client.get_template(caller, name)
 
 
 @router.put("/templates/{name}")
-async def put_template(name: str, body: dict[str, Any], client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("put_template", {**body, "name": name})
+async def put_template(name: TemplatePath, body: TemplateBody, client: Client,
+                       caller: Principal = permits(ShapeClient.put_template)) -> dict[str, Any]:
+    return await client.put_template(caller, {**body.model_dump(mode="json", by_alias=True), "name": name})
 
 
 @router.post("/characters/generate")
-async def generate(req: GenerateRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("generate", req.template, name=req.name, seed=req.seed,
-                             describe=req.describe, max_new_tokens=req.max_new_tokens)
+async def generate(req: GenerateRequest, client: Client,
+                   caller: Principal = permits(ShapeClient.generate)) -> dict[str, Any]:
+    return await client.generate(caller, _template(req.template), name=req.name, seed=req.seed,
+                                 describe=req.describe, max_new_tokens=req.max_new_tokens)
 
 
 @router.post("/characters/validate")
-async def validate(req: ValidateRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("validate", req.template, req.character)
+async def validate(req: ValidateRequest, client: Client,
+                   caller: Principal = permits(ShapeClient.validate)) -> dict[str, Any]:
+    return await client.validate(caller, _template(req.template), req.character.model_dump(mode="json"))
 
 
 @router.post("/characters/portrait", response_class=Response)
-async def portrait(character: dict[str, Any], client: ServiceClient = Shape) -> Response:
-    svg = await client.call("portrait", character)
+async def portrait(character: Character, client: Client,
+                   caller: Principal = permits(ShapeClient.portrait)) -> Response:
+    svg = await client.portrait(caller, character.model_dump(mode="json"))
     return Response(svg, media_type="image/svg+xml")
 
 
 @router.post("/describe")
-async def describe(req: DescribeRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    text = await client.call("describe", req.traits, max_new_tokens=req.max_new_tokens, seed=req.seed)
+async def describe(req: DescribeRequest, client: Client,
+                   caller: Principal = permits(ShapeClient.describe)) -> dict[str, Any]:
+    text = await client.describe(caller, req.traits, max_new_tokens=req.max_new_tokens, seed=req.seed)
     return {"traits": req.traits, "description": text}
 
 
-class CreateCharacterRequest(BaseModel):
-    template: str = Field(description="Name of the character's template.")
-    character: dict[str, Any] | None = Field(None, description="A character to store; omitted: generate one.")
+class CreateCharacterRequest(Body):
+    template: Name = Field(description="Name of the character's template.")
+    character: Character | None = Field(None, description="A character to store; omitted: generate one.")
     name: str = Field("", max_length=128)
-    seed: int | None = Field(None, ge=0)
+    seed: Seed | None = None
     describe: bool = True
     change: str = Field("created", max_length=1000)
 
 
-class EvolveRequest(BaseModel):
-    add_traits: list[str] = Field(default_factory=list)
-    remove_traits: list[str] = Field(default_factory=list)
-    attributes: dict[str, float | int | str] = Field(default_factory=dict)
+class EvolveRequest(Body):
+    add_traits: Traits = Field(default_factory=list)
+    remove_traits: Traits = Field(default_factory=list)
+    attributes: Attributes = Field(default_factory=dict)
     name: str | None = Field(None, max_length=128)
-    description: str | None = None
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     change: str = Field("", max_length=1000, description="Why the character changed.")
 
 
-class ModelRequest(BaseModel):
-    path: str = Field(min_length=1, description="Checkpoint directory of this version.")
-    parent: str | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    training_config: dict[str, Any] = Field(default_factory=dict)
+class ModelRequest(Body):
+    path: str = Field(min_length=1, max_length=4096, description="Checkpoint directory of this version.")
+    parent: ModelId | None = None
+    metrics: JsonObject = Field(default_factory=dict)
+    training_config: JsonObject = Field(default_factory=dict)
 
 
 @router.post("/characters", status_code=201)
-async def create_character(req: CreateCharacterRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("create_character", req.template, req.character, name=req.name,
-                             seed=req.seed, describe=req.describe, change=req.change)
+async def create_character(req: CreateCharacterRequest, client: Client,
+                           caller: Principal = permits(ShapeClient.create_character)) -> dict[str, Any]:
+    character = req.character.model_dump(mode="json") if req.character is not None else None
+    return await client.create_character(caller, req.template, character, name=req.name, seed=req.seed,
+                                         describe=req.describe, change=req.change)
 
 
 @router.get("/characters/{character_id}")
-async def get_character(character_id: str, version: int | None = Query(None, ge=1),
-                        client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("get_character", character_id, version)
+async def get_character(character_id: uuid.UUID, client: Client,
+                        version: int | None = Query(None, ge=1, le=2**31 - 1),
+                        caller: Principal = permits(ShapeClient.get_character)) -> dict[str, Any]:
+    return await client.get_character(caller, str(character_id), version)
 
 
 @router.post("/characters/{character_id}/versions", status_code=201)
-async def evolve_character(character_id: str, req: EvolveRequest,
-                           client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("evolve_character", character_id, **req.model_dump())
+async def evolve_character(character_id: uuid.UUID, req: EvolveRequest, client: Client,
+                           caller: Principal = permits(ShapeClient.evolve_character)) -> dict[str, Any]:
+    return await client.evolve_character(caller, str(character_id), **req.model_dump())
 
 
 @router.get("/characters/{character_id}/versions")
-async def character_history(character_id: str, client: ServiceClient = Shape) -> list[dict[str, Any]]:
-    return await client.call("character_history", character_id)
+async def character_history(character_id: uuid.UUID, client: Client,
+                            caller: Principal = permits(ShapeClient.character_history)) -> list[dict[str, Any]]:
+    return await client.character_history(caller, str(character_id))
 
 
 @router.get("/models")
-async def list_models(client: ServiceClient = Shape) -> list[dict[str, Any]]:
-    return await client.call("list_models")
+async def list_models(client: Client, caller: Principal = permits(ShapeClient.list_models)) -> list[dict[str, Any]]:
+    return await client.list_models(caller)
 
 
 @router.get("/models/{model_id}")
-async def get_model(model_id: str, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("get_model", model_id)
+async def get_model(model_id: ModelPath, client: Client,
+                    caller: Principal = permits(ShapeClient.get_model)) -> dict[str, Any]:
+    return await client.get_model(caller, model_id)
 
 
 @router.put("/models/{model_id}")
-async def register_model(model_id: str, req: ModelRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("register_model", model_id, req.path, parent=req.parent,
-                             metrics=req.metrics, training_config=req.training_config)
+async def register_model(model_id: ModelPath, req: ModelRequest, client: Client,
+                         caller: Principal = permits(ShapeClient.register_model)) -> dict[str, Any]:
+    return await client.register_model(caller, model_id, req.path, parent=req.parent, metrics=req.metrics,
+                                       training_config=req.training_config)
 
 
-class TrafficRequest(BaseModel):
-    weights: dict[str, float] = Field(min_length=1, description="Model version id -> traffic weight.")
-    seed: int = Field(0, ge=0)
+class TrafficRequest(Body):
+    weights: dict[ModelId, Annotated[Finite, Field(ge=0)]] = Field(
+        min_length=1, max_length=16, description="Model version id -> traffic weight.")
+    seed: Seed = 0
 
 
-class CompleteRequest(BaseModel):
+class CompleteRequest(Body):
     prompt: str = Field(min_length=1, max_length=4000)
     key: str | None = Field(None, max_length=256, description="Sticky routing key (user, session).")
-    max_new_tokens: int | None = Field(None, ge=1, le=512)
-    seed: int | None = Field(None, ge=0)
+    max_new_tokens: Tokens | None = None
+    seed: Seed | None = None
 
 
-class FeedbackRequest(BaseModel):
-    version: str
-    value: float
+class FeedbackRequest(Body):
+    version: ModelId
+    value: Finite
 
 
-class PromoteRequest(BaseModel):
-    version: str | None = Field(None, description="Version to serve; default the A/B leader.")
+class PromoteRequest(Body):
+    version: ModelId | None = Field(None, description="Version to serve; default the A/B leader.")
 
 
 @router.put("/traffic")
-async def set_traffic(req: TrafficRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("set_traffic", req.weights, seed=req.seed)
+async def set_traffic(req: TrafficRequest, client: Client,
+                      caller: Principal = permits(ShapeClient.set_traffic)) -> dict[str, Any]:
+    return await client.set_traffic(caller, req.weights, seed=req.seed)
 
 
 @router.get("/traffic")
-async def traffic_report(client: ServiceClient = Shape) -> dict[str, Any] | None:
-    return await client.call("traffic_report")
+async def traffic_report(client: Client,
+                         caller: Principal = permits(ShapeClient.traffic_report)) -> dict[str, Any] | None:
+    return await client.traffic_report(caller)
 
 
 @router.post("/complete")
-async def complete(req: CompleteRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("complete_ab", req.prompt, key=req.key, max_new_tokens=req.max_new_tokens,
-                             seed=req.seed)
+async def complete(req: CompleteRequest, client: Client,
+                   caller: Principal = permits(ShapeClient.complete_ab)) -> dict[str, Any]:
+    return await client.complete_ab(caller, req.prompt, key=req.key, max_new_tokens=req.max_new_tokens,
+                                    seed=req.seed)
 
 
 @router.post("/feedback", status_code=204)
-async def feedback(req: FeedbackRequest, client: ServiceClient = Shape) -> Response:
-    await client.call("feedback", req.version, req.value)
+async def feedback(req: FeedbackRequest, client: Client,
+                   caller: Principal = permits(ShapeClient.feedback)) -> Response:
+    await client.feedback(caller, req.version, req.value)
     return Response(status_code=204)
 
 
 @router.post("/promote")
-async def promote(req: PromoteRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("promote", req.version)
+async def promote(req: PromoteRequest, client: Client,
+                  caller: Principal = permits(ShapeClient.promote)) -> dict[str, Any]:
+    return await client.promote(caller, req.version)
 
 
-class TrainRequest(BaseModel):
-    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                         description="Id of the model version to create (also its checkpoint run's name).")
+class TrainRequest(Body):
+    version: ModelId = Field(description="Id of the model version to create (also its checkpoint run's name).")
     steps: int = Field(20, ge=1, le=10_000)
     prompts_per_step: int = Field(4, ge=1, le=1024)
-    settings: dict[str, Any] = Field(default_factory=dict, description="GRPO settings (GRPOSettings).")
-    seed: int = Field(0, ge=0)
+    settings: JsonObject = Field(default_factory=dict, description="GRPO settings (GRPOSettings).")
+    seed: Seed = 0
     eval_prompts: int = Field(8, ge=0, le=1024, description="Held-out prompts scored before and after.")
     checkpoint_every: int = Field(5, ge=1, le=10_000,
                                   description="Steps between checkpoints (a retried attempt resumes at the last).")
 
 
 @router.post("/train", status_code=202)
-async def train(req: TrainRequest, client: ServiceClient = Shape) -> dict[str, Any]:
-    """Enqueue a training run (aria_queue job ``aria_shape.train``); follow it with
-    ``GET /train/{job_id}``, whose ``model`` is the registered version once it completed."""
-    return await client.call("start_training", req.version, steps=req.steps,
-                             prompts_per_step=req.prompts_per_step, settings=req.settings, seed=req.seed,
-                             eval_prompts=req.eval_prompts, checkpoint_every=req.checkpoint_every)
+async def train(req: TrainRequest, client: Client,
+                caller: Principal = permits(ShapeClient.start_training)) -> dict[str, Any]:
+    """Enqueue a training run (aria_queue job ``aria_shape.train``, run as the caller); follow it
+    with ``GET /train/{job_id}``, whose ``model`` is the registered version once it completed."""
+    return await client.start_training(caller, req.version, steps=req.steps,
+                                       prompts_per_step=req.prompts_per_step, settings=req.settings,
+                                       seed=req.seed, eval_prompts=req.eval_prompts,
+                                       checkpoint_every=req.checkpoint_every)
 
 
 @router.get("/train/{job_id}")
-async def training_status(job_id: int, client: ServiceClient = Shape) -> dict[str, Any]:
-    return await client.call("training_status", job_id)
+async def training_status(client: Client, job_id: int = Path(ge=1, le=2**63 - 1),
+                          caller: Principal = permits(ShapeClient.training_status)) -> dict[str, Any]:
+    return await client.training_status(caller, job_id)
 
 
 @router.post("/stream")
-async def stream(req: CompleteRequest, client: ServiceClient = Shape) -> StreamingResponse:
+async def stream(req: CompleteRequest, client: Client,
+                 caller: Principal = permits(ShapeClient.start_stream)) -> StreamingResponse:
     """Server-sent events: one ``data: {"token": ...}`` per piece, then ``event: done``."""
-    sid = (await client.call("start_stream", req.prompt, max_new_tokens=req.max_new_tokens,
-                             seed=req.seed, key=req.key))["stream_id"]
+    sid = (await client.start_stream(caller, req.prompt, max_new_tokens=req.max_new_tokens,
+                                     seed=req.seed, key=req.key))["stream_id"]
 
     async def events() -> AsyncIterator[str]:
         while True:
-            chunk = await client.call("read_stream", sid)
+            chunk = await client.read_stream(caller, sid)
             for piece in chunk["tokens"]:
                 yield f"data: {json.dumps({'token': piece})}\n\n"
             if chunk["done"]:

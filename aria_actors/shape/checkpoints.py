@@ -36,6 +36,8 @@ Guarantees and caveats
   produce identical bytes and share their chunks (measured in ``docs/shape.md``).
 - The storage sink calls the service from synchronous training code: through ``loop`` (the loop
   owning the client, from another thread) or, without one, in a fresh ``asyncio.run`` per call.
+  It calls as the ``caller`` it is given (a training job's enqueuer), so a run can write and read
+  only what its enqueuer could.
 - Blobs are built in memory (about twice the checkpoint while packing) and go up in parts of
   8 MiB when larger (the service's upload path); fine for small models, a multi-GB checkpoint
   wants a streamed pack (files straight to ``upload_part``), not built yet.
@@ -55,14 +57,19 @@ import shutil
 import tarfile
 import tempfile
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from aria_actors.runtime.principal import Principal
+from aria_actors.storage.client import StorageClient
 
 BLOBS = ("model", "optimizer", "assets")
 WEIGHT_FILE = re.compile(r".*\.safetensors(\.index\.json)?$")
 STATE_FILES = ("optimizer.safetensors", "trainer_state.json")
 PART_BYTES = 8 << 20  # the storage service's upload part size
+T = TypeVar("T")
 
 
 @dataclass
@@ -204,24 +211,26 @@ class DirectoryCheckpoints:
 
 
 class StorageCheckpoints:
-    """Checkpoints of one run in aria_storage (``client`` answers the storage service's calls)."""
+    """Checkpoints of one run in aria_storage, read and written as ``caller`` (a training job's
+    enqueuer: the job has that principal's rights on the store, no more)."""
 
-    def __init__(self, client: Any, run: str, *, loop: asyncio.AbstractEventLoop | None = None,
-                 cache_dir: str | Path | None = None, prefix: str = "shape/checkpoints") -> None:
+    def __init__(self, client: StorageClient, run: str, *, caller: Principal,
+                 loop: asyncio.AbstractEventLoop | None = None, cache_dir: str | Path | None = None,
+                 prefix: str = "shape/checkpoints") -> None:
         if not run or "/" in run:
             from aria_actors.shape.errors import TrainingConfigError
 
             raise TrainingConfigError(f"checkpoint run name {run!r} must be non-empty, without '/'",
                                       field="run")
-        self.client, self.run, self.loop = client, run, loop
+        self.client, self.run, self.loop, self.caller = client, run, loop, caller
         self.base = f"{prefix}/{run}"
         self.cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "aria-shape-ckpt"
         self._previous: dict[str, Any] | None = None
         self._previous_ids: dict[str, set[str]] = {}  # chunk ids per blob of the previous checkpoint
         self.reports: list[dict[str, Any]] = []
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        coro = self.client.call(method, *args, **kwargs)
+    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+        """The result of a storage call, from synchronous training code."""
         if self.loop is None:
             return asyncio.run(coro)
         try:
@@ -235,20 +244,20 @@ class StorageCheckpoints:
 
     def _put(self, name: str, data: bytes, **options: Any) -> dict[str, Any]:
         if len(data) <= PART_BYTES:
-            return self._call("put", name, data, **options)
-        upload = self._call("upload_begin")
+            return self._wait(self.client.put(self.caller, name, data, **options))
+        upload = self._wait(self.client.upload_begin(self.caller))
         try:
             for i in range(0, len(data), PART_BYTES):
-                self._call("upload_part", upload, data[i:i + PART_BYTES])
-            return self._call("upload_commit", upload, name, **options)
+                self._wait(self.client.upload_part(self.caller, upload, data[i:i + PART_BYTES]))
+            return self._wait(self.client.upload_commit(self.caller, upload, name, **options))
         except BaseException:
-            self._call("upload_abort", upload)
+            self._wait(self.client.upload_abort(self.caller, upload))
             raise
 
     def _chunks(self, name: str, version: int) -> dict[str, int]:
         from aria_actors.storage.index import decode
 
-        index = decode(self._call("index", name, version), f"{name}@{version}")
+        index = decode(self._wait(self.client.index(self.caller, name, version)), f"{name}@{version}")
         return {c.hex: c.size for c in index.chunks}
 
     def _ref(self, version: int) -> str:
@@ -261,8 +270,8 @@ class StorageCheckpoints:
         name = f"{self.base}/manifest"
         try:
             if version is None:
-                version = int(self._call("info", name)["version"])
-            body = json.loads(self._call("get", name, version))
+                version = int(self._wait(self.client.info(self.caller, name))["version"])
+            body = json.loads(self._wait(self.client.get(self.caller, name, version)))
         except AssetNotFound:
             return None
         return {**body, "ref": self._ref(version)}
@@ -336,6 +345,7 @@ class StorageCheckpoints:
         out = self.cache / self.run / f"manifest-{version:06d}-{key}"
         if (out / "trainer_state.json").is_file():
             return out
-        blobs = {k: self._call("get", r["name"], r["version"]) for k, r in manifest["blobs"].items()}
+        blobs = {k: self._wait(self.client.get(self.caller, r["name"], r["version"]))
+                 for k, r in manifest["blobs"].items()}
         blobs["state"] = json.dumps(manifest["state"], sort_keys=True).encode()
         return write_dir(blobs, out)

@@ -111,6 +111,24 @@ class InvalidTraffic(ShapeError):
     title = "Invalid traffic split"
 
 
+class NoTrafficSplit(ShapeError):
+    """No A/B test is running, so there is nothing to give feedback on; start one with
+    ``PUT /v1/shape/traffic`` (set_traffic)."""
+
+    type = "shape-no-traffic-split"
+    status = 409
+    title = "No A/B test running"
+
+
+class NothingToPromote(ShapeError):
+    """Promotion needs a version: name one, or run an A/B test and collect feedback so that it
+    has a leader."""
+
+    type = "shape-nothing-to-promote"
+    status = 409
+    title = "Nothing to promote"
+
+
 class EngineError(ShapeError):
     """The model engine process of a Serve replica failed a request or died (its message is
     included, `model` names the model path). If it died, restart the deployment: a new replica

@@ -27,6 +27,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.corpus import prompt_for
 
 
@@ -73,13 +75,15 @@ class GenerationMixin:
         self._record(version, sum(c.tokens for c in out), t0)
         return out
 
-    async def describe(self, traits: list[str], *, max_new_tokens: int | None = None,
+    @rpc("shape:character:generate", job=True)
+    async def describe(self, caller: Principal, traits: list[str], *, max_new_tokens: int | None = None,
                        seed: int | None = None, key: str | None = None) -> str:
         """A generated text description of a character with ``traits``."""
         out = await self._complete([prompt_for(traits)], key=key, max_new_tokens=max_new_tokens, seed=seed)
         return out[0].text.strip()
 
-    async def complete(self, prompts: list[str], *, max_new_tokens: int | None = None,
+    @rpc("shape:completion:generate", job=True)
+    async def complete(self, caller: Principal, prompts: list[str], *, max_new_tokens: int | None = None,
                        seed: int | None = None, min_new_tokens: int | None = None,
                        key: str | None = None) -> list[str]:
         """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one
@@ -88,9 +92,11 @@ class GenerationMixin:
                                    min_new_tokens=min_new_tokens)
         return [c.text for c in out]
 
-    async def start_stream(self, prompt: str, *, max_new_tokens: int | None = None,
+    @rpc("shape:completion:generate")
+    async def start_stream(self, caller: Principal, prompt: str, *, max_new_tokens: int | None = None,
                            seed: int | None = None, key: str | None = None) -> dict[str, str]:
-        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream`."""
+        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the
+        same caller: a stream is its starter's)."""
         version = self._route(key)
         pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
                                           seed=seed)
@@ -102,12 +108,15 @@ class GenerationMixin:
                 yield piece
             self._record(version, n, t0)  # pieces: about one per token
 
-        return {"stream_id": self._streams.start(counted()), "version": version}
+        return {"stream_id": self._streams.start(counted(), owner=caller.subject), "version": version}
 
-    async def read_stream(self, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
+    @rpc("shape:completion:generate")
+    async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
         """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
-        return await self._streams.read(stream_id, wait_s)
+        # bounded: a read must answer well within the service's call timeout
+        return await self._streams.read(stream_id, min(max(wait_s, 0.0), 10.0), owner=caller.subject)
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    @rpc("shape:completion:generate", job=True)
+    async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings from the served version (never split by an A/B test)."""
         return await self._inference().embed(self._served_version, texts)

@@ -29,6 +29,10 @@ Guarantees and caveats
   data-parallel loop is :mod:`aria_actors.shape.training`.
 - The worker does not register the version: it only returns it, and aria_shape registers it from
   the result row (so no call goes from a queue worker back up to aria_shape).
+- Enqueueing ``aria_shape.train`` needs ``shape:model:train`` (declared on the worker; aria_queue
+  checks it at enqueue), and the job runs as its enqueuer: its checkpoints are read and written
+  in aria_storage with the enqueuer's rights. A job without a recorded enqueuer may still train
+  to a directory, never to aria_storage (it is discarded).
 - The held-out rewards are sampled with a fixed seed on the base model and on the final weights
   (``before`` from the base even after a resume), so they compare the same prompts and draws.
 """
@@ -39,7 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from aria_actors.queue.registry import worker
+from aria_actors.runtime.principal import Principal
 from aria_actors.shape.rewards import RewardFn, trait_coverage
+from aria_actors.storage.client import StorageClient
 
 
 def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
@@ -110,27 +116,35 @@ def _directory(checkpoint_dir: str | None) -> Any:
     return DirectoryCheckpoints(checkpoint_dir)
 
 
-def _sink(args: dict[str, Any], storage: Any = None, loop: Any = None) -> Any:
+def _sink(args: dict[str, Any], caller: Principal | None, storage: StorageClient | None = None,
+          loop: Any = None) -> Any:
     """The checkpoint sink a job's ``args`` name (its keys are taken out of ``args``):
-    aria_storage run ``checkpoint_run`` (``storage`` answers its calls; default the runtime's
-    client, in a queue worker actor), else directories under ``checkpoint_dir``."""
+    aria_storage run ``checkpoint_run``, called as ``caller`` (the job's enqueuer; ``storage``
+    default: the runtime's client, in a queue worker actor), else directories under
+    ``checkpoint_dir``."""
     run, cache_dir = args.pop("checkpoint_run", None), args.pop("cache_dir", None)
     checkpoint_dir = args.pop("checkpoint_dir", None)
     if not run:
         return _directory(checkpoint_dir)
+    from aria_actors.queue.jobs import Discard
     from aria_actors.shape.checkpoints import StorageCheckpoints
 
+    if caller is None:  # a job runs with its enqueuer's rights; it has none to use the store with
+        raise Discard("this job records no enqueuer, so it may not use aria_storage; enqueue it "
+                      "through aria_queue (POST /v1/shape/train)")
     if storage is None:
-        from aria_actors.queue.dispatch import ray_client
+        from aria_actors.queue.dispatch import typed_client
 
-        storage = ray_client("aria_storage")
-    return StorageCheckpoints(storage, run, loop=loop, cache_dir=cache_dir)
+        storage = typed_client(StorageClient)
+    return StorageCheckpoints(storage, run, caller=caller, loop=loop, cache_dir=cache_dir)
 
 
-def train_version(args: dict[str, Any], storage: Any = None, loop: Any = None) -> dict[str, Any]:
+def train_version(args: dict[str, Any], caller: Principal | None, storage: StorageClient | None = None,
+                  loop: Any = None) -> dict[str, Any]:
     """The run of a job with a ``version`` (see :meth:`ShapeService.start_training`): trains,
-    then returns what aria_shape registers. ``storage`` answers aria_storage's calls (default:
-    the runtime's client, in a queue worker actor), from a thread when ``loop`` owns it."""
+    then returns what aria_shape registers. Checkpoints go to aria_storage as ``caller`` (the
+    job's enqueuer) through ``storage`` (default: the runtime's client, in a queue worker actor),
+    from a thread when ``loop`` owns it."""
     from pydantic import ValidationError
 
     from aria_actors.queue.jobs import Discard
@@ -142,7 +156,7 @@ def train_version(args: dict[str, Any], storage: Any = None, loop: Any = None) -
     except ValidationError as exc:  # no attempt would do better: give up now, not after five
         raise Discard(f"invalid GRPO settings: {exc}") from None
     version, parent = args.pop("version"), args.pop("parent", None)
-    sink = _sink(args, storage, loop)
+    sink = _sink(args, caller, storage, loop)
     out = run_training(checkpoints=sink, **args)
     path = sink.local(out["final_checkpoint"])  # fetched onto this node from aria_storage
     metrics = {"held_out_reward_before": out.get("held_out_reward_before"),
@@ -155,13 +169,23 @@ def train_version(args: dict[str, Any], storage: Any = None, loop: Any = None) -
             "training_config": config}
 
 
-@worker(queue="shape-train", name="aria_shape.train", max_attempts=5)
+@worker(queue="shape-train", name="aria_shape.train", max_attempts=5, permission="shape:model:train")
 def train_job(job: Any) -> dict[str, Any]:
     """aria_queue worker: with a ``version`` in ``args``, :func:`train_version`; otherwise
     ``args`` are :func:`run_training`'s keyword arguments, plus ``checkpoint_run`` (checkpoints
-    go to aria_storage under that run name instead of ``checkpoint_dir``)."""
-    if "version" in job.args:
-        return train_version(job.args)
-    args = dict(job.args)
-    sink = _sink(args)
-    return run_training(args.pop("model_path"), checkpoints=sink, **args)
+    go to aria_storage under that run name instead of ``checkpoint_dir``). Either way it runs as
+    the job's enqueuer (``job.caller``), who needed ``shape:model:train`` to enqueue it."""
+    from aria_actors.queue.jobs import Discard
+    from aria_actors.runtime.errors import AriaError
+
+    try:
+        if "version" in job.args:
+            return train_version(job.args, job.caller)
+        args = dict(job.args)
+        sink = _sink(args, job.caller)
+        return run_training(args.pop("model_path"), checkpoints=sink, **args)
+    except AriaError as exc:
+        if exc.status not in (401, 403):
+            raise
+        # the enqueuer's rights do not change between attempts: no retry would do better
+        raise Discard(f"aria_storage refused the job's enqueuer: {exc.message}") from exc

@@ -42,13 +42,18 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.queue.client import QueueClient
 from aria_actors.queue.errors import JobNotFound
 from aria_actors.queue.jobs import FINISHED, JobState
 from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.errors import ModelVersionExists
 
 log = logging.getLogger("aria.shape")
 WORKER = "aria_shape.train"
+# aria_shape acting for itself: its start-up, following its training jobs (the mixins share it).
+ME = Principal.internal("aria_shape")
 UNFINISHED = tuple(s.value for s in JobState if s not in FINISHED)
 
 
@@ -83,19 +88,22 @@ class TrainingRunsMixin:
         def _records(self) -> Any: ...
         def _inference(self) -> Any: ...
 
-    def _queue(self) -> Any:
-        queue = self.deps.get("aria_queue")
-        if queue is None:
+    def _queue(self) -> QueueClient:
+        if self.deps.get("aria_queue") is None:
             raise ServiceUnavailable("training runs go through aria_queue, which is not a dependency here",
                                      service="aria_queue")
-        return queue
+        return self.deps.of(QueueClient)
 
-    async def start_training(self, version_id: str, *, steps: int = 20, prompts_per_step: int = 4,
-                             settings: dict[str, Any] | None = None, eval_prompts: int = 8, seed: int = 0,
-                             checkpoint_every: int = 5) -> dict[str, Any]:
+    @rpc("shape:model:train")
+    async def start_training(self, caller: Principal, version_id: str, *, steps: int = 20,
+                             prompts_per_step: int = 4, settings: dict[str, Any] | None = None,
+                             eval_prompts: int = 8, seed: int = 0, checkpoint_every: int = 5) -> dict[str, Any]:
         """Enqueue a GRPO run on the served model whose result becomes model version
         ``version_id`` (parent: the served version; metrics: the held-out mean reward before and
-        after, the rewards of each step; training config: the GRPO settings). Returns the job."""
+        after, the rewards of each step; training config: the GRPO settings). Returns the job.
+
+        The job is enqueued as ``caller``, so it runs (checkpoints to aria_storage included) with
+        the caller's rights, never aria_shape's."""
         store, queue = self._records(), self._queue()
         if await store.existing_models([version_id]):
             raise ModelVersionExists(f"model version {version_id!r} exists already; train under a new id",
@@ -112,13 +120,16 @@ class TrainingRunsMixin:
             args.update(checkpoint_run=version_id, cache_dir=str(ckpt))
         else:
             args["checkpoint_dir"] = str(ckpt / version_id)
-        job = await queue.call("enqueue", WORKER, args, unique={"period": None, "keys": ["version"]})
+        job = await queue.enqueue(caller, WORKER, args, unique={"period": None, "keys": ["version"]})
         self._train_jobs.add(job["id"])
         return job_view(job)
 
-    async def training_status(self, job_id: int) -> dict[str, Any]:
+    @rpc("shape:model:read")
+    async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """A training job's state; once completed, with the model version it registered."""
-        job = await self._queue().call("get_job", job_id)
+        # Read as aria_shape: a training run is aria_shape's record (its version is registered
+        # here), whoever enqueued it; the caller's right to see it is shape:model:read.
+        job = await self._queue().get_job(ME, job_id)
         if job["worker"] != WORKER or not _versioned(job):
             raise NotFound(f"job {job_id} is not a training run of aria_shape ({job['worker']})",
                            job_id=job_id)
@@ -136,7 +147,7 @@ class TrainingRunsMixin:
         out: list[dict[str, Any]] = []
         after = 0
         while True:
-            page = await self._queue().call("list_jobs", state=state, worker=WORKER, after_id=after, limit=500)
+            page = await self._queue().list_jobs(ME, state=state, worker=WORKER, after_id=after, limit=500)
             out += [j for j in page if _versioned(j)]
             if len(page) < 500:
                 return out
@@ -156,7 +167,7 @@ class TrainingRunsMixin:
         training: list[str] = []
         for job_id in sorted(self._train_jobs):
             try:
-                job = await self._queue().call("get_job", job_id)
+                job = await self._queue().get_job(ME, job_id)
             except JobNotFound:  # pruned: nothing left to register
                 self._train_jobs.discard(job_id)
                 continue

@@ -28,6 +28,13 @@ Generation (describe, complete, streams, embed; :mod:`.generation`) goes through
 
 Guarantees and caveats
 ----------------------
+- Only the ``@rpc`` methods are callable from outside (gateway, other services, queue jobs), each
+  checked as its caller: reads ``shape:<resource>:read``/``list``, writes ``...:write``,
+  generation ``shape:character:generate`` / ``shape:completion:generate``, training
+  ``shape:model:train``; promotion, the A/B split, loading a version and registering one need
+  the permission across tenants (``@any``: operators, admins). The table is in ``docs/shape.md``.
+  aria_shape calls aria_data and reads its training jobs back as itself (``ME``); a training job
+  is enqueued as the caller, so it runs with the caller's rights.
 - Import-light: torch and transformers never load at import, start or prepare; with Serve they
   load only in replicas' engine processes, locally on first generation (or ``wait_ready``).
 - Health is ``ready`` when the store and templates work; ``details["inference"]`` shows each
@@ -65,17 +72,20 @@ import contextlib
 import random
 from typing import Any
 
+from aria_actors.data.client import DataClient
 from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.shape.errors import ShapeError, UnknownTemplate
 from aria_actors.shape.generation import GenerationMixin
 from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
-from aria_actors.shape.runs import TrainingRunsMixin
+from aria_actors.shape.runs import ME, TrainingRunsMixin
 from aria_actors.shape.sampler import CharacterSampler
 from aria_actors.shape.streams import StreamHub
-from aria_actors.shape.templates import Character, Template, validate_character
+from aria_actors.shape.templates import Template, parse_character, validate_character
 from aria_actors.shape.versions import ModelVersionsMixin
 
 SPEC = ServiceSpec(
@@ -186,14 +196,14 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         await super().start(deps)
         for data in BUILTIN_TEMPLATES:
             self._register(Template.parse(data))
-        data_service = deps.get("aria_data")
-        if data_service is not None:
+        if deps.get("aria_data") is not None:
             import asyncpg
 
             from aria_actors.shape.store import ShapeStore
 
-            dsn = await data_service.call("dsn")
-            await data_service.call("migrate", "aria_shape")
+            data = deps.of(DataClient)
+            dsn = await data.dsn(ME)
+            await data.migrate(ME, SPEC.name)
             self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
             self._store = ShapeStore(self._pool)
             for body in await self._store.templates():
@@ -289,13 +299,16 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             raise UnknownTemplate(f"no template named {template!r}; known: {sorted(self._samplers)}",
                                   template=template) from None
 
-    async def list_templates(self) -> list[dict[str, Any]]:
+    @rpc("shape:template:list")
+    async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:
         return [s.template.model_dump(mode="json", by_alias=True) for s in self._samplers.values()]
 
-    async def get_template(self, name: str) -> dict[str, Any]:
+    @rpc("shape:template:read")
+    async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
         return self._sampler(name).template.model_dump(mode="json", by_alias=True)
 
-    async def put_template(self, data: dict[str, Any]) -> dict[str, Any]:
+    @rpc("shape:template:write")
+    async def put_template(self, caller: Principal, data: dict[str, Any]) -> dict[str, Any]:
         template = Template.parse(data)
         sampler = CharacterSampler(template)  # refuses impossible templates before storing
         body = template.model_dump(mode="json", by_alias=True)
@@ -305,23 +318,28 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         return body
 
     # -- characters ------------------------------------------------------------------------
-    async def generate(self, template: str | dict[str, Any], *, name: str = "", seed: int | None = None,
-                       describe: bool = True, max_new_tokens: int | None = None) -> dict[str, Any]:
+    @rpc("shape:character:generate", job=True)
+    async def generate(self, caller: Principal, template: str | dict[str, Any], *, name: str = "",
+                       seed: int | None = None, describe: bool = True,
+                       max_new_tokens: int | None = None) -> dict[str, Any]:
         """A character of ``template`` (a name or an inline template), multi-modal."""
         sampler = self._sampler(template)
         rng = random.Random(seed)
         character = sampler.sample(rng, name=name)
         out: dict[str, Any] = {"character": character.model_dump(mode="json")}
         if describe:
-            text = await self.describe(list(character.traits), max_new_tokens=max_new_tokens, seed=seed)
+            text = await self.describe(caller, list(character.traits), max_new_tokens=max_new_tokens, seed=seed)
             character = character.model_copy(update={"description": text})
             out["character"] = character.model_dump(mode="json")
-            out["embedding"] = (await self.embed([text]))[0]
+            out["embedding"] = (await self.embed(caller, [text]))[0]
         out["portrait_svg"] = portrait_svg(character)
         out["personality"] = profile(character.traits)
         return out
 
-    async def validate(self, template: str | dict[str, Any], character: dict[str, Any]) -> dict[str, Any]:
+    # Checking a character against a template reads the template and stores nothing.
+    @rpc("shape:template:read")
+    async def validate(self, caller: Principal, template: str | dict[str, Any],
+                       character: dict[str, Any]) -> dict[str, Any]:
         """The character, parsed, or :class:`InvalidCharacter` naming every bad field."""
         valid = validate_character(self._sampler(template).template, character)
         return {"valid": True, "character": valid.model_dump(mode="json")}
@@ -333,18 +351,21 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
                                      service="aria_data")
         return self._store
 
-    async def create_character(self, template: str, character: dict[str, Any] | None = None, *,
-                               name: str = "", seed: int | None = None, describe: bool = True,
+    @rpc("shape:character:write")
+    async def create_character(self, caller: Principal, template: str, character: dict[str, Any] | None = None,
+                               *, name: str = "", seed: int | None = None, describe: bool = True,
                                change: str = "created") -> dict[str, Any]:
         """Store a character as version 1: the one given (validated) or a newly generated one."""
         store = self._records()
         if character is None:
-            character = (await self.generate(template, name=name, seed=seed, describe=describe))["character"]
+            generated = await self.generate(caller, template, name=name, seed=seed, describe=describe)
+            character = generated["character"]
         body = validate_character(self._sampler(template).template, character).model_dump(mode="json")
         return await store.create_character(body, change)
 
-    async def evolve_character(self, character_id: str, *, add_traits: list[str] | None = None,
-                               remove_traits: list[str] | None = None,
+    @rpc("shape:character:write")
+    async def evolve_character(self, caller: Principal, character_id: str, *,
+                               add_traits: list[str] | None = None, remove_traits: list[str] | None = None,
                                attributes: dict[str, Any] | None = None, name: str | None = None,
                                description: str | None = None, change: str = "") -> dict[str, Any]:
         """A new version of a character with the given changes; refused if the result is invalid."""
@@ -363,24 +384,35 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
 
         return await store.evolve(character_id, update, change)
 
-    async def get_character(self, character_id: str, version: int | None = None) -> dict[str, Any]:
+    @rpc("shape:character:read")
+    async def get_character(self, caller: Principal, character_id: str,
+                            version: int | None = None) -> dict[str, Any]:
         return await self._records().character(character_id, version)
 
-    async def character_history(self, character_id: str) -> list[dict[str, Any]]:
+    @rpc("shape:character:read")
+    async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
         return await self._records().history(character_id)
 
-    async def register_model(self, model_id: str, path: str, *, parent: str | None = None,
+    # Model versions serve every tenant, and a version names a directory on the serving nodes:
+    # registering one is an operator's (or a service's) act, not a tenant's.
+    @rpc("shape:model:write", scope="any")
+    async def register_model(self, caller: Principal, model_id: str, path: str, *, parent: str | None = None,
                              metrics: dict[str, Any] | None = None,
                              training_config: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record a model version (a checkpoint directory) with its lineage and metrics."""
         return await self._records().register_model(model_id, path, parent, metrics or {},
                                                     training_config or {})
 
-    async def get_model(self, model_id: str) -> dict[str, Any]:
+    @rpc("shape:model:read")
+    async def get_model(self, caller: Principal, model_id: str) -> dict[str, Any]:
         return await self._records().model(model_id)
 
-    async def list_models(self) -> list[dict[str, Any]]:
+    @rpc("shape:model:list")
+    async def list_models(self, caller: Principal) -> list[dict[str, Any]]:
         return await self._records().models()
 
-    async def portrait(self, character: dict[str, Any]) -> str:
-        return portrait_svg(Character.model_validate(character))
+    # Drawing a given character reads nothing stored and costs little: a read, like validate.
+    @rpc("shape:character:read")
+    async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
+        """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""
+        return portrait_svg(parse_character(character))

@@ -15,6 +15,8 @@ Guarantees and caveats
 - A stream is dropped once it has been read to the end, or ``ttl_s`` after its last read (a
   client that went away does not leak it; its producer runs to its end, bounded by
   ``max_new_tokens``).
+- A stream started with an ``owner`` is read only by that owner (aria_shape passes the caller's
+  subject); anyone else gets the same NotFound as for an unknown id.
 - One event loop: start and read run on the loop of the service (an actor's loop).
 """
 
@@ -33,6 +35,7 @@ from aria_actors.runtime.errors import NotFound
 
 @dataclass
 class _Stream:
+    owner: str | None = None
     pieces: list[str] = field(default_factory=list)
     read: int = 0
     done: bool = False
@@ -49,11 +52,11 @@ class StreamHub:
         self._streams: dict[str, _Stream] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, pieces: AsyncIterator[str]) -> str:
-        """Drain ``pieces`` in a task; readers get them with :meth:`read`."""
+    def start(self, pieces: AsyncIterator[str], owner: str | None = None) -> str:
+        """Drain ``pieces`` in a task; readers get them with :meth:`read` (only ``owner``, if given)."""
         self._expire()
         sid = uuid.uuid4().hex
-        stream = _Stream()
+        stream = _Stream(owner)
         self._streams[sid] = stream
 
         async def body() -> None:
@@ -73,9 +76,10 @@ class StreamHub:
         task.add_done_callback(self._tasks.discard)
         return sid
 
-    async def read(self, sid: str, wait_s: float = 1.0) -> dict[str, Any]:
+    async def read(self, sid: str, wait_s: float = 1.0, owner: str | None = None) -> dict[str, Any]:
         stream = self._streams.get(sid)
-        if stream is None:
+        # Someone else's stream reads as no stream: its id says nothing to whoever guessed it.
+        if stream is None or stream.owner != owner:
             raise NotFound(f"no open stream {sid!r}", stream=sid)
         stream.touched = time.monotonic()
         if stream.read == len(stream.pieces) and not stream.done:

@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from aria_actors.shape.errors import InvalidCharacter, InvalidTemplate
 
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_ '\-]*$")]
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_ '\-]*$"
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+# Bounds on what a request can make the service hold or search (the sampler's search grows with
+# traits and constraints; it also stops at its node budget).
+MAX_ITEMS = 256
+MAX_ATTRIBUTES = 64
+MAX_DESCRIPTION = 20_000
+Word = Annotated[str, Field(max_length=64)]  # a trait or attribute as a character names it
 
 
 class RangeAttribute(BaseModel):
@@ -57,7 +64,7 @@ class ChoiceAttribute(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["choice"] = "choice"
     name: Name
-    values: tuple[Name, ...] = Field(min_length=1)
+    values: tuple[Name, ...] = Field(min_length=1, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _unique(self) -> ChoiceAttribute:
@@ -75,7 +82,7 @@ class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     trait: Name | None = None
     attribute: Name | None = None
-    in_: tuple[Name, ...] | None = Field(None, alias="in")
+    in_: tuple[Name, ...] | None = Field(None, alias="in", max_length=MAX_ITEMS)
     min: float | None = None
     max: float | None = None
 
@@ -137,12 +144,12 @@ class Template(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Name
-    description: str = ""
-    traits: tuple[Name, ...] = Field(min_length=1)
-    min_traits: int = Field(1, ge=0)
-    max_traits: int = Field(3, ge=0)
-    attributes: tuple[Attribute, ...] = ()
-    constraints: tuple[Constraint, ...] = ()
+    description: str = Field("", max_length=MAX_DESCRIPTION)
+    traits: tuple[Name, ...] = Field(min_length=1, max_length=MAX_ITEMS)
+    min_traits: int = Field(1, ge=0, le=MAX_ITEMS)
+    max_traits: int = Field(3, ge=0, le=MAX_ITEMS)
+    attributes: tuple[Attribute, ...] = Field((), max_length=MAX_ATTRIBUTES)
+    constraints: tuple[Constraint, ...] = Field((), max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _consistent(self) -> Template:
@@ -189,10 +196,7 @@ class Template(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             errors = _field_errors(exc)
-            raise InvalidTemplate(
-                "invalid template: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-                errors=errors,
-            ) from None
+            raise InvalidTemplate(_summary("invalid template", errors), errors=errors) from None
 
 
 class Character(BaseModel):
@@ -201,9 +205,10 @@ class Character(BaseModel):
     model_config = ConfigDict(extra="forbid")
     template: Name
     name: str = Field("", max_length=128)
-    traits: tuple[str, ...] = ()
-    attributes: dict[str, float | int | str] = Field(default_factory=dict)
-    description: str = ""
+    # Not Name: a trait or attribute the template lacks is reported by check_character, by field.
+    traits: tuple[Word, ...] = Field((), max_length=MAX_ITEMS)
+    attributes: dict[Word, float | int | Word] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -212,6 +217,22 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
         loc = ".".join(str(p) for p in err["loc"]) or "template"
         out.append({"field": loc, "message": err["msg"].removeprefix("Value error, ")})
     return out
+
+
+def _summary(what: str, errors: list[dict[str, str]]) -> str:
+    return f"{what}: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def parse_character(data: Character | dict[str, Any]) -> Character:
+    """A character's fields, parsed (not checked against a template); raises
+    :class:`InvalidCharacter` naming every malformed field."""
+    if isinstance(data, Character):
+        return data
+    try:
+        return Character.model_validate(data)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        raise InvalidCharacter(_summary("invalid character", errors), errors=errors) from None
 
 
 def check_character(template: Template, character: Character | dict[str, Any]) -> list[dict[str, str]]:
@@ -268,8 +289,5 @@ def validate_character(template: Template, character: Character | dict[str, Any]
     """The character, parsed; raises :class:`InvalidCharacter` listing every field that is wrong."""
     errors = check_character(template, character)
     if errors:
-        raise InvalidCharacter(
-            "invalid character: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-            errors=errors, template=template.name,
-        )
+        raise InvalidCharacter(_summary("invalid character", errors), errors=errors, template=template.name)
     return character if isinstance(character, Character) else Character.model_validate(character)

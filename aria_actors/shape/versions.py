@@ -43,7 +43,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aria_actors.runtime.periodic import periodic, stop_task
-from aria_actors.shape.errors import InvalidTraffic, ShapeError, UnknownModelVersion
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
+from aria_actors.shape.errors import InvalidTraffic, NothingToPromote, NoTrafficSplit, UnknownModelVersion
 
 log = logging.getLogger("aria.shape")
 
@@ -155,13 +157,16 @@ class ModelVersionsMixin:
             self._serving_problems = {}
 
     # -- versions, A/B, promotion ---------------------------------------------------------------
-    async def load_version(self, model_id: str) -> dict[str, Any]:
+    # Loading a version takes a replica's memory and CPU: the operators' call, like promotion.
+    @rpc("shape:model:deploy", scope="any")
+    async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
         row = await self._register_version(model_id)
         info = await self._inference().ensure(model_id)
         return {"id": model_id, "path": row["path"], **info}
 
-    async def set_traffic(self, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
+    @rpc("shape:model:promote", scope="any")
+    async def set_traffic(self, caller: Principal, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
         """Start an A/B test: generation requests split between versions by weight (a running
         test is replaced and its metrics start again)."""
         from aria_actors.shape.traffic import TrafficSplit
@@ -172,8 +177,9 @@ class ModelVersionsMixin:
         await self._set_serving(None, split)
         return split.report()
 
-    async def complete_ab(self, prompt: str, *, key: str | None = None, max_new_tokens: int | None = None,
-                          seed: int | None = None) -> dict[str, Any]:
+    @rpc("shape:completion:generate")
+    async def complete_ab(self, caller: Principal, prompt: str, *, key: str | None = None,
+                          max_new_tokens: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
         version = self._route(key)
         t0 = time.perf_counter()
@@ -183,25 +189,28 @@ class ModelVersionsMixin:
         self._record(version, out.tokens, t0)
         return {"version": version, "text": out.text, "tokens": out.tokens}
 
-    async def feedback(self, version: str, value: float) -> None:
+    @rpc("shape:traffic:write")
+    async def feedback(self, caller: Principal, version: str, value: float) -> None:
         """An outcome score for a response served by ``version`` (what promotion compares);
         stored before this returns."""
         async with self._serving_lock:
             split = self._traffic
             if split is None:
-                raise ShapeError("no A/B test is running; start one with set_traffic", version=version)
+                raise NoTrafficSplit("no A/B test is running; start one with set_traffic", version=version)
             split.check(version)
             if self._store is not None and not await self._store.add_feedback(version, value):
                 raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
             split.feedback(version, value)
 
-    async def traffic_report(self) -> dict[str, Any] | None:
+    @rpc("shape:traffic:read")
+    async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
         """The running split's weights, leader and per-version metrics (flushed first, so the
         stored metrics match the report)."""
         await self.flush_metrics()
         return self._traffic.report() if self._traffic else None
 
-    async def promote(self, version: str | None = None) -> dict[str, Any]:
+    @rpc("shape:model:promote", scope="any")
+    async def promote(self, caller: Principal, version: str | None = None) -> dict[str, Any]:
         """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other
         version leaves the backend (Serve: its application is deleted).
 
@@ -212,7 +221,7 @@ class ModelVersionsMixin:
         report = split.report() if split else None
         winner = version or (split.leader() if split else None)
         if winner is None:
-            raise ShapeError("nothing to promote: name a version or collect feedback first")
+            raise NothingToPromote("nothing to promote: name a version or collect feedback first")
         backend = self._inference()
         if winner not in backend.versions():
             await self._register_version(winner)  # raises UnknownModelVersion for unknown ids

@@ -1,12 +1,19 @@
 """Settings of aria_storage (``ARIA_STORAGE_*``); the store URL falls back to ``ARIA_STORAGE_URL``
-(AriaSettings.storage_url) and then to ``<ARIA_HOME>/storage/store``."""
+(AriaSettings.storage_url) and then to ``<ARIA_HOME>/storage/store``.
+
+Sync targets are the only places ``sync`` copies to: the operator names them here
+(``ARIA_STORAGE_SYNC_TARGETS='{"backup": "s3://bucket/aria"}'``) and a request names one, so no
+caller can make the service write to a path or URL of its choosing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SYNC_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class StorageConfig(BaseSettings):
@@ -30,6 +37,18 @@ class StorageConfig(BaseSettings):
     workers: int = Field(0, ge=0, le=64, description="Hash/compress threads; 0: one per core.")
     gc_grace_s: float = Field(3600.0, ge=0, description="Unreferenced chunks younger than this survive gc.")
     pool_size: int = Field(4, ge=1, le=64, description="asyncpg pool size.")
+    sync_targets: dict[str, str] = Field(default_factory=dict, description="Stores `sync` may copy "
+                                         "to, by name (JSON: name -> store URL).")
+
+    @field_validator("sync_targets")
+    @classmethod
+    def _target_names(cls, targets: dict[str, str]) -> dict[str, str]:
+        for name, url in targets.items():
+            if not SYNC_TARGET_NAME.fullmatch(name):
+                raise ValueError(f"sync target name {name!r} must match {SYNC_TARGET_NAME.pattern}")
+            if not url.strip():
+                raise ValueError(f"sync target {name!r} has an empty store URL")
+        return targets
 
     def store_options(self, url: str) -> dict[str, Any]:
         """Keyword options of ``backends.open_store`` for ``url`` (credentials of its scheme)."""

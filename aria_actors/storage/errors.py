@@ -71,3 +71,21 @@ class InvalidChunkerParams(StorageError):
     type = "storage-chunker-params"
     status = 400
     title = "Invalid chunker parameters"
+
+
+class NoSyncTargets(StorageError):
+    """This store has no sync targets: an operator names them in ARIA_STORAGE_SYNC_TARGETS
+    (JSON, name -> store URL), then a sync names one of them."""
+
+    type = "storage-no-sync-targets"
+    status = 409
+    title = "No sync targets configured"
+
+
+class SyncTargetUnknown(StorageError):
+    """No sync target by that name; a sync names one of the stores the operator configured
+    (listed in ``targets``), never a path or URL."""
+
+    type = "storage-sync-target-unknown"
+    status = 404
+    title = "Unknown sync target"

@@ -8,6 +8,8 @@ Guarantees and caveats:
   from ``assets.latest``, bumped in the same transaction as the version row).
 - A version row exists only once all of its chunks are in the store (the service writes chunks
   first), so every index read from here is complete.
+- An asset's owner is the subject that created it (its first version) and never changes; each
+  version also records who uploaded it. Rows from before migration 0003 have no owner.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +52,7 @@ class VersionInfo:
     tags: list[str]
     chunk_count: int
     created_at: dt.datetime
+    owner: str | None = None  # the subject that uploaded this version
     index_data: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -56,13 +60,14 @@ class VersionInfo:
         meta = row["metadata"]
         return cls(row["name"], row["version"], row["size"], row["content_type"],
                    json.loads(meta) if isinstance(meta, str) else dict(meta), list(row["tags"]),
-                   row["chunk_count"], row["created_at"],
+                   row["chunk_count"], row["created_at"], row.get("owner"),
                    bytes(row["index_data"]) if "index_data" in row else None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "size": self.size,
                 "content_type": self.content_type, "metadata": self.metadata, "tags": self.tags,
-                "chunk_count": self.chunk_count, "created_at": self.created_at.isoformat()}
+                "chunk_count": self.chunk_count, "created_at": self.created_at.isoformat(),
+                "owner": self.owner}
 
 
 class AssetRepository:
@@ -70,12 +75,28 @@ class AssetRepository:
         self.pool = pool
 
     async def add_version(self, name: str, *, size: int, content_type: str, metadata: dict[str, Any],
-                          tags: list[str], chunk_count: int, index_data: bytes) -> VersionInfo:
+                          tags: list[str], chunk_count: int, index_data: bytes, owner: str | None = None,
+                          authorize: Callable[[str | None], None] | None = None) -> VersionInfo:
+        """Add the next version of ``name``, uploaded by ``owner`` (who owns the asset if it is new).
+
+        ``authorize(asset_owner)`` runs inside the transaction, after the asset row is locked: it
+        raises to refuse, and nothing is written. A check before the call cannot see an asset
+        another caller creates at the same moment; this one can.
+        """
         async with self.pool.acquire() as conn, conn.transaction():
-            version = await conn.fetchval(q("next_version"), name)
-            row = await conn.fetchrow(q("insert_version"), name, version, size, content_type,
-                                      json.dumps(metadata), tags, chunk_count, index_data)
+            head = await conn.fetchrow(q("next_version"), name, owner)
+            if authorize is not None:
+                authorize(head["owner"])
+            row = await conn.fetchrow(q("insert_version"), name, head["latest"], size, content_type,
+                                      json.dumps(metadata), tags, chunk_count, index_data, owner)
         return VersionInfo.from_row(row)
+
+    async def owner(self, name: str) -> str | None:
+        """The owner of asset ``name`` (None: created before owners were recorded)."""
+        row = await self.pool.fetchrow(q("asset_owner"), name)
+        if row is None:
+            raise AssetNotFound(f"asset {name!r} not found", name=name)
+        return row["owner"]
 
     async def get(self, name: str, version: int | None = None) -> VersionInfo:
         if version is None:

@@ -18,8 +18,16 @@ Guarantees and caveats:
 - Uploads stream: ``upload_begin`` / ``upload_part`` / ``upload_commit`` append parts to a temporary
   file on the service's node, then chunk it like ``put(path=...)``; the HTTP API feeds parts of
   at most 8 MiB, so neither the gateway nor the service holds a whole asset in memory. Uploads
-  not committed are lost when the actor restarts (the client retries).
-- aria_security and aria_auth (declared dependencies) are not called yet.
+  not committed are lost when the actor restarts (the client retries). An upload id works
+  only for the principal that began it.
+- Every call is authorized as its caller (``@rpc`` below; aria_security's role table, in
+  process). An asset belongs to the subject that created it: a role holding
+  ``storage:asset:write``/``delete`` only ``@own`` (``user``) may add or delete versions of its
+  own assets only; assets from before owners were recorded belong to nobody. Assets carry no
+  tenant yet, so tenant-scoped grants (editor) reach every asset.
+- Maintenance (gc, verify, sync, lifecycle) needs ``storage:store:*`` across tenants (operator,
+  admin). ``sync`` copies only to stores the operator named in ``sync_targets``.
+- aria_auth (a declared dependency) is not called yet.
 """
 
 from __future__ import annotations
@@ -29,8 +37,11 @@ import datetime as dt
 import os
 import pathlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.storage.config import StorageConfig
@@ -68,6 +79,13 @@ SPEC = ServiceSpec(
 )
 
 PROBE_CHUNK = "0" * 64  # never a real SHA512/256 id in practice; probed for reachability only
+ME = Principal.internal(SPEC.name)
+READ, LIST = "storage:asset:read", "storage:asset:list"
+WRITE, DELETE = "storage:asset:write", "storage:asset:delete"
+# Paths on the service's node (put from a file, extract to one): whoever names them reads or
+# writes that node's disk, so only holders of storage:store:* across tenants may.
+NODE_FILES = RpcSpec("node_files", "storage:store:path", scope="any")
+MAX_SEARCH = 1000
 
 
 class StorageService(Service):
@@ -83,7 +101,7 @@ class StorageService(Service):
         self._in_flight: InFlight | None = None
         self._started = False
         self.db_error = ""
-        self._uploads: dict[str, str] = {}  # upload id -> temporary file
+        self._uploads: dict[str, tuple[str, str]] = {}  # upload id -> (temporary file, subject)
 
     # lifecycle ---------------------------------------------------------------------------------
     def store_url(self) -> str:
@@ -108,11 +126,15 @@ class StorageService(Service):
             primary = CacheStore(await asyncio.to_thread(self._open, self.config.cache_dir), primary)
         extras = [await asyncio.to_thread(self._open, u) for u in self.config.extra_stores]
         self.store = RouterStore([primary, *extras]) if extras else primary
-        data = deps.get("aria_data")
+        data = None
+        if deps.get("aria_data") is not None:
+            from aria_actors.data.client import DataClient
+
+            data = deps.of(DataClient)
         dsn = self.config.database_url.get_secret_value() or \
             self.settings.database_url.get_secret_value()
         if not dsn and data is not None:  # the embedded (or configured) database of aria_data
-            dsn = await data.call("dsn")
+            dsn = await data.dsn(ME)
         if dsn:
             import asyncpg
 
@@ -121,7 +143,7 @@ class StorageService(Service):
 
             self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.config.pool_size)
             if data is not None:
-                await data.call("migrate", "aria_storage")
+                await data.migrate(ME, SPEC.name)
             else:
                 async with self._pool.acquire() as conn:
                     await migrate_up(conn, services=["aria_storage"])
@@ -200,59 +222,101 @@ class StorageService(Service):
         return info, decode(info.index_data or b"", f"{name}@{info.version}")
 
     # assets -----------------------------------------------------------------------------------
-    async def put(self, name: str, data: bytes | None = None, *, path: str | None = None,
-                  content_type: str = "application/octet-stream",
-                  metadata: dict[str, Any] | None = None,
-                  tags: list[str] | None = None) -> dict[str, Any]:
-        """Store ``data`` (or the file at ``path``) as the next version of ``name``."""
-        import io
+    def _owner_check(self, caller: Principal, action: str) -> Callable[[str | None], None]:
+        """The check of ``action`` on an existing asset, given its owner (None: no recorded owner)."""
 
+        def check(owner: str | None) -> None:
+            default_gate().require(caller, action, {"owner": owner})
+
+        return check
+
+    async def _require_owner(self, caller: Principal, action: str, name: str) -> None:
+        """Refuse ``action`` on asset ``name`` unless ``caller`` owns it or holds it beyond @own."""
+        from aria_actors.storage.errors import AssetNotFound
+
+        try:
+            owner = await self._repo().owner(name)
+        except AssetNotFound:
+            return  # a new asset: the caller will own it
+        self._owner_check(caller, action)(owner)
+
+    async def _put(self, caller: Principal, name: str, source: Any, content_type: str,
+                   metadata: dict[str, Any] | None, tags: list[str] | None) -> dict[str, Any]:
         from aria_actors.runtime.errors import BadRequest
         from aria_actors.storage.index import encode
 
-        if (data is None) == (path is None):
-            raise BadRequest("put needs exactly one of data or path", field="data")
-        if not name or len(name) > 512:
+        if not isinstance(name, str) or not name or len(name) > 512:
             raise BadRequest("asset name must be 1-512 characters", field="name")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest("metadata must be a JSON object", field="metadata")
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            raise BadRequest("tags must be a list of strings", field="tags")
+        # Fail before chunking: refused chunks would sit in the store until the next gc.
+        await self._require_owner(caller, WRITE, name)
         repo = self._repo()
         registered: list[str] = []
         try:
-            source = io.BytesIO(data) if data is not None else path
             index = await asyncio.to_thread(self._make, source, registered)
             info = await repo.add_version(
                 name, size=index.length, content_type=content_type, metadata=metadata or {},
-                tags=sorted(set(tags or [])), chunk_count=len(index.chunks), index_data=encode(index))
+                tags=sorted(set(tags or [])), chunk_count=len(index.chunks), index_data=encode(index),
+                owner=caller.subject, authorize=self._owner_check(caller, WRITE))
         finally:
             self._in_flight.release(registered)  # type: ignore[union-attr]
         return info.to_dict()
+
+    @rpc(WRITE, scope="own")
+    async def put(self, caller: Principal, name: str, data: bytes | None = None, *, path: str | None = None,
+                  content_type: str = "application/octet-stream",
+                  metadata: dict[str, Any] | None = None,
+                  tags: list[str] | None = None) -> dict[str, Any]:
+        """Store ``data`` (or the file at ``path``) as the next version of ``name``.
+
+        The caller owns a new asset; adding a version to an existing one needs ownership of it or
+        storage:asset:write beyond @own. ``path`` is a file on the service's node, so it needs
+        storage:store:path (operator, admin, the cluster's own services).
+        """
+        import io
+
+        from aria_actors.runtime.errors import BadRequest
+
+        if (data is None) == (path is None):
+            raise BadRequest("put needs exactly one of data or path", field="data")
+        if path is not None:
+            default_gate().check(NODE_FILES, caller)
+        source = io.BytesIO(data) if data is not None else path
+        return await self._put(caller, name, source, content_type, metadata, tags)
 
     def _upload_dir(self) -> str:
         path = os.path.join(self.settings.home, "storage", "uploads")
         os.makedirs(path, exist_ok=True)
         return path
 
-    async def upload_begin(self) -> str:
-        """Start a streamed upload; returns its id for upload_part / upload_commit."""
+    @rpc(WRITE, scope="own")
+    async def upload_begin(self, caller: Principal) -> str:
+        """Start a streamed upload; returns its id for upload_part / upload_commit (this caller's only)."""
         import uuid
 
         upload_id = uuid.uuid4().hex
         path = os.path.join(self._upload_dir(), upload_id)
         await asyncio.to_thread(pathlib.Path(path).touch)
-        self._uploads[upload_id] = path
+        self._uploads[upload_id] = (path, caller.subject)
         return upload_id
 
-    def _upload_path(self, upload_id: str) -> str:
+    def _upload_path(self, caller: Principal, upload_id: str) -> str:
         from aria_actors.runtime.errors import NotFound
 
-        path = self._uploads.get(upload_id)
-        if path is None:
-            raise NotFound(f"no upload {upload_id!r} in progress (expired or committed)",
+        path, subject = self._uploads.get(upload_id, ("", ""))
+        # Another caller's upload answers like a missing one: an id is no proof of anything.
+        if not path or subject != caller.subject:
+            raise NotFound(f"no upload {upload_id!r} in progress (expired, committed or not yours)",
                            upload_id=upload_id)
         return path
 
-    async def upload_part(self, upload_id: str, data: bytes) -> int:
+    @rpc(WRITE, scope="own")
+    async def upload_part(self, caller: Principal, upload_id: str, data: bytes) -> int:
         """Append ``data``; returns the upload's size so far."""
-        path = self._upload_path(upload_id)
+        path = self._upload_path(caller, upload_id)
 
         def append() -> int:
             with open(path, "ab") as f:
@@ -261,27 +325,42 @@ class StorageService(Service):
 
         return await asyncio.to_thread(append)
 
-    async def upload_commit(self, upload_id: str, name: str, **put_options: Any) -> dict[str, Any]:
-        """Chunk the uploaded file into the store as the next version of ``name``."""
-        path = self._upload_path(upload_id)
+    @rpc(WRITE, scope="own")
+    async def upload_commit(self, caller: Principal, upload_id: str, name: str, *,
+                            content_type: str = "application/octet-stream",
+                            metadata: dict[str, Any] | None = None,
+                            tags: list[str] | None = None) -> dict[str, Any]:
+        """Chunk the uploaded file into the store as the next version of ``name`` (as ``put``)."""
+        path = self._upload_path(caller, upload_id)
         try:
-            return await self.put(name, path=path, **put_options)
+            return await self._put(caller, name, path, content_type, metadata, tags)
         finally:
             self._uploads.pop(upload_id, None)
             os.unlink(path)
 
-    async def upload_abort(self, upload_id: str) -> None:
-        path = self._uploads.pop(upload_id, None)
-        if path is not None and os.path.exists(path):
+    @rpc(WRITE, scope="own")
+    async def upload_abort(self, caller: Principal, upload_id: str) -> None:
+        """Drop this caller's upload; an unknown, finished or another caller's id is left alone.
+
+        Quiet rather than 404 because callers abort from their error paths (after a failed
+        commit, say), where a second error would hide the first.
+        """
+        path, subject = self._uploads.get(upload_id, ("", ""))
+        if not path or subject != caller.subject:
+            return
+        self._uploads.pop(upload_id, None)
+        if os.path.exists(path):
             os.unlink(path)
 
-    async def get(self, name: str, version: int | None = None) -> bytes:
+    @rpc(READ)
+    async def get(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         from aria_actors.storage.extract import read_blob
 
         _, index = await self._index(name, version)
         return await asyncio.to_thread(read_blob, index, self.store)
 
-    async def read_range(self, name: str, start: int, end: int,
+    @rpc(READ)
+    async def read_range(self, caller: Principal, name: str, start: int, end: int,
                          version: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of a version, fetching only the chunks that overlap them."""
         from aria_actors.runtime.errors import BadRequest
@@ -302,9 +381,13 @@ class StorageService(Service):
 
         return await asyncio.to_thread(read)
 
-    async def extract(self, name: str, out: str, *, version: int | None = None,
+    @rpc(NODE_FILES.permission, scope="any")
+    async def extract(self, caller: Principal, name: str, out: str, *, version: int | None = None,
                       seed: str | None = None) -> dict[str, Any]:
-        """Write a version to ``out`` (on the service's node), reusing chunks found in ``seed``."""
+        """Write a version to ``out`` (on the service's node), reusing chunks found in ``seed``.
+
+        Both are paths on the service's node, hence storage:store:path rather than a read.
+        """
         from aria_actors.storage.extract import extract
 
         _, index = await self._index(name, version)
@@ -314,40 +397,59 @@ class StorageService(Service):
         return {"chunks": stats.chunks, "bytes": stats.bytes, "from_seed": stats.from_seed,
                 "from_store": stats.from_store}
 
-    async def index(self, name: str, version: int | None = None) -> bytes:
+    @rpc(READ)
+    async def index(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         """The version's ``.caibx`` (for desync/casync clients)."""
         info, _ = await self._index(name, version)
         return info.index_data or b""
 
-    async def info(self, name: str, version: int | None = None) -> dict[str, Any]:
+    @rpc(READ)
+    async def info(self, caller: Principal, name: str, version: int | None = None) -> dict[str, Any]:
         return (await self._repo().get(name, version)).to_dict()
 
-    async def versions(self, name: str) -> list[dict[str, Any]]:
+    @rpc(LIST)
+    async def versions(self, caller: Principal, name: str) -> list[dict[str, Any]]:
         return [v.to_dict() for v in await self._repo().versions(name)]
 
-    async def search(self, metadata: dict[str, Any] | None = None, tags: list[str] | None = None,
-                     name_prefix: str | None = None, content_type: str | None = None,
-                     latest_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    @rpc(LIST)
+    async def search(self, caller: Principal, metadata: dict[str, Any] | None = None,
+                     tags: list[str] | None = None, name_prefix: str | None = None,
+                     content_type: str | None = None, latest_only: bool = False,
+                     limit: int = 100) -> list[dict[str, Any]]:
+        from aria_actors.runtime.errors import BadRequest
+
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH:
+            raise BadRequest(f"limit must be 1-{MAX_SEARCH}", field="limit")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise BadRequest("metadata must be a JSON object", field="metadata")
         found = await self._repo().search(metadata=metadata, tags=tags, name_prefix=name_prefix,
                                           content_type=content_type, latest_only=latest_only,
                                           limit=limit)
         return [v.to_dict() for v in found]
 
-    async def delete_version(self, name: str, version: int) -> None:
-        """Forget a version; its chunks go at the next gc if nothing else uses them."""
+    @rpc(DELETE, scope="own")
+    async def delete_version(self, caller: Principal, name: str, version: int) -> None:
+        """Forget a version (needs the asset's ownership, or storage:asset:delete beyond @own).
+
+        Its chunks go at the next gc if nothing else uses them.
+        """
+        await self._require_owner(caller, DELETE, name)
         await self._repo().delete(name, version)
 
-    async def set_lifecycle_rule(self, name_prefix: str, *, keep_last: int | None = None,
+    @rpc("storage:store:lifecycle", scope="any")
+    async def set_lifecycle_rule(self, caller: Principal, name_prefix: str, *, keep_last: int | None = None,
                                  older_than_s: float | None = None) -> dict[str, Any]:
         """Store a rule for assets whose name starts with ``name_prefix`` ("" = all)."""
         self._check_rule(keep_last, older_than_s)
         await self._repo().put_rule(name_prefix, keep_last, older_than_s)
         return {"name_prefix": name_prefix, "keep_last": keep_last, "older_than_s": older_than_s}
 
-    async def lifecycle_rules(self) -> list[dict[str, Any]]:
+    @rpc("storage:store:read")
+    async def lifecycle_rules(self, caller: Principal) -> list[dict[str, Any]]:
         return await self._repo().rules()
 
-    async def delete_lifecycle_rule(self, name_prefix: str) -> None:
+    @rpc("storage:store:lifecycle", scope="any")
+    async def delete_lifecycle_rule(self, caller: Principal, name_prefix: str) -> None:
         await self._repo().delete_rule(name_prefix)
 
     @staticmethod
@@ -361,13 +463,16 @@ class StorageService(Service):
         if older_than_s is not None and older_than_s < 0:
             raise BadRequest("older_than_s must be >= 0", field="older_than_s")
 
-    async def apply_lifecycle(self, *, name: str | None = None, keep_last: int | None = None,
+    @rpc("storage:store:lifecycle", scope="any", job=True)
+    async def apply_lifecycle(self, caller: Principal, *, name: str | None = None, keep_last: int | None = None,
                               older_than_s: float | None = None,
                               dry_run: bool = False) -> dict[str, list[int]]:
-        """Delete versions beyond the newest ``keep_last`` and/or older than ``older_than_s``
-        (for ``name``, or every asset). Without either, apply the stored rules: each asset
-        follows the rule with the longest prefix of its name. The newest version always stays.
-        Chunks of deleted versions go at the next gc."""
+        """Delete old versions of ``name`` (default every asset) by count and/or age, or by stored rules.
+
+        Versions beyond the newest ``keep_last`` and/or older than ``older_than_s`` go. Without
+        either, apply the stored rules: each asset follows the rule with the longest prefix of its
+        name. The newest version always stays. Chunks of deleted versions go at the next gc.
+        """
         repo = self._repo()
         names = [name] if name else await repo.names()
         if keep_last is None and older_than_s is None:
@@ -403,7 +508,8 @@ class StorageService(Service):
 
         return [decode(raw, f"{n}@{v}") for n, v, raw in await self._repo().live_indexes()]
 
-    async def gc(self, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
+    @rpc("storage:store:gc", scope="any", job=True)
+    async def gc(self, caller: Principal, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
         from aria_actors.storage.maintenance import gc
 
         live = await self._live()
@@ -413,7 +519,8 @@ class StorageService(Service):
         return {"live": r.live, "kept": r.kept, "young": r.young, "protected": r.protected,
                 "removed": len(r.removed), "removed_bytes": r.removed_bytes, "dry_run": dry_run}
 
-    async def verify(self, quarantine: bool = False) -> dict[str, Any]:
+    @rpc("storage:store:verify", scope="any", job=True)
+    async def verify(self, caller: Principal, quarantine: bool = False) -> dict[str, Any]:
         from aria_actors.storage.maintenance import verify
 
         qdir = None
@@ -422,24 +529,46 @@ class StorageService(Service):
         r = await asyncio.to_thread(verify, self.primary, quarantine=qdir)
         return {"checked": r.checked, "corrupt": r.corrupt, "quarantined": r.quarantined}
 
-    async def sync(self, destination: str, source: str | None = None) -> dict[str, Any]:
-        """Copy the chunks of every live version that ``destination`` lacks (from ``source``,
-        default this service's store)."""
+    @rpc("storage:store:read")
+    async def sync_targets(self, caller: Principal) -> list[str]:
+        """The names ``sync`` accepts (the operator's ``ARIA_STORAGE_SYNC_TARGETS``)."""
+        return sorted(self.config.sync_targets)
+
+    def _target_url(self, target: str) -> str:
+        from aria_actors.storage.errors import NoSyncTargets, SyncTargetUnknown
+
+        targets = self.config.sync_targets
+        if not targets:
+            raise NoSyncTargets()
+        url = targets.get(target) if isinstance(target, str) else None
+        if url is None:
+            shown = str(target)[:80]
+            raise SyncTargetUnknown(f"no sync target {shown!r}; configured: {', '.join(sorted(targets))}",
+                                    target=shown, targets=sorted(targets))
+        return url
+
+    @rpc("storage:store:sync", scope="any", job=True)
+    async def sync(self, caller: Principal, target: str) -> dict[str, Any]:
+        """Copy the live chunks that the configured sync target named ``target`` lacks.
+
+        ``target`` names one of the operator's ``sync_targets``; it is never a path or URL. The
+        chunks come from this service's store.
+        """
         from aria_actors.storage.maintenance import sync
 
+        url = self._target_url(target)
         live = await self._live()
         ids = set().union(*(i.chunk_ids() for i in live)) if live else set()
-        src = self._open(source) if source else self.store
-        dst = self._open(destination)
+        dst = await asyncio.to_thread(self._open, url)
         try:
-            r = await asyncio.to_thread(sync, src, dst, ids)
+            r = await asyncio.to_thread(sync, self.store, dst, ids)
         finally:
             dst.close()
-            if source:
-                src.close()
-        return {"copied": r.copied, "present": r.present, "missing": r.missing, "invalid": r.invalid}
+        return {"target": target, "copied": r.copied, "present": r.present, "missing": r.missing,
+                "invalid": r.invalid}
 
-    async def stats(self) -> dict[str, Any]:
+    @rpc("storage:store:read")
+    async def stats(self, caller: Principal) -> dict[str, Any]:
         from aria_actors.storage.maintenance import stats
 
         live = await self._live()

@@ -4,12 +4,13 @@
 -- One statement for one or many jobs; rows whose unique key is taken are skipped.
 INSERT INTO aria_queue.jobs AS j
     (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
-     unique_key, unique_states)
+     unique_key, unique_states, enqueued_by)
 SELECT s::aria_queue.job_state, q, w, a, m, ARRAY(SELECT jsonb_array_elements_text(t)), p, ma,
-       coalesce(sa, now()), uk, us::aria_queue.job_state[]
+       coalesce(sa, now()), uk, us::aria_queue.job_state[], eb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[],
-            $7::smallint[], $8::integer[], $9::timestamptz[], $10::text[], $11::text[])
-     WITH ORDINALITY AS r(s, q, w, a, m, t, p, ma, sa, uk, us, ord)
+            $7::smallint[], $8::integer[], $9::timestamptz[], $10::text[], $11::text[],
+            $12::jsonb[])
+     WITH ORDINALITY AS r(s, q, w, a, m, t, p, ma, sa, uk, us, eb, ord)
 ORDER BY ord
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state = ANY (unique_states) DO NOTHING
 RETURNING j.*
@@ -32,7 +33,7 @@ UPDATE aria_queue.jobs AS j
 SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = $3::text[]
 FROM next WHERE j.id = next.id
 RETURNING j.id, j.queue, j.worker, j.args, j.meta, j.tags, j.priority, j.attempt, j.max_attempts,
-          j.inserted_at, j.scheduled_at, j.attempted_at
+          j.inserted_at, j.scheduled_at, j.attempted_at, j.enqueued_by
 
 -- name: ack_completed
 -- Every ack names the producer and attempt that claimed the job, so the late ack of a node the
@@ -154,13 +155,20 @@ WHERE heartbeat_at < now() - make_interval(secs => $1)
 SELECT * FROM aria_queue.jobs WHERE id = $1
 
 -- name: list_jobs
+-- $6: only jobs this subject enqueued (NULL: anyone's); $7: only jobs of tenant $8 or of no
+-- tenant (the role table's @tenant rule); neither: every job (@any).
 SELECT * FROM aria_queue.jobs
 WHERE ($1::text IS NULL OR state = $1::aria_queue.job_state)
   AND ($2::text IS NULL OR queue = $2)
   AND ($3::text IS NULL OR worker = $3)
   AND id > $4
+  AND ($6::text IS NULL OR enqueued_by->>'subject' = $6::text)
+  AND (NOT $7::bool OR enqueued_by->>'tenant' IS NULL OR enqueued_by->>'tenant' = $8::text)
 ORDER BY id
 LIMIT $5
+
+-- name: enqueuers_of
+SELECT id, enqueued_by FROM aria_queue.jobs WHERE id = ANY ($1::bigint[])
 
 -- name: retry_jobs
 -- Back to available now; an exhausted job gets one more attempt.

@@ -1,32 +1,37 @@
 -- Named queries of the asset repository (aria_actors/storage/repository.py).
 
 -- name: next_version
-INSERT INTO aria_storage.assets (name, latest) VALUES ($1, 1)
+-- $2 becomes the owner of a new asset; an existing asset keeps its owner (returned for the check).
+INSERT INTO aria_storage.assets (name, latest, owner) VALUES ($1, 1, $2)
 ON CONFLICT (name) DO UPDATE SET latest = aria_storage.assets.latest + 1
-RETURNING latest;
+RETURNING latest, owner;
+
+-- name: asset_owner
+SELECT owner FROM aria_storage.assets WHERE name = $1;
 
 -- name: insert_version
 INSERT INTO aria_storage.versions
-    (name, version, size, content_type, metadata, tags, chunk_count, index_data)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
-RETURNING name, version, size, content_type, metadata, tags, chunk_count, created_at;
+    (name, version, size, content_type, metadata, tags, chunk_count, index_data, owner)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)
+RETURNING name, version, size, content_type, metadata, tags, chunk_count, created_at, owner;
 
 -- name: get_version
-SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at, index_data
+SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at, owner, index_data
 FROM aria_storage.versions WHERE name = $1 AND version = $2;
 
 -- name: get_latest
-SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at, index_data
+SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at, owner, index_data
 FROM aria_storage.versions WHERE name = $1 ORDER BY version DESC LIMIT 1;
 
 -- name: list_versions
-SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at
+SELECT name, version, size, content_type, metadata, tags, chunk_count, created_at, owner
 FROM aria_storage.versions WHERE name = $1 ORDER BY version;
 
 -- name: search
 -- $1 metadata containment (jsonb or null), $2 tags all present (text[] or null),
 -- $3 name prefix (or null), $4 content type (or null), $5 latest only, $6 limit.
-SELECT v.name, v.version, v.size, v.content_type, v.metadata, v.tags, v.chunk_count, v.created_at
+SELECT v.name, v.version, v.size, v.content_type, v.metadata, v.tags, v.chunk_count, v.created_at,
+       v.owner
 FROM aria_storage.versions v
 WHERE ($1::jsonb IS NULL OR v.metadata @> $1::jsonb)
   AND ($2::text[] IS NULL OR v.tags @> $2::text[])

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from aria_actors.runtime.principal import Principal
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
+OP = Principal.operator()
 
 
 async def admin_headers(security) -> dict[str, str]:
-    token = await security.issue_token("root-admin", {"roles": ["admin"]}, 300)
+    token = await security.issue_token(OP, "root-admin", {"roles": ["admin"]}, 300)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -87,11 +90,11 @@ async def test_users_manage_themselves_and_only_admins_manage_others(auth_http, 
     tokens = (await auth_http.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})).json()
     mine = bearer(tokens)
     assert (await auth_http.get(f"/v1/auth/users/{alice['id']}", headers=mine)).status_code == 200
-    assert_problem(await auth_http.get(f"/v1/auth/users/{bob['id']}", headers=mine), 403, "permission-denied")
+    assert_problem(await auth_http.get(f"/v1/auth/users/{bob['id']}", headers=mine), 403, "forbidden")
     assert_problem(await auth_http.post("/v1/auth/users", headers=mine,
-                                        json={"username": "eve", "password": PASSWORD}), 403, "permission-denied")
+                                        json={"username": "eve", "password": PASSWORD}), 403, "forbidden")
     assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=mine,
-                                         json={"roles": ["admin"]}), 403, "permission-denied")
+                                         json={"roles": ["admin"]}), 403, "forbidden")
     # own password: the current one is required
     assert_problem(await auth_http.post(f"/v1/auth/users/{alice['id']}/password", headers=mine,
                                         json={"new_password": "a brand new passphrase"}),
@@ -112,8 +115,8 @@ async def test_introspection_needs_a_permission_and_sees_revocation(auth_http, s
     await make_alice(auth_http, security)
     tokens = (await auth_http.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})).json()
     assert_problem(await auth_http.post("/v1/auth/introspect", headers=bearer(tokens),
-                                        json={"token": tokens["access_token"]}), 403, "permission-denied")
-    service = {"Authorization": f"Bearer {await security.issue_service_token('aria_coordinate')}"}
+                                        json={"token": tokens["access_token"]}), 403, "forbidden")
+    service = {"Authorization": f"Bearer {await security.issue_service_token(OP, 'aria_coordinate')}"}
     r = await auth_http.post("/v1/auth/introspect", headers=service, json={"token": tokens["access_token"]})
     assert r.json()["active"] is True and r.json()["sid"] == tokens["session_id"]
     assert (await auth_http.delete(f"/v1/auth/sessions/{tokens['session_id']}", headers=bearer(tokens))
@@ -124,22 +127,22 @@ async def test_introspection_needs_a_permission_and_sees_revocation(auth_http, s
 
 async def test_service_tokens_and_viewers_cannot_manage_accounts(auth_http, security) -> None:
     alice = await make_alice(auth_http, security)
-    service = {"Authorization": f"Bearer {await security.issue_service_token('aria_storage')}"}
+    service = {"Authorization": f"Bearer {await security.issue_service_token(OP, 'aria_storage')}"}
     assert_problem(await auth_http.post("/v1/auth/users", headers=service,
                                         json={"username": "mallory", "password": PASSWORD, "roles": ["admin"]}),
-                   403, "permission-denied")
+                   403, "forbidden")
     assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=service,
-                                         json={"roles": ["admin"]}), 403, "permission-denied")
+                                         json={"roles": ["admin"]}), 403, "forbidden")
     assert_problem(await auth_http.post(f"/v1/auth/users/{alice['id']}/password", headers=service,
-                                        json={"new_password": "taken over passphrase"}), 403, "permission-denied")
+                                        json={"new_password": "taken over passphrase"}), 403, "forbidden")
     assert_problem(await auth_http.get("/v1/auth/me", headers=service), 403, "forbidden")
-    viewer = {"Authorization": f"Bearer {await security.issue_token('v1', {'roles': ['viewer']}, 300)}"}
-    assert_problem(await auth_http.get("/v1/auth/users", headers=viewer), 403, "permission-denied")
+    viewer = {"Authorization": f"Bearer {await security.issue_token(OP, 'v1', {'roles': ['viewer']}, 300)}"}
+    assert_problem(await auth_http.get("/v1/auth/users", headers=viewer), 403, "forbidden")
     assert_problem(await auth_http.get(f"/v1/auth/users/{alice['id']}/sessions", headers=viewer),
-                   403, "permission-denied")
+                   403, "forbidden")
     # and whether a user exists is not told to callers who may not read users
     assert_problem(await auth_http.get("/v1/auth/users/00000000-0000-0000-0000-000000000000", headers=viewer),
-                   403, "permission-denied")
+                   403, "forbidden")
 
 
 async def test_a_user_cannot_change_their_own_roles_or_delete_themselves(auth_http, security) -> None:
@@ -147,8 +150,8 @@ async def test_a_user_cannot_change_their_own_roles_or_delete_themselves(auth_ht
     tokens = (await auth_http.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})).json()
     mine = bearer(tokens)
     assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=mine, json={"roles": ["admin"]}),
-                   403, "permission-denied")
-    assert_problem(await auth_http.delete(f"/v1/auth/users/{alice['id']}", headers=mine), 403, "permission-denied")
+                   403, "forbidden")
+    assert_problem(await auth_http.delete(f"/v1/auth/users/{alice['id']}", headers=mine), 403, "forbidden")
 
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -164,7 +167,7 @@ async def test_a_machine_client_gets_tokens_with_client_credentials(auth_http, s
                              content="grant_type=client_credentials")
     assert r.status_code == 200, r.text
     assert r.headers["cache-control"] == "no-store" and "refresh_token" not in r.json()
-    claims = await security.verify_token(r.json()["access_token"])
+    claims = await security.verify_token(OP, r.json()["access_token"])
     assert claims["sub"] == f"client:{cid}" and claims["roles"] == ["service"]
     # the token opens service routes the role allows, and introspects active until the client is disabled
     assert (await auth_http.post("/v1/auth/introspect", headers=bearer(r.json()),
@@ -212,10 +215,10 @@ async def test_password_and_refresh_grants_and_oauth_errors(auth_http, security)
 
 async def test_only_role_granting_admins_make_clients(auth_http, security) -> None:
     for roles in (["service"], ["operator"], ["viewer"]):
-        token = await security.issue_token("someone", {"roles": roles}, 300)
+        token = await security.issue_token(OP, "someone", {"roles": roles}, 300)
         made = await auth_http.post("/v1/auth/clients", headers={"Authorization": f"Bearer {token}"},
                                     json={"name": "sneaky", "roles": ["admin"]})
-        assert_problem(made, 403, "permission-denied")
+        assert_problem(made, 403, "forbidden")
     admin = await admin_headers(security)
     assert_problem(await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "x", "roles": ["root"]}),
                    400, "auth-invalid-user")
@@ -223,8 +226,8 @@ async def test_only_role_granting_admins_make_clients(auth_http, security) -> No
     assert_problem(await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "DUP"}),
                    409, "auth-client-exists")
     assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=admin), 404, "auth-client-not-found")
-    viewer = {"Authorization": f"Bearer {await security.issue_token('v', {'roles': ['viewer']}, 300)}"}
-    assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=viewer), 403, "permission-denied")
+    viewer = {"Authorization": f"Bearer {await security.issue_token(OP, 'v', {'roles': ['viewer']}, 300)}"}
+    assert_problem(await auth_http.get("/v1/auth/clients/nope", headers=viewer), 403, "forbidden")
 
 
 async def test_made_up_client_credentials_on_other_grants_are_refused(auth_http, security) -> None:
@@ -236,25 +239,33 @@ async def test_made_up_client_credentials_on_other_grants_are_refused(auth_http,
     assert assert_problem(many, 400, "auth-invalid-token-request")["error"] == "invalid_request"
 
 
-async def test_a_tenant_scoped_assigner_grants_only_roles_it_holds(auth_http, auth, security) -> None:
+async def test_a_tenant_scoped_assigner_grants_only_roles_it_holds(auth_http, auth, security, monkeypatch) -> None:
     # A deployment's own role table (ARIA_SECURITY_ROLES) may delegate role assignment per
-    # tenant; such an assigner must not be able to mint an admin. The running service's table is
-    # swapped for what that setting builds at start (one OpenBao per session, so no restart here).
-    from aria_actors.security.rbac import DEFAULT_ROLES, Authorizer
+    # tenant; such an assigner must not be able to mint an admin. The gate (gateway and service
+    # alike) reads the table from the environment; the running service learnt its role names at
+    # start, so the new one is added to them here.
+    import json
 
+    from aria_actors.runtime.rpc import default_gate
+
+    monkeypatch.setenv("ARIA_SECURITY_ROLES", json.dumps({"tenant-admin": ["auth:*:*", "storage:*:*"]}))
+    default_gate.cache_clear()
     auth.roles = auth.roles | {"tenant-admin"}
-    security._authz = Authorizer({**DEFAULT_ROLES, "tenant-admin": ("auth:*:*", "storage:*:*")})
     try:
-        token = await security.issue_token("ta", {"roles": ["tenant-admin"], "tenant": "acme"}, 300)
+        token = await security.issue_token(OP, "ta", {"roles": ["tenant-admin"], "tenant": "acme"}, 300)
         headers = {"Authorization": f"Bearer {token}"}
         body = {"username": "bob", "password": PASSWORD, "tenant": "acme"}
-        assert_problem(await auth_http.post("/v1/auth/users", headers=headers, json={**body, "roles": ["admin"]}),
-                       403, "permission-denied")
+        refused = assert_problem(await auth_http.post("/v1/auth/users", headers=headers,
+                                                      json={**body, "roles": ["admin"]}), 403, "forbidden")
+        assert "does not hold: admin" in refused["detail"]
         made = await auth_http.post("/v1/auth/users", headers=headers, json={**body, "roles": ["tenant-admin"]})
         assert made.status_code == 201, made.text
         other = await auth_http.post("/v1/auth/users", headers=headers, json={**body, "tenant": "globex"})
-        assert_problem(other, 403, "permission-denied")  # not its tenant
+        assert_problem(other, 403, "forbidden")  # not its tenant
         listed = (await auth_http.get("/v1/auth/users", headers=headers)).json()
         assert {u["tenant"] for u in listed} == {"acme"}
+        assert_problem(await auth_http.get("/v1/auth/users", headers=headers, params={"tenant": "globex"}),
+                       403, "forbidden")
     finally:
-        security._authz = Authorizer()
+        monkeypatch.delenv("ARIA_SECURITY_ROLES")
+        default_gate.cache_clear()

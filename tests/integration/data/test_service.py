@@ -12,17 +12,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from aria_actors.data.api import router
 from aria_actors.data.cli import app as cli_app
+from aria_actors.data.client import DataClient
 from aria_actors.data.service import DataService
-from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.errors import Forbidden
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import bind
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.runtime.testing import api_app
+
+QUEUE = Principal.internal("aria_queue")  # what another service's start-up calls aria_data as
 
 
 async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_path: Path) -> None:
@@ -37,17 +42,17 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
         assert d["server_connections"] >= 1 and d["pool"]["size"] >= 1
         assert "aria_data.outbox" in {t["name"] for t in d["table_sizes"]}
         assert d["migrations_not_applied"] == [] and d["migration_errors"] == {}
-        assert await svc.dsn() == fresh_database
-        assert await svc.migrate("aria_queue") == []  # applied at start already
-        states = await svc.migrate_status(["aria_data"])
+        data = bind(DataClient, LocalClient(svc))
+        assert await data.dsn(QUEUE) == fresh_database
+        assert await data.migrate(QUEUE, "aria_queue") == []  # applied at start already
+        states = await data.migrate_status(QUEUE, ["aria_data"])
         assert [(s["version"], s["state"]) for s in states] == [(1, "applied"), (2, "applied")]
         assert d["partition_maintenance"]["created"] == []
-        assert (await svc.maintain_partitions())["dropped"] == []
+        assert (await data.maintain_partitions(Principal.operator()))["dropped"] == []
+        with pytest.raises(Forbidden):  # a service token reads and writes, but gets no credentials
+            await data.dsn(Principal("svc-client", ("service",), kind="service"))
 
-        app = FastAPI()
-        install_problem_handlers(app)
-        app.include_router(router)
-        app.state.clients = {"aria_data": LocalClient(svc)}
+        app = api_app(router, clients={"aria_data": LocalClient(svc)})
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://t") as http:
             r = await http.get("/v1/data/health")
@@ -61,7 +66,7 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
             r = await http.get("/v1/data/advice", params={"min_rows": 0})
             assert r.status_code == 422
             r = await http.post("/v1/data/migrations/Bad-Name")
-            assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+            assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     finally:
         await svc.stop()
     await svc.stop()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aria_actors.data.service import SECRET_PATH, DataService
+from aria_actors.data.service import ME, SECRET_PATH, DataService
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
@@ -22,7 +22,7 @@ async def test_dsn_kept_in_aria_security(security, fresh_database: str, tmp_path
         assert first.dsn_source == "ARIA_DATABASE_URL"
     finally:
         await first.stop()
-    stored = await security.kv_get(SECRET_PATH)
+    stored = await security.kv_get(ME, SECRET_PATH)
     data = stored.get("data", stored)
     assert data["url"] == fresh_database and data["embedded"] is False
 
@@ -37,9 +37,9 @@ async def test_dsn_kept_in_aria_security(security, fresh_database: str, tmp_path
     try:
         assert second.dsn_source == f"aria_security:{SECRET_PATH}" and second.embedded is None
         assert not early.is_running()
-        assert await second.dsn() == fresh_database
+        assert await second.dsn(ME) == fresh_database
         h = await second.health()
         assert h.status == Status.READY and "aria_security" in h.details["dsn_source"]
     finally:
         await second.stop()
-        await security.kv_destroy(SECRET_PATH)  # the session's OpenBao is shared
+        await security.kv_destroy(ME, SECRET_PATH)  # the session's OpenBao is shared

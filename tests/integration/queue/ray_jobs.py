@@ -10,6 +10,8 @@ import asyncpg
 
 from aria_actors.queue.registry import worker
 from aria_actors.runtime.errors import Conflict
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
@@ -41,6 +43,12 @@ async def echo(job):
     return {"pid": __import__("os").getpid(), "args": job.args}
 
 
+@worker(name="it.owned", queue="ray", permission="qtest:echo:run", scope="own")
+async def owned(job):
+    """A worker that declares who may enqueue it; answers as whom it ran."""
+    return {"as": job.caller.subject if job.caller else None, "args": job.args}
+
+
 class EchoService(Service):
     """A small real service for cross-service job tests, hosted by the runtime's ActorShell."""
 
@@ -50,8 +58,14 @@ class EchoService(Service):
     async def health(self) -> Health:
         return Health(Status.READY, "echo")
 
-    async def shout(self, text: str) -> dict:
-        return {"text": text.upper(), "pid": __import__("os").getpid()}
+    @rpc("qtest:echo:run", job=True)
+    async def shout(self, caller: Principal, text: str) -> dict:
+        return {"text": text.upper(), "pid": __import__("os").getpid(), "as": caller.subject}
 
-    async def refuse(self) -> None:
+    @rpc("qtest:echo:run", job=True)
+    async def refuse(self, caller: Principal) -> None:
         raise Conflict("echo refuses", reason="test")
+
+    @rpc("qtest:echo:run")
+    async def direct_only(self, caller: Principal) -> str:
+        return "not for jobs"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
@@ -138,33 +139,49 @@ async def test_no_job_lost_10000_jobs_six_kills(ray_session, queue_dsn, queue_po
 async def test_cross_service_job_runs_in_the_owning_service(ray_session, queue_dsn, queue_pool):
     import ray
 
-    from aria_actors.queue.errors import UnknownWorker
+    from aria_actors.queue.errors import JobNotAllowed, UnknownWorker
     from aria_actors.queue.registry import Registry
     from aria_actors.queue.workers import WorkerPool
+    from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.settings import AriaSettings
     from aria_actors.runtime.shell import ActorShell
 
     spec = ray_jobs.EchoService.SPEC
     shell = ray.remote(num_cpus=0)(ActorShell).options(name=spec.name).remote(spec, AriaSettings())
     await shell.start.remote(())
-    producer_reg = Registry(services={spec.name})
+    producer_reg = Registry(services={spec.name: ray_jobs.EchoService})
+    admin_ = Principal("a1", ("admin",))
     pool = WorkerPool(queue_dsn, MODULES, executor_options={"poll_interval": 0.2})
     try:
         await pool.scale("svc", 1, concurrency=2)
         ok = await producer.enqueue(queue_pool, "service:aria_qtest_echo.shout", {"text": "hi"},
-                                    queue="svc", registry=producer_reg)
+                                    queue="svc", registry=producer_reg, enqueued_by=admin_)
         bad = await producer.enqueue(queue_pool, "service:aria_qtest_echo.refuse", {},
-                                     queue="svc", max_attempts=1, registry=producer_reg)
+                                     queue="svc", max_attempts=1, registry=producer_reg,
+                                     enqueued_by=admin_)
+        # enqueued as an admin, then its recorded enqueuer is a plain user (as if inserted around
+        # the enqueue check): the target service refuses it, and the queue does not retry (5
+        # attempts allowed, 1 made)
+        weak = await producer.enqueue(queue_pool, "service:aria_qtest_echo.shout", {"text": "x"},
+                                      queue="svc", max_attempts=5, registry=producer_reg,
+                                      enqueued_by=admin_)
+        await queue_pool.execute("UPDATE aria_queue.jobs SET enqueued_by = $1 WHERE id = $2",
+                                 json.dumps(Principal("u1", ("user",)).to_dict()), weak.id)
         await wait_states(queue_pool, [ok.id], {"completed"})
-        await wait_states(queue_pool, [bad.id], {"discarded"})
+        await wait_states(queue_pool, [bad.id, weak.id], {"discarded"})
         result = (await admin.get_job(queue_pool, ok.id)).result
-        assert result["text"] == "HI"
+        assert result["text"] == "HI" and result["as"] == "a1"  # ran as its enqueuer
         # it ran in the service's own actor process, not in the worker actor or here
         assert result["pid"] == (await shell.placement.remote())["pid"] != os.getpid()
         assert "echo refuses" in (await admin.get_job(queue_pool, bad.id)).errors[0]["error"]
+        weak_job = await admin.get_job(queue_pool, weak.id)
+        assert weak_job.attempt == 1 and "refused the job's enqueuer 'u1'" in weak_job.errors[0]["error"]
         for name in ("service:aria_nope.shout", "service:aria_qtest_echo._private", "service:x"):
             with pytest.raises(UnknownWorker):
-                await producer.enqueue(queue_pool, name, {}, registry=producer_reg)
+                await producer.enqueue(queue_pool, name, {}, registry=producer_reg, enqueued_by=admin_)
+        with pytest.raises(JobNotAllowed):
+            await producer.enqueue(queue_pool, "service:aria_qtest_echo.direct_only", {},
+                                   registry=producer_reg, enqueued_by=admin_)
     finally:
         await pool.shutdown(grace=1)
         ray.kill(shell)

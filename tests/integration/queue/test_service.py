@@ -9,21 +9,22 @@ import socket
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from aria_actors.queue.api import router
 from aria_actors.queue.cli import app as cli_app
 from aria_actors.queue.config import QueueSettings
 from aria_actors.queue.service import QueueService
-from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.runtime.testing import api_app
 from tests.integration.queue.helpers import wait_states
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 MODULES = ["tests.integration.queue.ray_jobs"]
+OPERATOR = Principal.operator()
 
 
 def free_port() -> int:
@@ -44,10 +45,7 @@ async def local_service(queue_deps, tmp_path):
 
 @pytest.fixture
 async def http(local_service):
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_queue": LocalClient(local_service)}
+    app = api_app(router, clients={"aria_queue": LocalClient(local_service)})  # as the operator
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://aria") as client:
         yield client
@@ -72,6 +70,8 @@ async def test_service_api_jobs_dead_letter_and_errors(local_service, http, queu
     await wait_states(queue_pool, [job_id], {"completed"})
     got = (await http.get(f"/v1/queue/jobs/{job_id}")).json()
     assert got["state"] == "completed" and got["result"]["args"] == {"x": 1}
+    assert got["enqueued_by"] == {"subject": "operator", "roles": ["admin"], "tenant": None,
+                                  "kind": "operator"}
 
     bad = await http.post("/v1/queue/jobs", json={"worker": "nope", "args": {}})
     assert bad.status_code == 400 and bad.json()["type"].endswith("/queue-unknown-worker")
@@ -79,6 +79,8 @@ async def test_service_api_jobs_dead_letter_and_errors(local_service, http, queu
     assert (await http.post("/v1/queue/jobs", json={"worker": "it.echo", "priority": -1})
             ).status_code == 422
     assert (await http.get("/v1/queue/jobs/999999")).json()["type"].endswith("/queue-job-not-found")
+    health = await http.get("/v1/queue/health")
+    assert health.status_code == 200 and health.json()["status"] == "ready"
 
     bulk = await http.post("/v1/queue/jobs/bulk", json={"jobs": [
         {"worker": "it.echo", "args": {"i": i}, "schedule_in": 3600} for i in range(3)]})
@@ -116,10 +118,7 @@ async def test_pause_resume_and_health_reports_backlog(local_service, http, queu
 async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
     import uvicorn
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_queue": LocalClient(local_service)}
+    app = api_app(router, clients={"aria_queue": LocalClient(local_service)})
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -133,7 +132,7 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
         return asyncio.to_thread(runner.invoke, cli_app, list(args), env=dict(os.environ))
 
     try:
-        job = await local_service.enqueue("it.echo", {"cli": 1}, schedule_in=3600)
+        job = await local_service.enqueue(OPERATOR, "it.echo", {"cli": 1}, schedule_in=3600)
         r = await cli("jobs", "--state", "scheduled")
         assert r.exit_code == 0 and "it.echo" in r.stdout, r.stdout
         r = await cli("cancel", str(job["id"]))
@@ -168,19 +167,19 @@ async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_p
     await svc.start(queue_deps)
     try:
         assert (await svc.health()).details["queues"]["ray"]["executors"] == 1
-        assert (await svc.scale("ray", replicas=3))["executors"] == 3
+        assert (await svc.scale(OPERATOR, "ray", replicas=3))["executors"] == 3
         import ray
 
         ray.kill(svc._workers.actors["ray"][0], no_restart=True)
         assert await svc.reconcile() == {"ray": 1}
         assert (await svc.health()).details["queues"]["ray"]["executors"] == 3
-        jobs = await svc.enqueue_many([{"worker": "it.echo", "args": {"i": i}} for i in range(30)])
+        jobs = await svc.enqueue_many(OPERATOR, [{"worker": "it.echo", "args": {"i": i}} for i in range(30)])
         await wait_states(queue_pool, [j["id"] for j in jobs], {"completed"})
-        assert (await svc.scale("ray", replicas=0))["executors"] == 0
-        job = await svc.enqueue("it.echo", {})
+        assert (await svc.scale(OPERATOR, "ray", replicas=0))["executors"] == 0
+        job = await svc.enqueue(OPERATOR, "it.echo", {})
         health = await svc.health()
         assert health.status is Status.DEGRADED and "no live executor" in health.message
-        await svc.scale("ray", replicas=1)
+        await svc.scale(OPERATOR, "ray", replicas=1)
         await wait_states(queue_pool, [job["id"]], {"completed"})
         assert (await svc.health()).status is Status.READY
     finally:
@@ -199,7 +198,7 @@ async def test_prepared_service_runs_its_queues_on_the_spare_actors(ray_session,
     try:
         assert svc._workers.spares == []  # taken by a queue or killed
         assert svc._workers.actors["ray"][0]._actor_id in spares
-        jobs = await svc.enqueue_many([{"worker": "it.echo", "args": {"i": i}} for i in range(5)])
+        jobs = await svc.enqueue_many(OPERATOR, [{"worker": "it.echo", "args": {"i": i}} for i in range(5)])
         await wait_states(queue_pool, [j["id"] for j in jobs], {"completed"})
     finally:
         await svc.stop()
@@ -219,10 +218,11 @@ async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path):
         while not await queue_pool.fetchval("SELECT count(*) FROM aria_queue.jobs") and \
                 loop.time() < deadline:
             await asyncio.sleep(0.05)
-        rows = await queue_pool.fetch("SELECT id, meta->>'cron' AS c, meta->>'cron_slot' AS s "
-                                      "FROM aria_queue.jobs")
+        rows = await queue_pool.fetch("SELECT id, meta->>'cron' AS c, meta->>'cron_slot' AS s, "
+                                      "enqueued_by->>'subject' AS by FROM aria_queue.jobs")
         # one job per slot (two only if the test straddled a minute boundary)
         assert rows and all(r["c"] == "every-minute" for r in rows)
+        assert all(r["by"] == "operator" for r in rows)  # the operator wrote ARIA_QUEUE_CRON
         assert len({r["s"] for r in rows}) == len(rows)
         await wait_states(queue_pool, [rows[0]["id"]], {"completed"})
         assert (await svc.health()).details["leader"] is True

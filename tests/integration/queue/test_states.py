@@ -251,25 +251,23 @@ async def test_operator_cancels_an_available_job(queue_pool):
 async def test_migrations_go_down_and_up_again(fresh_database):
     import asyncpg
 
+    from aria_actors.data.migrations import migrate_down
     from aria_actors.queue.schema import apply_migrations
-    from aria_actors.queue.sql import migration_files
 
-    assert await apply_migrations(fresh_database) == ["0001_jobs"]
+    column = ("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'aria_queue' "
+              "AND table_name = 'jobs' AND column_name = 'enqueued_by'")
+    assert await apply_migrations(fresh_database) == ["0001_jobs", "0002_enqueued_by"]
     conn = await asyncpg.connect(fresh_database)
     try:
-        try:
-            from aria_actors.data.migrations import migrate_down
-        except ImportError:
-            migrate_down = None
-        if migrate_down is not None:
-            await migrate_down(conn, "aria_queue")
-        else:
-            for path in migration_files("down"):
-                await conn.execute(path.read_text())
+        assert await conn.fetchval(column) == 1
+        await migrate_down(conn, "aria_queue")  # 0002 only: jobs stay, who enqueued them goes
+        assert await conn.fetchval(column) == 0
+        assert await conn.fetchval("SELECT to_regclass('aria_queue.jobs')") is not None
+        await migrate_down(conn, "aria_queue")
         assert await conn.fetchval("SELECT to_regclass('aria_queue.jobs')") is None
     finally:
         await conn.close()
-    assert await apply_migrations(fresh_database) == ["0001_jobs"]
+    assert await apply_migrations(fresh_database) == ["0001_jobs", "0002_enqueued_by"]
 
 
 async def test_late_ack_of_a_rescued_attempt_changes_nothing(queue_pool, executor):

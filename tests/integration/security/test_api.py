@@ -8,8 +8,12 @@ from fastapi import Depends, FastAPI
 
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.security.api import router
 from aria_actors.security.middleware import BearerAuth, require
+from aria_actors.security.tokens import JwtVerifier
+
+OPS = Principal.operator()
 
 
 def make_app(service) -> FastAPI:
@@ -21,6 +25,7 @@ def make_app(service) -> FastAPI:
     async def health() -> dict:
         return {"ok": True}
 
+    # the deprecated require() shim, kept while aria_auth's router imports it
     @app.get("/v1/storage/assets/{owner}")
     async def asset(owner: str, principal=Depends(
             require("storage:asset:write", lambda r: {"owner": r.path_params["owner"],
@@ -39,7 +44,7 @@ async def http(security):
 
 
 async def bearer(security, roles, sub="alice", tenant="t1") -> dict[str, str]:
-    token = await security.issue_token(sub, {"roles": roles, "tenant": tenant}, 300)
+    token = await security.issue_token(OPS, sub, {"roles": roles, "tenant": tenant}, 300)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -79,10 +84,11 @@ async def test_admin_secret_round_trip_and_unknown_path_404(http, security) -> N
     assert r.status_code == 400
 
 
-async def test_non_admin_gets_403_on_secrets(http, security) -> None:
-    viewer = await bearer(security, ["viewer"], sub="victor")
-    r = await http.get("/v1/security/secrets/services/aria_tune/api", headers=viewer)
-    assert r.status_code == 403 and r.json()["type"].endswith("/permission-denied")
+@pytest.mark.parametrize("roles", [["viewer"], ["operator"], ["editor"], ["user"], ["service"]])
+async def test_only_admins_read_secrets(http, security, roles) -> None:
+    who = await bearer(security, roles, sub="victor")
+    r = await http.get("/v1/security/secrets/services/aria_tune/api", headers=who)
+    assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
 
 
 async def test_owner_rule_through_the_dependency(http, security) -> None:
@@ -92,14 +98,48 @@ async def test_owner_rule_through_the_dependency(http, security) -> None:
 
 
 async def test_issue_and_verify_token_over_http(http, security) -> None:
-    admin = await bearer(security, ["admin"], sub="root-admin")
-    r = await http.post("/v1/security/tokens", json={"subject": "svc:aria_queue", "ttl_s": 60},
-                        headers=admin)
+    admin = await bearer(security, ["admin", "viewer"], sub="root-admin")
+    r = await http.post("/v1/security/tokens", json={"subject": "root-admin", "ttl_s": 60,
+                                                     "claims": {"roles": ["viewer"]}}, headers=admin)
+    assert r.status_code == 200, r.text
     token = r.json()["token"]
     r = await http.post("/v1/security/tokens/verify", json={"token": token}, headers=admin)
-    assert r.json()["claims"]["sub"] == "svc:aria_queue"
+    claims = r.json()["claims"]
+    assert claims["sub"] == "root-admin" and claims["roles"] == ["viewer"] and claims["tenant"] == "t1"
     r = await http.post("/v1/security/tokens/verify", json={"token": token + "x"}, headers=admin)
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize("body", [
+    {"subject": "alice", "claims": {"roles": ["admin"]}},                 # the escalation of issue 16
+    {"subject": "alice", "claims": {"roles": ["user"]}},                  # no role grants minting
+])
+async def test_a_user_cannot_mint_tokens(http, security, body) -> None:
+    alice = await bearer(security, ["user"], sub="alice")
+    r = await http.post("/v1/security/tokens", json=body, headers=alice)
+    assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
+
+
+@pytest.mark.parametrize("body", [
+    {"subject": "someone-else", "claims": {"roles": ["admin"]}},
+    {"subject": "root-admin", "claims": {"roles": ["admin", "operator"]}},
+    {"subject": "root-admin", "claims": {"roles": ["internal"]}},
+    {"subject": "root-admin", "claims": {"tenant": "t2"}},
+    {"subject": "root-admin", "claims": {"svc": "aria_storage"}},
+    {"subject": "root-admin", "claims": {"sid": "00000000-0000-0000-0000-000000000000"}},
+])
+async def test_an_admin_mints_no_token_beyond_its_own(http, security, body) -> None:
+    admin = await bearer(security, ["admin"], sub="root-admin")
+    r = await http.post("/v1/security/tokens", json=body, headers=admin)
+    assert r.status_code == 403, r.text
+    records = security._audit.path.read_text().splitlines()
+    assert any('"actor": "root-admin", "op": "issue_token"' in line and "denied" in line
+               for line in records[-5:])
+
+
+async def test_the_operator_mints_admin_tokens(security) -> None:
+    token = await security.issue_token(OPS, "operator", {"roles": ["admin"]}, 60)
+    assert JwtVerifier(await security.jwks(OPS)).verify(token)["roles"] == ["admin"]
 
 
 async def test_client_sending_invalid_tokens_is_locked_out(security) -> None:

@@ -7,9 +7,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from aria_actors.runtime import cli_support
+from aria_actors.runtime.principal import Principal
 from aria_actors.sdk import AriaClient
 from aria_actors.security import cli
 from tests.integration.security.test_api import make_app
+
+OPS = Principal.operator()
 
 
 @pytest.fixture
@@ -17,7 +20,7 @@ async def run(security, monkeypatch):
     app = make_app(security)
     monkeypatch.setattr(cli_support, "make_client", lambda token, timeout: AriaClient(
         "http://testserver", http=TestClient(app, headers={"Authorization": f"Bearer {token}"} if token else {})))
-    admin = await security.issue_token("cli-admin", {"roles": ["admin"]}, 300)
+    admin = await security.issue_token(OPS, "cli-admin", {"roles": ["admin"]}, 300)
     runner = CliRunner()
 
     def _run(*args: str, token: str | None = admin):

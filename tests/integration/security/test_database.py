@@ -8,8 +8,11 @@ import uuid
 import asyncpg
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.security.database import connection_template
 from aria_actors.security.errors import SecretAccessDenied
+
+OPS = Principal.operator()  # direct calls skip the RPC gate; the caller is still recorded
 
 
 @pytest.fixture
@@ -36,16 +39,18 @@ async def test_static_role_rotation_scoped_and_audited(security, db) -> None:
     await conn.close()
     role = f"aria_data-{user}"
     await security.db_static_role(role, name, user, rotation_period_s=86400)
-    first = await security.db_static_creds(role, service="aria_data")
+    first = await security.db_static_creds(Principal.internal("aria_data"), role)
     assert first["username"] == user and first["password"] != "initial"
     await security.db_rotate(role)
-    second = await security.db_static_creds(role)
+    second = await security.db_static_creds(OPS, role)
     assert second["password"] != first["password"]
+    with pytest.raises(SecretAccessDenied):  # aria_storage's own policy: not aria_data's roles
+        await security.db_static_creds(Principal.internal("aria_storage"), role)
     with pytest.raises(SecretAccessDenied):
-        await security.db_static_creds(role, service="aria_storage")
+        await security.db_static_creds(OPS, role, service="aria_storage")
     rotated = await security.rotate_due_keys(max_age_s=0)
     assert f"database:{role}" in rotated
-    assert (await security.db_static_creds(role))["password"] != second["password"]
+    assert (await security.db_static_creds(OPS, role))["password"] != second["password"]
     records = [json.loads(x) for x in security._audit.path.read_text().splitlines()]
     assert any(r["op"] == "scheduled_rotation" and r["target"] == f"database:{role}" for r in records)
     log = security._audit.path.read_text() + security._bao.audit_log.read_text()
@@ -55,7 +60,7 @@ async def test_static_role_rotation_scoped_and_audited(security, db) -> None:
 async def test_dynamic_credentials_have_a_lease_and_are_dropped_on_revoke(security, db) -> None:
     name, dsn = db
     await security.db_dynamic_role("aria_queue-worker", name, ttl_s=60, max_ttl_s=120)
-    creds = await security.db_creds("aria_queue-worker", service="aria_queue")
+    creds = await security.db_creds(Principal.internal("aria_queue"), "aria_queue-worker")
     assert creds["lease_duration_s"] == 60
     assert await _roles(dsn, creds["username"]) == [creds["username"]]
     await security.revoke_lease(creds["lease_id"])
@@ -76,7 +81,7 @@ async def test_dynamic_credentials_expire_with_their_lease(security, db) -> None
 
     name, dsn = db
     await security.db_dynamic_role("aria_queue-short", name, ttl_s=1, max_ttl_s=1)
-    creds = await security.db_creds("aria_queue-short")
+    creds = await security.db_creds(OPS, "aria_queue-short")
     assert creds["lease_duration_s"] == 1
     assert await _roles(dsn, creds["username"]) == [creds["username"]]
     for _ in range(300):  # OpenBao's expiration manager drops the user; poll, do not time it

@@ -9,8 +9,11 @@ from pathlib import Path
 import hvac
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.spec import Status
 from aria_actors.security.errors import OpenBaoUnavailable, SecretAccessDenied
+
+OPS = Principal.operator()  # direct calls skip the RPC gate; the caller is still recorded
 
 
 async def test_started_in_production_mode_with_raft_and_audit(security) -> None:
@@ -69,26 +72,26 @@ async def test_root_token_can_be_regenerated_with_the_unseal_key(security) -> No
 
 async def test_restart_reads_back_secrets_without_manual_unseal(security_harness) -> None:
     service = security_harness.service
-    version = await service.kv_put("services/aria_data/restart", {"v": "survives-restart"})
-    ciphertext = await service.encrypt("aria_data", b"envelope")
-    token = await service.issue_token("user-1", {"roles": ["viewer"]}, 600)
+    version = await service.kv_put(OPS, "services/aria_data/restart", {"v": "survives-restart"})
+    ciphertext = await service.encrypt(OPS, "aria_data", b"envelope")
+    token = await service.issue_token(OPS, "user-1", {"roles": ["viewer"]}, 600)
     service = await security_harness.restart()
     assert (await service.health()).status is Status.READY
-    assert await service.kv_get("services/aria_data/restart") == {"v": "survives-restart"}
-    assert (await service.kv_versions("services/aria_data/restart"))["current_version"] == version
-    assert await service.decrypt("aria_data", ciphertext) == b"envelope"
-    assert (await service.verify_token(token))["sub"] == "user-1"
+    assert await service.kv_get(OPS, "services/aria_data/restart") == {"v": "survives-restart"}
+    assert (await service.kv_versions(OPS, "services/aria_data/restart"))["current_version"] == version
+    assert await service.decrypt(OPS, "aria_data", ciphertext) == b"envelope"
+    assert (await service.verify_token(OPS, token))["sub"] == "user-1"
 
 
 async def test_sealed_openbao_degrades_and_fails_fast(security) -> None:
-    await security.seal()
+    await security.seal(OPS)
     try:
         health = await security.health()
         assert health.status is Status.DEGRADED and "sealed" in health.message
         with pytest.raises(OpenBaoUnavailable):
-            await security.kv_get("services/aria_data/anything")
+            await security.kv_get(OPS, "services/aria_data/anything")
     finally:
-        await security.unseal()
+        await security.unseal(OPS)
     assert (await security.health()).status is Status.READY
 
 
@@ -100,7 +103,7 @@ async def test_unreachable_openbao_degrades_and_fails_fast(security_harness) -> 
         assert health.status is Status.DEGRADED
         assert "not running" in health.message
         with pytest.raises(OpenBaoUnavailable):
-            await service.kv_get("services/aria_data/anything")
+            await service.kv_get(OPS, "services/aria_data/anything")
     finally:
         await security_harness.restart()
     assert (await security_harness.service.health()).status is Status.READY
@@ -109,10 +112,10 @@ async def test_unreachable_openbao_degrades_and_fails_fast(security_harness) -> 
 async def test_nothing_secret_on_disk_in_plaintext(security_harness) -> None:
     service = security_harness.service
     canary = "canary-" + os.urandom(12).hex()
-    await service.kv_put("services/aria_storage/canary", {"password": canary})
-    ct = await service.encrypt("aria_storage", canary.encode())
-    assert (await service.kv_get("services/aria_storage/canary"))["password"] == canary
-    assert (await service.decrypt("aria_storage", ct)).decode() == canary
+    await service.kv_put(OPS, "services/aria_storage/canary", {"password": canary})
+    ct = await service.encrypt(OPS, "aria_storage", canary.encode())
+    assert (await service.kv_get(OPS, "services/aria_storage/canary"))["password"] == canary
+    assert (await service.decrypt(OPS, "aria_storage", ct)).decode() == canary
     service = await security_harness.restart()  # flush raft and logs to disk
     hits = []
     for path in security_harness.home.rglob("*"):
@@ -122,22 +125,27 @@ async def test_nothing_secret_on_disk_in_plaintext(security_harness) -> None:
 
 
 async def test_service_scoped_calls_cannot_reach_another_service(security) -> None:
-    await security.kv_put("services/aria_storage/own", {"k": "v"}, service="aria_storage")
-    assert await security.kv_get("services/aria_storage/own", service="aria_storage") == {"k": "v"}
-    await security.kv_put("services/aria_queue/private", {"k": "q"})
+    storage = Principal.internal("aria_storage")  # scoped by who calls, not by an argument
+    await security.kv_put(storage, "services/aria_storage/own", {"k": "v"})
+    assert await security.kv_get(storage, "services/aria_storage/own") == {"k": "v"}
+    await security.kv_put(OPS, "services/aria_queue/private", {"k": "q"})
     with pytest.raises(SecretAccessDenied) as err:
-        await security.kv_get("services/aria_queue/private", service="aria_storage")
+        await security.kv_get(storage, "services/aria_queue/private")
     assert err.value.status == 403
     with pytest.raises(SecretAccessDenied):
-        await security.kv_put("services/aria_queue/private", {"k": "x"}, service="aria_storage")
+        await security.kv_put(storage, "services/aria_queue/private", {"k": "x"})
     with pytest.raises(SecretAccessDenied):
-        await security.encrypt("aria_queue", b"x", service="aria_storage")
+        await security.encrypt(storage, "aria_queue", b"x")
+    with pytest.raises(SecretAccessDenied):  # nor by naming the other service
+        await security.kv_get(storage, "services/aria_queue/private", service="aria_queue")
+    with pytest.raises(SecretAccessDenied):  # an administrator's service= narrows its call
+        await security.kv_get(OPS, "services/aria_queue/private", service="aria_storage")
 
 
 async def test_service_token_is_enforced_by_openbao_itself(security) -> None:
-    await security.kv_put("services/aria_auth/signing", {"k": "a"})
-    await security.kv_put("shared/cluster", {"name": "aria"})
-    grant = await security.service_token("aria_storage")
+    await security.kv_put(OPS, "services/aria_auth/signing", {"k": "a"})
+    await security.kv_put(OPS, "shared/cluster", {"name": "aria"})
+    grant = await security.service_token(OPS, "aria_storage")
     client = hvac.Client(grant["url"], token=grant["token"])
     assert client.secrets.kv.v2.read_secret_version(
         "shared/cluster", mount_point="secret", raise_on_deleted_version=True)["data"]["data"] == {
@@ -148,7 +156,11 @@ async def test_service_token_is_enforced_by_openbao_itself(security) -> None:
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.kv.v2.create_or_update_secret("shared/cluster", {"x": 1}, mount_point="secret")
     with pytest.raises(SecretAccessDenied):
-        await security.service_token("not_a_service")
+        await security.service_token(OPS, "not_a_service")
+    from aria_actors.runtime.errors import Forbidden
+
+    with pytest.raises(Forbidden):  # a service gets its own OpenBao token, not another's
+        await security.service_token(Principal.internal("aria_queue"), "aria_storage")
 
 
 async def test_an_older_home_is_reconfigured_with_a_short_lived_root(security_harness) -> None:
@@ -178,7 +190,7 @@ async def test_external_openbao_is_used_and_not_started(security, tmp_path) -> N
     from aria_actors.security.config import SecurityConfig
     from aria_actors.security.service import SecurityService
 
-    await security.kv_put("services/aria_debugger/ext", {"k": "from-embedded"})
+    await security.kv_put(OPS, "services/aria_debugger/ext", {"k": "from-embedded"})
     external = SecurityService(
         AriaSettings(home=tmp_path, openbao_url=security._client.url),
         SecurityConfig(openbao_token=security._client.token, rotation_check_s=0))
@@ -186,7 +198,7 @@ async def test_external_openbao_is_used_and_not_started(security, tmp_path) -> N
     try:
         health = await external.health()
         assert health.status is Status.READY and health.details["embedded"] is False
-        assert await external.kv_get("services/aria_debugger/ext") == {"k": "from-embedded"}
+        assert await external.kv_get(OPS, "services/aria_debugger/ext") == {"k": "from-embedded"}
         assert not (tmp_path / "openbao").exists()
     finally:
         await external.stop()
@@ -208,8 +220,8 @@ async def test_external_openbao_with_approle_login(security, tmp_path) -> None:
     await external.start(Deps())
     try:
         assert "aria-admin" in external._client.auth.token.lookup_self()["data"]["policies"]
-        await external.kv_put("services/aria_debugger/approle", {"k": "v"})
-        assert await security.kv_get("services/aria_debugger/approle") == {"k": "v"}
+        await external.kv_put(OPS, "services/aria_debugger/approle", {"k": "v"})
+        assert await security.kv_get(OPS, "services/aria_debugger/approle") == {"k": "v"}
     finally:
         await external.stop()
     bad = SecurityService(
@@ -243,4 +255,4 @@ async def test_calls_after_stop_fail_fast(tmp_path) -> None:
     service = SecurityService(AriaSettings(home=tmp_path, openbao_url=""))
     await service.stop()
     with pytest.raises(OpenBaoUnavailable, match="not started"):
-        await service.encrypt("aria_data", b"x")
+        await service.encrypt(OPS, "aria_data", b"x")

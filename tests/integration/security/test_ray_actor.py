@@ -9,9 +9,15 @@ import uuid
 
 import pytest
 
+from aria_actors.runtime.errors import Forbidden
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import bind
 from aria_actors.runtime.settings import AriaSettings
+from aria_actors.security.client import SecurityClient
 from aria_actors.security.errors import InvalidToken, SecretNotFound
 from tests.fixtures.security import security_prerequisites
+
+OPS = Principal.operator()
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]  # ~40 s: Ray + a fresh OpenBao
 
@@ -39,26 +45,28 @@ async def test_actor_calls_and_crash_recovery(tmp_path) -> None:
     launcher = RayLauncher(settings)
     unit = await launcher.launch(spec)
     await unit.start(())
-    client = RayServiceClient(name, "aria-test", timeout_s=60)
+    client = bind(SecurityClient, RayServiceClient(name, "aria-test", timeout_s=60))
     try:
         assert (await unit.health()).status.value == "ready"
-        await client.call("kv_put", "services/aria_data/dsn", {"url": "postgresql://x"})
-        assert await client.call("kv_get", "services/aria_data/dsn") == {"url": "postgresql://x"}
-        ct = await client.call("encrypt", "aria_data", b"\x00\x01")
-        assert await client.call("decrypt", "aria_data", ct) == b"\x00\x01"
+        await client.kv_put(OPS, "services/aria_data/dsn", {"url": "postgresql://x"})
+        assert await client.kv_get(OPS, "services/aria_data/dsn") == {"url": "postgresql://x"}
+        ct = await client.encrypt(OPS, "aria_data", b"\x00\x01")
+        assert await client.decrypt(OPS, "aria_data", ct) == b"\x00\x01"
         with pytest.raises(SecretNotFound):
-            await client.call("kv_get", "services/aria_data/none")
+            await client.kv_get(OPS, "services/aria_data/none")
         with pytest.raises(InvalidToken):
-            await client.call("verify_token", "not.a.jwt")
+            await client.verify_token(OPS, "not.a.jwt")
+        with pytest.raises(Forbidden):  # the permission check runs inside the actor, for every door
+            await client.issue_token(Principal("alice", ("user",)), "alice", {"roles": ["admin"]}, 60)
         bao_pid = int((tmp_path / "openbao" / "bao.pid").read_text())
         assert _alive(bao_pid)
 
         ray.kill(unit.handle, no_restart=True)  # the actor dies without stop(): bao is orphaned
         unit = await launcher.launch(spec)
         await unit.start(())
-        client = RayServiceClient(name, "aria-test", timeout_s=60)
+        client = bind(SecurityClient, RayServiceClient(name, "aria-test", timeout_s=60))
         assert not _alive(bao_pid)  # the new actor stopped the orphan before starting its own
-        assert await client.call("kv_get", "services/aria_data/dsn") == {"url": "postgresql://x"}
+        assert await client.kv_get(OPS, "services/aria_data/dsn") == {"url": "postgresql://x"}
         new_pid = int((tmp_path / "openbao" / "bao.pid").read_text())
     finally:
         await unit.stop()

@@ -11,13 +11,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from aria_actors.runtime.principal import Principal  # noqa: E402
+from aria_actors.runtime.rpc import bind  # noqa: E402
 from aria_actors.runtime.service import Deps  # noqa: E402
 from aria_actors.runtime.settings import AriaSettings  # noqa: E402
 from aria_actors.shape.checkpoints import StorageCheckpoints  # noqa: E402
 from aria_actors.shape.jobs import run_training  # noqa: E402
+from aria_actors.storage.client import StorageClient  # noqa: E402
 from tests.fixtures.shape_rewards import crashing_reward  # noqa: E402
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+OP = Principal.operator()  # every test here calls as the local operator
 
 SETTINGS = {"num_generations": 4, "max_completion_length": 6, "learning_rate": 1e-2, "seed": 4,
             "relabel": True}
@@ -37,8 +41,9 @@ def model_dir(tmp_path_factory):
     return str(build_tiny(ShapeConfig(seed=4, pretrain_steps=0), tmp_path_factory.mktemp("ck") / "tiny"))
 
 
-def _sink(storage, run, tmp_path):
-    return StorageCheckpoints(storage, run, loop=asyncio.get_running_loop(), cache_dir=tmp_path / "cache")
+def _sink(storage, run, tmp_path, caller=OP):
+    return StorageCheckpoints(bind(StorageClient, storage), run, caller=caller, loop=asyncio.get_running_loop(),
+                              cache_dir=tmp_path / "cache")
 
 
 async def test_crash_and_resume_through_storage_match_an_uninterrupted_run(storage, model_dir, tmp_path):
@@ -68,18 +73,20 @@ async def test_crash_and_resume_through_storage_match_an_uninterrupted_run(stora
     report = resumed["dedupe"][0]
     assert report["by_blob"]["assets"]["new_bytes"] == 0
     assert 0 < report["new_bytes"] <= report["logical_bytes"]
-    versions = await storage.call("versions", "shape/checkpoints/resume/assets")
+    versions = await storage.call("versions", OP, "shape/checkpoints/resume/assets")
     assert len(versions) == 1  # the tokenizer and config were stored once
 
 
 async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previous(storage, model_dir,
                                                                                   tmp_path):
     class FailingManifest:  # the real service, failing the publish step once
+        name = "aria_storage"
+
         def __init__(self, inner):
             self.inner, self.fail = inner, True
 
         async def call(self, method, *args, **kwargs):
-            if method == "put" and args[0].endswith("/manifest") and self.fail:
+            if method == "put" and args[1].endswith("/manifest") and self.fail:
                 self.fail = False
                 raise OSError("connection lost")
             return await self.inner.call(method, *args, **kwargs)
@@ -87,7 +94,8 @@ async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previou
     frozen = {**SETTINGS, "freeze": ["model.embed_tokens", "model.layers.0."]}
     client = FailingManifest(storage)
     client.fail = False
-    sink = StorageCheckpoints(client, "frozen", loop=asyncio.get_running_loop(), cache_dir=tmp_path)
+    sink = StorageCheckpoints(bind(StorageClient, client), "frozen", caller=OP, loop=asyncio.get_running_loop(),
+                              cache_dir=tmp_path)
     out = await asyncio.to_thread(run_training, model_dir, steps=3, prompts_per_step=2, checkpoint_every=1,
                                   settings=frozen, checkpoints=sink)
     first, *later = out["dedupe"]
@@ -98,13 +106,14 @@ async def test_frozen_layers_dedupe_and_a_crash_before_publish_keeps_the_previou
         assert model["new_bytes"] < 0.6 * model["size"], report
         assert report["by_blob"]["assets"]["new_bytes"] == 0
     client.fail = True
-    resumed = StorageCheckpoints(client, "frozen", loop=asyncio.get_running_loop(), cache_dir=tmp_path)
+    resumed = StorageCheckpoints(bind(StorageClient, client), "frozen", caller=OP, loop=asyncio.get_running_loop(),
+                                 cache_dir=tmp_path)
     with pytest.raises(OSError, match="connection lost"):
         await asyncio.to_thread(run_training, model_dir, steps=4, prompts_per_step=2, checkpoint_every=1,
                                 settings=frozen, checkpoints=resumed)
     latest = await asyncio.to_thread(_sink(storage, "frozen", tmp_path).latest)
     assert latest == out["final_checkpoint"]  # the model blob of step 4 exists, unpublished
-    assert len(await storage.call("versions", "shape/checkpoints/frozen/model")) == 4
+    assert len(await storage.call("versions", OP, "shape/checkpoints/frozen/model")) == 4
 
 
 async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attempt(
@@ -118,11 +127,14 @@ async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attemp
     from tests.fixtures.shape import QueueClientOverDsn
 
     svc = ShapeService(AriaSettings(home=tmp_path / "shape-home"), ShapeConfig(pretrain_steps=0, train_poll_s=3600))
-    await svc.start(Deps({"aria_data": DataClientOverDsn(fresh_database, "aria_shape"),
-                          "aria_storage": storage, "aria_queue": QueueClientOverDsn(queue_dsn)}))
+    queue = QueueClientOverDsn(queue_dsn)
+    await svc.start(Deps({"aria_data": DataClientOverDsn(fresh_database, "aria_shape"), "aria_storage": storage,
+                          "aria_queue": queue}))
+    editor = Principal("ed", ("editor",))
     try:
-        job = await svc.start_training("v-ck", steps=4, prompts_per_step=1, settings=SETTINGS,
+        job = await svc.start_training(editor, "v-ck", steps=4, prompts_per_step=1, settings=SETTINGS,
                                        checkpoint_every=1, eval_prompts=0)
+        assert queue.enqueuers == [editor]  # enqueued as the caller, not as aria_shape
         # An earlier attempt of version "v-ck" got to step 2 before it died.
         source = svc._inference().source("base")
         await asyncio.to_thread(run_training, steps=2, prompts_per_step=1, checkpoint_every=2,
@@ -133,15 +145,18 @@ async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attemp
         registry = Registry()
         spec = default_registry.get("aria_shape.train")
         registry.add(type(spec)(name=spec.name, queue=spec.queue,
-                                fn=lambda j: train_version(j.args, storage, loop)))
+                                fn=lambda j: train_version(j.args, j.caller, bind(StorageClient, storage), loop)))
         assert await drain(queue_dsn, "shape-train", registry=registry) == {"completed": 1}
-        model = (await svc.training_status(job["job_id"]))["model"]
+        model = (await svc.training_status(OP, job["job_id"]))["model"]
         m = model["metrics"]
         assert m["resumed_from"] == "aria_storage:shape/checkpoints/v-ck/manifest@1"
         assert len(m["train_rewards"]) == 2 and [r["step"] for r in m["dedupe"]] == [3, 4]
         assert m["checkpoint"] == "aria_storage:shape/checkpoints/v-ck/manifest@3"
         assert all(r["by_blob"]["assets"]["new_bytes"] == 0 for r in m["dedupe"])
-        loaded = await svc.load_version("v-ck")  # the registered path is the fetched checkpoint
+        # The job ran as its enqueuer: the checkpoints it wrote are the editor's uploads.
+        manifest = await storage.call("info", OP, "shape/checkpoints/v-ck/manifest")
+        assert (manifest["version"], manifest["owner"]) == (3, "ed")
+        loaded = await svc.load_version(OP, "v-ck")  # the registered path is the fetched checkpoint
         assert model["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
     finally:
         await svc.stop()
@@ -162,4 +177,4 @@ async def test_blobs_larger_than_a_part_go_up_in_parts(storage, model_dir, tmp_p
     path = await asyncio.to_thread(_sink(storage, "parts", tmp_path / "fresh").local, saved.ref)
     assert ck.read_assets(path) == blobs["assets"]
     assert (path / "optimizer.safetensors").read_bytes() == blobs["optimizer"]
-    assert await storage.call("get", "shape/checkpoints/parts/model") == blobs["model"]
+    assert await storage.call("get", OP, "shape/checkpoints/parts/model") == blobs["model"]

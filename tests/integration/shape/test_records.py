@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.shape.errors import InvalidCharacter, UnknownModelVersion
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+OP = Principal.operator()  # the tests call the service as the local operator
+EDITOR = Principal("ed", ("editor",))  # and its routes as an editor
 
 
 @pytest.fixture
@@ -33,73 +36,69 @@ async def test_health_probes_the_database(service) -> None:
 
 
 async def test_character_evolves_through_versions(service) -> None:
-    created = await service.create_character("fantasy", name="Ada", seed=3)
+    created = await service.create_character(OP, "fantasy", name="Ada", seed=3)
     cid = created["id"]
     assert created["version"] == 1
     first_traits = created["character"]["traits"]
     gone = first_traits[0]
-    evolved = await service.evolve_character(cid, remove_traits=[gone], add_traits=["curious"],
+    evolved = await service.evolve_character(OP, cid, remove_traits=[gone], add_traits=["curious"],
                                              attributes={"age": 40}, change="grew up")
     assert evolved["version"] == 2
-    latest = await service.get_character(cid)
+    latest = await service.get_character(OP, cid)
     assert latest["version"] == 2 and latest["latest"] == 2
     assert gone not in latest["character"]["traits"] and "curious" in latest["character"]["traits"]
-    assert (await service.get_character(cid, 1))["character"]["traits"] == first_traits
-    history = await service.character_history(cid)
+    assert (await service.get_character(OP, cid, 1))["character"]["traits"] == first_traits
+    history = await service.character_history(OP, cid)
     assert [h["version"] for h in history] == [1, 2]
     assert [h["change"] for h in history] == ["created", "grew up"]
 
 
 async def test_invalid_evolution_is_refused_and_stores_nothing(service) -> None:
     created = await service.create_character(
-        "fantasy", {"template": "fantasy", "name": "Pax", "traits": ["pacifist", "kind"],
+        OP, "fantasy", {"template": "fantasy", "name": "Pax", "traits": ["pacifist", "kind"],
                     "attributes": {"age": 30, "role": "monk"}})
     with pytest.raises(InvalidCharacter) as info:
-        await service.evolve_character(created["id"], add_traits=["bloodthirsty"])
+        await service.evolve_character(OP, created["id"], add_traits=["bloodthirsty"])
     assert info.value.fields["errors"][0]["field"] == "constraints.no-bloodthirsty-pacifist"
-    assert [h["version"] for h in await service.character_history(created["id"])] == [1]
+    assert [h["version"] for h in await service.character_history(OP, created["id"])] == [1]
     with pytest.raises(NotFound):
-        await service.get_character(created["id"], 7)
+        await service.get_character(OP, created["id"], 7)
 
 
 async def test_templates_survive_a_restart(service, shape_deps, tmp_path) -> None:
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.service import ShapeService
 
-    await service.put_template({"name": "pair", "traits": ["a", "b"], "min_traits": 1, "max_traits": 2})
+    await service.put_template(OP, {"name": "pair", "traits": ["a", "b"], "min_traits": 1, "max_traits": 2})
     again = ShapeService(AriaSettings(home=service.settings.home), ShapeConfig(pretrain_steps=0))
     await again.start(shape_deps)
     try:
-        assert "pair" in {t["name"] for t in await again.list_templates()}
+        assert "pair" in {t["name"] for t in await again.list_templates(OP)}
     finally:
         await again.stop()
 
 
 async def test_model_versions_and_unknown_version(service) -> None:
-    base = await service.register_model("tiny-v1", "/models/tiny-v1", metrics={"reward": 0.1})
-    child = await service.register_model("tiny-v2", "/models/tiny-v2", parent="tiny-v1",
+    base = await service.register_model(OP, "tiny-v1", "/models/tiny-v1", metrics={"reward": 0.1})
+    child = await service.register_model(OP, "tiny-v2", "/models/tiny-v2", parent="tiny-v1",
                                          metrics={"reward": 0.3}, training_config={"lr": 0.01})
     assert child["parent"] == base["id"] and child["training_config"] == {"lr": 0.01}
-    assert [m["id"] for m in await service.list_models()] == ["tiny-v1", "tiny-v2"]
+    assert [m["id"] for m in await service.list_models(OP)] == ["tiny-v1", "tiny-v2"]
     with pytest.raises(UnknownModelVersion) as info:
-        await service.get_model("tiny-v9")
+        await service.get_model(OP, "tiny-v9")
     assert info.value.status == 404 and info.value.fields["model_version"] == "tiny-v9"
     with pytest.raises(UnknownModelVersion):
-        await service.register_model("orphan", "/x", parent="nope")
+        await service.register_model(OP, "orphan", "/x", parent="nope")
 
 
 async def test_records_over_http(service) -> None:
     import httpx
-    from fastapi import FastAPI
 
-    from aria_actors.runtime.http import install_problem_handlers
     from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.testing import api_app
     from aria_actors.shape.api import router
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_shape": LocalClient(service)}
+    app = api_app(router, clients={"aria_shape": LocalClient(service)}, caller=EDITOR)
     # In this event loop (the service's pool lives here), not in TestClient's own thread.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         r = await http.post("/v1/shape/characters", json={"template": "fantasy", "name": "Bo", "seed": 1,
@@ -123,24 +122,24 @@ async def test_ab_test_between_registered_versions_then_promote(service, tmp_pat
 
     for i, seed in enumerate((1, 2)):
         path = build_tiny(ShapeConfig(seed=seed, pretrain_steps=0), tmp_path / f"v{i}")
-        await service.register_model(f"v{i}", str(path))
+        await service.register_model(OP, f"v{i}", str(path))
     with pytest.raises(UnknownModelVersion):
-        await service.set_traffic({"v0": 1, "v9": 1})
-    await service.set_traffic({"v0": 1, "v1": 1})
-    served = [await service.complete_ab("Traits: brave.\nDescription:", key=f"user-{k}", max_new_tokens=4)
+        await service.set_traffic(OP, {"v0": 1, "v9": 1})
+    await service.set_traffic(OP, {"v0": 1, "v1": 1})
+    served = [await service.complete_ab(OP, "Traits: brave.\nDescription:", key=f"user-{k}", max_new_tokens=4)
               for k in range(12)]
     assert {s["version"] for s in served} == {"v0", "v1"}
-    again = await service.complete_ab("Traits: brave.\nDescription:", key="user-3", max_new_tokens=4)
+    again = await service.complete_ab(OP, "Traits: brave.\nDescription:", key="user-3", max_new_tokens=4)
     assert again["version"] == served[3]["version"]  # sticky per key
-    await service.feedback("v0", 0.2)
-    await service.feedback("v1", 0.8)
-    report = await service.traffic_report()
+    await service.feedback(OP, "v0", 0.2)
+    await service.feedback(OP, "v1", 0.8)
+    report = await service.traffic_report(OP)
     assert sum(v["requests"] for v in report["versions"].values()) == 13
     assert report["leader"] == "v1"
-    out = await service.promote()
+    out = await service.promote(OP)
     assert out["promoted"] == "v1"
     inference = (await service.health()).details["inference"]
     assert inference["served_version"] == "v1" and set(inference["versions"]) == {"v1"}
     assert out["removed"] == ["base", "v0"]
-    assert (await service.complete_ab("Traits: shy.\nDescription:", max_new_tokens=3))["version"] == "v1"
+    assert (await service.complete_ab(OP, "Traits: shy.\nDescription:", max_new_tokens=3))["version"] == "v1"
 

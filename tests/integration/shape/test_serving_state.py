@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+OP = Principal.operator()  # every test here calls as the local operator
 
 PROMPT = "Traits: brave.\nDescription:"
 
@@ -62,16 +64,16 @@ async def _stored(dsn: str) -> tuple[object, list[dict]]:
 
 async def test_a_promoted_version_survives_a_restart(started, model_dir, shape_deps) -> None:
     svc = await started()
-    await svc.register_model("v1", model_dir)
-    await svc.promote("v1")
+    await svc.register_model(OP, "v1", model_dir)
+    await svc.promote(OP, "v1")
     again = await started("second")
     inference = (await again.health()).details["inference"]
     assert inference["served_version"] == "v1" and inference["traffic"] is None
-    assert (await again.complete_ab(PROMPT, max_new_tokens=2))["version"] == "v1"
+    assert (await again.complete_ab(OP, PROMPT, max_new_tokens=2))["version"] == "v1"
     again_health = await again.health()
     assert again_health.status == Status.READY and "serving_problems" not in again_health.details
     # Rolling back to base is stored the same way.
-    await again.promote("base")
+    await again.promote(OP, "base")
     third = await started("third")
     assert (await third.health()).details["inference"]["served_version"] == "base"
 
@@ -81,24 +83,24 @@ async def test_a_running_split_with_feedback_and_flushed_metrics_survives(starte
     dsn = shape_deps["aria_data"].dsn
     svc = await started()
     for version in ("v1", "v2"):
-        await svc.register_model(version, model_dir)
-    await svc.set_traffic({"v2": 1, "v1": 3}, seed=7)
-    served = {k: (await svc.complete_ab(PROMPT, key=f"user-{k}", max_new_tokens=2))["version"]
+        await svc.register_model(OP, version, model_dir)
+    await svc.set_traffic(OP, {"v2": 1, "v1": 3}, seed=7)
+    served = {k: (await svc.complete_ab(OP, PROMPT, key=f"user-{k}", max_new_tokens=2))["version"]
               for k in range(8)}
     assert set(served.values()) == {"v1", "v2"}
-    await svc.feedback("v1", 0.9)
-    await svc.feedback("v2", 0.2)
+    await svc.feedback(OP, "v1", 0.9)
+    await svc.feedback(OP, "v2", 0.2)
     assert await svc.flush_metrics() == 2
-    report = await svc.traffic_report()
+    report = await svc.traffic_report(OP)
     assert sum(v["requests"] for v in report["versions"].values()) == 8
 
     # Counted but not flushed yet, as when the actor dies between two flushes; the feedback
     # that comes after is stored at once.
-    await svc.complete_ab(PROMPT, key="user-0", max_new_tokens=2)
-    await svc.feedback(served[0], 0.5)
+    await svc.complete_ab(OP, PROMPT, key="user-0", max_new_tokens=2)
+    await svc.feedback(OP, served[0], 0.5)
 
     again = await started("second")  # a new actor while the first one "crashed"
-    restored = await again.traffic_report()
+    restored = await again.traffic_report(OP)
     assert restored["weights"] == {"v2": 1, "v1": 3} and list(restored["weights"]) == ["v2", "v1"]
     assert {v: m["requests"] for v, m in restored["versions"].items()} == \
         {v: m["requests"] for v, m in report["versions"].items()}  # the unflushed request is lost
@@ -106,11 +108,11 @@ async def test_a_running_split_with_feedback_and_flushed_metrics_survives(starte
     assert restored["leader"] == "v1"
     assert restored["versions"]["v1"]["tokens_per_s"] == report["versions"]["v1"]["tokens_per_s"]
     for k, version in served.items():  # sticky keys go where they went before the restart
-        assert (await again.complete_ab(PROMPT, key=f"user-{k}", max_new_tokens=2))["version"] == version
+        assert (await again.complete_ab(OP, PROMPT, key=f"user-{k}", max_new_tokens=2))["version"] == version
     await again.flush_metrics()
     _, rows = await _stored(dsn)
     assert sum(r["requests"] for r in rows) == 16  # 8 before the restart, 8 after
-    out = await again.promote()
+    out = await again.promote(OP)
     assert out["promoted"] == "v1"
     serving, rows = await _stored(dsn)
     assert (serving["version"], serving["weights"], rows) == ("v1", None, [])  # one transaction
@@ -121,14 +123,14 @@ async def test_a_running_split_with_feedback_and_flushed_metrics_survives(starte
 
 async def test_stop_flushes_the_last_counts(started, model_dir, shape_deps) -> None:
     svc = await started()
-    await svc.register_model("v1", model_dir)
-    await svc.set_traffic({"v1": 1})
-    await svc.complete_ab(PROMPT, max_new_tokens=2)
+    await svc.register_model(OP, "v1", model_dir)
+    await svc.set_traffic(OP, {"v1": 1})
+    await svc.complete_ab(OP, PROMPT, max_new_tokens=2)
     await svc.stop()
     _, rows = await _stored(shape_deps["aria_data"].dsn)
     assert [(r["version"], r["requests"]) for r in rows] == [("v1", 1)]
     again = await started("second")
-    assert (await again.traffic_report())["versions"]["v1"]["requests"] == 1
+    assert (await again.traffic_report(OP))["versions"]["v1"]["requests"] == 1
 
 
 async def test_a_stored_version_gone_from_the_registry_falls_back_to_base(started, model_dir,
@@ -137,9 +139,9 @@ async def test_a_stored_version_gone_from_the_registry_falls_back_to_base(starte
 
     svc = await started()
     for version in ("v1", "v2"):
-        await svc.register_model(version, model_dir)
-    await svc.promote("v1")
-    await svc.set_traffic({"v1": 1, "v2": 1})
+        await svc.register_model(OP, version, model_dir)
+    await svc.promote(OP, "v1")
+    await svc.set_traffic(OP, {"v1": 1, "v2": 1})
     conn = await asyncpg.connect(shape_deps["aria_data"].dsn)
     try:  # as after restoring an older backup of the registry
         await conn.execute("DELETE FROM aria_shape.model_versions")
@@ -151,7 +153,7 @@ async def test_a_stored_version_gone_from_the_registry_falls_back_to_base(starte
     assert set(health.details["serving_problems"]) == {"served_version", "traffic"}
     assert "'v1'" in health.details["serving_problems"]["served_version"]
     assert health.details["inference"]["served_version"] == "base"
-    assert await again.traffic_report() is None
-    assert len(await again.list_templates()) >= 1  # the rest of the service works
-    await again.promote("base")  # a new choice clears the report
+    assert await again.traffic_report(OP) is None
+    assert len(await again.list_templates(OP)) >= 1  # the rest of the service works
+    await again.promote(OP, "base")  # a new choice clears the report
     assert (await again.health()).status == Status.READY

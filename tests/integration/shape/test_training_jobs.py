@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+OP = Principal.operator()  # the tests call the service as the local operator
+EDITOR = Principal("ed", ("editor",))  # and its routes as an editor
 
 SMALL = {"num_generations": 2, "max_completion_length": 4, "learning_rate": 1e-2}
 
@@ -32,16 +35,12 @@ async def service(shape_queue_deps, tmp_path):
 
 def _http(service):
     import httpx
-    from fastapi import FastAPI
 
-    from aria_actors.runtime.http import install_problem_handlers
     from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.testing import api_app
     from aria_actors.shape.api import router
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_shape": LocalClient(service)}
+    app = api_app(router, clients={"aria_shape": LocalClient(service)}, caller=EDITOR)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -62,7 +61,7 @@ async def test_train_enqueues_runs_in_the_queue_and_registers_the_version(servic
         assert (await http.post("/v1/shape/train", json={"version": "a/b"})).status_code == 422
 
         assert await drain(queue_dsn, "shape-train") == {"completed": 1}
-        assert "t1" not in {m["id"] for m in await service.list_models()}  # aria_shape registers it
+        assert "t1" not in {m["id"] for m in await service.list_models(OP)}  # aria_shape registers it
 
         r = await http.get(f"/v1/shape/train/{job['job_id']}")
         assert r.status_code == 200, r.text
@@ -75,30 +74,35 @@ async def test_train_enqueues_runs_in_the_queue_and_registers_the_version(servic
         assert 0 <= m["held_out_reward_before"] <= 1 and 0 <= m["held_out_reward_after"] <= 1
         assert model["training_config"]["learning_rate"] == 1e-2 and model["training_config"]["steps"] == 2
         assert model["path"].startswith(str(tmp_path / "home"))
+        # Enqueued as the caller of the route (the job runs with the editor's rights); read back
+        # by aria_shape as itself.
+        queue = shape_queue_deps["aria_queue"]
+        assert queue.enqueuers == [EDITOR, EDITOR]
+        assert queue.readers == {Principal.internal("aria_shape")}
         # Seen again (a second poll, a restarted actor): the same row, not a second one.
         assert (await http.get(f"/v1/shape/train/{job['job_id']}")).json()["model"] == model
         with pytest.raises(ModelVersionExists):
-            await service.start_training("t1")
+            await service.start_training(OP, "t1")
         missing = await http.get("/v1/shape/train/999999")
         assert missing.status_code == 404
 
-    loaded = await service.load_version("t1")
+    loaded = await service.load_version(OP, "t1")
     assert loaded["parameters"] > 0
 
     # The next run trains the served version: its parent. It completes while aria_shape is down;
     # the next actor's scan registers it.
-    await service.promote("t1")
-    child = await service.start_training("t2", steps=1, prompts_per_step=1, settings=SMALL, eval_prompts=0)
+    await service.promote(OP, "t1")
+    child = await service.start_training(OP, "t2", steps=1, prompts_per_step=1, settings=SMALL, eval_prompts=0)
     await service.stop()
     assert await drain(queue_dsn, "shape-train") == {"completed": 1}
     later = _service(tmp_path / "home")
     await later.start(shape_queue_deps)
     try:
         await later.sync_training(scan=True)  # what its watcher does once at start
-        registered = await later.get_model("t2")
+        registered = await later.get_model(OP, "t2")
         assert registered["parent"] == "t1" and registered["metrics"]["held_out_reward_before"] is None
         assert (await later.sync_training(scan=True))["registered"] == []
-        assert (await later.training_status(child["job_id"]))["model"]["id"] == "t2"
+        assert (await later.training_status(OP, child["job_id"]))["model"]["id"] == "t2"
     finally:
         await later.stop()
 
@@ -106,16 +110,16 @@ async def test_train_enqueues_runs_in_the_queue_and_registers_the_version(servic
 async def test_a_run_with_bad_settings_is_discarded_with_its_reason(service, queue_dsn) -> None:
     from aria_actors.queue.testing import drain
 
-    job = await service.start_training("bad", steps=1, settings={"num_generations": 3, "no_such": 1})
+    job = await service.start_training(OP, "bad", steps=1, settings={"num_generations": 3, "no_such": 1})
     assert service._train_jobs == {job["job_id"]}
     assert (await service.sync_training())["training"] == ["bad"]
     assert await drain(queue_dsn, "shape-train") == {"discarded": 1}
-    status = await service.training_status(job["job_id"])
+    status = await service.training_status(OP, job["job_id"])
     assert status["state"] == "discarded" and status["model"] is None
     assert "no_such" in status["errors"][-1]["error"]
     assert await service.sync_training() == {"registered": [], "training": []}
     assert service._train_jobs == set()
-    assert "bad" not in {m["id"] for m in await service.list_models()}
+    assert "bad" not in {m["id"] for m in await service.list_models(OP)}
 
 
 async def test_without_aria_queue_training_is_unavailable(shape_deps, tmp_path) -> None:
@@ -125,7 +129,7 @@ async def test_without_aria_queue_training_is_unavailable(shape_deps, tmp_path) 
     await svc.start(shape_deps)
     try:
         with pytest.raises(ServiceUnavailable, match="aria_queue"):
-            await svc.start_training("t1")
+            await svc.start_training(OP, "t1")
     finally:
         await svc.stop()
 
@@ -140,11 +144,11 @@ async def test_jobs_that_are_not_aria_shapes_runs_and_rows_that_do_not_register_
 
     queue = shape_queue_deps["aria_queue"]
     # The same worker with plain run_training arguments (no version): not a run of aria_shape's.
-    plain = await queue.call("enqueue", "aria_shape.train", {"model_path": "/nowhere", "steps": 1,
+    plain = await queue.call("enqueue", OP, "aria_shape.train", {"model_path": "/nowhere", "steps": 1,
                                                              "checkpoint_dir": "/tmp/nowhere"})
     # Two finished runs: one whose result names a parent that does not exist, one that is fine.
-    orphan = await service.start_training("orphan", steps=1)
-    fine = await service.start_training("fine", steps=1)
+    orphan = await service.start_training(OP, "orphan", steps=1)
+    fine = await service.start_training(OP, "fine", steps=1)
     conn = await asyncpg.connect(queue_dsn)
     try:
         for job, parent in ((orphan, "gone"), (fine, None)):
@@ -159,6 +163,6 @@ async def test_jobs_that_are_not_aria_shapes_runs_and_rows_that_do_not_register_
     # the outcome is checked, not which of the two registered it)
     assert (await service.sync_training(scan=True))["training"] == []
     assert "orphan" in (await service.health()).details["training_problems"]
-    assert {m["id"] for m in await service.list_models()} == {"fine"}
+    assert {m["id"] for m in await service.list_models(OP)} == {"fine"}
     with pytest.raises(NotFound):
-        await service.training_status(plain["id"])
+        await service.training_status(OP, plain["id"])

@@ -1,4 +1,8 @@
-"""The /v1/storage router through TestClient, over a real service (Postgres + local store)."""
+"""The /v1/storage router through TestClient, over a real service (Postgres + local store).
+
+Requests are made as the principal named by the test-only ``X-Test-As`` header (default: the
+operator), standing for what the gateway verifies from a bearer token.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,29 @@ import contextlib
 import json
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.storage.api import router
-from tests.integration.storage.test_service import _asset, _service
+from tests.integration.storage.test_service import EDITOR, OP, OTHER, USER, VIEWER, _asset, _service
+
+CALLERS = {"operator": OP, "user": USER, "other": OTHER, "editor": EDITOR, "viewer": VIEWER,
+           "anonymous": Principal.anonymous()}
+
+
+def _as(who: str) -> dict[str, str]:
+    return {"X-Test-As": who}
 
 
 @pytest.fixture
 def http(tmp_path, fresh_database):
-    """The service starts inside the app's lifespan, so its pool lives on TestClient's loop."""
-    svc = _service(tmp_path, fresh_database)
+    """The service starts inside the app's lifespan, so its pool lives on TestClient's loop (one
+    app for every caller: runtime.testing.api_app fixes one caller per app)."""
+    svc = _service(tmp_path, fresh_database, sync_targets={"backup": str(tmp_path / "backup")})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -31,6 +44,12 @@ def http(tmp_path, fresh_database):
     install_problem_handlers(app)
     app.include_router(router)
     app.state.clients = {"aria_storage": LocalClient(svc)}
+
+    @app.middleware("http")
+    async def as_caller(request: Request, call_next):
+        request.state.caller = CALLERS[request.headers.get("x-test-as", "operator")]
+        return await call_next(request)
+
     with TestClient(app) as c:
         yield c
 
@@ -102,3 +121,67 @@ def test_http_lifecycle_rules(http):
     assert http.delete("/v1/storage/lifecycle/rules", params={"name_prefix": "t/"}).status_code == 204
     assert http.delete("/v1/storage/lifecycle/rules", params={"name_prefix": "t/"}).status_code == 404
     assert http.post("/v1/storage/lifecycle", json={}).status_code == 400
+
+
+def test_http_a_user_cannot_gc_sync_verify_or_apply_lifecycle(http, tmp_path):
+    assert http.put("/v1/storage/assets/u1/a", content=_asset(120, 20_000), headers=_as("user")).status_code == 200
+    for who in ("user", "editor", "viewer"):
+        for path, body in (("/v1/storage/gc", {}), ("/v1/storage/sync", {"target": "backup"}),
+                           ("/v1/storage/lifecycle", {"keep_last": 1}),
+                           ("/v1/storage/lifecycle/rules", {"keep_last": 1})):
+            r = http.post(path, json=body, headers=_as(who))
+            assert r.status_code == 403, (who, path, r.text)
+            assert r.json()["type"].endswith("/forbidden")
+        assert http.post("/v1/storage/verify", headers=_as(who)).status_code == 403
+    # The permission is checked before the body: a forbidden caller learns nothing from validation.
+    assert http.post("/v1/storage/sync", json={"destination": "/tmp/x"}, headers=_as("user")).status_code == 403
+    assert http.post("/v1/storage/gc", json={}, headers=_as("anonymous")).status_code == 401
+    assert not (tmp_path / "backup").exists()
+    assert http.post("/v1/storage/gc", json={"dry_run": True}).json()["dry_run"] is True
+
+
+def test_http_sync_takes_a_configured_target_name_only(http, tmp_path):
+    assert http.put("/v1/storage/assets/s", content=_asset(121, 50_000)).status_code == 200
+    evil = tmp_path / "evil"
+    for body in ({"destination": str(evil)}, {"target": str(evil)}, {"target": f"file://{evil}"},
+                 {"target": "s3://bucket/x"}, {"target": "backup", "source": str(evil)}, {}):
+        r = http.post("/v1/storage/sync", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    r = http.post("/v1/storage/sync", json={"target": "nope"})
+    assert r.status_code == 404 and r.json()["targets"] == ["backup"]
+    assert r.json()["type"].endswith("storage-sync-target-unknown")
+    assert not evil.exists()
+    assert http.get("/v1/storage/sync/targets").json() == ["backup"]
+    r = http.post("/v1/storage/sync", json={"target": "backup"})
+    assert r.status_code == 200, r.text
+    assert r.json()["copied"] > 0 and (tmp_path / "backup").is_dir()
+
+
+def test_http_users_change_only_their_own_assets(http):
+    r = http.put("/v1/storage/assets/u1/face.png", content=b"mine", headers=_as("user"))
+    assert r.status_code == 200 and r.json()["owner"] == "u1"
+    assert http.get("/v1/storage/assets/u1/face.png/content", headers=_as("other")).content == b"mine"
+    r = http.put("/v1/storage/assets/u1/face.png", content=b"theirs", headers=_as("other"))
+    assert r.status_code == 403, r.text
+    assert http.delete("/v1/storage/assets/u1/face.png/versions/1", headers=_as("other")).status_code == 403
+    assert http.put("/v1/storage/assets/v/x", content=b"x", headers=_as("viewer")).status_code == 403
+    assert http.put("/v1/storage/assets/u1/face.png", content=b"v2", headers=_as("user")).status_code == 200
+    assert http.delete("/v1/storage/assets/u1/face.png/versions/1", headers=_as("user")).status_code == 204
+    assert http.delete("/v1/storage/assets/u1/face.png/versions/2", headers=_as("editor")).status_code == 204
+    assert http.get("/v1/storage/assets/u1/face.png", headers=_as("viewer")).status_code == 404  # no versions left
+
+
+def test_http_bad_input_is_a_4xx(http):
+    assert http.put("/v1/storage/assets/ok", content=b"x").status_code == 200
+    assert http.get("/v1/storage/assets/ok/versions/0").status_code == 422
+    assert http.get("/v1/storage/assets/ok/content", params={"version": -1}).status_code == 422
+    assert http.get("/v1/storage/assets/" + "n" * 600).status_code == 422
+    r = http.put("/v1/storage/assets/ok", content=b"x", params={"tags": ",".join(["t"] * 100)})
+    assert r.status_code == 400 and r.json()["field"] == "tags"
+    r = http.put("/v1/storage/assets/ok", content=b"x", headers={"X-Aria-Metadata": "[1]"})
+    assert r.status_code == 400
+    assert http.post("/v1/storage/search", json={"limit": 10_000}).status_code == 422
+    assert http.post("/v1/storage/search", json={"tags": [""]}).status_code == 422
+    assert http.post("/v1/storage/gc", json={"grace_s": -1}).status_code == 422
+    assert http.post("/v1/storage/lifecycle/rules", json={"name_prefix": "x"}).status_code == 400

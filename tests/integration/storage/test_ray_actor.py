@@ -1,4 +1,4 @@
-"""aria_storage as a real Ray actor: put/get/versions and typed errors across Ray."""
+"""aria_storage as a real Ray actor: put/get/versions, typed errors and the permission check across Ray."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import uuid
 
 import pytest
 
+from aria_actors.runtime.errors import Forbidden
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import bind
 from aria_actors.runtime.settings import AriaSettings
+from aria_actors.storage.client import StorageClient
 from aria_actors.storage.errors import AssetNotFound
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow,
@@ -27,17 +31,22 @@ async def test_storage_actor(tmp_path, fresh_database) -> None:
                             storage_url=str(tmp_path / "store"))
     unit = await RayLauncher(settings).launch(spec)
     await unit.start(())
-    client = RayServiceClient(name, "aria-test", timeout_s=60)
+    storage = bind(StorageClient, RayServiceClient(name, "aria-test", timeout_s=60))
+    op, user = Principal.operator(), Principal("u1", ("user",))
     try:
         health = await unit.health()
         assert health.status.value == "ready", health.message
         data = os.urandom(300_000)
-        info = await client.call("put", "actor/blob", data, metadata={"k": 1}, tags=["t"])
+        info = await storage.put(op, "actor/blob", data, metadata={"k": 1}, tags=["t"])
         assert info["version"] == 1
-        assert await client.call("get", "actor/blob") == data
-        assert [v["version"] for v in await client.call("versions", "actor/blob")] == [1]
+        assert await storage.get(user, "actor/blob") == data
+        assert [v["version"] for v in await storage.versions(user, "actor/blob")] == [1]
         with pytest.raises(AssetNotFound):
-            await client.call("get", "actor/none")
+            await storage.get(op, "actor/none")
+        with pytest.raises(Forbidden):  # the check runs in the actor, whoever calls it
+            await storage.gc(user, 0.0, True)
+        with pytest.raises(Forbidden):
+            await storage.delete_version(user, "actor/blob", 1)  # owned by the operator
     finally:
         await unit.stop()
         ray.kill(unit.handle, no_restart=True)

@@ -9,22 +9,26 @@ import pytest
 from aria_actors.data.config import load_data_config
 from aria_actors.data.dsn import mask, validate
 from aria_actors.data.errors import DatabaseUrlInvalid
-from aria_actors.data.service import SECRET_PATH, SPEC, DataService
+from aria_actors.data.service import ME, SECRET_PATH, SPEC, DataService
 from aria_actors.runtime.errors import ConfigError, NotFound
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 
 
 class SecretsStore:
-    """In-process stand-in for aria_security's kv_get/kv_put (unit tests only)."""
+    """In-process stand-in for aria_security's kv_get/kv_put (unit tests only): a transport, so
+    aria_data reaches it through its typed SecurityClient as it reaches the real service."""
 
     name = "aria_security"
 
     def __init__(self, data: dict[str, dict[str, Any]] | None = None) -> None:
         self.data = dict(data or {})
         self.puts: list[tuple[str, dict[str, Any]]] = []
+        self.callers: list[Principal] = []
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, caller: Principal, *args: Any, **kwargs: Any) -> Any:
+        self.callers.append(caller)
         if method == "kv_get":
             if args[0] not in self.data:
                 raise NotFound("no secret", path=args[0])
@@ -49,6 +53,8 @@ async def test_url_setting_wins_and_is_stored() -> None:
     assert await svc._resolve_dsn() == ("postgresql://u:pw@db.example/aria", "ARIA_DATABASE_URL")
     assert store.puts == [(SECRET_PATH, {"url": "postgresql://u:pw@db.example/aria",
                                          "embedded": False})]
+    # aria_data reads its own secret as itself, never as whoever happens to call it.
+    assert store.callers and set(store.callers) == {ME} and ME.is_internal
     # Unchanged: not written again.
     await svc._resolve_dsn()
     assert len(store.puts) == 1
@@ -93,12 +99,14 @@ def test_validate_url() -> None:
 class OpenBaoDatabase(SecretsStore):
     """Adds aria_security's db_creds/db_static_creds (unit tests only)."""
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, caller: Principal, *args: Any, **kwargs: Any) -> Any:
+        if method in ("db_creds", "db_static_creds"):
+            self.callers.append(caller)
         if method == "db_creds":
             return {"username": f"v-{args[0]}-x1", "password": "p@ss/w0rd", "lease_id": "db/creds/1"}
         if method == "db_static_creds":
             return {"username": "aria_static", "password": "rotated"}
-        return await super().call(method, *args, **kwargs)
+        return await super().call(method, caller, *args, **kwargs)
 
 
 async def test_database_role_credentials_from_openbao() -> None:
@@ -110,6 +118,7 @@ async def test_database_role_credentials_from_openbao() -> None:
     assert "aria_data" in source and svc.lease_id == "db/creds/1"
     store.data[SECRET_PATH]["db_role_kind"] = "static"
     assert (await svc._resolve_dsn())[0] == "postgresql://aria_static:rotated@db.internal:5432/aria"
+    assert set(store.callers) == {ME}
 
 
 async def test_start_fails_with_one_clear_error_for_a_bad_url() -> None:

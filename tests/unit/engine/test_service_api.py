@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aria_actors.engine.api import router
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.service import EngineService
-from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.runtime.testing import api_app
 
 CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain"},
                       gtpyhop_examples=True, max_nodes=100_000)
@@ -27,11 +26,7 @@ async def service(tmp_path):
 
 @pytest.fixture
 def client(service):
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_engine": LocalClient(service)}
-    return TestClient(app)
+    return TestClient(api_app(router, clients={"aria_engine": LocalClient(service)}))
 
 
 async def test_health_is_a_real_probe(service) -> None:
@@ -88,3 +83,13 @@ def test_plan_many_and_budgets_in_process(client) -> None:
     out = r.json()
     assert [o["character"] for o in out[:5]] == [f"c{i}" for i in range(5)]
     assert out[-1]["status"] == "budget_exhausted"
+
+
+def test_domain_code_raising_on_the_input_is_a_4xx_not_a_500(client) -> None:
+    # gtpyhop's simple_htn: its task methods take fixed arguments; a wrong count raises TypeError
+    # inside the domain's own code, which says the request does not fit the domain.
+    domain = next(d["name"] for d in client.get("/v1/engine/domains").json() if "simple_htn" in d["name"])
+    r = client.post("/v1/engine/plan", json={"domain": domain, "state": {"name": "s", "vars": {}},
+                                              "todo": [["do_nothing", "alice"]]})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/engine-domain-code")

@@ -11,12 +11,18 @@ import pytest
 
 from aria_actors.queue import producer
 from aria_actors.queue.config import QueueSettings
-from aria_actors.queue.errors import ArgsNotSerializable, InvalidCron, InvalidJob, UnknownWorker
-from aria_actors.queue.jobs import Job, JobState, Snooze, default_backoff
+from aria_actors.queue.errors import ArgsNotSerializable, InvalidCron, InvalidJob, JobNotAllowed, UnknownWorker
+from aria_actors.queue.jobs import Discard, Job, JobState, Snooze, default_backoff
 from aria_actors.queue.metrics import BUCKETS, Histogram, Latency, exposition
 from aria_actors.queue.plugins import Cron, CronEntry
 from aria_actors.queue.registry import Registry, Unique
 from aria_actors.queue.sql import load, migration_files
+from aria_actors.runtime.errors import Forbidden, Unauthorized
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import Gate, rpc
+from aria_actors.runtime.service import Service
+from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.security.rbac import DEFAULT_ROLES
 
 
 @pytest.fixture
@@ -147,8 +153,9 @@ def test_sql_files_hold_every_named_query():
     assert {"insert_jobs", "fetch_jobs", "ack_completed", "ack_failed", "stage_jobs",
             "prune_jobs", "rescue_orphans", "retry_jobs", "cancel_jobs"} <= names
     assert "SKIP LOCKED" in load("jobs")["fetch_jobs"]
-    assert [p.name for p in migration_files()] == ["0001_jobs.sql"]
-    assert [p.name for p in migration_files("down")] == ["0001_jobs.down.sql"]
+    assert [p.name for p in migration_files()] == ["0001_jobs.sql", "0002_enqueued_by.sql"]
+    assert [p.name for p in migration_files("down")] == ["0002_enqueued_by.down.sql", "0001_jobs.down.sql"]
+    assert "enqueued_by" in load("jobs")["fetch_jobs"]  # the executor needs who a job runs as
 
 
 def test_settings_validate(monkeypatch):
@@ -161,32 +168,176 @@ def test_settings_validate(monkeypatch):
         QueueSettings(nope=1)
 
 
-async def test_service_workers_dispatch_to_the_named_service():
+class FakeService(Service):
+    """A service whose declared surface the queue reads: what jobs may call, with what right."""
+
+    SPEC = ServiceSpec(name="aria_fake", layer=1)
+
+    async def health(self) -> Health:
+        return Health(Status.READY)
+
+    @rpc("fake:thing:read", job=True)
+    async def look(self, caller: Principal, full: bool = False) -> dict:
+        return {"as": caller.subject, "roles": list(caller.roles), "full": full}
+
+    @rpc("fake:thing:write", job=True)
+    async def change(self, caller: Principal) -> str:
+        return "changed"
+
+    @rpc("fake:thing:read")
+    async def not_for_jobs(self, caller: Principal) -> str:
+        return "direct calls only"
+
+    async def undeclared(self, caller: Principal) -> str:
+        return "never"
+
+
+ROLES = {**DEFAULT_ROLES, "looker": ("queue:job:*@own", "fake:thing:read"),
+         "changer": ("queue:job:*@own", "fake:thing:*")}
+GATE = Gate(ROLES)
+LOOKER = Principal("l1", ("looker",))
+CHANGER = Principal("c1", ("changer",))
+
+
+def fake_registry(**kwargs) -> Registry:
+    return Registry(services={"aria_fake": FakeService}, **kwargs)
+
+
+async def test_service_workers_dispatch_to_the_named_service_as_the_enqueuer():
     calls = []
 
-    class Client:
+    class Transport:
         def __init__(self, name):
             self.name = name
 
-        async def call(self, method, **kwargs):
-            calls.append((self.name, method, kwargs))
+        async def call(self, method, *args, **kwargs):
+            calls.append((self.name, method, args, kwargs))
             return "done"
 
-    reg = Registry(services={"aria_storage"}, service_client=Client)
-    spec = reg.get("service:aria_storage.reindex")
-    reg.check_target(spec.name)
-    assert await spec.fn(Job(id=1, worker=spec.name, args={"full": True})) == "done"
-    assert calls == [("aria_storage", "reindex", {"full": True})]
-    for bad in ("service:aria_storage._secret", "service:storage.x", "service:aria_storage"):
+    reg = fake_registry(service_client=Transport)
+    spec = reg.get("service:aria_fake.look")
+    assert reg.check_target(spec.name).permission == "fake:thing:read"
+    job = Job(id=1, worker=spec.name, args={"full": True}, enqueued_by=LOOKER.to_dict())
+    assert await spec.fn(job) == "done"
+    assert calls == [("aria_fake", "look", (LOOKER,), {"full": True})]
+    for bad in ("service:aria_fake._secret", "service:fake.x", "service:aria_fake"):
         with pytest.raises(UnknownWorker):
             reg.get(bad)
     with pytest.raises(UnknownWorker):
-        Registry(services=set()).check_target("service:aria_storage.reindex")
-    new = producer.build("service:aria_storage.reindex", {"full": True}, registry=reg)
-    assert new.worker == "service:aria_storage.reindex"
-    Registry().check_target("service:aria_storage.reindex")  # the runtime registry knows it
+        Registry(services={}).check_target("service:aria_fake.look")
+    with pytest.raises(UnknownWorker):
+        reg.check_target("service:aria_fake.nothing_here")
+    new = producer.build("service:aria_fake.look", {"full": True}, registry=reg, enqueued_by=LOOKER,
+                         gate=GATE)
+    assert new.worker == "service:aria_fake.look"
+    assert json.loads(new.enqueued_by_json) == LOOKER.to_dict()
     with pytest.raises(UnknownWorker):
         Registry().check_target("service:aria_nothing.reindex")
+
+
+def test_a_job_may_only_call_methods_declared_for_jobs():
+    reg = fake_registry()
+    for name in ("service:aria_fake.not_for_jobs", "service:aria_fake.undeclared",
+                 "service:aria_fake.start", "service:aria_fake.health"):
+        with pytest.raises(JobNotAllowed) as exc:
+            producer.build(name, {}, registry=reg, enqueued_by=Principal.operator())
+        assert exc.value.status == 403
+
+
+def test_the_enqueuer_needs_the_right_of_the_method_its_job_calls():
+    reg = fake_registry()
+    producer.build("service:aria_fake.look", {}, registry=reg, enqueued_by=LOOKER, gate=GATE)
+    with pytest.raises(Forbidden) as exc:
+        producer.build("service:aria_fake.change", {}, registry=reg, enqueued_by=LOOKER, gate=GATE)
+    assert exc.value.status == 403 and "fake:thing:write" in exc.value.message
+    producer.build("service:aria_fake.change", {}, registry=reg, enqueued_by=CHANGER, gate=GATE)
+    with pytest.raises(Unauthorized):
+        producer.build("service:aria_fake.look", {}, registry=reg, enqueued_by=Principal.anonymous(),
+                       gate=GATE)
+    # without a principal a service job would run as nobody: refused, not run as the queue
+    with pytest.raises(InvalidJob):
+        producer.build("service:aria_fake.look", {}, registry=reg)
+
+
+def test_issue_token_cannot_be_enqueued_by_anyone():
+    """Issue 16: a user's job called aria_security.issue_token and got an admin token back."""
+    body = {"subject": "me", "claims": {"roles": ["admin"]}}
+    for who in (Principal("u1", ("user",)), Principal("e1", ("editor",)), Principal.operator()):
+        with pytest.raises((JobNotAllowed, Forbidden)) as exc:
+            producer.build("service:aria_security.issue_token", body, enqueued_by=who)
+        assert exc.value.status == 403
+
+
+def test_own_workers_need_their_declared_permission_or_queue_worker_run_any(reg):
+    reg.worker(lambda job: None, name="train", permission="fake:model:train")
+    reg.worker(lambda job: None, name="mine", permission="fake:model:train", scope="own")
+    assert reg.check_target("plain").describe() == "queue:worker:run@any"
+    with pytest.raises(Forbidden):  # a worker that declares nothing: operators only
+        producer.build("plain", {}, registry=reg, enqueued_by=CHANGER, gate=GATE)
+    producer.build("plain", {}, registry=reg, enqueued_by=Principal.operator(), gate=GATE)
+    producer.build("plain", {}, registry=reg, enqueued_by=Principal.internal("aria_shape"), gate=GATE)
+    trainer = Gate({**ROLES, "trainer": ("fake:model:train",), "own_trainer": ("fake:model:train@own",)})
+    producer.build("train", {}, registry=reg, enqueued_by=Principal("t1", ("trainer",)), gate=trainer)
+    with pytest.raises(Forbidden):
+        producer.build("train", {}, registry=reg, enqueued_by=Principal("t2", ("own_trainer",)), gate=trainer)
+    producer.build("mine", {}, registry=reg, enqueued_by=Principal("t2", ("own_trainer",)), gate=trainer)
+    with pytest.raises(InvalidJob):
+        reg.worker(lambda job: None, name="badperm", permission="train")
+    with pytest.raises(InvalidJob):
+        reg.worker(lambda job: None, name="badscope", permission="a:b:c", scope="everyone")
+
+
+class Refusing:
+    """A transport whose service refuses the caller, as the target's own Gate does."""
+
+    name = "aria_fake"
+
+    async def call(self, method, caller, **kwargs):
+        from aria_actors.runtime.local import LocalClient
+
+        return await LocalClient(FakeService(None)).call(method, caller, **kwargs)
+
+
+async def test_at_run_time_the_target_decides_with_the_enqueuers_rights():
+    reg = fake_registry(service_client=lambda name: Refusing())
+    look = reg.get("service:aria_fake.change")
+    # a user role holds no fake:* right: the job (enqueued before its role changed, say) is
+    # discarded at once by the target's refusal, not retried
+    job = Job(id=7, worker=look.name, args={}, enqueued_by=Principal("u1", ("user",)).to_dict())
+    with pytest.raises(Discard, match="refused the job's enqueuer 'u1'"):
+        await look.fn(job)
+    admin = Job(id=8, worker=look.name, args={}, enqueued_by=Principal("a1", ("admin",)).to_dict())
+    assert await look.fn(admin) == "changed"
+    with pytest.raises(Discard, match="no recorded enqueuer"):
+        await look.fn(Job(id=9, worker=look.name, args={}))
+
+
+def test_job_records_and_shows_its_enqueuer():
+    who = Principal("u1", ("user",), tenant="t", session="sid-secret")
+    job = Job(id=1, worker="w", args={}, enqueued_by=who.to_dict())
+    assert job.caller == who
+    assert job.owner() == {"owner": "u1", "tenant": "t"}
+    assert job.to_dict()["enqueued_by"] == {"subject": "u1", "roles": ["user"], "tenant": "t", "kind": "user"}
+    assert Job(id=2, worker="w", args={}).caller is None
+    row = {"id": 3, "worker": "w", "args": "{}", "state": "available", "enqueued_by": json.dumps(who.to_dict())}
+    assert Job.from_record(row).caller == who
+    assert set(job.redacted()) == {"id", "worker", "queue", "state", "conflict", "redacted"}
+
+
+def test_nul_characters_are_refused_before_postgres_sees_them(reg):
+    with pytest.raises(ArgsNotSerializable):
+        producer.build("plain", {"a": "x\x00y"}, registry=reg)
+    with pytest.raises(ArgsNotSerializable):
+        producer.build("plain", {"k\x00": 1}, registry=reg)
+    with pytest.raises(ArgsNotSerializable):
+        producer.build("plain", {}, meta={"a": "\x00"}, registry=reg)
+    producer.build("plain", {"a": "a literal \\u0000 is text"}, registry=reg)
+    with pytest.raises(InvalidJob):
+        producer.build("plain", {}, registry=reg, queue="q\x00")
+    with pytest.raises(InvalidJob):
+        producer.build("plain", {}, registry=reg, tags=["a\x00"])
+    with pytest.raises(InvalidJob):
+        producer.build("plain", {}, registry=reg, schedule_in=1e300)
 
 
 def test_service_job_modules_are_the_other_services_jobs_files():

@@ -73,7 +73,7 @@ async def test_dead_unit_is_restarted_and_dependents_degrade_meanwhile() -> None
     assert sup.service("t_left")["status"] == "ready"
     assert sup.service("t_left")["restarts"] == 1
     assert sup.service("t_top")["status"] == "ready"
-    assert launcher.units["t_top"].service.events() == [("t_left", False), ("t_left", True)]
+    assert launcher.units["t_top"].service.events(None) == [("t_left", False), ("t_left", True)]
 
 
 async def test_failing_health_restarts_after_threshold(tmp_path, monkeypatch) -> None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.security import policies
@@ -13,6 +14,8 @@ from aria_actors.security.audit import AuditLog, Lockout
 from aria_actors.security.config import SecurityConfig
 from aria_actors.security.errors import InvalidSecretPath, OpenBaoUnavailable
 from aria_actors.security.secrets import check_key_name, check_path
+
+OPS = Principal.operator()
 
 
 @pytest.mark.parametrize("path", ["services/aria_storage/db", "shared/x", "a", "a/b.c/d-e_f"])
@@ -88,7 +91,7 @@ async def test_service_before_start_is_honest(tmp_path) -> None:
     service = SecurityService(AriaSettings(home=tmp_path))
     assert (await service.health()).status is Status.STARTING
     with pytest.raises(OpenBaoUnavailable):
-        await service.kv_get("services/aria_data/x")
+        await service.kv_get(OPS, "services/aria_data/x")
     assert set(SPEC.capabilities) <= set(SPEC.features)
     await service.stop()  # safe without start
 
@@ -141,10 +144,10 @@ async def test_in_process_security_lifecycle() -> None:
     service = InProcessSecurity()
     assert (await service.health()).status is Status.STARTING
     with pytest.raises(OpenBaoUnavailable):
-        await service.kv_get("services/aria_data/x")
+        await service.kv_get(OPS, "services/aria_data/x")
     await service.start(Deps())
     assert (await service.health()).status is Status.READY
-    token = await service.issue_token("u", None, 10)
-    assert (await service.verify_token(token))["sub"] == "u"
+    token = await service.issue_token(OPS, "u", None, 10)
+    assert (await service.verify_token(OPS, token))["sub"] == "u"
     await service.stop()
     assert (await service.health()).status is Status.STARTING

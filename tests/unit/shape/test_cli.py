@@ -18,10 +18,11 @@ def gateway(tmp_path_factory):
     import uvicorn
     from fastapi import FastAPI
 
-    from aria_actors.runtime.http import install_problem_handlers
     from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.service import Deps
     from aria_actors.runtime.settings import AriaSettings
+    from aria_actors.runtime.testing import api_app
     from aria_actors.shape.api import router
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.service import ShapeService
@@ -35,10 +36,9 @@ def gateway(tmp_path_factory):
         yield
         await svc.stop()
 
-    app = FastAPI(lifespan=lifespan)
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_shape": LocalClient(svc)}
+    # every request as an editor: what the gateway would have verified from the CLI's token
+    app = api_app(router, clients={"aria_shape": LocalClient(svc)}, caller=Principal("ed", ("editor",)))
+    app.router.lifespan_context = lifespan
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,6 +75,9 @@ def test_errors_are_one_red_line_and_exit_1(gateway, monkeypatch) -> None:
     r = CliRunner().invoke(app, ["models"])
     assert r.exit_code == 1 and "Service unavailable" in r.output
     assert CliRunner().invoke(app, ["train", "v1", "--set", "oops"]).exit_code == 2
+    # The CLI's token here is an editor's: promotion is for operators, and says so in one line.
+    r = CliRunner().invoke(app, ["promote", "base"])
+    assert r.exit_code == 1 and "Forbidden" in r.output and "shape:model:promote" in r.output
 
 
 def _job(state: str, attempt: int = 0, **extra):

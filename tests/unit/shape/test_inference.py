@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.shape.config import ModelSource, ShapeConfig
 from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
 from aria_actors.shape.inference import Completion, LocalBackend, in_ray_actor, make_backend
+
+OP = Principal.operator()  # every test here calls as the local operator
 
 PROMPT = "Traits: brave.\nDescription:"
 
@@ -141,52 +144,52 @@ async def routed(tmp_path):
 
 async def test_without_a_split_everything_goes_to_the_served_version(routed) -> None:
     svc, backend = routed
-    assert (await svc.describe(["brave"])).startswith("base:Traits: brave")
-    assert (await svc.complete(["p"]))[0] == "base:p"
-    assert (await svc.complete_ab("p"))["version"] == "base"
+    assert (await svc.describe(OP, ["brave"])).startswith("base:Traits: brave")
+    assert (await svc.complete(OP, ["p"]))[0] == "base:p"
+    assert (await svc.complete_ab(OP, "p"))["version"] == "base"
     assert {v for _, v in backend.calls} == {"base"}
-    assert await svc.traffic_report() is None
+    assert await svc.traffic_report(OP) is None
 
 
 async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) -> None:
     svc, backend = routed
     with pytest.raises(UnknownModelVersion):
-        await svc.set_traffic({"a": 1, "zzz": 1})
-    assert await svc.traffic_report() is None  # nothing changed
-    await svc.set_traffic({"a": 3, "b": 1})
+        await svc.set_traffic(OP, {"a": 1, "zzz": 1})
+    assert await svc.traffic_report(OP) is None  # nothing changed
+    await svc.set_traffic(OP, {"a": 3, "b": 1})
     assert backend.sources["a"].label == "/models/a" and backend.sources["b"].label == "/models/b"
-    served = [await svc.complete_ab("p", key=f"user-{k}") for k in range(200)]
+    served = [await svc.complete_ab(OP, "p", key=f"user-{k}") for k in range(200)]
     share_a = sum(s["version"] == "a" for s in served) / len(served)
     assert 0.65 < share_a < 0.85  # weight 3:1
-    again = [(await svc.complete_ab("p", key=f"user-{k}"))["version"] for k in range(20)]
+    again = [(await svc.complete_ab(OP, "p", key=f"user-{k}"))["version"] for k in range(20)]
     assert again == [s["version"] for s in served[:20]]  # sticky per key
     assert served[0]["text"] == f"{served[0]['version']}:p"
     # Every generation path follows the split and is counted; embeddings stay on the served version.
-    await svc.complete(["p", "q"], key="user-0")
-    await svc.describe(["kind"], key="user-0")
-    sid = await svc.start_stream("p", key="user-0")
-    while not (await svc.read_stream(sid["stream_id"]))["done"]:
+    await svc.complete(OP, ["p", "q"], key="user-0")
+    await svc.describe(OP, ["kind"], key="user-0")
+    sid = await svc.start_stream(OP, "p", key="user-0")
+    while not (await svc.read_stream(OP, sid["stream_id"]))["done"]:
         pass
-    await svc.embed(["x"])
+    await svc.embed(OP, ["x"])
     assert backend.calls[-1] == ("embed", "base")
-    report = await svc.traffic_report()
+    report = await svc.traffic_report(OP)
     versions = report["versions"].values()
     assert sum(m["requests"] for m in versions) == 220 + 3  # complete_ab x220, complete, describe, stream
     assert sum(m["tokens"] for m in versions) == 3 * 220 + 6 + 3 + 3  # the stream: 3 pieces
     assert report["versions"]["a"]["requests"] == sum(s["version"] == "a" for s in served + served[:20]) + \
         (3 if served[0]["version"] == "a" else 0)
-    await svc.feedback("a", 0.2)
-    await svc.feedback("b", 0.7)
-    out = await svc.promote()
+    await svc.feedback(OP, "a", 0.2)
+    await svc.feedback(OP, "b", 0.7)
+    out = await svc.promote(OP)
     assert out["promoted"] == "b" and sorted(out["removed"]) == ["a", "base"]
     assert backend.versions() == ["b"] and sorted(backend.removed) == ["a", "base"]
-    assert (await svc.complete_ab("p", key="user-1"))["version"] == "b"
+    assert (await svc.complete_ab(OP, "p", key="user-1"))["version"] == "b"
     assert (await svc.health()).details["inference"]["served_version"] == "b"
     with pytest.raises(UnknownModelVersion):
-        await svc.promote("zzz")
-    back = await svc.promote("base")  # the configured model is always a rollback target
+        await svc.promote(OP, "zzz")
+    back = await svc.promote(OP, "base")  # the configured model is always a rollback target
     assert back["removed"] == ["b"] and backend.versions() == ["base"]
-    assert (await svc.complete(["p"]))[0] == "base:p"
+    assert (await svc.complete(OP, ["p"]))[0] == "base:p"
 
 
 async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) -> None:
@@ -197,13 +200,13 @@ async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) 
     backend = RecordingBackend()
     svc._backend = backend
     backend.add("base", svc._base_source())
-    await svc.set_traffic({"base": 1})
-    assert (await svc.complete_ab("p"))["version"] == "base"
-    await svc.feedback("base", 0.5)
+    await svc.set_traffic(OP, {"base": 1})
+    assert (await svc.complete_ab(OP, "p"))["version"] == "base"
+    await svc.feedback(OP, "base", 0.5)
     assert await svc.flush_metrics() == 0
-    report = await svc.traffic_report()
+    report = await svc.traffic_report(OP)
     assert report["versions"]["base"]["requests"] == 1 and report["leader"] == "base"
-    assert (await svc.promote())["promoted"] == "base" and await svc.traffic_report() is None
+    assert (await svc.promote(OP))["promoted"] == "base" and await svc.traffic_report(OP) is None
     await svc.stop()
 
 
@@ -214,7 +217,7 @@ async def test_a_failed_served_version_degrades_health_but_templates_work(routed
     health = await svc.health()
     assert health.status == Status.DEGRADED and "no weights" in health.message
     assert health.details["inference"]["versions"]["base"]["state"] == "error"
-    assert (await svc.generate("fantasy", seed=1, describe=False))["character"]["template"] == "fantasy"
+    assert (await svc.generate(OP, "fantasy", seed=1, describe=False))["character"]["template"] == "fantasy"
 
 
 async def test_stop_closes_the_backend(tmp_path) -> None:

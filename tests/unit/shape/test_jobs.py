@@ -44,3 +44,51 @@ def test_queue_worker_is_registered_and_runs(tiny_model_dir, tmp_path) -> None:
                     "prompts_per_step": 1, "settings": {"num_generations": 2, "max_completion_length": 3}})
     out = spec.fn(job)
     assert out["steps"] == 1 and out["final_checkpoint"].endswith("step-000001")
+
+
+def test_enqueueing_a_training_run_needs_shape_model_train() -> None:
+    from aria_actors.queue.producer import build
+    from aria_actors.queue.registry import default_registry
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.principal import Principal
+
+    assert default_registry.get("aria_shape.train").permission == "shape:model:train"
+    args = {"version": "v1", "steps": 1}
+    for role in ("editor", "operator", "admin"):
+        build("aria_shape.train", args, enqueued_by=Principal(role, (role,)))
+    for role in ("user", "viewer"):
+        with pytest.raises(Forbidden):
+            build("aria_shape.train", args, enqueued_by=Principal(role, (role,)))
+
+
+def test_a_job_with_no_enqueuer_may_not_use_aria_storage() -> None:
+    from aria_actors.queue.jobs import Discard, Job
+
+    job = Job(id=2, worker="aria_shape.train", queue="shape-train",
+              args={"model_path": "/nowhere", "checkpoint_run": "r1", "steps": 1})
+    with pytest.raises(Discard, match="no enqueuer"):
+        train_job(job)
+
+def test_a_job_whose_enqueuer_the_store_refuses_is_discarded_not_retried(tiny_model_dir, monkeypatch) -> None:
+    from aria_actors.queue import dispatch
+    from aria_actors.queue.jobs import Discard, Job
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.principal import Principal
+    from aria_actors.runtime.rpc import bind
+
+    seen = []
+
+    class RefusingStorage:
+        name = "aria_storage"
+
+        async def call(self, method, caller, *args, **kwargs):
+            seen.append((method, caller.subject))
+            raise Forbidden(f"{caller.subject!r} may not storage:asset:write", action="storage:asset:write")
+
+    monkeypatch.setattr(dispatch, "typed_client", lambda proto: bind(proto, RefusingStorage()))
+    job = Job(id=3, worker="aria_shape.train", queue="shape-train",
+              args={"model_path": str(tiny_model_dir), "checkpoint_run": "r1", "steps": 1},
+              enqueued_by=Principal("ops", ("operator",)).to_dict())
+    with pytest.raises(Discard, match="refused the job's enqueuer"):
+        train_job(job)
+    assert seen and all(who == "ops" for _, who in seen)  # the store was asked as the enqueuer

@@ -5,16 +5,22 @@ from __future__ import annotations
 import sys
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.runtime.testing import api_app
 
 pytest.importorskip("torch")
+
+OP = Principal.operator()
+EDITOR = Principal("ed", ("editor",))
+VIEWER = Principal("vi", ("viewer",))
+USER = Principal("us", ("user",))
+OPERATOR = Principal("ops", ("operator",))
 
 
 def test_service_module_is_import_light() -> None:
@@ -62,7 +68,7 @@ async def test_start_loads_no_model_and_the_first_generation_does(tmp_path) -> N
     assert health.status == Status.READY  # templates and store work; no model yet
     assert health.details["inference"]["versions"]["base"]["state"] == "not loaded"
     assert not (tmp_path / "shape").exists()  # not even built
-    assert isinstance(await svc.describe(["brave"]), str)
+    assert isinstance(await svc.describe(OP, ["brave"]), str)
     assert (await svc.health()).details["inference"]["versions"]["base"]["state"] == "loaded"
     await svc.stop()
 
@@ -70,7 +76,7 @@ async def test_start_loads_no_model_and_the_first_generation_does(tmp_path) -> N
 async def test_pretrained_tiny_model_writes_the_corpus_format(service) -> None:
     from aria_actors.shape.rewards import format_validity
 
-    texts = await service.complete(["Traits: brave.\nDescription:"] * 8, max_new_tokens=16, seed=0)
+    texts = await service.complete(OP, ["Traits: brave.\nDescription:"] * 8, max_new_tokens=16, seed=0)
     assert sum(format_validity([""] * 8, texts)) >= 4, texts
 
 
@@ -85,22 +91,22 @@ async def test_broken_model_path_degrades_but_templates_work(tmp_path) -> None:
     health = await svc.wait_ready()
     assert health.status == Status.DEGRADED and "missing" in health.message
     assert health.details["inference"]["versions"]["base"]["state"] == "error"
-    out = await svc.generate("fantasy", seed=1, describe=False)
+    out = await svc.generate(OP, "fantasy", seed=1, describe=False)
     assert out["character"]["template"] == "fantasy"
     with pytest.raises(ModelLoadError):
-        await svc.describe(["brave"])
+        await svc.describe(OP, ["brave"])
     await svc.stop()
+
+
+def _http(service, caller: Principal = OP) -> TestClient:
+    from aria_actors.shape.api import router
+
+    return TestClient(api_app(router, clients={"aria_shape": LocalClient(service)}, caller=caller))
 
 
 @pytest.fixture
 def http(service) -> TestClient:
-    from aria_actors.shape.api import router
-
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.clients = {"aria_shape": LocalClient(service)}
-    return TestClient(app)
+    return _http(service)
 
 
 def test_generate_over_http_is_multimodal_and_valid(http) -> None:
@@ -163,11 +169,11 @@ def test_describe_and_portrait_routes(http) -> None:
 
 async def test_stream_pieces_add_up_to_the_plain_completion(service) -> None:
     prompt = "Traits: brave, kind.\nDescription:"
-    plain = (await service.complete([prompt], max_new_tokens=10, seed=7))[0]
-    sid = (await service.start_stream(prompt, max_new_tokens=10, seed=7))["stream_id"]
+    plain = (await service.complete(OP, [prompt], max_new_tokens=10, seed=7))[0]
+    sid = (await service.start_stream(OP, prompt, max_new_tokens=10, seed=7))["stream_id"]
     pieces, reads = [], 0
     while True:
-        chunk = await service.read_stream(sid)
+        chunk = await service.read_stream(OP, sid)
         reads += 1
         pieces += chunk["tokens"]
         if chunk["done"]:
@@ -177,7 +183,7 @@ async def test_stream_pieces_add_up_to_the_plain_completion(service) -> None:
     from aria_actors.runtime.errors import NotFound
 
     with pytest.raises(NotFound):
-        await service.read_stream(sid)  # dropped once read to the end
+        await service.read_stream(OP, sid)  # dropped once read to the end
 
 
 def test_stream_over_http_is_server_sent_events(http) -> None:
@@ -190,3 +196,221 @@ def test_stream_over_http_is_server_sent_events(http) -> None:
     events = [e for e in body.split("\n\n") if e]
     tokens = [json.loads(e.removeprefix("data: "))["token"] for e in events if e.startswith("data: ")]
     assert events[-1].startswith("event: done") and len(tokens) >= 2
+
+
+# -- the boundary: every body validated before the service runs, every call authorized ----------
+class Spy:
+    """A transport that records which methods reached the service."""
+
+    name = "aria_shape"
+
+    def __init__(self, inner: LocalClient) -> None:
+        self.inner, self.calls = inner, []
+
+    async def call(self, method: str, *args, **kwargs):
+        self.calls.append(method)
+        return await self.inner.call(method, *args, **kwargs)
+
+
+@pytest.fixture
+def spied(service):
+    from aria_actors.shape.api import router
+
+    spy = Spy(LocalClient(service))
+    return TestClient(api_app(router, clients={"aria_shape": spy})), spy
+
+
+CHAR = {"template": "fantasy", "traits": ["kind"], "attributes": {"age": 30, "role": "bard"}}
+MALFORMED = [
+    ("post", "/v1/shape/characters/portrait", {"traits": "kind"}),  # no template, traits not a list
+    ("post", "/v1/shape/characters/portrait", ["kind"]),
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "colour": "red"}),  # unknown field
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "traits": ["x" * 65]}),
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "traits": ["kind"] * 257}),
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "description": "d" * 20_001}),
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "attributes": {"age": [1]}}),
+    ("post", "/v1/shape/characters/generate", {"template": "fantasy", "seed": -1}),
+    ("post", "/v1/shape/characters/generate", {"template": "fantasy", "seed": 2**40}),
+    ("post", "/v1/shape/characters/generate", {"template": "fantasy", "describe": False, "x": 1}),
+    ("post", "/v1/shape/characters/generate", {"template": {"name": "t", "traits": []}}),
+    ("post", "/v1/shape/characters/validate", {"template": "fantasy", "character": {"traits": []}}),
+    ("post", "/v1/shape/describe", {"traits": ["brave"], "max_new_tokens": 10_000}),
+    ("put", "/v1/shape/templates/pair", {"traits": ["a"], "mood": "up"}),
+    ("put", "/v1/shape/templates/pair", {"traits": [f"t{i}" for i in range(300)]}),
+    ("put", "/v1/shape/templates/-bad", {"traits": ["a"]}),
+    ("post", "/v1/shape/characters", {"template": "fantasy", "character": {**CHAR, "x": 1}}),
+    ("post", f"/v1/shape/characters/{'0' * 32}/versions", {"attributes": {f"a{i}": 1 for i in range(65)}}),
+    ("post", "/v1/shape/characters/not-a-uuid/versions", {}),
+    ("put", "/v1/shape/models/v1", {"path": ""}),
+    ("put", "/v1/shape/models/.v1", {"path": "/m"}),
+    ("put", "/v1/shape/traffic", {"weights": {}}),
+    ("put", "/v1/shape/traffic", {"weights": {"a": -1}}),
+    ("put", "/v1/shape/traffic", {"weights": {f"v{i}": 1 for i in range(17)}}),
+    ("post", "/v1/shape/feedback", {"version": "a/b", "value": 1}),
+    ("post", "/v1/shape/promote", {"version": "v1", "force": True}),
+    ("post", "/v1/shape/complete", {"prompt": ""}),
+    ("post", "/v1/shape/stream", {"prompt": "p" * 4001}),
+    ("post", "/v1/shape/train", {"version": "v1", "steps": 0}),
+    ("post", "/v1/shape/train", {"version": "v1", "settings": {f"k{i}": 1 for i in range(257)}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MALFORMED, ids=[f"{m} {p}" for m, p, _ in MALFORMED])
+def test_malformed_bodies_are_422_problem_json_before_the_service_runs(spied, method, path, body) -> None:
+    http, spy = spied
+    r = http.request(method.upper(), path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/validation") and r.json()["errors"]
+    assert spy.calls == []
+
+
+def test_a_body_that_is_not_json_is_422_and_so_are_bad_path_and_query_values(spied) -> None:
+    http, spy = spied
+    r = http.post("/v1/shape/characters/portrait", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    nan = http.put("/v1/shape/traffic", content=b'{"weights": {"a": NaN}}',
+                   headers={"content-type": "application/json"})
+    assert nan.status_code == 422, nan.text
+    for path in ("/v1/shape/characters/nope", f"/v1/shape/characters/{'0' * 32}?version=0",
+                 "/v1/shape/train/0", f"/v1/shape/train/{2**63}"):
+        assert http.get(path).status_code == 422, path
+    assert spy.calls == []
+    # the same routes with good input reach the service (and fail there as domain errors, 4xx)
+    assert http.post("/v1/shape/characters/portrait", json=CHAR).status_code == 200
+    assert http.get(f"/v1/shape/characters/{'0' * 32}").status_code == 503  # no database here
+    assert spy.calls == ["portrait", "get_character"]
+
+
+async def test_a_malformed_character_is_a_4xx_domain_error_through_any_door(service) -> None:
+    from aria_actors.shape.errors import InvalidCharacter
+
+    with pytest.raises(InvalidCharacter) as info:
+        await LocalClient(service).call("portrait", EDITOR, {"traits": "kind", "extra": 1})
+    assert info.value.status == 422
+    assert {e["field"] for e in info.value.fields["errors"]} == {"template", "traits", "extra"}
+
+
+def test_ab_errors_without_a_split_are_409_not_500(http) -> None:
+    r = http.post("/v1/shape/feedback", json={"version": "base", "value": 1.0})
+    assert r.status_code == 409 and r.json()["type"].endswith("shape-no-traffic-split")
+    r = http.post("/v1/shape/promote", json={})
+    assert r.status_code == 409 and r.json()["type"].endswith("shape-nothing-to-promote")
+
+
+ROUTES = [  # (method, path, body): each route, with a body that validates
+    ("get", "/v1/shape/templates", None),
+    ("post", "/v1/shape/characters/portrait", CHAR),
+    ("post", "/v1/shape/characters/generate", {"template": "fantasy", "seed": 1, "describe": False}),
+    # versions no store knows: refused inside (503 here, no database), nothing changes
+    ("put", "/v1/shape/traffic", {"weights": {"zzz": 1}}),
+    ("post", "/v1/shape/promote", {"version": "zzz"}),
+    ("put", "/v1/shape/models/v1", {"path": "/models/v1"}),
+    ("post", "/v1/shape/train", {"version": "v1"}),
+]
+# Who passes each route's permission check (the service may still refuse: 4xx/503 are fine).
+ALLOWED = {
+    "viewer": {"/v1/shape/templates", "/v1/shape/characters/portrait"},
+    "editor": {"/v1/shape/templates", "/v1/shape/characters/portrait", "/v1/shape/characters/generate",
+               "/v1/shape/train"},
+    "operator": {"/v1/shape/templates", "/v1/shape/characters/portrait", "/v1/shape/traffic",
+                 "/v1/shape/promote", "/v1/shape/models/v1", "/v1/shape/train"},
+    "user": set(),
+}
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_each_route_admits_the_roles_its_method_declares(service, role) -> None:
+    from aria_actors.shape.api import router
+
+    spy = Spy(LocalClient(service))
+    http = TestClient(api_app(router, clients={"aria_shape": spy}, caller=Principal(role, (role,))))
+    for method, path, body in ROUTES:
+        r = http.request(method.upper(), path, json=body)
+        if path in ALLOWED[role]:
+            assert r.status_code != 403, (role, path, r.text)
+        else:
+            assert r.status_code == 403 and r.json()["type"].endswith("/forbidden"), (role, path, r.text)
+    assert len(spy.calls) == len(ALLOWED[role])  # a refused route never reaches the service
+
+
+def test_the_permission_is_checked_before_the_body_and_anonymous_callers_are_401(service) -> None:
+    from aria_actors.shape.api import router
+
+    clients = {"aria_shape": LocalClient(service)}
+    user = TestClient(api_app(router, clients=clients, caller=USER))
+    assert user.post("/v1/shape/characters/portrait", json={"traits": "kind"}).status_code == 403
+    anonymous = TestClient(api_app(router, clients=clients, caller=Principal.anonymous()))
+    assert anonymous.get("/v1/shape/templates").status_code == 401
+
+
+async def test_the_service_checks_the_caller_itself_on_every_door(service) -> None:
+    from aria_actors.runtime.errors import Forbidden, NotFound
+    from aria_actors.shape.errors import NothingToPromote
+
+    client = LocalClient(service)
+    with pytest.raises(Forbidden):
+        await client.call("promote", EDITOR, None)  # shape:model:promote@any: not an editor's
+    with pytest.raises(NothingToPromote):
+        await client.call("promote", OPERATOR, None)  # passes the check, then has nothing to do
+    with pytest.raises(Forbidden):
+        await client.call("generate", VIEWER, "fantasy", describe=False)
+    assert (await client.call("generate", EDITOR, "fantasy", seed=1, describe=False))["character"]
+    for undeclared in ("wait_ready", "flush_metrics", "sync_training", "start", "stop", "health"):
+        with pytest.raises(NotFound):
+            await client.call(undeclared, OP)
+
+
+async def test_a_stream_is_read_only_by_the_caller_that_started_it(service) -> None:
+    from aria_actors.runtime.errors import NotFound
+
+    other = Principal("ed2", ("editor",))
+    sid = (await service.start_stream(EDITOR, "Traits: kind.\nDescription:", max_new_tokens=4, seed=1))["stream_id"]
+    with pytest.raises(NotFound):
+        await service.read_stream(other, sid)
+    while not (await service.read_stream(EDITOR, sid))["done"]:
+        pass
+
+
+def test_shape_permissions_fit_the_role_table() -> None:
+    from aria_actors.runtime.rpc import surface
+    from aria_actors.shape.service import ShapeService
+
+    declared = surface(ShapeService)
+    assert all(d.permission and d.permission.startswith("shape:") for d in declared.values())
+    operator_only = {n for n, d in declared.items() if d.scope == "any"}
+    assert operator_only == {"set_traffic", "promote", "load_version", "register_model"}
+    assert declared["start_training"].permission == "shape:model:train"
+
+
+def test_the_docs_table_of_who_may_call_what_matches_the_declarations() -> None:
+    import re
+    from pathlib import Path
+
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.rpc import Gate, surface
+    from aria_actors.shape.service import ShapeService
+
+    doc = (Path(__file__).parents[3] / "docs" / "shape.md").read_text()
+    section = doc.split("## Who may call what", 1)[1].split("\n## ", 1)[0]
+    declared, gate, documented = surface(ShapeService), Gate(), set()
+    holders: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        methods_col, _, permission_col, holders_col = [c.strip() for c in line.strip("|").split("|")]
+        if holders_col != "same":
+            holders = {r.strip() for r in holders_col.split(",")}
+        for name, job in re.findall(r"`(\w+)`( \(job\))?", methods_col):
+            spec = declared[name]
+            documented.add(name)
+            assert permission_col.strip("`") == spec.describe() and spec.job == bool(job), name
+            granted = set()
+            for role in ("admin", "operator", "editor", "viewer", "service", "user"):
+                try:
+                    gate.check(spec, Principal(role, (role,)))
+                    granted.add(role)
+                except Forbidden:
+                    pass
+            assert granted == holders, name
+    assert documented == set(declared)

@@ -1,0 +1,132 @@
+"""Who may do what: the table generated from the declared surface (routes and RPC methods).
+
+Nothing here is written by hand: each route names the RPC method it fronts (``permits(...)``),
+each method declares its permission (``@rpc``), and the role table is aria_security's. ``aria
+services --permissions`` prints it; ``docs/permissions.md`` is this module's Markdown, checked
+against the code by a unit test.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import Gate, RpcSpec, surface
+
+ROLES = ("admin", "operator", "editor", "viewer", "user", "service", "anonymous")
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    """One way in: a gateway route or a service's RPC method, and the declaration it answers to."""
+
+    kind: str      # "route" | "rpc"
+    name: str      # "GET /v1/storage/assets/{name}" or "aria_storage.put"
+    spec: RpcSpec | None  # None: a system route (discovery, health, metrics, docs)
+    via: str = ""  # for a route: the RPC method it fronts
+
+
+def principal_of(role: str, tenant: str = "t1") -> Principal:
+    if role == "anonymous":
+        return Principal.anonymous()
+    return Principal(f"probe-{role}", (role,), tenant=tenant, kind="service" if role == "service" else "user")
+
+
+def decide(gate: Gate, spec: RpcSpec | None, role: str) -> bool:
+    """Whether ``role`` passes the declaration's check (a system route: public reads only)."""
+    if spec is None:
+        return True
+    try:
+        gate.check(spec, principal_of(role))
+    except AriaError:
+        return False
+    return True
+
+
+def gateway_app() -> Any:
+    """The gateway's FastAPI app over no services: enough to read its routes and OpenAPI."""
+    from aria_actors.coordinate.gateway import create_app
+
+    class _NoDirectory:
+        async def status(self) -> dict[str, Any]:
+            return {"phase": "none", "services": [], "counts": {}}
+
+        async def service(self, name: str) -> dict[str, Any]:
+            return {}
+
+        def client(self, name: str) -> None:
+            return None
+
+    return create_app(_NoDirectory())
+
+
+def route_doors(app: Any) -> list[Door]:
+    from aria_actors.coordinate.gateway import flat_routes, route_permits
+
+    doors = []
+    for route in flat_routes(app):
+        methods = sorted(getattr(route, "methods", None) or ())
+        if not methods or not route.path.startswith("/v1/") or route.path.startswith("/v1/services"):
+            continue
+        permits = route_permits(route)
+        for method in methods:
+            if method == "HEAD":
+                continue
+            if len(permits) != 1:
+                doors.append(Door("route", f"{method} {route.path}", None, via="UNDECLARED"))
+                continue
+            p = permits[0]
+            doors.append(Door("route", f"{method} {route.path}", p.spec,
+                              via=f"{p.proto.__aria_service__}.{p.method}"))
+    return doors
+
+
+def rpc_doors() -> list[Door]:
+    from aria_actors.runtime.registry import all_specs, load_service_class
+
+    doors = []
+    for svc in all_specs():
+        for name, spec in sorted(surface(load_service_class(svc)).items()):
+            doors.append(Door("rpc", f"{svc.name}.{name}", spec))
+    return doors
+
+
+@functools.cache
+def all_doors() -> tuple[Door, ...]:
+    return tuple(route_doors(gateway_app()) + rpc_doors())
+
+
+def matrix(doors: tuple[Door, ...] | None = None, gate: Gate | None = None) -> list[tuple[Door, dict[str, bool]]]:
+    gate = gate or Gate()
+    return [(d, {role: decide(gate, d.spec, role) for role in ROLES}) for d in (doors or all_doors())]
+
+
+def markdown() -> str:
+    lines = [
+        "# Who may do what",
+        "",
+        "Generated from the declared surface by `aria_actors.coordinate.permissions` (`aria services",
+        "--permissions` prints the same); a unit test fails when this page and the code differ.",
+        "A route's permission is that of the RPC method it fronts; the service checks it again inside,",
+        "as the caller, so every door (HTTP, another service, a queue job) meets the same check.",
+        "`@own`: a role holding the permission only for its own records passes this check and the",
+        "method then checks the record; `@any`: only a permission held across tenants grants it.",
+        "`job`: a queue job (`service:<svc>.<method>`) may call it, as its enqueuer.",
+        "",
+        "| door | fronts | permission | job | " + " | ".join(ROLES) + " |",
+        "|---|---|---|---|" + "---|" * len(ROLES),
+    ]
+    for door, allowed in matrix():
+        spec = door.spec
+        perm = spec.describe() if spec else "system"
+        job = "yes" if spec and spec.job else ""
+        cells = " | ".join("✓" if allowed[r] else "·" for r in ROLES)
+        lines.append(f"| `{door.name}` | {door.via or ''} | `{perm}` | {job} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

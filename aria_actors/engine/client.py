@@ -1,0 +1,31 @@
+"""Typed client of aria_engine: the signatures of its declared RPC methods (generated).
+
+Callers get one with ``deps.of(EngineClient)``, ``Depends(service_client(EngineClient))`` or
+``bind(EngineClient, transport)``; every method takes the caller's principal first. Regenerate with
+``scripts/gen_client.py engine --write`` after changing the service's surface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import client_of
+
+
+@client_of("aria_engine")
+class EngineClient:
+    async def describe_domain(self, caller: Principal, name: str) -> dict[str, Any]:
+        ...
+
+    async def list_domains(self, caller: Principal) -> list[dict[str, Any]]:
+        ...
+
+    async def plan(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
+        """Plan one request: ``{"domain", "problem" | ("state", "todo"), options...}``."""
+
+    async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Plan many requests (in parallel on the pool when there is one); results in order."""
+
+    async def probe(self, caller: Principal) -> dict[str, Any]:
+        """A fresh health probe (plan latency, planner actors alive), as a dict."""

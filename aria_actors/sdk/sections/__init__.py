@@ -1,0 +1,24 @@
+"""The SDK's typed section per built service: ``AriaClient(...).<service>.<method>(...)``."""
+
+from __future__ import annotations
+
+from aria_actors.sdk.section import Section
+from aria_actors.sdk.sections.auth import AuthAPI
+from aria_actors.sdk.sections.data import DataAPI
+from aria_actors.sdk.sections.engine import EngineAPI
+from aria_actors.sdk.sections.queue import QueueAPI
+from aria_actors.sdk.sections.security import SecurityAPI
+from aria_actors.sdk.sections.shape import ShapeAPI
+from aria_actors.sdk.sections.storage import StorageAPI
+
+SECTIONS: dict[str, type[Section]] = {
+    "security": SecurityAPI,
+    "data": DataAPI,
+    "auth": AuthAPI,
+    "storage": StorageAPI,
+    "queue": QueueAPI,
+    "shape": ShapeAPI,
+    "engine": EngineAPI,
+}
+
+__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "QueueAPI", "SecurityAPI", "ShapeAPI", "StorageAPI"]

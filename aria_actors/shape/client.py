@@ -1,0 +1,192 @@
+"""Typed client of aria_shape: the signatures of its declared RPC methods (generated).
+
+Callers get one with ``deps.of(ShapeClient)``, ``Depends(service_client(ShapeClient))`` or
+``bind(ShapeClient, transport)``; every method takes the caller's principal first. Regenerate with
+``scripts/gen_client.py shape --write`` after changing the service's surface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import client_of
+
+
+@client_of("aria_shape")
+class ShapeClient:
+    async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
+        ...
+
+    async def complete(
+        self,
+        caller: Principal,
+        prompts: list[str],
+        *,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+        min_new_tokens: int | None = None,
+        key: str | None = None,
+    ) -> list[str]:
+        """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one..."""
+
+    async def complete_ab(
+        self,
+        caller: Principal,
+        prompt: str,
+        *,
+        key: str | None = None,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """One completion from the version the traffic split picks (sticky per ``key``)."""
+
+    async def create_character(
+        self,
+        caller: Principal,
+        template: str,
+        character: dict[str, Any] | None = None,
+        *,
+        name: str = '',
+        seed: int | None = None,
+        describe: bool = True,
+        change: str = 'created',
+    ) -> dict[str, Any]:
+        """Store a character as version 1: the one given (validated) or a newly generated one."""
+
+    async def describe(
+        self,
+        caller: Principal,
+        traits: list[str],
+        *,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+        key: str | None = None,
+    ) -> str:
+        """A generated text description of a character with ``traits``."""
+
+    async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
+        """Unit-length embeddings from the served version (never split by an A/B test)."""
+
+    async def evolve_character(
+        self,
+        caller: Principal,
+        character_id: str,
+        *,
+        add_traits: list[str] | None = None,
+        remove_traits: list[str] | None = None,
+        attributes: dict[str, Any] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        change: str = '',
+    ) -> dict[str, Any]:
+        """A new version of a character with the given changes; refused if the result is invalid."""
+
+    async def feedback(self, caller: Principal, version: str, value: float) -> None:
+        """An outcome score for a response served by ``version`` (what promotion compares); stored..."""
+
+    async def generate(
+        self,
+        caller: Principal,
+        template: str | dict[str, Any],
+        *,
+        name: str = '',
+        seed: int | None = None,
+        describe: bool = True,
+        max_new_tokens: int | None = None,
+    ) -> dict[str, Any]:
+        """A character of ``template`` (a name or an inline template), multi-modal."""
+
+    async def get_character(
+        self,
+        caller: Principal,
+        character_id: str,
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        ...
+
+    async def get_model(self, caller: Principal, model_id: str) -> dict[str, Any]:
+        ...
+
+    async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
+        ...
+
+    async def list_models(self, caller: Principal) -> list[dict[str, Any]]:
+        ...
+
+    async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:
+        ...
+
+    async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
+        """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
+
+    async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
+        """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""
+
+    async def promote(self, caller: Principal, version: str | None = None) -> dict[str, Any]:
+        """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other..."""
+
+    async def put_template(self, caller: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        ...
+
+    async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
+        """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
+
+    async def register_model(
+        self,
+        caller: Principal,
+        model_id: str,
+        path: str,
+        *,
+        parent: str | None = None,
+        metrics: dict[str, Any] | None = None,
+        training_config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a model version (a checkpoint directory) with its lineage and metrics."""
+
+    async def set_traffic(
+        self,
+        caller: Principal,
+        weights: dict[str, float],
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Start an A/B test: generation requests split between versions by weight (a running test is..."""
+
+    async def start_stream(
+        self,
+        caller: Principal,
+        prompt: str,
+        *,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+        key: str | None = None,
+    ) -> dict[str, str]:
+        """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the same..."""
+
+    async def start_training(
+        self,
+        caller: Principal,
+        version_id: str,
+        *,
+        steps: int = 20,
+        prompts_per_step: int = 4,
+        settings: dict[str, Any] | None = None,
+        eval_prompts: int = 8,
+        seed: int = 0,
+        checkpoint_every: int = 5,
+    ) -> dict[str, Any]:
+        """Enqueue a GRPO run on the served model whose result becomes model version ``version_id``..."""
+
+    async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
+        """The running split's weights, leader and per-version metrics (flushed first, so the stored..."""
+
+    async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
+        """A training job's state; once completed, with the model version it registered."""
+
+    async def validate(
+        self,
+        caller: Principal,
+        template: str | dict[str, Any],
+        character: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The character, parsed, or :class:`InvalidCharacter` naming every bad field."""

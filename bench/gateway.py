@@ -1,0 +1,133 @@
+"""An authorized request through Aria's gateway against a bare Ray Serve FastAPI endpoint, one run.
+
+    python bench/gateway.py [--requests 400]
+
+Both sides run on the same `aria up --detach` (private ports and ARIA_HOME), get the same bearer
+token and do the same work per request: verify the token's Ed25519 signature against
+aria_security's JWKS, call aria_engine's actor for ``list_domains`` as the token's principal, and
+answer JSON. Aria's side is ``GET /v1/engine/domains`` (bearer check, route permission check,
+circuit breaker, typed client, problem handlers, metrics middleware); the peer is one FastAPI
+route deployed on the same Serve instance with none of those. Requests are sequential over one
+keep-alive connection each, interleaved in rounds so machine noise hits both alike.
+
+Prints ``gateway_p50`` and ``gateway_p99`` lines (``name: aria X, peer Y, ratio Z``).
+Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.fixtures.aria_up import ARIA, aria_env  # noqa: E402
+
+PEER_ROUTE = "/bench-peer"
+
+
+def peer_app(jwks: dict[str, Any], namespace: str) -> Any:
+    """The bare endpoint: verify, call the engine actor, answer. Built inside the replica."""
+    from fastapi import FastAPI, HTTPException, Request
+    from ray import serve
+
+    app = FastAPI()
+
+    @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0})
+    @serve.ingress(app)
+    class Peer:
+        def __init__(self) -> None:
+            import ray
+
+            from aria_actors.security.tokens import JwtVerifier
+
+            self.verifier = JwtVerifier(jwks, "aria", 5)
+            self.engine = ray.get_actor("aria_engine", namespace=namespace)
+
+        @app.get("/domains")
+        async def domains(self, request: Request) -> Any:
+            from aria_actors.runtime.principal import Principal
+
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer":
+                raise HTTPException(401)
+            claims = self.verifier.verify(token)
+            return await self.engine.call.remote("list_domains", (Principal.from_claims(claims),), {})
+
+    return Peer.bind()
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="per side")
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+
+    import httpx
+
+    home = Path(f"/tmp/aria-bench-gw-{uuid.uuid4().hex[:8]}")
+    env = aria_env(home)
+    url = f"http://127.0.0.1:{env['ARIA_PORT']}"
+    try:
+        up = subprocess.run([ARIA, "up", "--detach"], env=env, capture_output=True, text=True)
+        if up.returncode != 0:
+            sys.exit(f"aria up failed:\n{up.stdout}\n{up.stderr}")
+        token = subprocess.run([ARIA, "token"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+        ray_env = dict(line.removeprefix("export ").split("=", 1) for line in subprocess.run(
+            [ARIA, "env"], env=env, capture_output=True, text=True, check=True).stdout.splitlines())
+        os.environ.update({k: v.strip("'") for k, v in ray_env.items() if k.startswith("RAY_")})
+
+        import ray
+        from ray import serve
+
+        ray.init(address=os.environ["RAY_ADDRESS"], namespace="aria", log_to_driver=False)
+        jwks = httpx.get(f"{url}/v1/security/jwks").json()
+        serve.run(peer_app(jwks, "aria"), name="bench_peer", route_prefix=PEER_ROUTE)
+
+        headers = {"authorization": f"Bearer {token}"}
+        sides = {"aria": f"{url}/v1/engine/domains", "peer": f"{url}{PEER_ROUTE}/domains"}
+        samples: dict[str, list[float]] = {k: [] for k in sides}
+        with httpx.Client(headers=headers, timeout=30) as http:
+            for target in sides.values():  # warm both: JWKS cache, handles, connections
+                for _ in range(20):
+                    r = http.get(target)
+                    r.raise_for_status()
+            assert http.get(sides["aria"]).json() == http.get(sides["peer"]).json(), "not the same work"
+            per_round = max(1, args.requests // args.rounds)
+            for _ in range(args.rounds):
+                for side, target in sides.items():
+                    for _ in range(per_round):
+                        t0 = time.perf_counter()
+                        http.get(target).raise_for_status()
+                        samples[side].append((time.perf_counter() - t0) * 1000)
+        print(f"# {len(samples['aria'])} sequential authorized requests per side, same aria up, same token")
+        print("# differs: aria adds the route permission check, breaker, typed client, problem and "
+              "metrics middleware; both verify the JWT and call the engine actor (which checks again)")
+        for name, p in (("gateway_p50", 50), ("gateway_p99", 99)):
+            a, b = pct(samples["aria"], p), pct(samples["peer"], p)
+            print(f"{name}: aria {a:.2f} ms, peer {b:.2f} ms, ratio {a / b:.2f} (goal <= 1.1, limit 1.2)")
+        means = {k: statistics.mean(v) for k, v in samples.items()}
+        print(f"# means: aria {means['aria']:.2f} ms, peer {means['peer']:.2f} ms")
+        print(json.dumps({k: round(statistics.median(v), 3) for k, v in samples.items()}))
+    finally:
+        subprocess.run([ARIA, "down"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Write a service's typed client (``aria_actors/<svc>/client.py``) from its declared RPC surface.
+
+    .venv/bin/python scripts/gen_client.py storage          # print it
+    .venv/bin/python scripts/gen_client.py storage --write  # write aria_actors/storage/client.py
+
+The client's stubs copy the signatures of the service's ``@rpc`` methods; the unit test
+``tests/unit/runtime/test_rpc_surface.py`` fails when they drift apart, so re-run this after
+changing a declared method (then fix the imports ruff names, if any).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aria_actors.runtime.registry import load_service_class, spec_by_name  # noqa: E402
+from aria_actors.runtime.rpc import surface  # noqa: E402
+
+
+def _param(p: inspect.Parameter) -> str:
+    text = p.name
+    if p.kind is p.VAR_POSITIONAL:
+        text = "*" + text
+    elif p.kind is p.VAR_KEYWORD:
+        text = "**" + text
+    if p.annotation is not p.empty:
+        text += f": {p.annotation}"
+    if p.default is not p.empty:
+        text += f" = {p.default!r}" if p.annotation is not p.empty else f"={p.default!r}"
+    return text
+
+
+def stub(name: str, fn: object) -> str:
+    sig = inspect.signature(fn)
+    parts: list[str] = []
+    star_done = False
+    for p in sig.parameters.values():
+        if p.kind is p.KEYWORD_ONLY and not star_done:
+            parts.append("*")
+            star_done = True
+        if p.kind is p.VAR_POSITIONAL:
+            star_done = True
+        parts.append(_param(p))
+    ret = f" -> {sig.return_annotation}" if sig.return_annotation is not sig.empty else ""
+    doc = " ".join((inspect.getdoc(fn) or "").split("\n\n")[0].split())
+    if len(doc) > 96:
+        doc = doc[:93].rsplit(" ", 1)[0] + "..."
+    head = f"    async def {name}({', '.join(parts)}){ret}:"
+    if len(head) > 110:
+        head = f"    async def {name}(\n        " + ",\n        ".join(parts) + f",\n    ){ret}:"
+    body = f'        """{doc}"""\n' if doc and '"""' not in doc else "        ...\n"
+    return head + "\n" + body
+
+
+def render(module: str) -> str:
+    spec = spec_by_name(f"aria_{module}")
+    cls = load_service_class(spec)
+    title = "".join(w.capitalize() for w in module.split("_")) + "Client"
+    methods = "\n".join(stub(n, getattr(cls, n)) for n in sorted(surface(cls)))
+    return f'''"""Typed client of {spec.name}: the signatures of its declared RPC methods (generated).
+
+Callers get one with ``deps.of({title})``, ``Depends(service_client({title}))`` or
+``bind({title}, transport)``; every method takes the caller's principal first. Regenerate with
+``scripts/gen_client.py {module} --write`` after changing the service's surface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import client_of
+
+
+@client_of("{spec.name}")
+class {title}:
+{methods}'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("service", help="the service's folder name, e.g. storage")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    text = render(args.service)
+    if args.write:
+        (ROOT / "aria_actors" / args.service / "client.py").write_text(text)
+    else:
+        print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Every door is declared, and every route answers each default role as the declared table says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from aria_actors.coordinate.permissions import ROLES, Door, all_doors, decide, markdown, principal_of
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.rpc import Gate, default_gate
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "permissions.md"
+
+
+class Reached(AriaError):
+    """The request got past every check and reached the service."""
+
+    type = "test-reached"
+    status = 418
+
+
+class _Transport:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        raise Reached(f"{self.name}.{method}")
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    from aria_actors.coordinate.gateway import create_app
+    from aria_actors.coordinate.permissions import gateway_app
+
+    directory = gateway_app().state.directory
+    app = create_app(directory, require_auth=False)
+    app.state.clients = _Transport
+
+    @app.middleware("http")
+    async def _as_role(request: Request, call_next: Any) -> Any:
+        request.state.caller = principal_of(request.headers["x-test-role"])
+        return await call_next(request)
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+ROUTES = [d for d in all_doors() if d.kind == "route"]
+
+
+def test_no_route_is_left_undeclared() -> None:
+    undeclared = [d.name for d in ROUTES if d.spec is None]
+    assert not undeclared, f"routes without exactly one permits(...): {undeclared}"
+    assert len(ROUTES) > 40
+
+
+def test_every_rpc_method_declares_a_permission_or_says_public() -> None:
+    for door in all_doors():
+        if door.kind == "rpc":
+            assert door.spec is not None
+            assert door.spec.public or door.spec.permission is None or door.spec.permission.count(":") == 2
+
+
+@pytest.mark.parametrize("door", ROUTES, ids=lambda d: d.name)
+def test_route_answers_each_role_as_declared(client: TestClient, door: Door) -> None:
+    method, path = door.name.split(" ", 1)
+    url = re.sub(r"\{[^}]+\}", "x1", path)
+    for role in ROLES:
+        expected = decide(default_gate(), door.spec, role)
+        r = client.request(method, url, headers={"x-test-role": role})
+        if expected:
+            assert r.status_code not in (401, 403), (role, r.status_code, r.text[:300])
+            assert r.status_code < 500 or r.json()["type"].endswith("test-reached"), (role, r.text[:300])
+        else:
+            assert r.status_code == (401 if role == "anonymous" else 403), (role, r.status_code, r.text[:300])
+            assert "test-reached" not in r.text
+        assert r.headers["content-type"].startswith(("application/json", "application/problem+json")) \
+            or r.status_code < 400
+
+
+@pytest.mark.parametrize("route,denied", [
+    ("POST /v1/security/tokens", {"user", "viewer", "editor", "anonymous"}),
+    ("POST /v1/storage/gc", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/storage/sync", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("GET /v1/security/secrets/{path}", {"user", "viewer", "editor", "operator", "anonymous"}),
+])
+def test_sensitive_doors_are_closed_to_weaker_roles(route: str, denied: set[str]) -> None:
+    [door] = [d for d in ROUTES if d.name == route or d.name.replace(":path}", "}") == route]
+    gate = Gate()
+    assert {r for r in ROLES if not decide(gate, door.spec, r)} >= denied
+
+
+def test_docs_role_table_matches_the_code() -> None:
+    assert DOCS.read_text() == markdown(), "regenerate: python -m aria_actors.coordinate.permissions > docs/permissions.md"
