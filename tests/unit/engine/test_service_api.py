@@ -86,10 +86,10 @@ def test_plan_many_and_budgets_in_process(client) -> None:
 
 
 def test_domain_code_raising_on_the_input_is_a_4xx_not_a_500(client) -> None:
-    # gtpyhop's simple_htn: its task methods take fixed arguments; a wrong count raises TypeError
+    # gtpyhop's simple_htn: its task methods take fixed arguments; a missing argument raises TypeError
     # inside the domain's own code, which says the request does not fit the domain.
     domain = next(d["name"] for d in client.get("/v1/engine/domains").json() if "simple_htn" in d["name"])
-    r = client.post("/v1/engine/plan", json={"domain": domain, "state": {"name": "s", "vars": {}},
-                                              "todo": [["do_nothing", "alice"]]})
+    r = client.post("/v1/engine/plan", json={"domain": domain, "state": {"name": "s", "vars": {"loc": {}}},
+                                              "todo": [["travel"]]})
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/engine-domain-code")
