@@ -1,6 +1,6 @@
 """aria_security vs direct hvac on the same embedded OpenBao, in one run.
 
-1. Secret read latency: ``await service.kv_get(path)`` (Aria's layer: path check, worker thread,
+1. Secret read latency: ``await service.kv_get(OPS, path)`` (Aria's layer: path check, worker thread,
    typed errors, audit record) and the same through a LocalClient (pickled like a Ray call),
    against ``hvac.Client.secrets.kv.v2.read_secret_version`` with the same token, in interleaved
    rounds so machine noise hits both sides alike. Goal: aria / hvac <= 1.2.
@@ -39,12 +39,14 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
     import hvac
 
     from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.service import Deps
     from aria_actors.runtime.settings import AriaSettings
     from aria_actors.security.config import SecurityConfig
     from aria_actors.security.service import SecurityService
     from aria_actors.security.tokens import b64url_decode
 
+    OPS = Principal.operator()  # the bench acts as the local operator (every call is authorized)
     with tempfile.TemporaryDirectory(prefix="aria-bench-security-") as home:
         service = SecurityService(AriaSettings(home=Path(home), openbao_url=""), SecurityConfig())
         t0 = time.perf_counter()
@@ -52,7 +54,7 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
         print(f"# embedded OpenBao initialised, unsealed and bootstrapped in {time.perf_counter() - t0:.2f} s")
         try:
             path = "services/aria_storage/bench"
-            await service.kv_put(path, {"user": "bench", "password": "x" * 32})
+            await service.kv_put(OPS, path, {"user": "bench", "password": "x" * 32})
             direct = hvac.Client(service._client.url, token=service._client.token)
             local = LocalClient(service)
 
@@ -64,7 +66,7 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
             per = max(1, reads // rounds)
             for _ in range(3):  # warm connections
                 hvac_read()
-                await service.kv_get(path)
+                await service.kv_get(OPS, path)
             for _ in range(rounds):
                 for _ in range(per):
                     t = time.perf_counter()
@@ -72,11 +74,11 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
                     samples["hvac"].append(time.perf_counter() - t)
                 for _ in range(per):
                     t = time.perf_counter()
-                    await service.kv_get(path)
+                    await service.kv_get(OPS, path)
                     samples["aria"].append(time.perf_counter() - t)
                 for _ in range(per):
                     t = time.perf_counter()
-                    await local.call("kv_get", path)
+                    await local.call("kv_get", OPS, path)
                     samples["aria_local"].append(time.perf_counter() - t)
             peer = statistics.median(samples["hvac"])
             for name in ("aria", "aria_local"):
@@ -87,13 +89,13 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
                 print(f"secret_read_p99_ms[{name}]: aria {a99 * 1e3:.3f}, peer {p99 * 1e3:.3f}, "
                       f"ratio {a99 / p99:.2f}")
 
-            token = await service.issue_token("bench-user", {"roles": ["viewer"]}, 600)
+            token = await service.issue_token(OPS, "bench-user", {"roles": ["viewer"]}, 600)
             head_payload, _, sig = token.rpartition(".")
             key = service._verifier._keys[service._verifier.header(token)["kid"]]
             raw_sig, msg = b64url_decode(sig), head_payload.encode()
             t = time.perf_counter()
             for _ in range(verifies):
-                await service.verify_token(token)
+                await service.verify_token(OPS, token)
             aria_rate = verifies / (time.perf_counter() - t)
             t = time.perf_counter()
             for _ in range(verifies):
@@ -104,7 +106,7 @@ async def main(reads: int, verifies: int, rounds: int) -> None:
             t = time.perf_counter()
             n_issue = max(1, verifies // 100)
             for _ in range(n_issue):
-                await service.issue_token("bench-user", None, 60)
+                await service.issue_token(OPS, "bench-user", None, 60)
             print(f"# jwt_issue_per_s (transit sign round trip): {n_issue / (time.perf_counter() - t):.0f}")
         finally:
             await service.stop()

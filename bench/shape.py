@@ -126,6 +126,7 @@ def bench_grpo(model_dir: str, args: argparse.Namespace) -> None:
 async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
 
     from aria_actors.runtime.local import LocalClient
+    from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.settings import AriaSettings
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.service import ShapeService
@@ -143,7 +144,8 @@ async def bench_generation(model_dir: str, args: argparse.Namespace) -> None:
     aria_rates, direct_rates = [], []
     for r in range(args.rounds + 1):
         t0 = time.perf_counter()
-        await client.call("complete", batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens, seed=r)
+        await client.call("complete", Principal.operator(), batch, max_new_tokens=args.tokens,
+                          min_new_tokens=args.tokens, seed=r)
         t1 = time.perf_counter()
         direct()
         t2 = time.perf_counter()
@@ -294,7 +296,10 @@ class _ServiceHost:
         backend.config = backend.config.model_copy(update={"inference_coalesce_s": seconds})
 
     async def complete(self, prompt: str, tokens: int) -> str:
-        return (await self.svc.complete([prompt], max_new_tokens=tokens, min_new_tokens=tokens))[0]
+        from aria_actors.runtime.principal import Principal
+
+        return (await self.svc.complete(Principal.operator(), [prompt], max_new_tokens=tokens,
+                                        min_new_tokens=tokens))[0]
 
     async def stats(self) -> dict:
         return {**await self.svc._inference()._apps[self.svc._served_version].handle.stats.remote(),
@@ -433,7 +438,11 @@ async def bench_checkpoints(model_dir: str, args: argparse.Namespace) -> None:
     svc = StorageService(AriaSettings(home=work / "home"), cfg)
     await svc.start(Deps())
     try:
-        client = LocalClient(svc)
+        from aria_actors.runtime.principal import Principal
+        from aria_actors.runtime.rpc import bind
+        from aria_actors.storage.client import StorageClient
+
+        client = bind(StorageClient, LocalClient(svc))
         base = {"num_generations": args.generations, "max_completion_length": args.length,
                 "learning_rate": 1e-3, "relabel": True}
         runs = {"full fine-tune": base,
@@ -441,7 +450,8 @@ async def bench_checkpoints(model_dir: str, args: argparse.Namespace) -> None:
         parts = []
         for label, settings in runs.items():
             sink = StorageCheckpoints(client, label.replace(" ", "_").replace("/", "_"),
-                                      loop=asyncio.get_running_loop(), cache_dir=work / "cache")
+                                      caller=Principal.operator(), loop=asyncio.get_running_loop(),
+                                      cache_dir=work / "cache")
             out = await asyncio.to_thread(run_training, model_dir, steps=args.checkpoints,
                                           prompts_per_step=args.prompts, checkpoint_every=1,
                                           settings=settings, checkpoints=sink)

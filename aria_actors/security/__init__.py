@@ -2,13 +2,13 @@
 
 Public names: the service (``SecurityService``; other services call it through
 ``aria_actors.security.client.SecurityClient``), the FastAPI dependency the gateway applies
-(``BearerAuth``; ``require`` is deprecated), the pure RBAC engine (``Authorizer``) and the JWT
+(``BearerAuth``), the pure RBAC engine (``Authorizer``) and the JWT
 verifier (``JwtVerifier``). Everything else is internal.
 """
 
 from __future__ import annotations
 
-__all__ = ["Authorizer", "BearerAuth", "JwtVerifier", "SecurityService", "require"]
+__all__ = ["Authorizer", "BearerAuth", "JwtVerifier", "SecurityService"]
 
 
 def __getattr__(name: str):  # lazy: the registry imports this package and must stay light
@@ -16,7 +16,7 @@ def __getattr__(name: str):  # lazy: the registry imports this package and must 
         from aria_actors.security.service import SecurityService
 
         return SecurityService
-    if name in ("BearerAuth", "require"):
+    if name == "BearerAuth":
         from aria_actors.security import middleware
 
         return getattr(middleware, name)

@@ -26,18 +26,17 @@ Guarantees and caveats
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
 
 from aria_actors.runtime.errors import ServiceUnavailable
-from aria_actors.runtime.http import caller_of, transport
+from aria_actors.runtime.http import transport
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import bind, default_gate
+from aria_actors.runtime.rpc import bind
 from aria_actors.security.audit import Lockout
 from aria_actors.security.client import SecurityClient
-from aria_actors.security.errors import InvalidToken, LockedOut, PermissionDenied
+from aria_actors.security.errors import InvalidToken, LockedOut
 from aria_actors.security.tokens import JwtVerifier
 
 SECURITY = "aria_security"
@@ -103,22 +102,3 @@ class BearerAuth:
         request.state.principal = claims
         return claims
 
-
-_default_auth = BearerAuth(exempt=())
-
-
-def require(action: str, resource_of: Callable[[Request], dict[str, Any]] | None = None
-            ) -> Callable[[Request], Coroutine[Any, Any, dict[str, Any]]]:
-    """Deprecated, for the one router still importing it (aria_auth): routes declare
-    ``permits(Client.method)`` and services authorise. Decides in-process with the same RBAC."""
-
-    async def _dep(request: Request) -> dict[str, Any]:
-        if getattr(request.state, "principal", None) is None and getattr(request.state, "caller", None) is None:
-            await _default_auth(request)
-        caller = caller_of(request)
-        resource = resource_of(request) if resource_of else {}
-        if not default_gate().allowed(caller, action, resource):
-            raise PermissionDenied(f"{caller.subject!r} may not {action}", action=action)
-        return getattr(request.state, "principal", None) or caller.as_claims()
-
-    return _dep

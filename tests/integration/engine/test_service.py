@@ -8,9 +8,12 @@ import pytest
 
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.service import EngineService
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+
+OPS = Principal.operator()
 
 
 @pytest.fixture
@@ -28,10 +31,10 @@ async def test_health_counts_live_actors_and_plan_many_uses_them(service) -> Non
     assert h.status is Status.READY and h.details["actors_alive"] == 2
     bodies = [{"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
                "todo": [["craft", f"c{i}", "box"]], "character": f"c{i}"} for i in range(12)]
-    out = await service.plan_many(bodies)
+    out = await service.plan_many(OPS, bodies)
     assert [o["character"] for o in out] == [f"c{i}" for i in range(12)]
     assert all(o["status"] == "found" for o in out)
-    one = await service.plan(bodies[0])
+    one = await service.plan(OPS, bodies[0])
     assert one["plan"][-1] == ["finish", "c0", "box"]
     import ray
 

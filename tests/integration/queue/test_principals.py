@@ -74,7 +74,7 @@ async def count(pool) -> int:
 
 async def test_no_one_can_enqueue_issue_token(svc, queue_pool):
     """The escalation of issue 16, through the router and the service: refused at enqueue."""
-    for caller, problem in ((USER, "forbidden"), (MACHINE, "queue-job-not-allowed"),
+    for caller, problem in ((USER, "queue-job-not-allowed"), (MACHINE, "queue-job-not-allowed"),
                             (OPERATOR, "queue-job-not-allowed")):
         async with http(svc, caller) as client:
             r = await client.post("/v1/queue/jobs", json=ISSUE_TOKEN)

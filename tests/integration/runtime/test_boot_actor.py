@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aria_actors.runtime.boot import get_or_create_boot
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from tests.fixtures.services import diamond, spec
 
@@ -86,7 +87,7 @@ def test_killed_actor_is_restarted_and_dependents_recover(boot_with) -> None:
     wait_for(lambda: by_name(boot)[p + "t_top"]["status"] == "ready", "the dependent to recover")
     # The restarted actor answers calls again through the registry.
     handle = ray.get_actor(victim, namespace="aria-test")
-    assert ray.get(handle.call.remote("incr", (2,), {})) == 2
+    assert ray.get(handle.call.remote("incr", (Principal.operator(), 2), {})) == 2
 
 
 def test_failed_start_stays_failed_and_dependents_do_not_start(boot_with) -> None:

@@ -10,7 +10,7 @@ from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
 from aria_actors.security.api import router
-from aria_actors.security.middleware import BearerAuth, require
+from aria_actors.security.middleware import BearerAuth
 from aria_actors.security.tokens import JwtVerifier
 
 OPS = Principal.operator()
@@ -24,13 +24,6 @@ def make_app(service) -> FastAPI:
     @app.get("/health")
     async def health() -> dict:
         return {"ok": True}
-
-    # the deprecated require() shim, kept while aria_auth's router imports it
-    @app.get("/v1/storage/assets/{owner}")
-    async def asset(owner: str, principal=Depends(
-            require("storage:asset:write", lambda r: {"owner": r.path_params["owner"],
-                                                      "tenant": "t1"}))) -> dict:
-        return {"sub": principal["sub"]}
 
     app.state.clients = {"aria_security": LocalClient(service)}
     return app
@@ -89,12 +82,6 @@ async def test_only_admins_read_secrets(http, security, roles) -> None:
     who = await bearer(security, roles, sub="victor")
     r = await http.get("/v1/security/secrets/services/aria_tune/api", headers=who)
     assert r.status_code == 403 and r.json()["type"].endswith("/forbidden")
-
-
-async def test_owner_rule_through_the_dependency(http, security) -> None:
-    alice = await bearer(security, ["user"], sub="alice")
-    assert (await http.get("/v1/storage/assets/alice", headers=alice)).status_code == 200
-    assert (await http.get("/v1/storage/assets/bob", headers=alice)).status_code == 403
 
 
 async def test_issue_and_verify_token_over_http(http, security) -> None:

@@ -109,10 +109,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(fresh, tmp_path) -> N
 async def test_checkpoints_through_aria_storage_resume_the_learners(fresh, shape_storage, tmp_path) -> None:
     import asyncio
 
+    from aria_actors.runtime.principal import Principal
+    from aria_actors.runtime.rpc import bind
     from aria_actors.shape.checkpoints import StorageCheckpoints
+    from aria_actors.storage.client import StorageClient
 
     fresh.checkpoint_dir = None
-    fresh.checkpoints = StorageCheckpoints(shape_storage, "ray-run", loop=asyncio.get_running_loop(),
+    fresh.checkpoints = StorageCheckpoints(bind(StorageClient, shape_storage), "ray-run",
+                                           caller=Principal.operator(), loop=asyncio.get_running_loop(),
                                            cache_dir=tmp_path / "cache")
     try:
         first = await asyncio.to_thread(fresh.step, prompts(2, seed=0))

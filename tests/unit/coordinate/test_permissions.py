@@ -95,4 +95,33 @@ def test_sensitive_doors_are_closed_to_weaker_roles(route: str, denied: set[str]
 
 
 def test_docs_role_table_matches_the_code() -> None:
-    assert DOCS.read_text() == markdown(), "regenerate: python -m aria_actors.coordinate.permissions > docs/permissions.md"
+    regenerate = "python -m aria_actors.coordinate.permissions > docs/permissions.md"
+    assert DOCS.read_text() == markdown(), f"regenerate: {regenerate}"
+
+
+RPCS = [d for d in all_doors() if d.kind == "rpc"]
+
+
+@pytest.mark.parametrize("door", RPCS, ids=lambda d: d.name)
+async def test_rpc_method_answers_each_role_as_declared(door: Door) -> None:
+    """Through ``invoke`` (what every Ray and in-process call goes through), per default role."""
+    from aria_actors.runtime.errors import Forbidden, Unauthorized
+    from aria_actors.runtime.registry import load_service_class, spec_by_name
+    from aria_actors.runtime.rpc import invoke
+
+    service_name, method = door.name.split(".")
+    cls = load_service_class(spec_by_name(service_name))
+    service = object.__new__(cls)  # never started: the method below is a stand-in
+    reached: list[str] = []
+    service.__dict__[method] = lambda *a, **k: reached.append(a[0].subject)
+    for role in ROLES:
+        expected = decide(default_gate(), door.spec, role)
+        caller = principal_of(role)
+        reached.clear()
+        if expected:
+            await invoke(service, method, (caller,), {}, default_gate())
+            assert reached == [caller.subject], role
+        else:
+            with pytest.raises(Unauthorized if role == "anonymous" else Forbidden):
+                await invoke(service, method, (caller,), {}, default_gate())
+            assert not reached, role
