@@ -63,11 +63,8 @@ def _answer(response: httpx.Response, req: Req) -> Any:
     return response.json() if response.content else None
 
 
-class AriaClient:
-    """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``.
-
-    Each built service has a typed section: ``aria.engine.plan(...)``, ``aria.storage.put(...)``.
-    """
+class _Sections:
+    """One typed section per built service (made in ``__init__`` from ``SECTIONS``)."""
 
     security: SecurityAPI
     data: DataAPI
@@ -76,6 +73,13 @@ class AriaClient:
     queue: QueueAPI
     shape: ShapeAPI
     engine: EngineAPI
+
+
+class AriaClient(_Sections):
+    """Synchronous client: ``AriaClient("http://127.0.0.1:8000").services()``.
+
+    Each built service has a typed section: ``aria.engine.plan(...)``, ``aria.storage.put(...)``.
+    """
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None, http: httpx.Client | None = None) -> None:
@@ -146,16 +150,8 @@ class AriaClient:
         self.close()
 
 
-class AsyncAriaClient:
+class AsyncAriaClient(_Sections):
     """Asynchronous twin of :class:`AriaClient`: the same sections, each method awaitable."""
-
-    security: SecurityAPI
-    data: DataAPI
-    auth: AuthAPI
-    storage: StorageAPI
-    queue: QueueAPI
-    shape: ShapeAPI
-    engine: EngineAPI
 
     def __init__(self, url: str = "http://127.0.0.1:8000", timeout: float = 10.0,
                  token: str | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:

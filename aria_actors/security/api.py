@@ -62,12 +62,18 @@ class AuthorizeRequest(BaseModel):
     resource: dict[str, Any] = Field(default_factory=dict, max_length=32)
 
 
+# A DNS name (labels of letters, digits and hyphens; a leading "*." for a wildcard): anything else
+# is refused here rather than by OpenBao's role, so the caller learns why.
+HostName = Annotated[str, Field(min_length=1, max_length=253,
+                                pattern=r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                                        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+
+
 class CertificateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    common_name: str = Field(min_length=1, max_length=253)
-    alt_names: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(default_factory=list,
-                                                                                 max_length=100)
+    common_name: HostName
+    alt_names: list[HostName] = Field(default_factory=list, max_length=100)
     ip_sans: list[Annotated[str, Field(min_length=1, max_length=45)]] = Field(default_factory=list,
                                                                              max_length=100)
     ttl: str = Field("72h", pattern=r"^\d{1,6}[smh]$")

@@ -37,6 +37,21 @@ class InvalidSecretPath(SecurityError):
     title = "Invalid secret path"
 
 
+class OpenBaoRejected(SecurityError):
+    """OpenBao refused the request as given (a certificate name its role does not allow, a
+    malformed value); the message carries OpenBao's reason. Fix the request and send it again."""
+
+    type = "openbao-rejected"
+    status = 400
+
+
+class OpenBaoConflict(SecurityError):
+    """The write's check-and-set version is not the secret's current one; read it and retry."""
+
+    type = "openbao-conflict"
+    status = 409
+
+
 class OpenBaoUnavailable(SecurityError):
     """OpenBao is sealed, down or unreachable; check `aria status` and ARIA_HOME/openbao/bao.log."""
 

@@ -29,6 +29,8 @@ from aria_actors.security.errors import (
     DecryptionFailed,
     InvalidSecretPath,
     KeyNotFound,
+    OpenBaoConflict,
+    OpenBaoRejected,
     OpenBaoUnavailable,
     SecretAccessDenied,
     SecretNotFound,
@@ -109,7 +111,10 @@ def openbao_errors(what: str, **fields: Any) -> Iterator[None]:
     except hx.InvalidRequest as exc:
         if "key not found" in _first(exc):  # transit answers 400, not 404, for a missing key
             raise KeyNotFound(f"{what}: no such transit key", **fields) from None
-        raise SecurityError(f"{what}: OpenBao refused the request ({_first(exc)})", **fields) from None
+        if "check-and-set" in _first(exc):
+            raise OpenBaoConflict(f"{what}: {_first(exc)}", **fields) from None
+        # OpenBao's 400: the request's content (a name, a value) is what it refused.
+        raise OpenBaoRejected(f"{what}: OpenBao refused the request ({_first(exc)})", **fields) from None
     except hx.VaultError as exc:
         raise SecurityError(f"{what}: OpenBao error ({_first(exc)})", **fields) from None
 

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.errors import AriaError, NotFound
+
+log = logging.getLogger("aria.shape.streams")
 
 
 @dataclass
@@ -42,6 +45,21 @@ class _Stream:
     error: str | None = None
     touched: float = field(default_factory=time.monotonic)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def reader_message(exc: BaseException) -> str:
+    """What a stream's reader is told of a failure: an Aria error's message, else the error's
+    type and first line. An error raised inside a Ray replica carries the replica's traceback in
+    its text; that goes to this service's log, never into a response."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, AriaError) or isinstance(cause, AriaError):
+        err = exc if isinstance(exc, AriaError) else cause
+        return f"{err.type}: {err.message}"
+    log.warning("stream failed", exc_info=exc)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if "Traceback" in first or len(first) > 200:
+        first = "see the aria_shape log"
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class StreamHub:
@@ -66,7 +84,7 @@ class StreamHub:
                         stream.pieces.append(piece)
                         stream.changed.set()
             except Exception as exc:  # reported to the reader, who owns the request
-                stream.error = f"{type(exc).__name__}: {exc}"
+                stream.error = reader_message(exc)
             finally:
                 stream.done = True
                 stream.changed.set()

@@ -104,10 +104,12 @@ async def test_pki_issue_revoke_crl(security) -> None:
     await security.revoke_certificate(OPS, cert["serial_number"])
     crl = x509.load_pem_x509_crl((await security.crl(OPS)).encode())
     assert crl.get_revoked_certificate_by_serial_number(parsed.serial_number) is not None
-    from aria_actors.security.errors import SecurityError
+    from aria_actors.security.errors import OpenBaoRejected
 
-    with pytest.raises(SecurityError):
+    # A name outside the PKI role's domains is the caller's mistake: a 400, not a 500.
+    with pytest.raises(OpenBaoRejected) as refused:
         await security.issue_certificate(OPS, "evil.example.com")
+    assert refused.value.status == 400
 
 
 async def test_repeated_denials_lock_out_and_alert(security) -> None:

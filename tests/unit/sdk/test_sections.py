@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import typing
 
 import httpx
 import pytest
@@ -74,8 +75,8 @@ def test_sections_are_under_their_own_prefix_and_fill_every_path_parameter() -> 
 
 def test_both_clients_have_a_typed_attribute_per_section() -> None:
     for client in (AriaClient, AsyncAriaClient):
-        assert {k: v for k, v in inspect.get_annotations(client, eval_str=True).items() if k in SECTIONS} \
-            == SECTIONS
+        hints = typing.get_type_hints(client)  # the annotations of its bases too
+        assert {k: v for k, v in hints.items() if k in SECTIONS} == SECTIONS
     aria = AriaClient(http=httpx.Client(base_url="http://aria"))
     assert all(isinstance(getattr(aria, name), cls) for name, cls in SECTIONS.items())
 
