@@ -290,6 +290,8 @@ def services(permissions: bool = typer.Option(
 
 def _print_permissions() -> None:
     # Imported here: it builds the gateway app, which no other command needs.
+    from rich.text import Text
+
     from aria_actors.coordinate.permissions import ROLES, matrix
 
     table = Table(title="Who may do what (from the declared surface; ✓ allowed)")
@@ -297,7 +299,8 @@ def _print_permissions() -> None:
         table.add_column(col, overflow="fold")
     for door, allowed in matrix():
         perm = door.spec.describe() if door.spec else "system"
-        table.add_row(door.name, perm, "yes" if door.spec and door.spec.job else "",
+        # Text cells: rich would read ":secret:" in a permission as an emoji code.
+        table.add_row(Text(door.name), Text(perm), "yes" if door.spec and door.spec.job else "",
                       *("✓" if allowed[r] else "·" for r in ROLES))
     console.print(table)
 

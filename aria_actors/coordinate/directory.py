@@ -20,20 +20,20 @@ class ServiceDirectory(Protocol):
 
 
 def is_service_fault(exc: BaseException) -> bool:
-    """Whether a failed call says the service is unwell: down, timed out, or crashed (a 5xx).
+    """Whether a failed call says the service is unavailable: down, restarting or timed out.
 
-    A 4xx (bad input, denied, not found) is the caller's problem and never opens the breaker, so
-    one client sending garbage cannot cut a service off for everyone else. A cancelled call (the
-    client went away) says nothing about the service.
+    Only those open the breaker, whose job is to answer fast while a service cannot answer at
+    all. A 4xx (bad input, denied, not found) is the caller's problem; a 500 raised by a handler
+    is a bug the service answered with, logged where it happened, and it shows the service is up.
+    Counting either would let one client, by sending what triggers it, cut the service off for
+    every other client. A cancelled call (the client went away) says nothing about the service.
     """
     if not isinstance(exc, Exception):
         return False
     cause = getattr(exc, "cause", None)  # an error raised inside a Ray actor arrives wrapped
     if isinstance(cause, AriaError):
         exc = cause
-    if isinstance(exc, AriaError):
-        return exc.status >= 500 and exc.status != 501
-    return True
+    return isinstance(exc, AriaError) and exc.status in (502, 503, 504)
 
 
 class GuardedClient:

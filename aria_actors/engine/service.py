@@ -55,6 +55,10 @@ SPEC = ServiceSpec(
     ),
     description="HTN planning (GTPyhop model), GOAP, behavior trees, parallel planners",
     entrypoint="aria_actors.engine.service:EngineService",
+    # Above the longest plan budget (max_seconds, 30 s by default): a plan that runs out of budget
+    # answers 422 budget-exhausted itself, and a gateway timeout (a 503 that counts toward the
+    # breaker) is kept for an engine that does not answer at all.
+    call_timeout_s=90.0,
 )
 
 GTPYHOP_EXAMPLES = ("simple_htn.py", "simple_hgn.py", "logistics_hgn.py", "blocks_htn", "blocks_gtn",

@@ -53,6 +53,14 @@ class BadRequest(AriaError):
     title = "Bad request"
 
 
+class UnstorableValue(BadRequest):
+    """A value in the request cannot be stored as given (a NUL character, a number out of range,
+    text where the database wants a UUID); the message names what the database refused."""
+
+    type = "unstorable-value"
+    title = "Value cannot be stored"
+
+
 class Unauthorized(AriaError):
     """Authentication is missing or invalid; send a valid bearer token."""
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, Unauthorized, UnstorableValue
 from aria_actors.runtime.principal import Principal
 
 Scope = Literal["tenant", "own", "any"]
@@ -160,10 +161,27 @@ async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gat
         inspect.signature(bound).bind(*args, **kwargs)
     except TypeError as exc:
         raise BadRequest(f"{service.spec.name}.{method}: {exc}", method=method) from None
-    result = bound(*args, **kwargs)
-    if inspect.isawaitable(result):
-        result = await result
+    try:
+        result = bound(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:
+        refused = _refused_value(exc)
+        if refused is None:
+            raise
+        raise refused from None
     return result
+
+
+def _refused_value(exc: Exception) -> UnstorableValue | None:
+    """PostgreSQL's data exceptions (SQLSTATE class 22) say a caller's value does not fit its
+    column: a 400 whatever service met it, not a 500. Detected without importing asyncpg."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None or not isinstance(exc, asyncpg.exceptions.DataError):
+        return None
+    first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return UnstorableValue(f"the database refused a value of this request: {first}",
+                           sqlstate=getattr(exc, "sqlstate", None))
 
 
 class Transport:

@@ -63,3 +63,14 @@ def test_the_boot_table_is_redrawn_for_changes_not_for_ticking_uptimes() -> None
 
     assert _boot_view(status("ready", 1.0)) == _boot_view(status("ready", 2.0))
     assert _boot_view(status("starting", 1.0)) != _boot_view(status("ready", 1.0))
+
+
+def test_services_permissions_prints_who_may_do_what_without_a_running_aria() -> None:
+    r = runner.invoke(app, ["services", "--permissions"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.output.splitlines() if "POST /v1/storage/gc" in line]
+    assert rows and "storage:store:gc@any" in rows[0]
+    cells = [c.strip() for c in rows[0].split("│")]
+    # admin, operator allowed; editor, viewer, user, service, anonymous refused
+    assert cells[-8:-1] == ["✓", "✓", "·", "·", "·", "·", "·"], cells
+    assert "security:secret:read@any" in r.output  # not turned into an emoji

@@ -126,3 +126,25 @@ def test_rpc_methods_must_take_the_caller_first() -> None:
     with pytest.raises(TypeError):
         async def start(self: object, caller: Principal) -> None: ...
         rpc("a:b:c")(start)
+
+
+async def test_a_value_the_database_refuses_is_a_bad_request_not_a_500() -> None:
+    import asyncpg
+
+    from aria_actors.runtime.errors import UnstorableValue
+
+    class Stores(Fake):
+        @rpc("storage:asset:write", scope="own")
+        async def save(self, caller: Principal, name: str) -> None:
+            # what asyncpg raises for a NUL in a text parameter (SQLSTATE 22021)
+            raise asyncpg.exceptions.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
+
+        @rpc("storage:asset:write", scope="own")
+        async def broken(self, caller: Principal) -> None:
+            raise asyncpg.exceptions.UndefinedTableError("relation does not exist")  # a bug: stays a 500
+
+    with pytest.raises(UnstorableValue, match="0x00") as refused:
+        await invoke(Stores(None), "save", (USER, "a\x00b"), {}, Gate())  # type: ignore[arg-type]
+    assert refused.value.status == 400
+    with pytest.raises(asyncpg.exceptions.UndefinedTableError):
+        await invoke(Stores(None), "broken", (USER,), {}, Gate())  # type: ignore[arg-type]
