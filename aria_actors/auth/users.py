@@ -8,9 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from aria_actors.auth.errors import InvalidUser
+from aria_actors.runtime.principal import ANONYMOUS_ROLE, INTERNAL_ROLE
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{1,63}$")
 TENANT = re.compile(r"^(|[a-z0-9][a-z0-9_-]{0,62})$")
+# In the role table, but held by no user or client: see check_roles.
+NOT_GRANTABLE = frozenset({INTERNAL_ROLE, ANONYMOUS_ROLE})
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
 
 
@@ -45,10 +48,19 @@ def check_display_name(name: object) -> str | None:
 
 
 def check_roles(roles: Iterable[str], known: Collection[str]) -> list[str]:
+    """``roles`` without repeats, each a role of the table ``known`` that may be granted.
+
+    ``internal`` (a service acting for itself; never in a token) and ``anonymous`` (the role of no
+    one signed in) are in the table but are nobody's to hold: assigning them is a 400.
+    """
+    grantable = sorted(set(known) - NOT_GRANTABLE)
     out = []
     for role in roles:
+        if isinstance(role, str) and role in NOT_GRANTABLE:
+            raise InvalidUser(f"the role {role!r} cannot be granted to a user or client; grantable roles: "
+                              f"{', '.join(grantable)}", field="roles", role=role)
         if not isinstance(role, str) or role not in known:
-            raise InvalidUser(f"unknown role {role!r}; known roles: {', '.join(sorted(known))}",
+            raise InvalidUser(f"unknown role {str(role)[:64]!r}; known roles: {', '.join(grantable)}",
                               field="roles", role=str(role)[:64])
         if role not in out:
             out.append(role)

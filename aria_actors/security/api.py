@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aria_actors.runtime.http import permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.security.client import SecurityClient
+from aria_actors.security.rbac import MAX_NAME_CHARS, MAX_ROLES
 
 router = APIRouter(prefix="/v1/security", tags=["security"])
 Client = Annotated[SecurityClient, Depends(service_client(SecurityClient))]
@@ -54,12 +55,43 @@ class VerifyRequest(BaseModel):
     token: str = Field(min_length=1, max_length=16384)
 
 
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+
+
+class PrincipalBody(BaseModel):
+    """Whom to ask about: a token's claims. ``sub``, ``roles``, ``tenant`` decide; other claims
+    (``iss``, ``exp``, ``sid``...) may be sent as a token has them and are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sub: Name
+    roles: list[Name] = Field(default_factory=list, max_length=MAX_ROLES)
+    tenant: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > 32:
+            raise ValueError("a principal has at most 32 claims")
+        return data
+
+
+class ResourceBody(BaseModel):
+    """What the action is on: its owner's subject and tenant decide ``@own``/``@tenant``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Name | None = None
+    owner: Name | None = None
+    tenant: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None
+
+
 class AuthorizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    principal: dict[str, Any] = Field(max_length=32)
+    principal: PrincipalBody
     action: str = Field(pattern=r"^[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+$", max_length=200)
-    resource: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    resource: ResourceBody = Field(default_factory=ResourceBody)
 
 
 # A DNS name (labels of letters, digits and hyphens; a leading "*." for a wildcard): anything else
@@ -146,7 +178,9 @@ async def verify_token(client: Client, body: VerifyRequest,
 @router.post("/authorize", summary="Would RBAC allow this principal this action?")
 async def authorize(client: Client, body: AuthorizeRequest,
                     caller: Principal = permits(SecurityClient.authorize)) -> dict[str, Any]:
-    return {"allowed": await client.authorize(caller, body.principal, body.action, body.resource)}
+    principal = body.principal.model_dump(exclude_none=True)
+    resource = body.resource.model_dump(exclude_none=True)
+    return {"allowed": await client.authorize(caller, principal, body.action, resource)}
 
 
 @router.post("/certificates", summary="Issue a certificate from Aria's CA")

@@ -5,6 +5,9 @@ Each record is one JSON line in ``<home>/security/audit.log``::
     {"ts": 1764063600.12, "actor": "aria_storage", "op": "kv_get",
      "target": "services/aria_storage/db", "outcome": "ok"}
 
+``actor`` is always the verified caller (never a name taken from a request body); an operation
+about another principal (``authorize``: would *they* be allowed?) names it in ``subject``.
+
 Guarantees and caveats
 ----------------------
 - Records name who, what, which path or key, when and the outcome (``ok``, ``denied``,
@@ -41,9 +44,12 @@ class AuditLog:
         self._lock = threading.Lock()
         self.records = 0
 
-    def record(self, actor: str, op: str, target: str, outcome: str) -> None:
-        line = json.dumps({"ts": round(time.time(), 6), "actor": str(actor)[:120], "op": op,
-                           "target": str(target)[:_OUTCOME_TARGET_MAX], "outcome": outcome})
+    def record(self, actor: str, op: str, target: str, outcome: str, *, subject: str | None = None) -> None:
+        entry = {"ts": round(time.time(), 6), "actor": str(actor)[:120], "op": op,
+                 "target": str(target)[:_OUTCOME_TARGET_MAX], "outcome": outcome}
+        if subject is not None:  # the principal the operation is about, when it is not the actor
+            entry["subject"] = str(subject)[:120]
+        line = json.dumps(entry)
         with self._lock:
             if self._file.closed:
                 return

@@ -15,7 +15,13 @@ Guarantees and caveats
   key rotation is picked up at once and a flood of forged kids cannot hammer aria_security.
 - Missing, malformed, forged or expired token -> 401 ``invalid-token`` problem+json (raised as an
   :class:`~aria_actors.runtime.errors.AriaError`, so the problem handler renders it; no stack
-  trace leaves the server). aria_security unreachable -> 503.
+  trace leaves the server).
+- aria_security unreachable (or its circuit breaker open) while a JWKS is cached: the cached keys
+  go on verifying (a signing key stays valid for ``jwt_max_ttl_s`` after its successor, so a
+  cached JWKS is sound well past its refresh time), a refresh is retried at most every
+  ``retry_s``, and a token with an unknown ``kid`` is a 401. Only with no JWKS fetched yet, or
+  one older than ``max_stale_s`` (default: the JWT maximum lifetime), is a request a 503.
+  One refresh runs at a time; the requests meanwhile use the cached keys.
 - The verified claims are left on ``request.state.principal``; ``runtime.http.caller_of`` makes
   the caller's :class:`~aria_actors.runtime.principal.Principal` of them.
 - With ``lockout=Lockout(...)`` a client address that keeps sending invalid tokens is refused
@@ -25,6 +31,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -42,44 +49,78 @@ from aria_actors.security.tokens import JwtVerifier
 SECURITY = "aria_security"
 PUBLIC_PATHS = ("/health", "/v1/security/jwks")
 GATEWAY = Principal.internal("aria_coordinate")  # fetching the public JWKS is the gateway's own work
+log = logging.getLogger(__name__)
 
 
 class BearerAuth:
     """Dependency: verifies ``Authorization: Bearer <jwt>``; returns the claims (None if exempt)."""
 
     def __init__(self, exempt: tuple[str, ...] = PUBLIC_PATHS, jwks_ttl_s: float = 60.0,
-                 issuer: str = "aria", leeway_s: int = 5, lockout: Lockout | None = None) -> None:
+                 issuer: str = "aria", leeway_s: int = 5, lockout: Lockout | None = None,
+                 retry_s: float = 5.0, max_stale_s: float = 3600.0) -> None:
         self.exempt = frozenset(exempt)
         self.lockout = lockout
         self.jwks_ttl_s = jwks_ttl_s
         self.issuer = issuer
         self.leeway_s = leeway_s
+        self.retry_s = retry_s
+        self.max_stale_s = max_stale_s
         self._verifier: JwtVerifier | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = 0.0    # last successful fetch
+        self._attempted_at = 0.0  # last fetch, successful or not
+        self._refreshing = False
 
     async def _refresh(self, request: Request) -> JwtVerifier:
-        client = bind(SecurityClient, transport(request, SECURITY))
+        self._attempted_at = time.monotonic()
+        self._refreshing = True
         try:
-            jwks = await client.jwks(GATEWAY)
-        except InvalidToken:
-            raise
+            client = bind(SecurityClient, transport(request, SECURITY))
+            verifier = JwtVerifier(await client.jwks(GATEWAY), self.issuer, self.leeway_s)
         except Exception as exc:
             raise ServiceUnavailable(f"cannot fetch JWKS from {SECURITY}: {type(exc).__name__}",
                                      service=SECURITY) from None
-        self._verifier = JwtVerifier(jwks, self.issuer, self.leeway_s)
+        finally:
+            self._refreshing = False
+        self._verifier = verifier
         self._fetched_at = time.monotonic()
+        return verifier
+
+    def _usable(self, now: float) -> JwtVerifier | None:
+        """The cached verifier, unless there is none or it is older than ``max_stale_s``."""
+        if self._verifier is None or now - self._fetched_at > self.max_stale_s:
+            return None
         return self._verifier
 
+    async def _current(self, request: Request) -> JwtVerifier:
+        """The verifier to use now: the cached one while fresh (or while a refresh fails)."""
+        now = time.monotonic()
+        cached = self._usable(now)
+        failed_lately = self._attempted_at > self._fetched_at and now - self._attempted_at < self.retry_s
+        if cached is not None and (now - self._fetched_at <= self.jwks_ttl_s or self._refreshing
+                                   or failed_lately):
+            return cached
+        try:
+            return await self._refresh(request)
+        except ServiceUnavailable:
+            if cached is None:
+                raise  # nothing to verify with: 503
+            log.warning("JWKS refresh from %s failed; verifying with the keys fetched %.0f s ago",
+                        SECURITY, now - self._fetched_at)
+            return cached
+
     async def verify(self, request: Request, token: str) -> dict[str, Any]:
-        verifier = self._verifier
-        if verifier is None or time.monotonic() - self._fetched_at > self.jwks_ttl_s:
-            verifier = await self._refresh(request)
+        verifier = await self._current(request)
         try:
             return verifier.verify(token)
         except InvalidToken as exc:
-            if "kid" not in exc.fields or time.monotonic() - self._fetched_at < 1.0:
+            # an unknown kid may be a rotation: refetch, at most once a second
+            if "kid" not in exc.fields or time.monotonic() - self._attempted_at < 1.0:
                 raise
-        return (await self._refresh(request)).verify(token)
+            try:
+                verifier = await self._refresh(request)
+            except ServiceUnavailable:
+                raise exc from None  # keys cannot be refreshed: the token is unknown to the ones we have
+        return verifier.verify(token)
 
     async def __call__(self, request: Request) -> dict[str, Any] | None:
         if request.url.path in self.exempt:

@@ -14,11 +14,18 @@ Guarantees and caveats
 - Pure and in-memory: a decision takes microseconds and needs no server; roles are data
   (:data:`DEFAULT_ROLES`, or the table given to :class:`Authorizer`).
 - A principal without a tenant only matches ``@any`` permissions and tenant-less resources.
+- A malformed principal or resource is a :class:`BadRequest` (400), never a ``TypeError``: the
+  principal a mapping with ``sub`` a string, ``roles`` a role name or a list of at most
+  :data:`MAX_ROLES` of them, ``tenant`` a string or null; the resource a mapping whose ``owner``,
+  ``tenant`` and ``type`` are strings or null (:func:`check_principal`, :func:`check_resource`).
+  Other members are ignored. A :class:`~aria_actors.runtime.principal.Principal`'s claims are
+  well-formed by construction.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +33,9 @@ from aria_actors.runtime.errors import BadRequest
 
 _ACTION = re.compile(r"^[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+$")
 _PERM = re.compile(r"^(!?)([a-z0-9_*-]+):([a-z0-9_*-]+):([a-z0-9_*-]+)(?:@(any|tenant|own))?$")
+
+MAX_ROLES = 64            # roles one principal may hold (bounds the work of one decision)
+MAX_NAME_CHARS = 256      # a subject, role, tenant, owner or resource type
 
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "admin": ("*:*:*@any",),
@@ -53,6 +63,59 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "internal": ("*:*:*@any",),
     "anonymous": (),
 }
+
+
+def _name(value: Any, what: str, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_NAME_CHARS:
+        raise BadRequest(f"{what} must be a string of at most {MAX_NAME_CHARS} characters"
+                         + (" or null" if optional else ""), field=what)
+    return value
+
+
+def check_principal(principal: Any) -> tuple[str, tuple[str, ...], str | None]:
+    """``(sub, roles, tenant)`` of a principal (token claims); BadRequest when malformed.
+
+    ``sub`` may be missing or empty (the decision then denies); ``roles`` is missing, a role name,
+    or a list of role names; ``tenant`` missing, a string or null.
+    """
+    if not isinstance(principal, Mapping):
+        raise BadRequest("principal must be an object with sub, roles and tenant", field="principal")
+    sub = _name(principal.get("sub"), "principal.sub") or ""
+    roles = principal.get("roles")
+    if roles is None:
+        roles = []
+    elif isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list | tuple) or len(roles) > MAX_ROLES:
+        raise BadRequest(f"principal.roles must be a list of at most {MAX_ROLES} role names",
+                         field="principal.roles")
+    names = tuple(_name(r, "principal.roles", optional=False) or "" for r in roles)
+    return sub, names, _name(principal.get("tenant"), "principal.tenant")
+
+
+def check_resource(resource: Any) -> dict[str, Any]:
+    """The resource (``{}`` for None); BadRequest unless a mapping with string-or-null
+    ``owner``, ``tenant`` and ``type``."""
+    if resource is None:
+        return {}
+    if not isinstance(resource, Mapping):
+        raise BadRequest("resource must be an object (owner, tenant, type)", field="resource")
+    for key in ("owner", "tenant", "type"):
+        _name(resource.get(key), f"resource.{key}")
+    return dict(resource)
+
+
+def _shown(value: Any) -> str:
+    return value[:80] if isinstance(value, str) else type(value).__name__
+
+
+def check_action(action: Any) -> str:
+    """``action`` once it is ``service:resource:verb``; BadRequest otherwise."""
+    if not isinstance(action, str) or not _ACTION.match(action):
+        raise BadRequest(f"action {_shown(action)!r} is not service:resource:verb", action=_shown(action))
+    return action
 
 
 def default_roles() -> dict[str, tuple[str, ...]]:
@@ -102,16 +165,13 @@ class Authorizer:
 
     def decide(self, principal: dict[str, Any], action: str, resource: dict[str, Any] | None = None
                ) -> Decision:
-        if not isinstance(action, str) or not _ACTION.match(action):
-            raise BadRequest(f"action {action!r} is not service:resource:verb", action=str(action)[:80])
-        resource = resource or {}
-        sub = principal.get("sub") if isinstance(principal, dict) else None
+        """Allow or deny; BadRequest for a malformed action, principal or resource."""
+        check_action(action)
+        sub, roles, tenant = check_principal(principal)
+        resource = check_resource(resource)
         if not sub:
             return Decision(False, "principal has no subject")
         service, kind, verb = action.split(":")
-        roles = principal.get("roles") or ()
-        if isinstance(roles, str):
-            roles = (roles,)
         allow_reason = ""
         for role in roles:
             for perm in self._parsed.get(role, ()):
@@ -119,21 +179,20 @@ class Authorizer:
                     continue
                 if perm.deny:
                     return Decision(False, f"denied by role {role!r}")
-                if not allow_reason and self._in_scope(perm.scope, principal, resource):
+                if not allow_reason and self._in_scope(perm.scope, sub, tenant, resource):
                     allow_reason = f"allowed by role {role!r} ({perm.scope})"
         if allow_reason:
             return Decision(True, allow_reason)
         return Decision(False, "no role grants this action on this resource")
 
     @staticmethod
-    def _in_scope(scope: str, principal: dict[str, Any], resource: dict[str, Any]) -> bool:
+    def _in_scope(scope: str, sub: str, tenant: str | None, resource: dict[str, Any]) -> bool:
         if scope == "any":
             return True
-        tenant = resource.get("tenant")
-        if tenant is not None and tenant != principal.get("tenant"):
+        if resource.get("tenant") is not None and resource["tenant"] != tenant:
             return False
         if scope == "own":
-            return resource.get("owner") is not None and resource.get("owner") == principal.get("sub")
+            return resource.get("owner") is not None and resource["owner"] == sub
         return True
 
     def authorize(self, principal: dict[str, Any], action: str,

@@ -19,7 +19,8 @@ Guarantees and caveats
 - Sealed, stopped or unreachable OpenBao: ``health()`` says ``degraded`` with the reason, and each
   call fails with ``OpenBaoUnavailable`` (503) within ``ARIA_SECURITY_REQUEST_TIMEOUT_S``.
 - Every KV, transit, token, PKI and authorisation operation leaves an audit record (who: the
-  caller's subject; what, target, outcome; never a value). Token *verification* is audited only
+  caller's subject, never a name from the request; what, target, outcome; for ``authorize`` the
+  subject asked about, apart; never a value). Token *verification* is audited only
   when it fails, so the hot path stays a local signature check.
 """
 
@@ -488,15 +489,26 @@ class SecurityService(OperationsMixin, Service):
     @rpc("security:policy:read")
     async def authorize(self, caller: Principal, principal: dict[str, Any], action: str,
                         resource: dict[str, Any] | None = None) -> bool:
-        """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?"""
-        self._ready()
-        sub = str(principal.get("sub", "")) if isinstance(principal, dict) else ""
-        target = f"{action} {resource.get('type', '') if isinstance(resource, dict) else ''}".strip()
-        from aria_actors.security import metrics
+        """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?
 
+        BadRequest (400) for a malformed principal, action or resource. The audit record's
+        ``actor`` is the caller; the principal asked about is its ``subject``, so nobody can write
+        an audit record in another's name.
+        """
+        from aria_actors.security import metrics
+        from aria_actors.security.rbac import check_action, check_principal, check_resource
+
+        self._ready()
+        try:
+            sub = check_principal(principal)[0]
+            kind = check_resource(resource).get("type") or ""
+            target = f"{check_action(action)} {kind}".strip()
+        except AriaError as exc:
+            self._audit.record(caller.subject, "authorize", "", outcome_of(exc))
+            raise
         if sub and self._lockout.locked(sub):
             metrics.AUTHZ.labels("locked_out").inc()
-            self._audit.record(sub, "authorize", target, "locked_out")
+            self._audit.record(caller.subject, "authorize", target, "locked_out", subject=sub)
             return False
         decision = self._authz.decide(principal, action, resource)
         # Only a service deciding for its callers, or a caller asking about itself, counts toward
@@ -504,10 +516,10 @@ class SecurityService(OperationsMixin, Service):
         counts = caller.is_internal or sub == caller.subject
         if not decision.allowed and sub and counts and self._lockout.denied(sub):
             metrics.LOCKOUTS.inc()
-            self._audit.record(sub, "lockout", target, "alert")
+            self._audit.record(caller.subject, "lockout", target, "alert", subject=sub)
         outcome = "ok" if decision.allowed else "denied"
         metrics.AUTHZ.labels(outcome).inc()
-        self._audit.record(sub or "anonymous", "authorize", target, outcome)
+        self._audit.record(caller.subject, "authorize", target, outcome, subject=sub)
         return decision.allowed
 
     @rpc("security:policy:read")

@@ -18,12 +18,19 @@ Guarantees and caveats
   and a service acting for itself (aria_auth signing its users' tokens) choose the subject and
   roles; the ``internal`` role is never put in a token.
 - ``exp``/``nbf`` are checked with ``leeway`` seconds of clock skew.
+- Any malformed token is :class:`InvalidToken` (401), never another exception: bad base64 or
+  UTF-8, JSON that is not an object (or nests too deep, repeats a member, says ``NaN``), a
+  ``kid``/``alg`` that is not a string, ``crit`` extensions, a ``sub`` that is not a non-empty
+  string, ``exp``/``nbf``/``iat`` that are not finite seconds in 0..year 9999, ``roles``,
+  ``tenant``, ``sid``, ``svc``, ``client_id``, ``aud`` of the wrong type (:func:`claim_types_problem`).
+  The same claim types are checked when a token is issued, so Aria never signs one it would refuse.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import secrets as _secrets
 import time
@@ -42,6 +49,13 @@ _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\
 RESERVED = frozenset({"iss", "sub", "iat", "nbf", "exp", "jti"})
 # What a caller minting a token for itself may set: each only narrows the token.
 SELF_CLAIMS = frozenset({"roles", "tenant", "aud"})
+MAX_TOKEN_CHARS = 16384
+MAX_KID_CHARS = 256
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+# Claims Aria reads (Principal.from_claims, aria_auth): a string (or null) when present.
+STRING_CLAIMS = ("tenant", "sid", "svc", "client_id", "jti", "name")
+# A token that breaks the parser's assumptions in any of these ways is malformed, not a 500.
+_MALFORMED = (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError)
 
 
 def b64url(data: bytes) -> str:
@@ -50,6 +64,64 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # RFC 7515 4: a repeated header member is refused, not "last one wins"
+            raise ValueError(f"repeated member {key!r}")
+        out[key] = value
+    return out
+
+
+def _json_object(part: str, what: str) -> dict[str, Any]:
+    """One base64url JSON object of a compact JWS; InvalidToken for anything else."""
+    try:
+        value = json.loads(b64url_decode(part).decode("utf-8"), object_pairs_hook=_unique_members,
+                           parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise InvalidToken(f"token {what} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"token {what} is not a JSON object")
+    return value
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A token's value for an error message: a string cut short, else only its JSON type."""
+    return value[:limit] if isinstance(value, str) else type(value).__name__
+
+
+def _is_time(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= MAX_TIME)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def claim_types_problem(claims: dict[str, Any]) -> str | None:
+    """What is wrong with the types of the claims Aria reads (None: nothing).
+
+    ``roles`` and ``aud`` are a string or a list of strings; ``tenant``, ``sid``, ``svc``,
+    ``client_id``, ``jti``, ``name`` a string or null; ``iat``/``nbf``/``exp``, when present,
+    finite seconds since the epoch up to the year 9999. Other claims are the issuer's business.
+    """
+    for name in ("roles", "aud"):
+        if name in claims and not _is_strings(claims[name]):
+            return f"claim {name!r} must be a string or a list of strings"
+    for name in STRING_CLAIMS:
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            return f"claim {name!r} must be a string"
+    for name in ("iat", "nbf", "exp"):
+        if name in claims and not _is_time(claims[name]):
+            return f"token lacks numeric {name}: want seconds since the epoch (0..{MAX_TIME})"
+    return None
 
 
 def parse_time(text: str) -> float:
@@ -92,9 +164,14 @@ class JwtVerifier:
     def __post_init__(self) -> None:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-        for jwk in self.jwks.get("keys", []):
-            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-                self._keys[jwk["kid"]] = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+        keys = self.jwks.get("keys") if isinstance(self.jwks, dict) else None
+        for jwk in keys if isinstance(keys, list) else ():
+            if (isinstance(jwk, dict) and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
+                    and isinstance(jwk.get("kid"), str) and isinstance(jwk.get("x"), str)):
+                try:
+                    self._keys[jwk["kid"]] = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+                except ValueError:
+                    continue  # a key that cannot be read verifies nothing
 
     @property
     def kids(self) -> tuple[str, ...]:
@@ -102,43 +179,52 @@ class JwtVerifier:
 
     def header(self, token: str) -> dict[str, Any]:
         """The decoded, unverified header (to find the kid); InvalidToken when malformed."""
-        if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16384:
+        if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("token is not a compact JWS (three dot-separated parts)")
-        try:
-            header = json.loads(b64url_decode(token.split(".", 1)[0]))
-        except ValueError:
-            raise InvalidToken("token header is not base64url JSON") from None
-        if not isinstance(header, dict):
-            raise InvalidToken("token header is not a JSON object")
-        return header
+        return _json_object(token.split(".", 1)[0], "header")
 
     def verify(self, token: str, now: float | None = None) -> dict[str, Any]:
+        """The claims of a valid token; :class:`InvalidToken` (and nothing else) for any other."""
+        try:
+            return self._verify(token, now)
+        except InvalidToken:
+            raise
+        except _MALFORMED as exc:  # a shape no check below foresaw: still the token's fault
+            raise InvalidToken("token is malformed", error=type(exc).__name__) from None
+
+    def _verify(self, token: str, now: float | None) -> dict[str, Any]:
         from cryptography.exceptions import InvalidSignature
 
         header = self.header(token)
-        if header.get("alg") != "EdDSA":
-            raise InvalidToken("only EdDSA tokens are accepted", alg=str(header.get("alg"))[:20])
-        key = self._keys.get(header.get("kid"))
+        alg = header.get("alg")
+        if alg != "EdDSA":
+            raise InvalidToken("only EdDSA tokens are accepted", alg=_shown(alg, 20))
+        if "crit" in header:
+            raise InvalidToken("token header names critical extensions this verifier does not know")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_CHARS:
+            # no ``kid`` field: a malformed kid is not a rotation the caller should refetch for
+            raise InvalidToken("token header has no key id (kid) string", kid_type=_shown(kid))
+        key = self._keys.get(kid)
         if key is None:
-            raise InvalidToken("token signed by an unknown or retired key",
-                               kid=str(header.get("kid"))[:80])
+            raise InvalidToken("token signed by an unknown or retired key", kid=kid[:80])
         signing_input, _, sig = token.rpartition(".")
         try:
             key.verify(b64url_decode(sig), signing_input.encode())
         except (InvalidSignature, ValueError):
             raise InvalidToken("token signature does not verify") from None
-        try:
-            claims = json.loads(b64url_decode(signing_input.split(".")[1]))
-        except ValueError:
-            raise InvalidToken("token payload is not base64url JSON") from None
-        if not isinstance(claims, dict):
-            raise InvalidToken("token payload is not a JSON object")
+        claims = _json_object(signing_input.split(".")[1], "payload")
         now = time.time() if now is None else now
         if claims.get("iss") != self.issuer:
-            raise InvalidToken("token issuer is not Aria", iss=str(claims.get("iss"))[:80])
-        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
-        if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
+            raise InvalidToken("token issuer is not Aria", iss=_shown(claims.get("iss")))
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise InvalidToken("token subject (sub) is not a non-empty string")
+        if "exp" not in claims:
             raise InvalidToken("token lacks numeric exp/nbf")
+        if problem := claim_types_problem(claims):
+            raise InvalidToken(problem)
+        exp, nbf = claims["exp"], claims.get("nbf", 0)
         if now > exp + self.leeway_s:
             raise InvalidToken("token expired", exp=exp)
         if now + self.leeway_s < nbf:
@@ -190,6 +276,8 @@ def signing_input_for(kid: str, issuer: str, subject: str, claims: dict[str, Any
         raise InvalidSecretPath("token subject must be a non-empty string")
     if RESERVED & claims.keys():
         raise InvalidSecretPath(f"reserved claims cannot be set: {sorted(RESERVED & claims.keys())}")
+    if problem := claim_types_problem(claims):  # never sign a token the verifier would refuse
+        raise InvalidSecretPath(problem)
     ttl = default_ttl_s if ttl_s is None else int(ttl_s)
     if not 1 <= ttl <= max_ttl_s:
         raise InvalidSecretPath(f"ttl_s must be 1..{max_ttl_s}", ttl_s=ttl)

@@ -9,6 +9,7 @@ Public surface (everything else is internal)::
     CacheStore, RouterStore                         stores made of stores
     gc, verify, sync, stats                         maintenance
     StorageService                                  the service (versions in Postgres)
+    user_prefix(subject)                            ``users/<subject>/``: where a ``user`` may write
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "read_index",
     "stats",
     "sync",
+    "user_prefix",
     "verify",
     "write_index",
 ]
@@ -37,6 +39,7 @@ _WHERE = {
     "Index": "index", "read_index": "index", "write_index": "index", "extract": "extract",
     "make_index": "make", "open_store": "backends", "gc": "maintenance", "stats": "maintenance",
     "sync": "maintenance", "verify": "maintenance", "StorageService": "service",
+    "user_prefix": "names",
 }
 
 

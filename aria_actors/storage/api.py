@@ -20,7 +20,12 @@ Routes::
     GET    /sync/targets                   their names
 
 Each route declares the RPC method it fronts (``permits``); the service checks the caller again,
-and checks ownership of the asset where the permission is ``@own``.
+and checks ownership of the asset where the permission is ``@own`` (and the names a caller may
+write: ``storage.names``).
+
+Text that Postgres cannot store, or that has no business in a name, is a 422 here, before the
+service runs: control characters in names, tags, content types and prefixes (``pattern``), and NUL,
+lone surrogates or NaN at any depth of metadata (``X-Aria-Metadata`` or a search's ``metadata``).
 """
 
 from __future__ import annotations
@@ -30,25 +35,32 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aria_actors.runtime.errors import BadRequest
 from aria_actors.runtime.http import permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.storage.client import StorageClient
 from aria_actors.storage.config import SYNC_TARGET_NAME
+from aria_actors.storage.names import TEXT_PATTERN, json_problem
 
 router = APIRouter(prefix="/v1/storage", tags=["storage"])
 Client = Annotated[StorageClient, Depends(service_client(StorageClient))]
-AssetName = Annotated[str, Path(min_length=1, max_length=512)]
+AssetName = Annotated[str, Path(min_length=1, max_length=512, pattern=TEXT_PATTERN)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Tag = Annotated[str, Field(min_length=1, max_length=128)]
-ContentType = Annotated[str, Field(min_length=1, max_length=255)]
+Tag = Annotated[str, Field(min_length=1, max_length=128, pattern=TEXT_PATTERN)]
+ContentType = Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PATTERN)]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 PART = 8 * 1024 * 1024
 MAX_METADATA = 64 * 1024  # bytes of X-Aria-Metadata
 MAX_TAGS = 64
+
+
+def _invalid(loc: tuple[str, ...], msg: str) -> RequestValidationError:
+    """A 422 like FastAPI's own, for what is checked after parsing (a JSON header, a raw header)."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg}])
 
 
 def _metadata(header: str | None) -> dict[str, Any]:
@@ -62,6 +74,9 @@ def _metadata(header: str | None) -> dict[str, Any]:
         raise BadRequest(f"X-Aria-Metadata is not JSON: {exc}", field="X-Aria-Metadata") from exc
     if not isinstance(metadata, dict):
         raise BadRequest("X-Aria-Metadata must be a JSON object", field="X-Aria-Metadata")
+    problem = json_problem(metadata)
+    if problem:
+        raise _invalid(("header", "X-Aria-Metadata"), problem)
     return metadata
 
 
@@ -74,8 +89,9 @@ def _tags(text: str) -> list[str]:
 
 @router.put("/assets/{name:path}", summary="Store the body as the next version of an asset")
 async def put_asset(client: Client, name: AssetName, request: Request,
-                    content_type: str | None = Query(None, max_length=255),
-                    tags: str = Query("", max_length=8192, description="comma-separated"),
+                    content_type: str | None = Query(None, max_length=255, pattern=TEXT_PATTERN),
+                    tags: str = Query("", max_length=8192, pattern=TEXT_PATTERN,
+                                      description="comma-separated"),
                     x_aria_metadata: str | None = Header(None),
                     caller: Principal = permits(StorageClient.upload_commit)) -> dict[str, Any]:
     metadata = _metadata(x_aria_metadata)
@@ -83,6 +99,8 @@ async def put_asset(client: Client, name: AssetName, request: Request,
     ctype = content_type or request.headers.get("content-type") or "application/octet-stream"
     if len(ctype) > 255:
         raise BadRequest("content type is longer than 255 characters", field="content_type")
+    if not re.fullmatch(TEXT_PATTERN, ctype):  # a header's obs-text (0x80-0x9f) reads as C1 controls
+        raise _invalid(("header", "content-type"), "must not contain control characters")
     # Streamed to the service in parts of at most PART bytes: no whole asset in gateway memory.
     upload = await client.upload_begin(caller)
     try:
@@ -166,10 +184,18 @@ class SearchRequest(BaseModel):
     metadata: dict[str, Any] | None = Field(None, description="Containment: versions whose metadata "
                                             "includes these keys and values.")
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
-    name_prefix: str | None = Field(None, max_length=512)
+    name_prefix: str | None = Field(None, max_length=512, pattern=TEXT_PATTERN)
     content_type: ContentType | None = None
     latest_only: bool = False
     limit: int = Field(100, ge=1, le=1000)
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = json_problem(metadata)
+        if problem:
+            raise ValueError(problem)
+        return metadata
 
 
 @router.post("/search", summary="Versions by metadata, tags, name prefix, content type")
@@ -181,7 +207,7 @@ async def search(client: Client, req: SearchRequest,
 class LifecycleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=512)
+    name: str | None = Field(None, min_length=1, max_length=512, pattern=TEXT_PATTERN)
     keep_last: int | None = Field(None, ge=1, le=2**31 - 1)
     older_than_s: float | None = Field(None, ge=0, le=1e10)
     dry_run: bool = False
@@ -196,7 +222,8 @@ async def lifecycle(client: Client, req: LifecycleRequest,
 class RuleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name_prefix: str = Field("", max_length=512, description='"" applies to every asset')
+    name_prefix: str = Field("", max_length=512, pattern=TEXT_PATTERN,
+                             description='"" applies to every asset')
     keep_last: int | None = Field(None, ge=1, le=2**31 - 1)
     older_than_s: float | None = Field(None, ge=0, le=1e10)
 
@@ -215,7 +242,8 @@ async def set_lifecycle_rule(client: Client, req: RuleRequest,
 
 
 @router.delete("/lifecycle/rules", status_code=204, summary="Delete the lifecycle rule of a name prefix")
-async def delete_lifecycle_rule(client: Client, name_prefix: str = Query("", max_length=512),
+async def delete_lifecycle_rule(client: Client,
+                                name_prefix: str = Query("", max_length=512, pattern=TEXT_PATTERN),
                                 caller: Principal = permits(StorageClient.delete_lifecycle_rule)) -> Response:
     await client.delete_lifecycle_rule(caller, name_prefix)
     return Response(status_code=204)

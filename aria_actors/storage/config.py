@@ -3,7 +3,10 @@
 
 Sync targets are the only places ``sync`` copies to: the operator names them here
 (``ARIA_STORAGE_SYNC_TARGETS='{"backup": "s3://bucket/aria"}'``) and a request names one, so no
-caller can make the service write to a path or URL of its choosing."""
+caller can make the service write to a path or URL of its choosing.
+
+Reserved prefixes (``ARIA_STORAGE_RESERVED_PREFIXES='["shape/", "queue/"]'``) name where services
+keep their own assets; see ``names`` for who may write there."""
 
 from __future__ import annotations
 
@@ -39,6 +42,9 @@ class StorageConfig(BaseSettings):
     pool_size: int = Field(4, ge=1, le=64, description="asyncpg pool size.")
     sync_targets: dict[str, str] = Field(default_factory=dict, description="Stores `sync` may copy "
                                          "to, by name (JSON: name -> store URL).")
+    reserved_prefixes: tuple[str, ...] = Field(
+        ("shape/",), description="Name prefixes of services' own assets (JSON list): writing there "
+        "needs storage:reserved:write (editor, service, admin, internal), never an @own grant.")
 
     @field_validator("sync_targets")
     @classmethod
@@ -49,6 +55,19 @@ class StorageConfig(BaseSettings):
             if not url.strip():
                 raise ValueError(f"sync target {name!r} has an empty store URL")
         return targets
+
+    @field_validator("reserved_prefixes")
+    @classmethod
+    def _prefixes(cls, prefixes: tuple[str, ...]) -> tuple[str, ...]:
+        from aria_actors.storage.names import USERS, text_problem
+
+        for prefix in prefixes:
+            problem = text_problem(prefix)
+            if problem:
+                raise ValueError(f"reserved prefix {prefix!r} {problem}")
+            if prefix.startswith(USERS) or USERS.startswith(prefix):
+                raise ValueError(f"reserved prefix {prefix!r} overlaps the users' namespace {USERS!r}")
+        return prefixes
 
     def store_options(self, url: str) -> dict[str, Any]:
         """Keyword options of ``backends.open_store`` for ``url`` (credentials of its scheme)."""

@@ -76,17 +76,19 @@ class AssetRepository:
 
     async def add_version(self, name: str, *, size: int, content_type: str, metadata: dict[str, Any],
                           tags: list[str], chunk_count: int, index_data: bytes, owner: str | None = None,
-                          authorize: Callable[[str | None], None] | None = None) -> VersionInfo:
+                          authorize: Callable[[str | None, bool], None] | None = None) -> VersionInfo:
         """Add the next version of ``name``, uploaded by ``owner`` (who owns the asset if it is new).
 
-        ``authorize(asset_owner)`` runs inside the transaction, after the asset row is locked: it
-        raises to refuse, and nothing is written. A check before the call cannot see an asset
-        another caller creates at the same moment; this one can.
+        ``authorize(asset_owner, created)`` runs inside the transaction, after the asset row is
+        locked (``created``: this call creates the asset): it raises to refuse, and nothing is
+        written. A check before the call cannot see an asset another caller creates at the same
+        moment; this one can.
         """
         async with self.pool.acquire() as conn, conn.transaction():
             head = await conn.fetchrow(q("next_version"), name, owner)
             if authorize is not None:
-                authorize(head["owner"])
+                # Numbers are never reused, so only the insert of a new asset row yields 1.
+                authorize(head["owner"], head["latest"] == 1)
             row = await conn.fetchrow(q("insert_version"), name, head["latest"], size, content_type,
                                       json.dumps(metadata), tags, chunk_count, index_data, owner)
         return VersionInfo.from_row(row)
@@ -96,6 +98,14 @@ class AssetRepository:
         row = await self.pool.fetchrow(q("asset_owner"), name)
         if row is None:
             raise AssetNotFound(f"asset {name!r} not found", name=name)
+        return row["owner"]
+
+    async def version_owner(self, name: str, version: int) -> str | None:
+        """Who uploaded version ``version`` of ``name`` (None: before uploaders were recorded)."""
+        row = await self.pool.fetchrow(q("version_owner"), name, version)
+        if row is None:
+            raise AssetNotFound(f"asset {name!r} version {version} not found", name=name,
+                                version=version)
         return row["owner"]
 
     async def get(self, name: str, version: int | None = None) -> VersionInfo:

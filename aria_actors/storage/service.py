@@ -21,10 +21,16 @@ Guarantees and caveats:
   not committed are lost when the actor restarts (the client retries). An upload id works
   only for the principal that began it.
 - Every call is authorized as its caller (``@rpc`` below; aria_security's role table, in
-  process). An asset belongs to the subject that created it: a role holding
-  ``storage:asset:write``/``delete`` only ``@own`` (``user``) may add or delete versions of its
-  own assets only; assets from before owners were recorded belong to nobody. Assets carry no
-  tenant yet, so tenant-scoped grants (editor) reach every asset.
+  process). An asset belongs to the subject that created it; each version records its uploader.
+  A role holding ``storage:asset:write`` only ``@own`` (``user``) writes only its own assets
+  under its own namespace ``users/<subject>/`` (``names``), and with ``storage:asset:delete``
+  only ``@own`` deletes only the versions it uploaded itself. Names under the reserved prefixes
+  (``StorageConfig.reserved_prefixes``, ``shape/``) need ``storage:reserved:write``; creating an
+  asset in another subject's ``users/`` namespace needs write ``@any``. Assets from before
+  owners were recorded belong to nobody. Assets carry no tenant yet, so tenant-scoped grants
+  (editor) reach every asset.
+- Names, tags, content types and prefixes with control characters, and metadata with NUL, lone
+  surrogates or NaN are refused (400) before anything is chunked or sent to Postgres.
 - Maintenance (gc, verify, sync, lifecycle) needs ``storage:store:*`` across tenants (operator,
   admin). ``sync`` copies only to stores the operator named in ``sync_targets``.
 - aria_auth (a declared dependency) is not called yet.
@@ -45,6 +51,7 @@ from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.storage.config import StorageConfig
+from aria_actors.storage.names import USERS, json_problem, text_problem, user_prefix
 
 if TYPE_CHECKING:
     from aria_actors.runtime.settings import AriaSettings
@@ -82,6 +89,11 @@ PROBE_CHUNK = "0" * 64  # never a real SHA512/256 id in practice; probed for rea
 ME = Principal.internal(SPEC.name)
 READ, LIST = "storage:asset:read", "storage:asset:list"
 WRITE, DELETE = "storage:asset:write", "storage:asset:delete"
+# Writing under a reserved prefix (a service's own assets, e.g. aria_shape's checkpoints): editors
+# (storage:*:*), services (*:*:write@any), admins and internal principals hold it; @own users not.
+RESERVED = "storage:reserved:write"
+_NO_TENANT = "\x00no-tenant"  # no caller's tenant: only @any grants match a resource of it
+MAX_NAME = 512
 # Paths on the service's node (put from a file, extract to one): whoever names them reads or
 # writes that node's disk, so only holders of storage:store:* across tenants may.
 NODE_FILES = RpcSpec("node_files", "storage:store:path", scope="any")
@@ -218,49 +230,71 @@ class StorageService(Service):
     async def _index(self, name: str, version: int | None) -> tuple[Any, Any]:
         from aria_actors.storage.index import decode
 
+        _check_name(name)
         info = await self._repo().get(name, version)
         return info, decode(info.index_data or b"", f"{name}@{info.version}")
 
     # assets -----------------------------------------------------------------------------------
-    def _owner_check(self, caller: Principal, action: str) -> Callable[[str | None], None]:
-        """The check of ``action`` on an existing asset, given its owner (None: no recorded owner)."""
+    def _write_check(self, caller: Principal, name: str) -> Callable[[str | None, bool], None]:
+        """The check of a write to asset ``name``, given its owner (None: none recorded) and whether
+        the write creates it: the namespaces of ``names``, then ownership of an existing asset."""
+        gate = default_gate()
+        mine = user_prefix(caller.subject)
+        beyond_own = gate.allowed(caller, WRITE, {"tenant": caller.tenant})
+        reserved = next((p for p in self.config.reserved_prefixes if name.startswith(p)), None)
 
-        def check(owner: str | None) -> None:
-            default_gate().require(caller, action, {"owner": owner})
+        def check(owner: str | None, created: bool) -> None:
+            from aria_actors.runtime.errors import Forbidden
+
+            if not beyond_own:
+                gate.require(caller, WRITE, {"owner": caller.subject, "tenant": caller.tenant})
+                if not name.startswith(mine) or name == mine:
+                    raise Forbidden(f"{caller.subject!r} may write only assets named {mine}<name> "
+                                    f"(its own namespace), not {name[:80]!r}", action=WRITE,
+                                    allowed_prefix=mine)
+            if reserved is not None and not gate.allowed(caller, RESERVED, {"tenant": caller.tenant}):
+                raise Forbidden(f"names under {reserved!r} are reserved for a service's own assets; "
+                                f"{caller.subject!r} may not write {name[:80]!r}", action=RESERVED,
+                                reserved_prefix=reserved)
+            if created and name.startswith(USERS) and not name.startswith(mine) \
+                    and not gate.allowed(caller, WRITE, {"tenant": _NO_TENANT}):
+                raise Forbidden(f"{name[:80]!r} is in another subject's namespace; {caller.subject!r} "
+                                f"creates assets there only with {WRITE}@any (its own: {mine})",
+                                action=WRITE, allowed_prefix=mine)
+            if not created:
+                gate.require(caller, WRITE, {"owner": owner})
 
         return check
-
-    async def _require_owner(self, caller: Principal, action: str, name: str) -> None:
-        """Refuse ``action`` on asset ``name`` unless ``caller`` owns it or holds it beyond @own."""
-        from aria_actors.storage.errors import AssetNotFound
-
-        try:
-            owner = await self._repo().owner(name)
-        except AssetNotFound:
-            return  # a new asset: the caller will own it
-        self._owner_check(caller, action)(owner)
 
     async def _put(self, caller: Principal, name: str, source: Any, content_type: str,
                    metadata: dict[str, Any] | None, tags: list[str] | None) -> dict[str, Any]:
         from aria_actors.runtime.errors import BadRequest
+        from aria_actors.storage.errors import AssetNotFound
         from aria_actors.storage.index import encode
 
-        if not isinstance(name, str) or not name or len(name) > 512:
-            raise BadRequest("asset name must be 1-512 characters", field="name")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise BadRequest("metadata must be a JSON object", field="metadata")
-        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        _check_name(name)
+        _check_text(content_type, "content_type")
+        _check_metadata(metadata)
+        if tags is not None and not isinstance(tags, list):
             raise BadRequest("tags must be a list of strings", field="tags")
-        # Fail before chunking: refused chunks would sit in the store until the next gc.
-        await self._require_owner(caller, WRITE, name)
+        for tag in tags or ():
+            _check_text(tag, "tags")
+        # Fail before chunking: refused chunks would sit in the store until the next gc. The same
+        # check runs again inside the version's transaction (a racing creator of the name).
+        check = self._write_check(caller, name)
         repo = self._repo()
+        try:
+            owner, created = await repo.owner(name), False
+        except AssetNotFound:
+            owner, created = None, True
+        check(owner, created)
         registered: list[str] = []
         try:
             index = await asyncio.to_thread(self._make, source, registered)
             info = await repo.add_version(
                 name, size=index.length, content_type=content_type, metadata=metadata or {},
                 tags=sorted(set(tags or [])), chunk_count=len(index.chunks), index_data=encode(index),
-                owner=caller.subject, authorize=self._owner_check(caller, WRITE))
+                owner=caller.subject, authorize=check)
         finally:
             self._in_flight.release(registered)  # type: ignore[union-attr]
         return info.to_dict()
@@ -273,8 +307,10 @@ class StorageService(Service):
         """Store ``data`` (or the file at ``path``) as the next version of ``name``.
 
         The caller owns a new asset; adding a version to an existing one needs ownership of it or
-        storage:asset:write beyond @own. ``path`` is a file on the service's node, so it needs
-        storage:store:path (operator, admin, the cluster's own services).
+        storage:asset:write beyond @own. A caller writing only by @own writes under
+        ``users/<subject>/`` only; reserved prefixes need storage:reserved:write. ``path`` is a
+        file on the service's node, so it needs storage:store:path (operator, admin, the
+        cluster's own services).
         """
         import io
 
@@ -405,10 +441,12 @@ class StorageService(Service):
 
     @rpc(READ)
     async def info(self, caller: Principal, name: str, version: int | None = None) -> dict[str, Any]:
+        _check_name(name)
         return (await self._repo().get(name, version)).to_dict()
 
     @rpc(LIST)
     async def versions(self, caller: Principal, name: str) -> list[dict[str, Any]]:
+        _check_name(name)
         return [v.to_dict() for v in await self._repo().versions(name)]
 
     @rpc(LIST)
@@ -420,8 +458,15 @@ class StorageService(Service):
 
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH:
             raise BadRequest(f"limit must be 1-{MAX_SEARCH}", field="limit")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise BadRequest("metadata must be a JSON object", field="metadata")
+        _check_metadata(metadata)
+        if tags is not None and not isinstance(tags, list):
+            raise BadRequest("tags must be a list of strings", field="tags")
+        for tag in tags or ():
+            _check_text(tag, "tags")
+        if name_prefix is not None:
+            _check_text(name_prefix, "name_prefix", allow_empty=True)
+        if content_type is not None:
+            _check_text(content_type, "content_type")
         found = await self._repo().search(metadata=metadata, tags=tags, name_prefix=name_prefix,
                                           content_type=content_type, latest_only=latest_only,
                                           limit=limit)
@@ -429,17 +474,21 @@ class StorageService(Service):
 
     @rpc(DELETE, scope="own")
     async def delete_version(self, caller: Principal, name: str, version: int) -> None:
-        """Forget a version (needs the asset's ownership, or storage:asset:delete beyond @own).
+        """Forget a version: one the caller uploaded itself, or any with storage:asset:delete
+        beyond @own (owning the asset is not enough: others' versions of it stay theirs).
 
         Its chunks go at the next gc if nothing else uses them.
         """
-        await self._require_owner(caller, DELETE, name)
-        await self._repo().delete(name, version)
+        _check_name(name)
+        repo = self._repo()
+        default_gate().require(caller, DELETE, {"owner": await repo.version_owner(name, version)})
+        await repo.delete(name, version)
 
     @rpc("storage:store:lifecycle", scope="any")
     async def set_lifecycle_rule(self, caller: Principal, name_prefix: str, *, keep_last: int | None = None,
                                  older_than_s: float | None = None) -> dict[str, Any]:
         """Store a rule for assets whose name starts with ``name_prefix`` ("" = all)."""
+        _check_text(name_prefix, "name_prefix", allow_empty=True)
         self._check_rule(keep_last, older_than_s)
         await self._repo().put_rule(name_prefix, keep_last, older_than_s)
         return {"name_prefix": name_prefix, "keep_last": keep_last, "older_than_s": older_than_s}
@@ -450,6 +499,7 @@ class StorageService(Service):
 
     @rpc("storage:store:lifecycle", scope="any")
     async def delete_lifecycle_rule(self, caller: Principal, name_prefix: str) -> None:
+        _check_text(name_prefix, "name_prefix", allow_empty=True)
         await self._repo().delete_rule(name_prefix)
 
     @staticmethod
@@ -473,6 +523,8 @@ class StorageService(Service):
         either, apply the stored rules: each asset follows the rule with the longest prefix of its
         name. The newest version always stays. Chunks of deleted versions go at the next gc.
         """
+        if name:
+            _check_name(name)
         repo = self._repo()
         names = [name] if name else await repo.names()
         if keep_last is None and older_than_s is None:
@@ -573,3 +625,32 @@ class StorageService(Service):
 
         live = await self._live()
         return (await asyncio.to_thread(stats, self.primary, live)).to_dict()
+
+
+def _check_text(value: Any, field: str, *, allow_empty: bool = False) -> None:
+    """400 unless ``value`` is text Postgres stores and a name may hold (``names.text_problem``)."""
+    from aria_actors.runtime.errors import BadRequest
+
+    problem = text_problem(value, allow_empty=allow_empty)
+    if problem:
+        raise BadRequest(f"{field} {problem}", field=field)
+
+
+def _check_name(name: Any) -> None:
+    from aria_actors.runtime.errors import BadRequest
+
+    _check_text(name, "name")
+    if len(name) > MAX_NAME:
+        raise BadRequest(f"asset name must be 1-{MAX_NAME} characters", field="name")
+
+
+def _check_metadata(metadata: Any) -> None:
+    from aria_actors.runtime.errors import BadRequest
+
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise BadRequest("metadata must be a JSON object", field="metadata")
+    problem = json_problem(metadata)
+    if problem:
+        raise BadRequest(f"metadata {problem}", field="metadata")

@@ -9,6 +9,9 @@ RETURNING latest, owner;
 -- name: asset_owner
 SELECT owner FROM aria_storage.assets WHERE name = $1;
 
+-- name: version_owner
+SELECT owner FROM aria_storage.versions WHERE name = $1 AND version = $2;
+
 -- name: insert_version
 INSERT INTO aria_storage.versions
     (name, version, size, content_type, metadata, tags, chunk_count, index_data, owner)

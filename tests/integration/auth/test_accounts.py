@@ -377,3 +377,22 @@ async def test_every_door_meets_the_same_checks(auth, security, monkeypatch) -> 
     finally:
         monkeypatch.delenv("ARIA_SECURITY_ROLES")
         default_gate.cache_clear()
+
+
+@pytest.mark.parametrize("role", ["internal", "anonymous"])
+async def test_internal_and_anonymous_roles_are_not_grantable(auth, role) -> None:
+    """Neither role is anybody's to hold: not a user's, not a client's, not even from the operator."""
+    with pytest.raises(InvalidUser, match="cannot be granted") as err:
+        await auth.create_user(OP, "bob", PASSWORD, roles=["user", role])
+    assert err.value.status == 400
+    user = await alice(auth)
+    with pytest.raises(InvalidUser, match="cannot be granted"):
+        await auth.update_user(OP, user["id"], roles=[role])
+    assert (await auth.get_user(OP, user["id"]))["roles"] == ["user"]
+    with pytest.raises(InvalidUser, match="cannot be granted"):
+        await auth.create_client(OP, "etl", [role])
+    client = await auth.create_client(OP, "etl", ["service"])
+    with pytest.raises(InvalidUser, match="cannot be granted"):
+        await auth.update_client(OP, client["client_id"], roles=["service", role])
+    assert (await auth.get_client(OP, client["client_id"]))["roles"] == ["service"]
+    assert [u["username"] for u in await auth.list_users(OP)] == ["alice"]

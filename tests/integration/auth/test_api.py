@@ -269,3 +269,19 @@ async def test_a_tenant_scoped_assigner_grants_only_roles_it_holds(auth_http, au
     finally:
         monkeypatch.delenv("ARIA_SECURITY_ROLES")
         default_gate.cache_clear()
+
+
+@pytest.mark.parametrize("role", ["internal", "anonymous"])
+async def test_an_admin_cannot_grant_internal_or_anonymous(auth_http, security, role) -> None:
+    admin = await admin_headers(security)
+    assert_problem(await auth_http.post("/v1/auth/users", headers=admin,
+                                        json={"username": "bob", "password": PASSWORD, "roles": [role]}),
+                   400, "auth-invalid-user")
+    alice = await make_alice(auth_http, security)
+    assert_problem(await auth_http.patch(f"/v1/auth/users/{alice['id']}", headers=admin, json={"roles": [role]}),
+                   400, "auth-invalid-user")
+    assert_problem(await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "x", "roles": [role]}),
+                   400, "auth-invalid-user")
+    made = (await auth_http.post("/v1/auth/clients", headers=admin, json={"name": "etl"})).json()
+    assert_problem(await auth_http.patch(f"/v1/auth/clients/{made['client_id']}", headers=admin,
+                                         json={"roles": [role]}), 400, "auth-invalid-user")

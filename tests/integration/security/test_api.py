@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
@@ -147,3 +149,43 @@ async def test_client_sending_invalid_tokens_is_locked_out(security) -> None:
         r = await http.get("/v1/security/list", headers=good)
         assert r.status_code == 429 and r.json()["type"].endswith("/locked-out")
         assert (await http.get("/v1/security/jwks")).status_code == 200  # public stays public
+
+
+def _reheaded(token: str, header) -> str:
+    from aria_actors.security.tokens import b64url
+
+    _, body, sig = token.split(".")
+    return f"{b64url(json.dumps(header).encode())}.{body}.{sig}"
+
+
+@pytest.mark.parametrize("header", [{"alg": "EdDSA", "kid": [1]}, {"alg": "EdDSA", "kid": {"a": 1}},
+                                    {"alg": {"EdDSA": 1}, "kid": [1]}, [1], {"alg": "EdDSA", "kid": None}])
+async def test_a_malformed_kid_is_401_at_the_gateway_and_at_verify(http, security, header) -> None:
+    admin = await bearer(security, ["admin"], sub="root-admin")
+    bad = _reheaded(admin["Authorization"].split(" ", 1)[1], header)
+    r = await http.get("/v1/security/list", headers={"Authorization": f"Bearer {bad}"})
+    assert r.status_code == 401 and r.json()["type"].endswith("/invalid-token"), r.text
+    r = await http.post("/v1/security/tokens/verify", json={"token": bad}, headers=admin)
+    assert r.status_code == 401 and r.json()["type"].endswith("/invalid-token"), r.text
+
+
+@pytest.mark.parametrize("principal", [{"sub": "a", "roles": 5}, {"sub": "a", "roles": [[1]]},
+                                       {"sub": "a", "roles": {"a": 1}}, {"sub": 5}, {"sub": "a", "tenant": [1]}])
+async def test_authorize_route_refuses_malformed_principals(http, security, principal) -> None:
+    viewer = await bearer(security, ["viewer"], sub="vic")
+    r = await http.post("/v1/security/authorize", headers=viewer,
+                        json={"principal": principal, "action": "storage:asset:read"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+
+
+async def test_authorize_is_audited_as_the_caller_not_the_subject_in_the_body(http, security) -> None:
+    viewer = await bearer(security, ["viewer"], sub="vic")
+    forged = {"sub": "root-admin", "roles": ["admin"]}
+    r = await http.post("/v1/security/authorize", headers=viewer,
+                        json={"principal": forged, "action": "security:secret:read",
+                              "resource": {"type": "secret"}})
+    assert r.status_code == 200 and r.json() == {"allowed": True}
+    last = [json.loads(x) for x in security._audit.path.read_text().splitlines()
+            if '"op": "authorize"' in x][-1]
+    assert last["actor"] == "vic" and last["subject"] == "root-admin"
+    assert (last["target"], last["outcome"]) == ("security:secret:read secret", "ok")

@@ -185,3 +185,23 @@ async def test_a_rotation_by_another_process_is_picked_up(security, tmp_path) ->
     token = await security.issue_token(OPS, "user-z", None, 60)
     assert JwtVerifier({}).header(token)["kid"] == f"aria-jwt:v{version}"
     assert (await security.verify_token(OPS, token))["sub"] == "user-z"
+
+
+@pytest.mark.parametrize("principal", [{"sub": "a", "roles": 5}, {"sub": "a", "roles": [[1]]},
+                                       {"sub": "a", "roles": {"a": 1}}, {"sub": ["a"]},
+                                       {"sub": "a", "roles": ["user"], "tenant": {"t": 1}}, "alice"])
+async def test_authorize_refuses_a_malformed_principal_with_400(security, principal) -> None:
+    from aria_actors.runtime.errors import BadRequest
+
+    with pytest.raises(BadRequest):
+        await security.authorize(Principal.internal("aria_auth"), principal, "storage:asset:read", {})
+    with pytest.raises(BadRequest):
+        await security.authorize(OPS, {"sub": "a", "roles": ["user"]}, "storage:asset:read", {"owner": 5})
+
+
+async def test_verify_token_refuses_malformed_headers_with_invalid_token(security) -> None:
+    token = await security.issue_token(OPS, "user-m", None, 60)
+    body, sig = token.split(".")[1:]
+    for header in ({"alg": "EdDSA", "kid": [1]}, {"alg": "EdDSA", "kid": {"a": 1}}, {"alg": [1]}, [1]):
+        with pytest.raises(InvalidToken):
+            await security.verify_token(OPS, f"{b64url(json.dumps(header).encode())}.{body}.{sig}")

@@ -124,7 +124,8 @@ def test_http_lifecycle_rules(http):
 
 
 def test_http_a_user_cannot_gc_sync_verify_or_apply_lifecycle(http, tmp_path):
-    assert http.put("/v1/storage/assets/u1/a", content=_asset(120, 20_000), headers=_as("user")).status_code == 200
+    r = http.put("/v1/storage/assets/users/u1/a", content=_asset(120, 20_000), headers=_as("user"))
+    assert r.status_code == 200
     for who in ("user", "editor", "viewer"):
         for path, body in (("/v1/storage/gc", {}), ("/v1/storage/sync", {"target": "backup"}),
                            ("/v1/storage/lifecycle", {"keep_last": 1}),
@@ -159,17 +160,18 @@ def test_http_sync_takes_a_configured_target_name_only(http, tmp_path):
 
 
 def test_http_users_change_only_their_own_assets(http):
-    r = http.put("/v1/storage/assets/u1/face.png", content=b"mine", headers=_as("user"))
+    r = http.put("/v1/storage/assets/users/u1/face.png", content=b"mine", headers=_as("user"))
     assert r.status_code == 200 and r.json()["owner"] == "u1"
-    assert http.get("/v1/storage/assets/u1/face.png/content", headers=_as("other")).content == b"mine"
-    r = http.put("/v1/storage/assets/u1/face.png", content=b"theirs", headers=_as("other"))
+    assert http.get("/v1/storage/assets/users/u1/face.png/content", headers=_as("other")).content == b"mine"
+    r = http.put("/v1/storage/assets/users/u1/face.png", content=b"theirs", headers=_as("other"))
     assert r.status_code == 403, r.text
-    assert http.delete("/v1/storage/assets/u1/face.png/versions/1", headers=_as("other")).status_code == 403
+    assert http.delete("/v1/storage/assets/users/u1/face.png/versions/1", headers=_as("other")).status_code == 403
     assert http.put("/v1/storage/assets/v/x", content=b"x", headers=_as("viewer")).status_code == 403
-    assert http.put("/v1/storage/assets/u1/face.png", content=b"v2", headers=_as("user")).status_code == 200
-    assert http.delete("/v1/storage/assets/u1/face.png/versions/1", headers=_as("user")).status_code == 204
-    assert http.delete("/v1/storage/assets/u1/face.png/versions/2", headers=_as("editor")).status_code == 204
-    assert http.get("/v1/storage/assets/u1/face.png", headers=_as("viewer")).status_code == 404  # no versions left
+    assert http.put("/v1/storage/assets/users/u1/face.png", content=b"v2", headers=_as("user")).status_code == 200
+    assert http.delete("/v1/storage/assets/users/u1/face.png/versions/1", headers=_as("user")).status_code == 204
+    assert http.delete("/v1/storage/assets/users/u1/face.png/versions/2", headers=_as("editor")).status_code == 204
+    # no versions left
+    assert http.get("/v1/storage/assets/users/u1/face.png", headers=_as("viewer")).status_code == 404
 
 
 def test_http_bad_input_is_a_4xx(http):
@@ -185,3 +187,64 @@ def test_http_bad_input_is_a_4xx(http):
     assert http.post("/v1/storage/search", json={"tags": [""]}).status_code == 422
     assert http.post("/v1/storage/gc", json={"grace_s": -1}).status_code == 422
     assert http.post("/v1/storage/lifecycle/rules", json={"name_prefix": "x"}).status_code == 400
+
+
+def test_http_a_user_writes_only_in_its_own_namespace(http):
+    r = http.put("/v1/storage/assets/shape/checkpoints/run/manifest", content=b"squat", headers=_as("user"))
+    assert r.status_code == 403, r.text
+    assert r.json()["allowed_prefix"] == "users/u1/" and "users/u1/" in r.json()["detail"]
+    r = http.put("/v1/storage/assets/shape/checkpoints/run/manifest", content=b"m1", headers=_as("editor"))
+    assert r.status_code == 200 and r.json()["owner"] == "e1"
+    assert http.put("/v1/storage/assets/users/u1/a", content=b"mine", headers=_as("user")).status_code == 200
+    assert http.put("/v1/storage/assets/users/u1/a", content=b"edit", headers=_as("editor")).status_code == 200
+    # u1 owns the asset, not the editor's version of it.
+    assert http.delete("/v1/storage/assets/users/u1/a/versions/2", headers=_as("user")).status_code == 403
+    assert http.delete("/v1/storage/assets/users/u1/a/versions/1", headers=_as("user")).status_code == 204
+
+
+@pytest.mark.parametrize("bad", ["%00", "%01", "%7F", "%C2%85", "%09"])
+def test_http_control_characters_in_names_are_a_422(http, bad):
+    for method, path in (("PUT", f"a{bad}b"), ("GET", f"a{bad}b"), ("GET", f"a{bad}b/content"),
+                         ("GET", f"a{bad}b/index"), ("GET", f"a{bad}b/versions/1"),
+                         ("DELETE", f"a{bad}b/versions/1")):
+        r = http.request(method, f"/v1/storage/assets/{path}", content=b"x" if method == "PUT" else None)
+        assert r.status_code == 422, (method, path, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    for params in ({"tags": f"a,b{bad}"}, {"content_type": f"text/{bad}"}):
+        r = http.put("/v1/storage/assets/ok?" + "&".join(f"{k}={v}" for k, v in params.items()), content=b"x")
+        assert r.status_code == 422, (params, r.text)
+    r = http.delete(f"/v1/storage/lifecycle/rules?name_prefix=a{bad}")
+    assert r.status_code == 422, r.text
+    assert http.get("/v1/storage/stats").json()["indexes"] == 0
+
+
+@pytest.mark.parametrize("header", ['{"k": "a\\u0000"}', '{"k\\u0000": 1}', '{"a": [{"b": ["\\u0000"]}]}',
+                                    '{"k": NaN}', '{"k": "\\ud800"}'])
+def test_http_unstorable_metadata_is_a_422(http, header):
+    r = http.put("/v1/storage/assets/ok", content=b"x", headers={"X-Aria-Metadata": header})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/validation") and "X-Aria-Metadata" in r.json()["detail"]
+    r = http.post("/v1/storage/search", content=f'{{"metadata": {header}}}',
+                  headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+
+
+def test_http_unstorable_search_and_rule_fields_are_a_422(http):
+    for body in ({"name_prefix": "a\u0000"}, {"tags": ["\u0000"]}, {"content_type": "x\u0001"},
+                 {"metadata": {"k": ["\u0000"]}}):
+        r = http.post("/v1/storage/search", json=body)
+        assert r.status_code == 422, (body, r.text)
+    for path, body in (("/v1/storage/lifecycle/rules", {"name_prefix": "a\u0000", "keep_last": 1}),
+                       ("/v1/storage/lifecycle", {"name": "a\u0000", "keep_last": 1})):
+        r = http.post(path, json=body)
+        assert r.status_code == 422, (path, r.text)
+    # Control characters other than NUL are fine inside metadata.
+    r = http.put("/v1/storage/assets/ok", content=b"x", headers={"X-Aria-Metadata": '{"note": "a\\nb"}'})
+    assert r.status_code == 200, r.text
+    assert [v["name"] for v in http.post("/v1/storage/search", json={"metadata": {"note": "a\nb"}}).json()] == ["ok"]
+
+
+def test_http_a_content_type_header_with_c1_controls_is_a_422(http):
+    r = http.put("/v1/storage/assets/ok", content=b"x", headers=[(b"content-type", b"text/\x85plain")])
+    assert r.status_code == 422, r.text
+    assert http.get("/v1/storage/stats").json()["indexes"] == 0

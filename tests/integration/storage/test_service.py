@@ -293,24 +293,26 @@ async def test_maintenance_is_for_operators_only(service):
 
 async def test_users_read_all_but_change_only_their_own_assets(service):
     storage = as_rpc(service)
-    mine = await storage.put(USER, "u1/avatar.png", b"mine")
+    mine = await storage.put(USER, "users/u1/avatar.png", b"mine")
     assert mine["owner"] == "u1"
-    assert (await storage.get(OTHER, "u1/avatar.png")) == b"mine"  # storage:asset:read
-    assert [v["name"] for v in await storage.search(OTHER, name_prefix="u1/")] == ["u1/avatar.png"]
+    assert (await storage.get(OTHER, "users/u1/avatar.png")) == b"mine"  # storage:asset:read
+    assert [v["name"] for v in await storage.search(OTHER, name_prefix="users/u1/")] == ["users/u1/avatar.png"]
     with pytest.raises(Forbidden):
-        await storage.put(OTHER, "u1/avatar.png", b"not yours")
+        await storage.put(OTHER, "users/u1/avatar.png", b"not yours")
     with pytest.raises(Forbidden):
-        await storage.delete_version(OTHER, "u1/avatar.png", 1)
+        await storage.delete_version(OTHER, "users/u1/avatar.png", 1)
     with pytest.raises(Forbidden):
         await storage.put(VIEWER, "v1/new", b"viewers do not write")
-    assert [v["version"] for v in await storage.versions(USER, "u1/avatar.png")] == [1]
-    assert (await storage.put(USER, "u1/avatar.png", b"mine too"))["version"] == 2
+    assert [v["version"] for v in await storage.versions(USER, "users/u1/avatar.png")] == [1]
+    assert (await storage.put(USER, "users/u1/avatar.png", b"mine too"))["version"] == 2
     # Beyond @own: an editor (storage:*:* in its tenant) changes anyone's asset; it stays u1's.
-    edited = await storage.put(EDITOR, "u1/avatar.png", b"edited")
+    edited = await storage.put(EDITOR, "users/u1/avatar.png", b"edited")
     assert (edited["version"], edited["owner"]) == (3, "e1")
-    await storage.delete_version(USER, "u1/avatar.png", 3)
-    await storage.delete_version(EDITOR, "u1/avatar.png", 2)
-    assert [v["version"] for v in await storage.versions(USER, "u1/avatar.png")] == [1]
+    with pytest.raises(Forbidden):  # u1 owns the asset, but version 3 is e1's upload
+        await storage.delete_version(USER, "users/u1/avatar.png", 3)
+    await storage.delete_version(USER, "users/u1/avatar.png", 2)  # its own upload
+    await storage.delete_version(EDITOR, "users/u1/avatar.png", 3)
+    assert [v["version"] for v in await storage.versions(USER, "users/u1/avatar.png")] == [1]
 
 
 async def test_assets_without_a_recorded_owner_belong_to_nobody(service):
@@ -330,19 +332,24 @@ async def test_the_owner_check_runs_inside_the_version_transaction(service):
     from aria_actors.storage.index import encode
     from aria_actors.storage.make import make_index
 
-    await service.put(USER, "race", b"first")
+    await service.put(USER, "users/u1/race", b"first")
     index = make_index(io.BytesIO(b"second"), service.store, service._params())
+    seen = []
 
-    def refuse(owner: str | None) -> None:
-        assert owner == "u1"
+    def refuse(owner: str | None, created: bool) -> None:
+        seen.append((owner, created))
         raise Forbidden("no")
 
-    with pytest.raises(Forbidden):
-        await service.repo.add_version("race", size=index.length, content_type="x", metadata={}, tags=[],
-                                       chunk_count=len(index.chunks), index_data=encode(index),
-                                       owner="u2", authorize=refuse)
-    assert [v["version"] for v in await service.versions(OP, "race")] == [1]
-    assert (await service.put(USER, "race", b"third"))["version"] == 2
+    for name in ("users/u1/race", "users/u1/new"):
+        with pytest.raises(Forbidden):
+            await service.repo.add_version(name, size=index.length, content_type="x", metadata={}, tags=[],
+                                           chunk_count=len(index.chunks), index_data=encode(index),
+                                           owner="u2", authorize=refuse)
+    assert seen == [("u1", False), ("u2", True)]  # the second call would have created the asset
+    assert [v["version"] for v in await service.versions(OP, "users/u1/race")] == [1]
+    with pytest.raises(AssetNotFound):
+        await service.info(OP, "users/u1/new")
+    assert (await service.put(USER, "users/u1/race", b"third"))["version"] == 2
 
 
 async def test_an_upload_belongs_to_the_caller_that_began_it(service):
@@ -352,30 +359,30 @@ async def test_an_upload_belongs_to_the_caller_that_began_it(service):
     with pytest.raises(NotFound):
         await storage.upload_part(OTHER, up, b"injected")
     with pytest.raises(NotFound):
-        await storage.upload_commit(OTHER, up, "u2/stolen")
+        await storage.upload_commit(OTHER, up, "users/u2/stolen")
     await storage.upload_abort(OTHER, up)  # quiet, and it leaves the upload alone
     with pytest.raises(NotFound):
         await storage.upload_part(OP, up, b"admins neither")
-    info = await storage.upload_commit(USER, up, "u1/up", content_type="text/plain")
+    info = await storage.upload_commit(USER, up, "users/u1/up", content_type="text/plain")
     assert info["size"] == 3 and info["owner"] == "u1"
-    assert await storage.get(USER, "u1/up") == b"abc"
+    assert await storage.get(USER, "users/u1/up") == b"abc"
     with pytest.raises(AssetNotFound):
-        await storage.info(OP, "u2/stolen")
+        await storage.info(OP, "users/u2/stolen")
 
 
 async def test_node_paths_need_the_store_path_permission(service, tmp_path):
     src = tmp_path / "secret.txt"
     src.write_bytes(b"on the service's node")
     storage = as_rpc(service)
-    await storage.put(USER, "u1/a", b"data")
+    await storage.put(USER, "users/u1/a", b"data")
     for caller in (USER, EDITOR):
         with pytest.raises(Forbidden):
-            await storage.put(caller, "u1/b", path=str(src))
+            await storage.put(caller, "users/u1/b", path=str(src))
         with pytest.raises(Forbidden):
-            await storage.extract(caller, "u1/a", str(tmp_path / "written"))
+            await storage.extract(caller, "users/u1/a", str(tmp_path / "written"))
     assert not (tmp_path / "written").exists()
     assert (await storage.put(OP, "from-path", path=str(src)))["size"] == src.stat().st_size
-    assert (await storage.extract(OP, "u1/a", str(tmp_path / "written")))["bytes"] == 4
+    assert (await storage.extract(OP, "users/u1/a", str(tmp_path / "written")))["bytes"] == 4
 
 
 async def test_undeclared_and_lifecycle_methods_are_unreachable(service):
@@ -383,3 +390,163 @@ async def test_undeclared_and_lifecycle_methods_are_unreachable(service):
     for method in ("start", "stop", "health", "_put", "_live", "store_url"):
         with pytest.raises(NotFound):
             await client.call(method, OP)
+
+
+# Names: who may create what (issue 16 review: asset-name squatting) ------------------------------
+CHECKPOINT = "shape/checkpoints/run-1/manifest"  # what aria_shape's training writes (StorageCheckpoints)
+
+
+async def test_a_user_creates_assets_only_in_its_own_namespace(service):
+    storage = as_rpc(service)
+    for name in (CHECKPOINT, "u1/a", "users/u2/a", "users/u1", "users/u1/", "users/u1x/a", "shared"):
+        with pytest.raises(Forbidden) as refused:
+            await storage.put(USER, name, _asset(7, 100_000))
+        assert refused.value.fields["allowed_prefix"] == "users/u1/", name
+        assert "users/u1/" in refused.value.message
+    # The streamed upload path is refused at commit, before anything is chunked into the store.
+    up = await storage.upload_begin(USER)
+    await storage.upload_part(USER, up, _asset(8, 100_000))
+    with pytest.raises(Forbidden):
+        await storage.upload_commit(USER, up, CHECKPOINT)
+    assert (await storage.stats(OP))["indexes"] == 0
+    assert not [p for p in (service.settings.home.parent / "store").rglob("*.cacnk")]
+    with pytest.raises(AssetNotFound):
+        await storage.info(OP, CHECKPOINT)
+    assert (await storage.put(USER, "users/u1/a/b.png", b"mine"))["owner"] == "u1"
+
+
+async def test_a_subject_with_any_characters_has_a_safe_namespace(service):
+    from aria_actors.storage.names import subject_segment, user_prefix
+
+    odd = Principal("auth0|42:x/../y", ("user",), tenant="t1")
+    assert user_prefix(odd.subject) == "users/auth0~7c42~3ax~2f..~2fy/"
+    assert subject_segment("..") == "~2e." and subject_segment("~") == "~7e"
+    assert len({subject_segment(s) for s in ("a~7cb", "a|b", "a~b", ".a", "~2ea")}) == 5  # one-to-one
+    storage = as_rpc(service)
+    info = await storage.put(odd, user_prefix(odd.subject) + "avatar.png", b"odd")
+    assert info["owner"] == odd.subject
+    with pytest.raises(Forbidden):
+        await storage.put(odd, "users/auth0|42:x/../y/avatar.png", b"raw subject")
+
+
+async def test_editors_write_reserved_names_users_do_not(service):
+    """aria_shape's training writes shape/checkpoints/... as its enqueuer (an editor or admin)."""
+    storage = as_rpc(service)
+    with pytest.raises(Forbidden):
+        await storage.put(USER, CHECKPOINT, b"squat")
+    assert (await storage.put(EDITOR, CHECKPOINT, b"step 1"))["owner"] == "e1"
+    assert (await storage.put(OP, CHECKPOINT, b"step 2"))["version"] == 2
+    trainer = Principal("svc-client", ("service",), kind="service")  # a service token
+    assert (await storage.put(trainer, CHECKPOINT, b"step 3"))["version"] == 3
+    with pytest.raises(Forbidden):
+        await storage.delete_version(USER, CHECKPOINT, 1)
+    # Anywhere else outside users/, editors write as before.
+    assert (await storage.put(EDITOR, "npc/body.glb", b"x"))["version"] == 1
+
+
+async def test_reserved_prefixes_need_the_reserved_permission(service, monkeypatch):
+    """A role with storage:asset:* in its tenant but no storage:reserved:write (a custom role)
+    writes everywhere but under the configured reserved prefixes."""
+    from aria_actors.runtime.rpc import Gate
+    from aria_actors.security.rbac import DEFAULT_ROLES
+    from aria_actors.storage import service as module
+
+    gate = Gate({**DEFAULT_ROLES, "uploader": ("storage:asset:*",)})
+    monkeypatch.setattr(module, "default_gate", lambda: gate)
+    monkeypatch.setattr(service.config, "reserved_prefixes", ("shape/", "queue/"))
+    uploader = Principal("up1", ("uploader",), tenant="t1")
+    for name in (CHECKPOINT, "queue/results/1"):
+        with pytest.raises(Forbidden) as refused:
+            await service.put(uploader, name, b"x")
+        assert refused.value.fields["action"] == "storage:reserved:write"
+    assert (await service.put(uploader, "scenes/a", b"x"))["owner"] == "up1"
+    assert (await service.put(EDITOR, "queue/results/1", b"x"))["version"] == 1
+
+
+async def test_others_namespaces_need_write_across_tenants(service):
+    storage = as_rpc(service)
+    with pytest.raises(Forbidden) as refused:  # an editor may not pre-create u1's names either
+        await storage.put(EDITOR, "users/u1/avatar.png", b"squat")
+    assert refused.value.fields["allowed_prefix"] == "users/e1/"
+    assert (await storage.put(EDITOR, "users/e1/mine", b"x"))["owner"] == "e1"
+    assert (await storage.put(USER, "users/u1/avatar.png", b"mine"))["owner"] == "u1"
+    # Existing assets there: an editor reaches them as before (storage:*:* in its tenant) ...
+    assert (await storage.put(EDITOR, "users/u1/avatar.png", b"edit"))["version"] == 2
+    # ... and an admin (write @any) may create there.
+    assert (await storage.put(OP, "users/u1/from-admin", b"x"))["owner"] == "operator"
+
+
+async def test_a_squatted_asset_gives_its_owner_no_hold_on_others_versions(service):
+    """Assets a user created before the namespaces (owner u1 outside users/u1/): it can neither
+    add versions any more nor delete the versions others added."""
+    storage = as_rpc(service)
+    await storage.put(OP, CHECKPOINT, b"squatted")
+    async with service._pool.acquire() as conn:  # as if u1 had created it before this fix
+        await conn.execute("UPDATE aria_storage.assets SET owner = 'u1'")
+        await conn.execute("UPDATE aria_storage.versions SET owner = 'u1'")
+    with pytest.raises(Forbidden):
+        await storage.put(USER, CHECKPOINT, b"poisoned manifest")
+    assert (await storage.put(EDITOR, CHECKPOINT, b"real manifest"))["version"] == 2
+    with pytest.raises(Forbidden):
+        await storage.delete_version(USER, CHECKPOINT, 2)
+    await storage.delete_version(USER, CHECKPOINT, 1)  # its own upload
+    assert [v["version"] for v in await storage.versions(OP, CHECKPOINT)] == [2]
+
+
+async def test_own_delete_reaches_only_own_uploads(service):
+    storage = as_rpc(service)
+    await storage.put(USER, "users/u1/a", b"v1")
+    await storage.put(EDITOR, "users/u1/a", b"v2")
+    async with service._pool.acquire() as conn:  # a version from before uploaders were recorded
+        await conn.execute("UPDATE aria_storage.versions SET owner = NULL WHERE version = 1")
+    for version in (1, 2):
+        with pytest.raises(Forbidden):
+            await storage.delete_version(USER, "users/u1/a", version)
+    with pytest.raises(AssetNotFound):
+        await storage.delete_version(USER, "users/u1/a", 9)
+    await storage.delete_version(EDITOR, "users/u1/a", 1)
+    assert [v["version"] for v in await storage.versions(OP, "users/u1/a")] == [2]
+
+
+# Text Postgres cannot store (issue 16 review: NUL and control characters were 500s) ---------------
+BAD_TEXT = ("a\x00b", "a\nb", "tab\t", "del\x7f", "c1\x85", "\ud800")
+BAD_METADATA = ({"k": "a\x00"}, {"k\x00": 1}, {"k": [{"deep": "\x00"}]}, {"k": float("nan")},
+                {"k": "\udc00"}, {"k": {"inf": float("inf")}})
+
+
+async def _bad_request(call, field: str) -> None:
+    """A 400 raised by the service itself (not the boundary's UnstorableValue safety net)."""
+    with pytest.raises(BadRequest) as refused:
+        await call
+    assert type(refused.value) is BadRequest and refused.value.fields["field"] == field, refused.value
+
+
+async def test_unstorable_text_is_a_400_before_anything_is_stored(service):
+    for bad in BAD_TEXT:
+        await _bad_request(service.put(OP, bad, b"x"), "name")
+        await _bad_request(service.put(OP, "ok", b"x", tags=["t", bad]), "tags")
+        await _bad_request(service.put(OP, "ok", b"x", content_type=bad), "content_type")
+        await _bad_request(service.search(OP, tags=[bad]), "tags")
+        await _bad_request(service.search(OP, name_prefix=bad), "name_prefix")
+        await _bad_request(service.search(OP, content_type=bad), "content_type")
+        for call in (service.info(OP, bad), service.versions(OP, bad), service.get(OP, bad),
+                     service.read_range(OP, bad, 0, 1), service.index(OP, bad),
+                     service.delete_version(OP, bad, 1), service.apply_lifecycle(OP, name=bad, keep_last=1)):
+            await _bad_request(call, "name")
+        await _bad_request(service.set_lifecycle_rule(OP, bad, keep_last=1), "name_prefix")
+        await _bad_request(service.delete_lifecycle_rule(OP, bad), "name_prefix")
+    for bad in BAD_METADATA:
+        await _bad_request(service.put(OP, "ok", b"x", metadata=bad), "metadata")
+        await _bad_request(service.search(OP, metadata=bad), "metadata")
+    assert (await service.stats(OP))["indexes"] == 0
+    # Text that is fine: other control characters in metadata, any printable Unicode in names.
+    info = await service.put(OP, "héros/中/ok", b"x", metadata={"note": "line 1\nline 2\t."}, tags=["é"])
+    assert (await service.search(OP, metadata={"note": "line 1\nline 2\t."}))[0]["name"] == info["name"]
+
+
+async def test_unstorable_text_through_the_boundary_is_the_services_400(service):
+    storage = as_rpc(service)
+    await _bad_request(storage.put(EDITOR, "a\x00b", b"x"), "name")
+    await _bad_request(storage.search(USER, metadata={"k": "\x00"}), "metadata")
+    await _bad_request(storage.upload_commit(USER, await storage.upload_begin(USER), "users/u1/a",
+                                             tags=["\x00"]), "tags")

@@ -121,3 +121,20 @@ def test_bad_fields_name_themselves() -> None:
 def test_lockouts_double_up_to_the_cap() -> None:
     assert [lockout_seconds(n, 60, 600) for n in range(6)] == [60, 120, 240, 480, 600, 600]
     assert lockout_seconds(10_000, 60, 600) == 600
+
+
+@pytest.mark.parametrize("role", ["internal", "anonymous"])
+@pytest.mark.parametrize("roles", [["{role}"], ["user", "{role}"], ["{role}", "admin"]])
+def test_internal_and_anonymous_are_never_granted(role, roles) -> None:
+    from aria_actors.security.rbac import DEFAULT_ROLES
+
+    with pytest.raises(InvalidUser, match="cannot be granted") as err:
+        check_roles([r.format(role=role) for r in roles], DEFAULT_ROLES)  # both are in the table
+    assert err.value.status == 400 and err.value.fields == {"field": "roles", "role": role}
+
+
+def test_the_roles_offered_in_errors_are_only_grantable_ones() -> None:
+    with pytest.raises(InvalidUser) as err:
+        check_roles(["root"], {"user", "internal", "anonymous"})
+    assert "known roles: user" in err.value.message and "internal" not in err.value.message
+    assert check_roles(["user"], {"user", "internal", "anonymous"}) == ["user"]

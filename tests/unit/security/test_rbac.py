@@ -90,3 +90,87 @@ def test_extra_roles_come_from_settings_and_bad_permissions_are_refused(monkeypa
                                {"tenant": "globex"})
     with pytest.raises(ValueError, match="invalid permission"):
         Authorizer({"broken": ("not a permission",)})
+
+
+# -- malformed principals and resources are a 400, never a TypeError ------------------------
+MALFORMED_PRINCIPALS = {
+    "roles-int": {"sub": "a", "roles": 5},
+    "roles-nested": {"sub": "a", "roles": [[1]]},
+    "roles-dict": {"sub": "a", "roles": {"a": 1}},
+    "roles-ints": {"sub": "a", "roles": [1, 2]},
+    "roles-null-item": {"sub": "a", "roles": [None]},
+    "roles-mixed": {"sub": "a", "roles": ["admin", {"x": 1}]},
+    "roles-set": {"sub": "a", "roles": {"admin"}},
+    "roles-too-many": {"sub": "a", "roles": [f"r{i}" for i in range(65)]},
+    "roles-huge-name": {"sub": "a", "roles": ["r" * 5000]},
+    "roles-bool": {"sub": "a", "roles": True},
+    "sub-int": {"sub": 5, "roles": ["admin"]},
+    "sub-list": {"sub": ["alice"], "roles": ["admin"]},
+    "sub-dict": {"sub": {"a": 1}, "roles": ["admin"]},
+    "sub-bool": {"sub": True, "roles": ["admin"]},
+    "tenant-int": {"sub": "a", "roles": ["user"], "tenant": 5},
+    "tenant-list": {"sub": "a", "roles": ["user"], "tenant": ["t1"]},
+    "tenant-dict": {"sub": "a", "roles": ["user"], "tenant": {"a": 1}},
+    "principal-list": ["alice", ["admin"]],
+    "principal-str": "alice",
+    "principal-int": 5,
+    "principal-none": None,
+}
+
+MALFORMED_RESOURCES = {
+    "owner-int": {"owner": 5},
+    "owner-list": {"owner": ["alice"]},
+    "owner-dict": {"owner": {"a": 1}, "tenant": "t1"},
+    "tenant-int": {"tenant": 1},
+    "tenant-list": {"tenant": ["t1"]},
+    "type-list": {"type": []},
+    "resource-list": ["owner", "alice"],
+    "resource-str": "asset",
+    "resource-int": 7,
+}
+
+
+@pytest.mark.parametrize("principal", MALFORMED_PRINCIPALS.values(), ids=MALFORMED_PRINCIPALS.keys())
+@pytest.mark.parametrize("action", ["storage:asset:write", "security:secret:read"])
+def test_malformed_principal_is_bad_request(principal, action) -> None:
+    with pytest.raises(BadRequest):
+        Authorizer().decide(principal, action, OWN)
+
+
+@pytest.mark.parametrize("resource", MALFORMED_RESOURCES.values(), ids=MALFORMED_RESOURCES.keys())
+@pytest.mark.parametrize("principal", [ALICE, ED, ADMIN])
+def test_malformed_resource_is_bad_request(principal, resource) -> None:
+    with pytest.raises(BadRequest):
+        Authorizer().decide(principal, "storage:asset:write", resource)
+
+
+def test_list_and_tenant_odd_types_cannot_match_each_other() -> None:
+    """A list tenant on both sides used to compare equal and allow."""
+    with pytest.raises(BadRequest):
+        Authorizer().decide({"sub": "a", "roles": ["user"], "tenant": ["t"]}, "storage:asset:read",
+                            {"tenant": ["t"]})
+
+
+def test_well_formed_edge_cases_still_decide() -> None:
+    authz = Authorizer()
+    assert authz.authorize({"sub": "a", "roles": ("user",)}, "storage:asset:read", None)  # tuple, None
+    assert not authz.authorize({"sub": "", "roles": ["admin"]}, "storage:asset:read", {})
+    assert not authz.authorize({"sub": "a", "roles": None}, "storage:asset:read", {})
+    assert not authz.authorize({"sub": "a", "roles": []}, "storage:asset:read", {})
+    assert authz.authorize({"sub": "a", "roles": ["user"], "tenant": None, "iss": "aria", "exp": 1},
+                           "storage:asset:read", {"type": "asset", "owner": None, "tenant": None, "x": [1]})
+
+
+def test_a_malformed_trusted_principal_is_refused_not_a_type_error() -> None:
+    """A Principal rebuilt from a stored record (a queue job's enqueuer) with odd fields."""
+    from aria_actors.runtime.principal import Principal
+    from aria_actors.runtime.rpc import Gate
+
+    gate = Gate()
+    odd = Principal.from_dict({"subject": "x", "roles": [["admin"]], "tenant": "t1"})
+    with pytest.raises(BadRequest):
+        gate.allowed(odd, "storage:asset:read", {"tenant": "t1"})
+    odd = Principal.from_dict({"subject": "x", "roles": ["admin"], "tenant": {"t": 1}})
+    with pytest.raises(BadRequest):
+        gate.allowed(odd, "storage:asset:read", {"tenant": "t1"})
+    assert gate.allowed(Principal("x", ("user",), tenant="t1"), "storage:asset:read", {"tenant": "t1"})

@@ -90,3 +90,165 @@ def test_parse_time() -> None:
         pytest.approx(0.999999, abs=1e-6)
     with pytest.raises(ValueError):
         parse_time("yesterday")
+
+
+# -- every malformed token is InvalidToken (401), never a TypeError/ValueError/500 ---------------
+NOW = int(time.time())
+GOOD_HEAD = {"alg": "EdDSA", "kid": "aria-jwt:v1"}
+GOOD_BODY = {"iss": "aria", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60}
+
+
+def _part(value) -> str:
+    """A JOSE part: a dict/list/... as JSON, str as raw JSON text, bytes as they are."""
+    if isinstance(value, bytes):
+        return b64url(value)
+    return b64url((value if isinstance(value, str) else json.dumps(value)).encode())
+
+
+def signed(key, head=GOOD_HEAD, body=GOOD_BODY) -> str:
+    signing_input = f"{_part(head)}.{_part(body)}"
+    return f"{signing_input}.{b64url(key.sign(signing_input.encode()))}"
+
+
+def _body(**changes) -> dict:
+    out = {**GOOD_BODY, **changes}
+    return {k: v for k, v in out.items() if v is not _DROP}
+
+
+_DROP = object()
+
+MALFORMED_HEADERS = {
+    "kid-list": {"alg": "EdDSA", "kid": [1]},
+    "kid-dict": {"alg": "EdDSA", "kid": {"a": 1}},
+    "kid-int": {"alg": "EdDSA", "kid": 5},
+    "kid-null": {"alg": "EdDSA", "kid": None},
+    "kid-bool": {"alg": "EdDSA", "kid": True},
+    "kid-empty": {"alg": "EdDSA", "kid": ""},
+    "kid-missing": {"alg": "EdDSA"},
+    "kid-huge": {"alg": "EdDSA", "kid": "k" * 5000},
+    "alg-list": {"alg": ["EdDSA"], "kid": "aria-jwt:v1"},
+    "alg-dict": {"alg": {"EdDSA": 1}, "kid": "aria-jwt:v1"},
+    "alg-int": {"alg": 1, "kid": "aria-jwt:v1"},
+    "alg-null": {"alg": None, "kid": "aria-jwt:v1"},
+    "alg-none": {"alg": "none", "kid": "aria-jwt:v1"},
+    "alg-hs256": {"alg": "HS256", "kid": "aria-jwt:v1"},
+    "alg-case": {"alg": "eddsa", "kid": "aria-jwt:v1"},
+    "crit": {"alg": "EdDSA", "kid": "aria-jwt:v1", "crit": ["exp"]},
+    "header-list": [1, 2],
+    "header-int": 7,
+    "header-string": "EdDSA",
+    "header-null": None,
+    "header-dup-alg": '{"alg":"none","alg":"EdDSA","kid":"aria-jwt:v1"}',
+    "header-nan": '{"alg":"EdDSA","kid":NaN}',
+    "header-infinity": '{"alg":"EdDSA","kid":"aria-jwt:v1","x":-Infinity}',
+    "header-deep": "[" * 3000,
+    "header-huge-int": '{"alg":"EdDSA","kid":' + "9" * 5000 + "}",
+    "header-not-utf8": b"\xff\xfe\xfd",
+    "header-utf16": '{"alg":"EdDSA","kid":"aria-jwt:v1"}'.encode("utf-16"),
+    "header-not-json": "not json",
+}
+
+MALFORMED_BODIES = {
+    "body-list": [1],
+    "body-int": 3,
+    "body-null": None,
+    "body-string": "claims",
+    "body-deep": '{"a":' * 2000 + "1" + "}" * 2000,
+    "body-not-utf8": b"\xc3\x28",
+    "body-dup-exp": f'{{"iss":"aria","sub":"u","exp":0,"exp":{NOW + 60}}}',
+    "exp-missing": _body(exp=_DROP),
+    "exp-string": _body(exp="never"),
+    "exp-list": _body(exp=[NOW + 60]),
+    "exp-dict": _body(exp={}),
+    "exp-bool": _body(exp=True),
+    "exp-null": _body(exp=None),
+    "exp-nan": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": NaN'),
+    "exp-infinity": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": Infinity'),
+    "exp-1e400": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": 1e400'),
+    "exp-huge-int": _body(exp=10**40),
+    "exp-over-4300-digits": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": ' + "9" * 5000),
+    "exp-negative": _body(exp=-1),
+    "nbf-string": _body(nbf="now"),
+    "nbf-dict": _body(nbf={"a": 1}),
+    "nbf-huge": _body(nbf=10**30),
+    "iat-string": _body(iat="then"),
+    "iat-list": _body(iat=[]),
+    "sub-missing": _body(sub=_DROP),
+    "sub-int": _body(sub=5),
+    "sub-list": _body(sub=["u"]),
+    "sub-dict": _body(sub={"a": 1}),
+    "sub-empty": _body(sub=""),
+    "sub-null": _body(sub=None),
+    "iss-list": _body(iss=["aria"]),
+    "iss-dict": _body(iss={"a": 1}),
+    "iss-missing": _body(iss=_DROP),
+    "roles-int": _body(roles=5),
+    "roles-nested": _body(roles=[[1]]),
+    "roles-dict": _body(roles={"a": 1}),
+    "roles-mixed": _body(roles=["user", 1]),
+    "tenant-int": _body(tenant=5),
+    "tenant-list": _body(tenant=["t1"]),
+    "sid-int": _body(sid=1),
+    "svc-dict": _body(svc={}),
+    "client-id-list": _body(client_id=[]),
+    "aud-int": _body(aud=5),
+    "aud-nested": _body(aud=[["x"]]),
+}
+
+
+@pytest.mark.parametrize("head", MALFORMED_HEADERS.values(), ids=MALFORMED_HEADERS.keys())
+def test_every_malformed_header_is_invalid_token(verifier, key, head) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        verifier.verify(signed(key, head=head))
+    assert "kid" not in refused.value.fields or isinstance(refused.value.fields["kid"], str)
+    json.dumps(refused.value.problem(), allow_nan=False)  # renders as problem+json
+
+
+@pytest.mark.parametrize("body", MALFORMED_BODIES.values(), ids=MALFORMED_BODIES.keys())
+def test_every_malformed_payload_is_invalid_token(verifier, key, body) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        verifier.verify(signed(key, body=body))  # validly signed: only the claims are wrong
+    json.dumps(refused.value.problem(), allow_nan=False)
+
+
+@pytest.mark.parametrize("token", [
+    None, b"a.b.c", ["a", "b", "c"], {"a": 1}, 1.5, "..", "a" * 20000 + ".b.c",
+    "é.e30.AA", "e30.é.AA", "eyJhbGciOiJFZERTQSJ9.e30.é", "a.e30.AA", "e30.e30.a",
+    "eyJhbGciOiJFZERTQSIsImtpZCI6ImFyaWEtand0OnYxIn0.e30.%%%",
+])
+def test_malformed_compact_forms_are_invalid_token(verifier, token) -> None:
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+
+
+def test_a_kid_that_is_not_a_string_is_no_reason_to_refetch_keys(verifier, key) -> None:
+    """The gateway refetches the JWKS only for an unknown string kid (a rotation)."""
+    with pytest.raises(InvalidToken) as refused:
+        verifier.verify(signed(key, head={"alg": "EdDSA", "kid": [1]}))
+    assert "kid" not in refused.value.fields
+
+
+def test_malformed_jwks_entries_are_skipped(key) -> None:
+    good = {"kty": "OKP", "crv": "Ed25519", "kid": "aria-jwt:v1", "x": b64url(_raw(key))}
+    verifier = JwtVerifier({"keys": [5, {"kty": "OKP", "crv": "Ed25519", "kid": [1], "x": "AA"},
+                                     {"kty": "OKP", "crv": "Ed25519", "kid": "k2", "x": "AA"}, good]})
+    assert verifier.kids == ("aria-jwt:v1",)
+    assert verifier.verify(signed(key))["sub"] == "u"
+    assert JwtVerifier([]).kids == () and JwtVerifier({"keys": 5}).kids == ()
+
+
+@pytest.mark.parametrize("claims", [{"tenant": 5}, {"roles": [[1]]}, {"sid": {}}, {"aud": 5},
+                                    {"svc": ["aria_x"]}, {"client_id": 1}])
+def test_aria_never_signs_a_token_its_verifier_would_refuse(claims) -> None:
+    from aria_actors.security.errors import InvalidSecretPath
+    from aria_actors.security.tokens import signing_input_for
+
+    with pytest.raises(InvalidSecretPath):
+        signing_input_for("aria-jwt:v1", "aria", "u", claims, 60, 60, 3600)
+
+
+def test_valid_tokens_with_every_claim_type_still_verify(verifier, key) -> None:
+    body = _body(roles=["user"], tenant="t1", sid="s", svc=None, client_id="c", aud=["a", "b"],
+                 name="n", amr=["pwd"], nbf=float(NOW), extra={"any": [1, {"x": None}]})
+    assert verifier.verify(signed(key, body=body))["roles"] == ["user"]
+    assert verifier.verify(signed(key, body=_body(roles="admin", aud="x")))["roles"] == "admin"
