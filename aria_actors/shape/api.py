@@ -1,7 +1,8 @@
 """REST surface of aria_shape under ``/v1/shape``; thin: validates, then calls the service.
 
-Every body is a pydantic model that refuses unknown fields and bounds its sizes, so a malformed
-request is a 422 problem+json before aria_shape is called; each route names the RPC method it
+Every body is a pydantic model that refuses unknown fields, bounds its sizes and refuses NUL and
+control characters in its text (PostgreSQL stores no NUL), so a malformed request is a 422
+problem+json before aria_shape is called; each route names the RPC method it
 fronts (``permits``), whose permission the gateway checks here and the service again inside.
 """
 
@@ -14,15 +15,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aria_actors.runtime.http import permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.shape.client import ShapeClient
 from aria_actors.shape.templates import (
+    LINE,
     MAX_DESCRIPTION,
     MAX_ITEMS,
     NAME_PATTERN,
+    TEXT,
     Character,
     Name,
     Template,
@@ -37,7 +40,28 @@ ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=MODEL_ID)]
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]  # fits the stored seed and torch's generator
 Tokens = Annotated[int, Field(ge=1, le=512)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-JsonObject = Annotated[dict[str, Any], Field(max_length=256)]
+
+
+def _no_nul(value: Any) -> Any:
+    """``value`` if no string in it (keys included) holds NUL, which jsonb cannot store."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("strings must not hold NUL characters (\\u0000)")
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], Field(max_length=256), AfterValidator(_no_nul)]
+# Free text of a request (see templates.LINE/TEXT): no NUL, no control characters but tabs and
+# line breaks in TEXT.
+Line = Annotated[str, Field(pattern=LINE)]
+Text = Annotated[str, Field(pattern=TEXT)]
 Traits = Annotated[list[Word], Field(max_length=MAX_ITEMS)]
 Attributes = Annotated[dict[Word, float | int | Word], Field(max_length=64)]
 TemplatePath = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN)]
@@ -60,7 +84,7 @@ def _template(template: str | Template) -> str | dict[str, Any]:
 
 class GenerateRequest(Body):
     template: Name | Template = Field(description="A template's name, or a whole template inline.")
-    name: str = Field("", max_length=128, description="Name of the new character.")
+    name: Line = Field("", max_length=128, description="Name of the new character.")
     seed: Seed | None = Field(None, description="Seed for a reproducible character.")
     describe: bool = Field(True, description="Also generate a description and its embedding.")
     max_new_tokens: Tokens | None = None
@@ -125,23 +149,23 @@ async def describe(req: DescribeRequest, client: Client,
 class CreateCharacterRequest(Body):
     template: Name = Field(description="Name of the character's template.")
     character: Character | None = Field(None, description="A character to store; omitted: generate one.")
-    name: str = Field("", max_length=128)
+    name: Line = Field("", max_length=128)
     seed: Seed | None = None
     describe: bool = True
-    change: str = Field("created", max_length=1000)
+    change: Text = Field("created", max_length=1000)
 
 
 class EvolveRequest(Body):
     add_traits: Traits = Field(default_factory=list)
     remove_traits: Traits = Field(default_factory=list)
     attributes: Attributes = Field(default_factory=dict)
-    name: str | None = Field(None, max_length=128)
-    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
-    change: str = Field("", max_length=1000, description="Why the character changed.")
+    name: Line | None = Field(None, max_length=128)
+    description: Text | None = Field(None, max_length=MAX_DESCRIPTION)
+    change: Text = Field("", max_length=1000, description="Why the character changed.")
 
 
 class ModelRequest(Body):
-    path: str = Field(min_length=1, max_length=4096, description="Checkpoint directory of this version.")
+    path: Line = Field(min_length=1, max_length=4096, description="Checkpoint directory of this version.")
     parent: ModelId | None = None
     metrics: JsonObject = Field(default_factory=dict)
     training_config: JsonObject = Field(default_factory=dict)
@@ -199,8 +223,8 @@ class TrafficRequest(Body):
 
 
 class CompleteRequest(Body):
-    prompt: str = Field(min_length=1, max_length=4000)
-    key: str | None = Field(None, max_length=256, description="Sticky routing key (user, session).")
+    prompt: Text = Field(min_length=1, max_length=4000)
+    key: Line | None = Field(None, max_length=256, description="Sticky routing key (user, session).")
     max_new_tokens: Tokens | None = None
     seed: Seed | None = None
 

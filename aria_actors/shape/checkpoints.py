@@ -43,6 +43,15 @@ Guarantees and caveats
   wants a streamed pack (files straight to ``upload_part``), not built yet.
 - Restoring from aria_storage materialises the checkpoint as a directory (``cache_dir``) on the
   caller's node; actors on other nodes need that directory on shared storage.
+- A run trusts only what it wrote: the storage sink resumes from, and reads blobs of, manifest and
+  blob versions whose ``owner`` (the subject that wrote the version, from aria_storage) is its
+  ``caller`` or aria_shape itself (``svc:aria_shape``). The asset names of a run are not reserved
+  (the first writer of a name owns it, and a ``user`` may write its own), so a version someone
+  else put under ``shape/checkpoints/<run>/`` is skipped: :meth:`StorageCheckpoints.latest` is
+  the newest trusted manifest (None, so the run starts fresh, when there is none), and
+  :meth:`StorageCheckpoints.local` of an untrusted manifest, or of a manifest naming a blob
+  outside its run or written by someone else, raises :class:`CheckpointNotTrusted`. Versions
+  from before aria_storage recorded owners have none and are not trusted either.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ import asyncio
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -70,6 +80,8 @@ WEIGHT_FILE = re.compile(r".*\.safetensors(\.index\.json)?$")
 STATE_FILES = ("optimizer.safetensors", "trainer_state.json")
 PART_BYTES = 8 << 20  # the storage service's upload part size
 T = TypeVar("T")
+SHAPE_SUBJECT = Principal.internal("aria_shape").subject  # aria_shape acting for itself
+log = logging.getLogger("aria.shape")
 
 
 @dataclass
@@ -263,20 +275,58 @@ class StorageCheckpoints:
     def _ref(self, version: int) -> str:
         return f"aria_storage:{self.base}/manifest@{version}"
 
+    def trusted(self, owner: str | None) -> bool:
+        """Whether a version written by ``owner`` may be read back into this run: the run's
+        caller wrote it, or aria_shape itself (never a version without a recorded owner)."""
+        return owner is not None and owner in (self.caller.subject, SHAPE_SUBJECT)
+
+    def _check_owner(self, name: str, version: int) -> None:
+        owner = self._wait(self.client.info(self.caller, name, version)).get("owner")
+        if not self.trusted(owner):
+            from aria_actors.shape.errors import CheckpointNotTrusted
+
+            raise CheckpointNotTrusted(
+                f"{name}@{version} was written by {owner!r}, not by this run's caller "
+                f"{self.caller.subject!r}: a run reads back only checkpoints it wrote",
+                name=name, version=version, owner=owner)
+
+    def _newest_trusted(self) -> int | None:
+        """The newest manifest version this run may resume from (see :meth:`trusted`), if any."""
+        from aria_actors.storage.errors import AssetNotFound
+
+        name = f"{self.base}/manifest"
+        try:
+            versions = self._wait(self.client.versions(self.caller, name))
+        except AssetNotFound:
+            return None
+        mine = [int(v["version"]) for v in versions if self.trusted(v.get("owner"))]
+        newest = max(mine, default=None)
+        skipped = sorted({int(v["version"]) for v in versions} - set(mine))
+        if skipped and (newest is None or skipped[-1] > newest):
+            log.warning("checkpoint run %s: skipped manifest version(s) %s written by others than %r",
+                        self.run, skipped, self.caller.subject)
+        return newest
+
     def _manifest(self, version: int | None = None) -> dict[str, Any] | None:
-        """A published manifest (default the newest) with its ``ref``, or None."""
+        """A published manifest this run may trust (default the newest) with its ``ref``, or None.
+        A given ``version`` written by someone else raises :class:`CheckpointNotTrusted`."""
         from aria_actors.storage.errors import AssetNotFound
 
         name = f"{self.base}/manifest"
         try:
             if version is None:
-                version = int(self._wait(self.client.info(self.caller, name))["version"])
+                version = self._newest_trusted()
+                if version is None:
+                    return None
+            else:
+                self._check_owner(name, version)
             body = json.loads(self._wait(self.client.get(self.caller, name, version)))
         except AssetNotFound:
             return None
         return {**body, "ref": self._ref(version)}
 
     def latest(self) -> str | None:
+        """The newest checkpoint of the run that its caller (or aria_shape) published, or None."""
         manifest = self._manifest()
         if manifest is None:
             return None
@@ -334,7 +384,9 @@ class StorageCheckpoints:
 
     def local(self, ref: str) -> Path:
         """The checkpoint ``ref`` as a local directory, fetched once into ``cache_dir`` (keyed by
-        the manifest's hash, so a cache shared by several stores never mixes their runs up)."""
+        the manifest's hash, so a cache shared by several stores never mixes their runs up).
+        :class:`CheckpointNotTrusted` if the manifest or one of its blobs was written by someone
+        other than the run's caller (or aria_shape), or names a blob outside the run."""
         version = int(ref.rsplit("@", 1)[1])
         manifest = self._manifest(version)
         if manifest is None:
@@ -345,6 +397,13 @@ class StorageCheckpoints:
         out = self.cache / self.run / f"manifest-{version:06d}-{key}"
         if (out / "trainer_state.json").is_file():
             return out
+        for kind, r in manifest["blobs"].items():  # the blobs this run wrote, nobody else's
+            if kind not in BLOBS or r.get("name") != f"{self.base}/{kind}":
+                from aria_actors.shape.errors import CheckpointNotTrusted
+
+                raise CheckpointNotTrusted(f"{ref} names blob {r.get('name')!r} as its {kind!r}, outside "
+                                           f"run {self.run!r}", name=f"{self.base}/manifest", version=version)
+            self._check_owner(r["name"], int(r["version"]))
         blobs = {k: self._wait(self.client.get(self.caller, r["name"], r["version"]))
                  for k, r in manifest["blobs"].items()}
         blobs["state"] = json.dumps(manifest["state"], sort_keys=True).encode()

@@ -102,6 +102,26 @@ class TrainingConfigError(ShapeError):
     title = "Invalid training configuration"
 
 
+class CheckpointNotTrusted(ShapeError):
+    """A checkpoint version of the run was written by someone other than the run's caller (or
+    aria_shape): anyone may put versions under a run's asset names, so a run reads back only its
+    own. Resume under a new run (model version) id, or delete the foreign versions (`owner`)."""
+
+    type = "shape-checkpoint-not-trusted"
+    status = 409
+    title = "Checkpoint written by someone else"
+
+
+class TrainingRunConflict(ShapeError):
+    """A training job for this model version that aria_shape did not start (enqueued directly on
+    aria_queue, or with other arguments) holds the version's unique key; it is never registered.
+    Cancel it, or train under another version id."""
+
+    type = "shape-training-run-conflict"
+    status = 409
+    title = "Training job not started by aria_shape"
+
+
 class InvalidTraffic(ShapeError):
     """The traffic split is invalid (no version, a negative weight, all weights zero); give each
     version a weight >= 0 with at least one above 0."""

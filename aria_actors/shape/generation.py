@@ -30,6 +30,7 @@ from typing import Any
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.corpus import prompt_for
+from aria_actors.shape.templates import CONTROL
 
 
 class GenerationMixin:
@@ -80,7 +81,8 @@ class GenerationMixin:
                        seed: int | None = None, key: str | None = None) -> str:
         """A generated text description of a character with ``traits``."""
         out = await self._complete([prompt_for(traits)], key=key, max_new_tokens=max_new_tokens, seed=seed)
-        return out[0].text.strip()
+        # A description is stored with its character: without what PostgreSQL and Character refuse.
+        return CONTROL.sub("", out[0].text).strip()
 
     @rpc("shape:completion:generate", job=True)
     async def complete(self, caller: Principal, prompts: list[str], *, max_new_tokens: int | None = None,

@@ -2,50 +2,133 @@
 
 ::
 
-    enqueue(aria_shape.train, {model_path | source, checkpoint_run | checkpoint_dir, steps, ...})
+    ShapeService.start_training -> enqueue(aria_shape.train, TrainArgs{version, steps, settings, model
+                                           knobs, checkpoint | model_path, storage, ...}) as the caller
         -> attempt 1: steps 1..k, checkpoint every `checkpoint_every` steps -- crash --
         -> attempt 2: finds the newest complete checkpoint, resumes there, runs to `steps`
-        -> result: {steps, resumed_from, final_checkpoint, rewards, dedupe}
-    with a `version` (what ShapeService.start_training enqueues, :mod:`.runs`): also the held-out
-       reward before/after (`eval_prompts`), and the result is what aria_shape registers:
-       {version, parent, path (final checkpoint, local), metrics, training_config}
+        -> evaluation: the held-out reward before/after (`eval_prompts`)
+        -> result: {version, path (final checkpoint, local), metrics, training_config}, which
+           aria_shape registers (:mod:`.runs`) if it recorded the job
 
 Guarantees and caveats
 ----------------------
+- The worker takes exactly the arguments ``start_training`` builds (:class:`TrainArgs`, unknown
+  keys refused) and no directory: checkpoints, the fetched checkpoint and the tiny model go under
+  this node's ``ARIA_HOME/shape`` (:func:`checkpoint_root`), the base model is this node's
+  configured one (``ARIA_SHAPE_MODEL_PATH``/``ARIA_MODEL_PATH``, else the tiny model from the
+  ``model`` knobs), a parent trained here is named relative to the checkpoint root
+  (``checkpoint``), and a directory anywhere else (``model_path``, a version an operator
+  registered) is honoured only when the job's enqueuer holds ``shape:model:deploy@any``, the
+  right to name node directories. Arguments that do not validate discard the job before it
+  touches any file (aria_queue has no hook to refuse them at enqueue; enqueueing needs
+  ``shape:model:train`` either way).
 - Resuming is exact on CPU: the checkpoint holds weights, optimizer state and step count, and
   the sampling seed of each step depends only on the step number, so an interrupted and resumed
   run ends with the same weights as an uninterrupted one (a unit test compares them).
-- Checkpoints go to aria_storage (``checkpoint_run``: content-addressed, each checkpoint's dedupe
-  against the previous one is in the result's ``dedupe``) or to directories
-  (``checkpoint_dir``). Either way they are written, then published (manifest put / rename), so a
-  crash in the middle of saving leaves the previous checkpoint as the resume point.
-- GRPO settings that do not validate discard the job at once (no retry could fix them); the
-  reason is in the job's errors.
+- Checkpoints go to aria_storage (``storage``: run ``<version>``, content-addressed, each
+  checkpoint's dedupe against the previous one is in the result's ``dedupe``) or to directories
+  ``<root>/<version>/<enqueuer>/step-NNNNNN`` (``<enqueuer>``: a hash of its subject). Either way
+  they are written, then published (manifest put / rename), so a crash in the middle of saving
+  leaves the previous checkpoint as the resume point, and a run resumes only from checkpoints
+  its enqueuer wrote (see :mod:`.checkpoints`).
+- GRPO settings or arguments that do not validate discard the job at once (no retry could fix
+  them); the reason is in the job's errors.
 - A non-finite loss raises :class:`TrainingDiverged` (the queue records the failed attempt);
-  the last good checkpoint stays and a retry resumes from it, so lower the learning rate in
-  the job's args before retrying.
+  the last good checkpoint stays and a retry resumes from it.
 - The worker runs a single-process run in the queue's worker process, with the service's model
-  settings (``ARIA_SHAPE_NUM_THREADS`` torch threads, 1 by default) on every attempt; the Ray
+  knobs (``ARIA_SHAPE_NUM_THREADS`` torch threads, 1 by default) on every attempt; the Ray
   data-parallel loop is :mod:`aria_actors.shape.training`.
 - The worker does not register the version: it only returns it, and aria_shape registers it from
-  the result row (so no call goes from a queue worker back up to aria_shape).
+  the result row of a job it recorded (so no call goes from a queue worker back up to
+  aria_shape, and a job enqueued directly on aria_queue never becomes a version).
 - Enqueueing ``aria_shape.train`` needs ``shape:model:train`` (declared on the worker; aria_queue
   checks it at enqueue), and the job runs as its enqueuer: its checkpoints are read and written
   in aria_storage with the enqueuer's rights. A job without a recorded enqueuer may still train
   to a directory, never to aria_storage (it is discarded).
 - The held-out rewards are sampled with a fixed seed on the base model and on the final weights
   (``before`` from the base even after a resume), so they compare the same prompts and draws.
+- :func:`run_training` is the library call behind it (tests, benches, tools): it takes paths,
+  because whoever calls it in-process can name them anyway; only the worker faces enqueuers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from aria_actors.queue.registry import worker
 from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import RpcSpec
+from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.rewards import RewardFn, trait_coverage
 from aria_actors.storage.client import StorageClient
+
+MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ModelId = Annotated[str, Field(min_length=1, max_length=128, pattern=MODEL_ID)]
+# A trained version's checkpoint directory relative to the checkpoint root: fetched from
+# aria_storage (<run>/manifest-NNNNNN-<key>) or written by the directory sink
+# (<run>/<enqueuer>/step-NNNNNN). Nothing else under the root, nothing outside it.
+CHECKPOINT_REF = (r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}/"
+                  r"(manifest-[0-9]{6}-[0-9a-f]{16}|[0-9a-f]{16}/step-[0-9]{6})$")
+# The model settings a job carries: ShapeConfig's fields that are neither paths nor serving knobs.
+MODEL_KNOBS = ("device", "num_threads", "seed", "vocab_size", "hidden_size", "num_layers", "num_heads",
+               "num_kv_heads", "intermediate_size", "pretrain_steps")
+ModelKnobs = create_model(  # same types and bounds as ShapeConfig's fields
+    "ModelKnobs", __config__=ConfigDict(extra="forbid", frozen=True),
+    **{name: (ShapeConfig.model_fields[name].annotation, ShapeConfig.model_fields[name])
+       for name in MODEL_KNOBS})
+# Naming a directory of the worker's node (``model_path``) takes what register_model and
+# load_version take: a permission held across tenants.
+NODE_PATHS = RpcSpec("aria_shape.train model_path", "shape:model:deploy", scope="any")
+
+
+class TrainArgs(BaseModel):
+    """The arguments of an ``aria_shape.train`` job: what ShapeService.start_training builds, and
+    nothing else (no directory but ``model_path``, honoured for ``NODE_PATHS`` holders only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: ModelId = Field(description="The model version to make; also the checkpoint run's name.")
+    steps: int = Field(20, ge=1, le=10_000)
+    prompts_per_step: int = Field(4, ge=1, le=1024)
+    checkpoint_every: int = Field(5, ge=1, le=10_000)
+    eval_prompts: int = Field(8, ge=0, le=1024)
+    settings: dict[str, Any] = Field(default_factory=dict, max_length=256, description="GRPOSettings.")
+    model: ModelKnobs = Field(default_factory=ModelKnobs)  # type: ignore[valid-type]
+    checkpoint: str | None = Field(None, max_length=200, pattern=CHECKPOINT_REF,
+                                   description="The parent's checkpoint under the checkpoint root.")
+    model_path: str | None = Field(None, min_length=1, max_length=4096,
+                                   description="A parent's directory elsewhere (NODE_PATHS holders).")
+    storage: bool = Field(False, description="Checkpoints to aria_storage (else to directories).")
+
+    @model_validator(mode="after")
+    def _one_parent(self) -> TrainArgs:
+        if self.checkpoint is not None and self.model_path is not None:
+            raise ValueError("give checkpoint or model_path, not both")
+        return self
+
+
+def checkpoint_root(home: Path | str) -> Path:
+    """Where training jobs keep checkpoint directories on a node: ``ARIA_HOME/shape/checkpoints``."""
+    return Path(home) / "shape" / "checkpoints"
+
+
+def checkpoint_ref(root: Path | str, path: str | Path) -> str | None:
+    """``path`` as :attr:`TrainArgs.checkpoint` (relative to ``root``), or None when it is not a
+    checkpoint directory that a training job made there."""
+    try:
+        rel = Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return None
+    return rel if re.fullmatch(CHECKPOINT_REF, rel) else None
+
+
+def enqueuer_dir(caller: Principal | None) -> str:
+    """The directory sink's folder of one enqueuer (a hash: subjects are not file names)."""
+    return hashlib.sha256((caller.subject if caller else "").encode()).hexdigest()[:16]
 
 
 def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
@@ -107,7 +190,7 @@ def run_training(model_path: str = "", checkpoint_dir: str | None = None, *, ste
     return out
 
 
-def _directory(checkpoint_dir: str | None) -> Any:
+def _directory(checkpoint_dir: str | Path | None) -> Any:
     from aria_actors.shape.checkpoints import DirectoryCheckpoints
     from aria_actors.shape.errors import TrainingConfigError
 
@@ -116,16 +199,54 @@ def _directory(checkpoint_dir: str | None) -> Any:
     return DirectoryCheckpoints(checkpoint_dir)
 
 
-def _sink(args: dict[str, Any], caller: Principal | None, storage: StorageClient | None = None,
+def parse_args(args: Any) -> TrainArgs:
+    """A job's ``args`` as :class:`TrainArgs`; anything else discards the job (no retry would do
+    better), before a file is touched."""
+    from aria_actors.queue.jobs import Discard
+
+    try:
+        return TrainArgs.model_validate(args)
+    except ValidationError as exc:
+        raise Discard(f"aria_shape.train takes only what POST /v1/shape/train builds: {exc}") from None
+
+
+def _source(a: TrainArgs, caller: Principal | None, node: Any) -> Any:
+    """The model the run starts from, resolved on this node (``node``: its AriaSettings)."""
+    from aria_actors.queue.jobs import Discard
+    from aria_actors.runtime.errors import AriaError
+    from aria_actors.runtime.rpc import default_gate
+    from aria_actors.shape.config import ModelSource
+
+    own = ShapeConfig()  # this node's ARIA_SHAPE_* settings (its model, its cache_dir)
+    config = {**own.model_dump(mode="json"), **a.model.model_dump(mode="json")}
+    if a.checkpoint is not None:
+        root = checkpoint_root(node.home).resolve()
+        path = (root / a.checkpoint).resolve()
+        if not path.is_relative_to(root) or not (path / "config.json").is_file():
+            raise Discard(f"no checkpoint {a.checkpoint!r} under {root} on this node")
+        config["model_path"] = str(path)
+    elif a.model_path is not None:
+        try:
+            if caller is None:
+                raise PermissionError("no enqueuer")
+            default_gate().check(NODE_PATHS, caller)
+        except (AriaError, PermissionError):
+            raise Discard(f"model_path names a directory of this node, which needs "
+                          f"{NODE_PATHS.describe()}; the job's enqueuer does not hold it") from None
+        config["model_path"] = a.model_path
+    else:
+        config["model_path"] = own.model_path or node.model_path  # empty: the tiny model
+    return ModelSource(config, str(node.home))
+
+
+def _sink(a: TrainArgs, caller: Principal | None, home: Path, storage: StorageClient | None = None,
           loop: Any = None) -> Any:
-    """The checkpoint sink a job's ``args`` name (its keys are taken out of ``args``):
-    aria_storage run ``checkpoint_run``, called as ``caller`` (the job's enqueuer; ``storage``
-    default: the runtime's client, in a queue worker actor), else directories under
-    ``checkpoint_dir``."""
-    run, cache_dir = args.pop("checkpoint_run", None), args.pop("cache_dir", None)
-    checkpoint_dir = args.pop("checkpoint_dir", None)
-    if not run:
-        return _directory(checkpoint_dir)
+    """Where the job's checkpoints go: aria_storage run ``version``, called as ``caller`` (the
+    job's enqueuer; ``storage`` default: the runtime's client, in a queue worker actor), fetched
+    into the checkpoint root; else the enqueuer's directories under the root."""
+    root = checkpoint_root(home)
+    if not a.storage:
+        return _directory(root / a.version / enqueuer_dir(caller))
     from aria_actors.queue.jobs import Discard
     from aria_actors.shape.checkpoints import StorageCheckpoints
 
@@ -136,54 +257,49 @@ def _sink(args: dict[str, Any], caller: Principal | None, storage: StorageClient
         from aria_actors.queue.dispatch import typed_client
 
         storage = typed_client(StorageClient)
-    return StorageCheckpoints(storage, run, caller=caller, loop=loop, cache_dir=cache_dir)
+    return StorageCheckpoints(storage, a.version, caller=caller, loop=loop, cache_dir=root)
 
 
 def train_version(args: dict[str, Any], caller: Principal | None, storage: StorageClient | None = None,
-                  loop: Any = None) -> dict[str, Any]:
-    """The run of a job with a ``version`` (see :meth:`ShapeService.start_training`): trains,
-    then returns what aria_shape registers. Checkpoints go to aria_storage as ``caller`` (the
-    job's enqueuer) through ``storage`` (default: the runtime's client, in a queue worker actor),
-    from a thread when ``loop`` owns it."""
-    from pydantic import ValidationError
-
+                  loop: Any = None, settings: Any = None) -> dict[str, Any]:
+    """The run of a job (see :meth:`ShapeService.start_training`): validates ``args``, trains,
+    then returns what aria_shape registers. Directories come from ``settings`` (this node's
+    AriaSettings by default). Checkpoints go to aria_storage as ``caller`` (the job's enqueuer)
+    through ``storage`` (default: the runtime's client, in a queue worker actor), from a thread
+    when ``loop`` owns it."""
     from aria_actors.queue.jobs import Discard
+    from aria_actors.runtime.settings import AriaSettings
     from aria_actors.shape.policy import GRPOSettings
 
-    args = dict(args)
+    a = parse_args(args)
     try:
-        grpo = GRPOSettings(**(args.get("settings") or {}))
+        grpo = GRPOSettings(**a.settings)
     except ValidationError as exc:  # no attempt would do better: give up now, not after five
         raise Discard(f"invalid GRPO settings: {exc}") from None
-    version, parent = args.pop("version"), args.pop("parent", None)
-    sink = _sink(args, caller, storage, loop)
-    out = run_training(checkpoints=sink, **args)
+    node = settings if settings is not None else AriaSettings()
+    source = _source(a, caller, node)
+    sink = _sink(a, caller, node.home, storage, loop)
+    out = run_training(checkpoints=sink, source={"config": source.config, "home": source.home},
+                       steps=a.steps, prompts_per_step=a.prompts_per_step,
+                       checkpoint_every=a.checkpoint_every, settings=a.settings, eval_prompts=a.eval_prompts)
     path = sink.local(out["final_checkpoint"])  # fetched onto this node from aria_storage
     metrics = {"held_out_reward_before": out.get("held_out_reward_before"),
                "held_out_reward_after": out.get("held_out_reward_after"), "train_rewards": out["rewards"],
                "steps": out["steps"], "checkpoint": out["final_checkpoint"],
                "resumed_from": out["resumed_from"], "dedupe": out["dedupe"]}
-    config = {**grpo.model_dump(mode="json"), "steps": args["steps"],
-              "prompts_per_step": args.get("prompts_per_step", 4)}
-    return {"version": version, "parent": parent, "path": str(path), "metrics": metrics,
-            "training_config": config}
+    config = {**grpo.model_dump(mode="json"), "steps": a.steps, "prompts_per_step": a.prompts_per_step}
+    return {"version": a.version, "path": str(path), "metrics": metrics, "training_config": config}
 
 
 @worker(queue="shape-train", name="aria_shape.train", max_attempts=5, permission="shape:model:train")
 def train_job(job: Any) -> dict[str, Any]:
-    """aria_queue worker: with a ``version`` in ``args``, :func:`train_version`; otherwise
-    ``args`` are :func:`run_training`'s keyword arguments, plus ``checkpoint_run`` (checkpoints
-    go to aria_storage under that run name instead of ``checkpoint_dir``). Either way it runs as
-    the job's enqueuer (``job.caller``), who needed ``shape:model:train`` to enqueue it."""
+    """aria_queue worker: :func:`train_version` of the job's ``args`` (:class:`TrainArgs` only),
+    run as the job's enqueuer (``job.caller``), who needed ``shape:model:train`` to enqueue it."""
     from aria_actors.queue.jobs import Discard
     from aria_actors.runtime.errors import AriaError
 
     try:
-        if "version" in job.args:
-            return train_version(job.args, job.caller)
-        args = dict(job.args)
-        sink = _sink(args, job.caller)
-        return run_training(args.pop("model_path"), checkpoints=sink, **args)
+        return train_version(job.args, job.caller)
     except AriaError as exc:
         if exc.status not in (401, 403):
             raise

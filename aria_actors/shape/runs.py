@@ -3,21 +3,34 @@
 A mixin of :class:`aria_actors.shape.service.ShapeService`, kept apart so that each module holds
 one concern::
 
-    POST /v1/shape/train -> start_training(version, ...) -> aria_queue enqueue aria_shape.train
-        args: version, parent (the served version), source (how to load its model), GRPO
-              settings, checkpoints (aria_storage run <version>, or ARIA_HOME/shape/checkpoints/<version>)
+    POST /v1/shape/train -> start_training(version, ...) -> aria_queue enqueue aria_shape.train as
+        the caller, args jobs.TrainArgs (version, GRPO settings, model knobs, the served version's
+        checkpoint relative to ARIA_HOME/shape/checkpoints, storage or directories: no paths)
+        -> aria_shape.training_runs row {job_id, version, parent: the served version, enqueuer}
     queue worker actor -> jobs.train_job: run (resumes from the newest checkpoint on a retry),
-        evaluate, result row {version, path, parent, metrics, training_config}
-    GET /v1/shape/train/{job_id} -> training_status -> aria_queue get_job;
-        completed -> the version registered from the result row (if it is not already)
-    in the background: sync_training() once at start (every completed training job) and every
-        ARIA_SHAPE_TRAIN_POLL_S while jobs this actor knows are unfinished
+        evaluate, result row {version, path, metrics, training_config}
+    GET /v1/shape/train/{job_id} -> training_status -> aria_queue get_job as the caller;
+        completed -> the registered version (registered now if the caller may train, else by
+        the background sync)
+    in the background: sync_training() once at start (every completed recorded training job) and
+        every ARIA_SHAPE_TRAIN_POLL_S while recorded jobs this actor knows are unfinished
 
 Guarantees and caveats
 ----------------------
 - The version is registered here, by aria_shape, from the job's result row, never by the worker:
   every call goes along the dependency graph (aria_shape -> aria_queue -> worker -> result row,
   read back by aria_shape through its aria_queue client), as DESIGN.md's job path draws it.
+- Only jobs ``start_training`` recorded in ``aria_shape.training_runs`` are registered, under the
+  recorded version and parent (a result naming another version is refused): a job of
+  ``aria_shape.train`` enqueued directly on aria_queue (``shape:model:train`` suffices) trains
+  with its enqueuer's rights but never becomes a model version, which would otherwise bypass
+  ``register_model``'s ``@any``. A start that stopped between the enqueue and the record leaves a
+  job with the version's unique key; asking again as the same caller with the same arguments
+  records it, anything else is a 409 (:class:`TrainingRunConflict`).
+- ``training_status`` reads the job as its caller (aria_queue's rules: one's own jobs, the
+  tenant's or all by the caller's ``queue:job:read``; another's job is a 404) and registers a
+  finished run only for a caller holding ``shape:model:train``; for others (viewers) it shows the
+  version once the background sync registered it. The background sync reads jobs as aria_shape.
 - A version is registered once (``INSERT ... ON CONFLICT DO NOTHING``) however often its job is
   seen, by this actor or a restarted one. A job that completed while no aria_shape ran is
   registered at the next start, unless the queue's pruner deleted it first
@@ -26,10 +39,13 @@ Guarantees and caveats
 - ``start_training`` refuses a version id that is registered already
   (:class:`ModelVersionExists`); a second request for a version whose job is unfinished or
   completed gets that job back (unique on ``version``), with ``conflict: true``.
-- Checkpoints are named after the version, so a new job for a version whose earlier job was
-  discarded or cancelled resumes from that run's newest checkpoint (give a new id to start over).
+- Checkpoints are named after the version, so a new job of the same enqueuer for a version whose
+  earlier job was discarded or cancelled resumes from that run's newest checkpoint (give a new id
+  to start over); checkpoints written by anyone else are never resumed from.
 - The parent is the version served when the job was enqueued; promoting another one later does
-  not change what the job trains.
+  not change what the job trains. A served version an operator registered at a directory outside
+  ``ARIA_HOME/shape/checkpoints`` is trained from only by callers holding
+  ``shape:model:deploy@any`` (the job names that directory); others get a 403.
 - Progress is the job's state, attempt and the errors of failed attempts; the steps done are not
   reported while a run goes (aria_queue has no progress channel for a running job).
 - The version's path is a directory on the node of the worker that ran the job (the checkpoint,
@@ -45,10 +61,10 @@ from typing import TYPE_CHECKING, Any
 from aria_actors.queue.client import QueueClient
 from aria_actors.queue.errors import JobNotFound
 from aria_actors.queue.jobs import FINISHED, JobState
-from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
+from aria_actors.runtime.errors import AriaError, Forbidden, NotFound, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import rpc
-from aria_actors.shape.errors import ModelVersionExists
+from aria_actors.runtime.rpc import default_gate, rpc
+from aria_actors.shape.errors import ModelVersionExists, TrainingConfigError, TrainingRunConflict
 
 log = logging.getLogger("aria.shape")
 WORKER = "aria_shape.train"
@@ -57,17 +73,11 @@ ME = Principal.internal("aria_shape")
 UNFINISHED = tuple(s.value for s in JobState if s not in FINISHED)
 
 
-def _versioned(job: dict[str, Any]) -> bool:
-    """A run this service enqueued: jobs of the same worker given plain ``run_training``
-    arguments (no ``version``) make no model version, and are not this module's to follow."""
-    return "version" in (job.get("args") or {})
-
-
-def job_view(job: dict[str, Any]) -> dict[str, Any]:
-    """What a caller sees of a training job."""
-    args = job["args"]
-    return {"job_id": job["id"], "version": args["version"], "state": job["state"],
-            "attempt": job["attempt"], "max_attempts": job["max_attempts"], "steps": args.get("steps"),
+def job_view(job: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """What a caller sees of a training job (``run``: its training_runs row)."""
+    return {"job_id": job["id"], "version": run["version"], "state": job["state"],
+            "attempt": job["attempt"], "max_attempts": job["max_attempts"],
+            "steps": (job.get("args") or {}).get("steps"),
             "errors": [{k: e.get(k) for k in ("attempt", "at", "error")} for e in job["errors"]],
             "inserted_at": job["inserted_at"], "completed_at": job["completed_at"],
             "conflict": job.get("conflict", False), "model": None}
@@ -94,6 +104,25 @@ class TrainingRunsMixin:
                                      service="aria_queue")
         return self.deps.of(QueueClient)
 
+    def _start_from(self, caller: Principal, served: str) -> dict[str, Any]:
+        """The job arguments naming the model a run of ``served`` starts from (none: the base)."""
+        from aria_actors.shape.jobs import NODE_PATHS, checkpoint_ref, checkpoint_root
+
+        if served == "base":  # the worker's node loads its configured base model
+            return {}
+        path = str(self._inference().source(served).config.get("model_path") or "")
+        ref = checkpoint_ref(checkpoint_root(self.settings.home), path)
+        if ref is not None:
+            return {"checkpoint": ref}
+        try:
+            default_gate().check(NODE_PATHS, caller)
+        except Forbidden:
+            raise Forbidden(f"the served version {served!r} is a directory an operator registered "
+                            f"({path}); a run from it names that directory, which needs "
+                            f"{NODE_PATHS.describe()}: promote a version trained here (or 'base') first",
+                            action=NODE_PATHS.permission, model_version=served) from None
+        return {"model_path": path}
+
     @rpc("shape:model:train")
     async def start_training(self, caller: Principal, version_id: str, *, steps: int = 20,
                              prompts_per_step: int = 4, settings: dict[str, Any] | None = None,
@@ -103,60 +132,105 @@ class TrainingRunsMixin:
         after, the rewards of each step; training config: the GRPO settings). Returns the job.
 
         The job is enqueued as ``caller``, so it runs (checkpoints to aria_storage included) with
-        the caller's rights, never aria_shape's."""
+        the caller's rights, never aria_shape's; aria_shape records it as its run."""
+        from pydantic import ValidationError
+
+        from aria_actors.shape.jobs import MODEL_KNOBS, TrainArgs
+
         store, queue = self._records(), self._queue()
         if await store.existing_models([version_id]):
             raise ModelVersionExists(f"model version {version_id!r} exists already; train under a new id",
                                      model_version=version_id)
         served = self._served_version
-        source = self._inference().source(served)
-        args: dict[str, Any] = {
-            "version": version_id, "parent": None if served == "base" else served,
-            "source": {"config": source.config, "home": source.home}, "steps": steps,
-            "prompts_per_step": prompts_per_step, "settings": {"seed": seed, **(settings or {})},
-            "checkpoint_every": checkpoint_every, "eval_prompts": eval_prompts}
-        ckpt = self.settings.home / "shape" / "checkpoints"
-        if self.deps.get("aria_storage") is not None:
-            args.update(checkpoint_run=version_id, cache_dir=str(ckpt))
-        else:
-            args["checkpoint_dir"] = str(ckpt / version_id)
-        job = await queue.enqueue(caller, WORKER, args, unique={"period": None, "keys": ["version"]})
+        parent = None if served == "base" else served
+        try:
+            args = TrainArgs(version=version_id, steps=steps, prompts_per_step=prompts_per_step,
+                             settings={"seed": seed, **(settings or {})}, checkpoint_every=checkpoint_every,
+                             eval_prompts=eval_prompts, storage=self.deps.get("aria_storage") is not None,
+                             model={k: getattr(self.config, k) for k in MODEL_KNOBS},
+                             **self._start_from(caller, served))
+        except ValidationError as exc:
+            raise TrainingConfigError(f"invalid training run: {exc}", field="args") from None
+        body = args.model_dump(mode="json", exclude_none=True)
+        job = await queue.enqueue(caller, WORKER, body, unique={"period": None, "keys": ["version"]})
+        run = await self._claim(caller, job, body, parent)
         self._train_jobs.add(job["id"])
-        return job_view(job)
+        return job_view(job, run)
+
+    async def _claim(self, caller: Principal, job: dict[str, Any], body: dict[str, Any],
+                     parent: str | None) -> dict[str, Any]:
+        """The training_runs row of the job ``start_training`` got back from the queue: recorded
+        now for a new job, the recorded one for a second request, or refused (a job aria_shape did
+        not start holds the version)."""
+        store = self._records()
+        version = body["version"]
+        if job.get("conflict"):
+            recorded = (await store.training_runs([job["id"]])).get(job["id"])
+            if recorded is not None:
+                return recorded
+            # Ours only if it is exactly what this call enqueued (a start that stopped before it
+            # recorded the job): same worker, same enqueuer, same arguments.
+            by = (job.get("enqueued_by") or {}).get("subject")
+            if job.get("worker") != WORKER or by != caller.subject or job.get("args") != body:
+                raise TrainingRunConflict(
+                    f"training job {job['id']} holds model version {version!r} but was not started by "
+                    "aria_shape (enqueued directly, or with other arguments): it is never registered; "
+                    "cancel it or train under another version id", job_id=job["id"], model_version=version)
+        await store.record_training_run(job["id"], version, parent, caller.subject)
+        return {"job_id": job["id"], "version": version, "parent": parent, "enqueued_by": caller.subject}
 
     @rpc("shape:model:read")
     async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
-        """A training job's state; once completed, with the model version it registered."""
-        # Read as aria_shape: a training run is aria_shape's record (its version is registered
-        # here), whoever enqueued it; the caller's right to see it is shape:model:read.
-        job = await self._queue().get_job(ME, job_id)
-        if job["worker"] != WORKER or not _versioned(job):
+        """A training job's state; once completed, with the model version it registered.
+
+        The job is read as ``caller`` (aria_queue's visibility: another's job is not found), and
+        a finished run is registered here only for a caller who may train (``shape:model:train``);
+        for anyone else ``model`` stays empty until the background sync has registered it."""
+        store = self._records()
+        job = await self._queue().get_job(caller, job_id)
+        run = (await store.training_runs([job["id"]])).get(job["id"]) if job["worker"] == WORKER else None
+        if run is None:
             raise NotFound(f"job {job_id} is not a training run of aria_shape ({job['worker']})",
                            job_id=job_id)
-        view = job_view(job)
+        view = job_view(job, run)
         if job["state"] == "completed":
-            view["model"] = await self._register_trained(job)
+            if await store.existing_models([run["version"]]):
+                view["model"] = await store.model(run["version"])
+            elif default_gate().allowed(caller, "shape:model:train", {"tenant": caller.tenant}):
+                view["model"] = await self._register_trained(job, run)
+            else:  # a read is no write: the background sync registers it
+                self._train_jobs.add(job["id"])
         return view
 
-    async def _register_trained(self, job: dict[str, Any]) -> dict[str, Any]:
-        r = job["result"]
-        return await self._records().register_model(r["version"], r["path"], r["parent"], r["metrics"],
-                                                    r["training_config"], existing_ok=True)
+    async def _register_trained(self, job: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Register the version of a recorded run from its job's result: version and parent as
+        recorded, path, metrics and training config from the result."""
+        r = job.get("result")
+        if not isinstance(r, dict) or r.get("version") != run["version"] or not isinstance(r.get("path"), str):
+            raise TrainingRunConflict(f"the result of training job {job['id']} does not make the recorded "
+                                      f"version {run['version']!r}", job_id=job["id"],
+                                      model_version=run["version"])
+        return await self._records().register_model(run["version"], r["path"], run["parent"],
+                                                    r.get("metrics") or {}, r.get("training_config") or {},
+                                                    existing_ok=True)
 
     async def _train_jobs_in(self, state: str) -> list[dict[str, Any]]:
+        """The recorded training jobs in ``state`` (read as aria_shape)."""
         out: list[dict[str, Any]] = []
         after = 0
         while True:
             page = await self._queue().list_jobs(ME, state=state, worker=WORKER, after_id=after, limit=500)
-            out += [j for j in page if _versioned(j)]
+            runs = await self._store.training_runs([j["id"] for j in page])
+            out += [j for j in page if j["id"] in runs]
             if len(page) < 500:
                 return out
             after = page[-1]["id"]
 
     async def sync_training(self, scan: bool = False) -> dict[str, list[str]]:
-        """Register the versions of completed training jobs not registered yet: of the jobs this
-        actor follows, or (``scan``) of every training job the queue holds, whose unfinished ones
-        it then follows. Returns the versions registered and those still training."""
+        """Register the versions of completed recorded training jobs not registered yet: of the
+        jobs this actor follows, or (``scan``) of every recorded training job the queue holds,
+        whose unfinished ones it then follows. Returns the versions registered and those still
+        training."""
         if self._store is None or self.deps.get("aria_queue") is None:
             return {"registered": [], "training": []}
         done: list[dict[str, Any]] = []
@@ -164,7 +238,7 @@ class TrainingRunsMixin:
             for state in UNFINISHED:
                 self._train_jobs.update(j["id"] for j in await self._train_jobs_in(state))
             done = await self._train_jobs_in("completed")
-        training: list[str] = []
+        following: list[dict[str, Any]] = []
         for job_id in sorted(self._train_jobs):
             try:
                 job = await self._queue().get_job(ME, job_id)
@@ -175,15 +249,19 @@ class TrainingRunsMixin:
                 self._train_jobs.discard(job_id)
                 done += [job] if job["state"] == "completed" else []
             else:
-                training.append(job["args"]["version"])
-        known = await self._store.existing_models([j["args"]["version"] for j in done])
+                following.append(job)
+        runs = await self._store.training_runs([j["id"] for j in [*done, *following]])
+        training = [runs[j["id"]]["version"] for j in following if j["id"] in runs]
+        done = [j for j in done if j["id"] in runs]  # only aria_shape's runs become versions
+        known = await self._store.existing_models([runs[j["id"]]["version"] for j in done])
         registered = []
         for job in done:
-            version = job["args"]["version"]
+            run = runs[job["id"]]
+            version = run["version"]
             if version in known:
                 continue
             try:
-                registered.append((await self._register_trained(job))["id"])
+                registered.append((await self._register_trained(job, run))["id"])
             except AriaError as exc:  # this one's row does not register (its parent is gone, say): the rest do
                 self._training_problems[version] = f"training job {job['id']} not registered: {exc.message}"
                 log.warning("%s", self._training_problems[version])

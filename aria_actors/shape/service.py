@@ -33,8 +33,10 @@ Guarantees and caveats
   generation ``shape:character:generate`` / ``shape:completion:generate``, training
   ``shape:model:train``; promotion, the A/B split, loading a version and registering one need
   the permission across tenants (``@any``: operators, admins). The table is in ``docs/shape.md``.
-  aria_shape calls aria_data and reads its training jobs back as itself (``ME``); a training job
-  is enqueued as the caller, so it runs with the caller's rights.
+  aria_shape calls aria_data and its background sync reads training jobs back as itself
+  (``ME``); ``training_status`` reads a job as its caller. A training job is enqueued as the
+  caller, so it runs with the caller's rights, and only the jobs ``start_training`` recorded
+  become model versions (:mod:`.runs`).
 - Import-light: torch and transformers never load at import, start or prepare; with Serve they
   load only in replicas' engine processes, locally on first generation (or ``wait_ready``).
 - Health is ``ready`` when the store and templates work; ``details["inference"]`` shows each

@@ -15,6 +15,8 @@ Guarantees and caveats
 - A model version's ``parent`` must exist (foreign key): the lineage of versions is a tree.
 - ``set_serving`` writes the served version and the split (or none) and resets the split's
   metrics in one transaction: a crash leaves the old state or the new one, never a mix.
+- ``training_runs`` holds the aria_queue jobs ``start_training`` enqueued (job id, version,
+  parent, enqueuer): only their results are registered as model versions.
 - ``add_counts`` adds counter deltas (never absolute values), so flushing twice the same delta
   counts it twice: the caller takes each delta once (``TrafficSplit.take_unflushed``).
 - Needs an ``asyncpg`` pool on a database where aria_shape's migrations were applied.
@@ -131,6 +133,20 @@ class ShapeStore:
 
     async def existing_models(self, ids: list[str]) -> set[str]:
         return {r["id"] for r in await self.pool.fetch(q("existing_models"), ids)}
+
+    # -- training runs: the aria_queue jobs start_training enqueued -----------------------------
+    async def record_training_run(self, job_id: int, version: str, parent: str | None,
+                                  enqueued_by: str) -> None:
+        """Record that job ``job_id`` is aria_shape's run making ``version`` from ``parent``
+        (recording it again changes nothing)."""
+        await self.pool.execute(q("put_training_run"), job_id, version, parent, enqueued_by)
+
+    async def training_runs(self, job_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The recorded runs among ``job_ids``, by job id (jobs aria_shape did not start are absent)."""
+        rows = await self.pool.fetch(q("training_runs"), job_ids)
+        return {r["job_id"]: {"job_id": r["job_id"], "version": r["version"], "parent": r["parent"],
+                              "enqueued_by": r["enqueued_by"], "created_at": r["created_at"].isoformat()}
+                for r in rows}
 
     # -- serving: the served version, the A/B split and its metrics ---------------------------
     async def serving(self) -> dict[str, Any] | None:

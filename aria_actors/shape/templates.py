@@ -23,6 +23,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -36,7 +37,12 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 MAX_ITEMS = 256
 MAX_ATTRIBUTES = 64
 MAX_DESCRIPTION = 20_000
-Word = Annotated[str, Field(max_length=64)]  # a trait or attribute as a character names it
+# Text that PostgreSQL stores and a reader sees: no NUL (text and jsonb refuse it, which would fail
+# the request late, as a 500) nor other control characters; TEXT also takes tabs and line breaks.
+LINE = r"^[^\x00-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # what TEXT refuses
+Word = Annotated[str, Field(max_length=64, pattern=LINE)]  # a trait or attribute as a character names it
 
 
 class RangeAttribute(BaseModel):
@@ -144,7 +150,7 @@ class Template(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Name
-    description: str = Field("", max_length=MAX_DESCRIPTION)
+    description: str = Field("", max_length=MAX_DESCRIPTION, pattern=TEXT)
     traits: tuple[Name, ...] = Field(min_length=1, max_length=MAX_ITEMS)
     min_traits: int = Field(1, ge=0, le=MAX_ITEMS)
     max_traits: int = Field(3, ge=0, le=MAX_ITEMS)
@@ -204,11 +210,11 @@ class Character(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     template: Name
-    name: str = Field("", max_length=128)
+    name: str = Field("", max_length=128, pattern=LINE)
     # Not Name: a trait or attribute the template lacks is reported by check_character, by field.
     traits: tuple[Word, ...] = Field((), max_length=MAX_ITEMS)
     attributes: dict[Word, float | int | Word] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
-    description: str = Field("", max_length=MAX_DESCRIPTION)
+    description: str = Field("", max_length=MAX_DESCRIPTION, pattern=TEXT)
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:

@@ -78,3 +78,11 @@ WHERE m.version = d.version
 UPDATE aria_shape.ab_metrics SET feedback_count = feedback_count + 1, feedback_sum = feedback_sum + $2
 WHERE version = $1
 RETURNING feedback_count
+
+-- name: put_training_run
+INSERT INTO aria_shape.training_runs (job_id, version, parent, enqueued_by) VALUES ($1, $2, $3, $4)
+ON CONFLICT (job_id) DO NOTHING
+
+-- name: training_runs
+SELECT job_id, version, parent, enqueued_by, created_at FROM aria_shape.training_runs
+WHERE job_id = ANY($1::bigint[])

@@ -135,17 +135,20 @@ async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attemp
         job = await svc.start_training(editor, "v-ck", steps=4, prompts_per_step=1, settings=SETTINGS,
                                        checkpoint_every=1, eval_prompts=0)
         assert queue.enqueuers == [editor]  # enqueued as the caller, not as aria_shape
-        # An earlier attempt of version "v-ck" got to step 2 before it died.
+        # An earlier attempt of version "v-ck" by the same editor got to step 2 before it died.
         source = svc._inference().source("base")
         await asyncio.to_thread(run_training, steps=2, prompts_per_step=1, checkpoint_every=2,
                                 settings=SETTINGS, source={"config": source.config, "home": source.home},
-                                checkpoints=_sink(storage, "v-ck", tmp_path / "earlier"))
-        # The queue's worker, with this test's storage client instead of the Ray one.
+                                checkpoints=_sink(storage, "v-ck", tmp_path / "earlier", caller=editor))
+        # The queue's worker, with this test's storage client instead of the Ray one and the
+        # service's ARIA_HOME as its node's.
         loop = asyncio.get_running_loop()
         registry = Registry()
         spec = default_registry.get("aria_shape.train")
+        node = AriaSettings(home=tmp_path / "shape-home")
         registry.add(type(spec)(name=spec.name, queue=spec.queue,
-                                fn=lambda j: train_version(j.args, j.caller, bind(StorageClient, storage), loop)))
+                                fn=lambda j: train_version(j.args, j.caller, bind(StorageClient, storage), loop,
+                                                           settings=node)))
         assert await drain(queue_dsn, "shape-train", registry=registry) == {"completed": 1}
         model = (await svc.training_status(OP, job["job_id"]))["model"]
         m = model["metrics"]
@@ -160,6 +163,33 @@ async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attemp
         assert model["path"].startswith(str(tmp_path / "shape-home")) and loaded["parameters"] > 0
     finally:
         await svc.stop()
+
+
+async def test_a_run_does_not_resume_from_a_manifest_someone_else_planted_under_its_name(storage, model_dir,
+                                                                                         tmp_path):
+    import json
+
+    # Names are not reserved per run: whoever may write under shape/ (another editor, of another
+    # tenant: assets carry none) can take a run's manifest name first and publish a manifest whose
+    # blobs are its own.
+    editor, mallory = Principal("ed", ("editor",), tenant="acme"), Principal("mallory", ("editor",), tenant="evil")
+    blob = await storage.call("put", mallory, "shape/checkpoints/victim/model", b"weights of mallory's")
+    planted = {"run": "victim", "step": 3, "state": {"step": 3},
+               "blobs": {k: {"name": "shape/checkpoints/victim/model", "version": blob["version"]}
+                         for k in ("model", "optimizer", "assets")}, "dedupe": {}}
+    await storage.call("put", mallory, "shape/checkpoints/victim/manifest", json.dumps(planted).encode())
+    sink = _sink(storage, "victim", tmp_path, caller=editor)
+    assert await asyncio.to_thread(sink.latest) is None
+    out = await asyncio.to_thread(run_training, model_dir, steps=2, prompts_per_step=2, checkpoint_every=1,
+                                  settings=SETTINGS, checkpoints=sink)
+    assert out["resumed_from"] is None and out["steps"] == 2  # started fresh, ran every step
+    mine = out["final_checkpoint"]
+    # mallory owns the name and can add versions, but a retry still resumes from the editor's
+    await storage.call("put", mallory, "shape/checkpoints/victim/manifest", json.dumps(planted).encode())
+    again = _sink(storage, "victim", tmp_path, caller=editor)
+    assert await asyncio.to_thread(again.latest) == mine
+    info = await storage.call("info", OP, "shape/checkpoints/victim/manifest")
+    assert info["owner"] == "mallory" and f"@{info['version']}" not in mine
 
 
 async def test_blobs_larger_than_a_part_go_up_in_parts(storage, model_dir, tmp_path, monkeypatch):

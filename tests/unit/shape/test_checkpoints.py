@@ -76,3 +76,91 @@ def test_directory_sink_publishes_only_complete_checkpoints(runner, tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000001"]  # nothing half-written left
     monkeypatch.undo()
     assert sink.save(blobs, 2).ref.endswith("step-000002") and sink.latest().endswith("step-000002")
+
+
+class PlantedStore:
+    """aria_storage as the storage sink reads it back: versions of assets, each with the subject
+    that wrote it (its ``owner``, as aria_storage records it); anyone may add versions."""
+
+    name = "aria_storage"
+
+    def __init__(self) -> None:
+        self.assets: dict[str, list[tuple[str | None, bytes]]] = {}
+
+    def put(self, owner: str | None, name: str, data: bytes) -> int:
+        self.assets.setdefault(name, []).append((owner, data))
+        return len(self.assets[name])
+
+    def _info(self, name: str, version: int) -> dict:
+        return {"name": name, "version": version, "owner": self.assets[name][version - 1][0]}
+
+    async def call(self, method, caller, name, version=None, **kwargs):
+        from aria_actors.storage.errors import AssetNotFound
+
+        if name not in self.assets:
+            raise AssetNotFound(f"asset {name!r} not found", name=name)
+        if method == "versions":
+            return [self._info(name, v) for v in range(1, len(self.assets[name]) + 1)]
+        version = version or len(self.assets[name])
+        if method == "info":
+            return self._info(name, version)
+        if method == "get":
+            return self.assets[name][version - 1][1]
+        raise AssertionError(f"the sink should not need {method} to read checkpoints back")
+
+    def checkpoint(self, owner: str | None, run: str, step: int, blob_owner: str | None = None,
+                   blob_name: str | None = None) -> str:
+        """A published checkpoint of ``run`` as ``owner`` writes it (blobs by ``blob_owner``)."""
+        import json
+
+        blobs = {}
+        for kind in ck.BLOBS:
+            name = blob_name or f"shape/checkpoints/{run}/{kind}"
+            data = b"optimizer" if kind == "optimizer" else ck._tar({f"{kind}.json": b"{}"})
+            blobs[kind] = {"name": name, "version": self.put(blob_owner or owner, name, data)}
+        body = {"run": run, "step": step, "state": {"step": step}, "blobs": blobs, "dedupe": {}}
+        version = self.put(owner, f"shape/checkpoints/{run}/manifest", json.dumps(body).encode())
+        return f"aria_storage:shape/checkpoints/{run}/manifest@{version}"
+
+
+def _sink(store, run, tmp_path, who="ed"):
+    from aria_actors.runtime.principal import Principal
+    from aria_actors.runtime.rpc import bind
+    from aria_actors.storage.client import StorageClient
+
+    return ck.StorageCheckpoints(bind(StorageClient, store), run, caller=Principal(who, ("editor",)),
+                                 cache_dir=tmp_path / who)
+
+
+def test_a_run_never_resumes_from_a_checkpoint_someone_else_planted(tmp_path) -> None:
+    from aria_actors.shape.errors import CheckpointNotTrusted
+
+    store = PlantedStore()
+    # A `user` created the run's names first (the first writer owns a name) and published a manifest.
+    planted = store.checkpoint("mallory", "v1", 9)
+    sink = _sink(store, "v1", tmp_path)
+    assert sink.latest() is None  # the editor's run starts fresh
+    with pytest.raises(CheckpointNotTrusted, match="mallory"):
+        sink.local(planted)
+    # The run's own checkpoint is its resume point, even under a newer planted one.
+    mine = store.checkpoint("ed", "v1", 2)
+    store.checkpoint("mallory", "v1", 10)
+    store.checkpoint(None, "v1", 11)  # from before aria_storage recorded owners: nobody's
+    assert sink.latest() == mine
+    assert ck.read_state(sink.local(mine))["step"] == 2
+    # What aria_shape itself wrote is trusted too.
+    ours = store.checkpoint("svc:aria_shape", "v1", 3)
+    assert _sink(store, "v1", tmp_path).latest() == ours
+
+
+def test_a_trusted_manifest_naming_foreign_blobs_is_refused(tmp_path) -> None:
+    from aria_actors.shape.errors import CheckpointNotTrusted
+
+    store = PlantedStore()
+    ref = store.checkpoint("ed", "v1", 1, blob_owner="mallory")
+    with pytest.raises(CheckpointNotTrusted, match="mallory"):
+        _sink(store, "v1", tmp_path).local(ref)
+    ref = store.checkpoint("ed", "v2", 1, blob_name="shape/checkpoints/other/model")
+    with pytest.raises(CheckpointNotTrusted, match="outside run"):
+        _sink(store, "v2", tmp_path).local(ref)
+    assert not (tmp_path / "ed").exists()  # nothing was fetched

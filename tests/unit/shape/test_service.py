@@ -265,6 +265,47 @@ def test_malformed_bodies_are_422_problem_json_before_the_service_runs(spied, me
     assert spy.calls == []
 
 
+UUID0 = "0" * 32
+NUL = [  # PostgreSQL's text and jsonb refuse NUL: each of these used to be a 500 from the store
+    ("post", "/v1/shape/characters", {"template": "fantasy", "change": "made\u0000"}),
+    ("post", "/v1/shape/characters", {"template": "fantasy", "name": "Ann\u0000"}),
+    ("post", "/v1/shape/characters", {"template": "fantasy", "character": {**CHAR, "name": "A\u0000"}}),
+    ("post", "/v1/shape/characters", {"template": "fantasy", "character": {**CHAR, "traits": ["kind\u0000"]}}),
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"change": "\u0000"}),
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"name": "A\nB"}),  # a name is one line
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"description": "bell\u0007"}),
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"add_traits": ["\u0000"]}),
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"attributes": {"role": "bard\u0000"}}),
+    ("post", f"/v1/shape/characters/{UUID0}/versions", {"attributes": {"r\u0000": 1}}),
+    ("post", "/v1/shape/characters/generate", {"template": "fantasy", "name": "\u0000"}),
+    ("post", "/v1/shape/characters/portrait", {**CHAR, "description": "\u0000"}),
+    ("post", "/v1/shape/describe", {"traits": ["brave\u0000"]}),
+    ("put", "/v1/shape/templates/pair", {"traits": ["a"], "description": "x\u0000"}),
+    ("post", "/v1/shape/complete", {"prompt": "hi\u0000"}),
+    ("post", "/v1/shape/stream", {"prompt": "hi", "key": "k\u0000"}),
+    ("post", "/v1/shape/train", {"version": "v1", "settings": {"freeze": ["model.\u0000"]}}),
+    ("put", "/v1/shape/models/v1", {"path": "/m\u0000"}),
+    ("put", "/v1/shape/models/v1", {"path": "/m", "metrics": {"a\u0000": 1}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), NUL, ids=[f"{m} {p} {b}" for m, p, b in NUL])
+def test_nul_and_control_characters_in_text_are_422_before_the_service_runs(spied, method, path, body) -> None:
+    http, spy = spied
+    r = http.request(method.upper(), path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/validation") and spy.calls == []
+
+
+def test_text_fields_keep_line_breaks_and_tabs(spied) -> None:
+    http, spy = spied
+    r = http.post("/v1/shape/characters/portrait", json={**CHAR, "description": "one\n\ttwo\r\n"})
+    assert r.status_code == 200, r.text
+    r = http.post(f"/v1/shape/characters/{UUID0}/versions", json={"change": "why:\n- because"})
+    assert r.status_code == 503  # valid: it reached the service, which has no database here
+    assert spy.calls == ["portrait", "evolve_character"]
+
+
 def test_a_body_that_is_not_json_is_422_and_so_are_bad_path_and_query_values(spied) -> None:
     http, spy = spied
     r = http.post("/v1/shape/characters/portrait", content=b"{not json", headers={"content-type": "application/json"})

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS aria_shape.training_runs;
