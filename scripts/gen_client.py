@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aria_actors.runtime.registry import load_service_class, spec_by_name  # noqa: E402
-from aria_actors.runtime.rpc import surface  # noqa: E402
+from aria_actors.runtime.rpc import RpcSpec, surface  # noqa: E402
 
 
 def _param(p: inspect.Parameter) -> str:
@@ -35,7 +36,24 @@ def _param(p: inspect.Parameter) -> str:
     return text
 
 
-def stub(name: str, fn: object) -> str:
+def decorator(spec: RpcSpec) -> str:
+    """The ``@rpc(...)`` line that declares ``spec`` (the client carries the declaration)."""
+    args = [f'"{spec.permission}"'] if spec.permission is not None else []
+    if spec.scope != "tenant":
+        args.append(f'scope="{spec.scope}"')
+    if spec.job:
+        args.append("job=True")
+    if spec.public:
+        args.append("public=True")
+    return f"    @rpc({', '.join(args)})"
+
+
+# Annotation names the stubs may use, and where they come from.
+TYPING_NAMES = {"Collection": "collections.abc", "Mapping": "collections.abc", "Sequence": "collections.abc",
+                "Iterable": "collections.abc", "AsyncIterator": "collections.abc", "Literal": "typing"}
+
+
+def stub(name: str, fn: object, spec: RpcSpec) -> str:
     sig = inspect.signature(fn)
     parts: list[str] = []
     star_done = False
@@ -54,27 +72,37 @@ def stub(name: str, fn: object) -> str:
     if len(head) > 110:
         head = f"    async def {name}(\n        " + ",\n        ".join(parts) + f",\n    ){ret}:"
     body = f'        """{doc}"""\n' if doc and '"""' not in doc else "        ...\n"
-    return head + "\n" + body
+    return decorator(spec) + "\n" + head + "\n" + body
 
 
 def render(module: str) -> str:
     spec = spec_by_name(f"aria_{module}")
     cls = load_service_class(spec)
     title = "".join(w.capitalize() for w in module.split("_")) + "Client"
-    methods = "\n".join(stub(n, getattr(cls, n)) for n in sorted(surface(cls)))
-    return f'''"""Typed client of {spec.name}: the signatures of its declared RPC methods (generated).
+    declared = surface(cls)
+    methods = "\n".join(stub(n, getattr(cls, n), declared[n]) for n in sorted(declared))
+    extra: dict[str, set[str]] = {}
+    for name, source in TYPING_NAMES.items():
+        if re.search(rf"\b{name}\[", methods):
+            extra.setdefault(source, set()).add(name)
+    abc_line = f"from collections.abc import {', '.join(sorted(extra['collections.abc']))}\n" \
+        if "collections.abc" in extra else ""
+    typing_names = ", ".join(sorted({"Any", *extra.get("typing", set())}))
+    return f'''"""Typed client of {spec.name}: its declared RPC surface (generated from the service).
 
 Callers get one with ``deps.of({title})``, ``Depends(service_client({title}))`` or
-``bind({title}, transport)``; every method takes the caller's principal first. Regenerate with
-``scripts/gen_client.py {module} --write`` after changing the service's surface.
+``bind({title}, transport)``; every method takes the caller's principal first. The ``@rpc``
+lines repeat the service's declarations, so the gateway, the queue and the permission table read
+them here without importing the service. Regenerate with ``scripts/gen_client.py {module}
+--write`` after changing the service's surface (a unit test fails until then).
 """
 
 from __future__ import annotations
 
-from typing import Any
+{abc_line}from typing import {typing_names}
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import client_of
+from aria_actors.runtime.rpc import client_of, rpc
 
 
 @client_of("{spec.name}")

@@ -85,12 +85,13 @@ def route_doors(app: Any) -> list[Door]:
 
 
 def rpc_doors() -> list[Door]:
-    from aria_actors.runtime.registry import all_specs, load_service_class
+    from aria_actors.runtime.registry import SERVICE_MODULES, client_class
 
     doors = []
-    for svc in all_specs():
-        for name, spec in sorted(surface(load_service_class(svc)).items()):
-            doors.append(Door("rpc", f"{svc.name}.{name}", spec))
+    for module in SERVICE_MODULES:
+        proto = client_class(f"aria_{module}")
+        for name, spec in sorted(surface(proto).items()) if proto else ():
+            doors.append(Door("rpc", f"aria_{module}.{name}", spec))
     return doors
 
 

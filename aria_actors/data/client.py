@@ -1,8 +1,10 @@
-"""Typed client of aria_data: the signatures of its declared RPC methods (generated).
+"""Typed client of aria_data: its declared RPC surface (generated from the service).
 
 Callers get one with ``deps.of(DataClient)``, ``Depends(service_client(DataClient))`` or
-``bind(DataClient, transport)``; every method takes the caller's principal first. Regenerate with
-``scripts/gen_client.py data --write`` after changing the service's surface.
+``bind(DataClient, transport)``; every method takes the caller's principal first. The ``@rpc``
+lines repeat the service's declarations, so the gateway, the queue and the permission table read
+them here without importing the service. Regenerate with ``scripts/gen_client.py data
+--write`` after changing the service's surface (a unit test fails until then).
 """
 
 from __future__ import annotations
@@ -10,20 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import client_of
+from aria_actors.runtime.rpc import client_of, rpc
 
 
 @client_of("aria_data")
 class DataClient:
+    @rpc("data:database:connect", scope="any")
     async def dsn(self, caller: Principal) -> str:
         """The URL (with credentials) other services open their own pools with."""
 
+    @rpc("data:partition:maintain", scope="any")
     async def maintain_partitions(self, caller: Principal) -> dict[str, Any]:
         """Create, archive and drop time partitions of registered tables (see archival.py)."""
 
+    @rpc("data:migration:run", scope="any")
     async def migrate(self, caller: Principal, service_name: str) -> list[str]:
         """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
 
+    @rpc("data:migration:read")
     async def migrate_status(
         self,
         caller: Principal,
@@ -31,8 +37,10 @@ class DataClient:
     ) -> list[dict[str, Any]]:
         """Every migration of ``services`` (default: all) and whether it is applied."""
 
+    @rpc("data:health:read", scope="any")
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (ping, pool, connections, table sizes, migrations), as a dict."""
 
+    @rpc("data:query:read", scope="any")
     async def query_advice(self, caller: Principal, min_rows: int = 10000) -> list[dict[str, Any]]:
         """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""

@@ -1,8 +1,10 @@
-"""Typed client of aria_queue: the signatures of its declared RPC methods (generated).
+"""Typed client of aria_queue: its declared RPC surface (generated from the service).
 
 Callers get one with ``deps.of(QueueClient)``, ``Depends(service_client(QueueClient))`` or
-``bind(QueueClient, transport)``; every method takes the caller's principal first. Regenerate with
-``scripts/gen_client.py queue --write`` after changing the service's surface.
+``bind(QueueClient, transport)``; every method takes the caller's principal first. The ``@rpc``
+lines repeat the service's declarations, so the gateway, the queue and the permission table read
+them here without importing the service. Regenerate with ``scripts/gen_client.py queue
+--write`` after changing the service's surface (a unit test fails until then).
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import client_of
+from aria_actors.runtime.rpc import client_of, rpc
 
 
 @client_of("aria_queue")
 class QueueClient:
+    @rpc("queue:job:write", scope="own")
     async def cancel(self, caller: Principal, ids: list[int]) -> dict[str, list[int]]:
         """Cancel the caller's jobs: waiting ones now, executing ones through their executor."""
 
+    @rpc("queue:job:write", scope="own")
     async def enqueue(
         self,
         caller: Principal,
@@ -27,12 +31,15 @@ class QueueClient:
     ) -> dict[str, Any]:
         """Enqueue one job that runs as ``caller``, who must be allowed to enqueue ``worker``."""
 
+    @rpc("queue:job:write", scope="own")
     async def enqueue_many(self, caller: Principal, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Enqueue many jobs in one statement, all running as ``caller`` (checked before any insert)."""
 
+    @rpc("queue:job:read", scope="own")
     async def get_job(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """One job the caller may read (another's job is answered as not found)."""
 
+    @rpc("queue:job:list", scope="own")
     async def list_jobs(
         self,
         caller: Principal,
@@ -44,24 +51,31 @@ class QueueClient:
     ) -> list[dict[str, Any]]:
         """Jobs the caller may see, in id order: its own, its tenant's, or all (by its rights)."""
 
+    @rpc("queue:metrics:read", scope="any")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
 
+    @rpc("queue:queue:pause", scope="any")
     async def pause(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Stop fetching jobs of ``queue`` on every node (running jobs finish)."""
 
+    @rpc("queue:health:read")
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (database, queue depths, live executors), as a dict."""
 
+    @rpc("queue:queue:list", scope="any")
     async def queues(self, caller: Principal) -> list[dict[str, Any]]:
         """Every queue: settings, job counts by state, oldest available age, live executors."""
 
+    @rpc("queue:queue:resume", scope="any")
     async def resume(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Fetch jobs of ``queue`` again."""
 
+    @rpc("queue:job:write", scope="own")
     async def retry(self, caller: Principal, ids: list[int]) -> list[int]:
         """Make the caller's jobs available now; returns the ids moved (others are skipped)."""
 
+    @rpc("queue:queue:scale", scope="any")
     async def scale(
         self,
         caller: Principal,
@@ -71,5 +85,6 @@ class QueueClient:
     ) -> dict[str, Any]:
         """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
 
+    @rpc("queue:worker:list")
     async def workers(self, caller: Principal) -> list[str]:
         """Registered worker names (``service:<svc>.<method>`` jobs come on top)."""

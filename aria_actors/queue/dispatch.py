@@ -61,32 +61,35 @@ def parse(name: str) -> tuple[str, str]:
     return m.group(1), m.group(2)
 
 
-def service_class(service: str, classes: Mapping[str, type] | None = None) -> type:
-    """The class of ``service``: from ``classes`` if given (tests), else the runtime registry."""
+def surface_of(service: str, classes: Mapping[str, type] | None = None) -> Mapping[str, RpcSpec]:
+    """The declared surface of ``service``: its typed client's (no service module is imported),
+    or, in tests, that of the class ``classes`` names for it."""
     if classes is not None:
         cls = classes.get(service)
         if cls is None:
             raise UnknownWorker(f"no service named {service!r}", worker=service)
-        return cls
-    from aria_actors.runtime.registry import load_service_class, spec_by_name
+        return surface(cls)
+    from aria_actors.runtime.registry import client_class
 
     try:
-        return load_service_class(spec_by_name(service))
+        proto = client_class(service)
     except NotFound:
         raise UnknownWorker(f"no service named {service!r}; `aria services` lists them",
                             worker=service) from None
+    return surface(proto) if proto is not None else {}
 
 
 def target_spec(service: str, method: str, classes: Mapping[str, type] | None = None) -> RpcSpec:
-    """The declaration of the method a ``service:`` job calls; refuses one a job may not call."""
-    cls = service_class(service, classes)
+    """The declaration of the method a ``service:`` job calls; refuses one a job may not call.
+
+    A method that is not declared (a lifecycle or private method, or none at all) is refused the
+    same way as one declared without ``job=True``: a 403 that does not say which it was.
+    """
+    spec = surface_of(service, classes).get(method)
     name = f"{PREFIX}{service}.{method}"
-    spec = surface(cls).get(method)
     if spec is None:
-        if callable(getattr(cls, method, None)):
-            raise JobNotAllowed(f"{service}.{method} is not an RPC method, so no job may call it",
-                                worker=name)
-        raise UnknownWorker(f"{service} has no method {method!r}", worker=name)
+        raise JobNotAllowed(f"{service}.{method} is not a declared RPC method, so no job may call it",
+                            worker=name)
     if not spec.job:
         raise JobNotAllowed(f"{service}.{method} is not declared callable by jobs (job=True)",
                             worker=name)

@@ -56,3 +56,27 @@ def load_service_class(spec: ServiceSpec) -> type[Service]:
     if not module_name or not attr:
         raise ValueError(f"{spec.name}: entrypoint must be 'module:Class', got {spec.entrypoint!r}")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def client_class(service: str) -> type | None:
+    """The typed client of ``service`` (``aria_actors.<svc>.client``), None for one with no surface.
+
+    Declarations are read here, not from the service class, so the gateway, the queue and the
+    permission table never import a service's implementation.
+    """
+    from aria_actors.runtime.rpc import service_of
+
+    module_name = service.removeprefix("aria_")
+    if module_name not in SERVICE_MODULES:
+        raise NotFound(f"no service named {service!r}; `aria services` lists them", service=service)
+    try:
+        module = importlib.import_module(f"aria_actors.{module_name}.client")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"aria_actors.{module_name}.client":
+            raise
+        return None
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "__aria_service__", None) == service:
+            assert service_of(value) == service
+            return value
+    return None

@@ -95,12 +95,10 @@ def client_methods(proto: type) -> frozenset[str]:
 
 @functools.cache
 def spec_of(proto: type, method: str) -> RpcSpec:
-    """The service's declaration behind ``proto.method`` (imports the service's module: cheap)."""
-    from aria_actors.runtime.registry import load_service_class, spec_by_name
-
-    declared = surface(load_service_class(spec_by_name(service_of(proto))))
+    """The declaration behind ``proto.method``, read from the typed client (no service import)."""
+    declared = surface(proto)
     if method not in declared:
-        raise TypeError(f"{proto.__name__}.{method} is not an RPC method of {service_of(proto)}")
+        raise TypeError(f"{proto.__name__}.{method} is not a declared RPC method of {service_of(proto)}")
     return declared[method]
 
 

@@ -1,8 +1,10 @@
-"""Typed client of aria_security: the signatures of its declared RPC methods (generated).
+"""Typed client of aria_security: its declared RPC surface (generated from the service).
 
 Callers get one with ``deps.of(SecurityClient)``, ``Depends(service_client(SecurityClient))`` or
-``bind(SecurityClient, transport)``; every method takes the caller's principal first. Regenerate with
-``scripts/gen_client.py security --write`` after changing the service's surface.
+``bind(SecurityClient, transport)``; every method takes the caller's principal first. The ``@rpc``
+lines repeat the service's declarations, so the gateway, the queue and the permission table read
+them here without importing the service. Regenerate with ``scripts/gen_client.py security
+--write`` after changing the service's surface (a unit test fails until then).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import client_of
+from aria_actors.runtime.rpc import client_of, rpc
 
 
 @client_of("aria_security")
 class SecurityClient:
+    @rpc("security:policy:read")
     async def authorize(
         self,
         caller: Principal,
@@ -24,12 +27,15 @@ class SecurityClient:
     ) -> bool:
         """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?"""
 
+    @rpc()
     async def ca_certificate(self, caller: Principal) -> str:
         """The CA's certificate (PEM), to verify what ``issue_certificate`` signed."""
 
+    @rpc()
     async def crl(self, caller: Principal) -> str:
         """The certificate revocation list (PEM)."""
 
+    @rpc("security:transit:datakey", scope="any")
     async def datakey(
         self,
         caller: Principal,
@@ -40,9 +46,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
+    @rpc("security:database:creds", scope="any")
     async def db_creds(self, caller: Principal, role: str, *, service: str | None = None) -> dict[str, Any]:
         """New database user with a lease; it is dropped when the lease expires or is revoked."""
 
+    @rpc("security:database:creds", scope="any")
     async def db_static_creds(
         self,
         caller: Principal,
@@ -52,6 +60,7 @@ class SecurityClient:
     ) -> dict[str, Any]:
         """Credentials of a static role; a service acting for itself gets only roles named after it."""
 
+    @rpc("security:transit:decrypt", scope="any")
     async def decrypt(
         self,
         caller: Principal,
@@ -63,6 +72,7 @@ class SecurityClient:
     ) -> bytes:
         ...
 
+    @rpc("security:transit:encrypt", scope="any")
     async def encrypt(
         self,
         caller: Principal,
@@ -74,6 +84,7 @@ class SecurityClient:
     ) -> str:
         ...
 
+    @rpc("security:certificate:issue", scope="any")
     async def issue_certificate(
         self,
         caller: Principal,
@@ -84,9 +95,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
+    @rpc("security:token:issue", scope="any")
     async def issue_service_token(self, caller: Principal, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
 
+    @rpc("security:token:issue", scope="own")
     async def issue_token(
         self,
         caller: Principal,
@@ -96,9 +109,11 @@ class SecurityClient:
     ) -> str:
         """A signed JWT for ``subject``; never stronger than the caller (see ``mintable_claims``)."""
 
+    @rpc(public=True)
     async def jwks(self, caller: Principal) -> dict[str, Any]:
         ...
 
+    @rpc("security:secret:delete", scope="any")
     async def kv_delete(
         self,
         caller: Principal,
@@ -109,9 +124,11 @@ class SecurityClient:
     ) -> None:
         ...
 
+    @rpc("security:secret:destroy", scope="any")
     async def kv_destroy(self, caller: Principal, path: str, *, service: str | None = None) -> None:
         ...
 
+    @rpc("security:secret:read", scope="any")
     async def kv_get(
         self,
         caller: Principal,
@@ -122,9 +139,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
+    @rpc("security:secret:list", scope="any")
     async def kv_list(self, caller: Principal, prefix: str = '', *, service: str | None = None) -> list[str]:
         ...
 
+    @rpc("security:secret:write", scope="any")
     async def kv_put(
         self,
         caller: Principal,
@@ -136,6 +155,7 @@ class SecurityClient:
     ) -> int:
         ...
 
+    @rpc("security:secret:write", scope="any")
     async def kv_undelete(
         self,
         caller: Principal,
@@ -146,6 +166,7 @@ class SecurityClient:
     ) -> None:
         ...
 
+    @rpc("security:secret:read", scope="any")
     async def kv_versions(
         self,
         caller: Principal,
@@ -155,9 +176,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
+    @rpc("security:certificate:revoke", scope="any")
     async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
         ...
 
+    @rpc("security:transit:rewrap", scope="any")
     async def rewrap(
         self,
         caller: Principal,
@@ -168,23 +191,30 @@ class SecurityClient:
     ) -> str:
         ...
 
+    @rpc("security:policy:read")
     async def roles(self, caller: Principal) -> dict[str, list[str]]:
         """The role table RBAC decides with (role -> permissions), e.g. to validate role names."""
 
+    @rpc("security:key:rotate", scope="any")
     async def rotate_jwt_key(self, caller: Principal) -> int:
         ...
 
+    @rpc("security:key:rotate", scope="any")
     async def rotate_key(self, caller: Principal, key_name: str) -> int:
         ...
 
+    @rpc("security:vault:seal", scope="any")
     async def seal(self, caller: Principal) -> None:
         """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""
 
+    @rpc("security:secret:token", scope="any")
     async def service_token(self, caller: Principal, service: str) -> dict[str, Any]:
         """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
 
+    @rpc("security:vault:unseal", scope="any")
     async def unseal(self, caller: Principal) -> None:
         """Unseal the embedded OpenBao again with the HSM-wrapped key."""
 
+    @rpc()
     async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
         ...

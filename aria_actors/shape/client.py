@@ -1,8 +1,10 @@
-"""Typed client of aria_shape: the signatures of its declared RPC methods (generated).
+"""Typed client of aria_shape: its declared RPC surface (generated from the service).
 
 Callers get one with ``deps.of(ShapeClient)``, ``Depends(service_client(ShapeClient))`` or
-``bind(ShapeClient, transport)``; every method takes the caller's principal first. Regenerate with
-``scripts/gen_client.py shape --write`` after changing the service's surface.
+``bind(ShapeClient, transport)``; every method takes the caller's principal first. The ``@rpc``
+lines repeat the service's declarations, so the gateway, the queue and the permission table read
+them here without importing the service. Regenerate with ``scripts/gen_client.py shape
+--write`` after changing the service's surface (a unit test fails until then).
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import client_of
+from aria_actors.runtime.rpc import client_of, rpc
 
 
 @client_of("aria_shape")
 class ShapeClient:
+    @rpc("shape:character:read")
     async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
         ...
 
+    @rpc("shape:completion:generate", job=True)
     async def complete(
         self,
         caller: Principal,
@@ -30,6 +34,7 @@ class ShapeClient:
     ) -> list[str]:
         """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one..."""
 
+    @rpc("shape:completion:generate")
     async def complete_ab(
         self,
         caller: Principal,
@@ -41,6 +46,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
 
+    @rpc("shape:character:write")
     async def create_character(
         self,
         caller: Principal,
@@ -54,6 +60,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Store a character as version 1: the one given (validated) or a newly generated one."""
 
+    @rpc("shape:character:generate", job=True)
     async def describe(
         self,
         caller: Principal,
@@ -65,9 +72,11 @@ class ShapeClient:
     ) -> str:
         """A generated text description of a character with ``traits``."""
 
+    @rpc("shape:completion:generate", job=True)
     async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings from the served version (never split by an A/B test)."""
 
+    @rpc("shape:character:write")
     async def evolve_character(
         self,
         caller: Principal,
@@ -82,9 +91,11 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """A new version of a character with the given changes; refused if the result is invalid."""
 
+    @rpc("shape:traffic:write")
     async def feedback(self, caller: Principal, version: str, value: float) -> None:
         """An outcome score for a response served by ``version`` (what promotion compares); stored..."""
 
+    @rpc("shape:character:generate", job=True)
     async def generate(
         self,
         caller: Principal,
@@ -97,6 +108,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """A character of ``template`` (a name or an inline template), multi-modal."""
 
+    @rpc("shape:character:read")
     async def get_character(
         self,
         caller: Principal,
@@ -105,33 +117,43 @@ class ShapeClient:
     ) -> dict[str, Any]:
         ...
 
+    @rpc("shape:model:read")
     async def get_model(self, caller: Principal, model_id: str) -> dict[str, Any]:
         ...
 
+    @rpc("shape:template:read")
     async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
         ...
 
+    @rpc("shape:model:list")
     async def list_models(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
+    @rpc("shape:template:list")
     async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
+    @rpc("shape:model:deploy", scope="any")
     async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
 
+    @rpc("shape:character:read")
     async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
         """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""
 
+    @rpc("shape:model:promote", scope="any")
     async def promote(self, caller: Principal, version: str | None = None) -> dict[str, Any]:
         """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other..."""
 
+    @rpc("shape:template:write")
     async def put_template(self, caller: Principal, data: dict[str, Any]) -> dict[str, Any]:
         ...
 
+    @rpc("shape:completion:generate")
     async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
         """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
 
+    @rpc("shape:model:write", scope="any")
     async def register_model(
         self,
         caller: Principal,
@@ -144,6 +166,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Record a model version (a checkpoint directory) with its lineage and metrics."""
 
+    @rpc("shape:model:promote", scope="any")
     async def set_traffic(
         self,
         caller: Principal,
@@ -152,6 +175,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Start an A/B test: generation requests split between versions by weight (a running test is..."""
 
+    @rpc("shape:completion:generate")
     async def start_stream(
         self,
         caller: Principal,
@@ -163,6 +187,7 @@ class ShapeClient:
     ) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the same..."""
 
+    @rpc("shape:model:train")
     async def start_training(
         self,
         caller: Principal,
@@ -177,12 +202,15 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Enqueue a GRPO run on the served model whose result becomes model version ``version_id``..."""
 
+    @rpc("shape:traffic:read")
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
         """The running split's weights, leader and per-version metrics (flushed first, so the stored..."""
 
+    @rpc("shape:model:read")
     async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """A training job's state; once completed, with the model version it registered."""
 
+    @rpc("shape:template:read")
     async def validate(
         self,
         caller: Principal,

@@ -225,7 +225,7 @@ async def test_service_workers_dispatch_to_the_named_service_as_the_enqueuer():
             reg.get(bad)
     with pytest.raises(UnknownWorker):
         Registry(services={}).check_target("service:aria_fake.look")
-    with pytest.raises(UnknownWorker):
+    with pytest.raises(JobNotAllowed):  # undeclared and unknown methods answer alike
         reg.check_target("service:aria_fake.nothing_here")
     new = producer.build("service:aria_fake.look", {"full": True}, registry=reg, enqueued_by=LOOKER,
                          gate=GATE)

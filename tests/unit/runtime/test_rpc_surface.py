@@ -32,6 +32,8 @@ def test_typed_client_mirrors_the_declared_surface(module: str) -> None:
     service_cls = load_service_class(next(s for s in all_specs() if s.name == service_of(proto)))
     declared = surface(service_cls)
     assert client_methods(proto) == set(declared), "re-run scripts/gen_client.py " + module
+    # the client carries the same declarations (what the gateway and the queue read)
+    assert dict(surface(proto)) == dict(declared), "re-run scripts/gen_client.py " + module
     for name in declared:
         want = inspect.signature(getattr(service_cls, name))
         got = inspect.signature(getattr(proto, name))
