@@ -20,6 +20,7 @@ from aria_actors.runtime.service import ServiceClient
 P = TypeVar("P")
 
 PROBLEM_JSON = "application/problem+json"
+TRACEBACK = "Traceback (most recent call last)"
 log = logging.getLogger("aria.http")
 
 _STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
@@ -40,7 +41,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         cause = getattr(exc, "cause", None)
         if isinstance(cause, AriaError):
             exc = cause
-        return problem_response(exc.problem(instance=request.url.path))
+        doc = exc.problem(instance=request.url.path)
+        detail = str(doc.get("detail", ""))
+        if TRACEBACK in detail:
+            # A message built from an error raised in a Ray actor carries that actor's
+            # traceback: it goes to the log, never to the client.
+            log.warning("%s on %s: %s", exc.type, request.url.path, detail)
+            doc["detail"] = detail.split(TRACEBACK)[0].rstrip(" :\n") or exc.title
+        return problem_response(doc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

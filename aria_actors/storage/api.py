@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -125,7 +126,11 @@ async def get_content(client: Client, name: AssetName,
                       range_: str | None = Header(None, alias="Range", max_length=100),
                       caller: Principal = permits(StorageClient.read_range)) -> Response:
     info = await client.info(caller, name, version)
-    headers = {"Accept-Ranges": "bytes", "ETag": f'"{info["name"]}@{info["version"]}"'}
+    # Header values are latin-1: the name is percent-encoded so any asset name makes a valid ETag.
+    etag = quote(f"{info['name']}@{info['version']}", safe="/@")
+    headers = {"Accept-Ranges": "bytes", "ETag": f'"{etag}"'}
+    # A content type stored before types were checked may not fit a header either.
+    media_type = info["content_type"] if str(info["content_type"]).isascii() else "application/octet-stream"
     if range_:
         m = _RANGE.match(range_.strip())
         size = info["size"]
@@ -141,7 +146,7 @@ async def get_content(client: Client, name: AssetName,
             return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
         data = await client.read_range(caller, name, start, end, info["version"])
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        return Response(data, status_code=206, media_type=info["content_type"], headers=headers)
+        return Response(data, status_code=206, media_type=media_type, headers=headers)
     size, version = info["size"], info["version"]
 
     async def body():
@@ -149,7 +154,7 @@ async def get_content(client: Client, name: AssetName,
             yield await client.read_range(caller, name, offset, min(offset + PART, size), version)
 
     headers["Content-Length"] = str(size)
-    return StreamingResponse(body(), media_type=info["content_type"], headers=headers)
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
 
 
 @router.get("/assets/{name:path}/index", summary="A version's .caibx index (desync/casync)")

@@ -94,8 +94,10 @@ def test_parse_time() -> None:
 
 # -- every malformed token is InvalidToken (401), never a TypeError/ValueError/500 ---------------
 NOW = int(time.time())
+# Valid long enough that a test collected early in a long run still meets an unexpired token.
+LIFE = 24 * 3600
 GOOD_HEAD = {"alg": "EdDSA", "kid": "aria-jwt:v1"}
-GOOD_BODY = {"iss": "aria", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + 60}
+GOOD_BODY = {"iss": "aria", "sub": "u", "iat": NOW, "nbf": NOW, "exp": NOW + LIFE}
 
 
 def _part(value) -> str:
@@ -155,18 +157,18 @@ MALFORMED_BODIES = {
     "body-string": "claims",
     "body-deep": '{"a":' * 2000 + "1" + "}" * 2000,
     "body-not-utf8": b"\xc3\x28",
-    "body-dup-exp": f'{{"iss":"aria","sub":"u","exp":0,"exp":{NOW + 60}}}',
+    "body-dup-exp": f'{{"iss":"aria","sub":"u","exp":0,"exp":{NOW + LIFE}}}',
     "exp-missing": _body(exp=_DROP),
     "exp-string": _body(exp="never"),
-    "exp-list": _body(exp=[NOW + 60]),
+    "exp-list": _body(exp=[NOW + LIFE]),
     "exp-dict": _body(exp={}),
     "exp-bool": _body(exp=True),
     "exp-null": _body(exp=None),
-    "exp-nan": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": NaN'),
-    "exp-infinity": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": Infinity'),
-    "exp-1e400": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": 1e400'),
+    "exp-nan": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + LIFE}', '"exp": NaN'),
+    "exp-infinity": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + LIFE}', '"exp": Infinity'),
+    "exp-1e400": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + LIFE}', '"exp": 1e400'),
     "exp-huge-int": _body(exp=10**40),
-    "exp-over-4300-digits": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + 60}', '"exp": ' + "9" * 5000),
+    "exp-over-4300-digits": json.dumps(GOOD_BODY).replace(f'"exp": {NOW + LIFE}', '"exp": ' + "9" * 5000),
     "exp-negative": _body(exp=-1),
     "nbf-string": _body(nbf="now"),
     "nbf-dict": _body(nbf={"a": 1}),
