@@ -14,7 +14,17 @@ Prints ``gateway_p50`` and ``gateway_p99`` lines (``name: aria X, peer Y, ratio 
 Asserts nothing about time.
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, bench/ comes first on sys.path and bench/queue.py would shadow the standard
+# library's queue (which urllib3 imports).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.modules.pop("queue", None)
 
 import argparse
 import json
@@ -22,23 +32,23 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
+
+# At module level: FastAPI resolves the route's (string) annotations from the module's globals.
+from fastapi import FastAPI, HTTPException, Request
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.fixtures.aria_up import ARIA, aria_env  # noqa: E402
+from tests.fixtures.aria_up import ARIA, aria_env
 
 PEER_ROUTE = "/bench-peer"
 
 
 def peer_app(jwks: dict[str, Any], namespace: str) -> Any:
     """The bare endpoint: verify, call the engine actor, answer. Built inside the replica."""
-    from fastapi import FastAPI, HTTPException, Request
     from ray import serve
 
     app = FastAPI()
@@ -58,6 +68,8 @@ def peer_app(jwks: dict[str, Any], namespace: str) -> Any:
         async def domains(self, request: Request) -> Any:
             from aria_actors.runtime.principal import Principal
 
+            # Named in the body so cloudpickle ships it: FastAPI resolves the annotation from it.
+            assert isinstance(request, Request)
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer":
                 raise HTTPException(401)
@@ -90,12 +102,13 @@ def main() -> None:
         token = subprocess.run([ARIA, "token"], env=env, capture_output=True, text=True, check=True).stdout.strip()
         ray_env = dict(line.removeprefix("export ").split("=", 1) for line in subprocess.run(
             [ARIA, "env"], env=env, capture_output=True, text=True, check=True).stdout.splitlines())
-        os.environ.update({k: v.strip("'") for k, v in ray_env.items() if k.startswith("RAY_")})
+        os.environ.update({k: v.strip("'") for k, v in ray_env.items() if k.startswith("RAY_AUTH")})
 
         import ray
         from ray import serve
 
-        ray.init(address=os.environ["RAY_ADDRESS"], namespace="aria", log_to_driver=False)
+        # RAY_ADDRESS from `aria env` is the dashboard (for `ray job submit`); join the GCS.
+        ray.init(address=f"127.0.0.1:{env['ARIA_RAY_PORT']}", namespace="aria", log_to_driver=False)
         jwks = httpx.get(f"{url}/v1/security/jwks").json()
         serve.run(peer_app(jwks, "aria"), name="bench_peer", route_prefix=PEER_ROUTE)
 
@@ -125,6 +138,10 @@ def main() -> None:
         print(f"# means: aria {means['aria']:.2f} ms, peer {means['peer']:.2f} ms")
         print(json.dumps({k: round(statistics.median(v), 3) for k, v in samples.items()}))
     finally:
+        import ray
+
+        if ray.is_initialized():  # leave the cluster before `aria down` stops it under us
+            ray.shutdown()
         subprocess.run([ARIA, "down"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
 

@@ -21,7 +21,7 @@
    ``generate()``), ``--tokens`` new tokens per prompt on both sides, one torch thread each.
    "burst": ``--batch`` requests at once, waiting for all; "sustained": ``2 * --batch`` clients
    each sending its next request when its last one returned. Serve runs as ``aria up`` runs it
-   (``runtime.localcluster.SERVE_ENV``: Serve's throughput-optimized mode).
+   (``cli.localcluster.SERVE_ENV``: Serve's throughput-optimized mode).
 5. The same loads through the shape service in a Ray actor and its Serve application (the path
    of the gateway's routes), with each request its own Serve request and with the service
    gathering concurrent requests into one (``inference_coalesce_s``), alternating round by round.
@@ -204,7 +204,7 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
     import ray
     from ray import serve
 
-    from aria_actors.runtime.localcluster import SERVE_ENV
+    from aria_actors.cli.localcluster import SERVE_ENV
     from aria_actors.shape.serving import deploy
 
     os.environ.update(SERVE_ENV)  # Serve as Aria runs it (`aria up` starts Ray with SERVE_ENV)
@@ -320,7 +320,7 @@ def bench_serve_service(model_dir: str, args: argparse.Namespace) -> None:
     import ray
     from ray import serve
 
-    from aria_actors.runtime.localcluster import SERVE_ENV
+    from aria_actors.cli.localcluster import SERVE_ENV
 
     os.environ.update(SERVE_ENV)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,

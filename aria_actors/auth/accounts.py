@@ -37,12 +37,15 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from aria_actors.auth import access, credentials, store, totp
 from aria_actors.auth import users as fields
 from aria_actors.auth.config import AuthSettings
 from aria_actors.auth.errors import (
     AccountDisabled,
     AccountLocked,
+    AuthNotStarted,
     InvalidChallenge,
     InvalidCredentials,
     InvalidMfaCode,
@@ -55,12 +58,11 @@ from aria_actors.auth.errors import (
     UserNotFound,
 )
 from aria_actors.auth.passwords import PasswordHasher, PasswordPolicy
+from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 
 if TYPE_CHECKING:
-    import asyncpg
-
     from aria_actors.security.client import SecurityClient
 
 MFA_KEY = "aria_auth-mfa"  # aria_security transit key that wraps TOTP secrets
@@ -97,15 +99,11 @@ class Accounts:
     @property
     def _security(self) -> SecurityClient:
         if self.security is None:
-            from aria_actors.auth.errors import AuthNotStarted
-
             raise AuthNotStarted()
         return self.security
 
     def _acquire(self) -> Any:
         if self.pool is None:
-            from aria_actors.auth.errors import AuthNotStarted
-
             raise AuthNotStarted()
         return self.pool.acquire()
 
@@ -115,8 +113,6 @@ class Accounts:
                           email: str | None = None, display_name: str | None = None,
                           roles: Collection[str] = ("user",)) -> dict[str, Any]:
         """A new user in ``tenant``; granting roles beyond ``user`` needs ``auth:role:assign``."""
-        import asyncpg
-
         access.gate().require(caller, "auth:user:write", {"type": "user", "tenant": tenant})
         access.may_assign_roles(caller, roles, tenant)
         username = fields.check_username(username)
@@ -457,8 +453,6 @@ class Accounts:
     @rpc("auth:token:read")
     async def introspect(self, caller: Principal, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, ...claims}`` for a valid access token of an open session."""
-        from aria_actors.runtime.errors import AriaError
-
         if not isinstance(token, str) or not token or len(token) > 8192:
             return {"active": False}
         try:

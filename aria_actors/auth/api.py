@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.auth.client import AuthClient
+from aria_actors.auth.errors import InvalidCredentials, InvalidTokenRequest
+from aria_actors.auth.oauth import MAX_BODY, grant_request, oauth_problem
 from aria_actors.runtime.errors import AriaError
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = ServiceRouter(prefix="/v1/auth", tags=["auth"])
 Client = Annotated[AuthClient, Depends(service_client(AuthClient))]
 Secret = Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -257,9 +259,6 @@ async def token(request: Request, client: Client, caller: Principal = permits(Au
                 ) -> JSONResponse:
     """Form-encoded (or JSON) grant. Errors are problem+json that also carry RFC 6749 5.2's
     ``error`` and ``error_description`` members, with its statuses (400, and 401 for a client)."""
-    from aria_actors.auth.errors import InvalidCredentials, InvalidTokenRequest
-    from aria_actors.auth.oauth import MAX_BODY, grant_request, oauth_problem
-
     try:
         if int(request.headers.get("content-length") or 0) > MAX_BODY:  # before reading it
             raise InvalidTokenRequest(f"the request body is larger than {MAX_BODY} bytes")

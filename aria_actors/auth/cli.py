@@ -21,8 +21,10 @@ import uuid
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from aria_actors.runtime.cli_support import TokenOpt, fail, gateway_call
+from aria_actors.cli.support import TokenOpt, fail, gateway_call
 
 app = typer.Typer(help="Users and logins of aria_auth (via the gateway).", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users (administrators).", no_args_is_help=True)
@@ -71,9 +73,6 @@ def login(username: str, tenant: str = TenantOpt,
 def ls(tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
        token: str | None = TokenOpt) -> None:
     """List users."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table("id", "tenant", "username", "roles", "mfa", "state", "last login")
     params = {"tenant": tenant} if tenant is not None else {}
     for u in gateway_call(token, "GET", "/v1/auth/users", params={**params, "limit": 1000}):
@@ -148,9 +147,6 @@ def client_add(name: str, role: list[str] = typer.Option(["service"], "--role", 
 def client_ls(tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant."),
               token: str | None = TokenOpt) -> None:
     """List machine clients."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table("id", "tenant", "name", "roles", "state", "last used")
     for c in gateway_call(token, "GET", "/v1/auth/clients", params={"tenant": tenant} if tenant is not None else {}):
         table.add_row(c["id"], c["tenant"] or "-", c["name"], ",".join(c["roles"]),

@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from aria_actors.auth import access, credentials, store
 from aria_actors.auth import users as fields
 from aria_actors.auth.accounts import ME
@@ -61,8 +63,6 @@ class MachineClients:
     async def create_client(self, caller: Principal, name: str, roles: Collection[str] = ("service",), *,
                             tenant: str = "") -> dict[str, Any]:
         """A new client; the result holds ``client_secret``, shown only now."""
-        import asyncpg
-
         access.gate().require(caller, "auth:client:write", {"type": "client", "tenant": tenant})
         access.may_assign_roles(caller, roles, tenant, always=True)
         name = fields.check_username(name)

@@ -1,14 +1,17 @@
-"""Settings of aria_auth (``ARIA_AUTH_*`` variables)."""
+"""Settings of aria_auth: ``[auth]`` in aria.toml, ``ARIA_AUTH_*`` in the environment."""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
 
 
-class AuthSettings(BaseSettings):
+class AuthSettings(SectionSettings):
     """Token lifetimes, password policy, lockout and MFA of aria_auth."""
 
+    section = "auth"
     model_config = SettingsConfigDict(env_prefix="ARIA_AUTH_", extra="forbid")
 
     access_ttl_s: int = Field(
@@ -35,3 +38,4 @@ class AuthSettings(BaseSettings):
         86400, ge=0, description="Ended sessions, spent refresh tokens and challenges are kept this long "
         "(so a reused token is still recognised as reused shortly after its session ended).")
     pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")
+

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from argon2 import PasswordHasher as Argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
 from aria_actors.auth.errors import WeakPassword
 
 MAX_LENGTH = 1024  # argon2 takes any length; this bounds the work one request can cause
@@ -40,8 +43,6 @@ class PasswordPolicy:
 
 class PasswordHasher:
     def __init__(self, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
-        from argon2 import PasswordHasher as Argon2
-
         self._argon2 = Argon2(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._dummy: str | None = None  # made on first use: not on the boot's path
 
@@ -49,8 +50,6 @@ class PasswordHasher:
         return self._argon2.hash(password)
 
     def verify(self, stored: str, password: str) -> bool:
-        from argon2.exceptions import InvalidHashError, VerificationError
-
         if len(password) > MAX_LENGTH:
             return False
         try:

@@ -1,6 +1,7 @@
 """aria_auth: users, password logins with lockout, rotating sessions, TOTP MFA, role assignment.
 
-The service opens its own asyncpg pool on the DSN aria_data gives it, has aria_data apply its
+The service opens its pool through aria_data's ``Database`` on the DSN aria_data gives it (so
+aria_data's statement timeout and typed connect errors apply), has aria_data apply its
 migrations (schema ``aria_auth``), and signs access tokens and wraps MFA secrets through
 aria_security. The logic is :class:`aria_actors.auth.accounts.Accounts` and
 :class:`aria_actors.auth.clients.MachineClients`, whose ``@rpc`` methods are the service's
@@ -26,38 +27,16 @@ from typing import Any
 
 from aria_actors.auth.accounts import ME, Accounts
 from aria_actors.auth.clients import MachineClients
-from aria_actors.auth.config import AuthSettings
+from aria_actors.auth.spec import SPEC
+from aria_actors.data.client import DataClient
+from aria_actors.data.pool import Database
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.runtime.spec import Health, Status
+from aria_actors.security.client import SecurityClient
 
 log = logging.getLogger("aria.auth")
-
-FEATURES = (
-    "mfa",
-    "oauth2-oidc",
-    "sessions",
-    "webrtc-peer-auth",
-    "biometric",
-    "permissions",
-    "dynamic-roles",
-    "resource-access-control",
-    "endpoint-protection",
-    "service-auth",
-)
-
-SPEC = ServiceSpec(
-    name="aria_auth",
-    layer=2,
-    depends_on=('aria_security', 'aria_data'),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=("sessions", "mfa", "dynamic-roles", "service-auth"),
-    features=FEATURES,
-    description="Users, sessions, tokens, MFA, OAuth2/OIDC, permissions",
-    entrypoint="aria_actors.auth.service:AuthService",
-)
 
 
 class AuthService(MachineClients, Accounts, Service):
@@ -67,35 +46,34 @@ class AuthService(MachineClients, Accounts, Service):
 
     def __init__(self, settings: AriaSettings, auth_settings: Any = None) -> None:
         Service.__init__(self, settings)
-        Accounts.__init__(self, None, None, auth_settings or AuthSettings())
+        Accounts.__init__(self, None, None, auth_settings or settings.auth)
         self._pruner: asyncio.Task[None] | None = None
+        self._db: Database | None = None
 
     async def start(self, deps: Deps) -> None:
         await Service.start(self, deps)
-        import asyncpg
-
-        from aria_actors.data.client import DataClient
-        from aria_actors.security.client import SecurityClient
 
         data, security = deps.of(DataClient), deps.of(SecurityClient)
         # Round trips side by side: this start is on the boot's critical path (aria_storage waits).
         dsn, roles = await asyncio.gather(data.dsn(ME), security.roles(ME))
-        pool = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=self.config.pool_size))
+        opening = asyncio.ensure_future(Database.connect(
+            dsn, name=SPEC.name, min_size=1, max_size=self.config.pool_size))
         try:
             await data.migrate(ME, SPEC.name)
         except BaseException:
             with contextlib.suppress(Exception):
-                await (await pool).close()
+                await (await opening).close()
             raise
-        self._attach(await pool, security, roles)
+        self._db = await opening
+        self._attach(self._db.pool, security, roles)
         self._pruner = periodic(self.config.prune_interval_s, self.prune, what="pruning ended sessions", log=log)
 
     async def stop(self) -> None:
         await stop_task(self._pruner)
         self._pruner = None
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            await pool.close()
+        db, self._db, self.pool = self._db, None, None
+        if db is not None:
+            await db.close()
 
     async def health(self) -> Health:
         if self.pool is None:

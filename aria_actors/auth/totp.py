@@ -6,34 +6,29 @@ passes it back, so a code that was used once is refused for the rest of its vali
 
 from __future__ import annotations
 
+import hmac
 import time
+
+import pyotp
 
 DIGITS = 6
 PERIOD_S = 30
 
 
 def new_secret() -> str:
-    import pyotp
-
     return pyotp.random_base32(32)  # 160 bits, RFC 4226's recommended length
 
 
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:
-    import pyotp
-
     return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD_S).provisioning_uri(name=account, issuer_name=issuer)
 
 
 def code_at(secret: str, at: float) -> str:
-    import pyotp
-
     return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD_S).at(int(at))
 
 
 def verify(secret: str, code: str, *, last_step: int = 0, window: int = 1, now: float | None = None) -> int | None:
     """The accepted time step, or None for a wrong, stale or replayed code."""
-    import hmac
-
     if not isinstance(code, str):
         return None
     code = code.strip().replace(" ", "")

@@ -6,10 +6,12 @@ in-process against a real supervisor (``LocalDirectory``) and runs against Ray (
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from aria_actors.coordinate.breaker import CircuitBreaker
-from aria_actors.runtime.errors import AriaError, ServiceUnavailable
+from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
+from aria_actors.runtime.registry import spec_by_name
 from aria_actors.runtime.service import ServiceClient
 
 
@@ -62,7 +64,7 @@ class RayDirectory:
         self._clients: dict[str, GuardedClient] = {}
 
     def _boot(self) -> Any:
-        import ray
+        import ray  # ray: the gateway app imports this module in-process without Ray; only RayDirectory needs it
 
         from aria_actors.runtime.boot import BOOT_ACTOR
 
@@ -78,9 +80,7 @@ class RayDirectory:
         return await self._ask_boot("service", name)
 
     async def _ask_boot(self, method: str, *args: Any) -> Any:
-        import asyncio
-
-        import ray
+        import ray  # ray: only RayDirectory needs it (see _boot)
 
         try:
             return await asyncio.wait_for(getattr(self._boot(), method).remote(*args), self.call_timeout_s)
@@ -91,9 +91,6 @@ class RayDirectory:
 
     def timeout_of(self, name: str) -> float:
         """The service's own call timeout when its spec sets one, else the setting."""
-        from aria_actors.runtime.errors import NotFound
-        from aria_actors.runtime.registry import spec_by_name
-
         try:
             own = spec_by_name(name).call_timeout_s
         except NotFound:
@@ -102,6 +99,7 @@ class RayDirectory:
 
     def client(self, name: str) -> GuardedClient:
         if name not in self._clients:
+            # ray: runtime.shell imports Ray; only RayDirectory needs it
             from aria_actors.runtime.shell import RayServiceClient
 
             breaker = self.breakers.setdefault(name, CircuitBreaker(name))

@@ -12,8 +12,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from aria_actors.coordinate.gateway import create_app, flat_routes, route_permits
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.registry import SERVICE_MODULES, client_class
 from aria_actors.runtime.rpc import Gate, RpcSpec, surface
 
 ROLES = ("admin", "operator", "editor", "viewer", "user", "service", "anonymous")
@@ -48,8 +50,6 @@ def decide(gate: Gate, spec: RpcSpec | None, role: str) -> bool:
 
 def gateway_app() -> Any:
     """The gateway's FastAPI app over no services: enough to read its routes and OpenAPI."""
-    from aria_actors.coordinate.gateway import create_app
-
     class _NoDirectory:
         async def status(self) -> dict[str, Any]:
             return {"phase": "none", "services": [], "counts": {}}
@@ -64,8 +64,6 @@ def gateway_app() -> Any:
 
 
 def route_doors(app: Any) -> list[Door]:
-    from aria_actors.coordinate.gateway import flat_routes, route_permits
-
     doors = []
     for route in flat_routes(app):
         methods = sorted(getattr(route, "methods", None) or ())
@@ -85,8 +83,6 @@ def route_doors(app: Any) -> list[Door]:
 
 
 def rpc_doors() -> list[Door]:
-    from aria_actors.runtime.registry import SERVICE_MODULES, client_class
-
     doors = []
     for module in SERVICE_MODULES:
         proto = client_class(f"aria_{module}")

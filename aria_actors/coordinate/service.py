@@ -10,31 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aria_actors.coordinate.directory import RayDirectory
+from aria_actors.coordinate.gateway import create_app
+from aria_actors.coordinate.spec import SPEC
 from aria_actors.runtime.service import Service
-from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.settings import AriaSettings, load_settings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
-
-SPEC = ServiceSpec(
-    name="aria_coordinate",
-    layer=5,
-    depends_on=("aria_security", "aria_auth"),
-    kind="deployment",
-    num_cpus=0.0,
-    capabilities=("service-discovery", "health-monitoring", "circuit-breakers", "routing"),
-    features=(
-        "service-discovery",
-        "health-monitoring",
-        "load-balancing",
-        "circuit-breakers",
-        "graceful-degradation",
-        "routing",
-        "api-versioning",
-        "cors",
-        "request-logging",
-    ),
-    description="HTTP gateway, discovery, circuit breakers",
-    entrypoint="aria_actors.coordinate.service:CoordinateService",
-)
 
 
 class CoordinateService(Service):
@@ -63,10 +44,8 @@ class CoordinateService(Service):
 
 
 def _gateway_class() -> Any:
-    from ray import serve
+    from ray import serve  # ray: CoordinateService is Ray-free (the service contract); only the Serve glue needs Ray
 
-    from aria_actors.coordinate.directory import RayDirectory
-    from aria_actors.coordinate.gateway import create_app
     from aria_actors.runtime.shell import DeploymentShell
 
     class Gateway(DeploymentShell):
@@ -80,7 +59,7 @@ def _gateway_class() -> Any:
 
 def serve_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str]:
     """The gateway application and its route prefix, for the boot actor's launcher."""
-    from ray import serve
+    from ray import serve  # ray: as in _gateway_class
 
     deployment = serve.deployment(
         name="gateway", ray_actor_options={"num_cpus": spec.num_cpus}, num_replicas=1,
@@ -94,10 +73,9 @@ def build_app(args: dict[str, Any]) -> Any:
     Also makes sure the boot actor exists and is booting, so a Serve config alone brings up Aria;
     the boot actor adopts this already-deployed gateway instead of deploying it again.
     """
-    import ray
+    import ray  # ray: as in _gateway_class (runtime.boot imports Ray too)
 
     from aria_actors.runtime.boot import get_or_create_boot
-    from aria_actors.runtime.settings import load_settings
 
     settings = load_settings(**args)
     if ray.is_initialized():

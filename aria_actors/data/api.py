@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from aria_actors.data.client import DataClient
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.spec import Status
 
-router = APIRouter(prefix="/v1/data", tags=["data"])
+router = ServiceRouter(prefix="/v1/data", tags=["data"])
 Client = Annotated[DataClient, Depends(service_client(DataClient))]
 _NAME = r"^[a-z][a-z0-9_]*$"
 ServiceQuery = Annotated[str, Query(min_length=1, max_length=64, pattern=_NAME,

@@ -33,10 +33,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aria_actors.data.errors import DataError
-from aria_actors.data.queries import query
+from aria_actors.data.sql_files import ident, literal, queries
 
 if TYPE_CHECKING:
     import asyncpg
+
+_SQL = queries("aria_actors.data", "archival")
 
 ARCHIVE_SCHEMA = "aria_archive"
 _QUALIFIED = re.compile(r"^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$")
@@ -89,12 +91,11 @@ async def register(conn: asyncpg.Connection, table: str, *, period: str = "month
     _split(table)
     if period not in ("day", "month"):
         raise DataError(f"period must be 'day' or 'month', got {period!r}", period=period)
-    kind = await conn.fetchval(
-        "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1)", table)
+    kind = await conn.fetchval(_SQL("relkind"), table)
     if kind != "p":
         raise DataError(f"{table} is not a partitioned table (PARTITION BY RANGE (time))",
                         table=table)
-    await conn.execute(query("archival", "register"), table, period, premake, hot_days,
+    await conn.execute(_SQL("register"), table, period, premake, hot_days,
                        retention_days)
 
 
@@ -103,9 +104,9 @@ async def maintain(conn: asyncpg.Connection, *, default_retention_days: int,
     """Create, archive and drop partitions of every registered table (see module docstring)."""
     now = now or datetime.now(UTC)
     report = Maintenance()
-    if not await conn.fetchval("SELECT to_regclass('aria_data.partitioned_tables') IS NOT NULL"):
+    if not await conn.fetchval(_SQL("registry_exists")):
         return report
-    for row in await conn.fetch(query("archival", "registered")):
+    for row in await conn.fetch(_SQL("registered")):
         async with conn.transaction():
             await _maintain_table(conn, row, default_retention_days, now, report)
     return report
@@ -115,13 +116,13 @@ async def _maintain_table(conn: asyncpg.Connection, row: asyncpg.Record, default
                           now: datetime, report: Maintenance) -> None:
     schema, base = _split(row["table_name"])
     period = row["period"]
-    parent = f'"{schema}"."{base}"'
+    parent = ident(schema, base)
     retention = timedelta(days=row["retention_days"] or default_retention)
     drop_before = now - retention
     archive_before = now - timedelta(days=row["hot_days"]) if row["hot_days"] else None
 
-    live = {r["name"] for r in await conn.fetch(query("archival", "attached"), parent)}
-    archived = {r["name"] for r in await conn.fetch(query("archival", "archived"), f"{base}\\_p%")}
+    live = {r["name"] for r in await conn.fetch(_SQL("attached"), parent)}
+    archived = {r["name"] for r in await conn.fetch(_SQL("archived"), f"{base}\\_p%")}
 
     for name in sorted(live | archived):
         start = _parse(name, base, period)
@@ -130,11 +131,13 @@ async def _maintain_table(conn: asyncpg.Connection, row: asyncpg.Record, default
         end = _next(start, period)
         where = ARCHIVE_SCHEMA if name in archived else schema
         if end <= drop_before:
-            await conn.execute(f'DROP TABLE "{where}"."{name}"')
+            await conn.execute(_SQL("drop_table").format(table=ident(where, name)))
             report.dropped.append(f"{where}.{name}")
         elif archive_before is not None and name in live and end <= archive_before:
-            await conn.execute(f'ALTER TABLE {parent} DETACH PARTITION "{schema}"."{name}"')
-            await conn.execute(f'ALTER TABLE "{schema}"."{name}" SET SCHEMA {ARCHIVE_SCHEMA}')
+            await conn.execute(_SQL("detach_partition").format(parent=parent,
+                                                                partition=ident(schema, name)))
+            await conn.execute(_SQL("set_schema").format(table=ident(schema, name),
+                                                          schema=ident(ARCHIVE_SCHEMA)))
             report.archived.append(f"{ARCHIVE_SCHEMA}.{name}")
 
     # From the retention limit on, so back-dated rows have a home; a partition made inside the
@@ -147,9 +150,8 @@ async def _maintain_table(conn: asyncpg.Connection, row: asyncpg.Record, default
         name = f"{base}_p{_suffix(start, period)}"
         end = _next(start, period)
         if name not in live and name not in archived and end > drop_before:
-            await conn.execute(
-                f'CREATE TABLE "{schema}"."{name}" PARTITION OF {parent} '
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-            )
+            await conn.execute(_SQL("create_partition").format(
+                partition=ident(schema, name), parent=parent,
+                start=literal(start.isoformat()), end=literal(end.isoformat())))
             report.created.append(f"{schema}.{name}")
         start = end

@@ -18,20 +18,23 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from aria_actors.data.dsn import mask
 from aria_actors.data.embedded import find_bin_dir
 from aria_actors.data.errors import BackupError
-from aria_actors.data.queries import query
+from aria_actors.data.sql_files import ident, queries
 
 if TYPE_CHECKING:
     import asyncpg
+
+_SQL = queries("aria_actors.data", "backup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,6 @@ def _split_password(dsn: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(dsn)
     if parts.password is None:
         return dsn, env
-    from urllib.parse import unquote
 
     env["PGPASSWORD"] = unquote(parts.password)
     host = parts.hostname or ""
@@ -72,12 +74,10 @@ def _run(exe: str, args: list[str], dsn: str, bin_dir: Path | None) -> None:
 async def backup(conn: asyncpg.Connection, dsn: str, path: str | Path,
                  *, bin_dir: Path | None = None) -> BackupInfo:
     """Dump the database ``dsn`` points at to ``path`` (custom format)."""
-    import asyncio
-
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    tables = len(await conn.fetch(query("backup", "user_tables")))
+    tables = len(await conn.fetch(_SQL("user_tables")))
     try:
         await asyncio.to_thread(
             _run, "pg_dump", ["--format=custom", f"--file={partial}"], dsn, bin_dir
@@ -91,24 +91,22 @@ async def backup(conn: asyncpg.Connection, dsn: str, path: str | Path,
 async def restore(conn: asyncpg.Connection, dsn: str, path: str | Path,
                   *, bin_dir: Path | None = None) -> int:
     """Restore ``path`` into the empty database ``dsn`` points at; returns its table count."""
-    import asyncio
-
     source = Path(path)
     if not source.is_file():
         raise BackupError(f"no backup file at {source}", path=str(source))
-    existing = await conn.fetch(query("backup", "user_tables"))
+    existing = await conn.fetch(_SQL("user_tables"))
     if existing:
         names = ", ".join(f"{r['schema']}.{r['name']}" for r in existing[:5])
         raise BackupError(
             f"restore needs an empty database; {mask(dsn)} has {len(existing)} table(s) ({names})",
             dsn=mask(dsn),
         )
-    await conn.execute(query("backup", "ensure_tenant_role"))
+    await conn.execute(_SQL("ensure_tenant_role"))
     await asyncio.to_thread(
         _run, "pg_restore",
         ["--no-owner", "--exit-on-error", "--single-transaction", str(source)], dsn, bin_dir,
     )
-    return len(await conn.fetch(query("backup", "user_tables")))
+    return len(await conn.fetch(_SQL("user_tables")))
 
 
 async def fingerprint(conn: asyncpg.Connection) -> dict[str, tuple[int, str]]:
@@ -118,11 +116,7 @@ async def fingerprint(conn: asyncpg.Connection) -> dict[str, tuple[int, str]]:
     row-level security would hide.
     """
     out: dict[str, tuple[int, str]] = {}
-    for r in await conn.fetch(query("backup", "user_tables")):
-        ident = f'"{r["schema"]}"."{r["name"]}"'
-        row = await conn.fetchrow(
-            f"SELECT count(*) AS n, coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') "
-            f"AS h FROM {ident} t"
-        )
+    for r in await conn.fetch(_SQL("user_tables")):
+        row = await conn.fetchrow(_SQL("table_digest").format(table=ident(r["schema"], r["name"])))
         out[f"{r['schema']}.{r['name']}"] = (row["n"], row["h"])
     return out

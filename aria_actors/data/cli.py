@@ -19,6 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from aria_actors.data import dsn as dsnlib
+from aria_actors.data.config import load_data_config
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.settings import load_settings
 
 app = typer.Typer(help="aria_data: migrations, backup and restore.", no_args_is_help=True)
 migrate_app = typer.Typer(help="Per-service SQL migrations.", no_args_is_help=True)
@@ -29,11 +36,9 @@ T = TypeVar("T")
 @contextlib.asynccontextmanager
 async def _database() -> AsyncIterator[tuple[Any, str]]:
     """(asyncpg connection, dsn) for the configured or embedded server."""
-    from aria_actors.data import dsn as dsnlib
-    from aria_actors.data.config import load_data_config
+    # light: every `aria` command imports this module; asyncpg and the server code load only for the command that runs
     from aria_actors.data.embedded import EmbeddedPostgres
     from aria_actors.data.pool import Database
-    from aria_actors.runtime.settings import load_settings
 
     settings = load_settings()
     config = load_data_config(pool_min_size=1, pool_max_size=1)
@@ -60,8 +65,6 @@ async def _database() -> AsyncIterator[tuple[Any, str]]:
 
 
 def _run(fn: Callable[[Any, str], Awaitable[T]]) -> T:
-    from aria_actors.runtime.errors import AriaError
-
     async def _main() -> T:
         async with _database() as (conn, url):
             return await fn(conn, url)
@@ -74,16 +77,11 @@ def _run(fn: Callable[[Any, str], Awaitable[T]]) -> T:
 
 
 def _fail(message: str) -> None:
-    from rich.console import Console
-
     Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
 def _print_states(rows: list[Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table("service", "version", "name", "state", "applied at")
     for s in rows:
         table.add_row(s.service, f"{s.version:04d}", s.name, s.state,
@@ -97,7 +95,7 @@ ServiceOpt = typer.Option(None, "--service", "-s", help="One service (aria_queue
 @migrate_app.command("status")
 def status(service: str | None = ServiceOpt) -> None:
     """Every migration and whether it is applied, pending, changed or missing."""
-    from aria_actors.data.migrations import migration_status
+    from aria_actors.data.migrations import migration_status  # light: as in _database
 
     _print_states(_run(lambda conn, _url: migration_status(conn, [service] if service else None)))
 
@@ -105,9 +103,7 @@ def status(service: str | None = ServiceOpt) -> None:
 @migrate_app.command("up")
 def up(service: str | None = ServiceOpt) -> None:
     """Apply pending migrations (all services in dependency order, or one)."""
-    from rich.console import Console
-
-    from aria_actors.data.migrations import migrate_up
+    from aria_actors.data.migrations import migrate_up  # light: as in _database
 
     done = _run(lambda conn, _url: migrate_up(conn, [service] if service else None))
     for a in done:
@@ -123,9 +119,7 @@ def down(
     to: int | None = typer.Option(None, "--to", min=0, help="Revert everything above this version."),
 ) -> None:
     """Revert the newest migration(s) of one service with their .down.sql files."""
-    from rich.console import Console
-
-    from aria_actors.data.migrations import migrate_down
+    from aria_actors.data.migrations import migrate_down  # light: as in _database
 
     done = _run(lambda conn, _url: migrate_down(conn, service, steps=steps, to_version=to))
     for a in done:
@@ -137,9 +131,7 @@ def down(
 @app.command("backup")
 def backup_cmd(path: str = typer.Argument(..., help="File to write (pg_dump custom format).")) -> None:
     """Dump the whole database to PATH."""
-    from rich.console import Console
-
-    from aria_actors.data.backup import backup
+    from aria_actors.data.backup import backup  # light: as in _database
 
     info = _run(lambda conn, url: backup(conn, url, path))
     Console().print(f"backup written to {info.path} ({info.size_bytes} bytes, {info.tables} tables)")
@@ -148,9 +140,7 @@ def backup_cmd(path: str = typer.Argument(..., help="File to write (pg_dump cust
 @app.command("restore")
 def restore_cmd(path: str = typer.Argument(..., help="A file written by `aria data backup`.")) -> None:
     """Restore PATH into the (empty) database."""
-    from rich.console import Console
-
-    from aria_actors.data.backup import restore
+    from aria_actors.data.backup import restore  # light: as in _database
 
     tables = _run(lambda conn, url: restore(conn, url, path))
     Console().print(f"restored {tables} tables from {path}")

@@ -1,17 +1,20 @@
-"""Settings of aria_data (``ARIA_DATA_*``). The database URL itself is ``ARIA_DATABASE_URL`` in
+"""Settings of aria_data: ``[data]`` in aria.toml, ``ARIA_DATA_*`` in the environment. The database
+URL itself is ``ARIA_DATABASE_URL`` in
 :class:`~aria_actors.runtime.settings.AriaSettings`; empty starts the embedded server."""
 
 from __future__ import annotations
 
 from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from aria_actors.runtime.errors import ConfigError
+from aria_actors.runtime.section import SectionSettings
 
 
-class DataConfig(BaseSettings):
+class DataSettings(SectionSettings):
     """Pool, timeout, retry and retention knobs of the database layer."""
 
+    section = "data"
     model_config = SettingsConfigDict(env_prefix="ARIA_DATA_", extra="forbid", frozen=True)
 
     pool_min_size: int = Field(1, ge=0, le=1000, description="Connections a pool keeps open.")
@@ -44,7 +47,7 @@ class DataConfig(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _sizes(self) -> DataConfig:
+    def _sizes(self) -> DataSettings:
         if self.pool_min_size > self.pool_max_size:
             raise ValueError(
                 f"pool_min_size ({self.pool_min_size}) must not exceed pool_max_size "
@@ -53,11 +56,14 @@ class DataConfig(BaseSettings):
         return self
 
 
-def load_data_config(**overrides: object) -> DataConfig:
-    """Load :class:`DataConfig`, turning validation errors into one ConfigError naming each
+DataConfig = DataSettings  # the former name
+
+
+def load_data_config(**overrides: object) -> DataSettings:
+    """Load :class:`DataSettings`, turning validation errors into one ConfigError naming each
     ``ARIA_DATA_*`` setting at fault."""
     try:
-        return DataConfig(**overrides)  # type: ignore[arg-type]
+        return DataSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

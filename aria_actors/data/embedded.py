@@ -34,10 +34,12 @@ import hashlib
 import importlib.util
 import logging
 import os
+import pwd
 import shlex
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,7 +215,6 @@ class EmbeddedPostgres:
         self.base.chmod(0o700)
         if self.user is None:
             return
-        import pwd
 
         _ensure_user(self.user)
         entry = pwd.getpwnam(self.user)
@@ -264,15 +265,11 @@ class EmbeddedPostgres:
 
     def _run(self, exe: str, *args: str, check: bool) -> subprocess.CompletedProcess[str]:
         # pg_ctl forks the postmaster; files (not pipes) keep it from holding our pipes open.
-        import tempfile
-
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             # The server's own group and no supplementary ones: keeping root's gid would make a
             # parent like /root (group root, no group bits) refuse it despite its o+x.
             as_user = {}
             if self.user:
-                import pwd
-
                 as_user = {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []}
             proc = subprocess.run(
                 [str(self.bin_dir / exe), *args], stdout=out, stderr=err, text=True,
@@ -296,8 +293,6 @@ def _alive(pid: int) -> bool:
 
 
 def _ensure_user(name: str) -> None:
-    import pwd
-
     try:
         pwd.getpwnam(name)
     except KeyError:

@@ -14,6 +14,7 @@ Public API::
 
     discover(service) -> list[Migration]                  the files, in version order
     await migrate_up(conn, services=None) -> list[Applied]     pending ones, dependency order
+    await migrate_database(dsn, services=None) -> list[Applied]  the same on a connection of its own
     await migrate_down(conn, service, steps=1) -> list[Applied]  newest first
     await migration_status(conn, services=None) -> list[MigrationState]
 
@@ -43,7 +44,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import asyncpg
 
 from aria_actors.data.errors import (
     MigrationChecksumMismatch,
@@ -53,16 +55,19 @@ from aria_actors.data.errors import (
     MigrationLockTimeout,
     MigrationMissing,
 )
-from aria_actors.data.queries import query
+from aria_actors.data.pool import connect_one
+from aria_actors.data.sql_files import ident, queries
+from aria_actors.runtime.graph import start_waves
+from aria_actors.runtime.registry import all_specs
 
-if TYPE_CHECKING:
-    import asyncpg
+_SQL = queries("aria_actors.data", "migrations")
 
 __all__ = [
     "Applied",
     "Migration",
     "MigrationState",
     "discover",
+    "migrate_database",
     "migrate_down",
     "migrate_up",
     "migration_status",
@@ -190,9 +195,6 @@ def _sha256(path: Path) -> str:
 def ordered_services(services: Iterable[str] | None = None, root: Path | None = None) -> list[str]:
     """Service names in migration (boot) order. Default: every registered service with a
     migrations folder under ``root``. Names not in the registry go last, by name."""
-    from aria_actors.runtime.graph import start_waves
-    from aria_actors.runtime.registry import all_specs
-
     order = [name for wave in start_waves(all_specs()) for name in wave]
     if services is None:
         wanted = {n for n in order if _folder(n, root).is_dir()}
@@ -208,9 +210,9 @@ def ordered_services(services: Iterable[str] | None = None, root: Path | None = 
 
 
 async def _applied_rows(conn: asyncpg.Connection, services: Sequence[str]) -> dict[tuple[str, int], Applied]:
-    if not await conn.fetchval(query("migrations", "table_exists")):
+    if not await conn.fetchval(_SQL("table_exists")):
         return {}
-    rows = await conn.fetch(query("migrations", "applied"), list(services))
+    rows = await conn.fetch(_SQL("applied"), list(services))
     return {
         (r["service"], r["version"]): Applied(
             r["service"], r["version"], r["name"], r["checksum"], r["applied_at"]
@@ -245,7 +247,7 @@ class _Locked:
 
     async def __aenter__(self) -> None:
         try:
-            await self.conn.execute(query("migrations", "lock"), LOCK_KEY, timeout=self.timeout)
+            await self.conn.execute(_SQL("lock"), LOCK_KEY, timeout=self.timeout)
         except TimeoutError:
             # The cancel may race the grant: release what we may hold (a no-op if we do not).
             await self.__aexit__()
@@ -255,13 +257,11 @@ class _Locked:
             ) from None
 
     async def __aexit__(self, *exc: object) -> None:
-        import asyncpg
-
         if self.conn.is_closed():
             return  # the server dropped the session and its lock with it
         # A broken session: the server releases the lock when the session goes.
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await self.conn.execute(query("migrations", "unlock"), LOCK_KEY)
+            await self.conn.execute(_SQL("unlock"), LOCK_KEY)
 
 
 async def migrate_up(
@@ -277,14 +277,12 @@ async def migrate_up(
     ``target`` stops at that version (only meaningful for one service). Returns what this call
     applied, in order; [] when everything was already applied.
     """
-    import asyncpg
-
     names = ordered_services(services, root)
     files = {s: discover(s, root) for s in names}
     done: list[Applied] = []
     async with _Locked(conn, lock_timeout_s):
         async with conn.transaction():
-            await conn.execute(query("migrations", "bootstrap"))
+            await conn.execute(_SQL("bootstrap"))
         applied = await _applied_rows(conn, names)
         _verify(files, applied)
         for svc in names:
@@ -293,11 +291,12 @@ async def migrate_up(
                     continue
                 try:
                     async with conn.transaction():
-                        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_of(svc)}"')
-                        await conn.execute(f'SET LOCAL search_path TO "{schema_of(svc)}", public')
+                        schema = ident(schema_of(svc))
+                        await conn.execute(_SQL("create_schema").format(schema=schema))
+                        await conn.execute(_SQL("search_path").format(schema=schema))
                         await conn.execute(m.up_sql())
                         at = await conn.fetchval(
-                            query("migrations", "record"), svc, m.version, m.name, m.checksum
+                            _SQL("record"), svc, m.version, m.name, m.checksum
                         )
                 except asyncpg.PostgresError as exc:
                     raise MigrationFailed(
@@ -307,6 +306,23 @@ async def migrate_up(
                     ) from exc
                 done.append(Applied(svc, m.version, m.name, m.checksum, at))
     return done
+
+
+async def migrate_database(
+    dsn: str,
+    services: Iterable[str] | None = None,
+    *,
+    setting: str = "ARIA_DATABASE_URL",
+    lock_timeout_s: float | None = 300.0,
+) -> list[Applied]:
+    """:func:`migrate_up` on a connection of its own to ``dsn``: the migrate step where no aria_data
+    service runs (tests, benchmarks, a service given its own database without aria_data). A
+    running service asks aria_data instead: ``deps.of(DataClient).migrate(ME, "<service>")``."""
+    conn = await connect_one(dsn, setting=setting, name="aria_migrate")
+    try:
+        return await migrate_up(conn, services, lock_timeout_s=lock_timeout_s)
+    finally:
+        await conn.close()
 
 
 async def migrate_down(
@@ -324,8 +340,6 @@ async def migrate_down(
     Reverting is refused (:class:`MigrationIrreversible`) before anything runs when one of them
     has no down file. Dependents are not checked: reverting a schema others use breaks them.
     """
-    import asyncpg
-
     if steps < 0 or (to_version is not None and to_version < 0):
         raise ValueError("steps and to_version must be >= 0")
     svc = service_name(service)
@@ -346,9 +360,9 @@ async def migrate_down(
         for m in plan:
             try:
                 async with conn.transaction():
-                    await conn.execute(f'SET LOCAL search_path TO "{schema_of(svc)}", public')
+                    await conn.execute(_SQL("search_path").format(schema=ident(schema_of(svc))))
                     await conn.execute(m.down_sql())
-                    await conn.execute(query("migrations", "forget"), svc, m.version)
+                    await conn.execute(_SQL("forget"), svc, m.version)
             except asyncpg.PostgresError as exc:
                 raise MigrationFailed(
                     f"{svc} down migration {m.down_path.name if m.down_path else m.name} failed and "

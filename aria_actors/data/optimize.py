@@ -23,10 +23,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aria_actors.data.queries import query
+from aria_actors.data.sql_files import queries
 
 if TYPE_CHECKING:
     import asyncpg
+
+_SQL = queries("aria_actors.data", "optimize")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +46,11 @@ class _Rollback(Exception):
 async def explain(conn: asyncpg.Connection, sql: str, *args: Any, analyze: bool = False
                   ) -> dict[str, Any]:
     """The plan of ``sql`` as PostgreSQL's JSON (``[0]["Plan"]``), with timings if ``analyze``."""
-    opts = "FORMAT JSON, ANALYZE, BUFFERS" if analyze else "FORMAT JSON"
+    prefix = _SQL("explain_analyze" if analyze else "explain")
     plan: Any = None
     try:
         async with conn.transaction():
-            plan = await conn.fetchval(f"EXPLAIN ({opts}) {sql}", *args)
+            plan = await conn.fetchval(f"{prefix} {sql}", *args)
             raise _Rollback
     except _Rollback:
         pass
@@ -66,7 +68,7 @@ def plan_nodes(plan: dict[str, Any]) -> list[str]:
 
 async def advice(conn: asyncpg.Connection, *, min_rows: int = 10_000) -> list[Advice]:
     out: list[Advice] = []
-    for r in await conn.fetch(query("optimize", "seq_scans"), min_rows):
+    for r in await conn.fetch(_SQL("seq_scans"), min_rows):
         out.append(Advice(
             "seq-scan", r["target"],
             f"{r['target']} ({r['rows']} rows) was read by {r['seq_scan']} sequential scans "
@@ -74,14 +76,14 @@ async def advice(conn: asyncpg.Connection, *, min_rows: int = 10_000) -> list[Ad
             "its queries filter on",
             dict(r),
         ))
-    for r in await conn.fetch(query("optimize", "unused_indexes")):
+    for r in await conn.fetch(_SQL("unused_indexes")):
         out.append(Advice(
             "unused-index", r["target"],
             f"index {r['target']} on {r['tbl']} ({r['bytes']} bytes) was never used since the "
             "statistics were reset: dropping it makes writes cheaper",
             dict(r),
         ))
-    for r in await conn.fetch(query("optimize", "unindexed_foreign_keys")):
+    for r in await conn.fetch(_SQL("unindexed_foreign_keys")):
         cols = ", ".join(r["columns"])
         out.append(Advice(
             "unindexed-fk", f"{r['tbl']}.{r['target']}",
@@ -89,7 +91,7 @@ async def advice(conn: asyncpg.Connection, *, min_rows: int = 10_000) -> list[Ad
             f"{r['tbl']} ({cols})",
             {"table": r["tbl"], "columns": list(r["columns"])},
         ))
-    for r in await conn.fetch(query("optimize", "dead_tuples")):
+    for r in await conn.fetch(_SQL("dead_tuples")):
         out.append(Advice(
             "dead-tuples", r["target"],
             f"{r['target']} has {r['dead']} dead rows for {r['rows']} live ones: VACUUM (ANALYZE) it",

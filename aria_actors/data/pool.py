@@ -1,14 +1,23 @@
-"""One asyncpg pool per process: sized from :class:`DataConfig`, typed connect errors, stats.
+"""The one way into PostgreSQL: asyncpg pools with Aria's settings, typed connect errors, stats.
 
 ``db = await Database.connect(dsn, config)`` then ``await db.fetch(...)``,
-``await db.transaction(fn, tenant=...)``, ``db.stats()``, ``await db.close()``.
+``await db.transaction(fn, tenant=...)``, ``db.stats()``, ``await db.close()``. Every service
+opens its pool here, on the URL ``DataClient.dsn`` gives it::
+
+    db = await Database.connect(dsn, name="aria_queue", min_size=1, max_size=cfg.pool_size)
+
+and code that needs one connection of its own (``LISTEN``, a session advisory lock) takes it from
+:func:`connect_one`. No other module calls ``asyncpg.create_pool`` (a unit test checks).
 
 Guarantees and caveats:
 - Connecting fails with one typed error within ``connect_timeout_s``, naming the setting the
   URL came from, password masked: :class:`DatabaseUrlInvalid` (malformed),
   :class:`DatabaseAuthFailed` (credentials refused), :class:`DatabaseUnreachable` (nothing
   answers, unknown host, unknown database, server starting up).
-- Every connection runs with ``statement_timeout`` (server side) and ``application_name=aria``.
+- Every connection runs with ``statement_timeout`` (server side, ``ARIA_DATA_STATEMENT_TIMEOUT_S``)
+  and ``application_name`` = the pool's ``name`` (the service), plus the caller's
+  ``server_settings``. Pool sizes are ``ARIA_DATA_POOL_MIN_SIZE``/``_MAX_SIZE`` unless the caller
+  (a service, from its own ``pool_size``) passes ``min_size``/``max_size``.
 - After the server restarts, broken connections are replaced on their next acquire (asyncpg
   checks ``is_closed``): the pool recovers without being re-created. A query running while the
   server goes away fails with :class:`DatabaseUnreachable` and is not retried (its effect is
@@ -19,6 +28,8 @@ Guarantees and caveats:
   ``acquire()``d connection are not (asyncpg's per-query logger cost ~16 % of simple-query
   throughput here, measured).
 - The DSN is kept only inside the pool; ``repr``, logs and stats carry the masked form.
+- Statements on ``db.pool`` or an ``acquire()``d connection get the settings and the statement
+  timeout, but a lost connection surfaces as asyncpg's own error there, not DatabaseUnreachable.
 """
 
 from __future__ import annotations
@@ -34,14 +45,16 @@ from typing import Any, TypeVar
 import asyncpg
 
 from aria_actors.data import dsn as dsnlib
-from aria_actors.data.config import DataConfig
+from aria_actors.data.config import DataConfig, load_data_config
 from aria_actors.data.errors import DatabaseAuthFailed, DatabaseUnreachable, DatabaseUrlInvalid
+from aria_actors.data.sql_files import query
 from aria_actors.data.transactions import Isolation, RetryPolicy, run_transaction
 
 log = logging.getLogger("aria.data.pool")
 _clock = time.perf_counter
 T = TypeVar("T")
 _LIVE: weakref.WeakSet[Database] = weakref.WeakSet()
+_PING = query("aria_actors.data", "health", "ping")
 
 
 # Errors meaning "the connection or the server went away".
@@ -89,19 +102,26 @@ class Database:
         *,
         setting: str = "ARIA_DATABASE_URL",
         name: str = "aria",
+        min_size: int | None = None,
+        max_size: int | None = None,
+        server_settings: dict[str, str] | None = None,
     ) -> Database:
-        """Open the pool (``pool_min_size`` connections) or raise one typed error."""
-        config = config or DataConfig()
+        """Open the pool (``min_size`` connections, default ``pool_min_size``) or raise one typed
+        error. ``name`` labels its stats and metrics and is its ``application_name``; ``setting``
+        names where ``dsn`` came from in errors."""
+        config = config or load_data_config()
+        lo = config.pool_min_size if min_size is None else min_size
+        hi = config.pool_max_size if max_size is None else max_size
+        if not 0 <= lo <= hi or hi < 1:
+            raise ValueError(f"pool {name!r}: need 0 <= min_size ({lo}) <= max_size ({hi}), "
+                             f"max_size >= 1")
         dsnlib.validate(dsn, setting)
         masked = dsnlib.mask(dsn)
-        settings = {"application_name": "aria"}
-        if config.statement_timeout_s:
-            settings["statement_timeout"] = str(int(config.statement_timeout_s * 1000))
         try:
             async with asyncio.timeout(config.connect_timeout_s):
                 pool = await asyncpg.create_pool(
-                    dsn, min_size=config.pool_min_size, max_size=config.pool_max_size,
-                    timeout=config.connect_timeout_s, server_settings=settings,
+                    dsn, min_size=lo, max_size=hi, timeout=config.connect_timeout_s,
+                    server_settings=_settings(config, name, server_settings),
                 )
         except Exception as exc:  # mapped to a typed error; unknown ones pass through
             raise _connect_error(exc, setting, masked, config.connect_timeout_s) from None
@@ -162,10 +182,11 @@ class Database:
 
     # -- health ------------------------------------------------------------------------------
 
-    async def ping(self) -> float:
-        """Round-trip seconds of ``SELECT 1`` (raises DatabaseUnreachable)."""
+    async def ping(self, timeout: float | None = None) -> float:
+        """Round-trip seconds of ``SELECT 1`` (raises DatabaseUnreachable); ``timeout`` defaults
+        to ``connect_timeout_s``."""
         t0 = time.perf_counter()
-        await self.fetchval("SELECT 1", timeout=self.config.connect_timeout_s)
+        await self.fetchval(_PING, timeout=timeout or self.config.connect_timeout_s)
         return time.perf_counter() - t0
 
     def stats(self) -> dict[str, Any]:
@@ -204,6 +225,36 @@ class Database:
             f"lost the database connection ({type(exc).__name__}: {exc}); the pool reconnects on "
             f"the next call: {self.masked_dsn}", dsn=self.masked_dsn,
         )
+
+
+async def connect_one(
+    dsn: str,
+    config: DataConfig | None = None,
+    *,
+    setting: str = "ARIA_DATABASE_URL",
+    name: str = "aria",
+    server_settings: dict[str, str] | None = None,
+) -> asyncpg.Connection:
+    """One connection outside any pool (for ``LISTEN`` or a session-level advisory lock), with the
+    same settings and typed connect errors as :meth:`Database.connect`; the caller closes it."""
+    config = config or load_data_config()
+    dsnlib.validate(dsn, setting)
+    masked = dsnlib.mask(dsn)
+    try:
+        async with asyncio.timeout(config.connect_timeout_s):
+            return await asyncpg.connect(dsn, timeout=config.connect_timeout_s,
+                                         server_settings=_settings(config, name, server_settings))
+    except Exception as exc:  # mapped to a typed error; unknown ones pass through
+        raise _connect_error(exc, setting, masked, config.connect_timeout_s) from None
+
+
+def _settings(config: DataConfig, name: str, extra: dict[str, str] | None) -> dict[str, str]:
+    # PostgreSQL keeps at most 63 bytes of application_name.
+    settings = {"application_name": name[:63]}
+    if config.statement_timeout_s:
+        settings["statement_timeout"] = str(int(config.statement_timeout_s * 1000))
+    settings.update(extra or {})
+    return settings
 
 
 def _connect_error(exc: Exception, setting: str, masked: str, timeout: float) -> Exception:
@@ -248,7 +299,7 @@ def _register_metrics() -> None:
         return
     _metrics_registered = True
     try:
-        from prometheus_client import REGISTRY
+        from prometheus_client import REGISTRY  # optional: prometheus_client may be absent (see below)
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
     except ImportError:  # metrics are optional
         return

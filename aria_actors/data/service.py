@@ -30,61 +30,41 @@ plain ``data:migration:read``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from aria_actors.data.archival import maintain
+from aria_actors.data.embedded import EmbeddedPostgres
+from aria_actors.data.errors import DataError, DataNotStarted
+from aria_actors.data.migrations import migrate_up, migration_status, ordered_services
+from aria_actors.data.migrations import service_name as full_name
+from aria_actors.data.optimize import advice
+from aria_actors.data.pool import Database
+from aria_actors.data.spec import SPEC
+from aria_actors.data.sql_files import queries
+from aria_actors.runtime.errors import AriaError, BadRequest
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.runtime.spec import Health, Status
+from aria_actors.security.client import SecurityClient
 
 if TYPE_CHECKING:
     from aria_actors.data.config import DataConfig
-    from aria_actors.data.embedded import EmbeddedPostgres
-    from aria_actors.data.pool import Database
-    from aria_actors.security.client import SecurityClient
 
 log = logging.getLogger("aria.data")
-
-FEATURES = (
-    "postgres",
-    "migrations",
-    "pools",
-    "schema",
-    "query-optimization",
-    "backup",
-    "archival",
-    "db-health",
-    "multi-tenant",
-    "distributed-transactions",
-)
-
-SPEC = ServiceSpec(
-    name="aria_data",
-    layer=1,
-    depends_on=('aria_security',),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=FEATURES,  # every seed feature is built and tested
-    features=FEATURES,
-    description="PostgreSQL: embedded server, pools, migrations, tenants, backup",
-    entrypoint="aria_actors.data.service:DataService",
-)
 
 ME = Principal.internal(SPEC.name)
 SECRET_PATH = "services/aria_data/database"
 # A service's migrations folder is found from its name, so a name must not be able to walk paths.
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADVICE_MIN_ROWS = 10**9
-_TABLE_SIZES = """
-SELECT n.nspname || '.' || c.relname AS name, pg_total_relation_size(c.oid) AS bytes,
-       c.reltuples::bigint AS rows_estimate
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname LIKE 'aria\\_%'
-ORDER BY bytes DESC LIMIT 20
-"""
-_CONNECTIONS = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+_HEALTH = queries("aria_actors.data", "health")
 
 
 class DataService(Service):
@@ -109,14 +89,10 @@ class DataService(Service):
         # start: 0.6-1.5 s on the 2-core machine) needs nothing from aria_security: it starts now,
         # while aria_security boots. start() stops it again if aria_security holds the URL of
         # another database (a URL given once with ARIA_DATABASE_URL is remembered there).
-        import asyncio
-
         if self.settings.database_url.get_secret_value() or self._early_server is not None:
             return
         try:
-            from aria_actors.data.config import load_data_config
-
-            self.embedded = self._new_embedded(load_data_config())
+            self.embedded = self._new_embedded(self.settings.data)
         except Exception:  # start() does the same again and reports what is wrong
             log.exception("preparing the embedded PostgreSQL failed")
             self.embedded = None
@@ -124,17 +100,12 @@ class DataService(Service):
         self._early_server = asyncio.ensure_future(asyncio.to_thread(self.embedded.start))
 
     def _new_embedded(self, config: DataConfig) -> EmbeddedPostgres:
-        from aria_actors.data.embedded import EmbeddedPostgres
-
         return EmbeddedPostgres(self.settings.home / "postgres",
                                 start_timeout_s=config.embedded_start_timeout_s)
 
     async def _drop_early_server(self) -> None:
         """Stop the embedded server prepare() started (the database is elsewhere, or the service
         stops without having started)."""
-        import asyncio
-        import contextlib
-
         early, self._early_server = self._early_server, None
         if early is None or self.embedded is None:
             return
@@ -144,14 +115,8 @@ class DataService(Service):
         self.embedded = None
 
     async def start(self, deps: Deps) -> None:
-        import asyncio
-
-        from aria_actors.data.config import load_data_config
-        from aria_actors.data.migrations import migrate_up, ordered_services
-        from aria_actors.data.pool import Database
-
         await super().start(deps)
-        self.config = load_data_config()
+        self.config = self.settings.data  # the tree's [data] section, validated at load
         dsn, setting = await self._resolve_dsn()
         self.db = await Database.connect(dsn, self.config, setting=setting, name="aria_data")
         self._dsn, self.dsn_source = dsn, setting
@@ -170,8 +135,6 @@ class DataService(Service):
         self._maintainer = asyncio.create_task(self._maintain_loop(), name="aria_data.partitions")
 
     async def _maintain_loop(self) -> None:
-        import asyncio
-
         assert self.config is not None
         while True:
             await asyncio.sleep(self.config.archive_interval_s)
@@ -182,9 +145,6 @@ class DataService(Service):
                 log.error("partition maintenance failed: %s", exc)
 
     async def stop(self) -> None:
-        import asyncio
-        import contextlib
-
         if self._maintainer is not None:
             self._maintainer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,16 +159,13 @@ class DataService(Service):
             self.embedded = None
 
     async def health(self) -> Health:
-        from aria_actors.data.errors import DataError
-        from aria_actors.data.migrations import migration_status
-
         if self.db is None:
             return Health(Status.STARTING if self.config is None else Status.FAILED, "not started")
         try:
             latency = await self.db.ping()
             async with self.db.acquire() as conn:
-                connections = await conn.fetchval(_CONNECTIONS)
-                sizes = [dict(r) for r in await conn.fetch(_TABLE_SIZES)]
+                connections = await conn.fetchval(_HEALTH("connections"))
+                sizes = [dict(r) for r in await conn.fetch(_HEALTH("table_sizes"))]
                 states = await migration_status(conn)
         except DataError as exc:
             return Health(Status.FAILED, exc.message, {"pool": self.db.stats()})
@@ -245,17 +202,12 @@ class DataService(Service):
     async def dsn(self, caller: Principal) -> str:
         """The URL (with credentials) other services open their own pools with."""
         if self._dsn is None:
-            from aria_actors.data.errors import DataNotStarted
-
             raise DataNotStarted()
         return self._dsn
 
     @rpc("data:migration:run", scope="any")
     async def migrate(self, caller: Principal, service_name: str) -> list[str]:
         """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
-        from aria_actors.data.migrations import migrate_up
-        from aria_actors.data.migrations import service_name as full_name
-
         _check_service_name(service_name)
         db = self._db()
         async with db.acquire() as conn:
@@ -272,9 +224,6 @@ class DataService(Service):
     @rpc("data:query:read", scope="any")
     async def query_advice(self, caller: Principal, min_rows: int = 10_000) -> list[dict[str, Any]]:
         """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
-        from aria_actors.data.optimize import advice
-        from aria_actors.runtime.errors import BadRequest
-
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or not (
                 1 <= min_rows <= MAX_ADVICE_MIN_ROWS):
             raise BadRequest(f"min_rows must be an integer from 1 to {MAX_ADVICE_MIN_ROWS}",
@@ -287,9 +236,6 @@ class DataService(Service):
     async def migrate_status(self, caller: Principal, services: list[str] | None = None
                              ) -> list[dict[str, Any]]:
         """Every migration of ``services`` (default: all) and whether it is applied."""
-        from aria_actors.data.migrations import migration_status
-        from aria_actors.runtime.errors import BadRequest
-
         if services is not None:
             if not isinstance(services, list | tuple) or len(services) > 64:
                 raise BadRequest("services must be a list of at most 64 service names")
@@ -306,10 +252,6 @@ class DataService(Service):
     # -- internals ---------------------------------------------------------------------------
 
     async def _maintain(self) -> dict[str, Any]:
-        import time
-
-        from aria_actors.data.archival import maintain
-
         db = self._db()
         async with db.acquire() as conn:
             report = await maintain(conn, default_retention_days=db.config.archive_retention_days)
@@ -319,17 +261,11 @@ class DataService(Service):
 
     def _db(self) -> Database:
         if self.db is None:
-            from aria_actors.data.errors import DataNotStarted
-
             raise DataNotStarted()
         return self.db
 
     async def _resolve_dsn(self) -> tuple[str, str]:
         """(dsn, the setting it came from) per the start diagram in the module docstring."""
-        import asyncio
-
-        from aria_actors.security.client import SecurityClient
-
         # Unit tests and tools may start aria_data alone; the runtime always gives aria_security.
         security = self.deps.of(SecurityClient) if "aria_security" in self.deps else None
         stored = await self._read_secret(security)
@@ -358,8 +294,6 @@ class DataService(Service):
     async def _with_openbao_creds(self, security: SecurityClient, stored: dict[str, Any]) -> str:
         """The stored URL with a user and password from OpenBao's database secrets engine:
         ``{"url": ..., "db_role": R, "db_role_kind": "static"|"dynamic"}``."""
-        from urllib.parse import quote, urlsplit, urlunsplit
-
         if stored.get("db_role_kind", "dynamic") == "static":
             creds = await security.db_static_creds(ME, stored["db_role"])
         else:
@@ -371,8 +305,6 @@ class DataService(Service):
         return urlunsplit(parts._replace(netloc=netloc))
 
     async def _read_secret(self, security: SecurityClient | None) -> dict[str, Any] | None:
-        from aria_actors.runtime.errors import AriaError
-
         if security is None:
             return None
         try:
@@ -386,8 +318,6 @@ class DataService(Service):
         return data if isinstance(data, dict) else None
 
     async def _write_secret(self, security: SecurityClient, data: dict[str, Any]) -> None:
-        from aria_actors.runtime.errors import AriaError
-
         try:
             await security.kv_put(ME, SECRET_PATH, data)
         except AriaError as exc:
@@ -395,8 +325,6 @@ class DataService(Service):
 
 
 def _check_service_name(name: Any) -> None:
-    from aria_actors.runtime.errors import BadRequest
-
     if not isinstance(name, str) or not _SERVICE_NAME.match(name):
         raise BadRequest("a service name is lowercase letters, digits and '_' (like aria_queue or "
                          "queue), at most 64 characters", service=str(name)[:80])

@@ -28,15 +28,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aria_actors.data.errors import TenantRequired
+from aria_actors.data.sql_files import queries
 
 if TYPE_CHECKING:
     import asyncpg
 
 TENANT_GUC = "aria.tenant_id"
 TENANT_ROLE = "aria_tenant"
-_SET_TENANT = (
-    f"SELECT set_config('{TENANT_GUC}', $1, true), set_config('role', '{TENANT_ROLE}', true)"
-)
+_SQL = queries("aria_actors.data", "tenancy")
 
 
 async def set_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
@@ -48,9 +47,8 @@ async def set_tenant(conn: asyncpg.Connection, tenant_id: str) -> None:
             "set_tenant() must run inside a transaction: the tenant ends with it",
             tenant=tenant_id,
         )
-    # One round trip: set_config(..., true) is SET LOCAL, and takes the tenant as a parameter.
-    await conn.fetchval(_SET_TENANT, tenant_id)
+    await conn.fetchval(_SQL("set_tenant"), tenant_id)
 
 
 async def current_tenant(conn: asyncpg.Connection) -> str | None:
-    return await conn.fetchval("SELECT aria_data.current_tenant()")
+    return await conn.fetchval(_SQL("current_tenant"))

@@ -22,13 +22,12 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+import asyncpg
 
 from aria_actors.data.errors import TransactionRetriesExhausted
 from aria_actors.data.tenancy import set_tenant
-
-if TYPE_CHECKING:
-    import asyncpg
 
 T = TypeVar("T")
 Isolation = Literal["read_committed", "repeatable_read", "serializable"]
@@ -61,8 +60,6 @@ async def run_transaction(
     on_retry: Callable[[int, BaseException], Any] | None = None,
 ) -> T:
     """Run ``fn(conn)`` in a transaction, retrying it on serialization failures and deadlocks."""
-    import asyncpg
-
     policy = policy or RetryPolicy()
     if isinstance(source, asyncpg.Connection) and source.is_in_transaction():
         async with source.transaction():

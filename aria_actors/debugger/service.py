@@ -5,30 +5,8 @@ Not built yet: the service runs and reports ``not_implemented`` with the feature
 
 from __future__ import annotations
 
+from aria_actors.debugger.spec import SPEC
 from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
-
-SPEC = ServiceSpec(
-    name="aria_debugger",
-    layer=5,
-    depends_on=('aria_security', 'aria_auth'),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=(),
-    features=(
-        'inspection',
-        'config-interface',
-        'repl',
-        'hot-reload',
-        'profiling',
-        'tracing',
-        'log-search',
-        'state-inspection',
-        'dependency-graph',
-    ),
-    description="Runtime inspection and tracing",
-    entrypoint="aria_actors.debugger.service:DebuggerService",
-)
 
 
 class DebuggerService(UnbuiltService):

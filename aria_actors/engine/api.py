@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aria_actors.engine.client import EngineClient
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.spec import Status
 
-router = APIRouter(prefix="/v1/engine", tags=["engine"])
+router = ServiceRouter(prefix="/v1/engine", tags=["engine"])
 Client = Annotated[EngineClient, Depends(service_client(EngineClient))]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 

@@ -19,7 +19,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from aria_actors.runtime.cli_support import fail, gateway_call
+from aria_actors.cli.support import fail, gateway_call
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.service import Deps
+from aria_actors.runtime.settings import load_settings
 
 app = typer.Typer(help="aria_engine: HTN/GOAP planning over registered domains.", no_args_is_help=True)
 out = Console()
@@ -36,11 +40,8 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _local(use: Callable[[Any, Any], Awaitable[Any]]) -> Any:
     """``use(service, caller)`` on an in-process engine, as the local operator (who runs it)."""
+    # light: every `aria` command imports this module; the engine loads only for --local
     from aria_actors.engine.service import EngineService
-    from aria_actors.runtime.errors import AriaError
-    from aria_actors.runtime.principal import Principal
-    from aria_actors.runtime.service import Deps
-    from aria_actors.runtime.settings import load_settings
 
     async def run() -> Any:
         svc = EngineService(load_settings())

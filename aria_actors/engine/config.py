@@ -1,14 +1,17 @@
-"""Settings of aria_engine (``ARIA_ENGINE_*``)."""
+"""Settings of aria_engine: ``[engine]`` in aria.toml, ``ARIA_ENGINE_*`` in the environment."""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
 
 
-class EngineConfig(BaseSettings):
+class EngineSettings(SectionSettings):
     """Planner pool size, registered domains and default budgets."""
 
+    section = "engine"
     model_config = SettingsConfigDict(env_prefix="ARIA_ENGINE_", extra="forbid", frozen=True)
 
     pool_size: int = Field(
@@ -26,3 +29,6 @@ class EngineConfig(BaseSettings):
     max_nodes: int = Field(2_000_000, ge=1, description="Default node budget of one plan.")
     max_seconds: float = Field(30.0, gt=0, le=3600, description="Default time budget of one plan.")
     max_batch: int = Field(1000, ge=1, le=100_000, description="Most requests one plan_many call takes.")
+
+
+EngineConfig = EngineSettings  # the former name

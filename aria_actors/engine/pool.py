@@ -13,12 +13,14 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ray
 
+from aria_actors.engine.coordination import CharacterRequest
 from aria_actors.engine.errors import EngineError
 from aria_actors.engine.runner import PlannerActor, PlanRequest, ensure_serialisable
 
@@ -64,8 +66,6 @@ class PlannerPool:
         return [values[id(b)][k] for b, k in refs]
 
     async def plan_many_async(self, requests: Sequence[PlanRequest]) -> list[dict[str, Any]]:
-        import asyncio
-
         refs = self.submit(requests)
         batches = {id(b): b for b, _ in refs}
         got = await asyncio.gather(*batches.values())
@@ -94,8 +94,6 @@ class PlannerPool:
 
 def pool_plan_fn(pool: PlannerPool, domain: str) -> Any:
     """A ``coordinate(plan_all=...)`` function that plans every character on the pool."""
-    from aria_actors.engine.coordination import CharacterRequest
-
     def plan_all(requests: Sequence[CharacterRequest]) -> list[list[Any] | None]:
         results = pool.plan_many([PlanRequest(domain=domain, state=r.state, todo=r.todo,
                                               character=r.character) for r in requests])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy as _copy
 import sys
 import time
 import types
@@ -108,7 +109,6 @@ class Domain(_CoreDomain):
         _set("domain", self)
 
     def copy(self, new_name: str | None = None) -> Domain:
-        import copy as _copy
         the_copy = _copy.deepcopy(self)
         the_copy.__name__ = new_name or f"{self.__name__}_copy"
         _domains.append(the_copy)

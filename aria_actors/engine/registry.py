@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aria_actors.engine import gtpyhop_suite as suite
+from aria_actors.engine.compat import load_gtpyhop
 from aria_actors.engine.domain import Domain
 from aria_actors.engine.errors import EngineError, UnknownDomainError
 from aria_actors.engine.state import State
@@ -47,9 +49,6 @@ def _load(spec: str) -> tuple[Domain, Callable[[], dict[str, Problem]]]:
         raw = getattr(module, "problems", {})
         return domain, (lambda: dict(raw() if callable(raw) else raw))
     if kind in ("gtpyhop-file", "gtpyhop-example"):
-        from aria_actors.engine import gtpyhop_suite as suite
-        from aria_actors.engine.compat import load_gtpyhop
-
         if kind == "gtpyhop-example":
             module = suite.aria_module(rest)
         else:

@@ -9,7 +9,7 @@ Guarantees and caveats:
     - Every plan runs under a node and a time budget (defaults from the config, lowered per call).
     - ``health()`` plans a small built-in problem and pings every planner actor; it reports
       DEGRADED when some actors do not answer and FAILED when none does or the probe plan fails.
-    - The heavy parts (the planner modules, Ray) are imported in ``start()``, not at import time.
+    - Ray is imported in ``start()``, and only for a pool of planner actors.
 """
 
 from __future__ import annotations
@@ -18,48 +18,19 @@ import asyncio
 import time
 from typing import Any
 
+from aria_actors.engine import gtpyhop_suite, wire
+from aria_actors.engine.domain import Domain
+from aria_actors.engine.errors import EngineError
+from aria_actors.engine.planner import Budget, find_plan
+from aria_actors.engine.registry import DomainRegistry
+from aria_actors.engine.runner import PlannerActor, PlanRequest, run_request
+from aria_actors.engine.spec import SPEC
+from aria_actors.engine.state import State
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
-
-SPEC = ServiceSpec(
-    name="aria_engine",
-    layer=3,
-    depends_on=('aria_security', 'aria_data', 'aria_queue'),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=(
-        'goap',
-        'htn-gtpyhop',
-        'behavior-trees',
-        'action-costs',
-        'multi-character',
-        'predicates',
-        'plan-repair',
-        'conflict-resolution',
-        'plan-learning',
-    ),
-    features=(
-        'goap',
-        'htn-gtpyhop',
-        'behavior-trees',
-        'decision-state',
-        'action-costs',
-        'multi-character',
-        'predicates',
-        'plan-repair',
-        'conflict-resolution',
-        'plan-learning',
-    ),
-    description="HTN planning (GTPyhop model), GOAP, behavior trees, parallel planners",
-    entrypoint="aria_actors.engine.service:EngineService",
-    # Above the longest plan budget (max_seconds, 30 s by default): a plan that runs out of budget
-    # answers 422 budget-exhausted itself, and a gateway timeout (a 503 that counts toward the
-    # breaker) is kept for an engine that does not answer at all.
-    call_timeout_s=90.0,
-)
+from aria_actors.runtime.spec import Health, Status
 
 GTPYHOP_EXAMPLES = ("simple_htn.py", "simple_hgn.py", "logistics_hgn.py", "blocks_htn", "blocks_gtn",
                     "blocks_hgn", "Blocksworld-GTOHP", "Childsnack")
@@ -78,20 +49,16 @@ class EngineService(Service):
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
-        from aria_actors.engine.config import EngineConfig
-        from aria_actors.engine.registry import DomainRegistry
 
-        self.config = self._config or EngineConfig()
+        self.config = self._config or self.settings.engine
         specs = dict(self.config.domains)
-        if self.config.gtpyhop_examples:
-            from aria_actors.engine import gtpyhop_suite
-
-            if gtpyhop_suite.available():
-                for name in GTPYHOP_EXAMPLES:
-                    specs.setdefault("gtpyhop-" + name.removesuffix(".py").lower(), f"gtpyhop-example:{name}")
+        if self.config.gtpyhop_examples and gtpyhop_suite.available():
+            for name in GTPYHOP_EXAMPLES:
+                specs.setdefault("gtpyhop-" + name.removesuffix(".py").lower(), f"gtpyhop-example:{name}")
         self.registry = DomainRegistry(specs)
         self.registry.register("aria-health", _health_domain())
         if self.config.pool_size > 0:
+            # ray: EngineService is Ray-free; only a planner pool (pool_size > 0) needs Ray
             from aria_actors.engine.pool import PlannerPool
 
             self.pool = PlannerPool(self.config.pool_size, specs, num_cpus=self.config.actor_num_cpus)
@@ -121,9 +88,6 @@ class EngineService(Service):
         return Health(Status.READY, f"{alive} planner actors", details)
 
     def _probe(self) -> bool:
-        from aria_actors.engine.planner import Budget, find_plan
-        from aria_actors.engine.state import State
-
         r = find_plan(self.registry.get("aria-health"), State("probe", n={"x": 0}), [("count", 3)],
                       budget=Budget(10_000, 5.0))
         return bool(r) and r.plan == [("inc",)] * 3
@@ -149,9 +113,6 @@ class EngineService(Service):
         return await asyncio.to_thread(self.registry.describe, name)
 
     def _request(self, body: dict[str, Any]) -> Any:
-        from aria_actors.engine import wire
-        from aria_actors.engine.runner import PlanRequest
-
         self.registry.get(body["domain"])  # unknown names fail here, with the registered list
         max_nodes = min(int(body.get("max_nodes") or self.config.max_nodes), self.config.max_nodes)
         max_seconds = min(float(body.get("max_seconds") or self.config.max_seconds), self.config.max_seconds)
@@ -168,8 +129,6 @@ class EngineService(Service):
     @rpc("engine:plan:run", job=True)
     async def plan(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """Plan one request: ``{"domain", "problem" | ("state", "todo"), options...}``."""
-        from aria_actors.engine.runner import run_request
-
         request = self._request(body)
         self.plans_served += 1
         if self.pool is not None:
@@ -179,9 +138,6 @@ class EngineService(Service):
     @rpc("engine:plan:run", job=True)
     async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Plan many requests (in parallel on the pool when there is one); results in order."""
-        from aria_actors.engine.errors import EngineError
-        from aria_actors.engine.runner import PlannerActor
-
         if len(bodies) > self.config.max_batch:
             raise EngineError(f"plan_many takes at most {self.config.max_batch} requests, got {len(bodies)}",
                               count=len(bodies), max_batch=self.config.max_batch)
@@ -195,8 +151,6 @@ class EngineService(Service):
 
 
 def _health_domain() -> Any:
-    from aria_actors.engine.domain import Domain
-
     d = Domain("aria-health")
 
     def inc(state: Any) -> Any:

@@ -5,30 +5,8 @@ Not built yet: the service runs and reports ``not_implemented`` with the feature
 
 from __future__ import annotations
 
+from aria_actors.interface.spec import SPEC
 from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
-
-SPEC = ServiceSpec(
-    name="aria_interface",
-    layer=4,
-    depends_on=('aria_security', 'aria_auth', 'aria_data', 'aria_storage', 'aria_queue', 'aria_workflow'),
-    kind="deployment",
-    num_cpus=0.0,
-    capabilities=(),
-    features=(
-        'web-ui',
-        'character-ui',
-        'monitoring-dashboard',
-        'api-docs',
-        'rest',
-        'websocket',
-        'webrtc',
-        'rate-limiting',
-        'collaboration',
-    ),
-    description="Web UI, REST, WebSocket, WebRTC signalling",
-    entrypoint="aria_actors.interface.service:InterfaceService",
-)
 
 
 class InterfaceService(UnbuiltService):

@@ -5,32 +5,8 @@ Not built yet: the service runs and reports ``not_implemented`` with the feature
 
 from __future__ import annotations
 
+from aria_actors.monitor.spec import SPEC
 from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
-
-SPEC = ServiceSpec(
-    name="aria_monitor",
-    layer=5,
-    depends_on=('aria_security',),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=(),
-    features=(
-        'prometheus',
-        'dashboard',
-        'performance',
-        'business-metrics',
-        'alerting',
-        'usage-analytics',
-        'cost-insights',
-        'system-health',
-        'dependency-health',
-        'bottlenecks',
-        'capacity-planning',
-    ),
-    description="Prometheus metrics and system observability",
-    entrypoint="aria_actors.monitor.service:MonitorService",
-)
 
 
 class MonitorService(UnbuiltService):

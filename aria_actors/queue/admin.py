@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
+
 from aria_actors.queue.errors import InvalidJob, JobNotFound, JobStateConflict, QueueNotFound
 from aria_actors.queue.executor import SIGNAL_CHANNEL
 from aria_actors.queue.jobs import Job, JobState
@@ -57,8 +59,6 @@ async def enqueuers(pool: Any, ids: list[int]) -> dict[int, dict[str, Any] | Non
 
 async def retry(pool: Any, ids: list[int]) -> list[int]:
     """Make jobs available now; returns the ids moved (executing and unknown ids are skipped)."""
-    import asyncpg
-
     try:
         rows = await pool.fetch(q("retry_jobs"), list(ids))
     except asyncpg.UniqueViolationError as exc:
@@ -74,7 +74,7 @@ async def cancel(pool: Any, ids: list[int]) -> dict[str, list[int]]:
     for r in rows:
         out[r["how"]].append(r["id"])
     if out["signalled"]:
-        await pool.execute("SELECT pg_notify($1, $2)", SIGNAL_CHANNEL,
+        await pool.execute(q("signal"), SIGNAL_CHANNEL,
                            json.dumps({"action": "cancel", "ids": out["signalled"]}))
     for v in out.values():
         v.sort()
@@ -86,7 +86,7 @@ async def configure_queue(pool: Any, name: str, *, paused: bool | None = None,
     """Change a queue's run-time settings (creating its row) and tell every executor."""
     check_queue(name)
     row = await pool.fetchrow(q("upsert_queue"), name, paused, concurrency, replicas)
-    await pool.execute("SELECT pg_notify($1, $2)", SIGNAL_CHANNEL,
+    await pool.execute(q("signal"), SIGNAL_CHANNEL,
                        json.dumps({"action": "queue", "queue": name}))
     return _queue_dict(row)
 

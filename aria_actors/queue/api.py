@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aria_actors.queue.client import QueueClient
 from aria_actors.queue.producer import MAX_SCHEDULE_IN
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.spec import Status
 
-router = APIRouter(prefix="/v1/queue", tags=["queue"])
+router = ServiceRouter(prefix="/v1/queue", tags=["queue"])
 Client = Annotated[QueueClient, Depends(service_client(QueueClient))]
 State = Literal["available", "scheduled", "executing", "retryable", "completed", "discarded",
                 "cancelled"]

@@ -17,24 +17,22 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from aria_actors.runtime.cli_support import TokenOpt, gateway_call
+from aria_actors.cli.support import TokenOpt, gateway_call
 
 app = typer.Typer(help="Jobs and queues of aria_queue (via the gateway).", no_args_is_help=True)
 STATES = ("available", "scheduled", "executing", "retryable", "completed", "discarded", "cancelled")
 
 
 def _print(table: Any) -> None:
-    from rich.console import Console
-
     Console().print(table)
 
 
 @app.command("ls")
 def ls(token: str | None = TokenOpt) -> None:
     """List queues with their settings, job counts and live executors."""
-    from rich.table import Table
-
     table = Table("queue", "paused", "concurrency", "replicas", "executors", *STATES, "oldest s")
     for q in gateway_call(token, "GET", "/v1/queue/queues"):
         age = q.get("oldest_available_s")
@@ -60,8 +58,6 @@ def jobs(
     token: str | None = TokenOpt,
 ) -> None:
     """List jobs (--state discarded lists the dead letter)."""
-    from rich.table import Table
-
     if state is not None and state not in STATES:
         raise typer.BadParameter(f"{state!r} is not one of {', '.join(STATES)}", param_hint="--state")
     params = {

@@ -1,11 +1,13 @@
-"""Settings of aria_queue (``ARIA_QUEUE_*`` variables)."""
+"""Settings of aria_queue: ``[queue]`` in aria.toml, ``ARIA_QUEUE_*`` in the environment."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
 
 QueueName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -20,9 +22,10 @@ class CronSetting(BaseModel):
     name: str | None = Field(None, description="Stable name of the entry (default worker@expression).")
 
 
-class QueueSettings(BaseSettings):
+class QueueSettings(SectionSettings):
     """How the queue service runs its executors and plugins."""
 
+    section = "queue"
     model_config = SettingsConfigDict(env_prefix="ARIA_QUEUE_", extra="forbid")
 
     queues: dict[QueueName, Annotated[int, Field(ge=1, le=1000)]] = Field(
@@ -50,3 +53,4 @@ class QueueSettings(BaseSettings):
     prune_interval_s: float = Field(60.0, gt=0, description="Pruner period.")
     cron: list[CronSetting] = Field(default_factory=list, description="Crontab entries.")
     cron_interval_s: float = Field(1.0, gt=0, le=60, description="How often cron slots are checked.")
+

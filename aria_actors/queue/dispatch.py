@@ -31,6 +31,7 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 from aria_actors.queue.errors import JobNotAllowed, UnknownWorker
 from aria_actors.queue.jobs import Discard
 from aria_actors.runtime.errors import AriaError, NotFound
+from aria_actors.runtime.registry import SERVICE_MODULES, client_class
 from aria_actors.runtime.rpc import RpcSpec, bind, service_of, surface
 
 PREFIX = "service:"
@@ -69,7 +71,6 @@ def surface_of(service: str, classes: Mapping[str, type] | None = None) -> Mappi
         if cls is None:
             raise UnknownWorker(f"no service named {service!r}", worker=service)
         return surface(cls)
-    from aria_actors.runtime.registry import client_class
 
     try:
         proto = client_class(service)
@@ -99,17 +100,13 @@ def target_spec(service: str, method: str, classes: Mapping[str, type] | None = 
 def service_job_modules() -> list[str]:
     """``aria_actors.<svc>.jobs`` of every other service that has one: where services declare
     their ``@worker`` functions, imported by the queue service and its worker actors."""
-    import importlib.util
-
-    from aria_actors.runtime.registry import SERVICE_MODULES
-
     return [f"aria_actors.{m}.jobs" for m in SERVICE_MODULES
             if m != "queue" and importlib.util.find_spec(f"aria_actors.{m}.jobs") is not None]
 
 
 def ray_client(service: str) -> Any:
     """The runtime's transport to ``service`` in this actor's Ray namespace."""
-    import ray
+    import ray  # ray: producers (and the CLI) import this module without Ray; only a worker in an actor calls this
 
     from aria_actors.runtime.shell import RayServiceClient
 

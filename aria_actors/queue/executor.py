@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aria_actors.data.pool import Database, connect_one
 from aria_actors.queue.jobs import Cancel, Discard, Job, Snooze, default_backoff
 from aria_actors.queue.metrics import Latency
+from aria_actors.queue.plugins import stage
 from aria_actors.queue.registry import Registry, default_registry
 from aria_actors.queue.sql import q
 
@@ -84,6 +86,7 @@ class Executor:
         self.queues = {name: _QueueState(name, int(limit)) for name, limit in queues.items()}
         self.latency = Latency()
         self.executed = 0
+        self._db: Database | None = None
         self._pool: Any = None
         self._listener: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -99,14 +102,13 @@ class Executor:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        import asyncpg
-
         # Claims, outcomes and heartbeats commit without waiting for the WAL flush: if the database
         # crashes, a lost claim leaves the job available and a lost outcome leaves it executing
         # until the lifeline returns it, so at-least-once holds and no commit waits on fsync.
-        self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=2, max_size=self.pool_size,
+        self._db = await Database.connect(
+            self.dsn, name="aria_queue.executor", min_size=2, max_size=self.pool_size,
             server_settings={"synchronous_commit": "off"} if self.async_commit else None)
+        self._pool = self._db.pool
         async with self._pool.acquire() as conn:
             for st in self.queues.values():
                 await conn.execute(q("ensure_queue"), st.name, st.concurrency)
@@ -149,9 +151,9 @@ class Executor:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
-        if self._pool is not None:
+        if self._db is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._pool.close(), 5)
+                await asyncio.wait_for(self._db.close(), 5)
 
     @property
     def pool(self) -> Any:
@@ -160,9 +162,7 @@ class Executor:
 
     # -- signals -----------------------------------------------------------------------------
     async def _listen(self) -> None:
-        import asyncpg
-
-        self._listener = await asyncpg.connect(self.dsn)
+        self._listener = await connect_one(self.dsn, name="aria_queue.listener")
         await self._listener.add_listener(JOBS_CHANNEL, self._on_jobs)
         await self._listener.add_listener(SIGNAL_CHANNEL, self._on_signal)
 
@@ -344,8 +344,6 @@ class Executor:
                 log.exception("heartbeat failed")
 
     async def _stage_loop(self) -> None:
-        from aria_actors.queue.plugins import stage
-
         while True:
             await asyncio.sleep(self.stage_interval or 1.0)
             try:

@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
            60.0, 300.0)
 
@@ -83,9 +86,6 @@ class Latency:
 
 def exposition(counts: Iterable[tuple[str, str, int]], latency: Latency) -> bytes:
     """Prometheus text format for job counts ``(queue, state, n)`` and merged latency."""
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
-
     class _Collector:
         def collect(self) -> Any:
             jobs = GaugeMetricFamily("aria_queue_jobs", "Jobs by queue and state",

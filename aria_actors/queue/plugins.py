@@ -28,11 +28,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from croniter import croniter
+
+from aria_actors.data.pool import connect_one
 from aria_actors.queue.errors import InvalidCron
 from aria_actors.queue.jobs import JobState
 from aria_actors.queue.producer import NewJob, build, insert
@@ -76,8 +80,6 @@ class CronEntry:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from croniter import croniter
-
         if not isinstance(self.expression, str) or not croniter.is_valid(self.expression):
             raise InvalidCron(f"invalid crontab expression {self.expression!r}",
                               expression=self.expression)
@@ -88,8 +90,6 @@ class CronEntry:
 
     def last_slot(self, now: datetime) -> datetime:
         """The latest slot at or before ``now`` (UTC)."""
-        from croniter import croniter
-
         it = croniter(self.expression, now)
         if croniter.match(self.expression, now.replace(second=0, microsecond=0)):
             return now.replace(second=0, microsecond=0)
@@ -140,23 +140,21 @@ class Leader:
         self.is_leader = False
 
     async def try_lead(self) -> bool:
-        import asyncpg
-
         if self._conn is None or self._conn.is_closed():
             self.is_leader = False
-            self._conn = await asyncpg.connect(self.dsn)
+            # Its own connection: the lock lives as long as the session, not a pooled checkout.
+            self._conn = await connect_one(self.dsn, name="aria_queue.leader")
         if not self.is_leader:
-            self.is_leader = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)",
-                                                            self.key))
+            self.is_leader = bool(await self._conn.fetchval(q("try_lead"), self.key))
         else:  # still alive? a dead connection means the lock is gone
-            await self._conn.fetchval("SELECT 1")
+            await self._conn.fetchval(q("ping"))
         return self.is_leader
 
     async def resign(self) -> None:
         if self._conn is not None and not self._conn.is_closed():
             with contextlib.suppress(Exception):
                 if self.is_leader:
-                    await self._conn.fetchval("SELECT pg_advisory_unlock($1)", self.key)
+                    await self._conn.fetchval(q("resign_lead"), self.key)
             await self._conn.close()
         self._conn, self.is_leader = None, False
 
@@ -198,8 +196,6 @@ class PluginRunner:
             self.last["cron_at"] = now_s
 
     async def _loop(self) -> None:
-        import time
-
         while True:
             try:
                 await self.run_once(time.monotonic())

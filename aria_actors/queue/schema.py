@@ -1,21 +1,12 @@
-"""Applying aria_queue's migrations when no aria_data service does it (tests, bench, tools).
-
-Uses aria_data's migrator (advisory lock, checksums, bookkeeping) when it is importable; otherwise
-applies ``migrations/NNNN_*.sql`` in order, each in a transaction, skipping nothing: that path is
-for a fresh database only.
+"""Applying aria_queue's migrations when no aria_data service does it (tests, bench, tools),
+with aria_data's migrator (advisory lock, checksums, bookkeeping): :func:`migrate_database`.
 """
 
 from __future__ import annotations
 
+from aria_actors.data.migrations import migrate_database
+
 
 async def apply_migrations(dsn: str) -> list[str]:
     """Bring schema ``aria_queue`` at ``dsn`` up to date; returns the versions applied now."""
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        from aria_actors.data.migrations import migrate_up
-
-        return [f"{a.version:04d}_{a.name}" for a in await migrate_up(conn, ["aria_queue"])]
-    finally:
-        await conn.close()
+    return [f"{a.version:04d}_{a.name}" for a in await migrate_database(dsn, ["aria_queue"])]

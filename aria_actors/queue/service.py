@@ -1,11 +1,11 @@
 """aria_queue: durable jobs with Oban's semantics on Postgres, executed by Ray worker actors.
 
-The service opens its own asyncpg pool on the DSN aria_data gives it, has aria_data apply its
-migrations (schema ``aria_queue``), starts worker actors per queue (or one in-process executor with
-``ARIA_QUEUE_EXECUTOR=local``), and runs the leader-only plugins (lifeline, pruner, cron). Its
-declared ``@rpc`` methods (typed client: :mod:`aria_actors.queue.client`) are what the REST API,
-the CLI and other services call, each as its caller. Job states are drawn in
-:mod:`aria_actors.queue.jobs`.
+The service opens its pool through aria_data's ``Database`` on the DSN aria_data gives it, has
+aria_data apply its migrations (schema ``aria_queue``), starts worker actors per queue (or one
+in-process executor with ``ARIA_QUEUE_EXECUTOR=local``), and runs the leader-only plugins
+(lifeline, pruner, cron). Its declared ``@rpc`` methods (typed client:
+:mod:`aria_actors.queue.client`) are what the REST API, the CLI and other services call, each as
+its caller. Job states are drawn in :mod:`aria_actors.queue.jobs`.
 
 Guarantees and caveats:
 - Everything durable is in Postgres: a restarted service finds its jobs, queue settings and
@@ -29,41 +29,29 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from typing import Any
 
-from aria_actors.queue.errors import InvalidJob, JobNotFound, JobStateConflict
+from aria_actors.data.client import DataClient
+from aria_actors.data.pool import Database
+from aria_actors.queue import admin, producer
+from aria_actors.queue.dispatch import service_job_modules
+from aria_actors.queue.errors import InvalidJob, JobNotFound, JobStateConflict, QueueNotStarted
+from aria_actors.queue.executor import Executor
 from aria_actors.queue.jobs import owner_resource
+from aria_actors.queue.metrics import Latency, exposition
+from aria_actors.queue.plugins import Cron, CronEntry, PluginConfig, PluginRunner
+from aria_actors.queue.registry import default_registry
+from aria_actors.queue.spec import SPEC
 from aria_actors.runtime.errors import Forbidden, Unauthorized
+from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import Gate, RpcSpec, Scope, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.runtime.spec import Health, Status
 
-FEATURES = (
-    "jobs",
-    "priorities",
-    "retries",
-    "dead-letter",
-    "cron",
-    "queue-scaling",
-    "job-metrics",
-    "queue-health",
-    "cross-service-jobs",
-)
-
-SPEC = ServiceSpec(
-    name="aria_queue",
-    layer=2,
-    depends_on=('aria_data', 'aria_security'),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=FEATURES,  # every seed feature is built and tested
-    features=FEATURES,
-    description="Durable jobs with Oban's semantics on Postgres",
-    entrypoint="aria_actors.queue.service:QueueService",
-)
 ME = Principal.internal(SPEC.name)
 # What a job may set about itself; who it runs as is never one of them (the caller is).
 ENQUEUE_OPTIONS = frozenset({"queue", "priority", "schedule_in", "scheduled_at", "max_attempts",
@@ -77,11 +65,10 @@ class QueueService(Service):
 
     def __init__(self, settings: AriaSettings, queue_settings: Any = None) -> None:
         super().__init__(settings)
-        from aria_actors.queue.config import QueueSettings
-
-        self.config = queue_settings or QueueSettings()
+        self.config = queue_settings or settings.queue  # the tree's [queue] section
         self.dsn = ""
-        self._pool: Any = None
+        self._database: Database | None = None
+        self._pool: Any = None  # self._database.pool
         self._plugins: Any = None
         self._workers: Any = None
         self._local: Any = None
@@ -96,7 +83,7 @@ class QueueService(Service):
         if self.config.executor != "ray" or self._workers is not None:
             return
         try:
-            from aria_actors.queue.registry import default_registry
+            # ray: QueueService is Ray-free; only executor="ray" (worker actors) needs Ray
             from aria_actors.queue.workers import WorkerPool
 
             self._load_worker_modules()
@@ -105,13 +92,9 @@ class QueueService(Service):
                                        self._executor_options())
             self._workers.prespawn(self.config.replicas * len(queues))
         except Exception:  # start() does the same work again and reports what fails
-            import logging
-
             logging.getLogger("aria.queue").exception("starting spare worker actors failed")
 
     def _load_worker_modules(self) -> None:
-        from aria_actors.queue.dispatch import service_job_modules
-
         self.worker_modules = list(self.config.worker_modules)
         if self.config.discover_workers:
             self.worker_modules += [m for m in service_job_modules() if m not in self.worker_modules]
@@ -125,17 +108,13 @@ class QueueService(Service):
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
-        import asyncpg
-
-        from aria_actors.data.client import DataClient
-        from aria_actors.queue import admin
-        from aria_actors.queue.plugins import Cron, CronEntry, PluginConfig, PluginRunner
-
         data = deps.of(DataClient)
         self.dsn = await data.dsn(ME)
         await data.migrate(ME, "aria_queue")
         self._load_worker_modules()
-        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.config.pool_size)
+        self._database = await Database.connect(self.dsn, name=SPEC.name, min_size=1,
+                                                max_size=self.config.pool_size)
+        self._pool = self._database.pool
         c = self.config
         cron = Cron([CronEntry(e.expression, e.worker, e.args, e.name) for e in c.cron]) if c.cron else None
         self._plugins = PluginRunner(self.dsn, self._pool, PluginConfig(
@@ -146,20 +125,16 @@ class QueueService(Service):
         options = self._executor_options()
         # Queues: configured ones, those registered workers name, and those stored by earlier
         # runs (scaled at run time); stored concurrency/replicas win over the defaults.
-        from aria_actors.queue.registry import default_registry
-
         limits = dict.fromkeys(default_registry.queues(), c.discovered_queue_concurrency)
         limits.update(c.queues)
         stored = {q["name"]: q for q in await admin.queues(self._pool) if q["concurrency"]}
         for name, row in stored.items():
             limits[name] = row["concurrency"]
         if c.executor == "local":
-            from aria_actors.queue.executor import Executor
-
             self._local = Executor(self.dsn, limits, **options)
             await self._local.start()
         else:
-            from aria_actors.queue.workers import WorkerPool
+            from aria_actors.queue.workers import WorkerPool  # ray: as in prepare
 
             if self._workers is None:  # not prepared (a test, a tool): no spares
                 self._workers = WorkerPool(self.dsn, self.worker_modules, c.worker_num_cpus, options)
@@ -171,10 +146,6 @@ class QueueService(Service):
                 targets[name] = (replicas, limit)
             await self._workers.scale_many(targets)
             self._workers.release_spares()  # stored replica counts may need fewer than prepared
-            import logging
-
-            from aria_actors.runtime.periodic import periodic
-
             self._supervisor = periodic(self.config.rescue_interval_s, self.reconcile,
                                         what="replacing dead worker actors", log=logging.getLogger("aria.queue"),
                                         level=logging.ERROR)
@@ -183,14 +154,11 @@ class QueueService(Service):
         """Replace worker actors that died; returns how many were replaced per queue."""
         if self._workers is None:
             return {}
-        from aria_actors.queue import admin
 
         limits = {q["name"]: q["concurrency"] or 10 for q in await admin.queues(self._db())}
         return await self._workers.reconcile(limits)
 
     async def stop(self) -> None:
-        from aria_actors.runtime.periodic import stop_task
-
         await stop_task(self._supervisor)
         self._supervisor = None
         if self._plugins is not None:
@@ -202,18 +170,17 @@ class QueueService(Service):
         if self._local is not None:
             await self._local.stop(grace=2.0)
             self._local = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        db, self._database, self._pool = self._database, None, None
+        if db is not None:
+            await db.close()
 
     async def health(self) -> Health:
         if self._pool is None:
             return Health(Status.STARTING, "not started")
-        from aria_actors.queue import admin
 
         t0 = time.perf_counter()
         try:
-            await self._pool.fetchval("SELECT 1")
+            await self._database.ping()
             queues = await admin.queues(self._pool)
         except Exception as exc:
             return Health(Status.FAILED, f"database unreachable: {type(exc).__name__}: {exc}")
@@ -255,8 +222,6 @@ class QueueService(Service):
 
     def _db(self) -> Any:
         if self._pool is None:
-            from aria_actors.queue.errors import QueueNotStarted
-
             raise QueueNotStarted()
         return self._pool
 
@@ -288,8 +253,6 @@ class QueueService(Service):
 
     async def _writable(self, caller: Principal, ids: Any, action: str = "queue:job:write") -> list[int]:
         """The ids of ``ids`` the caller may change; others are treated as unknown ids (skipped)."""
-        from aria_actors.queue import admin
-
         ids = _job_ids(ids)
         if self._holds(caller, action, "any"):
             return ids
@@ -301,8 +264,6 @@ class QueueService(Service):
     async def enqueue(self, caller: Principal, worker: str, args: dict[str, Any] | None = None,
                       **options: Any) -> dict[str, Any]:
         """Enqueue one job that runs as ``caller``, who must be allowed to enqueue ``worker``."""
-        from aria_actors.queue import producer
-
         options = self._options(options)
         job = await producer.enqueue(self._db(), worker, args, enqueued_by=caller, gate=self._gate(),
                                      **options)
@@ -314,8 +275,6 @@ class QueueService(Service):
     @rpc("queue:job:write", scope="own")
     async def enqueue_many(self, caller: Principal, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Enqueue many jobs in one statement, all running as ``caller`` (checked before any insert)."""
-        from aria_actors.queue import producer
-
         if not isinstance(jobs, list) or not 1 <= len(jobs) <= MAX_BATCH or \
                 not all(isinstance(j, dict) for j in jobs):
             raise InvalidJob(f"jobs must be a list of 1-{MAX_BATCH} job objects", field="jobs")
@@ -329,8 +288,6 @@ class QueueService(Service):
     @rpc("queue:job:read", scope="own")
     async def get_job(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """One job the caller may read (another's job is answered as not found)."""
-        from aria_actors.queue import admin
-
         (job_id,) = _job_ids([job_id], "job_id")
         job = await admin.get_job(self._db(), job_id)
         if not self._may(caller, "queue:job:read", job):  # another's job: as if it did not exist
@@ -342,8 +299,6 @@ class QueueService(Service):
                         worker: str | None = None, after_id: int = 0,
                         limit: int = 100) -> list[dict[str, Any]]:
         """Jobs the caller may see, in id order: its own, its tenant's, or all (by its rights)."""
-        from aria_actors.queue import admin
-
         action = "queue:job:list"
         if self._holds(caller, action, "any"):
             owner, in_tenant = None, False
@@ -365,22 +320,16 @@ class QueueService(Service):
     @rpc("queue:job:write", scope="own")
     async def retry(self, caller: Principal, ids: list[int]) -> list[int]:
         """Make the caller's jobs available now; returns the ids moved (others are skipped)."""
-        from aria_actors.queue import admin
-
         return await admin.retry(self._db(), await self._writable(caller, ids))
 
     @rpc("queue:job:write", scope="own")
     async def cancel(self, caller: Principal, ids: list[int]) -> dict[str, list[int]]:
         """Cancel the caller's jobs: waiting ones now, executing ones through their executor."""
-        from aria_actors.queue import admin
-
         return await admin.cancel(self._db(), await self._writable(caller, ids))
 
     @rpc("queue:worker:list")
     async def workers(self, caller: Principal) -> list[str]:
         """Registered worker names (``service:<svc>.<method>`` jobs come on top)."""
-        from aria_actors.queue.registry import default_registry
-
         return default_registry.names()
 
     @rpc("queue:health:read")
@@ -392,8 +341,6 @@ class QueueService(Service):
     @rpc("queue:queue:list", scope="any")
     async def queues(self, caller: Principal) -> list[dict[str, Any]]:
         """Every queue: settings, job counts by state, oldest available age, live executors."""
-        from aria_actors.queue import admin
-
         out = await admin.queues(self._db())
         live: dict[str, int] = {}
         for st in await self._executor_stats():
@@ -406,23 +353,17 @@ class QueueService(Service):
     @rpc("queue:queue:pause", scope="any")
     async def pause(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Stop fetching jobs of ``queue`` on every node (running jobs finish)."""
-        from aria_actors.queue import admin
-
         return await admin.configure_queue(self._db(), queue, paused=True)
 
     @rpc("queue:queue:resume", scope="any")
     async def resume(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Fetch jobs of ``queue`` again."""
-        from aria_actors.queue import admin
-
         return await admin.configure_queue(self._db(), queue, paused=False)
 
     @rpc("queue:queue:scale", scope="any")
     async def scale(self, caller: Principal, queue: str, replicas: int | None = None,
                     concurrency: int | None = None) -> dict[str, Any]:
         """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
-        from aria_actors.queue import admin
-
         for name, value, low, high in (("replicas", replicas, 0, 256), ("concurrency", concurrency, 1, 1000)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or not low <= value <= high):
@@ -436,9 +377,6 @@ class QueueService(Service):
     @rpc("queue:metrics:read", scope="any")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
-        from aria_actors.queue import admin
-        from aria_actors.queue.metrics import Latency, exposition
-
         counts = await admin.job_counts(self._db())
         latency = Latency.merged(s["latency"] for s in await self._executor_stats())
         return exposition(counts, latency).decode()

@@ -1,26 +1,23 @@
-"""Named SQL queries of aria_queue, kept in ``sql/*.sql`` as blocks introduced by ``-- name: x``."""
+"""Named SQL queries of aria_queue, kept in ``sql/*.sql`` as blocks introduced by ``-- name: x``,
+read by aria_data's loader (:mod:`aria_actors.data.sql_files`)."""
 
 from __future__ import annotations
 
-import functools
-import re
 from pathlib import Path
 
-SQL_DIR = Path(__file__).with_name("sql")
+from aria_actors.data.sql_files import Queries, queries
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
-@functools.cache
-def load(file: str = "jobs") -> dict[str, str]:
-    """The named queries of ``sql/<file>.sql``; a query is the text up to the next name line."""
-    parts = _NAME.split((SQL_DIR / f"{file}.sql").read_text())
-    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+def load(file: str = "jobs") -> Queries:
+    """The named queries of ``sql/<file>.sql``."""
+    return queries("aria_actors.queue", file)
 
 
 def q(name: str, file: str = "jobs") -> str:
-    """The query named ``name``; a KeyError names a query that does not exist."""
-    return load(file)[name]
+    """The query named ``name``; a KeyError names the file and a query that does not exist."""
+    return queries("aria_actors.queue", file)[name]
 
 
 def migration_files(direction: str = "up") -> list[Path]:

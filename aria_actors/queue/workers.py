@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,6 @@ class QueueWorker:
         return self.executor.stats()
 
     async def pid(self) -> int:
-        import os
-
         return os.getpid()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ray
+from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_get, _internal_kv_put
 
 from aria_actors.runtime.registry import all_specs
 from aria_actors.runtime.settings import AriaSettings
@@ -86,8 +87,6 @@ class BootActor:
         return f"aria/{self.settings.namespace}/{self.name}/history".encode()
 
     def _load_history(self) -> dict[str, Any]:
-        from ray.experimental.internal_kv import _internal_kv_get
-
         try:
             raw = _internal_kv_get(self._history_key())
             return json.loads(raw) if raw else {}
@@ -96,8 +95,6 @@ class BootActor:
             return {}
 
     def _save_history(self) -> None:
-        from ray.experimental.internal_kv import _internal_kv_put
-
         history = json.dumps(self.supervisor.history(), sort_keys=True)
         if history == self._saved_history:  # most health rounds change nothing: no GCS write
             return
@@ -108,8 +105,6 @@ class BootActor:
             log.exception("saving the supervisor history failed")
 
     def _forget_history(self) -> None:
-        from ray.experimental.internal_kv import _internal_kv_del
-
         try:
             _internal_kv_del(self._history_key())  # a later `aria up` starts with fresh counters
             self._saved_history = None
@@ -153,6 +148,7 @@ class BootActor:
         # Serve itself only goes with a cluster Aria owns; on a shared one (ARIA_RAY_ADDRESS) the
         # shutdown above already deleted Aria's own applications and nothing else.
         if not self.settings.ray_address and any(s.kind == "deployment" for s in self.supervisor.specs.values()):
+            # heavy: ray.serve costs ~1 CPU-s to import; the boot actor loads it only to stop Serve
             from ray import serve
 
             await asyncio.to_thread(serve.shutdown)

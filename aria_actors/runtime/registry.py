@@ -5,10 +5,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Iterator
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from aria_actors.runtime.errors import NotFound
-from aria_actors.runtime.service import Service
+from aria_actors.runtime.rpc import service_of
 from aria_actors.runtime.spec import ServiceSpec
+
+if TYPE_CHECKING:  # runtime.service imports the settings, which import every service's config
+    from aria_actors.runtime.service import Service
 
 SERVICE_MODULES: tuple[str, ...] = (
     "security", "data",
@@ -35,8 +39,8 @@ def service_submodules(name: str) -> Iterator[tuple[str, ModuleType]]:
 
 
 def _spec_of(module: str) -> ServiceSpec:
-    # service.py modules keep heavy imports inside methods, so reading a SPEC is cheap.
-    return importlib.import_module(f"aria_actors.{module}.service").SPEC
+    # spec.py imports only runtime.spec: reading every SPEC never loads a service's implementation.
+    return importlib.import_module(f"aria_actors.{module}.spec").SPEC
 
 
 def all_specs() -> tuple[ServiceSpec, ...]:
@@ -64,8 +68,6 @@ def client_class(service: str) -> type | None:
     Declarations are read here, not from the service class, so the gateway, the queue and the
     permission table never import a service's implementation.
     """
-    from aria_actors.runtime.rpc import service_of
-
     module_name = service.removeprefix("aria_")
     if module_name not in SERVICE_MODULES:
         raise NotFound(f"no service named {service!r}; `aria services` lists them", service=service)

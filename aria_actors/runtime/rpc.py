@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, Unauthorized, UnstorableValue
 from aria_actors.runtime.principal import Principal
+from aria_actors.security.rbac import Authorizer, default_roles
 
 Scope = Literal["tenant", "own", "any"]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,8 +111,6 @@ class Gate:
     """
 
     def __init__(self, roles: Mapping[str, tuple[str, ...]] | None = None) -> None:
-        from aria_actors.security.rbac import Authorizer, default_roles
-
         self.authorizer = Authorizer(dict(roles) if roles is not None else default_roles())
 
     def check(self, spec: RpcSpec, caller: Any) -> None:
@@ -141,9 +140,22 @@ class Gate:
             raise Forbidden(f"{caller.subject!r} may not {action}", action=action)
 
 
+_installed: Gate | None = None
+
+
+def install_gate(gate: Gate) -> None:
+    """Make ``gate`` this process's :func:`default_gate` (a service process: built from the
+    settings the boot handed it, so every process decides with the same table)."""
+    global _installed
+    _installed = gate
+    default_gate.cache_clear()
+
+
 @functools.cache
 def default_gate() -> Gate:
-    return Gate()
+    """The gate of record-level checks inside services; without one installed, the role table of
+    this process's own settings."""
+    return _installed or Gate()
 
 
 async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gate | None = None) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.rpc import bind, service_of
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
@@ -47,8 +48,6 @@ class Deps:
 
     def of(self, proto: type[P]) -> P:
         """The typed client ``proto`` of a declared dependency."""
-        from aria_actors.runtime.rpc import bind, service_of
-
         return bind(proto, self[service_of(proto)])
 
     def get(self, name: str) -> ServiceClient | None:

@@ -1,36 +1,65 @@
-"""Aria's settings: one pydantic-settings model, ``ARIA_*`` variables and an optional ``aria.toml``.
+"""Aria's settings: one tree, ``AriaSettings``, with a section per service.
+
+Top-level keys are ``ARIA_<KEY>`` in the environment and plain keys in ``aria.toml``; each service's
+section is a table of the file and a prefix of the environment, with the names services always had:
+
+    [storage]                                   # aria.toml (ARIA_CONFIG names another file)
+    sync_targets = { backup = "s3://bucket/aria" }
+    ARIA_STORAGE_SYNC_TARGETS='{"backup": "s3://bucket/aria"}'   # the same key, environment
 
 Every external component has a URL setting; empty means "start the embedded one".
-Precedence: keyword arguments > environment > ``aria.toml`` (``ARIA_CONFIG`` or ``./aria.toml``)
-> defaults.
+Precedence: keyword arguments > environment > ``aria.toml`` > defaults, per key.
+
+Guarantees and caveats
+----------------------
+- :func:`load_settings` validates the whole tree at once: a bad value or an unknown key in any
+  section (toml table or ``ARIA_<SECTION>_*`` variable) is one :class:`ConfigError` naming each
+  setting at fault. ``aria up`` calls it before anything starts, so such a mistake is exit 2.
+- Unknown *top-level* ``ARIA_*`` variables are ignored (``ARIA_CONFIG``, ``ARIA_TOKEN`` and the
+  tests' own variables live there); unknown top-level toml keys are refused.
+- Secrets are ``SecretStr``: ``repr``, :meth:`AriaSettings.public_dump`, ``aria config`` and the
+  error messages never show them.
+- Services get their section from the tree (``settings.storage``); a section built on its own
+  (``StorageSettings()``) reads the same environment variables and toml table.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from aria_actors.auth.config import AuthSettings
+from aria_actors.data.config import DataSettings
+from aria_actors.engine.config import EngineSettings
+from aria_actors.queue.config import QueueSettings
 from aria_actors.runtime.errors import ConfigError
+from aria_actors.runtime.section import ENV_PREFIX, SectionSettings, building_tree, env_prefix, toml_path
+from aria_actors.security.config import SecuritySettings
+from aria_actors.shape.config import ShapeSettings
+from aria_actors.storage.config import StorageSettings
 
-
-def _toml_path() -> Path:
-    return Path(os.environ.get("ARIA_CONFIG", "aria.toml"))
+_toml_path = toml_path  # the former private name
 
 
 class AriaSettings(BaseSettings):
-    """Every knob of Aria. Unknown ``ARIA_*`` keys in aria.toml are refused (extra="forbid")."""
+    """Every knob of Aria: the runtime's keys, then one section per service.
+    Unknown keys are refused (extra="forbid")."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ARIA_", extra="forbid", validate_default=True, frozen=True
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
     )
 
     home: Path = Field(
@@ -59,6 +88,19 @@ class AriaSettings(BaseSettings):
     call_timeout_s: float = Field(30.0, gt=0, description="Gateway timeout for a call to a service.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
 
+    # One section per service that has settings: `[name]` in aria.toml, ARIA_<NAME>_<KEY>.
+    security: SecuritySettings = Field(default_factory=SecuritySettings, description="aria_security")
+    data: DataSettings = Field(default_factory=DataSettings, description="aria_data")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="aria_auth")
+    storage: StorageSettings = Field(default_factory=StorageSettings, description="aria_storage")
+    queue: QueueSettings = Field(default_factory=QueueSettings, description="aria_queue")
+    shape: ShapeSettings = Field(default_factory=ShapeSettings, description="aria_shape")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="aria_engine")
+
+    def __init__(self, **values: Any) -> None:
+        with building_tree():  # sections take what the tree's sources read, once
+            super().__init__(**values)
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, v: Path) -> Path:
@@ -73,8 +115,8 @@ class AriaSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
-        return (init_settings, env_settings, toml)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path())
+        return (init_settings, env_settings, SectionEnvSource(settings_cls), toml)
 
     @property
     def run_dir(self) -> Path:
@@ -85,22 +127,110 @@ class AriaSettings(BaseSettings):
         return f"http://{self.host}:{self.port}"
 
     def public_dump(self) -> dict[str, Any]:
-        """Settings safe to log or show: secrets masked."""
+        """Settings safe to log or show: secrets masked (sections included)."""
         return self.model_dump(mode="json")  # SecretStr dumps as '**********'
 
 
+@functools.cache
+def sections() -> dict[str, type[SectionSettings]]:
+    """The tree's sections by name (``"storage"`` -> :class:`StorageSettings`), in order."""
+    out: dict[str, type[SectionSettings]] = {}
+    for name, field in AriaSettings.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, SectionSettings):
+            out[name] = field.annotation
+    return out
+
+
+def section_env(environ: Mapping[str, str] | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """``(section, key, variable, raw value)`` of every ``ARIA_<SECTION>_<KEY>`` variable, known or
+    not; a variable that is a top-level key (``ARIA_STORAGE_URL`` is ``storage_url``) is not one."""
+    environ = os.environ if environ is None else environ
+    top = {n for n in AriaSettings.model_fields if n not in sections()}
+    for section in sections():
+        prefix = env_prefix(section).lower()
+        for var, raw in environ.items():
+            low = var.lower()
+            if low.startswith(prefix) and low[len(ENV_PREFIX):] not in top:
+                yield section, low[len(prefix):], var, raw
+
+
+class SectionEnvSource(PydanticBaseSettingsSource):
+    """``ARIA_<SECTION>_<KEY>`` variables as ``{section: {key: value}}``, above the toml tables.
+
+    Unknown keys are passed on, so the section refuses them (extra="forbid") and the error names
+    the variable. JSON values of complex fields (dicts, lists) are decoded as pydantic-settings
+    does; one that is not JSON reaches validation as text, which names it."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, Any]] = {}
+        parsers = {name: EnvSettingsSource(cls) for name, cls in sections().items()}
+        for section, key, _var, raw in section_env():
+            cls, value = sections()[section], raw
+            field = cls.model_fields.get(key)
+            if field is not None and parsers[section].field_is_complex(field):
+                try:
+                    value = parsers[section].decode_complex_value(key, field, raw)
+                except ValueError:
+                    value = raw
+            found.setdefault(section, {})[key] = value
+        return found
+
+
+def setting_name(loc: tuple[Any, ...]) -> str:
+    """How an operator names the setting at ``loc``: ``ARIA_PORT``, or
+    ``ARIA_STORAGE_SYNC_TARGETS ([storage] sync_targets)`` for a section's key."""
+    parts = [str(p) for p in loc]
+    if not parts:
+        return "settings"
+    if parts[0] in sections():
+        section = parts[0]
+        if len(parts) == 1:
+            return f"[{section}] ({env_prefix(section)}*)"
+        return f"{env_prefix(section)}{parts[1].upper()} ([{section}] {'.'.join(parts[1:])})"
+    return f"{ENV_PREFIX}{parts[0].upper()}" + (f" ({'.'.join(parts)})" if len(parts) > 1 else "")
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^/\s]+@")
+
+
+def mask_text(text: str) -> str:
+    """``text`` with the password of every URL in it masked (``postgresql://u:***@h/db``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    model: Any = AriaSettings
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        if field.annotation is SecretStr:
+            return True
+        model = field.annotation
+    return False
+
+
+def _problem(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    msg = err["msg"]
+    value = err.get("input")
+    hidden = (err["type"] == "extra_forbidden" or isinstance(value, dict) or _is_secret(loc)
+              or value is None)
+    shown = "" if hidden else f" (got {mask_text(repr(value))})"
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    return f"{setting_name(loc)}: {msg}{shown}"
+
+
 def load_settings(**overrides: Any) -> AriaSettings:
-    """Load settings, turning validation errors into one ConfigError that names each bad setting."""
+    """Load the whole tree, turning validation errors into one ConfigError naming each bad setting."""
     try:
         return AriaSettings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "?"
-            env = f"ARIA_{key.upper()}"
-            value = err.get("input")
-            shown = "" if isinstance(value, dict) else f" (got {value!r})"
-            problems.append(f"{env}: {err['msg']}{shown}")
+        problems = [_problem(err) for err in exc.errors()]
         raise ConfigError("invalid settings: " + "; ".join(problems), settings=problems) from None
-    except (OSError, ValueError) as exc:  # unreadable or malformed aria.toml
-        raise ConfigError(f"cannot read settings from {_toml_path()}: {exc}") from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed aria.toml, or a top-level JSON value
+        raise ConfigError(f"cannot read settings from {toml_path()} or ARIA_*: {exc}") from None

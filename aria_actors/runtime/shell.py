@@ -18,7 +18,7 @@ import ray
 
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.registry import load_service_class
-from aria_actors.runtime.rpc import Gate, invoke
+from aria_actors.runtime.rpc import Gate, install_gate, invoke
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -35,7 +35,12 @@ class ServiceHost:
         self.service: Service = load_service_class(spec)(settings)
         self._started = False
         self._start_lock = asyncio.Lock()
-        self.gate = Gate()
+        # The role table of the settings the boot handed this actor (not of its environment, which
+        # on another node may differ): the same for every service and every check in it.
+        from aria_actors.security.rbac import DEFAULT_ROLES  # light: the pure RBAC module
+
+        self.gate = Gate({**DEFAULT_ROLES, **settings.security.roles})
+        install_gate(self.gate)
 
     async def prepare(self) -> None:
         try:
@@ -93,6 +98,7 @@ class RayServiceClient:
             try:
                 self._handle = ray.get_actor(self.name, namespace=self.namespace)
             except ValueError:
+                # heavy: ray.serve costs ~1 CPU-s to import; actor services and the boot actor load it for Serve only
                 from ray import serve
 
                 try:
@@ -165,7 +171,7 @@ class DeploymentUnit(ActorUnit):
             await asyncio.shield(self.http_ready)
 
     async def kill(self) -> None:
-        from ray import serve
+        from ray import serve  # heavy: ray.serve, as in _resolve
 
         await asyncio.to_thread(serve.delete, self.app_name)
 
@@ -260,7 +266,7 @@ class RayLauncher:
 
     def _deploy_blocking(self, spec: ServiceSpec) -> tuple[Any, bool]:
         """The app's handle, and whether it has HTTP routes."""
-        from ray import serve
+        from ray import serve  # heavy: ray.serve, as in _resolve
 
         existing = serve.status().applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
@@ -280,7 +286,7 @@ class RayLauncher:
 
 def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str | None]:
     """A plain Serve deployment around the service, reachable by handle only (no HTTP route)."""
-    from ray import serve
+    from ray import serve  # heavy: ray.serve, as in _resolve
 
     deployment = serve.deployment(
         name=spec.name, ray_actor_options={"num_cpus": spec.num_cpus, "num_gpus": spec.num_gpus},
@@ -309,7 +315,7 @@ class DeploymentShell(ServiceHost):
 
 def serve_controller_exists() -> bool:
     """Whether Serve's controller runs on the connected cluster (a named-actor lookup, no client)."""
-    from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE
+    from ray.serve._private.constants import SERVE_CONTROLLER_NAME, SERVE_NAMESPACE  # heavy: ray.serve, as in _resolve
 
     try:
         ray.get_actor(SERVE_CONTROLLER_NAME, namespace=SERVE_NAMESPACE)
@@ -325,7 +331,7 @@ def _log_serve_failure(fut: asyncio.Future[None]) -> None:
 
 def ensure_serve(settings: AriaSettings) -> None:
     """Start Serve's controller and HTTP proxy on the configured interface, once per cluster."""
-    from ray import serve
+    from ray import serve  # heavy: ray.serve, as in _resolve
     from ray.serve.config import HTTPOptions
     from ray.serve.schema import LoggingConfig
 

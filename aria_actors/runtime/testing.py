@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastapi import FastAPI, Request
+
+from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import load_service_class
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
@@ -99,11 +103,6 @@ def api_app(*routers: Any, clients: dict[str, Any], caller: Any = None) -> Any:
     For router tests without the gateway's bearer check: the caller (default: the local
     operator) is what the gateway would have verified from a token.
     """
-    from fastapi import FastAPI, Request
-
-    from aria_actors.runtime.http import install_problem_handlers
-    from aria_actors.runtime.principal import Principal
-
     app = FastAPI()
     install_problem_handlers(app)
     for router in routers:

@@ -102,7 +102,7 @@ class AriaClient(_Sections):
 
         For Ray jobs: ``ray.init()`` first, then this asks the boot actor where the gateway is.
         """
-        import ray
+        import ray  # ray: the SDK is Ray-free over HTTP; only from_cluster, in a Ray driver, needs Ray
 
         from aria_actors.runtime.boot import BOOT_ACTOR
 

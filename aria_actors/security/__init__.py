@@ -13,19 +13,19 @@ __all__ = ["Authorizer", "BearerAuth", "JwtVerifier", "SecurityService"]
 
 def __getattr__(name: str):  # lazy: the registry imports this package and must stay light
     if name == "SecurityService":
-        from aria_actors.security.service import SecurityService
+        from aria_actors.security.service import SecurityService  # lazy: as above
 
         return SecurityService
     if name == "BearerAuth":
-        from aria_actors.security import middleware
+        from aria_actors.security import middleware  # lazy: as above
 
         return getattr(middleware, name)
     if name == "Authorizer":
-        from aria_actors.security.rbac import Authorizer
+        from aria_actors.security.rbac import Authorizer  # lazy: as above
 
         return Authorizer
     if name == "JwtVerifier":
-        from aria_actors.security.tokens import JwtVerifier
+        from aria_actors.security.tokens import JwtVerifier  # lazy: as above
 
         return JwtVerifier
     raise AttributeError(name)

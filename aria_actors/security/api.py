@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.security.client import SecurityClient
 from aria_actors.security.rbac import MAX_NAME_CHARS, MAX_ROLES
 
-router = APIRouter(prefix="/v1/security", tags=["security"])
+router = ServiceRouter(prefix="/v1/security", tags=["security"])
 Client = Annotated[SecurityClient, Depends(service_client(SecurityClient))]
 # the service checks the shape (check_path); this only bounds the size
 SecretPath = Annotated[str, PathParam(min_length=1, max_length=1024)]

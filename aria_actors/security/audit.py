@@ -30,6 +30,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
+
 _OUTCOME_TARGET_MAX = 300
 
 
@@ -105,8 +107,6 @@ class Lockout:
 
 def outcome_of(exc: BaseException) -> str:
     """The audit outcome for a failed operation: ``not_found``, ``denied`` or ``error:<type>``."""
-    from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
-
     if isinstance(exc, SecretNotFound):
         return "not_found"
     if isinstance(exc, SecretAccessDenied) or getattr(exc, "status", None) == 403:

@@ -17,7 +17,7 @@ import json
 
 import typer
 
-from aria_actors.runtime.cli_support import TokenOpt, fail, gateway_call
+from aria_actors.cli.support import TokenOpt, fail, gateway_call
 
 app = typer.Typer(help="Secrets, keys and tokens of aria_security (via the gateway).", no_args_is_help=True)
 

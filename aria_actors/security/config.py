@@ -1,4 +1,5 @@
-"""Settings of aria_security (``ARIA_SECURITY_*``); the OpenBao URL itself is ``ARIA_OPENBAO_URL``.
+"""Settings of aria_security: ``[security]`` in aria.toml, ``ARIA_SECURITY_*`` in the environment;
+the OpenBao URL itself is ``ARIA_OPENBAO_URL``.
 
 Guarantees and caveats
 ----------------------
@@ -12,12 +13,15 @@ Guarantees and caveats
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
 
 
-class SecurityConfig(BaseSettings):
-    """Knobs of the security service. Unknown ``ARIA_SECURITY_*`` keys are refused."""
+class SecuritySettings(SectionSettings):
+    """Knobs of the security service. Unknown keys are refused."""
 
+    section = "security"
     model_config = SettingsConfigDict(env_prefix="ARIA_SECURITY_", extra="forbid", frozen=True)
 
     openbao_port: int = Field(
@@ -66,8 +70,11 @@ class SecurityConfig(BaseSettings):
     lockout_s: float = Field(300.0, gt=0, description="How long a locked-out principal stays locked.")
 
     @model_validator(mode="after")
-    def _ttls_consistent(self) -> SecurityConfig:
+    def _ttls_consistent(self) -> SecuritySettings:
         if self.jwt_default_ttl_s > self.jwt_max_ttl_s:
             raise ValueError(f"jwt_default_ttl_s ({self.jwt_default_ttl_s}) exceeds jwt_max_ttl_s "
                              f"({self.jwt_max_ttl_s}); the overlap window would not cover it")
         return self
+
+
+SecurityConfig = SecuritySettings  # the former name

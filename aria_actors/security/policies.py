@@ -22,6 +22,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from aria_actors.runtime.registry import SERVICE_MODULES
+from aria_actors.security.errors import SecretAccessDenied
+
 if TYPE_CHECKING:
     from aria_actors.runtime.principal import Principal
 
@@ -38,8 +41,6 @@ def service_policy_name(service: str) -> str:
 
 def service_names() -> tuple[str, ...]:
     """Every registered service, from the registry's module list (no service module is imported)."""
-    from aria_actors.runtime.registry import SERVICE_MODULES
-
     return tuple(f"aria_{m}" for m in SERVICE_MODULES)
 
 
@@ -58,8 +59,6 @@ def service_scope(caller: Principal, service: str | None) -> str | None:
     if own == "aria_security":  # its own start-up and rotation need the admin token
         return service
     if service is not None and service != own:
-        from aria_actors.security.errors import SecretAccessDenied
-
         raise SecretAccessDenied(f"{caller.subject} may not act as {service!r}", service=service)
     return own
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aria_actors.runtime.errors import BadRequest
+from aria_actors.security.config import SecuritySettings
 
 _ACTION = re.compile(r"^[a-z0-9_-]+:[a-z0-9_-]+:[a-z0-9_-]+$")
 _PERM = re.compile(r"^(!?)([a-z0-9_*-]+):([a-z0-9_*-]+):([a-z0-9_*-]+)(?:@(any|tenant|own))?$")
@@ -119,10 +120,9 @@ def check_action(action: Any) -> str:
 
 
 def default_roles() -> dict[str, tuple[str, ...]]:
-    """The role table in force: the built-ins plus ``ARIA_SECURITY_ROLES`` (which may replace one)."""
-    from aria_actors.security.config import SecurityConfig
-
-    return {**DEFAULT_ROLES, **SecurityConfig().roles}
+    """The role table in force: the built-ins plus ``roles`` of the ``[security]`` section
+    (``ARIA_SECURITY_ROLES`` or aria.toml; one may replace a built-in), read when called."""
+    return {**DEFAULT_ROLES, **SecuritySettings().roles}
 
 
 @dataclass(frozen=True, slots=True)

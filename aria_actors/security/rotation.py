@@ -28,14 +28,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import hvac.exceptions as hx
+
+from aria_actors.security import database
 from aria_actors.security.secrets import TRANSIT_MOUNT, openbao_errors
 from aria_actors.security.tokens import parse_time
 
 
 def key_ages(client: Any, now: float | None = None) -> dict[str, float]:
     """Seconds since each transit key's latest version was created."""
-    import hvac.exceptions as hx
-
     now = time.time() if now is None else now
     with openbao_errors("list transit keys"):
         try:
@@ -57,8 +58,6 @@ def due_keys(client: Any, max_age_s: float, now: float | None = None) -> list[st
 
 def due_db_roles(client: Any, max_age_s: float, now: float | None = None) -> list[str]:
     """Static database roles whose password is older than ``max_age_s``."""
-    from aria_actors.security import database
-
     now = time.time() if now is None else now
     with openbao_errors("list static database roles"):
         return sorted(r for r, age in database.static_ages(client, now).items() if age >= max_age_s)

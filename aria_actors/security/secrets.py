@@ -19,11 +19,16 @@ Guarantees and caveats
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import hvac
+import hvac.exceptions as hx
+import requests
 
 from aria_actors.security.errors import (
     DecryptionFailed,
@@ -70,11 +75,6 @@ def make_client(url: str, token: str | None, timeout: float) -> Any:
     proxies and CA bundle are the same ones requests would have picked for this URL, with the same
     precedence (``VAULT_CACERT`` over ``VAULT_CAPATH`` over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``).
     """
-    import os
-
-    import hvac
-    import requests
-
     session = requests.Session()
     env = session.merge_environment_settings(url, {}, None, None, None)
     session.trust_env = False
@@ -92,9 +92,6 @@ def check_key_name(name: str) -> str:
 @contextmanager
 def openbao_errors(what: str, **fields: Any) -> Iterator[None]:
     """Turn hvac/requests failures into typed Aria errors naming ``what`` was attempted."""
-    import hvac.exceptions as hx
-    import requests
-
     try:
         yield
     except SecurityError:
@@ -227,8 +224,6 @@ class Secrets:
         return base64.b64decode(self._decrypt(key, ciphertext, extra))
 
     def _decrypt(self, key: str, ciphertext: str, extra: dict[str, str]) -> str:
-        import hvac.exceptions as hx
-
         try:
             with openbao_errors(f"decrypt with {key!r}", key=key):
                 try:

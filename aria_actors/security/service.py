@@ -32,40 +32,25 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import hvac
+import requests
+
 from aria_actors.runtime.errors import AriaError, Forbidden
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
-from aria_actors.security.audit import outcome_of
+from aria_actors.runtime.spec import Health, Status
+from aria_actors.security import metrics, policies
+from aria_actors.security.audit import AuditLog, Lockout, outcome_of
+from aria_actors.security.errors import InvalidToken, KeyNotFound, OpenBaoUnavailable, SecretAccessDenied, SecurityError
+from aria_actors.security.hsm import SoftHsm
+from aria_actors.security.openbao import EmbeddedOpenBao
 from aria_actors.security.operations import ADMIN_ACTOR, OperationsMixin
-
-FEATURES = (
-    "openbao",
-    "softhsm-unseal",
-    "secret-rotation",
-    "jwt",
-    "rbac",
-    "auth-middleware",
-    "zero-trust-policies",
-    "pki",
-    "audit-log",
-    "intrusion-detection",
-    "security-metrics",
-)
-
-SPEC = ServiceSpec(
-    name="aria_security",
-    layer=1,
-    depends_on=(),
-    kind="actor",
-    num_cpus=0.0,
-    # each one is exercised against a real OpenBao + SoftHSM in tests/integration/security
-    capabilities=FEATURES,  # every seed feature is built and tested
-    features=FEATURES,
-    description="Secrets on OpenBao, unseal key in SoftHSM over PKCS#11, signing keys, RBAC, audit",
-    entrypoint="aria_actors.security.service:SecurityService",
-)
+from aria_actors.security.policies import service_scope
+from aria_actors.security.rbac import DEFAULT_ROLES, Authorizer, check_action, check_principal, check_resource
+from aria_actors.security.secrets import Secrets, make_client, openbao_errors
+from aria_actors.security.spec import SPEC
+from aria_actors.security.tokens import JwtSigner, JwtVerifier, mintable_claims
 
 T = TypeVar("T")
 RENEW_EVERY_S = 3600.0
@@ -77,9 +62,7 @@ class SecurityService(OperationsMixin, Service):
 
     def __init__(self, settings: Any, config: Any = None) -> None:
         super().__init__(settings)
-        from aria_actors.security.config import SecurityConfig
-
-        self.config = config or SecurityConfig()
+        self.config = config or settings.security  # the tree's [security] section
         self._bao: Any = None          # EmbeddedOpenBao when embedded
         self._client: Any = None       # hvac.Client with the admin token
         self._secrets: Any = None      # Secrets (admin)
@@ -103,19 +86,11 @@ class SecurityService(OperationsMixin, Service):
             self._rotation_task = asyncio.create_task(self._rotation_loop(), name="aria-key-rotation")
 
     def _start_sync(self) -> None:
-        from aria_actors.security.audit import AuditLog, Lockout
-        from aria_actors.security.rbac import Authorizer
-        from aria_actors.security.secrets import Secrets, make_client
-        from aria_actors.security.tokens import JwtSigner
-
         cfg, home = self.config, self.settings.home
         url = self.settings.openbao_url
         if url:
             token = self._external_login(url)
         else:
-            from aria_actors.security.hsm import SoftHsm
-            from aria_actors.security.openbao import EmbeddedOpenBao
-
             hsm = SoftHsm(home / "security" / "hsm", cfg.hsm_module, cfg.hsm_pin.get_secret_value())
             self._bao = EmbeddedOpenBao(home, hsm, port=cfg.openbao_port, timeout_s=cfg.start_timeout_s,
                                         request_timeout_s=cfg.request_timeout_s)
@@ -130,7 +105,6 @@ class SecurityService(OperationsMixin, Service):
             self._renewed_at = time.monotonic()
             self._secrets = Secrets(self._client)
             self._audit = AuditLog(home / "security" / "audit.log")
-            from aria_actors.security.rbac import DEFAULT_ROLES
 
             self._authz = Authorizer({**DEFAULT_ROLES, **cfg.roles})  # a bad permission fails the start
             self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
@@ -144,11 +118,6 @@ class SecurityService(OperationsMixin, Service):
         self._audit.record(ADMIN_ACTOR, "start", url, "ok")
 
     def _external_login(self, url: str) -> str:
-        import hvac
-
-        from aria_actors.security.errors import OpenBaoUnavailable
-        from aria_actors.security.secrets import openbao_errors
-
         cfg = self.config
         if cfg.openbao_token.get_secret_value():
             return cfg.openbao_token.get_secret_value()
@@ -167,15 +136,11 @@ class SecurityService(OperationsMixin, Service):
         return await asyncio.to_thread(self._probe)
 
     def _probe(self) -> Health:
-        from aria_actors.security import metrics
-
         health = self._probe_openbao()
         metrics.OPENBAO_UP.set(1 if health.status is Status.READY else 0)
         return health
 
     def _probe_openbao(self) -> Health:
-        import requests
-
         details: dict[str, Any] = {
             "url": self._client.url, "embedded": self._bao is not None,
             "audit_records": self._audit.records, "jwt_kids": list(self._verifier.kids),
@@ -232,14 +197,10 @@ class SecurityService(OperationsMixin, Service):
     # -- plumbing -----------------------------------------------------------------------------
     def _ready(self) -> None:
         if self._secrets is None:
-            from aria_actors.security.errors import OpenBaoUnavailable
-
             raise OpenBaoUnavailable("aria_security is not started")
 
     async def _run(self, op: str, target: str, actor: str | None, fn: Callable[[], T]) -> T:
         """Run ``fn`` off the event loop and audit its outcome."""
-        from aria_actors.security import metrics
-
         self._ready()
         started = time.perf_counter()
         try:
@@ -261,7 +222,6 @@ class SecurityService(OperationsMixin, Service):
         cached = self._scoped.get(service)
         if cached and cached[1] > time.monotonic():
             return cached[0]
-        from aria_actors.security.secrets import Secrets, make_client
 
         token = self._create_service_token(service)
         scoped = Secrets(make_client(self._client.url, token["token"], self.config.request_timeout_s))
@@ -270,10 +230,6 @@ class SecurityService(OperationsMixin, Service):
         return scoped
 
     def _create_service_token(self, service: str) -> dict[str, Any]:
-        from aria_actors.security import policies
-        from aria_actors.security.errors import SecretAccessDenied
-        from aria_actors.security.secrets import openbao_errors
-
         if service not in policies.service_names():
             raise SecretAccessDenied(f"{service!r} is not a registered service", service=service)
         ttl = self.config.service_token_ttl_s
@@ -290,8 +246,6 @@ class SecurityService(OperationsMixin, Service):
                   fn: Callable[[Any], T]) -> T:
         """``fn(secrets)`` under the policy :func:`~aria_actors.security.policies.service_scope`
         picks for ``caller``, audited as the caller."""
-        from aria_actors.security.policies import service_scope
-
         return await self._run(op, target, caller.subject,
                                lambda: fn(self._secrets_for(service_scope(caller, service))))
 
@@ -330,8 +284,6 @@ class SecurityService(OperationsMixin, Service):
     # -- transit ------------------------------------------------------------------------------
     def _with_key(self, key: str, service: str | None, fn: Callable[[Any], T]) -> T:
         """Run ``fn(secrets)``, creating a missing transit key once (admin) if the name is allowed."""
-        from aria_actors.security.errors import KeyNotFound, SecretAccessDenied
-
         secrets = self._secrets_for(service)
         try:
             return fn(secrets)
@@ -352,8 +304,6 @@ class SecurityService(OperationsMixin, Service):
                        fn: Callable[[Any], T], create: bool = False) -> T:
         """``fn(secrets)`` on a transit key under the caller's policy (see :meth:`_kv`); with
         ``create`` a missing key the policy allows is made first (see :meth:`_with_key`)."""
-        from aria_actors.security.policies import service_scope
-
         def _call() -> T:
             scope = service_scope(caller, service)
             return self._with_key(key_name, scope, fn) if create else fn(self._secrets_for(scope))
@@ -386,8 +336,6 @@ class SecurityService(OperationsMixin, Service):
 
     @rpc("security:key:rotate", scope="any")
     async def rotate_key(self, caller: Principal, key_name: str) -> int:
-        from aria_actors.security import metrics
-
         version = await self._run("rotate_key", key_name, caller.subject,
                                   lambda: self._secrets.rotate_key(key_name))
         metrics.ROTATIONS.labels("manual").inc()
@@ -403,8 +351,6 @@ class SecurityService(OperationsMixin, Service):
 
     # -- JWT ----------------------------------------------------------------------------------
     def _refresh_jwks(self) -> None:
-        from aria_actors.security.tokens import JwtVerifier
-
         self._verifier = JwtVerifier(self._signer.jwks(), self.config.jwt_issuer,
                                      self.config.jwt_leeway_s)
         self._jwks_at = time.monotonic()
@@ -422,8 +368,6 @@ class SecurityService(OperationsMixin, Service):
     async def issue_token(self, caller: Principal, subject: str, claims: dict[str, Any] | None = None,
                           ttl_s: int | None = None) -> str:
         """A signed JWT for ``subject``; never stronger than the caller (see ``mintable_claims``)."""
-        from aria_actors.security.tokens import mintable_claims
-
         self._ready()
         try:
             allowed = mintable_claims(caller, subject, claims)
@@ -434,8 +378,6 @@ class SecurityService(OperationsMixin, Service):
 
     @rpc()
     async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
-        from aria_actors.security.errors import InvalidToken
-
         self._ready()
         try:
             return self._verifier.verify(token)
@@ -447,7 +389,6 @@ class SecurityService(OperationsMixin, Service):
                     return self._verifier.verify(token)
                 except InvalidToken as again:
                     exc = again
-            from aria_actors.security import metrics
 
             metrics.TOKEN_FAILURES.inc()
             self._audit.record(caller.subject, "verify_token", "", outcome_of(exc))
@@ -467,8 +408,6 @@ class SecurityService(OperationsMixin, Service):
 
     @rpc("security:key:rotate", scope="any")
     async def rotate_jwt_key(self, caller: Principal) -> int:
-        from aria_actors.security import metrics
-
         version = await self._run("rotate_jwt_key", self.config.jwt_key, caller.subject, self._rotate_jwt)
         metrics.ROTATIONS.labels("manual").inc()
         return version
@@ -476,9 +415,6 @@ class SecurityService(OperationsMixin, Service):
     @rpc("security:token:issue", scope="any")
     async def issue_service_token(self, caller: Principal, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
-        from aria_actors.security import policies
-        from aria_actors.security.errors import SecretAccessDenied
-
         _own_service_only(caller, service)
         if service not in policies.service_names():
             raise SecretAccessDenied(f"{service!r} is not a registered service", service=service)
@@ -495,9 +431,6 @@ class SecurityService(OperationsMixin, Service):
         ``actor`` is the caller; the principal asked about is its ``subject``, so nobody can write
         an audit record in another's name.
         """
-        from aria_actors.security import metrics
-        from aria_actors.security.rbac import check_action, check_principal, check_resource
-
         self._ready()
         try:
             sub = check_principal(principal)[0]
@@ -537,8 +470,6 @@ class SecurityService(OperationsMixin, Service):
     @rpc("security:vault:unseal", scope="any")
     async def unseal(self, caller: Principal) -> None:
         """Unseal the embedded OpenBao again with the HSM-wrapped key."""
-        from aria_actors.security.errors import SecurityError
-
         if self._bao is None:
             raise SecurityError("unseal() needs the embedded OpenBao; unseal an external one yourself")
         await self._run("unseal", "sys/unseal", caller.subject, self._bao.unseal)

@@ -24,6 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc, rpc_spec
 from aria_actors.runtime.service import Deps, Service
@@ -34,6 +39,7 @@ from aria_actors.security.errors import (
     OpenBaoUnavailable,
     SecretAccessDenied,
     SecretNotFound,
+    SecurityError,
 )
 from aria_actors.security.policies import service_scope
 from aria_actors.security.rbac import Authorizer
@@ -138,8 +144,6 @@ class InProcessSecurity(Service):
         versions = self._kv.setdefault(path, {})
         current = max(versions, default=0)
         if cas is not None and cas != current:
-            from aria_actors.security.errors import SecurityError
-
             raise SecurityError(f"write secret {path!r}: check-and-set mismatch", path=path)
         versions[current + 1] = copy.deepcopy(data)
         return current + 1
@@ -193,8 +197,6 @@ class InProcessSecurity(Service):
     @_as_real
     async def encrypt(self, caller: Principal, key_name: str, plaintext: bytes, *,
                       context: bytes | None = None, service: str | None = None) -> str:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         versions = self._key(key_name, service_scope(caller, service), create=True)
         nonce = os.urandom(12)
         ct = AESGCM(versions[-1]).encrypt(nonce, bytes(plaintext), context)
@@ -203,9 +205,6 @@ class InProcessSecurity(Service):
     @_as_real
     async def decrypt(self, caller: Principal, key_name: str, ciphertext: str, *,
                       context: bytes | None = None, service: str | None = None) -> bytes:
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         versions = self._key(key_name, service_scope(caller, service), create=False)
         try:
             _, tag, body = ciphertext.split(":", 2)
@@ -234,8 +233,6 @@ class InProcessSecurity(Service):
 
     # -- JWT ----------------------------------------------------------------------------------
     def _rotate_jwt(self) -> int:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
         if self._jwt:
             self._retired[len(self._jwt)] = time.time()
         self._jwt.append(Ed25519PrivateKey.generate())
@@ -248,8 +245,6 @@ class InProcessSecurity(Service):
 
     @_as_real
     async def jwks(self, caller: Principal) -> dict[str, Any]:
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
         self._ready()
         now, keys = time.time(), []
         for v in range(len(self._jwt), 0, -1):

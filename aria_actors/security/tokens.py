@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from aria_actors.runtime.errors import BadRequest, Forbidden
 from aria_actors.runtime.principal import INTERNAL_ROLE
 from aria_actors.security.errors import InvalidSecretPath, InvalidToken, KeyNotFound
@@ -162,8 +165,6 @@ class JwtVerifier:
     _keys: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
         keys = self.jwks.get("keys") if isinstance(self.jwks, dict) else None
         for jwk in keys if isinstance(keys, list) else ():
             if (isinstance(jwk, dict) and jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
@@ -193,8 +194,6 @@ class JwtVerifier:
             raise InvalidToken("token is malformed", error=type(exc).__name__) from None
 
     def _verify(self, token: str, now: float | None) -> dict[str, Any]:
-        from cryptography.exceptions import InvalidSignature
-
         header = self.header(token)
         alg = header.get("alg")
         if alg != "EdDSA":
@@ -324,6 +323,7 @@ class JwtSigner:
 
     def issue(self, subject: str, claims: dict[str, Any] | None = None,
               ttl_s: int | None = None, version: int | None = None) -> str:
+        # light: the gateway's bearer check imports this module; only the signer needs OpenBao's client
         from aria_actors.security.secrets import TRANSIT_MOUNT, openbao_errors
 
         version = version or self._version or self.latest_version()

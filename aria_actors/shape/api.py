@@ -13,11 +13,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.shape.client import ShapeClient
 from aria_actors.shape.templates import (
@@ -32,7 +32,7 @@ from aria_actors.shape.templates import (
     Word,
 )
 
-router = APIRouter(prefix="/v1/shape", tags=["shape"])
+router = ServiceRouter(prefix="/v1/shape", tags=["shape"])
 Client = Annotated[ShapeClient, Depends(service_client(ShapeClient))]
 
 MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

@@ -73,7 +73,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aria_actors.runtime.principal import Principal
+from aria_actors.shape.errors import CheckpointNotTrusted, TrainingConfigError
 from aria_actors.storage.client import StorageClient
+from aria_actors.storage.errors import AssetNotFound
+from aria_actors.storage.index import decode
 
 BLOBS = ("model", "optimizer", "assets")
 WEIGHT_FILE = re.compile(r".*\.safetensors(\.index\.json)?$")
@@ -111,7 +114,7 @@ def _untar(data: bytes, out: Path) -> None:
 
 def optimizer_bytes(state_dict: dict[str, Any]) -> bytes:
     """The optimizer state as safetensors (deterministic for equal values)."""
-    import torch
+    import torch  # heavy: torch; checkpoints move as blobs without it, only optimizer state needs it
     from safetensors.torch import save
 
     tensors: dict[str, Any] = {}
@@ -132,7 +135,7 @@ def optimizer_bytes(state_dict: dict[str, Any]) -> bytes:
 
 def optimizer_state(data: bytes) -> dict[str, Any]:
     """Inverse of :func:`optimizer_bytes` (an ``Optimizer.load_state_dict`` argument)."""
-    from safetensors.torch import load
+    from safetensors.torch import load  # heavy: as in optimizer_bytes
 
     tensors = load(data)
     header_len = int.from_bytes(data[:8], "little")  # safetensors: u64 length, JSON header
@@ -230,8 +233,6 @@ class StorageCheckpoints:
                  loop: asyncio.AbstractEventLoop | None = None, cache_dir: str | Path | None = None,
                  prefix: str = "shape/checkpoints") -> None:
         if not run or "/" in run:
-            from aria_actors.shape.errors import TrainingConfigError
-
             raise TrainingConfigError(f"checkpoint run name {run!r} must be non-empty, without '/'",
                                       field="run")
         self.client, self.run, self.loop, self.caller = client, run, loop, caller
@@ -267,8 +268,6 @@ class StorageCheckpoints:
             raise
 
     def _chunks(self, name: str, version: int) -> dict[str, int]:
-        from aria_actors.storage.index import decode
-
         index = decode(self._wait(self.client.index(self.caller, name, version)), f"{name}@{version}")
         return {c.hex: c.size for c in index.chunks}
 
@@ -283,8 +282,6 @@ class StorageCheckpoints:
     def _check_owner(self, name: str, version: int) -> None:
         owner = self._wait(self.client.info(self.caller, name, version)).get("owner")
         if not self.trusted(owner):
-            from aria_actors.shape.errors import CheckpointNotTrusted
-
             raise CheckpointNotTrusted(
                 f"{name}@{version} was written by {owner!r}, not by this run's caller "
                 f"{self.caller.subject!r}: a run reads back only checkpoints it wrote",
@@ -292,8 +289,6 @@ class StorageCheckpoints:
 
     def _newest_trusted(self) -> int | None:
         """The newest manifest version this run may resume from (see :meth:`trusted`), if any."""
-        from aria_actors.storage.errors import AssetNotFound
-
         name = f"{self.base}/manifest"
         try:
             versions = self._wait(self.client.versions(self.caller, name))
@@ -310,8 +305,6 @@ class StorageCheckpoints:
     def _manifest(self, version: int | None = None) -> dict[str, Any] | None:
         """A published manifest this run may trust (default the newest) with its ``ref``, or None.
         A given ``version`` written by someone else raises :class:`CheckpointNotTrusted`."""
-        from aria_actors.storage.errors import AssetNotFound
-
         name = f"{self.base}/manifest"
         try:
             if version is None:
@@ -390,8 +383,6 @@ class StorageCheckpoints:
         version = int(ref.rsplit("@", 1)[1])
         manifest = self._manifest(version)
         if manifest is None:
-            from aria_actors.storage.errors import AssetNotFound
-
             raise AssetNotFound(f"no checkpoint {ref}", name=f"{self.base}/manifest")
         key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
         out = self.cache / self.run / f"manifest-{version:06d}-{key}"
@@ -399,8 +390,6 @@ class StorageCheckpoints:
             return out
         for kind, r in manifest["blobs"].items():  # the blobs this run wrote, nobody else's
             if kind not in BLOBS or r.get("name") != f"{self.base}/{kind}":
-                from aria_actors.shape.errors import CheckpointNotTrusted
-
                 raise CheckpointNotTrusted(f"{ref} names blob {r.get('name')!r} as its {kind!r}, outside "
                                            f"run {self.run!r}", name=f"{self.base}/manifest", version=version)
             self._check_owner(r["name"], int(r["version"]))

@@ -17,8 +17,11 @@ import time
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from aria_actors.runtime.cli_support import TokenOpt, fail, gateway_call
+from aria_actors.cli.support import TokenOpt, fail, gateway_call
+from aria_actors.queue.jobs import FINISHED
 
 app = typer.Typer(
     help="Characters, GRPO training and model versions of aria_shape (via the gateway).", no_args_is_help=True
@@ -98,8 +101,6 @@ POLL_S = 2.0
 def _wait(token: str | None, job: dict[str, Any]) -> dict[str, Any]:
     """Poll the job until it finished; its state changes go to stderr. Ends the command unless
     it completed."""
-    from aria_actors.queue.jobs import FINISHED
-
     seen = None
     while True:
         now = (job["state"], job["attempt"])
@@ -133,9 +134,6 @@ def train_status(job_id: int, token: str | None = TokenOpt) -> None:
 @app.command()
 def models(token: str | None = TokenOpt) -> None:
     """List model versions with their parent and metrics."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table("id", "parent", "reward after", "path")
     for m in gateway_call(token, "GET", "/v1/shape/models"):
         after = m["metrics"].get("held_out_reward_after")

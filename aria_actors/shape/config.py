@@ -1,4 +1,5 @@
-"""Settings of aria_shape (``ARIA_SHAPE_*``), on top of the shared :class:`AriaSettings`, and
+"""Settings of aria_shape (``[shape]`` in aria.toml, ``ARIA_SHAPE_*`` in the environment), a section
+of :class:`~aria_actors.runtime.settings.AriaSettings`, and
 :class:`ModelSource`, what a process needs to load one model version."""
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
 
 
-class ShapeConfig(BaseSettings):
+class ShapeSettings(SectionSettings):
     """Model and generation knobs. ``model_path`` empty falls back to ``ARIA_MODEL_PATH``, and that
     empty builds the tiny local model."""
 
+    section = "shape"
     model_config = SettingsConfigDict(env_prefix="ARIA_SHAPE_", extra="forbid", frozen=True)
 
     model_path: str = Field("", description="Directory of a Qwen3 checkpoint (config, weights, tokenizer).")
@@ -53,6 +57,9 @@ class ShapeConfig(BaseSettings):
                                 description="Interval of checking queued training jobs, to register finished ones.")
 
 
+ShapeConfig = ShapeSettings  # the former name
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Everything a process needs to load one model version: the config (its ``model_path`` the
@@ -63,7 +70,7 @@ class ModelSource:
     home: str | None = None
 
     @classmethod
-    def of(cls, config: ShapeConfig, home: Path | str | None = None, model_path: str = "") -> ModelSource:
+    def of(cls, config: ShapeSettings, home: Path | str | None = None, model_path: str = "") -> ModelSource:
         body = config.model_dump(mode="json")
         if model_path:
             body["model_path"] = model_path
@@ -77,11 +84,12 @@ class ModelSource:
     def label(self) -> str:
         return str(self.config.get("model_path") or "tiny")
 
-    def shape_config(self) -> ShapeConfig:
-        return ShapeConfig(**self.config)
+    def shape_config(self) -> ShapeSettings:
+        return ShapeSettings(**self.config)
 
     def load(self) -> Any:
         """The :class:`~aria_actors.shape.model.LoadedModel` (imports torch)."""
+        # heavy and circular: model.py imports torch and this module (for ShapeSettings)
         from aria_actors.shape.model import load_model
 
         return load_model(self.shape_config(), home=None if self.home is None else Path(self.home))

@@ -47,6 +47,7 @@ from typing import IO, Any
 
 from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import EngineError
+from aria_actors.shape.inference import ModelRunner
 
 
 def _write(out: IO[bytes], obj: Any) -> None:
@@ -168,8 +169,6 @@ def serve_forever(inp: IO[bytes], out: IO[bytes]) -> None:
     except EOFError:
         return
     try:
-        from aria_actors.shape.inference import ModelRunner
-
         runner = ModelRunner(source.load())
         _write(out, {"ok": {"parameters": runner.parameters, "device": str(runner.loaded.model.device),
                             "pid": os.getpid()}})

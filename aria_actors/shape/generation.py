@@ -29,6 +29,8 @@ from typing import Any
 
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
+from aria_actors.shape.backends import make_backend
+from aria_actors.shape.config import ModelSource
 from aria_actors.shape.corpus import prompt_for
 from aria_actors.shape.templates import CONTROL
 
@@ -44,15 +46,11 @@ class GenerationMixin:
     _streams: Any
 
     def _base_source(self) -> Any:
-        from aria_actors.shape.config import ModelSource
-
         return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
 
     def _inference(self) -> Any:
         """The generation backend (Serve inside a Ray actor, else in-process), made on first use."""
         if self._backend is None:
-            from aria_actors.shape.inference import make_backend
-
             backend = make_backend(self.config, self.settings)
             backend.add("base", self._base_source())
             self._backend = backend

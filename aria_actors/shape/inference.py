@@ -26,8 +26,8 @@ Guarantees and caveats
   service's per-version metrics count.
 - Requests with a ``seed`` are reproducible: both backends run them as their own sampling call
   (a seeded request never shares a batch), so a seed gives the same text on either backend.
-- :func:`make_backend` imports ray only when it picks Serve, and picks it only where ray is
-  already imported and this process is a Ray actor (``inference="auto"``).
+- Which backend a process uses is :func:`aria_actors.shape.backends.make_backend`'s choice (Serve
+  only where ray is already imported and this process is a Ray actor, for ``inference="auto"``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
 from aria_actors.shape.streams import pieces_from_thread
 
@@ -81,19 +81,20 @@ class ModelRunner:
         return int(self.loaded.num_parameters)
 
     def generate_counted(self, prompts: list[str], **options: Any) -> tuple[list[str], list[int]]:
+        # heavy: torch and transformers, loaded only where a model is (LocalBackend, the engine process)
         from aria_actors.shape.model import generate_counted
 
         with self.lock:
             return generate_counted(self.loaded, prompts, **options)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        from aria_actors.shape.model import embed
+        from aria_actors.shape.model import embed  # heavy: as in generate_counted
 
         with self.lock:
             return embed(self.loaded, texts)
 
     def stream(self, prompt: str, push: Any, **options: Any) -> None:
-        from aria_actors.shape.model import stream_text
+        from aria_actors.shape.model import stream_text  # heavy: as in generate_counted
 
         with self.lock:
             stream_text(self.loaded, prompt, push, **options)
@@ -232,12 +233,3 @@ def in_ray_actor() -> bool:
         return False
     return ray.get_runtime_context().get_actor_id() is not None
 
-
-def make_backend(config: ShapeConfig, settings: Any) -> Backend:
-    """The backend ``config.inference`` asks for (``auto``: Serve inside a Ray actor)."""
-    use_serve = config.inference == "serve" or (config.inference == "auto" and in_ray_actor())
-    if use_serve:
-        from aria_actors.shape.serve_backend import ServeBackend
-
-        return ServeBackend(config, settings)
-    return LocalBackend()

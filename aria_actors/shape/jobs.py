@@ -60,10 +60,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from aria_actors.queue import dispatch
+from aria_actors.queue.jobs import Discard
 from aria_actors.queue.registry import worker
+from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import RpcSpec
-from aria_actors.shape.config import ShapeConfig
+from aria_actors.runtime.rpc import RpcSpec, default_gate
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.shape.checkpoints import DirectoryCheckpoints, StorageCheckpoints
+from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.shape.corpus import prompts
+from aria_actors.shape.errors import TrainingConfigError
 from aria_actors.shape.rewards import RewardFn, trait_coverage
 from aria_actors.storage.client import StorageClient
 
@@ -133,8 +140,6 @@ def enqueuer_dir(caller: Principal | None) -> str:
 
 def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
     """The complete checkpoint with the highest step under ``checkpoint_dir``, if any."""
-    from aria_actors.shape.checkpoints import DirectoryCheckpoints
-
     ref = DirectoryCheckpoints(checkpoint_dir).latest()
     return Path(ref) if ref else None
 
@@ -152,8 +157,7 @@ def run_training(model_path: str = "", checkpoint_dir: str | None = None, *, ste
     e.g. :class:`StorageCheckpoints`) or, without one, to directories under ``checkpoint_dir``.
     ``eval_prompts`` > 0 adds the mean reward on that many held-out prompts before and after.
     """
-    from aria_actors.shape.config import ModelSource
-    from aria_actors.shape.corpus import prompts
+    # heavy: torch; the queue service imports this module to register the worker, only a run needs it
     from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward
 
     if checkpoints is None:
@@ -191,9 +195,6 @@ def run_training(model_path: str = "", checkpoint_dir: str | None = None, *, ste
 
 
 def _directory(checkpoint_dir: str | Path | None) -> Any:
-    from aria_actors.shape.checkpoints import DirectoryCheckpoints
-    from aria_actors.shape.errors import TrainingConfigError
-
     if not checkpoint_dir:
         raise TrainingConfigError("give checkpoint_dir or a checkpoint sink", field="checkpoint_dir")
     return DirectoryCheckpoints(checkpoint_dir)
@@ -202,8 +203,6 @@ def _directory(checkpoint_dir: str | Path | None) -> Any:
 def parse_args(args: Any) -> TrainArgs:
     """A job's ``args`` as :class:`TrainArgs`; anything else discards the job (no retry would do
     better), before a file is touched."""
-    from aria_actors.queue.jobs import Discard
-
     try:
         return TrainArgs.model_validate(args)
     except ValidationError as exc:
@@ -212,12 +211,7 @@ def parse_args(args: Any) -> TrainArgs:
 
 def _source(a: TrainArgs, caller: Principal | None, node: Any) -> Any:
     """The model the run starts from, resolved on this node (``node``: its AriaSettings)."""
-    from aria_actors.queue.jobs import Discard
-    from aria_actors.runtime.errors import AriaError
-    from aria_actors.runtime.rpc import default_gate
-    from aria_actors.shape.config import ModelSource
-
-    own = ShapeConfig()  # this node's ARIA_SHAPE_* settings (its model, its cache_dir)
+    own = node.shape  # this node's [shape] section (its model, its cache_dir)
     config = {**own.model_dump(mode="json"), **a.model.model_dump(mode="json")}
     if a.checkpoint is not None:
         root = checkpoint_root(node.home).resolve()
@@ -247,16 +241,12 @@ def _sink(a: TrainArgs, caller: Principal | None, home: Path, storage: StorageCl
     root = checkpoint_root(home)
     if not a.storage:
         return _directory(root / a.version / enqueuer_dir(caller))
-    from aria_actors.queue.jobs import Discard
-    from aria_actors.shape.checkpoints import StorageCheckpoints
 
     if caller is None:  # a job runs with its enqueuer's rights; it has none to use the store with
         raise Discard("this job records no enqueuer, so it may not use aria_storage; enqueue it "
                       "through aria_queue (POST /v1/shape/train)")
     if storage is None:
-        from aria_actors.queue.dispatch import typed_client
-
-        storage = typed_client(StorageClient)
+        storage = dispatch.typed_client(StorageClient)
     return StorageCheckpoints(storage, a.version, caller=caller, loop=loop, cache_dir=root)
 
 
@@ -267,9 +257,7 @@ def train_version(args: dict[str, Any], caller: Principal | None, storage: Stora
     AriaSettings by default). Checkpoints go to aria_storage as ``caller`` (the job's enqueuer)
     through ``storage`` (default: the runtime's client, in a queue worker actor), from a thread
     when ``loop`` owns it."""
-    from aria_actors.queue.jobs import Discard
-    from aria_actors.runtime.settings import AriaSettings
-    from aria_actors.shape.policy import GRPOSettings
+    from aria_actors.shape.policy import GRPOSettings  # heavy: torch, as in run_training
 
     a = parse_args(args)
     try:
@@ -295,9 +283,6 @@ def train_version(args: dict[str, Any], caller: Principal | None, storage: Stora
 def train_job(job: Any) -> dict[str, Any]:
     """aria_queue worker: :func:`train_version` of the job's ``args`` (:class:`TrainArgs` only),
     run as the job's enqueuer (``job.caller``), who needed ``shape:model:train`` to enqueue it."""
-    from aria_actors.queue.jobs import Discard
-    from aria_actors.runtime.errors import AriaError
-
     try:
         return train_version(job.args, job.caller)
     except AriaError as exc:

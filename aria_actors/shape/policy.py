@@ -23,6 +23,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +32,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.shape import grpo
+from aria_actors.shape.checkpoints import pack, read_assets, read_optimizer, read_state, write_dir
 from aria_actors.shape.errors import TrainingDiverged
 from aria_actors.shape.model import sample_ids
 from aria_actors.shape.rewards import RewardFn, relabel_group, trait_coverage
@@ -182,8 +184,6 @@ class GRPORunner:
 
     def __init__(self, model: Any, tokenizer: Any, settings: GRPOSettings,
                  reward_fn: RewardFn = trait_coverage) -> None:
-        import copy
-
         self.model, self.tokenizer, self.settings, self.reward_fn = model, tokenizer, settings, reward_fn
         self.ref_model = copy.deepcopy(model).eval() if settings.beta else None
         self.optimizer = torch.optim.Adam(trainable(model, settings), lr=settings.learning_rate)
@@ -210,24 +210,18 @@ class GRPORunner:
 
     def blobs(self, metrics: dict[str, Any] | None = None) -> dict[str, bytes]:
         """This run's state as checkpoint blobs (:func:`aria_actors.shape.checkpoints.pack`)."""
-        from aria_actors.shape.checkpoints import pack
-
         return pack(self.model, self.tokenizer, self.optimizer,
                     {"step": self.step_count, "metrics": metrics or {},
                      "settings": self.settings.model_dump(mode="json")}, assets=self.assets)
 
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> str:
         """A resumable checkpoint directory (HF model directory + optimizer + step), atomic."""
-        from aria_actors.shape.checkpoints import write_dir
-
         self.last_checkpoint = str(write_dir(self.blobs(metrics), path))
         return self.last_checkpoint
 
     def restore(self, path: str | Path, ref: str | None = None) -> int:
         """Continue from a checkpoint directory (the model was loaded from it); ``ref`` names it
         in later errors (default the path)."""
-        from aria_actors.shape.checkpoints import read_assets, read_optimizer, read_state
-
         self.optimizer.load_state_dict(read_optimizer(path))
         self.assets = read_assets(path)
         self.step_count = int(read_state(path)["step"])

@@ -58,6 +58,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from aria_actors.queue.client import QueueClient
 from aria_actors.queue.errors import JobNotFound
 from aria_actors.queue.jobs import FINISHED, JobState
@@ -65,6 +67,7 @@ from aria_actors.runtime.errors import AriaError, Forbidden, NotFound, ServiceUn
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.shape.errors import ModelVersionExists, TrainingConfigError, TrainingRunConflict
+from aria_actors.shape.jobs import MODEL_KNOBS, NODE_PATHS, TrainArgs, checkpoint_ref, checkpoint_root
 
 log = logging.getLogger("aria.shape")
 WORKER = "aria_shape.train"
@@ -106,8 +109,6 @@ class TrainingRunsMixin:
 
     def _start_from(self, caller: Principal, served: str) -> dict[str, Any]:
         """The job arguments naming the model a run of ``served`` starts from (none: the base)."""
-        from aria_actors.shape.jobs import NODE_PATHS, checkpoint_ref, checkpoint_root
-
         if served == "base":  # the worker's node loads its configured base model
             return {}
         path = str(self._inference().source(served).config.get("model_path") or "")
@@ -133,10 +134,6 @@ class TrainingRunsMixin:
 
         The job is enqueued as ``caller``, so it runs (checkpoints to aria_storage included) with
         the caller's rights, never aria_shape's; aria_shape records it as its run."""
-        from pydantic import ValidationError
-
-        from aria_actors.shape.jobs import MODEL_KNOBS, TrainArgs
-
         store, queue = self._records(), self._queue()
         if await store.existing_models([version_id]):
             raise ModelVersionExists(f"model version {version_id!r} exists already; train under a new id",

@@ -102,7 +102,7 @@ class ServeBackend(VersionBook):
 
     # -- deployment ---------------------------------------------------------------------------
     def _deploy_blocking(self, name: str, source: ModelSource, version: str) -> Any:
-        from ray import serve
+        from ray import serve  # ray: this module runs outside Ray too (backends, tests); only deploying needs Ray Serve
 
         from aria_actors.runtime.shell import ensure_serve, serve_controller_exists
         from aria_actors.shape.serving import application
@@ -137,7 +137,7 @@ class ServeBackend(VersionBook):
         service left for versions it does not serve now (it died between storing a promotion and
         deleting the losers). Not waited for (Serve's private ``_blocking``; Ray is pinned): the
         first request should not wait on other replicas' shutdown."""
-        from ray import serve
+        from ray import serve  # ray: as in _deploy_blocking
 
         self._pruned = True
         keep = {app_name(v) for v in self._sources}
@@ -146,7 +146,7 @@ class ServeBackend(VersionBook):
                 serve.delete(name, _blocking=False)
 
     def _wait_running(self, name: str, source: ModelSource, timeout_s: float) -> None:
-        from ray import serve
+        from ray import serve  # ray: as in _deploy_blocking
 
         deadline = time.monotonic() + timeout_s
         while True:
@@ -250,12 +250,12 @@ class ServeBackend(VersionBook):
         self._forget(version)
         app = self._apps.pop(version, None)
         if app is not None:
-            from ray import serve
+            from ray import serve  # ray: as in _deploy_blocking
 
             await asyncio.to_thread(serve.delete, app.name)
 
     def _statuses(self) -> dict[str, Any]:
-        from ray import serve
+        from ray import serve  # ray: as in _deploy_blocking
 
         return dict(serve.status().applications)
 
@@ -288,13 +288,14 @@ class ServeBackend(VersionBook):
         """Delete every application of this service (also those an earlier actor left)."""
         names = {app.name for app in self._apps.values()}
         self._apps.clear()
+        # ray: runtime.shell imports Ray, as in _deploy_blocking
         from aria_actors.runtime.shell import serve_controller_exists
 
         if not names and not await asyncio.to_thread(serve_controller_exists):
             return
 
         def delete() -> None:
-            from ray import serve
+            from ray import serve  # ray: as in _deploy_blocking
 
             try:
                 names.update(n for n in serve.status().applications if n.startswith(PREFIX))

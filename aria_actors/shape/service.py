@@ -75,71 +75,23 @@ import random
 from typing import Any
 
 from aria_actors.data.client import DataClient
+from aria_actors.data.pool import Database
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.runtime.spec import Health, Status
 from aria_actors.shape.errors import ShapeError, UnknownTemplate
 from aria_actors.shape.generation import GenerationMixin
 from aria_actors.shape.personality import profile
 from aria_actors.shape.portrait import portrait_svg
 from aria_actors.shape.runs import ME, TrainingRunsMixin
 from aria_actors.shape.sampler import CharacterSampler
+from aria_actors.shape.spec import SPEC
+from aria_actors.shape.store import ShapeStore
 from aria_actors.shape.streams import StreamHub
 from aria_actors.shape.templates import Template, parse_character, validate_character
 from aria_actors.shape.versions import ModelVersionsMixin
-
-SPEC = ServiceSpec(
-    name="aria_shape",
-    layer=3,
-    depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
-    kind="actor",
-    num_cpus=0.0,
-    # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run, routing
-    # and A/B over the inference backends), tests/integration/shape (Ray learners data-parallel over
-    # gloo; character versions in Postgres; checkpoints through the real aria_storage service, crash
-    # + resume; the service in a Ray actor generating through its Serve applications; served version
-    # and A/B split across a restart; training runs through the real queue tables).
-    # 'model-inference': generation through a Ray Serve application per model version (batched,
-    # token streaming, scaled from zero), in-process outside Ray.
-    # 'model-versions': registry in Postgres, A/B split by weight with per-version metrics,
-    # promotion that deletes the losers' Serve applications; served version, split and metrics
-    # stored, so a restarted actor serves what it served.
-    # 'grpo-training': runs are aria_queue jobs (aria_shape.train); aria_shape registers the version.
-    # 'personality-model': Big Five profile from traits (personality.py).
-    # Not claimed: 'gpu' (never run on a GPU here).
-    capabilities=(
-        'model-inference',
-        'grpo-training',
-        'model-versions',
-        'distributed-training',
-        'templates',
-        'trait-generation',
-        'character-validation',
-        'character-evolution',
-        'personality-model',
-        'multi-modal',
-    ),
-    features=(
-        'model-inference',
-        'grpo-training',
-        'model-versions',
-        'gpu',
-        'distributed-training',
-        'templates',
-        'trait-generation',
-        'personality-model',
-        'character-validation',
-        'character-evolution',
-        'multi-modal',
-    ),
-    description="Character generation with Qwen3-family models and GRPO training",
-    # The first generation after boot (or after scale-to-zero) starts a replica and loads the
-    # model: 6-9 s on the 2-core machine, 15 s measured under load; the default 30 s is too close.
-    call_timeout_s=120.0,
-    entrypoint="aria_actors.shape.service:ShapeService",
-)
 
 BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
     {
@@ -172,15 +124,13 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
 
     def __init__(self, settings: Any, config: Any = None) -> None:
         super().__init__(settings)
-        from aria_actors.shape.config import ShapeConfig
-
-        self.config = config or ShapeConfig()
+        self.config = config or settings.shape  # the tree's [shape] section
         self._samplers: dict[str, CharacterSampler] = {}
         self._backend: Any = None  # inference.Backend, created on first use
         self._warming: asyncio.Task[Any] | None = None
         self._started = False
         self._stopped = False
-        self._pool: Any = None
+        self._db: Database | None = None
         self._store: Any = None
         self._skipped_templates: dict[str, str] = {}
         self._served_version = "base"
@@ -199,15 +149,11 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         for data in BUILTIN_TEMPLATES:
             self._register(Template.parse(data))
         if deps.get("aria_data") is not None:
-            import asyncpg
-
-            from aria_actors.shape.store import ShapeStore
-
             data = deps.of(DataClient)
             dsn = await data.dsn(ME)
             await data.migrate(ME, SPEC.name)
-            self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-            self._store = ShapeStore(self._pool)
+            self._db = await Database.connect(dsn, name=SPEC.name, min_size=1, max_size=4)
+            self._store = ShapeStore(self._db.pool)
             for body in await self._store.templates():
                 try:
                     self._register(Template.parse(body))
@@ -244,10 +190,11 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             details["serving_problems"] = self._serving_problems
         if self._training_problems:
             details["training_problems"] = self._training_problems
-        if self._pool is not None:
+        if self._db is not None:
             try:
-                await self._pool.fetchval("SELECT 1", timeout=self.settings.health_timeout_s)
-                details["store"] = {"pool_size": self._pool.get_size(), "idle": self._pool.get_idle_size()}
+                await self._db.ping(self.settings.health_timeout_s)
+                details["store"] = {"pool_size": self._db.pool.get_size(),
+                                    "idle": self._db.pool.get_idle_size()}
             except Exception as exc:  # the probe's job is to report it
                 details["store_error"] = f"{type(exc).__name__}: {exc}"
                 return Health(Status.DEGRADED, f"database unreachable: {exc}", details)
@@ -282,9 +229,9 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         if self._backend is not None:
             await self._backend.close()
             self._backend = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = self._store = None
+        if self._db is not None:
+            await self._db.close()
+            self._db = self._store = None
         self._started = False
         self._stopped = True
 

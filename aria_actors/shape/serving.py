@@ -34,7 +34,7 @@ Guarantees and caveats
   uses one torch thread.
 - No access log per request (Serve's default is one line per request, work on the replica's loop).
 - Measured on the 2-core machine (``bench/shape.py``, ``docs/shape.md``), with Serve in the
-  throughput-optimized mode Aria runs it in (``runtime.localcluster.SERVE_ENV``): Serve costs
+  throughput-optimized mode Aria runs it in (``cli.localcluster.SERVE_ENV``): Serve costs
   ~1.3 ms of CPU per request (2.7 ms without that mode). Under sustained load (32 clients) the
   0.1M-parameter tiny model reaches 0.70-0.97x a direct call; a lone burst of 16 requests stays at
   ~0.65x (nothing overlaps the per-request work); a 3M-parameter model is at 0.83-0.92x in both.
@@ -47,14 +47,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
 from ray import serve
+from ray.serve.schema import LoggingConfig
 
 from aria_actors.shape.batching import EngineBatcher
 from aria_actors.shape.config import ModelSource
+from aria_actors.shape.engine import Engine
+from aria_actors.shape.errors import EngineError
+from aria_actors.shape.inference import ModelRunner
 from aria_actors.shape.streams import pieces_from_thread
 
 
@@ -68,13 +73,9 @@ class ShapeInference:
         source = source if isinstance(source, ModelSource) else ModelSource.for_path(source)
         self.engine: Any
         if engine_process:
-            from aria_actors.shape.engine import Engine
-
             self.engine = Engine(source)
             self.engine.start()
         else:
-            from aria_actors.shape.inference import ModelRunner
-
             self.engine = ModelRunner(source.load())
         self.parameters = self.engine.parameters
         self.max_new_tokens = max_new_tokens
@@ -89,8 +90,6 @@ class ShapeInference:
         return self._batcher.batch_sizes
 
     def _generate(self, prompts: list[str], options: dict[str, Any]) -> tuple[list[str], list[int]]:
-        import time
-
         t0 = time.perf_counter()
         try:
             return self.engine.generate_counted(prompts, **options)
@@ -152,8 +151,6 @@ class ShapeInference:
     def check_health(self) -> None:
         """Serve's health probe: a dead engine process fails it, so Serve replaces the replica."""
         if hasattr(self.engine, "alive") and not self.engine.alive():
-            from aria_actors.shape.errors import EngineError
-
             raise EngineError("model engine process exited", model=self.engine.model_path)
 
     def __del__(self) -> None:
@@ -169,8 +166,6 @@ def application(source: ModelSource | str, *, version: str = "base", max_new_tok
                 num_cpus: float = 0.5) -> Any:
     """The bound application: ``replicas`` fixed, or (``replicas=None``) autoscaled between
     ``min_replicas`` (0: scales to zero after ``idle_s``) and ``max_replicas``."""
-    from ray.serve.schema import LoggingConfig
-
     gpus = 1 if ray.cluster_resources().get("GPU", 0) else 0
     scaling: dict[str, Any]
     if replicas is not None:

@@ -24,27 +24,17 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import uuid
-from pathlib import Path
 from typing import Any
 
+import asyncpg
+
+from aria_actors.data.sql_files import queries
 from aria_actors.runtime.errors import NotFound
 from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion
 
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
-
-
-@functools.cache
-def _queries() -> dict[str, str]:
-    parts = _NAME.split((Path(__file__).with_name("sql") / "store.sql").read_text())
-    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
-
-
-def q(name: str) -> str:
-    return _queries()[name]
+q = queries("aria_actors.shape", "store")
 
 
 def _model_row(r: Any) -> dict[str, Any]:
@@ -109,8 +99,6 @@ class ShapeStore:
                              existing_ok: bool = False) -> dict[str, Any]:
         """Record a model version; ``existing_ok``: a version registered already is returned as
         it is (a training job's result may be seen more than once)."""
-        import asyncpg
-
         try:
             await self.pool.execute(q("put_model_once" if existing_ok else "put_model"), model_id, parent,
                                     path, json.dumps(metrics), json.dumps(training_config))

@@ -35,15 +35,21 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import copy
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ray
+import torch
+import torch.distributed as dist
 
+from aria_actors.shape.checkpoints import DirectoryCheckpoints, pack, read_assets, read_optimizer, read_state
+from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.errors import TrainingConfigError, TrainingDiverged
-from aria_actors.shape.policy import GRPOSettings, Rollout, score, trainable
+from aria_actors.shape.model import load_model
+from aria_actors.shape.policy import GRPOSettings, Rollout, check_finite, loss_on, rollout, score, trainable
 from aria_actors.shape.rewards import RewardFn, trait_coverage
 
 
@@ -54,9 +60,6 @@ def _free_port() -> int:
 
 
 def _load(model_path: str, num_threads: int) -> Any:
-    from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.model import load_model
-
     return load_model(ShapeConfig(model_path=model_path, num_threads=num_threads))
 
 
@@ -74,8 +77,6 @@ class RolloutWorker:
         return version
 
     def sample(self, prompts: list[str], seed: int) -> Rollout:
-        from aria_actors.shape.policy import rollout
-
         return rollout(self.loaded.model, self.loaded.tokenizer, prompts, self.settings, seed)
 
 
@@ -84,11 +85,6 @@ class Learner:
 
     def __init__(self, model_path: str, settings: GRPOSettings, rank: int, world: int,
                  master_port: int, num_threads: int = 1) -> None:
-        import copy
-
-        import torch
-        import torch.distributed as dist
-
         self.loaded = _load(model_path, num_threads)
         self.settings, self.rank, self.world = settings, rank, world
         self.model = self.loaded.model
@@ -103,10 +99,6 @@ class Learner:
 
     def restore(self, checkpoint: str) -> int:
         """Load weights, optimizer state and step count of a checkpoint directory."""
-        import torch
-
-        from aria_actors.shape.checkpoints import read_assets, read_optimizer, read_state
-
         self.assets = read_assets(checkpoint)
         # Through from_pretrained, so sharded and tied checkpoints load the same way as at start.
         self.model.load_state_dict(_load(checkpoint, torch.get_num_threads()).model.state_dict())
@@ -116,16 +108,9 @@ class Learner:
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Weights and optimizer state (identical on every rank)."""
-        import copy
-
         return self.weights(), copy.deepcopy(self.optimizer.state_dict())
 
     def train_step(self, shard: Rollout, num_items: float, last_checkpoint: str | None) -> dict[str, Any]:
-        import torch
-        import torch.distributed as dist
-
-        from aria_actors.shape.policy import check_finite, loss_on
-
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         parts = loss_on(self.model, self.loaded.tokenizer, shard, self.settings,
@@ -148,15 +133,11 @@ class Learner:
 
     def blobs(self, metrics: dict[str, Any]) -> dict[str, bytes]:
         """Checkpoint blobs of this rank (identical on every rank)."""
-        from aria_actors.shape.checkpoints import pack
-
         return pack(self.model, self.loaded.tokenizer, self.optimizer,
                     {"step": self.step_count, "metrics": metrics,
                      "settings": self.settings.model_dump(mode="json")}, assets=self.assets)
 
     def shutdown(self) -> None:
-        import torch.distributed as dist
-
         if dist.is_initialized():
             dist.destroy_process_group()
 
@@ -207,8 +188,6 @@ class RayGRPO:
             self.restore(resume_from)
 
     def _sink(self) -> Any:
-        from aria_actors.shape.checkpoints import DirectoryCheckpoints
-
         if self.checkpoints is not None:
             return self.checkpoints
         return DirectoryCheckpoints(self.checkpoint_dir) if self.checkpoint_dir else None
@@ -233,8 +212,6 @@ class RayGRPO:
 
     def rollout(self, prompts: list[str]) -> Rollout:
         """Sample and score one batch of groups with the current rollout weights."""
-        import torch
-
         seed = self.settings.seed * 100_003 + self.step_count
         chunks = [c for c in self._split(prompts, len(self.rollouts)) if c]
         parts = ray.get([w.sample.remote(c, seed + i) for i, (w, c) in

@@ -45,7 +45,9 @@ from typing import TYPE_CHECKING, Any
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
+from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import InvalidTraffic, NothingToPromote, NoTrafficSplit, UnknownModelVersion
+from aria_actors.shape.traffic import TrafficSplit
 
 log = logging.getLogger("aria.shape")
 
@@ -72,8 +74,6 @@ class ModelVersionsMixin:
     async def _register_version(self, model_id: str) -> dict[str, Any]:
         """Tell the backend about a registered version (UnknownModelVersion if there is none);
         ``base`` is the configured model (an A/B arm, a rollback target), registered or not."""
-        from aria_actors.shape.config import ModelSource
-
         if model_id == "base":
             source = self._base_source()
             self._inference().add("base", source)
@@ -86,8 +86,6 @@ class ModelVersionsMixin:
     async def _restore_serving(self) -> None:
         """At start: the stored served version and split, their versions registered with the
         backend; a version gone from the registry is reported, not fatal."""
-        from aria_actors.shape.traffic import TrafficSplit
-
         state = await self._store.serving()
         if state is None:
             return
@@ -169,8 +167,6 @@ class ModelVersionsMixin:
     async def set_traffic(self, caller: Principal, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
         """Start an A/B test: generation requests split between versions by weight (a running
         test is replaced and its metrics start again)."""
-        from aria_actors.shape.traffic import TrafficSplit
-
         split = TrafficSplit(weights, seed)  # refuses bad weights before anything changes
         for version in weights:
             await self._register_version(version)

@@ -14,6 +14,7 @@ Public surface (everything else is internal)::
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = [
@@ -46,7 +47,5 @@ _WHERE = {
 def __getattr__(name: str) -> Any:
     # Lazy: the registry imports aria_actors.storage.service, which must not pull zstandard & co.
     if name in _WHERE:
-        import importlib
-
         return getattr(importlib.import_module(f"aria_actors.storage.{_WHERE[name]}"), name)
     raise AttributeError(name)

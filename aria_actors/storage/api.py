@@ -35,19 +35,19 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aria_actors.runtime.errors import BadRequest
-from aria_actors.runtime.http import permits, service_client
+from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
 from aria_actors.storage.client import StorageClient
 from aria_actors.storage.config import SYNC_TARGET_NAME
 from aria_actors.storage.names import TEXT_PATTERN, json_problem
 
-router = APIRouter(prefix="/v1/storage", tags=["storage"])
+router = ServiceRouter(prefix="/v1/storage", tags=["storage"])
 Client = Annotated[StorageClient, Depends(service_client(StorageClient))]
 AssetName = Annotated[str, Path(min_length=1, max_length=512, pattern=TEXT_PATTERN)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import io
 import logging
+import pathlib
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,9 +68,6 @@ def discriminator(avg: int) -> int:
 
 def _py_table() -> list[int]:
     # Read from the C source so that the table exists in one place only.
-    import pathlib
-    import re
-
     here = pathlib.Path(__file__).resolve()
     for root in (here.parents[2] / "native", here.parent):
         src = root / "chunker.c"

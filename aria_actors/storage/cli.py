@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
+
+from aria_actors.runtime.errors import AriaError
+from aria_actors.storage.config import StorageConfig
 
 app = typer.Typer(help="Chunk stores and .caibx indexes (desync/casync compatible).",
                   no_args_is_help=True)
@@ -26,21 +30,19 @@ StoreOpt = typer.Option(..., "--store", "-s", help="Store URL (repeat for a rout
 
 
 def _fail(message: str) -> None:
-    from rich.console import Console
-
     Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(1)
 
 
 def _open(url: str) -> Any:
+    # light: every `aria` command imports this module; stores and chunking load for the command that runs
     from aria_actors.storage.backends import open_store
-    from aria_actors.storage.config import StorageConfig
 
     return open_store(url, **StorageConfig().store_options(url))
 
 
 def _stores(urls: list[str], cache: str | None = None) -> Any:
-    from aria_actors.storage.compose import CacheStore, RouterStore
+    from aria_actors.storage.compose import CacheStore, RouterStore  # light: as in _open
 
     stores = [_open(u) for u in urls]
     store = stores[0] if len(stores) == 1 else RouterStore(stores)
@@ -48,14 +50,10 @@ def _stores(urls: list[str], cache: str | None = None) -> Any:
 
 
 def _print(data: dict[str, Any]) -> None:
-    from rich.console import Console
-
     Console().print_json(data=data)
 
 
 def _run(fn: Any) -> None:
-    from aria_actors.runtime.errors import AriaError
-
     try:
         fn()
     except AriaError as exc:
@@ -76,6 +74,7 @@ def make(file: Path = typer.Argument(..., exists=True, dir_okay=False),
         raise typer.BadParameter("expected MIN:AVG:MAX", param_hint="--chunk-size") from None
 
     def go() -> None:
+        # light: as in _open
         from aria_actors.storage.chunker import ChunkerParams
         from aria_actors.storage.index import write_index
         from aria_actors.storage.make import MakeStats, make_index
@@ -99,7 +98,7 @@ def extract(index: Path = typer.Argument(..., exists=True, dir_okay=False),
     """Assemble the blob of INDEX into OUT (atomically)."""
 
     def go() -> None:
-        from aria_actors.storage.extract import extract as run
+        from aria_actors.storage.extract import extract as run  # light: as in _open
         from aria_actors.storage.index import read_index
 
         stats = run(read_index(index), _stores(store, cache), out, seeds=seed)
@@ -115,7 +114,7 @@ def verify(store: str = typer.Option(..., "--store", "-s"),
     """Re-hash every chunk of the store."""
 
     def go() -> None:
-        from aria_actors.storage.maintenance import verify as run
+        from aria_actors.storage.maintenance import verify as run  # light: as in _open
 
         r = run(_open(store), quarantine=quarantine)
         _print({"checked": r.checked, "corrupt": r.corrupt, "quarantined": r.quarantined})
@@ -131,7 +130,7 @@ def sync(source: str, destination: str,
     """Copy the chunks DESTINATION lacks from SOURCE (verified on the way)."""
 
     def go() -> None:
-        from aria_actors.storage.index import read_index
+        from aria_actors.storage.index import read_index  # light: as in _open
         from aria_actors.storage.maintenance import sync as run
 
         ids = set().union(*(read_index(i).chunk_ids() for i in index)) if index else None
@@ -147,7 +146,7 @@ def stats(store: str = typer.Option(..., "--store", "-s"),
     """Logical and stored bytes, dedupe and compression ratios."""
 
     def go() -> None:
-        from aria_actors.storage.index import read_index
+        from aria_actors.storage.index import read_index  # light: as in _open
         from aria_actors.storage.maintenance import stats as run
 
         _print(run(_open(store), [read_index(i) for i in index]).to_dict())
@@ -163,7 +162,7 @@ def gc(store: str = typer.Option(..., "--store", "-s"),
     """Remove chunks no live index references (older than the grace period)."""
 
     def go() -> None:
-        from aria_actors.storage.index import read_index
+        from aria_actors.storage.index import read_index  # light: as in _open
         from aria_actors.storage.maintenance import gc as run
 
         r = run(_open(store), [read_index(i) for i in index], grace_s=grace, dry_run=dry_run)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aria_actors.storage import chunk as chunkmod
-from aria_actors.storage.errors import ChunkMissing
+from aria_actors.storage.errors import ChunkMissing, StoreReadOnly
 from aria_actors.storage.store import ReadStore, WriteStore
 
 
@@ -85,8 +85,6 @@ class CacheStore:
     def store_chunk(self, chunk_id: str, data: bytes | None = None, *,
                     compressed: bytes | None = None) -> bool:
         if not isinstance(self.remote, WriteStore):
-            from aria_actors.storage.errors import StoreReadOnly
-
             raise StoreReadOnly(f"{self.remote} is read-only", store=str(self.remote))
         if compressed is None:
             if data is None:

@@ -1,4 +1,5 @@
-"""Settings of aria_storage (``ARIA_STORAGE_*``); the store URL falls back to ``ARIA_STORAGE_URL``
+"""Settings of aria_storage: ``[storage]`` in aria.toml, ``ARIA_STORAGE_*`` in the environment; the
+store URL falls back to ``ARIA_STORAGE_URL``
 (AriaSettings.storage_url) and then to ``<ARIA_HOME>/storage/store``.
 
 Sync targets are the only places ``sync`` copies to: the operator names them here
@@ -14,12 +15,18 @@ import re
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from aria_actors.runtime.section import SectionSettings
+from aria_actors.storage.names import USERS, text_problem
 
 SYNC_TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-class StorageConfig(BaseSettings):
+class StorageSettings(SectionSettings):
+    """Store, database, chunking and sync knobs of aria_storage."""
+
+    section = "storage"
     model_config = SettingsConfigDict(env_prefix="ARIA_STORAGE_", extra="forbid")
 
     store_url: str = Field("", description="Chunk store: a path, s3://, sftp:// or https:// (read-only).")
@@ -59,8 +66,6 @@ class StorageConfig(BaseSettings):
     @field_validator("reserved_prefixes")
     @classmethod
     def _prefixes(cls, prefixes: tuple[str, ...]) -> tuple[str, ...]:
-        from aria_actors.storage.names import USERS, text_problem
-
         for prefix in prefixes:
             problem = text_problem(prefix)
             if problem:
@@ -78,3 +83,6 @@ class StorageConfig(BaseSettings):
         elif url.startswith("sftp://") and self.sftp_key_filename:
             opts["key_filename"] = self.sftp_key_filename
         return opts
+
+
+StorageConfig = StorageSettings  # the former name

@@ -15,31 +15,18 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.data.sql_files import queries
 from aria_actors.storage.errors import AssetNotFound
 
 if TYPE_CHECKING:
     import asyncpg
 
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
-
-
-@functools.cache
-def _queries() -> dict[str, str]:
-    text = (Path(__file__).with_name("sql") / "repository.sql").read_text()
-    parts = _NAME.split(text)
-    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
-
-
-def q(name: str) -> str:
-    return _queries()[name]
+q = queries("aria_actors.storage", "repository")
 
 
 @dataclass(slots=True)

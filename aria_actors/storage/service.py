@@ -25,7 +25,7 @@ Guarantees and caveats:
   A role holding ``storage:asset:write`` only ``@own`` (``user``) writes only its own assets
   under its own namespace ``users/<subject>/`` (``names``), and with ``storage:asset:delete``
   only ``@own`` deletes only the versions it uploaded itself. Names under the reserved prefixes
-  (``StorageConfig.reserved_prefixes``, ``shape/``) need ``storage:reserved:write``; creating an
+  (``StorageSettings.reserved_prefixes``, ``shape/``) need ``storage:reserved:write``; creating an
   asset in another subject's ``users/`` namespace needs write ``@any``. Assets from before
   owners were recorded belong to nobody. Assets carry no tenant yet, so tenant-scoped grants
   (editor) reach every asset.
@@ -40,50 +40,38 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import os
 import pathlib
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.data.client import DataClient
+from aria_actors.data.migrations import migrate_database
+from aria_actors.data.pool import Database
+from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
-from aria_actors.runtime.spec import Health, ServiceSpec, Status
-from aria_actors.storage.config import StorageConfig
+from aria_actors.runtime.spec import Health, Status
+from aria_actors.storage import chunker
+from aria_actors.storage.backends import open_store
+from aria_actors.storage.chunker import ChunkerParams
+from aria_actors.storage.compose import CacheStore, RouterStore
+from aria_actors.storage.config import StorageSettings
+from aria_actors.storage.errors import AssetNotFound, NoSyncTargets, SyncTargetUnknown
+from aria_actors.storage.extract import extract, read_blob
+from aria_actors.storage.index import decode, encode
+from aria_actors.storage.maintenance import InFlight, gc, stats, sync, verify
+from aria_actors.storage.make import make_index
 from aria_actors.storage.names import USERS, json_problem, text_problem, user_prefix
+from aria_actors.storage.repository import AssetRepository
+from aria_actors.storage.spec import SPEC
 
 if TYPE_CHECKING:
     from aria_actors.runtime.settings import AriaSettings
-    from aria_actors.storage.maintenance import InFlight
-    from aria_actors.storage.repository import AssetRepository
-
-FEATURES = (
-    "cas",
-    "s3",
-    "sftp",
-    "cdn",
-    "desync-dedupe",
-    "compression",
-    "versions",
-    "sync",
-    "gc",
-    "metadata-search",
-    "lifecycle",
-)
-
-SPEC = ServiceSpec(
-    name="aria_storage",
-    layer=2,
-    # aria_data is not in the seed's list, but asset versions live in Postgres "through aria_data".
-    depends_on=('aria_security', 'aria_auth', 'aria_data'),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=FEATURES,  # every seed feature is built and tested
-    features=FEATURES,
-    description="Content-addressed chunk store in the desync/casync format",
-    entrypoint="aria_actors.storage.service:StorageService",
-)
 
 PROBE_CHUNK = "0" * 64  # never a real SHA512/256 id in practice; probed for reachability only
 ME = Principal.internal(SPEC.name)
@@ -103,13 +91,14 @@ MAX_SEARCH = 1000
 class StorageService(Service):
     SPEC = SPEC
 
-    def __init__(self, settings: AriaSettings, config: StorageConfig | None = None) -> None:
+    def __init__(self, settings: AriaSettings, config: StorageSettings | None = None) -> None:
         super().__init__(settings)
-        self.config = config or StorageConfig()
+        self.config = config or settings.storage  # the tree's [storage] section
         self.store: Any = None
         self.primary: Any = None  # the writable store (gc, verify, stats act on it)
         self.repo: AssetRepository | None = None
-        self._pool: Any = None
+        self._db: Database | None = None
+        self._pool: Any = None  # self._db.pool
         self._in_flight: InFlight | None = None
         self._started = False
         self.db_error = ""
@@ -121,14 +110,10 @@ class StorageService(Service):
             self.settings.home / "storage" / "store")
 
     def _open(self, url: str) -> Any:
-        from aria_actors.storage.backends import open_store
-
         return open_store(url, **self.config.store_options(url))
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
-        from aria_actors.storage.compose import CacheStore, RouterStore
-        from aria_actors.storage.maintenance import InFlight
 
         self._in_flight = InFlight()
         # gc/verify/stats act on the main store itself; reads and writes go through the cache.
@@ -140,25 +125,20 @@ class StorageService(Service):
         self.store = RouterStore([primary, *extras]) if extras else primary
         data = None
         if deps.get("aria_data") is not None:
-            from aria_actors.data.client import DataClient
-
             data = deps.of(DataClient)
-        dsn = self.config.database_url.get_secret_value() or \
-            self.settings.database_url.get_secret_value()
+        dsn, setting = self.config.database_url.get_secret_value(), "ARIA_STORAGE_DATABASE_URL"
+        if not dsn:
+            dsn, setting = self.settings.database_url.get_secret_value(), "ARIA_DATABASE_URL"
         if not dsn and data is not None:  # the embedded (or configured) database of aria_data
             dsn = await data.dsn(ME)
         if dsn:
-            import asyncpg
-
-            from aria_actors.data.migrations import migrate_up
-            from aria_actors.storage.repository import AssetRepository
-
-            self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.config.pool_size)
+            self._db = await Database.connect(dsn, setting=setting, name=SPEC.name, min_size=1,
+                                              max_size=self.config.pool_size)
+            self._pool = self._db.pool
             if data is not None:
                 await data.migrate(ME, SPEC.name)
-            else:
-                async with self._pool.acquire() as conn:
-                    await migrate_up(conn, services=["aria_storage"])
+            else:  # no aria_data service (a test, a tool): aria_data's migrator, run from here
+                await migrate_database(dsn, ["aria_storage"], setting=setting)
             self.repo = AssetRepository(self._pool)
         else:
             self.db_error = "no database configured (ARIA_STORAGE_DATABASE_URL / ARIA_DATABASE_URL)"
@@ -167,7 +147,6 @@ class StorageService(Service):
     async def health(self) -> Health:
         if not self._started:
             return Health(Status.STARTING, "not started")
-        from aria_actors.storage import chunker
 
         details: dict[str, Any] = {"store": str(self.store), "native_chunker": chunker.NATIVE}
         try:
@@ -194,9 +173,9 @@ class StorageService(Service):
 
     async def stop(self) -> None:
         self._started = False
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        db, self._db, self._pool = self._db, None, None
+        if db is not None:
+            await db.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
             self.store = None
@@ -205,21 +184,15 @@ class StorageService(Service):
     # helpers ----------------------------------------------------------------------------------
     def _repo(self) -> AssetRepository:
         if self.repo is None:
-            from aria_actors.runtime.errors import ServiceUnavailable
-
             raise ServiceUnavailable(f"asset versions need a database: {self.db_error}",
                                      service="aria_storage")
         return self.repo
 
     def _params(self) -> Any:
-        from aria_actors.storage.chunker import ChunkerParams
-
         c = self.config
         return ChunkerParams(c.chunk_min, c.chunk_avg, c.chunk_max)
 
     def _make(self, source: Any, registered: list[str]) -> Any:
-        from aria_actors.storage.make import make_index
-
         def on_chunk(cid: str) -> None:
             self._in_flight.add(cid)  # type: ignore[union-attr]
             registered.append(cid)
@@ -228,8 +201,6 @@ class StorageService(Service):
                           on_chunk=on_chunk)
 
     async def _index(self, name: str, version: int | None) -> tuple[Any, Any]:
-        from aria_actors.storage.index import decode
-
         _check_name(name)
         info = await self._repo().get(name, version)
         return info, decode(info.index_data or b"", f"{name}@{info.version}")
@@ -244,8 +215,6 @@ class StorageService(Service):
         reserved = next((p for p in self.config.reserved_prefixes if name.startswith(p)), None)
 
         def check(owner: str | None, created: bool) -> None:
-            from aria_actors.runtime.errors import Forbidden
-
             if not beyond_own:
                 gate.require(caller, WRITE, {"owner": caller.subject, "tenant": caller.tenant})
                 if not name.startswith(mine) or name == mine:
@@ -268,10 +237,6 @@ class StorageService(Service):
 
     async def _put(self, caller: Principal, name: str, source: Any, content_type: str,
                    metadata: dict[str, Any] | None, tags: list[str] | None) -> dict[str, Any]:
-        from aria_actors.runtime.errors import BadRequest
-        from aria_actors.storage.errors import AssetNotFound
-        from aria_actors.storage.index import encode
-
         _check_name(name)
         _check_text(content_type, "content_type")
         _check_metadata(metadata)
@@ -312,10 +277,6 @@ class StorageService(Service):
         file on the service's node, so it needs storage:store:path (operator, admin, the
         cluster's own services).
         """
-        import io
-
-        from aria_actors.runtime.errors import BadRequest
-
         if (data is None) == (path is None):
             raise BadRequest("put needs exactly one of data or path", field="data")
         if path is not None:
@@ -331,8 +292,6 @@ class StorageService(Service):
     @rpc(WRITE, scope="own")
     async def upload_begin(self, caller: Principal) -> str:
         """Start a streamed upload; returns its id for upload_part / upload_commit (this caller's only)."""
-        import uuid
-
         upload_id = uuid.uuid4().hex
         path = os.path.join(self._upload_dir(), upload_id)
         await asyncio.to_thread(pathlib.Path(path).touch)
@@ -340,8 +299,6 @@ class StorageService(Service):
         return upload_id
 
     def _upload_path(self, caller: Principal, upload_id: str) -> str:
-        from aria_actors.runtime.errors import NotFound
-
         path, subject = self._uploads.get(upload_id, ("", ""))
         # Another caller's upload answers like a missing one: an id is no proof of anything.
         if not path or subject != caller.subject:
@@ -390,8 +347,6 @@ class StorageService(Service):
 
     @rpc(READ)
     async def get(self, caller: Principal, name: str, version: int | None = None) -> bytes:
-        from aria_actors.storage.extract import read_blob
-
         _, index = await self._index(name, version)
         return await asyncio.to_thread(read_blob, index, self.store)
 
@@ -399,8 +354,6 @@ class StorageService(Service):
     async def read_range(self, caller: Principal, name: str, start: int, end: int,
                          version: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of a version, fetching only the chunks that overlap them."""
-        from aria_actors.runtime.errors import BadRequest
-
         _, index = await self._index(name, version)
         end = min(end, index.length)
         if start < 0 or start > end:
@@ -424,8 +377,6 @@ class StorageService(Service):
 
         Both are paths on the service's node, hence storage:store:path rather than a read.
         """
-        from aria_actors.storage.extract import extract
-
         _, index = await self._index(name, version)
         stats = await asyncio.to_thread(extract, index, self.store, out,
                                         seeds=[seed] if seed else [],
@@ -454,8 +405,6 @@ class StorageService(Service):
                      tags: list[str] | None = None, name_prefix: str | None = None,
                      content_type: str | None = None, latest_only: bool = False,
                      limit: int = 100) -> list[dict[str, Any]]:
-        from aria_actors.runtime.errors import BadRequest
-
         if not isinstance(limit, int) or not 1 <= limit <= MAX_SEARCH:
             raise BadRequest(f"limit must be 1-{MAX_SEARCH}", field="limit")
         _check_metadata(metadata)
@@ -504,8 +453,6 @@ class StorageService(Service):
 
     @staticmethod
     def _check_rule(keep_last: int | None, older_than_s: float | None) -> None:
-        from aria_actors.runtime.errors import BadRequest
-
         if keep_last is None and older_than_s is None:
             raise BadRequest("give keep_last and/or older_than_s", field="keep_last")
         if keep_last is not None and keep_last < 1:
@@ -530,8 +477,6 @@ class StorageService(Service):
         if keep_last is None and older_than_s is None:
             rules = sorted(await repo.rules(), key=lambda r: len(r["name_prefix"]), reverse=True)
             if not rules:
-                from aria_actors.runtime.errors import BadRequest
-
                 raise BadRequest("no lifecycle rules stored; give keep_last/older_than_s",
                                  field="keep_last")
             plan = {}
@@ -556,14 +501,10 @@ class StorageService(Service):
 
     # maintenance ------------------------------------------------------------------------------
     async def _live(self) -> list[Any]:
-        from aria_actors.storage.index import decode
-
         return [decode(raw, f"{n}@{v}") for n, v, raw in await self._repo().live_indexes()]
 
     @rpc("storage:store:gc", scope="any", job=True)
     async def gc(self, caller: Principal, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
-        from aria_actors.storage.maintenance import gc
-
         live = await self._live()
         grace = self.config.gc_grace_s if grace_s is None else grace_s
         r = await asyncio.to_thread(gc, self.primary, live, grace_s=grace,
@@ -573,8 +514,6 @@ class StorageService(Service):
 
     @rpc("storage:store:verify", scope="any", job=True)
     async def verify(self, caller: Principal, quarantine: bool = False) -> dict[str, Any]:
-        from aria_actors.storage.maintenance import verify
-
         qdir = None
         if quarantine:
             qdir = os.path.join(self.settings.home, "storage", "quarantine")
@@ -587,8 +526,6 @@ class StorageService(Service):
         return sorted(self.config.sync_targets)
 
     def _target_url(self, target: str) -> str:
-        from aria_actors.storage.errors import NoSyncTargets, SyncTargetUnknown
-
         targets = self.config.sync_targets
         if not targets:
             raise NoSyncTargets()
@@ -606,8 +543,6 @@ class StorageService(Service):
         ``target`` names one of the operator's ``sync_targets``; it is never a path or URL. The
         chunks come from this service's store.
         """
-        from aria_actors.storage.maintenance import sync
-
         url = self._target_url(target)
         live = await self._live()
         ids = set().union(*(i.chunk_ids() for i in live)) if live else set()
@@ -621,32 +556,24 @@ class StorageService(Service):
 
     @rpc("storage:store:read")
     async def stats(self, caller: Principal) -> dict[str, Any]:
-        from aria_actors.storage.maintenance import stats
-
         live = await self._live()
         return (await asyncio.to_thread(stats, self.primary, live)).to_dict()
 
 
 def _check_text(value: Any, field: str, *, allow_empty: bool = False) -> None:
     """400 unless ``value`` is text Postgres stores and a name may hold (``names.text_problem``)."""
-    from aria_actors.runtime.errors import BadRequest
-
     problem = text_problem(value, allow_empty=allow_empty)
     if problem:
         raise BadRequest(f"{field} {problem}", field=field)
 
 
 def _check_name(name: Any) -> None:
-    from aria_actors.runtime.errors import BadRequest
-
     _check_text(name, "name")
     if len(name) > MAX_NAME:
         raise BadRequest(f"asset name must be 1-{MAX_NAME} characters", field="name")
 
 
 def _check_metadata(metadata: Any) -> None:
-    from aria_actors.runtime.errors import BadRequest
-
     if metadata is None:
         return
     if not isinstance(metadata, dict):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from aria_actors.storage import chunk as chunkmod
-from aria_actors.storage.errors import ChunkInvalid, ChunkMissing
+from aria_actors.storage.errors import ChunkInvalid, ChunkMissing, StoreReadOnly
 
 SUFFIX = ".cacnk"
 
@@ -90,21 +90,15 @@ class BlobStore(abc.ABC):
     def _exists(self, rel: str) -> bool: ...
 
     def _write(self, rel: str, blob: bytes) -> None:
-        from aria_actors.storage.errors import StoreReadOnly
-
         raise StoreReadOnly(f"{self.url} is read-only", store=self.url)
 
     def _touch(self, rel: str) -> None:
         """Refresh the blob's mtime if the backend can do so cheaply."""
 
     def _list(self) -> Iterator[ChunkInfo]:
-        from aria_actors.storage.errors import StoreReadOnly
-
         raise StoreReadOnly(f"{self.url} cannot be listed", store=self.url)
 
     def _remove(self, rel: str) -> None:
-        from aria_actors.storage.errors import StoreReadOnly
-
         raise StoreReadOnly(f"{self.url} is read-only", store=self.url)
 
     # the store contract --------------------------------------------------------------------

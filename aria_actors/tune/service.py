@@ -6,30 +6,7 @@ Not built yet: the service runs and reports ``not_implemented`` with the feature
 from __future__ import annotations
 
 from aria_actors.runtime.service import UnbuiltService
-from aria_actors.runtime.spec import ServiceSpec
-
-SPEC = ServiceSpec(
-    name="aria_tune",
-    layer=5,
-    # The seed says "AI services" too: shape, engine and interpret.
-    depends_on=("aria_security", "aria_data", "aria_monitor", "aria_queue",
-                "aria_shape", "aria_engine", "aria_interpret"),
-    kind="actor",
-    num_cpus=0.0,
-    capabilities=(),
-    features=(
-        'auto-tuning',
-        'resource-optimization',
-        'query-optimization',
-        'cache-optimization',
-        'hyperparameters',
-        'architecture-search',
-        'pipeline-optimization',
-        'model-ab-testing',
-    ),
-    description="Performance and hyperparameter tuning",
-    entrypoint="aria_actors.tune.service:TuneService",
-)
+from aria_actors.tune.spec import SPEC
 
 
 class TuneService(UnbuiltService):

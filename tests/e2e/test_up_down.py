@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aria_actors.cli.localcluster import marked_pids
 from aria_actors.runtime.errors import NotFound
-from aria_actors.runtime.localcluster import marked_pids
 from aria_actors.runtime.registry import all_specs
 from aria_actors.sdk import AriaClient, Unreachable
 from tests.fixtures.paths import REPO

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from aria_actors.cli import app
+from aria_actors.cli.commands import app
 
 runner = CliRunner()
 
@@ -54,7 +54,7 @@ def test_env_without_a_running_aria_exits_1(tmp_path) -> None:
 
 
 def test_the_boot_table_is_redrawn_for_changes_not_for_ticking_uptimes() -> None:
-    from aria_actors.cli import _boot_view
+    from aria_actors.cli.commands import _boot_view
 
     def status(state: str, uptime: float) -> dict:
         return {"phase": "booting", "services": [

@@ -24,3 +24,24 @@ WHERE i.inhparent = to_regclass($1);
 SELECT 'aria_archive' AS schema, c.relname AS name
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'aria_archive' AND c.relkind = 'r' AND c.relname LIKE $1;
+
+-- name: relkind
+SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass($1);
+
+-- name: registry_exists
+SELECT to_regclass('aria_data.partitioned_tables') IS NOT NULL;
+
+-- The fragments below name tables chosen at run time: identifiers and partition bounds cannot be
+-- bind parameters, so archival.py fills each {placeholder} with sql_files.ident() / literal().
+
+-- name: drop_table
+DROP TABLE {table};
+
+-- name: detach_partition
+ALTER TABLE {parent} DETACH PARTITION {partition};
+
+-- name: set_schema
+ALTER TABLE {table} SET SCHEMA {schema};
+
+-- name: create_partition
+CREATE TABLE {partition} PARTITION OF {parent} FOR VALUES FROM ({start}) TO ({end});

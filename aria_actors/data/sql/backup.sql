@@ -19,3 +19,9 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
     NULL;
 END
 $$;
+
+-- name: table_digest
+-- {table} is a table found by user_tables, filled in by backup.py with sql_files.ident(): an
+-- identifier cannot be a bind parameter.
+SELECT count(*) AS n, coalesce(md5(string_agg(t::text, E'\n' ORDER BY t::text)), '') AS h
+FROM {table} t;

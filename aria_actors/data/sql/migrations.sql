@@ -34,3 +34,12 @@ SELECT pg_advisory_lock($1);
 
 -- name: unlock
 SELECT pg_advisory_unlock($1);
+
+-- The fragments below name a service's schema, chosen at run time: migrations.py fills {schema}
+-- with sql_files.ident(), as an identifier cannot be a bind parameter.
+
+-- name: create_schema
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- name: search_path
+SET LOCAL search_path TO {schema}, public;

@@ -42,3 +42,12 @@ SELECT schemaname || '.' || relname AS target, n_live_tup AS rows, n_dead_tup AS
 FROM pg_stat_user_tables
 WHERE n_dead_tup >= 1000 AND n_dead_tup > 0.2 * greatest(n_live_tup, 1)
 ORDER BY n_dead_tup DESC;
+
+-- The fragments below prefix a statement the caller of optimize.explain() passes in (EXPLAIN
+-- takes no statement as a parameter).
+
+-- name: explain
+EXPLAIN (FORMAT JSON)
+
+-- name: explain_analyze
+EXPLAIN (FORMAT JSON, ANALYZE, BUFFERS)

@@ -242,3 +242,17 @@ SELECT id FROM aria_queue.jobs WHERE attempted_by[2] = $1
 -- name: testing_states_of
 SELECT state::text AS state, count(*) AS n FROM aria_queue.jobs WHERE id = ANY ($1::bigint[])
 GROUP BY 1
+
+-- name: signal
+-- A message to every executor (admin.py: cancel running jobs, a queue's settings changed).
+SELECT pg_notify($1, $2)
+
+-- name: try_lead
+-- Leadership among nodes (plugins.Leader): a session-level lock on the leader's own connection.
+SELECT pg_try_advisory_lock($1)
+
+-- name: resign_lead
+SELECT pg_advisory_unlock($1)
+
+-- name: ping
+SELECT 1

@@ -9,28 +9,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from aria_actors.storage.backends.http import HTTPStore
+from aria_actors.storage.backends.local import LocalStore
+from aria_actors.storage.backends.s3 import S3Store
+from aria_actors.storage.backends.sftp import SFTPStore
+from aria_actors.storage.errors import StoreUnavailable
 from aria_actors.storage.store import BlobStore
 
 
 def open_store(url: str, **options: Any) -> BlobStore:
     scheme = urlparse(url).scheme
     if scheme in ("", "file"):
-        from aria_actors.storage.backends.local import LocalStore
-
         return LocalStore(url.removeprefix("file://"), **options)
     if scheme == "s3":
-        from aria_actors.storage.backends.s3 import S3Store
-
         return S3Store(url, **options)
     if scheme == "sftp":
-        from aria_actors.storage.backends.sftp import SFTPStore
-
         return SFTPStore(url, **options)
     if scheme in ("http", "https"):
-        from aria_actors.storage.backends.http import HTTPStore
-
         return HTTPStore(url, **options)
-    from aria_actors.storage.errors import StoreUnavailable
 
     raise StoreUnavailable(f"no store backend for {url!r} (use a path, s3://, sftp:// or https://)",
                            store=url)

@@ -14,6 +14,7 @@ from aria_actors.storage.backends.fsspec_store import FsspecStore
 
 class HTTPStore(FsspecStore):
     def __init__(self, url: str, *, level: int = 3, **client_options: Any) -> None:
+        # heavy: fsspec's HTTP filesystem loads aiohttp (~0.17 s); only http(s):// stores need it
         from fsspec.implementations.http import HTTPFileSystem
 
         fs = HTTPFileSystem(skip_instance_cache=True, simple_links=False, **client_options)

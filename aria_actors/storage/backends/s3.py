@@ -18,7 +18,7 @@ class S3Store(FsspecStore):
     def __init__(self, url: str, *, endpoint_url: str | None = None, key: str | None = None,
                  secret: str | None = None, region: str | None = None, level: int = 3,
                  **fs_options: Any) -> None:
-        import s3fs
+        import s3fs  # heavy: s3fs loads aiobotocore (~0.4 s); only s3:// stores need it
 
         parsed = urlparse(url)
         client_kwargs: dict[str, Any] = dict(fs_options.pop("client_kwargs", {}))

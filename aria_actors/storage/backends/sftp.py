@@ -21,6 +21,7 @@ class SFTPStore(FsspecStore):
 
     def __init__(self, url: str, *, key_filename: str | None = None, password: str | None = None,
                  level: int = 3, **ssh_options: Any) -> None:
+        # heavy: fsspec's SFTP filesystem loads paramiko (~0.2 s); only sftp:// stores need it
         from fsspec.implementations.sftp import SFTPFileSystem
 
         parsed = urlparse(url)

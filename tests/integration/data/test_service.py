@@ -40,13 +40,14 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
         d = h.details
         assert d["dsn_source"] == "ARIA_DATABASE_URL" and not d["embedded"]
         assert d["server_connections"] >= 1 and d["pool"]["size"] >= 1
-        assert "aria_data.outbox" in {t["name"] for t in d["table_sizes"]}
+        assert "aria_data.schema_migrations" in {t["name"] for t in d["table_sizes"]}
         assert d["migrations_not_applied"] == [] and d["migration_errors"] == {}
         data = bind(DataClient, LocalClient(svc))
         assert await data.dsn(QUEUE) == fresh_database
         assert await data.migrate(QUEUE, "aria_queue") == []  # applied at start already
         states = await data.migrate_status(QUEUE, ["aria_data"])
-        assert [(s["version"], s["state"]) for s in states] == [(1, "applied"), (2, "applied")]
+        assert [(s["version"], s["state"]) for s in states] == [(1, "applied"), (2, "applied"),
+                                                                   (3, "applied")]
         assert d["partition_maintenance"]["created"] == []
         assert (await data.maintain_partitions(Principal.operator()))["dropped"] == []
         with pytest.raises(Forbidden):  # a service token reads and writes, but gets no credentials
@@ -138,6 +139,7 @@ def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_
     r = runner.invoke(cli_app, ["migrate", "down", "-s", "data", "--to", "0"])
     assert r.exit_code == 0 and "reverted aria_data 0001_foundation" in r.stdout
     assert "reverted aria_data 0002_archival" in r.stdout
+    assert "reverted aria_data 0003_drop_outbox" in r.stdout
     assert runner.invoke(cli_app, ["migrate", "up"]).exit_code == 0
     dump = tmp_path / "b.dump"
     r = runner.invoke(cli_app, ["backup", str(dump)])

@@ -1,18 +1,16 @@
-"""transaction(): retry on serialization failures and deadlocks, savepoints, the outbox."""
+"""transaction(): retry on serialization failures and deadlocks, savepoints."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from aria_actors.data import outbox
 from aria_actors.data.config import DataConfig
-from aria_actors.data.errors import DataError, TransactionRetriesExhausted
+from aria_actors.data.errors import TransactionRetriesExhausted
 from aria_actors.data.pool import Database
 from aria_actors.data.transactions import RetryPolicy, run_transaction
 
@@ -132,40 +130,3 @@ async def test_nested_calls_use_savepoints(data_database: str) -> None:
         rows = await conn.fetch("SELECT id FROM acct ORDER BY id")
         assert [r["id"] for r in rows] == [10, 12]
 
-
-async def test_outbox_rows_commit_with_the_change(data_database: str) -> None:
-    async with _open(data_database, pool_max_size=4) as db:
-        async def ok(conn: asyncpg.Connection) -> int:
-            await conn.execute("INSERT INTO acct VALUES (20, 0)")
-            return await outbox.put(conn, "acct.created", {"id": 20}, key="20")
-
-        async def rolled_back(conn: asyncpg.Connection) -> None:
-            await outbox.put(conn, "acct.created", {"id": 21})
-            raise RuntimeError("abort")
-
-        msg_id = await db.transaction(ok)
-        with pytest.raises(RuntimeError):
-            await db.transaction(rolled_back)
-
-        async def as_tenant(conn: asyncpg.Connection) -> int:
-            return await outbox.put(conn, "note.added", {"n": 1})
-
-        await db.transaction(as_tenant, tenant="A")
-        with pytest.raises(DataError):
-            async with db.acquire() as conn:
-                await outbox.put(conn, "x", {})
-
-        # Two deliverers claim at once: each pending row goes to exactly one.
-        async with db.acquire() as c1, db.acquire() as c2:
-            t1, t2 = c1.transaction(), c2.transaction()
-            await t1.start()
-            await t2.start()
-            first = await outbox.claim(c1, limit=1)
-            second = await outbox.claim(c2, limit=10)
-            assert [m.id for m in first] == [msg_id] and first[0].payload == {"id": 20}
-            assert [(m.topic, m.tenant_id) for m in second] == [("note.added", "A")]
-            await outbox.mark_delivered(c1, [m.id for m in first])
-            await t1.commit()
-            await t2.rollback()
-        pending = await db.fetch("SELECT payload::text FROM aria_data.outbox WHERE delivered_at IS NULL")
-        assert [json.loads(r[0]) for r in pending] == [{"n": 1}]

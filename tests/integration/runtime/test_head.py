@@ -1,4 +1,4 @@
-"""The Ray head process of a local Aria (runtime/head.py): up, stopped by SIGTERM, and it stops
+"""The Ray head process of a local Aria (cli/head.py): up, stopped by SIGTERM, and it stops
 the rest of the node when one of Ray's processes dies (as `ray start --block` does)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import psutil
 import pytest
 
-from aria_actors.runtime.head import READY_LINE
-from aria_actors.runtime.localcluster import LocalCluster
+from aria_actors.cli.head import READY_LINE
+from aria_actors.cli.localcluster import LocalCluster
 from aria_actors.runtime.settings import AriaSettings
 from tests.fixtures.aria_up import free_port
 
@@ -23,7 +23,7 @@ HANG_GUARD_S = 180
 def _start_head(tmp_path) -> tuple[subprocess.Popen[str], list[psutil.Process]]:
     cluster = LocalCluster(AriaSettings(home=tmp_path / "home"))
     cluster.ensure_token()
-    cmd = [sys.executable, "-m", "aria_actors.runtime.head", f"--port={free_port()}",
+    cmd = [sys.executable, "-m", "aria_actors.cli.head", f"--port={free_port()}",
            "--dashboard-host=127.0.0.1", f"--dashboard-port={free_port()}",
            f"--dashboard-agent-listen-port={free_port()}", "--num-cpus=1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

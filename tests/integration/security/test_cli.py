@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from aria_actors.runtime import cli_support
+from aria_actors.cli import support as cli_support
 from aria_actors.runtime.principal import Principal
 from aria_actors.sdk import AriaClient
 from aria_actors.security import cli

@@ -8,7 +8,7 @@ import pytest
 
 from aria_actors.data import archival
 from aria_actors.data.errors import DataError
-from aria_actors.data.queries import load
+from aria_actors.data.sql_files import queries
 from aria_actors.data.transactions import RetryPolicy, is_retryable
 
 
@@ -44,7 +44,7 @@ def test_partition_names_and_periods() -> None:
 
 
 def test_named_queries_load() -> None:
-    for file in ("migrations", "outbox", "backup", "archival", "optimize"):
-        queries = load(file)
-        assert queries and all(q.strip() for q in queries.values())
-    assert "bootstrap" in load("migrations")
+    for file in ("migrations", "backup", "archival", "optimize", "health", "tenancy"):
+        named = queries("aria_actors.data", file)
+        assert named and all(q.strip() for q in named.values())
+    assert "bootstrap" in queries("aria_actors.data", "migrations")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from aria_actors.runtime.localcluster import process_tree
+from aria_actors.cli.localcluster import process_tree
 
 
 def test_process_tree_holds_every_process_below_the_roots() -> None:

@@ -13,9 +13,10 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.shape.backends import make_backend
 from aria_actors.shape.config import ModelSource, ShapeConfig
 from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
-from aria_actors.shape.inference import Completion, LocalBackend, in_ray_actor, make_backend
+from aria_actors.shape.inference import Completion, LocalBackend, in_ray_actor
 
 OP = Principal.operator()  # every test here calls as the local operator
 

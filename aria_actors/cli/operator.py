@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from aria_actors.cli.localcluster import LocalCluster
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
@@ -45,7 +46,7 @@ def cached_token(settings: AriaSettings) -> str | None:
 
 def mint_token(settings: AriaSettings) -> str:
     """Ask aria_security (through Ray, already connected) for an admin token and cache it."""
-    import ray
+    import ray  # ray: the CLI imports this module at start-up; only minting needs Ray
 
     try:
         security = ray.get_actor(SECURITY, namespace=settings.namespace)
@@ -70,7 +71,6 @@ def operator_token(settings: AriaSettings) -> str:
     token = cached_token(settings)
     if token:
         return token
-    from aria_actors.runtime.localcluster import LocalCluster
 
     LocalCluster(settings).connect()
     return mint_token(settings)

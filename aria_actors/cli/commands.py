@@ -1,10 +1,11 @@
-"""The ``aria`` command: up, down, status, services, restart, env, and one group per service.
+"""The ``aria`` command: up, down, status, services, restart, env, config, and one group per service.
 
 Exit codes: 0 success, 1 an error (one red line), 2 bad usage or bad settings (before anything starts).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -18,8 +19,13 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from aria_actors.cli.localcluster import LocalCluster, ServePrestart
+from aria_actors.cli.operator import cached_token, operator_token
+from aria_actors.runtime import config_view
 from aria_actors.runtime.errors import AriaError, ConfigError
 from aria_actors.runtime.registry import service_submodules
 from aria_actors.runtime.settings import AriaSettings, load_settings
@@ -35,7 +41,8 @@ STATUS_STYLE = {"ready": "green", "degraded": "yellow", "not_implemented": "cyan
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages name settings as `[storage] key`, which rich would read as markup
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -86,8 +93,8 @@ def up(
     timeout: float = typer.Option(300.0, help="Give up waiting for the boot after this many seconds."),
 ) -> None:
     """Start Ray, the boot actor and all fourteen services on embedded defaults."""
+    # ray: runtime.boot imports Ray, which only the commands that reach the cluster load
     from aria_actors.runtime.boot import get_or_create_boot
-    from aria_actors.runtime.localcluster import LocalCluster, ServePrestart
 
     settings = settings_or_exit()
     cluster = LocalCluster(settings)
@@ -156,7 +163,7 @@ def _boot_view(status: dict[str, Any]) -> tuple[Any, ...]:
 
 def _watch_boot(boot: Any, booted: Any, timeout: float) -> dict[str, Any]:
     """Show the boot live until it settles; ``booted`` (``up(wait=True)``) wakes it at the end."""
-    import ray
+    import ray  # ray: importing Ray costs ~0.4 s; commands that do not talk to the cluster never load it
 
     deadline = time.monotonic() + timeout
     # Drawn when something changed (uptimes at most once a second), not on Live's 4 Hz timer: the
@@ -182,10 +189,9 @@ def _watch_boot(boot: Any, booted: Any, timeout: float) -> dict[str, Any]:
 
 
 def _down(settings: AriaSettings) -> int:
-    import ray
+    import ray  # ray: importing Ray costs ~0.4 s; commands that do not talk to the cluster never load it
 
     from aria_actors.runtime.boot import find_boot
-    from aria_actors.runtime.localcluster import LocalCluster
 
     cluster = LocalCluster(settings)
     state = cluster.running()
@@ -219,7 +225,7 @@ def down() -> None:
 
 
 def _gateway_get(path: str) -> Any:
-    from aria_actors.sdk import AriaClient
+    from aria_actors.sdk import AriaClient  # light: the SDK (httpx) loads for the commands that call the gateway
 
     settings = settings_or_exit()
     with AriaClient(settings.gateway_url) as client:
@@ -228,10 +234,9 @@ def _gateway_get(path: str) -> Any:
 
 def _status_from_ray(settings: AriaSettings) -> dict[str, Any] | None:
     """The boot actor's status straight from Ray, for when the gateway itself is down."""
-    import ray
+    import ray  # ray: importing Ray costs ~0.4 s; commands that do not talk to the cluster never load it
 
     from aria_actors.runtime.boot import find_boot
-    from aria_actors.runtime.localcluster import LocalCluster
 
     cluster = LocalCluster(settings)
     if not settings.ray_address and cluster.running() is None:
@@ -244,7 +249,7 @@ def _status_from_ray(settings: AriaSettings) -> dict[str, Any] | None:
 @app.command()
 def status(json_out: bool = typer.Option(False, "--json", help="Print the raw status as JSON.")) -> None:
     """Every service with its status, restarts, uptime and node (from the gateway, else from Ray)."""
-    from aria_actors.sdk import AriaClient, Unreachable
+    from aria_actors.sdk import AriaClient, Unreachable  # light: as in _gateway_get
 
     settings = settings_or_exit()
     try:
@@ -289,9 +294,7 @@ def services(permissions: bool = typer.Option(
 
 
 def _print_permissions() -> None:
-    # Imported here: it builds the gateway app, which no other command needs.
-    from rich.text import Text
-
+    # light: the permission table builds the gateway app (every router), which no other command needs
     from aria_actors.coordinate.permissions import ROLES, matrix
 
     table = Table(title="Who may do what (from the declared surface; ✓ allowed)")
@@ -308,10 +311,9 @@ def _print_permissions() -> None:
 @app.command()
 def restart(name: str = typer.Argument(..., help="Service name, e.g. aria_storage.")) -> None:
     """Restart one service now (also retries a service whose start failed)."""
-    import ray
+    import ray  # ray: importing Ray costs ~0.4 s; commands that do not talk to the cluster never load it
 
     from aria_actors.runtime.boot import find_boot
-    from aria_actors.runtime.localcluster import LocalCluster
 
     settings = settings_or_exit()
 
@@ -329,9 +331,6 @@ def restart(name: str = typer.Argument(..., help="Service name, e.g. aria_storag
 @app.command()
 def env() -> None:
     """Print the shell exports that `ray job submit` and the Ray dashboard API need (token auth)."""
-    from aria_actors.runtime.localcluster import LocalCluster
-    from aria_actors.runtime.operator import operator_token
-
     settings = settings_or_exit()
     cluster = LocalCluster(settings)
     state = run_guarded(cluster.require_running)
@@ -350,21 +349,25 @@ def env() -> None:
 @app.command()
 def token() -> None:
     """Print an admin bearer token for this Aria's gateway (minted by aria_security, valid 1 h)."""
-    from aria_actors.runtime.localcluster import LocalCluster
-    from aria_actors.runtime.operator import operator_token
-
     settings = settings_or_exit()
     run_guarded(LocalCluster(settings).require_running)
     print(run_guarded(lambda: operator_token(settings)))
 
 
+@app.command("config")
+def config_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON: {section: {key: "
+                                             "{value, source, env}}}.")) -> None:
+    """Print every setting of every service (section, key, source, value), secrets masked; a bad
+    value or an unknown key in any section exits 2 naming it, as `aria up` does."""
+    settings = settings_or_exit()
+    if json_out:
+        print(json.dumps(config_view.as_json(settings), indent=2, ensure_ascii=False))
+    else:
+        print(config_view.render_text(settings))
+
+
 def _ensure_token() -> None:
     """Service command groups talk to the gateway with $ARIA_TOKEN; mint one if it is unset."""
-    import os
-
-    from aria_actors.runtime.localcluster import LocalCluster
-    from aria_actors.runtime.operator import cached_token, operator_token
-
     if os.environ.get("ARIA_TOKEN"):
         return
     settings = settings_or_exit()

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from rich.console import Console
+
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.settings import load_settings
 
 if TYPE_CHECKING:
     from aria_actors.sdk import AriaClient
@@ -14,15 +18,13 @@ TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKE
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """One red line on stderr, then exit ``code`` (1 for errors, 2 for bad usage)."""
-    from rich.console import Console
-
     Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def make_client(token: str | None, timeout: float) -> AriaClient:
     """The SDK client commands use (tests replace this to talk to an in-process app)."""
-    from aria_actors.runtime.settings import load_settings
+    # light: every `aria` command imports this module; the SDK (httpx) loads for a gateway call
     from aria_actors.sdk import AriaClient
 
     return AriaClient(load_settings().gateway_url, timeout=timeout, token=token)
@@ -30,8 +32,6 @@ def make_client(token: str | None, timeout: float) -> AriaClient:
 
 def gateway_call(token: str | None, method: str, path: str, *, timeout: float = 30.0, **kwargs: Any) -> Any:
     """Call a gateway route with the SDK; an Aria error (problem+json, unreachable) ends the command."""
-    from aria_actors.runtime.errors import AriaError
-
     try:
         with make_client(token, timeout) as client:
             return client.request(method, path, **kwargs)

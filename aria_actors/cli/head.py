@@ -1,4 +1,4 @@
-"""The Ray head process of a local Aria: ``python -m aria_actors.runtime.head [options]``.
+"""The Ray head process of a local Aria: ``python -m aria_actors.cli.head [options]``.
 
 It does what ``ray start --head --block`` does for Aria, and no more. Written because the ray CLI
 costs about a second before it starts anything (it imports the whole cluster launcher) and always
@@ -25,7 +25,7 @@ _EXPECTED_EXIT = (0, signal.SIGTERM, -signal.SIGTERM, 128 + signal.SIGTERM)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m aria_actors.runtime.head")
+    p = argparse.ArgumentParser(prog="python -m aria_actors.cli.head")
     p.add_argument("--port", type=int, required=True, help="GCS port")
     p.add_argument("--dashboard-host", required=True)
     p.add_argument("--dashboard-port", type=int, required=True)
@@ -36,7 +36,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    from ray._common.usage import usage_lib
+    from ray._common.usage import usage_lib  # ray: the CLI imports READY_LINE from this module at start-up, without Ray
     from ray._private import services
     from ray._private.authentication.authentication_token_setup import (
         ensure_token_if_auth_enabled,

@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from aria_actors.cli.head import READY_LINE
 from aria_actors.runtime.errors import AlreadyRunning, AriaError, NotRunning
-from aria_actors.runtime.head import READY_LINE
 from aria_actors.runtime.settings import AriaSettings
 
 log = logging.getLogger("aria.localcluster")
@@ -111,6 +111,7 @@ class LocalCluster:
         if self.token_path.exists():
             self.token_path.chmod(0o600)
         else:
+            # ray: the CLI imports this module at start-up; only starting a head needs Ray
             from ray._private.authentication.authentication_token_generator import (
                 generate_new_authentication_token,
             )
@@ -155,7 +156,7 @@ class LocalCluster:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.run_dir / "ray-head.log"
         cmd = [
-            sys.executable, "-m", "aria_actors.runtime.head", f"--port={s.ray_port}",
+            sys.executable, "-m", "aria_actors.cli.head", f"--port={s.ray_port}",
             f"--dashboard-host={s.dashboard_host}", f"--dashboard-port={s.dashboard_port}",
             # Ray's fixed default (52365) collides with any other Ray on the machine, and a
             # dashboard agent that cannot bind makes `ray job submit` fail with "no available agent".
@@ -186,7 +187,7 @@ class LocalCluster:
         return state
 
     def connect(self, state: RunState | None = None) -> None:
-        import ray
+        import ray  # ray: as in ensure_token
 
         address = self.settings.ray_address or (state or self.require_running()).gcs_address
         self.apply_env()
@@ -330,8 +331,7 @@ class ServePrestart:
 
     @staticmethod
     def _start(settings: AriaSettings) -> None:
-        import logging
-
+        # ray: runtime.shell imports Ray (and this runs in a thread of `aria up`)
         from aria_actors.runtime.shell import ensure_serve
 
         # Serve logs "Started Serve in namespace ..." at INFO to the CLI's terminal, in the middle

@@ -1,0 +1,27 @@
+"""The spec of aria_debugger: cheap to import (the registry and the boot read every SPEC)."""
+
+from __future__ import annotations
+
+from aria_actors.runtime.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="aria_debugger",
+    layer=5,
+    depends_on=('aria_security', 'aria_auth'),
+    kind="actor",
+    num_cpus=0.0,
+    capabilities=(),
+    features=(
+        'inspection',
+        'config-interface',
+        'repl',
+        'hot-reload',
+        'profiling',
+        'tracing',
+        'log-search',
+        'state-inspection',
+        'dependency-graph',
+    ),
+    description="Runtime inspection and tracing",
+    entrypoint="aria_actors.debugger.service:DebuggerService",
+)

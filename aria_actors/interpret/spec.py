@@ -1,0 +1,27 @@
+"""The spec of aria_interpret: cheap to import (the registry and the boot read every SPEC)."""
+
+from __future__ import annotations
+
+from aria_actors.runtime.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="aria_interpret",
+    layer=3,
+    depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
+    kind="actor",
+    num_cpus=0.0,
+    capabilities=(),
+    features=(
+        'nlp',
+        'behavior-patterns',
+        'interaction-stats',
+        'predictive-models',
+        'din',
+        'trait-analysis',
+        'content-recommendations',
+        'collaborative-filtering',
+        'recommendation-serving',
+    ),
+    description="NLP over character text and a DIN recommender",
+    entrypoint="aria_actors.interpret.service:InterpretService",
+)

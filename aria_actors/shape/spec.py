@@ -1,0 +1,56 @@
+"""The spec of aria_shape: cheap to import (the registry and the boot read every SPEC)."""
+
+from __future__ import annotations
+
+from aria_actors.runtime.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="aria_shape",
+    layer=3,
+    depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
+    kind="actor",
+    num_cpus=0.0,
+    # tests: tests/unit/shape (templates, validation, sampling, model, GRPO vs TRL, CPU run, routing
+    # and A/B over the inference backends), tests/integration/shape (Ray learners data-parallel over
+    # gloo; character versions in Postgres; checkpoints through the real aria_storage service, crash
+    # + resume; the service in a Ray actor generating through its Serve applications; served version
+    # and A/B split across a restart; training runs through the real queue tables).
+    # 'model-inference': generation through a Ray Serve application per model version (batched,
+    # token streaming, scaled from zero), in-process outside Ray.
+    # 'model-versions': registry in Postgres, A/B split by weight with per-version metrics,
+    # promotion that deletes the losers' Serve applications; served version, split and metrics
+    # stored, so a restarted actor serves what it served.
+    # 'grpo-training': runs are aria_queue jobs (aria_shape.train); aria_shape registers the version.
+    # 'personality-model': Big Five profile from traits (personality.py).
+    # Not claimed: 'gpu' (never run on a GPU here).
+    capabilities=(
+        'model-inference',
+        'grpo-training',
+        'model-versions',
+        'distributed-training',
+        'templates',
+        'trait-generation',
+        'character-validation',
+        'character-evolution',
+        'personality-model',
+        'multi-modal',
+    ),
+    features=(
+        'model-inference',
+        'grpo-training',
+        'model-versions',
+        'gpu',
+        'distributed-training',
+        'templates',
+        'trait-generation',
+        'personality-model',
+        'character-validation',
+        'character-evolution',
+        'multi-modal',
+    ),
+    description="Character generation with Qwen3-family models and GRPO training",
+    # The first generation after boot (or after scale-to-zero) starts a replica and loads the
+    # model: 6-9 s on the 2-core machine, 15 s measured under load; the default 30 s is too close.
+    call_timeout_s=120.0,
+    entrypoint="aria_actors.shape.service:ShapeService",
+)
