@@ -1,6 +1,6 @@
 """aria_shape vs TRL and vs a direct ``generate()``, in one run, on the same tiny Qwen3.
 
-1. GRPO step time: :class:`aria_actors.shape.policy.GRPORunner` (sample G completions per prompt,
+1. GRPO step time: :class:`aria_actors.shape.training.policy.GRPORunner` (sample G completions per prompt,
    rewards, group advantages, loss, Adam step) against TRL's ``GRPOTrainer`` doing the same work
    (same model weights and config, prompts per step, G, completion length, learning rate, beta,
    loss ``dapo``, fp32 on CPU: TRL would otherwise autocast to bf16 on CPU). Aria's step runs
@@ -15,7 +15,7 @@
    and layer 0 frozen; prints the share of each checkpoint's bytes in chunks the previous
    checkpoint did not reference (``checkpoint_dedupe: ...``; no peer).
 4. Served generation through Ray Serve (starts a local Ray; ``--no-serve`` skips it), for the tiny
-   model and a 3M-parameter one: requests to the :mod:`aria_actors.shape.serving` deployment
+   model and a 3M-parameter one: requests to the :mod:`aria_actors.shape.inference.backends.deployment` deployment
    (batched by ``@serve.batch``, model in an engine process) against the same prompts through a
    direct call on batches of ``--batch`` (the faster of HF ``model.generate`` and aria's
    ``generate()``), ``--tokens`` new tokens per prompt on both sides, one torch thread each.
@@ -65,11 +65,11 @@ def bench_grpo(model_dir: str, args: argparse.Namespace) -> None:
     import trl
     from transformers import TrainerCallback
 
+    from aria_actors.shape.characters.corpus import prompts
     from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.corpus import prompts
     from aria_actors.shape.model import load_model
-    from aria_actors.shape.policy import GRPORunner, GRPOSettings
-    from aria_actors.shape.rewards import trait_coverage
+    from aria_actors.shape.training.policy import GRPORunner, GRPOSettings
+    from aria_actors.shape.training.rewards import trait_coverage
 
     total = args.steps + args.warmup
     settings = GRPOSettings(num_generations=args.generations, max_completion_length=args.length,
@@ -205,7 +205,7 @@ def bench_serve(model_dir: str, args: argparse.Namespace, label: str = "tiny") -
     from ray import serve
 
     from aria_actors.cli.localcluster import SERVE_ENV
-    from aria_actors.shape.serving import deploy
+    from aria_actors.shape.inference.backends.deployment import deploy
 
     os.environ.update(SERVE_ENV)  # Serve as Aria runs it (`aria up` starts Ray with SERVE_ENV)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -425,8 +425,8 @@ async def bench_checkpoints(model_dir: str, args: argparse.Namespace) -> None:
     from aria_actors.runtime.local import LocalClient
     from aria_actors.runtime.service import Deps
     from aria_actors.runtime.settings import AriaSettings
-    from aria_actors.shape.checkpoints import StorageCheckpoints
-    from aria_actors.shape.jobs import run_training
+    from aria_actors.shape.training.checkpoints import StorageCheckpoints
+    from aria_actors.shape.training.job import run_training
     from aria_actors.storage.config import StorageConfig
     from aria_actors.storage.service import StorageService
 

@@ -45,7 +45,14 @@ def decorator(spec: RpcSpec) -> str:
         args.append("job=True")
     if spec.public:
         args.append("public=True")
-    return f"    @rpc({', '.join(args)})"
+    if len(spec.features) == 1:
+        args.append(f'feature="{spec.features[0]}"')
+    elif spec.features:
+        args.append("features=(" + ", ".join(f'"{f}"' for f in spec.features) + ")")
+    line = f"    @rpc({', '.join(args)})"
+    if len(line) > 110:
+        line = "    @rpc(\n        " + ",\n        ".join(args) + ",\n    )"
+    return line
 
 
 # Annotation names the stubs may use, and where they come from.

@@ -108,7 +108,7 @@ class Accounts:
         return self.pool.acquire()
 
     # -- users --------------------------------------------------------------------------------
-    @rpc("auth:user:write")
+    @rpc("auth:user:write", feature="dynamic-roles")
     async def create_user(self, caller: Principal, username: str, password: str, *, tenant: str = "",
                           email: str | None = None, display_name: str | None = None,
                           roles: Collection[str] = ("user",)) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class Accounts:
         target = await access.self_or_allowed(caller, user_id, "auth:user:read", lambda: self._user(user_id))
         return target if target is not None else await self._user(user_id)
 
-    @rpc()
+    @rpc(feature="sessions")
     async def me(self, caller: Principal) -> dict[str, Any]:
         """The caller's own user (a user's session token only)."""
         return await self._user(access.require_session(caller))
@@ -164,7 +164,7 @@ class Accounts:
         now = _now()
         return [fields.public(r, now) for r in rows]
 
-    @rpc()
+    @rpc(feature="dynamic-roles")
     async def update_user(self, caller: Principal, user_id: str, *, roles: Collection[str] | None = None,
                           disabled: bool | None = None, email: str | None = None,
                           display_name: str | None = None, unlock: bool = False) -> dict[str, Any]:
@@ -234,7 +234,7 @@ class Accounts:
             await store.revoke_sessions(conn, "password changed", user_id=uid)
 
     # -- login --------------------------------------------------------------------------------
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def login(self, caller: Principal, username: str, password: str, *, tenant: str = "",
                     user_agent: str | None = None, address: str | None = None) -> dict[str, Any]:
         """Tokens, or ``{"mfa_required": true, "challenge": ...}`` when the user has MFA on."""
@@ -306,7 +306,7 @@ class Accounts:
                                                   "locked_until": _now() + timedelta(seconds=seconds)})
         return seconds
 
-    @rpc(public=True)
+    @rpc(public=True, features=("sessions", "mfa"))
     async def login_mfa(self, caller: Principal, challenge: str, code: str, *, user_agent: str | None = None,
                         address: str | None = None) -> dict[str, Any]:
         """Second step: the challenge from :meth:`login` and a TOTP or recovery code -> tokens."""
@@ -374,7 +374,7 @@ class Accounts:
                 "session_id": str(session_id), "user_id": str(user["id"]), "roles": list(user["roles"])}
 
     # -- sessions -----------------------------------------------------------------------------
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def refresh(self, caller: Principal, refresh_token: str) -> dict[str, Any]:
         """New tokens for a refresh token, which is spent (a spent one coming back ends its session)."""
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
@@ -402,7 +402,7 @@ class Accounts:
                 return await self._tokens(conn, user, row["session_id"], list(row["amr"]), row["expires_at"])
         raise RefreshTokenReused(session_id=str(row["session_id"]))  # after the revocation committed
 
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def logout(self, caller: Principal, refresh_token: str) -> None:
         """End the session of this refresh token (a spent or unknown one is refused)."""
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
@@ -413,13 +413,13 @@ class Accounts:
                 raise InvalidRefreshToken()
             await store.revoke_sessions(conn, "logged out", session_id=row["session_id"])
 
-    @rpc()
+    @rpc(feature="sessions")
     async def sessions(self, caller: Principal, user_id: str) -> list[dict[str, Any]]:
         """A user's open sessions: one's own, or any user's with ``auth:session:list`` on its tenant."""
         await access.self_or_allowed(caller, user_id, "auth:session:list", lambda: self._user(user_id))
         return await self._sessions(user_id)
 
-    @rpc()
+    @rpc(feature="sessions")
     async def my_sessions(self, caller: Principal) -> list[dict[str, Any]]:
         """The caller's own open sessions (a user's session token only)."""
         return await self._sessions(access.require_session(caller))
@@ -432,7 +432,7 @@ class Accounts:
                  "refreshes": r["refreshes"], "user_agent": r["user_agent"], "address": r["address"]}
                 for r in rows]
 
-    @rpc()
+    @rpc(feature="sessions")
     async def revoke_session(self, caller: Principal, user_id: str, session_id: str) -> None:
         """End one of the caller's own sessions."""
         access.require_self(caller, user_id)
@@ -443,14 +443,14 @@ class Accounts:
                 raise SessionNotFound(session_id=str(session_id))
             await store.revoke_sessions(conn, "revoked", session_id=sid)
 
-    @rpc()
+    @rpc(feature="sessions")
     async def revoke_all(self, caller: Principal, user_id: str) -> int:
         """End every session of a user (one's own, or with ``auth:session:delete``); how many were open."""
         await access.self_or_allowed(caller, user_id, "auth:session:delete", lambda: self._user(user_id))
         async with self._acquire() as conn:
             return await store.revoke_sessions(conn, "revoked", user_id=_uuid(user_id))
 
-    @rpc("auth:token:read")
+    @rpc("auth:token:read", feature="sessions")
     async def introspect(self, caller: Principal, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, ...claims}`` for a valid access token of an open session."""
         if not isinstance(token, str) or not token or len(token) > 8192:
@@ -489,7 +489,7 @@ class Accounts:
         raw = await self._security.decrypt(ME, MFA_KEY, user["mfa_secret"], service=SERVICE)
         return bytes(raw).decode()
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_enroll(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app (one's own)."""
         access.require_self(caller, user_id)
@@ -509,7 +509,7 @@ class Accounts:
         return {"secret": secret, "uri": totp.provisioning_uri(secret, account, self.config.mfa_issuer),
                 "digits": totp.DIGITS, "period": totp.PERIOD_S}
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_confirm(self, caller: Principal, user_id: str, code: str) -> dict[str, Any]:
         """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
         access.require_self(caller, user_id)
@@ -531,7 +531,7 @@ class Accounts:
                 return {"enabled": True, "recovery_codes": codes}
         await self._fail(uid, error=InvalidMfaCode)
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_disable(self, caller: Principal, user_id: str, code: str | None = None) -> None:
         """Turn MFA off; one's own needs a current (or recovery) code.
 

@@ -18,7 +18,7 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_auth")
 class AuthClient:
-    @rpc(public=True)
+    @rpc(public=True, feature="service-auth")
     async def authenticate_client(
         self,
         caller: Principal,
@@ -27,11 +27,11 @@ class AuthClient:
     ) -> dict[str, Any]:
         """The client, if the id and secret are right and it is enabled; else InvalidClient."""
 
-    @rpc(public=True)
+    @rpc(public=True, feature="service-auth")
     async def client_token(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:
         """Client credentials -> an access token (RFC 6749 4.4.3; no refresh token)."""
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", feature="service-auth")
     async def create_client(
         self,
         caller: Principal,
@@ -42,7 +42,7 @@ class AuthClient:
     ) -> dict[str, Any]:
         """A new client; the result holds ``client_secret``, shown only now."""
 
-    @rpc("auth:user:write")
+    @rpc("auth:user:write", feature="dynamic-roles")
     async def create_user(
         self,
         caller: Principal,
@@ -56,7 +56,7 @@ class AuthClient:
     ) -> dict[str, Any]:
         """A new user in ``tenant``; granting roles beyond ``user`` needs ``auth:role:assign``."""
 
-    @rpc("auth:client:delete")
+    @rpc("auth:client:delete", feature="service-auth")
     async def delete_client(self, caller: Principal, client_id: str) -> None:
         ...
 
@@ -64,7 +64,7 @@ class AuthClient:
     async def delete_user(self, caller: Principal, user_id: str) -> None:
         """Delete a user and their sessions (``auth:user:delete`` on the user, even one's own)."""
 
-    @rpc("auth:client:read")
+    @rpc("auth:client:read", feature="service-auth")
     async def get_client(self, caller: Principal, client_id: str) -> dict[str, Any]:
         ...
 
@@ -72,11 +72,11 @@ class AuthClient:
     async def get_user(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """A user: one's own (through a session), or any with ``auth:user:read`` on its tenant."""
 
-    @rpc("auth:token:read")
+    @rpc("auth:token:read", feature="sessions")
     async def introspect(self, caller: Principal, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, ...claims}`` for a valid access token of an open session."""
 
-    @rpc("auth:client:list")
+    @rpc("auth:client:list", feature="service-auth")
     async def list_clients(self, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
         """Clients of ``tenant``; without one, of every tenant (an ``@any`` caller) or the caller's own."""
 
@@ -90,7 +90,7 @@ class AuthClient:
     ) -> list[dict[str, Any]]:
         """Users ordered by ``tenant/username``; pass the last one's as ``after`` for the next page."""
 
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def login(
         self,
         caller: Principal,
@@ -103,7 +103,7 @@ class AuthClient:
     ) -> dict[str, Any]:
         """Tokens, or ``{"mfa_required": true, "challenge": ...}`` when the user has MFA on."""
 
-    @rpc(public=True)
+    @rpc(public=True, features=("sessions", "mfa"))
     async def login_mfa(
         self,
         caller: Principal,
@@ -115,47 +115,47 @@ class AuthClient:
     ) -> dict[str, Any]:
         """Second step: the challenge from :meth:`login` and a TOTP or recovery code -> tokens."""
 
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def logout(self, caller: Principal, refresh_token: str) -> None:
         """End the session of this refresh token (a spent or unknown one is refused)."""
 
-    @rpc()
+    @rpc(feature="sessions")
     async def me(self, caller: Principal) -> dict[str, Any]:
         """The caller's own user (a user's session token only)."""
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_confirm(self, caller: Principal, user_id: str, code: str) -> dict[str, Any]:
         """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_disable(self, caller: Principal, user_id: str, code: str | None = None) -> None:
         """Turn MFA off; one's own needs a current (or recovery) code."""
 
-    @rpc()
+    @rpc(feature="mfa")
     async def mfa_enroll(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app (one's own)."""
 
-    @rpc()
+    @rpc(feature="sessions")
     async def my_sessions(self, caller: Principal) -> list[dict[str, Any]]:
         """The caller's own open sessions (a user's session token only)."""
 
-    @rpc(public=True)
+    @rpc(public=True, feature="sessions")
     async def refresh(self, caller: Principal, refresh_token: str) -> dict[str, Any]:
         """New tokens for a refresh token, which is spent (a spent one coming back ends its session)."""
 
-    @rpc()
+    @rpc(feature="sessions")
     async def revoke_all(self, caller: Principal, user_id: str) -> int:
         """End every session of a user (one's own, or with ``auth:session:delete``); how many were open."""
 
-    @rpc()
+    @rpc(feature="sessions")
     async def revoke_session(self, caller: Principal, user_id: str, session_id: str) -> None:
         """End one of the caller's own sessions."""
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", feature="service-auth")
     async def rotate_client_secret(self, caller: Principal, client_id: str) -> dict[str, Any]:
         """A new secret (shown only now); the old one stops working at once."""
 
-    @rpc()
+    @rpc(feature="sessions")
     async def sessions(self, caller: Principal, user_id: str) -> list[dict[str, Any]]:
         """A user's open sessions: one's own, or any user's with ``auth:session:list`` on its tenant."""
 
@@ -170,7 +170,7 @@ class AuthClient:
     ) -> None:
         """Set a password (ends every session); one's own needs the current one."""
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", features=("service-auth", "dynamic-roles"))
     async def update_client(
         self,
         caller: Principal,
@@ -181,7 +181,7 @@ class AuthClient:
     ) -> dict[str, Any]:
         """Change a client's roles (``auth:role:assign`` too) or disable it."""
 
-    @rpc()
+    @rpc(feature="dynamic-roles")
     async def update_user(
         self,
         caller: Principal,

@@ -59,7 +59,7 @@ class MachineClients:
     config: Any
     roles: frozenset[str]
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", feature="service-auth")
     async def create_client(self, caller: Principal, name: str, roles: Collection[str] = ("service",), *,
                             tenant: str = "") -> dict[str, Any]:
         """A new client; the result holds ``client_secret``, shown only now."""
@@ -78,14 +78,14 @@ class MachineClients:
             raise ClientExists(f"client {name!r} already exists in tenant {tenant!r}", name=name) from None
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
 
-    @rpc("auth:client:list")
+    @rpc("auth:client:list", feature="service-auth")
     async def list_clients(self, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
         """Clients of ``tenant``; without one, of every tenant (an ``@any`` caller) or the caller's own."""
         tenant = access.listable_tenant(caller, "auth:client:list", "client", tenant)
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             return [_public(r) for r in await store.list_clients(conn, tenant)]
 
-    @rpc("auth:client:read")
+    @rpc("auth:client:read", feature="service-auth")
     async def get_client(self, caller: Principal, client_id: str) -> dict[str, Any]:
         return await self._allowed_client(caller, client_id, "auth:client:read")
 
@@ -99,7 +99,7 @@ class MachineClients:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", features=("service-auth", "dynamic-roles"))
     async def update_client(self, caller: Principal, client_id: str, *, roles: Collection[str] | None = None,
                             disabled: bool | None = None) -> dict[str, Any]:
         """Change a client's roles (``auth:role:assign`` too) or disable it."""
@@ -119,7 +119,7 @@ class MachineClients:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
 
-    @rpc("auth:client:write")
+    @rpc("auth:client:write", feature="service-auth")
     async def rotate_client_secret(self, caller: Principal, client_id: str) -> dict[str, Any]:
         """A new secret (shown only now); the old one stops working at once."""
         await self._allowed_client(caller, client_id, "auth:client:write")
@@ -130,14 +130,14 @@ class MachineClients:
             raise ClientNotFound(client_id=str(client_id))
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
 
-    @rpc("auth:client:delete")
+    @rpc("auth:client:delete", feature="service-auth")
     async def delete_client(self, caller: Principal, client_id: str) -> None:
         await self._allowed_client(caller, client_id, "auth:client:delete")
         async with self._acquire() as conn:  # type: ignore[attr-defined]
             if not await store.delete_client(conn, _client_id(client_id)):
                 raise ClientNotFound(client_id=str(client_id))
 
-    @rpc(public=True)
+    @rpc(public=True, feature="service-auth")
     async def authenticate_client(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:
         """The client, if the id and secret are right and it is enabled; else InvalidClient.
 
@@ -146,7 +146,7 @@ class MachineClients:
         """
         return _public(await self._authenticated(client_id, client_secret))
 
-    @rpc(public=True)
+    @rpc(public=True, feature="service-auth")
     async def client_token(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:
         """Client credentials -> an access token (RFC 6749 4.4.3; no refresh token)."""
         row = await self._authenticated(client_id, client_secret)

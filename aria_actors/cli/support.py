@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from aria_actors.runtime.settings import load_settings
 if TYPE_CHECKING:
     from aria_actors.sdk import AriaClient
 
+T = TypeVar("T")
 TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKEN).")
 
 
@@ -30,11 +32,17 @@ def make_client(token: str | None, timeout: float) -> AriaClient:
     return AriaClient(load_settings().gateway_url, timeout=timeout, token=token)
 
 
-def gateway_call(token: str | None, method: str, path: str, *, timeout: float = 30.0, **kwargs: Any) -> Any:
-    """Call a gateway route with the SDK; an Aria error (problem+json, unreachable) ends the command."""
+def sdk_call(token: str | None, use: Callable[[AriaClient], T], *, timeout: float = 30.0) -> T:
+    """``use(client)`` with an SDK client of the gateway (``lambda aria: aria.queue.health()``, for
+    a route whose answer is bytes or text); an Aria error (problem+json, unreachable) ends the command."""
     try:
         with make_client(token, timeout) as client:
-            return client.request(method, path, **kwargs)
+            return use(client)
     except AriaError as exc:
         title = getattr(exc, "remote_title", None)
         fail(f"{title}: {exc.message}" if title else exc.message, 2 if exc.type == "config" else 1)
+
+
+def gateway_call(token: str | None, method: str, path: str, *, timeout: float = 30.0, **kwargs: Any) -> Any:
+    """Call a gateway route with the SDK; an Aria error (problem+json, unreachable) ends the command."""
+    return sdk_call(token, lambda client: client.request(method, path, **kwargs), timeout=timeout)

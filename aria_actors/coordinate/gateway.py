@@ -30,6 +30,21 @@ NOT_UP = {"failed", "pending", "starting", "stopped"}
 PUBLIC_PATHS = frozenset({"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
                           "/redoc", "/v1/services", "/v1/security/jwks"})
 PUBLIC_PREFIXES = ("/v1/services/",)
+# The seed features of aria_coordinate each system route serves (a service route serves those its
+# RPC method declares); every mounted service route is routed by the gateway through that
+# service's circuit breaker, so it serves MOUNTED_FEATURES too. Read by ``features_of``.
+FEATURES_KEY = "x-aria-features"
+MOUNTED_FEATURES = ("routing", "circuit-breakers")
+
+
+def serves(*features: str) -> dict[str, Any]:
+    """``openapi_extra`` of a system route that serves ``features`` of aria_coordinate."""
+    return {FEATURES_KEY: list(features)}
+
+
+def features_of(route: Any) -> tuple[str, ...]:
+    """The aria_coordinate features a system route declares with :func:`serves`."""
+    return tuple((getattr(route, "openapi_extra", None) or {}).get(FEATURES_KEY, ()))
 
 
 def is_public(request: Request, routes: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> bool:
@@ -146,7 +161,8 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAP
 
     app.add_middleware(ObserveRequests, metrics=metrics)
 
-    @app.get("/health", tags=["system"], summary="Gateway liveness and a summary of every service")
+    @app.get("/health", tags=["system"], summary="Gateway liveness and a summary of every service",
+             openapi_extra=serves("health-monitoring"))
     async def health() -> JSONResponse:
         try:
             status = await directory.status()
@@ -158,15 +174,18 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAP
         return JSONResponse({"status": overall, "gateway": "up", "phase": status["phase"],
                              "counts": counts, "version": __version__})
 
-    @app.get("/v1/services", tags=["system"], summary="Every service with its status")
+    @app.get("/v1/services", tags=["system"], summary="Every service with its status",
+             openapi_extra=serves("service-discovery", "health-monitoring"))
     async def services() -> dict[str, Any]:
         return await directory.status()
 
-    @app.get("/v1/services/{name}", tags=["system"], summary="One service's status")
+    @app.get("/v1/services/{name}", tags=["system"], summary="One service's status",
+             openapi_extra=serves("service-discovery", "health-monitoring"))
     async def service(name: str) -> dict[str, Any]:
         return await directory.service(name)
 
-    @app.get("/metrics", tags=["system"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics",
+             openapi_extra=serves("health-monitoring", "circuit-breakers"))
     async def prometheus() -> Response:
         try:
             metrics.observe_services(await directory.status(), getattr(directory, "breakers", {}))

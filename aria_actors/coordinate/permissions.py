@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from aria_actors.coordinate.gateway import create_app, flat_routes, route_permits
+from aria_actors.coordinate.gateway import MOUNTED_FEATURES, create_app, features_of, flat_routes, route_permits
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import SERVICE_MODULES, client_class
@@ -82,6 +82,37 @@ def route_doors(app: Any) -> list[Door]:
     return doors
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What one gateway route serves: ``service``'s seed ``features`` (see :func:`served`)."""
+
+    verb: str      # "GET"
+    path: str      # the route's template, "/v1/storage/assets/{name:path}"
+    service: str   # "aria_storage"
+    features: tuple[str, ...]
+    via: str = ""  # the RPC method fronted, "aria_storage.upload_commit"; "" for a system route
+
+
+def served(app: Any = None) -> list[Served]:
+    """The seed features each gateway route serves, read from the declared surface: a route
+    fronting an RPC method serves the features that method declares (``@rpc(feature=...)``) for
+    its service, and aria_coordinate's MOUNTED_FEATURES (the gateway routes it through a breaker);
+    a system route serves the aria_coordinate features its ``openapi_extra`` declares."""
+    out = []
+    for route in flat_routes(app or gateway_app()):
+        verbs = sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"})
+        permits = route_permits(route)
+        for verb in verbs:
+            if len(permits) == 1:
+                p = permits[0]
+                via = f"{p.proto.__aria_service__}.{p.method}"
+                out.append(Served(verb, route.path, p.proto.__aria_service__, p.spec.features, via))
+                out.append(Served(verb, route.path, "aria_coordinate", MOUNTED_FEATURES, via))
+            elif features_of(route):
+                out.append(Served(verb, route.path, "aria_coordinate", features_of(route)))
+    return out
+
+
 def rpc_doors() -> list[Door]:
     doors = []
     for module in SERVICE_MODULES:
@@ -113,15 +144,18 @@ def markdown() -> str:
         "method then checks the record; `@any`: only a permission held across tenants grants it.",
         "`job`: a queue job (`service:<svc>.<method>`) may call it, as its enqueuer.",
         "",
-        "| door | fronts | permission | job | " + " | ".join(ROLES) + " |",
-        "|---|---|---|---|" + "---|" * len(ROLES),
+        "`features`: the seed features of its service the method serves (`@rpc(feature=...)`).",
+        "",
+        "| door | fronts | features | permission | job | " + " | ".join(ROLES) + " |",
+        "|---|---|---|---|---|" + "---|" * len(ROLES),
     ]
     for door, allowed in matrix():
         spec = door.spec
         perm = spec.describe() if spec else "system"
         job = "yes" if spec and spec.job else ""
         cells = " | ".join("✓" if allowed[r] else "·" for r in ROLES)
-        lines.append(f"| `{door.name}` | {door.via or ''} | `{perm}` | {job} | {cells} |")
+        features = ", ".join(spec.features) if spec else ""
+        lines.append(f"| `{door.name}` | {door.via or ''} | {features} | `{perm}` | {job} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,9 @@
 
 Each route fronts one declared method of :class:`~aria_actors.data.client.DataClient` and carries
 its permission (checked here before the input is validated, and again inside the service).
-``dsn`` and ``maintain_partitions`` have no route: credentials are for services over Ray only, and
-partition maintenance runs on the service's own timer.
+``dsn`` has no route: credentials are for services over Ray only. Partition maintenance runs on
+the service's own timer; ``POST /partitions/maintain`` runs it now. A backup is written on the
+service's node (``<ARIA_HOME>/backups``), never to a path the caller names.
 """
 
 from __future__ import annotations
@@ -51,3 +52,19 @@ async def advice(client: Client,
                  min_rows: Annotated[int, Query(ge=1, le=10**9)] = 10_000,
                  caller: Principal = permits(DataClient.query_advice)) -> list[dict[str, Any]]:
     return await client.query_advice(caller, min_rows)
+
+
+@router.post("/partitions/maintain", summary="Create, archive and drop time partitions now")
+async def maintain_partitions(client: Client,
+                              caller: Principal = permits(DataClient.maintain_partitions)) -> dict[str, Any]:
+    return await client.maintain_partitions(caller)
+
+
+@router.post("/backups", status_code=201, summary="Dump the whole database to a new file on the service's node")
+async def backup(client: Client, caller: Principal = permits(DataClient.backup)) -> dict[str, Any]:
+    return await client.backup(caller)
+
+
+@router.get("/backups", summary="The backups the service wrote, newest first")
+async def backups(client: Client, caller: Principal = permits(DataClient.backups)) -> list[dict[str, Any]]:
+    return await client.backups(caller)

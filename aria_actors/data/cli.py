@@ -1,4 +1,17 @@
-"""``aria data ...``: migrations, backup and restore, talking to the database directly.
+"""``aria data ...``: the running aria_data through the gateway, and migrations, backup and
+restore talking to the database directly.
+
+Through the gateway (``/v1/data``; ``ARIA_TOKEN`` or ``--token`` is the bearer token, an operator's
+or admin's)::
+
+    aria data health              ping, pool, connections, table sizes, slow queries
+    aria data migrations [--service S]
+    aria data advice [--min-rows N]
+    aria data archive             create, archive and drop time partitions now
+    aria data backup              the service dumps the database into <ARIA_HOME>/backups
+    aria data backups             the backups it wrote
+
+On the database directly (no running Aria needed)::
 
     aria data migrate status [--service S]
     aria data migrate up [--service S]
@@ -22,12 +35,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aria_actors.cli.support import TokenOpt, sdk_call
 from aria_actors.data import dsn as dsnlib
 from aria_actors.data.config import load_data_config
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.settings import load_settings
 
-app = typer.Typer(help="aria_data: migrations, backup and restore.", no_args_is_help=True)
+app = typer.Typer(help="aria_data: health, migrations, partitions, backup and restore.", no_args_is_help=True)
 migrate_app = typer.Typer(help="Per-service SQL migrations.", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
 T = TypeVar("T")
@@ -129,8 +143,14 @@ def down(
 
 
 @app.command("backup")
-def backup_cmd(path: str = typer.Argument(..., help="File to write (pg_dump custom format).")) -> None:
-    """Dump the whole database to PATH."""
+def backup_cmd(path: str | None = typer.Argument(None, help="File to write (pg_dump custom format); "
+                                                            "without it the running service writes one."),
+               token: str | None = TokenOpt) -> None:
+    """Dump the whole database to PATH, or have the running aria_data write a backup on its node."""
+    if path is None:
+        b = sdk_call(token, lambda aria: aria.data.backup(), timeout=3600)
+        Console().print(f"backup written to {b['path']} ({b['size_bytes']} bytes, {b['tables']} tables)")
+        return
     from aria_actors.data.backup import backup  # light: as in _database
 
     info = _run(lambda conn, url: backup(conn, url, path))
@@ -144,3 +164,53 @@ def restore_cmd(path: str = typer.Argument(..., help="A file written by `aria da
 
     tables = _run(lambda conn, url: restore(conn, url, path))
     Console().print(f"restored {tables} tables from {path}")
+
+
+# -- through the gateway -------------------------------------------------------------------------
+@app.command()
+def health(token: str | None = TokenOpt) -> None:
+    """The running aria_data's health: ping, pool, server connections, migrations (exit 1 unless up)."""
+    h = sdk_call(token, lambda aria: aria.data.health())
+    Console().print(f"{h['status']}: {h['message']}", highlight=False)
+    d = h.get("details") or {}
+    for key in ("dsn", "ping_ms", "server_connections", "pool", "slow_queries", "migrations_applied",
+                "migrations_not_applied", "migration_errors", "partition_maintenance"):
+        if key in d:
+            Console().print(f"  {key}: {d[key]}", highlight=False)
+    if h["status"] not in ("ready", "degraded"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrations(service: str | None = ServiceOpt, token: str | None = TokenOpt) -> None:
+    """Every migration (of one service) and whether the running aria_data has applied it."""
+    table = Table("service", "version", "name", "state", "applied at")
+    for m in sdk_call(token, lambda aria: aria.data.migrate_status(service)):
+        table.add_row(m["service"], f"{m['version']:04d}", m["name"], m["state"], m["applied_at"] or "")
+    Console().print(table)
+
+
+@app.command()
+def advice(min_rows: int = typer.Option(10_000, "--min-rows", min=1, help="Only tables this large."),
+           token: str | None = TokenOpt) -> None:
+    """Indexing and vacuum advice from PostgreSQL's statistics."""
+    found = sdk_call(token, lambda aria: aria.data.query_advice(min_rows))
+    for a in found:
+        Console().print(f"{a['kind']:<12} {a['target']}: {a['message']}", highlight=False)
+    if not found:
+        Console().print("no advice")
+
+
+@app.command()
+def archive(token: str | None = TokenOpt) -> None:
+    """Create the coming time partitions, archive and drop old ones now (the service also does it on
+    its timer, every ARIA_DATA_ARCHIVE_INTERVAL_S)."""
+    r = sdk_call(token, lambda aria: aria.data.maintain_partitions(), timeout=600)
+    Console().print(f"created {r['created']}; archived {r['archived']}; dropped {r['dropped']}", highlight=False)
+
+
+@app.command()
+def backups(token: str | None = TokenOpt) -> None:
+    """The backups the running aria_data wrote (`aria data backup`), newest first."""
+    for b in sdk_call(token, lambda aria: aria.data.backups()):
+        Console().print(f"{b['created_at']}  {b['size_bytes']:>12}  {b['path']}", highlight=False)

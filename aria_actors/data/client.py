@@ -17,19 +17,27 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_data")
 class DataClient:
+    @rpc("data:backup:run", scope="any", feature="backup")
+    async def backup(self, caller: Principal) -> dict[str, Any]:
+        """Dump the whole database (pg_dump, custom format) to a new file in ``<ARIA_HOME>/backups`` on..."""
+
+    @rpc("data:backup:list", scope="any", feature="backup")
+    async def backups(self, caller: Principal) -> list[dict[str, Any]]:
+        """The backups :meth:`backup` wrote, newest first: name, path, size, time (UTC)."""
+
     @rpc("data:database:connect", scope="any")
     async def dsn(self, caller: Principal) -> str:
         """The URL (with credentials) other services open their own pools with."""
 
-    @rpc("data:partition:maintain", scope="any")
+    @rpc("data:partition:maintain", scope="any", feature="archival")
     async def maintain_partitions(self, caller: Principal) -> dict[str, Any]:
         """Create, archive and drop time partitions of registered tables (see archival.py)."""
 
-    @rpc("data:migration:run", scope="any")
+    @rpc("data:migration:run", scope="any", features=("migrations", "schema"))
     async def migrate(self, caller: Principal, service_name: str) -> list[str]:
         """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
 
-    @rpc("data:migration:read")
+    @rpc("data:migration:read", features=("migrations", "schema"))
     async def migrate_status(
         self,
         caller: Principal,
@@ -37,10 +45,10 @@ class DataClient:
     ) -> list[dict[str, Any]]:
         """Every migration of ``services`` (default: all) and whether it is applied."""
 
-    @rpc("data:health:read", scope="any")
+    @rpc("data:health:read", scope="any", features=("postgres", "db-health", "pools"))
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (ping, pool, connections, table sizes, migrations), as a dict."""
 
-    @rpc("data:query:read", scope="any")
+    @rpc("data:query:read", scope="any", feature="query-optimization")
     async def query_advice(self, caller: Principal, min_rows: int = 10000) -> list[dict[str, Any]]:
         """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""

@@ -21,11 +21,13 @@ Guarantees and caveats:
   never logged; health and errors carry the masked form.
 
 RPC surface (every call's first argument is the caller's principal; see ``aria_actors.runtime.rpc``):
-``dsn`` and ``migrate`` (what every stateful service calls at start), ``maintain_partitions`` and
-``query_advice`` need an ``@any`` grant (admin, operator, or a service acting for itself), since they
-hand out credentials, change every schema or read all tenants' statistics; ``probe`` (the health
-route) too, since it shows the server, table sizes and slow queries' text; ``migrate_status`` is a
-plain ``data:migration:read``.
+``dsn`` and ``migrate`` (what every stateful service calls at start), ``maintain_partitions``,
+``query_advice``, ``backup`` and ``backups`` need an ``@any`` grant (admin, operator, or a service
+acting for itself), since they hand out credentials, change every schema, read all tenants'
+statistics or dump every tenant's rows; ``probe`` (the health route) too, since it shows the
+server, table sizes and slow queries' text; ``migrate_status`` is a plain ``data:migration:read``.
+``backup`` writes only under ``<ARIA_HOME>/backups`` on the service's node, to a name it makes:
+no caller chooses a path.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ import contextlib
 import logging
 import re
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from aria_actors.data.archival import maintain
+from aria_actors.data.backup import backup as dump_database
 from aria_actors.data.embedded import EmbeddedPostgres
 from aria_actors.data.errors import DataError, DataNotStarted
 from aria_actors.data.migrations import migrate_up, migration_status, ordered_services
@@ -193,7 +198,7 @@ class DataService(Service):
 
     # -- the declared RPC surface --------------------------------------------------------------
 
-    @rpc("data:health:read", scope="any")
+    @rpc("data:health:read", scope="any", features=("postgres", "db-health", "pools"))
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (ping, pool, connections, table sizes, migrations), as a dict."""
         return (await self.health()).to_dict()
@@ -205,7 +210,7 @@ class DataService(Service):
             raise DataNotStarted()
         return self._dsn
 
-    @rpc("data:migration:run", scope="any")
+    @rpc("data:migration:run", scope="any", features=("migrations", "schema"))
     async def migrate(self, caller: Principal, service_name: str) -> list[str]:
         """Apply ``service_name``'s pending migrations; returns the applied ``NNNN_slug`` names."""
         _check_service_name(service_name)
@@ -216,12 +221,12 @@ class DataService(Service):
         self.migration_errors.pop(full_name(service_name), None)
         return [f"{a.version:04d}_{a.name}" for a in done]
 
-    @rpc("data:partition:maintain", scope="any")
+    @rpc("data:partition:maintain", scope="any", feature="archival")
     async def maintain_partitions(self, caller: Principal) -> dict[str, Any]:
         """Create, archive and drop time partitions of registered tables (see archival.py)."""
         return await self._maintain()
 
-    @rpc("data:query:read", scope="any")
+    @rpc("data:query:read", scope="any", feature="query-optimization")
     async def query_advice(self, caller: Principal, min_rows: int = 10_000) -> list[dict[str, Any]]:
         """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
         if isinstance(min_rows, bool) or not isinstance(min_rows, int) or not (
@@ -232,7 +237,36 @@ class DataService(Service):
             return [{"kind": a.kind, "target": a.target, "message": a.message}
                     for a in await advice(conn, min_rows=min_rows)]
 
-    @rpc("data:migration:read")
+    @rpc("data:backup:run", scope="any", feature="backup")
+    async def backup(self, caller: Principal) -> dict[str, Any]:
+        """Dump the whole database (pg_dump, custom format) to a new file in ``<ARIA_HOME>/backups``
+        on the service's node; ``aria data restore FILE`` loads it into an empty database."""
+        db = self._db()
+        if self._dsn is None:
+            raise DataNotStarted()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        async with db.acquire() as conn:
+            info = await dump_database(conn, self._dsn, self._backup_dir() / f"aria-{stamp}.dump")
+        return {"name": Path(info.path).name, "path": info.path, "size_bytes": info.size_bytes,
+                "tables": info.tables}
+
+    @rpc("data:backup:list", scope="any", feature="backup")
+    async def backups(self, caller: Principal) -> list[dict[str, Any]]:
+        """The backups :meth:`backup` wrote, newest first: name, path, size, time (UTC)."""
+        self._db()  # as every call: not before the service has started
+        folder = self._backup_dir()
+
+        def _list() -> list[dict[str, Any]]:
+            out = []
+            for f in folder.glob("aria-*.dump"):
+                st = f.stat()
+                out.append({"name": f.name, "path": str(f), "size_bytes": st.st_size,
+                            "created_at": datetime.fromtimestamp(st.st_mtime, UTC).isoformat()})
+            return sorted(out, key=lambda b: b["name"], reverse=True)
+
+        return await asyncio.to_thread(_list)
+
+    @rpc("data:migration:read", features=("migrations", "schema"))
     async def migrate_status(self, caller: Principal, services: list[str] | None = None
                              ) -> list[dict[str, Any]]:
         """Every migration of ``services`` (default: all) and whether it is applied."""
@@ -263,6 +297,9 @@ class DataService(Service):
         if self.db is None:
             raise DataNotStarted()
         return self.db
+
+    def _backup_dir(self) -> Path:
+        return self.settings.home / "backups"
 
     async def _resolve_dsn(self) -> tuple[str, str]:
         """(dsn, the setting it came from) per the start diagram in the module docstring."""

@@ -1,6 +1,7 @@
 """``aria engine ...``: plan over the running gateway, or in-process with ``--local``.
 
     aria engine domains [--local]
+    aria engine describe DOMAIN [--local]
     aria engine plan DOMAIN (--problem ID | --state FILE --tasks FILE) [--strategy dfs|greedy]
                      [--max-nodes N] [--max-seconds S] [--cheapest] [--local]
 
@@ -15,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -103,3 +105,14 @@ def plan(
     cost = f", cost {result['cost']:g}" if result.get("cost") is not None else ""
     out.print(f"[dim]{len(result['plan'])} steps, {result['nodes']} nodes, "
               f"{result['elapsed_s'] * 1000:.1f} ms{cost}[/dim]")
+
+
+@app.command()
+def describe(
+    name: str = typer.Argument(..., help="A registered domain name."),
+    local: bool = typer.Option(False, "--local", help="Read it in this process, not via the gateway."),
+) -> None:
+    """Print a domain's actions, tasks and their methods, goals and derived predicates (JSON)."""
+    info = _local(lambda svc, me: svc.describe_domain(me, name)) if local \
+        else _remote("GET", f"/v1/engine/domains/{quote(name, safe='')}")
+    out.print_json(data=info)

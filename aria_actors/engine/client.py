@@ -17,19 +17,19 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_engine")
 class EngineClient:
-    @rpc("engine:domain:read")
+    @rpc("engine:domain:read", features=("htn-gtpyhop", "predicates"))
     async def describe_domain(self, caller: Principal, name: str) -> dict[str, Any]:
         ...
 
-    @rpc("engine:domain:list")
+    @rpc("engine:domain:list", feature="htn-gtpyhop")
     async def list_domains(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
-    @rpc("engine:plan:run", job=True)
+    @rpc("engine:plan:run", job=True, features=("htn-gtpyhop", "action-costs", "predicates"))
     async def plan(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """Plan one request: ``{"domain", "problem" | ("state", "todo"), options...}``."""
 
-    @rpc("engine:plan:run", job=True)
+    @rpc("engine:plan:run", job=True, features=("htn-gtpyhop", "action-costs", "predicates"))
     async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Plan many requests (in parallel on the pool when there is one); results in order."""
 

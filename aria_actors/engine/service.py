@@ -104,11 +104,11 @@ class EngineService(Service):
         """A fresh health probe (plan latency, planner actors alive), as a dict."""
         return (await self.health()).to_dict()
 
-    @rpc("engine:domain:list")
+    @rpc("engine:domain:list", feature="htn-gtpyhop")
     async def list_domains(self, caller: Principal) -> list[dict[str, Any]]:
         return [{"name": n, "spec": s.partition(":")[0]} for n, s in sorted(self.registry.specs.items())]
 
-    @rpc("engine:domain:read")
+    @rpc("engine:domain:read", features=("htn-gtpyhop", "predicates"))
     async def describe_domain(self, caller: Principal, name: str) -> dict[str, Any]:
         return await asyncio.to_thread(self.registry.describe, name)
 
@@ -126,7 +126,7 @@ class EngineService(Service):
             character=body.get("character"),
         )
 
-    @rpc("engine:plan:run", job=True)
+    @rpc("engine:plan:run", job=True, features=("htn-gtpyhop", "action-costs", "predicates"))
     async def plan(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:
         """Plan one request: ``{"domain", "problem" | ("state", "todo"), options...}``."""
         request = self._request(body)
@@ -135,7 +135,7 @@ class EngineService(Service):
             return await asyncio.to_thread(self.pool.plan, request)
         return await asyncio.to_thread(run_request, self.registry, request)
 
-    @rpc("engine:plan:run", job=True)
+    @rpc("engine:plan:run", job=True, features=("htn-gtpyhop", "action-costs", "predicates"))
     async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Plan many requests (in parallel on the pool when there is one); results in order."""
         if len(bodies) > self.config.max_batch:

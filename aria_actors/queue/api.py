@@ -174,6 +174,11 @@ async def workers(client: Client, caller: Principal = permits(QueueClient.worker
     return await client.workers(caller)
 
 
+@router.get("/cron", summary="Crontab entries: last and next slot, and whether this node leads")
+async def cron(client: Client, caller: Principal = permits(QueueClient.cron)) -> dict[str, Any]:
+    return await client.cron(caller)
+
+
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
 async def metrics(client: Client, caller: Principal = permits(QueueClient.metrics)) -> str:
     return await client.metrics(caller)

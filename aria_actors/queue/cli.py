@@ -7,6 +7,9 @@
     aria queue pause QUEUE | resume QUEUE
     aria queue scale QUEUE [--replicas N] [--concurrency C]
     aria queue workers                             registered worker names
+    aria queue enqueue WORKER [--args JSON] [--queue q] [--priority 0-9] [--max-attempts N] [--in S]
+    aria queue cron                                crontab entries, last and next slot
+    aria queue health                              database, depths, live executors
 
 Errors print one red line and exit 1; bad usage exits 2. ``ARIA_TOKEN`` (or ``--token``) is sent
 as the bearer token.
@@ -14,13 +17,14 @@ as the bearer token.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from aria_actors.cli.support import TokenOpt, gateway_call
+from aria_actors.cli.support import TokenOpt, fail, gateway_call, sdk_call
 
 app = typer.Typer(help="Jobs and queues of aria_queue (via the gateway).", no_args_is_help=True)
 STATES = ("available", "scheduled", "executing", "retryable", "completed", "discarded", "cancelled")
@@ -134,3 +138,49 @@ def workers(token: str | None = TokenOpt) -> None:
     """List the worker names the queue service can enqueue (besides service:<svc>.<method>)."""
     for name in gateway_call(token, "GET", "/v1/queue/workers"):
         typer.echo(name)
+
+
+@app.command()
+def enqueue(
+    worker: str = typer.Argument(..., help="A registered worker, or service:aria_<svc>.<method>."),
+    args: str = typer.Option("{}", "--args", help="The job's args, a JSON object."),
+    queue: str | None = typer.Option(None, help="Default: the worker's queue."),
+    priority: int | None = typer.Option(None, min=0, max=9, help="0 runs first."),
+    max_attempts: int | None = typer.Option(None, "--max-attempts", min=1, max=10_000),
+    schedule_in: float | None = typer.Option(None, "--in", min=0, help="Run after this many seconds."),
+    token: str | None = TokenOpt,
+) -> None:
+    """Enqueue one job; it runs as you (your token's principal)."""
+    try:
+        body: dict[str, Any] = {"worker": worker, "args": json.loads(args)}
+    except json.JSONDecodeError as exc:
+        fail(f"--args is not JSON: {exc}", 2)
+    if not isinstance(body["args"], dict):
+        fail("--args must be a JSON object", 2)
+    options = {"queue": queue, "priority": priority, "max_attempts": max_attempts, "schedule_in": schedule_in}
+    body.update({k: v for k, v in options.items() if v is not None})
+    job = gateway_call(token, "POST", "/v1/queue/jobs", json=body)
+    typer.echo(f"job {job['id']}: {job['state']} in {job['queue']}"
+               + (" (a unique job already queued)" if job.get("conflict") else ""))
+
+
+@app.command()
+def cron(token: str | None = TokenOpt) -> None:
+    """List the crontab entries (ARIA_QUEUE_CRON) with their last and next slot (UTC)."""
+    out = gateway_call(token, "GET", "/v1/queue/cron")
+    table = Table("name", "expression", "worker", "last slot", "next slot")
+    for e in out["entries"]:
+        table.add_row(e["name"], e["expression"], e["worker"], e["last_slot"], e["next_slot"])
+    _print(table)
+    Console().print(f"[dim]this node {'leads (enqueues cron jobs)' if out['leader'] else 'does not lead'}[/dim]")
+
+
+@app.command()
+def health(token: str | None = TokenOpt) -> None:
+    """The queue service's health: database, queue depths, live executors (exit 1 unless up)."""
+    h = sdk_call(token, lambda aria: aria.queue.health())
+    typer.echo(f"{h['status']}: {h['message']}")
+    for name, value in sorted((h.get("details") or {}).items()):
+        typer.echo(f"  {name}: {json.dumps(value, default=str)}")
+    if h["status"] not in ("ready", "degraded"):
+        raise typer.Exit(1)

@@ -17,11 +17,15 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_queue")
 class QueueClient:
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", feature="jobs")
     async def cancel(self, caller: Principal, ids: list[int]) -> dict[str, list[int]]:
         """Cancel the caller's jobs: waiting ones now, executing ones through their executor."""
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:cron:read", scope="any", feature="cron")
+    async def cron(self, caller: Principal) -> dict[str, Any]:
+        """The crontab entries this service runs (``ARIA_QUEUE_CRON``) with their last and next slot..."""
+
+    @rpc("queue:job:write", scope="own", features=("jobs", "priorities", "retries", "cross-service-jobs"))
     async def enqueue(
         self,
         caller: Principal,
@@ -31,15 +35,15 @@ class QueueClient:
     ) -> dict[str, Any]:
         """Enqueue one job that runs as ``caller``, who must be allowed to enqueue ``worker``."""
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", features=("jobs", "priorities", "retries", "cross-service-jobs"))
     async def enqueue_many(self, caller: Principal, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Enqueue many jobs in one statement, all running as ``caller`` (checked before any insert)."""
 
-    @rpc("queue:job:read", scope="own")
+    @rpc("queue:job:read", scope="own", feature="jobs")
     async def get_job(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """One job the caller may read (another's job is answered as not found)."""
 
-    @rpc("queue:job:list", scope="own")
+    @rpc("queue:job:list", scope="own", features=("jobs", "dead-letter"))
     async def list_jobs(
         self,
         caller: Principal,
@@ -51,7 +55,7 @@ class QueueClient:
     ) -> list[dict[str, Any]]:
         """Jobs the caller may see, in id order: its own, its tenant's, or all (by its rights)."""
 
-    @rpc("queue:metrics:read", scope="any")
+    @rpc("queue:metrics:read", scope="any", feature="job-metrics")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
 
@@ -59,11 +63,11 @@ class QueueClient:
     async def pause(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Stop fetching jobs of ``queue`` on every node (running jobs finish)."""
 
-    @rpc("queue:health:read")
+    @rpc("queue:health:read", feature="queue-health")
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (database, queue depths, live executors), as a dict."""
 
-    @rpc("queue:queue:list", scope="any")
+    @rpc("queue:queue:list", scope="any", features=("job-metrics", "queue-scaling"))
     async def queues(self, caller: Principal) -> list[dict[str, Any]]:
         """Every queue: settings, job counts by state, oldest available age, live executors."""
 
@@ -71,11 +75,11 @@ class QueueClient:
     async def resume(self, caller: Principal, queue: str) -> dict[str, Any]:
         """Fetch jobs of ``queue`` again."""
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", features=("retries", "dead-letter"))
     async def retry(self, caller: Principal, ids: list[int]) -> list[int]:
         """Make the caller's jobs available now; returns the ids moved (others are skipped)."""
 
-    @rpc("queue:queue:scale", scope="any")
+    @rpc("queue:queue:scale", scope="any", feature="queue-scaling")
     async def scale(
         self,
         caller: Principal,
@@ -85,6 +89,6 @@ class QueueClient:
     ) -> dict[str, Any]:
         """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
 
-    @rpc("queue:worker:list")
+    @rpc("queue:worker:list", features=("jobs", "cross-service-jobs"))
     async def workers(self, caller: Principal) -> list[str]:
         """Registered worker names (``service:<svc>.<method>`` jobs come on top)."""

@@ -95,6 +95,10 @@ class CronEntry:
             return now.replace(second=0, microsecond=0)
         return it.get_prev(datetime)
 
+    def next_slot(self, now: datetime) -> datetime:
+        """The first slot after ``now`` (UTC)."""
+        return croniter(self.expression, now).get_next(datetime)
+
 
 class Cron:
     """Inserts one job per due slot of each entry; call :meth:`tick` from the leader."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aria_actors.data.client import DataClient
@@ -260,7 +261,7 @@ class QueueService(Service):
         gate = self._gate()
         return [i for i in ids if i in owners and gate.allowed(caller, action, owner_resource(owners[i]))]
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", features=("jobs", "priorities", "retries", "cross-service-jobs"))
     async def enqueue(self, caller: Principal, worker: str, args: dict[str, Any] | None = None,
                       **options: Any) -> dict[str, Any]:
         """Enqueue one job that runs as ``caller``, who must be allowed to enqueue ``worker``."""
@@ -272,7 +273,7 @@ class QueueService(Service):
                                    "else; nothing was inserted", worker=job.worker)
         return job.to_dict()
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", features=("jobs", "priorities", "retries", "cross-service-jobs"))
     async def enqueue_many(self, caller: Principal, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Enqueue many jobs in one statement, all running as ``caller`` (checked before any insert)."""
         if not isinstance(jobs, list) or not 1 <= len(jobs) <= MAX_BATCH or \
@@ -285,7 +286,7 @@ class QueueService(Service):
         return [j.redacted() if j.conflict and not self._may(caller, "queue:job:read", j) else j.to_dict()
                 for j in got]
 
-    @rpc("queue:job:read", scope="own")
+    @rpc("queue:job:read", scope="own", feature="jobs")
     async def get_job(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """One job the caller may read (another's job is answered as not found)."""
         (job_id,) = _job_ids([job_id], "job_id")
@@ -294,7 +295,7 @@ class QueueService(Service):
             raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
         return job.to_dict()
 
-    @rpc("queue:job:list", scope="own")
+    @rpc("queue:job:list", scope="own", features=("jobs", "dead-letter"))
     async def list_jobs(self, caller: Principal, state: str | None = None, queue: str | None = None,
                         worker: str | None = None, after_id: int = 0,
                         limit: int = 100) -> list[dict[str, Any]]:
@@ -317,28 +318,28 @@ class QueueService(Service):
                                      tenant=caller.tenant, in_tenant=in_tenant)
         return [j.to_dict() for j in jobs]
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", features=("retries", "dead-letter"))
     async def retry(self, caller: Principal, ids: list[int]) -> list[int]:
         """Make the caller's jobs available now; returns the ids moved (others are skipped)."""
         return await admin.retry(self._db(), await self._writable(caller, ids))
 
-    @rpc("queue:job:write", scope="own")
+    @rpc("queue:job:write", scope="own", feature="jobs")
     async def cancel(self, caller: Principal, ids: list[int]) -> dict[str, list[int]]:
         """Cancel the caller's jobs: waiting ones now, executing ones through their executor."""
         return await admin.cancel(self._db(), await self._writable(caller, ids))
 
-    @rpc("queue:worker:list")
+    @rpc("queue:worker:list", features=("jobs", "cross-service-jobs"))
     async def workers(self, caller: Principal) -> list[str]:
         """Registered worker names (``service:<svc>.<method>`` jobs come on top)."""
         return default_registry.names()
 
-    @rpc("queue:health:read")
+    @rpc("queue:health:read", feature="queue-health")
     async def probe(self, caller: Principal) -> dict[str, Any]:
         """A fresh health probe (database, queue depths, live executors), as a dict."""
         return (await self.health()).to_dict()
 
     # -- queues ------------------------------------------------------------------------------
-    @rpc("queue:queue:list", scope="any")
+    @rpc("queue:queue:list", scope="any", features=("job-metrics", "queue-scaling"))
     async def queues(self, caller: Principal) -> list[dict[str, Any]]:
         """Every queue: settings, job counts by state, oldest available age, live executors."""
         out = await admin.queues(self._db())
@@ -360,7 +361,7 @@ class QueueService(Service):
         """Fetch jobs of ``queue`` again."""
         return await admin.configure_queue(self._db(), queue, paused=False)
 
-    @rpc("queue:queue:scale", scope="any")
+    @rpc("queue:queue:scale", scope="any", feature="queue-scaling")
     async def scale(self, caller: Principal, queue: str, replicas: int | None = None,
                     concurrency: int | None = None) -> dict[str, Any]:
         """Set a queue's worker actors (``replicas``) and per-executor ``concurrency``."""
@@ -374,7 +375,20 @@ class QueueService(Service):
             row["executors"] = await self._workers.scale(queue, replicas, row["concurrency"])
         return row
 
-    @rpc("queue:metrics:read", scope="any")
+    @rpc("queue:cron:read", scope="any", feature="cron")
+    async def cron(self, caller: Principal) -> dict[str, Any]:
+        """The crontab entries this service runs (``ARIA_QUEUE_CRON``) with their last and next slot
+        (UTC), and whether this node leads (only the leader enqueues cron jobs)."""
+        self._db()
+        plugins = self._plugins
+        now = datetime.now(UTC)
+        entries = [{"name": e.key, "expression": e.expression, "worker": e.worker, "args": e.args,
+                    "last_slot": e.last_slot(now).isoformat(), "next_slot": e.next_slot(now).isoformat()}
+                   for e in (plugins.cron.entries if plugins is not None and plugins.cron else ())]
+        return {"leader": bool(plugins and plugins.leader.is_leader), "entries": entries,
+                "last_tick_inserted": plugins.last.get("cron") if plugins is not None else None}
+
+    @rpc("queue:metrics:read", scope="any", feature="job-metrics")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
         counts = await admin.job_counts(self._db())

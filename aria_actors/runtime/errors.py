@@ -10,6 +10,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://aria.dev/problems/"
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def brief(exc: BaseException | str, limit: int = 300) -> str:
+    """An error's text for people, without a traceback: an error raised inside a Ray actor (or
+    one whose message was built from such an error) carries that actor's whole traceback in
+    its text, which belongs in a log, never in a response."""
+    text = str(exc).split(TRACEBACK)[0].strip().rstrip(":").strip()
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 class AriaError(Exception):

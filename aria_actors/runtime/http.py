@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from aria_actors.runtime.errors import PROBLEM_BASE, AriaError, ServiceUnavailable
+from aria_actors.runtime.errors import PROBLEM_BASE, TRACEBACK, AriaError, ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import RpcSpec, bind, default_gate, service_of, spec_of
 from aria_actors.runtime.service import ServiceClient
@@ -21,7 +21,6 @@ from aria_actors.runtime.service import ServiceClient
 P = TypeVar("P")
 
 PROBLEM_JSON = "application/problem+json"
-TRACEBACK = "Traceback (most recent call last)"
 log = logging.getLogger("aria.http")
 
 _STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
@@ -48,7 +47,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             # A message built from an error raised in a Ray actor carries that actor's
             # traceback: it goes to the log, never to the client.
             log.warning("%s on %s: %s", exc.type, request.url.path, detail)
-            doc["detail"] = detail.split(TRACEBACK)[0].rstrip(" :\n") or exc.title
+            doc["detail"] = brief(detail) or exc.title
         return problem_response(doc)
 
     @app.exception_handler(RequestValidationError)

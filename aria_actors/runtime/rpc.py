@@ -13,6 +13,9 @@ A service method is callable from outside its process only when it is declared::
 - ``public=True`` needs no permission and no token (a login); ``permission=None`` with
   ``public=False`` admits any authenticated caller (the method decides on the record itself).
 - ``job=True`` lets a queue job (``service:<svc>.<method>``) call it, as its enqueuer.
+- ``feature="sessions"`` (or ``features=("a", "b")``) names the seed features of the service's
+  ``SPEC.features`` the method serves. A feature counts as built only when a method carrying it
+  is fronted by a gateway route that the CLI calls (``tests/unit/test_reachability.py``).
 - The first argument after ``self`` is always the caller's :class:`Principal`.
 
 Lifecycle methods (``start``, ``stop``, ``prepare``, ``health``) and undeclared methods are never
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 P = TypeVar("P")
 LIFECYCLE = frozenset({"start", "stop", "prepare", "health", "on_dependency_change"})
 _OTHER_TENANT = "\x00another-tenant"  # no tenant is named this: only @any permissions match it
+_FEATURE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,7 @@ class RpcSpec:
     scope: Scope = "tenant"
     job: bool = False
     public: bool = False
+    features: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.public:
@@ -56,8 +62,17 @@ class RpcSpec:
 
 
 def rpc(permission: str | None = None, *, scope: Scope = "tenant", job: bool = False,
-        public: bool = False) -> Callable[[F], F]:
+        public: bool = False, feature: str | None = None,
+        features: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Declare a method part of the service's RPC surface (see the module docstring)."""
+    if feature is not None and features:
+        raise TypeError("give feature= or features=, not both")
+    served = (feature,) if feature is not None else tuple(features)
+    for name in served:
+        if not isinstance(name, str) or not _FEATURE.fullmatch(name):
+            raise TypeError(f"{name!r} is not a feature name (lowercase words joined by '-')")
+    if len(set(served)) != len(served):
+        raise TypeError(f"features repeat a name: {served}")
 
     def mark(fn: F) -> F:
         if fn.__name__ in LIFECYCLE or fn.__name__.startswith("_"):
@@ -65,7 +80,7 @@ def rpc(permission: str | None = None, *, scope: Scope = "tenant", job: bool = F
         params = list(inspect.signature(fn).parameters)
         if params[:2] != ["self", "caller"]:
             raise TypeError(f"{fn.__qualname__}: an RPC method takes (self, caller: Principal, ...)")
-        fn.__aria_rpc__ = RpcSpec(fn.__name__, permission, scope, job, public)  # type: ignore[attr-defined]
+        fn.__aria_rpc__ = RpcSpec(fn.__name__, permission, scope, job, public, served)  # type: ignore[attr-defined]
         return fn
 
     return mark

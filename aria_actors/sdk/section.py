@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -33,7 +33,7 @@ class Req:
     path: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] | None = None
     json: Any = None
-    content: bytes | None = None
+    content: bytes | Iterable[bytes] | None = None
     data: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
     auth: tuple[str, str] | None = None

@@ -1,9 +1,11 @@
 """REST surface of aria_security under ``/v1/security``; thin: validate, call the service.
 
 Each route fronts one RPC method (``permits(SecurityClient.x)``) and has its permission:
-secrets, keys, certificates are for administrators (``security:*:*@any``); a token can be
-minted only for yourself, never stronger than your own (the operator's CLI mints admin tokens
-over Ray, not here); the JWKS is public so anyone can verify Aria tokens.
+secrets, keys, certificates and services' OpenBao tokens are for administrators
+(``security:*:*@any``); the audit trail and metrics for operators too, as are sealing and
+unsealing OpenBao; a token can be minted only for yourself, never stronger than your own (the
+operator's CLI mints admin tokens over Ray, not here); the role table is readable with
+``security:policy:read``; the JWKS is public so anyone can verify Aria tokens.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response
 from fastapi import Path as PathParam
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
@@ -24,6 +27,8 @@ Client = Annotated[SecurityClient, Depends(service_client(SecurityClient))]
 # the service checks the shape (check_path); this only bounds the size
 SecretPath = Annotated[str, PathParam(min_length=1, max_length=1024)]
 KeyName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+ServiceName = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^aria_[a-z]+$")]
+AuditField = Annotated[str | None, Query(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class SecretBody(BaseModel):
@@ -198,3 +203,44 @@ async def revoke_certificate(client: Client, serial: Annotated[str, PathParam(ma
 @router.get("/crl", summary="The certificate revocation list (PEM)")
 async def crl(client: Client, caller: Principal = permits(SecurityClient.crl)) -> Response:
     return Response(await client.crl(caller), media_type="application/x-pem-file")
+
+
+@router.get("/ca", summary="The CA's certificate (PEM), to verify what /certificates issued")
+async def ca(client: Client, caller: Principal = permits(SecurityClient.ca_certificate)) -> Response:
+    return Response(await client.ca_certificate(caller), media_type="application/x-pem-file")
+
+
+@router.get("/roles", summary="The role table RBAC decides with (role -> permissions)")
+async def roles(client: Client, caller: Principal = permits(SecurityClient.roles)) -> dict[str, list[str]]:
+    return await client.roles(caller)
+
+
+@router.get("/audit", summary="The newest audit records first (op=lockout: intrusion alerts)")
+async def audit(client: Client, limit: int = Query(100, ge=1, le=1000), op: AuditField = None,
+                actor: AuditField = None, outcome: AuditField = None,
+                caller: Principal = permits(SecurityClient.audit)) -> list[dict[str, Any]]:
+    return await client.audit(caller, limit, op=op, actor=actor, outcome=outcome)
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="aria_security's Prometheus metrics")
+async def metrics(client: Client, caller: Principal = permits(SecurityClient.metrics_text)) -> str:
+    return await client.metrics_text(caller)
+
+
+@router.post("/seal", summary="Emergency: seal OpenBao (every secret call fails until unsealed)")
+async def seal(client: Client, caller: Principal = permits(SecurityClient.seal)) -> dict[str, Any]:
+    await client.seal(caller)
+    return {"sealed": True}
+
+
+@router.post("/unseal", summary="Unseal the embedded OpenBao with the key SoftHSM holds")
+async def unseal(client: Client, caller: Principal = permits(SecurityClient.unseal)) -> dict[str, Any]:
+    await client.unseal(caller)
+    return {"sealed": False}
+
+
+@router.post("/services/{service}/token",
+             summary="A short-lived OpenBao token limited to one service's policy (zero trust)")
+async def service_token(client: Client, service: ServiceName,
+                        caller: Principal = permits(SecurityClient.service_token)) -> dict[str, Any]:
+    return await client.service_token(caller, service)

@@ -27,8 +27,10 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
 
@@ -62,6 +64,42 @@ class AuditLog:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+    def tail(self, limit: int = 100, **match: str | None) -> list[dict[str, Any]]:
+        """The newest records first, at most ``limit``, keeping those whose fields equal every
+        given ``match`` (``op="lockout"``, ``actor=...``, ``outcome=...``); reads the file from its
+        end, block by block, so a long trail costs what the answer needs."""
+        wanted = {k: v for k, v in match.items() if v is not None}
+        out: list[dict[str, Any]] = []
+        for line in _lines_backwards(self.path):
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line cut by a crash mid-write
+                continue
+            if isinstance(entry, dict) and all(entry.get(k) == v for k, v in wanted.items()):
+                out.append(entry)
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def _lines_backwards(path: Path, block: int = 64 * 1024) -> Iterator[bytes]:
+    """The file's non-empty lines, last first."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        pos, rest = f.tell(), b""
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            chunk = f.read(step) + rest
+            lines = chunk.split(b"\n")
+            rest = lines.pop(0)  # may continue in the block before
+            for line in reversed(lines):
+                if line.strip():
+                    yield line
+        if rest.strip():
+            yield rest
 
 
 @dataclass

@@ -17,7 +17,19 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_security")
 class SecurityClient:
-    @rpc("security:policy:read")
+    @rpc("security:audit:read", scope="any", features=("audit-log", "intrusion-detection"))
+    async def audit(
+        self,
+        caller: Principal,
+        limit: int = 100,
+        *,
+        op: str | None = None,
+        actor: str | None = None,
+        outcome: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest audit records first (at most ``limit``, 1-1000), those matching ``op``..."""
+
+    @rpc("security:policy:read", features=("rbac", "intrusion-detection"))
     async def authorize(
         self,
         caller: Principal,
@@ -27,15 +39,15 @@ class SecurityClient:
     ) -> bool:
         """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?"""
 
-    @rpc()
+    @rpc(feature="pki")
     async def ca_certificate(self, caller: Principal) -> str:
         """The CA's certificate (PEM), to verify what ``issue_certificate`` signed."""
 
-    @rpc()
+    @rpc(feature="pki")
     async def crl(self, caller: Principal) -> str:
         """The certificate revocation list (PEM)."""
 
-    @rpc("security:transit:datakey", scope="any")
+    @rpc("security:transit:datakey", scope="any", feature="openbao")
     async def datakey(
         self,
         caller: Principal,
@@ -46,11 +58,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("security:database:creds", scope="any")
+    @rpc("security:database:creds", scope="any", feature="openbao")
     async def db_creds(self, caller: Principal, role: str, *, service: str | None = None) -> dict[str, Any]:
         """New database user with a lease; it is dropped when the lease expires or is revoked."""
 
-    @rpc("security:database:creds", scope="any")
+    @rpc("security:database:creds", scope="any", feature="openbao")
     async def db_static_creds(
         self,
         caller: Principal,
@@ -60,7 +72,7 @@ class SecurityClient:
     ) -> dict[str, Any]:
         """Credentials of a static role; a service acting for itself gets only roles named after it."""
 
-    @rpc("security:transit:decrypt", scope="any")
+    @rpc("security:transit:decrypt", scope="any", feature="openbao")
     async def decrypt(
         self,
         caller: Principal,
@@ -72,7 +84,7 @@ class SecurityClient:
     ) -> bytes:
         ...
 
-    @rpc("security:transit:encrypt", scope="any")
+    @rpc("security:transit:encrypt", scope="any", feature="openbao")
     async def encrypt(
         self,
         caller: Principal,
@@ -84,7 +96,7 @@ class SecurityClient:
     ) -> str:
         ...
 
-    @rpc("security:certificate:issue", scope="any")
+    @rpc("security:certificate:issue", scope="any", feature="pki")
     async def issue_certificate(
         self,
         caller: Principal,
@@ -95,11 +107,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("security:token:issue", scope="any")
+    @rpc("security:token:issue", scope="any", features=("jwt", "zero-trust-policies"))
     async def issue_service_token(self, caller: Principal, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
 
-    @rpc("security:token:issue", scope="own")
+    @rpc("security:token:issue", scope="own", feature="jwt")
     async def issue_token(
         self,
         caller: Principal,
@@ -109,11 +121,11 @@ class SecurityClient:
     ) -> str:
         """A signed JWT for ``subject``; never stronger than the caller (see ``mintable_claims``)."""
 
-    @rpc(public=True)
+    @rpc(public=True, features=("jwt", "auth-middleware"))
     async def jwks(self, caller: Principal) -> dict[str, Any]:
         ...
 
-    @rpc("security:secret:delete", scope="any")
+    @rpc("security:secret:delete", scope="any", feature="openbao")
     async def kv_delete(
         self,
         caller: Principal,
@@ -124,11 +136,11 @@ class SecurityClient:
     ) -> None:
         ...
 
-    @rpc("security:secret:destroy", scope="any")
+    @rpc("security:secret:destroy", scope="any", feature="openbao")
     async def kv_destroy(self, caller: Principal, path: str, *, service: str | None = None) -> None:
         ...
 
-    @rpc("security:secret:read", scope="any")
+    @rpc("security:secret:read", scope="any", feature="openbao")
     async def kv_get(
         self,
         caller: Principal,
@@ -139,11 +151,11 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("security:secret:list", scope="any")
+    @rpc("security:secret:list", scope="any", feature="openbao")
     async def kv_list(self, caller: Principal, prefix: str = '', *, service: str | None = None) -> list[str]:
         ...
 
-    @rpc("security:secret:write", scope="any")
+    @rpc("security:secret:write", scope="any", feature="openbao")
     async def kv_put(
         self,
         caller: Principal,
@@ -155,7 +167,7 @@ class SecurityClient:
     ) -> int:
         ...
 
-    @rpc("security:secret:write", scope="any")
+    @rpc("security:secret:write", scope="any", feature="openbao")
     async def kv_undelete(
         self,
         caller: Principal,
@@ -166,7 +178,7 @@ class SecurityClient:
     ) -> None:
         ...
 
-    @rpc("security:secret:read", scope="any")
+    @rpc("security:secret:read", scope="any", feature="openbao")
     async def kv_versions(
         self,
         caller: Principal,
@@ -176,11 +188,15 @@ class SecurityClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("security:certificate:revoke", scope="any")
+    @rpc("security:metrics:read", scope="any", feature="security-metrics")
+    async def metrics_text(self, caller: Principal) -> str:
+        """aria_security's Prometheus metrics (operations, latency, authorisations, token failures,..."""
+
+    @rpc("security:certificate:revoke", scope="any", feature="pki")
     async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
         ...
 
-    @rpc("security:transit:rewrap", scope="any")
+    @rpc("security:transit:rewrap", scope="any", feature="openbao")
     async def rewrap(
         self,
         caller: Principal,
@@ -191,30 +207,30 @@ class SecurityClient:
     ) -> str:
         ...
 
-    @rpc("security:policy:read")
+    @rpc("security:policy:read", feature="rbac")
     async def roles(self, caller: Principal) -> dict[str, list[str]]:
         """The role table RBAC decides with (role -> permissions), e.g. to validate role names."""
 
-    @rpc("security:key:rotate", scope="any")
+    @rpc("security:key:rotate", scope="any", features=("secret-rotation", "jwt"))
     async def rotate_jwt_key(self, caller: Principal) -> int:
         ...
 
-    @rpc("security:key:rotate", scope="any")
+    @rpc("security:key:rotate", scope="any", feature="secret-rotation")
     async def rotate_key(self, caller: Principal, key_name: str) -> int:
         ...
 
-    @rpc("security:vault:seal", scope="any")
+    @rpc("security:vault:seal", scope="any", feature="openbao")
     async def seal(self, caller: Principal) -> None:
         """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""
 
-    @rpc("security:secret:token", scope="any")
+    @rpc("security:secret:token", scope="any", feature="zero-trust-policies")
     async def service_token(self, caller: Principal, service: str) -> dict[str, Any]:
         """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
 
-    @rpc("security:vault:unseal", scope="any")
+    @rpc("security:vault:unseal", scope="any", features=("softhsm-unseal", "openbao"))
     async def unseal(self, caller: Principal) -> None:
         """Unseal the embedded OpenBao again with the HSM-wrapped key."""
 
-    @rpc()
+    @rpc(feature="jwt")
     async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
         ...

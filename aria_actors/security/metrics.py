@@ -4,8 +4,8 @@ Guarantees and caveats
 ----------------------
 - Labels are operation names and outcomes only; never paths, subjects or values, so the series
   count is bounded and nothing sensitive reaches a scraper.
-- In a Ray deployment these live in the aria_security actor's process; ``metrics_text()`` on the
-  service hands them to whoever exports them (the gateway's ``/metrics``).
+- In a Ray deployment these live in the aria_security actor's process; the service's
+  ``metrics_text`` RPC method hands them out (``GET /v1/security/metrics``, operator or admin).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ Guarantees and caveats
 ----------------------
 - Every operation here is audited by ``_run`` (who, what, outcome); database passwords, private
   keys and DSNs never appear in a record.
-- Only the credentials other services fetch (``db_static_creds``, ``db_creds``) and the PKI are
-  RPC methods; configuring the database engine, rotation and metrics are called in-process (the
-  service itself, its tests), never through Ray.
+- Only the credentials other services fetch (``db_static_creds``, ``db_creds``), the PKI and the
+  metrics (``GET /v1/security/metrics``) are RPC methods; configuring the database engine and
+  rotation are called in-process (the service itself, its tests), never through Ray.
 - Scheduled rotation (see :mod:`aria_actors.security.rotation`) writes one
   ``scheduled_rotation`` record per rotated key or role, and one per failed check.
 """
@@ -69,7 +69,7 @@ class OperationsMixin:
             f"create dynamic role {role!r}", database.create_dynamic_role, role, connection,
             ttl_s, max_ttl_s))
 
-    @rpc("security:database:creds", scope="any")
+    @rpc("security:database:creds", scope="any", feature="openbao")
     async def db_static_creds(self, caller: Principal, role: str, *, service: str | None = None
                               ) -> dict[str, Any]:
         """Credentials of a static role; a service acting for itself gets only roles named after it."""
@@ -77,7 +77,7 @@ class OperationsMixin:
             f"read static credentials {role!r}", database.static_creds, role,
             service=service_scope(caller, service)))
 
-    @rpc("security:database:creds", scope="any")
+    @rpc("security:database:creds", scope="any", feature="openbao")
     async def db_creds(self, caller: Principal, role: str, *, service: str | None = None) -> dict[str, Any]:
         """New database user with a lease; it is dropped when the lease expires or is revoked."""
         return await self._run("db_creds", role, caller.subject, lambda: self._db(
@@ -131,12 +131,14 @@ class OperationsMixin:
             except Exception as exc:  # audited; the next tick retries
                 self._audit.record(ADMIN_ACTOR, "scheduled_rotation", "", outcome_of(exc))
 
-    async def metrics_text(self) -> str:
-        """This process's Prometheus metrics in the text exposition format."""
+    @rpc("security:metrics:read", scope="any", feature="security-metrics")
+    async def metrics_text(self, caller: Principal) -> str:
+        """aria_security's Prometheus metrics (operations, latency, authorisations, token
+        failures, lockouts, rotations, OpenBao up), its process's text exposition format."""
         return generate_latest().decode()
 
     # -- PKI ----------------------------------------------------------------------------------
-    @rpc("security:certificate:issue", scope="any")
+    @rpc("security:certificate:issue", scope="any", feature="pki")
     async def issue_certificate(self, caller: Principal, common_name: str, alt_names: list[str] | None = None,
                                 ip_sans: list[str] | None = None, ttl: str = "72h") -> dict[str, Any]:
         def _issue() -> dict[str, Any]:
@@ -145,7 +147,7 @@ class OperationsMixin:
 
         return await self._run("issue_certificate", common_name, caller.subject, _issue)
 
-    @rpc("security:certificate:revoke", scope="any")
+    @rpc("security:certificate:revoke", scope="any", feature="pki")
     async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
         def _revoke() -> dict[str, Any]:
             with openbao_errors(f"revoke certificate {serial_number!r}"):
@@ -153,12 +155,12 @@ class OperationsMixin:
 
         return await self._run("revoke_certificate", serial_number, caller.subject, _revoke)
 
-    @rpc()
+    @rpc(feature="pki")
     async def ca_certificate(self, caller: Principal) -> str:
         """The CA's certificate (PEM), to verify what ``issue_certificate`` signed."""
         return await self._run("ca_certificate", "pki", caller.subject, lambda: pki.ca_pem(self._client))
 
-    @rpc()
+    @rpc(feature="pki")
     async def crl(self, caller: Principal) -> str:
         """The certificate revocation list (PEM)."""
         return await self._run("crl", "pki", caller.subject, lambda: pki.crl_pem(self._client))

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import hvac
 import requests
 
-from aria_actors.runtime.errors import AriaError, Forbidden
+from aria_actors.runtime.errors import AriaError, BadRequest, Forbidden
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
@@ -55,6 +55,7 @@ from aria_actors.security.tokens import JwtSigner, JwtVerifier, mintable_claims
 T = TypeVar("T")
 RENEW_EVERY_S = 3600.0
 JWKS_REFRESH_S = 30.0
+MAX_AUDIT = 1000
 
 
 class SecurityService(OperationsMixin, Service):
@@ -249,35 +250,35 @@ class SecurityService(OperationsMixin, Service):
         return await self._run(op, target, caller.subject,
                                lambda: fn(self._secrets_for(service_scope(caller, service))))
 
-    @rpc("security:secret:read", scope="any")
+    @rpc("security:secret:read", scope="any", feature="openbao")
     async def kv_get(self, caller: Principal, path: str, version: int | None = None, *,
                      service: str | None = None) -> dict[str, Any]:
         return await self._kv("kv_get", path, caller, service, lambda s: s.kv_get(path, version))
 
-    @rpc("security:secret:write", scope="any")
+    @rpc("security:secret:write", scope="any", feature="openbao")
     async def kv_put(self, caller: Principal, path: str, data: dict[str, Any], *, cas: int | None = None,
                      service: str | None = None) -> int:
         return await self._kv("kv_put", path, caller, service, lambda s: s.kv_put(path, data, cas))
 
-    @rpc("security:secret:list", scope="any")
+    @rpc("security:secret:list", scope="any", feature="openbao")
     async def kv_list(self, caller: Principal, prefix: str = "", *, service: str | None = None) -> list[str]:
         return await self._kv("kv_list", prefix, caller, service, lambda s: s.kv_list(prefix))
 
-    @rpc("security:secret:delete", scope="any")
+    @rpc("security:secret:delete", scope="any", feature="openbao")
     async def kv_delete(self, caller: Principal, path: str, versions: list[int] | None = None, *,
                         service: str | None = None) -> None:
         await self._kv("kv_delete", path, caller, service, lambda s: s.kv_delete(path, versions))
 
-    @rpc("security:secret:write", scope="any")
+    @rpc("security:secret:write", scope="any", feature="openbao")
     async def kv_undelete(self, caller: Principal, path: str, versions: list[int], *,
                           service: str | None = None) -> None:
         await self._kv("kv_undelete", path, caller, service, lambda s: s.kv_undelete(path, versions))
 
-    @rpc("security:secret:destroy", scope="any")
+    @rpc("security:secret:destroy", scope="any", feature="openbao")
     async def kv_destroy(self, caller: Principal, path: str, *, service: str | None = None) -> None:
         await self._kv("kv_destroy", path, caller, service, lambda s: s.kv_destroy(path))
 
-    @rpc("security:secret:read", scope="any")
+    @rpc("security:secret:read", scope="any", feature="openbao")
     async def kv_versions(self, caller: Principal, path: str, *, service: str | None = None) -> dict[str, Any]:
         return await self._kv("kv_versions", path, caller, service, lambda s: s.kv_versions(path))
 
@@ -310,38 +311,38 @@ class SecurityService(OperationsMixin, Service):
 
         return await self._run(op, key_name, caller.subject, _call)
 
-    @rpc("security:transit:encrypt", scope="any")
+    @rpc("security:transit:encrypt", scope="any", feature="openbao")
     async def encrypt(self, caller: Principal, key_name: str, plaintext: bytes, *,
                       context: bytes | None = None, service: str | None = None) -> str:
         return await self._transit("encrypt", key_name, caller, service,
                                    lambda s: s.encrypt(key_name, plaintext, context), create=True)
 
-    @rpc("security:transit:decrypt", scope="any")
+    @rpc("security:transit:decrypt", scope="any", feature="openbao")
     async def decrypt(self, caller: Principal, key_name: str, ciphertext: str, *,
                       context: bytes | None = None, service: str | None = None) -> bytes:
         return await self._transit("decrypt", key_name, caller, service,
                                    lambda s: s.decrypt(key_name, ciphertext, context))
 
-    @rpc("security:transit:rewrap", scope="any")
+    @rpc("security:transit:rewrap", scope="any", feature="openbao")
     async def rewrap(self, caller: Principal, key_name: str, ciphertext: str, *,
                      service: str | None = None) -> str:
         return await self._transit("rewrap", key_name, caller, service,
                                    lambda s: s.rewrap(key_name, ciphertext))
 
-    @rpc("security:transit:datakey", scope="any")
+    @rpc("security:transit:datakey", scope="any", feature="openbao")
     async def datakey(self, caller: Principal, key_name: str, bits: int = 256, *,
                       service: str | None = None) -> dict[str, Any]:
         return await self._transit("datakey", key_name, caller, service,
                                    lambda s: s.datakey(key_name, bits), create=True)
 
-    @rpc("security:key:rotate", scope="any")
+    @rpc("security:key:rotate", scope="any", feature="secret-rotation")
     async def rotate_key(self, caller: Principal, key_name: str) -> int:
         version = await self._run("rotate_key", key_name, caller.subject,
                                   lambda: self._secrets.rotate_key(key_name))
         metrics.ROTATIONS.labels("manual").inc()
         return version
 
-    @rpc("security:secret:token", scope="any")
+    @rpc("security:secret:token", scope="any", feature="zero-trust-policies")
     async def service_token(self, caller: Principal, service: str) -> dict[str, Any]:
         """A short-lived OpenBao token limited to ``service``'s policy, plus the URL to use it."""
         _own_service_only(caller, service)
@@ -364,7 +365,7 @@ class SecurityService(OperationsMixin, Service):
 
         return await self._run("issue_token", subject, actor, _sign)
 
-    @rpc("security:token:issue", scope="own")
+    @rpc("security:token:issue", scope="own", feature="jwt")
     async def issue_token(self, caller: Principal, subject: str, claims: dict[str, Any] | None = None,
                           ttl_s: int | None = None) -> str:
         """A signed JWT for ``subject``; never stronger than the caller (see ``mintable_claims``)."""
@@ -376,7 +377,7 @@ class SecurityService(OperationsMixin, Service):
             raise
         return await self._issue(caller.subject, subject, allowed, ttl_s)
 
-    @rpc()
+    @rpc(feature="jwt")
     async def verify_token(self, caller: Principal, token: str) -> dict[str, Any]:
         self._ready()
         try:
@@ -394,7 +395,7 @@ class SecurityService(OperationsMixin, Service):
             self._audit.record(caller.subject, "verify_token", "", outcome_of(exc))
             raise exc from None
 
-    @rpc(public=True)
+    @rpc(public=True, features=("jwt", "auth-middleware"))
     async def jwks(self, caller: Principal) -> dict[str, Any]:
         self._ready()
         if time.monotonic() - self._jwks_at > JWKS_REFRESH_S:
@@ -406,13 +407,13 @@ class SecurityService(OperationsMixin, Service):
         self._refresh_jwks()
         return version
 
-    @rpc("security:key:rotate", scope="any")
+    @rpc("security:key:rotate", scope="any", features=("secret-rotation", "jwt"))
     async def rotate_jwt_key(self, caller: Principal) -> int:
         version = await self._run("rotate_jwt_key", self.config.jwt_key, caller.subject, self._rotate_jwt)
         metrics.ROTATIONS.labels("manual").inc()
         return version
 
-    @rpc("security:token:issue", scope="any")
+    @rpc("security:token:issue", scope="any", features=("jwt", "zero-trust-policies"))
     async def issue_service_token(self, caller: Principal, service: str, ttl_s: int = 300) -> str:
         """A short-lived JWT a service attaches to its calls to other services (role ``service``)."""
         _own_service_only(caller, service)
@@ -422,7 +423,7 @@ class SecurityService(OperationsMixin, Service):
                                  {"roles": ["service"], "svc": service}, ttl_s)
 
     # -- RBAC ---------------------------------------------------------------------------------
-    @rpc("security:policy:read")
+    @rpc("security:policy:read", features=("rbac", "intrusion-detection"))
     async def authorize(self, caller: Principal, principal: dict[str, Any], action: str,
                         resource: dict[str, Any] | None = None) -> bool:
         """Would RBAC let ``principal`` (token claims) do ``action`` on ``resource``?
@@ -455,19 +456,34 @@ class SecurityService(OperationsMixin, Service):
         self._audit.record(caller.subject, "authorize", target, outcome, subject=sub)
         return decision.allowed
 
-    @rpc("security:policy:read")
+    @rpc("security:policy:read", feature="rbac")
     async def roles(self, caller: Principal) -> dict[str, list[str]]:
         """The role table RBAC decides with (role -> permissions), e.g. to validate role names."""
         self._ready()
         return {role: list(perms) for role, perms in self._authz.roles.items()}
 
+    # -- audit --------------------------------------------------------------------------------
+    @rpc("security:audit:read", scope="any", features=("audit-log", "intrusion-detection"))
+    async def audit(self, caller: Principal, limit: int = 100, *, op: str | None = None,
+                    actor: str | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit records first (at most ``limit``, 1-1000), those matching ``op``
+        (``lockout``: intrusion alerts), ``actor`` and ``outcome`` when given. Reading is audited."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AUDIT:
+            raise BadRequest(f"limit must be an integer from 1 to {MAX_AUDIT}", limit=repr(limit)[:40])
+        for name, value in (("op", op), ("actor", actor), ("outcome", outcome)):
+            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 120
+                                      or not value.isprintable()):
+                raise BadRequest(f"{name} must be 1-120 printable characters", field=name)
+        return await self._run("audit_read", op or "", caller.subject,
+                               lambda: self._audit.tail(limit, op=op, actor=actor, outcome=outcome))
+
     # -- operations ---------------------------------------------------------------------------
-    @rpc("security:vault:seal", scope="any")
+    @rpc("security:vault:seal", scope="any", feature="openbao")
     async def seal(self, caller: Principal) -> None:
         """Emergency: seal OpenBao now. Every secret call fails until Aria restarts (or unseal())."""
         await self._run("seal", "sys/seal", caller.subject, lambda: self._client.sys.seal())
 
-    @rpc("security:vault:unseal", scope="any")
+    @rpc("security:vault:unseal", scope="any", features=("softhsm-unseal", "openbao"))
     async def unseal(self, caller: Principal) -> None:
         """Unseal the embedded OpenBao again with the HSM-wrapped key."""
         if self._bao is None:

@@ -19,8 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
-from aria_actors.shape.client import ShapeClient
-from aria_actors.shape.templates import (
+from aria_actors.shape.characters.templates import (
     LINE,
     MAX_DESCRIPTION,
     MAX_ITEMS,
@@ -31,6 +30,7 @@ from aria_actors.shape.templates import (
     Template,
     Word,
 )
+from aria_actors.shape.client import ShapeClient
 
 router = ServiceRouter(prefix="/v1/shape", tags=["shape"])
 Client = Annotated[ShapeClient, Depends(service_client(ShapeClient))]

@@ -1,8 +1,10 @@
-"""``aria shape ...``: characters, training and model versions through the running gateway.
+"""``aria shape ...``: templates, characters, training and model versions through the running gateway.
 
 Commands reach Aria over HTTP (``AriaSettings().gateway_url`` + ``/v1/shape``) with the bearer
 token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; bad usage exits 2.
 
+    aria shape templates [fantasy]
+    aria shape validate fantasy character.json      (or - for stdin)
     aria shape generate fantasy [--name Ada] [--seed 3] [--save]
     aria shape train v2 [--steps 20] [--set learning_rate=0.01] [--no-wait]
     aria shape train-status 42
@@ -13,7 +15,9 @@ token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; 
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -39,6 +43,39 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             out[key] = value
     return out
+
+
+@app.command()
+def templates(
+    name: str | None = typer.Argument(None, help="Print this template in full (JSON)."),
+    token: str | None = TokenOpt,
+) -> None:
+    """List the character templates, or print template NAME as JSON."""
+    if name:
+        typer.echo(json.dumps(gateway_call(token, "GET", f"/v1/shape/templates/{name}"), indent=2, sort_keys=True))
+        return
+    table = Table("name", "traits", "attributes", "constraints", "description")
+    for t in gateway_call(token, "GET", "/v1/shape/templates"):
+        table.add_row(t["name"], str(len(t["traits"])), ", ".join(a["name"] for a in t["attributes"]) or "-",
+                      str(len(t["constraints"])), t["description"])
+    Console().print(table)
+
+
+@app.command()
+def validate(
+    template: str,
+    character: str = typer.Argument(..., help="A JSON file holding the character, or - for stdin."),
+    token: str | None = TokenOpt,
+) -> None:
+    """Check a character against TEMPLATE: print it, parsed, or every bad field (exit 1)."""
+    try:
+        text = sys.stdin.read() if character == "-" else Path(character).read_text()
+        body = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read a JSON character from {character!r}: {exc}") from None
+    out = gateway_call(token, "POST", "/v1/shape/characters/validate",
+                       json={"template": template, "character": body})
+    typer.echo(json.dumps(out["character"], indent=2, sort_keys=True))
 
 
 @app.command()

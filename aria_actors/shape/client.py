@@ -17,11 +17,11 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_shape")
 class ShapeClient:
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="character-evolution")
     async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
         ...
 
-    @rpc("shape:completion:generate", job=True)
+    @rpc("shape:completion:generate", job=True, feature="model-inference")
     async def complete(
         self,
         caller: Principal,
@@ -34,7 +34,7 @@ class ShapeClient:
     ) -> list[str]:
         """Raw completions of ``prompts`` (batched with concurrent requests; a seed makes them one..."""
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", features=("model-versions", "model-inference"))
     async def complete_ab(
         self,
         caller: Principal,
@@ -46,7 +46,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
 
-    @rpc("shape:character:write")
+    @rpc("shape:character:write", feature="character-evolution")
     async def create_character(
         self,
         caller: Principal,
@@ -60,7 +60,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Store a character as version 1: the one given (validated) or a newly generated one."""
 
-    @rpc("shape:character:generate", job=True)
+    @rpc("shape:character:generate", job=True, feature="model-inference")
     async def describe(
         self,
         caller: Principal,
@@ -72,11 +72,11 @@ class ShapeClient:
     ) -> str:
         """A generated text description of a character with ``traits``."""
 
-    @rpc("shape:completion:generate", job=True)
+    @rpc("shape:completion:generate", job=True, feature="model-inference")
     async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings from the served version (never split by an A/B test)."""
 
-    @rpc("shape:character:write")
+    @rpc("shape:character:write", feature="character-evolution")
     async def evolve_character(
         self,
         caller: Principal,
@@ -91,11 +91,15 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """A new version of a character with the given changes; refused if the result is invalid."""
 
-    @rpc("shape:traffic:write")
+    @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, value: float) -> None:
         """An outcome score for a response served by ``version`` (what promotion compares); stored..."""
 
-    @rpc("shape:character:generate", job=True)
+    @rpc(
+        "shape:character:generate",
+        job=True,
+        features=("trait-generation", "model-inference", "multi-modal", "personality-model"),
+    )
     async def generate(
         self,
         caller: Principal,
@@ -108,7 +112,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """A character of ``template`` (a name or an inline template), multi-modal."""
 
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="character-evolution")
     async def get_character(
         self,
         caller: Principal,
@@ -117,43 +121,43 @@ class ShapeClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("shape:model:read")
+    @rpc("shape:model:read", feature="model-versions")
     async def get_model(self, caller: Principal, model_id: str) -> dict[str, Any]:
         ...
 
-    @rpc("shape:template:read")
+    @rpc("shape:template:read", feature="templates")
     async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
         ...
 
-    @rpc("shape:model:list")
+    @rpc("shape:model:list", feature="model-versions")
     async def list_models(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
-    @rpc("shape:template:list")
+    @rpc("shape:template:list", feature="templates")
     async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
-    @rpc("shape:model:deploy", scope="any")
+    @rpc("shape:model:deploy", scope="any", feature="model-versions")
     async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
 
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="multi-modal")
     async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
         """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""
 
-    @rpc("shape:model:promote", scope="any")
+    @rpc("shape:model:promote", scope="any", feature="model-versions")
     async def promote(self, caller: Principal, version: str | None = None) -> dict[str, Any]:
         """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other..."""
 
-    @rpc("shape:template:write")
+    @rpc("shape:template:write", feature="templates")
     async def put_template(self, caller: Principal, data: dict[str, Any]) -> dict[str, Any]:
         ...
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", feature="model-inference")
     async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
         """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
 
-    @rpc("shape:model:write", scope="any")
+    @rpc("shape:model:write", scope="any", feature="model-versions")
     async def register_model(
         self,
         caller: Principal,
@@ -166,7 +170,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Record a model version (a checkpoint directory) with its lineage and metrics."""
 
-    @rpc("shape:model:promote", scope="any")
+    @rpc("shape:model:promote", scope="any", feature="model-versions")
     async def set_traffic(
         self,
         caller: Principal,
@@ -175,7 +179,7 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Start an A/B test: generation requests split between versions by weight (a running test is..."""
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", feature="model-inference")
     async def start_stream(
         self,
         caller: Principal,
@@ -187,7 +191,7 @@ class ShapeClient:
     ) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the same..."""
 
-    @rpc("shape:model:train")
+    @rpc("shape:model:train", feature="grpo-training")
     async def start_training(
         self,
         caller: Principal,
@@ -202,15 +206,15 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Enqueue a GRPO run on the served model whose result becomes model version ``version_id``..."""
 
-    @rpc("shape:traffic:read")
+    @rpc("shape:traffic:read", feature="model-versions")
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
         """The running split's weights, leader and per-version metrics (flushed first, so the stored..."""
 
-    @rpc("shape:model:read")
+    @rpc("shape:model:read", feature="grpo-training")
     async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """A training job's state; once completed, with the model version it registered."""
 
-    @rpc("shape:template:read")
+    @rpc("shape:template:read", feature="character-validation")
     async def validate(
         self,
         caller: Principal,

@@ -1,12 +1,11 @@
 """Settings of aria_shape (``[shape]`` in aria.toml, ``ARIA_SHAPE_*`` in the environment), a section
-of :class:`~aria_actors.runtime.settings.AriaSettings`, and
-:class:`ModelSource`, what a process needs to load one model version."""
+of :class:`~aria_actors.runtime.settings.AriaSettings`. What a process needs to load one model
+version is :class:`aria_actors.shape.source.ModelSource`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -59,37 +58,3 @@ class ShapeSettings(SectionSettings):
 
 ShapeConfig = ShapeSettings  # the former name
 
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Everything a process needs to load one model version: the config (its ``model_path`` the
-    checkpoint, empty for the tiny model) and ``ARIA_HOME`` (where the tiny model is built).
-    Picklable: it travels to Serve replicas and engine processes."""
-
-    config: dict[str, Any]
-    home: str | None = None
-
-    @classmethod
-    def of(cls, config: ShapeSettings, home: Path | str | None = None, model_path: str = "") -> ModelSource:
-        body = config.model_dump(mode="json")
-        if model_path:
-            body["model_path"] = model_path
-        return cls(body, None if home is None else str(home))
-
-    @classmethod
-    def for_path(cls, model_path: str, num_threads: int = 1) -> ModelSource:
-        return cls({"model_path": model_path, "num_threads": num_threads})
-
-    @property
-    def label(self) -> str:
-        return str(self.config.get("model_path") or "tiny")
-
-    def shape_config(self) -> ShapeSettings:
-        return ShapeSettings(**self.config)
-
-    def load(self) -> Any:
-        """The :class:`~aria_actors.shape.model.LoadedModel` (imports torch)."""
-        # heavy and circular: model.py imports torch and this module (for ShapeSettings)
-        from aria_actors.shape.model import load_model
-
-        return load_model(self.shape_config(), home=None if self.home is None else Path(self.home))

@@ -3,7 +3,7 @@
 :func:`load_model` is the one entry point. With a path (``ARIA_SHAPE_MODEL_PATH`` or
 ``ARIA_MODEL_PATH``) it loads that directory with ``AutoModelForCausalLM``/``AutoTokenizer``
 (``local_files_only``: nothing is fetched). Without one it builds the tiny model: a byte-level BPE
-tokenizer trained by ``tokenizers`` on :func:`aria_actors.shape.corpus.corpus`, a ``Qwen3Config``
+tokenizer trained by ``tokenizers`` on :func:`aria_actors.shape.characters.corpus.corpus`, a ``Qwen3Config``
 sized by :class:`ShapeConfig`, random weights from a fixed seed, saved with ``save_pretrained`` so
 that the next load takes the same path as a real checkpoint.
 
@@ -34,8 +34,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config
 from transformers.utils import logging as hf_logging
 
+from aria_actors.shape.characters.corpus import corpus, prompt_for
 from aria_actors.shape.config import ShapeConfig
-from aria_actors.shape.corpus import corpus, prompt_for
 from aria_actors.shape.errors import ModelLoadError
 
 EOS = "<|endoftext|>"

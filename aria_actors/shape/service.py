@@ -9,15 +9,15 @@ embedding of that description, and an SVG portrait.
 Lifecycle::
 
     (new) --start--> store opened + migrated, templates loaded, the stored served version and
-                     A/B split restored (:mod:`.versions`) --> ready
+                     A/B split restored (:mod:`.inference.versions`) --> ready
                        (no model: generation starts its backend on first use, see below)
     ready --store unreachable / served version failed to load / stored version gone--> degraded
     ready / degraded --stop--> stopped (Serve applications deleted, pool closed)
 
-Generation (describe, complete, streams, embed; :mod:`.generation`) goes through a backend
+Generation (describe, complete, streams, embed; :mod:`.inference.generation`) goes through a backend
 (:mod:`.inference`), created on first use::
 
-    inside a Ray actor (booted by the runtime): ServeBackend (:mod:`.serve_backend`), one Serve
+    inside a Ray actor (booted by the runtime): ServeBackend (:mod:`.inference.backends.serve`), one Serve
         application ``aria_shape_inference_<version>`` per model version, batched, scaled from
         zero (``ARIA_SHAPE_INFERENCE_MIN_REPLICAS``, default 0), reached by DeploymentHandle
     elsewhere (unit tests, LocalLauncher, tools): LocalBackend, the model in this process
@@ -36,14 +36,14 @@ Guarantees and caveats
   aria_shape calls aria_data and its background sync reads training jobs back as itself
   (``ME``); ``training_status`` reads a job as its caller. A training job is enqueued as the
   caller, so it runs with the caller's rights, and only the jobs ``start_training`` recorded
-  become model versions (:mod:`.runs`).
+  become model versions (:mod:`.training.runs`).
 - Import-light: torch and transformers never load at import, start or prepare; with Serve they
   load only in replicas' engine processes, locally on first generation (or ``wait_ready``).
 - Health is ``ready`` when the store and templates work; ``details["inference"]`` shows each
   version's state (not deployed / scaled to zero / n replicas / loaded / error). A served version
   whose model failed to load or deploy makes it ``degraded``, templates keep working.
-- Every generated character satisfies its template (see :mod:`aria_actors.shape.sampler`); a
-  template whose constraints cannot be met together is refused when it is put, with
+- Every generated character satisfies its template (see :mod:`.characters.sampler`); a template
+  whose constraints cannot be met together is refused when it is put, with
   :class:`ImpossibleTemplate` naming the conflicting constraints.
 - With aria_data (always, when booted by the runtime) templates, characters with their history of
   versions, and model versions live in Postgres schema ``aria_shape`` (:mod:`.store`); templates
@@ -52,17 +52,17 @@ Guarantees and caveats
 - A character's new version is validated against its template before it is stored.
 - With aria_data, the served version, the A/B split and its metrics are in Postgres too and a
   restarted actor goes on serving them; counters flushed every ``ab_flush_s`` (a crash loses at
-  most that interval's counts), feedback stored per call (:mod:`.versions`).
+  most that interval's counts), feedback stored per call (:mod:`.inference.versions`).
 - While an A/B test runs, every generation (describe, complete, complete_ab, streams) goes to the
   version the split picks (sticky per ``key``) and is counted in that version's metrics;
   embeddings always come from the served version, so they stay comparable.
 - The first generation after boot (or after a version scaled to zero) waits for a replica start
   and the model load: seconds (more the first time the tiny model is built on a machine).
-- GRPO: ``start_training`` (:mod:`.runs`) enqueues the aria_queue job ``aria_shape.train``
-  (:mod:`.jobs`), run by a queue worker actor, never in this actor; the version it makes is
+- GRPO: ``start_training`` (:mod:`.training.runs`) enqueues the aria_queue job ``aria_shape.train``
+  (:mod:`.training.job`), run by a queue worker actor, never in this actor; the version it makes is
   registered here from the job's result. It checkpoints to aria_storage when that is a
-  dependency, and a retried attempt resumes. The Ray data-parallel loop is :mod:`.training`.
-  Checkpoint format and dedupe report: :mod:`.checkpoints`.
+  dependency, and a retried attempt resumes. The Ray data-parallel loop is :mod:`.training.loop`.
+  Checkpoint format and dedupe report: :mod:`.training.checkpoints`.
 - Token streaming (``start_stream``/``read_stream``, served as server-sent events by the router)
   reads pieces as the sampling loop produces them (in a replica: a Serve streaming response).
 """
@@ -81,17 +81,17 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
+from aria_actors.shape.characters.personality import profile
+from aria_actors.shape.characters.portrait import portrait_svg
+from aria_actors.shape.characters.sampler import CharacterSampler
+from aria_actors.shape.characters.templates import Template, parse_character, validate_character
 from aria_actors.shape.errors import ShapeError, UnknownTemplate
-from aria_actors.shape.generation import GenerationMixin
-from aria_actors.shape.personality import profile
-from aria_actors.shape.portrait import portrait_svg
-from aria_actors.shape.runs import ME, TrainingRunsMixin
-from aria_actors.shape.sampler import CharacterSampler
+from aria_actors.shape.inference.generation import GenerationMixin
+from aria_actors.shape.inference.streams import StreamHub
+from aria_actors.shape.inference.versions import ModelVersionsMixin
 from aria_actors.shape.spec import SPEC
 from aria_actors.shape.store import ShapeStore
-from aria_actors.shape.streams import StreamHub
-from aria_actors.shape.templates import Template, parse_character, validate_character
-from aria_actors.shape.versions import ModelVersionsMixin
+from aria_actors.shape.training.runs import ME, TrainingRunsMixin
 
 BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
     {
@@ -248,15 +248,15 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             raise UnknownTemplate(f"no template named {template!r}; known: {sorted(self._samplers)}",
                                   template=template) from None
 
-    @rpc("shape:template:list")
+    @rpc("shape:template:list", feature="templates")
     async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:
         return [s.template.model_dump(mode="json", by_alias=True) for s in self._samplers.values()]
 
-    @rpc("shape:template:read")
+    @rpc("shape:template:read", feature="templates")
     async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
         return self._sampler(name).template.model_dump(mode="json", by_alias=True)
 
-    @rpc("shape:template:write")
+    @rpc("shape:template:write", feature="templates")
     async def put_template(self, caller: Principal, data: dict[str, Any]) -> dict[str, Any]:
         template = Template.parse(data)
         sampler = CharacterSampler(template)  # refuses impossible templates before storing
@@ -267,7 +267,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         return body
 
     # -- characters ------------------------------------------------------------------------
-    @rpc("shape:character:generate", job=True)
+    @rpc("shape:character:generate", job=True,
+         features=("trait-generation", "model-inference", "multi-modal", "personality-model"))
     async def generate(self, caller: Principal, template: str | dict[str, Any], *, name: str = "",
                        seed: int | None = None, describe: bool = True,
                        max_new_tokens: int | None = None) -> dict[str, Any]:
@@ -286,7 +287,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         return out
 
     # Checking a character against a template reads the template and stores nothing.
-    @rpc("shape:template:read")
+    @rpc("shape:template:read", feature="character-validation")
     async def validate(self, caller: Principal, template: str | dict[str, Any],
                        character: dict[str, Any]) -> dict[str, Any]:
         """The character, parsed, or :class:`InvalidCharacter` naming every bad field."""
@@ -300,7 +301,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
                                      service="aria_data")
         return self._store
 
-    @rpc("shape:character:write")
+    @rpc("shape:character:write", feature="character-evolution")
     async def create_character(self, caller: Principal, template: str, character: dict[str, Any] | None = None,
                                *, name: str = "", seed: int | None = None, describe: bool = True,
                                change: str = "created") -> dict[str, Any]:
@@ -312,7 +313,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         body = validate_character(self._sampler(template).template, character).model_dump(mode="json")
         return await store.create_character(body, change)
 
-    @rpc("shape:character:write")
+    @rpc("shape:character:write", feature="character-evolution")
     async def evolve_character(self, caller: Principal, character_id: str, *,
                                add_traits: list[str] | None = None, remove_traits: list[str] | None = None,
                                attributes: dict[str, Any] | None = None, name: str | None = None,
@@ -333,18 +334,18 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
 
         return await store.evolve(character_id, update, change)
 
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="character-evolution")
     async def get_character(self, caller: Principal, character_id: str,
                             version: int | None = None) -> dict[str, Any]:
         return await self._records().character(character_id, version)
 
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="character-evolution")
     async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
         return await self._records().history(character_id)
 
     # Model versions serve every tenant, and a version names a directory on the serving nodes:
     # registering one is an operator's (or a service's) act, not a tenant's.
-    @rpc("shape:model:write", scope="any")
+    @rpc("shape:model:write", scope="any", feature="model-versions")
     async def register_model(self, caller: Principal, model_id: str, path: str, *, parent: str | None = None,
                              metrics: dict[str, Any] | None = None,
                              training_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -352,16 +353,16 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         return await self._records().register_model(model_id, path, parent, metrics or {},
                                                     training_config or {})
 
-    @rpc("shape:model:read")
+    @rpc("shape:model:read", feature="model-versions")
     async def get_model(self, caller: Principal, model_id: str) -> dict[str, Any]:
         return await self._records().model(model_id)
 
-    @rpc("shape:model:list")
+    @rpc("shape:model:list", feature="model-versions")
     async def list_models(self, caller: Principal) -> list[dict[str, Any]]:
         return await self._records().models()
 
     # Drawing a given character reads nothing stored and costs little: a read, like validate.
-    @rpc("shape:character:read")
+    @rpc("shape:character:read", feature="multi-modal")
     async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
         """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""
         return portrait_svg(parse_character(character))

@@ -17,7 +17,7 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_storage")
 class StorageClient:
-    @rpc("storage:store:lifecycle", scope="any", job=True)
+    @rpc("storage:store:lifecycle", scope="any", job=True, feature="lifecycle")
     async def apply_lifecycle(
         self,
         caller: Principal,
@@ -29,15 +29,15 @@ class StorageClient:
     ) -> dict[str, list[int]]:
         """Delete old versions of ``name`` (default every asset) by count and/or age, or by stored rules."""
 
-    @rpc("storage:store:lifecycle", scope="any")
+    @rpc("storage:store:lifecycle", scope="any", feature="lifecycle")
     async def delete_lifecycle_rule(self, caller: Principal, name_prefix: str) -> None:
         ...
 
-    @rpc("storage:asset:delete", scope="own")
+    @rpc("storage:asset:delete", scope="own", feature="versions")
     async def delete_version(self, caller: Principal, name: str, version: int) -> None:
         """Forget a version: one the caller uploaded itself, or any with storage:asset:delete beyond..."""
 
-    @rpc("storage:store:path", scope="any")
+    @rpc("storage:store:path", scope="any", feature="desync-dedupe")
     async def extract(
         self,
         caller: Principal,
@@ -49,7 +49,7 @@ class StorageClient:
     ) -> dict[str, Any]:
         """Write a version to ``out`` (on the service's node), reusing chunks found in ``seed``."""
 
-    @rpc("storage:store:gc", scope="any", job=True)
+    @rpc("storage:store:gc", scope="any", job=True, feature="gc")
     async def gc(
         self,
         caller: Principal,
@@ -58,23 +58,27 @@ class StorageClient:
     ) -> dict[str, Any]:
         ...
 
-    @rpc("storage:asset:read")
+    @rpc("storage:asset:read", features=("cas", "cdn"))
     async def get(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         ...
 
-    @rpc("storage:asset:read")
+    @rpc("storage:asset:read", feature="desync-dedupe")
     async def index(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         """The version's ``.caibx`` (for desync/casync clients)."""
 
-    @rpc("storage:asset:read")
+    @rpc("storage:asset:read", feature="versions")
     async def info(self, caller: Principal, name: str, version: int | None = None) -> dict[str, Any]:
         ...
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", feature="lifecycle")
     async def lifecycle_rules(self, caller: Principal) -> list[dict[str, Any]]:
         ...
 
-    @rpc("storage:asset:write", scope="own")
+    @rpc(
+        "storage:asset:write",
+        scope="own",
+        features=("cas", "desync-dedupe", "compression", "versions", "s3", "sftp"),
+    )
     async def put(
         self,
         caller: Principal,
@@ -88,7 +92,7 @@ class StorageClient:
     ) -> dict[str, Any]:
         """Store ``data`` (or the file at ``path``) as the next version of ``name``."""
 
-    @rpc("storage:asset:read")
+    @rpc("storage:asset:read", features=("cas", "cdn", "s3", "sftp"))
     async def read_range(
         self,
         caller: Principal,
@@ -99,7 +103,7 @@ class StorageClient:
     ) -> bytes:
         """Bytes ``[start, end)`` of a version, fetching only the chunks that overlap them."""
 
-    @rpc("storage:asset:list")
+    @rpc("storage:asset:list", feature="metadata-search")
     async def search(
         self,
         caller: Principal,
@@ -112,7 +116,7 @@ class StorageClient:
     ) -> list[dict[str, Any]]:
         ...
 
-    @rpc("storage:store:lifecycle", scope="any")
+    @rpc("storage:store:lifecycle", scope="any", feature="lifecycle")
     async def set_lifecycle_rule(
         self,
         caller: Principal,
@@ -123,15 +127,15 @@ class StorageClient:
     ) -> dict[str, Any]:
         """Store a rule for assets whose name starts with ``name_prefix`` ("" = all)."""
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", features=("desync-dedupe", "compression"))
     async def stats(self, caller: Principal) -> dict[str, Any]:
         ...
 
-    @rpc("storage:store:sync", scope="any", job=True)
+    @rpc("storage:store:sync", scope="any", job=True, features=("sync", "s3", "sftp"))
     async def sync(self, caller: Principal, target: str) -> dict[str, Any]:
         """Copy the live chunks that the configured sync target named ``target`` lacks."""
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", feature="sync")
     async def sync_targets(self, caller: Principal) -> list[str]:
         """The names ``sync`` accepts (the operator's ``ARIA_STORAGE_SYNC_TARGETS``)."""
 
@@ -143,7 +147,11 @@ class StorageClient:
     async def upload_begin(self, caller: Principal) -> str:
         """Start a streamed upload; returns its id for upload_part / upload_commit (this caller's only)."""
 
-    @rpc("storage:asset:write", scope="own")
+    @rpc(
+        "storage:asset:write",
+        scope="own",
+        features=("cas", "desync-dedupe", "compression", "versions", "s3", "sftp"),
+    )
     async def upload_commit(
         self,
         caller: Principal,
@@ -160,10 +168,10 @@ class StorageClient:
     async def upload_part(self, caller: Principal, upload_id: str, data: bytes) -> int:
         """Append ``data``; returns the upload's size so far."""
 
-    @rpc("storage:store:verify", scope="any", job=True)
+    @rpc("storage:store:verify", scope="any", job=True, feature="cas")
     async def verify(self, caller: Principal, quarantine: bool = False) -> dict[str, Any]:
         ...
 
-    @rpc("storage:asset:list")
+    @rpc("storage:asset:list", feature="versions")
     async def versions(self, caller: Principal, name: str) -> list[dict[str, Any]]:
         ...

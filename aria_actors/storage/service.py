@@ -264,7 +264,7 @@ class StorageService(Service):
             self._in_flight.release(registered)  # type: ignore[union-attr]
         return info.to_dict()
 
-    @rpc(WRITE, scope="own")
+    @rpc(WRITE, scope="own", features=("cas", "desync-dedupe", "compression", "versions", "s3", "sftp"))
     async def put(self, caller: Principal, name: str, data: bytes | None = None, *, path: str | None = None,
                   content_type: str = "application/octet-stream",
                   metadata: dict[str, Any] | None = None,
@@ -318,7 +318,7 @@ class StorageService(Service):
 
         return await asyncio.to_thread(append)
 
-    @rpc(WRITE, scope="own")
+    @rpc(WRITE, scope="own", features=("cas", "desync-dedupe", "compression", "versions", "s3", "sftp"))
     async def upload_commit(self, caller: Principal, upload_id: str, name: str, *,
                             content_type: str = "application/octet-stream",
                             metadata: dict[str, Any] | None = None,
@@ -345,12 +345,12 @@ class StorageService(Service):
         if os.path.exists(path):
             os.unlink(path)
 
-    @rpc(READ)
+    @rpc(READ, features=("cas", "cdn"))
     async def get(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         _, index = await self._index(name, version)
         return await asyncio.to_thread(read_blob, index, self.store)
 
-    @rpc(READ)
+    @rpc(READ, features=("cas", "cdn", "s3", "sftp"))
     async def read_range(self, caller: Principal, name: str, start: int, end: int,
                          version: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of a version, fetching only the chunks that overlap them."""
@@ -370,7 +370,7 @@ class StorageService(Service):
 
         return await asyncio.to_thread(read)
 
-    @rpc(NODE_FILES.permission, scope="any")
+    @rpc(NODE_FILES.permission, scope="any", feature="desync-dedupe")
     async def extract(self, caller: Principal, name: str, out: str, *, version: int | None = None,
                       seed: str | None = None) -> dict[str, Any]:
         """Write a version to ``out`` (on the service's node), reusing chunks found in ``seed``.
@@ -384,23 +384,23 @@ class StorageService(Service):
         return {"chunks": stats.chunks, "bytes": stats.bytes, "from_seed": stats.from_seed,
                 "from_store": stats.from_store}
 
-    @rpc(READ)
+    @rpc(READ, feature="desync-dedupe")
     async def index(self, caller: Principal, name: str, version: int | None = None) -> bytes:
         """The version's ``.caibx`` (for desync/casync clients)."""
         info, _ = await self._index(name, version)
         return info.index_data or b""
 
-    @rpc(READ)
+    @rpc(READ, feature="versions")
     async def info(self, caller: Principal, name: str, version: int | None = None) -> dict[str, Any]:
         _check_name(name)
         return (await self._repo().get(name, version)).to_dict()
 
-    @rpc(LIST)
+    @rpc(LIST, feature="versions")
     async def versions(self, caller: Principal, name: str) -> list[dict[str, Any]]:
         _check_name(name)
         return [v.to_dict() for v in await self._repo().versions(name)]
 
-    @rpc(LIST)
+    @rpc(LIST, feature="metadata-search")
     async def search(self, caller: Principal, metadata: dict[str, Any] | None = None,
                      tags: list[str] | None = None, name_prefix: str | None = None,
                      content_type: str | None = None, latest_only: bool = False,
@@ -421,7 +421,7 @@ class StorageService(Service):
                                           limit=limit)
         return [v.to_dict() for v in found]
 
-    @rpc(DELETE, scope="own")
+    @rpc(DELETE, scope="own", feature="versions")
     async def delete_version(self, caller: Principal, name: str, version: int) -> None:
         """Forget a version: one the caller uploaded itself, or any with storage:asset:delete
         beyond @own (owning the asset is not enough: others' versions of it stay theirs).
@@ -433,7 +433,7 @@ class StorageService(Service):
         default_gate().require(caller, DELETE, {"owner": await repo.version_owner(name, version)})
         await repo.delete(name, version)
 
-    @rpc("storage:store:lifecycle", scope="any")
+    @rpc("storage:store:lifecycle", scope="any", feature="lifecycle")
     async def set_lifecycle_rule(self, caller: Principal, name_prefix: str, *, keep_last: int | None = None,
                                  older_than_s: float | None = None) -> dict[str, Any]:
         """Store a rule for assets whose name starts with ``name_prefix`` ("" = all)."""
@@ -442,11 +442,11 @@ class StorageService(Service):
         await self._repo().put_rule(name_prefix, keep_last, older_than_s)
         return {"name_prefix": name_prefix, "keep_last": keep_last, "older_than_s": older_than_s}
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", feature="lifecycle")
     async def lifecycle_rules(self, caller: Principal) -> list[dict[str, Any]]:
         return await self._repo().rules()
 
-    @rpc("storage:store:lifecycle", scope="any")
+    @rpc("storage:store:lifecycle", scope="any", feature="lifecycle")
     async def delete_lifecycle_rule(self, caller: Principal, name_prefix: str) -> None:
         _check_text(name_prefix, "name_prefix", allow_empty=True)
         await self._repo().delete_rule(name_prefix)
@@ -460,7 +460,7 @@ class StorageService(Service):
         if older_than_s is not None and older_than_s < 0:
             raise BadRequest("older_than_s must be >= 0", field="older_than_s")
 
-    @rpc("storage:store:lifecycle", scope="any", job=True)
+    @rpc("storage:store:lifecycle", scope="any", job=True, feature="lifecycle")
     async def apply_lifecycle(self, caller: Principal, *, name: str | None = None, keep_last: int | None = None,
                               older_than_s: float | None = None,
                               dry_run: bool = False) -> dict[str, list[int]]:
@@ -503,7 +503,7 @@ class StorageService(Service):
     async def _live(self) -> list[Any]:
         return [decode(raw, f"{n}@{v}") for n, v, raw in await self._repo().live_indexes()]
 
-    @rpc("storage:store:gc", scope="any", job=True)
+    @rpc("storage:store:gc", scope="any", job=True, feature="gc")
     async def gc(self, caller: Principal, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
         live = await self._live()
         grace = self.config.gc_grace_s if grace_s is None else grace_s
@@ -512,7 +512,7 @@ class StorageService(Service):
         return {"live": r.live, "kept": r.kept, "young": r.young, "protected": r.protected,
                 "removed": len(r.removed), "removed_bytes": r.removed_bytes, "dry_run": dry_run}
 
-    @rpc("storage:store:verify", scope="any", job=True)
+    @rpc("storage:store:verify", scope="any", job=True, feature="cas")
     async def verify(self, caller: Principal, quarantine: bool = False) -> dict[str, Any]:
         qdir = None
         if quarantine:
@@ -520,7 +520,7 @@ class StorageService(Service):
         r = await asyncio.to_thread(verify, self.primary, quarantine=qdir)
         return {"checked": r.checked, "corrupt": r.corrupt, "quarantined": r.quarantined}
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", feature="sync")
     async def sync_targets(self, caller: Principal) -> list[str]:
         """The names ``sync`` accepts (the operator's ``ARIA_STORAGE_SYNC_TARGETS``)."""
         return sorted(self.config.sync_targets)
@@ -536,7 +536,7 @@ class StorageService(Service):
                                     target=shown, targets=sorted(targets))
         return url
 
-    @rpc("storage:store:sync", scope="any", job=True)
+    @rpc("storage:store:sync", scope="any", job=True, features=("sync", "s3", "sftp"))
     async def sync(self, caller: Principal, target: str) -> dict[str, Any]:
         """Copy the live chunks that the configured sync target named ``target`` lacks.
 
@@ -554,7 +554,7 @@ class StorageService(Service):
         return {"target": target, "copied": r.copied, "present": r.present, "missing": r.missing,
                 "invalid": r.invalid}
 
-    @rpc("storage:store:read")
+    @rpc("storage:store:read", features=("desync-dedupe", "compression"))
     async def stats(self, caller: Principal) -> dict[str, Any]:
         live = await self._live()
         return (await asyncio.to_thread(stats, self.primary, live)).to_dict()

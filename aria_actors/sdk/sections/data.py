@@ -1,4 +1,4 @@
-"""``aria.data``: database health, migrations and advice (``/v1/data``)."""
+"""``aria.data``: database health, migrations, advice, partitions and backups (``/v1/data``)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ class DataAPI(Section):
     def query_advice(self, min_rows: int | None = None) -> list[dict[str, Any]]:
         """Indexing and vacuum advice for tables of at least ``min_rows`` rows."""
         return Req(params={"min_rows": min_rows})
+
+    @route("POST", "/v1/data/partitions/maintain")
+    def maintain_partitions(self) -> dict[str, Any]:
+        """Create, archive and drop time partitions now: ``{"at", "created", "archived", "dropped"}``."""
+        return Req()
+
+    @route("POST", "/v1/data/backups")
+    def backup(self) -> dict[str, Any]:
+        """Dump the whole database to a new file on the service's node: ``{"name", "path", ...}``."""
+        return Req()
+
+    @route("GET", "/v1/data/backups")
+    def backups(self) -> list[dict[str, Any]]:
+        """The backups the service wrote, newest first."""
+        return Req()

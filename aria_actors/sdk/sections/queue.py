@@ -81,6 +81,11 @@ class QueueAPI(Section):
     def workers(self) -> list[str]:
         return Req()
 
+    @route("GET", "/v1/queue/cron")
+    def cron(self) -> dict[str, Any]:
+        """The crontab entries with their last and next slot, and whether the node leads."""
+        return Req()
+
     @route("GET", "/v1/queue/metrics")
     def metrics(self) -> bytes:
         """Prometheus text."""

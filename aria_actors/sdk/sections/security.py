@@ -77,3 +77,40 @@ class SecurityAPI(Section):
     def crl(self) -> bytes:
         """The certificate revocation list (PEM)."""
         return Req(raw=True)
+
+    @route("GET", "/v1/security/ca")
+    def ca_certificate(self) -> bytes:
+        """The CA's certificate (PEM)."""
+        return Req(raw=True)
+
+    @route("GET", "/v1/security/roles")
+    def roles(self) -> dict[str, list[str]]:
+        """The role table RBAC decides with: role -> permissions."""
+        return Req()
+
+    @route("GET", "/v1/security/audit")
+    def audit(self, limit: int | None = None, *, op: str | None = None, actor: str | None = None,
+              outcome: str | None = None) -> list[dict[str, Any]]:
+        """The newest audit records first, filtered by ``op`` (``lockout``: intrusion alerts),
+        ``actor``, ``outcome``."""
+        return Req(params={"limit": limit, "op": op, "actor": actor, "outcome": outcome})
+
+    @route("GET", "/v1/security/metrics")
+    def metrics(self) -> bytes:
+        """aria_security's Prometheus text."""
+        return Req(raw=True)
+
+    @route("POST", "/v1/security/seal")
+    def seal(self) -> dict[str, Any]:
+        """Emergency: seal OpenBao now."""
+        return Req()
+
+    @route("POST", "/v1/security/unseal")
+    def unseal(self) -> dict[str, Any]:
+        """Unseal the embedded OpenBao with the key SoftHSM holds."""
+        return Req()
+
+    @route("POST", "/v1/security/services/{service}/token")
+    def service_token(self, service: str) -> dict[str, Any]:
+        """A short-lived OpenBao token limited to ``service``'s policy, with the URL to use it."""
+        return Req(path={"service": service})

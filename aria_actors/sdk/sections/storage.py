@@ -15,9 +15,10 @@ ASSET = "/v1/storage/assets/{name:path}"
 
 class StorageAPI(Section):
     @route("PUT", ASSET)
-    def put(self, name: str, data: bytes, *, content_type: str | None = None,
+    def put(self, name: str, data: bytes | Iterable[bytes], *, content_type: str | None = None,
             tags: Iterable[str] = (), metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Store ``data`` as the asset's next version; returns its version info."""
+        """Store ``data`` (bytes, or an iterable of bytes sent as it is read) as the asset's next
+        version; returns its version info."""
         headers = {"x-aria-metadata": json.dumps(metadata)} if metadata else None
         return Req(path={"name": name}, content=data, headers=headers,
                    params={"content_type": content_type, "tags": ",".join(tags) or None})

@@ -6,12 +6,14 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from aria_actors.data.api import router
@@ -68,6 +70,20 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
             assert r.status_code == 422
             r = await http.post("/v1/data/migrations/Bad-Name")
             assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+            r = await http.post("/v1/data/partitions/maintain")
+            assert r.status_code == 200 and r.json()["dropped"] == [] and r.json()["at"] > 0
+            r = await http.post("/v1/data/backups")
+            assert r.status_code == 201, r.text
+            made = r.json()
+            assert made["size_bytes"] > 0 and made["tables"] >= 1
+            assert Path(made["path"]).parent == tmp_path / "backups"
+            assert [b["name"] for b in (await http.get("/v1/data/backups")).json()] == [made["name"]]
+        viewer = api_app(router, clients={"aria_data": LocalClient(svc)},
+                         caller=Principal("v1", ("viewer",), tenant="t1"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=viewer), base_url="http://t") as http:
+            assert (await http.post("/v1/data/backups")).status_code == 403
+            assert (await http.get("/v1/data/backups")).status_code == 403
+            assert (await http.post("/v1/data/partitions/maintain")).status_code == 403
     finally:
         await svc.stop()
     await svc.stop()
@@ -153,3 +169,44 @@ def test_cli_migrate_backup_restore(fresh_database: str, postgres_dsn: str, tmp_
     monkeypatch.setenv("ARIA_DATABASE_URL", "postgresql://u:s3cret@127.0.0.1:1/x")
     r = runner.invoke(cli_app, ["migrate", "status"])
     assert r.exit_code == 1 and "ARIA_DATABASE_URL" in r.output and "s3cret" not in r.output
+
+
+async def test_cli_through_the_gateway(fresh_database: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aria data health|migrations|advice|archive|backup|backups` against the router on a real port."""
+    svc = DataService(AriaSettings(home=tmp_path, database_url=fresh_database))
+    await svc.start(Deps())
+    app = api_app(router, clients={"aria_data": LocalClient(svc)})
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    monkeypatch.setenv("ARIA_HOST", "127.0.0.1")
+    monkeypatch.setenv("ARIA_PORT", str(port))
+    runner = CliRunner()
+
+    async def cli(*args: str):
+        r = await asyncio.to_thread(runner.invoke, cli_app, list(args), env=dict(os.environ))
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    try:
+        assert (await cli("health")).startswith("ready: PostgreSQL answers")
+        assert "0001" in await cli("migrations", "--service", "aria_data")
+        await cli("advice", "--min-rows", "1")
+        assert "created" in await cli("archive")
+        out = await cli("backup")
+        assert "backup written to" in out and str(tmp_path / "backups") in out.replace("\n", "")
+        (dump,) = (tmp_path / "backups").glob("aria-*.dump")
+        assert dump.name in (await cli("backups")).replace("\n", "")
+    finally:
+        server.should_exit = True
+        await task
+        await svc.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

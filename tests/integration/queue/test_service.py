@@ -4,6 +4,7 @@ pause/resume, scaling Ray worker actors."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 
@@ -115,10 +116,12 @@ async def test_pause_resume_and_health_reports_backlog(local_service, http, queu
     assert q["jobs"]["completed"] == 1 and q["executors"] == 1 and q["concurrency"] == 4
 
 
-async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
+@contextlib.asynccontextmanager
+async def served(service, monkeypatch):
+    """The queue router over ``service`` on a real port (the CLI's gateway); yields ``cli(*args)``."""
     import uvicorn
 
-    app = api_app(router, clients={"aria_queue": LocalClient(local_service)})
+    app = api_app(router, clients={"aria_queue": LocalClient(service)})
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -132,6 +135,15 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
         return asyncio.to_thread(runner.invoke, cli_app, list(args), env=dict(os.environ))
 
     try:
+        yield cli
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
+    runner = CliRunner()
+    async with served(local_service, monkeypatch) as cli:
         job = await local_service.enqueue(OPERATOR, "it.echo", {"cli": 1}, schedule_in=3600)
         r = await cli("jobs", "--state", "scheduled")
         assert r.exit_code == 0 and "it.echo" in r.stdout, r.stdout
@@ -152,12 +164,21 @@ async def test_cli_over_real_http(local_service, queue_pool, monkeypatch):
         assert r.exit_code == 2
         r = await cli("retry", "999999")
         assert r.exit_code == 0 and "not retryable" in r.stdout
+        r = await cli("enqueue", "it.echo", "--args", '{"via": "cli"}', "--priority", "2", "--max-attempts", "3")
+        assert r.exit_code == 0 and "job " in r.stdout, r.output
+        enqueued = int(r.stdout.split()[1].rstrip(":"))
+        await wait_states(queue_pool, [enqueued], {"completed"})
+        got = await local_service.get_job(OPERATOR, enqueued)
+        assert got["args"] == {"via": "cli"} and got["priority"] == 2 and got["max_attempts"] == 3
+        assert (await cli("enqueue", "it.echo", "--args", "[1]")).exit_code == 2
+        r = await cli("enqueue", "no.such.worker")
+        assert r.exit_code == 1, r.output
+        r = await cli("health")
+        assert r.exit_code == 0 and r.stdout.startswith(("ready:", "degraded:")), r.output
+        assert "queues:" in r.stdout
         monkeypatch.setenv("ARIA_PORT", str(free_port()))  # nobody listens there
         r = await asyncio.to_thread(runner.invoke, cli_app, ["ls"], env=dict(os.environ))
         assert r.exit_code == 1 and "cannot reach Aria" in r.output
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_ray_service_scales_worker_actors(ray_session, queue_deps, queue_pool, tmp_path):
@@ -204,7 +225,7 @@ async def test_prepared_service_runs_its_queues_on_the_spare_actors(ray_session,
         await svc.stop()
 
 
-async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path):
+async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path, monkeypatch):
     from aria_actors.queue.config import CronSetting
 
     svc = QueueService(AriaSettings(home=tmp_path), QueueSettings(
@@ -226,5 +247,14 @@ async def test_service_runs_cron_as_leader(queue_deps, queue_pool, tmp_path):
         assert len({r["s"] for r in rows}) == len(rows)
         await wait_states(queue_pool, [rows[0]["id"]], {"completed"})
         assert (await svc.health()).details["leader"] is True
+        async with served(svc, monkeypatch) as cli:
+            r = await cli("cron")
+            assert r.exit_code == 0 and "every-minute" in r.stdout and "leads" in r.stdout, r.output
+        app = api_app(router, clients={"aria_queue": LocalClient(svc)})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://aria") as http:
+            out = (await http.get("/v1/queue/cron")).json()
+        (entry,) = out["entries"]
+        assert out["leader"] is True and entry["worker"] == "it.echo" and entry["expression"] == "* * * * *"
+        assert entry["next_slot"] > entry["last_slot"]
     finally:
         await svc.stop()

@@ -189,3 +189,72 @@ async def test_authorize_is_audited_as_the_caller_not_the_subject_in_the_body(ht
             if '"op": "authorize"' in x][-1]
     assert last["actor"] == "vic" and last["subject"] == "root-admin"
     assert (last["target"], last["outcome"]) == ("security:secret:read secret", "ok")
+
+
+async def test_audit_roles_metrics_and_ca_routes(http, security) -> None:
+    admin = await bearer(security, ["admin"], sub="audit-admin")
+    operator = await bearer(security, ["operator"], sub="audit-operator")
+    viewer = await bearer(security, ["viewer"], sub="audit-viewer")
+    # a denial the subject asked about itself counts toward its lockout; it is in the trail
+    r = await http.post("/v1/security/authorize", headers=viewer, json={
+        "principal": {"sub": "audit-viewer", "roles": ["viewer"], "tenant": "t1"},
+        "action": "security:secret:read"})
+    assert r.json() == {"allowed": False}
+    r = await http.get("/v1/security/audit", params={"actor": "audit-viewer", "op": "authorize"}, headers=operator)
+    assert r.status_code == 200, r.text
+    (entry,) = r.json()[:1]
+    assert entry["outcome"] == "denied" and entry["subject"] == "audit-viewer"
+    newest = (await http.get("/v1/security/audit", params={"limit": 1}, headers=admin)).json()
+    assert len(newest) == 1 and newest[0]["op"] == "audit_read" and newest[0]["actor"] == "audit-operator"
+    assert (await http.get("/v1/security/audit", headers=viewer)).status_code == 403
+    assert (await http.get("/v1/security/audit", params={"limit": 0}, headers=admin)).status_code == 422
+    assert (await http.get("/v1/security/audit", params={"op": "a\x01"}, headers=admin)).status_code == 422
+
+    table = (await http.get("/v1/security/roles", headers=viewer)).json()
+    assert table["admin"] == ["*:*:*@any"] and "viewer" in table
+
+    text = (await http.get("/v1/security/metrics", headers=operator)).text
+    assert "aria_security_authorizations_total" in text and "aria_security_operations_total" in text
+    assert (await http.get("/v1/security/metrics", headers=viewer)).status_code == 403
+
+    pem = (await http.get("/v1/security/ca", headers=viewer)).text
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+
+
+async def test_seal_and_unseal_routes(http, security) -> None:
+    admin = await bearer(security, ["admin"], sub="seal-admin")
+    operator = await bearer(security, ["operator"], sub="seal-operator")
+    viewer = await bearer(security, ["viewer"], sub="seal-viewer")
+    assert (await http.post("/v1/security/seal", headers=viewer)).status_code == 403
+    assert (await http.post("/v1/security/seal", headers=operator)).json() == {"sealed": True}
+    try:
+        r = await http.get("/v1/security/list", headers=admin)
+        assert r.status_code == 503, r.text  # sealed: every secret call fails
+        assert (await security.health()).details["sealed"] is True
+    finally:
+        r = await http.post("/v1/security/unseal", headers=operator)  # with the key SoftHSM unwraps
+    assert r.json() == {"sealed": False}
+    assert (await http.get("/v1/security/list", headers=admin)).status_code == 200
+
+
+async def test_a_service_token_reaches_only_that_service_s_paths(http, security) -> None:
+    import hvac
+
+    admin = await bearer(security, ["admin"], sub="zt-admin")
+    await http.put("/v1/security/secrets/services/aria_storage/zt", json={"data": {"k": "s"}}, headers=admin)
+    await http.put("/v1/security/secrets/services/aria_auth/zt", json={"data": {"k": "a"}}, headers=admin)
+    r = await http.post("/v1/security/services/aria_storage/token", headers=admin)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["policies"] and got["ttl_s"] > 0
+    bao = hvac.Client(got["url"], token=got["token"])
+    own = bao.secrets.kv.v2.read_secret_version("services/aria_storage/zt", mount_point="secret",
+                                                 raise_on_deleted_version=True)
+    assert own["data"]["data"] == {"k": "s"}
+    with pytest.raises(hvac.exceptions.Forbidden):  # OpenBao's policy refuses another service's path
+        bao.secrets.kv.v2.read_secret_version("services/aria_auth/zt", mount_point="secret",
+                                              raise_on_deleted_version=True)
+    operator = await bearer(security, ["operator"], sub="zt-operator")
+    assert (await http.post("/v1/security/services/aria_storage/token", headers=operator)).status_code == 403
+    assert (await http.post("/v1/security/services/aria_nope/token", headers=admin)).status_code == 403
+    assert (await http.post("/v1/security/services/..%2Fx/token", headers=admin)).status_code in (404, 422)

@@ -161,7 +161,7 @@ async def test_service_jwt_and_metrics(security) -> None:
     assert await security.authorize(OPS, claims, "queue:job:write", {"tenant": "t1"})
     assert not await security.authorize(OPS, claims, "security:secret:read", {})
     await security.health()
-    text = await security.metrics_text()
+    text = await security.metrics_text(OPS)
     assert 'aria_security_operations_total{op="issue_token",outcome="ok"}' in text
     assert "aria_security_openbao_up 1.0" in text
     assert 'aria_security_authorizations_total{outcome="denied"}' in text

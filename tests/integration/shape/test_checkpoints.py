@@ -15,8 +15,8 @@ from aria_actors.runtime.principal import Principal  # noqa: E402
 from aria_actors.runtime.rpc import bind  # noqa: E402
 from aria_actors.runtime.service import Deps  # noqa: E402
 from aria_actors.runtime.settings import AriaSettings  # noqa: E402
-from aria_actors.shape.checkpoints import StorageCheckpoints  # noqa: E402
-from aria_actors.shape.jobs import run_training  # noqa: E402
+from aria_actors.shape.training.checkpoints import StorageCheckpoints  # noqa: E402
+from aria_actors.shape.training.job import run_training  # noqa: E402
 from aria_actors.storage.client import StorageClient  # noqa: E402
 from tests.fixtures.shape_rewards import crashing_reward  # noqa: E402
 
@@ -121,8 +121,8 @@ async def test_a_queued_run_checkpoints_to_storage_and_resumes_an_earlier_attemp
     from aria_actors.queue.registry import Registry, default_registry
     from aria_actors.queue.testing import drain
     from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.jobs import train_version
     from aria_actors.shape.service import ShapeService
+    from aria_actors.shape.training.job import train_version
     from tests.fixtures.postgres import DataClientOverDsn
     from tests.fixtures.shape import QueueClientOverDsn
 
@@ -193,10 +193,10 @@ async def test_a_run_does_not_resume_from_a_manifest_someone_else_planted_under_
 
 
 async def test_blobs_larger_than_a_part_go_up_in_parts(storage, model_dir, tmp_path, monkeypatch):
-    from aria_actors.shape import checkpoints as ck
     from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.model import load_model
-    from aria_actors.shape.policy import GRPORunner, GRPOSettings
+    from aria_actors.shape.training import checkpoints as ck
+    from aria_actors.shape.training.policy import GRPORunner, GRPOSettings
 
     monkeypatch.setattr(ck, "PART_BYTES", 64 * 1024)  # the model blob (~430 KB) takes 7 parts
     loaded = load_model(ShapeConfig(model_path=model_dir))

@@ -13,7 +13,7 @@ PROMPT = "Traits: brave, kind.\nDescription:"
 def _inference_apps() -> set[str]:
     from ray import serve
 
-    from aria_actors.shape.serve_backend import PREFIX
+    from aria_actors.shape.inference.backends.serve import PREFIX
 
     return {n for n in serve.status().applications if n.startswith(PREFIX)}
 
@@ -86,8 +86,9 @@ def shape_actor(serve_running, fresh_database, tmp_path_factory):
 def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) -> None:
     import ray
 
-    from aria_actors.shape.config import ModelSource, ShapeConfig
+    from aria_actors.shape.config import ShapeConfig
     from aria_actors.shape.model import build_tiny, generate
+    from aria_actors.shape.source import ModelSource
 
     host, home = shape_actor
     health = ray.get(host.health.remote())

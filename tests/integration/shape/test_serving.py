@@ -16,7 +16,7 @@ from aria_actors.shape.model import build_tiny  # noqa: E402
 def served(ray_session, tmp_path_factory):
     from ray import serve
 
-    from aria_actors.shape.serving import deploy
+    from aria_actors.shape.inference.backends.deployment import deploy
 
     path = str(build_tiny(ShapeConfig(pretrain_steps=0), tmp_path_factory.mktemp("shape-serve") / "m"))
     handle = deploy(path, name="shape_test_inference", max_new_tokens=6, max_batch_size=8,

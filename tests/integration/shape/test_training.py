@@ -11,12 +11,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from aria_actors.shape.characters.corpus import prompts  # noqa: E402
 from aria_actors.shape.config import ShapeConfig  # noqa: E402
-from aria_actors.shape.corpus import prompts  # noqa: E402
 from aria_actors.shape.errors import TrainingConfigError, TrainingDiverged  # noqa: E402
 from aria_actors.shape.model import build_tiny  # noqa: E402
-from aria_actors.shape.policy import GRPOSettings  # noqa: E402
-from aria_actors.shape.rewards import trait_coverage  # noqa: E402
+from aria_actors.shape.training.policy import GRPOSettings  # noqa: E402
+from aria_actors.shape.training.rewards import trait_coverage  # noqa: E402
 
 SETTINGS = GRPOSettings(learning_rate=1e-2, relabel=True, seed=1, num_generations=4,
                         max_completion_length=6)
@@ -30,7 +30,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(ray_session, model_dir):
-    from aria_actors.shape.training import RayGRPO
+    from aria_actors.shape.training.loop import RayGRPO
 
     r = RayGRPO(model_dir, SETTINGS, num_learners=2, num_rollout_workers=1)
     yield r
@@ -47,7 +47,7 @@ def fresh(run, tmp_path):
 def test_two_learners_match_one_learner_on_the_same_global_batch(fresh, model_dir) -> None:
     import ray
 
-    from aria_actors.shape.training import Learner
+    from aria_actors.shape.training.loop import Learner
 
     weights, opt = ray.get(fresh.learners[0].state.remote())
     single = Learner(model_dir, SETTINGS, rank=0, world=1, master_port=0)  # in-process, world of one
@@ -111,7 +111,7 @@ async def test_checkpoints_through_aria_storage_resume_the_learners(fresh, shape
 
     from aria_actors.runtime.principal import Principal
     from aria_actors.runtime.rpc import bind
-    from aria_actors.shape.checkpoints import StorageCheckpoints
+    from aria_actors.shape.training.checkpoints import StorageCheckpoints
     from aria_actors.storage.client import StorageClient
 
     fresh.checkpoint_dir = None
@@ -135,7 +135,7 @@ async def test_checkpoints_through_aria_storage_resume_the_learners(fresh, shape
 
 
 def test_non_dapo_loss_with_two_learners_is_refused(model_dir) -> None:
-    from aria_actors.shape.training import RayGRPO
+    from aria_actors.shape.training.loop import RayGRPO
 
     with pytest.raises(TrainingConfigError):
         RayGRPO(model_dir, SETTINGS.model_copy(update={"loss_type": "grpo"}), num_learners=2)
@@ -144,8 +144,8 @@ def test_non_dapo_loss_with_two_learners_is_refused(model_dir) -> None:
 @pytest.mark.slow
 def test_ray_loop_raises_held_out_reward(ray_session, model_dir) -> None:
     from aria_actors.shape.model import load_model
-    from aria_actors.shape.policy import mean_reward
-    from aria_actors.shape.training import RayGRPO
+    from aria_actors.shape.training.loop import RayGRPO
+    from aria_actors.shape.training.policy import mean_reward
 
     settings = SETTINGS.model_copy(update={"num_generations": 8, "max_completion_length": 8})
     local = load_model(ShapeConfig(model_path=model_dir))

@@ -12,12 +12,16 @@ import json
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from aria_actors.cli import support
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
+from aria_actors.sdk import AriaClient
 from aria_actors.storage.api import router
+from aria_actors.storage.cli import app as cli_app
 from tests.integration.storage.test_service import EDITOR, OP, OTHER, USER, VIEWER, _asset, _service
 
 CALLERS = {"operator": OP, "user": USER, "other": OTHER, "editor": EDITOR, "viewer": VIEWER,
@@ -248,3 +252,46 @@ def test_http_a_content_type_header_with_c1_controls_is_a_422(http):
     r = http.put("/v1/storage/assets/ok", content=b"x", headers=[(b"content-type", b"text/\x85plain")])
     assert r.status_code == 422, r.text
     assert http.get("/v1/storage/stats").json()["indexes"] == 0
+
+
+def test_cli_through_the_router(http, tmp_path, monkeypatch):
+    """`aria storage ...` over the router: assets, search, lifecycle, and the operator's maintenance."""
+    def make_client(token, timeout):
+        client = AriaClient("http://testserver", http=http)
+        client.close = lambda: None  # the fixture's client (and the service's loop) outlive one command
+        return client
+
+    monkeypatch.setattr(support, "make_client", make_client)
+    runner = CliRunner()
+
+    def run(*args: str):
+        r = runner.invoke(cli_app, list(args))
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    data = _asset(130, 3 * 1024 * 1024)  # three blocks: streamed up in pieces
+    src = tmp_path / "body.glb"
+    src.write_bytes(data)
+    put = json.loads(run("put", "npc/cli.glb", str(src), "--tag", "npc", "--metadata", '{"lod": 1}',
+                         "--content-type", "model/gltf-binary"))
+    assert put["version"] == 1 and put["size"] == len(data) and put["tags"] == ["npc"]
+    again = json.loads(run("put", "npc/cli.glb", str(src)))
+    assert again["version"] == 2
+    out = tmp_path / "back.glb"
+    run("get", "npc/cli.glb", "--version", "1", "--out", str(out))
+    assert out.read_bytes() == data
+    assert [line.split()[0] for line in run("versions", "npc/cli.glb").splitlines()] == ["1", "2"]
+    assert run("search", "--metadata", '{"lod": 1}').split()[0] == "npc/cli.glb@1"
+    assert "npc/cli.glb" in run("search", "--prefix", "npc/", "--latest")
+    stats = json.loads(run("service", "stats"))
+    assert stats["logical_bytes"] >= 2 * len(data) and stats["dedupe_ratio"] >= 1.9
+    assert json.loads(run("prune", "npc/cli.glb", "--keep-last", "1", "--dry-run")) == {"npc/cli.glb": [1]}
+    assert "t/" in run("rules", "--set", "t/", "--keep-last", "3")
+    assert run("service", "targets").split() == ["backup"]
+    assert json.loads(run("service", "sync", "backup"))["copied"] > 0
+    assert json.loads(run("service", "verify"))["corrupt"] == {}
+    assert json.loads(run("service", "gc", "--dry-run"))["dry_run"] is True
+    assert "deleted" in run("rm", "npc/cli.glb", "1")
+    r = runner.invoke(cli_app, ["get", "npc/cli.glb", "--version", "1"])
+    assert r.exit_code == 1 and "not found" in r.output.lower()
+    assert runner.invoke(cli_app, ["put", "x", str(src), "--metadata", "[1]"]).exit_code == 2

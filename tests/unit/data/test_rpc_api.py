@@ -38,6 +38,8 @@ ALLOWED = {
     "dsn": {"admin", "operator", "internal", "local operator"},
     "migrate": {"admin", "operator", "internal", "local operator"},
     "maintain_partitions": {"admin", "operator", "internal", "local operator"},
+    "backup": {"admin", "operator", "internal", "local operator"},
+    "backups": {"admin", "operator", "service", "internal", "local operator"},
     "query_advice": {"admin", "operator", "service", "internal", "local operator"},
     "probe": {"admin", "operator", "service", "internal", "local operator"},
     "migrate_status": {"admin", "operator", "viewer", "service", "internal", "local operator"},

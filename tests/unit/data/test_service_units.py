@@ -76,7 +76,8 @@ def test_settings_dump_masks_the_url() -> None:
 
 def test_spec_capabilities_are_features() -> None:
     assert set(SPEC.capabilities) <= set(SPEC.features)
-    assert SPEC.missing == ()
+    # used by no service yet, so not counted as built (tests/unit/test_reachability.py)
+    assert SPEC.missing == ("multi-tenant", "distributed-transactions")
 
 
 def test_config_validation(monkeypatch: pytest.MonkeyPatch) -> None:

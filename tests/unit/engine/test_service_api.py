@@ -11,8 +11,10 @@ from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.runtime.testing import api_app
+from tests.unit.engine.priced import state
 
-CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain"},
+CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain",
+                               "priced": "python:tests.unit.engine.priced:make_domain"},
                       gtpyhop_examples=True, max_nodes=100_000)
 
 
@@ -93,3 +95,18 @@ def test_domain_code_raising_on_the_input_is_a_4xx_not_a_500(client) -> None:
                                               "todo": [["travel"]]})
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/engine-domain-code")
+
+
+def test_action_costs_and_predicates_over_http(client) -> None:
+    described = client.get("/v1/engine/domains/priced").json()
+    assert described["predicates"] == ["road"] and "go" in described["tasks"]
+    first = client.post("/v1/engine/plan", json={"domain": "priced", "state": state(), "todo": [["go", "d"]]}).json()
+    assert [s for s in first["plan"] if s[0] == "move"] == [["move", "a", "b"], ["move", "b", "d"]]
+    best = client.post("/v1/engine/plan", json={"domain": "priced", "state": state(), "todo": [["go", "d"]],
+                                                 "optimise_cost": True}).json()
+    assert [s for s in best["plan"] if s[0] == "move"] == [["move", "a", "c"], ["move", "c", "e"], ["move", "e", "d"]]
+    assert best["cost"] == 3 and best["optimal"] is True
+    # the derived predicate decides: with the cheap road closed, the cheapest plan goes through b
+    closed = client.post("/v1/engine/plan", json={"domain": "priced", "state": state([["c", "e"]]),
+                                                  "todo": [["go", "d"]], "optimise_cost": True}).json()
+    assert closed["cost"] == 10 and ["move", "c", "e"] not in closed["plan"]

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from aria_actors.shape.batching import EngineBatcher, settle
+from aria_actors.shape.inference.batching import EngineBatcher, settle
 
 
 class HeldEngine:
@@ -175,7 +175,7 @@ async def test_results_that_do_not_match_the_callers_are_an_error_for_each() -> 
 
 async def test_stats_are_totals_and_only_recent_sizes_are_kept(monkeypatch) -> None:
     # A replica serves for weeks: its batch history must not grow without bound.
-    from aria_actors.shape import batching
+    from aria_actors.shape.inference import batching
 
     monkeypatch.setattr(batching, "RECENT_BATCHES", 3)
 

@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from aria_actors.shape.characters.portrait import portrait_svg
+from aria_actors.shape.characters.sampler import CharacterSampler
+from aria_actors.shape.characters.templates import Template, check_character, validate_character
 from aria_actors.shape.errors import ImpossibleTemplate, InvalidCharacter, InvalidTemplate
-from aria_actors.shape.portrait import portrait_svg
-from aria_actors.shape.sampler import CharacterSampler
-from aria_actors.shape.templates import Template, check_character, validate_character
 
 FANTASY = {
     "name": "fantasy",

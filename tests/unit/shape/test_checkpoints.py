@@ -6,9 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aria_actors.shape import checkpoints as ck  # noqa: E402
-from aria_actors.shape.corpus import prompts  # noqa: E402
-from aria_actors.shape.policy import GRPORunner, GRPOSettings  # noqa: E402
+from aria_actors.shape.characters.corpus import prompts  # noqa: E402
+from aria_actors.shape.training import checkpoints as ck  # noqa: E402
+from aria_actors.shape.training.policy import GRPORunner, GRPOSettings  # noqa: E402
 
 SETTINGS = GRPOSettings(num_generations=4, max_completion_length=6, learning_rate=1e-2, seed=3,
                         relabel=True)

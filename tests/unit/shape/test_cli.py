@@ -65,6 +65,27 @@ def test_generate_prints_a_valid_character(gateway, monkeypatch) -> None:
     assert char["name"] == "Ada" and char["template"] == "fantasy"
 
 
+def test_templates_lists_and_prints_and_validate_checks_a_character(gateway, monkeypatch, tmp_path) -> None:
+    import json
+
+    from aria_actors.shape.cli import app
+
+    monkeypatch.setenv("ARIA_PORT", str(gateway))
+    r = CliRunner().invoke(app, ["templates"])
+    assert r.exit_code == 0 and "fantasy" in r.output, r.output
+    r = CliRunner().invoke(app, ["templates", "fantasy"])
+    assert r.exit_code == 0 and json.loads(r.output)["name"] == "fantasy", r.output
+    r = CliRunner().invoke(app, ["generate", "fantasy", "--seed", "4"])
+    character = json.loads(r.output)["character"]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(character))
+    r = CliRunner().invoke(app, ["validate", "fantasy", str(path)])
+    assert r.exit_code == 0 and json.loads(r.output)["traits"] == character["traits"], r.output
+    r = CliRunner().invoke(app, ["validate", "fantasy", "-"], input=json.dumps({**character, "traits": ["nope"]}))
+    assert r.exit_code == 1 and "nope" in r.output, r.output
+    assert CliRunner().invoke(app, ["validate", "fantasy", str(tmp_path / "missing.json")]).exit_code == 2
+
+
 def test_errors_are_one_red_line_and_exit_1(gateway, monkeypatch) -> None:
     from aria_actors.shape.cli import app
 

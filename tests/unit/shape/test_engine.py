@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aria_actors.shape.engine import Engine  # noqa: E402
 from aria_actors.shape.errors import EngineError  # noqa: E402
+from aria_actors.shape.inference.backends.engine import Engine  # noqa: E402
 from aria_actors.shape.model import embed, generate  # noqa: E402
 
 PROMPTS = ["Traits: brave.\nDescription:", "Traits: shy, kind.\nDescription:"]

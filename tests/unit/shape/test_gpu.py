@@ -13,10 +13,10 @@ pytestmark = [
 
 
 def test_model_loads_samples_and_trains_on_cuda(tiny_model_dir) -> None:
+    from aria_actors.shape.characters.corpus import prompts
     from aria_actors.shape.config import ShapeConfig
-    from aria_actors.shape.corpus import prompts
     from aria_actors.shape.model import describe_traits, load_model
-    from aria_actors.shape.policy import GRPORunner, GRPOSettings
+    from aria_actors.shape.training.policy import GRPORunner, GRPOSettings
 
     loaded = load_model(ShapeConfig(model_path=str(tiny_model_dir), device="cuda"))
     assert loaded.model.device.type == "cuda"

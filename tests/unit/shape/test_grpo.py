@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aria_actors.shape import grpo  # noqa: E402
+from aria_actors.shape.training import grpo  # noqa: E402
 
 
 def test_group_advantages_hand_computed() -> None:

@@ -6,11 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from aria_actors.shape.characters.corpus import prompts  # noqa: E402
 from aria_actors.shape.config import ShapeConfig  # noqa: E402
-from aria_actors.shape.corpus import prompts  # noqa: E402
 from aria_actors.shape.errors import TrainingDiverged  # noqa: E402
 from aria_actors.shape.model import load_model  # noqa: E402
-from aria_actors.shape.policy import GRPORunner, GRPOSettings, mean_reward  # noqa: E402
+from aria_actors.shape.training.policy import GRPORunner, GRPOSettings, mean_reward  # noqa: E402
 
 
 def test_short_run_raises_trait_coverage_on_held_out_prompts(tmp_path) -> None:

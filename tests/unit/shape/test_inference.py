@@ -13,10 +13,12 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
-from aria_actors.shape.backends import make_backend
-from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
-from aria_actors.shape.inference import Completion, LocalBackend, in_ray_actor
+from aria_actors.shape.inference.backends.choose import in_ray_actor, make_backend
+from aria_actors.shape.inference.backends.local import LocalBackend
+from aria_actors.shape.inference.contract import Completion
+from aria_actors.shape.source import ModelSource
 
 OP = Principal.operator()  # every test here calls as the local operator
 
@@ -235,7 +237,7 @@ async def test_stop_closes_the_backend(tmp_path) -> None:
 
 # -- Serve helpers (no Ray needed) -----------------------------------------------------------------
 def test_application_names_are_safe_and_distinct() -> None:
-    from aria_actors.shape.serve_backend import app_name
+    from aria_actors.shape.inference.backends.serve import app_name
 
     assert app_name("base") == "aria_shape_inference_base"
     assert app_name("v1.2-rc_3") == "aria_shape_inference_v1.2-rc_3"
@@ -244,7 +246,7 @@ def test_application_names_are_safe_and_distinct() -> None:
 
 
 def test_serve_application_states() -> None:
-    from aria_actors.shape.serve_backend import _app_state
+    from aria_actors.shape.inference.backends.serve import _app_state
 
     def app(status: str, running: int, message: str = "") -> SimpleNamespace:
         dep = SimpleNamespace(replica_states={"RUNNING": running} if running else {}, message=message)
@@ -286,7 +288,7 @@ class FakeHandle:
 
 
 def _serve_backend(handle: FakeHandle, **config: Any):
-    from aria_actors.shape.serve_backend import ServeBackend, _App
+    from aria_actors.shape.inference.backends.serve import ServeBackend, _App
 
     backend = ServeBackend(ShapeConfig(**config), AriaSettings())
     source = ModelSource.for_path("/m")

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from aria_actors.shape.jobs import latest_checkpoint, run_training, train_job  # noqa: E402
+from aria_actors.shape.training.job import latest_checkpoint, run_training, train_job  # noqa: E402
 from tests.fixtures.shape_rewards import crashing_reward  # noqa: E402
 
 SETTINGS = {"num_generations": 4, "max_completion_length": 5, "learning_rate": 1e-2, "seed": 2}

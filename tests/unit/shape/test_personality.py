@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from aria_actors.shape.corpus import TRAITS
-from aria_actors.shape.personality import DIMENSIONS, LEXICON, distance, profile
+from aria_actors.shape.characters.corpus import TRAITS
+from aria_actors.shape.characters.personality import DIMENSIONS, LEXICON, distance, profile
 
 
 def test_every_shipped_trait_has_a_profile() -> None:

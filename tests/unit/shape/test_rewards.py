@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aria_actors.shape import rewards
-from aria_actors.shape.corpus import corpus, parse_prompt, prompt_for
-from aria_actors.shape.templates import Template
+from aria_actors.shape.characters.corpus import corpus, parse_prompt, prompt_for
+from aria_actors.shape.characters.templates import Template
+from aria_actors.shape.training import rewards
 
 P = "Traits: brave, kind.\nDescription:"
 

@@ -74,7 +74,7 @@ async def test_start_loads_no_model_and_the_first_generation_does(tmp_path) -> N
 
 
 async def test_pretrained_tiny_model_writes_the_corpus_format(service) -> None:
-    from aria_actors.shape.rewards import format_validity
+    from aria_actors.shape.training.rewards import format_validity
 
     texts = await service.complete(OP, ["Traits: brave.\nDescription:"] * 8, max_new_tokens=16, seed=0)
     assert sum(format_validity([""] * 8, texts)) >= 4, texts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aria_actors.shape.errors import InvalidCharacter
-from aria_actors.shape.streams import StreamHub, reader_message
+from aria_actors.shape.inference.streams import StreamHub, reader_message
 
 
 class _RemoteError(Exception):
@@ -21,6 +21,11 @@ def test_reader_message_keeps_aria_errors_and_drops_tracebacks() -> None:
     wrapped = _RemoteError("x")
     wrapped.cause = InvalidCharacter("inner")  # how Ray hands back an error raised in an actor
     assert reader_message(wrapped) == "shape-invalid-character: inner"
+    # an Aria error whose message was built from a remote error (a failed deploy)
+    from aria_actors.shape.errors import ModelLoadError
+
+    built = reader_message(ModelLoadError(f"cannot deploy model version 'base': {REMOTE}"))
+    assert "Traceback" not in built and built.startswith("shape-model-load")
     text = reader_message(REMOTE)
     assert "Traceback" not in text and "File" not in text
     assert text.startswith("_RemoteError: ray::ServeReplica")

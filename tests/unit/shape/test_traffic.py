@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aria_actors.shape.traffic import InvalidTraffic, TrafficSplit
+from aria_actors.shape.inference.traffic import InvalidTraffic, TrafficSplit
 
 
 def test_shares_follow_weights() -> None:

@@ -25,7 +25,7 @@ Guarantees and caveats
 - Groups are never split between learners (advantages are per group).
 - Actors ask for ``num_gpus`` only when the cluster has GPUs; otherwise they run on CPU.
 - Checkpoints go to aria_storage through ``checkpoints=StorageCheckpoints(...)`` (the driver
-  puts the blobs learner 0 packs; see :mod:`aria_actors.shape.checkpoints`) or to a local
+  puts the blobs learner 0 packs; see :mod:`aria_actors.shape.training.checkpoints`) or to a local
   directory (``checkpoint_dir``). Actors load the base model and restored checkpoints from a path
   (a storage checkpoint is materialised on the driver's node), so on a multi-node cluster those
   paths must be on shared storage.
@@ -45,12 +45,12 @@ import ray
 import torch
 import torch.distributed as dist
 
-from aria_actors.shape.checkpoints import DirectoryCheckpoints, pack, read_assets, read_optimizer, read_state
 from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.errors import TrainingConfigError, TrainingDiverged
 from aria_actors.shape.model import load_model
-from aria_actors.shape.policy import GRPOSettings, Rollout, check_finite, loss_on, rollout, score, trainable
-from aria_actors.shape.rewards import RewardFn, trait_coverage
+from aria_actors.shape.training.checkpoints import DirectoryCheckpoints, pack, read_assets, read_optimizer, read_state
+from aria_actors.shape.training.policy import GRPOSettings, Rollout, check_finite, loss_on, rollout, score, trainable
+from aria_actors.shape.training.rewards import RewardFn, trait_coverage
 
 
 def _free_port() -> int:
@@ -172,7 +172,7 @@ class RayGRPO:
                 field="loss_type")
         self.settings, self.reward_fn = settings, reward_fn
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        self.checkpoints = checkpoints  # a sink of aria_actors.shape.checkpoints; wins over the dir
+        self.checkpoints = checkpoints  # a sink of aria_actors.shape.training.checkpoints; wins over the dir
         self.dedupe: list[dict[str, Any]] = []
         self.checkpoint_every = checkpoint_every
         self.last_checkpoint: str | None = None

@@ -27,8 +27,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from aria_actors.shape.errors import ImpossibleTemplate, TemplateTooHard
-from aria_actors.shape.templates import (
+from aria_actors.shape.characters.templates import (
     Character,
     ChoiceAttribute,
     Condition,
@@ -36,6 +35,7 @@ from aria_actors.shape.templates import (
     RangeAttribute,
     Template,
 )
+from aria_actors.shape.errors import ImpossibleTemplate, TemplateTooHard
 
 DEFAULT_NODE_BUDGET = 200_000
 

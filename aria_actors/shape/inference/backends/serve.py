@@ -50,10 +50,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aria_actors.shape.batching import settle
-from aria_actors.shape.config import ModelSource, ShapeConfig
+from aria_actors.runtime.errors import brief
+from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.errors import ModelLoadError
-from aria_actors.shape.inference import Completion, VersionBook
+from aria_actors.shape.inference.batching import settle
+from aria_actors.shape.inference.contract import Completion, VersionBook
+from aria_actors.shape.source import ModelSource
 
 PREFIX = "aria_shape_inference_"
 
@@ -105,7 +107,7 @@ class ServeBackend(VersionBook):
         from ray import serve  # ray: this module runs outside Ray too (backends, tests); only deploying needs Ray Serve
 
         from aria_actors.runtime.shell import ensure_serve, serve_controller_exists
-        from aria_actors.shape.serving import application
+        from aria_actors.shape.inference.backends.deployment import application
 
         if not serve_controller_exists():
             ensure_serve(self.settings)
@@ -170,8 +172,9 @@ class ServeBackend(VersionBook):
             self._errors[version] = exc.message
             raise
         except Exception as exc:  # Serve refused the application: typed, and kept for health()
-            self._errors[version] = f"{type(exc).__name__}: {exc}"
-            raise ModelLoadError(f"cannot deploy model version {version!r}: {exc}", path=source.label) from None
+            self._errors[version] = f"{type(exc).__name__}: {brief(exc)}"
+            raise ModelLoadError(f"cannot deploy model version {version!r}: {brief(exc)}",
+                                 path=source.label) from None
         self._errors.pop(version, None)
         app = _App(name, handle, source)
         if self._sources.get(version) == source:
@@ -267,7 +270,7 @@ class ServeBackend(VersionBook):
             try:
                 statuses = await asyncio.wait_for(asyncio.to_thread(self._statuses), timeout_s)
             except Exception as exc:  # reported per version below
-                status_error = f"{type(exc).__name__}: {exc}"
+                status_error = f"{type(exc).__name__}: {brief(exc)}"
         for version, source in sorted(self._sources.items()):
             entry: dict[str, Any] = {"model": source.label, "application": app_name(version)}
             app = self._apps.get(version)

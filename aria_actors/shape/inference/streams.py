@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aria_actors.runtime.errors import AriaError, NotFound
+from aria_actors.runtime.errors import TRACEBACK, AriaError, NotFound, brief
 
 log = logging.getLogger("aria.shape.streams")
 
@@ -54,11 +54,11 @@ def reader_message(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
     if isinstance(exc, AriaError) or isinstance(cause, AriaError):
         err = exc if isinstance(exc, AriaError) else cause
-        return f"{err.type}: {err.message}"
+        if TRACEBACK in err.message:
+            log.warning("stream failed: %s", err.message)
+        return f"{err.type}: {brief(err.message)}"
     log.warning("stream failed", exc_info=exc)
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if "Traceback" in first or len(first) > 200:
-        first = "see the aria_shape log"
+    first = brief(exc).splitlines()[0] if brief(exc) else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 

@@ -18,7 +18,7 @@ Guarantees and caveats
 - :func:`check_character` reports every problem at once, each naming its field
   (``traits[2]``, ``attributes.age``, ``constraints.no-bloodthirsty-pacifist``).
 - Templates say nothing about whether their constraints can be met together; the sampler
-  (:mod:`aria_actors.shape.sampler`) decides that.
+  (:mod:`aria_actors.shape.characters.sampler`) decides that.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One GRPO iteration on one process: sample groups, score, relabel, compute the loss, step.
 
-This is the loop body the Ray actors of :mod:`aria_actors.shape.training` run, and the whole loop
+This is the loop body the Ray actors of :mod:`aria_actors.shape.training.loop` run, and the whole loop
 for a single-process run (:class:`GRPORunner`). Ray-free.
 
 ::
@@ -31,11 +31,11 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from aria_actors.shape import grpo
-from aria_actors.shape.checkpoints import pack, read_assets, read_optimizer, read_state, write_dir
 from aria_actors.shape.errors import TrainingDiverged
 from aria_actors.shape.model import sample_ids
-from aria_actors.shape.rewards import RewardFn, relabel_group, trait_coverage
+from aria_actors.shape.training import grpo
+from aria_actors.shape.training.checkpoints import pack, read_assets, read_optimizer, read_state, write_dir
+from aria_actors.shape.training.rewards import RewardFn, relabel_group, trait_coverage
 
 
 class GRPOSettings(BaseModel):
@@ -209,7 +209,7 @@ class GRPORunner:
                 "groups": len(ro.prompts) / self.settings.num_generations}
 
     def blobs(self, metrics: dict[str, Any] | None = None) -> dict[str, bytes]:
-        """This run's state as checkpoint blobs (:func:`aria_actors.shape.checkpoints.pack`)."""
+        """This run's state as checkpoint blobs (:func:`aria_actors.shape.training.checkpoints.pack`)."""
         return pack(self.model, self.tokenizer, self.optimizer,
                     {"step": self.step_count, "metrics": metrics or {},
                      "settings": self.settings.model_dump(mode="json")}, assets=self.assets)

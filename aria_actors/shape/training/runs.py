@@ -4,10 +4,10 @@ A mixin of :class:`aria_actors.shape.service.ShapeService`, kept apart so that e
 one concern::
 
     POST /v1/shape/train -> start_training(version, ...) -> aria_queue enqueue aria_shape.train as
-        the caller, args jobs.TrainArgs (version, GRPO settings, model knobs, the served version's
+        the caller, args job.TrainArgs (version, GRPO settings, model knobs, the served version's
         checkpoint relative to ARIA_HOME/shape/checkpoints, storage or directories: no paths)
         -> aria_shape.training_runs row {job_id, version, parent: the served version, enqueuer}
-    queue worker actor -> jobs.train_job: run (resumes from the newest checkpoint on a retry),
+    queue worker actor -> job.train_job: run (resumes from the newest checkpoint on a retry),
         evaluate, result row {version, path, metrics, training_config}
     GET /v1/shape/train/{job_id} -> training_status -> aria_queue get_job as the caller;
         completed -> the registered version (registered now if the caller may train, else by
@@ -67,7 +67,7 @@ from aria_actors.runtime.errors import AriaError, Forbidden, NotFound, ServiceUn
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.shape.errors import ModelVersionExists, TrainingConfigError, TrainingRunConflict
-from aria_actors.shape.jobs import MODEL_KNOBS, NODE_PATHS, TrainArgs, checkpoint_ref, checkpoint_root
+from aria_actors.shape.training.job import MODEL_KNOBS, NODE_PATHS, TrainArgs, checkpoint_ref, checkpoint_root
 
 log = logging.getLogger("aria.shape")
 WORKER = "aria_shape.train"
@@ -124,7 +124,7 @@ class TrainingRunsMixin:
                             action=NODE_PATHS.permission, model_version=served) from None
         return {"model_path": path}
 
-    @rpc("shape:model:train")
+    @rpc("shape:model:train", feature="grpo-training")
     async def start_training(self, caller: Principal, version_id: str, *, steps: int = 20,
                              prompts_per_step: int = 4, settings: dict[str, Any] | None = None,
                              eval_prompts: int = 8, seed: int = 0, checkpoint_every: int = 5) -> dict[str, Any]:
@@ -176,7 +176,7 @@ class TrainingRunsMixin:
         await store.record_training_run(job["id"], version, parent, caller.subject)
         return {"job_id": job["id"], "version": version, "parent": parent, "enqueued_by": caller.subject}
 
-    @rpc("shape:model:read")
+    @rpc("shape:model:read", feature="grpo-training")
     async def training_status(self, caller: Principal, job_id: int) -> dict[str, Any]:
         """A training job's state; once completed, with the model version it registered.
 

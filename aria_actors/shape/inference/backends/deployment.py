@@ -3,7 +3,7 @@
 ::
 
     callers --complete(prompt)--> DeploymentHandle --> ShapeInference replica(s)
-                                                         EngineBatcher (batching.py): a batch
+                                                         EngineBatcher (../batching.py): a batch
                                                          closes when the engine takes it (all
                                                          that came while it was busy, up to
                                                          max_batch_size; an idle engine waits
@@ -18,7 +18,7 @@
             --stream(prompt)-->       generator: one text piece per decoding step
                                       (handle.options(stream=True))
 
-:class:`aria_actors.shape.serve_backend.ServeBackend` runs one application of this deployment per
+:class:`aria_actors.shape.inference.backends.serve.ServeBackend` runs one application of this deployment per
 served model version; the bench and tests deploy it directly with :func:`deploy`.
 
 Guarantees and caveats
@@ -55,12 +55,12 @@ import ray
 from ray import serve
 from ray.serve.schema import LoggingConfig
 
-from aria_actors.shape.batching import EngineBatcher
-from aria_actors.shape.config import ModelSource
-from aria_actors.shape.engine import Engine
 from aria_actors.shape.errors import EngineError
-from aria_actors.shape.inference import ModelRunner
-from aria_actors.shape.streams import pieces_from_thread
+from aria_actors.shape.inference.backends.engine import Engine
+from aria_actors.shape.inference.batching import EngineBatcher
+from aria_actors.shape.inference.runner import ModelRunner
+from aria_actors.shape.inference.streams import pieces_from_thread
+from aria_actors.shape.source import ModelSource
 
 
 @serve.deployment(max_ongoing_requests=128)

@@ -5,7 +5,7 @@ one concern::
 
     describe / complete / start_stream (key) --> version: the A/B split's pick (sticky per key)
                                                  or the served version
-                                             --> backend (inference.py: Serve inside Ray, else
+                                             --> backend (inference/: Serve inside Ray, else
                                                  in-process), created on first use
                                              --> per-version metrics of the split (this actor's
                                                  memory; flushed to the store by versions.py)
@@ -29,10 +29,10 @@ from typing import Any
 
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
-from aria_actors.shape.backends import make_backend
-from aria_actors.shape.config import ModelSource
-from aria_actors.shape.corpus import prompt_for
-from aria_actors.shape.templates import CONTROL
+from aria_actors.shape.characters.corpus import prompt_for
+from aria_actors.shape.characters.templates import CONTROL
+from aria_actors.shape.inference.backends.choose import make_backend
+from aria_actors.shape.source import ModelSource
 
 
 class GenerationMixin:
@@ -74,7 +74,7 @@ class GenerationMixin:
         self._record(version, sum(c.tokens for c in out), t0)
         return out
 
-    @rpc("shape:character:generate", job=True)
+    @rpc("shape:character:generate", job=True, feature="model-inference")
     async def describe(self, caller: Principal, traits: list[str], *, max_new_tokens: int | None = None,
                        seed: int | None = None, key: str | None = None) -> str:
         """A generated text description of a character with ``traits``."""
@@ -82,7 +82,7 @@ class GenerationMixin:
         # A description is stored with its character: without what PostgreSQL and Character refuse.
         return CONTROL.sub("", out[0].text).strip()
 
-    @rpc("shape:completion:generate", job=True)
+    @rpc("shape:completion:generate", job=True, feature="model-inference")
     async def complete(self, caller: Principal, prompts: list[str], *, max_new_tokens: int | None = None,
                        seed: int | None = None, min_new_tokens: int | None = None,
                        key: str | None = None) -> list[str]:
@@ -92,7 +92,7 @@ class GenerationMixin:
                                    min_new_tokens=min_new_tokens)
         return [c.text for c in out]
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", feature="model-inference")
     async def start_stream(self, caller: Principal, prompt: str, *, max_new_tokens: int | None = None,
                            seed: int | None = None, key: str | None = None) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the
@@ -110,13 +110,13 @@ class GenerationMixin:
 
         return {"stream_id": self._streams.start(counted(), owner=caller.subject), "version": version}
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", feature="model-inference")
     async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:
         """New pieces of a stream (waits up to ``wait_s`` for one); ``done`` after the last."""
         # bounded: a read must answer well within the service's call timeout
         return await self._streams.read(stream_id, min(max(wait_s, 0.0), 10.0), owner=caller.subject)
 
-    @rpc("shape:completion:generate", job=True)
+    @rpc("shape:completion:generate", job=True, feature="model-inference")
     async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings from the served version (never split by an A/B test)."""
         return await self._inference().embed(self._served_version, texts)

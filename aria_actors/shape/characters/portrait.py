@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from xml.sax.saxutils import escape
 
-from aria_actors.shape.templates import Character
+from aria_actors.shape.characters.templates import Character
 
 _POSITIVE = {"kind", "brave", "wise", "cheerful", "loyal", "honest", "generous", "gentle", "pacifist",
              "curious", "patient", "calm", "friendly", "hopeful", "humble"}

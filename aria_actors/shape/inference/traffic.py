@@ -11,7 +11,7 @@ Guarantees and caveats
 - Metrics are totals in memory. Counters (requests, tokens, seconds) also collect as unflushed
   deltas that the owner takes with :meth:`take_unflushed` to store them (and gives back with
   :meth:`give_back` when storing failed); feedback is not in the deltas, the owner stores each
-  score itself before :meth:`feedback`. The service keeps both in Postgres (:mod:`.store`) and
+  score itself before :meth:`feedback`. The service keeps both in Postgres (:mod:`aria_actors.shape.store`) and
   rebuilds the split from them with :meth:`restore`.
 """
 

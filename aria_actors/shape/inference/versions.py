@@ -20,7 +20,7 @@ config and served version); kept apart so that each module holds one concern.
 Guarantees and caveats
 ----------------------
 - With aria_data (the runtime always gives it) the served version, the split and its metrics
-  live in Postgres (:mod:`.store`): a restarted actor serves the promoted version and goes on
+  live in Postgres (:mod:`aria_actors.shape.store`): a restarted actor serves the promoted version and goes on
   with the running A/B test, metrics included. ``set_traffic`` and ``promote`` write the served
   version and the split together in one transaction, so a crash leaves the old state or the new.
 - Feedback is stored before the call returns: none is lost. Request, token and time counters are
@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Any
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
-from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import InvalidTraffic, NothingToPromote, NoTrafficSplit, UnknownModelVersion
-from aria_actors.shape.traffic import TrafficSplit
+from aria_actors.shape.inference.traffic import TrafficSplit
+from aria_actors.shape.source import ModelSource
 
 log = logging.getLogger("aria.shape")
 
@@ -156,14 +156,14 @@ class ModelVersionsMixin:
 
     # -- versions, A/B, promotion ---------------------------------------------------------------
     # Loading a version takes a replica's memory and CPU: the operators' call, like promotion.
-    @rpc("shape:model:deploy", scope="any")
+    @rpc("shape:model:deploy", scope="any", feature="model-versions")
     async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
         row = await self._register_version(model_id)
         info = await self._inference().ensure(model_id)
         return {"id": model_id, "path": row["path"], **info}
 
-    @rpc("shape:model:promote", scope="any")
+    @rpc("shape:model:promote", scope="any", feature="model-versions")
     async def set_traffic(self, caller: Principal, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
         """Start an A/B test: generation requests split between versions by weight (a running
         test is replaced and its metrics start again)."""
@@ -173,7 +173,7 @@ class ModelVersionsMixin:
         await self._set_serving(None, split)
         return split.report()
 
-    @rpc("shape:completion:generate")
+    @rpc("shape:completion:generate", features=("model-versions", "model-inference"))
     async def complete_ab(self, caller: Principal, prompt: str, *, key: str | None = None,
                           max_new_tokens: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
@@ -185,7 +185,7 @@ class ModelVersionsMixin:
         self._record(version, out.tokens, t0)
         return {"version": version, "text": out.text, "tokens": out.tokens}
 
-    @rpc("shape:traffic:write")
+    @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, value: float) -> None:
         """An outcome score for a response served by ``version`` (what promotion compares);
         stored before this returns."""
@@ -198,14 +198,14 @@ class ModelVersionsMixin:
                 raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
             split.feedback(version, value)
 
-    @rpc("shape:traffic:read")
+    @rpc("shape:traffic:read", feature="model-versions")
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
         """The running split's weights, leader and per-version metrics (flushed first, so the
         stored metrics match the report)."""
         await self.flush_metrics()
         return self._traffic.report() if self._traffic else None
 
-    @rpc("shape:model:promote", scope="any")
+    @rpc("shape:model:promote", scope="any", feature="model-versions")
     async def promote(self, caller: Principal, version: str | None = None) -> dict[str, Any]:
         """Serve ``version`` (default: the A/B leader by mean feedback) for all traffic; every other
         version leaves the backend (Serve: its application is deleted).

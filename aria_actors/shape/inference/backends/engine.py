@@ -3,7 +3,7 @@ share one GIL.
 
 ::
 
-    server process (Serve replica, asyncio)            engine process (python -m aria_actors.shape.engine)
+    server process (Serve replica, asyncio)      engine process (python -m aria_actors.shape.inference.backends.engine)
       Engine(source) -------- spawn, source frame -->  ModelSource.load() once (one torch thread)
                          <--- ready {parameters} -----
       generate(prompts, ...) -- {op: generate} ----->  generate_counted() (KV-cached sampling loop)
@@ -23,8 +23,8 @@ engine core).
 
 Guarantees and caveats
 ----------------------
-- One call at a time (a lock); callers batch before calling (:mod:`.batching`). A stream holds
-  the engine for its whole length.
+- One call at a time (a lock); callers batch before calling
+  (:mod:`aria_actors.shape.inference.batching`). A stream holds the engine for its whole length.
 - Frames are an 8-byte length and a pickle over the child's stdin/stdout: both ends are this
   module, nothing else writes there (the child's own stdout is moved to stderr).
 - The child inherits the environment (``CUDA_VISIBLE_DEVICES`` of a GPU replica included) and
@@ -45,9 +45,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from aria_actors.shape.config import ModelSource
 from aria_actors.shape.errors import EngineError
-from aria_actors.shape.inference import ModelRunner
+from aria_actors.shape.inference.runner import ModelRunner
+from aria_actors.shape.source import ModelSource
 
 
 def _write(out: IO[bytes], obj: Any) -> None:
@@ -82,7 +82,7 @@ class Engine:
     def start(self) -> dict[str, Any]:
         """Spawn the process and wait until its model is loaded; returns its description."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "aria_actors.shape.engine"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "aria_actors.shape.inference.backends.engine"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.info = self._call(self.source)
         self.busy_s = 0.0  # requests only, not the model load

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from aria_actors.shape.corpus import TRAITS, parse_prompt, prompt_for
-from aria_actors.shape.templates import Template
+from aria_actors.shape.characters.corpus import TRAITS, parse_prompt, prompt_for
+from aria_actors.shape.characters.templates import Template
 
 RewardFn = Callable[[Sequence[str], Sequence[str]], list[float]]
 _WORD_RE = re.compile(r"[a-z]+")
