@@ -98,7 +98,7 @@ class ShapeClient:
     @rpc(
         "shape:character:generate",
         job=True,
-        features=("trait-generation", "model-inference", "multi-modal", "personality-model"),
+        features=("trait-generation", "model-inference", "multi-modal"),
     )
     async def generate(
         self,

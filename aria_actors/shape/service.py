@@ -268,7 +268,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
 
     # -- characters ------------------------------------------------------------------------
     @rpc("shape:character:generate", job=True,
-         features=("trait-generation", "model-inference", "multi-modal", "personality-model"))
+         features=("trait-generation", "model-inference", "multi-modal"))
     async def generate(self, caller: Principal, template: str | dict[str, Any], *, name: str = "",
                        seed: int | None = None, describe: bool = True,
                        max_new_tokens: int | None = None) -> dict[str, Any]:

@@ -21,18 +21,18 @@ SPEC = ServiceSpec(
     # promotion that deletes the losers' Serve applications; served version, split and metrics
     # stored, so a restarted actor serves what it served.
     # 'grpo-training': runs are aria_queue jobs (aria_shape.train); aria_shape registers the version.
-    # 'personality-model': Big Five profile from traits (personality.py).
-    # Not claimed: 'gpu' (never run on a GPU here).
+    # Not claimed: 'gpu' (never run on a GPU here); 'distributed-training' (the Ray data-parallel
+    # loop, training/loop.py, runs from tests and the bench only: no route starts it);
+    # 'personality-model' (personality.py maps traits through a fixed lexicon, not a trained
+    # model: issue 17).
     capabilities=(
         'model-inference',
         'grpo-training',
         'model-versions',
-        'distributed-training',
         'templates',
         'trait-generation',
         'character-validation',
         'character-evolution',
-        'personality-model',
         'multi-modal',
     ),
     features=(

@@ -35,12 +35,7 @@ ANY = "\x00"  # what a formatted value of a path becomes: it matches one path pa
 
 # Built features not reachable yet, with why: each entry must still be counted as built and still
 # be unreachable (the test fails when one becomes reachable, so the list only shrinks).
-KNOWN_UNREACHABLE: dict[str, dict[str, str]] = {
-    "aria_shape": {
-        "distributed-training": "the Ray data-parallel loop (shape/training/loop.py, RayGRPO) runs from "
-                                "tests and bench/shape.py only; start_training's job is a single-process run",
-    },
-}
+KNOWN_UNREACHABLE: dict[str, dict[str, str]] = {}
 
 SPECS = {s.name: s for s in all_specs()}
 BUILT = [s for s in all_specs() if s.capabilities]
