@@ -24,10 +24,11 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -39,11 +40,19 @@ from aria_actors.storage.store import PrunableStore, ReadStore, WriteStore
 
 
 class InFlight:
-    """Chunk ids that running puts are storing, shared by put and gc."""
+    """Chunk ids that running puts are storing, shared by put and gc.
+
+    A gc reads the live versions first and sweeps the store after. A put that commits its version
+    and releases its chunks in between would leave them in neither the sweep's (stale) live set
+    nor in flight: so while a sweep runs (:meth:`sweeping`), released ids stay protected until
+    the last sweep ends.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._sweeps = 0
+        self._held: set[str] = set()  # released during a sweep: protected until it ends
 
     def add(self, chunk_id: str) -> None:
         with self.lock:
@@ -57,9 +66,24 @@ class InFlight:
                     self._counts[cid] = n
                 else:
                     self._counts.pop(cid, None)
+                    if self._sweeps:
+                        self._held.add(cid)
+
+    @contextlib.contextmanager
+    def sweeping(self) -> Iterator[None]:
+        """Around a gc, from before it reads the live versions until its sweep ends."""
+        with self.lock:
+            self._sweeps += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._sweeps -= 1
+                if not self._sweeps:
+                    self._held.clear()
 
     def __contains__(self, chunk_id: object) -> bool:
-        return chunk_id in self._counts
+        return chunk_id in self._counts or chunk_id in self._held
 
     def __len__(self) -> int:
         return len(self._counts)

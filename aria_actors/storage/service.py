@@ -505,10 +505,11 @@ class StorageService(Service):
 
     @rpc("storage:store:gc", scope="any", job=True, feature="gc")
     async def gc(self, caller: Principal, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
-        live = await self._live()
         grace = self.config.gc_grace_s if grace_s is None else grace_s
-        r = await asyncio.to_thread(gc, self.primary, live, grace_s=grace,
-                                    in_flight=self._in_flight, dry_run=dry_run)
+        with self._in_flight.sweeping():  # type: ignore[union-attr]  # before the live set is read
+            live = await self._live()
+            r = await asyncio.to_thread(gc, self.primary, live, grace_s=grace,
+                                        in_flight=self._in_flight, dry_run=dry_run)
         return {"live": r.live, "kept": r.kept, "young": r.young, "protected": r.protected,
                 "removed": len(r.removed), "removed_bytes": r.removed_bytes, "dry_run": dry_run}
 

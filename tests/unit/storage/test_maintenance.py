@@ -150,3 +150,22 @@ def test_cache_fills_on_read_and_writes_through(tmp_path):
     with pytest.raises(ChunkInvalid):
         store.get_chunk("22" * 32)
     assert not cache.has_chunk("22" * 32)
+
+
+def test_chunks_released_while_a_gc_sweeps_stay_protected_until_it_ends(tmp_path, random_blob):
+    """The race the service's gc meets: it reads the live versions, a put commits and releases its
+    chunks, then the sweep reaches them. Released during a sweep, they must still be protected."""
+    store = LocalStore(tmp_path)
+    index = make_index(io.BytesIO(random_blob), store)
+    _age(store, 3600)
+    flight = InFlight()
+    ids = sorted(index.chunk_ids())
+    with flight.sweeping():
+        live: list = []  # read before the put committed: the version is not in it
+        for cid in ids:  # the put: registers, stores (dedupe hits), commits, releases
+            flight.add(cid)
+        flight.release(ids)
+        report = gc(store, live, grace_s=0.0, in_flight=flight, now=time.time() + 10)
+    assert report.removed == [] and report.protected == len(ids)
+    assert all(store.has_chunk(c) for c in ids)
+    assert not any(c in flight for c in ids)  # the sweep ended: nothing held any more
