@@ -31,6 +31,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -70,6 +71,7 @@ class BearerAuth:
         self._fetched_at = 0.0    # last successful fetch
         self._attempted_at = 0.0  # last fetch, successful or not
         self._refreshing = False
+        self._background: asyncio.Future[None] | None = None  # held: a task needs a reference
 
     async def _refresh(self, request: Request) -> JwtVerifier:
         self._attempted_at = time.monotonic()
@@ -100,6 +102,14 @@ class BearerAuth:
         if cached is not None and (now - self._fetched_at <= self.jwks_ttl_s or self._refreshing
                                    or failed_lately):
             return cached
+        if cached is not None:
+            # Expired by age only: refresh in the background and verify with the keys at hand, so
+            # no request waits on the Ray round trip (it was a tail-latency spike once a minute).
+            # A key rotation shows as an unknown kid, which refreshes inline (verify below).
+            running = self._background
+            if running is None or running.done() or running.get_loop() is not asyncio.get_running_loop():
+                self._background = asyncio.ensure_future(self._refresh_quietly(request))
+            return cached
         try:
             return await self._refresh(request)
         except ServiceUnavailable:
@@ -108,6 +118,13 @@ class BearerAuth:
             log.warning("JWKS refresh from %s failed; verifying with the keys fetched %.0f s ago",
                         SECURITY, now - self._fetched_at)
             return cached
+
+    async def _refresh_quietly(self, request: Request) -> None:
+        try:
+            await self._refresh(request)
+        except ServiceUnavailable:
+            log.warning("JWKS refresh from %s failed; verifying with the keys fetched %.0f s ago",
+                        SECURITY, time.monotonic() - self._fetched_at)
 
     async def verify(self, request: Request, token: str) -> dict[str, Any]:
         verifier = await self._current(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -31,10 +32,13 @@ class Flaky:
         self.name = self.inner.name
         self.error: BaseException | None = None
         self.jwks_calls = 0
+        self.delay_s = 0.0
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if method == "jwks":
             self.jwks_calls += 1
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             if self.error is not None:
                 raise self.error
         return await self.inner.call(method, *args, **kwargs)
@@ -160,3 +164,31 @@ def test_a_refresh_that_recovers_replaces_the_cached_keys() -> None:
     before = auth._verifier
     assert _status(http, _bearer(fake)) == 403
     assert auth._verifier is not before
+
+
+def test_an_aged_jwks_is_refreshed_in_the_background_not_on_the_request() -> None:
+    client, auth, flaky, fake = _setup(jwks_ttl_s=60.0)
+    bearer = _bearer(fake)
+    with client as http:  # one event loop for every request, as in a Serve replica
+        _aged_refresh(http, auth, flaky, bearer)
+
+
+def _aged_refresh(http: TestClient, auth: BearerAuth, flaky: Flaky, bearer: dict[str, str]) -> None:
+    assert http.get("/v1/security/roles", headers=bearer).status_code in (200, 403)
+    assert flaky.jwks_calls == 1
+    auth._fetched_at -= 120  # the cached keys are past their TTL (fetched, and tried, long ago)
+    auth._attempted_at -= 120
+    flaky.error = ServiceUnavailable("slow or down")  # whatever the refresh meets, the request goes on
+    flaky.delay_s = 3.0  # and however long it takes
+    t0 = time.monotonic()
+    r = http.get("/v1/security/roles", headers=bearer)
+    assert r.status_code in (200, 403), r.text  # verified with the keys at hand, not a 503
+    assert time.monotonic() - t0 < 2.0, "the request waited for the JWKS refresh"
+    flaky.delay_s = 0.0
+    time.sleep(3.2)  # let the slow background attempt finish
+    flaky.error = None
+    for _ in range(20):  # the background refresh was attempted; a later one succeeds
+        if flaky.jwks_calls >= 2:
+            break
+        http.get("/v1/security/roles", headers=bearer)
+    assert flaky.jwks_calls >= 2
