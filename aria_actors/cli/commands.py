@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from aria_actors.cli.localcluster import LocalCluster, ServePrestart
 from aria_actors.cli.operator import cached_token, operator_token
+from aria_actors.cli.support import print_error
 from aria_actors.runtime import config_view
 from aria_actors.runtime.errors import AriaError, ConfigError
 from aria_actors.runtime.registry import service_submodules
@@ -41,8 +41,8 @@ STATUS_STYLE = {"ready": "green", "degraded": "yellow", "not_implemented": "cyan
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    # escaped: messages name settings as `[storage] key`, which rich would read as markup
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    """The one red error line (``support.print_error``); the caller raises the exit it returns."""
+    print_error(message)
     return typer.Exit(code)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.settings import load_settings
@@ -18,9 +19,15 @@ T = TypeVar("T")
 TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKEN).")
 
 
+def print_error(message: str) -> None:
+    """One red line on stderr. Escaped: messages name settings as ``[storage] key`` and carry
+    request text, which rich would read as markup."""
+    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One red line on stderr, then exit ``code`` (1 for errors, 2 for bad usage)."""
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
 
 

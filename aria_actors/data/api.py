@@ -15,9 +15,8 @@ from fastapi import Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from aria_actors.data.client import DataClient
-from aria_actors.runtime.http import ServiceRouter, permits, service_client
+from aria_actors.runtime.http import ServiceRouter, health_response, permits, service_client
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.spec import Status
 
 router = ServiceRouter(prefix="/v1/data", tags=["data"])
 Client = Annotated[DataClient, Depends(service_client(DataClient))]
@@ -30,9 +29,7 @@ ServicePath = Annotated[str, Path(min_length=1, max_length=64, pattern=_NAME,
 
 @router.get("/health", summary="Database health: ping, pool, connections, table sizes, slow queries")
 async def health(client: Client, caller: Principal = permits(DataClient.probe)) -> JSONResponse:
-    h = await client.probe(caller)
-    code = 503 if h["status"] in (Status.FAILED, Status.STARTING) else 200
-    return JSONResponse(h, status_code=code)
+    return health_response(await client.probe(caller))
 
 
 @router.get("/migrations", summary="Every service's migrations and whether each is applied")

@@ -13,9 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aria_actors.engine.client import EngineClient
-from aria_actors.runtime.http import ServiceRouter, permits, service_client
+from aria_actors.runtime.http import ServiceRouter, health_response, permits, service_client
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.spec import Status
 
 router = ServiceRouter(prefix="/v1/engine", tags=["engine"])
 Client = Annotated[EngineClient, Depends(service_client(EngineClient))]
@@ -54,9 +53,7 @@ class PlanManyBody(BaseModel):
 
 @router.get("/health", summary="Planner health: probe plan latency, planner actors alive")
 async def health(client: Client, caller: Principal = permits(EngineClient.probe)) -> JSONResponse:
-    h = await client.probe(caller)
-    code = 503 if h["status"] in (Status.FAILED, Status.STARTING) else 200
-    return JSONResponse(h, status_code=code)
+    return health_response(await client.probe(caller))
 
 
 @router.get("/domains", summary="Registered planning domains")

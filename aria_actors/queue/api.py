@@ -17,9 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from aria_actors.queue.client import QueueClient
 from aria_actors.queue.producer import MAX_SCHEDULE_IN
-from aria_actors.runtime.http import ServiceRouter, permits, service_client
+from aria_actors.runtime.http import ServiceRouter, health_response, permits, service_client
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.spec import Status
 
 router = ServiceRouter(prefix="/v1/queue", tags=["queue"])
 Client = Annotated[QueueClient, Depends(service_client(QueueClient))]
@@ -186,6 +185,4 @@ async def metrics(client: Client, caller: Principal = permits(QueueClient.metric
 
 @router.get("/health", summary="Queue health: database, depths, live executors")
 async def health(client: Client, caller: Principal = permits(QueueClient.probe)) -> JSONResponse:
-    h = await client.probe(caller)
-    code = 503 if h["status"] in (Status.FAILED, Status.STARTING) else 200
-    return JSONResponse(h, status_code=code)
+    return health_response(await client.probe(caller))

@@ -17,6 +17,7 @@ from aria_actors.runtime.errors import PROBLEM_BASE, TRACEBACK, AriaError, Servi
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import RpcSpec, bind, default_gate, service_of, spec_of
 from aria_actors.runtime.service import ServiceClient
+from aria_actors.runtime.spec import Status
 
 P = TypeVar("P")
 
@@ -118,6 +119,12 @@ def service_client(proto: type[P]) -> Callable[[Request], P]:
     return _dep
 
 
+def health_response(health: dict[str, Any]) -> JSONResponse:
+    """A service's ``/health`` answer: its probe, 503 while it is failed or still starting."""
+    code = 503 if health["status"] in (Status.FAILED, Status.STARTING) else 200
+    return JSONResponse(health, status_code=code)
+
+
 def caller_of(request: Request) -> Principal:
     """The verified caller of this request (set by the gateway's bearer check), else anonymous."""
     cached = getattr(request.state, "caller", None)
@@ -133,7 +140,7 @@ class Permits:
     """Route dependency: the caller, once it may call the RPC method the route stands for.
 
     The route declares which declared method it fronts (``permits(StorageClient.put)``), so its
-    permission is the method's own, read from the service's declaration, and a route the
+    permission is the method's own, read from the typed client's declaration, and a route the
     permission table cannot name does not exist. The same check runs again inside the service;
     here it runs before the body is validated, so a caller without the right learns nothing from
     validation errors.
@@ -149,7 +156,7 @@ class Permits:
 
     async def __call__(self, request: Request) -> Principal:
         caller = caller_of(request)
-        (getattr(request.app.state, "gate", None) or default_gate()).check(self.spec, caller)
+        default_gate().check(self.spec, caller)
         return caller
 
 

@@ -182,8 +182,12 @@ async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gat
     caller = args[0] if args else None
     (gate or default_gate()).check(spec, caller)
     bound = getattr(service, method)
-    try:
-        inspect.signature(bound).bind(*args, **kwargs)
+    func = getattr(bound, "__func__", None)
+    try:  # the method's signature, read once per function: this runs on every call
+        if func is not None:
+            _signature(func).bind(service, *args, **kwargs)
+        else:
+            inspect.signature(bound).bind(*args, **kwargs)
     except TypeError as exc:
         raise BadRequest(f"{service.spec.name}.{method}: {exc}", method=method) from None
     try:
@@ -198,6 +202,11 @@ async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gat
     return result
 
 
+@functools.cache
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
 def _refused_value(exc: Exception) -> UnstorableValue | None:
     """PostgreSQL's data exceptions (SQLSTATE class 22) say a caller's value does not fit its
     column: a 400 whatever service met it, not a 500. Detected without importing asyncpg."""
@@ -207,14 +216,6 @@ def _refused_value(exc: Exception) -> UnstorableValue | None:
     first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return UnstorableValue(f"the database refused a value of this request: {first}",
                            sqlstate=getattr(exc, "sqlstate", None))
-
-
-class Transport:
-    """What carries a call to a service (Ray, in-process): the one place a method is a string."""
-
-    name: str
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class _Client:
