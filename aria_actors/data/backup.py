@@ -78,6 +78,10 @@ async def backup(conn: asyncpg.Connection, dsn: str, path: str | Path,
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     tables = len(await conn.fetch(_SQL("user_tables")))
+    # A dump holds password hashes, MFA secrets and sessions: the file is its owner's alone from
+    # the start (pg_dump truncates the file it is given and keeps its mode).
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(partial, 0o600)  # an older partial left by a crash keeps its mode otherwise
     try:
         await asyncio.to_thread(
             _run, "pg_dump", ["--format=custom", f"--file={partial}"], dsn, bin_dir

@@ -86,6 +86,7 @@ class DataService(Service):
         self.lease_id: str | None = None
         self.last_maintenance: dict[str, Any] | None = None
         self._maintainer: Any = None
+        self._maintaining = asyncio.Lock()  # partition maintenance: the timer and calls, one at a time
         self._early_server: Any = None  # asyncio future of the embedded server's start (prepare)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -287,7 +288,9 @@ class DataService(Service):
 
     async def _maintain(self) -> dict[str, Any]:
         db = self._db()
-        async with db.acquire() as conn:
+        # One round at a time: the timer and an operator's call would race to create or drop
+        # the same partition.
+        async with self._maintaining, db.acquire() as conn:
             report = await maintain(conn, default_retention_days=db.config.archive_retention_days)
         self.last_maintenance = {"at": time.time(), "created": report.created,
                                  "archived": report.archived, "dropped": report.dropped}
@@ -299,7 +302,9 @@ class DataService(Service):
         return self.db
 
     def _backup_dir(self) -> Path:
-        return self.settings.home / "backups"
+        folder = self.settings.home / "backups"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return folder
 
     async def _resolve_dsn(self) -> tuple[str, str]:
         """(dsn, the setting it came from) per the start diagram in the module docstring."""

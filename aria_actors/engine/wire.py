@@ -30,12 +30,23 @@ class WireError(EngineError):
 def decode_value(v: Any) -> Any:
     if isinstance(v, dict):
         if len(v) == 1 and "$set" in v:
-            return {decode_value(x) for x in v["$set"]}
+            items = [decode_value(x) for x in _listed(v["$set"], "$set")]
+            try:
+                return set(items)
+            except TypeError:  # a list or an object inside: not something a set can hold
+                raise WireError(f"$set members must be numbers, strings, booleans or $tuples, "
+                                f"got {v['$set']!r:.120}") from None
         if len(v) == 1 and "$tuple" in v:
-            return tuple(decode_value(x) for x in v["$tuple"])
+            return tuple(decode_value(x) for x in _listed(v["$tuple"], "$tuple"))
         return {k: decode_value(x) for k, x in v.items()}
     if isinstance(v, list):
         return [decode_value(x) for x in v]
+    return v
+
+
+def _listed(v: Any, tag: str) -> list[Any]:
+    if not isinstance(v, list):
+        raise WireError(f"{tag} takes a list, got {type(v).__name__}")
     return v
 
 

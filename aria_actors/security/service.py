@@ -201,11 +201,16 @@ class SecurityService(OperationsMixin, Service):
             raise OpenBaoUnavailable("aria_security is not started")
 
     async def _run(self, op: str, target: str, actor: str | None, fn: Callable[[], T]) -> T:
-        """Run ``fn`` off the event loop and audit its outcome."""
+        """Run ``fn`` off the event loop and audit its outcome.
+
+        Whatever OpenBao or its client raises becomes a typed Aria error here, for every operation
+        (a sealed server: 503; a refusal: 403 or 400), not only for those that wrap their own calls.
+        """
         self._ready()
         started = time.perf_counter()
         try:
-            result = await asyncio.to_thread(fn)
+            with openbao_errors(f"{op} {target}"):
+                result = await asyncio.to_thread(fn)
         except Exception as exc:
             outcome = outcome_of(exc)
             self._audit.record(actor or ADMIN_ACTOR, op, target, outcome)

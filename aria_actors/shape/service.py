@@ -78,7 +78,7 @@ from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import rpc
+from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
 from aria_actors.shape.characters.personality import profile
@@ -91,6 +91,7 @@ from aria_actors.shape.inference.streams import StreamHub
 from aria_actors.shape.inference.versions import ModelVersionsMixin
 from aria_actors.shape.spec import SPEC
 from aria_actors.shape.store import ShapeStore
+from aria_actors.shape.training.job import NODE_PATHS, checkpoint_ref, checkpoint_root
 from aria_actors.shape.training.runs import ME, TrainingRunsMixin
 
 BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
@@ -349,7 +350,12 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
     async def register_model(self, caller: Principal, model_id: str, path: str, *, parent: str | None = None,
                              metrics: dict[str, Any] | None = None,
                              training_config: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Record a model version (a checkpoint directory) with its lineage and metrics."""
+        """Record a model version (a checkpoint directory) with its lineage and metrics.
+
+        A directory other than a checkpoint training made here is any path on the serving nodes:
+        it needs what a training job naming one needs (``NODE_PATHS``), not only ``write``."""
+        if checkpoint_ref(checkpoint_root(self.settings.home), path) is None:
+            default_gate().check(NODE_PATHS, caller)
         return await self._records().register_model(model_id, path, parent, metrics or {},
                                                     training_config or {})
 

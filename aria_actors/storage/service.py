@@ -455,10 +455,7 @@ class StorageService(Service):
     def _check_rule(keep_last: int | None, older_than_s: float | None) -> None:
         if keep_last is None and older_than_s is None:
             raise BadRequest("give keep_last and/or older_than_s", field="keep_last")
-        if keep_last is not None and keep_last < 1:
-            raise BadRequest("keep_last must be at least 1", field="keep_last")
-        if older_than_s is not None and older_than_s < 0:
-            raise BadRequest("older_than_s must be >= 0", field="older_than_s")
+        _check_bounds(keep_last, older_than_s)
 
     @rpc("storage:store:lifecycle", scope="any", job=True, feature="lifecycle")
     async def apply_lifecycle(self, caller: Principal, *, name: str | None = None, keep_last: int | None = None,
@@ -472,6 +469,7 @@ class StorageService(Service):
         """
         if name:
             _check_name(name)
+        _check_bounds(keep_last, older_than_s)
         repo = self._repo()
         names = [name] if name else await repo.names()
         if keep_last is None and older_than_s is None:
@@ -505,7 +503,7 @@ class StorageService(Service):
 
     @rpc("storage:store:gc", scope="any", job=True, feature="gc")
     async def gc(self, caller: Principal, grace_s: float | None = None, dry_run: bool = False) -> dict[str, Any]:
-        grace = self.config.gc_grace_s if grace_s is None else grace_s
+        grace = self.config.gc_grace_s if grace_s is None else _number(grace_s, "grace_s", 0, 1e10)
         with self._in_flight.sweeping():  # type: ignore[union-attr]  # before the live set is read
             live = await self._live()
             r = await asyncio.to_thread(gc, self.primary, live, grace_s=grace,
@@ -559,6 +557,24 @@ class StorageService(Service):
     async def stats(self, caller: Principal) -> dict[str, Any]:
         live = await self._live()
         return (await asyncio.to_thread(stats, self.primary, live)).to_dict()
+
+
+def _number(value: Any, field: str, lo: float, hi: float, *, integer: bool = False) -> Any:
+    """``value`` once it is a number in [lo, hi] (an int where ``integer``); else a 400. The
+    routes bound the same fields; a job's or another service's arguments arrive unchecked."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi:
+        kind = "an integer" if integer else "a number"
+        raise BadRequest(f"{field} must be {kind} from {lo:g} to {hi:g}", field=field)
+    return value
+
+
+def _check_bounds(keep_last: Any, older_than_s: Any) -> None:
+    """A lifecycle's counts and ages, with the routes' bounds."""
+    if keep_last is not None:
+        _number(keep_last, "keep_last", 1, 2**31 - 1, integer=True)
+    if older_than_s is not None:
+        _number(older_than_s, "older_than_s", 0, 1e10)
 
 
 def _check_text(value: Any, field: str, *, allow_empty: bool = False) -> None:

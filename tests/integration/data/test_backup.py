@@ -34,6 +34,8 @@ async def test_backup_restore_roundtrip(data_database: str, postgres_dsn: str, t
         before = await fingerprint(src)
         assert before["aria_notes.notes"][0] == 2000
         info = await backup(src, data_database, tmp_path / "db.dump")
+        # a dump holds password hashes and MFA secrets: its owner's alone
+        assert (Path(info.path).stat().st_mode & 0o777) == 0o600
         assert info.size_bytes > 0 and info.tables == len(before)
         assert not (tmp_path / "db.dump.partial").exists()
 

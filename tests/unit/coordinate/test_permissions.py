@@ -87,6 +87,14 @@ def test_route_answers_each_role_as_declared(client: TestClient, door: Door) -> 
     ("POST /v1/storage/gc", {"user", "viewer", "editor", "service", "anonymous"}),
     ("POST /v1/storage/sync", {"user", "viewer", "editor", "service", "anonymous"}),
     ("GET /v1/security/secrets/{path}", {"user", "viewer", "editor", "operator", "anonymous"}),
+    # pinned here, not derived from the declarations, so a widened permission fails a test
+    ("GET /v1/security/audit", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/security/seal", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/data/backups", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/storage/lifecycle", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/storage/verify", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("GET /v1/queue/cron", {"user", "viewer", "editor", "anonymous"}),
+    ("POST /v1/engine/plan", {"user", "viewer", "service", "anonymous"}),
 ])
 def test_sensitive_doors_are_closed_to_weaker_roles(route: str, denied: set[str]) -> None:
     [door] = [d for d in ROUTES if d.name == route or d.name.replace(":path}", "}") == route]

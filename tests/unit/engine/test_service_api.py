@@ -110,3 +110,11 @@ def test_action_costs_and_predicates_over_http(client) -> None:
     closed = client.post("/v1/engine/plan", json={"domain": "priced", "state": state([["c", "e"]]),
                                                   "todo": [["go", "d"]], "optimise_cost": True}).json()
     assert closed["cost"] == 10 and ["move", "c", "e"] not in closed["plan"]
+
+
+@pytest.mark.parametrize("bad", [{"$set": [[1]]}, {"$set": 5}, {"$tuple": {"a": 1}}, {"$set": [{"x": 1}]}])
+def test_malformed_set_and_tuple_values_are_a_422(client, bad) -> None:
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"name": "s", "vars": {"done": bad}},
+                                              "todo": [["craft", "me", "box"]]})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/engine-bad-input")

@@ -350,3 +350,20 @@ def test_service_job_modules_are_the_other_services_jobs_files():
                      if p.parent.name != "queue")
     assert sorted(service_job_modules()) == on_disk
     assert "aria_actors.queue.jobs" not in service_job_modules()
+
+
+@pytest.mark.parametrize("worker,args,role", [
+    ("service:aria_storage.gc", {}, "editor"),            # editors hold storage:*:* in-tenant, not @any
+    ("service:aria_storage.sync", {"target": "t"}, "user"),
+    ("service:aria_engine.plan", {"body": {"domain": "d", "problem": "p"}}, "viewer"),
+    ("service:aria_engine.plan", {"body": {"domain": "d", "problem": "p"}}, "service"),
+    ("service:aria_shape.generate", {"template": "fantasy"}, "user"),
+])
+def test_the_real_job_targets_refuse_enqueuers_without_their_permission(worker, args, role):
+    """The job door of the services' own declarations (read from their typed clients)."""
+    caller = Principal(f"{role}-1", (role,), tenant="t1", kind="service" if role == "service" else "user")
+    with pytest.raises(Forbidden):
+        producer.build(worker, args, registry=Registry(), enqueued_by=caller, gate=Gate(DEFAULT_ROLES))
+    allowed = producer.build(worker, args, registry=Registry(), enqueued_by=Principal.operator(),
+                             gate=Gate(DEFAULT_ROLES))
+    assert allowed.worker == worker

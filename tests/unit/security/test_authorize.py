@@ -137,3 +137,23 @@ def test_route_decides_on_well_formed_bodies_and_ignores_other_claims() -> None:
     assert r.json() == {"allowed": False}
     r = http.post("/v1/security/authorize", json={"principal": {"sub": "x"}, "action": "storage:asset:read"})
     assert r.json() == {"allowed": False}
+
+
+@pytest.mark.parametrize("raised,expected", [("VaultDown", 503), ("Forbidden", 403), ("InvalidRequest", 400)])
+async def test_every_operation_turns_openbao_failures_into_typed_errors(service, raised, expected) -> None:
+    """``_run`` maps what OpenBao raises for every operation (the CA, the CRL and seal called
+    OpenBao without their own wrapper: a sealed server made them a 500)."""
+    import hvac.exceptions as hx
+
+    from aria_actors.runtime.errors import AriaError
+
+    class SealedPki:
+        def __getattr__(self, name):
+            raise getattr(hx, raised)("sealed")
+
+    service._client = SealedPki()
+    for call in (service.ca_certificate, service.crl, service.seal):
+        with pytest.raises(AriaError) as err:
+            await call(Principal.operator())
+        assert err.value.status == expected
+    assert _records(service)[-1]["outcome"] != "ok"

@@ -455,3 +455,23 @@ def test_the_docs_table_of_who_may_call_what_matches_the_declarations() -> None:
                     pass
             assert granted == holders, name
     assert documented == set(declared)
+
+
+async def test_registering_a_directory_that_training_did_not_make_needs_node_path_rights(tmp_path) -> None:
+    """``write@any`` (the machine ``service`` role holds it) registers checkpoints trained here;
+    any other directory on the serving nodes is what ``shape:model:deploy@any`` is for."""
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.rpc import Gate, invoke
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+    from aria_actors.shape.training.job import checkpoint_root
+
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig(pretrain_steps=0))
+    machine = Principal("svc-client", ("service",), kind="service")
+    for path in ("/etc", str(checkpoint_root(tmp_path) / ".." / ".." / "elsewhere")):
+        with pytest.raises(Forbidden):
+            await invoke(svc, "register_model", (machine, "v9", path), {}, Gate())
+    inside = str(checkpoint_root(tmp_path) / "someone" / "0123456789abcdef" / "step-000001")
+    with pytest.raises(Exception) as reached:  # past the check: the service is not started
+        await invoke(svc, "register_model", (machine, "v9", inside), {}, Gate())
+    assert not isinstance(reached.value, Forbidden)
