@@ -41,10 +41,10 @@ def pct(values: list[float], p: float) -> float:
 class Aria:
     name = "aria"
 
-    def __init__(self, dsn: str, concurrency: int) -> None:
+    def __init__(self, dsn: str, concurrency: int, async_commit: bool = False) -> None:
         from aria_actors.queue.registry import Registry
 
-        self.dsn, self.concurrency = dsn, concurrency
+        self.dsn, self.concurrency, self.async_commit = dsn, concurrency, async_commit
         self.reg = Registry()
         self.started: dict[int, float] = {}
         self.count = 0
@@ -78,7 +78,8 @@ class Aria:
         from aria_actors.queue.executor import Executor
 
         self.count = 0
-        ex = Executor(self.dsn, {"bench": self.concurrency}, registry=self.reg, stage_interval=None)
+        ex = Executor(self.dsn, {"bench": self.concurrency}, registry=self.reg, stage_interval=None,
+                      async_commit=self.async_commit)
         t0 = time.perf_counter()
         await ex.start()
         while self.count < n:
@@ -92,7 +93,8 @@ class Aria:
         from aria_actors.queue import producer
         from aria_actors.queue.executor import Executor
 
-        ex = Executor(self.dsn, {"bench": self.concurrency}, registry=self.reg, stage_interval=None)
+        ex = Executor(self.dsn, {"bench": self.concurrency}, registry=self.reg, stage_interval=None,
+                      async_commit=self.async_commit)
         await ex.start()
         await asyncio.sleep(0.2)
         out = []
@@ -183,7 +185,8 @@ class Procrastinate:
 
 async def run(args: argparse.Namespace, dsn_aria: str, dsn_peer: str) -> None:
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
-    systems = [Aria(dsn_aria, args.concurrency), Procrastinate(dsn_peer, args.concurrency)]
+    systems = [Aria(dsn_aria, args.concurrency, args.async_commit),
+               Procrastinate(dsn_peer, args.concurrency)]
     for s in systems:
         await s.setup()
     results: dict[str, dict[str, float]] = {s.name: {} for s in systems}
@@ -206,6 +209,9 @@ async def run(args: argparse.Namespace, dsn_aria: str, dsn_peer: str) -> None:
     a, p = results["aria"], results["procrastinate"]
     print(f"# {args.jobs} jobs per backlog, concurrency {args.concurrency}, {args.samples} "
           f"idle pick-up samples, one process, PostgreSQL from pgserver")
+    aria_commit = "off (executor writes only: --async-commit)" if args.async_commit else "on"
+    print(f"# durability: aria synchronous_commit={aria_commit}, procrastinate synchronous_commit=on"
+          + ("  <- NOT equal guarantees" if args.async_commit else " (equal)"))
     for key in a:
         higher_better = key.endswith("jobs_per_s")
         ratio = a[key] / p[key] if higher_better else p[key] / a[key]
@@ -219,6 +225,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--async-commit", action="store_true",
+                    help="aria's faster, less durable mode (not what procrastinate does)")
     ap.add_argument("--dsn", default=os.environ.get("ARIA_BENCH_DATABASE_URL", ""),
                     help="an existing server (two databases are created on it)")
     args = ap.parse_args()

@@ -5,8 +5,11 @@ compressible text. Both tools use the same min/avg/max and write into an empty l
 casync's layout; the bench checks that both indexes name the same chunks, then prints
 
     storage-make: aria X MB/s, peer Y MB/s, ratio Z
+    storage-make-1-thread: aria X MB/s, peer Y MB/s, ratio Z
 
-It asserts nothing about time. On a shared machine run it when the machine is quiet; ``--rounds``
+Aria hashes and compresses on ``default_workers()`` threads, casync on one: the first line says
+how many each used, the second holds Aria to casync's one thread. It asserts nothing about time.
+On a shared machine run it when the machine is quiet; ``--rounds``
 alternates the two tools and keeps each one's best round.
 """
 
@@ -45,7 +48,8 @@ def _write_input(path: str, size: int) -> None:
             left -= len(block)
 
 
-def _run_aria(src: str, store_dir: str, index_path: str, params: tuple[int, int, int]) -> float:
+def _run_aria(src: str, store_dir: str, index_path: str, params: tuple[int, int, int],
+              workers: int | None = None) -> float:
     from aria_actors.storage.backends.local import LocalStore
     from aria_actors.storage.chunker import NATIVE, ChunkerParams
     from aria_actors.storage.index import write_index
@@ -54,7 +58,7 @@ def _run_aria(src: str, store_dir: str, index_path: str, params: tuple[int, int,
     if not NATIVE:
         print("WARNING: native chunker not built; Aria runs the slow Python fallback", file=sys.stderr)
     t = time.perf_counter()
-    index = make_index(src, LocalStore(store_dir), ChunkerParams(*params))
+    index = make_index(src, LocalStore(store_dir), ChunkerParams(*params), workers=workers)
     write_index(index_path, index)
     return time.perf_counter() - t
 
@@ -88,16 +92,21 @@ def main() -> None:
         with open(src, "rb") as f:  # same page-cache state for both tools
             while f.read(16 << 20):
                 pass
-        best = {"aria": float("inf"), "casync": float("inf")}
+        from aria_actors.storage.make import default_workers
+
+        threads = default_workers()
+        runs = {"casync": _run_casync, "aria": _run_aria,
+                "aria-1": lambda *a: _run_aria(*a, workers=1)}
+        best = dict.fromkeys(runs, float("inf"))
         for r in range(args.rounds):
-            for name, fn in (("casync", _run_casync), ("aria", _run_aria)):
+            for name, fn in runs.items():
                 store = os.path.join(work, f"store-{name}")
                 shutil.rmtree(store, ignore_errors=True)
                 subprocess.run(["sync"], check=False)
                 best[name] = min(best[name], fn(src, store, os.path.join(work, f"{name}.caibx"),
                                                 params))
-            print(f"round {r + 1}: aria {args.size / best['aria'] / 1e6:.1f} MB/s, "
-                  f"casync {args.size / best['casync'] / 1e6:.1f} MB/s", file=sys.stderr)
+            print(f"round {r + 1}: " + ", ".join(f"{n} {args.size / best[n] / 1e6:.1f} MB/s"
+                                                 for n in runs), file=sys.stderr)
         with open(os.path.join(work, "aria.caibx"), "rb") as f:
             a = f.read()
         with open(os.path.join(work, "casync.caibx"), "rb") as f:
@@ -106,9 +115,12 @@ def main() -> None:
         same = a[24:] == c[24:]
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         aria_mbs, peer_mbs = args.size / best["aria"] / 1e6, args.size / best["casync"] / 1e6
+        one_mbs = args.size / best["aria-1"] / 1e6
         print(f"storage-make: aria {aria_mbs:.1f} MB/s, peer {peer_mbs:.1f} MB/s, "
-              f"ratio {aria_mbs / peer_mbs:.2f} (size {args.size / 2**20:.0f} MiB, identical chunk "
-              f"ids: {same}, aria max RSS {rss_mb:.0f} MB)")
+              f"ratio {aria_mbs / peer_mbs:.2f} (aria {threads} threads, casync 1; size "
+              f"{args.size / 2**20:.0f} MiB, identical chunk ids: {same}, aria max RSS {rss_mb:.0f} MB)")
+        print(f"storage-make-1-thread: aria {one_mbs:.1f} MB/s, peer {peer_mbs:.1f} MB/s, "
+              f"ratio {one_mbs / peer_mbs:.2f} (both one thread)")
         if not same:
             sys.exit("chunk ids differ between Aria and casync")
     finally:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -133,15 +134,19 @@ def up(
     counts = status["counts"]
     console.print(f"[bold]Aria is up[/bold]: {len(status['services'])} services "
                   + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    failed = [s["name"] for s in status["services"] if s["status"] == "failed"]
+    failed = [s for s in status["services"] if s["status"] == "failed"]
+    for svc in failed:
+        err_console.print(f"[red]failed:[/red] {svc['name']}: "
+                          f"{escape(svc.get('last_error') or svc.get('message') or 'no reason given')}")
     if failed:
-        err_console.print(f"[yellow]warning:[/yellow] failed: {', '.join(failed)}; "
-                          "`aria status` shows why, `aria restart NAME` retries")
+        err_console.print("`aria status` shows the services, `aria restart NAME` retries one")
     console.print(f"  gateway    {settings.gateway_url}  (OpenAPI at /docs)")
     console.print(f"  dashboard  http://{settings.dashboard_host}:{settings.dashboard_port}")
     console.print("  jobs       eval \"$(aria env)\" && ray job submit -- python examples/hello_job.py")
     if detach:
         _DETACHED.set()
+        if failed:  # a script that ran `aria up -d` must not go on as if Aria were whole
+            raise typer.Exit(1)
         return
     console.print("Running in the foreground; Ctrl-C stops Aria.")
     stop = threading.Event()

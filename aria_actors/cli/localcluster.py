@@ -41,7 +41,26 @@ log = logging.getLogger("aria.localcluster")
 # Every process of the cluster and every driver (jobs, via `aria env`) must agree on it.
 # Its direct ingress (replicas serving HTTP themselves) stays off: with it, `aria down` took 65-70 s
 # instead of 13 s (Serve's graceful shutdown waits on it), and the gain is in the handle path.
-SERVE_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"}
+# Serve's controller replaces a dead HTTP proxy only after 3 failed health checks, 10 s apart by
+# default: the gateway answered nothing for 31 s after a kill -9 of the proxy (tests/chaos). Every
+# 2 s it is back in ~8 s; a check is one actor call.
+SERVE_ENV = {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
+             "RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S": "2"}
+
+
+# Ray's switch for "this machine is not part of a cluster": node addresses are 127.0.0.1.
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def address_host(address: str) -> str:
+    """The host of a Ray address (``127.0.0.1:6379``, ``ray://h:10001``, ``[::1]:6379``)."""
+    host = address.partition("://")[2] or address
+    host = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
+    return host.strip("[]")
 
 
 class RayStartFailed(AriaError):
@@ -50,6 +69,14 @@ class RayStartFailed(AriaError):
     type = "ray-start-failed"
     status = 500
     title = "Ray did not start"
+
+
+class NoClusterToken(AriaError):
+    """Joining a Ray cluster without its token: Ray would refuse every call (InvalidAuthToken)."""
+
+    type = "ray-token-missing"
+    status = 400
+    title = "No token for the Ray cluster"
 
 
 @dataclass
@@ -68,8 +95,14 @@ class LocalCluster:
         self.settings = settings
         self.run_dir = settings.run_dir
         self.state_path = self.run_dir / "aria.json"
-        self.token_path = settings.home / "ray" / "auth_token"
         self._lock_file: IO[str] | None = None
+
+    @property
+    def token_path(self) -> Path:
+        """The Ray token: Aria's own for the head it starts; the cluster's when it joins one."""
+        if not self.settings.ray_address:
+            return self.settings.home / "ray" / "auth_token"
+        return cluster_token_path(self.settings)
 
     # --- state ---------------------------------------------------------------------------------
     def read_state(self) -> RunState | None:
@@ -108,6 +141,9 @@ class LocalCluster:
 
     # --- environment ---------------------------------------------------------------------------
     def ensure_token(self) -> Path:
+        """Aria's own head token, created once; joining a cluster only checks its token is there."""
+        if self.settings.ray_address:
+            return self.token_path  # raises NoClusterToken naming where it looked
         if self.token_path.exists():
             self.token_path.chmod(0o600)
         else:
@@ -133,7 +169,16 @@ class LocalCluster:
             "RAY_USAGE_STATS_ENABLED": "0",
             "ARIA_HOME": str(self.settings.home),
             **SERVE_ENV,
+            **self._loopback_env(),
         }
+
+    def _loopback_env(self) -> dict[str, str]:
+        """On a loopback head, every process must take 127.0.0.1 as its node address: Ray maps a
+        loopback GCS address to the machine's address otherwise (``resolve_ip_for_localhost``)
+        and its processes would dial, and listen on, an address the head does not use. The same
+        holds for a driver joining a cluster at a loopback address (nodes on this machine)."""
+        host = address_host(self.settings.ray_address) if self.settings.ray_address else self.settings.ray_node_ip
+        return {LOOPBACK_ENV: "0"} if is_loopback(host) else {}
 
     def apply_env(self) -> None:
         os.environ.update(self.ray_env())
@@ -144,6 +189,10 @@ class LocalCluster:
 
             _enable_token_auth()
             AuthenticationTokenLoader.instance().reset_cache()
+            if self._loopback_env():
+                from ray._private import ray_constants  # ray: already imported (read at its import)
+
+                ray_constants.ENABLE_RAY_CLUSTER = False
 
     # --- start / stop --------------------------------------------------------------------------
     def start(self, timeout_s: float = 90.0) -> RunState:
@@ -161,6 +210,7 @@ class LocalCluster:
             # Ray's fixed default (52365) collides with any other Ray on the machine, and a
             # dashboard agent that cannot bind makes `ray job submit` fail with "no available agent".
             f"--dashboard-agent-listen-port={_free_port()}",
+            f"--node-ip-address={s.ray_node_ip}",
         ]
         if s.num_cpus:
             cmd.append(f"--num-cpus={s.num_cpus}")
@@ -168,7 +218,7 @@ class LocalCluster:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, **self.ray_env()})
         state = RunState(
-            pid=proc.pid, gcs_address=f"127.0.0.1:{s.ray_port}",
+            pid=proc.pid, gcs_address=f"{s.ray_node_ip}:{s.ray_port}",
             dashboard_url=f"http://{s.dashboard_host}:{s.dashboard_port}", gateway_url=s.gateway_url,
             token_path=str(self.token_path), started_at=time.time(),
             log_path=str(log_path),
@@ -190,6 +240,8 @@ class LocalCluster:
         import ray  # ray: as in ensure_token
 
         address = self.settings.ray_address or (state or self.require_running()).gcs_address
+        if self.settings.ray_address:
+            _check_reachable(address)
         self.apply_env()
         if not ray.is_initialized():
             ray.init(address=address, namespace=self.settings.namespace, log_to_driver=False,
@@ -214,6 +266,52 @@ class LocalCluster:
         # The cached admin token dies with this Aria (its signing keys may not survive it).
         (self.run_dir / "operator.jwt").unlink(missing_ok=True)
         return pids
+
+
+class ClusterUnreachable(AriaError):
+    """Nothing answers at ARIA_RAY_ADDRESS: Ray itself would retry for minutes, then raise."""
+
+    type = "ray-unreachable"
+    status = 503
+    title = "Ray cluster unreachable"
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, naming the setting, when a host:port GCS address does not answer."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", ray://...: Ray resolves those itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ClusterUnreachable(
+            f"no Ray cluster answers at {address} (ARIA_RAY_ADDRESS): {exc.strerror or exc}; "
+            "start its head (`ray start --head`) or unset ARIA_RAY_ADDRESS to let `aria up` "
+            "start a local one") from None
+
+
+def cluster_token_path(settings: AriaSettings) -> Path:
+    """Where the token of the cluster at ARIA_RAY_ADDRESS is, in the order Ray reads it."""
+    given = settings.ray_token_path or os.environ.get("RAY_AUTH_TOKEN_PATH", "")
+    candidates = [Path(given).expanduser()] if given else []
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        # The value itself: kept in a 0600 file of this home so every process gets it by path.
+        own = settings.home / "ray" / "cluster_token"
+        own.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(os.environ["RAY_AUTH_TOKEN"].strip())
+        candidates.append(own)
+    candidates.append(Path.home() / ".ray" / "auth_token")
+    for path in candidates[:1] if given else candidates:
+        if path.is_file():
+            return path
+    looked = ", ".join(str(p) for p in (candidates[:1] if given else candidates))
+    raise NoClusterToken(
+        f"joining the Ray cluster at {settings.ray_address} needs that cluster's token (Ray's token "
+        f"authentication is on); none found at {looked}. Set ARIA_RAY_TOKEN_PATH to the file the "
+        "cluster was started with (`ray get-auth-token` prints it on the head), or RAY_AUTH_TOKEN")
 
 
 def marked_pids(env_entry: str) -> list[int]:

@@ -46,6 +46,10 @@ class QueueSettings(SectionSettings):
     poll_interval_s: float = Field(1.0, gt=0, le=60, description="Fetch poll fallback to NOTIFY.")
     heartbeat_interval_s: float = Field(1.0, gt=0, le=60, description="Producer heartbeat period.")
     stage_interval_s: float = Field(1.0, gt=0, le=60, description="Stager period.")
+    async_commit: bool = Field(
+        False, description="Faster, less durable: the executors' claims and outcomes commit "
+        "without waiting for the WAL flush; a database crash may forget the last few hundred "
+        "ms of them, so a completed job may run again. Enqueues stay durable.")
     rescue_after_s: float = Field(
         30.0, gt=0, description="Lifeline: a producer silent this long is dead; its jobs return.")
     rescue_interval_s: float = Field(5.0, gt=0, description="Lifeline period.")

@@ -102,10 +102,10 @@ class QueueService(Service):
         for mod in self.worker_modules:
             importlib.import_module(mod)
 
-    def _executor_options(self) -> dict[str, float]:
+    def _executor_options(self) -> dict[str, float | bool]:
         c = self.config
         return {"poll_interval": c.poll_interval_s, "heartbeat_interval": c.heartbeat_interval_s,
-                "stage_interval": c.stage_interval_s}
+                "stage_interval": c.stage_interval_s, "async_commit": c.async_commit}
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)

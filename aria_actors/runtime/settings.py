@@ -45,7 +45,9 @@ from aria_actors.auth.config import AuthSettings
 from aria_actors.data.config import DataSettings
 from aria_actors.engine.config import EngineSettings
 from aria_actors.queue.config import QueueSettings
+from aria_actors.runtime import placement
 from aria_actors.runtime.errors import ConfigError
+from aria_actors.runtime.registry import SERVICE_MODULES
 from aria_actors.runtime.section import ENV_PREFIX, SectionSettings, building_tree, env_prefix, toml_path
 from aria_actors.security.config import SecuritySettings
 from aria_actors.shape.config import ShapeSettings
@@ -72,7 +74,17 @@ class AriaSettings(BaseSettings):
     dashboard_port: int = Field(8265, ge=1, le=65535, description="Port of the Ray dashboard.")
     ray_port: int = Field(6380, ge=1, le=65535, description="GCS port of the Ray head `aria up` starts.")
     ray_address: str = Field("", description="Existing Ray cluster to join; empty starts a local head.")
+    ray_token_path: str = Field(
+        "", description="Token file of the Ray cluster to join; empty: RAY_AUTH_TOKEN_PATH, "
+        "RAY_AUTH_TOKEN, then ~/.ray/auth_token, as Ray itself reads them. Never a new token.")
+    ray_node_ip: str = Field(
+        "127.0.0.1", description="Address the local Ray head binds and advertises; the machine's "
+        "address lets other machines join it (then Ray's ports listen beyond loopback).")
     num_cpus: int | None = Field(None, ge=1, description="CPUs Ray may use; empty means all.")
+    placement: dict[str, str] = Field(
+        default_factory=dict, description="Nodes each service runs on in a multi-node cluster: "
+        "service (or aria_boot) -> node label selector ('aria-node=db', alternatives after '|', "
+        "'*' any node) or 'resource:NAME' (runtime/placement.py). Empty: anywhere.")
     namespace: str = Field("aria", min_length=1, description="Ray namespace of Aria's actors.")
 
     database_url: SecretStr = Field(SecretStr(""), description="PostgreSQL URL; empty starts one.")
@@ -100,6 +112,15 @@ class AriaSettings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once
             super().__init__(**values)
+
+    @field_validator("placement", mode="after")
+    @classmethod
+    def _placement_parses(cls, v: dict[str, str]) -> dict[str, str]:
+        try:
+            placement.check(v, {f"aria_{m}" for m in SERVICE_MODULES})
+        except placement.PlacementError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("home", mode="after")
     @classmethod

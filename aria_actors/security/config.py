@@ -43,6 +43,10 @@ class SecuritySettings(SectionSettings):
         5.0, gt=0, le=60, description="Timeout of one call to OpenBao; callers fail fast after it.",
     )
     start_timeout_s: float = Field(60.0, gt=0, le=600, description="Wait for OpenBao to be ready.")
+    openbao_repair_grace_s: float = Field(
+        30.0, gt=0, le=3600, description="How long aria_security tries to restart a dead embedded "
+        "OpenBao itself before it reports failed, so the supervisor restarts the whole service.",
+    )
     jwt_issuer: str = Field("aria", min_length=1, description="`iss` of the tokens Aria issues.")
     roles: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="Extra RBAC roles (name -> permissions, JSON), added to the "

@@ -28,6 +28,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class SoftHsm:
         tokens = self.root / "tokens"
         tokens.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.root, 0o700)
+        missing = self.missing(initialising=not any(tokens.iterdir()))
+        if missing:
+            raise HsmError(missing, module=self.module)
         if not self.conf_path.exists():
             write_private(self.conf_path, (
                 f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
@@ -99,6 +103,19 @@ class SoftHsm:
                                module=self.module)
         with _LOCK, self._session(rw=True) as session:
             self._key(session, create=True)
+
+    def missing(self, initialising: bool = True) -> str:
+        """What of SoftHSM2 this machine lacks, as a sentence that says how to get it; '' if none.
+        The softhsm2-util command is needed only to create the token."""
+        lacking = [what for what, present in (
+            ("the PKCS#11 module " + self.module, os.path.exists(self.module)),
+            ("the softhsm2-util command", not initialising or shutil.which("softhsm2-util") is not None),
+        ) if not present]
+        if not lacking:
+            return ""
+        return (f"SoftHSM2 is missing ({' and '.join(lacking)}): install it with "
+                "`apt-get install softhsm2` (scripts/install.sh does), or set "
+                "ARIA_SECURITY_HSM_MODULE to another PKCS#11 module")
 
     def _session(self, rw: bool = False):
         if not self.pin and self.pin_path.exists():

@@ -23,3 +23,5 @@ LOCKOUTS = Counter("aria_security_lockouts_total",
                    "Principals locked out after repeated denials (intrusion alert)")
 ROTATIONS = Counter("aria_security_key_rotations_total", "Key rotations", ["trigger"])
 OPENBAO_UP = Gauge("aria_security_openbao_up", "1 when OpenBao is unsealed and answering")
+OPENBAO_REPAIRS = Counter("aria_security_openbao_repairs_total",
+                          "Times the embedded OpenBao died and was restarted and unsealed by aria_security")

@@ -77,6 +77,10 @@ class SecurityService(OperationsMixin, Service):
         self._scoped: dict[str, tuple[Any, float]] = {}
         self._started = False
         self._rotation_task: asyncio.Task | None = None
+        self._repair: asyncio.Future | None = None  # a restart of the embedded OpenBao under way
+        self._bao_lost_at: float | None = None
+        self._repairs = 0
+        self._repair_error = ""
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -102,21 +106,26 @@ class SecurityService(OperationsMixin, Service):
                 raise
             url = self._bao.url
         try:
-            self._client = make_client(url, token, cfg.request_timeout_s)
-            self._renewed_at = time.monotonic()
-            self._secrets = Secrets(self._client)
             self._audit = AuditLog(home / "security" / "audit.log")
-
             self._authz = Authorizer({**DEFAULT_ROLES, **cfg.roles})  # a bad permission fails the start
             self._lockout = Lockout(cfg.lockout_threshold, cfg.lockout_window_s, cfg.lockout_s)
-            self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
-                                     cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
-            self._signer.ensure_key()
-            self._refresh_jwks()
+            self._connect(url, token)
         except BaseException:
             self._stop_sync()  # a failed start leaves no OpenBao running behind it
             raise
         self._audit.record(ADMIN_ACTOR, "start", url, "ok")
+
+    def _connect(self, url: str, token: str) -> None:
+        """The admin client and what stands on it (secrets, JWT signer, verifier keys)."""
+        cfg = self.config
+        self._client = make_client(url, token, cfg.request_timeout_s)
+        self._renewed_at = time.monotonic()
+        self._secrets = Secrets(self._client)
+        self._scoped.clear()  # per-service clients point at the old URL
+        self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
+                                 cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
+        self._signer.ensure_key()
+        self._refresh_jwks()
 
     def _external_login(self, url: str) -> str:
         cfg = self.config
@@ -134,7 +143,41 @@ class SecurityService(OperationsMixin, Service):
     async def health(self) -> Health:
         if not self._started or self._client is None:
             return Health(Status.STARTING, "not started")
-        return await asyncio.to_thread(self._probe)
+        health = await asyncio.to_thread(self._probe)
+        repairing = self._repair is not None and not self._repair.done()
+        if self._bao is not None and (repairing or health.details.get("process_running") is False):
+            return self._repairing(health)
+        self._bao_lost_at = None
+        return health
+
+    def _repairing(self, health: Health) -> Health:
+        """The embedded OpenBao died: restart it in the background, on the same storage and port,
+        unsealed with the HSM-wrapped key (no secret is re-created). Degraded while that runs; past
+        ``openbao_repair_grace_s`` without success, failed, so the supervisor restarts the service."""
+        now = time.monotonic()
+        if self._bao_lost_at is None:
+            self._bao_lost_at = now
+        if self._repair is None or self._repair.done():
+            self._repair = asyncio.ensure_future(asyncio.to_thread(self._respawn_openbao))
+        details = {**health.details, "repairs": self._repairs, "repair_error": self._repair_error}
+        waited = now - self._bao_lost_at
+        if waited > self.config.openbao_repair_grace_s:
+            return Health(Status.FAILED, f"embedded OpenBao could not be restarted in {waited:.0f}s: "
+                          f"{self._repair_error or 'still starting'}", details)
+        return Health(Status.DEGRADED, "embedded OpenBao process is not running; restarting it", details)
+
+    def _respawn_openbao(self) -> None:
+        try:
+            self._bao.stop()  # reaps the dead process and its pid file
+            token = self._bao.start()
+            self._connect(self._bao.url, token)
+        except Exception as exc:  # reported by health; the grace period turns it into a restart
+            self._repair_error = f"{type(exc).__name__}: {exc}"[:500]
+            return
+        self._repairs += 1
+        self._repair_error = ""
+        metrics.OPENBAO_REPAIRS.inc()
+        self._audit.record(ADMIN_ACTOR, "repair", self._bao.url, "ok")
 
     def _probe(self) -> Health:
         health = self._probe_openbao()
@@ -150,7 +193,9 @@ class SecurityService(OperationsMixin, Service):
         if self._bao is not None:
             proc = self._bao.process
             details["pid"] = proc.pid if proc else None
-            if proc is None or proc.poll() is not None:
+            details["repairs"] = self._repairs
+            details["process_running"] = proc is not None and proc.poll() is None
+            if not details["process_running"]:
                 return Health(Status.DEGRADED, "embedded OpenBao process is not running", details)
         try:
             # shorter than the boot actor's probe timeout, so a hung OpenBao reads as degraded
@@ -177,6 +222,10 @@ class SecurityService(OperationsMixin, Service):
 
     async def stop(self) -> None:
         self._started = False
+        repair, self._repair = self._repair, None
+        if repair is not None:
+            with contextlib.suppress(Exception):
+                await repair  # a thread cannot be cancelled: let it finish, then stop what it started
         task, self._rotation_task = self._rotation_task, None
         if task is not None:
             task.cancel()

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
@@ -23,6 +23,7 @@ from aria_actors.shape.characters.templates import (
     LINE,
     MAX_DESCRIPTION,
     MAX_ITEMS,
+    MAX_PERSONALITY_TEXT,
     NAME_PATTERN,
     TEXT,
     Character,
@@ -137,6 +138,29 @@ async def portrait(character: Character, client: Client,
                    caller: Principal = permits(ShapeClient.portrait)) -> Response:
     svg = await client.portrait(caller, character.model_dump(mode="json"))
     return Response(svg, media_type="image/svg+xml")
+
+
+class PersonalityRequest(Body):
+    text: Text = Field(min_length=1, max_length=MAX_PERSONALITY_TEXT,
+                       description="One to a few sentences to read a Big Five profile from.")
+    traits: list[Word] = Field(default_factory=list, max_length=32,
+                               description="A character's traits: adds their profile and its consistency "
+                                           "with the text's.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+@router.post("/personality")
+async def personality(req: PersonalityRequest, client: Client,
+                      caller: Principal = permits(ShapeClient.personality)) -> dict[str, Any]:
+    """The Big Five profile a trained model (sentence embeddings + a logistic head fitted on IPIP
+    items) reads in the text; with traits, theirs too and the consistency between the two."""
+    return await client.personality(caller, req.text, req.traits or None)
 
 
 @router.post("/describe")

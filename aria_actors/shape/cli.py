@@ -6,6 +6,7 @@ token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; 
     aria shape templates [fantasy]
     aria shape validate fantasy character.json      (or - for stdin)
     aria shape generate fantasy [--name Ada] [--seed 3] [--save]
+    aria shape personality "I love parties." [--trait cheerful] [--json]
     aria shape train v2 [--steps 20] [--set learning_rate=0.01] [--no-wait]
     aria shape train-status 42
     aria shape models
@@ -100,6 +101,33 @@ def generate(
         out.pop("embedding", None)
         out.pop("portrait_svg", None)
     typer.echo(json.dumps(out, indent=2, sort_keys=True))
+
+
+@app.command()
+def personality(
+    text: str = typer.Argument(..., help="Text to read a Big Five profile from (- for stdin)."),
+    trait: list[str] = typer.Option([], "--trait", help="A character trait to compare with (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole answer as JSON."),
+    token: str | None = TokenOpt,
+) -> None:
+    """Print the Big Five profile the trained personality model reads in TEXT (0 low, 1 high)."""
+    body = sys.stdin.read() if text == "-" else text
+    out = gateway_call(token, "POST", "/v1/shape/personality", timeout=150,  # the first call loads the model
+                       json={"text": body, "traits": trait})
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    columns = ["dimension", "text"] + (["traits"] if out["traits"] else [])
+    table = Table(*columns)
+    for dim, value in out["description"]["scores"].items():
+        row = [dim, f"{value:.2f}"] + ([f"{out['traits']['scores'][dim]:.2f}"] if out["traits"] else [])
+        table.add_row(*row)
+    Console().print(table)
+    if out["consistency"] is not None:
+        typer.echo(f"consistency {out['consistency']:+.2f} (1: the text pushes every dimension the traits' way)")
+    cv = out["model"].get("cv_accuracy", {})
+    typer.echo("model: " + out["model"].get("embedding_model", "?") + ", held-out accuracy "
+               + " ".join(f"{k} {v:.2f}" for k, v in cv.items()))
 
 
 @app.command()

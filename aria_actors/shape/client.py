@@ -141,6 +141,15 @@ class ShapeClient:
     async def load_version(self, caller: Principal, model_id: str) -> dict[str, Any]:
         """Load (locally) or deploy (Serve) a registered model version now; returns its size."""
 
+    @rpc("shape:character:read", feature="personality-model")
+    async def personality(
+        self,
+        caller: Principal,
+        text: str,
+        traits: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The Big Five profile the trained model reads in ``text`` (and, with ``traits``, theirs and..."""
+
     @rpc("shape:character:read", feature="multi-modal")
     async def portrait(self, caller: Principal, character: dict[str, Any]) -> str:
         """The character's SVG portrait; :class:`InvalidCharacter` if it is not a character."""

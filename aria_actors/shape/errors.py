@@ -157,3 +157,12 @@ class EngineError(ShapeError):
     type = "shape-engine-error"
     status = 503
     title = "Model engine failed"
+
+
+class InvalidText(ShapeError):
+    """The text to read a personality from is empty or too long (`max_chars`); send one to a few
+    sentences."""
+
+    type = "shape-invalid-text"
+    status = 422
+    title = "Invalid text"

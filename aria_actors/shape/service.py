@@ -38,7 +38,9 @@ Guarantees and caveats
   caller, so it runs with the caller's rights, and only the jobs ``start_training`` recorded
   become model versions (:mod:`.training.runs`).
 - Import-light: torch and transformers never load at import, start or prepare; with Serve they
-  load only in replicas' engine processes, locally on first generation (or ``wait_ready``).
+  load for the generation model only in replicas' engine processes, locally on first generation
+  (or ``wait_ready``); the personality model's embedder loads them in this process on the
+  first ``generate`` or ``personality`` call.
 - Health is ``ready`` when the store and templates work; ``details["inference"]`` shows each
   version's state (not deployed / scaled to zero / n replicas / loaded / error). A served version
   whose model failed to load or deploy makes it ``degraded``, templates keep working.
@@ -65,6 +67,11 @@ Guarantees and caveats
   Checkpoint format and dedupe report: :mod:`.training.checkpoints`.
 - Token streaming (``start_stream``/``read_stream``, served as server-sent events by the router)
   reads pieces as the sampling loop produces them (in a replica: a Serve streaming response).
+- Personality (:mod:`.characters.personality`): a generated character's ``personality`` and
+  ``personality`` (free text) come from a trained model (MiniLM sentence embeddings and a logistic
+  head fitted on the shipped Big-Five items), loaded in this actor's process on first use: torch
+  and the 90 MB embedding model, then the head cached under ``<cache_dir>/personality`` (trained
+  there once, seconds, when the items or the model change).
 """
 
 from __future__ import annotations
@@ -72,20 +79,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from pathlib import Path
 from typing import Any
 
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
-from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.errors import ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
-from aria_actors.shape.characters.personality import profile
+from aria_actors.shape.characters.personality import MAX_TEXT, PersonalityModel, shared_model
 from aria_actors.shape.characters.portrait import portrait_svg
 from aria_actors.shape.characters.sampler import CharacterSampler
 from aria_actors.shape.characters.templates import Template, parse_character, validate_character
-from aria_actors.shape.errors import ShapeError, UnknownTemplate
+from aria_actors.shape.errors import InvalidText, ModelLoadError, ShapeError, UnknownTemplate
 from aria_actors.shape.inference.generation import GenerationMixin
 from aria_actors.shape.inference.streams import StreamHub
 from aria_actors.shape.inference.versions import ModelVersionsMixin
@@ -143,6 +151,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         self._flusher: asyncio.Task[None] | None = None  # A/B counters to the store, every ab_flush_s
         self._watcher: asyncio.Task[None] | None = None  # training jobs, to register finished ones
         self._streams = StreamHub()
+        self._personality: PersonalityModel | None = None  # loaded (or trained) on first use
+        self._personality_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -201,6 +211,8 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
                 return Health(Status.DEGRADED, f"database unreachable: {exc}", details)
         else:
             details["store"] = "memory (no aria_data dependency)"
+        details["personality"] = (self._personality.summary() if self._personality is not None
+                                  else "not loaded (loads, or trains once, on first use)")
         backend = self._inference()
         versions = await backend.states(self.settings.health_timeout_s)
         served = versions.get(self._served_version, {"state": "not registered"})
@@ -284,8 +296,37 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             out["character"] = character.model_dump(mode="json")
             out["embedding"] = (await self.embed(caller, [text]))[0]
         out["portrait_svg"] = portrait_svg(character)
-        out["personality"] = profile(character.traits)
+        model = await self._personality_model()
+        out["personality"] = await asyncio.to_thread(model.profile, character.traits, character.description)
         return out
+
+    # -- personality ---------------------------------------------------------------------------
+    def _personality_dir(self) -> Path:
+        return Path(self.config.cache_dir or Path(self.settings.home) / "shape") / "personality"
+
+    async def _personality_model(self) -> PersonalityModel:
+        """The trained personality model: its cached head, or trained now (seconds, once per
+        cache directory); loaded in a thread, once."""
+        if self._personality is None:
+            async with self._personality_lock:
+                if self._personality is None:
+                    try:
+                        self._personality = await asyncio.to_thread(shared_model, self._personality_dir())
+                    except Exception as exc:  # a broken wheel or cache dir: typed, not a 500
+                        raise ModelLoadError(f"cannot load the personality model: {brief(exc)}",
+                                             path=str(self._personality_dir())) from None
+        return self._personality
+
+    # Reading a personality from text reads nothing stored and stores nothing: a read.
+    @rpc("shape:character:read", feature="personality-model")
+    async def personality(self, caller: Principal, text: str, traits: list[str] | None = None) -> dict[str, Any]:
+        """The Big Five profile the trained model reads in ``text`` (and, with ``traits``, theirs and
+        the consistency between the two); :class:`InvalidText` if the text is blank or too long."""
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise InvalidText(f"text must hold 1 to {MAX_TEXT} characters and not be blank; got {len(text)}",
+                              max_chars=MAX_TEXT)
+        model = await self._personality_model()
+        return await asyncio.to_thread(model.profile, traits or (), text)
 
     # Checking a character against a template reads the template and stores nothing.
     @rpc("shape:template:read", feature="character-validation")

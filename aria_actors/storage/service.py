@@ -139,7 +139,7 @@ class StorageService(Service):
                 await data.migrate(ME, SPEC.name)
             else:  # no aria_data service (a test, a tool): aria_data's migrator, run from here
                 await migrate_database(dsn, ["aria_storage"], setting=setting)
-            self.repo = AssetRepository(self._pool)
+            self.repo = AssetRepository(self._db)
         else:
             self.db_error = "no database configured (ARIA_STORAGE_DATABASE_URL / ARIA_DATABASE_URL)"
         self._started = True
@@ -197,8 +197,11 @@ class StorageService(Service):
             self._in_flight.add(cid)  # type: ignore[union-attr]
             registered.append(cid)
 
-        return make_index(source, self.store, self._params(), workers=self.config.workers or None,
-                          on_chunk=on_chunk)
+        index = make_index(source, self.store, self._params(), workers=self.config.workers or None,
+                           on_chunk=on_chunk)
+        if self.config.durable:
+            self.store.flush()  # the version row must never name chunks a power loss can take
+        return index
 
     async def _index(self, name: str, version: int | None) -> tuple[Any, Any]:
         _check_name(name)

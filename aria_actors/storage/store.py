@@ -61,6 +61,8 @@ class WriteStore(ReadStore, Protocol):
     def store_chunk(self, chunk_id: str, data: bytes | None = None, *,
                     compressed: bytes | None = None) -> bool: ...
 
+    def flush(self) -> None: ...
+
 
 @runtime_checkable
 class PrunableStore(WriteStore, Protocol):
@@ -94,6 +96,10 @@ class BlobStore(abc.ABC):
 
     def _touch(self, rel: str) -> None:
         """Refresh the blob's mtime if the backend can do so cheaply."""
+
+    def flush(self) -> None:
+        """Make every blob written so far durable. Object stores (S3) acknowledge a write once it
+        is durable, so by default there is nothing to do; a local store syncs its file system."""
 
     def _list(self) -> Iterator[ChunkInfo]:
         raise StoreReadOnly(f"{self.url} cannot be listed", store=self.url)

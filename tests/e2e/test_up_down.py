@@ -154,6 +154,26 @@ def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(run
     assert after.details["inference"]["served_version"] == "v-e2e", after.details
 
 
+def test_ray_listens_on_loopback_only(running_aria) -> None:
+    """Nothing `aria up` starts listens beyond 127.0.0.1 by default, except the one port Ray Serve
+    2.60 hard-codes: each replica's inter-deployment gRPC server on [::]:0 (serve/_private/replica.py)."""
+    import psutil
+
+    pids = set(marked_pids(f"ARIA_HOME={running_aria.home}"))
+    pids |= set(marked_pids(f"RAY_AUTH_TOKEN_PATH={running_aria.home / 'ray' / 'auth_token'}"))
+    wide = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            listening = [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN]
+            name = proc.name()
+        except psutil.Error:
+            continue
+        wide += [(name, c.laddr) for c in listening
+                 if c.laddr.ip not in ("127.0.0.1", "::1") and not name.startswith("ray::ServeRepli")]
+    assert pids and wide == []
+
+
 def test_down_leaves_no_process_behind(running_aria) -> None:
     # Last in this module on purpose: it stops this module's Aria (see the fixture's scope).
     down = running_aria.aria("down")

@@ -48,6 +48,12 @@ class ShapeAPI(Section):
         """``{"traits", "description"}``: a description written from traits."""
         return Req(json=body(traits=traits, max_new_tokens=max_new_tokens, seed=seed))
 
+    @route("POST", "/v1/shape/personality")
+    def personality(self, text: str, *, traits: list[str] | None = None) -> dict[str, Any]:
+        """The Big Five profile the trained model reads in ``text``; with ``traits``, theirs and the
+        ``consistency`` between the two."""
+        return Req(json=body(text=text, traits=traits))
+
     @route("POST", "/v1/shape/characters")
     def create_character(self, template: str, character: dict[str, Any] | None = None, *,
                          name: str | None = None, seed: int | None = None, describe: bool | None = None,

@@ -37,6 +37,7 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 MAX_ITEMS = 256
 MAX_ATTRIBUTES = 64
 MAX_DESCRIPTION = 20_000
+MAX_PERSONALITY_TEXT = 4_000  # characters of free text one request may have a personality read from
 # Text that PostgreSQL stores and a reader sees: no NUL (text and jsonb refuse it, which would fail
 # the request late, as a 500) nor other control characters; TEXT also takes tabs and line breaks.
 LINE = r"^[^\x00-\x1f\x7f]*$"

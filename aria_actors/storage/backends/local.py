@@ -7,12 +7,20 @@ rename) is three syscalls, and atomic rename is what makes concurrent writers sa
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import uuid
 from collections.abc import Iterator
 
 from aria_actors.storage.atomic import publish_on_success
 from aria_actors.storage.store import SUFFIX, BlobStore, ChunkInfo, is_chunk_id
+
+try:  # syncfs(2): Linux only; elsewhere flush() falls back to sync(2)
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _LIBC.syncfs.argtypes = [ctypes.c_int]
+except (OSError, AttributeError):
+    _LIBC = None
 
 
 class LocalStore(BlobStore):
@@ -35,6 +43,16 @@ class LocalStore(BlobStore):
 
     def _exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel))
+
+    def flush(self) -> None:
+        # One syncfs of the store's file system per version, not an fsync per chunk: a version of
+        # N new chunks would cost N synchronous disk flushes.
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _LIBC is None or _LIBC.syncfs(fd) != 0:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def _touch(self, rel: str) -> None:
         # The chunk may have been removed by a concurrent gc between exists and touch.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 
 import hvac
@@ -107,6 +109,58 @@ async def test_unreachable_openbao_degrades_and_fails_fast(security_harness) -> 
     finally:
         await security_harness.restart()
     assert (await security_harness.service.health()).status is Status.READY
+
+
+async def test_a_killed_openbao_is_restarted_and_unsealed_by_the_service(security_harness) -> None:
+    """kill -9 of the embedded server: health reports degraded, restarts it on the same storage and
+    port, and answers ready again with every secret and signing key intact, without a hand."""
+    service = security_harness.service
+    await service.kv_put(OPS, "services/aria_data/killed", {"v": "acknowledged"})
+    token = await service.issue_token(OPS, "user-k", {"roles": ["viewer"]}, 600)
+    url, repairs = service._bao.url, (await service.health()).details["repairs"]
+    os.kill(service._bao.process.pid, signal.SIGKILL)
+    service._bao.process.wait()
+
+    first = await service.health()
+    assert first.status is Status.DEGRADED and "restarting" in first.message
+    health = first
+    for _ in range(600):  # bounded by attempts, not by a clock
+        health = await service.health()
+        if health.status is Status.READY:
+            break
+        assert health.status is Status.DEGRADED, health
+        await asyncio.sleep(0.05)
+    assert health.status is Status.READY, health
+    assert health.details["repairs"] == repairs + 1
+    assert service._bao.url == url
+    assert await service.kv_get(OPS, "services/aria_data/killed") == {"v": "acknowledged"}
+    assert (await service.verify_token(OPS, token))["sub"] == "user-k"
+
+
+async def test_a_repair_that_keeps_failing_reports_failed_after_the_grace(security_harness,
+                                                                          monkeypatch) -> None:
+    service = security_harness.service
+    monkeypatch.setattr(service._bao, "start", _refuse)
+    monkeypatch.setattr(service, "config", service.config.model_copy(update={"openbao_repair_grace_s": 0.01}))
+    os.kill(service._bao.process.pid, signal.SIGKILL)
+    service._bao.process.wait()
+    try:
+        health = await service.health()
+        for _ in range(200):
+            await service._repair
+            health = await service.health()
+            if health.status is Status.FAILED:
+                break
+        assert health.status is Status.FAILED
+        assert "could not be restarted" in health.message and "no HSM here" in health.message
+    finally:
+        monkeypatch.undo()
+        await security_harness.restart()
+    assert (await security_harness.service.health()).status is Status.READY
+
+
+def _refuse() -> str:
+    raise RuntimeError("no HSM here")
 
 
 async def test_nothing_secret_on_disk_in_plaintext(security_harness) -> None:

@@ -147,3 +147,20 @@ def test_train_no_wait_prints_the_job_and_a_failed_run_is_one_red_line(monkeypat
     _fake_gateway(monkeypatch, [_job("available"), failed])
     r = CliRunner().invoke(app, ["train", "v1"])
     assert r.exit_code == 1 and "discarded: invalid GRPO settings" in r.stderr
+
+
+def test_personality_prints_the_models_profile(gateway, monkeypatch) -> None:
+    import json
+
+    from aria_actors.shape.cli import app
+
+    monkeypatch.setenv("ARIA_PORT", str(gateway))
+    r = CliRunner().invoke(app, ["personality", "I love parties and talk to everyone.", "--trait", "cheerful"])
+    assert r.exit_code == 0, r.output
+    assert "extraversion" in r.stdout and "consistency" in r.stdout and "held-out accuracy" in r.stdout
+    r = CliRunner().invoke(app, ["personality", "-", "--json"], input="I keep to myself.")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["traits"] is None and out["description"]["sentences"] == 1
+    r = CliRunner().invoke(app, ["personality", "   "])
+    assert r.exit_code == 1 and "blank" in r.output, r.output

@@ -119,6 +119,10 @@ def test_generate_over_http_is_multimodal_and_valid(http) -> None:
     assert body["portrait_svg"].startswith("<svg")
     assert set(body["personality"]["scores"]) == {"openness", "conscientiousness", "extraversion",
                                                   "agreeableness", "neuroticism"}
+    # from the trained model: the traits' profile, the description's, and how well they agree
+    assert set(body["personality"]["traits"]["contributions"]) == set(char["traits"])
+    assert body["personality"]["description"]["sentences"] >= 1
+    assert -1 <= body["personality"]["consistency"] <= 1
     v = http.post("/v1/shape/characters/validate", json={"template": "fantasy", "character": char})
     assert v.status_code == 200 and v.json()["valid"] is True
     again = http.post("/v1/shape/characters/generate", json={"template": "fantasy", "name": "Ada", "seed": 4})
