@@ -17,6 +17,19 @@ Guarantees and caveats
   session (there is no grace window); share a session only behind one refresher.
 - A refresh, a login and an MFA step are each one transaction that includes signing the access
   token: if aria_security fails, nothing was spent and the old refresh token still works.
+- Every transaction goes through aria_data's ``Database.transaction``: read committed (row
+  locks, ``FOR UPDATE``, order the racing writers) and retried, bounded, on a deadlock. What a
+  repeated attempt would do again outside the database happens once: an MFA secret is decrypted
+  once per call, argon2 rehashing runs before the transaction, and the access token is signed as
+  the transaction's last step, after which only the COMMIT runs (at read committed a COMMIT
+  fails with no serialization failure or deadlock, so an attempt that signed is not retried).
+- Tenants: users and clients are under row-level security (migration 0003). What concerns one
+  named tenant (creating a user or client in it, listing its users or clients, finding a login's
+  user by tenant and username) runs in a tenant transaction, confined to that tenant's rows
+  whatever its WHERE clause. Work across tenants (an operator's list of every tenant, a user or
+  session looked up by id, refresh and introspection) runs as the service. The empty tenant (the
+  default of a single-tenant deployment) is no tenant for row-level security: its operations run
+  as the service too.
 - Roles, ``disabled`` and the session's state are read on every refresh, so a role change reaches
   a session at its next refresh and a disabled user cannot refresh. Until then an access token
   keeps the roles it was issued with (at most ``access_ttl_s``); :meth:`introspect` sees
@@ -33,9 +46,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -63,7 +76,10 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 
 if TYPE_CHECKING:
+    from aria_actors.data.pool import Database
     from aria_actors.security.client import SecurityClient
+
+T = TypeVar("T")
 
 MFA_KEY = "aria_auth-mfa"  # aria_security transit key that wraps TOTP secrets
 SERVICE = "aria_auth"
@@ -82,17 +98,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _tenant_scope(tenant: str | None) -> str | None:
+    """The row-level-security tenant of an operation on ``tenant`` (None: run as the service)."""
+    return tenant or None  # the empty tenant is no tenant for row-level security
+
+
 class Accounts:
-    def __init__(self, pool: asyncpg.Pool | None, security: SecurityClient | None, config: AuthSettings,
+    def __init__(self, db: Database | None, security: SecurityClient | None, config: AuthSettings,
                  roles: Collection[str] = ()) -> None:
         self.config = config
         self.policy = PasswordPolicy(config.password_min_length)
         self.hasher = PasswordHasher(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism)
-        self._attach(pool, security, roles)
+        self._attach(db, security, roles)
 
-    def _attach(self, pool: asyncpg.Pool | None, security: SecurityClient | None, roles: Collection[str]) -> None:
-        """Use this pool, aria_security client and role table (the service's start hands them over)."""
-        self.pool = pool
+    def _attach(self, db: Database | None, security: SecurityClient | None, roles: Collection[str]) -> None:
+        """Use this database, aria_security client and role table (the service's start hands them over)."""
+        self.db = db
         self.security = security
         self.roles = frozenset(roles)
 
@@ -102,10 +123,20 @@ class Accounts:
             raise AuthNotStarted()
         return self.security
 
-    def _acquire(self) -> Any:
-        if self.pool is None:
+    def _database(self) -> Database:
+        if self.db is None:
             raise AuthNotStarted()
-        return self.pool.acquire()
+        return self.db
+
+    def _acquire(self) -> Any:
+        """A pooled connection, for one statement (no transaction, nothing to retry)."""
+        return self._database().acquire()
+
+    async def _tx(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, tenant: str | None = None,
+                  readonly: bool = False) -> T:
+        """``fn(conn)`` in a read-committed transaction, retried on a deadlock (``fn`` may run again:
+        see the module's notes); with a ``tenant``, confined to its rows (``_tenant_scope``)."""
+        return await self._database().transaction(fn, tenant=_tenant_scope(tenant), readonly=readonly)
 
     # -- users --------------------------------------------------------------------------------
     @rpc("auth:user:write", feature="dynamic-roles")
@@ -122,8 +153,8 @@ class Accounts:
         self.policy.check(password, username)
         password_hash = await asyncio.to_thread(self.hasher.hash, password)  # argon2 frees the GIL
         try:
-            async with self._acquire() as conn:
-                row = await store.insert_user(conn, password_hash=password_hash, **row_fields)
+            row = await self._tx(lambda conn: store.insert_user(conn, password_hash=password_hash, **row_fields),
+                                 tenant=row_fields["tenant"])
         except asyncpg.UniqueViolationError:
             raise UserExists(f"user {username!r} already exists in tenant {tenant!r}",
                              username=username, tenant=tenant) from None
@@ -159,8 +190,9 @@ class Accounts:
             fields.check_tenant(tenant)
         if not 1 <= limit <= 1000:
             raise InvalidUser("limit must be 1-1000", field="limit")
-        async with self._acquire() as conn:
-            rows = await store.list_users(conn, tenant, after.lower(), limit)
+        # One tenant: confined to its rows. None (every tenant, an @any caller): as the service.
+        rows = await self._tx(lambda conn: store.list_users(conn, tenant, after.lower(), limit),
+                              tenant=tenant, readonly=True)
         now = _now()
         return [fields.public(r, now) for r in rows]
 
@@ -189,13 +221,16 @@ class Accounts:
         if unlock:
             changes.update(RESET_FAILURES)
         uid = _uuid(user_id)
-        async with self._acquire() as conn, conn.transaction():
+
+        async def change(conn: asyncpg.Connection) -> Any:
             row = await store.update_user(conn, uid, changes) if changes else await store.user(conn, uid)
             if row is None:
                 raise UserNotFound(user_id=str(user_id))
             if disabled:
                 await store.revoke_sessions(conn, "user disabled", user_id=uid)
-        return fields.public(row, _now())
+            return row
+
+        return fields.public(await self._tx(change), _now())
 
     @rpc()
     async def delete_user(self, caller: Principal, user_id: str) -> None:
@@ -229,9 +264,12 @@ class Accounts:
                 await self._fail(uid, "the current password is wrong")
         self.policy.check(new_password, row["username"])
         password_hash = await asyncio.to_thread(self.hasher.hash, new_password)
-        async with self._acquire() as conn, conn.transaction():
+
+        async def change(conn: asyncpg.Connection) -> None:
             await store.update_user(conn, uid, {"password_hash": password_hash})
             await store.revoke_sessions(conn, "password changed", user_id=uid)
+
+        await self._tx(change)
 
     # -- login --------------------------------------------------------------------------------
     @rpc(public=True, feature="sessions")
@@ -240,8 +278,11 @@ class Accounts:
         """Tokens, or ``{"mfa_required": true, "challenge": ...}`` when the user has MFA on."""
         if not isinstance(username, str) or not isinstance(password, str) or not isinstance(tenant, str):
             raise InvalidCredentials()
-        async with self._acquire() as conn:
-            row = await store.user_for_login(conn, tenant, username)
+        # Found within the tenant only; a tenant no user can have answers like an unknown user.
+        row = None
+        if fields.TENANT.match(tenant):
+            row = await self._tx(lambda conn: store.user_for_login(conn, tenant, username),
+                                 tenant=tenant, readonly=True)
         if row is None:
             await asyncio.to_thread(self.hasher.verify_unknown, password)
             raise InvalidCredentials()
@@ -249,7 +290,14 @@ class Accounts:
         # a username cannot tell whether it exists.
         ok = await asyncio.to_thread(self.hasher.verify, row["password_hash"], password)
         self._refuse_locked(row)
-        async with self._acquire() as conn, conn.transaction():
+        # Hashed before the transaction: argon2 neither holds the row lock nor runs again on a retry.
+        rehashed = await asyncio.to_thread(self.hasher.hash, password) \
+            if ok and self.hasher.needs_rehash(row["password_hash"]) else None
+
+        async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, int]:
+            """(tokens or the MFA challenge, 0) on success, (None, lockout seconds) on a wrong password."""
+            # The user the tenant-confined lookup found, locked: another one (deleted and created
+            # again meanwhile) is refused, so this transaction acts on no other tenant's user.
             locked = await store.user_for_login(conn, tenant, username, lock=True)
             if locked is None or locked["id"] != row["id"]:  # deleted or replaced meanwhile
                 raise InvalidCredentials()
@@ -257,24 +305,27 @@ class Accounts:
             # were verified while a lockout began all read "locked", the right one included.
             self._refuse_locked(locked)
             if not ok:
-                retry_after = await self._count_failure(conn, locked)
-            else:
-                if locked["disabled"]:
-                    raise AccountDisabled(user_id=str(row["id"]))
-                # With MFA on, the failure count is reset only once the code is right too: wrong
-                # codes count, and a right password must not wipe them between challenges.
-                changes: dict[str, Any] = {} if locked["mfa_enabled"] else RESET_FAILURES | {"last_login_at": _now()}
-                if self.hasher.needs_rehash(locked["password_hash"]):
-                    changes["password_hash"] = await asyncio.to_thread(self.hasher.hash, password)
-                if changes:
-                    await store.update_user(conn, row["id"], changes)
-                if locked["mfa_enabled"]:
-                    challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
-                    await store.insert_challenge(conn, credentials.digest(challenge), row["id"],
-                                                 self.config.mfa_challenge_ttl_s, user_agent, address)
-                    return {"mfa_required": True, "challenge": challenge,
-                            "expires_in": self.config.mfa_challenge_ttl_s}
-                return await self._open_session(conn, locked, ["pwd"], user_agent, address)
+                return None, await self._count_failure(conn, locked)
+            if locked["disabled"]:
+                raise AccountDisabled(user_id=str(row["id"]))
+            # With MFA on, the failure count is reset only once the code is right too: wrong
+            # codes count, and a right password must not wipe them between challenges.
+            changes: dict[str, Any] = {} if locked["mfa_enabled"] else RESET_FAILURES | {"last_login_at": _now()}
+            if rehashed is not None and locked["password_hash"] == row["password_hash"]:
+                changes["password_hash"] = rehashed
+            if changes:
+                await store.update_user(conn, row["id"], changes)
+            if locked["mfa_enabled"]:
+                challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
+                await store.insert_challenge(conn, credentials.digest(challenge), row["id"],
+                                             self.config.mfa_challenge_ttl_s, user_agent, address)
+                return {"mfa_required": True, "challenge": challenge,
+                        "expires_in": self.config.mfa_challenge_ttl_s}, 0
+            return await self._open_session(conn, locked, ["pwd"], user_agent, address), 0
+
+        result, retry_after = await self._tx(attempt)
+        if result is not None:
+            return result
         # the failure was counted (committed) above; only now the caller hears of it
         if retry_after:
             raise AccountLocked(retry_after_s=retry_after)
@@ -288,9 +339,11 @@ class Accounts:
     async def _fail(self, user_id: uuid.UUID, message: str | None = None, error: type[Exception] = InvalidCredentials
                     ) -> None:
         """Count a failed proof (password or code) toward the lockout, commit it, then raise."""
-        async with self._acquire() as conn, conn.transaction():
+        async def count(conn: asyncpg.Connection) -> int:
             row = await store.user_secrets(conn, user_id, lock=True)
-            retry_after = await self._count_failure(conn, row) if row is not None else 0
+            return await self._count_failure(conn, row) if row is not None else 0
+
+        retry_after = await self._tx(count)
         if retry_after:
             raise AccountLocked(retry_after_s=retry_after)
         raise error(message) if message else error()
@@ -313,7 +366,9 @@ class Accounts:
         if not credentials.has_prefix(challenge, credentials.CHALLENGE_PREFIX):
             raise InvalidChallenge()
         digest = credentials.digest(challenge)
-        async with self._acquire() as conn, conn.transaction():
+        decrypted: dict[str, str] = {}  # across retries: the secret is decrypted once
+
+        async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, int]:
             ch = await store.challenge_for_update(conn, digest)
             if ch is None or ch["used_at"] is not None or ch["expired"] \
                     or ch["attempts"] >= self.config.mfa_challenge_attempts:
@@ -324,23 +379,28 @@ class Accounts:
             if user["disabled"]:
                 raise AccountDisabled(user_id=str(user["id"]))
             self._refuse_locked(user)
-            amr = await self._check_second_factor(conn, user, code)
+            amr = await self._check_second_factor(conn, user, code, decrypted)
             await store.update_challenge(conn, digest, used=amr is not None)
             if amr is not None:
                 await store.update_user(conn, user["id"], RESET_FAILURES | {"last_login_at": _now()})
-                return await self._open_session(conn, user, ["pwd", "mfa", *amr], user_agent, address)
+                return await self._open_session(conn, user, ["pwd", "mfa", *amr], user_agent, address), 0
             # A wrong code counts toward the account's lockout too: new challenges (one per
             # password login) must not give unlimited guesses at a 6-digit code.
-            retry_after = await self._count_failure(conn, user)
+            return None, await self._count_failure(conn, user)
+
+        tokens, retry_after = await self._tx(attempt)
+        if tokens is not None:
+            return tokens
         if retry_after:
             raise AccountLocked(retry_after_s=retry_after)
         raise InvalidMfaCode()  # after the commit: the attempt is counted
 
-    async def _check_second_factor(self, conn: asyncpg.Connection, user: Any, code: object) -> list[str] | None:
+    async def _check_second_factor(self, conn: asyncpg.Connection, user: Any, code: object,
+                                   decrypted: dict[str, str]) -> list[str] | None:
         """``["otp"]`` for a TOTP code, ``["kba"]`` for a recovery code (spent), None for neither."""
         if not isinstance(code, str) or len(code) > 64:
             return None
-        secret = await self._mfa_secret(user)
+        secret = await self._mfa_secret(user, decrypted)
         step = totp.verify(secret, code, last_step=user["mfa_last_step"], window=self.config.mfa_valid_window)
         if step is not None:
             await store.update_user(conn, user["id"], {"mfa_last_step": step})
@@ -366,7 +426,9 @@ class Accounts:
         claims = {"roles": list(user["roles"]), "sid": str(session_id), "name": user["username"], "amr": amr}
         if user["tenant"]:
             claims["tenant"] = user["tenant"]
-        # Signed inside the caller's transaction: a failure here leaves nothing spent.
+        # Signed inside the caller's transaction: a failure here leaves nothing spent. It is the
+        # transaction's last step (only its COMMIT follows, which at read committed fails with no
+        # serialization failure or deadlock), so a retried attempt never got this far.
         token = await self._security.issue_token(ME, str(user["id"]), claims, self.config.access_ttl_s)
         refresh_in = min(int((expires - _now()).total_seconds()), self.config.refresh_idle_s)
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
@@ -380,38 +442,46 @@ class Accounts:
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
             raise InvalidRefreshToken()
         digest = credentials.digest(refresh_token)
-        async with self._acquire() as conn, conn.transaction():
+
+        async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, uuid.UUID]:
+            """(new tokens, session) or, for a spent token coming back, (None, the session ended)."""
             row = await store.refresh_token_for_update(conn, digest)
             if row is None:
                 raise InvalidRefreshToken()
-            reused = row["used_at"] is not None
-            if reused:
+            if row["used_at"] is not None:
                 await store.revoke_sessions(conn, "refresh token reused", session_id=row["session_id"])
-            else:
-                now = _now()
-                idle_until = row["last_used_at"] + timedelta(seconds=self.config.refresh_idle_s)
-                if row["revoked_at"] is not None or row["expires_at"] <= now or idle_until <= now:
-                    raise InvalidRefreshToken()
-                user = await store.user_secrets(conn, row["user_id"])
-                if user is None:
-                    raise InvalidRefreshToken()
-                if user["disabled"]:
-                    raise AccountDisabled(user_id=str(user["id"]))
-                await store.use_refresh_token(conn, digest)
-                await store.touch_session(conn, row["session_id"])
-                return await self._tokens(conn, user, row["session_id"], list(row["amr"]), row["expires_at"])
-        raise RefreshTokenReused(session_id=str(row["session_id"]))  # after the revocation committed
+                return None, row["session_id"]
+            now = _now()
+            idle_until = row["last_used_at"] + timedelta(seconds=self.config.refresh_idle_s)
+            if row["revoked_at"] is not None or row["expires_at"] <= now or idle_until <= now:
+                raise InvalidRefreshToken()
+            user = await store.user_secrets(conn, row["user_id"])
+            if user is None:
+                raise InvalidRefreshToken()
+            if user["disabled"]:
+                raise AccountDisabled(user_id=str(user["id"]))
+            await store.use_refresh_token(conn, digest)
+            await store.touch_session(conn, row["session_id"])
+            return (await self._tokens(conn, user, row["session_id"], list(row["amr"]), row["expires_at"]),
+                    row["session_id"])
+
+        tokens, session_id = await self._tx(attempt)
+        if tokens is not None:
+            return tokens
+        raise RefreshTokenReused(session_id=str(session_id))  # after the revocation committed
 
     @rpc(public=True, feature="sessions")
     async def logout(self, caller: Principal, refresh_token: str) -> None:
         """End the session of this refresh token (a spent or unknown one is refused)."""
         if not credentials.has_prefix(refresh_token, credentials.REFRESH_PREFIX):
             raise InvalidRefreshToken()
-        async with self._acquire() as conn, conn.transaction():
+        async def end(conn: asyncpg.Connection) -> None:
             row = await store.refresh_token_for_update(conn, credentials.digest(refresh_token))
             if row is None or row["used_at"] is not None or row["revoked_at"] is not None:
                 raise InvalidRefreshToken()
             await store.revoke_sessions(conn, "logged out", session_id=row["session_id"])
+
+        await self._tx(end)
 
     @rpc(feature="sessions")
     async def sessions(self, caller: Principal, user_id: str) -> list[dict[str, Any]]:
@@ -437,11 +507,14 @@ class Accounts:
         """End one of the caller's own sessions."""
         access.require_self(caller, user_id)
         sid = _uuid(session_id, "session id")
-        async with self._acquire() as conn, conn.transaction():
+
+        async def end(conn: asyncpg.Connection) -> None:
             row = await store.session(conn, sid)
             if row is None or row["user_id"] != _uuid(user_id):
                 raise SessionNotFound(session_id=str(session_id))
             await store.revoke_sessions(conn, "revoked", session_id=sid)
+
+        await self._tx(end)
 
     @rpc(feature="sessions")
     async def revoke_all(self, caller: Principal, user_id: str) -> int:
@@ -485,9 +558,14 @@ class Accounts:
             return await store.prune(conn, self.config.prune_keep_s if keep_s is None else keep_s)
 
     # -- MFA ----------------------------------------------------------------------------------
-    async def _mfa_secret(self, user: Any) -> str:
-        raw = await self._security.decrypt(ME, MFA_KEY, user["mfa_secret"], service=SERVICE)
-        return bytes(raw).decode()
+    async def _mfa_secret(self, user: Any, decrypted: dict[str, str]) -> str:
+        """The user's TOTP secret; ``decrypted`` keeps it by ciphertext, so a retried transaction
+        does not ask aria_security again."""
+        wrapped = user["mfa_secret"]
+        if wrapped not in decrypted:
+            raw = await self._security.decrypt(ME, MFA_KEY, wrapped, service=SERVICE)
+            decrypted[wrapped] = bytes(raw).decode()
+        return decrypted[wrapped]
 
     @rpc(feature="mfa")
     async def mfa_enroll(self, caller: Principal, user_id: str) -> dict[str, Any]:
@@ -514,21 +592,28 @@ class Accounts:
         """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
         access.require_self(caller, user_id)
         uid = _uuid(user_id)
-        async with self._acquire() as conn, conn.transaction():
+        decrypted: dict[str, str] = {}
+
+        async def confirm(conn: asyncpg.Connection) -> dict[str, Any] | None:
             user = await store.user_secrets(conn, uid, lock=True)
             if user is None:
                 raise UserNotFound(user_id=str(user_id))
             if user["mfa_enabled"] or user["mfa_secret"] is None:
                 raise MfaState("nothing to confirm: enrol first (POST /v1/auth/mfa/enroll)")
             self._refuse_locked(user)
-            step = totp.verify(await self._mfa_secret(user), code, last_step=user["mfa_last_step"],
+            step = totp.verify(await self._mfa_secret(user, decrypted), code, last_step=user["mfa_last_step"],
                                window=self.config.mfa_valid_window)
-            if step is not None:
-                codes = credentials.new_recovery_codes(self.config.recovery_codes)
-                await store.update_user(conn, uid, {
-                    "mfa_enabled": True, "mfa_last_step": step,
-                    "recovery_codes": [credentials.recovery_digest(c) for c in codes]})
-                return {"enabled": True, "recovery_codes": codes}
+            if step is None:
+                return None
+            codes = credentials.new_recovery_codes(self.config.recovery_codes)
+            await store.update_user(conn, uid, {
+                "mfa_enabled": True, "mfa_last_step": step,
+                "recovery_codes": [credentials.recovery_digest(c) for c in codes]})
+            return {"enabled": True, "recovery_codes": codes}
+
+        confirmed = await self._tx(confirm)
+        if confirmed is not None:
+            return confirmed
         await self._fail(uid, error=InvalidMfaCode)
 
     @rpc(feature="mfa")
@@ -540,7 +625,9 @@ class Accounts:
         check_code = await access.self_or_allowed(caller, user_id, "auth:user:write",
                                                   lambda: self._user(user_id)) is None
         uid = _uuid(user_id)
-        async with self._acquire() as conn, conn.transaction():
+        decrypted: dict[str, str] = {}
+
+        async def disable(conn: asyncpg.Connection) -> bool:
             user = await store.user_secrets(conn, uid, lock=True)
             if user is None:
                 raise UserNotFound(user_id=str(user_id))
@@ -549,12 +636,14 @@ class Accounts:
             if check_code:
                 self._refuse_locked(user)
             ok = not check_code or not user["mfa_enabled"] or \
-                await self._check_second_factor(conn, user, code) is not None
+                await self._check_second_factor(conn, user, code, decrypted) is not None
             if ok:
                 await store.update_user(conn, uid, {"mfa_enabled": False, "mfa_secret": None,
                                                     "mfa_last_step": 0, "recovery_codes": []})
-                return
-        await self._fail(uid, error=InvalidMfaCode)
+            return ok
+
+        if not await self._tx(disable):
+            await self._fail(uid, error=InvalidMfaCode)
 
     # -- health -------------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:

@@ -12,6 +12,9 @@ Guarantees and caveats
 - Unknown id, wrong secret and disabled client are one error (``auth-invalid-client``).
 - Managing clients needs ``auth:client:*`` on the client's tenant, and granting it roles needs
   ``auth:role:assign`` (see :mod:`aria_actors.auth.access`), checked here for every caller.
+- Creating a client in a tenant and listing one tenant's clients run in a tenant transaction
+  (row-level security, auth migration 0003): they reach no other tenant's client whatever their
+  WHERE clause. A client found by id (managing it, its credentials) is found across tenants.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class MachineClients:
     """Mixed into the service next to :class:`~aria_actors.auth.accounts.Accounts` (same pool,
     aria_security client, settings and role table)."""
 
-    # set by Accounts, which also provides _acquire()
+    # set by Accounts, which also provides _acquire() and _tx()
     _security: SecurityClient
     config: Any
     roles: frozenset[str]
@@ -70,10 +73,12 @@ class MachineClients:
         if not roles:
             raise InvalidUser("a client needs at least one role", field="roles")
         secret = credentials.new_secret(SECRET_PREFIX)
+        tenant = fields.check_tenant(tenant)
         try:
-            async with self._acquire() as conn:  # type: ignore[attr-defined]
-                row = await store.insert_client(conn, tenant=fields.check_tenant(tenant), name=name,
-                                                secret_digest=credentials.digest(secret), roles=roles)
+            row = await self._tx(  # type: ignore[attr-defined]
+                lambda conn: store.insert_client(conn, tenant=tenant, name=name,
+                                                 secret_digest=credentials.digest(secret), roles=roles),
+                tenant=tenant)
         except asyncpg.UniqueViolationError:
             raise ClientExists(f"client {name!r} already exists in tenant {tenant!r}", name=name) from None
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
@@ -82,8 +87,12 @@ class MachineClients:
     async def list_clients(self, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
         """Clients of ``tenant``; without one, of every tenant (an ``@any`` caller) or the caller's own."""
         tenant = access.listable_tenant(caller, "auth:client:list", "client", tenant)
-        async with self._acquire() as conn:  # type: ignore[attr-defined]
-            return [_public(r) for r in await store.list_clients(conn, tenant)]
+        if tenant is not None:
+            fields.check_tenant(tenant)
+        # One tenant: confined to its rows. None (every tenant, an @any caller): as the service.
+        rows = await self._tx(lambda conn: store.list_clients(conn, tenant),  # type: ignore[attr-defined]
+                              tenant=tenant, readonly=True)
+        return [_public(r) for r in rows]
 
     @rpc("auth:client:read", feature="service-auth")
     async def get_client(self, caller: Principal, client_id: str) -> dict[str, Any]:

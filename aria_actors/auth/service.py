@@ -48,7 +48,6 @@ class AuthService(MachineClients, Accounts, Service):
         Service.__init__(self, settings)
         Accounts.__init__(self, None, None, auth_settings or settings.auth)
         self._pruner: asyncio.Task[None] | None = None
-        self._db: Database | None = None
 
     async def start(self, deps: Deps) -> None:
         await Service.start(self, deps)
@@ -64,19 +63,20 @@ class AuthService(MachineClients, Accounts, Service):
             with contextlib.suppress(Exception):
                 await (await opening).close()
             raise
-        self._db = await opening
-        self._attach(self._db.pool, security, roles)
+        # The Database, not its raw pool: transactions are retried and typed through it.
+        self._attach(await opening, security, roles)
         self._pruner = periodic(self.config.prune_interval_s, self.prune, what="pruning ended sessions", log=log)
 
     async def stop(self) -> None:
         await stop_task(self._pruner)
         self._pruner = None
-        db, self._db, self.pool = self._db, None, None
+        db, self.db = self.db, None
         if db is not None:
             await db.close()
 
     async def health(self) -> Health:
-        if self.pool is None:
+        db = self.db
+        if db is None:
             return Health(Status.STARTING, "not started")
         t0 = time.perf_counter()
         try:
@@ -84,6 +84,7 @@ class AuthService(MachineClients, Accounts, Service):
         except Exception as exc:
             return Health(Status.FAILED, f"database unreachable: {type(exc).__name__}: {exc}")
         details = {"db_ping_ms": round((time.perf_counter() - t0) * 1000, 2), **counts,
-                   "pool": {"size": self.pool.get_size(), "idle": self.pool.get_idle_size()},
+                   "pool": {"size": db.pool.get_size(), "idle": db.pool.get_idle_size(),
+                            "retries": db.retries},
                    "missing": list(self.spec.missing)}
         return Health(Status.READY, f"{counts['users']} users, {counts['open_sessions']} open sessions", details)

@@ -277,6 +277,9 @@ async def migrate_up(
     ``target`` stops at that version (only meaningful for one service). Returns what this call
     applied, in order; [] when everything was already applied.
     """
+    if services is not None and _folder("aria_data", root).is_dir():
+        # Every service's migrations may call aria_data's functions (tenant isolation).
+        services = [*services, "aria_data"]
     names = ordered_services(services, root)
     files = {s: discover(s, root) for s in names}
     done: list[Applied] = []

@@ -2,6 +2,8 @@
 
 ``await run_transaction(source, fn)`` calls ``await fn(conn)`` inside a transaction and returns
 its result. ``source`` is an asyncpg pool (a connection is acquired per attempt) or connection.
+Services call it through :meth:`aria_actors.data.pool.Database.transaction` (the pool's retry
+settings, retry counter, timing and typed connection loss).
 
 Guarantees and caveats:
 - Retried: SQLSTATE 40001 (serialization_failure) and 40P01 (deadlock_detected), both rolled back
@@ -13,7 +15,11 @@ Guarantees and caveats:
   aborts the whole outer transaction, so only the outermost level can retry.
 - Connection loss is not retried: whether the COMMIT happened is unknown. It surfaces as
   :class:`DatabaseUnreachable`; the caller decides (idempotent writes may simply try again).
-- ``tenant`` runs the transaction as that tenant (``tenancy.set_tenant``).
+- ``fn`` may run more than once: it must not touch anything outside the database that a repeat
+  would change again (a call to another service, a counter, a mutation of its caller's state)
+  unless that effect is harmless to repeat. Return what the caller acts on after the commit.
+- ``tenant`` runs the transaction as that tenant (``tenancy.set_tenant``): row-level security
+  confines it to the tenant's rows. Without ``tenant`` nothing confines it (see tenancy).
 """
 
 from __future__ import annotations

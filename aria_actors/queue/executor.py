@@ -15,11 +15,12 @@ Guarantees and caveats:
 - Pausing a queue stops fetching; running jobs finish. Concurrency changes apply at the next fetch.
 - Cancelling an executing job cancels its asyncio task (a thread running a plain function cannot
   be stopped: the attempt ends ``cancelled`` but the thread runs on).
-- The executor's own writes (claims, outcomes, heartbeats, staging) use
-  ``synchronous_commit=off``: a database crash may forget the last few hundred milliseconds of
-  them, which at-least-once already covers (a forgotten claim leaves the job available, a
-  forgotten outcome leaves it executing until the lifeline). Inserts by producers are not
-  affected. ``async_commit=False`` turns this off.
+- Every write is durable before it is acknowledged (the server's ``synchronous_commit``).
+  ``async_commit=True`` (setting ``[queue] async_commit``) is the faster mode: the executor's own
+  writes (claims, outcomes, heartbeats, staging) then use ``synchronous_commit=off``, and a
+  database crash may forget their last few hundred milliseconds: a forgotten claim leaves the
+  job available, a forgotten outcome runs the job again after the lifeline rescues it (its
+  completion was reported but is lost). Inserts by producers are never affected.
 - ``stop()`` stops fetching, waits up to ``grace`` seconds for running jobs, then cancels the rest
   and records them as failed attempts (retryable) so nothing waits for the lifeline.
 """
@@ -37,7 +38,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aria_actors.data.pool import Database, connect_one
 from aria_actors.queue.jobs import Cancel, Discard, Job, Snooze, default_backoff
@@ -45,6 +46,9 @@ from aria_actors.queue.metrics import Latency
 from aria_actors.queue.plugins import stage
 from aria_actors.queue.registry import Registry, default_registry
 from aria_actors.queue.sql import q
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("aria.queue.executor")
 JOBS_CHANNEL = "aria_queue_jobs"
@@ -73,7 +77,7 @@ class Executor:
     def __init__(self, dsn: str, queues: dict[str, int], *, registry: Registry | None = None,
                  node: str | None = None, poll_interval: float = 1.0,
                  heartbeat_interval: float = 1.0, stage_interval: float | None = 1.0,
-                 pool_size: int = 4, async_commit: bool = True) -> None:
+                 pool_size: int = 4, async_commit: bool = False) -> None:
         self.dsn = dsn
         self.registry = registry or default_registry
         self.node = node or f"{socket.gethostname()}:{os.getpid()}"
@@ -309,11 +313,17 @@ class Executor:
         self._ack_idle.clear()
         for k in batches:
             self._acks[k] = []
+
+        async def write(conn: asyncpg.Connection) -> None:
+            for kind, rows in batches.items():
+                cols = [list(c) for c in zip(*rows, strict=True)]
+                await conn.execute(q(f"ack_{kind}"), *cols, self.uuid)
+
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                for kind, rows in batches.items():
-                    cols = [list(c) for c in zip(*rows, strict=True)]
-                    await conn.execute(q(f"ack_{kind}"), *cols, self.uuid)
+            # One transaction for every kind of outcome, retried (bounded) on a deadlock: the acks
+            # and a rescue or cancel running at the same moment may lock the same job rows in
+            # another order. Only database writes, so re-running them is safe.
+            await self._db.transaction(write)  # type: ignore[union-attr]  # open between start and stop
         except BaseException:
             for k, rows in batches.items():  # keep them for the next flush
                 self._acks[k][:0] = rows

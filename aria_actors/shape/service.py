@@ -164,7 +164,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             dsn = await data.dsn(ME)
             await data.migrate(ME, SPEC.name)
             self._db = await Database.connect(dsn, name=SPEC.name, min_size=1, max_size=4)
-            self._store = ShapeStore(self._db.pool)
+            self._store = ShapeStore(self._db)
             for body in await self._store.templates():
                 try:
                     self._register(Template.parse(body))

@@ -19,22 +19,31 @@ Guarantees and caveats
   parent, enqueuer): only their results are registered as model versions.
 - ``add_counts`` adds counter deltas (never absolute values), so flushing twice the same delta
   counts it twice: the caller takes each delta once (``TrafficSplit.take_unflushed``).
-- Needs an ``asyncpg`` pool on a database where aria_shape's migrations were applied.
+- Every multi-statement write is one ``Database.transaction``: read committed (``evolve``'s row
+  lock orders concurrent evolutions) and retried, bounded, on a deadlock or serialization
+  failure. A retried ``evolve`` calls ``update`` again on the body it then reads, so ``update``
+  must be pure (the service's is: it validates and returns a new body).
+- Needs aria_data's ``Database`` (or a bare asyncpg pool, whose transactions are retried the same
+  way without the Database's counters) on a database where aria_shape's migrations were applied.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 
+from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
+from aria_actors.data.transactions import Isolation, run_transaction
 from aria_actors.runtime.errors import NotFound
 from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion
 
 q = queries("aria_actors.shape", "store")
+T = TypeVar("T")
 
 
 def _model_row(r: Any) -> dict[str, Any]:
@@ -44,10 +53,16 @@ def _model_row(r: Any) -> dict[str, Any]:
 
 
 class ShapeStore:
-    """Queries over one asyncpg pool."""
+    """Queries over aria_data's ``Database`` (or a bare asyncpg pool)."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, db: Database | asyncpg.Pool) -> None:
+        self.pool: Any = db  # both answer execute/fetch/fetchrow/fetchval alike
+
+    async def _transaction(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *,
+                           isolation: Isolation = "read_committed", readonly: bool = False) -> T:
+        if isinstance(self.pool, Database):
+            return await self.pool.transaction(fn, isolation=isolation, readonly=readonly)
+        return await run_transaction(self.pool, fn, isolation=isolation, readonly=readonly)
 
     async def put_template(self, name: str, body: dict[str, Any]) -> None:
         await self.pool.execute(q("put_template"), name, json.dumps(body))
@@ -57,16 +72,20 @@ class ShapeStore:
 
     async def create_character(self, body: dict[str, Any], change: str) -> dict[str, Any]:
         cid = uuid.uuid4()
-        async with self.pool.acquire() as conn, conn.transaction():
+
+        async def insert(conn: asyncpg.Connection) -> Any:
             await conn.execute(q("insert_character"), cid, body["template"], body.get("name", ""))
-            at = await conn.fetchval(q("insert_version"), cid, 1, json.dumps(body), change)
+            return await conn.fetchval(q("insert_version"), cid, 1, json.dumps(body), change)
+
+        at = await self._transaction(insert)
         return {"id": str(cid), "version": 1, "character": body, "change": change,
                 "created_at": at.isoformat()}
 
     async def evolve(self, character_id: str, update: Any, change: str) -> dict[str, Any]:
         """New version of a character: ``update(current_body) -> new_body`` runs under the row lock."""
         cid = _uuid(character_id)
-        async with self.pool.acquire() as conn, conn.transaction():
+
+        async def append(conn: asyncpg.Connection) -> tuple[dict[str, Any], int, Any]:
             row = await conn.fetchrow(q("lock_character"), cid)
             if row is None:
                 raise NotFound(f"no character {character_id}", character_id=character_id)
@@ -75,6 +94,9 @@ class ShapeStore:
             version = row["version"] + 1
             at = await conn.fetchval(q("insert_version"), cid, version, json.dumps(body), change)
             await conn.execute(q("bump_version"), cid, version, body.get("name", ""))
+            return body, version, at
+
+        body, version, at = await self._transaction(append)
         return {"id": character_id, "version": version, "character": body, "change": change,
                 "created_at": at.isoformat()}
 
@@ -139,11 +161,18 @@ class ShapeStore:
     # -- serving: the served version, the A/B split and its metrics ---------------------------
     async def serving(self) -> dict[str, Any] | None:
         """``{version, weights: [(version, weight), ...] | None, seed, metrics}``, None if never set."""
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        async def read(conn: asyncpg.Connection) -> tuple[Any, dict[str, Any]]:
             row = await conn.fetchrow(q("serving"))
             if row is None:
-                return None
-            metrics = {r["version"]: dict(r) for r in await conn.fetch(q("ab_metrics"))}
+                return None, {}
+            return row, {r["version"]: dict(r) for r in await conn.fetch(q("ab_metrics"))}
+
+        # Repeatable read: both reads see one snapshot, so the metrics belong to the split read
+        # (a set_serving committing between them would have reset them). Being read-only, it
+        # writes no row a concurrent writer could make fail to serialise.
+        row, metrics = await self._transaction(read, isolation="repeatable_read", readonly=True)
+        if row is None:
+            return None
         weights = json.loads(row["weights"]) if row["weights"] is not None else None
         return {"version": row["version"], "seed": row["seed"], "metrics": metrics,
                 "weights": [(str(v), float(w)) for v, w in weights] if weights is not None else None}
@@ -152,11 +181,14 @@ class ShapeStore:
         """Serve ``version``, with the A/B split ``weights`` (in routing order) or none; the
         split's metrics start again from zero."""
         pairs = json.dumps([[v, w] for v, w in weights.items()]) if weights is not None else None
-        async with self.pool.acquire() as conn, conn.transaction():
+
+        async def put(conn: asyncpg.Connection) -> None:
             await conn.execute(q("put_serving"), version, pairs, seed)
             await conn.execute(q("clear_ab_metrics"))
             if weights:
                 await conn.execute(q("insert_ab_versions"), list(weights))
+
+        await self._transaction(put)
 
     async def add_counts(self, deltas: dict[str, Any]) -> None:
         """Add ``{version: VersionMetrics}`` request/token/second deltas to the split's metrics."""

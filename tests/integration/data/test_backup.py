@@ -45,7 +45,7 @@ async def test_backup_restore_roundtrip(data_database: str, postgres_dsn: str, t
             assert await fingerprint(dst) == before
             states = [(s.service, s.version, s.state) for s in await migration_status(dst, ["data"])]
             assert states == [("aria_data", 1, "applied"), ("aria_data", 2, "applied"),
-                              ("aria_data", 3, "applied")]
+                              ("aria_data", 3, "applied"), ("aria_data", 4, "applied")]
             with pytest.raises(BackupError, match="empty database"):
                 await restore(dst, target_dsn, tmp_path / "db.dump")
         finally:

@@ -49,7 +49,7 @@ async def test_url_mode_health_migrations_and_router(fresh_database: str, tmp_pa
         assert await data.migrate(QUEUE, "aria_queue") == []  # applied at start already
         states = await data.migrate_status(QUEUE, ["aria_data"])
         assert [(s["version"], s["state"]) for s in states] == [(1, "applied"), (2, "applied"),
-                                                                   (3, "applied")]
+                                                                   (3, "applied"), (4, "applied")]
         assert d["partition_maintenance"]["created"] == []
         assert (await data.maintain_partitions(Principal.operator()))["dropped"] == []
         with pytest.raises(Forbidden):  # a service token reads and writes, but gets no credentials

@@ -10,8 +10,10 @@ import asyncpg
 import pytest
 
 from aria_actors.data.errors import TenantRequired
+from aria_actors.data.migrations import migrate_down, migrate_up
 from aria_actors.data.pool import Database
 from aria_actors.data.tenancy import current_tenant, set_tenant
+from aria_actors.data.transactions import run_transaction
 
 SCHEMA = """
 CREATE SCHEMA aria_notes;
@@ -90,7 +92,7 @@ async def test_tenant_cannot_update_or_delete_other_rows(notes_dsn: str) -> None
         assert [r["body"] for r in rows] == ["B note 0", "B note 1", "B note 2"]
 
 
-async def test_no_tenant_sees_nothing(notes_dsn: str) -> None:
+async def test_the_tenant_role_without_a_tenant_sees_nothing(notes_dsn: str) -> None:
     async with _open(notes_dsn) as db:
         async def _as_tenant_role(conn: asyncpg.Connection) -> int:
             await conn.execute("SET LOCAL ROLE aria_tenant")
@@ -106,26 +108,75 @@ async def test_no_tenant_sees_nothing(notes_dsn: str) -> None:
         assert tenant is None and user != "aria_tenant"
 
 
-async def test_owner_without_superuser_is_bound_too(notes_dsn: str) -> None:
+async def test_a_non_superuser_owner_sees_every_row_and_its_tenant_transactions_only_theirs(notes_dsn: str) -> None:
     async with _open(notes_dsn) as db:
-        # FORCE ROW LEVEL SECURITY: even the table's (non-superuser) owner sees nothing without a tenant.
-        # Roles are cluster-wide and the session server is shared: create it once.
-        await db.execute("DO $$ BEGIN CREATE ROLE notes_owner LOGIN; "
-                         "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
-        await db.execute("GRANT USAGE ON SCHEMA aria_notes, aria_data TO notes_owner")
+        # The policy binds aria_tenant only (migration 0004): the table's owner, a plain role on an
+        # external server, does a service's cross-tenant work outside a tenant transaction, like
+        # the embedded server's superuser, and its tenant transactions are confined like theirs.
+        # Roles are cluster-wide and the session server is shared: create them once.
+        for role in ("notes_owner LOGIN", "notes_reader LOGIN"):
+            await db.execute(f"DO $$ BEGIN CREATE ROLE {role} NOSUPERUSER NOBYPASSRLS; "
+                             "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
+        await db.execute("GRANT aria_tenant TO notes_owner")  # to SET ROLE aria_tenant
+        await db.execute("GRANT USAGE ON SCHEMA aria_notes, aria_data TO notes_owner, notes_reader")
+        await db.execute("GRANT SELECT ON aria_notes.notes TO notes_reader")
         await db.execute("ALTER TABLE aria_notes.notes OWNER TO notes_owner")
         base, _, rest = notes_dsn.partition("://")
         _userinfo, _, hostpart = rest.rpartition("@")
-        owner_dsn = f"{base}://notes_owner@{hostpart}"
-        conn = await asyncpg.connect(owner_dsn)
+        owner = await asyncpg.connect(f"{base}://notes_owner@{hostpart}")
+        reader = await asyncpg.connect(f"{base}://notes_reader@{hostpart}")
         try:
-            assert await conn.fetchval("SELECT count(*) FROM aria_notes.notes") == 0
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('aria.tenant_id', 'B', true)")
-                assert await conn.fetchval("SELECT count(*) FROM aria_notes.notes") == 3
+            assert not await owner.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert await owner.fetchval("SELECT count(*) FROM aria_notes.notes") == 6
+
+            async def _as_b(conn: asyncpg.Connection) -> list[str]:
+                rows = await conn.fetch("SELECT tenant_id FROM aria_notes.notes WHERE true")
+                await conn.execute("UPDATE aria_notes.notes SET body = 'pwned' WHERE tenant_id = 'A'")
+                return [r["tenant_id"] for r in rows]
+
+            assert await run_transaction(owner, _as_b, tenant="B") == ["B", "B", "B"]
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await run_transaction(owner, lambda c: c.execute(
+                    "INSERT INTO aria_notes.notes (tenant_id, body) VALUES ('A', 'x')"), tenant="B")
+            # The tenant setting without the role switch is no tenant transaction: nothing changes.
+            async with owner.transaction():
+                await owner.execute("SELECT set_config('aria.tenant_id', 'B', true)")
+                assert await owner.fetchval("SELECT count(*) FROM aria_notes.notes") == 6
+            # A role that is neither owner nor superuser meets no policy: no row, even granted.
+            assert await reader.fetchval("SELECT count(*) FROM aria_notes.notes") == 0
         finally:
-            await conn.close()
+            await owner.close()
+            await reader.close()
             await db.execute("ALTER TABLE aria_notes.notes OWNER TO CURRENT_USER")
+        assert await db.fetchval("SELECT count(*) FROM aria_notes.notes WHERE body = 'pwned'") == 0
+
+
+async def test_tables_isolated_before_0004_get_the_tenant_role_policy(fresh_database: str) -> None:
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await migrate_up(conn, ["aria_data"], target=3)
+        await conn.execute(SCHEMA)  # 0001's enable_tenant_isolation: FORCEd, for every role
+        assert await _policy(conn) == (True, ["public"])
+        await migrate_up(conn, ["aria_data"])
+        assert await _policy(conn) == (False, ["aria_tenant"])
+        await conn.execute("CREATE TABLE aria_notes.tags (id int, owner text NOT NULL)")
+        await conn.execute("SELECT aria_data.enable_tenant_isolation('aria_notes.tags', 'owner')")
+        assert await conn.fetchval("SELECT qual FROM pg_policies WHERE tablename = 'tags'") == \
+            "(owner = aria_data.current_tenant())"
+        await conn.execute("SELECT aria_data.disable_tenant_isolation('aria_notes.tags')")
+        assert not await conn.fetchval("SELECT relrowsecurity FROM pg_class WHERE oid = 'aria_notes.tags'::regclass")
+        assert not await conn.fetchval("SELECT has_table_privilege('aria_tenant', 'aria_notes.tags', 'SELECT')")
+        await migrate_down(conn, "aria_data", steps=1)
+        assert await _policy(conn) == (True, ["public"])
+    finally:
+        await conn.close()
+
+
+async def _policy(conn: asyncpg.Connection) -> tuple[bool, list[str]]:
+    """(FORCEd?, the roles of its policy) of aria_notes.notes."""
+    force = await conn.fetchval("SELECT relforcerowsecurity FROM pg_class WHERE oid = 'aria_notes.notes'::regclass")
+    roles = await conn.fetchval("SELECT roles FROM pg_policies WHERE tablename = 'notes'")
+    return force, list(roles)
 
 
 async def test_tenant_required(notes_dsn: str) -> None:
