@@ -209,9 +209,11 @@ async def run(args: argparse.Namespace, dsn_aria: str, dsn_peer: str) -> None:
     a, p = results["aria"], results["procrastinate"]
     print(f"# {args.jobs} jobs per backlog, concurrency {args.concurrency}, {args.samples} "
           f"idle pick-up samples, one process, PostgreSQL from pgserver")
-    aria_commit = "off (executor writes only: --async-commit)" if args.async_commit else "on"
-    print(f"# durability: aria synchronous_commit={aria_commit}, procrastinate synchronous_commit=on"
-          + ("  <- NOT equal guarantees" if args.async_commit else " (equal)"))
+    aria_commit = ("off for outcomes too (--async-commit)" if args.async_commit else
+                   "on for enqueues and outcomes, off for claims and heartbeats (acknowledge nothing)")
+    print(f"# durability: aria synchronous_commit {aria_commit}; procrastinate on for every write"
+          + ("  <- NOT equal guarantees" if args.async_commit else
+             " (equal for what is acknowledged: an enqueued job and a completed one survive a crash)"))
     for key in a:
         higher_better = key.endswith("jobs_per_s")
         ratio = a[key] / p[key] if higher_better else p[key] / a[key]

@@ -15,12 +15,13 @@ Guarantees and caveats:
 - Pausing a queue stops fetching; running jobs finish. Concurrency changes apply at the next fetch.
 - Cancelling an executing job cancels its asyncio task (a thread running a plain function cannot
   be stopped: the attempt ends ``cancelled`` but the thread runs on).
-- Every write is durable before it is acknowledged (the server's ``synchronous_commit``).
-  ``async_commit=True`` (setting ``[queue] async_commit``) is the faster mode: the executor's own
-  writes (claims, outcomes, heartbeats, staging) then use ``synchronous_commit=off``, and a
-  database crash may forget their last few hundred milliseconds: a forgotten claim leaves the
-  job available, a forgotten outcome runs the job again after the lifeline rescues it (its
-  completion was reported but is lost). Inserts by producers are never affected.
+- A job's outcome is durable (``synchronous_commit=on``) before the flush returns. Claims,
+  heartbeats and staging, which acknowledge nothing, commit without waiting for the WAL flush: a
+  database crash may forget their last few hundred milliseconds (a forgotten claim leaves the job
+  available; WAL is flushed in order, so a durable outcome also makes its claim durable).
+  ``async_commit=True`` (setting ``[queue] async_commit``) is the faster mode: outcomes too skip
+  the flush, and a crash may forget a reported completion, so the job runs again after the
+  lifeline rescues it. Inserts by producers are never affected.
 - ``stop()`` stops fetching, waits up to ``grace`` seconds for running jobs, then cancels the rest
   and records them as failed attempts (retryable) so nothing waits for the lifeline.
 """
@@ -106,12 +107,14 @@ class Executor:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        # Claims, outcomes and heartbeats commit without waiting for the WAL flush: if the database
-        # crashes, a lost claim leaves the job available and a lost outcome leaves it executing
-        # until the lifeline returns it, so at-least-once holds and no commit waits on fsync.
+        # Claims, heartbeats and staging commit without waiting for the WAL flush: none of them is
+        # an acknowledgement, and losing one to a database crash is safe (a lost claim leaves the
+        # job available, a lost heartbeat is renewed within a second, lost staging is redone).
+        # Outcomes wait for it (durable_commit) unless async_commit; WAL is flushed in order, so
+        # a durable outcome also makes its job's earlier claim durable.
         self._db = await Database.connect(
             self.dsn, name="aria_queue.executor", min_size=2, max_size=self.pool_size,
-            server_settings={"synchronous_commit": "off"} if self.async_commit else None)
+            server_settings={"synchronous_commit": "off"})
         self._pool = self._db.pool
         async with self._pool.acquire() as conn:
             for st in self.queues.values():
@@ -315,6 +318,8 @@ class Executor:
             self._acks[k] = []
 
         async def write(conn: asyncpg.Connection) -> None:
+            if not self.async_commit:
+                await conn.execute(q("durable_commit"))
             for kind, rows in batches.items():
                 cols = [list(c) for c in zip(*rows, strict=True)]
                 await conn.execute(q(f"ack_{kind}"), *cols, self.uuid)

@@ -35,6 +35,11 @@ FROM next WHERE j.id = next.id
 RETURNING j.id, j.queue, j.worker, j.args, j.meta, j.tags, j.priority, j.attempt, j.max_attempts,
           j.inserted_at, j.scheduled_at, j.attempted_at, j.enqueued_by
 
+-- name: durable_commit
+-- The executor's connections commit claims, heartbeats and staging without waiting for the WAL
+-- flush; an outcome transaction waits for it (and so flushes every earlier claim with it).
+SET LOCAL synchronous_commit TO on;
+
 -- name: ack_completed
 -- Every ack names the producer and attempt that claimed the job, so the late ack of a node the
 -- lifeline gave up on changes nothing once the job was rescued or claimed again.

@@ -47,3 +47,32 @@ async def test_a_deadlocked_ack_is_retried_and_lands_once(queue_pool, queue_dsn,
         assert len((await admin.get_job(queue_pool, bad.id)).errors) == 1
     finally:
         await ex.stop(grace=0.5)
+
+
+@pytest.mark.parametrize("async_commit, outcome_commit", [(False, "on"), (True, "off")])
+async def test_outcomes_wait_for_the_wal_flush_and_claims_do_not(queue_pool, queue_dsn, async_commit,
+                                                                  outcome_commit) -> None:
+    """Durable by default: the outcome transaction runs with synchronous_commit on, while the
+    executor's other writes (claims, heartbeats), which acknowledge nothing, skip the flush."""
+    ex = Executor(queue_dsn, {"acks": 2}, registry=reg, poll_interval=0.2, stage_interval=None,
+                  async_commit=async_commit)
+    await ex.start()
+    seen: list[str] = []
+    run = ex._db.transaction  # type: ignore[union-attr]
+
+    async def spying(fn, **kw):
+        async def body(conn):
+            out = await fn(conn)
+            seen.append(await conn.fetchval("SHOW synchronous_commit"))
+            return out
+        return await run(body, **kw)
+
+    ex._db.transaction = spying  # type: ignore[union-attr,method-assign]
+    try:
+        job = await producer.enqueue(queue_pool, "echo", {"n": 2}, registry=reg)
+        await wait_states(queue_pool, [job.id], {"completed"})
+        await ex.drain()
+        assert seen and set(seen) == {outcome_commit}
+        assert await ex._pool.fetchval("SHOW synchronous_commit") == "off"  # claims, heartbeats
+    finally:
+        await ex.stop(grace=0.5)
