@@ -42,6 +42,7 @@ from aria_actors.queue.jobs import JobState
 from aria_actors.queue.producer import NewJob, build, insert
 from aria_actors.queue.registry import Registry
 from aria_actors.queue.sql import q
+from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
 
 log = logging.getLogger("aria.queue.plugins")
@@ -110,14 +111,29 @@ class Cron:
         self.catch_up = catch_up
         self.enqueued_by = enqueued_by or Principal.operator()
 
+    def check(self) -> None:
+        """Refuse, at start, an entry whose job could never be built (an unknown worker, a service
+        method that is not a job): found in the first tick, it would fail every later one."""
+        for e in self.entries:
+            try:
+                build(e.worker, e.args, registry=self.registry, enqueued_by=self.enqueued_by,
+                      **e.options)
+            except AriaError as exc:
+                raise InvalidCron(f"cron entry {e.key!r} (ARIA_QUEUE_CRON): {exc.message}",
+                                  entry=e.key) from None
+
     def due(self, now: datetime) -> list[NewJob]:
         jobs = []
         for e in self.entries:
             slot = e.last_slot(now)
             if (now - slot).total_seconds() > self.catch_up:
                 continue
-            new = build(e.worker, e.args, registry=self.registry, enqueued_by=self.enqueued_by,
-                        **e.options)
+            try:
+                new = build(e.worker, e.args, registry=self.registry, enqueued_by=self.enqueued_by,
+                            **e.options)
+            except AriaError as exc:  # one entry gone bad (a worker module unloaded) spares the rest
+                log.error("cron entry %s skipped: %s", e.key, exc.message)
+                continue
             meta = {**json.loads(new.meta_json), "cron": e.key, "cron_slot": slot.isoformat()}
             jobs.append(NewJob(
                 worker=new.worker, args_json=new.args_json, queue=new.queue, priority=new.priority,

@@ -118,6 +118,8 @@ class QueueService(Service):
         self._pool = self._database.pool
         c = self.config
         cron = Cron([CronEntry(e.expression, e.worker, e.args, e.name) for e in c.cron]) if c.cron else None
+        if cron is not None:
+            cron.check()
         self._plugins = PluginRunner(self.dsn, self._pool, PluginConfig(
             prune_retention=c.prune_retention_s, prune_interval=c.prune_interval_s,
             rescue_after=c.rescue_after_s, rescue_interval=c.rescue_interval_s,

@@ -53,7 +53,7 @@ class QueueAPI(Section):
 
     @route("POST", "/v1/queue/jobs/retry")
     def retry(self, ids: list[int]) -> dict[str, Any]:
-        """Make failed jobs available again: ``{"retried": n}``."""
+        """Make failed jobs available again: ``{"retried": [ids made available]}``."""
         return Req(json={"ids": ids})
 
     @route("POST", "/v1/queue/jobs/cancel")

@@ -367,3 +367,21 @@ def test_the_real_job_targets_refuse_enqueuers_without_their_permission(worker, 
     allowed = producer.build(worker, args, registry=Registry(), enqueued_by=Principal.operator(),
                              gate=Gate(DEFAULT_ROLES))
     assert allowed.worker == worker
+
+
+def test_a_cron_entry_that_can_never_be_a_job_is_refused_at_start_and_skipped_later(caplog) -> None:
+    bad = CronEntry("* * * * *", "service:aria_engine.list_domains", {}, "bad")
+    reg = Registry()
+
+    @reg.worker(name="fine", queue="cron")
+    async def fine(job):
+        return None
+
+    good = CronEntry("* * * * *", "fine", {}, "good")
+    with pytest.raises(InvalidCron) as caught:
+        Cron([good, bad], registry=reg).check()
+    assert "'bad'" in caught.value.message and "ARIA_QUEUE_CRON" in caught.value.message
+    Cron([good], registry=reg).check()
+    jobs = Cron([bad, good], registry=reg).due(datetime.now(UTC))
+    assert [j.worker for j in jobs] == ["fine"]
+    assert "cron entry bad skipped" in caplog.text
