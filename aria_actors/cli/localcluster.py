@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -277,7 +278,8 @@ class ClusterUnreachable(AriaError):
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail in seconds, naming the setting, when a host:port GCS address does not answer."""
+    """Fail within seconds (the connect timeout, plus the name lookup), naming the setting, when a
+    host:port GCS address does not answer."""
     host, sep, port = address.rpartition(":")
     if not sep or "://" in address or not port.isdigit():
         return  # "auto", ray://...: Ray resolves those itself
@@ -292,26 +294,45 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 def cluster_token_path(settings: AriaSettings) -> Path:
-    """Where the token of the cluster at ARIA_RAY_ADDRESS is, in the order Ray reads it."""
-    given = settings.ray_token_path or os.environ.get("RAY_AUTH_TOKEN_PATH", "")
-    candidates = [Path(given).expanduser()] if given else []
-    if os.environ.get("RAY_AUTH_TOKEN"):
-        # The value itself: kept in a 0600 file of this home so every process gets it by path.
-        own = settings.home / "ray" / "cluster_token"
-        own.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(os.environ["RAY_AUTH_TOKEN"].strip())
-        candidates.append(own)
-    candidates.append(Path.home() / ".ray" / "auth_token")
-    for path in candidates[:1] if given else candidates:
+    """Where the token of the cluster at ARIA_RAY_ADDRESS is: ARIA_RAY_TOKEN_PATH, then Ray's own
+    order (the RAY_AUTH_TOKEN value, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)."""
+    if settings.ray_token_path:
+        candidates = [Path(settings.ray_token_path).expanduser()]
+    else:
+        candidates = []
+        if os.environ.get("RAY_AUTH_TOKEN"):
+            candidates.append(_token_file(settings.home / "ray", os.environ["RAY_AUTH_TOKEN"].strip()))
+        if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+            candidates.append(Path(os.environ["RAY_AUTH_TOKEN_PATH"]).expanduser())
+        candidates.append(Path.home() / ".ray" / "auth_token")
+    for path in candidates:
         if path.is_file():
             return path
-    looked = ", ".join(str(p) for p in (candidates[:1] if given else candidates))
+    looked = ", ".join(str(p) for p in candidates)
     raise NoClusterToken(
         f"joining the Ray cluster at {settings.ray_address} needs that cluster's token (Ray's token "
         f"authentication is on); none found at {looked}. Set ARIA_RAY_TOKEN_PATH to the file the "
         "cluster was started with (`ray get-auth-token` prints it on the head), or RAY_AUTH_TOKEN")
+
+
+def _token_file(folder: Path, token: str) -> Path:
+    """The RAY_AUTH_TOKEN value in a 0600 file of this home, so every process gets it by path.
+    Replaced atomically and only when it changed: a process reading it never sees it empty."""
+    path = folder / "cluster_token"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        if not path.is_symlink() and path.read_text() == token:
+            return path
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cluster_token-")  # 0600, never a symlink
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def marked_pids(env_entry: str) -> list[int]:

@@ -277,6 +277,7 @@ async def migrate_up(
     ``target`` stops at that version (only meaningful for one service). Returns what this call
     applied, in order; [] when everything was already applied.
     """
+    requested = None if services is None else {service_name(s) for s in services}
     if services is not None and _folder("aria_data", root).is_dir():
         # Every service's migrations may call aria_data's functions (tenant isolation).
         services = [*services, "aria_data"]
@@ -290,7 +291,8 @@ async def migrate_up(
         _verify(files, applied)
         for svc in names:
             for m in files[svc]:
-                if (svc, m.version) in applied or (target is not None and m.version > target):
+                beyond = target is not None and m.version > target and (requested is None or svc in requested)
+                if (svc, m.version) in applied or beyond:
                     continue
                 try:
                     async with conn.transaction():

@@ -131,8 +131,8 @@ class Cron:
             try:
                 new = build(e.worker, e.args, registry=self.registry, enqueued_by=self.enqueued_by,
                             **e.options)
-            except AriaError as exc:  # one entry gone bad (a worker module unloaded) spares the rest
-                log.error("cron entry %s skipped: %s", e.key, exc.message)
+            except Exception as exc:  # one entry gone bad (a worker module unloaded) spares the rest
+                log.error("cron entry %s skipped: %s", e.key, getattr(exc, "message", exc))
                 continue
             meta = {**json.loads(new.meta_json), "cron": e.key, "cron_slot": slot.isoformat()}
             jobs.append(NewJob(

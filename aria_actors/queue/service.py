@@ -113,13 +113,13 @@ class QueueService(Service):
         self.dsn = await data.dsn(ME)
         await data.migrate(ME, "aria_queue")
         self._load_worker_modules()
-        self._database = await Database.connect(self.dsn, name=SPEC.name, min_size=1,
-                                                max_size=self.config.pool_size)
-        self._pool = self._database.pool
         c = self.config
         cron = Cron([CronEntry(e.expression, e.worker, e.args, e.name) for e in c.cron]) if c.cron else None
         if cron is not None:
-            cron.check()
+            cron.check()  # before the pool opens: a refused start leaves nothing behind
+        self._database = await Database.connect(self.dsn, name=SPEC.name, min_size=1,
+                                                max_size=self.config.pool_size)
+        self._pool = self._database.pool
         self._plugins = PluginRunner(self.dsn, self._pool, PluginConfig(
             prune_retention=c.prune_retention_s, prune_interval=c.prune_interval_s,
             rescue_after=c.rescue_after_s, rescue_interval=c.rescue_interval_s,

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -53,6 +55,7 @@ from aria_actors.security.spec import SPEC
 from aria_actors.security.tokens import JwtSigner, JwtVerifier, mintable_claims
 
 T = TypeVar("T")
+log = logging.getLogger("aria.security")
 RENEW_EVERY_S = 3600.0
 JWKS_REFRESH_S = 30.0
 MAX_AUDIT = 1000
@@ -81,6 +84,7 @@ class SecurityService(OperationsMixin, Service):
         self._bao_lost_at: float | None = None
         self._repairs = 0
         self._repair_error = ""
+        self._repair_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, deps: Deps) -> None:
@@ -118,14 +122,18 @@ class SecurityService(OperationsMixin, Service):
     def _connect(self, url: str, token: str) -> None:
         """The admin client and what stands on it (secrets, JWT signer, verifier keys)."""
         cfg = self.config
-        self._client = make_client(url, token, cfg.request_timeout_s)
+        client = make_client(url, token, cfg.request_timeout_s)
+        secrets = Secrets(client)
+        signer = JwtSigner(secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
+                           cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
+        signer.ensure_key()
+        # Built first, swapped together: calls running meanwhile see the old set or the new one.
+        old, self._client, self._secrets, self._signer = self._client, client, secrets, signer
         self._renewed_at = time.monotonic()
-        self._secrets = Secrets(self._client)
         self._scoped.clear()  # per-service clients point at the old URL
-        self._signer = JwtSigner(self._secrets, cfg.jwt_key, cfg.jwt_issuer, cfg.jwt_default_ttl_s,
-                                 cfg.jwt_max_ttl_s, cfg.jwt_leeway_s)
-        self._signer.ensure_key()
         self._refresh_jwks()
+        if old is not None:
+            old.adapter.close()
 
     def _external_login(self, url: str) -> str:
         cfg = self.config
@@ -144,6 +152,8 @@ class SecurityService(OperationsMixin, Service):
         if not self._started or self._client is None:
             return Health(Status.STARTING, "not started")
         health = await asyncio.to_thread(self._probe)
+        if not self._started:  # stopped while probing: a dead process now is the stop's doing
+            return Health(Status.STOPPED, "stopped")
         repairing = self._repair is not None and not self._repair.done()
         if self._bao is not None and (repairing or health.details.get("process_running") is False):
             return self._repairing(health)
@@ -167,13 +177,20 @@ class SecurityService(OperationsMixin, Service):
         return Health(Status.DEGRADED, "embedded OpenBao process is not running; restarting it", details)
 
     def _respawn_openbao(self) -> None:
-        try:
-            self._bao.stop()  # reaps the dead process and its pid file
-            token = self._bao.start()
-            self._connect(self._bao.url, token)
-        except Exception as exc:  # reported by health; the grace period turns it into a restart
-            self._repair_error = f"{type(exc).__name__}: {exc}"[:500]
-            return
+        with self._repair_lock:
+            proc = self._bao.process
+            if not self._started or (proc is not None and proc.poll() is None):
+                return  # stopped meanwhile, or a stale probe: another repair already brought it back
+            try:
+                self._bao.stop()  # reaps the dead process and its pid file
+                token = self._bao.start()
+                self._connect(self._bao.url, token)
+            except Exception as exc:  # reported by health; the grace period turns it into a restart
+                # Health is public (/v1/services): the type there, the text (paths, log tail) in the log.
+                self._repair_error = type(exc).__name__
+                log.error("restarting the embedded OpenBao failed: %s", exc)
+                self._audit.record(ADMIN_ACTOR, "repair", self._bao.url, "error")
+                return
         self._repairs += 1
         self._repair_error = ""
         metrics.OPENBAO_REPAIRS.inc()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -49,7 +50,12 @@ class LocalStore(BlobStore):
         # N new chunks would cost N synchronous disk flushes.
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if _LIBC is None or _LIBC.syncfs(fd) != 0:
+            if _LIBC is None:
+                os.sync()
+            elif _LIBC.syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                if err not in (errno.ENOSYS, errno.EINVAL):  # EIO: a write-back failed, say so
+                    raise OSError(err, f"syncing the chunk store {self.root}: {os.strerror(err)}")
                 os.sync()
         finally:
             os.close(fd)

@@ -75,3 +75,18 @@ def test_the_local_head_is_loopback_by_default(no_ray_env) -> None:
     assert local.token_path == no_ray_env / "aria" / "ray" / "auth_token"
     wide = LocalCluster(_settings(no_ray_env, ray_node_ip="192.0.2.10"))
     assert LOOPBACK_ENV not in wide.ray_env()
+
+
+def test_the_token_value_is_written_atomically_and_never_through_a_symlink(no_ray_env, monkeypatch) -> None:
+    s = _settings(no_ray_env, ray_address="10.0.0.1:6379")
+    victim = no_ray_env / "victim"
+    victim.write_text("keep me")
+    folder = s.home / "ray"
+    folder.mkdir(parents=True)
+    (folder / "cluster_token").symlink_to(victim)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "env-token")
+    path = cluster_token_path(s)
+    assert victim.read_text() == "keep me" and not path.is_symlink()
+    assert path.read_text() == "env-token" and oct(path.stat().st_mode & 0o777) == "0o600"
+    before = path.stat().st_ino
+    assert cluster_token_path(s).stat().st_ino == before  # unchanged content: not rewritten
