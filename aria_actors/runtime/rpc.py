@@ -32,7 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, Unauthorized, UnstorableValue
+from aria_actors.runtime.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    UnstorableValue,
+)
 from aria_actors.runtime.principal import Principal
 from aria_actors.security.rbac import Authorizer, default_roles
 
@@ -195,10 +202,10 @@ async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gat
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
-        refused = _refused_value(exc)
-        if refused is None:
+        mapped = _refused_value(exc) or _lost_server(exc, service.spec.name)
+        if mapped is None:
             raise
-        raise refused from None
+        raise mapped from None
     return result
 
 
@@ -216,6 +223,23 @@ def _refused_value(exc: Exception) -> UnstorableValue | None:
     first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return UnstorableValue(f"the database refused a value of this request: {first}",
                            sqlstate=getattr(exc, "sqlstate", None))
+
+
+def _lost_server(exc: Exception, service: str) -> ServiceUnavailable | None:
+    """A server the service depends on (its PostgreSQL, OpenBao, a store) refused or dropped the
+    connection: a 503 the caller may retry once the supervisor has repaired it, not a 500. Seen
+    in tests/chaos: enqueueing while the embedded PostgreSQL restarts answered 500
+    (ConnectionRefusedError from the pool). Detected without importing asyncpg."""
+    lost: tuple[type[BaseException], ...] = (ConnectionError,)
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is not None:
+        e = asyncpg.exceptions
+        lost += (e.PostgresConnectionError, e.CannotConnectNowError, e.AdminShutdownError,
+                 e.CrashShutdownError)
+    if not isinstance(exc, lost):
+        return None
+    return ServiceUnavailable(f"{service} lost a connection it needs ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); retry shortly", service=service)
 
 
 class _Client:

@@ -79,20 +79,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
-from aria_actors.runtime.errors import ServiceUnavailable, brief
+from aria_actors.runtime.errors import BadRequest, ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
-from aria_actors.shape.characters.personality import MAX_TEXT, PersonalityModel, shared_model
+from aria_actors.shape.characters.personality import (
+    MAX_TEXT,
+    MAX_TRAIT_CHARS,
+    MAX_TRAITS,
+    PersonalityModel,
+    shared_model,
+)
 from aria_actors.shape.characters.portrait import portrait_svg
 from aria_actors.shape.characters.sampler import CharacterSampler
-from aria_actors.shape.characters.templates import Template, parse_character, validate_character
+from aria_actors.shape.characters.templates import (
+    CONTROL,
+    LINE,
+    Template,
+    parse_character,
+    validate_character,
+)
 from aria_actors.shape.errors import InvalidText, ModelLoadError, ShapeError, UnknownTemplate
 from aria_actors.shape.inference.generation import GenerationMixin
 from aria_actors.shape.inference.streams import StreamHub
@@ -296,8 +309,14 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             out["character"] = character.model_dump(mode="json")
             out["embedding"] = (await self.embed(caller, [text]))[0]
         out["portrait_svg"] = portrait_svg(character)
-        model = await self._personality_model()
-        out["personality"] = await asyncio.to_thread(model.profile, character.traits, character.description)
+        # Best-effort: a personality model that cannot load (a broken wheel, no torch) costs the
+        # character its profile, not the character; the problem says why it is missing.
+        try:
+            model = await self._personality_model()
+        except ModelLoadError as exc:
+            out["personality"] = {"error": exc.problem()}
+        else:
+            out["personality"] = await asyncio.to_thread(model.profile, character.traits, character.description)
         return out
 
     # -- personality ---------------------------------------------------------------------------
@@ -321,10 +340,25 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
     @rpc("shape:character:read", feature="personality-model")
     async def personality(self, caller: Principal, text: str, traits: list[str] | None = None) -> dict[str, Any]:
         """The Big Five profile the trained model reads in ``text`` (and, with ``traits``, theirs and
-        the consistency between the two); :class:`InvalidText` if the text is blank or too long."""
+        the consistency between the two); :class:`InvalidText` if the text is not a string, blank, too
+        long or holds control characters, :class:`BadRequest` if ``traits`` is not a list of at most
+        MAX_TRAITS words (the HTTP model's bounds, for callers other than the route)."""
+        if not isinstance(text, str):
+            raise InvalidText(f"text must be a string; got {type(text).__name__}", max_chars=MAX_TEXT)
         if not text.strip() or len(text) > MAX_TEXT:
             raise InvalidText(f"text must hold 1 to {MAX_TEXT} characters and not be blank; got {len(text)}",
                               max_chars=MAX_TEXT)
+        if CONTROL.search(text):
+            raise InvalidText("text must not hold control characters (tabs and line breaks are fine)",
+                              max_chars=MAX_TEXT)
+        if traits is not None:
+            if not isinstance(traits, list | tuple) or len(traits) > MAX_TRAITS:
+                raise BadRequest(f"traits must be a list of at most {MAX_TRAITS} words", field="traits")
+            for trait in traits:
+                if not isinstance(trait, str) or len(trait) > MAX_TRAIT_CHARS or not re.fullmatch(LINE, trait):
+                    got = repr(trait[:80]) if isinstance(trait, str) else type(trait).__name__
+                    raise BadRequest(f"each trait must be a word of at most {MAX_TRAIT_CHARS} characters "
+                                     f"without control characters; got {got}", field="traits")
         model = await self._personality_model()
         return await asyncio.to_thread(model.profile, traits or (), text)
 

@@ -28,6 +28,14 @@ Guarantees and caveats
   file, the embedding model's files and the head's settings; a process with the same cache
   loads it instead of training (embedding the items takes seconds on two CPU cores), and any
   change to the items, the model or the settings trains anew. One model per key per process.
+  A cached head whose weights have the wrong shape or a non-finite value is trained anew and
+  overwritten. A cache folder that cannot be written is logged once and the head is kept in
+  memory only (the process does not train again; the next process does).
+- The cache file is written to a fresh ``mkstemp`` name in its folder (no predictable name, no
+  link followed), mode 0644 (the weights are derived from public items and a public model:
+  nothing secret), then renamed over the old one; a failed write leaves no temporary file.
+- Trait words' scores are memoised per model, least recently used first out past
+  ``TRAIT_CACHE_SIZE`` words.
 - Import-light: numpy only; torch and transformers load with the embedding model, on the first
   profile.
 - A statistical model of how people use these words, trained on a few hundred items: it shares
@@ -37,14 +45,18 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import logging
 import math
 import os
 import re
+import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,7 +64,13 @@ from typing import Any
 
 import numpy as np
 
-from aria_actors.shape.characters.embedding import MODEL_NAME, SentenceEmbedder, default_embedder, fingerprint
+from aria_actors.shape.characters.embedding import (
+    DIMENSION,
+    MODEL_NAME,
+    SentenceEmbedder,
+    default_embedder,
+    fingerprint,
+)
 from aria_actors.shape.characters.templates import MAX_PERSONALITY_TEXT
 
 DIMENSIONS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
@@ -60,8 +78,14 @@ LETTERS = "OCEAN"  # the items file's trait column, in DIMENSIONS order
 ITEMS_FILE = Path(__file__).with_name("data") / "big_five_items.csv"
 MAX_TEXT = MAX_PERSONALITY_TEXT  # characters of free text one request may score
 MAX_SENTENCES = 64  # of a longer text, the first this many sentences are read
+MAX_TRAITS = 32  # trait words one request may score (the HTTP model's bound too)
+MAX_TRAIT_CHARS = 64  # of one trait word (templates' Word)
 HEAD_VERSION = 1  # part of the cache key: bump when the way the head is fitted changes
+TRAIT_CACHE_SIZE = 4096  # trait words whose scores a model keeps (any text is a trait to the RPC)
+CACHE_FILE_MODE = 0o644
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+log = logging.getLogger("aria.shape.personality")
+_unwritable: set[Path] = set()  # cache files whose write failed and was logged (once each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +221,9 @@ class PersonalityModel:
         self.embedder = embedder
         self.head = head
         self.info = info
-        self._traits: dict[str, np.ndarray] = {}  # trait word -> its scores (few words recur)
+        # trait word -> its scores, most recently used last (few words recur; callers may send any)
+        self._traits: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._traits_lock = threading.Lock()  # profiles run in worker threads
 
     @classmethod
     def train(cls, embedder: SentenceEmbedder | None = None, items_path: Path = ITEMS_FILE,
@@ -228,9 +254,12 @@ class PersonalityModel:
         if path is not None and path.exists():
             try:
                 doc = json.loads(path.read_text())
-                if doc["key"] == key:
-                    return cls(embedder, TraitHead(np.array(doc["weights"])), {**doc["info"], "key": key[:12],
-                                                                                "cached": True})
+                weights = np.array(doc["weights"], dtype=np.float64)
+                # A head that would fail or mislead every profile (edited, truncated, another
+                # model's) is no cache: train and overwrite it.
+                if (doc["key"] == key and weights.shape == (len(DIMENSIONS), DIMENSION + 1)
+                        and np.isfinite(weights).all()):
+                    return cls(embedder, TraitHead(weights), {**doc["info"], "key": key[:12], "cached": True})
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # unreadable or foreign: train and overwrite it
         model = cls.train(embedder, items_path, settings)
@@ -238,24 +267,50 @@ class PersonalityModel:
         model.save(path, key)
         return model
 
-    def save(self, path: Path | None, key: str) -> None:
-        """Write the head where :meth:`load` looks for it (atomically); nothing when ``path`` is None."""
+    def save(self, path: Path | None, key: str) -> bool:
+        """Write the head where :meth:`load` looks for it (atomically); nothing when ``path`` is None.
+        False when it cannot be written (logged once per path): the head still serves, from memory."""
         if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-        tmp.write_text(json.dumps({"key": key, "weights": self.head.weights.tolist(), "info": self.info}))
-        os.replace(tmp, path)  # a concurrent reader sees the old file or the whole new one
+            return True
+        body = json.dumps({"key": key, "weights": self.head.weights.tolist(), "info": self.info})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    os.fchmod(f.fileno(), CACHE_FILE_MODE)
+                    f.write(body)
+                os.replace(name, path)  # a concurrent reader sees the old file or the whole new one
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
+                raise
+        except OSError as exc:
+            if path not in _unwritable:
+                _unwritable.add(path)
+                log.warning("personality head not cached (kept in memory; the next process trains again): "
+                            "cannot write %s: %s", path, exc)
+            return False
+        return True
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), 5)`` scores of sentences."""
         return self.head.scores(self.embedder.encode(texts))
 
     def trait_scores(self, traits: Sequence[str]) -> np.ndarray:
-        todo = sorted({t for t in traits if t not in self._traits})
+        with self._traits_lock:
+            known = {t: self._traits[t] for t in traits if t in self._traits}
+            for t in known:
+                self._traits.move_to_end(t)
+        todo = sorted(set(traits) - known.keys())
         if todo:
-            self._traits.update(zip(todo, self.score([trait_statement(t) for t in todo]), strict=True))
-        return np.array([self._traits[t] for t in traits]).reshape(len(traits), len(DIMENSIONS))
+            fresh = dict(zip(todo, self.score([trait_statement(t) for t in todo]), strict=True))
+            known.update(fresh)
+            with self._traits_lock:
+                self._traits.update(fresh)
+                while len(self._traits) > TRAIT_CACHE_SIZE:
+                    self._traits.popitem(last=False)
+        return np.array([known[t] for t in traits]).reshape(len(traits), len(DIMENSIONS))
 
     def text_profile(self, text: str) -> dict[str, Any]:
         """The mean scores of ``text``'s sentences; neutral (0.5) when it has none."""

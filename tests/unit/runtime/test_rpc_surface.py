@@ -150,3 +150,29 @@ async def test_a_value_the_database_refuses_is_a_bad_request_not_a_500() -> None
     assert refused.value.status == 400
     with pytest.raises(asyncpg.exceptions.UndefinedTableError):
         await invoke(Stores(None), "broken", (USER,), {}, Gate())  # type: ignore[arg-type]
+
+
+async def test_a_lost_server_connection_is_a_503_not_a_500() -> None:
+    import asyncpg
+
+    from aria_actors.runtime.errors import ServiceUnavailable
+
+    class Queues(Fake):
+        @rpc("queue:job:write", scope="own")
+        async def refused(self, caller: Principal) -> None:
+            raise ConnectionRefusedError(111, "Connect call failed")  # the pool, while PostgreSQL restarts
+
+        @rpc("queue:job:write", scope="own")
+        async def dropped(self, caller: Principal) -> None:
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+        @rpc("queue:job:write", scope="own")
+        async def missing(self, caller: Principal) -> None:
+            raise FileNotFoundError("a bug, not an outage: stays a 500")
+
+    for method in ("refused", "dropped"):
+        with pytest.raises(ServiceUnavailable, match="lost a connection") as lost:
+            await invoke(Queues(None), method, (USER,), {}, Gate())  # type: ignore[arg-type]
+        assert lost.value.status == 503
+    with pytest.raises(FileNotFoundError):
+        await invoke(Queues(None), "missing", (USER,), {}, Gate())  # type: ignore[arg-type]

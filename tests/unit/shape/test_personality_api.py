@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.testing import api_app
-from aria_actors.shape.characters.personality import DIMENSIONS, MAX_TEXT
+from aria_actors.shape.api import PersonalityRequest
+from aria_actors.shape.characters.personality import DIMENSIONS, MAX_TEXT, MAX_TRAIT_CHARS, MAX_TRAITS
 from aria_actors.shape.errors import InvalidText
+
+from .test_personality_cache import FakeEmbedder
 
 pytest.importorskip("torch")
 
@@ -111,3 +115,78 @@ async def test_a_model_that_cannot_load_is_a_typed_error(tmp_path, monkeypatch) 
         await svc.personality(OP, "I am calm.")
     assert err.value.status == 503 and "truncated" in err.value.message
     await svc.stop()
+
+
+@pytest.mark.parametrize(("text", "traits", "error"), [
+    (7, None, "InvalidText"),
+    (None, None, "InvalidText"),
+    (b"I am calm.", None, "InvalidText"),
+    ("bad \x00 byte", None, "InvalidText"),
+    ("fine", "kind", "BadRequest"),  # a string is no list: it would be scored letter by letter
+    ("fine", {"kind": 1}, "BadRequest"),
+    ("fine", ["a"] * (MAX_TRAITS + 1), "BadRequest"),
+    ("fine", ["x" * (MAX_TRAIT_CHARS + 1)], "BadRequest"),
+    ("fine", [7], "BadRequest"),
+    ("fine", ["two\nlines"], "BadRequest"),
+])
+async def test_the_method_checks_types_and_bounds_as_the_route_does(service, text, traits, error) -> None:
+    """Callers other than the route (services, jobs) get a 4xx for what the route refuses."""
+    with pytest.raises(AriaError) as err:
+        await service.personality(OP, text, traits)
+    assert type(err.value).__name__ == error and 400 <= err.value.status < 500
+
+
+async def test_the_methods_bounds_admit_what_the_route_admits(service) -> None:
+    out = await service.personality(OP, "I am calm.\tReally.", ("kind", "x" * MAX_TRAIT_CHARS))
+    assert set(out["traits"]["contributions"]) == {"kind", "x" * MAX_TRAIT_CHARS}
+    assert PersonalityRequest(text="fine", traits=["a"] * MAX_TRAITS).traits == ["a"] * MAX_TRAITS
+
+
+def _broken(cache_dir):
+    raise OSError("model.safetensors: truncated")
+
+
+async def test_a_character_is_generated_without_a_personality_model(tmp_path, monkeypatch) -> None:
+    """generate is best-effort about the personality: the character, and why its profile is missing."""
+    from aria_actors.shape import service as service_module
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    monkeypatch.setattr(service_module, "shared_model", _broken)
+    svc = ShapeService(AriaSettings(home=tmp_path), ShapeConfig(pretrain_steps=0))
+    await svc.start(Deps())
+    try:
+        out = await svc.generate(OP, "fantasy", seed=3, describe=False)
+        assert out["character"]["traits"] and out["portrait_svg"]
+        problem = out["personality"]["error"]
+        assert problem["status"] == 503 and problem["type"].endswith("shape-model-load")
+        assert "truncated" in problem["detail"]
+    finally:
+        await svc.stop()
+
+
+async def test_an_unwritable_cache_folder_still_serves_and_trains_once(tmp_path, monkeypatch) -> None:
+    from aria_actors.shape.characters import personality as pm
+    from aria_actors.shape.config import ShapeConfig
+    from aria_actors.shape.service import ShapeService
+
+    embedder = FakeEmbedder(tmp_path / "embedder")
+    monkeypatch.setattr(pm, "_shared", {})
+    monkeypatch.setattr(pm, "default_embedder", lambda: embedder)
+    trained = []
+    original = pm.PersonalityModel.train.__func__
+    monkeypatch.setattr(pm.PersonalityModel, "train",
+                        classmethod(lambda cls, *a, **k: trained.append(1) or original(cls, *a, **k)))
+    (tmp_path / "a-file").write_text("")
+    for _ in range(2):  # two service instances of one process: one training
+        svc = ShapeService(AriaSettings(home=tmp_path / "home"), ShapeConfig(pretrain_steps=0))
+        monkeypatch.setattr(svc, "_personality_dir", lambda: tmp_path / "a-file" / "personality")
+        await svc.start(Deps())
+        try:
+            for text in ("I am calm.", "I love parties."):
+                assert set((await svc.personality(OP, text, ["kind"]))["scores"]) == set(DIMENSIONS)
+            assert set((await svc.generate(OP, "fantasy", seed=1, describe=False))["personality"]["scores"]) \
+                == set(DIMENSIONS)
+        finally:
+            await svc.stop()
+    assert len(trained) == 1
