@@ -14,6 +14,9 @@ service, so a request over HTTP, a call from another service and a queue job mee
   tenant-scoped may grant only roles it holds itself (an ``@any`` assigner, ``admin``, grants any).
 - Listing without a tenant lists every tenant for an ``@any`` caller and the caller's own tenant
   for a tenant-scoped one.
+- Row-level security backs these checks up (:func:`rls_tenant`): the work of a caller whose
+  permission is tenant-scoped runs confined to its own tenant's users and clients, so a check
+  that wrongly lets it through still finds no record of another tenant.
 
 The role table is the one :func:`aria_actors.runtime.rpc.default_gate` holds (aria_security's
 built-ins plus ``ARIA_SECURITY_ROLES``), so a decision needs no round trip.
@@ -77,6 +80,26 @@ async def self_or_allowed(caller: Principal, user_id: str, action: str, fetch: F
     return await allowed_on(caller, action, {"type": "user", "owner": str(user_id)}, fetch)
 
 
+def across_tenants(caller: Principal, action: str, kind: str) -> bool:
+    """Whether ``caller`` may do ``action`` on ``kind`` in every tenant (an ``@any`` permission)."""
+    return gate().allowed(caller, action, {"type": kind, "tenant": ALL_TENANTS})
+
+
+def rls_tenant(caller: Principal, action: str, kind: str, tenant: str | None = None) -> str | None:
+    """The tenant that row-level security confines ``caller``'s ``action`` on ``kind`` to (None: none,
+    the service's view across tenants).
+
+    A tenant-scoped caller (not ``@any``) is confined to its own tenant whatever tenant it named or
+    record it asked for: a check that wrongly lets it through still reaches no other tenant's rows.
+    Any other caller is confined to the ``tenant`` its work names (creating in it, listing it), or
+    to none (a record by id). The empty tenant is no tenant for row-level security (None): such work
+    keeps to its WHERE clause.
+    """
+    if caller.tenant and not across_tenants(caller, action, kind):
+        return caller.tenant
+    return tenant or None
+
+
 def listable_tenant(caller: Principal, action: str, kind: str, tenant: str | None) -> str | None:
     """The tenant to list (None: all of them), once ``caller`` may list it.
 
@@ -84,7 +107,7 @@ def listable_tenant(caller: Principal, action: str, kind: str, tenant: str | Non
     tenant-scoped one lists its own tenant.
     """
     if tenant is None:
-        if gate().allowed(caller, action, {"type": kind, "tenant": ALL_TENANTS}):
+        if across_tenants(caller, action, kind):
             return None
         tenant = caller.tenant
         if not tenant:
@@ -103,7 +126,7 @@ def may_assign_roles(caller: Principal, roles: Collection[str] | None, tenant: s
     if wanted == ["user"] and not always:  # a plain user's role needs no grant
         return
     gate().require(caller, "auth:role:assign", {"type": "role", "tenant": tenant})
-    if gate().allowed(caller, "auth:role:assign", {"type": "role", "tenant": ALL_TENANTS}):
+    if across_tenants(caller, "auth:role:assign", "role"):
         return  # an @any assigner (admin) may grant any role
     beyond = sorted(set(wanted) - set(caller.roles))
     if beyond:  # a tenant-scoped assigner must not grant more than it has (admin, say)

@@ -23,13 +23,18 @@ Guarantees and caveats
   once per call, argon2 rehashing runs before the transaction, and the access token is signed as
   the transaction's last step, after which only the COMMIT runs (at read committed a COMMIT
   fails with no serialization failure or deadlock, so an attempt that signed is not retried).
-- Tenants: users and clients are under row-level security (migration 0003). What concerns one
-  named tenant (creating a user or client in it, listing its users or clients, finding a login's
-  user by tenant and username) runs in a tenant transaction, confined to that tenant's rows
-  whatever its WHERE clause. Work across tenants (an operator's list of every tenant, a user or
-  session looked up by id, refresh and introspection) runs as the service. The empty tenant (the
-  default of a single-tenant deployment) is no tenant for row-level security: its operations run
-  as the service too.
+- Tenants: users and clients are under row-level security (migration 0003). Everything a
+  tenant-scoped caller (one whose permission is not ``@any``, a user's own session included) does
+  runs confined to the caller's own tenant, records by id too (:func:`access.rls_tenant`): a
+  permission check that wrongly lets it through finds no other tenant's user or client (404).
+  Sessions, refresh tokens and challenges carry no tenant and are not granted to the tenant role:
+  an operation on them ends its transaction confined to the tenant, where the user must be found,
+  or all of it rolls back. What concerns one named tenant (creating a user or client in it, listing
+  it, finding a login's user by tenant and username) runs confined to that tenant for every
+  caller. Work across tenants (an ``@any`` caller's records by id and lists of every tenant,
+  refresh and introspection) runs as the service. The empty tenant (the default of a
+  single-tenant deployment) is no tenant for row-level security: its operations run as the
+  service and keep to their WHERE clause.
 - Roles, ``disabled`` and the session's state are read on every refresh, so a role change reaches
   a session at its next refresh and a disabled user cannot refresh. Until then an access token
   keeps the roles it was issued with (at most ``access_ttl_s``); :meth:`introspect` sees
@@ -71,6 +76,7 @@ from aria_actors.auth.errors import (
     UserNotFound,
 )
 from aria_actors.auth.passwords import PasswordHasher, PasswordPolicy
+from aria_actors.data.tenancy import set_tenant
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
@@ -101,6 +107,20 @@ def _now() -> datetime:
 def _tenant_scope(tenant: str | None) -> str | None:
     """The row-level-security tenant of an operation on ``tenant`` (None: run as the service)."""
     return tenant or None  # the empty tenant is no tenant for row-level security
+
+
+async def _confine(conn: asyncpg.Connection, tenant: str | None, user_id: uuid.UUID | None = None) -> None:
+    """Confine the rest of this transaction to ``tenant`` (None: leave it as the service) and, with
+    ``user_id``, refuse unless that user is one of the tenant's.
+
+    For work on sessions, which carry no tenant and which the tenant role may not touch: that work
+    comes first, as the service, and a user not found here rolls it back with the transaction.
+    """
+    if tenant is None:
+        return
+    await set_tenant(conn, tenant)
+    if user_id is not None and await store.user(conn, user_id) is None:
+        raise UserNotFound(user_id=str(user_id))
 
 
 class Accounts:
@@ -138,6 +158,15 @@ class Accounts:
         see the module's notes); with a ``tenant``, confined to its rows (``_tenant_scope``)."""
         return await self._database().transaction(fn, tenant=_tenant_scope(tenant), readonly=readonly)
 
+    async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, tenant: str | None,
+                   readonly: bool = False) -> T:
+        """``fn(conn)`` confined to ``tenant`` (a tenant transaction), or, with none, on a pooled
+        connection as the service (one statement: no transaction, nothing to retry)."""
+        if _tenant_scope(tenant) is not None:
+            return await self._tx(fn, tenant=tenant, readonly=readonly)
+        async with self._acquire() as conn:
+            return await fn(conn)
+
     # -- users --------------------------------------------------------------------------------
     @rpc("auth:user:write", feature="dynamic-roles")
     async def create_user(self, caller: Principal, username: str, password: str, *, tenant: str = "",
@@ -154,7 +183,7 @@ class Accounts:
         password_hash = await asyncio.to_thread(self.hasher.hash, password)  # argon2 frees the GIL
         try:
             row = await self._tx(lambda conn: store.insert_user(conn, password_hash=password_hash, **row_fields),
-                                 tenant=row_fields["tenant"])
+                                 tenant=access.rls_tenant(caller, "auth:user:write", "user", row_fields["tenant"]))
         except asyncpg.UniqueViolationError:
             raise UserExists(f"user {username!r} already exists in tenant {tenant!r}",
                              username=username, tenant=tenant) from None
@@ -163,17 +192,20 @@ class Accounts:
     @rpc()
     async def get_user(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """A user: one's own (through a session), or any with ``auth:user:read`` on its tenant."""
-        target = await access.self_or_allowed(caller, user_id, "auth:user:read", lambda: self._user(user_id))
-        return target if target is not None else await self._user(user_id)
+        scope = access.rls_tenant(caller, "auth:user:read", "user")
+        target = await access.self_or_allowed(caller, user_id, "auth:user:read", lambda: self._user(user_id, scope))
+        return target if target is not None else await self._user(user_id, scope)
 
     @rpc(feature="sessions")
     async def me(self, caller: Principal) -> dict[str, Any]:
         """The caller's own user (a user's session token only)."""
-        return await self._user(access.require_session(caller))
+        user_id = access.require_session(caller)
+        return await self._user(user_id, access.rls_tenant(caller, "auth:user:read", "user"))
 
-    async def _user(self, user_id: str) -> dict[str, Any]:
-        async with self._acquire() as conn:
-            row = await store.user(conn, _uuid(user_id))
+    async def _user(self, user_id: str, tenant: str | None = None) -> dict[str, Any]:
+        """The user ``user_id``, looked for among ``tenant``'s users (None: among every tenant's)."""
+        uid = _uuid(user_id)
+        row = await self._run(lambda conn: store.user(conn, uid), tenant=tenant, readonly=True)
         if row is None:
             raise UserNotFound(user_id=str(user_id))
         return fields.public(row, _now())
@@ -190,9 +222,10 @@ class Accounts:
             fields.check_tenant(tenant)
         if not 1 <= limit <= 1000:
             raise InvalidUser("limit must be 1-1000", field="limit")
-        # One tenant: confined to its rows. None (every tenant, an @any caller): as the service.
+        # One tenant: confined to its rows (a tenant-scoped caller: to its own whatever it named).
+        # None (every tenant, an @any caller): as the service.
         rows = await self._tx(lambda conn: store.list_users(conn, tenant, after.lower(), limit),
-                              tenant=tenant, readonly=True)
+                              tenant=access.rls_tenant(caller, "auth:user:list", "user", tenant), readonly=True)
         now = _now()
         return [fields.public(r, now) for r in rows]
 
@@ -204,10 +237,11 @@ class Accounts:
 
         Even one's own account: a session does not change its own roles or state.
         """
-        target = await access.self_or_allowed(caller, user_id, "auth:user:write", lambda: self._user(user_id))
+        scope = access.rls_tenant(caller, "auth:user:write", "user")
+        target = await access.self_or_allowed(caller, user_id, "auth:user:write", lambda: self._user(user_id, scope))
         if target is None:  # one's own account is changed by an administrator, not by its session
             access.gate().require(caller, "auth:user:write", {"type": "user", "owner": str(user_id)})
-            target = await self._user(user_id)
+            target = await self._user(user_id, scope)
         access.may_assign_roles(caller, roles, target["tenant"])
         changes: dict[str, Any] = {}
         if roles is not None:
@@ -223,11 +257,12 @@ class Accounts:
         uid = _uuid(user_id)
 
         async def change(conn: asyncpg.Connection) -> Any:
+            if disabled:  # as the service, before _confine: rolled back below if the user is not found
+                await store.revoke_sessions(conn, "user disabled", user_id=uid)
+            await _confine(conn, scope)
             row = await store.update_user(conn, uid, changes) if changes else await store.user(conn, uid)
             if row is None:
                 raise UserNotFound(user_id=str(user_id))
-            if disabled:
-                await store.revoke_sessions(conn, "user disabled", user_id=uid)
             return row
 
         return fields.public(await self._tx(change), _now())
@@ -235,11 +270,14 @@ class Accounts:
     @rpc()
     async def delete_user(self, caller: Principal, user_id: str) -> None:
         """Delete a user and their sessions (``auth:user:delete`` on the user, even one's own)."""
-        if await access.self_or_allowed(caller, user_id, "auth:user:delete", lambda: self._user(user_id)) is None:
+        scope = access.rls_tenant(caller, "auth:user:delete", "user")
+        if await access.self_or_allowed(caller, user_id, "auth:user:delete",
+                                        lambda: self._user(user_id, scope)) is None:
             access.gate().require(caller, "auth:user:delete", {"type": "user", "owner": str(user_id)})
-        async with self._acquire() as conn:
-            if not await store.delete_user(conn, _uuid(user_id)):
-                raise UserNotFound(user_id=str(user_id))
+        uid = _uuid(user_id)
+        # Its sessions go with it, confined or not: PostgreSQL runs ON DELETE CASCADE as the tables' owner.
+        if not await self._run(lambda conn: store.delete_user(conn, uid), tenant=scope):
+            raise UserNotFound(user_id=str(user_id))
 
     @rpc()
     async def set_password(self, caller: Principal, user_id: str, new_password: str, *,
@@ -248,26 +286,30 @@ class Accounts:
 
         A caller with ``auth:user:write`` on the user sets another's without it.
         """
-        own = await access.self_or_allowed(caller, user_id, "auth:user:write", lambda: self._user(user_id)) is None
-        await self._set_password(user_id, new_password, current_password=current_password, check_current=own)
+        scope = access.rls_tenant(caller, "auth:user:write", "user")
+        own = await access.self_or_allowed(caller, user_id, "auth:user:write",
+                                           lambda: self._user(user_id, scope)) is None
+        await self._set_password(user_id, new_password, current_password=current_password, check_current=own,
+                                 tenant=scope)
 
     async def _set_password(self, user_id: str, new_password: str, *, current_password: str | None,
-                            check_current: bool) -> None:
+                            check_current: bool, tenant: str | None) -> None:
         uid = _uuid(user_id)
-        async with self._acquire() as conn:
-            row = await store.user_secrets(conn, uid)
+        row = await self._run(lambda conn: store.user_secrets(conn, uid), tenant=tenant, readonly=True)
         if row is None:
             raise UserNotFound(user_id=str(user_id))
         if check_current:
             self._refuse_locked(row)
             if not await asyncio.to_thread(self.hasher.verify, row["password_hash"], current_password or ""):
-                await self._fail(uid, "the current password is wrong")
+                await self._fail(uid, "the current password is wrong", tenant=tenant)
         self.policy.check(new_password, row["username"])
         password_hash = await asyncio.to_thread(self.hasher.hash, new_password)
 
         async def change(conn: asyncpg.Connection) -> None:
-            await store.update_user(conn, uid, {"password_hash": password_hash})
-            await store.revoke_sessions(conn, "password changed", user_id=uid)
+            await store.revoke_sessions(conn, "password changed", user_id=uid)  # as the service: see _confine
+            await _confine(conn, tenant)
+            if await store.update_user(conn, uid, {"password_hash": password_hash}) is None:
+                raise UserNotFound(user_id=str(user_id))  # deleted meanwhile: nothing changes
 
         await self._tx(change)
 
@@ -336,14 +378,15 @@ class Accounts:
         if until is not None and until > _now():
             raise AccountLocked(retry_after_s=max(1, int((until - _now()).total_seconds())))
 
-    async def _fail(self, user_id: uuid.UUID, message: str | None = None, error: type[Exception] = InvalidCredentials
-                    ) -> None:
-        """Count a failed proof (password or code) toward the lockout, commit it, then raise."""
+    async def _fail(self, user_id: uuid.UUID, message: str | None = None, error: type[Exception] = InvalidCredentials,
+                    *, tenant: str | None = None) -> None:
+        """Count a failed proof (password or code) toward the lockout, commit it, then raise;
+        ``tenant``: the user is looked for among that tenant's only."""
         async def count(conn: asyncpg.Connection) -> int:
             row = await store.user_secrets(conn, user_id, lock=True)
             return await self._count_failure(conn, row) if row is not None else 0
 
-        retry_after = await self._tx(count)
+        retry_after = await self._tx(count, tenant=tenant)
         if retry_after:
             raise AccountLocked(retry_after_s=retry_after)
         raise error(message) if message else error()
@@ -486,17 +529,25 @@ class Accounts:
     @rpc(feature="sessions")
     async def sessions(self, caller: Principal, user_id: str) -> list[dict[str, Any]]:
         """A user's open sessions: one's own, or any user's with ``auth:session:list`` on its tenant."""
-        await access.self_or_allowed(caller, user_id, "auth:session:list", lambda: self._user(user_id))
-        return await self._sessions(user_id)
+        scope = access.rls_tenant(caller, "auth:session:list", "user")
+        await access.self_or_allowed(caller, user_id, "auth:session:list", lambda: self._user(user_id, scope))
+        return await self._sessions(user_id, scope)
 
     @rpc(feature="sessions")
     async def my_sessions(self, caller: Principal) -> list[dict[str, Any]]:
         """The caller's own open sessions (a user's session token only)."""
-        return await self._sessions(access.require_session(caller))
+        user_id = access.require_session(caller)
+        return await self._sessions(user_id, access.rls_tenant(caller, "auth:session:list", "user"))
 
-    async def _sessions(self, user_id: str) -> list[dict[str, Any]]:
-        async with self._acquire() as conn:
-            rows = await store.open_sessions(conn, _uuid(user_id), self.config.refresh_idle_s)
+    async def _sessions(self, user_id: str, tenant: str | None) -> list[dict[str, Any]]:
+        uid = _uuid(user_id)
+
+        async def read(conn: asyncpg.Connection) -> list[Any]:
+            rows = await store.open_sessions(conn, uid, self.config.refresh_idle_s)
+            await _confine(conn, tenant, uid)  # none of them, unless the user is the tenant's
+            return rows
+
+        rows = await (self._tx(read, readonly=True) if tenant else self._run(read, tenant=None))
         return [{"id": str(r["id"]), "amr": list(r["amr"]), "created_at": r["created_at"].isoformat(),
                  "last_used_at": r["last_used_at"].isoformat(), "expires_at": r["expires_at"].isoformat(),
                  "refreshes": r["refreshes"], "user_agent": r["user_agent"], "address": r["address"]}
@@ -506,6 +557,7 @@ class Accounts:
     async def revoke_session(self, caller: Principal, user_id: str, session_id: str) -> None:
         """End one of the caller's own sessions."""
         access.require_self(caller, user_id)
+        scope = access.rls_tenant(caller, "auth:session:delete", "user")
         sid = _uuid(session_id, "session id")
 
         async def end(conn: asyncpg.Connection) -> None:
@@ -513,15 +565,23 @@ class Accounts:
             if row is None or row["user_id"] != _uuid(user_id):
                 raise SessionNotFound(session_id=str(session_id))
             await store.revoke_sessions(conn, "revoked", session_id=sid)
+            await _confine(conn, scope, row["user_id"])
 
         await self._tx(end)
 
     @rpc(feature="sessions")
     async def revoke_all(self, caller: Principal, user_id: str) -> int:
         """End every session of a user (one's own, or with ``auth:session:delete``); how many were open."""
-        await access.self_or_allowed(caller, user_id, "auth:session:delete", lambda: self._user(user_id))
-        async with self._acquire() as conn:
-            return await store.revoke_sessions(conn, "revoked", user_id=_uuid(user_id))
+        scope = access.rls_tenant(caller, "auth:session:delete", "user")
+        await access.self_or_allowed(caller, user_id, "auth:session:delete", lambda: self._user(user_id, scope))
+        uid = _uuid(user_id)
+
+        async def end(conn: asyncpg.Connection) -> int:
+            ended = await store.revoke_sessions(conn, "revoked", user_id=uid)
+            await _confine(conn, scope, uid)
+            return ended
+
+        return await (self._tx(end) if scope else self._run(end, tenant=None))
 
     @rpc("auth:token:read", feature="sessions")
     async def introspect(self, caller: Principal, token: str) -> dict[str, Any]:
@@ -571,18 +631,17 @@ class Accounts:
     async def mfa_enroll(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """Start enrolment: a new TOTP secret (shown once) to put in an authenticator app (one's own)."""
         access.require_self(caller, user_id)
+        scope = access.rls_tenant(caller, "auth:user:write", "user")
         uid = _uuid(user_id)
-        async with self._acquire() as conn:
-            user = await store.user(conn, uid)
+        user = await self._run(lambda conn: store.user(conn, uid), tenant=scope, readonly=True)
         if user is None:
             raise UserNotFound(user_id=str(user_id))
         if user["mfa_enabled"]:
             raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
         secret = totp.new_secret()
         wrapped = await self._security.encrypt(ME, MFA_KEY, secret.encode(), service=SERVICE)
-        async with self._acquire() as conn:
-            if not await store.begin_mfa(conn, uid, wrapped):  # confirmed meanwhile
-                raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
+        if not await self._run(lambda conn: store.begin_mfa(conn, uid, wrapped), tenant=scope):  # confirmed meanwhile
+            raise MfaState("MFA is already on; turn it off first to enrol a new authenticator")
         account = f"{user['username']}@{user['tenant']}" if user["tenant"] else user["username"]
         return {"secret": secret, "uri": totp.provisioning_uri(secret, account, self.config.mfa_issuer),
                 "digits": totp.DIGITS, "period": totp.PERIOD_S}
@@ -591,6 +650,7 @@ class Accounts:
     async def mfa_confirm(self, caller: Principal, user_id: str, code: str) -> dict[str, Any]:
         """Finish enrolment with a current code; returns the recovery codes (shown only now)."""
         access.require_self(caller, user_id)
+        scope = access.rls_tenant(caller, "auth:user:write", "user")
         uid = _uuid(user_id)
         decrypted: dict[str, str] = {}
 
@@ -611,10 +671,10 @@ class Accounts:
                 "recovery_codes": [credentials.recovery_digest(c) for c in codes]})
             return {"enabled": True, "recovery_codes": codes}
 
-        confirmed = await self._tx(confirm)
+        confirmed = await self._tx(confirm, tenant=scope)
         if confirmed is not None:
             return confirmed
-        await self._fail(uid, error=InvalidMfaCode)
+        await self._fail(uid, error=InvalidMfaCode, tenant=scope)
 
     @rpc(feature="mfa")
     async def mfa_disable(self, caller: Principal, user_id: str, code: str | None = None) -> None:
@@ -622,8 +682,9 @@ class Accounts:
 
         A caller with ``auth:user:write`` on the user turns another's off without one.
         """
+        scope = access.rls_tenant(caller, "auth:user:write", "user")
         check_code = await access.self_or_allowed(caller, user_id, "auth:user:write",
-                                                  lambda: self._user(user_id)) is None
+                                                  lambda: self._user(user_id, scope)) is None
         uid = _uuid(user_id)
         decrypted: dict[str, str] = {}
 
@@ -642,8 +703,8 @@ class Accounts:
                                                     "mfa_last_step": 0, "recovery_codes": []})
             return ok
 
-        if not await self._tx(disable):
-            await self._fail(uid, error=InvalidMfaCode)
+        if not await self._tx(disable, tenant=scope):
+            await self._fail(uid, error=InvalidMfaCode, tenant=scope)
 
     # -- health -------------------------------------------------------------------------------
     async def counts(self) -> dict[str, int]:

@@ -14,7 +14,10 @@ Guarantees and caveats
   ``auth:role:assign`` (see :mod:`aria_actors.auth.access`), checked here for every caller.
 - Creating a client in a tenant and listing one tenant's clients run in a tenant transaction
   (row-level security, auth migration 0003): they reach no other tenant's client whatever their
-  WHERE clause. A client found by id (managing it, its credentials) is found across tenants.
+  WHERE clause. A client managed by id is looked for among the caller's own tenant's clients when
+  the caller's permission is tenant-scoped (:func:`access.rls_tenant`: another tenant's is not
+  found), across tenants for an ``@any`` caller; its credentials (a token request) are checked
+  across tenants.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class MachineClients:
     """Mixed into the service next to :class:`~aria_actors.auth.accounts.Accounts` (same pool,
     aria_security client, settings and role table)."""
 
-    # set by Accounts, which also provides _acquire() and _tx()
+    # set by Accounts, which also provides _acquire(), _tx() and _run()
     _security: SecurityClient
     config: Any
     roles: frozenset[str]
@@ -78,7 +81,7 @@ class MachineClients:
             row = await self._tx(  # type: ignore[attr-defined]
                 lambda conn: store.insert_client(conn, tenant=tenant, name=name,
                                                  secret_digest=credentials.digest(secret), roles=roles),
-                tenant=tenant)
+                tenant=access.rls_tenant(caller, "auth:client:write", "client", tenant))
         except asyncpg.UniqueViolationError:
             raise ClientExists(f"client {name!r} already exists in tenant {tenant!r}", name=name) from None
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
@@ -89,21 +92,28 @@ class MachineClients:
         tenant = access.listable_tenant(caller, "auth:client:list", "client", tenant)
         if tenant is not None:
             fields.check_tenant(tenant)
-        # One tenant: confined to its rows. None (every tenant, an @any caller): as the service.
+        # One tenant: confined to its rows (a tenant-scoped caller: to its own whatever it named).
+        # None (every tenant, an @any caller): as the service.
         rows = await self._tx(lambda conn: store.list_clients(conn, tenant),  # type: ignore[attr-defined]
-                              tenant=tenant, readonly=True)
+                              tenant=access.rls_tenant(caller, "auth:client:list", "client", tenant), readonly=True)
         return [_public(r) for r in rows]
 
     @rpc("auth:client:read", feature="service-auth")
     async def get_client(self, caller: Principal, client_id: str) -> dict[str, Any]:
-        return await self._allowed_client(caller, client_id, "auth:client:read")
+        return (await self._allowed_client(caller, client_id, "auth:client:read"))[0]
 
-    async def _allowed_client(self, caller: Principal, client_id: str, action: str) -> dict[str, Any]:
-        return await access.allowed_on(caller, action, {"type": "client"}, lambda: self._client(client_id))
+    async def _allowed_client(self, caller: Principal, client_id: str, action: str
+                              ) -> tuple[dict[str, Any], str | None]:
+        """The client, once ``action`` on it is allowed, and the tenant the action is confined to."""
+        scope = access.rls_tenant(caller, action, "client")
+        target = await access.allowed_on(caller, action, {"type": "client"}, lambda: self._client(client_id, scope))
+        return target, scope
 
-    async def _client(self, client_id: str) -> dict[str, Any]:
-        async with self._acquire() as conn:  # type: ignore[attr-defined]
-            row = await store.client(conn, _client_id(client_id))
+    async def _client(self, client_id: str, tenant: str | None = None) -> dict[str, Any]:
+        """The client, looked for among ``tenant``'s clients (None: among every tenant's)."""
+        cid = _client_id(client_id)
+        row = await self._run(lambda conn: store.client(conn, cid),  # type: ignore[attr-defined]
+                              tenant=tenant, readonly=True)
         if row is None:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
@@ -112,7 +122,7 @@ class MachineClients:
     async def update_client(self, caller: Principal, client_id: str, *, roles: Collection[str] | None = None,
                             disabled: bool | None = None) -> dict[str, Any]:
         """Change a client's roles (``auth:role:assign`` too) or disable it."""
-        target = await self._allowed_client(caller, client_id, "auth:client:write")
+        target, scope = await self._allowed_client(caller, client_id, "auth:client:write")
         access.may_assign_roles(caller, roles, target["tenant"], always=True)
         changes: dict[str, Any] = {}
         if roles is not None:
@@ -122,8 +132,9 @@ class MachineClients:
         if disabled is not None:
             changes["disabled"] = bool(disabled)
         cid = _client_id(client_id)
-        async with self._acquire() as conn:  # type: ignore[attr-defined]
-            row = await store.update_client(conn, cid, changes) if changes else await store.client(conn, cid)
+        row = await self._run(  # type: ignore[attr-defined]
+            lambda conn: store.update_client(conn, cid, changes) if changes else store.client(conn, cid),
+            tenant=scope)
         if row is None:
             raise ClientNotFound(client_id=str(client_id))
         return _public(row)
@@ -131,20 +142,21 @@ class MachineClients:
     @rpc("auth:client:write", feature="service-auth")
     async def rotate_client_secret(self, caller: Principal, client_id: str) -> dict[str, Any]:
         """A new secret (shown only now); the old one stops working at once."""
-        await self._allowed_client(caller, client_id, "auth:client:write")
+        _target, scope = await self._allowed_client(caller, client_id, "auth:client:write")
         secret = credentials.new_secret(SECRET_PREFIX)
-        async with self._acquire() as conn:  # type: ignore[attr-defined]
-            row = await store.update_client(conn, _client_id(client_id), {"secret_digest": credentials.digest(secret)})
+        cid = _client_id(client_id)
+        row = await self._run(  # type: ignore[attr-defined]
+            lambda conn: store.update_client(conn, cid, {"secret_digest": credentials.digest(secret)}), tenant=scope)
         if row is None:
             raise ClientNotFound(client_id=str(client_id))
         return {**_public(row), "client_id": str(row["id"]), "client_secret": secret}
 
     @rpc("auth:client:delete", feature="service-auth")
     async def delete_client(self, caller: Principal, client_id: str) -> None:
-        await self._allowed_client(caller, client_id, "auth:client:delete")
-        async with self._acquire() as conn:  # type: ignore[attr-defined]
-            if not await store.delete_client(conn, _client_id(client_id)):
-                raise ClientNotFound(client_id=str(client_id))
+        _target, scope = await self._allowed_client(caller, client_id, "auth:client:delete")
+        cid = _client_id(client_id)
+        if not await self._run(lambda conn: store.delete_client(conn, cid), tenant=scope):  # type: ignore[attr-defined]
+            raise ClientNotFound(client_id=str(client_id))
 
     @rpc(public=True, feature="service-auth")
     async def authenticate_client(self, caller: Principal, client_id: str, client_secret: str) -> dict[str, Any]:

@@ -22,6 +22,11 @@ Guarantees and caveats:
   checks ``is_closed``): the pool recovers without being re-created. A query running while the
   server goes away fails with :class:`DatabaseUnreachable` and is not retried (its effect is
   unknown); the next call gets a fresh connection.
+- ``query_errors`` counts the database's errors only: in a ``transaction``, an exception of the
+  body's own (a refusal it raises, an error of a call it makes to another service) passes through
+  uncounted and untouched; an asyncpg error from it is counted, and an ``OSError`` or
+  ``TimeoutError`` from it is counted and reported as a lost connection only when the body's
+  connection is indeed closed.
 - Queries slower than ``slow_query_ms`` are counted and logged with their text, never their
   arguments (arguments may hold secrets or personal data). Timed are the calls through this
   class (``fetch*``, ``execute``, and each ``transaction`` as a whole); statements on a raw
@@ -69,6 +74,30 @@ _LOST: tuple[type[BaseException], ...] = (
     # terminates the connection, and the next acquire opens a new one.
     asyncpg.InternalClientError,
 )
+
+
+def _loss(exc: BaseException) -> BaseException | None:
+    """The lost connection ``exc`` reports, if it does. A transaction whose connection went away
+    inside its body ends in asyncpg's InterfaceError from the ROLLBACK ("the underlying connection
+    is closed"), with the loss itself as its context."""
+    if isinstance(exc, _LOST):
+        return exc
+    if isinstance(exc, asyncpg.InterfaceError) and isinstance(exc.__context__, _LOST):
+        return exc.__context__
+    return None
+
+
+def _from_database(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Whether ``exc``, raised by a transaction's body on ``conn``, is the database's (asyncpg's
+    own, or a socket error of a connection that is now closed) rather than the body's own."""
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError):
+        return True
+    if not isinstance(exc, OSError):  # TimeoutError is an OSError too
+        return False
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # terminated, the pool's proxy let go of it: closed as well
+        return True
 
 
 class Database:
@@ -129,15 +158,20 @@ class Database:
 
     # -- queries -----------------------------------------------------------------------------
 
-    async def _query(self, run: Any, query: str, args: tuple[Any, ...], timeout: float | None) -> Any:
-        """One pool call, timed for the slow-query log, with a lost connection made typed."""
+    async def _query(self, run: Any, query: str, args: tuple[Any, ...], timeout: float | None,
+                     own: Callable[[BaseException], bool] | None = None) -> Any:
+        """One pool call, timed for the slow-query log, with a lost connection made typed;
+        ``own(exc)``: ``exc`` is the caller's own, passed through uncounted and as it is."""
         t0 = _clock()
         try:
             return await run(query, *args, timeout=timeout)
         except Exception as exc:
+            if own is not None and own(exc):
+                raise
             self.query_errors += 1
-            if isinstance(exc, _LOST):
-                raise self._lost(exc) from exc
+            lost = _loss(exc)
+            if lost is not None:
+                raise self._lost(lost) from exc
             raise
         finally:
             self._observe(query, t0)
@@ -171,14 +205,27 @@ class Database:
         def _count(_attempt: int, _exc: BaseException) -> None:
             self.retries += 1
 
+        body_errors: list[BaseException] = []  # raised by the body itself, not by the database
+
+        async def body(conn: asyncpg.Connection) -> T:
+            try:
+                return await fn(conn)
+            except Exception as exc:
+                if not _from_database(exc, conn):
+                    body_errors.append(exc)
+                raise
+
         async def run(_label: str, *, timeout: float | None) -> T:
             return await run_transaction(
-                self.pool, fn, isolation=isolation, readonly=readonly, tenant=tenant,
+                self.pool, body, isolation=isolation, readonly=readonly, tenant=tenant,
                 policy=self._policy, on_retry=_count,
             )
 
-        # Through _query, so a transaction is timed, counted and typed like any one query.
-        return await self._query(run, f"transaction {getattr(fn, '__qualname__', 'fn')}", (), None)
+        # Through _query, so a transaction is timed, counted and typed like any one query. What
+        # the body raised of its own passes through as it is; what failed around it (acquiring,
+        # BEGIN, the tenant, COMMIT, a ROLLBACK on a dead connection) is the database's.
+        return await self._query(run, f"transaction {getattr(fn, '__qualname__', 'fn')}", (), None,
+                                 own=lambda exc: any(exc is e for e in body_errors))
 
     # -- health ------------------------------------------------------------------------------
 

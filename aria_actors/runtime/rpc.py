@@ -202,7 +202,7 @@ async def invoke(service: Any, method: str, args: tuple, kwargs: dict, gate: Gat
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
-        mapped = _refused_value(exc) or _lost_server(exc, service.spec.name)
+        mapped = _refused_value(exc) or _lost_server(exc, service.spec.name) or _row_refused(exc)
         if mapped is None:
             raise
         raise mapped from None
@@ -223,6 +223,15 @@ def _refused_value(exc: Exception) -> UnstorableValue | None:
     first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     return UnstorableValue(f"the database refused a value of this request: {first}",
                            sqlstate=getattr(exc, "sqlstate", None))
+
+
+def _row_refused(exc: Exception) -> Forbidden | None:
+    """Row-level security refused a write (insufficient_privilege, 42501): the permission checks
+    above it let through what the tenant policy does not. A 403, never a 500."""
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None or not isinstance(exc, asyncpg.exceptions.InsufficientPrivilegeError):
+        return None
+    return Forbidden("the database refused this for the caller's tenant", sqlstate="42501")
 
 
 def _lost_server(exc: Exception, service: str) -> ServiceUnavailable | None:

@@ -25,6 +25,7 @@ Guarantees and caveats
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import os
 import secrets
@@ -56,6 +57,20 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def _loadable(module: str) -> bool:
+    """Whether the PKCS#11 ``module`` is there: a path that exists, or a bare library name
+    (``libsofthsm2.so``) the dynamic loader finds on its search path, as ``pkcs11.lib`` will."""
+    if os.sep in module:
+        return os.path.exists(module)
+    # Loaded for real: ctypes.util.find_library answering does not mean this exact name loads
+    # (it may know only libsofthsm2.so.2), and pkcs11.lib loads it into this process anyway.
+    try:
+        ctypes.CDLL(module)
+    except OSError:
+        return False
+    return True
 
 
 @dataclass
@@ -108,7 +123,7 @@ class SoftHsm:
         """What of SoftHSM2 this machine lacks, as a sentence that says how to get it; '' if none.
         The softhsm2-util command is needed only to create the token."""
         lacking = [what for what, present in (
-            ("the PKCS#11 module " + self.module, os.path.exists(self.module)),
+            ("the PKCS#11 module " + self.module, _loadable(self.module)),
             ("the softhsm2-util command", not initialising or shutil.which("softhsm2-util") is not None),
         ) if not present]
         if not lacking:

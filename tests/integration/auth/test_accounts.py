@@ -13,6 +13,7 @@ from aria_actors.auth import totp
 from aria_actors.auth.errors import (
     AccountDisabled,
     AccountLocked,
+    ClientNotFound,
     InvalidChallenge,
     InvalidCredentials,
     InvalidMfaCode,
@@ -371,7 +372,7 @@ async def test_every_door_meets_the_same_checks(auth, security, monkeypatch) -> 
         with pytest.raises(Forbidden):
             await door.call("update_client", ta, made["client_id"], roles=["admin"])
         other = await door.call("create_client", OP, "etl", ["service"], tenant="globex")
-        with pytest.raises(Forbidden):  # another tenant's client
+        with pytest.raises(ClientNotFound):  # another tenant's client: confined to acme, it finds none
             await door.call("get_client", ta, other["client_id"])
         assert [c["tenant"] for c in await door.call("list_clients", ta)] == ["acme"]
     finally:

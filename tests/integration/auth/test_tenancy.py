@@ -10,11 +10,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from aria_actors.auth import store
-from aria_actors.auth.errors import InvalidCredentials
+from aria_actors.auth import access, store
+from aria_actors.auth.errors import ClientNotFound, InvalidCredentials, UserNotFound
 from aria_actors.data.migrations import migrate_down, migrate_up
 from aria_actors.data.tenancy import current_tenant
 from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import Gate
+from aria_actors.security.rbac import DEFAULT_ROLES
 from tests.fixtures.auth import start_auth
 from tests.fixtures.postgres import drop_database
 from tests.integration.data.injected import failing_once
@@ -23,6 +25,28 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
 OP = Principal.operator()
 ANON = Principal.anonymous()
+# A deployment's own role (ARIA_SECURITY_ROLES) managing the accounts of its tenant only.
+TENANT_ADMIN = Principal("ta", ("tenant-admin",), tenant="acme")
+
+
+class _Gate(Gate):
+    """The role table with ``tenant-admin``; ``broken``: every record-level check lets the call
+    through (a bug in a permission check), while what a caller may do across tenants still reads
+    the role table."""
+
+    broken = False
+
+    def require(self, caller: Principal, action: str, resource: Any = None) -> None:
+        if not self.broken:
+            super().require(caller, action, resource)
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch, auth: Any) -> _Gate:
+    table = _Gate({**DEFAULT_ROLES, "tenant-admin": ("auth:*:*",)})
+    monkeypatch.setattr(access, "gate", lambda: table)
+    auth.roles = auth.roles | {"tenant-admin"}
+    return table
 
 
 async def _people(auth: Any) -> dict[str, dict[str, Any]]:
@@ -132,6 +156,146 @@ async def test_a_login_finds_users_of_its_tenant_only(auth) -> None:
     for tenant in ("acme", "", "  ", "ACME"):
         with pytest.raises(InvalidCredentials):
             await auth.login(ANON, "carol", PASSWORD, tenant=tenant)
+
+
+async def test_a_tenant_scoped_caller_finds_no_other_tenants_record_by_id(auth, gate, monkeypatch) -> None:
+    made = await _people(auth)
+    carol, globex_client = made["carol"]["id"], made["etl-globex"]["client_id"]
+    # The checks hold: another tenant's records are not found (confined to acme, there are none).
+    with pytest.raises(UserNotFound):
+        await auth.get_user(TENANT_ADMIN, carol)
+    with pytest.raises(ClientNotFound):
+        await auth.get_client(TENANT_ADMIN, globex_client)
+    assert (await auth.get_user(TENANT_ADMIN, made["alice"]["id"]))["username"] == "alice"
+    assert (await auth.get_user(OP, carol))["username"] == "carol"  # an @any caller: across tenants
+
+    tokens = await auth.login(ANON, "carol", PASSWORD, tenant="globex")
+    # carol's id with acme's tenant: no token says so, but a bug that built one finds no carol
+    forged = Principal(carol, ("user",), tenant="acme", session=tokens["session_id"])
+
+    async def unchecked(caller: Principal, action: str, resource: Any, fetch: Any) -> dict[str, Any]:
+        return {"tenant": caller.tenant}  # a check that never looks at the record
+
+    # Two bugs in the record-level checks: every check lets the tenant admin through (its lookup
+    # of the record still runs, confined); no check nor lookup runs at all, so the operation itself
+    # meets another tenant's id (reads then return what the broken check made up: not tried).
+    checked = access.allowed_on
+    for bug in ("require", "unchecked"):
+        if bug == "require":
+            gate.broken = True
+        else:
+            monkeypatch.setattr(access, "allowed_on", unchecked)
+        reads = [lambda: auth.get_user(TENANT_ADMIN, carol)] if bug == "require" else []
+        for call in (*reads,
+                     lambda: auth.update_user(TENANT_ADMIN, carol, roles=["tenant-admin"], disabled=True),
+                     lambda: auth.delete_user(TENANT_ADMIN, carol),
+                     lambda: auth.set_password(TENANT_ADMIN, carol, "a takeover passphrase"),
+                     lambda: auth.sessions(TENANT_ADMIN, carol),
+                     lambda: auth.revoke_all(TENANT_ADMIN, carol),
+                     lambda: auth.mfa_disable(TENANT_ADMIN, carol),
+                     lambda: auth.revoke_session(forged, carol, tokens["session_id"]),
+                     lambda: auth.me(forged)):
+            with pytest.raises(UserNotFound) as err:
+                await call()
+            assert err.value.status == 404
+        reads = [lambda: auth.get_client(TENANT_ADMIN, globex_client)] if bug == "require" else []
+        for call in (*reads, lambda: auth.update_client(TENANT_ADMIN, globex_client, disabled=True),
+                     lambda: auth.rotate_client_secret(TENANT_ADMIN, globex_client),
+                     lambda: auth.delete_client(TENANT_ADMIN, globex_client)):
+            with pytest.raises(ClientNotFound):
+                await call()
+    monkeypatch.setattr(access, "allowed_on", checked)
+    # Named tenants: a list of globex's finds nothing, a user made in globex is refused by WITH CHECK.
+    assert await auth.list_users(TENANT_ADMIN, tenant="globex") == []
+    assert await auth.list_clients(TENANT_ADMIN, tenant="globex") == []
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await auth.create_user(TENANT_ADMIN, "mallory", PASSWORD, tenant="globex")
+    gate.broken = False
+    # Nothing of globex's changed: carol as she was, her session open (its revocations rolled
+    # back with the transactions that found no carol), her password the same, the client as made.
+    after = await auth.get_user(OP, carol)
+    assert (after["roles"], after["disabled"]) == (["user"], False)
+    assert [s["id"] for s in await auth.sessions(OP, carol)] == [tokens["session_id"]]
+    assert "access_token" in await auth.refresh(ANON, tokens["refresh_token"])
+    assert "access_token" in await auth.login(ANON, "carol", PASSWORD, tenant="globex")
+    assert (await auth.get_client(OP, globex_client))["disabled"] is False
+    assert "access_token" in await auth.client_token(ANON, globex_client, made["etl-globex"]["client_secret"])
+    assert [u["username"] for u in await auth.list_users(OP, tenant="globex")] == ["carol"]
+    # The store layer itself, in a transaction confined to the caller's tenant, finds nothing either.
+    scope = access.rls_tenant(TENANT_ADMIN, "auth:user:write", "user")
+    assert scope == "acme"
+    assert await auth._tx(lambda conn: store.update_user(conn, uuid.UUID(carol), {"disabled": True}),
+                          tenant=scope) is None
+    assert await auth._tx(lambda conn: store.delete_user(conn, uuid.UUID(carol)), tenant=scope) is False
+    assert (await auth.get_user(OP, carol))["disabled"] is False
+
+
+async def test_a_tenant_scoped_caller_still_manages_its_own_tenant(auth, gate) -> None:
+    made = await _people(auth)
+    alice, bob = made["alice"]["id"], made["bob"]["id"]
+    tokens = await auth.login(ANON, "bob", PASSWORD, tenant="acme")
+    assert (await auth.update_user(TENANT_ADMIN, alice, display_name="Alice A."))["display_name"] == "Alice A."
+    assert [s["id"] for s in await auth.sessions(TENANT_ADMIN, bob)] == [tokens["session_id"]]
+    await auth.set_password(TENANT_ADMIN, alice, "another long passphrase")
+    assert await auth.update_user(TENANT_ADMIN, bob, disabled=True)
+    assert await auth.sessions(TENANT_ADMIN, bob) == []  # disabling ended them, confined or not
+    await auth.delete_user(TENANT_ADMIN, bob)
+    # bob's sessions went with him: the cascade runs as the tables' owner, not as the tenant role
+    assert await auth.db.fetchval("SELECT count(*) FROM aria_auth.sessions WHERE user_id = $1",
+                                  uuid.UUID(bob)) == 0
+    acme_client = made["etl-acme"]["client_id"]
+    assert (await auth.update_client(TENANT_ADMIN, acme_client, disabled=True))["disabled"] is True
+    assert (await auth.rotate_client_secret(TENANT_ADMIN, acme_client))["client_secret"]
+    await auth.delete_client(TENANT_ADMIN, acme_client)
+    assert [c["tenant"] for c in await auth.list_clients(OP)] == ["globex"]
+    assert sorted(u["username"] for u in await auth.list_users(TENANT_ADMIN)) == ["alice"]
+
+
+async def test_whose_work_runs_confined_to_which_tenant(auth, gate, monkeypatch) -> None:
+    made = await _people(auth)
+    seen: list[tuple[str, str | None]] = []
+    for name in ("user", "user_secrets", "update_user", "delete_user", "begin_mfa", "client", "update_client",
+                 "delete_client", "open_sessions", "revoke_sessions"):
+        real = getattr(store, name)
+
+        async def call(conn: asyncpg.Connection, *args: Any, _real: Any = real, _name: str = name,
+                       **kwargs: Any) -> Any:
+            seen.append((_name, await current_tenant(conn)))
+            return await _real(conn, *args, **kwargs)
+
+        monkeypatch.setattr(store, name, call)
+
+    async def calls(caller: Principal, user: str, client: str) -> list[tuple[str, str | None]]:
+        seen.clear()
+        await auth.get_user(caller, user)
+        await auth.update_user(caller, user, display_name="x", disabled=True)
+        await auth.sessions(caller, user)
+        await auth.revoke_all(caller, user)
+        await auth.set_password(caller, user, "another long passphrase")
+        await auth.update_client(caller, client, disabled=True)
+        await auth.delete_client(caller, client)
+        await auth.delete_user(caller, user)
+        return list(seen)
+
+    # Sessions carry no tenant: ended or read as the service, then the user must be the tenant's.
+    assert await calls(TENANT_ADMIN, made["alice"]["id"], made["etl-acme"]["client_id"]) == [
+        ("user", "acme"), ("user", "acme"), ("revoke_sessions", None), ("update_user", "acme"),
+        ("user", "acme"), ("open_sessions", None), ("user", "acme"), ("user", "acme"),
+        ("revoke_sessions", None), ("user", "acme"), ("user", "acme"), ("user_secrets", "acme"),
+        ("revoke_sessions", None), ("update_user", "acme"), ("client", "acme"), ("update_client", "acme"),
+        ("client", "acme"), ("delete_client", "acme"), ("user", "acme"), ("delete_user", "acme")]
+    # An @any caller works across tenants, as the service, as before.
+    assert {t for _, t in await calls(OP, made["carol"]["id"], made["etl-globex"]["client_id"])} == {None}
+    # A user's own session is confined to the user's tenant too.
+    tokens = await auth.login(ANON, "bob", PASSWORD, tenant="acme")
+    bob = Principal(made["bob"]["id"], ("user",), tenant="acme", session=tokens["session_id"])
+    seen.clear()
+    await auth.me(bob)
+    await auth.my_sessions(bob)
+    await auth.mfa_enroll(bob, bob.subject)
+    await auth.revoke_session(bob, bob.subject, tokens["session_id"])
+    assert seen == [("user", "acme"), ("open_sessions", None), ("user", "acme"), ("user", "acme"),
+                    ("begin_mfa", "acme"), ("revoke_sessions", None), ("user", "acme")]
 
 
 # -- retries ---------------------------------------------------------------------------------

@@ -110,3 +110,58 @@ def test_mask() -> None:
         "postgresql://u:***@h:5/d?sslmode=require"
     assert mask("postgresql://u@h/d") == "postgresql://u@h/d"
     assert "zzz" not in mask("postgresql://u:zzz@h:notaport/d")
+
+
+async def test_a_transactions_own_errors_are_not_the_databases(fresh_database: str) -> None:
+    db = await Database.connect(fresh_database, DataConfig(pool_min_size=1, pool_max_size=2))
+
+    async def refuses(conn: asyncpg.Connection) -> None:
+        await conn.fetchval("SELECT 1")
+        raise ValueError("refused by the body")
+
+    async def calls_a_server_that_is_down(conn: asyncpg.Connection) -> None:
+        raise ConnectionRefusedError(111, "another service does not answer")
+
+    async def waits_too_long(conn: asyncpg.Connection) -> None:
+        raise TimeoutError("another service took too long")
+
+    try:
+        # The body's own errors pass through as they are, uncounted: none is a lost connection.
+        for body, error in ((refuses, ValueError), (calls_a_server_that_is_down, ConnectionRefusedError),
+                            (waits_too_long, TimeoutError)):
+            with pytest.raises(error) as err:
+                await db.transaction(body)
+            assert type(err.value) is error
+        assert db.stats()["query_errors"] == 0
+
+        async def divides_by_zero(conn: asyncpg.Connection) -> None:
+            await conn.fetchval("SELECT 1 / 0")
+
+        with pytest.raises(asyncpg.DivisionByZeroError):  # the database's: counted
+            await db.transaction(divides_by_zero)
+        assert db.stats()["query_errors"] == 1
+        assert await db.transaction(lambda conn: conn.fetchval("SELECT 42")) == 42  # the pool is fine
+    finally:
+        await db.close()
+
+
+async def test_a_connection_lost_inside_a_transaction_is_still_a_lost_connection(fresh_database: str) -> None:
+    db = await Database.connect(fresh_database, DataConfig(pool_min_size=1, pool_max_size=2))
+
+    async def cut(conn: asyncpg.Connection) -> None:
+        conn.terminate()  # the socket goes, as when the server dies
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    async def server_ends_it(conn: asyncpg.Connection) -> None:
+        await conn.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    try:
+        with pytest.raises(DatabaseUnreachable, match="lost the database connection"):
+            await db.transaction(cut)
+        assert db.stats()["query_errors"] == 1
+        with pytest.raises(DatabaseUnreachable, match="lost the database connection"):
+            await db.transaction(server_ends_it)
+        assert db.stats()["query_errors"] == 2
+        assert await db.transaction(lambda conn: conn.fetchval("SELECT 42")) == 42  # a new connection
+    finally:
+        await db.close()

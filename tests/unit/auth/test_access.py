@@ -100,6 +100,23 @@ def test_listing_without_a_tenant_means_every_tenant_only_for_any_scoped_callers
             access.listable_tenant(caller, "auth:user:list", "user", tenant)
 
 
+def test_row_level_security_confines_a_tenant_scoped_caller_to_its_own_tenant() -> None:
+    alice_in_acme = Principal(ALICE_ID, ("user",), tenant="acme", session="s1")
+    for caller in (TENANT_ADMIN, alice_in_acme):  # whatever tenant it names, or none (a record by id)
+        for tenant in (None, "", "acme", "globex"):
+            assert access.rls_tenant(caller, "auth:user:write", "user", tenant) == "acme"
+    # @any callers: the tenant their work names, else none (the service, across tenants)
+    for caller in (ADMIN, ADMIN_SESSION, Principal.operator(), Principal.internal("aria_auth"),
+                   Principal("root", ("admin",), tenant="acme")):
+        assert access.rls_tenant(caller, "auth:user:write", "user") is None
+        assert access.rls_tenant(caller, "auth:user:write", "user", "globex") == "globex"
+        assert access.rls_tenant(caller, "auth:user:write", "user", "") is None  # the empty tenant: none
+    assert access.rls_tenant(OPERATOR, "auth:user:list", "user") is None
+    assert access.rls_tenant(OPERATOR, "auth:user:write", "user") is None  # no tenant of its own to confine to
+    assert access.rls_tenant(TENANTLESS_ADMIN, "auth:user:write", "user", "acme") == "acme"
+    assert access.rls_tenant(TENANTLESS_ADMIN, "auth:user:write", "user") is None
+
+
 def test_granting_roles_needs_the_assign_permission_and_a_tenant_scope_grants_only_held_roles() -> None:
     access.may_assign_roles(ALICE, None, "")  # no roles given: nothing to grant
     access.may_assign_roles(TENANT_ADMIN, ["user"], "globex")  # the plain user role needs no grant

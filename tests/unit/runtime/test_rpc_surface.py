@@ -176,3 +176,19 @@ async def test_a_lost_server_connection_is_a_503_not_a_500() -> None:
         assert lost.value.status == 503
     with pytest.raises(FileNotFoundError):
         await invoke(Queues(None), "missing", (USER,), {}, Gate())  # type: ignore[arg-type]
+
+
+async def test_a_write_refused_by_row_level_security_is_a_403_not_a_500() -> None:
+    import asyncpg
+
+    from aria_actors.runtime.errors import Forbidden
+
+    class Users(Fake):
+        @rpc("queue:job:write", scope="own")
+        async def create(self, caller: Principal) -> None:
+            raise asyncpg.exceptions.InsufficientPrivilegeError(
+                'new row violates row-level security policy for table "users"')
+
+    with pytest.raises(Forbidden) as refused:
+        await invoke(Users(None), "create", (USER,), {}, Gate())  # type: ignore[arg-type]
+    assert refused.value.status == 403 and "users" not in refused.value.message
