@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import sys
@@ -154,6 +155,12 @@ def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(run
     assert after.details["inference"]["served_version"] == "v-e2e", after.details
 
 
+def _loopback(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:127.0.0.1, a dual-stack socket
+    return addr.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def test_ray_listens_on_loopback_only(running_aria) -> None:
     """Nothing `aria up` starts listens beyond 127.0.0.1 by default, except the one port Ray Serve
     2.60 hard-codes: each replica's inter-deployment gRPC server on [::]:0 (serve/_private/replica.py)."""
@@ -170,7 +177,7 @@ def test_ray_listens_on_loopback_only(running_aria) -> None:
         except psutil.Error:
             continue
         wide += [(name, c.laddr) for c in listening
-                 if c.laddr.ip not in ("127.0.0.1", "::1") and not name.startswith("ray::ServeRepli")]
+                 if not _loopback(c.laddr.ip) and not name.startswith("ray::ServeRepli")]
     assert pids and wide == []
 
 
