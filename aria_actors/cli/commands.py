@@ -119,6 +119,8 @@ def up(
         else:
             cluster.ensure_token()
         cluster.connect(state)
+        if settings.ray_address:
+            cluster.record_join()  # `aria token`, `status` and `down` look for it
         if serve is not None:
             serve.start(settings)
         boot = get_or_create_boot(settings)
@@ -215,7 +217,9 @@ def _down(settings: AriaSettings) -> int:
     finally:
         if ray.is_initialized():
             ray.shutdown()
-    if settings.ray_address:
+    if settings.ray_address:  # the cluster is not Aria's: only Aria's own state goes
+        cluster.state_path.unlink(missing_ok=True)
+        (cluster.run_dir / "operator.jwt").unlink(missing_ok=True)
         return 0
     with console.status("stopping Ray"):
         return len(cluster.stop_processes())

@@ -237,6 +237,19 @@ class LocalCluster:
         self.state_path.write_text(json.dumps(asdict(state), indent=2))
         return state
 
+    def record_join(self) -> RunState:
+        """The run state of an Aria that joined ARIA_RAY_ADDRESS (no head of its own, so no pid to
+        watch): what `aria token`, `aria status` and `aria down` find; `aria down` removes it."""
+        s = self.settings
+        state = RunState(
+            pid=os.getpid(), gcs_address=s.ray_address,
+            dashboard_url=f"http://{s.dashboard_host}:{s.dashboard_port}", gateway_url=s.gateway_url,
+            token_path=str(self.token_path), started_at=time.time(), log_path="",
+        )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps(asdict(state), indent=2))
+        return state
+
     def connect(self, state: RunState | None = None) -> None:
         import ray  # ray: as in ensure_token
 

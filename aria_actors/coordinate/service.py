@@ -13,6 +13,7 @@ from typing import Any
 from aria_actors.coordinate.directory import RayDirectory
 from aria_actors.coordinate.gateway import create_app
 from aria_actors.coordinate.spec import SPEC
+from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.service import Service
 from aria_actors.runtime.settings import AriaSettings, load_settings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -62,7 +63,7 @@ def serve_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, s
     from ray import serve  # ray: as in _gateway_class
 
     deployment = serve.deployment(
-        name="gateway", ray_actor_options={"num_cpus": spec.num_cpus}, num_replicas=1,
+        name="gateway", ray_actor_options=actor_options(spec, settings), num_replicas=1,
     )(_gateway_class())
     return deployment.bind(spec, settings), "/"
 

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray.experimental.internal_kv import _internal_kv_del, _internal_kv_get, _internal_kv_put
 
+from aria_actors.runtime import placement
 from aria_actors.runtime.registry import all_specs
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.shell import RayLauncher, is_dead
@@ -78,6 +79,10 @@ class BootActor:
             log.exception("boot failed")
             self.supervisor.phase = "running"
         self.supervisor.remember(past, times_of=self.launcher.adopted)  # and adopted units' uptime
+        if self.reconstructed:  # what died with the old boot actor (on a lost node) was restarted
+            replaced = self.supervisor.count_replaced(past, self.launcher.adopted)
+            if replaced:
+                log.warning("rebuilt boot actor started again: %s", ", ".join(replaced))
         self.launcher.adopt_existing = False
         self._save_history()
         self._loop = asyncio.ensure_future(self._health_loop())
@@ -176,6 +181,7 @@ def get_or_create_boot(settings: AriaSettings, specs: Sequence[ServiceSpec] | No
     return ray.remote(BootActor).options(
         name=name, namespace=settings.namespace, lifetime="detached", get_if_exists=True,
         num_cpus=0, max_concurrency=1000, max_restarts=-1,
+        **placement.options_for(settings.placement, placement.BOOT),
     ).remote(settings, specs)
 
 

@@ -102,3 +102,10 @@ def options_for(placement: Mapping[str, str], service: str) -> dict[str, Any]:
     """Ray options of ``service`` under ``placement`` (empty: anywhere)."""
     value = placement.get(service)
     return ray_options(service, value) if value else {}
+
+
+def actor_options(spec: Any, settings: Any) -> dict[str, Any]:
+    """Resources and placement of a service's actor or Serve replica (a ``ServiceSpec`` under
+    ``AriaSettings``): what ``ray.remote(...).options`` and Serve's ``ray_actor_options`` take."""
+    return {"num_cpus": spec.num_cpus, "num_gpus": spec.num_gpus,
+            **options_for(settings.placement, spec.name)}

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from aria_actors.runtime.errors import ServiceUnavailable
+from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.registry import load_service_class
 from aria_actors.runtime.rpc import Gate, install_gate, invoke
 from aria_actors.runtime.service import Deps, Service
@@ -251,7 +252,7 @@ class RayLauncher:
     def _new_actor(self, spec: ServiceSpec) -> Any:
         handle = ray.remote(ActorShell).options(
             name=spec.name, namespace=self.settings.namespace, lifetime="detached",
-            num_cpus=spec.num_cpus, num_gpus=spec.num_gpus, max_restarts=0, max_concurrency=1000,
+            max_restarts=0, max_concurrency=1000, **actor_options(spec, self.settings),
         ).remote(spec, self.settings)
         handle.prepare.remote()  # fire and forget: warm-up runs while the layers below boot
         return handle
@@ -270,7 +271,10 @@ class RayLauncher:
 
         existing = serve.status().applications.get(spec.name)
         if existing is not None and existing.status in ("RUNNING", "DEPLOYING"):
-            # Deployed by a Serve config (serve run/deploy, KubeRay): adopt it, don't redeploy.
+            # Deployed by a Serve config (serve run/deploy, KubeRay), or by the boot actor Ray
+            # just restarted: adopt it, don't redeploy. Recorded as adopted, so a rebuilt boot
+            # actor keeps its uptime and does not count it as restarted (tests/chaos).
+            self.adopted.add(spec.name)
             return serve.get_app_handle(spec.name), False
         module = importlib.import_module(spec.entrypoint.partition(":")[0])
         build = getattr(module, "serve_application", None)
@@ -289,7 +293,7 @@ def default_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any,
     from ray import serve  # heavy: ray.serve, as in _resolve
 
     deployment = serve.deployment(
-        name=spec.name, ray_actor_options={"num_cpus": spec.num_cpus, "num_gpus": spec.num_gpus},
+        name=spec.name, ray_actor_options=actor_options(spec, settings),
     )(DeploymentShell)
     return deployment.bind(spec, settings), None
 

@@ -72,6 +72,9 @@ class ServiceState:
     dependency_down: tuple[str, ...] = ()
     ready_at: float | None = None
     restart_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Its unit was discarded for a restart that then had to wait for a dependency: the start
+    # that comes once the dependency is back is that restart, and counts as one.
+    restart_owed: bool = False
 
     @property
     def status(self) -> Status:
@@ -180,6 +183,22 @@ class Supervisor:
             if name in keep_times:
                 state.started_at = past.get("started_at") or state.started_at
                 state.ready_at = past.get("ready_at") or state.ready_at
+
+    def count_replaced(self, history: Mapping[str, Mapping[str, Any]], adopted: Iterable[str]) -> list[str]:
+        """After a successor's boot: a service that was up under the predecessor and whose unit
+        was not adopted had lost it (with the predecessor's node, say) and was started again, so
+        it counts as a restart. Returns those services."""
+        kept = set(adopted)
+        replaced = []
+        for name, past in history.items():
+            state = self.states.get(name)
+            if state is None or name in kept or not past.get("ready_at") or state.started_at is None:
+                continue
+            state.restarts += 1
+            state.last_error = ("unit lost while the boot actor was down (its node or process died); "
+                                "started again")
+            replaced.append(name)
+        return replaced
 
     # --- boot ----------------------------------------------------------------------------------
     async def boot(self) -> dict[str, Any]:
@@ -368,14 +387,16 @@ class Supervisor:
             try:
                 blocked = self._blocked(name)
                 if blocked:  # starting now would break the dependency guarantee: wait for them
+                    state.restart_owed |= automatic or state.started_at is not None
                     await self._discard_unit(state)
                     state.own_status = Status.PENDING
                     state.started_at = None
                     state.message = f"waiting for {', '.join(blocked)} (not up)"
                     return False
                 await self._discard_unit(state)
-                if automatic or state.started_at is not None:
+                if automatic or state.started_at is not None or state.restart_owed:
                     state.restarts += 1
+                state.restart_owed = False
                 ok = await self._start(name)
             finally:
                 state.restarting = False

@@ -79,7 +79,8 @@ class ModelVersionsMixin:
             self._inference().add("base", source)
             return {"id": "base", "path": source.label}
         row = await self._records().model(model_id)
-        self._inference().add(model_id, ModelSource.of(self.config, self.settings.home, row["path"]))
+        self._inference().add(model_id, ModelSource.of(self.config, self.settings.home, row["path"],
+                                                        namespace=self.settings.namespace))
         return row
 
     # -- what is served, in Postgres -----------------------------------------------------------

@@ -42,7 +42,11 @@ Guarantees and caveats
   8 MiB when larger (the service's upload path); fine for small models, a multi-GB checkpoint
   wants a streamed pack (files straight to ``upload_part``), not built yet.
 - Restoring from aria_storage materialises the checkpoint as a directory (``cache_dir``) on the
-  caller's node; actors on other nodes need that directory on shared storage.
+  caller's node, ``<cache_dir>/<run>/manifest-NNNNNN-<key>`` (``key``: the manifest's hash). That
+  name is enough to make the same directory on any other node (:func:`fetch_trained`, what loading
+  a trained model version does where the directory is missing): the manifest version it names,
+  checked against ``key``, and each blob against the manifest's sha256. A checkpoint of the
+  directory sink is a directory of one node and nothing else.
 - A run trusts only what it wrote: the storage sink resumes from, and reads blobs of, manifest and
   blob versions whose ``owner`` (the subject that wrote the version, from aria_storage) is its
   ``caller`` or aria_shape itself (``svc:aria_shape``). The asset names of a run are not reserved
@@ -57,6 +61,7 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -73,17 +78,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aria_actors.runtime.principal import Principal
-from aria_actors.shape.errors import CheckpointNotTrusted, TrainingConfigError
+from aria_actors.shape.errors import CheckpointNotTrusted, ModelLoadError, TrainingConfigError
 from aria_actors.storage.client import StorageClient
 from aria_actors.storage.errors import AssetNotFound
 from aria_actors.storage.index import decode
 
 BLOBS = ("model", "optimizer", "assets")
+# A published checkpoint fetched into a checkpoint root (StorageCheckpoints.local, fetch_trained).
+FETCHED = re.compile(r"^(?P<run>[A-Za-z0-9][A-Za-z0-9._-]{0,127})/"
+                     r"manifest-(?P<version>[0-9]{6})-(?P<key>[0-9a-f]{16})$")
 WEIGHT_FILE = re.compile(r".*\.safetensors(\.index\.json)?$")
 STATE_FILES = ("optimizer.safetensors", "trainer_state.json")
 PART_BYTES = 8 << 20  # the storage service's upload part size
 T = TypeVar("T")
-SHAPE_SUBJECT = Principal.internal("aria_shape").subject  # aria_shape acting for itself
+SHAPE = Principal.internal("aria_shape")  # aria_shape acting for itself
+SHAPE_SUBJECT = SHAPE.subject
 log = logging.getLogger("aria.shape")
 
 
@@ -245,7 +254,14 @@ class StorageCheckpoints:
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
         """The result of a storage call, from synchronous training code."""
         if self.loop is None:
-            return asyncio.run(coro)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(coro)
+            # Called on a thread that runs an event loop (an actor loading a model): the call gets
+            # a loop of its own on another thread, and this one waits.
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aria-ckpt") as pool:
+                return pool.submit(asyncio.run, coro).result()
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -384,7 +400,7 @@ class StorageCheckpoints:
         manifest = self._manifest(version)
         if manifest is None:
             raise AssetNotFound(f"no checkpoint {ref}", name=f"{self.base}/manifest")
-        key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+        key = _manifest_key(manifest)
         out = self.cache / self.run / f"manifest-{version:06d}-{key}"
         if (out / "trainer_state.json").is_file():
             return out
@@ -397,3 +413,84 @@ class StorageCheckpoints:
                  for k, r in manifest["blobs"].items()}
         blobs["state"] = json.dumps(manifest["state"], sort_keys=True).encode()
         return write_dir(blobs, out)
+
+    def fetch(self, version: int, key: str) -> Path:
+        """The published checkpoint ``<run>/manifest-<version>-<key>`` as the directory
+        :meth:`local` made of it on the node that registered it, made again here: manifest
+        ``version``, which must hash to ``key``, and the blobs it names, each checked against the
+        manifest's sha256. Byte for byte what was registered, so whoever wrote it (a registered
+        version is vouched for by its registration; aria_shape reads it back as itself)."""
+        out = self.cache / self.run / f"manifest-{version:06d}-{key}"
+        if (out / "trainer_state.json").is_file():
+            return out
+        name = f"{self.base}/manifest"
+        body = json.loads(self._wait(self.client.get(self.caller, name, version)))
+        if _manifest_key({**body, "ref": self._ref(version)}) != key:
+            raise CheckpointNotTrusted(f"{name}@{version} does not hash to {key}: not the checkpoint "
+                                       "that was registered", name=name, version=version)
+        blobs: dict[str, bytes] = {}
+        for kind, r in body["blobs"].items():
+            if kind not in BLOBS or r.get("name") != f"{self.base}/{kind}":
+                raise CheckpointNotTrusted(f"{name}@{version} names blob {r.get('name')!r} as its {kind!r}, "
+                                           f"outside run {self.run!r}", name=name, version=version)
+            data = self._wait(self.client.get(self.caller, r["name"], int(r["version"])))
+            if hashlib.sha256(data).hexdigest() != r["sha256"]:
+                raise CheckpointNotTrusted(f"{r['name']}@{r['version']} is not the blob {name}@{version} "
+                                           "names (sha256 differs)", name=r["name"], version=r["version"])
+            blobs[kind] = data
+        blobs["state"] = json.dumps(body["state"], sort_keys=True).encode()
+        return write_dir(blobs, out)
+
+
+def _manifest_key(manifest: dict[str, Any]) -> str:
+    """What names a fetched checkpoint's directory: the first 16 hex digits of its manifest's hash."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trained_ref(path: str | Path) -> str | None:
+    """``<run>/manifest-NNNNNN-<key>`` of a checkpoint directory that :meth:`StorageCheckpoints.local`
+    made in some node's checkpoint root (``.../shape/checkpoints/<run>/manifest-...``), whatever
+    that node's ``ARIA_HOME``; None for any other path."""
+    parts = Path(path).parts
+    if len(parts) < 4 or parts[-4:-2] != ("shape", "checkpoints"):
+        return None
+    ref = f"{parts[-2]}/{parts[-1]}"
+    return ref if FETCHED.fullmatch(ref) else None
+
+
+def fetch_trained(home: str | Path, path: str | Path, *, storage: StorageClient | None = None,
+                  namespace: str | None = None, loop: asyncio.AbstractEventLoop | None = None) -> Path | None:
+    """This node's directory of the checkpoint ``path`` of a model version trained through
+    aria_storage (:func:`trained_ref`): ``<home>/shape/checkpoints/<run>/manifest-NNNNNN-<key>``,
+    fetched with :meth:`StorageCheckpoints.fetch` when it is missing (trained on another node), as
+    aria_shape, through ``storage`` (default: aria_storage in Aria's Ray ``namespace``, default
+    this process's; ``loop``: the loop that owns ``storage``, as for the sink). None for any other
+    path (an operator's directory, a directory-sink checkpoint: those are where they are, or
+    nowhere)."""
+    ref = trained_ref(path)
+    if ref is None:
+        return None
+    root = Path(home) / "shape" / "checkpoints"  # job.checkpoint_root, which imports this module
+    local = root / ref
+    if (local / "config.json").is_file():
+        return local
+    if storage is None:
+        storage = _ray_storage(namespace)
+    found = FETCHED.fullmatch(ref)
+    assert found is not None  # trained_ref matched it
+    store = StorageCheckpoints(storage, found["run"], caller=SHAPE, cache_dir=root, loop=loop)
+    log.info("fetching checkpoint %s from aria_storage onto this node", ref)
+    return store.fetch(int(found["version"]), found["key"])
+
+
+def _ray_storage(namespace: str | None) -> StorageClient:
+    import ray  # ray: only a process of the cluster fetches, and only when a checkpoint is missing
+
+    from aria_actors.runtime.rpc import bind
+    from aria_actors.runtime.shell import RayServiceClient  # ray: as above
+
+    if not ray.is_initialized():
+        raise ModelLoadError("a trained checkpoint is missing on this node, and this process is not in "
+                             "Aria's Ray cluster to fetch it from aria_storage")
+    namespace = namespace or ray.get_runtime_context().namespace
+    return bind(StorageClient, RayServiceClient("aria_storage", namespace))

@@ -14,7 +14,8 @@ Guarantees and caveats
 ----------------------
 - The worker takes exactly the arguments ``start_training`` builds (:class:`TrainArgs`, unknown
   keys refused) and no directory: checkpoints, the fetched checkpoint and the tiny model go under
-  this node's ``ARIA_HOME/shape`` (:func:`checkpoint_root`), the base model is this node's
+  this node's ``ARIA_HOME/shape`` (:func:`checkpoint_root`; a parent trained through aria_storage
+  on another node is fetched from it there, see ``checkpoints.fetch_trained``), the base model is this node's
   configured one (``ARIA_SHAPE_MODEL_PATH``/``ARIA_MODEL_PATH``, else the tiny model from the
   ``model`` knobs), a parent trained here is named relative to the checkpoint root
   (``checkpoint``), and a directory anywhere else (``model_path``, a version an operator
@@ -71,7 +72,7 @@ from aria_actors.shape.characters.corpus import prompts
 from aria_actors.shape.config import ShapeConfig
 from aria_actors.shape.errors import TrainingConfigError
 from aria_actors.shape.source import ModelSource
-from aria_actors.shape.training.checkpoints import DirectoryCheckpoints, StorageCheckpoints
+from aria_actors.shape.training.checkpoints import DirectoryCheckpoints, StorageCheckpoints, fetch_trained
 from aria_actors.shape.training.rewards import RewardFn, trait_coverage
 from aria_actors.storage.client import StorageClient
 
@@ -217,8 +218,15 @@ def _source(a: TrainArgs, caller: Principal | None, node: Any) -> Any:
     if a.checkpoint is not None:
         root = checkpoint_root(node.home).resolve()
         path = (root / a.checkpoint).resolve()
+        if path.is_relative_to(root) and not (path / "config.json").is_file():
+            try:  # trained on another node: its checkpoint is in aria_storage
+                fetch_trained(node.home, path)
+            except AriaError as exc:
+                raise Discard(f"checkpoint {a.checkpoint!r} is not on this node and could not be fetched "
+                              f"from aria_storage: {exc.message}") from None
         if not path.is_relative_to(root) or not (path / "config.json").is_file():
-            raise Discard(f"no checkpoint {a.checkpoint!r} under {root} on this node")
+            raise Discard(f"no checkpoint {a.checkpoint!r} under {root} on this node (a checkpoint of "
+                          "the directory sink is on the node that wrote it only)")
         config["model_path"] = str(path)
     elif a.model_path is not None:
         try:

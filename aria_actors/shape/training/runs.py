@@ -49,7 +49,10 @@ Guarantees and caveats
 - Progress is the job's state, attempt and the errors of failed attempts; the steps done are not
   reported while a run goes (aria_queue has no progress channel for a running job).
 - The version's path is a directory on the node of the worker that ran the job (the checkpoint,
-  fetched from aria_storage there): single-node, or shared storage on a cluster.
+  fetched from aria_storage there, ``<run>/manifest-NNNNNN-<key>``). On any other node that loads
+  the version or trains from it, the same directory is fetched from aria_storage first (that name
+  says which manifest version and its hash: ``checkpoints.fetch_trained``), so no node needs
+  another's disk, nor the same ``ARIA_HOME``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from aria_actors.runtime.errors import AriaError, Forbidden, NotFound, ServiceUn
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.shape.errors import ModelVersionExists, TrainingConfigError, TrainingRunConflict
+from aria_actors.shape.training.checkpoints import trained_ref
 from aria_actors.shape.training.job import MODEL_KNOBS, NODE_PATHS, TrainArgs, checkpoint_ref, checkpoint_root
 
 log = logging.getLogger("aria.shape")
@@ -112,7 +116,9 @@ class TrainingRunsMixin:
         if served == "base":  # the worker's node loads its configured base model
             return {}
         path = str(self._inference().source(served).config.get("model_path") or "")
-        ref = checkpoint_ref(checkpoint_root(self.settings.home), path)
+        # Trained here, in this node's checkpoint root or another's (fetched from aria_storage
+        # wherever the job runs).
+        ref = checkpoint_ref(checkpoint_root(self.settings.home), path) or trained_ref(path)
         if ref is not None:
             return {"checkpoint": ref}
         try:

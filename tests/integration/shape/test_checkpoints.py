@@ -208,3 +208,48 @@ async def test_blobs_larger_than_a_part_go_up_in_parts(storage, model_dir, tmp_p
     assert ck.read_assets(path) == blobs["assets"]
     assert (path / "optimizer.safetensors").read_bytes() == blobs["optimizer"]
     assert await storage.call("get", OP, "shape/checkpoints/parts/model") == blobs["model"]
+
+
+async def test_a_trained_checkpoint_is_fetched_onto_another_node_exactly_as_registered(storage, model_dir,
+                                                                                       tmp_path):
+    """A version trained on one node is a directory there; any other node that loads it makes the
+    same directory from aria_storage, as aria_shape, whoever trained it, and only that one."""
+    import json
+
+    from aria_actors.shape.errors import CheckpointNotTrusted
+    from aria_actors.shape.training.checkpoints import fetch_trained
+    from aria_actors.shape.training.job import checkpoint_root
+    from aria_actors.storage.errors import AssetNotFound
+
+    editor = Principal("ed", ("editor",))
+    home_a, home_b = tmp_path / "node-a", tmp_path / "node-b"
+    sink = StorageCheckpoints(bind(StorageClient, storage), "v-far", caller=editor,
+                              loop=asyncio.get_running_loop(), cache_dir=checkpoint_root(home_a))
+    out = await asyncio.to_thread(run_training, model_dir, steps=2, prompts_per_step=1, checkpoint_every=1,
+                                  settings=SETTINGS, checkpoints=sink)
+    trained = await asyncio.to_thread(sink.local, out["final_checkpoint"])  # what the worker registers
+    rel = trained.relative_to(checkpoint_root(home_a))
+    client = bind(StorageClient, storage)
+    here = {"storage": client, "loop": asyncio.get_running_loop()}  # the service runs on this loop
+
+    # The registered path is node A's (its ARIA_HOME); node B makes the same directory in its own.
+    fetched = await asyncio.to_thread(fetch_trained, home_b, trained, **here)
+    assert fetched == checkpoint_root(home_b) / rel
+    files = sorted(p.name for p in trained.iterdir())
+    assert sorted(p.name for p in fetched.iterdir()) == files
+    assert all((trained / f).read_bytes() == (fetched / f).read_bytes() for f in files)
+    # Loading it there goes through the same fetch, and finds the directory now.
+    assert await asyncio.to_thread(fetch_trained, home_b, fetched, **here) == fetched
+    # Someone else's later manifest under the run is no substitute: the name holds the hash.
+    await storage.call("put", editor, "shape/checkpoints/v-far/manifest",
+                       json.dumps({"run": "v-far", "blobs": {}, "state": {}}).encode())
+    forged = rel.parent / f"manifest-{999:06d}-{'0' * 16}"
+    wrong_key = rel.parent / (rel.name[:-16] + "0" * 16)
+    with pytest.raises(AssetNotFound):
+        await asyncio.to_thread(fetch_trained, home_b, checkpoint_root(home_b) / forged, **here)
+    with pytest.raises(CheckpointNotTrusted, match="does not hash"):
+        await asyncio.to_thread(fetch_trained, home_b, checkpoint_root(home_b) / wrong_key, **here)
+    # Anything else is where it is: an operator's directory, a directory-sink checkpoint.
+    assert fetch_trained(home_b, model_dir, **here) is None
+    assert fetch_trained(home_b, checkpoint_root(home_b) / "v-far" / ("0" * 16) / "step-000001",
+                         **here) is None

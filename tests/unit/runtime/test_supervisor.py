@@ -76,6 +76,26 @@ async def test_dead_unit_is_restarted_and_dependents_degrade_meanwhile() -> None
     assert launcher.units["t_top"].service.events(None) == [("t_left", False), ("t_left", True)]
 
 
+async def test_a_unit_lost_with_its_dependency_counts_its_restart_once_started_again() -> None:
+    # A node dies with a service and what it depends on: the dependent's restart first waits for
+    # the dependency, and the start that comes after is still a restart (the counter stayed 0).
+    sup, launcher = make(diamond())
+    await sup.boot()
+    old_base, old_left = launcher.units["t_base"], launcher.units["t_left"]
+    await old_base.kill()
+    await old_left.kill()
+    await sup.check_once()
+    for _ in range(200):  # restarts with backoff, the blocked one started once t_base is back
+        await asyncio.sleep(0.01)
+        await sup.check_once()
+        if all(sup.service(n)["status"] == "ready" for n in ("t_base", "t_left", "t_top")):
+            break
+    left = sup.service("t_left")
+    assert left["status"] == "ready" and launcher.units["t_left"] is not old_left
+    assert left["restarts"] == 1 and sup.service("t_base")["restarts"] == 1
+    assert sup.service("t_right")["restarts"] == 0  # alive all along: not restarted
+
+
 async def test_failing_health_restarts_after_threshold(tmp_path, monkeypatch) -> None:
     sick = tmp_path / "sick"
     monkeypatch.setenv("ARIA_TEST_SICK_FILE", str(sick))
@@ -256,6 +276,29 @@ async def test_a_successor_supervisor_remembers_restarts_errors_and_adopted_upti
     assert left["restarts"] == 1 and "died" in left["last_error"]
     assert left["ready_at"] > history["t_left"]["ready_at"]  # a new unit: its own uptime
     assert base["ready_at"] == history["t_base"]["ready_at"]  # adopted: uptime carries over
+
+
+async def test_units_lost_with_the_predecessor_count_as_restarts() -> None:
+    # The boot actor ran on a node that died with some of its services: the rebuilt one adopts
+    # what still runs and starts the rest again, which the counters must show (they stayed 0).
+    first, _ = make(diamond())
+    await first.boot()
+    history = first.history()
+    assert all(h["restarts"] == 0 for h in history.values())
+
+    successor, _ = make(diamond())
+    successor.remember(history)
+    await successor.boot()
+    successor.remember(history, times_of={"t_base"})
+    others = sorted(set(history) - {"t_base"})
+    assert sorted(successor.count_replaced(history, adopted={"t_base"})) == others
+    restarts = {s["name"]: s["restarts"] for s in successor.status()["services"]}
+    assert restarts == {"t_base": 0, **dict.fromkeys(others, 1)}
+    assert "boot actor was down" in successor.service("t_left")["last_error"]
+    # A service that had never been up before is a first start, not a restart.
+    fresh, _ = make(diamond())
+    await fresh.boot()
+    assert fresh.count_replaced({"t_left": {"restarts": 0, "ready_at": None}}, adopted=()) == []
 
 
 async def test_units_are_launched_in_start_order() -> None:

@@ -73,7 +73,8 @@ class ShapeInference:
         source = source if isinstance(source, ModelSource) else ModelSource.for_path(source)
         self.engine: Any
         if engine_process:
-            self.engine = Engine(source)
+            # The engine process is no Ray worker: a trained checkpoint missing here is fetched now.
+            self.engine = Engine(source.ensure_local())
             self.engine.start()
         else:
             self.engine = ModelRunner(source.load())
