@@ -64,6 +64,15 @@ def address_host(address: str) -> str:
     return host.strip("[]")
 
 
+class JoinedCluster(AriaError):
+    """The run state says this Aria joined a cluster, but ARIA_RAY_ADDRESS is not set: acting as
+    if Aria had its own head would stop processes of a cluster that is not Aria's."""
+
+    type = "ray-joined-cluster"
+    status = 409
+    title = "Aria joined another Ray cluster"
+
+
 class RayStartFailed(AriaError):
     """The local Ray head did not start; the message holds the end of its log."""
 
@@ -89,6 +98,7 @@ class RunState:
     token_path: str
     started_at: float
     log_path: str
+    joined: str = ""  # the ARIA_RAY_ADDRESS this Aria joined; empty: its own local head
 
 
 class LocalCluster:
@@ -117,9 +127,13 @@ class LocalCluster:
         state = self.read_state()
         if state is None:
             return None
+        if state.joined and not self.settings.ray_address:
+            raise JoinedCluster(
+                f"this Aria (ARIA_HOME={self.settings.home}) joined the Ray cluster at {state.joined}; "
+                f"run the command with ARIA_RAY_ADDRESS={state.joined}")
         if self.settings.ray_address:
             return state
-        return state if _alive(state.pid) else None
+        return state if state.pid > 0 and _alive(state.pid) else None
 
     def require_running(self) -> RunState:
         state = self.running()
@@ -241,10 +255,11 @@ class LocalCluster:
         """The run state of an Aria that joined ARIA_RAY_ADDRESS (no head of its own, so no pid to
         watch): what `aria token`, `aria status` and `aria down` find; `aria down` removes it."""
         s = self.settings
+        # pid 0: no process of Aria's to watch or stop (and never one to signal: kill(0) is the group)
         state = RunState(
-            pid=os.getpid(), gcs_address=s.ray_address,
+            pid=0, gcs_address=s.ray_address,
             dashboard_url=f"http://{s.dashboard_host}:{s.dashboard_port}", gateway_url=s.gateway_url,
-            token_path=str(self.token_path), started_at=time.time(), log_path="",
+            token_path=str(self.token_path), started_at=time.time(), log_path="", joined=s.ray_address,
         )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps(asdict(state), indent=2))

@@ -195,8 +195,9 @@ class Supervisor:
             if state is None or name in kept or not past.get("ready_at") or state.started_at is None:
                 continue
             state.restarts += 1
-            state.last_error = ("unit lost while the boot actor was down (its node or process died); "
-                                "started again")
+            if state.status.is_up:  # a start that failed keeps its own error
+                state.last_error = ("unit lost while the boot actor was down (its node or process "
+                                    "died); started again")
             replaced.append(name)
         return replaced
 

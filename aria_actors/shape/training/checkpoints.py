@@ -178,8 +178,11 @@ def pack(model: Any, tokenizer: Any, optimizer: Any, state: dict[str, Any], *,
             "state": json.dumps(state, sort_keys=True).encode()}
 
 
-def write_dir(blobs: dict[str, bytes], path: str | Path) -> Path:
-    """Materialise blobs as a checkpoint directory (loadable by ``load_model``); atomic."""
+def write_dir(blobs: dict[str, bytes], path: str | Path, *, named_by_content: bool = False) -> Path:
+    """Materialise blobs as a checkpoint directory (loadable by ``load_model``); atomic.
+
+    ``named_by_content``: the name fixes the content (a fetched checkpoint), so a directory another
+    process completed first is kept and this copy dropped, never removed under its readers."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -189,9 +192,17 @@ def write_dir(blobs: dict[str, bytes], path: str | Path) -> Path:
         _untar(blobs["assets"], tmp)
         (tmp / STATE_FILES[0]).write_bytes(blobs["optimizer"])
         (tmp / STATE_FILES[1]).write_bytes(blobs["state"])
-        if out.exists():  # a re-run of the same step: the new one wins
+        if named_by_content and out.exists():
+            shutil.rmtree(tmp)
+            return out
+        if not named_by_content and out.exists():  # a re-run of the same step: the new one wins
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if not (named_by_content and out.exists()):  # a racing fetch of the same name won
+                raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -439,7 +450,7 @@ class StorageCheckpoints:
                                            "names (sha256 differs)", name=r["name"], version=r["version"])
             blobs[kind] = data
         blobs["state"] = json.dumps(body["state"], sort_keys=True).encode()
-        return write_dir(blobs, out)
+        return write_dir(blobs, out, named_by_content=True)
 
 
 def _manifest_key(manifest: dict[str, Any]) -> str:

@@ -90,3 +90,20 @@ def test_the_token_value_is_written_atomically_and_never_through_a_symlink(no_ra
     assert path.read_text() == "env-token" and oct(path.stat().st_mode & 0o777) == "0o600"
     before = path.stat().st_ino
     assert cluster_token_path(s).stat().st_ino == before  # unchanged content: not rewritten
+
+
+def test_a_joined_state_is_never_taken_for_a_local_head(no_ray_env, monkeypatch) -> None:
+    """`aria down` without ARIA_RAY_ADDRESS after joining a cluster must not stop processes
+    carrying this home's token path: it says how to run it instead."""
+    from aria_actors.cli.localcluster import JoinedCluster
+
+    token = no_ray_env / "cluster_token"
+    token.write_text("abc")
+    joined = LocalCluster(_settings(no_ray_env, ray_address="127.0.0.1:6379", ray_token_path=str(token)))
+    state = joined.record_join()
+    assert state.pid == 0 and state.joined == "127.0.0.1:6379"
+    assert joined.running() == state
+    local = LocalCluster(_settings(no_ray_env))
+    with pytest.raises(JoinedCluster) as caught:
+        local.running()
+    assert "ARIA_RAY_ADDRESS=127.0.0.1:6379" in caught.value.message

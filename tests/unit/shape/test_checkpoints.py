@@ -164,3 +164,28 @@ def test_a_trusted_manifest_naming_foreign_blobs_is_refused(tmp_path) -> None:
     with pytest.raises(CheckpointNotTrusted, match="outside run"):
         _sink(store, "v2", tmp_path).local(ref)
     assert not (tmp_path / "ed").exists()  # nothing was fetched
+
+
+def test_a_directory_named_by_content_is_kept_not_replaced_under_its_readers(tmp_path, monkeypatch) -> None:
+    """Two fetches of one checkpoint on a node: the second drops its copy instead of removing the
+    directory the first one is loading (also when it loses the rename race)."""
+    tar = ck._tar({"config.json": b"{}"})
+    blobs = {"model": ck._tar({}), "assets": tar, "optimizer": b"o", "state": b"{}"}
+    out = ck.write_dir(blobs, tmp_path / "manifest-000001-abc", named_by_content=True)
+    inode = out.stat().st_ino
+    assert ck.write_dir({**blobs, "optimizer": b"other"}, out, named_by_content=True) == out
+    assert out.stat().st_ino == inode and (out / ck.STATE_FILES[0]).read_bytes() == b"o"
+
+    real_exists = ck.Path.exists
+    calls = {"n": 0}
+
+    def late(self):  # the racing fetch completes between our check and our rename
+        if self == out:
+            calls["n"] += 1
+            return calls["n"] > 1
+        return real_exists(self)
+
+    monkeypatch.setattr(ck.Path, "exists", late)
+    assert ck.write_dir(blobs, out, named_by_content=True) == out
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary copy left
+    assert out.stat().st_ino == inode
