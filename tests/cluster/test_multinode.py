@@ -9,7 +9,6 @@ two minutes here); ``-m cluster`` runs it alone.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.multinode import MOTO, MultiNodeCluster, Outcome, run_scenario
+from tests.fixtures.network import wide_listeners
 from tests.fixtures.security import security_prerequisites
 
 pytestmark = pytest.mark.cluster
@@ -85,26 +85,9 @@ def test_a_version_trained_on_one_node_is_served_on_another_from_aria_storage(
 def test_nothing_the_cluster_runs_listens_beyond_loopback(cluster: MultiNodeCluster, outcome: Outcome) -> None:
     """Every port of every node, and of what Aria started on them, is on 127.0.0.1, except the one
     Ray Serve 2.60 hard-codes: each replica's inter-deployment gRPC server on [::]:0."""
-    import psutil
-
     pids = cluster.leftovers()
-    wide = []
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            listening = [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN]
-            name = proc.name()
-        except psutil.Error:
-            continue
-        wide += [(name, c.laddr) for c in listening
-                 if not _loopback(c.laddr.ip) and not name.startswith("ray::ServeRepli")]
+    wide = wide_listeners(pids)
     assert pids and wide == []
-
-
-def _loopback(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip)
-    mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:127.0.0.1, as gRPC reports its IPv4 ports
-    return (mapped or addr).is_loopback
 
 
 def test_the_cli_reads_the_joined_aria(cluster: MultiNodeCluster, outcome: Outcome) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from aria_actors.cli.localcluster import marked_pids
 from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.registry import all_specs
 from aria_actors.sdk import AriaClient, Unreachable
+from tests.fixtures.network import wide_listeners
 from tests.fixtures.paths import REPO
 
 SERVICE_NAMES = {s.name for s in all_specs()}
@@ -155,29 +155,12 @@ def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(run
     assert after.details["inference"]["served_version"] == "v-e2e", after.details
 
 
-def _loopback(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip)
-    mapped = getattr(addr, "ipv4_mapped", None)  # ::ffff:127.0.0.1, a dual-stack socket
-    return addr.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
 def test_ray_listens_on_loopback_only(running_aria) -> None:
     """Nothing `aria up` starts listens beyond 127.0.0.1 by default, except the one port Ray Serve
     2.60 hard-codes: each replica's inter-deployment gRPC server on [::]:0 (serve/_private/replica.py)."""
-    import psutil
-
     pids = set(marked_pids(f"ARIA_HOME={running_aria.home}"))
     pids |= set(marked_pids(f"RAY_AUTH_TOKEN_PATH={running_aria.home / 'ray' / 'auth_token'}"))
-    wide = []
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            listening = [c for c in proc.net_connections("inet") if c.status == psutil.CONN_LISTEN]
-            name = proc.name()
-        except psutil.Error:
-            continue
-        wide += [(name, c.laddr) for c in listening
-                 if not _loopback(c.laddr.ip) and not name.startswith("ray::ServeRepli")]
+    wide = wide_listeners(pids)
     assert pids and wide == []
 
 
