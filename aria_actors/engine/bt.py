@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from aria_actors.engine.domain import Domain
-from aria_actors.engine.planner import find_plan
+from aria_actors.engine.planner import Budget, find_plan
 from aria_actors.engine.repair import Execute, repair_plan, simulate
 from aria_actors.engine.state import State
 
@@ -240,15 +240,18 @@ class RunPlan(Node):
 
     ``execute(step, state)`` returns the observed state or None on failure; a failed step is
     repaired (see :mod:`aria_actors.engine.repair`) and the node keeps running; it fails when
-    no plan or repair exists. The current state is written back to ``bb[state_key]`` and the
-    executed steps are appended to ``bb[log_key]``.
+    no plan or repair exists. The current state is written back to ``bb[state_key]``, the
+    executed steps are appended to ``bb[log_key]`` and each repair's plan index to
+    ``bb[log_key + "_repairs"]``. ``budget`` bounds each search (its owner may lower it between
+    ticks: a service's tree must end within the call's budget).
     """
 
     def __init__(self, domain: Domain, todo: list[Any], execute: Execute, state_key: str = "state",
-                 log_key: str = "executed", name: str | None = None) -> None:
+                 log_key: str = "executed", name: str | None = None, budget: Budget | None = None) -> None:
         super().__init__(name)
         self.domain, self.todo, self.execute = domain, todo, execute
         self.state_key, self.log_key = state_key, log_key
+        self.budget = budget
         self.reset()
 
     def reset(self) -> None:
@@ -259,7 +262,7 @@ class RunPlan(Node):
     def update(self, bb: Blackboard) -> Status:
         state: State = bb[self.state_key]
         if self.plan is None:
-            r = find_plan(self.domain, state, self.todo, record_tree=True)
+            r = find_plan(self.domain, state, self.todo, record_tree=True, budget=self.budget)
             if not r:
                 return Status.FAILURE
             self.plan, self.nodes = r.plan, r.action_nodes or []
@@ -278,8 +281,9 @@ class RunPlan(Node):
             state, _ = simulate(self.domain, observed, self.plan[self.i:index])
         else:
             index = self.i
-        fixed = repair_plan(self.domain, self.plan, self.nodes, index, state, self.todo)
+        fixed = repair_plan(self.domain, self.plan, self.nodes, index, state, self.todo, budget=self.budget)
         if fixed is None:
             return Status.FAILURE
+        bb.setdefault(self.log_key + "_repairs", []).append(index)
         self.plan, self.nodes = fixed.new_plan, fixed.action_nodes
         return Status.RUNNING

@@ -43,6 +43,7 @@ class CharacterRequest:
     state: State
     todo: list[Any]
     priority: int = 0
+    domain: Domain | None = None  # this character's own domain; None: the one coordinate() takes
 
 
 @dataclass
@@ -92,7 +93,7 @@ PlanFn = Callable[[Sequence[CharacterRequest]], list[list[Any] | None]]
 
 def _plan_in_process(domain: Domain, budget: Budget | None) -> PlanFn:
     def plan_all(requests: Sequence[CharacterRequest]) -> list[list[Any] | None]:
-        return [find_plan(domain, r.state, r.todo, budget=budget).plan for r in requests]
+        return [find_plan(r.domain or domain, r.state, r.todo, budget=budget).plan for r in requests]
     return plan_all
 
 
@@ -118,7 +119,7 @@ def coordinate(domain: Domain, requests: Sequence[CharacterRequest], resources: 
             def forbid(step: int, action: Any) -> bool:
                 return any((step, r) in table for r in resources(action))
 
-            again = find_plan(domain, req.state, req.todo, budget=budget, forbid=forbid)
+            again = find_plan(req.domain or domain, req.state, req.todo, budget=budget, forbid=forbid)
             if again and again.plan is not None:
                 plan, sched.replanned = again.plan, True
                 claims = claims_of(plan, resources)

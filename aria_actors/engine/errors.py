@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.errors import AriaError, Conflict, NotFound, ServiceUnavailable
 
 
 class EngineError(AriaError):
@@ -103,3 +103,64 @@ class ExecutionError(EngineError):
     type = "engine-execution"
     status = 422
     title = "Plan execution failed"
+
+
+class InvalidRequestError(EngineError):
+    """A GOAP problem, behavior tree, coordination, repair or learning request is malformed or too
+    large; ``field`` names the bad part and the message says what is allowed."""
+
+    type = "engine-invalid-request"
+    status = 422
+    title = "Invalid planning request"
+
+
+class PlanMismatchError(EngineError):
+    """The plan to repair is not the plan the planner finds for the given state and todo list, so
+    its decomposition tree (what repair re-refines) cannot be rebuilt: send the start state and
+    todo list the plan was made from (and the same strategy)."""
+
+    type = "engine-plan-mismatch"
+    status = 409
+    title = "Plan does not match its state and todo list"
+
+
+# -- decision state (decisions.py) ---------------------------------------------------------------
+class UnknownCharacterError(NotFound):
+    """No decision state is stored for this character; give it a plan first
+    (``PUT /v1/engine/characters/{character}/decision``) or list them (``GET /v1/engine/decisions``)."""
+
+    type = "engine-unknown-character"
+    title = "No decision state for this character"
+
+
+class StaleDecisionError(Conflict):
+    """The character's decision state changed since the version this write names (another writer
+    got there first): read it again, then retry with its current ``version``."""
+
+    type = "engine-stale-decision"
+    title = "Decision state changed meanwhile"
+
+
+class DecisionTransitionError(Conflict):
+    """The character's decision state does not allow this now (advancing a plan that is done or
+    failed, a step that does not apply to the character's beliefs): replan, or set a new plan."""
+
+    type = "engine-decision-transition"
+    title = "Not possible in the character's current decision state"
+
+
+class DecisionInputError(EngineError):
+    """A character name, plan, beliefs document or paging argument is malformed; the message
+    names the bad part."""
+
+    type = "engine-bad-decision"
+    status = 422
+    title = "Malformed decision state"
+
+
+class DecisionStoreUnavailable(ServiceUnavailable):
+    """aria_engine keeps decision states in PostgreSQL through aria_data, and this engine runs
+    without it (no aria_data dependency, or ``--local``): start Aria with aria_data."""
+
+    type = "engine-no-decision-store"
+    title = "Decision state store not configured"

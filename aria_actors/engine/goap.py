@@ -68,9 +68,14 @@ def _lookup(state: State, overlay: Mapping[Fact, Any], fact: Fact) -> Any:
 
 
 def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[GoapAction], *,
-         max_nodes: int = 100_000) -> GoapResult:
-    """The cheapest sequence of actions (names) that makes every goal fact true."""
+         max_nodes: int = 100_000, max_seconds: float | None = None) -> GoapResult:
+    """The cheapest sequence of actions (names) that makes every goal fact true.
+
+    ``max_seconds`` bounds the search's time as ``max_nodes`` bounds its nodes (a service call
+    must end); running out of either is ``budget_exhausted``.
+    """
     t0 = time.perf_counter()
+    deadline = None if max_seconds is None else t0 + max_seconds
     acts = list(actions)
     goals = _goal_facts(goal)
     if not acts:
@@ -97,7 +102,7 @@ def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[G
         if all(_lookup(state, overlay, f) == v for f, v in goals.items()):
             return GoapResult("found", list(path), g, nodes, time.perf_counter() - t0)
         nodes += 1
-        if nodes >= max_nodes:
+        if nodes >= max_nodes or (deadline is not None and time.perf_counter() > deadline):
             return GoapResult("budget_exhausted", None, None, nodes, time.perf_counter() - t0)
         for a in acts:
             if any(_lookup(state, overlay, f) != v for f, v in a.preconditions.items()):

@@ -43,6 +43,17 @@ class MethodCache:
     def __len__(self) -> int:
         return len(self._best)
 
+    def known(self, item: Any, state: State) -> bool:
+        """Whether a method choice is recorded for ``item`` here (counts nothing)."""
+        key = (_item_key(item), self.abstraction(item, state))
+        with self._lock:
+            return key in self._best
+
+    def clear(self) -> None:
+        with self._lock:
+            self._best.clear()
+            self.hits = self.lookups = 0
+
     def order(self, item: Any, state: State, methods: list[Any]) -> list[Any]:
         """``methods`` with the one that worked here before moved to the front."""
         key = (_item_key(item), self.abstraction(item, state))

@@ -10,14 +10,18 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_data', 'aria_queue'),
     kind="actor",
     num_cpus=0.0,
-    # Built means reachable (a route, the CLI: tests/unit/test_reachability.py). GOAP, behavior
-    # trees, multi-character coordination and conflict resolution, plan repair and plan learning
-    # exist as modules (goap.py, bt.py, coordination.py, repair.py, learning.py) that only tests
-    # and the bench use: missing until the service serves them (issue 19).
+    # Built means reachable (a route, the CLI: tests/unit/test_reachability.py).
     capabilities=(
         'htn-gtpyhop',
         'action-costs',
         'predicates',
+        'goap',
+        'behavior-trees',
+        'multi-character',
+        'conflict-resolution',
+        'plan-repair',
+        'plan-learning',
+        'decision-state',
     ),
     features=(
         'goap',

@@ -95,6 +95,14 @@ def test_route_answers_each_role_as_declared(client: TestClient, door: Door) -> 
     ("POST /v1/storage/verify", {"user", "viewer", "editor", "service", "anonymous"}),
     ("GET /v1/queue/cron", {"user", "viewer", "editor", "anonymous"}),
     ("POST /v1/engine/plan", {"user", "viewer", "service", "anonymous"}),
+    ("POST /v1/engine/goap", {"user", "viewer", "service", "anonymous"}),
+    ("POST /v1/engine/bt/run", {"user", "viewer", "service", "anonymous"}),
+    ("POST /v1/engine/coordinate", {"user", "viewer", "service", "anonymous"}),
+    ("POST /v1/engine/repair", {"user", "viewer", "service", "anonymous"}),
+    ("POST /v1/engine/learn", {"user", "viewer", "service", "anonymous"}),
+    ("DELETE /v1/engine/learn", {"user", "viewer", "service", "anonymous"}),
+    ("PUT /v1/engine/characters/{character}/decision", {"user", "viewer", "operator", "anonymous"}),
+    ("POST /v1/engine/characters/{character}/decision/advance", {"user", "viewer", "operator", "anonymous"}),
 ])
 def test_sensitive_doors_are_closed_to_weaker_roles(route: str, denied: set[str]) -> None:
     [door] = [d for d in ROUTES if d.name == route or d.name.replace(":path}", "}") == route]
