@@ -3,6 +3,10 @@
 Run: ``.venv/bin/python bench/engine.py [--quick] [--no-pool]``
 
 Semantics on both sides (stated per suite):
+  - example packages: every scenario of every package with problems, find_plan under
+    ``iterative_dfs_backtracking`` on both sides (Aria's ``dfs_eager``: all methods of a choice
+    point evaluated up front, as GTPyhop does).
+  - random blocksworld: GTPyhop's blocks_hgn on random 150- and 300-block problems (3 each).
   - examples: each example's own regression run (``main_legacy``), every find_plan call recorded
     and compared; GTPyhop under ``recursive_dfs`` (recursion limit raised so blocks_hgn finishes),
     Aria under the same strategy name (its iterative DFS).
@@ -20,6 +24,7 @@ plan_many reports wall time (its work happens in other processes).
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import time
 from pathlib import Path
@@ -71,7 +76,7 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
             peer_t += time.process_time() - t
             t = time.process_time()
             got = planner.find_plan(aria_domain, aria_state, aria_todo,
-                                    strategy="greedy" if label == "greedy" else "dfs")
+                                    strategy="greedy" if label == "greedy" else "dfs_eager")
             aria_t += time.process_time() - t
             count += 1
             if (got.plan if got else False) != expected:
@@ -79,6 +84,79 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
             if label == "greedy" and expected:
                 solved.append(pid)
         line(f"ipc {domain} {label} ({count} problems)", aria_t, peer_t)
+        totals[0] += aria_t
+        totals[1] += peer_t
+
+
+def bench_packages(totals: list[float], mismatches: list[str]) -> None:
+    """Every example package with problems (get_problems), each scenario, find_plan under
+    iterative_dfs_backtracking on both sides (memory_tracking's data-processing package, minutes
+    of GTPyhop time per scenario and GBs to import, is left to the slow tests)."""
+    aria_t = peer_t = 0.0
+    count = 0
+    for rel in suite.problem_packages():
+        if rel in suite.SLOW_PACKAGES:
+            continue
+        for scenario in suite.package_scenarios(rel):
+            t = time.process_time()
+            expected = suite.run_scenario(rel, scenario, "peer")
+            peer_t += time.process_time() - t
+            t = time.process_time()
+            got = suite.run_scenario(rel, scenario, "aria")
+            aria_t += time.process_time() - t
+            count += 1
+            if got != expected:
+                mismatches.append(f"{rel} {scenario}")
+    line(f"example packages ({count} scenarios, iterative_dfs_backtracking)", aria_t, peer_t)
+    totals[0] += aria_t
+    totals[1] += peer_t
+
+
+def _random_blocks(api: object, n: int, seed: int) -> tuple[object, object]:
+    """A random blocks-world problem of ``n`` blocks (towers built at random, start and goal)."""
+    rng = random.Random(seed)
+
+    def towers() -> dict[str, str]:
+        blocks = [f"b{i}" for i in range(n)]
+        rng.shuffle(blocks)
+        pos: dict[str, str] = {}
+        tops: list[str] = []
+        for b in blocks:
+            pos[b] = tops.pop(rng.randrange(len(tops))) if tops and rng.random() < 0.7 else "table"
+            tops.append(b)
+        return pos
+
+    start, goal = towers(), towers()
+    clear = {b: b not in start.values() for b in start}
+    state = api.State("random", pos=start, clear=clear, holding={"hand": False})  # type: ignore[attr-defined]
+    multigoal = api.Multigoal("goal")  # type: ignore[attr-defined]
+    multigoal.pos = goal
+    return state, multigoal
+
+
+def bench_random_blocks(sizes: tuple[int, ...], totals: list[float], mismatches: list[str]) -> None:
+    """GTPyhop's blocks_hgn domain on random problems: many small actions, few methods."""
+    import gtpyhop
+
+    from aria_actors.engine import pyhop
+
+    peer_domain = suite.peer_module("blocks_hgn").the_domain
+    aria_domain = suite.aria_module("blocks_hgn").the_domain
+    for n in sizes:
+        aria_t = peer_t = 0.0
+        for seed in range(3):
+            state, goal = _random_blocks(gtpyhop, n, seed)
+            t = time.process_time()
+            expected = suite.peer_find_plan(peer_domain, state, [goal], "iterative_dfs_backtracking")
+            peer_t += time.process_time() - t
+            state, goal = _random_blocks(pyhop, n, seed)
+            t = time.process_time()
+            got = planner.find_plan(aria_domain, state, [goal], strategy="dfs_eager")
+            aria_t += time.process_time() - t
+            if (got.plan if got else False) != expected:
+                mismatches.append(f"random blocks {n} seed {seed}")
+        line(f"random blocksworld {n} blocks (blocks_hgn, 3 problems, iterative_dfs_backtracking)",
+             aria_t, peer_t)
         totals[0] += aria_t
         totals[1] += peer_t
 
@@ -201,9 +279,11 @@ def main() -> int:
     totals = [0.0, 0.0]
     mismatches: list[str] = []
     bench_examples(totals, mismatches)
+    bench_packages(totals, mismatches)
     for domain in suite.IPC_DOMAINS:
         bench_ipc(domain, args.quick, totals, mismatches)
-    line("overall (examples + IPC)", totals[0], totals[1])
+    bench_random_blocks((150,) if args.quick else (150, 300), totals, mismatches)
+    line("overall (examples, packages, IPC, random blocksworld)", totals[0], totals[1])
     print(f"identical plans: {'yes' if not mismatches else 'NO: ' + ', '.join(mismatches)}")
     bench_learning(10 if args.quick else 12)
     if not args.no_pool:

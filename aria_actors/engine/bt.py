@@ -242,17 +242,32 @@ class RunPlan(Node):
     repaired (see :mod:`aria_actors.engine.repair`) and the node keeps running; it fails when
     no plan or repair exists. The current state is written back to ``bb[state_key]``, the
     executed steps are appended to ``bb[log_key]`` and each repair's plan index to
-    ``bb[log_key + "_repairs"]``. ``budget`` bounds each search (its owner may lower it between
-    ticks: a service's tree must end within the call's budget).
+    ``bb[log_key + "_repairs"]``. ``budget`` bounds each search; ``deadline`` (an instant of
+    ``clock``, shared by every RunPlan of a tree) bounds them all together: each search gets the
+    time left right before it starts, so many leaves ticked in one call cannot each spend the
+    whole budget. With no time left the node stays RUNNING without searching (its owner stops).
     """
 
     def __init__(self, domain: Domain, todo: list[Any], execute: Execute, state_key: str = "state",
-                 log_key: str = "executed", name: str | None = None, budget: Budget | None = None) -> None:
+                 log_key: str = "executed", name: str | None = None, budget: Budget | None = None,
+                 deadline: float | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(name)
         self.domain, self.todo, self.execute = domain, todo, execute
         self.state_key, self.log_key = state_key, log_key
-        self.budget = budget
+        self.budget, self.deadline, self.clock = budget, deadline, clock
         self.reset()
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and self.deadline - self.clock() <= 0
+
+    def _search_budget(self) -> Budget | None:
+        """``budget`` with its time cut to what is left before ``deadline`` (call after
+        ``_out_of_time``: with a deadline, there is time left)."""
+        if self.deadline is None:
+            return self.budget
+        left = self.deadline - self.clock()
+        base = self.budget or Budget()
+        return Budget(base.max_nodes, left if base.max_seconds is None else min(base.max_seconds, left))
 
     def reset(self) -> None:
         self.plan: list[Any] | None = None
@@ -262,9 +277,11 @@ class RunPlan(Node):
     def update(self, bb: Blackboard) -> Status:
         state: State = bb[self.state_key]
         if self.plan is None:
-            r = find_plan(self.domain, state, self.todo, record_tree=True, budget=self.budget)
+            if self._out_of_time():
+                return Status.RUNNING
+            r = find_plan(self.domain, state, self.todo, record_tree=True, budget=self._search_budget())
             if not r:
-                return Status.FAILURE
+                return Status.RUNNING if self._out_of_time() else Status.FAILURE
             self.plan, self.nodes = r.plan, r.action_nodes or []
         if self.i >= len(self.plan):
             return Status.SUCCESS
@@ -281,9 +298,13 @@ class RunPlan(Node):
             state, _ = simulate(self.domain, observed, self.plan[self.i:index])
         else:
             index = self.i
-        fixed = repair_plan(self.domain, self.plan, self.nodes, index, state, self.todo, budget=self.budget)
+        if self._out_of_time():
+            # No time to repair: the step failed (or the rest no longer applies) and stays to do.
+            return Status.RUNNING
+        fixed = repair_plan(self.domain, self.plan, self.nodes, index, state, self.todo,
+                            budget=self._search_budget())
         if fixed is None:
-            return Status.FAILURE
+            return Status.RUNNING if self._out_of_time() else Status.FAILURE
         bb.setdefault(self.log_key + "_repairs", []).append(index)
         self.plan, self.nodes = fixed.new_plan, fixed.action_nodes
         return Status.RUNNING

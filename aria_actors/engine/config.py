@@ -29,6 +29,9 @@ class EngineSettings(SectionSettings):
     max_nodes: int = Field(2_000_000, ge=1, description="Default node budget of one plan.")
     max_seconds: float = Field(30.0, gt=0, le=3600, description="Default time budget of one plan.")
     max_batch: int = Field(1000, ge=1, le=100_000, description="Most requests one plan_many call takes.")
+    decision_max_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576,
+        description="Most bytes of one stored decision-state field (plan, todo list, beliefs) as JSON.")
 
 
 EngineConfig = EngineSettings  # the former name

@@ -14,7 +14,7 @@ Resolution, in priority order (higher first, ties by request order)::
     replan the loser with those (step, resource) pairs forbidden --plan free?--yes--> reserve
       | no plan, or still in conflict
       v
-    delay the loser's plan by 1, 2, ... steps (it waits) until its claims are free --> reserve
+    delay the loser's plan (it waits) to the first delay where its claims are free --> reserve
 
 Guarantees and caveats:
     - No (step, resource) pair is ever reserved twice: reservation checks every claim first.
@@ -25,11 +25,13 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aria_actors.engine.domain import Domain
+from aria_actors.engine.errors import BudgetExhaustedError, InvalidRequestError
 from aria_actors.engine.planner import Budget, find_plan
 from aria_actors.engine.state import Multigoal, State
 
@@ -99,8 +101,14 @@ def _plan_in_process(domain: Domain, budget: Budget | None) -> PlanFn:
 
 def coordinate(domain: Domain, requests: Sequence[CharacterRequest], resources: ResourceFn, *,
                plan_all: PlanFn | None = None, budget: Budget | None = None,
-               max_delay: int = 10_000) -> tuple[list[Schedule], ReservationTable]:
-    """Plan every character and reserve resources without double booking (see module docstring)."""
+               max_delay: int = 10_000, deadline: float | None = None,
+               max_claims: int | None = None) -> tuple[list[Schedule], ReservationTable]:
+    """Plan every character and reserve resources without double booking (see module docstring).
+
+    ``deadline`` (a ``time.perf_counter()`` instant) bounds the search for free delays: past it
+    the call raises :class:`BudgetExhaustedError`. ``max_claims`` bounds the reservation table
+    (:class:`InvalidRequestError` beyond): both keep a service call within its budget.
+    """
     plans = (plan_all or _plan_in_process(domain, budget))(requests)
     table = ReservationTable()
     out: list[Schedule | None] = [None] * len(requests)
@@ -123,18 +131,44 @@ def coordinate(domain: Domain, requests: Sequence[CharacterRequest], resources: 
             if again and again.plan is not None:
                 plan, sched.replanned = again.plan, True
                 claims = claims_of(plan, resources)
-        delay = 0
-        while table.conflicts(claims):
-            delay += 1
-            if delay > max_delay:
-                sched.status = "unscheduled"
-                break
-            claims = claims_of(plan, resources, delay)
-        if sched.status == "unscheduled":
+        if max_claims is not None and len(table) + len(claims) > max_claims:
+            raise InvalidRequestError(
+                f"the schedules claim more than {max_claims} (step, resource) pairs: fewer characters, "
+                f"shorter plans or fewer resources per step", field="characters", max_claims=max_claims)
+        delay = _free_delay(table, claims, max_delay, deadline)
+        if delay is None:
+            sched.status = "unscheduled"
             continue
+        if delay:
+            claims = [(step + delay, r) for step, r in claims]
         table.reserve(req.character, claims)
         sched.status, sched.plan, sched.delay, sched.claims = "scheduled", plan, delay, claims
     return [s for s in out if s is not None], table
+
+
+def _free_delay(table: ReservationTable, claims: Sequence[Claim], max_delay: int,
+                deadline: float | None) -> int | None:
+    """The least delay ``d <= max_delay`` at which every claim shifted by ``d`` is free (None: none).
+
+    Jumps instead of stepping by one: when the claim at offset ``i`` of resource ``r`` is held at
+    ``d + i``, every delay up to the end of that held run conflicts on it too, so the next candidate
+    is just past the run. Each jump moves ``d`` forward, so the search is linear in the delays it skips.
+    """
+    delay = 0
+    while True:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise BudgetExhaustedError("the time budget ran out while looking for free resource slots",
+                                       max_delay=max_delay)
+        blocked = next(((step, r) for step, r in claims if (step + delay, r) in table), None)
+        if blocked is None:
+            return delay
+        step, r = blocked
+        end = step + delay + 1
+        while (end, r) in table:
+            end += 1
+        delay = end - step
+        if delay > max_delay:
+            return None
 
 
 def split_goal(goal: Multigoal, characters: Sequence[str],

@@ -49,8 +49,14 @@ q = queries("aria_actors.engine", "decisions")
 T = TypeVar("T")
 
 STATUSES = ("planning", "executing", "done", "failed")
-CHARACTER = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+CHARACTER = re.compile(r"[A-Za-z0-9_.:-]{1,128}")  # fullmatch: '$' would let a final newline in
 MAX_PLAN_STEPS = 10_000
+MAX_TODO = 1_000
+MAX_DEPTH = 32  # nesting of a stored plan, todo list or beliefs document
+# Most bytes of one stored field as JSON (plan, todo, beliefs): every write and read carries the
+# whole row, so one character must not hold megabytes. The service passes its setting
+# (engine.decision_max_bytes); this is the default of the pure checks.
+MAX_FIELD_BYTES = 1_048_576
 MAX_REASON = 1000
 MAX_PAGE = 500
 MAX_EVENTS = 100
@@ -58,13 +64,32 @@ MAX_EVENTS = 100
 
 # -- checks (pure) ----------------------------------------------------------------------------
 def check_character(name: Any) -> str:
-    if not isinstance(name, str) or not CHARACTER.match(name):
+    if not isinstance(name, str) or not CHARACTER.fullmatch(name):
         raise DecisionInputError("a character is 1 to 128 letters, digits or _ . : -",
                                  field="character", character=repr(name)[:140])
     return name
 
 
-def check_plan(plan: Any) -> list[list[Any]]:
+def check_size(doc: Any, field: str, max_bytes: int = MAX_FIELD_BYTES) -> Any:
+    """``doc`` once it is JSON nested at most MAX_DEPTH deep and at most ``max_bytes`` long."""
+    stack = [(doc, 1)]
+    while stack:  # iterative: a deep document must not exhaust the interpreter's stack
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise DecisionInputError(f"{field} is nested more than {MAX_DEPTH} levels deep", field=field)
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    try:
+        size = len(json.dumps(doc).encode())
+    except (TypeError, ValueError) as exc:
+        raise DecisionInputError(f"the {field} cannot be stored as JSON ({exc})", field=field) from None
+    if size > max_bytes:
+        raise DecisionInputError(f"{field} takes {size} bytes as JSON; at most {max_bytes} are stored",
+                                 field=field, max_bytes=max_bytes)
+    return doc
+
+
+def check_plan(plan: Any, max_bytes: int = MAX_FIELD_BYTES) -> list[list[Any]]:
     """A plan in wire format: a list of steps ``[action, args...]``, action a non-empty string."""
     if not isinstance(plan, list) or len(plan) > MAX_PLAN_STEPS:
         raise DecisionInputError(f"plan must be a list of at most {MAX_PLAN_STEPS} steps", field="plan")
@@ -72,23 +97,27 @@ def check_plan(plan: Any) -> list[list[Any]]:
         if not isinstance(step, list) or not step or not isinstance(step[0], str) or not step[0]:
             raise DecisionInputError(f"plan[{i}] must be [action, args...] with a non-empty action name",
                                      field=f"plan[{i}]")
-    return plan
+    return check_size(plan, "plan", max_bytes)
 
 
-def check_beliefs(doc: Any) -> dict[str, Any]:
+def check_beliefs(doc: Any, max_bytes: int = MAX_FIELD_BYTES) -> dict[str, Any]:
     """Beliefs as a wire state, normalised (decoding checks it: a malformed one is a WireError)."""
     if not isinstance(doc, dict):
         raise DecisionInputError('beliefs must be a state {"name": ..., "vars": {...}}', field="beliefs")
-    return wire.encode_state(wire.decode_state(doc))
+    return check_size(wire.encode_state(wire.decode_state(doc)), "beliefs", max_bytes)
 
 
-def check_todo(todo: Any) -> list[Any] | None:
+def check_todo(todo: Any, max_bytes: int = MAX_FIELD_BYTES) -> list[Any] | None:
     if todo is not None:
+        if isinstance(todo, list) and len(todo) > MAX_TODO:
+            raise DecisionInputError(f"todo takes at most {MAX_TODO} items, got {len(todo)}", field="todo")
         wire.decode_todo(todo)  # raises WireError naming the bad item
+        check_size(todo, "todo", max_bytes)
     return todo
 
 
-def merge_beliefs(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def merge_beliefs(current: dict[str, Any], patch: dict[str, Any],
+                  max_bytes: int = MAX_FIELD_BYTES) -> dict[str, Any]:
     """``current`` with ``patch``'s variables merged in, one level deep: a variable that is an
     object in both gets the patch's keys (a null value removes the key); any other variable is
     replaced. ``patch`` is ``{"vars": {...}}`` (a ``name`` renames the state)."""
@@ -102,7 +131,7 @@ def merge_beliefs(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, A
             out["vars"][var] = {k: v for k, v in merged.items() if v is not None}
         else:
             out["vars"][var] = value
-    return check_beliefs(out)
+    return check_beliefs(out, max_bytes)
 
 
 def _plain_object(v: Any) -> bool:
@@ -170,6 +199,18 @@ def record(row: Any) -> dict[str, Any]:
     }
 
 
+def summary(row: Any) -> dict[str, Any]:
+    """A listed row (``list_states``): what :func:`record` returns less the plan, todo list and
+    beliefs (a page of 500 characters must not carry 500 plans); ``get`` returns the whole state."""
+    return {
+        "character": row["character"], "tenant": row["tenant"] or None, "domain": row["domain"],
+        "status": row["status"], "reason": row["reason"], "step": row["step"], "steps": row["steps"],
+        "next": json.loads(row["next_step"]) if row["next_step"] is not None else None,
+        "version": row["version"], "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
 def advanced(current: dict[str, Any], beliefs: dict[str, Any] | None) -> dict[str, Any]:
     """The fields after one step of ``current`` (executing) is done; done after the last one."""
     if current["status"] != "executing":
@@ -187,9 +228,11 @@ class DecisionStore:
     """Decision states over aria_data's ``Database`` (or a bare asyncpg pool) where aria_engine's
     migrations were applied."""
 
-    def __init__(self, db: Database | asyncpg.Pool, *, max_events: int = MAX_EVENTS) -> None:
+    def __init__(self, db: Database | asyncpg.Pool, *, max_events: int = MAX_EVENTS,
+                 max_field_bytes: int = MAX_FIELD_BYTES) -> None:
         self.pool: Any = db
         self.max_events = max_events
+        self.max_field_bytes = max_field_bytes
 
     async def _tx(self, tenant: str, fn: Callable[[asyncpg.Connection], Awaitable[T]], *,
                   readonly: bool = False) -> T:
@@ -254,8 +297,9 @@ class DecisionStore:
         check_status(status)
         if status == "executing" and not plan:
             status = "done"
-        fields = {"domain": domain, "plan": check_plan(plan), "todo": check_todo(todo), "step": 0,
-                  "beliefs": check_beliefs(beliefs), "status": status, "reason": reason[:MAX_REASON]}
+        cap = self.max_field_bytes
+        fields = {"domain": domain, "plan": check_plan(plan, cap), "todo": check_todo(todo, cap), "step": 0,
+                  "beliefs": check_beliefs(beliefs, cap), "status": status, "reason": reason[:MAX_REASON]}
         return await self._write(tenant, character, event, lambda current: {**current, **fields},
                                  expected_version=expected_version, create=fields, detail=detail)
 
@@ -264,7 +308,7 @@ class DecisionStore:
         """The current step is done (``beliefs``: what the character believes after it)."""
         if expected_version is None:
             raise DecisionInputError("advancing names the version it advances from", field="version")
-        new_beliefs = check_beliefs(beliefs) if beliefs is not None else None
+        new_beliefs = check_beliefs(beliefs, self.max_field_bytes) if beliefs is not None else None
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
             return advanced(current, new_beliefs)
@@ -275,16 +319,20 @@ class DecisionStore:
     async def update_beliefs(self, tenant: str, character: str, patch: dict[str, Any], *,
                              replace: bool = False, expected_version: int | None = None) -> dict[str, Any]:
         """Merge ``patch`` into the beliefs (see :func:`merge_beliefs`), or replace them."""
+        cap = self.max_field_bytes
         if replace:
-            whole = check_beliefs(patch)
-        elif not isinstance(patch, dict):
-            raise DecisionInputError('a beliefs patch is {"vars": {...}}', field="beliefs")
+            whole = check_beliefs(patch, cap)  # checks its vars too
+        elif not isinstance(patch, dict) or not isinstance(patch.get("vars", {}), dict):
+            raise DecisionInputError('a beliefs patch is {"vars": {"var": {"key": value}}}', field="beliefs")
+        else:
+            check_size(patch, "beliefs", cap)  # before the row is locked: a bad patch costs no write
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
-            return {**current, "beliefs": whole if replace else merge_beliefs(current["beliefs"], patch)}
+            return {**current, "beliefs": whole if replace else merge_beliefs(current["beliefs"], patch, cap)}
 
+        names = sorted(str(v) for v in patch.get("vars", {}))  # validated above: vars is an object
         return await self._write(tenant, character, "beliefs", change, expected_version=expected_version,
-                                 detail={"vars": sorted(patch.get("vars", {}))[:50]})
+                                 detail={"vars": [n[:128] for n in names[:50]]})
 
     async def fail(self, tenant: str, character: str, reason: str, *,
                    expected_version: int | None = None) -> dict[str, Any]:
@@ -316,7 +364,8 @@ class DecisionStore:
 
     async def list(self, tenant: str, *, status: str | None = None, after: str | None = None,
                    limit: int = 50) -> dict[str, Any]:
-        """One page in character order: ``{"items": [...], "next": <after for the next page> | None}``."""
+        """One page in character order: ``{"items": [...], "next": <after for the next page> | None}``;
+        items are summaries (:func:`summary`: no plan, todo list or beliefs; ``get`` has those)."""
         check_status(status)
         if after is not None and after != "":
             check_character(after)
@@ -327,7 +376,7 @@ class DecisionStore:
             return await conn.fetch(q("list_states"), tenant, after or "", status, limit + 1)
 
         rows = await self._tx(tenant, fn, readonly=True)
-        items = [record(r) for r in rows[:limit]]
+        items = [summary(r) for r in rows[:limit]]
         return {"items": items, "next": items[-1]["character"] if len(rows) > limit else None}
 
     async def history(self, tenant: str, character: str, limit: int = MAX_EVENTS) -> list[dict[str, Any]]:
@@ -346,8 +395,12 @@ class DecisionStore:
         return [{"version": r["version"], "event": r["event"], "step": r["step"], "status": r["status"],
                  "detail": json.loads(r["detail"]), "at": r["at"].isoformat()} for r in rows]
 
+    async def ping(self) -> None:
+        """One round trip (``SELECT 1``): what the service's health checks, cheaply."""
+        await self.pool.fetchval(q("ping"))
+
     async def counts(self) -> dict[str, int]:
-        """Characters per status, every tenant's (for the service's health: what it resumed)."""
+        """Characters per status, every tenant's (the service counts once, at start: what it resumed)."""
         rows = await self.pool.fetch(q("count_by_status"))
         return {s: 0 for s in STATUSES} | {r["status"]: r["n"] for r in rows}
 

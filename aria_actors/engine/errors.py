@@ -89,6 +89,14 @@ class BudgetExhaustedError(EngineError):
     title = "Planning budget exhausted"
 
 
+class BadBudgetError(EngineError):
+    """A plan budget (max_nodes, max_seconds) that is zero, negative or not a number."""
+
+    type = "engine-bad-budget"
+    status = 422
+    title = "Invalid planning budget"
+
+
 class NoPlanError(EngineError):
     """The search space was exhausted: no plan achieves the todo list from this state."""
 

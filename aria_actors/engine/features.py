@@ -56,6 +56,7 @@ from aria_actors.runtime.errors import AriaError
 
 MAX_ACTIONS = 500          # GOAP actions of one problem
 MAX_FACTS = 500            # facts of one precondition, effect or goal map
+MAX_TOTAL_FACTS = 5_000    # preconditions + effects of all GOAP actions (each search node scans them)
 MAX_NAME = 128             # characters of a name (action, character, resource)
 MAX_TREE_NODES = 500       # nodes of one behavior tree
 MAX_TREE_DEPTH = 32        # nesting of one behavior tree
@@ -66,6 +67,8 @@ MAX_FAILING = 256          # action instances the simulated world refuses
 MAX_CHARACTERS = 256       # characters of one coordination
 MAX_RESOURCE_RULES = 256   # actions named in a resource map
 MAX_DELAY = 10_000         # steps a loser may wait
+MAX_CLAIMS = 100_000       # (step, resource) pairs one coordination reserves (sum of plan length x
+                           # resources per step): bounds its table and the search for free delays
 MAX_STEPS = 10_000         # steps of a plan to repair
 MAX_TODO = 1_000           # items of one todo list
 
@@ -131,6 +134,16 @@ def _step(doc: Any, field: str) -> tuple[Any, ...]:
     return tuple(wire.decode_value(x) for x in doc)
 
 
+def _hashable(step: tuple[Any, ...], field: str) -> tuple[Any, ...]:
+    """A step compared by value (a set member): its arguments must hash, as a plan's do."""
+    try:
+        hash(step)
+    except TypeError:
+        raise _bad(f"{field}: arguments must be strings, numbers, booleans, null or $tuple, "
+                   "not lists, objects or $set", field) from None
+    return step
+
+
 def encode_item(item: Any) -> Any:
     """A plan step or todo item as JSON: a list, or a multigoal object."""
     if isinstance(item, Multigoal):
@@ -177,7 +190,7 @@ def _facts(doc: Any, field: str, *, least: int = 0) -> dict[goap.Fact, Any]:
 
 
 def goap_actions(docs: Any) -> list[goap.GoapAction]:
-    out, seen = [], set()
+    out, seen, total = [], set(), 0
     for i, doc in enumerate(_list(docs, "actions", MAX_ACTIONS, least=1)):
         field = f"actions[{i}]"
         a = _obj(doc, field, ("name", "preconditions", "effects", "cost"))
@@ -188,8 +201,12 @@ def goap_actions(docs: Any) -> list[goap.GoapAction]:
         cost = a["cost"] if a.get("cost") is not None else 1.0
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 < cost < math.inf:
             raise _bad(f"{field}.cost must be a positive number, got {cost!r:.40}", f"{field}.cost")
-        out.append(goap.GoapAction(name, _facts(a.get("preconditions") or {}, f"{field}.preconditions"),
-                                   _facts(a.get("effects"), f"{field}.effects", least=1), float(cost)))
+        action = goap.GoapAction(name, _facts(a.get("preconditions") or {}, f"{field}.preconditions"),
+                                 _facts(a.get("effects"), f"{field}.effects", least=1), float(cost))
+        total += len(action.preconditions) + len(action.effects)
+        if total > MAX_TOTAL_FACTS:
+            raise _bad(f"the actions have more than {MAX_TOTAL_FACTS} preconditions and effects in all", field)
+        out.append(action)
     return out
 
 
@@ -219,7 +236,11 @@ LEAVES = ("action", "task", "plan", "condition", "holds")
 def simulated_world(domain: Domain, failing: set[tuple[Any, ...]]) -> Execute:
     """Runs a step with the domain's command (``c_<name>``) or action model; ``failing`` refuse."""
     def execute(step: tuple[Any, ...], state: State) -> State | None:
-        if step in failing:
+        try:
+            refused = step in failing
+        except TypeError:  # a step holding a list or an object: no refused step is equal to it
+            refused = False
+        if refused:
             return None
         fn = domain._command_dict.get("c_" + step[0]) or domain._action_dict.get(step[0])
         new = fn(state, *step[1:]) if fn else None
@@ -228,8 +249,10 @@ def simulated_world(domain: Domain, failing: set[tuple[Any, ...]]) -> Execute:
 
 
 class _TreeBuilder:
-    def __init__(self, domain: Domain, execute: Execute, budget: Budget, clock: Callable[[], float]) -> None:
+    def __init__(self, domain: Domain, execute: Execute, budget: Budget, clock: Callable[[], float],
+                 deadline: float | None = None) -> None:
         self.domain, self.execute, self.budget, self.clock = domain, execute, budget, clock
+        self.deadline = deadline  # time.perf_counter() instant every plan leaf's searches share
         self.count = 0
         self.plans: list[bt.RunPlan] = []
 
@@ -304,7 +327,8 @@ class _TreeBuilder:
         todo = [_step(doc, field)] if kind == "task" else _todo(doc, field)
         if len(self.plans) >= MAX_PLAN_LEAVES:
             raise _bad(f"a tree takes at most {MAX_PLAN_LEAVES} task/plan leaves", field)
-        node = bt.RunPlan(self.domain, todo, self.execute, name=name, budget=self.budget)
+        node = bt.RunPlan(self.domain, todo, self.execute, name=name, budget=self.budget,
+                          deadline=self.deadline)
         self.plans.append(node)
         return node
 
@@ -316,13 +340,16 @@ def run_tree(registry: DomainRegistry, body: dict[str, Any], budget: Budget, max
     state = _state(body)
     asked = body.get("max_ticks")
     ticks_allowed = min(max_ticks if asked is None else _int(asked, "max_ticks", 1, MAX_TICKS), max_ticks)
-    failing = {_step(s, f"fail[{i}]") for i, s in enumerate(_list(body.get("fail") or [], "fail", MAX_FAILING))}
+    failing = {_hashable(_step(s, f"fail[{i}]"), f"fail[{i}]")
+               for i, s in enumerate(_list(body.get("fail") or [], "fail", MAX_FAILING))}
     ticks = [0]
-    builder = _TreeBuilder(domain, simulated_world(domain, failing), budget, clock=lambda: float(ticks[0]))
-    root = builder.build(body.get("tree"), "tree", 1)
-    bb: bt.Blackboard = {"state": state, "executed": [], "executed_repairs": []}
     t0 = time.perf_counter()
     deadline = t0 + (budget.max_seconds or math.inf)
+    # One deadline for every plan leaf: a parallel of many leaves shares the call's time.
+    builder = _TreeBuilder(domain, simulated_world(domain, failing), budget, clock=lambda: float(ticks[0]),
+                           deadline=deadline)
+    root = builder.build(body.get("tree"), "tree", 1)
+    bb: bt.Blackboard = {"state": state, "executed": [], "executed_repairs": []}
     status, message = bt.Status.RUNNING, ""
 
     def tick() -> bt.Status:
@@ -334,8 +361,6 @@ def run_tree(registry: DomainRegistry, body: dict[str, Any], budget: Budget, max
             message = (f"still running after {ticks[0]} ticks (max_ticks)" if remaining > 0
                        else f"still running when the time budget ({budget.max_seconds:g} s) ran out")
             break
-        for plan_node in builder.plans:  # a search never outlives the call's budget
-            plan_node.budget = Budget(budget.max_nodes, remaining)
         status = _domain_code(domain, tick)
         ticks[0] += 1
         if status is not bt.Status.RUNNING:
@@ -369,10 +394,21 @@ def resource_rule(doc: Any) -> Callable[[tuple[Any, ...]], list[str]]:
 
 
 def _joint(body: dict[str, Any], names: list[str]) -> dict[str, Multigoal]:
-    goal = wire.decode_todo([body["joint_goal"]])[0]
+    shape = "joint_goal must be {\"multigoal\": name, \"vars\": {var: {arg: value}}}"
+    doc = _obj(body["joint_goal"], "joint_goal")
+    for var, args in _obj(doc.get("vars"), "joint_goal.vars").items():
+        _obj(args, f"joint_goal.vars.{var}")  # split_goal deals out each variable's {arg: value}
+    goal = wire.decode_todo([doc])[0]
     if not isinstance(goal, Multigoal):
-        raise _bad("joint_goal must be {\"multigoal\": name, \"vars\": {var: {arg: value}}}", "joint_goal")
-    assign = {var: _obj(args, f"assign.{var}") for var, args in _obj(body.get("assign") or {}, "assign").items()}
+        raise _bad(shape, "joint_goal")
+    assign: dict[str, dict[str, str]] = {}
+    for var, args in _obj(body.get("assign") or {}, "assign").items():
+        assign[var] = {}
+        for arg, who in _obj(args, f"assign.{var}").items():
+            if who not in names:  # names are strings: a list or an object is refused here too
+                raise _bad(f"assign.{var}.{arg} must name one of the characters, got {who!r:.60}",
+                           f"assign.{var}.{arg}")
+            assign[var][arg] = who
     turn = itertools.count()
 
     def who(var: str, arg: Any, _value: Any) -> str:
@@ -414,7 +450,8 @@ def run_coordination(registry: DomainRegistry, body: dict[str, Any], budget: Bud
     t0 = time.perf_counter()
     assert requests[0].domain is not None
     schedules, table = coordinate(requests[0].domain, requests, resources, budget=per_search,
-                                  max_delay=max_delay)
+                                  max_delay=max_delay, deadline=t0 + (budget.max_seconds or 30.0),
+                                  max_claims=MAX_CLAIMS)
     return {
         "schedules": [{"character": s.character, "priority": s.priority, "status": s.status,
                        "plan": _steps(s.plan), "delay": s.delay, "replanned": s.replanned,

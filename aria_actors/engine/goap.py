@@ -10,7 +10,8 @@ Guarantees and caveats:
       has, times the cheapest action cost): the plan returned is a cheapest one.
     - Actions are declarative (precondition and effect facts), as in GOAP; procedural domains
       belong to the HTN planner.
-    - ``max_nodes`` bounds the search; exhaustion is reported as ``budget_exhausted``.
+    - ``max_nodes`` (expanded and pushed nodes), ``max_cells`` (what they hold) and ``max_seconds``
+      bound the search; exhaustion is reported as ``budget_exhausted``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from aria_actors.engine.state import Multigoal, State
 
 Fact = tuple[str, Any]
+MAX_CELLS = 2_000_000  # facts + path steps held by pushed nodes (~100 bytes each: ~200 MB at most)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,15 @@ def _lookup(state: State, overlay: Mapping[Fact, Any], fact: Fact) -> Any:
 
 
 def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[GoapAction], *,
-         max_nodes: int = 100_000, max_seconds: float | None = None) -> GoapResult:
+         max_nodes: int = 100_000, max_seconds: float | None = None,
+         max_cells: int = MAX_CELLS) -> GoapResult:
     """The cheapest sequence of actions (names) that makes every goal fact true.
 
     ``max_seconds`` bounds the search's time as ``max_nodes`` bounds its nodes (a service call
-    must end); running out of either is ``budget_exhausted``.
+    must end); ``max_nodes`` also bounds the nodes pushed on the frontier (one expansion pushes
+    up to one node per action, so counting expansions alone let memory grow by that factor), and
+    ``max_cells`` the facts and path steps those nodes hold. Running out of any is
+    ``budget_exhausted``.
     """
     t0 = time.perf_counter()
     deadline = None if max_seconds is None else t0 + max_seconds
@@ -94,6 +100,8 @@ def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[G
         (h({}), next(tie), 0.0, start, ())]
     best_g: dict[frozenset[tuple[Fact, Any]], float] = {start: 0.0}
     nodes = 0
+    pushed = 1  # nodes ever pushed: what the frontier and best_g hold is bounded by it
+    cells = 0   # facts and path steps those nodes store: bounds memory when nodes are wide
     while frontier:
         _f, _t, g, key, path = heapq.heappop(frontier)
         if g > best_g.get(key, math.inf):
@@ -102,9 +110,12 @@ def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[G
         if all(_lookup(state, overlay, f) == v for f, v in goals.items()):
             return GoapResult("found", list(path), g, nodes, time.perf_counter() - t0)
         nodes += 1
-        if nodes >= max_nodes or (deadline is not None and time.perf_counter() > deadline):
+        if (nodes >= max_nodes or pushed >= max_nodes or cells >= max_cells
+                or (deadline is not None and time.perf_counter() > deadline)):
             return GoapResult("budget_exhausted", None, None, nodes, time.perf_counter() - t0)
         for a in acts:
+            if deadline is not None and time.perf_counter() > deadline:  # one expansion may be long
+                return GoapResult("budget_exhausted", None, None, nodes, time.perf_counter() - t0)
             if any(_lookup(state, overlay, f) != v for f, v in a.preconditions.items()):
                 continue
             nxt = dict(overlay)
@@ -118,6 +129,8 @@ def plan(state: State, goal: Mapping[Fact, Any] | Multigoal, actions: Iterable[G
             if ng < best_g.get(nkey, math.inf):
                 best_g[nkey] = ng
                 heapq.heappush(frontier, (ng + h(nxt), next(tie), ng, nkey, (*path, a.name)))
+                pushed += 1
+                cells += len(nkey) + len(path) + 1
     return GoapResult("no_plan", None, None, nodes, time.perf_counter() - t0)
 
 

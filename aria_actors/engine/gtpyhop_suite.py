@@ -180,3 +180,86 @@ def deep_recursion(limit: int = 20000) -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(old)
+
+
+# -- every example package that ships problems (get_problems), GTPyhop 2.0.2's and later ---------
+# Scenarios GTPyhop itself needs seconds to minutes for (memory_tracking's larger data sets): the
+# default test run skips them, the slow run takes them. Its scenario_20 is the package's own
+# "2 GB+, use with caution" stress test: neither runs it.
+# Importing that package builds every scenario's state, scenario_20's included (GBs): its
+# scenarios are listed here so that collecting the tests does not import it.
+SLOW_PACKAGES = {"memory_tracking/scalable_data_processing": tuple(f"scenario_{i:02d}" for i in range(1, 20))}
+# Scenarios of fast packages that still take GTPyhop seconds to minutes (the plan-and-act loops
+# copy the whole state per command): slow tests only.
+SLOW_SCENARIOS = {"memory_tracking/scalable_recursive_decomposition": frozenset(
+    f"scenario_{i:02d}" for i in range(4, 40))}
+NEVER_RUN = {"memory_tracking/scalable_data_processing": frozenset({"scenario_20"})}
+MODES = ("find_plan", "session", "session_lazy_lookahead", "lazy_lookahead")
+
+
+@functools.cache
+def problem_packages() -> tuple[str, ...]:
+    """Package paths (relative to the examples folder) that define domain + get_problems."""
+    root = examples_dir()
+    return tuple(sorted(str(p.parent.relative_to(root)) for p in root.rglob("problems.py")
+                        if "ipc-2020" not in str(p) and (p.parent / "__init__.py").is_file()))
+
+
+@functools.cache
+def package_module(rel: str, side: str) -> Any:
+    path = examples_dir() / rel
+    with quiet():
+        if side == "aria":
+            return load_gtpyhop(path)
+        modname = "_gtpyhop_pkg_" + rel.replace("/", "_").replace("-", "_")
+        spec = importlib.util.spec_from_file_location(
+            modname, path / "__init__.py", submodule_search_locations=[str(path)])
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+def package_scenarios(rel: str) -> list[str]:
+    never = NEVER_RUN.get(rel, frozenset())
+    return [s for s in package_module(rel, "peer").get_problems() if s not in never]
+
+
+def _api(side: str) -> Any:
+    if side == "aria":
+        return pyhop
+    import gtpyhop  # gtpyhop: as in examples_dir
+    return gtpyhop
+
+
+def run_scenario(rel: str, scenario: str, side: str, mode: str = "find_plan",
+                 strategy: str = PEER_STRATEGY) -> Any:
+    """Plan (or plan and act) one scenario on one side; a comparable outcome (exceptions included)."""
+    api = _api(side)
+    module = package_module(rel, side)
+    state, todo = module.get_problems()[scenario][:2]
+    todo = list(todo)
+    with quiet():
+        api.set_recursive_planning(strategy)
+        api.set_verbose_level(0)
+        api.set_current_domain(module.the_domain)
+        try:
+            if mode == "find_plan":
+                return api.find_plan(state, todo)
+            if mode == "lazy_lookahead":
+                final = api.run_lazy_lookahead(state, todo)
+                return ("final", {k: v for k, v in vars(final).items() if k != "__name__"})
+            with api.PlannerSession(domain=module.the_domain, verbose=0, strategy=strategy) as session, \
+                    session.isolated_execution():
+                if mode == "session":
+                    r = session.find_plan(state, todo)
+                    valid = r.success and api.validate_plan_from_goal(state, r.plan)
+                    return (r.success, r.plan, r.error, valid)
+                e = session.run_lazy_lookahead(state, todo)
+                final = {k: v for k, v in vars(e.final_state).items() if k != "__name__"}
+                return (e.success, e.executed_actions, e.error, e.tries_used, final)
+        except RecursionError:
+            return "RecursionError"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"

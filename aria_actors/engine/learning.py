@@ -25,10 +25,21 @@ from aria_actors.engine.state import State
 Abstraction = Callable[[Any, State], Any]
 
 
+MAX_KEY_CHARS = 512  # repr of one learned item: a cache entry must not keep a caller's large arguments
+
+
 def _item_key(item: Any) -> Any:
+    """The item as a cache key, or None (not learned) when its repr exceeds MAX_KEY_CHARS: the
+    cache outlives the call, so an item with large arguments would pin them in memory."""
     if type(item).__name__ == "Multigoal":
-        return ("multigoal", repr(sorted(item.goals().items(), key=repr)))
-    return tuple(item) if isinstance(item, list) else item
+        text = repr(sorted(item.goals().items(), key=repr))
+        return ("multigoal", text) if len(text) <= MAX_KEY_CHARS else None
+    key = tuple(item) if isinstance(item, list) else item
+    try:
+        hash(key)
+    except TypeError:  # an argument that is a list or a dict: no key can hold it
+        return None
+    return key if len(repr(key)) <= MAX_KEY_CHARS else None
 
 
 class MethodCache:
@@ -45,7 +56,10 @@ class MethodCache:
 
     def known(self, item: Any, state: State) -> bool:
         """Whether a method choice is recorded for ``item`` here (counts nothing)."""
-        key = (_item_key(item), self.abstraction(item, state))
+        item_key = _item_key(item)
+        if item_key is None:
+            return False
+        key = (item_key, self.abstraction(item, state))
         with self._lock:
             return key in self._best
 
@@ -56,9 +70,13 @@ class MethodCache:
 
     def order(self, item: Any, state: State, methods: list[Any]) -> list[Any]:
         """``methods`` with the one that worked here before moved to the front."""
-        key = (_item_key(item), self.abstraction(item, state))
+        item_key = _item_key(item)
         with self._lock:
             self.lookups += 1
+        if item_key is None:
+            return methods
+        key = (item_key, self.abstraction(item, state))
+        with self._lock:
             name = self._best.get(key)
             if name is None:
                 return methods
@@ -84,8 +102,11 @@ class MethodCache:
             stack.extend(node.children)
             if node.method is None:
                 continue
+            item_key = _item_key(node.item)
+            if item_key is None:
+                continue  # too large to keep (or unhashable): planned again by declaration order
             state = (states or {}).get(id(node), initial)
-            key = (_item_key(node.item), self.abstraction(node.item, state))
+            key = (item_key, self.abstraction(node.item, state))
             with self._lock:
                 self._best[key] = node.method
                 self._best.move_to_end(key)

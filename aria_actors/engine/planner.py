@@ -16,8 +16,9 @@ Search (same answers as GTPyhop's ``recursive_dfs`` and ``iterative_dfs_backtrac
 
 The todo list and the plan are persistent linked lists, so a choice point costs O(1) to keep and
 backtracking needs no undo; states are copied on access (see :mod:`aria_actors.engine.state`).
-Methods are evaluated lazily, one at a time (as ``recursive_dfs`` does); ``iterative_dfs_
-backtracking`` evaluates every method up front, which gives the same plan for pure methods.
+Methods are evaluated lazily, one at a time (as ``recursive_dfs`` does); ``strategy="dfs_eager"``
+evaluates every method of a choice point up front, as GTPyhop's ``iterative_dfs_backtracking``
+does (same plans for pure methods; a method that raises or keeps state shows the difference).
 
 Guarantees and caveats:
     - No recursion: plan depth is limited by memory only.
@@ -47,10 +48,10 @@ from aria_actors.engine.errors import (
     MethodReturnError,
     UnknownItemError,
 )
-from aria_actors.engine.state import State, changed, release_orbits
+from aria_actors.engine.state import State, _Forked, changed, method_view, release_orbits
 from aria_actors.runtime.errors import AriaError
 
-Strategy = Literal["dfs", "greedy"]
+Strategy = Literal["dfs", "dfs_eager", "greedy"]
 Status = Literal["found", "no_plan", "budget_exhausted"]
 
 _TASK, _UNIGOAL, _MULTIGOAL = 1, 2, 3
@@ -221,6 +222,7 @@ def _search(
     unigoals = domain._unigoal_method_dict
     multigoal_methods = domain._multigoal_method_list
     greedy = strategy == "greedy"
+    eager = strategy == "dfs_eager"
     max_nodes = budget.max_nodes if budget and budget.max_nodes is not None else sys.maxsize
     deadline = t0 + budget.max_seconds if budget and budget.max_seconds is not None else None
     check_black = bool(blacklist_actions) or bool(blacklist_methods)
@@ -240,15 +242,20 @@ def _search(
     best_cost: float | None = None
     solutions = 0
     exhausted = False
+    verified: dict[int, tuple[Any, State]] = {}  # id(multigoal) -> it and the state it last held in
 
     def expand(cp: list[Any]) -> Any:
         """Resume choice point ``cp`` at its next method; the new todo cell, or _OUT."""
         st, item, parent, rest, _plan, _g, methods, idx, kind, _plen = cp
         n = len(methods)
+        if not eager:
+            st = method_view(st)
         while idx < n:
             m = methods[idx]
             idx += 1
-            if kind == _TASK:
+            if eager:
+                m, subs = m
+            elif kind == _TASK:
                 subs = m(st, *item[1:])
             elif kind == _UNIGOAL:
                 subs = m(st, item[1], item[2])
@@ -300,11 +307,12 @@ def _search(
                     if forbid is not None and forbid(plen, item):
                         failed = True
                         break
-                    new = state._fork(state.__name__) if type(state) is State else state.copy()
+                    ts = type(state)
+                    new = state._fork(state.__name__) if ts is _Forked or ts is State else state.copy()
                     res = act(new, *item[1:])
                     if isinstance(res, State):
                         if optimise_cost:
-                            g += cost_of(state, item)
+                            g += cost_of(method_view(state), item)
                             if best_cost is not None and g >= best_cost:
                                 failed = True
                                 break
@@ -312,7 +320,7 @@ def _search(
                             plan_cell = (item, TreeNode(item, "action", None, parent) if record_tree
                                          else None, plan_cell)
                             plen += 1
-                        if type(res) is State:
+                        if type(res) is _Forked:
                             res._borrow = True  # from here on only methods and forks read it
                         state = res
                         todo_cell = rest
@@ -332,7 +340,7 @@ def _search(
                     methods = unigoals.get(name)
                     if methods is None:
                         raise _unknown(domain, item)
-                    have = state.peek(name) if type(state) is State else getattr(state, name, None)
+                    have = state.peek(name) if isinstance(state, State) else getattr(state, name, None)
                     if have is None or not hasattr(have, "get"):
                         raise _missing_var(state, item)
                     if have.get(item[1]) == item[2]:
@@ -340,7 +348,15 @@ def _search(
                         continue
                     kind = _UNIGOAL
             elif ti is _Verify:
-                item.check(state)
+                goal = item.goal
+                if type(goal) is tuple or type(goal) is list:
+                    item.check(state)
+                elif (seen := verified.get(id(goal))) is None or seen[0] is not goal or seen[1] is not state:
+                    # Nested multigoal methods (m_split_multigoal, blocks' m_moveblocks) leave one
+                    # verification per level, checked in a row against the same final state.
+                    # (Keyed by id: a multigoal need not be hashable; the pair keeps both alive.)
+                    item.check(state)
+                    verified[id(goal)] = (goal, state)
                 todo_cell = rest
                 continue
             elif ti.__name__ == "Multigoal":
@@ -349,7 +365,9 @@ def _search(
             else:
                 raise _unknown(domain, item)
             if method_order is not None:
-                methods = method_order(item, state, methods)
+                methods = method_order(item, method_view(state), methods)
+            if eager:
+                methods = _evaluate_all(methods, kind, method_view(state), item)
             cp = [state, item, parent, rest, plan_cell, g, methods, 0, kind, plen]
             nxt = expand(cp)
             if nxt is _OUT:
@@ -410,6 +428,29 @@ def _search(
         result.action_nodes = action_nodes
         result.roots = _link_tree(action_nodes)
     return result
+
+
+def _evaluate_all(methods: list[Any], kind: int, state: Any, item: Any) -> list[tuple[Any, Any]]:
+    """Every method's answer for ``item``, in order (GTPyhop's iterative_dfs_backtracking refines a
+    choice point by calling all its methods before exploring the first continuation)."""
+    out = []
+    for m in methods:
+        if kind == _TASK:
+            subs = m(state, *item[1:])
+        elif kind == _UNIGOAL:
+            subs = m(state, item[1], item[2])
+        else:
+            subs = m(state, item)
+        if subs is False or subs is None:
+            continue
+        if type(subs) is not list:
+            raise MethodReturnError(
+                f"method {m.__name__} returned {type(subs).__name__} {subs!r:.200} for {item!r}; "
+                "methods must return a list (or False/None when not applicable)",
+                method=m.__name__, item=repr(item), returned=type(subs).__name__,
+            )
+        out.append((m, subs))
+    return out
 
 
 def _link_tree(action_nodes: list[TreeNode]) -> list[TreeNode]:

@@ -11,8 +11,15 @@ Guarantees and caveats:
     - A context's own ``set_current_domain``/``Domain(...)`` wins over anything another thread
       does later; a context that never set one sees the last domain set anywhere (GTPyhop's
       single-threaded behaviour, so "import the domain, then plan in a worker thread" works).
-    - The default strategy is GTPyhop's default, ``iterative_greedy``; ``recursive_dfs`` and
-      ``iterative_dfs_backtracking`` both map to Aria's iterative depth-first search.
+    - The default strategy is GTPyhop's default, ``iterative_greedy``; ``recursive_dfs`` maps to
+      Aria's iterative depth-first search (methods tried one at a time, no recursion limit), and
+      ``iterative_dfs_backtracking`` to the same search with every method of a choice point
+      evaluated up front, as GTPyhop's does (``dfs_eager``).
+    - Domain code's exceptions reach the caller unchanged, as in GTPyhop (the service wraps them).
+    - ``PlannerSession`` answers with GTPyhop's result fields and error wording, and its
+      ``run_lazy_lookahead`` keeps GTPyhop's session semantics (commands looked up by the action's
+      own name; a failed plan ends the loop successfully); every example package GTPyhop ships is
+      compared scenario by scenario in ``tests/unit/engine/test_gtpyhop_packages.py``.
     - ``verbose`` >= 1 prints GTPyhop's ``FP>`` lines; the per-node traces of levels 2-3 are not
       reproduced.
 """
@@ -34,6 +41,7 @@ from aria_actors.engine import planner as _planner
 from aria_actors.engine.domain import Domain as _CoreDomain
 from aria_actors.engine.domain import goals_not_achieved as _goals_not_achieved
 from aria_actors.engine.domain import m_split_multigoal
+from aria_actors.engine.errors import DomainCodeError as _DomainCodeError
 from aria_actors.engine.state import Multigoal, State, print_object
 
 __all__ = [
@@ -83,7 +91,7 @@ _defaults: dict[str, Any] = {"domain": None, "verbose": 1, "strategy": "iterativ
 _vars: dict[str, contextvars.ContextVar[Any]] = {
     k: contextvars.ContextVar(f"aria_pyhop_{k}", default=_UNSET) for k in _defaults
 }
-_STRATEGIES = {"recursive_dfs": "dfs", "iterative_dfs_backtracking": "dfs",
+_STRATEGIES = {"recursive_dfs": "dfs", "iterative_dfs_backtracking": "dfs_eager",
                "iterative_greedy": "greedy", "iterative_irrevocable_commitment": "greedy"}
 _domains: list[Domain] = []
 
@@ -264,8 +272,15 @@ def _find_plan(state: State, todo_list: list[Any]) -> list[Any] | bool:
     if verbose >= 1:
         print(f"FP> find_plan, verbose={verbose}:")
         print(f"    state = {state.__name__}\n    todo_list = {todo_list}")
-    result = _planner.find_plan(_domain(), state, todo_list, strategy=_strategy(),  # type: ignore[arg-type]
-                                verify_goals=_get("verify"))
+    try:
+        result = _planner.find_plan(_domain(), state, todo_list, strategy=_strategy(),  # type: ignore[arg-type]
+                                    verify_goals=_get("verify"))
+    except _DomainCodeError as exc:
+        # GTPyhop lets the domain's own exception through; the service's 422 wrapper is not part
+        # of its API.
+        if exc.__cause__ is not None:
+            raise exc.__cause__ from None
+        raise
     plan: list[Any] | bool = result.plan if result else False
     if verbose >= 1:
         print(f"FP> result = {plan}\n")
@@ -331,10 +346,13 @@ class PlanResult:
     logs: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     session_id: str | None = None
+    trace: Any = None
 
     def __post_init__(self) -> None:
         if self.plan is None:
             self.plan = []
+        if not self.stats:
+            self.stats = {"duration_ms": 0, "expansions": 0}
 
     def __bool__(self) -> bool:
         return self.success
@@ -391,41 +409,75 @@ class PlannerSession:
 
     def find_plan(self, state: State, todo_list: list[Any], *, timeout_ms: int | None = None,
                   max_expansions: int | None = None, **_ignored: Any) -> PlanResult:
+        """GTPyhop's session find_plan: never raises; ``error`` is GTPyhop's own wording
+        ("No plan found", "Planning timeout: ...", "Planning error: ..."). Unlike GTPyhop,
+        ``max_expansions`` is enforced (GTPyhop warns that it ignores it)."""
         domain = self.domain or _domain()
         budget = _planner.Budget(max_expansions, timeout_ms / 1000 if timeout_ms else None)
         verify = _get("verify") if self.verify_goals is None else self.verify_goals
         t0 = time.perf_counter()
+        stats: dict[str, Any] = {"duration_ms": 0, "expansions": 0, "strategy": self._strategy}
         try:
             r = _planner.find_plan(domain, state, todo_list, strategy=_STRATEGIES[self._strategy],  # type: ignore[arg-type]
                                    verify_goals=verify, budget=budget)
         except Exception as exc:
-            return PlanResult(False, None, str(exc), session_id=self.session_id)
-        stats = {"duration_ms": (time.perf_counter() - t0) * 1000, "expansions": r.nodes}
-        if r.status == "budget_exhausted" and timeout_ms:
-            return PlanResult(False, None, f"Planning timed out: {r.message}", stats=stats,
-                              session_id=self.session_id)
-        return PlanResult(bool(r), r.plan, None if r else r.message, stats=stats, session_id=self.session_id)
+            cause = exc.__cause__ if isinstance(exc, _DomainCodeError) and exc.__cause__ else exc
+            return PlanResult(False, None, f"Planning error: {cause}", stats=stats, session_id=self.session_id)
+        stats.update(duration_ms=int((time.perf_counter() - t0) * 1000), expansions=r.nodes)
+        if r.status == "budget_exhausted":
+            if timeout_ms and not (max_expansions and r.nodes >= max_expansions):
+                error = f"Planning timeout: Planning timed out after {timeout_ms}ms"
+            else:
+                error = f"Planning error: {r.message}"
+            return PlanResult(False, None, error, stats=stats, session_id=self.session_id)
+        if not r:
+            return PlanResult(False, None, "No plan found", stats=stats, session_id=self.session_id)
+        return PlanResult(True, r.plan, None, stats=stats, session_id=self.session_id)
 
     def run_lazy_lookahead(self, state: State, todo_list: list[Any], *, max_tries: int = 10,
-                           **_ignored: Any) -> ExecutionResult:
+                           timeout_ms: int | None = None, **_ignored: Any) -> ExecutionResult:
+        """GTPyhop's session run_lazy_lookahead, with its semantics (which differ from the
+        module-level function's): commands are looked up by the action's own name (no ``c_``
+        prefix), falling back to the action; a failed find_plan or a plan whose first step
+        fails ends the loop with ``success=True``; only an exception makes it fail."""
         domain = self.domain or _domain()
-        executed: list[Any] = []
-        for tries in range(1, max_tries + 1):
-            r = self.find_plan(state, todo_list)
-            if not r.success:
-                return ExecutionResult(False, state, executed, r.error or "find_plan failed",
-                                       session_id=self.session_id, tries_used=tries)
-            if not r.plan:
-                return ExecutionResult(True, state, executed, session_id=self.session_id, tries_used=tries)
-            for action in r.plan:
-                command = domain._command_dict.get("c_" + action[0]) or domain._action_dict[action[0]]
-                new_state = command(state.copy(), *action[1:])
-                if not isinstance(new_state, State):
+        t0 = time.perf_counter()
+        result = ExecutionResult(False, state.copy(), session_id=self.session_id)
+        deadline = t0 + timeout_ms / 1000 if timeout_ms and timeout_ms > 0 else None
+        try:
+            current = result.final_state.copy()  # type: ignore[union-attr]
+            executed: list[Any] = []
+            try_num = 0
+            for try_num in range(max_tries):  # noqa: B007 (GTPyhop reports try_num + 1)
+                if deadline is not None and time.perf_counter() > deadline:
+                    raise PlanningTimeoutError(f"Planning timed out after {timeout_ms}ms")
+                with self.isolated_execution():
+                    plan = _find_plan(current, todo_list)
+                if not plan or not todo_list:
                     break
-                executed.append(action)
-                state = new_state
-        return ExecutionResult(False, state, executed, "too many tries", session_id=self.session_id,
-                               tries_used=max_tries)
+                progressed = False
+                for action in plan:  # type: ignore[union-attr]
+                    command = domain._command_dict.get(action[0]) or domain._action_dict.get(action[0])
+                    new_state = command(current.copy(), *action[1:]) if command is not None else False
+                    if not new_state:
+                        break
+                    current = new_state
+                    executed.append(action)
+                    progressed = True
+                if not progressed:
+                    break
+            result.success = True
+            result.final_state = current
+            result.executed_actions = executed
+            result.tries_used = try_num + 1
+        except PlanningTimeoutError as exc:
+            result.error = f"Execution timeout: {exc}"
+        except Exception as exc:
+            result.error = f"Execution error: {exc}"
+        result.stats = {"duration_ms": int((time.perf_counter() - t0) * 1000),
+                        "tries_used": result.tries_used, "executed_actions": len(result.executed_actions),
+                        "memory_mb": 0.0, "peak_memory_mb": 0.0}
+        return result
 
 
 # -- GTPyhop's test harness, for example files that import gtpyhop.test_harness -----------------

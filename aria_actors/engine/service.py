@@ -18,6 +18,7 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
@@ -28,17 +29,21 @@ from aria_actors.engine import features, gtpyhop_suite, wire
 from aria_actors.engine.decisions import (
     DecisionStore,
     check_character,
+    check_plan,
     encode_todo,
     simulate_step,
     storable,
 )
 from aria_actors.engine.domain import Domain
 from aria_actors.engine.errors import (
+    BadBudgetError,
+    BudgetExhaustedError,
     DecisionInputError,
     DecisionStoreUnavailable,
     DecisionTransitionError,
     EngineError,
     InvalidRequestError,
+    StaleDecisionError,
 )
 from aria_actors.engine.learning import MethodCache
 from aria_actors.engine.planner import Budget, find_plan
@@ -58,6 +63,7 @@ LEARN_CACHES = 256  # (tenant, domain) caches kept (least recently used dropped)
 GTPYHOP_EXAMPLES = ("simple_htn.py", "simple_hgn.py", "logistics_hgn.py", "blocks_htn", "blocks_gtn",
                     "blocks_hgn", "Blocksworld-GTOHP", "Childsnack")
 ME = Principal.internal(SPEC.name)  # the engine asking aria_data for itself (its pool, migrations)
+log = logging.getLogger(__name__)
 
 
 class EngineService(Service):
@@ -148,8 +154,9 @@ class EngineService(Service):
 
     def _request(self, body: dict[str, Any]) -> Any:
         self.registry.get(body["domain"])  # unknown names fail here, with the registered list
-        max_nodes = min(int(body.get("max_nodes") or self.config.max_nodes), self.config.max_nodes)
-        max_seconds = min(float(body.get("max_seconds") or self.config.max_seconds), self.config.max_seconds)
+        cfg = self.config
+        max_nodes = min(int(_positive_budget(body, "max_nodes", cfg.max_nodes)), cfg.max_nodes)
+        max_seconds = min(float(_positive_budget(body, "max_seconds", cfg.max_seconds)), cfg.max_seconds)
         return PlanRequest(
             domain=body["domain"],
             state=wire.decode_state(body["state"]) if body.get("state") is not None else None,
@@ -166,8 +173,15 @@ class EngineService(Service):
         request = self._request(body)
         self.plans_served += 1
         if self.pool is not None:
-            return await asyncio.to_thread(self.pool.plan, request)
-        return await asyncio.to_thread(run_request, self.registry, request)
+            out = await asyncio.to_thread(self.pool.plan, request)
+        else:
+            out = await asyncio.to_thread(run_request, self.registry, request)
+        if out.get("status") == "budget_exhausted":
+            # The search stopped itself at its budget: the caller asked for more than it allowed.
+            # (plan_many keeps the status per request, next to the other requests' answers.)
+            raise BudgetExhaustedError(out["message"], nodes=out["nodes"], elapsed_s=round(out["elapsed_s"], 3),
+                                       max_nodes=request.max_nodes, max_seconds=request.max_seconds)
+        return out
 
     @rpc("engine:plan:run", job=True, features=("htn-gtpyhop", "action-costs", "predicates"))
     async def plan_many(self, caller: Principal, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -278,20 +292,24 @@ class EngineService(Service):
         dsn = await data.dsn(ME)
         await data.migrate(ME, SPEC.name)
         self._db = await Database.connect(dsn, name=SPEC.name, min_size=1, max_size=4)
-        self.decisions = DecisionStore(self._db)
-        self.resumed = await self.decisions.counts()
+        self.decisions = DecisionStore(self._db, max_field_bytes=self.config.decision_max_bytes)
+        self.resumed = await self.decisions.counts()  # once, at start: health reads these, not the table
 
     async def _decision_health(self, details: dict[str, Any]) -> str | None:
-        """Fill ``details["decisions"]``; the store's error when it does not answer."""
+        """Fill ``details["decisions"]``; a message when the store does not answer.
+
+        Health is a probe any ``engine:health:read`` caller runs: a ``SELECT 1`` (no scan of the
+        states), the totals this service resumed at start, and no database error text (logged)."""
         if self.decisions is None:
             details["decisions"] = "not stored (no aria_data dependency)"
             return None
         try:
-            counts = await asyncio.wait_for(self.decisions.counts(), self.settings.health_timeout_s)
-        except Exception as exc:  # the probe's job is to report it
-            details["decisions"] = {"error": f"{type(exc).__name__}: {exc}"}
-            return f"decision store unreachable: {exc}"
-        details["decisions"] = {**counts, "resumed_executing": self.resumed.get("executing", 0),
+            await asyncio.wait_for(self.decisions.ping(), self.settings.health_timeout_s)
+        except Exception as exc:  # the probe's job is to report it; the detail is the operator's
+            log.warning("decision store unreachable: %s: %s", type(exc).__name__, exc)
+            details["decisions"] = {"reachable": False}
+            return "decision store unreachable"
+        details["decisions"] = {"reachable": True, "resumed_executing": self.resumed.get("executing", 0),
                                 "resumed_planning": self.resumed.get("planning", 0)}
         return None
 
@@ -320,17 +338,32 @@ class EngineService(Service):
                                    event="planning", **fields)
         try:
             result = await self.plan(caller, {**body, "character": character})
-        except AriaError as exc:  # the domain refused this input: recorded, then answered as it is
-            await store.put(tenant, character, plan=[], status="failed", reason=exc.message,
-                            expected_version=planning["version"], event=event, **fields)
+            found = result["status"] == "found"
+            reason = "" if found else (result.get("error") or {}).get("detail") or \
+                f"{result['status']}: {result.get('message', '')}"
+            if found:
+                try:  # a plan too long or too large to store is a failed state, not a stuck `planning`
+                    check_plan(result["plan"], store.max_field_bytes)
+                except DecisionInputError as exc:
+                    found, reason = False, f"the plan found ({len(result['plan'])} steps) cannot be stored: " \
+                                           f"{exc.message}"
+        except BaseException as exc:
+            # Whatever stopped planning (the domain refused the input, the planner raised, the call
+            # was cancelled), the row must not stay `planning`: record it, then answer as it was.
+            why = exc.message if isinstance(exc, AriaError) else f"planning stopped: {type(exc).__name__}"
+            try:
+                await asyncio.shield(store.put(tenant, character, plan=[], status="failed", reason=why,
+                                               expected_version=planning["version"], event=event, **fields))
+            except Exception as write_exc:  # e.g. a 409: someone wrote meanwhile; the caller's error stays
+                log.warning("recording %s's failed planning failed: %s", character, write_exc)
+                exc.add_note(f"recording the failed planning failed too: {type(write_exc).__name__}: {write_exc}")
             raise
-        found = result["status"] == "found"
-        reason = "" if found else (result.get("error") or {}).get("detail") or \
-            f"{result['status']}: {result.get('message', '')}"
         summary = {k: result.get(k) for k in ("status", "nodes", "elapsed_s", "cost", "optimal", "message")}
-        out = await store.put(tenant, character, plan=result["plan"] if found else [],
-                              status="executing" if found else "failed", reason=reason,
-                              expected_version=planning["version"], event=event, detail=summary, **fields)
+        # Shielded: a call cancelled now still leaves the outcome, not `planning`.
+        out = await asyncio.shield(store.put(tenant, character, plan=result["plan"] if found else [],
+                                             status="executing" if found else "failed", reason=reason,
+                                             expected_version=planning["version"], event=event,
+                                             detail=summary, **fields))
         return {**out, "planned": summary}
 
     @rpc("engine:decision:write", feature="decision-state")
@@ -367,7 +400,8 @@ class EngineService(Service):
     async def list_decisions(self, caller: Principal, status: str | None = None, after: str | None = None,
                              limit: int = 50) -> dict[str, Any]:
         """One page of the caller's characters in name order: ``{"items", "next"}`` (``next`` is the
-        ``after`` of the next page, null on the last)."""
+        ``after`` of the next page, null on the last). Items are summaries: status, step, steps,
+        next step and version, without the plan, todo list or beliefs (get_decision has those)."""
         return await self._decisions().list(caller.tenant or "", status=status, after=after, limit=limit)
 
     @rpc("engine:decision:read", feature="decision-state")
@@ -382,9 +416,15 @@ class EngineService(Service):
         is a 409, so a step is counted once). Its beliefs become ``beliefs`` (what it observed)
         or, with ``simulate``, what the domain's action predicts; the last step makes it done."""
         store, tenant = self._decisions(), caller.tenant or ""
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise DecisionInputError("advancing names the version it advances from (an integer)", field="version")
         if beliefs is None and simulate:
             current = await store.get(tenant, character)
-            if current["status"] == "executing" and current["version"] == version:
+            if current["version"] != version:  # stale: never advance without the simulated beliefs
+                raise StaleDecisionError(
+                    f"character {character!r} is at version {current['version']}, not {version}: read it "
+                    f"again and retry", character=character, expected=version, current=current["version"])
+            if current["status"] == "executing":
                 domain = self.registry.get(current["domain"])
                 beliefs = await asyncio.to_thread(simulate_step, domain, current["beliefs"],
                                                   current["plan"][current["step"]])
@@ -409,6 +449,9 @@ class EngineService(Service):
                               body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Plan again from the character's current beliefs, for its stored todo list (or
         ``body["todo"]``), in its domain; options as in a plan request; ``version`` as in set."""
+        default_gate().require(caller, "engine:plan:run", {"tenant": caller.tenant})  # before any read
+        if body is not None and not isinstance(body, dict):
+            raise DecisionInputError("the body is an object", field="body")
         body = dict(body or {})
         if body.keys() - {"todo", "version", "strategy", "max_nodes", "max_seconds", "optimise_cost"}:
             raise DecisionInputError("replan takes todo, version, strategy, max_nodes, max_seconds and "
@@ -422,6 +465,16 @@ class EngineService(Service):
                                           f"send one (todo) or set a new plan", character=character)
         request = {**body, "domain": current["domain"], "state": current["beliefs"], "todo": todo}
         return await self._plan_and_store(caller, character, request, current["beliefs"], version, "replan")
+
+
+def _positive_budget(body: dict[str, Any], key: str, default: float) -> float:
+    """A request's budget: absent means the server's; zero, negative or not a number is a 422."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise BadBudgetError(f"{key} must be a positive number, got {value!r:.40}", field=key)
+    return value
 
 
 def _health_domain() -> Any:

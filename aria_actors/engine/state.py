@@ -222,38 +222,6 @@ class State(_WithDict):
         real["__name__"] = state_name
         real.update(kwargs)
 
-    # -- copy on access -------------------------------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        # Only reached when the variable is not materialised on this state yet.
-        if name[:2] != "__":
-            snap = self._snap
-            if snap is not None and name in snap:
-                entry = snap[name]
-                value, gen = entry
-                t = type(value)
-                k = self._gen - gen
-                if self._borrow and (t is set or t is dict or t is list or t is frozenset):
-                    if t is set or t is frozenset:
-                        value = orbit(value, k)
-                    prov = self._prov
-                    if prov is None:
-                        prov = self._prov = {}
-                    prov[name] = entry
-                elif t is set:
-                    if k > 1:
-                        value, slot = _lend(value, k)
-                    else:
-                        value, slot = set(list(value)), None
-                    pend = self._pend
-                    if pend is None:
-                        pend = self._pend = {}
-                    pend[name] = (entry, value, slot)
-                elif t not in _ATOMIC:
-                    value = clone_value(value, k)
-                _set_attr(self, name, value)
-                return value
-        raise AttributeError(f"state {_get_real(self).get('__name__')!r} has no state variable {name!r}")
-
     @property
     def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
         """The real attribute dict with every state variable materialised (used by vars())."""
@@ -311,7 +279,8 @@ class State(_WithDict):
         del merged["__name__"]
         if self._prov:
             merged.update(self._prov)
-        child = State.__new__(State)
+        child = _Forked.__new__(_Forked)
+        child._mview = None
         child._snap = merged
         child._gen = gen + 1
         child._borrow = False
@@ -357,11 +326,12 @@ class State(_WithDict):
     def __reduce__(self) -> tuple[Any, ...]:
         self._materialise()
         real = dict(_get_real(self))
-        return (_rebuild_state, (type(self), real.pop("__name__"), real))
+        return (_rebuild_state, (_public(type(self)), real.pop("__name__"), real))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> State:
         self._materialise()
-        new = type(self).__new__(type(self))
+        cls = _public(type(self))
+        new = cls.__new__(cls)
         new._snap = None
         new._gen = 0
         new._borrow = False
@@ -371,6 +341,54 @@ class State(_WithDict):
         for k, v in _get_real(self).items():
             real[k] = _copy.deepcopy(v, memo)
         return new
+
+
+class _Forked(State):
+    """A state the planner forked: its variables are copied from its ancestors on first read.
+
+    A separate class so that ``State`` itself has no ``__getattr__``: with one, CPython cannot
+    specialise attribute loads, and every ``state.pos`` in a domain's methods costs about twice
+    as much. Methods are shown :func:`method_view` of a forked state, a plain ``State``.
+    """
+
+    __slots__ = ("_mview",)
+
+    # -- copy on access -------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the variable is not materialised on this state yet.
+        if name[:2] != "__":
+            snap = self._snap
+            if snap is not None and name in snap:
+                entry = snap[name]
+                value, gen = entry
+                t = type(value)
+                k = self._gen - gen
+                if self._borrow and (t is set or t is dict or t is list or t is frozenset):
+                    if t is set or t is frozenset:
+                        value = orbit(value, k)
+                    prov = self._prov
+                    if prov is None:
+                        prov = self._prov = {}
+                    prov[name] = entry
+                elif t is set:
+                    if k > 1:
+                        value, slot = _lend(value, k)
+                    else:
+                        value, slot = set(list(value)), None
+                    pend = self._pend
+                    if pend is None:
+                        pend = self._pend = {}
+                    pend[name] = (entry, value, slot)
+                elif t not in _ATOMIC:
+                    value = clone_value(value, k)
+                _set_attr(self, name, value)
+                return value
+        raise AttributeError(f"state {_get_real(self).get('__name__')!r} has no state variable {name!r}")
+
+
+def _public(cls: type[State]) -> type[State]:
+    """Copies and pickles of a planner fork are plain states."""
+    return State if cls is _Forked else cls
 
 
 def _rebuild_state(cls: type[State], name: str, variables: dict[str, Any]) -> State:
@@ -386,12 +404,43 @@ def _rebuild_state(cls: type[State], name: str, variables: dict[str, Any]) -> St
     return new
 
 
+def method_view(state: State) -> State:
+    """What a method is shown for ``state``: the state itself, or for a planner fork a plain
+    ``State`` holding every variable as GTPyhop's copy would hold it (sets in the order that many
+    deep copies give them), values shared read-only (methods must not mutate: GTPyhop's contract).
+    Built once per forked state."""
+    if type(state) is not _Forked:
+        return state
+    view = state._mview
+    if view is not None:
+        return view
+    view = State.__new__(State)
+    view._snap = None
+    view._gen = state._gen
+    view._borrow = False
+    view._prov = None
+    view._pend = None
+    real = _get_real(state)
+    out = _get_real(view)
+    out["__name__"] = real["__name__"]
+    gen = state._gen
+    for entries in (state._snap, state._prov):
+        if entries:
+            for k, (v, g) in entries.items():
+                t = type(v)
+                out[k] = orbit(v, gen - g) if (t is set or t is frozenset) and gen > g else v
+    for k, v in real.items():
+        out[k] = v
+    state._mview = view
+    return view
+
+
 def changed(new: State, old: State) -> bool:
     """Whether an action changed the state (GTPyhop leaves unchanged actions out of plans)."""
     if new is old:
         return False
-    snap = new._snap if type(new) is State else None
-    if snap is not None and type(old) is State and new._gen == old._gen + 1:
+    snap = new._snap if type(new) is _Forked else None
+    if snap is not None and isinstance(old, State) and new._gen == old._gen + 1:
         # ``new`` was forked from ``old``: only the variables it materialised can differ.
         # Sets the action copied but left untouched keep following their source, so later
         # copies of them reuse one cached orbit instead of rebuilding the set every step.

@@ -27,20 +27,35 @@ class WireError(EngineError):
     title = "Malformed state or todo list"
 
 
+MAX_DEPTH = 32          # nesting of one value (lists, objects, $set, $tuple)
+MAX_ITEMS = 200_000     # values (every list member, object entry and scalar) in one decoded value
+
+
 def decode_value(v: Any) -> Any:
+    """A JSON value as a planner value; nested deeper than MAX_DEPTH or holding more than
+    MAX_ITEMS values is a WireError (never a RecursionError or an unbounded walk)."""
+    return _decode(v, 0, [0])
+
+
+def _decode(v: Any, depth: int, seen: list[int]) -> Any:
+    seen[0] += 1
+    if seen[0] > MAX_ITEMS:
+        raise WireError(f"a value holds more than {MAX_ITEMS} items", max_items=MAX_ITEMS)
+    if isinstance(v, (dict, list)) and depth >= MAX_DEPTH:
+        raise WireError(f"a value is nested more than {MAX_DEPTH} levels deep", max_depth=MAX_DEPTH)
     if isinstance(v, dict):
         if len(v) == 1 and "$set" in v:
-            items = [decode_value(x) for x in _listed(v["$set"], "$set")]
+            items = [_decode(x, depth + 1, seen) for x in _listed(v["$set"], "$set")]
             try:
                 return set(items)
             except TypeError:  # a list or an object inside: not something a set can hold
                 raise WireError(f"$set members must be numbers, strings, booleans or $tuples, "
                                 f"got {v['$set']!r:.120}") from None
         if len(v) == 1 and "$tuple" in v:
-            return tuple(decode_value(x) for x in _listed(v["$tuple"], "$tuple"))
-        return {k: decode_value(x) for k, x in v.items()}
+            return tuple(_decode(x, depth + 1, seen) for x in _listed(v["$tuple"], "$tuple"))
+        return {k: _decode(x, depth + 1, seen) for k, x in v.items()}
     if isinstance(v, list):
-        return [decode_value(x) for x in v]
+        return [_decode(x, depth + 1, seen) for x in v]
     return v
 
 
@@ -62,10 +77,27 @@ def encode_value(v: Any) -> Any:
     return v
 
 
+_RESERVED_STATE = frozenset(dir(State))
+_RESERVED_MULTIGOAL = frozenset(dir(Multigoal))
+
+
+def _var_names(names: Any, reserved: frozenset[str], field: str) -> None:
+    """State variables are attributes: a name such as ``copy``, ``__class__`` or ``_snap`` would
+    replace the object's own machinery (the planner calls ``state.copy()``), so it is refused."""
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or name in reserved:
+            raise WireError(f"{name!r:.60} cannot name a state variable: use an identifier that does not "
+                            "start with '_' and is not one of the object's attributes "
+                            f"({', '.join(sorted(n for n in reserved if not n.startswith('_')))})",
+                            field=field, name=str(name)[:60])
+
+
 def decode_state(doc: dict[str, Any]) -> State:
     if not isinstance(doc, dict) or not isinstance(doc.get("vars", {}), dict):
         raise WireError("state must be an object {\"name\": ..., \"vars\": {...}}", field="state")
-    return State(str(doc.get("name", "state")), **{k: decode_value(v) for k, v in doc.get("vars", {}).items()})
+    variables = doc.get("vars", {})
+    _var_names(variables, _RESERVED_STATE, "state.vars")
+    return State(str(doc.get("name", "state")), **{k: decode_value(v) for k, v in variables.items()})
 
 
 def encode_state(state: State) -> dict[str, Any]:
@@ -80,6 +112,7 @@ def decode_todo(items: list[Any]) -> list[Any]:
         if isinstance(item, list) and item and isinstance(item[0], str):
             out.append(tuple(decode_value(x) for x in item))
         elif isinstance(item, dict) and "multigoal" in item and isinstance(item.get("vars"), dict):
+            _var_names(item["vars"], _RESERVED_MULTIGOAL, f"todo[{i}].vars")
             out.append(Multigoal(str(item["multigoal"]),
                                  **{k: decode_value(v) for k, v in item["vars"].items()}))
         else:

@@ -30,9 +30,10 @@ RETURNING tenant, character, domain, plan, todo, step, beliefs, status, reason, 
           created_at, updated_at
 
 -- name: list_states
--- Keyset paging by character name: $3 is the last character of the previous page ('' first).
-SELECT tenant, character, domain, plan, todo, step, beliefs, status, reason, version,
-       created_at, updated_at
+-- Keyset paging by character name: $2 is the last character of the previous page ('' first).
+-- Summaries: the plan's length and next step, never the whole plan, todo list or beliefs.
+SELECT tenant, character, domain, step, status, reason, version, created_at, updated_at,
+       jsonb_array_length(plan) AS steps, plan -> step AS next_step
 FROM aria_engine.decision_states
 WHERE tenant = $1 AND character > $2 AND ($3::text IS NULL OR status = $3)
 ORDER BY character
@@ -62,5 +63,9 @@ ORDER BY id DESC
 LIMIT $3
 
 -- name: count_by_status
--- Every tenant's (the service's own count, for health): run without a tenant.
+-- Every tenant's (the service counts once at start, what it resumes): run without a tenant.
 SELECT status, count(*) AS n FROM aria_engine.decision_states GROUP BY status
+
+-- name: ping
+-- The health probe's round trip: reads no table.
+SELECT 1

@@ -69,7 +69,8 @@ async def test_plan_store_advance_to_done_and_survive_a_restart(tmp_path, fresh_
             await svc.advance_decision(OPS, "bob", d["version"] - 1)  # that step was counted already
         assert stale.value.status == 409 and stale.value.fields["current"] == d["version"]
         h = await svc.health()
-        assert h.status is Status.READY and h.details["decisions"]["executing"] == 1
+        assert h.status is Status.READY and h.details["decisions"]["reachable"] is True
+        assert "executing" not in h.details["decisions"]  # totals resumed at start only, no live counts
     finally:
         await svc.stop()
 
@@ -168,6 +169,9 @@ async def test_tenants_are_kept_apart_and_pages_follow_names(engine) -> None:
     await engine.set_decision(OPS, "t1", {"domain": "priced", "plan": [], "beliefs": state()})
     first = await engine.list_decisions(ACME, limit=2)
     assert [d["character"] for d in first["items"]] == ["t1", "t2"] and first["next"] == "t2"
+    listed = first["items"][0]  # a summary: the plan's length and next step, not the plan or beliefs
+    assert (listed["steps"], listed["next"], listed["step"]) == (1, ["mark", "a"], 0)
+    assert not {"plan", "beliefs", "todo"} & set(listed)
     rest = await engine.list_decisions(ACME, after=first["next"], limit=2)
     assert [d["character"] for d in rest["items"]] == ["t3"] and rest["next"] is None
     assert {d["tenant"] for d in first["items"] + rest["items"]} == {"acme"}

@@ -20,17 +20,14 @@ STRATEGIES = ["recursive_dfs", "iterative_dfs_backtracking", "iterative_greedy"]
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("example", sorted(suite.EXAMPLES))
 def test_example_same_plans_as_gtpyhop(example: str, strategy: str) -> None:
-    if example == "logistics_hgn.py" and strategy == "iterative_dfs_backtracking":
-        # GTPyhop's iterative_dfs_backtracking evaluates every method up front and one of
-        # logistics' methods raises KeyError('truck1') where recursive_dfs never calls it;
-        # Aria evaluates methods lazily, i.e. with recursive_dfs semantics.
-        strategy = "recursive_dfs"
     if example == "backtracking_htn.py" and strategy != "recursive_dfs":
         pytest.skip("backtracking_htn only runs its examples under recursive_dfs")
     with suite.deep_recursion():
         peer = suite.run_example_peer(example, strategy)
     aria = suite.run_example_aria(example, strategy)
-    assert aria.calls, f"{example} made no find_plan call"
+    assert aria.calls or aria.error, f"{example} made no find_plan call"
+    # logistics_hgn under iterative_dfs_backtracking: both evaluate every method of a choice point
+    # up front and one raises KeyError('truck1') on the first call, on both sides.
     assert aria.calls == peer.calls
     # backtracking_htn's own expectations fail under GTPyhop too (it drops unchanged actions).
     assert aria.error == peer.error

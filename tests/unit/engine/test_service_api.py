@@ -7,12 +7,14 @@ from aria_actors.engine.api import router
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.service import EngineService
 from aria_actors.runtime.local import LocalClient
+from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.runtime.testing import api_app
 from tests.unit.engine.priced import state
 
+ADMIN = Principal("tester", roles=("admin",))
 CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain",
                                "priced": "python:tests.unit.engine.priced:make_domain"},
                       gtpyhop_examples=True, max_nodes=100_000)
@@ -118,3 +120,42 @@ def test_malformed_set_and_tuple_values_are_a_422(client, bad) -> None:
                                               "todo": [["craft", "me", "box"]]})
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("/engine-bad-input")
+
+
+@pytest.mark.parametrize("name", ["copy", "view", "__class__", "_snap", "__name__", "not an identifier"])
+def test_a_state_variable_named_like_a_reserved_attribute_is_a_422(client, name) -> None:
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"name": "s", "vars": {name: {}}},
+                                              "todo": [["craft", "me", "box"]]})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/engine-bad-input") and r.json()["name"] == name
+    if name == "view":
+        return  # a State method, not a Multigoal one: a multigoal may name a variable `view`
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"name": "s", "vars": {"done": {}}},
+                                              "todo": [{"multigoal": "g", "vars": {name: {"x": 1}}}]})
+    assert r.status_code == 422 and r.json()["type"].endswith("/engine-bad-input")
+
+
+async def test_zero_negative_or_non_numeric_budgets_are_a_422_on_every_door(service, client) -> None:
+    body = {"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}}, "todo": [["craft", "me", "box"]]}
+    for key, bad in (("max_nodes", 0), ("max_nodes", -3), ("max_seconds", 0), ("max_seconds", -1.0)):
+        r = client.post("/v1/engine/plan", json={**body, key: bad})
+        assert r.status_code == 422, r.text  # the route's own validation
+        with pytest.raises(Exception) as info:  # the RPC door (jobs call it without the route)
+            await service.plan(ADMIN, {**body, key: bad})
+        assert getattr(info.value, "type", "") == "engine-bad-budget", info.value
+    with pytest.raises(Exception) as info:
+        await service.plan(ADMIN, {**body, "max_nodes": "many"})
+    assert getattr(info.value, "type", "") == "engine-bad-budget"
+
+
+def test_a_plan_that_runs_out_of_budget_is_a_422_and_the_service_still_answers(client) -> None:
+    # The IPC Childsnack problem needs far more than 50 ms of depth-first search with backtracking.
+    if "gtpyhop-childsnack" not in [d["name"] for d in client.get("/v1/engine/domains").json()]:
+        pytest.skip("gtpyhop is not installed")
+    r = client.post("/v1/engine/plan", json={"domain": "gtpyhop-childsnack", "problem": "childsnack_p30",
+                                             "strategy": "dfs", "max_seconds": 0.05})
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/engine-budget-exhausted") and r.json()["nodes"] > 0
+    r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
+                                             "todo": [["craft", "me", "box"]]})
+    assert r.status_code == 200 and r.json()["status"] == "found"
