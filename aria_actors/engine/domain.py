@@ -15,6 +15,7 @@ Guarantees and caveats:
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import eq as _eq
 from typing import Any
 
 from aria_actors.engine.state import Multigoal, State
@@ -136,8 +137,9 @@ def goals_not_achieved(state: State, multigoal: Multigoal) -> dict[str, dict[Any
         if name == "__name__":
             continue
         have = state.peek(name) if isinstance(state, State) else getattr(state, name, None)
-        if type(have) is dict and type(wanted) is dict and wanted.items() <= have.items():
-            # Every goal holds: one C-level pass (items views compare values with ==, as below).
+        if type(have) is dict and type(wanted) is dict and all(map(_eq, map(have.get, wanted), wanted.values())):
+            # Every goal holds: GTPyhop's ``bindings.get(arg) == val`` in one C-level pass (not an
+            # items view: its identity shortcut would call a NaN goal achieved).
             continue
         if have is None:
             raise KeyError(
@@ -145,7 +147,7 @@ def goals_not_achieved(state: State, multigoal: Multigoal) -> dict[str, dict[Any
                 f"{state.__name__!r} does not have; initialise it (state.{name} = {{}})"
             )
         for arg, val in wanted.items():
-            if have.get(arg) != val:
+            if not have.get(arg) == val:  # noqa: SIM201 (GTPyhop tests ==; != may differ)
                 unachieved.setdefault(name, {})[arg] = val
     return unachieved
 

@@ -198,6 +198,7 @@ def find_plan(
         raise DomainCodeError(f"{type(exc).__name__} in the domain's code: {exc}"[:500],
                               domain=getattr(domain, "name", ""), error=type(exc).__name__) from exc
     finally:
+        release_orbits()  # cached set orders are per search; also after a domain's exception
         if gc_was_on:
             gc.enable()
 
@@ -401,7 +402,6 @@ def _search(
             break
 
     elapsed = time.perf_counter() - t0
-    release_orbits()  # cached set orders are per search; keeping them only feeds the GC
     found = solutions > 0
     if not found:
         if exhausted:
@@ -449,7 +449,7 @@ def _evaluate_all(methods: list[Any], kind: int, state: Any, item: Any) -> list[
                 "methods must return a list (or False/None when not applicable)",
                 method=m.__name__, item=repr(item), returned=type(subs).__name__,
             )
-        out.append((m, subs))
+        out.append((m, subs[:]))  # GTPyhop copies it at once (subtasks + todo_list)
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -472,8 +473,10 @@ def _positive_budget(body: dict[str, Any], key: str, default: float) -> float:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise BadBudgetError(f"{key} must be a positive number, got {value!r:.40}", field=key)
+    kinds = (int,) if key == "max_nodes" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not 0 < value < math.inf:
+        what = "a positive integer" if key == "max_nodes" else "a positive, finite number"
+        raise BadBudgetError(f"{key} must be {what}, got {value!r:.40}", field=key)
     return value
 
 

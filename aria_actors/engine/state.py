@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy as _copy
 import re
+import sys
 import threading
 from typing import Any
 
@@ -178,10 +179,41 @@ def _give_back(slot: tuple[list[Any], int], copy: set[Any]) -> None:
 
 
 def release_orbits() -> None:
-    """Drop this thread's cached set orders."""
+    """Drop this thread's cached set orders (and container shapes)."""
     cache = getattr(_local, "orbits", None)
     if cache:
         cache.clear()
+    shapes = getattr(_local, "flat", None)
+    if shapes:
+        shapes.clear()
+
+
+def _flat(value: Any) -> bool:
+    """Whether a dict, list or tuple holds only immutable scalars (then sharing it read-only shows
+    what GTPyhop's copies would: nothing inside changes order when copied). Cached per thread and
+    search; the entry keeps the object alive so that its id is not reused meanwhile."""
+    shapes = getattr(_local, "flat", None)
+    if shapes is None:
+        shapes = _local.flat = {}
+    entry = shapes.get(id(value))
+    if entry is not None and entry[0] is value:
+        return entry[1]
+    items = value.values() if type(value) is dict else value
+    flat = _ATOMIC.issuperset(map(type, items))
+    if len(shapes) >= _ORBIT_CACHE_MAX:
+        shapes.clear()
+    shapes[id(value)] = (value, flat)
+    return flat
+
+
+def _as_copied(value: Any, times: int) -> Any:
+    """``value`` as GTPyhop's ``times``-th copy would iterate, shared read-only where possible."""
+    t = type(value)
+    if t is set or t is frozenset:
+        return orbit(value, times)
+    if (t is dict or t is list or t is tuple) and not _flat(value):
+        return clone_value(value, times)  # nested sets reorder per copy: rebuild them
+    return value
 
 
 class _WithDict:
@@ -353,6 +385,10 @@ class _Forked(State):
 
     __slots__ = ("_mview",)
 
+    def _materialise(self) -> None:
+        super()._materialise()
+        self._mview = None  # its values may now be replaced in place
+
     # -- copy on access -------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
         # Only reached when the variable is not materialised on this state yet.
@@ -363,7 +399,7 @@ class _Forked(State):
                 value, gen = entry
                 t = type(value)
                 k = self._gen - gen
-                if self._borrow and (t is set or t is dict or t is list or t is frozenset):
+                if self._borrow and (t is set or t is frozenset or ((t is dict or t is list) and _flat(value))):
                     if t is set or t is frozenset:
                         value = orbit(value, k)
                     prov = self._prov
@@ -427,12 +463,17 @@ def method_view(state: State) -> State:
     for entries in (state._snap, state._prov):
         if entries:
             for k, (v, g) in entries.items():
-                t = type(v)
-                out[k] = orbit(v, gen - g) if (t is set or t is frozenset) and gen > g else v
+                out[k] = _as_copied(v, gen - g) if gen > g else v
     for k, v in real.items():
         out[k] = v
     state._mview = view
     return view
+
+
+# References to a lent set in changed() when nothing else holds it: the pend entry, the loop
+# variable and getrefcount's argument. More means the action stored it elsewhere (``s.b = s.a``,
+# ``s.log.append(s.a)``): then it is not given back for another action to mutate.
+_UNSHARED = 3
 
 
 def changed(new: State, old: State) -> bool:
@@ -463,8 +504,9 @@ def changed(new: State, old: State) -> bool:
                     prov[k] = src
                     if slot is not None:
                         del real[k]  # unchanged loan: the state reads it from its source again
-                        _give_back(slot, value)
-                elif slot is not None and intact:
+                        if sys.getrefcount(value) <= _UNSHARED:
+                            _give_back(slot, value)
+                elif slot is not None and intact and sys.getrefcount(value) <= _UNSHARED:
                     _give_back(slot, value)  # replaced without being touched
         for k, v in real.items():
             if k == "__name__":

@@ -159,3 +159,12 @@ def test_a_plan_that_runs_out_of_budget_is_a_422_and_the_service_still_answers(c
     r = client.post("/v1/engine/plan", json={"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
                                              "todo": [["craft", "me", "box"]]})
     assert r.status_code == 200 and r.json()["status"] == "found"
+
+
+async def test_fractional_and_infinite_budgets_are_a_422_on_the_rpc_door(service) -> None:
+    body = {"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}}, "todo": [["craft", "me", "box"]]}
+    for key, bad in (("max_nodes", 0.5), ("max_nodes", float("inf")), ("max_seconds", float("inf")),
+                     ("max_seconds", float("nan")), ("max_nodes", True)):
+        with pytest.raises(Exception) as info:
+            await service.plan(ADMIN, {**body, key: bad})
+        assert getattr(info.value, "type", "") == "engine-bad-budget", (key, bad, info.value)
