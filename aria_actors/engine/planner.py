@@ -256,20 +256,10 @@ def _search(
             idx += 1
             if eager:
                 m, subs = m
-            elif kind == _TASK:
-                subs = m(st, *item[1:])
-            elif kind == _UNIGOAL:
-                subs = m(st, item[1], item[2])
             else:
-                subs = m(st, item)
-            if subs is False or subs is None:
-                continue
-            if type(subs) is not list:
-                raise MethodReturnError(
-                    f"method {m.__name__} returned {type(subs).__name__} {subs!r:.200} for {item!r}; "
-                    "methods must return a list (or False/None when not applicable)",
-                    method=m.__name__, item=repr(item), returned=type(subs).__name__,
-                )
+                subs = _apply(m, kind, st, item)
+                if subs is None:
+                    continue
             if check_black and (m.__name__, _key(item)) in blacklist_methods:
                 continue
             cp[7] = idx
@@ -435,22 +425,29 @@ def _evaluate_all(methods: list[Any], kind: int, state: Any, item: Any) -> list[
     choice point by calling all its methods before exploring the first continuation)."""
     out = []
     for m in methods:
-        if kind == _TASK:
-            subs = m(state, *item[1:])
-        elif kind == _UNIGOAL:
-            subs = m(state, item[1], item[2])
-        else:
-            subs = m(state, item)
-        if subs is False or subs is None:
-            continue
-        if type(subs) is not list:
-            raise MethodReturnError(
-                f"method {m.__name__} returned {type(subs).__name__} {subs!r:.200} for {item!r}; "
-                "methods must return a list (or False/None when not applicable)",
-                method=m.__name__, item=repr(item), returned=type(subs).__name__,
-            )
-        out.append((m, subs[:]))  # GTPyhop copies it at once (subtasks + todo_list)
+        subs = _apply(m, kind, state, item)
+        if subs is not None:
+            out.append((m, subs[:]))  # GTPyhop copies it at once (subtasks + todo_list)
     return out
+
+
+def _apply(m: Any, kind: int, state: Any, item: Any) -> list[Any] | None:
+    """Method ``m``'s todo list for ``item``, or None when it does not apply."""
+    if kind == _TASK:
+        subs = m(state, *item[1:])
+    elif kind == _UNIGOAL:
+        subs = m(state, item[1], item[2])
+    else:
+        subs = m(state, item)
+    if subs is False or subs is None:
+        return None
+    if type(subs) is not list:
+        raise MethodReturnError(
+            f"method {m.__name__} returned {type(subs).__name__} {subs!r:.200} for {item!r}; "
+            "methods must return a list (or False/None when not applicable)",
+            method=m.__name__, item=repr(item), returned=type(subs).__name__,
+        )
+    return subs
 
 
 def _link_tree(action_nodes: list[TreeNode]) -> list[TreeNode]:

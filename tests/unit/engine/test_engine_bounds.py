@@ -8,10 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from aria_actors.engine import bt, decisions, goap, learning, wire
-from aria_actors.engine.api import router
 from aria_actors.engine.coordination import CharacterRequest, coordinate
 from aria_actors.engine.domain import Domain
 from aria_actors.engine.errors import (
@@ -21,31 +19,13 @@ from aria_actors.engine.errors import (
     StaleDecisionError,
 )
 from aria_actors.engine.planner import Budget, find_plan
-from aria_actors.engine.service import EngineService
 from aria_actors.engine.state import State
 from aria_actors.runtime.errors import AriaError
-from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.service import Deps
-from aria_actors.runtime.settings import AriaSettings
-from aria_actors.runtime.testing import api_app
 from tests.unit.engine import delivery
-from tests.unit.engine.test_features_api import CONFIG, ME, problem
+from tests.unit.engine.test_features_api import CONFIG, ME, problem  # noqa: F401 (CONFIG: conftest reads it)
 
 COUNTER = {"name": "s", "vars": {"n": {"x": 0}}}  # the built-in aria-health domain: count k -> k x inc
-
-
-@pytest.fixture
-async def service(tmp_path):
-    svc = EngineService(AriaSettings(home=tmp_path), config=CONFIG)
-    await svc.start(Deps())
-    yield svc
-    await svc.stop()
-
-
-@pytest.fixture
-def client(service):
-    return TestClient(api_app(router, clients={"aria_engine": LocalClient(service)}))
 
 
 # -- 1. coordination: the delay search jumps, and ends at the call's deadline ---------------------

@@ -6,18 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from aria_actors.engine import features
-from aria_actors.engine.api import router
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.errors import InvalidRequestError, PlanMismatchError, UnknownDomainError
-from aria_actors.engine.service import EngineService
-from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.service import Deps
-from aria_actors.runtime.settings import AriaSettings
-from aria_actors.runtime.testing import api_app
 from tests.unit.engine import delivery
 
 CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain",
@@ -36,19 +29,6 @@ CAMP = {"name": "camp", "vars": {"has": {"axe": False, "wood": False}, "world": 
 
 def tools() -> dict[str, Any]:
     return {"name": "s", "vars": {"done": {}, "made": {}}}
-
-
-@pytest.fixture
-async def service(tmp_path):
-    svc = EngineService(AriaSettings(home=tmp_path), config=CONFIG)
-    await svc.start(Deps())
-    yield svc
-    await svc.stop()
-
-
-@pytest.fixture
-def client(service):
-    return TestClient(api_app(router, clients={"aria_engine": LocalClient(service)}))
 
 
 def problem(r: Any, status: int, slug: str) -> dict[str, Any]:

@@ -1,36 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from aria_actors.engine.api import router
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.service import EngineService
-from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
-from aria_actors.runtime.testing import api_app
 from tests.unit.engine.priced import state
 
 ADMIN = Principal("tester", roles=("admin",))
 CONFIG = EngineConfig(domains={"workshop": "python:tests.unit.engine.workshop:make_domain",
                                "priced": "python:tests.unit.engine.priced:make_domain"},
                       gtpyhop_examples=True, max_nodes=100_000)
-
-
-@pytest.fixture
-async def service(tmp_path):
-    svc = EngineService(AriaSettings(home=tmp_path), config=CONFIG)
-    await svc.start(Deps())
-    yield svc
-    await svc.stop()
-
-
-@pytest.fixture
-def client(service):
-    return TestClient(api_app(router, clients={"aria_engine": LocalClient(service)}))
 
 
 async def test_health_is_a_real_probe(service) -> None:
