@@ -158,6 +158,10 @@ class SecurityService(OperationsMixin, Service):
         if self._bao is not None and (repairing or health.details.get("process_running") is False):
             return self._repairing(health)
         self._bao_lost_at = None
+        if self._bao is not None:
+            # The probe ran in a thread while a repair may have been finishing: the repair's count
+            # is read now that it is known to be done, so a ready answer never shows a stale one.
+            health.details["repairs"] = self._repairs
         return health
 
     def _repairing(self, health: Health) -> Health:
