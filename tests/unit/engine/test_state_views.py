@@ -57,6 +57,8 @@ def test_a_lent_set_the_action_stored_elsewhere_is_not_lent_again(strategy: str)
     assert r.plan == [("_inc",), ("_inc",), ("alias",), ("check",)]
 
 
+@pytest.mark.xfail(strict=True, reason="known caveat (state.py): methods see nested sets in their "
+                   "source's order; rebuilding them per view cost 60% on list-heavy domains")
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_sets_nested_in_a_dict_iterate_in_the_copied_order_for_methods(strategy: str) -> None:
     gtpyhop = pytest.importorskip("gtpyhop")
