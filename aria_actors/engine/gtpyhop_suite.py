@@ -61,17 +61,21 @@ def peer_module(name: str) -> Any:
     with quiet():
         import gtpyhop  # gtpyhop: as in examples_dir (and under quiet())
         if name in IPC_DOMAINS:
-            path = examples_dir() / "ipc-2020-total-order" / name
-            modname = "_gtpyhop_ipc_" + name.replace("-", "_")
-            spec = importlib.util.spec_from_file_location(
-                modname, path / "__init__.py", submodule_search_locations=[str(path)])
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[modname] = module
-            spec.loader.exec_module(module)
-            return module
+            return _import_package(examples_dir() / "ipc-2020-total-order" / name,
+                                   "_gtpyhop_ipc_" + name.replace("-", "_"))
         del gtpyhop
         return importlib.import_module("gtpyhop.examples." + name.removesuffix(".py"))
+
+
+def _import_package(path: Path, modname: str) -> Any:
+    """Import the example package at ``path`` against the installed gtpyhop, as ``modname``."""
+    spec = importlib.util.spec_from_file_location(
+        modname, path / "__init__.py", submodule_search_locations=[str(path)])
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.cache
@@ -211,14 +215,7 @@ def package_module(rel: str, side: str) -> Any:
     with quiet():
         if side == "aria":
             return load_gtpyhop(path)
-        modname = "_gtpyhop_pkg_" + rel.replace("/", "_").replace("-", "_")
-        spec = importlib.util.spec_from_file_location(
-            modname, path / "__init__.py", submodule_search_locations=[str(path)])
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[modname] = module
-        spec.loader.exec_module(module)
-        return module
+        return _import_package(path, "_gtpyhop_pkg_" + rel.replace("/", "_").replace("-", "_"))
 
 
 def package_scenarios(rel: str) -> list[str]:
