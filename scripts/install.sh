@@ -34,6 +34,10 @@ if [ "$gpu" = 1 ]; then torch_spec="torch==2.14.1"; else torch_spec="torch==2.13
 # (pipefail keeps pip's exit status; the filter only drops the index's noise)
 if [ "$dev" = 1 ]; then target='.[dev]'; else target='.'; fi
 $py -m pip install -q -e "$target" "$torch_spec" 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+# MovieLens-100k ships in the recbole wheel (aria_interpret trains on it; RecBole's DIN is the
+# bench's peer). Its declared dependencies pin old numpy/scipy/torch ranges that would downgrade
+# ours, and nothing of it but the data files and its DIN needs them: install it alone.
+$py -m pip install -q --no-deps "recbole==1.2.1" 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 # An editable install leaves aria_actors uncompiled, and where PYTHONDONTWRITEBYTECODE is set (it
 # is on the project's machines) every Ray worker then compiles the modules it imports from source
 # on every boot: aria_actors.runtime.boot 0.23 -> 0.13 CPU-s to import with bytecode (measured).

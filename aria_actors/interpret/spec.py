@@ -10,7 +10,18 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_data', 'aria_storage', 'aria_queue'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    # Built means reachable (a route, the CLI: tests/unit/test_reachability.py).
+    capabilities=(
+        'nlp',
+        'behavior-patterns',
+        'interaction-stats',
+        'predictive-models',
+        'din',
+        'trait-analysis',
+        'content-recommendations',
+        'collaborative-filtering',
+        'recommendation-serving',
+    ),
     features=(
         'nlp',
         'behavior-patterns',
@@ -22,6 +33,8 @@ SPEC = ServiceSpec(
         'collaborative-filtering',
         'recommendation-serving',
     ),
-    description="NLP over character text and a DIN recommender",
+    description="NLP over character text, analytics of characters' behaviour, a DIN recommender",
     entrypoint="aria_actors.interpret.service:InterpretService",
+    # Text models load on the first text call (seconds: torch, MiniLM, spaCy), above the default.
+    call_timeout_s=120.0,
 )

@@ -44,6 +44,7 @@ from pydantic_settings import (
 from aria_actors.auth.config import AuthSettings
 from aria_actors.data.config import DataSettings
 from aria_actors.engine.config import EngineSettings
+from aria_actors.interpret.config import InterpretSettings
 from aria_actors.queue.config import QueueSettings
 from aria_actors.runtime import placement
 from aria_actors.runtime.errors import ConfigError
@@ -108,6 +109,7 @@ class AriaSettings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings, description="aria_queue")
     shape: ShapeSettings = Field(default_factory=ShapeSettings, description="aria_shape")
     engine: EngineSettings = Field(default_factory=EngineSettings, description="aria_engine")
+    interpret: InterpretSettings = Field(default_factory=InterpretSettings, description="aria_interpret")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

@@ -16,6 +16,7 @@ from aria_actors.sdk.sections import (
     AuthAPI,
     DataAPI,
     EngineAPI,
+    InterpretAPI,
     QueueAPI,
     SecurityAPI,
     ShapeAPI,
@@ -73,6 +74,7 @@ class _Sections:
     queue: QueueAPI
     shape: ShapeAPI
     engine: EngineAPI
+    interpret: InterpretAPI
 
 
 class AriaClient(_Sections):

@@ -43,11 +43,12 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     # Operators run the system: migrations, the store's gc/verify/sync, queues, model promotion,
     # sealing OpenBao; never secrets' values.
     "operator": ("*:*:read@any", "*:*:list@any", "monitor:*:*@any", "queue:*:*@any",
-                 "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "security:vault:*@any",
+                 "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "interpret:model:*@any",
+                 "security:vault:*@any",
                  "!security:secret:*"),
     # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so
     # what it may call is still bounded by the enqueuer's own roles).
-    "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "workflow:*:*", "interface:*:*",
+    "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "interpret:*:*", "workflow:*:*", "interface:*:*",
                "queue:job:write@own", "queue:job:read@own", "queue:job:list@own", "!storage:*:purge"),
     # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
     "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*",

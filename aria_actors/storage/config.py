@@ -52,7 +52,7 @@ class StorageSettings(SectionSettings):
     sync_targets: dict[str, str] = Field(default_factory=dict, description="Stores `sync` may copy "
                                          "to, by name (JSON: name -> store URL).")
     reserved_prefixes: tuple[str, ...] = Field(
-        ("shape/",), description="Name prefixes of services' own assets (JSON list): writing there "
+        ("shape/", "interpret/"), description="Name prefixes of services' own assets (JSON list): writing there "
         "needs storage:reserved:write (editor, service, admin, internal), never an @own grant.")
 
     @field_validator("sync_targets")

@@ -6,6 +6,7 @@ from aria_actors.sdk.section import Section
 from aria_actors.sdk.sections.auth import AuthAPI
 from aria_actors.sdk.sections.data import DataAPI
 from aria_actors.sdk.sections.engine import EngineAPI
+from aria_actors.sdk.sections.interpret import InterpretAPI
 from aria_actors.sdk.sections.queue import QueueAPI
 from aria_actors.sdk.sections.security import SecurityAPI
 from aria_actors.sdk.sections.shape import ShapeAPI
@@ -19,6 +20,8 @@ SECTIONS: dict[str, type[Section]] = {
     "queue": QueueAPI,
     "shape": ShapeAPI,
     "engine": EngineAPI,
+    "interpret": InterpretAPI,
 }
 
-__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "QueueAPI", "SecurityAPI", "ShapeAPI", "StorageAPI"]
+__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterpretAPI", "QueueAPI", "SecurityAPI", "ShapeAPI",
+           "StorageAPI"]

@@ -48,7 +48,7 @@ def test_json_refuses_what_jsonb_cannot_store_at_any_depth():
 
 
 def test_reserved_prefixes_are_validated():
-    assert StorageConfig().reserved_prefixes == ("shape/",)
+    assert StorageConfig().reserved_prefixes == ("shape/", "interpret/")
     assert StorageConfig(reserved_prefixes=("shape/", "queue/")).reserved_prefixes == ("shape/", "queue/")
     for bad in (("",), ("users/",), ("users/x/",), ("us",), ("a\x00/",)):
         with pytest.raises(ValueError):

@@ -1,0 +1,1 @@
+"""Recommendation scoring: in the service's process (local) or on Ray Serve replicas (serve)."""
