@@ -237,7 +237,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--negatives", type=int, default=4)
     parser.add_argument("--eval-negatives", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=3e-3, help="both sides (RecBole's default is 1e-3)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer-mlp", type=lambda s: [int(x) for x in s.split(",")], default=[80, 40],

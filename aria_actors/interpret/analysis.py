@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from aria_actors.interpret.store import InterpretStore
 
 
+MAX_PATTERNS = 10_000
+
+
 def _fraction(value: Any, field: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low < value <= high:
         raise BadRequest(f"{field} must be a number in ({low}, {high}]", field=field)
@@ -65,7 +68,11 @@ class AnalysisMixin:
         length = _int(max_length, "max_length", 1, 10)
         k_range = (2, 8) if k is None else (_int(k, "k", 2, 20),) * 2
         actions = [(e["subject"], e["ts"].timestamp(), e["object"]) for e in await self._events(caller, "action")]
-        model = BehaviourPatterns(min_support=support, max_length=length, k_range=k_range)  # type: ignore[arg-type]
+        # At most MAX_PATTERNS patterns mined per call, and a pattern must occur in two characters at
+        # least: a low support over many distinct actions would otherwise enumerate millions.
+        support = min(1.0, max(support, 2 / max(1, len({a[0] for a in actions}))))
+        model = BehaviourPatterns(min_support=support, max_length=length, k_range=k_range,  # type: ignore[arg-type]
+                                  max_patterns=MAX_PATTERNS)
         return await asyncio.to_thread(model.analyse, actions)
 
     @rpc("interpret:analysis:read", feature="interaction-stats")

@@ -24,7 +24,8 @@ Guarantees and caveats
 - Dice keeps running mean/variance like batch norm; ``eval()`` uses them (so outputs do not
   depend on the batch), ``train()`` uses the batch's. The batch statistics are constants for the
   backward pass (no gradient through E[s] and Var[s], unlike batch norm): a fused backward for
-  the model's largest tensor, at the price of that second-order term.
+  the model's largest tensor, at the price of that second-order term. The final MLP's Dice
+  (small inputs) lets gradients flow through its batch statistics, as batch norm does.
 - Categories come from the ``item_category`` buffer: callers pass item indices only.
 - ``mba_l2`` is the paper's mini-batch aware regulariser: L2 over the embedding rows the batch
   uses, each scaled by 1 / (its training frequency).
@@ -118,7 +119,6 @@ class ActivationUnit(nn.Module):
         self.rest = nn.ModuleList([nn.Linear(a, b) for a, b in itertools.pairwise(sizes[1:])])
         self.out = nn.Linear(sizes[-1], 1)
         self.dim = dim
-        self.scale = dim ** -0.5
 
     def forward(self, hist: torch.Tensor, mask: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
         """hist [R, T, D], mask [R, T] (bool), cand [R, K, D] -> weights [R, K, T]."""
@@ -136,7 +136,7 @@ class ActivationUnit(nn.Module):
         x = self.dice[0](x, stat_mask)
         for layer, dice in zip(self.rest, self.dice[1:], strict=True):
             x = dice(layer(x), stat_mask)
-        weight = self.out(x).squeeze(-1) * self.scale  # [R, T, K]
+        weight = self.out(x).squeeze(-1)  # [R, T, K]
         return weight.masked_fill(~stat_mask, 0.0).transpose(1, 2)
 
 

@@ -52,7 +52,7 @@ class DinConfig(BaseModel):
     category_dim: int = Field(8, ge=1, le=512)
     attention: tuple[int, ...] = Field((36,), min_length=1)  # the paper's activation unit: one hidden layer of 36
     mlp: tuple[int, ...] = Field((200, 80), min_length=1)
-    lr: float = Field(1e-3, gt=0, le=1.0)
+    lr: float = Field(3e-3, gt=0, le=1.0)
     batch_size: int = Field(1024, ge=2, le=1 << 20)
     epochs: int = Field(10, ge=1, le=1000)
     patience: int = Field(2, ge=1, le=1000)

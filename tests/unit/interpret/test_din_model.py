@@ -106,7 +106,7 @@ def test_mba_l2_is_frequency_scaled_over_rows_in_the_batch():
     with torch.no_grad():
         expected = sum(float(model.item_emb.weight[i].pow(2).sum() * inv_item[i]) for i in used)
         expected += sum(float(model.cat_emb.weight[c].pow(2).sum() * inv_cat[c]) for c in cats)
-    assert float(got) == pytest.approx(expected, rel=1e-5)
+    assert float(got.detach()) == pytest.approx(expected, rel=1e-5)
 
 
 def test_training_step_gives_finite_gradients_to_every_parameter():
