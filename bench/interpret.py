@@ -26,9 +26,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.modules.pop("queue", None)
 sys.path.insert(0, str(_HERE.parent))
-sys.path.insert(1, str(_HERE))
 
 import argparse
+import importlib.util
 
 SECTIONS = ("din", "text", "analytics", "serving")
 
@@ -41,8 +41,19 @@ def main() -> None:
         if section not in SECTIONS:
             sys.exit(f"unknown section {section!r}; choose from {SECTIONS}")
         print(f"## {section}", flush=True)
-        module = __import__(f"interpret_{section}")
+        module = load_section(section)
         module.run(rest)
+
+
+def load_section(section: str) -> object:
+    """bench/interpret_<section>.py as a module (bench/ stays off sys.path: its queue.py would
+    shadow the standard library's)."""
+    name = f"interpret_{section}"
+    spec = importlib.util.spec_from_file_location(name, _HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(1, str(_HERE))
 
 from tests.fixtures.aria_up import ARIA, aria_env
 
@@ -60,15 +59,17 @@ def _wait_served(aria: Any, version: str, job_id: int, timeout_s: float = 1200) 
 def bench_scoring(aria: Any, url: str, token: str, args: argparse.Namespace) -> None:
     import httpx
     import torch
-    from aria_actors.interpret.din.artifact import DinScorer
 
+    from aria_actors.interpret.din.artifact import DinScorer
     from aria_actors.interpret.din.data import load_movielens
 
     torch.set_num_threads(1)
     version = f"bench-{uuid.uuid4().hex[:6]}"
     t0 = time.perf_counter()
-    job = aria.interpret.start_training(version, "movielens-100k", {"seed": 0}, True)
-    status = _wait_served(aria, version, int(job["job_id"]))
+    # Two epochs: the latency does not depend on how long the version trained (bench/interpret_din.py
+    # measures quality); the model's shapes are the default ones.
+    job = aria.interpret.start_training(version, "movielens-100k", {"seed": 0, "epochs": 2}, True)
+    status = _wait_served(aria, version, int(job["job_id"]), args.train_timeout)
     row = status["registered"]
     print(f"# trained {version} in the queue and promoted: {time.perf_counter() - t0:.1f} s; test "
           f"auc {row['metrics']['test']['auc']:.4f} gauc {row['metrics']['test']['gauc']:.4f}")
@@ -120,8 +121,14 @@ def bench_scoring(aria: Any, url: str, token: str, args: argparse.Namespace) -> 
 
 
 def bench_embed_service(url: str, token: str, argv: Sequence[str]) -> None:
+    import importlib.util
+
     import httpx
-    import interpret_text
+
+    spec = importlib.util.spec_from_file_location("interpret_text", _HERE / "interpret_text.py")
+    interpret_text = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["interpret_text"] = interpret_text
+    spec.loader.exec_module(interpret_text)  # type: ignore[union-attr]
 
     with httpx.Client(base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=600) as http:
         def embed(texts: list[str]) -> list[list[float]]:
@@ -137,6 +144,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="scoring requests per side")
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--train-timeout", type=float, default=2400)
     parser.add_argument("--only", default="scoring,embed")
     args, rest = parser.parse_known_args(argv)
     only = set(args.only.split(","))

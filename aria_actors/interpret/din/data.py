@@ -26,6 +26,8 @@ Guarantees and caveats
 - Negatives are drawn uniformly from items the user never interacted with (in the whole log,
   test included), from a seeded ``numpy`` generator: the same seed gives the same samples.
   A user who has seen every item gets no negatives (their rows are dropped, not looped on).
+  ``Samples.train_for_epoch(e, seed)`` redraws the training negatives for epoch ``e`` the same way
+  from ``default_rng([seed, e])`` (same rows and positives), so two trainers can share them.
 - Pure numpy; no torch, no pandas.
 """
 
@@ -249,6 +251,20 @@ class Samples:
     item_freq: np.ndarray  # int64 [n_items]: training positives per item (the popularity prior)
     max_history: int
     train_only_users: int
+    n_users: int = 0
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)  # user * n_items + item
+
+    def train_for_epoch(self, epoch: int, seed: int) -> Block:
+        """The training block of ``epoch`` (1-based): epoch 1 is ``train``; later epochs have the
+        same rows and positives with negatives redrawn from ``default_rng([seed, epoch])``, so any
+        trainer (aria's, a peer's) can see the same data in the same epoch."""
+        if epoch <= 1 or len(self.seen) == 0:
+            return self.train
+        rng = np.random.default_rng([seed, epoch])
+        k = self.train.cands.shape[1] - 1
+        neg, _ = _draw_negatives(rng, self.train.user, k, self.n_items, self.n_users, self.seen)
+        cands = np.concatenate([self.train.cands[:, :1], neg], axis=1)
+        return Block(self.train.hist, cands, self.train.labels, self.train.user)
 
 
 def _histories(log_items: np.ndarray, rows: np.ndarray, split: Split, max_history: int) -> np.ndarray:
@@ -271,16 +287,21 @@ def sample_negatives(rng: np.random.Generator, users: np.ndarray, n: int, log: I
     """``n`` items per user entry that the user never interacted with; returns (negatives [U, n],
     keep mask [U]) where rows of users who have seen every item are not kept."""
     seen = _seen_keys(log) if seen is None else seen
-    n_real = log.n_items - 1
-    seen_per_user = np.bincount(seen // log.n_items, minlength=log.n_users)
+    return _draw_negatives(rng, users, n, log.n_items, log.n_users, seen)
+
+
+def _draw_negatives(rng: np.random.Generator, users: np.ndarray, n: int, n_items: int, n_users: int,
+                    seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n_real = n_items - 1
+    seen_per_user = np.bincount(seen // n_items, minlength=n_users)
     keep = seen_per_user[users] < n_real
-    neg = rng.integers(1, log.n_items, size=(len(users), n))
+    neg = rng.integers(1, n_items, size=(len(users), n))
     if n == 0:
         return neg, keep
     u = np.repeat(users, n).reshape(len(users), n)
 
     def clash(cand: np.ndarray, uu: np.ndarray) -> np.ndarray:
-        key = uu * log.n_items + cand
+        key = uu * n_items + cand
         at = np.searchsorted(seen, key)
         return seen[np.minimum(at, len(seen) - 1)] == key
 
@@ -289,7 +310,7 @@ def sample_negatives(rng: np.random.Generator, users: np.ndarray, n: int, log: I
     # small share of items; a user near the full catalogue converges slowly but surely).
     while bad.any():
         idx = np.nonzero(bad)
-        neg[idx] = rng.integers(1, log.n_items, size=len(idx[0]))
+        neg[idx] = rng.integers(1, n_items, size=len(idx[0]))
         bad[idx] = clash(neg[idx], u[idx])
     return neg, keep
 
@@ -320,4 +341,4 @@ def build_samples(log: InteractionLog, max_history: int = 50, negatives: int = 4
     freq = np.bincount(train.cands[:, 0], minlength=log.n_items).astype(np.int64)
     freq[0] = 0
     return Samples(train, valid, test, log.n_items, log.item_category.copy(), freq, max_history,
-                   split.train_only_users)
+                   split.train_only_users, log.n_users, seen)

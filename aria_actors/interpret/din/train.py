@@ -3,8 +3,9 @@
 ::
 
     InteractionLog ─► build_samples ─► Samples ─► fit ─► (DIN, report)
-                                                   │ per epoch: shuffled row batches (one positive
-                                                   │ and its negatives per row), BCE + MBA-L2,
+                                                   │ per epoch: negatives redrawn, shuffled row
+                                                   │ batches (one positive and its negatives per
+                                                   │ row), BCE + MBA-L2,
                                                    │ Adam; valid GAUC; on_epoch(report) -> stop?
                                                    ▼
                                        best-valid weights, valid/test metrics ─► TrainedDin
@@ -14,6 +15,16 @@ Guarantees and caveats
 - Deterministic for a config (seed, threads): samples come from a seeded numpy generator, batch
   order and initial weights from seeded torch generators. Different thread counts may differ
   in the last bits (float summation order).
+- Training negatives are redrawn every epoch (``resample_negatives``, default on): epoch ``e``
+  trains on ``Samples.train_for_epoch(e, seed)`` (epoch 1 on the built samples), the same rows
+  and positives with fresh negatives from a ``[seed, e]``-seeded generator, as RecBole's
+  per-epoch sampling does; valid/test candidates never change. The draw is inside the clock.
+- ``DinConfig`` is bounded (finite numbers, field ranges, no unknown keys, the activation unit's
+  largest tensor within ``MAX_ATTENTION_ELEMENTS``) and ``predict_block`` shrinks its chunks to
+  ``EVAL_CHUNK_ELEMENTS``, so a config cannot make a job exhaust memory or loop for long; the
+  data's size still sets the time per epoch.
+- ``ValueError`` raised while building samples or training (the log's shape, not the config)
+  surfaces as :class:`~aria_actors.interpret.errors.NotEnoughData`.
 - Batches are index gathers into tensors built once; no per-sample Python in the loop. A batch
   holds ``batch_size // (1 + negatives)`` rows, i.e. about ``batch_size`` samples.
 - Early stopping: stops after ``patience`` epochs without a better valid GAUC (or at ``epochs``)
@@ -31,38 +42,69 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aria_actors.interpret.din.data import Block, InteractionLog, Samples, Vocab, build_samples
 from aria_actors.interpret.din.metrics import evaluate, gauc
+from aria_actors.interpret.errors import NotEnoughData
 
 if TYPE_CHECKING:
     from aria_actors.interpret.din.model import DIN
 
 
+# Largest activation-unit tensor a training batch may build, in float32 elements (2**26: 256 MiB;
+# autograd keeps a few of them). The per-field bounds alone would allow ~10**11.
+MAX_ATTENTION_ELEMENTS = 1 << 26
+# Same budget per scoring chunk in predict_block: a chunk shrinks to fit, so eval cannot blow up.
+EVAL_CHUNK_ELEMENTS = 1 << 23
+
+_Layers = Annotated[tuple[Annotated[int, Field(ge=1, le=1024)], ...], Field(min_length=1, max_length=4)]
+
+
 class DinConfig(BaseModel):
-    """Model, sampling and optimisation settings of one DIN training run."""
+    """Model, sampling and optimisation settings of one DIN training run.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Bounded so a request cannot make a job exhaust memory or run forever: finite numbers only,
+    no unknown keys, each field in a range, and the activation unit's largest tensor within
+    :data:`MAX_ATTENTION_ELEMENTS`. Violations raise pydantic's ``ValidationError``.
+    """
 
-    item_dim: int = Field(16, ge=1, le=512)
-    category_dim: int = Field(8, ge=1, le=512)
-    attention: tuple[int, ...] = Field((36,), min_length=1)  # the paper's activation unit: one hidden layer of 36
-    mlp: tuple[int, ...] = Field((200, 80), min_length=1)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    item_dim: int = Field(16, ge=1, le=256)
+    category_dim: int = Field(8, ge=1, le=256)
+    attention: _Layers = (36,)  # the paper's activation unit: one hidden layer of 36
+    mlp: _Layers = (200, 80)
     lr: float = Field(3e-3, gt=0, le=1.0)
-    batch_size: int = Field(1024, ge=2, le=1 << 20)
-    epochs: int = Field(10, ge=1, le=1000)
-    patience: int = Field(2, ge=1, le=1000)
-    reg: float = Field(1e-2, ge=0)
-    negatives: int = Field(4, ge=1, le=1000)
+    batch_size: int = Field(1024, ge=1, le=65536)
+    epochs: int = Field(10, ge=1, le=200)
+    patience: int = Field(2, ge=1, le=200)
+    reg: float = Field(1e-2, ge=0, le=10.0)
+    negatives: int = Field(4, ge=1, le=100)
     eval_negatives: int = Field(20, ge=1, le=1000)
     max_history: int = Field(50, ge=1, le=1000)
-    min_user_interactions: int = Field(3, ge=3)
-    seed: int = 0
-    threads: int = Field(1, ge=1, le=256)
+    min_user_interactions: int = Field(3, ge=3, le=10_000)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    threads: int = Field(1, ge=1, le=16)
+    # redraw training negatives each epoch (Samples.train_for_epoch): more distinct negatives seen
+    resample_negatives: bool = True
+
+    @model_validator(mode="after")
+    def _bounded_work(self) -> DinConfig:
+        # [R, T, K, A] hidden layer and [R, K, D, A] folded weights: R * K is about the batch in
+        # training and 1 + eval_negatives for the smallest scoring chunk (one row)
+        width = max(self.max_history, self.item_dim + self.category_dim) * max(self.attention)
+        for name, rows_x_cands in (("batch_size", max(self.batch_size, 1 + self.negatives)),
+                                   ("1 + eval_negatives", 1 + self.eval_negatives)):
+            elements = rows_x_cands * width
+            if elements > MAX_ATTENTION_ELEMENTS:
+                raise ValueError(
+                    f"{name} x max(max_history, item_dim + category_dim) x max(attention) = {elements} exceeds "
+                    f"{MAX_ATTENTION_ELEMENTS}; lower {name}, max_history or the attention width")
+        return self
 
 
 @dataclass
@@ -93,12 +135,16 @@ class TrainedDin:
 
 
 def predict_block(model: DIN, block: Block, rows_per_batch: int = 128, empty_history: bool = False) -> np.ndarray:
-    """Probabilities [R, K] for a block, in eval mode (running Dice statistics)."""
+    """Probabilities [R, K] for a block, in eval mode (running Dice statistics); at most
+    ``rows_per_batch`` rows per forward, fewer when wide rows would exceed ``EVAL_CHUNK_ELEMENTS``."""
     # heavy: torch loads on first use, not when the service imports this package
     import torch
 
     was_training = model.training
     model.eval()
+    width = max([model.attention.first.out_features, *(layer.out_features for layer in model.attention.rest)])
+    per_row = block.cands.shape[1] * max(block.hist.shape[1], model.dim) * width
+    rows_per_batch = max(1, min(rows_per_batch, EVAL_CHUNK_ELEMENTS // max(1, per_row)))
     hist = torch.from_numpy(block.hist)
     cands = torch.from_numpy(block.cands)
     out = np.empty(block.cands.shape, dtype=np.float32)
@@ -156,6 +202,8 @@ def fit(samples: Samples, n_categories: int, config: DinConfig,
         epoch = 0
         for epoch in range(1, config.epochs + 1):
             model.train()
+            if config.resample_negatives:
+                cands = torch.from_numpy(samples.train_for_epoch(epoch, config.seed).cands)
             perm = torch.randperm(rows, generator=gen)
             total = torch.zeros(())
             for b in range(0, rows, per_batch):
@@ -206,11 +254,17 @@ def train_din(log: InteractionLog, config: DinConfig | None = None,
     this log (the bench feeds the same samples to the peer)."""
     config = config or DinConfig()
     t0 = time.perf_counter()
-    if samples is None:
-        samples = build_samples(log, config.max_history, config.negatives, config.eval_negatives, config.seed,
-                                config.min_user_interactions)
-    samples_wall = time.perf_counter() - t0
-    model, report = fit(samples, len(log.cat_vocab), config, on_epoch)
+    try:
+        if samples is None:
+            samples = build_samples(log, config.max_history, config.negatives, config.eval_negatives, config.seed,
+                                    config.min_user_interactions)
+        samples_wall = time.perf_counter() - t0
+        model, report = fit(samples, len(log.cat_vocab), config, on_epoch)
+    except ValueError as exc:
+        # The config is validated and the log's rows checked, so what is left is the log's shape
+        # (e.g. metrics over candidates of a single class when users have seen every item).
+        raise NotEnoughData(f"this interaction log cannot train a DIN: {exc}", users=log.n_users - 1,
+                            items=log.n_items - 1) from exc
     metrics = report["metrics"]
     metrics["samples_wall_s"] = samples_wall
     cold = "model" if metrics["valid_cold"]["gauc"] >= metrics["valid_popularity_gauc"] else "popularity"

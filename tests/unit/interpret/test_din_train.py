@@ -192,3 +192,60 @@ def test_corrupted_artifacts_raise_model_artifact_error(artifact, case):
 def test_non_bytes_artifact_is_a_model_artifact_error():
     with pytest.raises(ModelArtifactError):
         load("not bytes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [
+    {"lr": float("nan")}, {"lr": float("inf")}, {"lr": 0.0}, {"lr": 1.5}, {"reg": float("nan")}, {"reg": -0.1},
+    {"reg": 11.0}, {"item_dim": 0}, {"item_dim": 257}, {"category_dim": 300}, {"attention": ()},
+    {"attention": (36,) * 5}, {"attention": (0,)}, {"attention": (2048,)}, {"mlp": (1025,)}, {"mlp": (8,) * 5},
+    {"batch_size": 0}, {"batch_size": 65537}, {"epochs": 0}, {"epochs": 201}, {"negatives": 0},
+    {"negatives": 101}, {"eval_negatives": 1001}, {"max_history": 0}, {"max_history": 1001}, {"seed": -1},
+    {"seed": 2**32}, {"threads": 0}, {"threads": 17}, {"unknown": 1}, {"patience": 10**6},
+    # each field in range, but the activation unit's hidden tensor would be ~68 G (train) or 1 G (eval) elements
+    {"batch_size": 65536, "max_history": 1000, "attention": (1024,)},
+    {"batch_size": 16, "eval_negatives": 1000, "max_history": 1000, "attention": (1024,)},
+])
+def test_bad_configs_are_rejected(bad):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        DinConfig(**bad)
+
+
+def test_config_bounds_admit_the_extremes_that_fit():
+    ok = DinConfig(item_dim=256, category_dim=1, attention=(1024, 1024, 1024, 1024), mlp=(1024,) * 4, lr=1.0,
+                   reg=10.0, batch_size=64, epochs=200, negatives=100, eval_negatives=100, max_history=500,
+                   seed=2**32 - 1, threads=16)
+    assert ok.model_dump(mode="json")["attention"] == [1024] * 4
+    assert DinConfig.model_validate(ok.model_dump(mode="json")) == ok  # the artifact header round trip
+
+
+def test_a_log_too_small_to_split_is_not_enough_data():
+    from aria_actors.interpret.errors import NotEnoughData
+
+    rows = [{"user": f"u{u}", "item": f"i{u}", "ts": 0.0, "category": "c"} for u in range(5)]
+    with pytest.raises(NotEnoughData):
+        train_din(InteractionLog.from_rows(rows), CONFIG)
+
+
+def test_negatives_are_redrawn_each_epoch_from_the_seed(log):
+    samples = build_samples(log, CONFIG.max_history, CONFIG.negatives, CONFIG.eval_negatives, CONFIG.seed)
+    first, second = samples.train_for_epoch(1, 0), samples.train_for_epoch(2, 0)
+    assert first is samples.train
+    assert np.array_equal(second.cands[:, 0], first.cands[:, 0]) and np.array_equal(second.hist, first.hist)
+    assert (second.cands[:, 1:] != first.cands[:, 1:]).mean() > 0.5
+    assert np.array_equal(samples.train_for_epoch(2, 0).cands, second.cands)
+    seen = set(zip(log.users.tolist(), log.items.tolist(), strict=True))
+    assert not any((u, j) in seen for u, row in zip(second.user, second.cands[:, 1:], strict=True) for j in row)
+
+
+def test_value_errors_from_the_data_surface_as_not_enough_data(log, monkeypatch):
+    from aria_actors.interpret.din import train as train_module
+    from aria_actors.interpret.errors import NotEnoughData
+
+    def fail(*args, **kwargs):
+        raise ValueError("AUC needs both positive and negative labels")
+
+    monkeypatch.setattr(train_module, "fit", fail)
+    with pytest.raises(NotEnoughData, match="AUC needs both"):
+        train_din(log, CONFIG)
