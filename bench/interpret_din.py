@@ -7,13 +7,12 @@
    RecBole's ``recbole.model.sequential_recommender.din.DIN`` built by RecBole (``Config``,
    ``create_dataset`` over atomic files of the same items and categories) and trained by RecBole's
    own ``Trainer._train_epoch`` (zero_grad, ``calculate_loss``, backward, Adam step) on batches of
-   the same samples in the same shuffled order. Training negatives are redrawn each epoch from the
-   same seeded generator (``Samples.train_for_epoch``) and both sides get the same epoch's rows
-   (``--fixed-negatives``: the built ones every epoch, on both sides). Both: same threads, same
-   batch size and learning rate, at most ``--epochs`` epochs, early stopping after ``--patience``
-   epochs without a better valid GAUC, best-valid weights scored on test with the same metrics
-   code. Training wall time covers the epoch loop (training and per-epoch validation) on both
-   sides; building samples and the peer's dataset is outside it.
+   the same samples in the same shuffled order (``--resample-negatives``: training negatives
+   redrawn each epoch from the same seeded generator, ``Samples.train_for_epoch``, the same rows on
+   both sides). Both: same threads, same batch size and learning rate, at most ``--epochs`` epochs,
+   early stopping after ``--patience`` epochs without a better valid GAUC, best-valid weights
+   scored on test with the same metrics code. Training wall time covers the epoch loop (training
+   and per-epoch validation) on both sides; building samples and the peer's dataset is outside it.
 2. Popularity and logistic MF on the same test samples (context, no peer).
 3. ``direct_latency(scorer)``: p50/p99 ms of scoring 100 candidates for one user (history 50)
    in-process, one torch thread: the peer side of the lead's serving bench.
@@ -21,7 +20,7 @@
 Prints ``name: aria X, peer Y, ratio Z`` lines (goals: AUC and GAUC ratio >= 1.0, training wall
 ratio <= 0.5) and what differs between the sides. Asserts nothing about time.
 Run: ``.venv/bin/python bench/interpret_din.py [--epochs 8] [--max-history 50] [--negatives 4]
-[--threads 1] [--peer-mlp 80,40] [--fixed-negatives] [--only din,baselines,latency]``
+[--threads 1] [--peer-mlp 80,40] [--resample-negatives] [--only din,baselines,latency]``
 """
 
 # ruff: noqa: E402
@@ -186,7 +185,7 @@ def train_peer(samples: Any, log: Any, args: argparse.Namespace) -> dict[str, An
         wall = 0.0
         epoch = 0
         for epoch in range(1, args.epochs + 1):
-            if not args.fixed_negatives and epoch > 1:
+            if args.resample_negatives and epoch > 1:
                 # the same per-epoch negatives aria's fit draws (Samples.train_for_epoch), rebuilt
                 # outside the clock (aria redraws inside its clock)
                 block = samples.train_for_epoch(epoch, args.seed)
@@ -250,8 +249,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--peer-mlp", type=lambda s: [int(x) for x in s.split(",")], default=[80, 40],
                         help="RecBole's mlp_hidden_size (its attention and DNN share it); its default is 256,256,256")
     parser.add_argument("--peer-embedding", type=int, default=12, help="per field; item + category = 24 dims")
-    parser.add_argument("--fixed-negatives", action="store_true",
-                        help="both sides: the same training negatives every epoch (default: redrawn per epoch)")
+    parser.add_argument("--resample-negatives", action="store_true",
+                        help="both sides: training negatives redrawn per epoch, the same draw (default: fixed)")
     parser.add_argument("--only", default="din,baselines,latency")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -268,7 +267,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     config = DinConfig(epochs=args.epochs, patience=args.patience, max_history=args.max_history,
                        negatives=args.negatives, eval_negatives=args.eval_negatives, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, threads=args.threads,
-                       resample_negatives=not args.fixed_negatives)
+                       resample_negatives=args.resample_negatives)
     t = time.perf_counter()
     samples = build_samples(log, config.max_history, config.negatives, config.eval_negatives, config.seed)
     print(f"samples: {len(samples.train)} train rows x {samples.train.cands.shape[1]} candidates, "
@@ -295,7 +294,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
               f"category 8 dims, activation unit [36] with Dice (paper), MLP 200-80 with Dice, mini-batch aware "
               f"L2 {config.reg}; peer: {args.peer_embedding} dims per field, attention and MLP {args.peer_mlp} "
               f"(sigmoid attention, Dice MLP with batch norm), no regularisation. Same: samples "
-              f"({'fixed' if args.fixed_negatives else 'redrawn per epoch, same draw'} training negatives), batch size "
+              f"({'redrawn per epoch, same draw' if args.resample_negatives else 'fixed'} training negatives), "
+              f"batch size "
               f"{args.batch_size}, Adam lr {args.lr}, threads {args.threads}, epochs <= {args.epochs}, early stop "
               f"patience {args.patience} on valid GAUC, best-valid weights", flush=True)
     if "baselines" in only:

@@ -249,3 +249,12 @@ def test_value_errors_from_the_data_surface_as_not_enough_data(log, monkeypatch)
     monkeypatch.setattr(train_module, "fit", fail)
     with pytest.raises(NotEnoughData, match="AUC needs both"):
         train_din(log, CONFIG)
+
+
+def test_training_with_resampled_negatives_is_deterministic_and_differs(trained, log):
+    config = CONFIG.model_copy(update={"resample_negatives": True, "epochs": 3, "patience": 3})
+    a, b = train_din(log, config), train_din(log, config)
+    assert a.metrics["test"] == b.metrics["test"] and a.epochs == 3
+    fixed = train_din(log, CONFIG.model_copy(update={"epochs": 3, "patience": 3}))
+    assert not torch.equal(a.model.item_emb.weight, fixed.model.item_emb.weight)
+    assert a.metrics["test"]["auc"] > 0.8
