@@ -61,7 +61,6 @@ def bench_scoring(aria: Any, url: str, token: str, args: argparse.Namespace) -> 
     import torch
 
     from aria_actors.interpret.din.artifact import DinScorer
-    from aria_actors.interpret.din.data import load_movielens
 
     torch.set_num_threads(1)
     version = f"bench-{uuid.uuid4().hex[:6]}"
@@ -76,13 +75,11 @@ def bench_scoring(aria: Any, url: str, token: str, args: argparse.Namespace) -> 
     blob = aria.storage.get(row["asset"], row["asset_version"])
     scorer = DinScorer.from_bytes(blob)
 
-    log = load_movielens()
     rng = random.Random(0)
-    users = sorted({r["user"] for r in log.rows()})[:20] if hasattr(log, "rows") else None
-    items = sorted(scorer.items()) if hasattr(scorer, "items") else [str(i) for i in range(1, 1683)]
+    items = [t for t in scorer.items.tokens if t != scorer.items.tokens[0]]  # every known item but padding
     requests = []
     for i in range(20):
-        user = users[i] if users else str(i + 1)
+        user = f"bench-user-{i}"  # the history is in the request: the id only names the caller's user
         history = rng.sample(items, 50)
         candidates = rng.sample(items, 100)
         requests.append((user, history, candidates))
