@@ -142,6 +142,8 @@ def run(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=400, help="scoring requests per side")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--train-timeout", type=float, default=2400)
+    parser.add_argument("--serving", choices=("auto", "serve", "local"), default="auto",
+                        help="ARIA_INTERPRET_SERVING of the aria up (local: scored in the interpret actor)")
     parser.add_argument("--only", default="scoring,embed")
     args, rest = parser.parse_known_args(argv)
     only = set(args.only.split(","))
@@ -151,6 +153,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     home = Path(f"/tmp/aria-bench-int-{uuid.uuid4().hex[:8]}")
     env = aria_env(home)
     env["ARIA_INTERPRET_SERVE_BATCH_WAIT_S"] = "0"
+    env["ARIA_INTERPRET_SERVING"] = args.serving
     url = f"http://127.0.0.1:{env['ARIA_PORT']}"
     try:
         up = subprocess.run([ARIA, "up", "--detach"], env=env, capture_output=True, text=True)
