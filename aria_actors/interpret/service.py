@@ -61,7 +61,7 @@ from pydantic import ValidationError
 
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
-from aria_actors.interpret.analysis import AnalysisMixin
+from aria_actors.interpret.analysis import AnalysisMixin, _int
 from aria_actors.interpret.errors import (
     InvalidFeatures,
     InvalidTraffic,
@@ -114,9 +114,7 @@ def _tenant(caller: Principal) -> str:
 
 
 def _check_k(k: Any, high: int = 1000) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= high:
-        raise BadRequest(f"k must be an integer 1-{high}", field="k")
-    return k
+    return _int(k, "k", 1, high)
 
 
 def _check_id(value: Any, field: str) -> str:
@@ -574,9 +572,16 @@ class InterpretService(AnalysisMixin, Service):
 
     async def _unload_others(self, keep: set[str]) -> None:
         backend = self._scoring()
-        for other in list((await backend.states()).keys()):
+        for other in backend.versions():
             if other not in keep:
                 await backend.remove(other)
+
+    async def _serve_only(self, version: str) -> None:
+        """The in-memory side of a promotion or rollback stored already: ``version`` served to
+        everyone, no split, its counters and routed users gone, other versions unloaded."""
+        self._served, self._traffic, self._feedback = version, None, {}
+        self._ab_users.clear()
+        await self._unload_others({version})
 
     async def _promote(self, version: str, reason: str, by: str) -> dict[str, Any]:
         async with self._serving_lock:
@@ -584,10 +589,8 @@ class InterpretService(AnalysisMixin, Service):
             await self._load(version)  # refuses a corrupted artifact before anything changes
             previous = self._served
             await self._records().promote(version, reason, by)
-            self._served, self._traffic, self._feedback = version, None, {}
-            self._ab_users.clear()
             self._problems.pop(f"load:{version}", None)
-            await self._unload_others({version})
+            await self._serve_only(version)
             return {"served": version, "previous": previous}
 
     @rpc("interpret:model:deploy", scope="any", feature="recommendation-serving")
@@ -611,9 +614,7 @@ class InterpretService(AnalysisMixin, Service):
             if not await store.rollback(current_id, version):
                 raise Conflict("another promotion or rollback came first; look at the served version and retry")
             previous = self._served
-            self._served, self._traffic, self._feedback = version, None, {}
-            self._ab_users.clear()
-            await self._unload_others({version})
+            await self._serve_only(version)
             return {"served": version, "previous": previous}
 
     @rpc("interpret:model:deploy", scope="any", feature="recommendation-serving")

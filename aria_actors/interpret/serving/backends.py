@@ -72,6 +72,9 @@ class LocalScoring:
     def loaded(self, version: str) -> bool:
         return version in self._scorers
 
+    def versions(self) -> list[str]:
+        return list(self._scorers)
+
     def scorer(self, version: str) -> Any:
         try:
             return self._scorers[version]
@@ -149,6 +152,9 @@ class ServeScoring:
 
     def loaded(self, version: str) -> bool:
         return version in self._handles
+
+    def versions(self) -> list[str]:
+        return list(self._handles)
 
     async def score(self, version: str, history: list[str], candidates: list[str]) -> dict[str, Any]:
         handle = self._handles.get(version)
