@@ -80,3 +80,20 @@ def test_a_snapshot_is_json_lines_of_user_item_time_category() -> None:
 
     data = snapshot_bytes([{"subject": "p1", "object": "i1", "category": "", "ts": datetime(2024, 1, 1, tzinfo=UTC)}])
     assert data == b'{"user": "p1", "item": "i1", "ts": 1704067200.0, "category": "item"}'
+
+
+@pytest.mark.parametrize(("roles", "tenant", "allowed"), [
+    (("admin",), None, True), (("operator",), None, True), (("editor",), "acme", False),
+    (("viewer",), "acme", False), (("user",), "acme", False), (("service",), None, False)])
+def test_only_holders_of_train_across_tenants_may_enqueue_the_training_worker(roles, tenant, allowed) -> None:
+    from aria_actors.interpret.training import WORKER
+    from aria_actors.queue.registry import default_registry
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.principal import Principal
+
+    caller = Principal(subject="someone", roles=roles, tenant=tenant)
+    if allowed:
+        default_registry.authorize(WORKER, caller)
+    else:
+        with pytest.raises(Forbidden):
+            default_registry.authorize(WORKER, caller)
