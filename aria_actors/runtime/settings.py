@@ -53,6 +53,7 @@ from aria_actors.runtime.section import ENV_PREFIX, SectionSettings, building_tr
 from aria_actors.security.config import SecuritySettings
 from aria_actors.shape.config import ShapeSettings
 from aria_actors.storage.config import StorageSettings
+from aria_actors.workflow.config import WorkflowSettings
 
 _toml_path = toml_path  # the former private name
 
@@ -110,6 +111,7 @@ class AriaSettings(BaseSettings):
     shape: ShapeSettings = Field(default_factory=ShapeSettings, description="aria_shape")
     engine: EngineSettings = Field(default_factory=EngineSettings, description="aria_engine")
     interpret: InterpretSettings = Field(default_factory=InterpretSettings, description="aria_interpret")
+    workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="aria_workflow")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

@@ -19,6 +19,8 @@ Guarantees and caveats
   what a replay hands back.
 - ``idempotency_key()`` inside a running step is ``"<run id>:<step key>"``: pass it to the
   service a side effect lands in, so an attempt repeated after a crash is applied once.
+- ``call_service(service, method, **args)`` inside a running step calls another service as the
+  run's starter (compensations use it to undo what a call did).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from aria_actors.workflow.engine import Runner
 
 _current_key: contextvars.ContextVar[str | None] = contextvars.ContextVar("aria_workflow_step", default=None)
+_current_runner: contextvars.ContextVar[Runner | None] = contextvars.ContextVar("aria_workflow_runner",
+                                                                                default=None)
 MAX_KEY = 512
 
 
@@ -42,6 +46,15 @@ def idempotency_key() -> str:
     if key is None:
         raise RuntimeError("idempotency_key() is only defined inside a running workflow step")
     return key
+
+
+async def call_service(service: str, method: str, **args: Any) -> Any:
+    """Inside a running step (or compensation): call a service's declared method as the run's
+    starter. The step as a whole is what is recorded: prefer ``ctx.call`` for a lone call."""
+    runner = _current_runner.get()
+    if runner is None or runner.engine.services is None:
+        raise RuntimeError("call_service() is only available inside a running workflow step")
+    return await runner.engine.services(runner.starter, service, method, args)
 
 
 class RunContext:

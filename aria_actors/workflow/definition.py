@@ -24,7 +24,8 @@ Guarantees and caveats
   a version whose code changed under the same number, since its running instances would replay
   against other code. Change code under a new version and migrate instances explicitly.
 - Input schemas are flat: field -> type (string, integer, number, boolean, object, array, any);
-  unknown fields are refused, as are missing ones (``?`` after a type makes a field optional).
+  unknown fields are refused, as are missing ones (``integer?`` or ``optional integer`` makes a
+  field optional).
 """
 
 from __future__ import annotations
@@ -75,10 +76,18 @@ def check_input_schema(schema: Any, where: str = "input") -> dict[str, str]:
         if not isinstance(key, str) or not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", key):
             raise InvalidDefinition(f"{where}: {key!r} is not a field name", where=f"{where}.{key}",
                                     problem="bad-input-schema")
-        if not isinstance(kind, str) or kind.rstrip("?") not in TYPES:
+        if not isinstance(kind, str) or _split(kind)[0] not in TYPES:
             raise InvalidDefinition(f"{where}.{key}: type must be one of {', '.join(TYPES)} (? = optional)",
                                     where=f"{where}.{key}", problem="bad-input-schema")
     return dict(schema)
+
+
+def _split(kind: str) -> tuple[str, bool]:
+    """(type, optional) of ``"integer"``, ``"integer?"`` or ``"optional integer"`` (documents' form)."""
+    kind = kind.strip()
+    if kind.startswith("optional "):
+        return kind.removeprefix("optional ").strip(), True
+    return kind.rstrip("?"), kind.endswith("?")
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -107,13 +116,14 @@ def check_input(schema: dict[str, str], value: Any) -> Any:
     if unknown:
         raise InvalidInput(f"unknown input field {unknown[0]!r}; this workflow takes {', '.join(schema)}",
                            field=f"input.{unknown[0]}")
-    for key, kind in schema.items():
+    for key, declared in schema.items():
+        kind, optional = _split(declared)
         if key not in value:
-            if kind.endswith("?"):
+            if optional:
                 continue
             raise InvalidInput(f"input field {key!r} is missing", field=f"input.{key}")
-        if not _is(kind.rstrip("?"), value[key]):
-            raise InvalidInput(f"input field {key!r} must be {kind.rstrip('?')}", field=f"input.{key}")
+        if not _is(kind, value[key]):
+            raise InvalidInput(f"input field {key!r} must be {kind}", field=f"input.{key}")
     return value
 
 

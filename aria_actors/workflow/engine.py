@@ -49,7 +49,7 @@ from aria_actors.data.errors import DatabaseUnreachable
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
-from aria_actors.workflow.context import MAX_KEY, RunContext, _current_key
+from aria_actors.workflow.context import MAX_KEY, RunContext, _current_key, _current_runner
 from aria_actors.workflow.definition import WorkflowDef
 from aria_actors.workflow.errors import Cancelled, NonDeterminism, SignalTimeout, StepFailed
 from aria_actors.workflow.metrics import METRICS
@@ -196,6 +196,7 @@ class Runner:
         attempt = 0
         self.in_steps += 1
         token = _current_key.set(f"{self.run_id}:{key}")
+        runner_token = _current_runner.set(self)
         try:
             while True:
                 attempt += 1
@@ -224,6 +225,7 @@ class Runner:
                                                                        "delay_s": round(delay, 3)})
                     await asyncio.sleep(delay)
         finally:
+            _current_runner.reset(runner_token)
             _current_key.reset(token)
             self.in_steps -= 1
         kept = await self._record(key, name, kind, "completed", _input_json(args, kwargs), output, None, attempt,

@@ -118,7 +118,7 @@ WHERE id = $1 AND state = ANY($3::text[]) RETURNING id
 
 -- name: set_document
 UPDATE aria_workflow.runs SET document = $2::jsonb, updated_at = now()
-WHERE id = $1 AND state = 'paused' RETURNING id
+WHERE id = $1 AND state IN ('paused', 'dead') RETURNING id
 
 -- name: record_step
 INSERT INTO aria_workflow.steps (run_id, key, name, kind, state, input, output, error, attempts, started_at)
