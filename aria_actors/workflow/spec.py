@@ -7,7 +7,10 @@ from aria_actors.runtime.spec import ServiceSpec
 SPEC = ServiceSpec(
     name="aria_workflow",
     layer=4,
-    depends_on=('aria_security', 'aria_data', 'aria_queue'),
+    # The services a run may call (as its starter) are the ones declared here: Deps hands
+    # aria_workflow clients of these and nothing else.
+    depends_on=('aria_security', 'aria_data', 'aria_queue', 'aria_storage', 'aria_shape', 'aria_engine',
+                'aria_interpret'),
     kind="actor",
     num_cpus=0.0,
     capabilities=(),
