@@ -21,6 +21,7 @@ from aria_actors.sdk.sections import (
     SecurityAPI,
     ShapeAPI,
     StorageAPI,
+    WorkflowAPI,
 )
 
 
@@ -75,6 +76,7 @@ class _Sections:
     shape: ShapeAPI
     engine: EngineAPI
     interpret: InterpretAPI
+    workflow: WorkflowAPI
 
 
 class AriaClient(_Sections):

@@ -185,7 +185,7 @@ class Catalog:
         clients = {}
         for module in SERVICE_MODULES:
             client = client_class(f"aria_{module}")
-            if client is not None:
+            if client is not None and module != "workflow":  # a run never calls aria_workflow itself
                 clients[f"aria_{module}"] = client
         return cls.from_clients(clients, workers=workers, python_steps=python_steps)
 

@@ -27,5 +27,6 @@ class WorkflowSettings(SectionSettings):
     max_running: int = Field(1000, ge=1, le=100_000, description="Most runs one instance executes at once.")
     max_input_bytes: int = Field(262_144, ge=1024, le=16_777_216,
                                  description="Largest input or signal payload (JSON bytes).")
-    max_document_bytes: int = Field(262_144, ge=1024, le=4_194_304,
-                                    description="Largest workflow document (YAML or JSON bytes).")
+    max_document_bytes: int = Field(262_144, ge=1024, le=262_144,
+                                    description="Largest workflow document (YAML or JSON bytes); the document "
+                                                "parser's own bound is 256 KiB.")

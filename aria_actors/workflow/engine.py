@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from aria_actors.data.errors import DatabaseUnreachable
+from aria_actors.data.errors import DatabaseUnreachable, TransactionRetriesExhausted
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
@@ -57,8 +57,11 @@ from aria_actors.workflow.policy import DEFAULT, StepPolicy
 from aria_actors.workflow.store import WorkflowStore, dumps
 
 log = logging.getLogger("aria.workflow.engine")
-DB_LOST = (DatabaseUnreachable, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-           asyncpg.CannotConnectNowError, ConnectionError)
+# What says "the database is away (or too busy) for now", as opposed to a write it refuses: the
+# engine waits and writes again, where a refused write (bad data) fails the step.
+DB_LOST = (DatabaseUnreachable, TransactionRetriesExhausted, OSError, asyncpg.PostgresConnectionError,
+           asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.OperatorInterventionError,
+           asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError, ConnectionError)
 MAX_ERROR_TEXT = 4000
 
 
@@ -340,6 +343,16 @@ class Runner:
             wake = rec.output["wake_at"]
         await self._wait_until(wake)
 
+    async def _waiting(self, waiting: bool) -> None:
+        """Show the run as ``waiting`` while all it does is wait (so it can be migrated), and as
+        ``running`` again after; best effort: the state informs, the records decide."""
+        if waiting and (self.waits != 1 or self.in_steps):
+            return
+        if not waiting and self.waits:
+            return
+        with contextlib.suppress(*DB_LOST):
+            await self.engine.store.set_state(self.run_id, "waiting" if waiting else "running", self.engine.owner)
+
     async def _wait_until(self, wake: float) -> None:
         remaining = wake - time.time()
         if remaining <= 0:
@@ -347,9 +360,13 @@ class Runner:
         self.waits += 1
         try:
             self._gate()
+            if remaining > 1.0:
+                await self._waiting(True)
             await asyncio.sleep(remaining)
         finally:
             self.waits -= 1
+        if remaining > 1.0:
+            await self._waiting(False)
 
     async def wait_signal(self, key: str, name: str, timeout_s: float | None) -> Any:
         step_name = f"signal:{name}"
@@ -373,6 +390,7 @@ class Runner:
                 deadline = timer.output["deadline"]
         event = self.engine.signal_event(self.run_id, name)
         self.waits += 1
+        marked = False
         try:
             while True:
                 event.clear()
@@ -391,12 +409,17 @@ class Runner:
                                        dumps(error), 1, started)
                     raise SignalTimeout(name)
                 self._gate()
+                if not marked:
+                    marked = True
+                    await self._waiting(True)
                 # The poll is the fallback for signals sent through another engine instance.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), min(left or 5.0, 5.0))
         finally:
             self.waits -= 1
             self.engine.drop_signal_event(self.run_id, name, event)
+            if marked and not self.control:
+                await self._waiting(False)
 
     async def parallel(self, branches: list[Callable[[RunContext], Awaitable[Any]]], children: list[RunContext],
                        limit: int | None) -> list[Any]:
@@ -670,8 +693,8 @@ class Engine:
             return False
         if isinstance(runner, _Loading):  # applied when it starts
             self._pending_controls[run_id] = control
-        elif runner.control is None or control.startswith("cancel"):
-            runner.request(control)
+        elif runner.control is None or (control.startswith("cancel") and not runner.control.startswith("cancel")):
+            runner.request(control)  # a control seen again (each heartbeat until it is done) changes nothing
         return True
 
 

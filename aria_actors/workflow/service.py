@@ -258,6 +258,13 @@ class WorkflowService(Service):
                                     problem="too-large")
         return documents.parse(document)
 
+    def _may_share(self, caller: Principal, where: str, name: str) -> None:
+        """Definitions without a tenant (Python code, documents of tenant-less callers) serve every
+        tenant: changing them needs workflow:definition:write@any."""
+        if where == "" and not self._holds(caller, "workflow:definition:write", "any"):
+            raise Forbidden(f"{name!r} is shared by every tenant: changing it needs workflow:definition:write@any",
+                            action="workflow:definition:write")
+
     @rpc("workflow:definition:read", features=("sop-definition", "parallel-steps", "conditional-branching"))
     async def validate(self, caller: Principal, document: Any) -> dict[str, Any]:
         """Check a document as publish would, storing nothing: its steps, or a 422 naming the place."""
@@ -273,6 +280,7 @@ class WorkflowService(Service):
         if any(name == doc.name for name, _ in code.registered()):
             raise InvalidDefinition(f"{doc.name!r} is a Python workflow's name; choose another", where="name",
                                     problem="name-taken")
+        self._may_share(caller, _tenant(caller), doc.name)
         stored = await self._records().add_document(_tenant(caller), doc.name, doc.model_dump(mode="json"),
                                                     doc.description, caller.subject or "")
         return {**stored, "steps": [s.id for s in doc.steps]}
@@ -321,12 +329,11 @@ class WorkflowService(Service):
     @rpc("workflow:definition:write", feature="versioning-rollback")
     async def rollback(self, caller: Principal, name: str, version: int | None = None) -> dict[str, Any]:
         """Release ``version`` (default: the one released before the current) for new runs; running
-        instances keep theirs. A Python workflow serves every tenant: rolling it back needs @any."""
+        instances keep theirs. A shared workflow (Python code, or a document published without a
+        tenant) serves every tenant: rolling it back needs @any."""
         name = _name(name)
         where = await self._where(caller, name)
-        if where == "" and not self._holds(caller, "workflow:definition:write", "any"):
-            raise Forbidden(f"{name!r} is a Python workflow shared by every tenant: rolling it back needs "
-                            "workflow:definition:write@any", action="workflow:definition:write")
+        self._may_share(caller, where, name)
         store = self._records()
         current = await store.current_version(where, name)
         if version is None:
@@ -336,9 +343,10 @@ class WorkflowService(Service):
                                        name=name, version=current)
             version = older[-1]
         version = _version(version)
-        if await store.definition(where, name, version) is None:
+        found = await store.definition(where, name, version)
+        if found is None:
             raise UnknownVersion(f"{name} has no version {version}", name=name, version=version)
-        if where == "" and code.get(name, version) is None:
+        if found["kind"] == "python" and code.get(name, version) is None:
             raise UnknownVersion(f"the code of {name} version {version} is not loaded here", name=name,
                                  version=version)
         await store.release(where, name, version, "rollback", caller.subject or "")
@@ -348,7 +356,7 @@ class WorkflowService(Service):
     @rpc("workflow:run:start", job=True, features=("execution-state", "multi-service", "parallel-steps",
                                                    "conditional-branching"))
     async def start_run(self, caller: Principal, name: str, input: Any = None,
-                    version: int | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+                        version: int | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
         """Start a run of ``name`` (its current version unless ``version``) acting as the caller. With
         an ``idempotency_key`` already used for ``name``, the earlier run is answered instead."""
         name = _name(name)
@@ -378,9 +386,11 @@ class WorkflowService(Service):
             raise BadRequest(f"state must be one of {', '.join(STATES)}", field="state")
         limit = _limit(limit)
         if self._holds(caller, "workflow:run:list", "any"):
-            return await self._records().runs(None, name, state, None, limit)
-        mine = None if self._holds(caller, "workflow:run:list", "tenant") else (caller.subject or "")
-        return await self._records().runs(_tenant(caller), name, state, mine, limit)
+            rows = await self._records().runs(None, name, state, None, limit)
+        else:
+            mine = None if self._holds(caller, "workflow:run:list", "tenant") else (caller.subject or "")
+            rows = await self._records().runs(_tenant(caller), name, state, mine, limit)
+        return [{"run_id": r["id"], **r} for r in rows]
 
     @rpc("workflow:run:read", scope="own", feature="execution-state")
     async def run(self, caller: Principal, run_id: str) -> dict[str, Any]:
@@ -388,6 +398,7 @@ class WorkflowService(Service):
         row = await self._run_for(caller, run_id, "workflow:run:read")
         row.pop("starter", None)
         row.pop("owner", None)
+        row["run_id"] = row["id"]
         row["steps"] = [{k: s[k] for k in ("key", "name", "kind", "state", "attempts", "started_at",
                                            "finished_at", "output", "error")}
                         for s in await self._records().steps(run_id)]

@@ -13,7 +13,17 @@ SPEC = ServiceSpec(
                 'aria_interpret'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=(
+        'sop-definition',
+        'execution-state',
+        'dynamic-adaptation',
+        'multi-service',
+        'versioning-rollback',
+        'parallel-steps',
+        'conditional-branching',
+        'error-recovery',
+        'workflow-analytics',
+    ),
     features=(
         'sop-definition',
         'execution-state',

@@ -11,6 +11,7 @@ from aria_actors.sdk.sections.queue import QueueAPI
 from aria_actors.sdk.sections.security import SecurityAPI
 from aria_actors.sdk.sections.shape import ShapeAPI
 from aria_actors.sdk.sections.storage import StorageAPI
+from aria_actors.sdk.sections.workflow import WorkflowAPI
 
 SECTIONS: dict[str, type[Section]] = {
     "security": SecurityAPI,
@@ -21,7 +22,8 @@ SECTIONS: dict[str, type[Section]] = {
     "shape": ShapeAPI,
     "engine": EngineAPI,
     "interpret": InterpretAPI,
+    "workflow": WorkflowAPI,
 }
 
 __all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterpretAPI", "QueueAPI", "SecurityAPI", "ShapeAPI",
-           "StorageAPI"]
+           "StorageAPI", "WorkflowAPI"]
