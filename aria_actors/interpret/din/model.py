@@ -95,7 +95,7 @@ class Dice(nn.Module):
             with torch.no_grad():
                 flat = x.reshape(-1, x.shape[-1])
                 if mask is None:
-                    weight = torch.ones(1, flat.shape[0], dtype=x.dtype)
+                    weight = torch.ones(1, flat.shape[0], dtype=x.dtype, device=x.device)
                 else:
                     weight = mask.reshape(1, -1).to(x.dtype)
                 count = float(weight.sum())

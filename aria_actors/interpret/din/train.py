@@ -41,7 +41,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -91,6 +91,9 @@ class DinConfig(BaseModel):
     # redraw training negatives each epoch (Samples.train_for_epoch); off: on MovieLens-100k it did
     # not move aria's valid GAUC (0.9033 vs 0.9031) and lifted RecBole's more when fed the same draw
     resample_negatives: bool = False
+    # where training runs: "cpu" (default, bit-for-bit reproducible for a seed), "cuda", or "auto"
+    # (cuda when a GPU is visible); the trained model always comes back on the CPU
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
 
     @model_validator(mode="after")
     def _bounded_work(self) -> DinConfig:
@@ -145,15 +148,16 @@ def predict_block(model: DIN, block: Block, rows_per_batch: int = 128, empty_his
     width = max([model.attention.first.out_features, *(layer.out_features for layer in model.attention.rest)])
     per_row = block.cands.shape[1] * max(block.hist.shape[1], model.dim) * width
     rows_per_batch = max(1, min(rows_per_batch, EVAL_CHUNK_ELEMENTS // max(1, per_row)))
-    hist = torch.from_numpy(block.hist)
-    cands = torch.from_numpy(block.cands)
+    device = next(model.parameters()).device
+    hist = torch.from_numpy(block.hist).to(device)
+    cands = torch.from_numpy(block.cands).to(device)
     out = np.empty(block.cands.shape, dtype=np.float32)
     with torch.inference_mode():
         for b in range(0, len(block), rows_per_batch):
             h = hist[b:b + rows_per_batch]
             h = h[:, :1].zero_() if empty_history else h[:, : max(1, int((h != 0).sum(1).max()))]
             logits = model(h, cands[b:b + rows_per_batch])
-            out[b:b + rows_per_batch] = torch.sigmoid(logits).numpy()
+            out[b:b + rows_per_batch] = torch.sigmoid(logits).cpu().numpy()
     model.train(was_training)
     return out
 
@@ -172,6 +176,18 @@ def _inverse_frequencies(samples: Samples, n_categories: int) -> tuple[np.ndarra
     return 1.0 / np.maximum(item_n, 1.0), 1.0 / np.maximum(cat_n, 1.0)
 
 
+def train_device(choice: str) -> Any:
+    """The torch device of ``choice`` (cpu, cuda, auto); cuda without a GPU is a ValueError."""
+    # heavy: torch loads on first use
+    import torch
+
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but no CUDA GPU is visible; use 'cpu' or 'auto'")
+    return torch.device(choice)
+
+
 def fit(samples: Samples, n_categories: int, config: DinConfig,
         on_epoch: Callable[[EpochReport], bool | None] | None = None) -> tuple[DIN, dict[str, Any]]:
     """Train a DIN on ``samples``; returns the best-valid model and a report (metrics, timings)."""
@@ -184,15 +200,17 @@ def fit(samples: Samples, n_categories: int, config: DinConfig,
     torch.set_num_threads(config.threads)
     try:
         torch.manual_seed(config.seed)
+        device = train_device(config.device)
         model = DIN(samples.n_items, n_categories, torch.from_numpy(samples.item_category), config.item_dim,
-                    config.category_dim, config.attention, config.mlp)
-        inv_item, inv_cat = (torch.from_numpy(a).float() for a in _inverse_frequencies(samples, n_categories))
+                    config.category_dim, config.attention, config.mlp).to(device)
+        inv_item, inv_cat = (torch.from_numpy(a).float().to(device)
+                             for a in _inverse_frequencies(samples, n_categories))
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         gen = torch.Generator().manual_seed(config.seed)
-        hist = torch.from_numpy(samples.train.hist)
-        cands = torch.from_numpy(samples.train.cands)
+        hist = torch.from_numpy(samples.train.hist).to(device)
+        cands = torch.from_numpy(samples.train.cands).to(device)
         rows, k = cands.shape
-        labels = torch.from_numpy(samples.train.labels)
+        labels = torch.from_numpy(samples.train.labels).to(device)
         per_batch = max(1, config.batch_size // k)
         lengths = (hist != 0).sum(1)
         bce = torch.nn.functional.binary_cross_entropy_with_logits
@@ -203,11 +221,11 @@ def fit(samples: Samples, n_categories: int, config: DinConfig,
         for epoch in range(1, config.epochs + 1):
             model.train()
             if config.resample_negatives:
-                cands = torch.from_numpy(samples.train_for_epoch(epoch, config.seed).cands)
+                cands = torch.from_numpy(samples.train_for_epoch(epoch, config.seed).cands).to(device)
             perm = torch.randperm(rows, generator=gen)
-            total = torch.zeros(())
+            total = torch.zeros((), device=device)
             for b in range(0, rows, per_batch):
-                idx = perm[b:b + per_batch]
+                idx = perm[b:b + per_batch].to(device)
                 n = idx.shape[0]
                 h = hist[idx]
                 # histories are left-aligned: drop the all-padding tail of this batch
@@ -238,11 +256,12 @@ def fit(samples: Samples, n_categories: int, config: DinConfig,
             "test": block_metrics(samples.test, predict_block(model, samples.test)),
             "valid_cold": block_metrics(samples.valid, predict_block(model, samples.valid, empty_history=True)),
         }
+        model.to("cpu")  # artifacts and scorers are CPU models; the report says where it trained
         pop = samples.item_freq[samples.valid.cands].astype(np.float64)
         metrics["valid_popularity_gauc"] = gauc(np.repeat(samples.valid.user, samples.valid.cands.shape[1]),
                                                 samples.valid.labels.reshape(-1), pop.reshape(-1))
         return model, {"metrics": metrics, "train_wall_s": wall, "epochs": epoch, "best_epoch": best[1],
-                       "history": reports}
+                       "history": reports, "device": str(device)}
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -267,6 +286,7 @@ def train_din(log: InteractionLog, config: DinConfig | None = None,
                             items=log.n_items - 1) from exc
     metrics = report["metrics"]
     metrics["samples_wall_s"] = samples_wall
+    metrics["device"] = report["device"]
     cold = "model" if metrics["valid_cold"]["gauc"] >= metrics["valid_popularity_gauc"] else "popularity"
     return TrainedDin(model, config, log.item_vocab, log.cat_vocab, samples.item_category, samples.item_freq,
                       metrics, report["train_wall_s"], report["epochs"], report["best_epoch"], cold,
