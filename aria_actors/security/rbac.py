@@ -44,7 +44,7 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     # sealing OpenBao; never secrets' values.
     "operator": ("*:*:read@any", "*:*:list@any", "monitor:*:*@any", "queue:*:*@any",
                  "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "interpret:model:*@any",
-                 "workflow:run:*@any", "workflow:analytics:*@any",
+                 "workflow:run:start@any", "workflow:run:control@any", "workflow:analytics:*@any",
                  "security:vault:*@any",
                  "!security:secret:*"),
     # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so

@@ -9,11 +9,11 @@ print as JSON.
     aria workflow definitions | definition NAME [-v 2] | versions NAME | rollback NAME [--to 1]
     aria workflow catalog                                   (what a document may call)
     aria workflow start NAME [--input '{"x": 1}' | --input @input.json] [--version 2] [--key K] [--wait]
-    aria workflow runs [--name NAME] [--state dead] | run ID | history ID
+    aria workflow runs [--workflow NAME] [--state dead] | run ID | history ID
     aria workflow signal ID approved [--payload '{"by": "me"}']
     aria workflow pause ID | resume ID | cancel ID [--compensate] | retry ID | skip ID [--output JSON]
     aria workflow migrate ID 2 | edit ID [--add steps.yaml] [--replace steps.yaml]
-    aria workflow stats [--name NAME] [--since 3600] | metrics
+    aria workflow stats [--workflow NAME] [--since 3600] | metrics
 
 Guarantees and caveats
 ----------------------
@@ -168,7 +168,7 @@ def start(name: str,
 
 
 @app.command()
-def runs(name: str | None = typer.Option(None, "--name"),
+def runs(name: str | None = typer.Option(None, "--workflow", "-w", help="Only runs of this workflow."),
          state: str | None = typer.Option(None, "--state", help="pending, running, waiting, paused, completed, "
                                                                 "failed, cancelled or dead."),
          limit: int = typer.Option(50, "--limit", min=1, max=1000), token: str | None = TokenOpt) -> None:
@@ -258,7 +258,7 @@ def edit(run_id: str, add: str | None = typer.Option(None, "--add", help="A YAML
 
 # -- analytics --------------------------------------------------------------------------------------
 @app.command()
-def stats(name: str | None = typer.Option(None, "--name"),
+def stats(name: str | None = typer.Option(None, "--workflow", "-w", help="Only runs of this workflow."),
           since: float = typer.Option(86400.0, "--since", min=1, help="Seconds back (default: a day)."),
           token: str | None = TokenOpt) -> None:
     """Runs by state, durations and failure rate per workflow; counts, retries, durations per step."""

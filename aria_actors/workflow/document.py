@@ -172,7 +172,7 @@ class SleepSpec(_Model):
 
 
 class SignalSpec(_Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")  # what POST .../signals/{name} takes
     timeout_s: Timeout = Field(None, gt=0, le=MAX_TIMEOUT_S)
 
 
@@ -305,6 +305,8 @@ def _load(text: str) -> Any:
             return json.loads(text)
         except (json.JSONDecodeError, RecursionError):
             pass  # a YAML flow mapping also starts with '{'
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise refuse("", "syntax", f"not valid JSON: {exc}") from None
     try:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -315,6 +317,8 @@ def _load(text: str) -> Any:
         raise refuse("", "syntax", f"not valid YAML or JSON: {exc}") from None
     except RecursionError:
         raise refuse("", "too-large", f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise refuse("", "syntax", f"not valid YAML or JSON: {exc}") from None
 
 
 def parse(source: str | bytes | Mapping[str, Any]) -> Document:

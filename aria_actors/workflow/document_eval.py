@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 ROOTS = ("input", "steps", "item", "index", "last")
 MAX_SLEEP_S = 30 * 24 * 3600.0
+MAX_MAP_ITEMS = 10_000  # items one map step fans out over (each becomes a recorded step)
 _TOKEN = re.compile(r"\$\$\{|\$\{([^{}]*)\}|\$\{")
 _SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d{1,9})\]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -233,6 +234,8 @@ def json_only(value: Any, where: str, max_depth: int, depth: int = 0) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             json_only(v, f"{where}[{i}]", max_depth, depth + 1)
+    elif isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        raise InvalidDefinition(f"{where}: integers are 64-bit here", where=where, problem="out-of-bounds")
     elif (isinstance(value, float) and not math.isfinite(value)) or \
             (value is not None and not isinstance(value, str | int | float | bool)):
         raise InvalidDefinition(f"{where}: {value!r} is not a JSON value (quote it)", where=where, problem="not-json")
@@ -433,6 +436,9 @@ class _Run:
         if not isinstance(items, list):
             raise _failed(step.id, "workflow-map-not-a-list",
                           f"map.over of {step.id!r} gave {type(items).__name__}, not a list")
+        if len(items) > MAX_MAP_ITEMS:  # each item is a recorded step: bound what one map may write
+            raise _failed(step.id, "workflow-map-too-large",
+                          f"map.over of {step.id!r} gave {len(items)} items; at most {MAX_MAP_ITEMS}")
 
         def item(i: int, value: Any) -> Callable[[], Awaitable[Any]]:
             return lambda: self._do(spec.do, f"{step.id}[{i}]", replace(self.scope, item=value, index=i))

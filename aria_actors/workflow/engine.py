@@ -36,7 +36,6 @@ import inspect
 import json
 import logging
 import time
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from aria_actors.data.errors import DatabaseUnreachable, TransactionRetriesExhausted
-from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.errors import AriaError, brief
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.workflow.context import MAX_KEY, RunContext, _current_key, _current_runner
@@ -63,6 +62,8 @@ DB_LOST = (DatabaseUnreachable, TransactionRetriesExhausted, OSError, asyncpg.Po
            asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.OperatorInterventionError,
            asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError, ConnectionError)
 MAX_ERROR_TEXT = 4000
+MAX_OUTPUT_BYTES = 1_048_576  # a step's recorded result (JSON); a larger one fails the step
+MAX_KEYS = 100_000  # steps one run may record: a bound on what one run writes and replays
 
 
 class ServiceCaller(Protocol):
@@ -92,12 +93,14 @@ def describe(exc: BaseException) -> dict[str, Any]:
     """What a failure was, as recorded (JSON): type, message, the AriaError's problem type."""
     if isinstance(exc, StepFailed):
         return dict(exc.error)
-    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)[:MAX_ERROR_TEXT]}
-    if isinstance(exc, AriaError):
-        out["problem"] = exc.type
-        out["status"] = exc.status
-    else:
-        out["trace"] = "".join(traceback.format_exception_only(type(exc), exc))[-MAX_ERROR_TEXT:]
+    # brief(): the first line, no remote traceback (paths, hosts) in what readers of a run see
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": brief(exc)[:MAX_ERROR_TEXT]}
+    cause = getattr(exc, "cause", None)  # raised inside a Ray actor, it arrives wrapped
+    err = cause if isinstance(cause, AriaError) else exc
+    if isinstance(err, AriaError):
+        out["type"] = type(err).__name__
+        out["problem"] = err.type
+        out["status"] = err.status
     return out
 
 
@@ -149,13 +152,17 @@ class Runner:
         self.recorded = recorded
         self.used: set[str] = set()
         self.compensations: list[_Compensation] = []
-        self.control: str | None = None  # pause | cancel | cancel-compensate | restart
+        self.control: str | None = None  # pause | cancel | cancel-compensate | restart | shutdown | lost
+        self.compensating = False
         self.in_steps = 0
         self.waits = 0
         self.task: asyncio.Task[Any] | None = None
+        self._wake = asyncio.Event()  # set by a control: every wait ends and meets the gate
 
     # -- keys and controls -------------------------------------------------------------------------
     def claim_key(self, key: str) -> str:
+        if len(self.used) >= MAX_KEYS:
+            raise NonDeterminism(f"run {self.run_id} asked for more than {MAX_KEYS} steps")
         if len(key) > MAX_KEY:
             raise NonDeterminism(f"step key {key[:60]!r}... is longer than {MAX_KEY} characters")
         if key in self.used:
@@ -164,15 +171,31 @@ class Runner:
         return key
 
     def _gate(self) -> None:
-        if self.control is not None:
-            raise _Suspend(self.control)
+        """Where a control takes effect: before each step and after each wait."""
+        if self.control is None or self.compensating:
+            return
+        if self.control == "cancel-compensate":
+            # An exception the body sees (a document runs its compensations on it), once; the
+            # compensations it runs then pass the gate.
+            self.compensating = True
+            raise Cancelled("cancelled by an operator (with compensation)")
+        raise _Suspend(self.control)
 
     def request(self, control: str) -> None:
-        """Ask the run to stop for ``control``: at once when it only waits (or for cancel),
-        else at its next step."""
+        """Ask the run to stop for ``control``: a wait ends at once, a running step is let finish
+        (and recorded) except for a plain cancel, which interrupts it."""
+        if self.compensating:
+            return  # a cancellation with compensation runs to its end
         self.control = control
-        if self.task is not None and (control.startswith("cancel") or (self.waits and not self.in_steps)):
+        self._wake.set()
+        if self.task is not None and control in ("cancel", "lost"):
             self.task.cancel()
+
+    async def _pause_for(self, seconds: float | None) -> None:
+        """Sleep up to ``seconds`` (None: until woken), ended early by a control, then the gate."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._gate()
 
     def _replayed(self, key: str, name: str) -> _Record | None:
         rec = self.recorded.get(key)
@@ -208,13 +231,17 @@ class Runner:
                     if inspect.isawaitable(result):
                         result = await (asyncio.wait_for(result, policy.timeout_s) if policy.timeout_s else result)
                     output = dumps(result)
+                    if len(output) > MAX_OUTPUT_BYTES:
+                        raise ValueError(f"step {key!r} ({name}) returned {len(output)} bytes of JSON; a "
+                                         f"recorded result is at most {MAX_OUTPUT_BYTES}")
                     break
                 except (asyncio.CancelledError, _Suspend):
                     raise
                 except Exception as exc:
                     if isinstance(exc, TimeoutError):
                         exc = TimeoutError(f"step {key!r} ({name}) took longer than {policy.timeout_s} s")
-                    elif isinstance(exc, TypeError | ValueError) and "JSON" in str(exc):
+                    elif isinstance(exc, TypeError | ValueError) and "JSON" in str(exc) and \
+                            not str(exc).startswith("step "):
                         exc = TypeError(f"step {key!r} ({name}) returned a value JSON cannot hold: {exc}")
                     error = describe(exc)
                     error["attempt"] = attempt
@@ -226,7 +253,7 @@ class Runner:
                     delay = policy.delay(attempt)
                     await self.engine.note(self.run_id, "retry", key, {"attempt": attempt, "error": error,
                                                                        "delay_s": round(delay, 3)})
-                    await asyncio.sleep(delay)
+                    await self._pause_for(delay)
         finally:
             _current_runner.reset(runner_token)
             _current_key.reset(token)
@@ -286,9 +313,14 @@ class Runner:
         port = self.engine.queue
         if port is None:
             raise StepFailed(key, {"type": "ServiceUnavailable", "message": "this engine has no aria_queue"})
+        if worker.startswith("service:aria_workflow."):
+            raise StepFailed(key, {"type": "Forbidden", "message": "a run may not start aria_workflow's own methods"})
         self._gate()
         started = datetime.now(UTC)
         ticket = self.recorded.get(f"{key}@job")
+        if ticket is not None and ticket.name != f"{name}@job":
+            # the step at this key was replaced by an edit after its job was enqueued
+            raise NonDeterminism(f"step {key!r} recorded a job of {ticket.name!r}, not of {worker!r}")
         if ticket is None:
             options = {"queue": queue} if queue else {}
             try:
@@ -298,9 +330,9 @@ class Runner:
                 await self._record(key, name, "job", "failed", _input_json([worker, args], {}), None, dumps(error),
                                    1, started)
                 raise StepFailed(key, error) from exc
-            await self._record(f"{key}@job", f"{name}@job", "job-ticket", "completed", None,
-                               dumps({"job_id": job["id"]}), None, 1, started)
-            job_id = int(job["id"])
+            kept = await self._record(f"{key}@job", f"{name}@job", "job-ticket", "completed", None,
+                                      dumps({"job_id": job["id"]}), None, 1, started)
+            job_id = int(job["id"] if kept is None else kept.output["job_id"])
         else:
             job_id = int(ticket.output["job_id"])
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -314,7 +346,7 @@ class Runner:
                 if deadline is not None and time.monotonic() > deadline:
                     job = {**job, "state": "timeout"}
                     break
-                await asyncio.sleep(pause)
+                await self._pause_for(pause)
                 pause = min(2.0, pause * 1.5)
         finally:
             self.waits -= 1
@@ -362,7 +394,8 @@ class Runner:
             self._gate()
             if remaining > 1.0:
                 await self._waiting(True)
-            await asyncio.sleep(remaining)
+            while (left := wake - time.time()) > 0:
+                await self._pause_for(left)
         finally:
             self.waits -= 1
         if remaining > 1.0:
@@ -413,8 +446,13 @@ class Runner:
                     marked = True
                     await self._waiting(True)
                 # The poll is the fallback for signals sent through another engine instance.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), min(left or 5.0, 5.0))
+                waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._wake.wait())]
+                try:
+                    await asyncio.wait(waiters, timeout=min(left or 5.0, 5.0), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waiters:
+                        w.cancel()
+                self._gate()
         finally:
             self.waits -= 1
             self.engine.drop_signal_event(self.run_id, name, event)
@@ -444,6 +482,7 @@ class Runner:
     async def compensate(self) -> list[dict[str, Any]]:
         """Run the compensations of completed steps in reverse order, each as a durable step;
         the failures (each compensation is tried, whatever the others do)."""
+        self.compensating = True
         failures = []
         for comp in reversed(self.compensations):
             key = f"compensate:{comp.key}"
@@ -532,8 +571,8 @@ class Engine:
         run_id, created = await self.store.insert_run(
             new_run_id(), tenant, definition.name, definition.version, def_tenant, input_, starter.to_dict(),
             starter.subject or "", idempotency_key, self.owner, self.lease_s)
-        if created:
-            self.launch(run_id)
+        if created and len(self.runners) < self.max_running:
+            self.launch(run_id)  # else it waits for a free slot: the next claim takes it
         return run_id, created
 
     async def wait(self, run_id: str, timeout: float | None = None) -> str:
@@ -553,7 +592,10 @@ class Engine:
         definition = await self.resolve(row)
         steps = await self.store.steps(run_id)
         recorded = {s["key"]: _Record(s["name"], s["state"], s["output"], s["error"]) for s in steps}
-        return Runner(self, row, definition, recorded)
+        runner = Runner(self, row, definition, recorded)
+        if row.get("control"):  # asked while no engine held it (or before a restart)
+            runner.control = row["control"]
+        return runner
 
     async def _drive(self, run_id: str, loading: _Loading) -> None:
         runner: Runner | None = None
@@ -575,7 +617,12 @@ class Engine:
             if pending is not None:
                 runner.control = pending
             await self._execute(runner)
+        except asyncio.CancelledError:
+            self._pending_controls.pop(run_id, None)
+            raise
         finally:
+            if runner is None:
+                self._pending_controls.pop(run_id, None)
             # A restart may already have put the run's next task in place: leave that one.
             if self.runners.get(run_id) in (loading, runner):
                 del self.runners[run_id]
@@ -591,7 +638,10 @@ class Engine:
             await self._interrupted(runner, exc)
             return
         except Exception as exc:
-            await self._failed(runner, exc)
+            if runner.control == "cancel-compensate":
+                await self._cancelled(runner, compensate=True)
+            else:
+                await self._failed(runner, exc)
             return
         finally:
             METRICS.run_ended(runner.name, time.perf_counter() - t0)
@@ -603,23 +653,27 @@ class Engine:
         while task is not None and task.cancelling():  # the interruption is handled here
             task.uncancel()
         if reason == "pause":
-            await self._retry_db(lambda: self.store.pause_idle(runner.run_id))
+            await self._retry_db(lambda: self.store.pause_idle(runner.run_id, self.owner))
             await self.note(runner.run_id, "paused")
             self._settle(runner.run_id, "paused")
         elif reason.startswith("cancel"):
-            error = describe(Cancelled("cancelled by an operator"))
-            if reason == "cancel-compensate":
-                runner.control = None
-                failures = await runner.compensate()
-                if failures:
-                    error["compensation_failures"] = failures
-            await self._finish(runner.run_id, "cancelled", None, error)
+            await self._cancelled(runner, compensate=reason == "cancel-compensate")
         elif reason == "restart":  # its version or document changed: replay it from its records
             del self.runners[runner.run_id]
             self.launch(runner.run_id)
+        elif reason == "lost":  # another engine holds it now: it carries on from the records
+            log.warning("run %s: lease lost to another engine; stopped here", runner.run_id)
         else:  # shutdown: leave the run to whoever claims it next
             with contextlib.suppress(*DB_LOST):
                 await self.store.release_run(runner.run_id, self.owner)
+
+    async def _cancelled(self, runner: Runner, *, compensate: bool) -> None:
+        error = describe(Cancelled("cancelled by an operator"))
+        if compensate:
+            failures = await runner.compensate()
+            if failures:
+                error["compensation_failures"] = failures
+        await self._finish(runner.run_id, "cancelled", None, error)
 
     async def _failed(self, runner: Runner, exc: Exception) -> None:
         error = describe(exc)
@@ -669,8 +723,13 @@ class Engine:
             return ids
 
     async def heartbeat(self) -> None:
-        if self.runners:
-            for run_id, control in await self.store.heartbeat(self.owner, self.lease_s, list(self.runners)):
+        held = [r for r, runner in self.runners.items() if isinstance(runner, Runner)]
+        if held:
+            owned, controls = await self.store.heartbeat(self.owner, self.lease_s, held)
+            for run_id in held:
+                if run_id not in owned and run_id in self.runners:
+                    self.request(run_id, "lost")  # its lease went to another engine, or it ended
+            for run_id, control in controls:
                 self.request(run_id, control)
 
     # -- signals and controls --------------------------------------------------------------------------
@@ -693,7 +752,8 @@ class Engine:
             return False
         if isinstance(runner, _Loading):  # applied when it starts
             self._pending_controls[run_id] = control
-        elif runner.control is None or (control.startswith("cancel") and not runner.control.startswith("cancel")):
+        elif runner.control is None or (control in ("cancel", "lost") and runner.control != control) or \
+                (control == "cancel-compensate" and not runner.control.startswith("cancel")):
             runner.request(control)  # a control seen again (each heartbeat until it is done) changes nothing
         return True
 

@@ -29,6 +29,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import re
@@ -66,6 +67,8 @@ log = logging.getLogger("aria.workflow")
 ME = Principal.internal(SPEC.name)
 SIGNAL = r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$"
 MAX_LIST = 1000
+MAX_SHOWN_STEPS = 1000  # steps one `run` answer lists (the newest); the count says how many there are
+MAX_TIMELINE = 5000  # events one `history` answer lists
 LIVE = (*ENGINE_STATES, "paused")
 STATES = ("pending", "running", "waiting", "paused", "completed", "failed", "cancelled", "dead")
 
@@ -237,10 +240,27 @@ class WorkflowService(Service):
         if not isinstance(run_id, str) or len(run_id) > 64:
             raise BadRequest("run_id must be a run id (a UUID)", field="run_id")
         row = await self._records().run(run_id)
-        if row is None or not self._gate().allowed(caller, action, {"owner": row["started_by"],
-                                                                     "tenant": row["tenant"] or None}):
+        if row is None:
+            raise UnknownRun(f"no workflow run {run_id!r}", run_id=run_id)
+        if not row["tenant"] and caller.tenant:
+            # A tenant-less run (an operator's) is outside every tenant: only @any rights reach it
+            # (RBAC's @tenant scope would match a resource without a tenant).
+            allowed = self._holds(caller, action, "any")
+        else:
+            resource = {"owner": row["started_by"], "tenant": row["tenant"] or None}
+            allowed = self._gate().allowed(caller, action, resource)
+        if not allowed:
             raise UnknownRun(f"no workflow run {run_id!r}", run_id=run_id)
         return row
+
+    def _may_rewrite(self, caller: Principal, row: dict[str, Any], what: str) -> None:
+        """Changing what a run will do (edit, migrate, skip) is its starter's, or needs
+        workflow:run:rewrite@any: the run acts with its starter's rights, so whoever rewrites it
+        must not gain them."""
+        starter = caller.subject == row["started_by"] and (caller.tenant or "") == row["tenant"]
+        if not starter and not self._holds(caller, "workflow:run:rewrite", "any"):
+            raise Forbidden(f"only the run's starter may {what} it (it acts with the starter's rights), or a holder "
+                            "of workflow:run:rewrite@any", action="workflow:run:rewrite")
 
     def _payload(self, value: Any, field: str) -> Any:
         try:
@@ -265,18 +285,28 @@ class WorkflowService(Service):
             raise Forbidden(f"{name!r} is shared by every tenant: changing it needs workflow:definition:write@any",
                             action="workflow:definition:write")
 
+    async def _checked(self, document: Any) -> Any:
+        """The parsed and validated document; in a thread: a large YAML text takes seconds to read,
+        which must not stall the runs' heartbeats on the event loop."""
+        catalog = await self._catalog()
+
+        def check() -> Any:
+            doc = self._parse(document)
+            documents.validate(doc, catalog)
+            return doc
+
+        return await asyncio.to_thread(check)
+
     @rpc("workflow:definition:read", features=("sop-definition", "parallel-steps", "conditional-branching"))
     async def validate(self, caller: Principal, document: Any) -> dict[str, Any]:
         """Check a document as publish would, storing nothing: its steps, or a 422 naming the place."""
-        doc = self._parse(document)
-        documents.validate(doc, await self._catalog())
+        doc = await self._checked(document)
         return {"valid": True, "name": doc.name, "steps": [s.id for s in doc.steps]}
 
     @rpc("workflow:definition:write", features=("sop-definition", "versioning-rollback"))
     async def publish(self, caller: Principal, document: Any) -> dict[str, Any]:
         """Validate a document and store it as the next version of its name, released for new runs."""
-        doc = self._parse(document)
-        documents.validate(doc, await self._catalog())
+        doc = await self._checked(document)
         if any(name == doc.name for name, _ in code.registered()):
             raise InvalidDefinition(f"{doc.name!r} is a Python workflow's name; choose another", where="name",
                                     problem="name-taken")
@@ -374,6 +404,11 @@ class WorkflowService(Service):
         check_input(wf.input, input)
         run_id, created = await self._runner().submit(wf, input, caller, tenant=_tenant(caller), def_tenant=where,
                                                       idempotency_key=idempotency_key)
+        if not created:
+            earlier = await self._records().run(run_id)
+            if earlier is None or earlier["started_by"] != (caller.subject or ""):
+                raise RunStateConflict("this idempotency key was used by another caller for this workflow; use "
+                                       "your own key", state="taken")
         return {"run_id": run_id, "name": name, "version": version, "created": created}
 
     @rpc("workflow:run:list", scope="own", feature="execution-state")
@@ -389,6 +424,7 @@ class WorkflowService(Service):
             rows = await self._records().runs(None, name, state, None, limit)
         else:
             mine = None if self._holds(caller, "workflow:run:list", "tenant") else (caller.subject or "")
+            # explicit tenant filter: a tenant-less caller's query runs without row-level security
             rows = await self._records().runs(_tenant(caller), name, state, mine, limit)
         return [{"run_id": r["id"], **r} for r in rows]
 
@@ -399,9 +435,11 @@ class WorkflowService(Service):
         row.pop("starter", None)
         row.pop("owner", None)
         row["run_id"] = row["id"]
+        steps = await self._records().steps(run_id)
+        row["steps_total"] = len(steps)
         row["steps"] = [{k: s[k] for k in ("key", "name", "kind", "state", "attempts", "started_at",
                                            "finished_at", "output", "error")}
-                        for s in await self._records().steps(run_id)]
+                        for s in steps[-MAX_SHOWN_STEPS:]]
         return row
 
     @rpc("workflow:run:read", scope="own", feature="workflow-analytics")
@@ -421,7 +459,8 @@ class WorkflowService(Service):
         if row["finished_at"]:
             events.append({"at": row["finished_at"], "kind": row["state"], "key": None, "detail": {}})
         events.sort(key=lambda e: e["at"])
-        return {"run_id": run_id, "name": row["name"], "state": row["state"], "events": events}
+        return {"run_id": run_id, "name": row["name"], "state": row["state"], "events_total": len(events),
+                "events": events[-MAX_TIMELINE:]}
 
     @rpc("workflow:run:signal", scope="own", feature="execution-state")
     async def signal(self, caller: Principal, run_id: str, name: str, payload: Any = None) -> dict[str, Any]:
@@ -455,7 +494,7 @@ class WorkflowService(Service):
             return {"run_id": run_id, "requested": "pause"}
         store = self._records()
         # Held by no engine: paused at once; held by another instance: it pauses at its heartbeat.
-        done = await store.pause_idle(run_id) if row["owner"] is None else await store.control(run_id, "pause")
+        done = await store.pause_idle(run_id, None) if row["owner"] is None else await store.control(run_id, "pause")
         if not done:
             raise RunStateConflict(f"run {run_id} ended meanwhile", state="finished")
         return {"run_id": run_id, "requested": "pause"}
@@ -494,8 +533,11 @@ class WorkflowService(Service):
         if row["state"] != "dead":
             raise RunStateConflict(f"run {run_id} is {row['state']}; only a dead run is retried", state=row["state"])
         store = self._records()
-        failed = await store.failed_steps(run_id)
-        await store.delete_failed_steps(run_id)
+        # The step that killed the run (its error names it) runs again; failures the body caught
+        # and went past stay recorded, so its replay takes the same path.
+        culprit = (row.get("error") or {}).get("step")
+        failed = [culprit] if culprit else await store.failed_steps(run_id)
+        await store.delete_failed_steps(run_id, failed)
         if not await store.resume(run_id, ["dead"]):
             raise RunStateConflict(f"run {run_id} changed meanwhile", state="changed")
         await self._note(run_id, "retried", caller, steps=failed)
@@ -507,6 +549,7 @@ class WorkflowService(Service):
         """Mark a dead run's failed step done with ``output`` (what later steps read) and go on."""
         self._payload(output, "output")
         row = await self._control(caller, run_id)
+        self._may_rewrite(caller, row, "skip a step of")
         if row["state"] != "dead":
             raise RunStateConflict(f"run {run_id} is {row['state']}; only a dead run's step is skipped",
                                    state=row["state"])
@@ -527,6 +570,7 @@ class WorkflowService(Service):
         its records under that version (steps keep their keys)."""
         version = _version(version)
         row = await self._control(caller, run_id)
+        self._may_rewrite(caller, row, "migrate")
         if row["state"] not in ("waiting", "paused", "dead"):
             raise RunStateConflict(f"run {run_id} is {row['state']}; pause it first (only waiting, paused or "
                                    "dead runs migrate)", state=row["state"])
@@ -545,6 +589,7 @@ class WorkflowService(Service):
                    replace: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Add steps to, or replace pending steps of, a paused or dead document run (this run only)."""
         row = await self._control(caller, run_id)
+        self._may_rewrite(caller, row, "edit")
         if row["state"] not in ("paused", "dead"):
             raise RunStateConflict(f"run {run_id} is {row['state']}; pause it before editing", state=row["state"])
         store = self._records()
@@ -560,7 +605,9 @@ class WorkflowService(Service):
             if value is not None and (not isinstance(value, list) or len(value) > 100
                                       or not all(isinstance(s, dict) for s in value)):
                 raise InvalidInput(f"{field} must be a list of at most 100 step objects", field=field)
-        recorded = {s["key"].split("[", 1)[0].split("#", 1)[0] for s in await store.steps(run_id)
+        # a document step's records: its id, map items "id[i]", loop rounds "id#n", job tickets
+        # "id@job", signal deadlines "id@deadline", compensations "id:compensate"
+        recorded = {re.split(r"[\[#@:]", s["key"], maxsplit=1)[0] for s in await store.steps(run_id)
                     if s["state"] != "failed"}
         steps = list(base["steps"])
         ids = [s["id"] for s in steps]
@@ -572,8 +619,8 @@ class WorkflowService(Service):
                                        state=row["state"])
             steps[ids.index(new["id"])] = new
         steps.extend(add or [])
-        doc = self._parse({**base, "steps": steps})
-        documents.validate(doc, await self._catalog())
+        doc = await self._checked({**base, "steps": steps})
+        await store.delete_companions(run_id, [s["id"] for s in replace or []])
         if not await store.set_document(run_id, doc.model_dump(mode="json")):
             raise RunStateConflict(f"run {run_id} changed meanwhile", state="changed")
         await self._note(run_id, "edited", caller, added=[s.get("id") for s in add or []],

@@ -61,6 +61,10 @@ def _row(row: Any, *json_cols: str) -> dict[str, Any]:
     return out
 
 
+class _AlreadyRecorded(Exception):
+    """Rolls back a signal's consumption when its wait was recorded by someone else."""
+
+
 class WorkflowStore:
     """The queries of aria_workflow over a :class:`Database` where its migrations ran."""
 
@@ -77,7 +81,7 @@ class WorkflowStore:
         """Store ``document`` as the next version of ``name`` and release it, in one transaction."""
         async def fn(conn: asyncpg.Connection) -> dict[str, Any]:
             # Versions are numbered per name: serialise concurrent publishers of the same name.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"aria_workflow:{tenant}:{name}")
+            await conn.execute(q("lock_name"), f"aria_workflow:{tenant}:{name}")
             row = await conn.fetchrow(q("insert_definition"), tenant, name, "document", dumps(document), None, "",
                                       description, by)
             await conn.execute(q("insert_release"), tenant, name, row["version"], "publish", by)
@@ -154,8 +158,9 @@ class WorkflowStore:
 
     async def runs(self, tenant: str | None, name: str | None, state: str | None, started_by: str | None,
                    limit: int) -> list[dict[str, Any]]:
+        """Runs newest first: of ``tenant`` ('' = the tenant-less ones; None = every tenant)."""
         async def fn(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-            return [_row(r, "error") for r in await conn.fetch(q("runs"), name, state, started_by, limit)]
+            return [_row(r, "error") for r in await conn.fetch(q("runs"), name, state, started_by, limit, tenant)]
 
         return await self._tx(tenant, fn, readonly=True)
 
@@ -163,10 +168,11 @@ class WorkflowStore:
         rows = await self.db.fetch(q("claim_runs"), owner, lease_s, [uuid.UUID(r) for r in running], limit)
         return [str(r["id"]) for r in rows]
 
-    async def heartbeat(self, owner: str, lease_s: float, ids: list[str]) -> list[tuple[str, str]]:
-        """Renew the leases of ``ids``; the controls operators set on them meanwhile."""
+    async def heartbeat(self, owner: str, lease_s: float, ids: list[str]) -> tuple[set[str], list[tuple[str, str]]]:
+        """Renew the leases of ``ids``; (the ids still held by ``owner``, the controls operators set
+        on them meanwhile)."""
         rows = await self.db.fetch(q("heartbeat"), owner, lease_s, [uuid.UUID(r) for r in ids])
-        return [(str(r["id"]), r["control"]) for r in rows if r["control"]]
+        return {str(r["id"]) for r in rows}, [(str(r["id"]), r["control"]) for r in rows if r["control"]]
 
     async def set_state(self, run_id: str, state: str, owner: str) -> None:
         await self.db.execute(q("set_state"), uuid.UUID(run_id), state, owner)
@@ -182,8 +188,9 @@ class WorkflowStore:
     async def control(self, run_id: str, control: str) -> bool:
         return await self.db.fetchval(q("control_run"), uuid.UUID(run_id), control) is not None
 
-    async def pause_idle(self, run_id: str) -> bool:
-        return await self.db.fetchval(q("pause_idle"), uuid.UUID(run_id)) is not None
+    async def pause_idle(self, run_id: str, owner: str | None) -> bool:
+        """Pause a live run held by ``owner`` (None: held by no engine)."""
+        return await self.db.fetchval(q("pause_idle"), uuid.UUID(run_id), owner) is not None
 
     async def resume(self, run_id: str, from_states: list[str]) -> bool:
         return await self.db.fetchval(q("resume_run"), uuid.UUID(run_id), from_states) is not None
@@ -214,8 +221,14 @@ class WorkflowStore:
         rows = await self.db.fetch(q("steps"), uuid.UUID(run_id))
         return [_row(r, "input", "output", "error") for r in rows]
 
-    async def delete_failed_steps(self, run_id: str) -> list[str]:
-        return [r["key"] for r in await self.db.fetch(q("delete_failed_steps"), uuid.UUID(run_id))]
+    async def delete_failed_steps(self, run_id: str, keys: list[str]) -> list[str]:
+        """Forget the failed records ``keys`` (with their job tickets and signal deadlines), so those
+        steps run again; the keys deleted."""
+        return [r["key"] for r in await self.db.fetch(q("delete_failed_steps"), uuid.UUID(run_id), keys)]
+
+    async def delete_companions(self, run_id: str, keys: list[str]) -> None:
+        """Forget the job tickets and signal deadlines of steps ``keys`` (replaced by an edit)."""
+        await self.db.execute(q("delete_companions"), uuid.UUID(run_id), keys)
 
     async def skip_failed_step(self, run_id: str, key: str, output: Any) -> bool:
         return await self.db.fetchval(q("skip_failed_step"), uuid.UUID(run_id), key, dumps(output)) is not None
@@ -241,11 +254,17 @@ class WorkflowStore:
             payload = await conn.fetchval(q("take_signal"), run_id, name, key)
             if payload is None:
                 return False, None
-            await conn.execute(q("record_step"), run_id, key, f"signal:{name}", "signal", "completed",
-                               dumps({"name": name}), payload, None, 1, started_at)
+            seq = await conn.fetchval(q("record_step"), run_id, key, f"signal:{name}", "signal", "completed",
+                                      dumps({"name": name}), payload, None, 1, started_at)
+            if seq is None:  # another engine recorded this wait first: keep the signal for others
+                raise _AlreadyRecorded
             return True, _json(payload)
 
-        return await self._tx(None, fn)
+        try:
+            return await self._tx(None, fn)
+        except _AlreadyRecorded:
+            row = await self.db.fetchrow(q("step"), run_id, key)
+            return True, _json(row["output"])
 
     # -- analytics -------------------------------------------------------------------------------
     async def stats(self, tenant: str | None, name: str | None, since: datetime) -> dict[str, Any]:

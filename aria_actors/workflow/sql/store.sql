@@ -11,6 +11,9 @@ VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM aria_workflow.definit
         $3, $4::jsonb, $5, $6, $7, $8)
 RETURNING tenant, name, version, kind, code_ref, code_hash, description, created_by, created_at
 
+-- name: lock_name
+SELECT pg_advisory_xact_lock(hashtext($1))
+
 -- name: register_code
 INSERT INTO aria_workflow.definitions (tenant, name, version, kind, code_ref, code_hash, description, created_by)
 VALUES ('', $1, $2, 'python', $3, $4, $5, 'aria_workflow')
@@ -61,6 +64,7 @@ FROM aria_workflow.runs WHERE id = $1
 SELECT id, tenant, name, version, state, started_by, error, created_at, updated_at, finished_at
 FROM aria_workflow.runs
 WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR started_by = $3)
+  AND ($5::text IS NULL OR tenant = $5)
 ORDER BY created_at DESC LIMIT $4
 
 -- name: claim_runs
@@ -100,7 +104,7 @@ WHERE id = $1 AND state IN ('pending', 'running', 'waiting') RETURNING id
 -- name: pause_idle
 UPDATE aria_workflow.runs SET state = 'paused', control = NULL, owner = NULL, lease_until = NULL,
        updated_at = now()
-WHERE id = $1 AND state IN ('pending', 'running', 'waiting') RETURNING id
+WHERE id = $1 AND state IN ('pending', 'running', 'waiting') AND owner IS NOT DISTINCT FROM $2 RETURNING id
 
 -- name: resume_run
 UPDATE aria_workflow.runs SET state = 'pending', control = NULL, error = NULL, owner = NULL,
@@ -135,7 +139,16 @@ SELECT key, name, kind, state, input, output, error, attempts, started_at, finis
 FROM aria_workflow.steps WHERE run_id = $1 ORDER BY seq
 
 -- name: delete_failed_steps
-DELETE FROM aria_workflow.steps WHERE run_id = $1 AND state = 'failed' RETURNING key
+DELETE FROM aria_workflow.steps
+WHERE run_id = $1 AND ((key = ANY($2::text[]) AND state = 'failed')
+                       OR key = ANY(SELECT k || '@job' FROM unnest($2::text[]) AS k)
+                       OR key = ANY(SELECT k || '@deadline' FROM unnest($2::text[]) AS k))
+RETURNING key
+
+-- name: delete_companions
+DELETE FROM aria_workflow.steps
+WHERE run_id = $1 AND (key = ANY(SELECT k || '@job' FROM unnest($2::text[]) AS k)
+                       OR key = ANY(SELECT k || '@deadline' FROM unnest($2::text[]) AS k))
 
 -- name: skip_failed_step
 UPDATE aria_workflow.steps SET state = 'skipped', output = $3::jsonb, finished_at = now()

@@ -255,3 +255,37 @@ async def test_idempotency_key_and_unknown_names(service):
     with pytest.raises(UnknownRun):
         await service.run(ANN, "not-a-uuid")
     await service.cancel(ANN, a["run_id"])
+
+
+async def test_only_the_starter_rewrites_a_run_and_tenantless_runs_stay_out_of_tenants(service):
+    # a run acts with its starter's rights: another editor of the tenant may pause it, not rewrite it
+    await service.publish(ANN, BROKEN)
+    run_id = (await service.start_run(ANN, "broken"))["run_id"]
+    await _until(service, ANN, run_id, ("dead",))
+    calls = [service.edit(BEA, run_id, replace=[{"id": "read", "needs": ["first"], "set": {"value": 1}}]),
+             service.skip(BEA, run_id, {"x": 1}), service.migrate(BEA, run_id, 1)]
+    for call in calls:
+        with pytest.raises(Forbidden):
+            await call
+    operator = Principal(subject="op", roles=("operator",))
+    with pytest.raises(Forbidden):  # operators control runs @any, but do not rewrite them
+        await service.skip(operator, run_id, None)
+    await service.cancel(operator, run_id)
+    # an admin's (tenant-less) run is invisible to a tenant's editor and viewer, listed or by id
+    admin = Principal(subject="root", roles=("admin",))
+    await service.publish(admin, {**WAITER, "name": "ops-waiter"})
+    ops_run = (await service.start_run(admin, "ops-waiter"))["run_id"]
+    for caller in (ANN, VIC, ZED):
+        with pytest.raises(UnknownRun):
+            await service.run(caller, ops_run)
+        with pytest.raises(UnknownRun):
+            await service.signal(caller, ops_run, "approved", 1)
+        assert ops_run not in {r["run_id"] for r in await service.runs(caller, limit=100)}
+    tenantless_viewer = Principal(subject="tv", roles=("viewer",))
+    assert run_id not in {r["run_id"] for r in await service.runs(tenantless_viewer, limit=100)}
+    with pytest.raises(Forbidden):  # a shared (tenant-less) definition changes only with @any rights
+        await service.publish(Principal(subject="ed", roles=("editor",)), {**WAITER, "name": "ops-waiter"})
+    await service.cancel(admin, ops_run)
+    await service.start_run(ANN, "broken", idempotency_key="k1")
+    with pytest.raises(RunStateConflict):  # someone else's idempotency key does not hand out their run
+        await service.start_run(BEA, "broken", idempotency_key="k1")

@@ -325,7 +325,7 @@ def test_controls_and_edits(gateway, tmp_path):
                  ["cancel", RUN, "--compensate"], ["retry", RUN], ["skip", RUN, "--output", '"stand-in"'],
                  ["migrate", RUN, "2"], ["edit", RUN, "--replace", str(steps), "--add", str(one)],
                  ["rollback", "greet", "--to", "1"], ["definition", "greet", "-v", "3"], ["history", RUN],
-                 ["stats", "--name", "greet", "--since", "60"], ["metrics"]):
+                 ["stats", "--workflow", "greet", "--since", "60"], ["metrics"]):
         r = runner.invoke(cli.app, args)
         assert r.exit_code == 0, (args, r.output)
     assert rec.calls == [
