@@ -7,12 +7,15 @@ in-process against a real supervisor (``LocalDirectory``) and runs against Ray (
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Protocol
 
 from aria_actors.coordinate.breaker import CircuitBreaker
 from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
 from aria_actors.runtime.registry import spec_by_name
 from aria_actors.runtime.service import ServiceClient
+
+log = logging.getLogger("aria.gateway")
 
 
 class ServiceDirectory(Protocol):
@@ -88,6 +91,24 @@ class RayDirectory:
             raise ServiceUnavailable(f"the boot actor did not answer within {self.call_timeout_s:.0f}s") from None
         except ray.exceptions.RayActorError:
             raise ServiceUnavailable("the boot actor is restarting; retry shortly") from None
+
+    async def replicas(self, name: str) -> int | None:
+        """Running replicas of the Serve application ``name`` (a deployment-kind service); None
+        when Serve does not know it or does not answer within the call timeout."""
+        def _count() -> int | None:
+            from ray import serve  # heavy: ray.serve; the gateway runs inside Serve, so it is loaded there
+
+            app = serve.status().applications.get(name)
+            if app is None:
+                return None
+            return sum(int(n) for d in app.deployments.values()
+                       for state, n in d.replica_states.items() if str(getattr(state, "value", state)) == "RUNNING")
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(_count), self.call_timeout_s)
+        except Exception as exc:  # Serve's controller busy or gone: the count is unknown, not an error
+            log.debug("replicas of %s unknown: %s", name, exc)
+            return None
 
     def timeout_of(self, name: str) -> float:
         """The service's own call timeout when its spec sets one, else the setting."""

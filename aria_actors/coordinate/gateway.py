@@ -1,33 +1,58 @@
 """The HTTP gateway: one FastAPI app that fronts every service.
 
-Routes: ``/health``, ``/v1/services``, ``/v1/services/{name}``, ``/metrics``, OpenAPI at ``/docs``,
-and each built service's own router under ``/v1/<service>/...``. Errors leave as RFC 9457
-problem+json. The app only knows a :class:`ServiceDirectory`, so it runs the same in-process
-(tests) and on Ray Serve (``aria_actors.coordinate.service``).
+Routes: ``/health``, ``/versions``, ``/v1/services``, ``/v1/services/{name}``, ``/v1/gateway/routes``,
+``/v1/gateway/cors``, ``/metrics``, OpenAPI at ``/docs``, and each built service's own router under
+``/v1/<service>/...``. Errors leave as RFC 9457 problem+json (with the request's ``request_id``, and
+``Retry-After`` on a 503). The app only knows a :class:`ServiceDirectory`, so it runs the same
+in-process (tests) and on Ray Serve (``aria_actors.coordinate.service``).
+
+::
+
+    request -> ObserveRequests (id, deadline, deprecation headers, metrics, analytics, access log)
+            -> CORS (when origins are set) -> [rate limit] -> routing, bearer check
+            -> route -> transport(name) = Availability.client (503 at once if down)
+                     -> GuardedClient (circuit breaker) -> the service
+
+Guarantees and caveats
+----------------------
+- One pure-ASGI layer does the per-request work (see ``observe``): no BaseHTTPMiddleware.
+- The system pages answer partially when part of the system is down (``degrade``): which
+  services are down, which circuits are open, and the last known status if the boot actor is
+  unreachable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from aria_actors import __version__
+from aria_actors.coordinate.analytics import RouteAnalytics
+from aria_actors.coordinate.balance import load_balancing
+from aria_actors.coordinate.config import CoordinateSettings
+from aria_actors.coordinate.cors import install_cors
+from aria_actors.coordinate.cors import policy as cors_policy
+from aria_actors.coordinate.deadline import Deadlines
+from aria_actors.coordinate.degrade import DEFAULT_RETRY_AFTER_S, NOT_UP, Availability, Tally, retry_after_s
 from aria_actors.coordinate.directory import ServiceDirectory
 from aria_actors.coordinate.metrics import GatewayMetrics
-from aria_actors.runtime.errors import AriaError
+from aria_actors.coordinate.observe import ObserveRequests
+from aria_actors.coordinate.ratelimit import bearer_verify, install_rate_limits
+from aria_actors.coordinate.versions import VersionTable
+from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
 from aria_actors.runtime.http import Permits, install_problem_handlers
-from aria_actors.runtime.registry import service_submodules
+from aria_actors.runtime.registry import service_submodules, spec_by_name
 from aria_actors.security.middleware import BearerAuth
 
 log = logging.getLogger("aria.gateway")
-NOT_UP = {"failed", "pending", "starting", "stopped"}
 # Read-only system routes anyone who can reach the gateway may use; every service route needs a
 # bearer token. Discovery is public so that `curl /v1/services` works, as for Ray's dashboard.
-PUBLIC_PATHS = frozenset({"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
+PUBLIC_PATHS = frozenset({"/health", "/versions", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
                           "/redoc", "/v1/services", "/v1/security/jwks"})
 PUBLIC_PREFIXES = ("/v1/services/",)
 # The seed features of aria_coordinate each system route serves (a service route serves those its
@@ -89,9 +114,9 @@ def public_routes_of(app: FastAPI) -> set[tuple[str, str]]:
     return out
 
 
-def authentication(public_routes: set[tuple[str, str]]) -> Any:
+def authentication(public_routes: set[tuple[str, str]], bearer: BearerAuth | None = None) -> Any:
     """The gateway-wide dependency: aria_security's bearer check on everything but public routes."""
-    bearer = BearerAuth(exempt=())
+    bearer = bearer or BearerAuth(exempt=())
 
     async def _authenticate(request: Request) -> dict[str, Any] | None:
         return None if is_public(request, public_routes) else await bearer(request)
@@ -114,84 +139,161 @@ def mount_service_routers(app: FastAPI, public_routes: set[tuple[str, str]] | No
     return mounted
 
 
-class ObserveRequests:
-    """Counts and times every request by route template (pure ASGI).
+def retry_after_headers(app: FastAPI) -> None:
+    """A 503 (or 429) problem carries ``Retry-After``: the error's ``retry_after_s`` (an open
+    breaker's remaining cooldown, a service-down's wait), else a default for a 503."""
+    problem = app.exception_handlers[AriaError]
 
-    Not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs the app in a separate
-    task with a memory stream between them, about a millisecond a request here, which is most
-    of what the gateway adds over a bare endpoint.
-    """
+    async def _with_retry_after(request: Request, exc: Exception) -> Response:
+        response = await problem(request, exc)
+        seconds = retry_after_s(exc)
+        if seconds is not None and "retry-after" not in response.headers:
+            response.headers["Retry-After"] = str(seconds)
+        return response
 
-    def __init__(self, app: Any, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    app.add_exception_handler(AriaError, _with_retry_after)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = [500]
 
-        async def observed_send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
+def call_timeout_of(directory: ServiceDirectory) -> Callable[[str], float | None]:
+    """The gateway's timeout for one call to a service: the directory's, else the service's spec."""
+    own = getattr(directory, "timeout_of", None)
+    if own is not None:
+        return own
 
+    def from_spec(name: str) -> float | None:
         try:
-            await self.app(scope, receive, observed_send)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], path, str(status[0])).inc()
-            self.metrics.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
+            return spec_by_name(name).call_timeout_s
+        except NotFound:
+            return None
+
+    return from_spec
 
 
-def create_app(directory: ServiceDirectory, require_auth: bool = True) -> FastAPI:
+def create_app(directory: ServiceDirectory, require_auth: bool = True,
+               settings: CoordinateSettings | None = None, echo_request_id: bool = True,
+               quota: Any = None) -> FastAPI:
+    """The gateway app over ``directory``; ``settings``: ``[coordinate]`` (default: read them);
+    ``echo_request_id``: False behind a proxy that echoes ``X-Request-ID`` itself (Ray Serve's);
+    ``quota``: where rate-limit shares come from (default: all of each limit, in this process)."""
+    settings = settings if settings is not None else CoordinateSettings()
     public_routes: set[tuple[str, str]] = set()  # filled when the service routers are mounted
+    bearer = BearerAuth(exempt=())  # one: the rate limiter reads the keys it has fetched
     app = FastAPI(
         title="Aria", version=__version__,
         description="Runtime for AI-driven characters: the fourteen services behind one gateway.",
-        dependencies=[Depends(authentication(public_routes))] if require_auth else [],
+        dependencies=[Depends(authentication(public_routes, bearer))] if require_auth else [],
     )
     install_problem_handlers(app)
+    retry_after_headers(app)
     metrics = GatewayMetrics()
+    availability = Availability(directory)
+    analytics = RouteAnalytics()
+    versions = VersionTable(settings.deprecated_versions)
     app.state.directory = directory
-    app.state.clients = directory.client
+    app.state.availability = availability
+    app.state.clients = availability.client  # a down service's routes answer 503 at once
     app.state.metrics = metrics
+    app.state.analytics = analytics
+    app.state.versions = versions
+    app.state.settings = settings
 
-    app.add_middleware(ObserveRequests, metrics=metrics)
+    def breakers() -> dict[str, Any]:
+        return getattr(directory, "breakers", {})
 
-    @app.get("/health", tags=["system"], summary="Gateway liveness and a summary of every service",
-             openapi_extra=serves("health-monitoring"))
+    @app.get("/health", tags=["system"], summary="Gateway liveness, and which services are down",
+             openapi_extra=serves("health-monitoring", "graceful-degradation"))
     async def health() -> JSONResponse:
         try:
-            status = await directory.status()
+            status, stale = await availability.read_or_last()
         except AriaError as exc:
-            return JSONResponse({"status": "unavailable", "gateway": "up", "detail": exc.message},
-                                status_code=503)
+            return JSONResponse({"status": "unavailable", "gateway": "up", "detail": exc.message, "down": [],
+                                 "circuits_open": availability.summary({}, breakers())["circuits_open"]},
+                                status_code=503, headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)})
         counts = status["counts"]
-        overall = "degraded" if any(counts.get(s) for s in NOT_UP | {"degraded"}) else "ok"
-        return JSONResponse({"status": overall, "gateway": "up", "phase": status["phase"],
-                             "counts": counts, "version": __version__})
+        part = availability.summary(status, breakers())
+        overall = "degraded" if part["circuits_open"] or any(counts.get(s) for s in NOT_UP | {"degraded"}) else "ok"
+        body = {"status": overall, "gateway": "up", "phase": status["phase"], "counts": counts,
+                "version": __version__, **part}
+        if stale is None:
+            return JSONResponse(body)
+        # The boot actor does not answer: what was last known, and a 503 (the system cannot be assessed).
+        return JSONResponse({**body, "status": "unavailable", "detail": stale["detail"], "stale": stale},
+                            status_code=503, headers={"Retry-After": str(DEFAULT_RETRY_AFTER_S)})
 
-    @app.get("/v1/services", tags=["system"], summary="Every service with its status",
-             openapi_extra=serves("service-discovery", "health-monitoring"))
+    @app.get("/v1/services", tags=["system"], summary="Every service with its status, and which are down",
+             openapi_extra=serves("service-discovery", "health-monitoring", "graceful-degradation"))
     async def services() -> dict[str, Any]:
-        return await directory.status()
+        status, stale = await availability.read_or_last()
+        body = {**status, **availability.summary(status, breakers())}
+        if stale is not None:
+            body["stale"] = stale
+        return body
 
-    @app.get("/v1/services/{name}", tags=["system"], summary="One service's status",
-             openapi_extra=serves("service-discovery", "health-monitoring"))
+    @app.get("/v1/services/{name}", tags=["system"], summary="One service's status and load balancing",
+             openapi_extra=serves("service-discovery", "health-monitoring", "load-balancing"))
     async def service(name: str) -> dict[str, Any]:
-        return await directory.service(name)
+        stale = None
+        try:
+            async with asyncio.timeout(availability.read_timeout_s):
+                svc = await directory.service(name)
+        except (ServiceUnavailable, TimeoutError) as exc:
+            known = [s for s in (availability.last or {}).get("services", ()) if s["name"] == name]
+            if not known:
+                raise ServiceUnavailable(f"status of {name} unavailable: {getattr(exc, 'message', exc)}",
+                                         service=name) from None
+            svc, stale = known[0], {"age_s": round(availability.clock() - availability.read_at, 3),
+                                    "detail": getattr(exc, "message", "no answer")}
+        tally = availability.tallies.get(name) or Tally()
+        count_replicas = getattr(directory, "replicas", None)
+        replicas = await count_replicas(name) if svc.get("kind") == "deployment" and count_replicas else None
+        breaker = breakers().get(name)
+        body = {**svc, "load_balancing": load_balancing(svc, replicas, tally.in_flight, tally.calls),
+                "circuit": breaker.snapshot() if breaker is not None else None}
+        if stale is not None:
+            body["stale"] = stale
+        return body
+
+    @app.get("/versions", tags=["system"], summary="The API versions served, current or deprecated",
+             openapi_extra=serves("api-versioning"))
+    async def api_versions() -> dict[str, Any]:
+        return versions.listing()
+
+    @app.get("/v1/gateway/routes", tags=["system"], summary="Per-route request counts, errors and latency",
+             openapi_extra=serves("request-logging"))
+    async def gateway_routes() -> dict[str, Any]:
+        return {**analytics.snapshot(settings.analytics_window_s), "access_log": settings.access_log}
+
+    @app.get("/v1/gateway/cors", tags=["system"], summary="The CORS policy in effect",
+             openapi_extra=serves("cors"))
+    async def gateway_cors() -> dict[str, Any]:
+        return cors_policy(settings)
 
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics",
              openapi_extra=serves("health-monitoring", "circuit-breakers"))
     async def prometheus() -> Response:
         try:
-            metrics.observe_services(await directory.status(), getattr(directory, "breakers", {}))
+            metrics.observe_services(await directory.status(), breakers())
         except AriaError as exc:
             log.warning("metrics without service status: %s", exc.message)
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.state.mounted = mount_service_routers(app, public_routes)
+
+    def routes_changed() -> None:
+        """Re-read the routes (after ``versions.mount_version``): versions, public routes."""
+        versions.refresh(flat_routes(app))
+        public_routes.update(public_routes_of(app))
+
+    routes_changed()
+    app.state.routes_changed = routes_changed
+
+    # Middleware, innermost first (each one added wraps the ones before it).
+    # Rate limits innermost: inside CORS (a 429 carries CORS headers a browser can read) and inside
+    # ObserveRequests (a 429 gets its request id, an access-log line and counts in the analytics).
+    app.state.limiter = install_rate_limits(app, settings, quota,
+                                            verify=bearer_verify(bearer) if require_auth else None)
+    install_cors(app, settings)
+    deadlines = Deadlines.for_services(settings.request_timeout_s, app.state.mounted, call_timeout_of(directory))
+    app.add_middleware(ObserveRequests, metrics=metrics, analytics=analytics, versions=versions,
+                       deadlines=deadlines, access_log=settings.access_log, echo=echo_request_id)
     return app

@@ -70,6 +70,8 @@ def route_doors(app: Any) -> list[Door]:
         if not methods or not route.path.startswith("/v1/") or route.path.startswith("/v1/services"):
             continue
         permits = route_permits(route)
+        if not permits and features_of(route):
+            continue  # a system route of the gateway's own (/v1/gateway/...): no RPC method behind it
         for method in methods:
             if method == "HEAD":
                 continue

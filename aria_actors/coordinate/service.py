@@ -12,6 +12,7 @@ from typing import Any
 
 from aria_actors.coordinate.directory import RayDirectory
 from aria_actors.coordinate.gateway import create_app
+from aria_actors.coordinate.ratelimit import quota_from_settings
 from aria_actors.coordinate.spec import SPEC
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.service import Service
@@ -53,7 +54,12 @@ def _gateway_class() -> Any:
         def __serve_build_asgi_app__(self) -> Any:
             directory = RayDirectory(self.settings.namespace, self.settings.call_timeout_s)
             self.service.directory = directory  # type: ignore[attr-defined]
-            return create_app(directory)
+            # Serve's proxy sets X-Request-ID on every request and echoes it on the response: the
+            # gateway uses that id and adds no second header.
+            coordinate = self.settings.coordinate
+            # leased shares from the aria_ratelimit actor only when several replicas share limits
+            quota = quota_from_settings(coordinate, self.settings.namespace) if coordinate.ratelimit_shared else None
+            return create_app(directory, settings=coordinate, echo_request_id=False, quota=quota)
 
     return serve.ingress()(Gateway)
 

@@ -10,7 +10,17 @@ SPEC = ServiceSpec(
     depends_on=("aria_security", "aria_auth"),
     kind="deployment",
     num_cpus=0.0,
-    capabilities=("service-discovery", "health-monitoring", "circuit-breakers", "routing"),
+    capabilities=(
+        "service-discovery",
+        "health-monitoring",
+        "load-balancing",
+        "circuit-breakers",
+        "graceful-degradation",
+        "routing",
+        "api-versioning",
+        "cors",
+        "request-logging",
+    ),
     features=(
         "service-discovery",
         "health-monitoring",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,6 +24,9 @@ P = TypeVar("P")
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("aria.http")
+# The correlation id of the request being handled: the gateway sets it for each request
+# (aria_actors.coordinate.observe) and every problem+json body names it, so a client can quote it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("aria_request_id", default=None)
 
 _STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 409: "conflict", 422: "validation", 501: "not-implemented",
@@ -30,6 +34,9 @@ _STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404:
 
 
 def problem_response(doc: dict[str, Any]) -> JSONResponse:
+    request_id = REQUEST_ID.get()
+    if request_id is not None and "request_id" not in doc:
+        doc = {**doc, "request_id": request_id}
     return JSONResponse(doc, status_code=int(doc["status"]), media_type=PROBLEM_JSON)
 
 

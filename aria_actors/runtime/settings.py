@@ -42,6 +42,7 @@ from pydantic_settings import (
 )
 
 from aria_actors.auth.config import AuthSettings
+from aria_actors.coordinate.config import CoordinateSettings
 from aria_actors.data.config import DataSettings
 from aria_actors.engine.config import EngineSettings
 from aria_actors.interpret.config import InterpretSettings
@@ -112,6 +113,7 @@ class AriaSettings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings, description="aria_engine")
     interpret: InterpretSettings = Field(default_factory=InterpretSettings, description="aria_interpret")
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="aria_workflow")
+    coordinate: CoordinateSettings = Field(default_factory=CoordinateSettings, description="aria_coordinate")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

@@ -14,7 +14,8 @@ from aria_actors.runtime.section import env_prefix
 from aria_actors.runtime.settings import AriaSettings, load_settings, sections
 
 runner = CliRunner()
-SERVICES = {"security", "data", "auth", "storage", "queue", "shape", "engine", "interpret", "workflow"}
+SERVICES = {"security", "data", "auth", "storage", "queue", "shape", "engine", "interpret", "workflow",
+            "coordinate"}
 
 
 @pytest.fixture(autouse=True)

@@ -34,14 +34,15 @@ BOX_PLAN = [["use", "me", "hammer"], ["use", "me", "saw"], ["finish", "me", "box
 
 # -- coverage -----------------------------------------------------------------------------------
 def gateway_routes() -> set[tuple[str, str]]:
-    """Every (method, path) of the gateway under /v1/, less the gateway's own /v1/services."""
+    """Every (method, path) of the gateway under /v1/, less the gateway's own pages (/v1/services,
+    /v1/gateway: AriaClient.services() and the `aria coordinate` commands read them)."""
     from aria_actors.coordinate.gateway import flat_routes  # FastAPI 0.16x nests included routers
     from aria_actors.coordinate.permissions import gateway_app
 
     out = set()
     for route in flat_routes(gateway_app()):
         path = getattr(route, "path", "")
-        if not path.startswith("/v1/") or path.startswith("/v1/services"):
+        if not path.startswith("/v1/") or path.startswith(("/v1/services", "/v1/gateway/")):
             continue
         out |= {(m, path) for m in getattr(route, "methods", None) or () if m != "HEAD"}
     return out
