@@ -77,7 +77,7 @@ class CoordinateSettings(SectionSettings):
     ratelimit_roles: dict[str, str | float] = Field(
         default_factory=dict, description="Role -> limit multiplier or \"unlimited\" (admin is unlimited).")
     ratelimit_max_keys: int = Field(20_000, ge=100, le=10_000_000, description="(principal, route) windows kept.")
-    ratelimit_max_runs: int = Field(64, ge=1, le=10_000, description="Limits up to this are exact sliding logs; "
+    ratelimit_max_runs: int = Field(64, ge=2, le=10_000, description="Limits up to this are exact sliding logs; "
                                                                       "larger ones count in W/this buckets.")
     ratelimit_token_cache: int = Field(10_000, ge=0, le=1_000_000, description="Verified tokens remembered.")
     ratelimit_shared: bool = Field(False, description="Share limits across gateway replicas through the "

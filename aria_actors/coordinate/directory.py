@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from aria_actors.coordinate.breaker import CircuitBreaker
@@ -16,6 +17,7 @@ from aria_actors.runtime.registry import spec_by_name
 from aria_actors.runtime.service import ServiceClient
 
 log = logging.getLogger("aria.gateway")
+REPLICAS_TTL_S = 5.0  # how long a replica count of a deployment is reused
 
 
 class ServiceDirectory(Protocol):
@@ -104,11 +106,24 @@ class RayDirectory:
             return sum(int(n) for d in app.deployments.values()
                        for state, n in d.replica_states.items() if str(getattr(state, "value", state)) == "RUNNING")
 
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(_count), self.call_timeout_s)
-        except Exception as exc:  # Serve's controller busy or gone: the count is unknown, not an error
-            log.debug("replicas of %s unknown: %s", name, exc)
-            return None
+        # A public route asks for this: one count per application every few seconds, shared by the
+        # requests meanwhile, so a flood costs the Serve controller nothing more.
+        cache = self.__dict__.setdefault("_replicas", {})
+        now = time.monotonic()
+        hit = cache.get(name)
+        if hit is not None and now - hit[0] < REPLICAS_TTL_S:
+            return await asyncio.shield(hit[1])
+
+        async def fetch() -> int | None:
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(_count), self.call_timeout_s)
+            except Exception as exc:  # Serve's controller busy or gone: the count is unknown, not an error
+                log.debug("replicas of %s unknown: %s", name, exc)
+                return None
+
+        task = asyncio.ensure_future(fetch())
+        cache[name] = (now, task)
+        return await asyncio.shield(task)
 
     def timeout_of(self, name: str) -> float:
         """The service's own call timeout when its spec sets one, else the setting."""

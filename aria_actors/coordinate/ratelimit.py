@@ -96,6 +96,8 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -120,15 +122,21 @@ UNMATCHED = "(unmatched)"
 UNLIMITED = ("unlimited", "exempt", "none")
 DEFAULT_RULE = "600/60s"
 # Credential-guessing routes: a password or client secret per request is the thing to slow down.
-DEFAULT_ROUTES: dict[str, str] = {
+CREDENTIAL_ROUTES: dict[str, str] = {
     "POST /v1/auth/login": "10/60s",
     "POST /v1/auth/login/mfa": "10/60s",
     "POST /v1/auth/token": "30/60s",
     "POST /v1/auth/refresh": "60/60s",
     "POST /v1/security/tokens": "30/60s",
 }
+# Probes a load balancer or Prometheus sends from one address: limiting them would take the
+# gateway out of rotation (the routes are cheap, public reads).
+PROBE_ROUTES: dict[str, str] = {"GET /health": "unlimited", "GET /metrics": "unlimited",
+                                "GET /versions": "unlimited", "GET /v1/security/jwks": "unlimited"}
+DEFAULT_ROUTES: dict[str, str] = {**CREDENTIAL_ROUTES, **PROBE_ROUTES}
 DEFAULT_ROLES: dict[str, float | str] = {"admin": "unlimited"}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+STANDARD_METHODS = METHODS
 _RULE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(s|sec|m|min|h|hour|d|day)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
 MAX_WINDOW_S = 86400.0
@@ -219,7 +227,7 @@ class RateLimitRules:
         self.default = parse_rule(default, "default")
         self._exact: dict[tuple[str | None, str], Rule] = {}
         self._prefixes: list[tuple[str | None, str, Rule]] = []
-        for pattern, spec in (DEFAULT_ROUTES if routes is None else routes).items():
+        for pattern, spec in (DEFAULT_ROUTES if routes is None else {**PROBE_ROUTES, **routes}).items():
             method, path, prefix = _parse_pattern(pattern)
             rule = parse_rule(spec, pattern.strip())
             if prefix:
@@ -236,6 +244,10 @@ class RateLimitRules:
         """Every limited rule (what a replica leases)."""
         rules = [self.default, *self._exact.values(), *(r for _, _, r in self._prefixes)]
         return list({r.id: r for r in rules if r.limit is not None}.values())
+
+    def is_credential(self, method: str, template: str) -> bool:
+        """Whether ``method template`` is one of the built-in credential routes."""
+        return f"{method} {template}" in CREDENTIAL_ROUTES
 
     def rule_for(self, method: str, template: str) -> Rule:
         hit = self._by_route.get((method, template))
@@ -655,6 +667,7 @@ class RateLimiter:
         self.max_runs = max_runs
         self.clock = clock
         self._windows: OrderedDict[tuple[str, str, str], _Window] = OrderedDict()
+        self._strict: OrderedDict[tuple[str, str, str], _Window] = OrderedDict()
         self.admitted = 0
         self.denied = 0
         self.evictions = 0
@@ -686,17 +699,20 @@ class RateLimiter:
             limit, full = share, rule.limit
         else:
             limit, full = int(share * mult), int(rule.limit * mult)
-        windows = self._windows
-        key = (subject, method, template)
+        # A method no route takes (PROPFIND, made-up tokens) must not make a fresh window per method.
+        key = (subject, method if method in STANDARD_METHODS else "OTHER", template)
+        strict = rule is not self.rules.default
+        # Routes with their own (credential) rules keep their windows apart: a flood of keys on other
+        # routes never evicts them, and when their own table is full of live windows, new keys are
+        # refused (fail closed) rather than an attacker's live window being forgotten.
+        windows = self._strict if strict else self._windows
         window = windows.get(key)
         if window is None:
             quantum = 0.0 if full <= self.max_runs else rule.window_s / self.max_runs
+            if len(windows) >= self.max_keys and not self._make_room(windows, now, strict):
+                self.denied += 1
+                return Decision(False, full, 0, 1, 1, rule)
             window = windows[key] = _Window(rule.window_s, quantum)
-            if len(windows) > self.max_keys:
-                _, old = windows.popitem(last=False)
-                self.evictions += 1
-                old.expire(now)
-                self.unsafe_evictions += old.total > 0
         else:
             windows.move_to_end(key)
             if window.quantum == 0.0 and full > self.max_runs:  # the key's roles changed: bucket it now
@@ -712,8 +728,26 @@ class RateLimiter:
         retry = max(math.ceil(wait), 1)
         return Decision(False, full, 0, retry, retry, rule)
 
+    def _make_room(self, windows: OrderedDict[Any, _Window], now: float, strict: bool) -> bool:
+        """Drop the least recently used window; a strict table drops only one with nothing left
+        in its window (looking at the 64 oldest), else there is no room."""
+        if not strict:
+            _, old = windows.popitem(last=False)
+            self.evictions += 1
+            old.expire(now)
+            self.unsafe_evictions += old.total > 0
+            return True
+        for key in list(itertools.islice(windows, 64)):
+            old = windows[key]
+            old.expire(now)
+            if old.total == 0:
+                del windows[key]
+                self.evictions += 1
+                return True
+        return False
+
     def stats(self) -> dict[str, int]:
-        return {"keys": len(self._windows), "admitted": self.admitted, "denied": self.denied,
+        return {"keys": len(self._windows) + len(self._strict), "admitted": self.admitted, "denied": self.denied,
                 "evictions": self.evictions, "unsafe_evictions": self.unsafe_evictions,
                 "runs": sum(len(w.anchors) for w in self._windows.values())}
 
@@ -805,10 +839,25 @@ class RouteMatcher:
         else:
             if partial is not None:
                 found = partial
-        if len(self._cache) >= 8192:  # attacker-chosen paths: cheap to forget, bounded
-            self._cache.clear()
-        self._cache[(method, path)] = found
+        # Attacker-chosen paths: only matched, short ones are cached (count and size bounded).
+        if found[1] is not None and len(path) <= 256:
+            if len(self._cache) >= 8192:
+                self._cache.clear()
+            self._cache[(method, path)] = found
         return found
+
+
+def client_key(scope: Mapping[str, Any]) -> str:
+    """The client's address as a rate-limit key: an IPv6 address by its /64 (one host holds a
+    whole /64), an IPv4 address as it is."""
+    client = scope.get("client")
+    host = client[0] if client else "unknown"
+    if ":" in host:
+        try:
+            return str(ipaddress.ip_network(f"{host}/64", strict=False))
+        except ValueError:
+            return host
+    return host
 
 
 def route_path(scope: Mapping[str, Any]) -> str:
@@ -832,7 +881,10 @@ def bearer_verify(bearer: Any) -> Callable[[str], Mapping[str, Any] | None]:
 
     def verify(token: str) -> Mapping[str, Any] | None:
         verifier = getattr(bearer, "_verifier", None)  # BearerAuth's cached JwtVerifier
-        return verifier.verify(token) if verifier is not None else None
+        usable = getattr(bearer, "_usable", None)  # keys BearerAuth itself would still trust
+        if verifier is None or (usable is not None and not usable(time.monotonic())):
+            return None
+        return verifier.verify(token)
 
     return verify
 
@@ -885,9 +937,8 @@ class RateLimitMiddleware:
                         if known is not None:
                             return known[0], known[1], None
                 break
-        client = scope.get("client")
         kind = "addr" if digest is None else "tok"
-        return f"{kind}:{client[0] if client else 'unknown'}", (ANONYMOUS_ROLE,), digest
+        return f"{kind}:{client_key(scope)}", (ANONYMOUS_ROLE,), digest
 
     def _verified(self, token: bytes) -> Mapping[str, Any] | None:
         try:
@@ -926,7 +977,12 @@ class RateLimitMiddleware:
             await limiter.quota.refresh(now, self.renew_timeout_s)
             now = limiter.clock()
         template, route = self._match(scope)
-        subject, roles, digest = self._caller(scope)
+        if limiter.rules.is_credential(scope["method"], template):
+            # Guessing credentials: limited by address whatever token comes along (a token must
+            # not buy a fresh window or an admin's exemption on a login route).
+            subject, roles, digest = f"addr:{client_key(scope)}", (ANONYMOUS_ROLE,), None
+        else:
+            subject, roles, digest = self._caller(scope)
         decision = limiter.hit(subject, roles, scope["method"], template, now)
         if digest is not None:
             scope.setdefault("state", {})

@@ -617,3 +617,55 @@ async def test_install_from_settings() -> None:
     async with client(app) as c:  # the built-in login rule: 10 a minute from one address
         codes = [(await c.post("/v1/auth/login")).status_code for _ in range(11)]
     assert codes == [200] * 10 + [429]
+
+
+# --- hardening (review) ---------------------------------------------------------------------
+
+
+def test_a_flood_of_keys_never_resets_a_credential_window() -> None:
+    lim = limiter("1000/60s", routes={"POST /v1/auth/login": "3/60s"}, max_keys=50)
+    for _ in range(3):
+        assert lim.hit("addr:1.2.3.4", (), "POST", "/v1/auth/login", 0.0).allowed
+    assert not lim.hit("addr:1.2.3.4", (), "POST", "/v1/auth/login", 0.1).allowed
+    for i in range(5000):  # other routes, other keys: evicted among themselves
+        lim.hit(f"addr:9.9.{i // 250}.{i % 250}", (), "GET", "/x", 0.2)
+    assert not lim.hit("addr:1.2.3.4", (), "POST", "/v1/auth/login", 0.3).allowed
+    # a flood of live login windows: new keys are refused (fail closed), the old ones are kept
+    for i in range(60):
+        lim.hit(f"addr:8.8.{i}.1", (), "POST", "/v1/auth/login", 0.4)
+    assert not lim.hit("addr:1.2.3.4", (), "POST", "/v1/auth/login", 0.5).allowed
+    assert not lim.hit("addr:7.7.7.7", (), "POST", "/v1/auth/login", 0.5).allowed
+    assert lim.hit("addr:7.7.7.7", (), "POST", "/v1/auth/login", 61.0).allowed  # expired ones make room
+
+
+def test_made_up_methods_share_one_window_per_route() -> None:
+    lim = limiter("2/60s")
+    assert lim.hit("a", (), "PROPFIND", "/x", 0.0).allowed
+    assert lim.hit("a", (), "M-SEARCH", "/x", 0.0).allowed
+    assert not lim.hit("a", (), "QUERY", "/x", 0.0).allowed
+
+
+async def test_ipv6_callers_share_their_slash_64_and_probes_are_unlimited() -> None:
+    lim = RateLimiter(RateLimitRules("2/60s", {"POST /v1/things/login": "2/60s"}, {}))
+    app = app_with_limits(lim)
+    got = []
+    for host in ("2001:db8::1", "2001:db8::2", "2001:db8::3"):
+        async with client(app, host) as c:
+            got.append((await c.get("/v1/things/a")).status_code)
+    assert got == [200, 200, 429]
+    async with client(app, "10.9.9.9") as c:
+        assert {(await c.get("/health")).status_code for _ in range(20)} == {200}
+    assert lim.rules.rule_for("GET", "/health").limit is None
+
+
+async def test_a_token_buys_no_exemption_on_a_credential_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aria_actors.coordinate.ratelimit as rl
+
+    monkeypatch.setitem(rl.CREDENTIAL_ROUTES, "POST /v1/things/login", "2/60s")
+    app = app_with_limits(RateLimiter(RateLimitRules("100/60s", {"POST /v1/things/login": "2/60s"}, {})))
+    async with client(app) as c:
+        codes = [(await c.post("/v1/things/login", headers={"authorization": "Bearer good-root"})).status_code
+                 for _ in range(2)]
+        codes.append((await c.post("/v1/things/login", headers={"authorization": "Bearer junk"})).status_code)
+        codes.append((await c.post("/v1/things/login")).status_code)
+    assert codes == [200, 200, 429, 429]
