@@ -10,7 +10,10 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_auth', 'aria_data', 'aria_storage', 'aria_queue', 'aria_workflow'),
     kind="deployment",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=(
+        'api-docs',
+        'websocket',
+    ),
     features=(
         'web-ui',
         'character-ui',

@@ -16,6 +16,7 @@ from aria_actors.sdk.sections import (
     AuthAPI,
     DataAPI,
     EngineAPI,
+    InterfaceAPI,
     InterpretAPI,
     QueueAPI,
     SecurityAPI,
@@ -77,6 +78,7 @@ class _Sections:
     engine: EngineAPI
     interpret: InterpretAPI
     workflow: WorkflowAPI
+    interface: InterfaceAPI
 
 
 class AriaClient(_Sections):

@@ -18,6 +18,11 @@ Derived from the declared surface, not from the tuple ``capabilities`` is built 
   alone (``api_app``, a bare ``FastAPI`` with ``include_router``) does not count: no gateway auth,
   no breaker, no routing. The calls of a test are those of its body and of the module's functions
   it calls; the calls a ``aria ...`` subprocess makes are not seen.
+- a WebSocket route (which ``served`` cannot see: it has no HTTP method and no ``permits``
+  dependency) counts when its endpoint names the RPC method it stands for
+  (``endpoint.__aria_permits__ = Permits(XClient, "method")``, as ``/v1/interface/ws`` does): its
+  verb is ``WS``, and a CLI command or test reaches it by a call whose name has ``connect`` in it
+  (``websockets.connect(f"{base}/v1/interface/ws")``, ``client.websocket_connect(...)``).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from starlette.routing import WebSocketRoute
 
-from aria_actors.coordinate.permissions import Served, served
+from aria_actors.coordinate.gateway import flat_routes
+from aria_actors.coordinate.permissions import Served, gateway_app, served
 from aria_actors.runtime.registry import SERVICE_MODULES, all_specs, client_class
 from aria_actors.runtime.rpc import surface
 from aria_actors.runtime.spec import ServiceSpec
@@ -39,6 +46,7 @@ from aria_actors.sdk.sections import SECTIONS
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "aria_actors"
 HTTP_VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+WS = "WS"  # the verb of a WebSocket route
 ANY = "\x00"  # what a formatted value of a path becomes: it matches one path parameter
 
 # Built features not reachable yet, with why: each entry must still be counted as built and still
@@ -109,7 +117,7 @@ def _calls(tree: ast.AST, consts: dict[str, str]) -> Iterator[tuple[str, str]]:
         paths = [p for p in (_drop_base(_render(a, consts)) for a in node.args) if p and p.startswith("/")]
         name = _func_name(node)
         verb = verbs[0] if verbs else name.upper() if name.upper() in HTTP_VERBS else (
-            "GET" if "get" in name.lower() else None)
+            "GET" if "get" in name.lower() else WS if "connect" in name.lower() else None)
         for path in paths if verb else ():
             yield verb, path.split("?", 1)[0]
 
@@ -147,9 +155,21 @@ def cli_reaches(service: str, door: Served) -> bool:
     return any(verb == door.verb and _matches(door.path, path) for verb, path in cli_calls(service))
 
 
+def websocket_doors(app: object) -> list[Served]:
+    """The gateway's WebSocket routes that name the RPC method they stand for (``__aria_permits__``)."""
+    out = []
+    for route in flat_routes(app):
+        permits = getattr(getattr(route, "endpoint", None), "__aria_permits__", None)
+        if isinstance(route, WebSocketRoute) and permits is not None:
+            service = permits.proto.__aria_service__
+            out.append(Served(WS, route.path, service, permits.spec.features, f"{service}.{permits.method}"))
+    return out
+
+
 @cache
 def doors() -> tuple[Served, ...]:
-    return tuple(served())
+    app = gateway_app()
+    return tuple(served(app)) + tuple(websocket_doors(app))
 
 
 def reachable(spec: ServiceSpec) -> dict[str, list[Served]]:
@@ -350,6 +370,12 @@ def test_known_untested_lists_only_built_untested_features(name: str) -> None:
     assert not now, f"tested through the gateway now, so remove from KNOWN_UNTESTED: {sorted(now)}"
 
 
+def test_websocket_routes_that_name_their_method_are_doors() -> None:
+    [ws] = [d for d in doors() if d.verb == WS and d.path == "/v1/interface/ws"]
+    assert ws.service == "aria_interface" and ws.via == "aria_interface.topics" and "websocket" in ws.features
+    assert cli_reaches("aria_interface", ws)
+
+
 def test_system_routes_declare_coordinate_features() -> None:
     coordinate = SPECS["aria_coordinate"]
     system = [d for d in doors() if not d.via]
@@ -368,8 +394,10 @@ def a(token, user, name):
     client.get_json("/v1/services")
     other("/v1/queue/jobs")  # no verb: not a call of a route
     client.storage.put(name, data)
+    websockets.connect(f"{base}/v1/interface/ws", additional_headers={})
 '''
     found = set(calls_in(source))
+    assert (WS, "/v1/interface/ws") in found
     assert ("PATCH", f"/v1/auth/users/{ANY}") in found and ("POST", "/v1/engine/plan") in found
     assert ("GET", "/v1/services") in found and ("PUT", f"/v1/storage/assets/{ANY}") in found
     assert not any(p == "/v1/queue/jobs" for _, p in found)

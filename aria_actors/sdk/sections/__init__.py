@@ -6,6 +6,7 @@ from aria_actors.sdk.section import Section
 from aria_actors.sdk.sections.auth import AuthAPI
 from aria_actors.sdk.sections.data import DataAPI
 from aria_actors.sdk.sections.engine import EngineAPI
+from aria_actors.sdk.sections.interface import InterfaceAPI
 from aria_actors.sdk.sections.interpret import InterpretAPI
 from aria_actors.sdk.sections.queue import QueueAPI
 from aria_actors.sdk.sections.security import SecurityAPI
@@ -23,7 +24,8 @@ SECTIONS: dict[str, type[Section]] = {
     "engine": EngineAPI,
     "interpret": InterpretAPI,
     "workflow": WorkflowAPI,
+    "interface": InterfaceAPI,
 }
 
-__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterpretAPI", "QueueAPI", "SecurityAPI", "ShapeAPI",
-           "StorageAPI", "WorkflowAPI"]
+__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterfaceAPI", "InterpretAPI", "QueueAPI", "SecurityAPI",
+           "ShapeAPI", "StorageAPI", "WorkflowAPI"]

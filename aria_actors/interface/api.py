@@ -1,0 +1,260 @@
+"""HTTP and WebSocket surface of aria_interface under ``/v1/interface``.
+
+::
+
+    GET  /v1/interface/topics            the topics the channel serves (shapes) and its protocol
+    GET  /v1/interface/docs              every service's OpenAPI (one link each) + the role table
+    GET  /v1/interface/docs/{service}    one service's OpenAPI document
+    WS   /v1/interface/ws                the real-time channel (protocol: aria_actors.interface.protocol)
+
+The WebSocket handler runs in the gateway process: it authenticates the connection itself with
+aria_security's JWKS (the gateway's :class:`~aria_actors.security.middleware.BearerAuth`), reads
+the client's frames, and hands subscriptions to this process's :class:`~aria_actors.interface.hub.Hub`,
+whose sources read through the gateway's service clients as the subscriber.
+
+Guarantees and caveats
+----------------------
+- Authentication happens before the handshake completes: no or an invalid token is a close 1008
+  before ``accept`` (the client sees HTTP 403); aria_security unreachable with no keys cached is a
+  1013. Browsers, which cannot set headers on a WebSocket, send the token as the second
+  subprotocol (``new WebSocket(url, ["bearer", token])``); the server selects ``bearer`` and never
+  echoes the token. A token in the query string is refused (it would reach access logs).
+- The channel is a plain Starlette ``WebSocketRoute``, not a FastAPI one: the gateway's app-wide
+  bearer dependency takes a ``Request`` and cannot run on a WebSocket scope, and a handshake
+  refusal must be a close code, not a 401 body. It is authorized like a route fronting
+  ``InterfaceClient.topics`` (``__aria_permits__``).
+- Nothing a client sends can end the handler with an exception or touch another connection:
+  every frame is parsed by ``protocol.parse_frame`` and every failure answered with an error
+  frame; an unexpected fault is logged and answered as an internal error frame.
+- The connection is closed (1008) when its token expires; the client reconnects with a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from aria_actors.interface.client import InterfaceClient
+from aria_actors.interface.errors import NotSubscribed, TooManySubscriptions
+from aria_actors.interface.hub import Hub, Subscriber, as_aria_error, cause_of
+from aria_actors.interface.protocol import (
+    CLOSE_POLICY,
+    CLOSE_TRY_LATER,
+    MAX_BAD_FRAMES,
+    MAX_CONNECTIONS,
+    MAX_REASON_BYTES,
+    MAX_SUBSCRIPTIONS,
+    PATH,
+    error_frame,
+    parse_frame,
+)
+from aria_actors.interface.topics import Context, canonical, source_for
+from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.http import Permits, ServiceRouter, permits, service_client, transport
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.rpc import default_gate
+from aria_actors.security.middleware import BearerAuth
+
+log = logging.getLogger("aria.interface.ws")
+router = ServiceRouter(prefix="/v1/interface", tags=["interface"])
+Client = Annotated[InterfaceClient, Depends(service_client(InterfaceClient))]
+ServicePath = Annotated[str, Path(pattern=r"^(aria_)?[a-z]{2,32}$", description="A service, e.g. aria_workflow.")]
+SUBPROTOCOL = "bearer"
+# The check a connection meets at the handshake: that of the method the channel stands for.
+WS_PERMITS = Permits(InterfaceClient, "topics")
+
+
+@router.get("/topics", summary="The topics the WebSocket channel serves, their shapes, and its protocol")
+async def topics(client: Client, caller: Principal = permits(InterfaceClient.topics)) -> dict[str, Any]:
+    return await client.topics(caller)
+
+
+@router.get("/docs", summary="Every service's OpenAPI document, and the generated role/permission table")
+async def docs_index(client: Client, caller: Principal = permits(InterfaceClient.docs_index)) -> dict[str, Any]:
+    return await client.docs_index(caller)
+
+
+@router.get("/docs/{service}", summary="One service's OpenAPI document")
+async def openapi(service: ServicePath, client: Client,
+                  caller: Principal = permits(InterfaceClient.openapi)) -> dict[str, Any]:
+    return await client.openapi(caller, service)
+
+
+# -- the WebSocket channel --------------------------------------------------------------------------
+@dataclass
+class Runtime:
+    """What the channel keeps per app (per gateway process): the hub and a token verifier."""
+
+    hub: Hub
+    auth: BearerAuth
+
+
+def runtime_of(app: Any) -> Runtime:
+    """The app's channel runtime (made on the first connection; tests may set ``app.state.interface``)."""
+    rt = getattr(app.state, "interface", None)
+    if rt is None:
+        rt = Runtime(Hub(), BearerAuth(exempt=()))
+        app.state.interface = rt
+    return rt
+
+
+def bearer_of(websocket: WebSocket) -> tuple[str | None, bool]:
+    """The bearer token of the handshake (the header's, else the one after the ``bearer``
+    subprotocol), and whether ``bearer`` was offered (then it is the subprotocol selected)."""
+    offered = list(websocket.scope.get("subprotocols") or ())
+    via_subprotocol = SUBPROTOCOL in offered
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip(), via_subprotocol
+    if via_subprotocol:
+        at = offered.index(SUBPROTOCOL)
+        token = offered[at + 1] if at + 1 < len(offered) else ""
+        return (token.strip() or None), True
+    return None, False
+
+
+def _reason(text: str) -> str:
+    data = text.encode()[:MAX_REASON_BYTES]
+    return data.decode(errors="ignore")
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    log.info("ws refused code=%s reason=%s", code, reason)
+    await websocket.close(code=code, reason=_reason(reason))
+
+
+async def authenticate(websocket: WebSocket, rt: Runtime) -> tuple[Principal, dict[str, Any], bool] | None:
+    """The caller of the handshake, its claims and whether to select the subprotocol; None: refused (closed)."""
+    token, via_subprotocol = bearer_of(websocket)
+    if token is None:
+        await _refuse(websocket, CLOSE_POLICY, "missing bearer token: send 'Authorization: Bearer <token>' "
+                                               "or the subprotocols 'bearer', <token>")
+        return None
+    try:
+        claims = await rt.auth.verify(websocket, token)  # type: ignore[arg-type]  # reads only .app, as a Request
+        caller = Principal.from_claims(claims)
+        default_gate().check(WS_PERMITS.spec, caller)
+    except AriaError as exc:
+        error = as_aria_error(exc, "token check")
+        code = CLOSE_POLICY if error.status < 500 else CLOSE_TRY_LATER
+        await _refuse(websocket, code, f"{error.type}: {error.message}")
+        return None
+    return caller, claims, via_subprotocol
+
+
+async def channel(websocket: WebSocket) -> None:
+    """``/v1/interface/ws``: authenticate, then serve the connection's frames until it ends."""
+    rt = runtime_of(websocket.app)
+    if len(rt.hub.connections) >= MAX_CONNECTIONS:
+        await _refuse(websocket, CLOSE_TRY_LATER, "too many connections to this gateway; try again later")
+        return
+    who = await authenticate(websocket, rt)
+    if who is None:
+        return
+    caller, claims, via_subprotocol = who
+    await websocket.accept(subprotocol=SUBPROTOCOL if via_subprotocol else None)
+    ctx = Context(lambda name: transport(websocket, name),  # type: ignore[arg-type]  # as in authenticate
+                  getattr(websocket.app.state, "directory", None))
+    await Connection(websocket, caller, rt.hub, ctx, claims.get("exp")).serve()
+
+
+channel.__aria_permits__ = WS_PERMITS  # type: ignore[attr-defined]  # read by tests/unit/test_reachability.py
+router.routes.append(WebSocketRoute(PATH, channel, name="interface_ws"))
+
+
+class Connection:
+    """One accepted connection: its frames in, its subscriber's queue out."""
+
+    def __init__(self, websocket: WebSocket, caller: Principal, hub: Hub, ctx: Context,
+                 expires_at: Any = None) -> None:
+        self.websocket = websocket
+        self.caller = caller
+        self.hub = hub
+        self.ctx = ctx
+        self.expires_at = expires_at if isinstance(expires_at, int | float) else None
+        self.bad = 0
+        self.sub = Subscriber(websocket.send_text, self._close, name=caller.subject)
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.websocket.close(code=code, reason=_reason(reason))
+
+    async def serve(self) -> None:
+        sub = self.sub
+        self.hub.attach(sub)
+        sub.start()
+        expiry = None
+        if self.expires_at is not None:
+            expiry = asyncio.get_running_loop().call_later(
+                max(0.0, self.expires_at - time.time()), sub.close_soon, CLOSE_POLICY,
+                "token expired: reconnect with a fresh token")
+        closed = asyncio.ensure_future(sub.closed.wait())
+        log.info("ws open sub=%s", self.caller.subject)
+        try:
+            while not sub.closed.is_set():
+                receiving = asyncio.ensure_future(self.websocket.receive())
+                await asyncio.wait((receiving, closed), return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():  # closed by the hub (too slow) or the expiry
+                    receiving.cancel()
+                    with contextlib.suppress(BaseException):
+                        await receiving
+                    break
+                message = receiving.result()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self.handle(message)
+        except Exception:  # the socket failed under us (a reset): the connection is over, nothing else is
+            log.debug("ws of %s ended by a transport error", self.caller.subject, exc_info=True)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            closed.cancel()
+            self.hub.detach(sub)
+            await sub.aclose()
+            log.info("ws closed sub=%s code=%s sent=%s dropped=%s", self.caller.subject, sub.close_code,
+                     sub.sent, sub.dropped_total)
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        """One client frame: answered on the subscriber's queue, in order with the events."""
+        sub = self.sub
+        req_id: str | int | None = None
+        topic: str | None = None
+        try:
+            frame = parse_frame(message.get("text"), message.get("bytes"))
+            req_id, topic = frame.id, frame.topic
+            if frame.op == "ping":
+                sub.offer_doc({"type": "pong", **({"id": req_id} if req_id is not None else {})})
+                return
+            assert frame.topic is not None  # parse_frame: subscribe and unsubscribe name one
+            topic = canonical(frame.topic)
+            if frame.op == "subscribe":
+                if topic not in sub.topics and len(sub.topics) >= MAX_SUBSCRIPTIONS:
+                    raise TooManySubscriptions(f"this connection holds {MAX_SUBSCRIPTIONS} subscriptions, the most "
+                                               "one may", limit=MAX_SUBSCRIPTIONS)
+                await self.hub.subscribe(sub, self.caller, topic, source_for(topic, self.ctx), req_id)
+            else:
+                if not self.hub.unsubscribe(sub, topic):
+                    raise NotSubscribed(f"not subscribed to {topic!r}", topic=topic)
+                sub.offer_doc({"type": "unsubscribed", "topic": topic,
+                               **({"id": req_id} if req_id is not None else {})})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(cause_of(exc), AriaError | TimeoutError | OSError):
+                error = as_aria_error(exc, f"no answer for {topic}" if topic else "no answer")
+            else:  # a fault of ours: logged, and answered without its text
+                log.warning("ws frame of %s: unexpected %s", self.caller.subject, type(exc).__name__, exc_info=exc)
+                error = AriaError(f"internal error ({type(exc).__name__}); see the gateway log")
+            if error.status < 500:
+                self.bad += 1
+            sub.offer_doc(error_frame(error, id=req_id, topic=topic[:200] if topic else None))
+            if self.bad >= MAX_BAD_FRAMES:
+                sub.close_soon(CLOSE_POLICY, f"{self.bad} bad frames: fix the client")
+
