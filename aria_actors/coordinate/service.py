@@ -64,12 +64,19 @@ def _gateway_class() -> Any:
     return serve.ingress()(Gateway)
 
 
+GATEWAY_MAX_ONGOING = 2000  # requests (and WebSockets) one gateway replica takes at once
+
+
 def serve_application(spec: ServiceSpec, settings: AriaSettings) -> tuple[Any, str]:
     """The gateway application and its route prefix, for the boot actor's launcher."""
     from ray import serve  # ray: as in _gateway_class
 
     deployment = serve.deployment(
         name="gateway", ray_actor_options=actor_options(spec, settings), num_replicas=1,
+        # Serve holds a replica slot for each request for its whole life, a WebSocket included
+        # (aria_interface's channel): the default of 5 would let five open sockets stall every
+        # other request. The gateway is async; the channel caps its own connections below this.
+        max_ongoing_requests=GATEWAY_MAX_ONGOING,
     )(_gateway_class())
     return deployment.bind(spec, settings), "/"
 

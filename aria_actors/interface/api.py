@@ -50,6 +50,7 @@ from aria_actors.interface.protocol import (
     CLOSE_TRY_LATER,
     MAX_BAD_FRAMES,
     MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_USER,
     MAX_REASON_BYTES,
     MAX_SUBSCRIPTIONS,
     PATH,
@@ -160,6 +161,11 @@ async def channel(websocket: WebSocket) -> None:
     if who is None:
         return
     caller, claims, via_subprotocol = who
+    mine = sum(1 for c in rt.hub.connections if getattr(c, "name", None) == caller.subject)
+    if mine >= MAX_CONNECTIONS_PER_USER:
+        await _refuse(websocket, CLOSE_TRY_LATER, f"at most {MAX_CONNECTIONS_PER_USER} connections per user; "
+                                                  "close one")
+        return
     await websocket.accept(subprotocol=SUBPROTOCOL if via_subprotocol else None)
     ctx = Context(lambda name: transport(websocket, name),  # type: ignore[arg-type]  # as in authenticate
                   getattr(websocket.app.state, "directory", None))

@@ -322,8 +322,12 @@ class Hub:
             task.cancel()
 
     def _publish(self, channel: _Channel, data: Any) -> int:
+        try:
+            text = dumps({"type": "event", "topic": channel.topic, "id": channel.last_id + 1, "data": data})
+        except (TypeError, ValueError) as exc:  # NaN, odd keys: skip the event, keep the channel
+            log.warning("event of %s not sent: %s", channel.topic, exc)
+            return channel.last_id
         channel.last_id += 1
-        text = dumps({"type": "event", "topic": channel.topic, "id": channel.last_id, "data": data})
         for sub in channel.subscribers:
             sub.offer(text, channel.topic)
         return channel.last_id

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aria_actors.interface.errors import FrameTooLarge, InvalidFrame, UnknownOp
-from aria_actors.runtime.errors import AriaError
+from aria_actors.runtime.errors import AriaError, brief
 
 PATH = "/v1/interface/ws"
 MAX_FRAME_BYTES = 4096       # a client frame: an op, a topic, an id
@@ -44,7 +44,8 @@ MAX_SUBSCRIPTIONS = 32       # per connection
 MAX_BAD_FRAMES = 100         # error frames answered before the connection is closed (1008)
 QUEUE_CAPACITY = 256         # messages waiting for one slow client before the oldest are dropped
 STALL_TIMEOUT_S = 10.0       # a client whose queue stays full this long is closed (1013)
-MAX_CONNECTIONS = 10_000     # per gateway process
+MAX_CONNECTIONS = 1_000      # per gateway process (below the gateway's max_ongoing_requests)
+MAX_CONNECTIONS_PER_USER = 8  # per principal and gateway process
 MAX_TOPIC_CHARS = 200
 MAX_ID_CHARS = 64
 OPS = ("subscribe", "unsubscribe", "ping")
@@ -127,8 +128,11 @@ def dumps(doc: dict[str, Any]) -> str:
 def error_frame(exc: AriaError, *, id: str | int | None = None, topic: str | None = None,
                 ended: bool | None = None) -> dict[str, Any]:
     """The error frame of ``exc``: its stable ``type`` as ``error``, with the problem's fields."""
+    # brief(): a service's error text may carry a remote traceback (paths, hosts): its first line
+    # only, as the REST handlers do; a server fault says no more than its title
+    detail = brief(exc.message) if exc.status < 500 else f"{exc.title}: {brief(exc.message)[:200]}"
     doc: dict[str, Any] = {"type": "error", "error": exc.type, "status": exc.status, "title": exc.title,
-                           "detail": exc.message}
+                           "detail": detail}
     if id is None:
         id = exc.fields.get("id")
     if id is not None:

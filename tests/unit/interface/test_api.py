@@ -288,3 +288,12 @@ def _refs(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from _refs(value)
+
+
+def test_error_frames_carry_no_remote_traceback() -> None:
+    from aria_actors.interface.protocol import error_frame
+    from aria_actors.runtime.errors import ServiceUnavailable
+
+    text = 'aria_workflow is down: Traceback (most recent call last):\n  File "/srv/x.py", line 3\nBoom'
+    frame = error_frame(ServiceUnavailable(text))
+    assert "Traceback" not in frame["detail"] and "/srv/x.py" not in frame["detail"]
