@@ -8,7 +8,8 @@ in a fixed order gets the same keys on every replay, whatever the timing of thei
 ::
 
     ctx.step(fn, *args)            run fn once, record its JSON result     ("3")
-    ctx.call(svc, method, args)    a service's declared method, as the starter
+    ctx.invoke(Client.method, ..)  a service's declared method through its typed client, as the
+                                   starter (ctx.call(svc, method, args): the same by name)
     ctx.job(worker, args)          an aria_queue job, as the starter, awaited
     ctx.sleep(s) / ctx.wait_signal(name, timeout_s=)   durable timer / external signal
     ctx.parallel([b0, b1, ...], limit=n)               branch i gets keys "<k>.<i>/<n>"
@@ -19,16 +20,18 @@ Guarantees and caveats
   what a replay hands back.
 - ``idempotency_key()`` inside a running step is ``"<run id>:<step key>"``: pass it to the
   service a side effect lands in, so an attempt repeated after a crash is applied once.
-- ``call_service(service, method, **args)`` inside a running step calls another service as the
+- ``call_client(StorageClient.put, **args)`` inside a running step calls another service as the
   run's starter (compensations use it to undo what a call did).
 """
 
 from __future__ import annotations
 
 import contextvars
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.rpc import service_of
 from aria_actors.workflow.policy import StepPolicy
 
 if TYPE_CHECKING:
@@ -48,13 +51,24 @@ def idempotency_key() -> str:
     return key
 
 
-async def call_service(service: str, method: str, **args: Any) -> Any:
-    """Inside a running step (or compensation): call a service's declared method as the run's
-    starter. The step as a whole is what is recorded: prefer ``ctx.call`` for a lone call."""
+def client_target(method: Callable[..., Any]) -> tuple[str, str]:
+    """``(service, method name)`` of a typed client's method (``ShapeClient.portrait``)."""
+    owner_name, _, name = getattr(method, "__qualname__", "").rpartition(".")
+    owner = getattr(sys.modules.get(getattr(method, "__module__", ""), None), owner_name, None)
+    if not isinstance(owner, type) or not name:
+        raise TypeError(f"{method!r} is not a method of a typed client (e.g. ShapeClient.portrait)")
+    return service_of(owner), name
+
+
+async def call_client(method: Callable[..., Any], **args: Any) -> Any:
+    """Inside a running step (or compensation): ``method`` of a typed client (``StorageClient.put``)
+    as the run's starter. The step as a whole is what is recorded: prefer ``ctx.invoke`` for a
+    lone call."""
     runner = _current_runner.get()
     if runner is None or runner.engine.services is None:
-        raise RuntimeError("call_service() is only available inside a running workflow step")
-    return await runner.engine.services(runner.starter, service, method, args)
+        raise RuntimeError("call_client() is only available inside a running workflow step")
+    service, name = client_target(method)
+    return await runner.engine.services(runner.starter, service, name, args)
 
 
 class RunContext:
@@ -113,6 +127,12 @@ class RunContext:
              policy: StepPolicy | None = None) -> Awaitable[Any]:
         step_key = self._key(key)
         return self._runner.call_service(step_key, service, method, dict(args or {}), policy)
+
+    def invoke(self, method: Callable[..., Any], *, key: str | None = None, policy: StepPolicy | None = None,
+               **args: Any) -> Awaitable[Any]:
+        """``ctx.call`` through a typed client's method: ``ctx.invoke(ShapeClient.portrait, character=c)``."""
+        service, name = client_target(method)
+        return self.call(service, name, args, key=key, policy=policy)
 
     def job(self, worker: str, args: dict[str, Any] | None = None, *, key: str | None = None,
             queue: str | None = None, timeout_s: float | None = None,

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aria_actors.workflow.context import call_service
+from aria_actors.engine.client import EngineClient
+from aria_actors.interpret.client import InterpretClient
+from aria_actors.shape.client import ShapeClient
+from aria_actors.storage.client import StorageClient
+from aria_actors.workflow.context import call_client
 from aria_actors.workflow.definition import step, workflow
 
 # What a character may want first, and how much its traits make it matter (lower cost = sooner).
@@ -31,23 +35,23 @@ NEEDS = {
 
 
 async def _remove_portrait(stored: dict[str, Any], *_: Any) -> None:
-    await call_service("aria_storage", "delete_version", name=stored["name"], version=stored["version"])
+    await call_client(StorageClient.delete_version, name=stored["name"], version=stored["version"])
 
 
 @step(name="store-portrait", retries=2, backoff_s=0.5, compensate=_remove_portrait)
 async def store_portrait(name: str, svg: str, character_id: str) -> dict[str, Any]:
-    stored = await call_service("aria_storage", "put", name=name, data=svg.encode(), content_type="image/svg+xml",
+    stored = await call_client(StorageClient.put, name=name, data=svg.encode(), content_type="image/svg+xml",
                                 metadata={"character": character_id})
     return {"name": name, "version": int(stored["version"])}
 
 
 async def _forget(saved: dict[str, Any], character_id: str, *_: Any) -> None:
-    await call_service("aria_interpret", "delete_character", character_id=character_id)
+    await call_client(InterpretClient.delete_character, character_id=character_id)
 
 
 @step(name="index-character", retries=2, backoff_s=0.5, compensate=_forget)
 async def index_character(character_id: str, description: str, traits: list[str]) -> dict[str, Any]:
-    saved = await call_service("aria_interpret", "put_character", character_id=character_id,
+    saved = await call_client(InterpretClient.put_character, character_id=character_id,
                                description=description or " ".join(traits) or character_id, traits=traits)
     return {"character_id": character_id, "traits": saved.get("traits", traits)}
 
@@ -69,20 +73,19 @@ def goal_problem(character_id: str, traits: list[str]) -> dict[str, Any]:
           input={"template": "string", "name": "string?", "seed": "integer?"})
 async def create_character(ctx: Any, inp: dict[str, Any]) -> dict[str, Any]:
     """Create a character end to end: shape -> portrait in storage -> interpret -> first goals."""
-    made = await ctx.call("aria_shape", "create_character",
-                          {"template": inp["template"], "name": inp.get("name", ""), "seed": inp.get("seed"),
-                           "describe": True, "change": "created by workflow"})
+    made = await ctx.invoke(ShapeClient.create_character, template=inp["template"], name=inp.get("name", ""),
+                            seed=inp.get("seed"), describe=True, change="created by workflow")
     character_id = made["id"]
-    character = made.get("character") or await ctx.call("aria_shape", "get_character", {"character_id": character_id})
+    character = made.get("character") or await ctx.invoke(ShapeClient.get_character, character_id=character_id)
     character = character.get("character", character)
-    svg = await ctx.call("aria_shape", "portrait", {"character": character})
+    svg = await ctx.invoke(ShapeClient.portrait, character=character)
     owner = ctx.starter.get("subject") or "workflow"
     portrait = await ctx.step(store_portrait, f"users/{owner}/characters/{character_id}/portrait.svg", svg,
                               character_id)
     traits = list(character.get("traits") or [])
     indexed = await ctx.step(index_character, character_id, character.get("description") or "", traits)
     problem = await ctx.step(goal_problem, character_id, traits)
-    plan = await ctx.call("aria_engine", "goap", {"body": problem})
+    plan = await ctx.invoke(EngineClient.goap, body=problem)
     return {"character_id": character_id, "name": character.get("name"), "traits": indexed["traits"],
             "portrait": portrait, "goals": sorted(problem["goal"]["needs"]), "plan": plan.get("plan"),
             "plan_cost": plan.get("cost")}
@@ -94,38 +97,37 @@ async def create_character(ctx: Any, inp: dict[str, Any]) -> dict[str, Any]:
 async def retrain_and_promote(ctx: Any, inp: dict[str, Any]) -> dict[str, Any]:
     """Train a recommender version, compare it with the served one, A/B it, promote or roll back."""
     version = inp["version"]
-    job = await ctx.call("aria_interpret", "start_training",
-                         {"version": version, "dataset": inp.get("dataset", "interactions"),
-                          "config": inp.get("config") or {}, "promote": False})
+    job = await ctx.invoke(InterpretClient.start_training, version=version,
+                           dataset=inp.get("dataset", "interactions"), config=inp.get("config") or {}, promote=False)
     status: dict[str, Any] = {}
     for _ in range(int(inp.get("max_polls", 240))):  # a bounded wait, each poll a durable step
-        status = await ctx.call("aria_interpret", "training_status", {"job_id": job["job_id"]})
+        status = await ctx.invoke(InterpretClient.training_status, job_id=job["job_id"])
         if status.get("state") in ("completed", "discarded", "cancelled"):
             break
         await ctx.sleep(float(inp.get("poll_s", 5.0)))
     if status.get("state") != "completed":
         return {"version": version, "outcome": "training-failed", "status": status.get("state")}
-    served = await ctx.call("aria_interpret", "serving_status", {})
+    served = await ctx.invoke(InterpretClient.serving_status)
     current = served.get("served")
-    new = await ctx.call("aria_interpret", "get_version", {"version": version})
+    new = await ctx.invoke(InterpretClient.get_version, version=version)
     new_gauc = float(new.get("metrics", {}).get("test_gauc", 0.0))
     if current is None:
-        await ctx.call("aria_interpret", "promote", {"version": version, "reason": "first version (workflow)"})
+        await ctx.invoke(InterpretClient.promote, version=version, reason="first version (workflow)")
         return {"version": version, "outcome": "promoted", "gauc": new_gauc, "previous": None}
-    old = await ctx.call("aria_interpret", "get_version", {"version": current})
+    old = await ctx.invoke(InterpretClient.get_version, version=current)
     old_gauc = float(old.get("metrics", {}).get("test_gauc", 0.0))
     if new_gauc < old_gauc + float(inp.get("min_gain", 0.0)):
         return {"version": version, "outcome": "kept-served", "gauc": new_gauc, "served_gauc": old_gauc,
                 "served": current}
     share = float(inp.get("ab_share", 0.5))
-    await ctx.call("aria_interpret", "set_traffic", {"weights": {version: share, current: 1.0 - share}})
+    await ctx.invoke(InterpretClient.set_traffic, weights={version: share, current: 1.0 - share})
     await ctx.sleep(float(inp.get("ab_seconds", 3600.0)))
-    report = await ctx.call("aria_interpret", "traffic_report", {})
+    report = await ctx.invoke(InterpretClient.traffic_report)
     if report.get("leader") == version:
-        await ctx.call("aria_interpret", "promote", {"version": version, "reason": "won the A/B test (workflow)"})
+        await ctx.invoke(InterpretClient.promote, version=version, reason="won the A/B test (workflow)")
         outcome = "promoted"
     else:
-        await ctx.call("aria_interpret", "set_traffic", {"weights": None})
+        await ctx.invoke(InterpretClient.set_traffic, weights=None)
         outcome = "rolled-back"
     return {"version": version, "outcome": outcome, "gauc": new_gauc, "served_gauc": old_gauc, "served": current,
             "report": report}

@@ -338,3 +338,14 @@ def test_controls_and_edits(gateway, tmp_path):
         ("history", (OPERATOR, RUN), {}), ("stats", (OPERATOR, "greet", 60.0), {}), ("metrics", (OPERATOR,), {})]
     r = runner.invoke(cli.app, ["edit", RUN])
     assert r.exit_code == 2 and "--add or --replace" in r.output
+
+
+def test_typed_client_methods_name_their_service_and_plain_functions_are_refused() -> None:
+    from aria_actors.shape.client import ShapeClient
+    from aria_actors.storage.client import StorageClient
+    from aria_actors.workflow.context import client_target
+
+    assert client_target(ShapeClient.portrait) == ("aria_shape", "portrait")
+    assert client_target(StorageClient.put) == ("aria_storage", "put")
+    with pytest.raises(TypeError, match="typed client"):
+        client_target(len)
