@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Path, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
@@ -64,6 +64,14 @@ def _json_size(value: Any, field: str, limit: int) -> Any:
     if size > limit:
         raise ValueError(f"{field} is {size} bytes of JSON; at most {limit}")
     return value
+
+
+def _payload_size(value: Any, info: ValidationInfo) -> Any:
+    return _json_size(value, info.field_name or "value", MAX_PAYLOAD)
+
+
+# A JSON value of at most MAX_PAYLOAD bytes (an input, a signal's payload, a skipped step's output).
+Payload = Annotated[Any, AfterValidator(_payload_size)]
 
 
 class Body(BaseModel):
@@ -128,33 +136,18 @@ async def catalog(client: Client, caller: Principal = permits(WorkflowClient.cat
 # -- runs -------------------------------------------------------------------------------------------
 class StartRequest(Body):
     name: Name
-    input: Any = Field(None, description="The run's input (checked against the workflow's declared input).")
+    input: Payload = Field(None, description="The run's input (checked against the workflow's declared input).")
     version: Version | None = Field(None, description="Default: the released version.")
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         None, description="A run already started with this key for this workflow is answered instead.")
 
-    @field_validator("input")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        return _json_size(value, "input", MAX_PAYLOAD)
-
 
 class SignalRequest(Body):
-    payload: Any = Field(None, description="What the waiting step receives.")
-
-    @field_validator("payload")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        return _json_size(value, "payload", MAX_PAYLOAD)
+    payload: Payload = Field(None, description="What the waiting step receives.")
 
 
 class SkipRequest(Body):
-    output: Any = Field(None, description="The skipped step's output (what later steps read).")
-
-    @field_validator("output")
-    @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        return _json_size(value, "output", MAX_PAYLOAD)
+    output: Payload = Field(None, description="The skipped step's output (what later steps read).")
 
 
 class MigrateRequest(Body):

@@ -349,3 +349,13 @@ def test_typed_client_methods_name_their_service_and_plain_functions_are_refused
     assert client_target(StorageClient.put) == ("aria_storage", "put")
     with pytest.raises(TypeError, match="typed client"):
         client_target(len)
+
+
+@pytest.mark.parametrize(("model", "field"), [("StartRequest", "input"), ("SignalRequest", "payload"),
+                                              ("SkipRequest", "output")])
+def test_payloads_over_the_bound_are_refused_naming_their_field(model: str, field: str) -> None:
+    from pydantic import ValidationError
+
+    extra = {"name": "greet"} if model == "StartRequest" else {}
+    with pytest.raises(ValidationError, match=f"{field} is .* bytes of JSON; at most {api.MAX_PAYLOAD}"):
+        getattr(api, model)(**extra, **{field: "x" * (api.MAX_PAYLOAD + 1)})
