@@ -359,3 +359,20 @@ def test_payloads_over_the_bound_are_refused_naming_their_field(model: str, fiel
     extra = {"name": "greet"} if model == "StartRequest" else {}
     with pytest.raises(ValidationError, match=f"{field} is .* bytes of JSON; at most {api.MAX_PAYLOAD}"):
         getattr(api, model)(**extra, **{field: "x" * (api.MAX_PAYLOAD + 1)})
+
+
+@pytest.mark.parametrize(("roles", "allowed"), [(("admin",), True), (("operator",), True), (("editor",), True),
+                                                (("viewer",), False), (("user",), False), (("service",), False)])
+def test_only_holders_of_run_start_may_start_a_workflow_as_a_queue_job(roles: tuple[str, ...], allowed: bool) -> None:
+    # the job door of start_run (@rpc job=True): aria_queue checks the enqueuer as the method would
+    from aria_actors.queue.registry import Registry
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.principal import Principal
+
+    caller = Principal(subject="p", roles=roles, tenant="acme")
+    worker = "service:aria_workflow.start_run"
+    if allowed:
+        Registry().authorize(worker, caller)
+    else:
+        with pytest.raises(Forbidden):
+            Registry().authorize(worker, caller)
