@@ -278,3 +278,18 @@ async def token(request: Request, client: Client, caller: Principal = permits(Au
         return oauth_problem(cause if isinstance(cause, AriaError) else exc, request.url.path)
     body = {k: out[k] for k in ("access_token", "token_type", "expires_in", "refresh_token") if k in out}
     return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+
+
+# The parts' routes, added last (their routers carry the full /v1/auth prefix): added as routes, not
+# include_router, so the gateway's prefix test and the route list stay flat.
+from aria_actors.auth import (  # noqa: E402  (why: the parts' routers are added after this module's own)
+    grants_api,
+    passkeys_api,
+    peers_api,
+    provider_api,
+    relying_api,
+    revocation_api,
+)
+
+for _part in (provider_api, relying_api, passkeys_api, grants_api, peers_api, revocation_api):
+    router.routes.extend(_part.router.routes)

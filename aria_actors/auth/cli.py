@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aria_actors.auth import cli_grants, cli_passkeys, cli_peers, cli_provider, cli_relying, cli_revocation
 from aria_actors.cli.support import TokenOpt, fail, gateway_call
 
 app = typer.Typer(help="Users and logins of aria_auth (via the gateway).", no_args_is_help=True)
@@ -31,6 +32,10 @@ users_app = typer.Typer(help="Manage users (administrators).", no_args_is_help=T
 app.add_typer(users_app, name="users")
 clients_app = typer.Typer(help="Manage machine clients (OAuth 2.0 client credentials).", no_args_is_help=True)
 app.add_typer(clients_app, name="clients")
+for _name, _part in (("oidc", cli_provider), ("sso", cli_relying), ("passkeys", cli_passkeys),
+                     ("grants", cli_grants), ("peers", cli_peers), ("protection", cli_revocation)):
+    if _part.app.registered_commands or _part.app.registered_groups:
+        app.add_typer(_part.app, name=_name)
 TenantOpt = typer.Option("", "--tenant", help="Tenant of the user (empty: the default tenant).")
 
 

@@ -39,3 +39,11 @@ class AuthSettings(SectionSettings):
         "(so a reused token is still recognised as reused shortly after its session ended).")
     pool_size: int = Field(8, ge=2, le=100, description="asyncpg pool size of the service.")
 
+
+    # Each part of the service keeps its settings in its own block below (in the order of PARTS).
+    # -- revocation / endpoint protection --
+    # -- resource grants --
+    # -- passkeys --
+    # -- WebRTC peers --
+    # -- OpenID provider --
+    # -- OpenID relying party --

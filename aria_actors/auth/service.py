@@ -27,6 +27,12 @@ from typing import Any
 
 from aria_actors.auth.accounts import ME, Accounts
 from aria_actors.auth.clients import MachineClients
+from aria_actors.auth.grants import ResourceGrants
+from aria_actors.auth.passkeys import Passkeys
+from aria_actors.auth.peers import PeerGrants
+from aria_actors.auth.provider import OidcProvider
+from aria_actors.auth.relying import RelyingParty
+from aria_actors.auth.revocation import Revocations
 from aria_actors.auth.spec import SPEC
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
@@ -37,9 +43,12 @@ from aria_actors.runtime.spec import Health, Status
 from aria_actors.security.client import SecurityClient
 
 log = logging.getLogger("aria.auth")
+# The parts mixed into the service with a start and a stop of their own, started in this order.
+PARTS = ("revocation", "grants", "passkeys", "peers", "provider", "relying")
 
 
-class AuthService(MachineClients, Accounts, Service):
+class AuthService(OidcProvider, RelyingParty, Passkeys, ResourceGrants, PeerGrants, Revocations, MachineClients,
+                  Accounts, Service):
     """The service *is* its accounts and clients: their ``@rpc`` methods are what callers reach."""
 
     SPEC = SPEC
@@ -65,11 +74,16 @@ class AuthService(MachineClients, Accounts, Service):
             raise
         # The Database, not its raw pool: transactions are retried and typed through it.
         self._attach(await opening, security, roles)
+        for part in PARTS:
+            await getattr(self, f"_start_{part}")()
         self._pruner = periodic(self.config.prune_interval_s, self.prune, what="pruning ended sessions", log=log)
 
     async def stop(self) -> None:
         await stop_task(self._pruner)
         self._pruner = None
+        for part in reversed(PARTS):
+            with contextlib.suppress(Exception):
+                await getattr(self, f"_stop_{part}")()
         db, self.db = self.db, None
         if db is not None:
             await db.close()

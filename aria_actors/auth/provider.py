@@ -1,0 +1,17 @@
+"""Aria as an OpenID Connect provider: code + PKCE, ID tokens, userinfo, refresh, logout, clients.
+
+(Skeleton: filled in by its own change.)
+"""
+
+from __future__ import annotations
+
+
+class OidcProvider:
+    """Mixed into :class:`~aria_actors.auth.service.AuthService` next to
+    :class:`~aria_actors.auth.accounts.Accounts` (same pool, aria_security client, settings)."""
+
+    async def _start_provider(self) -> None:
+        """Called by the service's start once the database and aria_security are attached."""
+
+    async def _stop_provider(self) -> None:
+        """Called by the service's stop before the pool closes."""

@@ -1,0 +1,17 @@
+"""Aria as an OpenID Connect relying party: logins through outside providers named in settings.
+
+(Skeleton: filled in by its own change.)
+"""
+
+from __future__ import annotations
+
+
+class RelyingParty:
+    """Mixed into :class:`~aria_actors.auth.service.AuthService` next to
+    :class:`~aria_actors.auth.accounts.Accounts` (same pool, aria_security client, settings)."""
+
+    async def _start_relying(self) -> None:
+        """Called by the service's start once the database and aria_security are attached."""
+
+    async def _stop_relying(self) -> None:
+        """Called by the service's stop before the pool closes."""
