@@ -8,7 +8,7 @@ Derived from the declared surface, not from the tuple ``capabilities`` is built 
   typed client), and a route names the method it fronts (``permits(XClient.method)``);
   ``aria_actors.coordinate.permissions.served`` joins the two; aria_coordinate's system routes
   declare theirs (``gateway.serves``);
-- a CLI command reaches a route when its source (``aria_actors/<svc>/cli.py`` and the shared
+- a CLI command reaches a route when its source (``aria_actors/<svc>/cli.py``, ``cli_<part>.py`` and the shared
   ``aria_actors/cli/``) calls it: an HTTP verb and a path literal (or f-string) in one call, or a
   method of an SDK section (``client.storage.put(...)``), whose route the SDK declares;
 - a test (``tests/integration``, ``tests/e2e``) calls a route through the gateway when it calls it
@@ -137,13 +137,13 @@ def _matches(template: str, path: str) -> bool:
 
 
 def cli_sources(service: str) -> list[Path]:
-    """The service's command group and the shared commands; every group goes through the gateway
-    (aria_coordinate), so all of them count for it."""
+    """The service's command group (``cli.py`` and the groups of its parts, ``cli_<part>.py``) and the
+    shared commands; every group goes through the gateway (aria_coordinate), so all count for it."""
     shared = sorted((PACKAGE / "cli").glob("*.py"))
     if service == "aria_coordinate":
-        return sorted(PACKAGE.glob("*/cli.py")) + shared
-    own = PACKAGE / service.removeprefix("aria_") / "cli.py"
-    return ([own] if own.exists() else []) + shared
+        return sorted(PACKAGE.glob("*/cli.py")) + sorted(PACKAGE.glob("*/cli_*.py")) + shared
+    package = PACKAGE / service.removeprefix("aria_")
+    return sorted(package.glob("cli.py")) + sorted(package.glob("cli_*.py")) + shared
 
 
 @cache
