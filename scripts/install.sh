@@ -16,7 +16,7 @@ for arg in "$@"; do
 done
 
 # System packages the tests and the embedded defaults need (root on Debian; skipped elsewhere).
-pkgs="softhsm2 casync openssh-server openssh-client"
+pkgs="softhsm2 casync openssh-server openssh-client coturn"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
