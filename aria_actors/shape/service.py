@@ -85,7 +85,7 @@ from typing import Any
 
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
-from aria_actors.runtime.errors import BadRequest, ServiceUnavailable, brief
+from aria_actors.runtime.errors import BadRequest, NotFound, ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
@@ -387,7 +387,22 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             generated = await self.generate(caller, template, name=name, seed=seed, describe=describe)
             character = generated["character"]
         body = validate_character(self._sampler(template).template, character).model_dump(mode="json")
-        return await store.create_character(body, change)
+        # The caller owns what it makes, in its tenant; a service's or an operator's own work
+        # (no tenant) makes a tenant-less character.
+        return await store.create_character(body, change, owner=caller.subject or "", tenant=caller.tenant or None)
+
+    async def _allowed_character(self, caller: Principal, action: str, character_id: str) -> None:
+        """Refuse unless ``caller`` may ``action`` this character (its owner and tenant decide).
+
+        Whether a character exists is told only to callers allowed ``action`` on characters at all.
+        """
+        try:
+            holder = await self._records().holder(character_id)
+        except NotFound:
+            default_gate().require(caller, action, {"type": "character"})
+            raise
+        default_gate().require(caller, action, {"type": "character", "owner": holder["owner"] or None,
+                                                "tenant": holder["tenant"]})
 
     @rpc("shape:character:write", feature="character-evolution")
     async def evolve_character(self, caller: Principal, character_id: str, *,
@@ -396,6 +411,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
                                description: str | None = None, change: str = "") -> dict[str, Any]:
         """A new version of a character with the given changes; refused if the result is invalid."""
         store = self._records()
+        await self._allowed_character(caller, "shape:character:write", character_id)
 
         def update(body: dict[str, Any]) -> dict[str, Any]:
             traits = [t for t in body["traits"] if t not in set(remove_traits or ())]
@@ -413,10 +429,12 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
     @rpc("shape:character:read", feature="character-evolution")
     async def get_character(self, caller: Principal, character_id: str,
                             version: int | None = None) -> dict[str, Any]:
+        await self._allowed_character(caller, "shape:character:read", character_id)
         return await self._records().character(character_id, version)
 
     @rpc("shape:character:read", feature="character-evolution")
     async def character_history(self, caller: Principal, character_id: str) -> list[dict[str, Any]]:
+        await self._allowed_character(caller, "shape:character:read", character_id)
         return await self._records().history(character_id)
 
     # Model versions serve every tenant, and a version names a directory on the serving nodes:

@@ -70,16 +70,24 @@ class ShapeStore:
     async def templates(self) -> list[dict[str, Any]]:
         return [json.loads(r["body"]) for r in await self.pool.fetch(q("templates"))]
 
-    async def create_character(self, body: dict[str, Any], change: str) -> dict[str, Any]:
+    async def create_character(self, body: dict[str, Any], change: str, *, owner: str = "",
+                               tenant: str | None = None) -> dict[str, Any]:
         cid = uuid.uuid4()
 
         async def insert(conn: asyncpg.Connection) -> Any:
-            await conn.execute(q("insert_character"), cid, body["template"], body.get("name", ""))
+            await conn.execute(q("insert_character"), cid, body["template"], body.get("name", ""), owner, tenant)
             return await conn.fetchval(q("insert_version"), cid, 1, json.dumps(body), change)
 
         at = await self._transaction(insert)
         return {"id": str(cid), "version": 1, "character": body, "change": change,
-                "created_at": at.isoformat()}
+                "created_at": at.isoformat(), "owner": owner, "tenant": tenant}
+
+    async def holder(self, character_id: str) -> dict[str, Any]:
+        """``{"owner", "tenant"}`` of a character (the resource its reads and writes are decided on)."""
+        r = await self.pool.fetchrow(q("character_holder"), _uuid(character_id))
+        if r is None:
+            raise NotFound(f"no character {character_id}", character_id=character_id)
+        return {"owner": r["owner"], "tenant": r["tenant"]}
 
     async def evolve(self, character_id: str, update: Any, change: str) -> dict[str, Any]:
         """New version of a character: ``update(current_body) -> new_body`` runs under the row lock."""

@@ -8,7 +8,10 @@ ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()
 SELECT name, body FROM aria_shape.templates ORDER BY name
 
 -- name: insert_character
-INSERT INTO aria_shape.characters (id, template, name, version) VALUES ($1, $2, $3, 1)
+INSERT INTO aria_shape.characters (id, template, name, version, owner, tenant) VALUES ($1, $2, $3, 1, $4, $5)
+
+-- name: character_holder
+SELECT owner, tenant FROM aria_shape.characters WHERE id = $1
 
 -- name: insert_version
 INSERT INTO aria_shape.character_versions (character_id, version, body, change)

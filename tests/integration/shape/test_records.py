@@ -53,6 +53,32 @@ async def test_character_evolves_through_versions(service) -> None:
     assert [h["change"] for h in history] == ["created", "grew up"]
 
 
+async def test_a_character_is_its_owners_and_its_tenants(service) -> None:
+    from aria_actors.runtime.errors import Forbidden
+
+    ada = Principal("ada", ("editor",), tenant="north")
+    made = await service.create_character(ada, "fantasy", name="Ada", seed=3)
+    assert (made["owner"], made["tenant"]) == ("ada", "north")
+    cid = made["id"]
+    colleague = Principal("bo", ("viewer",), tenant="north")
+    assert (await service.get_character(colleague, cid))["version"] == 1
+    assert [h["version"] for h in await service.character_history(colleague, cid)] == [1]
+    with pytest.raises(Forbidden):  # a viewer reads, does not write
+        await service.evolve_character(colleague, cid, add_traits=["curious"])
+    stranger = Principal("cy", ("editor",), tenant="south")
+    for read in (service.get_character(stranger, cid), service.character_history(stranger, cid),
+                 service.evolve_character(stranger, cid, add_traits=["curious"])):
+        with pytest.raises(Forbidden):
+            await read
+    # whether a character exists is told only to callers allowed characters at all
+    nobody = Principal("dee", ("user",), tenant="north")
+    with pytest.raises(Forbidden):
+        await service.get_character(nobody, "00000000-0000-0000-0000-000000000000")
+    with pytest.raises(NotFound):
+        await service.get_character(stranger, "00000000-0000-0000-0000-000000000000")
+    assert [h["version"] for h in await service.character_history(OP, cid)] == [1]
+
+
 async def test_invalid_evolution_is_refused_and_stores_nothing(service) -> None:
     created = await service.create_character(
         OP, "fantasy", {"template": "fantasy", "name": "Pax", "traits": ["pacifist", "kind"],
