@@ -186,6 +186,9 @@ class EvolveRequest(Body):
     name: Line | None = Field(None, max_length=128)
     description: Text | None = Field(None, max_length=MAX_DESCRIPTION)
     change: Text = Field("", max_length=1000, description="Why the character changed.")
+    expected_version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The version this edit was made on: refused with 409 "
+        "shape-version-conflict if the character has changed since (no lost update).")
 
 
 class ModelRequest(Body):
@@ -201,6 +204,20 @@ async def create_character(req: CreateCharacterRequest, client: Client,
     character = req.character.model_dump(mode="json") if req.character is not None else None
     return await client.create_character(caller, req.template, character, name=req.name, seed=req.seed,
                                          describe=req.describe, change=req.change)
+
+
+@router.get("/characters")
+async def list_characters(client: Client, after: uuid.UUID | None = None,
+                          limit: int = Query(50, ge=1, le=200),
+                          caller: Principal = permits(ShapeClient.list_characters)) -> dict[str, Any]:
+    return await client.list_characters(caller, after=str(after) if after else "", limit=limit)
+
+
+@router.delete("/characters/{character_id}", status_code=204)
+async def delete_character(character_id: uuid.UUID, client: Client,
+                           caller: Principal = permits(ShapeClient.delete_character)) -> Response:
+    await client.delete_character(caller, str(character_id))
+    return Response(status_code=204)
 
 
 @router.get("/characters/{character_id}")

@@ -6,6 +6,8 @@ token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line and exit 1; 
     aria shape templates [fantasy]
     aria shape validate fantasy character.json      (or - for stdin)
     aria shape generate fantasy [--name Ada] [--seed 3] [--save]
+    aria shape characters [--after ID] [--limit N]
+    aria shape rm CHARACTER_ID
     aria shape personality "I love parties." [--trait cheerful] [--json]
     aria shape train v2 [--steps 20] [--set learning_rate=0.01] [--no-wait]
     aria shape train-status 42
@@ -101,6 +103,31 @@ def generate(
         out.pop("embedding", None)
         out.pop("portrait_svg", None)
     typer.echo(json.dumps(out, indent=2, sort_keys=True))
+
+
+@app.command()
+def characters(
+    after: str = typer.Option("", help="List after this character id (the previous page's next)."),
+    limit: int = typer.Option(50, min=1, max=200, help="How many."),
+    token: str | None = TokenOpt,
+) -> None:
+    """The characters you may read, by id."""
+    page = gateway_call(token, "GET", "/v1/shape/characters",
+                        params={"limit": limit, **({"after": after} if after else {})})
+    table = Table("id", "name", "template", "version", "owner", "tenant", "updated")
+    for c in page["items"]:
+        table.add_row(c["id"], c["name"], c["template"], str(c["version"]), c["owner"] or "-",
+                      c["tenant"] or "-", c["updated_at"])
+    Console().print(table)
+    if page["next"]:
+        typer.echo(f"more: --after {page['next']}")
+
+
+@app.command("rm")
+def remove(character_id: str, token: str | None = TokenOpt) -> None:
+    """Delete a character and all its versions."""
+    gateway_call(token, "DELETE", f"/v1/shape/characters/{character_id}")
+    typer.echo(f"{character_id}: deleted")
 
 
 @app.command()

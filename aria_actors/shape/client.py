@@ -60,6 +60,10 @@ class ShapeClient:
     ) -> dict[str, Any]:
         """Store a character as version 1: the one given (validated) or a newly generated one."""
 
+    @rpc("shape:character:delete", feature="character-evolution")
+    async def delete_character(self, caller: Principal, character_id: str) -> None:
+        """Forget a character and every version of it."""
+
     @rpc("shape:character:generate", job=True, feature="model-inference")
     async def describe(
         self,
@@ -88,8 +92,9 @@ class ShapeClient:
         name: str | None = None,
         description: str | None = None,
         change: str = '',
+        expected_version: int | None = None,
     ) -> dict[str, Any]:
-        """A new version of a character with the given changes; refused if the result is invalid."""
+        """A new version of a character with the given changes; refused if the result is invalid, or..."""
 
     @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, value: float) -> None:
@@ -128,6 +133,10 @@ class ShapeClient:
     @rpc("shape:template:read", feature="templates")
     async def get_template(self, caller: Principal, name: str) -> dict[str, Any]:
         ...
+
+    @rpc("shape:character:list", feature="character-evolution")
+    async def list_characters(self, caller: Principal, *, after: str = '', limit: int = 50) -> dict[str, Any]:
+        """The characters ``caller`` may read, by id: ``{"items": [...], "next": cursor or None}``."""
 
     @rpc("shape:model:list", feature="model-versions")
     async def list_models(self, caller: Principal) -> list[dict[str, Any]]:

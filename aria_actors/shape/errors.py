@@ -122,6 +122,15 @@ class TrainingRunConflict(ShapeError):
     title = "Training job not started by aria_shape"
 
 
+class VersionConflict(ShapeError):
+    """The character changed since the version the caller's edit was made on (``expected_version``):
+    nothing was stored; read the latest version and make the edit again on it."""
+
+    type = "shape-version-conflict"
+    status = 409
+    title = "Character changed by someone else"
+
+
 class InvalidTraffic(ShapeError):
     """The traffic split is invalid (no version, a negative weight, all weights zero); give each
     version a weight >= 0 with at least one above 0."""

@@ -115,6 +115,7 @@ from aria_actors.shape.store import ShapeStore
 from aria_actors.shape.training.job import NODE_PATHS, checkpoint_ref, checkpoint_root
 from aria_actors.shape.training.runs import ME, TrainingRunsMixin
 
+MAX_PAGE = 200  # characters in one page of list_characters
 BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
     {
         "name": "fantasy",
@@ -408,8 +409,10 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
     async def evolve_character(self, caller: Principal, character_id: str, *,
                                add_traits: list[str] | None = None, remove_traits: list[str] | None = None,
                                attributes: dict[str, Any] | None = None, name: str | None = None,
-                               description: str | None = None, change: str = "") -> dict[str, Any]:
-        """A new version of a character with the given changes; refused if the result is invalid."""
+                               description: str | None = None, change: str = "",
+                               expected_version: int | None = None) -> dict[str, Any]:
+        """A new version of a character with the given changes; refused if the result is invalid, or
+        (``expected_version``) if the character is no longer at the version the edit was made on."""
         store = self._records()
         await self._allowed_character(caller, "shape:character:write", character_id)
 
@@ -424,7 +427,30 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             template = self._sampler(body["template"]).template
             return validate_character(template, new).model_dump(mode="json")
 
-        return await store.evolve(character_id, update, change)
+        return await store.evolve(character_id, update, change, expected_version)
+
+    @rpc("shape:character:list", feature="character-evolution")
+    async def list_characters(self, caller: Principal, *, after: str = "", limit: int = 50) -> dict[str, Any]:
+        """The characters ``caller`` may read, by id: ``{"items": [...], "next": cursor or None}``.
+
+        An ``@any`` lister sees every tenant's; anyone else its own tenant's and the tenant-less ones,
+        each kept only when the caller may list that record (an ``@own`` permission: its own)."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        gate = default_gate()
+        every = gate.allowed(caller, "shape:character:list", {"type": "character", "tenant": "*"})
+        rows = await self._records().characters(every_tenant=every, tenant=caller.tenant, after=after,
+                                                limit=limit)
+        items = [r for r in rows if every or gate.allowed(
+            caller, "shape:character:list", {"type": "character", "owner": r["owner"] or None,
+                                             "tenant": r["tenant"]})]
+        return {"items": items, "next": rows[-1]["id"] if len(rows) == limit else None}
+
+    @rpc("shape:character:delete", feature="character-evolution")
+    async def delete_character(self, caller: Principal, character_id: str) -> None:
+        """Forget a character and every version of it."""
+        await self._allowed_character(caller, "shape:character:delete", character_id)
+        await self._records().delete_character(character_id)
 
     @rpc("shape:character:read", feature="character-evolution")
     async def get_character(self, caller: Principal, character_id: str,

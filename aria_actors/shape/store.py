@@ -40,7 +40,7 @@ from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
 from aria_actors.data.transactions import Isolation, run_transaction
 from aria_actors.runtime.errors import NotFound
-from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion
+from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion, VersionConflict
 
 q = queries("aria_actors.shape", "store")
 T = TypeVar("T")
@@ -89,14 +89,20 @@ class ShapeStore:
             raise NotFound(f"no character {character_id}", character_id=character_id)
         return {"owner": r["owner"], "tenant": r["tenant"]}
 
-    async def evolve(self, character_id: str, update: Any, change: str) -> dict[str, Any]:
-        """New version of a character: ``update(current_body) -> new_body`` runs under the row lock."""
+    async def evolve(self, character_id: str, update: Any, change: str,
+                     expected_version: int | None = None) -> dict[str, Any]:
+        """New version of a character: ``update(current_body) -> new_body`` runs under the row lock;
+        with ``expected_version``, only while that is still the latest (else :class:`VersionConflict`)."""
         cid = _uuid(character_id)
 
         async def append(conn: asyncpg.Connection) -> tuple[dict[str, Any], int, Any]:
             row = await conn.fetchrow(q("lock_character"), cid)
             if row is None:
                 raise NotFound(f"no character {character_id}", character_id=character_id)
+            if expected_version is not None and row["version"] != expected_version:
+                raise VersionConflict(f"character {character_id} is at version {row['version']}, not "
+                                      f"{expected_version}: read it again and redo the edit on the latest",
+                                      latest=row["version"], expected_version=expected_version)
             current = await conn.fetchrow(q("character_version"), cid, None)
             body = update(json.loads(current["body"]))
             version = row["version"] + 1
@@ -116,6 +122,21 @@ class ShapeStore:
         return {"id": character_id, "version": r["version"], "latest": r["latest"],
                 "character": json.loads(r["body"]), "change": r["change"],
                 "created_at": r["created_at"].isoformat()}
+
+    async def characters(self, *, every_tenant: bool, tenant: str | None, owner: str = "", after: str = "",
+                         limit: int = 50) -> list[dict[str, Any]]:
+        """Characters by id after ``after``: of every tenant, or of ``tenant`` and the tenant-less ones;
+        only ``owner``'s when given."""
+        start = _uuid(after) if after else None
+        rows = await self.pool.fetch(q("list_characters"), every_tenant, tenant or "", owner, start, limit)
+        return [{"id": str(r["id"]), "template": r["template"], "name": r["name"], "version": r["version"],
+                 "owner": r["owner"], "tenant": r["tenant"], "created_at": r["created_at"].isoformat(),
+                 "updated_at": r["updated_at"].isoformat()} for r in rows]
+
+    async def delete_character(self, character_id: str) -> None:
+        """Forget a character and all its versions; NotFound when there is none."""
+        if await self.pool.execute(q("delete_character"), _uuid(character_id)) == "DELETE 0":
+            raise NotFound(f"no character {character_id}", character_id=character_id)
 
     async def history(self, character_id: str) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(q("history"), _uuid(character_id))

@@ -14,6 +14,7 @@ import pytest
 
 from aria_actors.runtime.errors import AriaError
 from aria_actors.sdk import AriaClient
+from aria_actors.shape.errors import VersionConflict
 from tests.fixtures.aria_up import RunningAria
 
 
@@ -97,6 +98,25 @@ def test_a_character_evolves_through_versions_and_keeps_its_history(aria: AriaCl
         aria.shape.evolve_character(cid, add_traits=["pacifist", "bloodthirsty"], change="both")
     assert refused.value.http_status == 422
     assert len(aria.shape.character_history(cid)) == 2
+    with pytest.raises(AriaError) as stale:  # an edit made on version 1 after version 2: no lost update
+        aria.shape.evolve_character(cid, name="Cy the Young", expected_version=1)
+    assert stale.value.http_status == 409 and isinstance(stale.value, VersionConflict)
+    assert aria.shape.evolve_character(cid, name="Cy the Wise", expected_version=2)["version"] == 3
+
+
+def test_characters_are_listed_and_deleted(aria: AriaClient) -> None:
+    made = aria.shape.create_character("fantasy", name="Dot", seed=6, describe=False)["id"]
+    listed, after = [], None
+    while True:
+        page = aria.shape.list_characters(after=after, limit=200)
+        listed += [c["id"] for c in page["items"]]
+        if not (after := page["next"]):
+            break
+    assert made in listed
+    aria.shape.delete_character(made)
+    with pytest.raises(AriaError) as gone:
+        aria.shape.get_character(made)
+    assert gone.value.http_status == 404
 
 
 def test_a_grpo_run_in_the_queue_becomes_a_model_version(aria: AriaClient) -> None:

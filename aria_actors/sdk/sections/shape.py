@@ -70,14 +70,26 @@ class ShapeAPI(Section):
     def evolve_character(self, character_id: str | UUID, *, add_traits: list[str] | None = None,
                          remove_traits: list[str] | None = None,
                          attributes: dict[str, float | int | str] | None = None, name: str | None = None,
-                         description: str | None = None, change: str | None = None) -> dict[str, Any]:
-        """A new version of the character, with the changes given and why (``change``)."""
+                         description: str | None = None, change: str | None = None,
+                         expected_version: int | None = None) -> dict[str, Any]:
+        """A new version of the character, with the changes given and why (``change``); with
+        ``expected_version``, refused (409 shape-version-conflict) if someone changed it since."""
         return Req(path={"character_id": character_id},
                    json=body(add_traits=add_traits, remove_traits=remove_traits, attributes=attributes,
-                             name=name, description=description, change=change))
+                             name=name, description=description, change=change,
+                             expected_version=expected_version))
 
     @route("GET", "/v1/shape/characters/{character_id}/versions")
     def character_history(self, character_id: str | UUID) -> list[dict[str, Any]]:
+        return Req(path={"character_id": character_id})
+
+    @route("GET", "/v1/shape/characters")
+    def list_characters(self, *, after: str | UUID | None = None, limit: int = 50) -> dict[str, Any]:
+        """One page of the characters you may read: ``{"items": [...], "next": cursor or None}``."""
+        return Req(params={"after": str(after) if after else None, "limit": limit})
+
+    @route("DELETE", "/v1/shape/characters/{character_id}")
+    def delete_character(self, character_id: str | UUID) -> None:
         return Req(path={"character_id": character_id})
 
     # -- models and A/B traffic ------------------------------------------------------------------

@@ -79,6 +79,48 @@ async def test_a_character_is_its_owners_and_its_tenants(service) -> None:
     assert [h["version"] for h in await service.character_history(OP, cid)] == [1]
 
 
+async def test_characters_are_listed_by_tenant_and_deleted_by_who_may(service) -> None:
+    from aria_actors.runtime.errors import BadRequest, Forbidden
+
+    ada = Principal("ada", ("editor",), tenant="north")
+    cy = Principal("cy", ("editor",), tenant="south")
+    mine = {(await service.create_character(ada, "fantasy", name=f"n{i}", seed=i))["id"] for i in range(3)}
+    theirs = (await service.create_character(cy, "fantasy", name="s", seed=9))["id"]
+    seen, after = [], ""
+    while True:  # two per page: the cursor walks every page once
+        page = await service.list_characters(ada, after=after, limit=2)
+        seen += [c["id"] for c in page["items"]]
+        if not page["next"]:
+            break
+        after = page["next"]
+    assert mine <= set(seen) and theirs not in seen and len(seen) == len(set(seen))
+    assert theirs in {c["id"] for c in (await service.list_characters(OP, limit=200))["items"]}
+    with pytest.raises(BadRequest):
+        await service.list_characters(ada, limit=0)
+    with pytest.raises(Forbidden):
+        await service.delete_character(cy, next(iter(mine)))
+    with pytest.raises(Forbidden):  # a viewer of the tenant reads but does not delete
+        await service.delete_character(Principal("bo", ("viewer",), tenant="north"), next(iter(mine)))
+    gone = mine.pop()
+    await service.delete_character(ada, gone)
+    with pytest.raises(NotFound):
+        await service.get_character(ada, gone)
+    with pytest.raises(NotFound):
+        await service.delete_character(ada, gone)
+
+
+async def test_an_edit_on_a_stale_version_is_refused_and_stores_nothing(service) -> None:
+    from aria_actors.shape.errors import VersionConflict
+
+    cid = (await service.create_character(OP, "fantasy", name="Ada", seed=3))["id"]
+    await service.evolve_character(OP, cid, name="Ada I", expected_version=1)  # two people read version 1
+    with pytest.raises(VersionConflict) as stale:
+        await service.evolve_character(OP, cid, name="Ada B", expected_version=1)
+    assert stale.value.fields["latest"] == 2 and stale.value.status == 409
+    assert (await service.get_character(OP, cid))["character"]["name"] == "Ada I"
+    assert (await service.evolve_character(OP, cid, name="Ada B", expected_version=2))["version"] == 3
+
+
 async def test_invalid_evolution_is_refused_and_stores_nothing(service) -> None:
     created = await service.create_character(
         OP, "fantasy", {"template": "fantasy", "name": "Pax", "traits": ["pacifist", "kind"],
