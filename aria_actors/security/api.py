@@ -215,6 +215,26 @@ async def roles(client: Client, caller: Principal = permits(SecurityClient.roles
     return await client.roles(caller)
 
 
+class AuditEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: str = Field(min_length=1, max_length=64)
+    target: str = Field("", max_length=300)
+    outcome: str = Field("denied", max_length=16)
+    subject: str | None = Field(None, max_length=120)
+
+
+class AuditEvents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[AuditEvent] = Field(min_length=1, max_length=500)
+
+
+@router.post("/audit", summary="Write refusals into the audit log as the caller (the actor is the caller)")
+async def record_events(body: AuditEvents, client: Client,
+                        caller: Principal = permits(SecurityClient.record_events)) -> dict[str, int]:
+    written = await client.record_events(caller, [e.model_dump() for e in body.events])
+    return {"written": written}
+
+
 @router.get("/audit", summary="The newest audit records first (op=lockout: intrusion alerts)")
 async def audit(client: Client, limit: int = Query(100, ge=1, le=1000), op: AuditField = None,
                 actor: AuditField = None, outcome: AuditField = None,

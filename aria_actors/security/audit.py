@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aria_actors.runtime.errors import BadRequest
 from aria_actors.security.errors import SecretAccessDenied, SecretNotFound
 
 _OUTCOME_TARGET_MAX = 300
@@ -150,3 +152,32 @@ def outcome_of(exc: BaseException) -> str:
     if isinstance(exc, SecretAccessDenied) or getattr(exc, "status", None) == 403:
         return "denied"
     return f"error:{getattr(exc, 'type', type(exc).__name__)}"
+
+
+# What another service may write into the audit log (its own refusals: a denied login, a replayed
+# code, a revoked session at the gateway). The actor is always the writing caller, never given.
+EVENT_OP = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+EVENT_OUTCOMES = frozenset({"denied", "refused", "alert", "error", "ok"})
+MAX_EVENTS = 500  # events in one write: a batch from the gateway's denial recorder
+
+
+def check_events(events: Any) -> list[tuple[str, str, str, str | None]]:
+    """``(op, target, outcome, subject)`` of each event once every one is well formed; BadRequest
+    naming the first bad one otherwise (nothing is written then)."""
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
+        raise BadRequest(f"events must be a list of 1 to {MAX_EVENTS} events", field="events")
+    out = []
+    for i, event in enumerate(events):
+        if not isinstance(event, dict) or not set(event) <= {"op", "target", "outcome", "subject"}:
+            raise BadRequest("each event is an object of op, target, outcome and subject", field=f"events[{i}]")
+        op, outcome = event.get("op"), event.get("outcome", "denied")
+        target, subject = event.get("target", ""), event.get("subject")
+        if not isinstance(op, str) or not EVENT_OP.match(op):
+            raise BadRequest("op must be 1-64 of a-z, 0-9, _ . : -", field=f"events[{i}].op")
+        if outcome not in EVENT_OUTCOMES:
+            raise BadRequest(f"outcome must be one of {sorted(EVENT_OUTCOMES)}", field=f"events[{i}].outcome")
+        for name, value, size in (("target", target, _OUTCOME_TARGET_MAX), ("subject", subject, 120)):
+            if value is not None and (not isinstance(value, str) or len(value) > size or not value.isprintable()):
+                raise BadRequest(f"{name} must be at most {size} printable characters", field=f"events[{i}].{name}")
+        out.append((op, target, outcome, subject))
+    return out

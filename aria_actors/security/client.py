@@ -192,6 +192,10 @@ class SecurityClient:
     async def metrics_text(self, caller: Principal) -> str:
         """aria_security's Prometheus metrics (operations, latency, authorisations, token failures,..."""
 
+    @rpc("security:audit:write", scope="any", feature="audit-log")
+    async def record_events(self, caller: Principal, events: list[dict[str, Any]]) -> int:
+        """Write another service's refusals into the audit log, as that service: each event is ``{"op",..."""
+
     @rpc("security:certificate:revoke", scope="any", feature="pki")
     async def revoke_certificate(self, caller: Principal, serial_number: str) -> dict[str, Any]:
         ...

@@ -43,7 +43,7 @@ from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
 from aria_actors.security import metrics, policies
-from aria_actors.security.audit import AuditLog, Lockout, outcome_of
+from aria_actors.security.audit import AuditLog, Lockout, check_events, outcome_of
 from aria_actors.security.errors import InvalidToken, KeyNotFound, OpenBaoUnavailable, SecretAccessDenied, SecurityError
 from aria_actors.security.hsm import SoftHsm
 from aria_actors.security.openbao import EmbeddedOpenBao
@@ -551,6 +551,18 @@ class SecurityService(OperationsMixin, Service):
                 raise BadRequest(f"{name} must be 1-120 printable characters", field=name)
         return await self._run("audit_read", op or "", caller.subject,
                                lambda: self._audit.tail(limit, op=op, actor=actor, outcome=outcome))
+
+    @rpc("security:audit:write", scope="any", feature="audit-log")
+    async def record_events(self, caller: Principal, events: list[dict[str, Any]]) -> int:
+        """Write another service's refusals into the audit log, as that service: each event is
+        ``{"op", "target", "outcome", "subject"}`` (the actor is always the caller). Services hold
+        this for themselves (their internal identity); a service *token* does not. All or none:
+        a malformed event writes nothing. Returns how many were written."""
+        checked = check_events(events)
+        self._ready()
+        for op, target, outcome, subject in checked:
+            self._audit.record(caller.subject, op, target, outcome, subject=subject)
+        return len(checked)
 
     # -- operations ---------------------------------------------------------------------------
     @rpc("security:vault:seal", scope="any", feature="openbao")

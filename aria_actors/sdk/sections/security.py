@@ -95,6 +95,11 @@ class SecurityAPI(Section):
         ``actor``, ``outcome``."""
         return Req(params={"limit": limit, "op": op, "actor": actor, "outcome": outcome})
 
+    @route("POST", "/v1/security/audit")
+    def record_events(self, events: list[dict[str, Any]]) -> dict[str, int]:
+        """Write events (``op``, ``target``, ``outcome``, ``subject``) into the audit log as you."""
+        return Req(json={"events": events})
+
     @route("GET", "/v1/security/metrics")
     def metrics(self) -> bytes:
         """aria_security's Prometheus text."""

@@ -258,3 +258,28 @@ async def test_a_service_token_reaches_only_that_service_s_paths(http, security)
     assert (await http.post("/v1/security/services/aria_storage/token", headers=operator)).status_code == 403
     assert (await http.post("/v1/security/services/aria_nope/token", headers=admin)).status_code == 403
     assert (await http.post("/v1/security/services/..%2Fx/token", headers=admin)).status_code in (404, 422)
+
+
+async def test_services_write_their_refusals_into_the_audit_log_as_themselves(http, security) -> None:
+    n = await security.record_events(Principal.internal("aria_auth"), [
+        {"op": "oidc-invalid-redirect-uri", "target": "client 7", "outcome": "denied", "subject": "alice"}])
+    assert n == 1
+    last = json.loads(security._audit.path.read_text().splitlines()[-1])
+    assert (last["actor"], last["op"], last["subject"], last["outcome"]) == (
+        "svc:aria_auth", "oidc-invalid-redirect-uri", "alice", "denied")
+    # the actor is the caller, whatever an event says; a malformed batch writes nothing
+    before = security._audit.records
+    for bad in ([{"op": "Bad Op"}], [{"op": "x", "outcome": "granted"}], [{"op": "x", "actor": "root"}], []):
+        with pytest.raises(Exception) as refused:
+            await security.record_events(Principal.internal("aria_auth"), bad)
+        assert getattr(refused.value, "status", None) == 400
+    assert security._audit.records == before
+    # a service token and a viewer may not write; an administrator may, as itself
+    for roles in (["service"], ["viewer"]):
+        r = await http.post("/v1/security/audit", headers=await bearer(security, roles, sub="w"),
+                            json={"events": [{"op": "x"}]})
+        assert r.status_code == 403, r.text
+    r = await http.post("/v1/security/audit", headers=await bearer(security, ["admin"], sub="ann"),
+                        json={"events": [{"op": "drill", "target": "t"}]})
+    assert r.status_code == 200 and r.json() == {"written": 1}
+    assert json.loads(security._audit.path.read_text().splitlines()[-1])["actor"] == "ann"
