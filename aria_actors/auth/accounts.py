@@ -4,6 +4,7 @@ Login flow::
 
     login(username, password) --MFA off--> tokens            (session amr=[pwd])
                               --MFA on---> challenge --login_mfa(challenge, code)--> tokens
+    (a passkey registered as a second factor turns the MFA step on too: login_passkey, passkeys.py)
     refresh(refresh_token) -> tokens (a new refresh token; the old one is spent)
     logout(refresh_token) / revoke_session(...) -> the session ends
 
@@ -350,19 +351,23 @@ class Accounts:
                 return None, await self._count_failure(conn, locked)
             if locked["disabled"]:
                 raise AccountDisabled(user_id=str(row["id"]))
+            # A second factor besides TOTP (a passkey) asks for the MFA step too, with its options.
+            challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
+            offer = await self._second_factor_offer(conn, locked, challenge)
+            mfa = locked["mfa_enabled"] or offer is not None
             # With MFA on, the failure count is reset only once the code is right too: wrong
             # codes count, and a right password must not wipe them between challenges.
-            changes: dict[str, Any] = {} if locked["mfa_enabled"] else RESET_FAILURES | {"last_login_at": _now()}
+            changes: dict[str, Any] = {} if mfa else RESET_FAILURES | {"last_login_at": _now()}
             if rehashed is not None and locked["password_hash"] == row["password_hash"]:
                 changes["password_hash"] = rehashed
             if changes:
                 await store.update_user(conn, row["id"], changes)
-            if locked["mfa_enabled"]:
-                challenge = credentials.new_secret(credentials.CHALLENGE_PREFIX)
+            if mfa:
                 await store.insert_challenge(conn, credentials.digest(challenge), row["id"],
                                              self.config.mfa_challenge_ttl_s, user_agent, address)
-                return {"mfa_required": True, "challenge": challenge,
-                        "expires_in": self.config.mfa_challenge_ttl_s}, 0
+                methods = (["totp"] if locked["mfa_enabled"] else []) + list(offer or {})
+                return {"mfa_required": True, "challenge": challenge, "methods": methods,
+                        "expires_in": self.config.mfa_challenge_ttl_s, **(offer or {})}, 0
             return await self._open_session(conn, locked, ["pwd"], user_agent, address), 0
 
         result, retry_after = await self._tx(attempt)
@@ -372,6 +377,12 @@ class Accounts:
         if retry_after:
             raise AccountLocked(retry_after_s=retry_after)
         raise InvalidCredentials()
+
+    async def _second_factor_offer(self, conn: asyncpg.Connection, user: Any, challenge: str
+                                   ) -> dict[str, Any] | None:
+        """Another second factor ``user`` has for a login's MFA step (``challenge``), as what the
+        login's answer adds (``{"passkey": options}``); None: none. The passkeys part overrides it."""
+        return None
 
     def _refuse_locked(self, row: Any) -> None:
         until = row["locked_until"]

@@ -9,12 +9,14 @@ declared surface (:class:`aria_actors.auth.client.AuthClient`); this class adds 
 Who may act on which user or client is decided inside those methods, as the caller
 (:mod:`aria_actors.auth.access`), so the gateway, another service and a queue job meet one check.
 
-Built so far: ``sessions`` (login, refresh-token rotation with reuse detection, logout,
-introspection, per-user session lists), ``mfa`` (TOTP with replay protection, recovery codes,
-challenge-based second step), ``dynamic-roles`` (roles assigned at run time, checked against
-aria_security's role table and taken up by a session at its next refresh) and ``service-auth``
-(machine clients with OAuth 2.0 client credentials, :mod:`aria_actors.auth.clients`). The rest of
-the seed's features are listed as missing in the spec.
+Built: ``sessions`` (login, refresh-token rotation with reuse detection, logout, introspection,
+per-user session lists), ``mfa`` (TOTP with replay protection, recovery codes, challenge-based
+second step), ``dynamic-roles``, ``service-auth`` (:mod:`aria_actors.auth.clients`), and the parts
+mixed in with a start and a stop of their own (``PARTS``): ``endpoint-protection``
+(:mod:`~aria_actors.auth.revocation`: the feed of ended sessions the gateway polls),
+``permissions`` and ``resource-access-control`` (:mod:`~aria_actors.auth.grants`), ``biometric``
+(:mod:`~aria_actors.auth.passkeys`), ``webrtc-peer-auth`` (:mod:`~aria_actors.auth.peers`) and
+``oauth2-oidc`` both ways (:mod:`~aria_actors.auth.provider`, :mod:`~aria_actors.auth.relying`).
 """
 
 from __future__ import annotations

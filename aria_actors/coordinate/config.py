@@ -85,11 +85,42 @@ class CoordinateSettings(SectionSettings):
     ratelimit_lease_s: float = Field(10.0, gt=0, le=3600, description="Lease of a replica's share.")
     ratelimit_renew_s: float = Field(3.0, gt=0, le=3600, description="Renewal period of a share (< lease).")
     ratelimit_reserve: float = Field(0.2, ge=0, le=1, description="Part of a limit split evenly among replicas.")
+    # Endpoint protection (aria_actors.coordinate.protection): revoked sessions, locked accounts, denial audit.
+    protection_enabled: bool = Field(True, description="Check revocations, lockouts and account throttles; audit "
+                                                        "denials.")
+    protection_poll_s: float = Field(0.25, gt=0, le=60, description="How often aria_auth's revocation feed is read.")
+    protection_stale_s: float = Field(10.0, gt=0, le=3600, description="Feed unread this long: session and client "
+                                                                        "tokens fail closed (503) or pass (see below).")
+    protection_fail_closed: bool = Field(
+        True, description="Refuse session and client tokens (503) while the revocation feed is stale; false: serve "
+                          "on, logging a warning.")
+    protection_max_revoked: int = Field(200_000, ge=100, le=10_000_000, description="Revoked sessions (and clients, "
+                                                                                     "locks) remembered.")
+    protection_account_limit: str = Field("10/60s", description="Login and token attempts per account (N/Ws or "
+                                                                "\"unlimited\"), on top of the per-address limit.")
+    protection_max_accounts: int = Field(50_000, ge=100, le=10_000_000, description="Accounts (and addresses) whose "
+                                                                                    "attempts are remembered.")
+    protection_body_max: int = Field(8192, ge=256, le=65536, description="Largest login body read for its account.")
+    protection_token_lockout: int = Field(
+        50, ge=0, le=100_000, description="Invalid tokens from one address in 60 s before it is refused (0: off; "
+                                          "behind a proxy, see docs/auth-protection.md).")
+    protection_token_lockout_s: float = Field(300.0, gt=0, le=86_400,
+                                              description="How long such an address is refused.")
+    protection_audit: bool = Field(True, description="Audit every 401/403/429 in aria_security's log.")
+    protection_audit_max_pending: int = Field(
+        10_000, ge=10, le=1_000_000, description="Denial records waiting to be sent; past it they are dropped.")
+    protection_audit_flush_s: float = Field(1.0, gt=0, le=60, description="How often denial records are sent.")
 
     @field_validator("ratelimit_default", mode="after")
     @classmethod
     def _rule_parses(cls, v: str) -> str:
         _check_rule(v)
+        return v
+
+    @field_validator("protection_account_limit", mode="after")
+    @classmethod
+    def _account_rule_parses(cls, v: str) -> str:
+        _check_rule(v, "protection_account_limit")
         return v
 
     @field_validator("ratelimit_routes", mode="after")

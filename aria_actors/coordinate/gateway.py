@@ -9,7 +9,8 @@ in-process (tests) and on Ray Serve (``aria_actors.coordinate.service``).
 ::
 
     request -> ObserveRequests (id, deadline, deprecation headers, metrics, analytics, access log)
-            -> CORS (when origins are set) -> [rate limit] -> routing, bearer check
+            -> CORS (when origins are set) -> protection (login accounts, denial audit: ``protection``)
+            -> [rate limit] -> routing, bearer check (+ revoked sessions refused)
             -> route -> transport(name) = Availability.client (503 at once if down)
                      -> GuardedClient (circuit breaker) -> the service
 
@@ -42,8 +43,10 @@ from aria_actors.coordinate.degrade import DEFAULT_RETRY_AFTER_S, NOT_UP, Availa
 from aria_actors.coordinate.directory import ServiceDirectory
 from aria_actors.coordinate.metrics import GatewayMetrics
 from aria_actors.coordinate.observe import ObserveRequests
+from aria_actors.coordinate.protection import Protection, install_protection, token_lockout
 from aria_actors.coordinate.ratelimit import bearer_verify, install_rate_limits
 from aria_actors.coordinate.versions import VersionTable
+from aria_actors.interface.ui import routes as ui_routes
 from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
 from aria_actors.runtime.http import Permits, install_problem_handlers
 from aria_actors.runtime.registry import service_submodules, spec_by_name
@@ -53,8 +56,9 @@ log = logging.getLogger("aria.gateway")
 # Read-only system routes anyone who can reach the gateway may use; every service route needs a
 # bearer token. Discovery is public so that `curl /v1/services` works, as for Ray's dashboard.
 PUBLIC_PATHS = frozenset({"/health", "/versions", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc", "/v1/services", "/v1/security/jwks"})
-PUBLIC_PREFIXES = ("/v1/services/",)
+                          "/redoc", "/v1/services", "/v1/security/jwks",
+                          "/"})  # the web UI's page (aria_actors/interface/ui): no data, it logs in itself
+PUBLIC_PREFIXES = ("/v1/services/", "/ui/")  # /ui/: the web UI's static files
 # The seed features of aria_coordinate each system route serves (a service route serves those its
 # RPC method declares); every mounted service route is routed by the gateway through that
 # service's circuit breaker, so it serves MOUNTED_FEATURES too. Read by ``features_of``.
@@ -115,11 +119,19 @@ def public_routes_of(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def authentication(public_routes: set[tuple[str, str]], bearer: BearerAuth | None = None) -> Any:
-    """The gateway-wide dependency: aria_security's bearer check on everything but public routes."""
+    """The gateway-wide dependency: aria_security's bearer check on everything but public routes,
+    then the app's endpoint protection (``app.state.protection``): a revoked session's or client's
+    token is refused."""
     bearer = bearer or BearerAuth(exempt=())
 
     async def _authenticate(request: Request) -> dict[str, Any] | None:
-        return None if is_public(request, public_routes) else await bearer(request)
+        if is_public(request, public_routes):
+            return None
+        claims = await bearer(request)
+        protection: Protection | None = getattr(request.app.state, "protection", None)
+        if protection is not None:
+            await protection.check(claims)
+        return claims
 
     return _authenticate
 
@@ -177,7 +189,8 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
     ``quota``: where rate-limit shares come from (default: all of each limit, in this process)."""
     settings = settings if settings is not None else CoordinateSettings()
     public_routes: set[tuple[str, str]] = set()  # filled when the service routers are mounted
-    bearer = BearerAuth(exempt=())  # one: the rate limiter reads the keys it has fetched
+    # one: the rate limiter reads the keys it has fetched; invalid tokens lock an address out (protection)
+    bearer = BearerAuth(exempt=(), lockout=token_lockout(settings))
     app = FastAPI(
         title="Aria", version=__version__,
         description="Runtime for AI-driven characters: the fourteen services behind one gateway.",
@@ -278,6 +291,7 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.state.mounted = mount_service_routers(app, public_routes)
+    app.include_router(ui_routes.router)  # the web UI: GET / and /ui/<file> (public: no data, it logs in itself)
 
     def routes_changed() -> None:
         """Re-read the routes (after ``versions.mount_version``): versions, public routes."""
@@ -292,6 +306,8 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
     # ObserveRequests (a 429 gets its request id, an access-log line and counts in the analytics).
     app.state.limiter = install_rate_limits(app, settings, quota,
                                             verify=bearer_verify(bearer) if require_auth else None)
+    # Outside the rate limits: it audits their 429s too, and checks a login's account before them.
+    app.state.protection = install_protection(app, settings, metrics.registry)
     install_cors(app, settings)
     deadlines = Deadlines.for_services(settings.request_timeout_s, app.state.mounted, call_timeout_of(directory))
     app.add_middleware(ObserveRequests, metrics=metrics, analytics=analytics, versions=versions,

@@ -6,6 +6,7 @@
     GET  /v1/interface/docs              every service's OpenAPI (one link each) + the role table
     GET  /v1/interface/docs/{service}    one service's OpenAPI document
     WS   /v1/interface/ws                the real-time channel (protocol: aria_actors.interface.protocol)
+                                         and WebRTC signalling (aria_actors.interface.signalling)
 
 The WebSocket handler runs in the gateway process: it authenticates the connection itself with
 aria_security's JWKS (the gateway's :class:`~aria_actors.security.middleware.BearerAuth`), reads
@@ -27,6 +28,10 @@ Guarantees and caveats
   every frame is parsed by ``protocol.parse_frame`` and every failure answered with an error
   frame; an unexpected fault is logged and answered as an internal error frame.
 - The connection is closed (1008) when its token expires; the client reconnects with a fresh one.
+- Signalling frames (join, leave, signal) go to the connection's
+  :class:`~aria_actors.interface.signalling.Signalling`; a join's grant is verified by aria_auth
+  (``verify_peer_grant``) as the connection's principal. When the connection ends, its peers
+  leave their rooms (the other peers are told).
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Path
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from aria_actors.auth.client import AuthClient
 from aria_actors.interface.client import InterfaceClient
 from aria_actors.interface.errors import NotSubscribed, TooManySubscriptions
 from aria_actors.interface.hub import Hub, Subscriber, as_aria_error, cause_of
@@ -54,14 +60,16 @@ from aria_actors.interface.protocol import (
     MAX_REASON_BYTES,
     MAX_SUBSCRIPTIONS,
     PATH,
+    SIGNAL_OPS,
     error_frame,
     parse_frame,
 )
+from aria_actors.interface.signalling import Rooms, Signalling, parse_signal
 from aria_actors.interface.topics import Context, canonical, source_for
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.http import Permits, ServiceRouter, permits, service_client, transport
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import default_gate
+from aria_actors.runtime.rpc import bind, default_gate
 from aria_actors.security.middleware import BearerAuth
 
 log = logging.getLogger("aria.interface.ws")
@@ -96,6 +104,7 @@ class Runtime:
 
     hub: Hub
     auth: BearerAuth
+    rooms: Rooms = field(default_factory=Rooms)  # WebRTC signalling's rooms of this gateway process
 
 
 def runtime_of(app: Any) -> Runtime:
@@ -169,7 +178,7 @@ async def channel(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=SUBPROTOCOL if via_subprotocol else None)
     ctx = Context(lambda name: transport(websocket, name),  # type: ignore[arg-type]  # as in authenticate
                   getattr(websocket.app.state, "directory", None))
-    await Connection(websocket, caller, rt.hub, ctx, claims.get("exp")).serve()
+    await Connection(websocket, caller, rt.hub, ctx, claims.get("exp"), rooms=rt.rooms).serve()
 
 
 channel.__aria_permits__ = WS_PERMITS  # type: ignore[attr-defined]  # read by tests/unit/test_reachability.py
@@ -180,7 +189,7 @@ class Connection:
     """One accepted connection: its frames in, its subscriber's queue out."""
 
     def __init__(self, websocket: WebSocket, caller: Principal, hub: Hub, ctx: Context,
-                 expires_at: Any = None) -> None:
+                 expires_at: Any = None, *, rooms: Rooms | None = None) -> None:
         self.websocket = websocket
         self.caller = caller
         self.hub = hub
@@ -188,6 +197,12 @@ class Connection:
         self.expires_at = expires_at if isinstance(expires_at, int | float) else None
         self.bad = 0
         self.sub = Subscriber(websocket.send_text, self._close, name=caller.subject)
+        self.signalling = Signalling(rooms if rooms is not None else Rooms(), caller, self.sub, self._verify_grant)
+
+    async def _verify_grant(self, caller: Principal, grant: str, room: str) -> dict[str, Any]:
+        """aria_auth's check of a peer grant, as the connection's principal."""
+        auth = bind(AuthClient, self.ctx.clients("aria_auth"))
+        return await auth.verify_peer_grant(caller, grant, room)
 
     async def _close(self, code: int, reason: str) -> None:
         await self.websocket.close(code=code, reason=_reason(reason))
@@ -222,6 +237,7 @@ class Connection:
             if expiry is not None:
                 expiry.cancel()
             closed.cancel()
+            self.signalling.close()
             self.hub.detach(sub)
             await sub.aclose()
             log.info("ws closed sub=%s code=%s sent=%s dropped=%s", self.caller.subject, sub.close_code,
@@ -237,6 +253,10 @@ class Connection:
             req_id, topic = frame.id, frame.topic
             if frame.op == "ping":
                 sub.offer_doc({"type": "pong", **({"id": req_id} if req_id is not None else {})})
+                return
+            if frame.op in SIGNAL_OPS:
+                assert frame.body is not None  # parse_frame: a signalling frame keeps its object
+                await self.signalling.handle(parse_signal(frame.op, frame.body, req_id), req_id)
                 return
             assert frame.topic is not None  # parse_frame: subscribe and unsubscribe name one
             topic = canonical(frame.topic)

@@ -25,6 +25,6 @@ class InterfaceClient:
     async def openapi(self, caller: Principal, service: str) -> dict[str, Any]:
         """One service's OpenAPI document (its paths and the schemas they use)."""
 
-    @rpc(feature="websocket")
+    @rpc(features=("websocket", "webrtc"))
     async def topics(self, caller: Principal) -> dict[str, Any]:
-        """What the WebSocket channel may subscribe (with each topic's event and snapshot shape) and..."""
+        """What the WebSocket channel may subscribe (with each topic's event and snapshot shape), its..."""

@@ -7,7 +7,7 @@ problem+json. The ``type`` slugs are stable: clients may switch on them.
 
 from __future__ import annotations
 
-from aria_actors.runtime.errors import AriaError, BadRequest, NotFound
+from aria_actors.runtime.errors import AriaError, BadRequest, Conflict, Forbidden, NotFound
 
 
 class InterfaceError(AriaError):
@@ -81,3 +81,45 @@ class UnknownService(InterfaceError, NotFound):
     type = "interface-unknown-service"
     status = 404
     title = "Unknown service"
+
+
+# -- WebRTC signalling (aria_actors.interface.signalling) --
+class NotJoined(InterfaceError, NotFound):
+    """This connection has not joined that room: send ``{"op": "join", "room": ..., "grant": ...}`` first."""
+
+    type = "interface-not-joined"
+    status = 404
+    title = "Room not joined"
+
+
+class AlreadyJoined(InterfaceError, Conflict):
+    """This connection has already joined that room (leave it first to join again)."""
+
+    type = "interface-already-joined"
+    status = 409
+    title = "Already joined"
+
+
+class UnknownPeer(InterfaceError, NotFound):
+    """No peer of that id in the room (it may have left: watch for ``peer-left``)."""
+
+    type = "interface-unknown-peer"
+    status = 404
+    title = "Unknown peer"
+
+
+class RoomLimit(InterfaceError, BadRequest):
+    """A signalling count is at its limit (rooms per connection, peers per room, signals per peer)."""
+
+    type = "interface-signalling-limit"
+    status = 429
+    title = "Signalling limit reached"
+
+
+class RightMissing(InterfaceError, Forbidden):
+    """The grant this peer joined with does not hold the right the SDP needs (publish/subscribe for
+    audio and video, data for a data channel); ask aria_auth for a grant with it."""
+
+    type = "interface-right-missing"
+    status = 403
+    title = "Right missing"

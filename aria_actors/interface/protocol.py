@@ -12,12 +12,15 @@
     <─ {"type": "lagged", "dropped": 3, "topics": {...}}             means messages were dropped
     ── {"op": "unsubscribe", "topic": ..., "id": 2}  ──>  <─ {"type": "unsubscribed", ...}
     ── {"op": "ping", "id": 3}                       ──>  <─ {"type": "pong", "id": 3}
+    ── {"op": "join" | "leave" | "signal", "room": ..., ...} ──>  WebRTC signalling: see
+                                                      aria_actors.interface.signalling
     <─ {"type": "error", "error": "interface-unknown-topic", "status": 404, "title": ...,
         "detail": ..., "id": <the request's id>, "topic": ..., "ended": true|false}
 
 Guarantees and caveats
 ----------------------
-- Client frames are JSON text of at most :data:`MAX_FRAME_BYTES`; anything else (binary, larger,
+- Client frames are JSON text of at most :data:`MAX_FRAME_BYTES` (a ``signal`` frame, which carries
+  an SDP: :data:`MAX_SIGNAL_FRAME_BYTES`); anything else (binary, larger,
   not JSON, not an object, an unknown ``op``, a bad ``topic`` or ``id``) is answered with an error
   frame naming the problem and the connection stays open, until :data:`MAX_BAD_FRAMES` of them
   (then close 1008). The transport's own cap (uvicorn ``ws_max_size``, 16 MiB by default) closes
@@ -48,7 +51,9 @@ MAX_CONNECTIONS = 1_000      # per gateway process (below the gateway's max_ongo
 MAX_CONNECTIONS_PER_USER = 8  # per principal and gateway process
 MAX_TOPIC_CHARS = 200
 MAX_ID_CHARS = 64
-OPS = ("subscribe", "unsubscribe", "ping")
+MAX_SIGNAL_FRAME_BYTES = 64 * 1024 + 4096  # a signal frame: an SDP of at most 64 KiB and its envelope
+SIGNAL_OPS = ("join", "leave", "signal")  # WebRTC signalling (aria_actors.interface.signalling)
+OPS = ("subscribe", "unsubscribe", "ping", *SIGNAL_OPS)
 
 # Close codes (RFC 6455 section 7.4.1).
 CLOSE_POLICY = 1008      # no or invalid token, token expired, too many bad frames
@@ -65,6 +70,7 @@ class Frame:
     op: str
     topic: str | None = None
     id: str | int | None = None
+    body: dict[str, Any] | None = None  # a signalling frame's JSON object (signalling.parse_signal reads it)
 
 
 def _id(value: Any) -> str | int | None:
@@ -87,14 +93,20 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Frame:
             raise FrameTooLarge(f"frame is {size} bytes; at most {MAX_FRAME_BYTES}", limit=MAX_FRAME_BYTES)
         raise InvalidFrame("binary frames are not read: send JSON text", field="frame")
     # len(text) <= bytes <= 4 * len(text): encode only when the characters alone do not decide
-    size = len(text) if len(text) > MAX_FRAME_BYTES or 4 * len(text) <= MAX_FRAME_BYTES else len(text.encode())
-    if size > MAX_FRAME_BYTES:
-        raise FrameTooLarge(f"frame is over {MAX_FRAME_BYTES} bytes; client frames are small JSON objects",
-                            limit=MAX_FRAME_BYTES)
+    cap = MAX_SIGNAL_FRAME_BYTES
+    size = len(text) if len(text) > cap or 4 * len(text) <= MAX_FRAME_BYTES else len(text.encode(errors="replace"))
+    too_large = FrameTooLarge(f"frame is over {MAX_FRAME_BYTES} bytes; client frames are small JSON objects "
+                              f"(a signal frame: at most {cap})", limit=MAX_FRAME_BYTES)
+    if size > cap:
+        raise too_large
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
+        if size > MAX_FRAME_BYTES:
+            raise too_large from None
         raise InvalidFrame(f"frame is not JSON: {getattr(exc, 'msg', 'nested too deeply')}", field="frame") from None
+    if size > MAX_FRAME_BYTES and not (isinstance(doc, dict) and doc.get("op") == "signal"):
+        raise too_large  # only a signal frame (an SDP) may be larger
     if not isinstance(doc, dict):
         raise InvalidFrame("frame must be a JSON object {\"op\": ..., \"topic\": ..., \"id\": ...}", field="frame")
     req_id = _id(doc.get("id"))
@@ -103,6 +115,8 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Frame:
         raise InvalidFrame("op is missing: one of " + ", ".join(OPS), field="op", id=req_id)
     if op not in OPS:
         raise UnknownOp(f"unknown op {op[:40]!r}: one of " + ", ".join(OPS), op=op[:40], id=req_id)
+    if op in SIGNAL_OPS:  # their fields are checked by signalling.parse_signal
+        return Frame(op, None, req_id, doc)
     unknown = sorted(set(doc) - {"op", "topic", "id"})
     if unknown:
         raise InvalidFrame(f"unknown fields: {', '.join(k[:40] for k in unknown[:5])}", field=unknown[0][:40],
@@ -141,7 +155,7 @@ def error_frame(exc: AriaError, *, id: str | int | None = None, topic: str | Non
         doc["topic"] = topic
     if ended is not None:
         doc["ended"] = ended
-    for key in ("field", "limit", "op"):
+    for key in ("field", "limit", "op", "room", "peer", "right"):
         if key in exc.fields:
             doc[key] = exc.fields[key]
     return doc

@@ -1,5 +1,5 @@
-"""aria_interface: the real-time WebSocket channel and the API documentation (the rest of the seed's
-Web UI, REST, WebRTC signalling is not built yet: ``missing`` in its health lists it).
+"""aria_interface: the real-time WebSocket channel (topics and WebRTC signalling) and the API
+documentation (the rest of the seed's Web UI is not built yet: ``missing`` in its health lists it).
 
 ::
 
@@ -27,6 +27,7 @@ import logging
 from typing import Any
 
 from aria_actors.interface import docs as api_docs
+from aria_actors.interface import signalling
 from aria_actors.interface.protocol import describe
 from aria_actors.interface.spec import SPEC
 from aria_actors.interface.topics import catalogue
@@ -83,10 +84,11 @@ class InterfaceService(Service):
         return self._docs
 
     # -- surface ---------------------------------------------------------------------------------
-    @rpc(None, feature="websocket")
+    @rpc(None, features=("websocket", "webrtc"))
     async def topics(self, caller: Principal) -> dict[str, Any]:
-        """What the WebSocket channel may subscribe (with each topic's event and snapshot shape) and its protocol."""
-        return {**describe(), "topics": catalogue()}
+        """What the WebSocket channel may subscribe (with each topic's event and snapshot shape), its
+        protocol, and its WebRTC signalling (rooms joined with an aria_auth peer grant)."""
+        return {**describe(), "topics": catalogue(), "webrtc": signalling.describe()}
 
     @rpc(None, feature="api-docs")
     async def docs_index(self, caller: Principal) -> dict[str, Any]:

@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     num_cpus=0.0,
     capabilities=(
         'api-docs',
+        'webrtc',
         'websocket',
     ),
     features=(

@@ -46,21 +46,24 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
                  "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "interpret:model:*@any",
                  "workflow:run:start@any", "workflow:run:control@any", "workflow:analytics:*@any",
                  "security:vault:*@any",
-                 "!security:secret:*"),
+                 "!security:secret:*", "!auth:oidc-client:*"),
     # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so
     # what it may call is still bounded by the enqueuer's own roles).
     "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "interpret:*:*", "workflow:*:*", "interface:*:*",
                "queue:job:write@own", "queue:job:read@own", "queue:job:list@own", "!storage:*:purge"),
     # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
+    # Nor who holds which grant or group, OpenID clients, or what others may do.
     "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*",
-               "!auth:client:*"),
+               "!auth:client:*", "!auth:oidc-client:*", "!auth:grant:*", "!auth:group:*"),
     "user": ("storage:asset:read", "storage:asset:list", "storage:asset:write@own",
              "storage:asset:delete@own", "interface:session:*@own", "queue:job:write@own",
              "queue:job:read@own", "queue:job:list@own"),
     # Services read and write each other's data, but never accounts: a service token must not
-    # create users, change roles or passwords (it may introspect tokens: auth:token:read).
+    # create users, change roles or passwords, share resources or register OpenID clients (it may
+    # introspect tokens: auth:token:read).
     "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
-                "!auth:session:*", "!auth:role:*", "!auth:client:*"),
+                "!auth:session:*", "!auth:role:*", "!auth:client:*", "!auth:oidc-client:*", "!auth:grant:*",
+                "!auth:group:*"),
     # A service acting for itself (its start-up, background work; never a token's role: see
     # runtime.principal). Anonymous callers hold no permission at all.
     "internal": ("*:*:*@any",),

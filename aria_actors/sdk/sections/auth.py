@@ -6,11 +6,19 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import aria_actors.auth.errors  # noqa: F401  (registers the problem types the SDK raises)
+from aria_actors.auth import passkeys_errors  # noqa: F401  (the same, for passkeys)
 from aria_actors.sdk.section import Req, Section, route
 from aria_actors.sdk.sections._util import body
+from aria_actors.sdk.sections.auth_grants import GrantsSDK
+from aria_actors.sdk.sections.auth_oidc import OidcSDK
+from aria_actors.sdk.sections.auth_peers import PeersSDK
 
 
-class AuthAPI(Section):
+class AuthAPI(OidcSDK, GrantsSDK, PeersSDK, Section):
+    """Accounts, sessions, MFA, passkeys and machine clients here; OpenID Connect (:class:`OidcSDK`)
+    grants and decisions (:class:`GrantsSDK`), WebRTC peers and the revocation feed (:class:`PeersSDK`)
+    in their own modules."""
+
     # -- public: the body is the credential ---------------------------------------------------
     @route("POST", "/v1/auth/login")
     def login(self, username: str, password: str, tenant: str = "") -> dict[str, Any]:
@@ -151,3 +159,55 @@ class AuthAPI(Section):
     @route("DELETE", "/v1/auth/clients/{client_id}")
     def delete_client(self, client_id: str) -> None:
         return Req(path={"client_id": client_id})
+
+    # -- passkeys (WebAuthn): options go to navigator.credentials, credentials are their toJSON() --
+    @route("POST", "/v1/auth/passkeys/register/options")
+    def passkey_register_options(self) -> dict[str, Any]:
+        """Start registering one's own passkey: ``{"ceremony", "options", "expires_in"}``."""
+        return Req()
+
+    @route("POST", "/v1/auth/passkeys/register")
+    def passkey_register(self, ceremony: str, credential: dict[str, Any], *, label: str = "passkey",
+                         second_factor: bool = True) -> dict[str, Any]:
+        """Finish registering: the ceremony and ``credentials.create()``'s JSON -> the passkey."""
+        return Req(json={"ceremony": ceremony, "credential": credential, "label": label,
+                         "second_factor": second_factor})
+
+    @route("GET", "/v1/auth/passkeys")
+    def passkeys(self) -> list[dict[str, Any]]:
+        """The caller's passkeys."""
+        return Req()
+
+    @route("PATCH", "/v1/auth/passkeys/{passkey_id}")
+    def passkey_update(self, passkey_id: str, *, label: str | None = None,
+                       second_factor: bool | None = None) -> dict[str, Any]:
+        return Req(path={"passkey_id": passkey_id}, json=body(label=label, second_factor=second_factor))
+
+    @route("DELETE", "/v1/auth/passkeys/{passkey_id}")
+    def passkey_revoke(self, passkey_id: str) -> None:
+        return Req(path={"passkey_id": passkey_id})
+
+    @route("GET", "/v1/auth/users/{user_id}/passkeys")
+    def user_passkeys(self, user_id: str) -> list[dict[str, Any]]:
+        """A user's passkeys (``auth:user:read``)."""
+        return Req(path={"user_id": user_id})
+
+    @route("DELETE", "/v1/auth/users/{user_id}/passkeys/{passkey_id}")
+    def user_passkey_revoke(self, user_id: str, passkey_id: str) -> None:
+        """Remove a user's passkey (``auth:user:write``)."""
+        return Req(path={"user_id": user_id, "passkey_id": passkey_id})
+
+    @route("POST", "/v1/auth/passkeys/login/options")
+    def passkey_login_options(self, username: str | None = None, tenant: str = "") -> dict[str, Any]:
+        """Start a passwordless login (no username: discoverable credentials)."""
+        return Req(json=body(username=username, tenant=tenant))
+
+    @route("POST", "/v1/auth/passkeys/login")
+    def passkey_login(self, ceremony: str, credential: dict[str, Any]) -> dict[str, Any]:
+        """Finish a passwordless login: ``credentials.get()``'s JSON -> tokens."""
+        return Req(json={"ceremony": ceremony, "credential": credential})
+
+    @route("POST", "/v1/auth/login/passkey")
+    def login_passkey(self, challenge: str, credential: dict[str, Any]) -> dict[str, Any]:
+        """Second login step with a passkey: login's challenge and ``credentials.get(login's "passkey")``."""
+        return Req(json={"challenge": challenge, "credential": credential})

@@ -307,7 +307,7 @@ async def test_health_counts_users_and_sessions(auth) -> None:
     health = await auth.health()
     assert health.status.value == "ready"
     assert health.details["users"] == 1 and health.details["open_sessions"] == 1
-    assert "oauth2-oidc" in health.details["missing"]
+    assert health.details["missing"] == []  # all ten seed features built
 
 
 async def test_prune_forgets_only_long_ended_sessions(auth) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+import aria_actors.auth
 from aria_actors.auth import access, store
 from aria_actors.auth.errors import ClientNotFound, InvalidCredentials, UserNotFound
 from aria_actors.data.migrations import migrate_down, migrate_up
@@ -65,8 +67,8 @@ async def test_the_tables_are_under_row_level_security(auth) -> None:
                                "ORDER BY relname")
     assert [tuple(r) for r in rows] == [("clients", True, False), ("users", True, False)]
     policies = await auth.db.fetch("SELECT tablename, roles FROM pg_policies WHERE schemaname = 'aria_auth'")
-    assert sorted((p["tablename"], list(p["roles"])) for p in policies) == [
-        ("clients", ["aria_tenant"]), ("users", ["aria_tenant"])]
+    confined = {p["tablename"]: list(p["roles"]) for p in policies}
+    assert {"clients", "users"} <= set(confined) and set(map(tuple, confined.values())) == {("aria_tenant",)}
 
 
 async def test_a_tenant_transaction_sees_only_its_tenants_rows_whatever_the_query(auth) -> None:
@@ -397,14 +399,17 @@ async def test_cross_tenant_work_as_a_non_superuser_owner(owner_dsn, security, t
         assert await auth.db.transaction(count, tenant="acme") == 2
         assert await auth.db.transaction(count) == 4
 
-        # The migration goes down and up again as this role.
+        # The migration (and every later one) goes down and up again as this role.
+        folder = Path(aria_actors.auth.__file__).parent / "migrations"  # the versions on disk, not a copy
+        since = sorted(int(p.name[:4]) for p in folder.glob("[0-9]*.sql")
+                       if not p.name.endswith(".down.sql") and int(p.name[:4]) >= 3)
         async with auth.db.acquire() as conn:
-            await migrate_down(conn, "aria_auth", steps=1)
+            await migrate_down(conn, "aria_auth", steps=len(since))
             assert not await conn.fetchval("SELECT relrowsecurity FROM pg_class "
                                            "WHERE oid = 'aria_auth.users'::regclass")
             assert not await conn.fetchval("SELECT has_table_privilege('aria_tenant', 'aria_auth.users', "
                                            "'SELECT')")
-            assert [a.version for a in await migrate_up(conn, ["aria_auth"])] == [3]
+            assert [a.version for a in await migrate_up(conn, ["aria_auth"])] == since
         assert await auth.db.transaction(count, tenant="globex") == 1
     finally:
         await auth.stop()

@@ -10,7 +10,18 @@ from aria_actors.coordinate.gateway import route_permits
 from aria_actors.runtime.rpc import surface
 
 PUBLIC = {("POST", "/v1/auth/login"), ("POST", "/v1/auth/login/mfa"), ("POST", "/v1/auth/refresh"),
-          ("POST", "/v1/auth/logout"), ("POST", "/v1/auth/token")}
+          ("POST", "/v1/auth/logout"), ("POST", "/v1/auth/token"),
+          ("POST", "/v1/auth/passkeys/login/options"), ("POST", "/v1/auth/passkeys/login"),
+          ("POST", "/v1/auth/login/passkey"),
+          # the OpenID provider's public doors: discovery, keys, the browser's pages, token, logout
+          ("GET", "/v1/auth/oidc/.well-known/openid-configuration"), ("GET", "/v1/auth/oidc/jwks"),
+          ("GET", "/v1/auth/oidc/authorize"), ("POST", "/v1/auth/oidc/authorize"),
+          ("POST", "/v1/auth/oidc/authorize/login"), ("POST", "/v1/auth/oidc/authorize/mfa"),
+          ("POST", "/v1/auth/oidc/authorize/consent"), ("POST", "/v1/auth/oidc/token"),
+          ("GET", "/v1/auth/oidc/logout"), ("POST", "/v1/auth/oidc/logout"),
+          # logging in through an outside provider
+          ("GET", "/v1/auth/sso/providers"), ("GET", "/v1/auth/sso/{provider}/login"),
+          ("GET", "/v1/auth/sso/{provider}/callback")}
 
 
 @pytest.mark.parametrize("route", router.routes, ids=lambda r: f"{sorted(r.methods)[0]} {r.path}")

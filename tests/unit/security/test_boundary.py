@@ -45,7 +45,7 @@ ALLOWED = {
     "issue_certificate": {"admin"}, "revoke_certificate": {"admin"},
     "seal": {"admin", "operator"}, "unseal": {"admin", "operator"},
     "authorize": {"admin", "operator", "viewer"}, "roles": {"admin", "operator", "viewer"},
-    "audit": {"admin", "operator"}, "metrics_text": {"admin", "operator"},
+    "audit": {"admin", "operator"}, "record_events": {"admin"}, "metrics_text": {"admin", "operator"},
     "verify_token": set(ROLES) - {"anonymous"}, "ca_certificate": set(ROLES) - {"anonymous"},
     "crl": set(ROLES) - {"anonymous"},
     "jwks": set(ROLES),

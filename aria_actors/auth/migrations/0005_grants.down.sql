@@ -1,0 +1,6 @@
+DROP TABLE IF EXISTS grants;
+DROP TABLE IF EXISTS group_members;
+DROP TABLE IF EXISTS groups;
+DROP TABLE IF EXISTS resources;
+DROP TABLE IF EXISTS grants_version;
+DROP FUNCTION IF EXISTS grants_bump();

@@ -1,0 +1,53 @@
+-- aria_auth's OpenID relying party (schema aria_auth, migration 0009), one statement per function
+-- of aria_actors/auth/relying_store.py.
+
+-- name: insert_state
+INSERT INTO aria_auth.sso_states (digest, provider, nonce, verifier, binding_digest, expires_at)
+VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6));
+
+-- name: state_for_update
+-- The state row, locked: two callbacks with one state serialise, and only the first spends it.
+SELECT digest, provider, nonce, verifier, binding_digest, used_at, expires_at <= now() AS expired
+FROM aria_auth.sso_states WHERE digest = $1
+FOR UPDATE;
+
+-- name: use_state
+UPDATE aria_auth.sso_states SET used_at = now() WHERE digest = $1;
+
+-- name: see_token
+-- Record an accepted ID token; nothing is inserted when it was seen before.
+INSERT INTO aria_auth.sso_seen_tokens (digest, expires_at) VALUES ($1, $2)
+ON CONFLICT (digest) DO NOTHING;
+
+-- name: identity_lock
+-- One login of an identity at a time: two first logins at once make one user, not two.
+SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(10) || $2::text, 9));
+
+-- name: link_for_identity
+SELECT * FROM aria_auth.sso_links WHERE issuer = $1 AND subject = $2;
+
+-- name: insert_link
+INSERT INTO aria_auth.sso_links (id, user_id, provider, issuer, subject, email, last_login_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+RETURNING *;
+
+-- name: link_logged_in
+UPDATE aria_auth.sso_links SET last_login_at = now(), email = $2 WHERE id = $1;
+
+-- name: links_of_user
+SELECT * FROM aria_auth.sso_links WHERE user_id = $1 ORDER BY created_at, id;
+
+-- name: link
+SELECT * FROM aria_auth.sso_links WHERE id = $1;
+
+-- name: delete_link
+DELETE FROM aria_auth.sso_links WHERE id = $1;
+
+-- name: count_links
+SELECT count(*) FROM aria_auth.sso_links WHERE user_id = $1;
+
+-- name: prune_states
+DELETE FROM aria_auth.sso_states WHERE expires_at < now() - make_interval(secs => $1);
+
+-- name: prune_seen_tokens
+DELETE FROM aria_auth.sso_seen_tokens WHERE expires_at < now();
