@@ -128,6 +128,15 @@ CREDENTIAL_ROUTES: dict[str, str] = {
     "POST /v1/auth/token": "30/60s",
     "POST /v1/auth/refresh": "60/60s",
     "POST /v1/security/tokens": "30/60s",
+    # the other doors where a body or a browser's redirect is the credential (each also writes a row)
+    "POST /v1/auth/login/passkey": "10/60s",
+    "POST /v1/auth/passkeys/login/options": "30/60s",
+    "POST /v1/auth/passkeys/login": "10/60s",
+    "POST /v1/auth/oidc/authorize/login": "10/60s",
+    "POST /v1/auth/oidc/authorize/mfa": "10/60s",
+    "POST /v1/auth/oidc/token": "30/60s",
+    "GET /v1/auth/sso/{provider}/login": "30/60s",
+    "GET /v1/auth/sso/{provider}/callback": "30/60s",
 }
 # Probes a load balancer or Prometheus sends from one address: limiting them would take the
 # gateway out of rotation (the routes are cheap, public reads).
