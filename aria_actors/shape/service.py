@@ -116,6 +116,20 @@ from aria_actors.shape.training.job import NODE_PATHS, checkpoint_ref, checkpoin
 from aria_actors.shape.training.runs import ME, TrainingRunsMixin
 
 MAX_PAGE = 200  # characters in one page of list_characters
+
+
+def _as_resource(holder: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    """A character's owner and tenant as the gate decides on them.
+
+    The default tenant is '' in the table and no tenant in a token: a character of the default
+    tenant is in the caller's tenant only for a caller of the default tenant (no tenant), and is
+    never "tenant-less" to a caller of a named tenant. NULL (characters older than owners and
+    tenants, migration 0004) stays tenant-less, as it was.
+    """
+    tenant = holder["tenant"]
+    if tenant == "":
+        tenant = None if not caller.tenant else ""
+    return {"type": "character", "owner": holder["owner"] or None, "tenant": tenant}
 BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
     {
         "name": "fantasy",
@@ -388,9 +402,9 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
             generated = await self.generate(caller, template, name=name, seed=seed, describe=describe)
             character = generated["character"]
         body = validate_character(self._sampler(template).template, character).model_dump(mode="json")
-        # The caller owns what it makes, in its tenant; a service's or an operator's own work
-        # (no tenant) makes a tenant-less character.
-        return await store.create_character(body, change, owner=caller.subject or "", tenant=caller.tenant or None)
+        # The caller owns what it makes, in its tenant; the default tenant is stored as '' (never
+        # NULL, which only characters older than migration 0004 have: see _as_resource).
+        return await store.create_character(body, change, owner=caller.subject or "", tenant=caller.tenant or "")
 
     async def _allowed_character(self, caller: Principal, action: str, character_id: str) -> None:
         """Refuse unless ``caller`` may ``action`` this character (its owner and tenant decide).
@@ -402,8 +416,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         except NotFound:
             default_gate().require(caller, action, {"type": "character"})
             raise
-        default_gate().require(caller, action, {"type": "character", "owner": holder["owner"] or None,
-                                                "tenant": holder["tenant"]})
+        default_gate().require(caller, action, _as_resource(holder, caller))
 
     @rpc("shape:character:write", feature="character-evolution")
     async def evolve_character(self, caller: Principal, character_id: str, *,
@@ -433,17 +446,22 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
     async def list_characters(self, caller: Principal, *, after: str = "", limit: int = 50) -> dict[str, Any]:
         """The characters ``caller`` may read, by id: ``{"items": [...], "next": cursor or None}``.
 
-        An ``@any`` lister sees every tenant's; anyone else its own tenant's and the tenant-less ones,
-        each kept only when the caller may list that record (an ``@own`` permission: its own)."""
+        An ``@any`` lister sees every tenant's; anyone else its own tenant's (and those older than
+        owners and tenants), only its own when it may list only what it owns (``@own``)."""
         if not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", field="limit")
         gate = default_gate()
-        every = gate.allowed(caller, "shape:character:list", {"type": "character", "tenant": "*"})
-        rows = await self._records().characters(every_tenant=every, tenant=caller.tenant, after=after,
-                                                limit=limit)
-        items = [r for r in rows if every or gate.allowed(
-            caller, "shape:character:list", {"type": "character", "owner": r["owner"] or None,
-                                             "tenant": r["tenant"]})]
+        action = "shape:character:list"
+        every = gate.allowed(caller, action, {"type": "character", "tenant": "*"})
+        tenant = caller.tenant or ""
+        whole_tenant = every or gate.allowed(caller, action, _as_resource({"owner": "", "tenant": tenant}, caller))
+        if not whole_tenant and not caller.subject:  # owns nothing, may list only what it owns
+            return {"items": [], "next": None}
+        rows = await self._records().characters(every_tenant=every, tenant=tenant,
+                                                owner="" if whole_tenant else caller.subject,
+                                                after=after, limit=limit)
+        # the query already confines the page; each row is still decided as get_character would
+        items = [r for r in rows if every or gate.allowed(caller, action, _as_resource(r, caller))]
         return {"items": items, "next": rows[-1]["id"] if len(rows) == limit else None}
 
     @rpc("shape:character:delete", feature="character-evolution")

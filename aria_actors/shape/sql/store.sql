@@ -14,8 +14,8 @@ INSERT INTO aria_shape.characters (id, template, name, version, owner, tenant) V
 SELECT owner, tenant FROM aria_shape.characters WHERE id = $1
 
 -- name: list_characters
--- $1: every tenant (true) or only $2's and the tenant-less ones; $3: only this owner ('' = any);
--- $4: the id to continue after (keyset on id); $5: how many.
+-- $1: every tenant (true) or only $2's ('' = the default tenant) and those older than tenants (NULL);
+-- $3: only this owner ('' = any); $4: the id to continue after (keyset on id); $5: how many.
 SELECT id, template, name, version, owner, tenant, created_at, updated_at FROM aria_shape.characters
 WHERE ($1 OR tenant = $2 OR tenant IS NULL) AND ($3 = '' OR owner = $3) AND ($4::uuid IS NULL OR id > $4::uuid)
 ORDER BY id

@@ -79,6 +79,22 @@ async def test_a_character_is_its_owners_and_its_tenants(service) -> None:
     assert [h["version"] for h in await service.character_history(OP, cid)] == [1]
 
 
+async def test_the_default_tenants_characters_are_not_every_tenants(service) -> None:
+    from aria_actors.runtime.errors import Forbidden
+
+    dot = Principal("dot", ("editor",))  # a user of the default tenant: no tenant claim
+    made = await service.create_character(dot, "fantasy", name="Dot", seed=4)
+    assert made["tenant"] == ""
+    mate = Principal("eve", ("viewer",))  # the same (default) tenant reads it
+    assert (await service.get_character(mate, made["id"]))["version"] == 1
+    assert made["id"] in {c["id"] for c in (await service.list_characters(mate, limit=200))["items"]}
+    acme = Principal("fay", ("editor",), tenant="acme")
+    for call in (service.get_character(acme, made["id"]), service.delete_character(acme, made["id"])):
+        with pytest.raises(Forbidden):
+            await call
+    assert made["id"] not in {c["id"] for c in (await service.list_characters(acme, limit=200))["items"]}
+
+
 async def test_characters_are_listed_by_tenant_and_deleted_by_who_may(service) -> None:
     from aria_actors.runtime.errors import BadRequest, Forbidden
 
