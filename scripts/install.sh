@@ -18,7 +18,8 @@ done
 # System packages the tests and the embedded defaults need (root on Debian; skipped elsewhere).
 pkgs="softhsm2 casync openssh-server openssh-client coturn"
 # the browser tests of the web UI drive Debian's chromium (Playwright's own browsers need internet)
-if [ "$dev" = 1 ]; then pkgs="$pkgs chromium"; fi
+# and promtool (Debian's prometheus) checks aria_monitor's rule files
+if [ "$dev" = 1 ]; then pkgs="$pkgs chromium prometheus"; fi
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
