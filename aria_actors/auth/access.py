@@ -6,7 +6,8 @@ service, so a request over HTTP, a call from another service and a queue job mee
 
 - A user manages their own profile, password, sessions and MFA through a *session* token (one
   ``POST /v1/auth/login`` gave: ``caller.session`` set); a service or hand-minted token is not a
-  user's session, even when its subject names one.
+  user's session, even when its subject names one, nor is an access token the OpenID provider
+  issued to a client (it carries ``azp``: the client acts for the user only within its scopes).
 - Anyone else needs the permission (``auth:user:*``, ``auth:session:*``, ``auth:client:*``) on the
   record's tenant. Whether a record exists is told only to callers allowed the action on that
   kind at all.
@@ -40,14 +41,23 @@ def gate() -> Gate:
     return default_gate()
 
 
+def for_client(caller: Principal) -> bool:
+    """Whether ``caller``'s token was issued to an OpenID client (``azp``): the client acting with
+    the scopes the user consented to, never the user's own session."""
+    return bool((caller.claims or {}).get("azp"))
+
+
 def is_self(caller: Principal, user_id: object) -> bool:
-    """Whether ``caller`` is the user ``user_id`` through one of their sessions."""
-    return bool(caller.session) and bool(caller.subject) and caller.subject == str(user_id)
+    """Whether ``caller`` is the user ``user_id`` through one of their own sessions (not a token
+    an OpenID client holds for them)."""
+    return (bool(caller.session) and bool(caller.subject) and caller.subject == str(user_id)
+            and not for_client(caller))
 
 
 def require_session(caller: Principal) -> str:
-    """The caller's user id, once the caller is a user's session (not a service token)."""
-    if not caller.session or not caller.subject:
+    """The caller's user id, once the caller is a user's own session (not a service token, nor
+    an OpenID client's token for the user)."""
+    if not caller.session or not caller.subject or for_client(caller):
         raise Forbidden(OWN_SESSION)
     return caller.subject
 
@@ -98,6 +108,19 @@ def rls_tenant(caller: Principal, action: str, kind: str, tenant: str | None = N
     if caller.tenant and not across_tenants(caller, action, kind):
         return caller.tenant
     return tenant or None
+
+
+def require_in_tenant(caller: Principal, action: str, kind: str, tenant: str) -> None:
+    """Refuse unless ``caller`` may do ``action`` on a ``kind`` record of ``tenant`` ("" is the default tenant).
+
+    The default tenant is no tenant for RBAC (a principal without a tenant matches tenant-less
+    resources), so it is asked as ``None``; and since a tenant-less resource would match every
+    tenant's ``@tenant`` permission, a caller of another tenant reaches the default tenant's
+    records only with an ``@any`` permission.
+    """
+    if not tenant and caller.tenant and not across_tenants(caller, action, kind):
+        raise Forbidden(f"{caller.subject!r} may not {action} outside its tenant", action=action)
+    gate().require(caller, action, {"type": kind, "tenant": tenant or None})
 
 
 def listable_tenant(caller: Principal, action: str, kind: str, tenant: str | None) -> str | None:

@@ -58,7 +58,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
-from aria_actors.auth import access, credentials, store, totp
+from aria_actors.auth import access, credentials, passkeys_store, store, totp
+from aria_actors.auth import provider_store as pstore
 from aria_actors.auth import users as fields
 from aria_actors.auth.config import AuthSettings
 from aria_actors.auth.errors import (
@@ -308,6 +309,8 @@ class Accounts:
 
         async def change(conn: asyncpg.Connection) -> None:
             await store.revoke_sessions(conn, "password changed", user_id=uid)  # as the service: see _confine
+            if not check_current:  # set by an administrator: the user's passkeys may be an intruder's
+                await passkeys_store.disable_user_passkeys(conn, uid, "password reset by an administrator")
             await _confine(conn, tenant)
             if await store.update_user(conn, uid, {"password_hash": password_hash}) is None:
                 raise UserNotFound(user_id=str(user_id))  # deleted meanwhile: nothing changes
@@ -500,7 +503,9 @@ class Accounts:
         async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, uuid.UUID]:
             """(new tokens, session) or, for a spent token coming back, (None, the session ended)."""
             row = await store.refresh_token_for_update(conn, digest)
-            if row is None:
+            # An OpenID client's session refreshes at the provider's token endpoint only: here it
+            # would turn the client's scoped token into the user's own, unscoped session.
+            if row is None or await pstore.is_oidc_session(conn, row["session_id"]):
                 raise InvalidRefreshToken()
             if row["used_at"] is not None:
                 await store.revoke_sessions(conn, "refresh token reused", session_id=row["session_id"])

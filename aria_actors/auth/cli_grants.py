@@ -40,7 +40,7 @@ def _echo(out: Any) -> None:
 def register(kind: str, resource_id: str, owner: str | None = typer.Option(None, help="Owner's user id."),
              tenant: str | None = typer.Option(None, help="Default: the owner's tenant."),
              token: str | None = TokenOpt) -> None:
-    """Register a resource with its owner (default: you) so that it can be shared."""
+    """Register a resource for its owner (administrators: auth:grant:write@any) so that it can be shared."""
     _echo(gateway_call(token, "POST", "/v1/auth/resources",
                        json={"kind": kind, "id": resource_id, "owner": owner, "tenant": tenant}))
 

@@ -365,7 +365,17 @@ class AuthClient:
 
     @rpc(public=True, feature="oauth2-oidc")
     async def oidc_logout(self, caller: Principal, params: dict[str, str]) -> dict[str, Any]:
-        """RP-initiated logout: the session of ``id_token_hint`` ends; ``{"redirect": url}`` to the..."""
+        """RP-initiated logout. With an ``id_token_hint`` this provider signed, issued at most..."""
+
+    @rpc(public=True, feature="oauth2-oidc")
+    async def oidc_logout_confirm(
+        self,
+        caller: Principal,
+        request_id: str,
+        csrf: str,
+        csrf_cookie: str | None,
+    ) -> dict[str, Any]:
+        """The logout confirmation form posted: the hint's session (if any) ends; as :meth:`oidc_logout`."""
 
     @rpc(public=True, feature="oauth2-oidc")
     async def oidc_token(
@@ -453,7 +463,7 @@ class AuthClient:
         owner: str | None = None,
         tenant: str | None = None,
     ) -> dict[str, Any]:
-        """Register ``kind:resource_id`` with its owner and tenant (default: the caller and its tenant)."""
+        """Register ``kind:resource_id`` with its owner and tenant (default: the owner's tenant)."""
 
     @rpc("auth:group:write", feature="resource-access-control")
     async def remove_group_member(self, caller: Principal, group_id: str, user_id: str) -> None:

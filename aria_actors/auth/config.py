@@ -69,6 +69,9 @@ class AuthSettings(SectionSettings):
     passkey_timeout_s: int = Field(
         300, ge=30, le=900, description="A ceremony's challenge lives this long (also the browser's timeout).")
     passkey_max_per_user: int = Field(10, ge=1, le=100, description="Passkeys one user may register.")
+    passkey_reauth_s: int = Field(
+        300, ge=30, le=86400, description="Registering a passkey needs a session whose password or passkey "
+        "login is at most this old (else 401 passkey-reauth-required: log in again).")
     # -- WebRTC peers --
     peer_grant_ttl_s: int = Field(
         120, ge=10, le=300, description="Lifetime of a peer grant (joining a WebRTC room on the channel).")
@@ -91,6 +94,9 @@ class AuthSettings(SectionSettings):
     oidc_request_ttl_s: int = Field(
         600, ge=60, le=3600, description="How long a login/consent page stays answerable.")
     oidc_id_token_ttl_s: int = Field(300, ge=60, le=3600, description="Lifetime of an ID token.")
+    oidc_logout_hint_max_age_s: int = Field(
+        86400, ge=60, le=30 * 86400, description="RP-initiated logout ends a session at once only for an "
+        "id_token_hint issued at most this long ago; an older (or no) hint gets a confirmation page.")
     # -- OpenID relying party --
     sso_providers: list[dict[str, object]] = Field(
         default_factory=list, description="Outside OpenID providers users may log in through, each a table "

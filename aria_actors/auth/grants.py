@@ -1,7 +1,7 @@
 """Per-resource grants (owner, editor, viewer), groups, and the decision point may(subject, action, resource).
 
 Resources (``character``, ``asset``, ``workflow``, ``model``; a resource is ``(kind, id)``) are
-registered with an owner and a tenant, usually by the service that creates them; their owners
+registered with an owner and a tenant by the service that owns them; their owners
 (and administrators: ``auth:grant:write`` on the tenant) share them with a user, a group or a
 whole tenant as ``viewer`` (read, list), ``editor`` (+ write) or ``owner`` (+ delete, share), to
 allow or to deny. :meth:`ResourceGrants.may` decides with the role table and the grants, in
@@ -9,6 +9,11 @@ memory (:mod:`aria_actors.auth.grants_decide`), and says why.
 
 Guarantees and caveats
 ----------------------
+- Registering a resource is for the service that owns its kind (an internal caller) or an
+  administrator (``auth:grant:write@any``), never a user: aria_auth cannot tell whether an id
+  exists in its service or whose it is there, so a user registering first would own another's
+  resource. No service registers its resources yet (aria_shape's characters included): until
+  one does, an administrator registers those to be shared.
 - Granting and revoking need ``share`` on the resource (its owner, an ``owner`` grant, a role
   allowing ``<svc>:<kind>:share``) or ``auth:grant:write`` on its tenant; so an editor may not
   grant anything, ``owner`` included. Deny grants likewise.
@@ -46,7 +51,6 @@ from aria_actors.auth import access
 from aria_actors.auth import grants_store as gstore
 from aria_actors.auth.errors import AuthNotStarted
 from aria_actors.auth.grants_decide import (
-    KINDS,
     Decision,
     Grant,
     GrantIndex,
@@ -77,6 +81,7 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 
 log = logging.getLogger("aria.auth.grants")
+EVERY_TENANT = "*"  # no tenant is named this (tenant names are [a-z0-9_-]): only an @any permission matches
 T = TypeVar("T")
 PAGE_MAX = 1000
 RAC = "resource-access-control"
@@ -294,12 +299,16 @@ class ResourceGrants:
     @rpc(feature=RAC)
     async def register_resource(self, caller: Principal, kind: str, resource_id: str, *, owner: str | None = None,
                                 tenant: str | None = None) -> dict[str, Any]:
-        """Register ``kind:resource_id`` with its owner and tenant (default: the caller and its tenant).
+        """Register ``kind:resource_id`` with its owner and tenant (default: the owner's tenant).
 
-        For oneself this needs the role permission to write such things (``shape:character:write``);
-        for another owner or tenant, ``auth:grant:write`` on that tenant. Registering again with the
-        same owner returns the resource (``created`` false); with another owner it is a 409.
+        Only the service that owns such resources (its internal identity), which knows the resource
+        exists and whose it is, or an administrator with ``auth:grant:write@any`` may: a user
+        registering an id first would own someone else's resource here. Registering again with
+        the same owner returns the resource (``created`` false); with another owner it is a 409.
         """
+        if not (caller.is_internal or self._g_admin(caller, "auth:grant:write", EVERY_TENANT)):
+            raise Forbidden("resources are registered by the service that owns them (or an administrator "
+                            "with auth:grant:write@any), not by users", action="auth:grant:write")
         kind, resource_id = check_kind(kind), check_resource_id(resource_id)
         if owner is not None:
             owner_id: str | None = check_uuid(owner, "owner")
@@ -314,11 +323,6 @@ class ResourceGrants:
             elif found["tenant"] != tenant:
                 raise GrantSubjectNotFound(f"user {owner_id} is not of tenant {tenant!r}", field="owner")
         tenant = check_tenant(caller.tenant or "" if tenant is None else tenant)
-        if not self._g_admin(caller, "auth:grant:write", tenant):
-            if owner_id is None or owner_id != caller.subject.lower():
-                raise Forbidden(f"{caller.subject!r} may not register resources for others", action="auth:grant:write")
-            access.gate().require(caller, f"{KINDS[kind]}:{kind}:write",
-                                  {"type": kind, "tenant": tenant or None, "owner": caller.subject})
         oid = uuid.UUID(owner_id) if owner_id else None
 
         async def insert(conn: asyncpg.Connection) -> Any:

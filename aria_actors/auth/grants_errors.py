@@ -23,8 +23,8 @@ class GrantSubjectNotFound(InvalidGrant):
 
 
 class ResourceNotFound(AuthError):
-    """No resource of this kind has this id in aria_auth; register it first
-    (``aria auth grants register KIND ID``)."""
+    """No resource of this kind has this id in aria_auth; its service registers it, or an
+    administrator does (``aria auth grants register KIND ID --owner USER_ID``)."""
 
     type = "auth-resource-not-found"
     status = 404

@@ -46,8 +46,20 @@ Guarantees and caveats
   them runs as the service and, for a tenant-scoped caller, is confined to its tenant at the end of
   the transaction (the user must be the tenant's, or it all rolls back), as sessions are.
 - Anyone may start a passwordless ceremony (a row each, pruned once ended): rate-limit the route.
+- Registering needs the user's own session (an OpenID client's token, with ``azp``, never may)
+  opened by a password or a passkey (``amr`` ``pwd`` or ``hwk``: not single sign-on) at most
+  ``passkey_reauth_s`` ago, by the session's creation time in the database (a refresh does not
+  make it fresh), plus ``passkey_timeout_s`` for finishing a ceremony begun in time; else 401
+  ``passkey-reauth-required`` (log in again). So a stolen session token alone cannot plant a
+  lasting way into the account.
+- Only a passkey marked ``second_factor`` answers the MFA step (those are the ones it offers); one
+  turned off is for passwordless logins only.
 - A user's own session may delete its passkeys and turn their second-factor role off without a
   fresh assertion; an administrator (``auth:user:write``) may delete anyone's.
+- Passkeys outlive sessions and passwords: ending every session (``revoke_all``) or a password
+  change, an administrator's reset included, leaves them enabled (accounts does not yet tell this
+  part an administrator reset the password). After a suspected takeover, list the user's passkeys
+  and remove those not theirs.
 """
 
 from __future__ import annotations
@@ -92,8 +104,9 @@ from aria_actors.auth.passkeys_errors import (
     PasskeyLimit,
     PasskeyMalformed,
     PasskeyNotFound,
+    PasskeyReauthRequired,
 )
-from aria_actors.runtime.errors import AriaError, brief
+from aria_actors.runtime.errors import AriaError, Forbidden, brief
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
@@ -264,6 +277,19 @@ def session_amr(user_verified: bool, *, after_password: bool = False) -> list[st
     return ["pwd", "mfa", *proof] if after_password else proof
 
 
+PRIMARY_AMR = frozenset({"pwd", "hwk"})  # a password or a passkey opened the session (RFC 8176)
+
+
+def login_is_fresh(session: Any, max_age_s: float) -> str | None:
+    """Why a session may not register a passkey (``"method"``, ``"age"``), or None when its
+    login (a password or a passkey, at most ``max_age_s`` ago) is recent enough."""
+    if not PRIMARY_AMR & set(session["amr"]):
+        return "method"
+    if session["age_s"] > max_age_s:
+        return "age"
+    return None
+
+
 def check_settings(config: AuthSettings) -> None:
     """Refuse origins that are not ``scheme://host[:port]`` (a browser reports exactly that)."""
     for origin in config.passkey_origins:
@@ -306,11 +332,35 @@ class Passkeys:
             return await passkeys_store.prune_ceremonies(conn, self.config.prune_keep_s)
 
     # -- registration (a user's own session) ----------------------------------------------------
+    async def _require_fresh_login(self, caller: Principal, user_id: str, *, grace_s: int = 0) -> None:
+        """Refuse a registration unless the caller is the user's own session, opened by a password
+        or a passkey at most ``passkey_reauth_s`` (+ ``grace_s``) ago; a stolen session token
+        alone must not plant a lasting way in. An OpenID client's token (``azp``) never may."""
+        if (caller.claims or {}).get("azp"):
+            raise Forbidden("an OpenID client's token may not register passkeys: the user registers them "
+                            "in Aria with their own session", action="passkey-register")
+        access.require_self(caller, user_id)
+        if caller.is_internal:  # a service acting for itself holds every permission anyway
+            return
+        sid = caller.session
+        try:
+            session_id = uuid.UUID(str(sid))
+        except ValueError:
+            raise PasskeyReauthRequired(reason="method") from None
+        row = await self._run(lambda conn: passkeys_store.session_login(conn, session_id), tenant=None,
+                              readonly=True)
+        if row is None or row["ended"] or str(row["user_id"]) != caller.subject:
+            raise PasskeyReauthRequired(reason="method")
+        why = login_is_fresh(row, self.config.passkey_reauth_s + grace_s)
+        if why is not None:
+            raise PasskeyReauthRequired(reason=why)
+
     @rpc(feature="biometric")
     async def passkey_register_options(self, caller: Principal, user_id: str) -> dict[str, Any]:
         """Start registering a passkey (one's own): ``{"ceremony", "options", "expires_in"}``;
-        hand ``options`` to ``navigator.credentials.create({publicKey: options})``."""
-        access.require_self(caller, user_id)
+        hand ``options`` to ``navigator.credentials.create({publicKey: options})``. The session's
+        password or passkey login must be at most ``passkey_reauth_s`` old."""
+        await self._require_fresh_login(caller, user_id)
         scope = access.rls_tenant(caller, "auth:user:write", "user")
         uid = _uuid(user_id)
         handle = credentials.new_secret(CEREMONY_PREFIX)
@@ -337,8 +387,9 @@ class Passkeys:
     async def passkey_register(self, caller: Principal, user_id: str, ceremony: str, credential: dict[str, Any], *,
                                label: str = "passkey", second_factor: bool = True) -> dict[str, Any]:
         """Finish registering (one's own): the ceremony's handle and what ``credentials.create()``
-        gave (its JSON); the new passkey. ``second_factor``: ask for it after a password login."""
-        access.require_self(caller, user_id)
+        gave (its JSON); the new passkey. ``second_factor``: ask for it after a password login.
+        The ceremony lives ``passkey_timeout_s``, so the login may be that much older here."""
+        await self._require_fresh_login(caller, user_id, grace_s=self.config.passkey_timeout_s)
         scope = access.rls_tenant(caller, "auth:user:write", "user")
         uid = _uuid(user_id)
         label = check_label(label)
@@ -542,6 +593,9 @@ class Passkeys:
             key = await passkeys_store.passkey_for_credential(conn, raw_id)
             if key is None or key["user_id"] != user["id"]:
                 verified, error = None, PasskeyInvalid("this passkey is not one of this user's")
+            elif not key["second_factor"]:  # what the MFA step offered: a passwordless-only one is not
+                verified, error = None, PasskeyInvalid("this passkey is not registered as a second factor "
+                                                       "(turn its second_factor on to use it here)")
             else:
                 verified, error = await self._check_assertion(conn, key, user, cred, expected, False)
             await store.update_challenge(conn, digest, used=verified is not None)  # an attempt, spent or not

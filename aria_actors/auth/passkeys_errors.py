@@ -8,7 +8,7 @@ from aria_actors.auth.errors import AuthError
 
 __all__ = ["PasskeyBadRequest", "PasskeyChallengeExpired", "PasskeyChallengeInvalid", "PasskeyCloned",
            "PasskeyDisabled", "PasskeyExists", "PasskeyInvalid", "PasskeyLimit", "PasskeyMalformed",
-           "PasskeyNotFound"]
+           "PasskeyNotFound", "PasskeyReauthRequired"]
 
 
 class PasskeyInvalid(AuthError):
@@ -91,3 +91,13 @@ class PasskeyBadRequest(AuthError):
     type = "passkey-bad-request"
     status = 400
     title = "Bad passkey request"
+
+
+class PasskeyReauthRequired(AuthError):
+    """Registering a passkey needs a recent login with a password (or a passkey) in this session
+    (``reason``: ``age``, the login is older than ``passkey_reauth_s``; ``method``, the session was
+    not opened with a password or a passkey, e.g. single sign-on): log in again, then register."""
+
+    type = "passkey-reauth-required"
+    status = 401
+    title = "Log in again to register a passkey"

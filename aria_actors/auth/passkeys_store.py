@@ -64,6 +64,11 @@ async def disable_passkey(conn: asyncpg.Connection, passkey_id: uuid.UUID, why: 
     return _count(await conn.execute(_q("disable_passkey"), passkey_id, why)) == 1
 
 
+async def disable_user_passkeys(conn: asyncpg.Connection, user_id: uuid.UUID, why: str) -> int:
+    """Disable every enabled passkey of a user; how many."""
+    return _count(await conn.execute(_q("disable_user_passkeys"), user_id, why))
+
+
 async def update_passkey(conn: asyncpg.Connection, passkey_id: uuid.UUID, user_id: uuid.UUID, *,
                          label: str | None, second_factor: bool | None) -> asyncpg.Record | None:
     return await conn.fetchrow(_q("update_passkey"), passkey_id, user_id, label, second_factor)
@@ -71,6 +76,11 @@ async def update_passkey(conn: asyncpg.Connection, passkey_id: uuid.UUID, user_i
 
 async def delete_passkey(conn: asyncpg.Connection, passkey_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     return _count(await conn.execute(_q("delete_passkey"), passkey_id, user_id)) == 1
+
+
+async def session_login(conn: asyncpg.Connection, session_id: uuid.UUID) -> asyncpg.Record | None:
+    """``user_id``, ``amr``, ``age_s`` and ``ended`` of a session (None: no such session)."""
+    return await conn.fetchrow(_q("session_login"), session_id)
 
 
 async def insert_ceremony(conn: asyncpg.Connection, digest: bytes, purpose: str, challenge: bytes, *,

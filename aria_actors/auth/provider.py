@@ -8,7 +8,8 @@ Flow (OpenID Connect Core 3.1, RFC 6749 4.1, RFC 7636)::
         -> consent form (third-party clients) -> 302 redirect_uri?code&state&iss
     POST /token (authorization_code + code_verifier | refresh_token) -> access, refresh, ID token
     GET  /userinfo (the access token) -> claims by scope
-    GET  /logout (id_token_hint, post_logout_redirect_uri, state) -> the session ends
+    GET  /logout (id_token_hint, post_logout_redirect_uri, state) -> the session ends (a valid,
+         recent hint) or a confirmation page --POST /logout/confirm--> the session ends
 
 Guarantees and caveats
 ----------------------
@@ -26,20 +27,33 @@ Guarantees and caveats
   the request) and to the browser (the same value in a cookie named after the request); a post
   without both matching is refused (``oidc-csrf``).
 - An OIDC login opens an ordinary aria_auth session (:meth:`Accounts.login` / ``login_mfa``:
-  lockout, MFA and argon2 as for any login). Its refresh tokens rotate with reuse detection as
-  the session's do; the provider's refresh grant accepts only a session opened for the
-  authenticated client. The refresh token the login itself made is spent unseen.
-- The access token is an Aria access token (aria_security, EdDSA) with ``scope`` and ``azp``; the
-  ID token is RS256 with aria_auth's own key (private half wrapped by aria_security's transit key
+  lockout, MFA and argon2 as for any login), found in the client's tenant only. The MFA step
+  takes only the challenge this request's own login form produced (its digest is stored with
+  the request): a challenge from ``POST /v1/auth/login`` or another request is refused
+  (``oidc-challenge-mismatch``). A user not of the client's tenant is refused at login, MFA and
+  the code grant (``oidc-tenant-mismatch``; the session is ended).
+- Its refresh tokens rotate with reuse detection as the session's do; only the provider's
+  refresh grant takes them, and only from the authenticated client (``POST /v1/auth/refresh``
+  refuses them as unknown). The refresh token the login itself made is spent unseen.
+- The access token is an Aria access token (aria_security, EdDSA) with ``scope`` and ``azp`` and
+  no roles: it opens userinfo, and no door that needs a permission or the user's own session
+  (:func:`aria_actors.auth.access.is_self` refuses a token with ``azp``). The ID token is RS256
+  with aria_auth's own key (private half wrapped by aria_security's transit key
   ``aria_auth-oidc``; public half at ``jwks_uri``), because OIDC RPs must accept RS256 and
-  aria_security's JWTs carry the fixed issuer ``aria``.
-- Every refusal is a typed error (``oidc-*``) and is audited through aria_security: an RBAC
-  question about the refused client (``op=authorize``, target ``auth:oidc:<slug> oidc-request``,
-  outcome ``denied``, subject ``oidc-client:<id>``), which also counts toward aria_security's
-  intrusion lockout alert for that client.
+  aria_security's JWTs carry the fixed issuer ``aria``; it carries ``tenant`` when the user has one.
+- RP-initiated logout ends a session at once only for an ``id_token_hint`` signed by this
+  provider and issued at most ``oidc_logout_hint_max_age_s`` ago; otherwise the user confirms
+  on a page (a CSRF-protected POST, bound like the login forms). A hint whose signature does not
+  verify is refused.
+- Every refusal is a typed error (``oidc-*``) and is written to aria_security's audit log
+  through ``record_events``: op = the refusal's slug (``oidc-csrf``, ``oidc-invalid-grant``, ...),
+  actor ``svc:aria_auth``, outcome ``denied``, subject ``oidc-client:<id>`` and target the
+  message (both made printable: control characters become ``?``).
 - Clients are registered by an administrator (``auth:oidc-client:*``); a confidential client's
   secret is shown once and kept as a SHA-256 digest. A client belongs to a tenant: only that
-  tenant's users log in through it. The tables are not under row-level security.
+  tenant's users log in through it; the default tenant ("") is asked of RBAC as no tenant, the
+  same way for registering, listing and removing clients. The tables are not under row-level
+  security.
 """
 
 from __future__ import annotations
@@ -69,6 +83,7 @@ from aria_actors.auth.errors import (
     InvalidMfaCode,
 )
 from aria_actors.auth.provider_errors import (
+    OidcChallengeMismatch,
     OidcClientExists,
     OidcClientNotFound,
     OidcCsrf,
@@ -82,6 +97,7 @@ from aria_actors.auth.provider_errors import (
     OidcInvalidToken,
     OidcRedirectError,
     OidcRequestExpired,
+    OidcTenantMismatch,
     OidcUnknownClient,
     OidcUnsupportedGrantType,
 )
@@ -127,6 +143,11 @@ def public_client(row: Mapping[str, Any]) -> dict[str, Any]:
             "redirect_uris": list(row["redirect_uris"]),
             "post_logout_redirect_uris": list(row["post_logout_redirect_uris"]),
             "scopes": list(row["scopes"]), "trusted": row["trusted"], "created_at": row["created_at"].isoformat()}
+
+
+def _printable(value: object, limit: int) -> str:
+    """``value`` as text fit for an audit record: at most ``limit`` characters, control ones as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in str(value)[:limit])
 
 
 def _strings(params: object) -> dict[str, str]:
@@ -186,10 +207,11 @@ class OidcProvider:
     async def _oidc_refuse(self, exc: OidcError, client_id: object = None, slug: str | None = None) -> OidcError:
         """Audit a refusal through aria_security, then hand the error back to be raised."""
         slug = slug or exc.type
-        subject = f"oidc-client:{str(client_id or 'unknown')[:64]}"
-        log.warning("OIDC refusal %s for %s: %s", slug, subject, exc.message)
+        # Both come from the request (a client id, an echoed URI): an audit record refuses control characters.
+        subject = "oidc-client:" + _printable(client_id or "unknown", 64)
+        target = _printable(exc.message, 300)
+        log.warning("OIDC refusal %s for %s: %s", slug, subject, target)
         try:
-            target = "".join(c if c.isprintable() else "?" for c in exc.message[:300])  # an echoed URI may not be
             await self._security.record_events(ME, [{"op": slug, "target": target,
                                                       "outcome": "denied", "subject": subject}])
         except Exception as audit_error:  # the refusal stands even when its audit record could not be written
@@ -222,7 +244,8 @@ class OidcProvider:
             "id_token_signing_alg_values_supported": [provider_keys.ALG],
             "scopes_supported": list(wire.SCOPES),
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid",
-                                 "at_hash", "name", "preferred_username", "updated_at", "email", "email_verified"],
+                                 "at_hash", "tenant", "name", "preferred_username", "updated_at", "email",
+                                 "email_verified"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "prompt_values_supported": sorted(PROMPTS),
@@ -331,6 +354,10 @@ class OidcProvider:
         except LOGIN_ERRORS as exc:  # shown on the form again, as the JSON login would answer it
             return {"page": "login", "error": exc.message, "status": exc.status, **page}
         if out.get("mfa_required"):
+            # Only this challenge completes this request: one from POST /v1/auth/login (any
+            # tenant) or from another request's form is refused at the MFA step.
+            async with self._acquire() as conn:  # type: ignore[attr-defined]
+                await pstore.request_mfa(conn, row["id"], credentials.digest(out["challenge"]))
             return {"page": "mfa", "challenge": out["challenge"], **page}
         return await self._oidc_logged_in(row, client, csrf, out)
 
@@ -340,6 +367,10 @@ class OidcProvider:
                              address: str | None = None) -> dict[str, Any]:
         """The MFA form posted (challenge + TOTP or recovery code): as :meth:`oidc_login`."""
         row, client = await self._oidc_checked(request_id, csrf, csrf_cookie)
+        bound = row["mfa_challenge_digest"]
+        if bound is None or not isinstance(challenge, str) or len(challenge) > 128 \
+                or not hmac.compare_digest(bytes(bound), credentials.digest(challenge)):
+            raise await self._oidc_refuse(OidcChallengeMismatch(), client["id"])
         page = self._oidc_page(row["id"], csrf, client, row["scopes"], row["redirect_uri"])
         try:
             out = await self.login_mfa(caller, challenge, code,  # type: ignore[attr-defined]
@@ -351,23 +382,31 @@ class OidcProvider:
         return await self._oidc_logged_in(row, client, csrf, out)
 
     async def _oidc_logged_in(self, row: Any, client: Any, csrf: str, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """The login (or MFA step) opened a session for this request: the code (trusted client)
+        or the consent page, once the user is of the client's tenant."""
         session_id = uuid.UUID(tokens["session_id"])
 
-        async def attempt(conn: asyncpg.Connection) -> dict[str, Any] | None:
+        async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, OidcError | None]:
             # The login's own refresh token is never shown: spend it, so only the code's tokens work.
             await store.use_refresh_token(conn, credentials.digest(tokens["refresh_token"]))
+            user = await store.user(conn, uuid.UUID(tokens["user_id"]))
+            if user is None or user["tenant"] != client["tenant"]:
+                await store.revoke_sessions(conn, "user not of the OpenID client's tenant", session_id=session_id)
+                return None, OidcTenantMismatch()
             locked = await pstore.request_for_update(conn, row["id"])
             if locked is None or locked["expired"] or locked["finished_at"] is not None:
                 await store.revoke_sessions(conn, "authorization request expired", session_id=session_id)
-                return None
+                return None, OidcRequestExpired()
             await pstore.request_logged_in(conn, row["id"], session_id)
             if client["trusted"]:  # first party: no consent page
-                return await self._oidc_issue_code(conn, locked, session_id)
-            return {"page": "consent", **self._oidc_page(row["id"], csrf, client, row["scopes"], row["redirect_uri"])}
+                return await self._oidc_issue_code(conn, locked, session_id), None
+            page = self._oidc_page(row["id"], csrf, client, row["scopes"], row["redirect_uri"])
+            return {"page": "consent", **page}, None
 
-        out = await self._tx(attempt)  # type: ignore[attr-defined]
-        if out is None:
-            raise await self._oidc_refuse(OidcRequestExpired(), client["id"])
+        out, error = await self._tx(attempt)  # type: ignore[attr-defined]
+        if error is not None:  # after the session's end committed
+            raise await self._oidc_refuse(error, client["id"])
+        assert out is not None
         return out
 
     async def _oidc_issue_code(self, conn: asyncpg.Connection, row: Any, session_id: uuid.UUID) -> dict[str, Any]:
@@ -476,6 +515,10 @@ class OidcProvider:
                     or session["disabled"]:
                 return None, OidcInvalidGrant("the login behind this code has ended")
             user = await store.user_secrets(conn, session["user_id"])
+            if user is None or user["tenant"] != client["tenant"]:
+                await store.revoke_sessions(conn, "user not of the OpenID client's tenant", session_id=session["id"])
+                return None, OidcTenantMismatch("the user of this code is not of the client's tenant",
+                                                error="invalid_grant")
             await pstore.insert_oidc_session(conn, session["id"], client["id"], list(row["scopes"]))
             tokens = await self._oidc_tokens(conn, signing_key, user, session, client, list(row["scopes"]),
                                              row["nonce"])
@@ -517,6 +560,9 @@ class OidcProvider:
             user = await store.user_secrets(conn, row["user_id"])
             if user is None or user["disabled"]:
                 return None, OidcInvalidGrant("the user is disabled or gone")
+            if user["tenant"] != client["tenant"]:
+                return None, OidcTenantMismatch("the user of this refresh token is not of the client's tenant",
+                                                error="invalid_grant")
             await store.use_refresh_token(conn, digest)
             await store.touch_session(conn, row["session_id"])
             session = await store.session(conn, row["session_id"])
@@ -534,7 +580,9 @@ class OidcProvider:
         refresh = credentials.new_secret(credentials.REFRESH_PREFIX)
         await store.insert_refresh_token(conn, credentials.digest(refresh), session["id"])
         amr = list(session["amr"])
-        claims: dict[str, Any] = {"roles": list(user["roles"]), "sid": str(session["id"]), "name": user["username"],
+        # No roles: the client acts for the user within the consented scopes only (userinfo), never
+        # with the user's permissions; azp also tells every self-service door it is not the user's session.
+        claims: dict[str, Any] = {"roles": [], "sid": str(session["id"]), "name": user["username"],
                                   "amr": amr, "scope": " ".join(scopes), "azp": str(client["id"])}
         if user["tenant"]:
             claims["tenant"] = user["tenant"]
@@ -545,6 +593,8 @@ class OidcProvider:
             "at_hash": provider_keys.half_hash(access_token)}
         if nonce:
             id_claims["nonce"] = nonce
+        if user["tenant"]:  # so a client can tell whose tenant the user is of
+            id_claims["tenant"] = user["tenant"]
         id_token = provider_keys.sign(key, id_claims, self.config.oidc_id_token_ttl_s)
         refresh_in = min(int((session["expires_at"] - _now()).total_seconds()), self.config.refresh_idle_s)
         return {"access_token": access_token, "token_type": "Bearer", "expires_in": self.config.access_ttl_s,
@@ -578,38 +628,96 @@ class OidcProvider:
 
     @rpc(public=True, feature=FEATURE)
     async def oidc_logout(self, caller: Principal, params: dict[str, str]) -> dict[str, Any]:
-        """RP-initiated logout: the session of ``id_token_hint`` ends; ``{"redirect": url}`` to the
-        registered ``post_logout_redirect_uri`` (with ``state``), or ``{"page": "logged_out"}``."""
+        """RP-initiated logout. With an ``id_token_hint`` this provider signed, issued at most
+        ``oidc_logout_hint_max_age_s`` ago: its session ends now, then ``{"redirect": url}`` to the
+        registered ``post_logout_redirect_uri`` (with ``state``), or ``{"page": "logged_out"}``.
+        Without one (none, or an older one): ``{"page": "logout", ...}``, a confirmation form
+        (:meth:`oidc_logout_confirm`). A hint whose signature does not verify is refused."""
         p = _strings(params)
         hint = p.get("id_token_hint")
-        if hint is None:
-            raise await self._oidc_refuse(OidcInvalidRequest("id_token_hint is required"), p.get("client_id"))
-        claims = provider_keys.read_hint(hint, await self._oidc_public_keys(), self._issuer())
-        aud = claims.get("aud") if claims else None
-        if isinstance(aud, list):
-            aud = aud[0] if len(aud) == 1 else None
-        client = await self._oidc_client(aud) if isinstance(aud, str) else None
-        if claims is None or client is None:
-            raise await self._oidc_refuse(OidcInvalidToken("id_token_hint is not an ID token this provider issued"),
-                                          p.get("client_id"))
-        if p.get("client_id", aud) != aud:
-            raise await self._oidc_refuse(OidcInvalidRequest("client_id is not the id_token_hint's audience"), aud)
+        claims = client = None
+        if hint is not None:
+            claims = provider_keys.read_hint(hint, await self._oidc_public_keys(), self._issuer())
+            aud = claims.get("aud") if claims else None
+            if isinstance(aud, list):
+                aud = aud[0] if len(aud) == 1 else None
+            client = await self._oidc_client(aud) if isinstance(aud, str) else None
+            if claims is None or client is None:
+                raise await self._oidc_refuse(OidcInvalidToken(
+                    "id_token_hint is not an ID token this provider issued"), p.get("client_id"))
+            if p.get("client_id", aud) != aud:
+                raise await self._oidc_refuse(OidcInvalidRequest("client_id is not the id_token_hint's audience"),
+                                              aud)
+        elif "client_id" in p:
+            client = await self._oidc_client(p["client_id"])
+            if client is None:
+                raise await self._oidc_refuse(OidcUnknownClient(), p["client_id"])
         uri = p.get("post_logout_redirect_uri")
-        if uri is not None and uri not in client["post_logout_redirect_uris"]:
+        if uri is not None and (client is None or uri not in client["post_logout_redirect_uris"]):
             raise await self._oidc_refuse(OidcInvalidRedirectUri(
-                "post_logout_redirect_uri is not one the client registered (exact match)"), aud)
-        sid = _uuid(claims.get("sid"))
-        if sid is not None:
-            async def end(conn: asyncpg.Connection) -> None:
-                granted = await pstore.oidc_session(conn, sid)
-                if granted is not None and granted["client_id"] == client["id"] \
-                        and str(granted["user_id"]) == claims["sub"]:
-                    await store.revoke_sessions(conn, "logged out (OpenID Connect)", session_id=sid)
+                "post_logout_redirect_uri is not one the client registered (exact match; name the client with "
+                "id_token_hint or client_id)"), client["id"] if client is not None else p.get("client_id"))
+        state = p.get("state")
+        if len(state or "") > wire.MAX_STATE_CHARS:
+            raise await self._oidc_refuse(OidcInvalidRequest(
+                f"state is longer than {wire.MAX_STATE_CHARS} characters"), client["id"] if client else None)
+        sid = _uuid(claims.get("sid")) if claims is not None else None
+        if claims is not None and provider_keys.issued_within(claims, self.config.oidc_logout_hint_max_age_s):
+            assert client is not None
+            await self._tx(lambda conn: self._oidc_end_session(  # type: ignore[attr-defined]
+                conn, client["id"], sid, claims["sub"]))
+            return self._oidc_logged_out(uri, state)
+        # No recent hint (none, or an old or leaked ID token that anyone could put in a link): the user confirms.
+        logout_id, csrf = uuid.uuid4(), secrets.token_urlsafe(32)
+        ttl = self.config.oidc_request_ttl_s
+        async with self._acquire() as conn:  # type: ignore[attr-defined]
+            await pstore.insert_logout(conn, logout_id, credentials.digest(csrf),
+                                       client["id"] if client is not None else None, sid,
+                                       claims["sub"] if claims is not None else None, uri, state, ttl)
+        return {"page": "logout", "request_id": str(logout_id), "csrf": csrf,
+                "client_name": client["name"] if client is not None else None, "issuer": self._issuer(),
+                "redirect_origin": wire.origin(uri) if uri else None, "expires_in": ttl}
 
-            await self._tx(end)  # type: ignore[attr-defined]
+    @rpc(public=True, feature=FEATURE)
+    async def oidc_logout_confirm(self, caller: Principal, request_id: str, csrf: str,
+                                  csrf_cookie: str | None) -> dict[str, Any]:
+        """The logout confirmation form posted: the hint's session (if any) ends; as :meth:`oidc_logout`."""
+        rid = _uuid(request_id) if isinstance(request_id, str) and len(request_id) <= 64 else None
+        ok = (rid is not None and isinstance(csrf, str) and isinstance(csrf_cookie, str) and 0 < len(csrf) <= 128
+              and hmac.compare_digest(csrf.encode(), csrf_cookie.encode()))
+
+        async def attempt(conn: asyncpg.Connection) -> tuple[dict[str, Any] | None, OidcError | None, Any]:
+            row = await pstore.logout_for_update(conn, rid) if ok and rid is not None else None
+            if row is None or not hmac.compare_digest(bytes(row["csrf_digest"]), credentials.digest(csrf)):
+                return None, OidcCsrf(), row["client_id"] if row is not None else None
+            if row["expired"] or row["finished_at"] is not None:
+                return None, OidcRequestExpired("this sign-out page expired or was already answered"), row["client_id"]
+            await pstore.finish_logout(conn, row["id"])
+            if row["client_id"] is not None:
+                await self._oidc_end_session(conn, row["client_id"], row["session_id"], row["user_id"])
+            return self._oidc_logged_out(row["redirect_uri"], row["state"]), None, row["client_id"]
+
+        out, error, client_id = await self._tx(attempt)  # type: ignore[attr-defined]
+        if error is not None:
+            raise await self._oidc_refuse(error, client_id)
+        assert out is not None
+        return out
+
+    @staticmethod
+    async def _oidc_end_session(conn: asyncpg.Connection, client_id: uuid.UUID, sid: uuid.UUID | None,
+                                sub: str | None) -> None:
+        """End ``sid`` when it is a session granted to that client for that user (else nothing)."""
+        if sid is None or sub is None:
+            return
+        granted = await pstore.oidc_session(conn, sid)
+        if granted is not None and granted["client_id"] == client_id and str(granted["user_id"]) == sub:
+            await store.revoke_sessions(conn, "logged out (OpenID Connect)", session_id=sid)
+
+    @staticmethod
+    def _oidc_logged_out(uri: str | None, state: str | None) -> dict[str, Any]:
         if uri is None:
             return {"page": "logged_out"}
-        return {"redirect": wire.with_query(uri, {"state": p.get("state")})}
+        return {"redirect": wire.with_query(uri, {"state": state})}
 
     # -- clients ------------------------------------------------------------------------------
     @rpc("auth:oidc-client:write", feature=FEATURE)
@@ -618,8 +726,8 @@ class OidcProvider:
                                  scopes: list[str] | None = None, public: bool = False, trusted: bool = False,
                                  tenant: str = "") -> dict[str, Any]:
         """Register a relying party; a confidential one's ``client_secret`` is shown only now."""
-        access.gate().require(caller, "auth:oidc-client:write", {"type": "oidc-client", "tenant": tenant})
         tenant = fields.check_tenant(tenant)
+        access.require_in_tenant(caller, "auth:oidc-client:write", "oidc-client", tenant)
         if not isinstance(name, str) or not 0 < len(name.strip()) <= 64 or not name.isprintable():
             raise OidcInvalidClientMetadata("name must be 1-64 printable characters", field="name")
         uris = wire.check_redirect_uris(redirect_uris)
@@ -643,25 +751,27 @@ class OidcProvider:
     @rpc("auth:oidc-client:list", feature=FEATURE)
     async def oidc_list_clients(self, caller: Principal, tenant: str | None = None) -> list[dict[str, Any]]:
         """Registered relying parties (every tenant for an ``@any`` caller, else the caller's own)."""
-        tenant = access.listable_tenant(caller, "auth:oidc-client:list", "oidc-client", tenant)
-        if tenant is not None:
-            fields.check_tenant(tenant)
+        action = "auth:oidc-client:list"
+        if tenant is None and access.across_tenants(caller, action, "oidc-client"):
+            scope = None  # every tenant's
+        else:  # the tenant asked for, else the caller's own ("" the default tenant), as registering asks it
+            scope = fields.check_tenant((caller.tenant or "") if tenant is None else tenant)
+            access.require_in_tenant(caller, action, "oidc-client", scope)
         async with self._acquire() as conn:  # type: ignore[attr-defined]
-            rows = await pstore.list_clients(conn, tenant)
+            rows = await pstore.list_clients(conn, scope)
         return [public_client(r) for r in rows]
 
     @rpc("auth:oidc-client:delete", feature=FEATURE)
     async def oidc_delete_client(self, caller: Principal, client_id: str) -> None:
         """Remove a relying party; its codes and the sessions' grants to it go with it."""
-        async def fetch() -> dict[str, Any]:
-            row = await self._oidc_client(client_id)
-            if row is None:
-                raise OidcClientNotFound(client_id=str(client_id)[:64])
-            return public_client(row)
-
-        target = await access.allowed_on(caller, "auth:oidc-client:delete", {"type": "oidc-client"}, fetch)
+        action = "auth:oidc-client:delete"
+        row = await self._oidc_client(client_id)
+        if row is None:  # whether it exists is told only to callers allowed to remove clients at all
+            access.gate().require(caller, action, {"type": "oidc-client"})
+            raise OidcClientNotFound(client_id=_printable(client_id, 64))
+        access.require_in_tenant(caller, action, "oidc-client", row["tenant"])
         async with self._acquire() as conn:  # type: ignore[attr-defined]
-            if not await pstore.delete_client(conn, uuid.UUID(target["client_id"])):
+            if not await pstore.delete_client(conn, row["id"]):
                 raise OidcClientNotFound(client_id=str(client_id)[:64])
 
     async def prune(self, keep_s: int | None = None) -> int:

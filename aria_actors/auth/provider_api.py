@@ -2,8 +2,8 @@
 
 The issuer is ``<public URL>/v1/auth/oidc``; under it: ``/.well-known/openid-configuration``,
 ``/jwks``, ``/authorize`` (GET or POST; HTML login, MFA and consent forms under
-``/authorize/{login,mfa,consent}``), ``/token``, ``/userinfo``, ``/logout``, and the
-administrators' ``/clients``.
+``/authorize/{login,mfa,consent}``), ``/token``, ``/userinfo``, ``/logout`` (and its confirmation
+form, ``/logout/confirm``), and the administrators' ``/clients``.
 
 Guarantees and caveats
 ----------------------
@@ -89,6 +89,8 @@ def _answer(out: dict[str, Any], *, after_post: bool, set_cookie: bool = False) 
         return pages.respond(pages.mfa(out, out.get("error")), out, status)
     if page == "consent":
         return pages.respond(pages.consent(out), out, status)
+    if page == "logout":
+        return pages.respond(pages.logout(out), out, status, set_cookie=True)
     return pages.respond(pages.logged_out())
 
 
@@ -205,6 +207,16 @@ async def oidc_logout(request: Request, client: Client, caller: Principal = perm
 async def oidc_logout_post(request: Request, client: Client, caller: Principal = permits(AuthClient.oidc_logout)
                            ) -> Response:
     return _answer(await client.oidc_logout(caller, await _form(request)), after_post=True)
+
+
+@router.post("/oidc/logout/confirm", summary="The logout confirmation form of an RP-initiated logout",
+             response_class=Response)
+async def oidc_logout_confirm(request: Request, client: Client,
+                              caller: Principal = permits(AuthClient.oidc_logout_confirm)) -> Response:
+    form = await _form(request)
+    out = await client.oidc_logout_confirm(caller, form.get("request", ""), form.get("csrf", ""),
+                                           _csrf_cookie(request, form))
+    return _answer(out, after_post=True)
 
 
 # -- clients (administrators) ---------------------------------------------------------------------

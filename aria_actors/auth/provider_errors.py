@@ -108,6 +108,25 @@ class OidcInvalidToken(OidcError):
     oauth_error = "invalid_token"
 
 
+class OidcChallengeMismatch(OidcError):
+    """This MFA challenge was not issued by this authorization request's own login form; sign in
+    again on the form the application opened."""
+
+    type = "oidc-challenge-mismatch"
+    status = 403
+    title = "MFA challenge not of this authorization request"
+    oauth_error = "access_denied"
+
+
+class OidcTenantMismatch(OidcError):
+    """The user is not of the OpenID client's tenant: only that tenant's users log in through it."""
+
+    type = "oidc-tenant-mismatch"
+    status = 403
+    title = "User not of the client's tenant"
+    oauth_error = "access_denied"
+
+
 class OidcInvalidClientMetadata(OidcError):
     """A client field is invalid (the message names it): redirect URIs are https (http only for a
     loopback host), with no fragment, at most 10 of at most 2000 characters."""

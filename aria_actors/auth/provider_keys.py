@@ -8,7 +8,8 @@ Guarantees and caveats
 - The private key is generated here and stored only wrapped by aria_security's transit key
   (the service does that); only public keys are published (``jwks_uri``).
 - :func:`read_hint` checks the signature against the published keys and the issuer, not the
-  expiry: OIDC RP-Initiated Logout accepts an expired ID token as a hint.
+  expiry: OIDC RP-Initiated Logout accepts an expired ID token as a hint. Whether a hint is recent
+  enough to end a session without asking the user is :func:`issued_within` (its ``iat``).
 """
 
 from __future__ import annotations
@@ -68,3 +69,13 @@ def read_hint(token: str, public_jwks: Sequence[Mapping[str, Any]], issuer: str)
     if claims.get("iss") != issuer or not isinstance(claims.get("sub"), str):
         return None
     return claims
+
+
+def issued_within(claims: Mapping[str, Any], max_age_s: int, now: float | None = None) -> bool:
+    """Whether ``claims`` (of a verified token) were issued at most ``max_age_s`` ago, and not
+    later than now (a minute of clock skew allowed)."""
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return False
+    now = time.time() if now is None else now
+    return now - max_age_s <= iat <= now + 60

@@ -1,4 +1,5 @@
-"""The OpenID provider's HTML pages: login, MFA, consent, logged out. Minimal, server-rendered.
+"""The OpenID provider's HTML pages: login, MFA, consent, logout confirmation, logged out.
+Minimal, server-rendered.
 
 Guarantees and caveats
 ----------------------
@@ -84,6 +85,16 @@ def consent(page: Mapping[str, Any]) -> str:
         f'<form method="post" action="{_action(page, "consent")}">{_hidden(page)}'
         '<p><button type="submit" name="decision" value="allow">Allow</button> '
         '<button type="submit" name="decision" value="deny">Deny</button></p></form>'))
+
+
+def logout(page: Mapping[str, Any]) -> str:
+    """Asks before signing out (an RP-initiated logout without a valid, recent id_token_hint)."""
+    who = f" of <strong>{_e(page['client_name'])}</strong>" if page.get("client_name") else ""
+    action = _e(urlsplit(page["issuer"]).path + "/logout/confirm")
+    return _document("Sign out?", (
+        f"<p>An application asks to sign you out{who}. Sign out?</p>"
+        f'<form method="post" action="{action}">{_hidden(page)}'
+        '<p><button type="submit">Sign out</button></p></form>'))
 
 
 def logged_out() -> str:

@@ -70,6 +70,10 @@ async def request_logged_in(conn: asyncpg.Connection, request_id: uuid.UUID, ses
     await conn.execute(_q("request_logged_in"), request_id, session_id)
 
 
+async def request_mfa(conn: asyncpg.Connection, request_id: uuid.UUID, challenge_digest: bytes) -> None:
+    await conn.execute(_q("request_mfa"), request_id, challenge_digest)
+
+
 async def finish_request(conn: asyncpg.Connection, request_id: uuid.UUID) -> None:
     await conn.execute(_q("finish_request"), request_id)
 
@@ -98,6 +102,26 @@ async def oidc_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> async
     return await conn.fetchrow(_q("oidc_session"), session_id)
 
 
+async def is_oidc_session(conn: asyncpg.Connection, session_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(_q("is_oidc_session"), session_id))
+
+
+# -- RP-initiated logouts waiting for the user's confirmation -----------------------------------
+async def insert_logout(conn: asyncpg.Connection, logout_id: uuid.UUID, csrf_digest: bytes,
+                        client_id: uuid.UUID | None, session_id: uuid.UUID | None, user_id: str | None,
+                        redirect_uri: str | None, state: str | None, ttl_s: int) -> None:
+    await conn.execute(_q("insert_logout"), logout_id, csrf_digest, client_id, session_id, user_id, redirect_uri,
+                       state, ttl_s)
+
+
+async def logout_for_update(conn: asyncpg.Connection, logout_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(_q("logout_for_update"), logout_id)
+
+
+async def finish_logout(conn: asyncpg.Connection, logout_id: uuid.UUID) -> None:
+    await conn.execute(_q("finish_logout"), logout_id)
+
+
 # -- signing keys -------------------------------------------------------------------------------
 async def keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(_q("keys"))
@@ -110,3 +134,4 @@ async def insert_key(conn: asyncpg.Connection, kid: str, wrapped: str, public_jw
 async def prune(conn: asyncpg.Connection, keep_s: int) -> None:
     await conn.execute(_q("prune_requests"), keep_s)
     await conn.execute(_q("prune_codes"), keep_s)
+    await conn.execute(_q("prune_logouts"), keep_s)

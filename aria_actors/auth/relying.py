@@ -21,19 +21,22 @@ Guarantees and caveats
   provider's JWKS, exact ``iss``, ``aud``/``azp``, ``exp``/``iat``/``nbf`` with ``sso_leeway_s``,
   algorithm allow-list, never ``none``), then checked against replay (the same issuer + ``jti``,
   or nonce, is accepted once: ``sso_seen_tokens``), then its nonce against the login's.
-- Accounts are found only by the verified (issuer, ``sub``) in ``sso_links``, never by email: an
-  existing local account with the same email is not taken over. With no link, ``jit`` creates a
-  user (username from ``preferred_username`` or the email, made unique; no usable password) in
-  the provider's tenant with its ``default_role`` and the mapped roles; without ``jit`` the login
-  is ``sso-not-provisioned``. Two first logins of one identity at once make one user (an
-  advisory lock per identity).
+- Accounts are found only by the provider's own link of the verified (issuer, ``sub``) in
+  ``sso_links``, never by email: an existing local account with the same email is not taken
+  over. Links are per configured provider (migration 0011): two providers of one issuer (one
+  ``client_id`` per tenant) never find each other's users, and a link whose user is not of the
+  provider's tenant (the setting changed since) is refused (``sso-tenant-mismatch``). Renaming a
+  provider orphans its links: its users are created again (``jit``) or refused. With no link,
+  ``jit`` creates a user (username from ``preferred_username`` or the email, made unique; no
+  usable password) in the provider's tenant with its ``default_role`` and the mapped roles;
+  without ``jit`` the login is ``sso-not-provisioned``. Two first logins of one identity through
+  one provider at once make one user (an advisory lock per provider and identity).
 - The role rules run at every login: roles they name follow the claims (granted or taken away);
   other roles (an administrator's grants) stay. The session's ``amr`` is ``["sso"]``; the
   provider's authentication stands in for Aria's password and TOTP.
-- Every refusal of a login is audited in aria_security: an authorisation decision for the
-  subject ``sso:<provider>`` on ``auth:sso:login`` with the problem's slug (and reason) as the
-  resource type, outcome ``denied`` (``aria security audit --op authorize --outcome denied``).
-  Many refusals in a row make aria_security raise an intrusion alert for that subject.
+- Every refusal of a login is audited in aria_security: op ``sso-login``, subject
+  ``sso:<provider>``, the problem's slug (and reason) as the target, outcome ``denied``
+  (``aria security audit --op sso-login --outcome denied``).
 - The client secret is read from aria_security's KV (``services/aria_auth/sso/<name>``, field
   ``client_secret``) at each code exchange, so a rotated secret is used at once.
 """
@@ -68,6 +71,7 @@ from aria_actors.auth.relying_errors import (
     SsoMisconfigured,
     SsoNotProvisioned,
     SsoProviderDenied,
+    SsoTenantMismatch,
     SsoUnknownProvider,
 )
 from aria_actors.auth.relying_http import ProviderHttp
@@ -321,8 +325,12 @@ class RelyingParty:
         email = email_of(claims)
 
         async def attempt(conn: asyncpg.Connection) -> dict[str, Any]:
-            await relying_store.identity_lock(conn, issuer, subject)
-            link = await relying_store.link_for_identity(conn, issuer, subject)
+            await relying_store.identity_lock(conn, provider.name, issuer, subject)
+            link = await relying_store.link_for_identity(conn, provider.name, issuer, subject)
+            if link is not None and link["user_tenant"] != provider.tenant:
+                # the provider's tenant setting changed since: its role rules and logins are for
+                # that tenant's users only
+                raise SsoTenantMismatch(provider=provider.name, link_id=str(link["id"]))
             created = link is None
             if link is None:
                 if not provider.jit:

@@ -90,3 +90,13 @@ class SsoLastLink(SsoError):
     type = "sso-last-link"
     status = 409
     title = "Last way to log in"
+
+
+class SsoTenantMismatch(SsoError):
+    """The account this identity is linked to belongs to another tenant than this provider's (its
+    ``tenant`` setting changed since the link was made); an administrator must remove the link
+    (``DELETE /v1/auth/sso/links/<id>``) or move the provider back to that tenant."""
+
+    type = "sso-tenant-mismatch"
+    status = 403
+    title = "Linked account of another tenant"

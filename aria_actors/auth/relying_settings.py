@@ -20,6 +20,9 @@ Guarantees and caveats
 - An issuer is ``https``; plain ``http`` only on a loopback host (a provider on this machine, as
   in tests and development).
 - The client secret is not a setting: only the name of the aria_security secret that holds it.
+- Two entries may share an issuer (one ``client_id`` per tenant), never an (issuer,
+  ``client_id``) pair: each entry is its own client, and its users are its own (links are per
+  entry, :mod:`relying`).
 - ``none`` and the HMAC algorithms are refused as ID-token algorithms (an HMAC key would be the
   client secret, shared with the provider; Aria verifies with the provider's public keys only).
 """
@@ -194,6 +197,7 @@ class SsoProvider(BaseModel):
 def parse_providers(raw: Iterable[Mapping[str, Any]], redirect_base: str) -> dict[str, SsoProvider]:
     """The configured providers by name; :class:`SsoMisconfigured` names what is wrong."""
     out: dict[str, SsoProvider] = {}
+    clients: dict[tuple[str, str], str] = {}
     for i, entry in enumerate(raw):
         try:
             provider = SsoProvider.model_validate(entry)
@@ -205,6 +209,14 @@ def parse_providers(raw: Iterable[Mapping[str, Any]], redirect_base: str) -> dic
         if provider.name in out:
             raise SsoMisconfigured(f"[auth] sso_providers: the name {provider.name!r} is used twice",
                                    setting="sso_providers")
+        # One client of one issuer is one provider: two entries for it would accept each other's
+        # ID tokens (same iss and aud), so which entry a login came through would mean nothing.
+        client = (provider.issuer.rstrip("/"), provider.client_id)
+        if client in clients:
+            raise SsoMisconfigured(f"[auth] sso_providers {clients[client]!r} and {provider.name!r} are the same "
+                                   f"client ({provider.client_id!r}) of one issuer; give each its own client_id",
+                                   setting=f"sso_providers[{i}]")
+        clients[client] = provider.name
         out[provider.name] = provider
     if out:
         try:

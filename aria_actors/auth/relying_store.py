@@ -1,5 +1,5 @@
 """SQL of aria_auth's relying party, one function per statement of ``sql/relying.sql`` (schema
-``aria_auth``, migration 0009; asyncpg connections)."""
+``aria_auth``, migrations 0009 and 0011; asyncpg connections)."""
 
 from __future__ import annotations
 
@@ -38,12 +38,14 @@ async def see_token(conn: asyncpg.Connection, digest: bytes, expires_at: datetim
     return _count(await conn.execute(_q("see_token"), digest, expires_at)) == 1
 
 
-async def identity_lock(conn: asyncpg.Connection, issuer: str, subject: str) -> None:
-    await conn.execute(_q("identity_lock"), issuer, subject)
+async def identity_lock(conn: asyncpg.Connection, provider: str, issuer: str, subject: str) -> None:
+    await conn.execute(_q("identity_lock"), provider, issuer, subject)
 
 
-async def link_for_identity(conn: asyncpg.Connection, issuer: str, subject: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(_q("link_for_identity"), issuer, subject)
+async def link_for_identity(conn: asyncpg.Connection, provider: str, issuer: str, subject: str
+                            ) -> asyncpg.Record | None:
+    """The link ``provider`` made for (issuer, subject), with its user's tenant (``user_tenant``)."""
+    return await conn.fetchrow(_q("link_for_identity"), provider, issuer, subject)
 
 
 async def insert_link(conn: asyncpg.Connection, user_id: uuid.UUID, provider: str, issuer: str, subject: str,

@@ -100,7 +100,9 @@ class CoordinateSettings(SectionSettings):
                                                                 "\"unlimited\"), on top of the per-address limit.")
     protection_max_accounts: int = Field(50_000, ge=100, le=10_000_000, description="Accounts (and addresses) whose "
                                                                                     "attempts are remembered.")
-    protection_body_max: int = Field(8192, ge=256, le=65536, description="Largest login body read for its account.")
+    protection_body_max: int = Field(
+        8192, ge=256, le=65536, description="Largest body of a credential route (login, token, MFA steps) read for its "
+                                            "account; larger: 413 (never below the route's own bound).")
     protection_token_lockout: int = Field(
         50, ge=0, le=100_000, description="Invalid tokens from one address in 60 s before it is refused (0: off; "
                                           "behind a proxy, see docs/auth-protection.md).")

@@ -43,7 +43,7 @@ from aria_actors.coordinate.degrade import DEFAULT_RETRY_AFTER_S, NOT_UP, Availa
 from aria_actors.coordinate.directory import ServiceDirectory
 from aria_actors.coordinate.metrics import GatewayMetrics
 from aria_actors.coordinate.observe import ObserveRequests
-from aria_actors.coordinate.protection import Protection, install_protection, token_lockout
+from aria_actors.coordinate.protection import Protection, install_protection, refuse_foreign, token_lockout
 from aria_actors.coordinate.ratelimit import bearer_verify, install_rate_limits
 from aria_actors.coordinate.versions import VersionTable
 from aria_actors.interface.ui import routes as ui_routes
@@ -120,8 +120,8 @@ def public_routes_of(app: FastAPI) -> set[tuple[str, str]]:
 
 def authentication(public_routes: set[tuple[str, str]], bearer: BearerAuth | None = None) -> Any:
     """The gateway-wide dependency: aria_security's bearer check on everything but public routes,
-    then the app's endpoint protection (``app.state.protection``): a revoked session's or client's
-    token is refused."""
+    then the app's endpoint protection (``app.state.protection``): an OpenID Connect client's
+    token is refused but on UserInfo, and a revoked session's or client's token is refused."""
     bearer = bearer or BearerAuth(exempt=())
 
     async def _authenticate(request: Request) -> dict[str, Any] | None:
@@ -130,7 +130,9 @@ def authentication(public_routes: set[tuple[str, str]], bearer: BearerAuth | Non
         claims = await bearer(request)
         protection: Protection | None = getattr(request.app.state, "protection", None)
         if protection is not None:
-            await protection.check(claims)
+            await protection.admit(claims, request.scope)
+        else:
+            refuse_foreign(claims, request.scope)
         return claims
 
     return _authenticate
@@ -209,6 +211,7 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
     app.state.analytics = analytics
     app.state.versions = versions
     app.state.settings = settings
+    app.state.bearer = bearer  # the WebSocket channel checks its handshake's token with it (and its lockout)
 
     def breakers() -> dict[str, Any]:
         return getattr(directory, "breakers", {})

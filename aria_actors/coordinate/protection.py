@@ -4,14 +4,21 @@ and per-account login throttles enforced before aria_auth, and every denial audi
 ::
 
     request -> ObserveRequests -> CORS -> ProtectionMiddleware -> RateLimitMiddleware -> routing
-                                            |  POST /v1/auth/login, /v1/auth/token: peek the body
-                                            |    (bounded, replayed downstream) for the account:
+                                            |  a credential route (login, token, login/mfa, login/passkey,
+                                            |    the OpenID provider's login and MFA forms; by the
+                                            |    AuthClient method it fronts, any version): read the body
+                                            |    as the route will (bounded, replayed downstream):
+                                            |    too large -> 413 body-too-large; unreadable -> 400
                                             |    locked (from the feed) -> 429 auth-account-locked
                                             |    over the per-account window -> 429 account-rate-limited
                                             |  response 401/403/429 -> AuditBatcher -> aria_security
                                             v
                                          routing -> BearerAuth (invalid tokens per address: Lockout)
+                                                 -> refuse_foreign: an OpenID client's token (azp) -> 403
+                                                    token-not-for-this-api, but on UserInfo
                                                  -> Protection.check(claims): sid revoked -> 401 session-revoked
+    WebSocket /v1/interface/ws: the same lockout and checks at the handshake (refused: close 1008,
+    audited); an open connection is closed 1008 when its session or client is revoked (``watch``).
 
     RevocationPoller: aria_auth.revocations(cursor) every poll_s -> RevocationSet (sessions,
     machine clients, locked accounts), one poller per gateway replica, started by the first request.
@@ -26,7 +33,9 @@ Guarantees and caveats
 - Fail closed, by default: when no poll has succeeded for ``protection_stale_s`` (10 s), or none
   yet, a token that belongs to a session (``sid``) or a machine client (``client_id``) is answered
   503 (``Retry-After``) rather than let through unchecked; service tokens and public routes are
-  unaffected. ``protection_fail_closed = false`` serves on instead, with a warning logged every
+  unaffected. Until a replica's first poll succeeds, the requests share one wait of at most
+  ``min(stale_s, 5)`` s for it; once that wait has ended each is answered at once.
+  ``protection_fail_closed = false`` serves on instead, with a warning logged every
   ``stale_s``: revocations are then late by as long as the feed is down. A gateway whose
   directory has no aria_auth (a test app, a partial system) has nothing to poll: the check is off.
 - Bounded: at most ``protection_max_revoked`` session ids are kept, each until the longest token
@@ -40,15 +49,26 @@ Guarantees and caveats
   answer (429 ``auth-account-locked``, ``Retry-After``) without reaching its password check. The
   lockout itself is still decided by aria_auth; the gateway learns it within a poll.
 - Per-account throttle: ``protection_account_limit`` (``"10/60s"``) attempts per account (tenant +
-  lower-cased username, or the client id of a token request) in any sliding window, 429
+  lower-cased username; the client id of a token request; the lower-cased username of the OpenID
+  provider's login form, whose tenant only aria_auth knows, so that form has a window of its own;
+  the challenge of an MFA step, by its digest) in any sliding window, 429
   ``account-rate-limited`` with ``Retry-After``. It adds to the per-address limit of
   ``ratelimit``; an attempt counts even when the per-address limit then refuses it, so anyone
   can spend a known account's window (as with any per-account throttle: the account's owner then
   waits at most one window; it does not lock the account). At most ``protection_max_accounts``
   accounts are remembered (least recently used forgotten first).
-- The body is peeked only on those two routes, only up to ``protection_body_max`` bytes (a larger
-  or unparsable one is passed on untouched and not throttled per account: the route refuses it),
-  and handed to the route unchanged.
+- The body is read only on the credential routes, as each route reads it (JSON as FastAPI does:
+  ``application/json`` or ``application/*+json``, ``json.loads`` on the bytes, so a BOM, UTF-16 or
+  UTF-32 too; the token route's and the OpenID forms' own parsers), and handed to the route
+  unchanged. One larger than ``protection_body_max`` (never less than the route's own bound: 8 KiB
+  for the token route, 16 KiB for the OpenID forms, 32 KiB for a passkey step) is refused 413
+  ``body-too-large``, one the route would not read either 400 (``unreadable-body``; the token
+  route's own OAuth error there): no attempt reaches a password check uncounted. A body that
+  names no account (a refresh grant, a JSON object without ``username``) passes (the route
+  refuses what it cannot use).
+- OpenID Connect access tokens (``azp``, issued by aria_auth's provider to a third-party client)
+  open only ``/v1/auth/oidc/userinfo`` (GET and POST, or a route fronting ``oidc_userinfo``):
+  anywhere else, the WebSocket channel included, 403 ``token-not-for-this-api``.
 - Invalid-token lockout per client address (``BearerAuth(lockout=...)``): an address (an IPv6
   one by its /64) sending ``protection_token_lockout`` invalid tokens within 60 s is refused with
   429 for ``protection_token_lockout_s``. Behind a proxy every client has the proxy's address, so
@@ -68,28 +88,31 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
+import email.message
+import hashlib
 import ipaddress
 import json
 import logging
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote_plus
 
 from prometheus_client import CollectorRegistry, Counter
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
+from aria_actors.auth import oauth
+from aria_actors.auth import provider_wire as wire
 from aria_actors.auth.client import AuthClient
 from aria_actors.auth.errors import AccountLocked
-from aria_actors.auth.oauth import oauth_problem
-from aria_actors.coordinate.ratelimit import client_key, parse_rule, route_path
+from aria_actors.auth.oauth import grant_request, oauth_problem
+from aria_actors.coordinate.ratelimit import RouteMatcher, client_key, parse_rule, route_path
 from aria_actors.runtime.errors import AriaError, ServiceUnavailable
-from aria_actors.runtime.http import PROBLEM_JSON
+from aria_actors.runtime.http import PROBLEM_JSON, Permits
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import bind
 from aria_actors.security.audit import Lockout
@@ -99,7 +122,23 @@ log = logging.getLogger("aria.gateway.protection")
 audit_log = logging.getLogger("aria.gateway.audit")
 GATEWAY = Principal.internal("aria_coordinate")
 AUTH, SECURITY = "aria_auth", "aria_security"
-LOGIN_ROUTES = {"/v1/auth/login": "login", "/v1/auth/token": "token"}
+# The credential doors: the AuthClient methods whose routes take a password, a client secret, a
+# second factor or a challenge in the body, and the kind of body each reads (see ``account_of``).
+# A route is one of them when it fronts such a method (``permits(AuthClient.login)``: a /v2 copy
+# of a route fronts the same method) or when its template, in any version, is in LOGIN_ROUTES.
+PROTECTED_METHODS = {"login": "login", "client_token": "token", "login_mfa": "mfa", "login_passkey": "passkey",
+                     "oidc_login": "oidc_login", "oidc_login_mfa": "oidc_mfa"}
+LOGIN_ROUTES = {"/v1/auth/login": "login", "/v1/auth/token": "token", "/v1/auth/login/mfa": "mfa",
+                "/v1/auth/login/passkey": "passkey", "/v1/auth/oidc/authorize/login": "oidc_login",
+                "/v1/auth/oidc/authorize/mfa": "oidc_mfa"}
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The largest body each kind's route itself accepts: the gateway never refuses less than that.
+# A passkey assertion's fields (passkeys.LIMITS) add up to about 21 KiB at most.
+ROUTE_BODY_MAX = {"token": oauth.MAX_BODY, "passkey": 32_768, "oidc_login": wire.MAX_BODY, "oidc_mfa": wire.MAX_BODY}
+# Routes an OpenID Connect access token (one with ``azp``) may call: the UserInfo endpoint only.
+OIDC_TOKEN_METHODS = frozenset({"oidc_userinfo"})
+OIDC_TOKEN_ROUTES = frozenset({("GET", "/v1/auth/oidc/userinfo"), ("POST", "/v1/auth/oidc/userinfo")})
+_VERSION = re.compile(r"^/v[0-9]{1,3}/")
 DENIALS = frozenset({401, 403, 429})
 TOKEN_LEEWAY_S = 60.0  # past a revoked session's last token's expiry: the JWT leeway, clock skew
 MAX_REASONS = 64  # distinct reason labels of the denial counter
@@ -131,6 +170,30 @@ class AccountThrottled(AriaError):
     title = "Too many attempts for this account"
 
 
+class LoginBodyTooLarge(AriaError):
+    """The body of a login route is larger than the gateway reads for its account; send a smaller one."""
+
+    type = "body-too-large"
+    status = 413
+    title = "Request body too large"
+
+
+class UnreadableLoginBody(AriaError):
+    """The body of a login route cannot be read the way the route reads it (content type, encoding, syntax)."""
+
+    type = "unreadable-body"
+    status = 400
+    title = "Unreadable request body"
+
+
+class TokenNotForThisApi(AriaError):
+    """This access token was issued to an OpenID Connect client for the UserInfo endpoint, not for Aria's API."""
+
+    type = "token-not-for-this-api"
+    status = 403
+    title = "Token not for this API"
+
+
 def _settings(settings: Any, name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
@@ -148,6 +211,9 @@ class RevocationSet:
         self._clients: OrderedDict[str, tuple[float, float]] = OrderedDict()  # id -> (revoked at, forget after)
         self._locks: OrderedDict[str, float] = OrderedDict()  # tenant/username -> until
         self.unsafe_evictions = 0
+        # Told of each applied page's sessions and clients (``(client_id, revoked at)``): open
+        # connections (the WebSocket channel) end theirs (see ``Protection.watch``).
+        self.listeners: list[Callable[[list[str], list[tuple[str, float]]], None]] = []
 
     @staticmethod
     def account(tenant: str, username: str) -> str:
@@ -164,11 +230,15 @@ class RevocationSet:
         """Take in one answer of ``AuthClient.revocations``; how many entries it held."""
         keep = float(feed.get("token_ttl_s") or 900) + TOKEN_LEEWAY_S
         n = 0
+        sids: list[str] = []
+        clients: list[tuple[str, float]] = []
         for s in feed.get("sessions", ()):
-            self._put(self._sessions, str(s["sid"]), float(s["at"]) + keep)
+            sids.append(str(s["sid"]))
+            self._put(self._sessions, sids[-1], float(s["at"]) + keep)
             n += 1
         for c in feed.get("clients", ()):
-            self._put(self._clients, str(c["client_id"]), (float(c["at"]), float(c["at"]) + keep))
+            clients.append((str(c["client_id"]), float(c["at"])))
+            self._put(self._clients, clients[-1][0], (clients[-1][1], clients[-1][1] + keep))
             n += 1
         for lk in feed.get("locks", ()):
             key = self.account(str(lk["tenant"]), str(lk["username"]))
@@ -178,6 +248,12 @@ class RevocationSet:
                 self._put(self._locks, key, float(lk["until"]))
             n += 1
         self.expire()
+        if sids or clients:
+            for listener in list(self.listeners):
+                try:
+                    listener(sids, clients)
+                except Exception:  # a listener's fault must not stop the feed
+                    log.exception("a revocation listener failed")
         return n
 
     def expire(self) -> None:
@@ -505,42 +581,73 @@ def _client(clients: Any, name: str) -> Any:
 # --- request body peeking ------------------------------------------------------------------------
 
 
-def account_of(kind: str, headers: Mapping[bytes, bytes], body: bytes) -> str | None:
-    """The account a login or token request is for (``tenant/username`` or ``client:<id>``), or None.
+def account_of(kind: str, headers: Mapping[str, str], body: bytes) -> str | None:
+    """The account a credential request is for, read from its body as its route reads it.
 
-    Reads JSON or form bodies as the routes do; anything it cannot read is None (the route decides).
+    ``tenant/username`` (login, password grant), ``client:<id>`` (client credentials),
+    ``oidc:<username>`` (the OpenID provider's login form: its tenant is the client's, which only
+    aria_auth knows), ``challenge:<digest>`` (an MFA step: the challenge stands for the account
+    whose password was given). None: the body names none (the route refuses it, or it is a
+    refresh). :class:`UnreadableLoginBody` (or the route's own error): a body the route would not
+    read either; the gateway refuses it rather than pass on an uncounted attempt.
     """
-    media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-    try:
-        text = body.decode("utf-8")
-        if media == b"application/json":
-            data = json.loads(text or "{}")
-            params = {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
-        elif kind == "token" and media in (b"", b"application/x-www-form-urlencoded"):
-            params = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True, max_num_fields=20).items()}
-        else:
-            return None
-    except (UnicodeDecodeError, ValueError):
-        return None
-    username = params.get("username", "")
-    if username and (kind == "login" or params.get("grant_type") == "password"):
-        return RevocationSet.account(params.get("tenant", "")[:63], username[:64])
     if kind == "token":
-        client_id = params.get("client_id", "") or _basic_client_id(headers.get(b"authorization", b""))
-        if client_id:
-            return f"client:{client_id[:64]}"
-    return None
+        grant = grant_request(headers, body)  # the token route's own parser, and its own 400s
+        if grant.type == "password" and grant.username:
+            return RevocationSet.account(grant.tenant[:63], grant.username[:64])
+        return f"client:{grant.client_id[:64]}" if grant.client_id else None  # its secret is checked
+    if kind in ("oidc_login", "oidc_mfa"):
+        params = _form_of(headers, body)
+        if kind == "oidc_login":
+            return f"oidc:{params['username'][:64].lower()}" if params.get("username") else None
+        return _challenge(params.get("challenge"))
+    data = _json_of(headers, body)
+    if not isinstance(data, dict):
+        return None  # the route refuses anything but an object (422)
+    if kind == "login":
+        username, tenant = data.get("username"), data.get("tenant", "")
+        if not isinstance(username, str) or not username:
+            return None
+        return RevocationSet.account(tenant[:63] if isinstance(tenant, str) else "", username[:64])
+    return _challenge(data.get("challenge"))  # mfa, passkey
 
 
-def _basic_client_id(header: bytes) -> str:
-    scheme, _, value = header.partition(b" ")
-    if scheme.lower() != b"basic":
-        return ""
+def _challenge(value: object) -> str | None:
+    """An MFA challenge as a key: its digest (the challenge is a credential: never kept or audited)."""
+    if not isinstance(value, str) or not value:
+        return None
+    return "challenge:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def reads_json(content_type: str | None) -> bool:
+    """Whether a FastAPI route with a body model reads this body as JSON: ``application/json`` or
+    any ``application/*+json`` (parameters and case ignored), as ``fastapi.routing`` decides; no
+    content type counts too (FastAPI's non-strict mode)."""
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _json_of(headers: Mapping[str, str], body: bytes) -> Any:
+    """The body as the route's ``request.json()`` gives it: ``json.loads`` on the bytes, which
+    also reads a UTF-8 BOM, UTF-16 and UTF-32."""
+    if not reads_json(headers.get("content-type")):
+        raise UnreadableLoginBody("send the body as application/json")
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
-    return unquote_plus(decoded.partition(":")[0])
+        return json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UnreadableLoginBody("the body is not JSON") from None
+
+
+def _form_of(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+    """An OpenID provider form as its routes read it (``provider_api._form``: form-urlencoded only)."""
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise UnreadableLoginBody("send the parameters as application/x-www-form-urlencoded")
+    return wire.form(body)  # the route's own parser; raises its own 400 for what it refuses
 
 
 async def read_bounded(receive: Any, limit: int) -> tuple[list[dict[str, Any]], bytes | None]:
@@ -599,6 +706,13 @@ class Protection:
                                   registry=registry) \
             if _settings(settings, "protection_audit", True) else None
         self.locked_refusals = 0
+        self._first_wait: asyncio.Task[None] | None = None  # the one wait for the first poll (see check)
+        self._matcher: RouteMatcher | None = None
+        self._kinds: dict[int, str | None] = {}  # id(route) -> credential kind (None: not a credential door)
+        # Open connections to end when their session or client is revoked (``watch``).
+        self._watch_sids: dict[str, set[Callable[[AriaError], None]]] = {}
+        self._watch_clients: dict[str, set[tuple[float, Callable[[AriaError], None]]]] = {}
+        self.revoked.listeners.append(self._revoked_now)
 
     def _auth(self) -> Any:
         return _client(getattr(self.app.state, "clients", None), AUTH)
@@ -627,8 +741,8 @@ class Protection:
         if not sid and not client_id:
             return  # a service or hand-minted token: nothing aria_auth can revoke
         self.poller.ensure_running()
-        if self.poller.stale():
-            await self.poller.first_sync(self.first_sync_s)
+        if self.poller.synced_at is None:
+            await self._first_sync()
         if self.poller.stale() and self.fail_closed:
             raise ServiceUnavailable(f"revocations from {AUTH} cannot be checked right now", service=AUTH)
         if sid and self.revoked.session_revoked(str(sid)):
@@ -641,6 +755,102 @@ class Protection:
             if self.revoked.client_revoked(str(client_id), issued):
                 raise ClientRevoked(client_id=str(client_id))
 
+    async def _first_sync(self) -> None:
+        """Wait for the first poll once per replica: every request until then shares one wait of at
+        most ``first_sync_s``; once it has ended, a request is answered at once (503 while stale)."""
+        wait = self._first_wait
+        loop = asyncio.get_running_loop()
+        if wait is None or wait.get_loop() is not loop:
+            wait = self._first_wait = loop.create_task(self.poller.first_sync(self.first_sync_s))
+        if not wait.done():
+            await asyncio.shield(wait)  # a cancelled request must not cancel the others' wait
+
+    async def admit(self, claims: Mapping[str, Any] | None, scope: Mapping[str, Any]) -> None:
+        """Everything the gateway checks of a verified token on a route: :func:`refuse_foreign`,
+        then :meth:`check` (revoked sessions and clients)."""
+        refuse_foreign(claims, scope)
+        await self.check(claims)
+
+    def watch(self, claims: Mapping[str, Any], end: Callable[[AriaError], None]) -> Callable[[], None]:
+        """Call ``end(error)`` once if the session (``sid``) or machine client (``client_id``) of
+        ``claims`` is revoked while a connection made with them is open; returns the unwatch.
+
+        Already revoked (since the connection's token was checked): ``end`` is called soon."""
+        sid, client_id = claims.get("sid"), claims.get("client_id")
+        try:
+            issued = float(claims.get("iat", 0))
+        except (TypeError, ValueError):
+            issued = 0.0
+        entry = (issued, end)
+        if sid:
+            self._watch_sids.setdefault(str(sid), set()).add(end)
+        if client_id:
+            self._watch_clients.setdefault(str(client_id), set()).add(entry)
+        if sid and self.revoked.session_revoked(str(sid)):
+            asyncio.get_running_loop().call_soon(end, SessionRevoked(session_id=str(sid)))
+        elif client_id and self.revoked.client_revoked(str(client_id), issued):
+            asyncio.get_running_loop().call_soon(end, ClientRevoked(client_id=str(client_id)))
+
+        def unwatch() -> None:
+            if sid:
+                ends = self._watch_sids.get(str(sid))
+                if ends is not None:
+                    ends.discard(end)
+                    if not ends:
+                        del self._watch_sids[str(sid)]
+            if client_id:
+                entries = self._watch_clients.get(str(client_id))
+                if entries is not None:
+                    entries.discard(entry)
+                    if not entries:
+                        del self._watch_clients[str(client_id)]
+
+        return unwatch
+
+    def _revoked_now(self, sids: list[str], clients: list[tuple[str, float]]) -> None:
+        """The feed brought these revocations: end the open connections they concern."""
+        for sid in sids:
+            for end in list(self._watch_sids.get(sid, ())):
+                end(SessionRevoked(session_id=sid))
+        for client_id, at in clients:
+            for issued, end in list(self._watch_clients.get(client_id, ())):
+                if issued <= at:
+                    end(ClientRevoked(client_id=client_id))
+
+    def record_denial(self, error: AriaError, scope: Mapping[str, Any],
+                      claims: Mapping[str, Any] | None = None) -> None:
+        """Audit a 401/403/429 the gateway answers outside HTTP (a WebSocket handshake refused)."""
+        if self.audit is None or error.status not in DENIALS:
+            return
+        subject = f"sub:{claims['sub']}" if claims and claims.get("sub") else _subject(scope, None)
+        route = getattr(scope.get("route"), "path", None) or str(scope.get("path", "(unmatched)"))
+        self.audit.denied(error.status, error.type, str(scope.get("method") or "GET"), route, subject)
+
+    def kind_of(self, scope: Mapping[str, Any]) -> str | None:
+        """The credential kind of the route a request goes to (a key of ROUTE kinds), or None."""
+        if scope["method"] not in BODY_METHODS:
+            return None
+        routes = getattr(self.app, "routes", None)
+        if routes is None:  # not an app with routes (a bare ASGI app): by path alone
+            return LOGIN_ROUTES.get(_VERSION.sub("/v1/", route_path(scope))) if scope["method"] == "POST" else None
+        matcher = self._matcher
+        if matcher is None or matcher.count != len(routes):  # routes were added (a /v2 copy)
+            matcher, self._kinds = RouteMatcher(self.app), {}
+            self._matcher = matcher
+        template, route = matcher.match(scope["method"], route_path(scope))
+        if route is None or scope["method"] not in (getattr(route, "methods", None) or ()):
+            return None
+        key = id(route)
+        if key not in self._kinds:
+            fronted = [PROTECTED_METHODS[m] for m in fronts(route) if m in PROTECTED_METHODS]
+            self._kinds[key] = fronted[0] if fronted else (
+                LOGIN_ROUTES.get(_VERSION.sub("/v1/", template)) if scope["method"] == "POST" else None)
+        return self._kinds[key]
+
+    def body_limit(self, kind: str) -> int:
+        """The largest body of a ``kind`` route read for its account (larger: 413)."""
+        return max(self.body_max, ROUTE_BODY_MAX.get(kind, 0))
+
     def stats(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "active": self.active(), "fail_closed": self.fail_closed,
                 "feed": self.poller.stats(), "locked_refusals": self.locked_refusals,
@@ -650,6 +860,9 @@ class Protection:
                 "audit": None if self.audit is None else self.audit.stats()}
 
     async def stop(self) -> None:
+        wait, self._first_wait = self._first_wait, None
+        if wait is not None and not wait.done():
+            wait.cancel()
         await self.poller.stop()
         if self.audit is not None:
             await self.audit.stop()
@@ -666,22 +879,49 @@ class ProtectionMiddleware:
         if scope["type"] != "http" or not self.protection.enabled:
             await self.app(scope, receive, send)
             return
-        kind = LOGIN_ROUTES.get(route_path(scope)) if scope["method"] == "POST" else None
+        kind = self.protection.kind_of(scope)
         account = None
         if kind is not None:
-            messages, body = await read_bounded(receive, self.protection.body_max)
-            receive = replay(messages, receive)
-            if body is not None:
-                account = account_of(kind, dict(scope["headers"]), body)
+            headers = Headers(scope=scope)  # first value wins, as the route's request.headers
+            limit = self.protection.body_limit(kind)
+            error: AriaError | None = None
+            if _content_length(headers) > limit:  # refused before reading it
+                error = LoginBodyTooLarge(f"the body is larger than {limit} bytes", limit=limit)
+            else:
+                messages, body = await read_bounded(receive, limit)
+                receive = replay(messages, receive)  # the route gets the body unchanged
+                if messages[-1]["type"] != "http.request":  # the client left: the route sees it leave
+                    await self.app(scope, receive, send)
+                    return
+                if body is None:
+                    error = LoginBodyTooLarge(f"the body is larger than {limit} bytes", limit=limit)
+                else:
+                    try:
+                        account = account_of(kind, headers, body)
+                    except AriaError as exc:
+                        error = exc
+            if error is not None:
+                await self._answer(scope, receive, send, kind, error, None)
+                return
             if account is not None and await self._refused(scope, receive, send, kind, account):
                 return
         scope.setdefault("state", {})  # shared with request.state: the verified principal lands here
         await self.app(scope, receive, self._watch(scope, send, account) if self.protection.audit else send)
 
+    async def _answer(self, scope: dict[str, Any], receive: Any, send: Any, kind: str, error: AriaError,
+                      account: str | None) -> None:
+        """Answer ``error`` as the route would: problem+json (the token endpoint's with OAuth members)."""
+        path = scope["path"]
+        response = oauth_problem(error, path) if kind == "token" else \
+            JSONResponse(error.problem(instance=path), status_code=error.status, media_type=PROBLEM_JSON)
+        if "retry_after_s" in error.fields:
+            response.headers["Retry-After"] = str(error.fields["retry_after_s"])
+        await response(scope, receive, self._watch(scope, send, account) if self.protection.audit else send)
+
     async def _refused(self, scope: dict[str, Any], receive: Any, send: Any, kind: str, account: str) -> bool:
         protection = self.protection
         error: AriaError | None = None
-        if not account.startswith("client:") and protection.active():
+        if kind in ("login", "token") and not account.startswith("client:") and protection.active():
             tenant, _, username = account.partition("/")
             left = protection.revoked.locked_for(tenant, username)
             if left > 0:
@@ -695,12 +935,7 @@ class ProtectionMiddleware:
                                          retry_after_s=retry)
         if error is None:
             return False
-        retry_after = str(error.fields.get("retry_after_s", 1))
-        path = scope["path"]
-        response = oauth_problem(error, path) if kind == "token" else \
-            JSONResponse(error.problem(instance=path), status_code=error.status, media_type=PROBLEM_JSON)
-        response.headers["Retry-After"] = retry_after
-        await response(scope, receive, self._watch(scope, send, account) if protection.audit else send)
+        await self._answer(scope, receive, send, kind, error, account)
         return True
 
     def _watch(self, scope: dict[str, Any], send: Any, account: str | None) -> Any:
@@ -722,6 +957,42 @@ class ProtectionMiddleware:
                     state["status"] = 0
 
         return watched
+
+
+def _content_length(headers: Headers) -> int:
+    try:
+        return int(headers.get("content-length") or 0)
+    except ValueError:
+        return 0  # not a number: the body is read (bounded) instead
+
+
+def fronts(route: Any) -> set[str]:
+    """The AuthClient methods a route fronts (its ``permits(AuthClient.x)`` dependencies)."""
+    found, stack = set(), [getattr(route, "dependant", None)]
+    while stack:
+        dep = stack.pop()
+        if dep is None:
+            continue
+        if isinstance(dep.call, Permits) and dep.call.proto is AuthClient:
+            found.add(dep.call.method)
+        stack.extend(dep.dependencies)
+    return found
+
+
+def refuse_foreign(claims: Mapping[str, Any] | None, scope: Mapping[str, Any]) -> None:
+    """Refuse (403 ``token-not-for-this-api``) an OpenID Connect access token, one issued by
+    aria_auth's provider to a third-party client (it carries ``azp``), on every route but the
+    UserInfo endpoint (GET and POST, any version of it): the client was granted the user's
+    identity claims, not the user's Aria API."""
+    if not claims or "azp" not in claims:
+        return
+    route, method = scope.get("route"), scope.get("method")
+    template = getattr(route, "path", None)
+    if method in ("GET", "POST") and template and (
+            (method, _VERSION.sub("/v1/", template)) in OIDC_TOKEN_ROUTES or fronts(route) & OIDC_TOKEN_METHODS):
+        return
+    raise TokenNotForThisApi("this token was issued to an OpenID Connect client: it opens only "
+                             "/v1/auth/oidc/userinfo", client_id=str(claims["azp"])[:64])
 
 
 def _reason(status: int, body: bytes) -> str:
@@ -768,6 +1039,7 @@ def install_protection(app: Any, settings: Any, registry: CollectorRegistry | No
     return protection
 
 
-__all__ = ["AccountThrottle", "AccountThrottled", "AddressLockout", "AuditBatcher", "ClientRevoked", "Protection",
-           "ProtectionMiddleware", "RevocationPoller", "RevocationSet", "SessionRevoked", "account_of",
-           "install_protection", "security_sink", "token_lockout"]
+__all__ = ["AccountThrottle", "AccountThrottled", "AddressLockout", "AuditBatcher", "ClientRevoked",
+           "LoginBodyTooLarge", "Protection", "ProtectionMiddleware", "RevocationPoller", "RevocationSet",
+           "SessionRevoked", "TokenNotForThisApi", "UnreadableLoginBody", "account_of", "fronts", "install_protection",
+           "reads_json", "refuse_foreign", "security_sink", "token_lockout"]

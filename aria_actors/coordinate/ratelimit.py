@@ -692,6 +692,11 @@ class RateLimiter:
                                {**DEFAULT_ROLES, **dict(get["ratelimit_roles"])})
         return cls(rules, quota, max_keys=int(get["ratelimit_max_keys"]), max_runs=int(get["ratelimit_max_runs"]))
 
+    def usage(self) -> list[tuple[tuple[str, str, str], _Window]]:
+        """Every ``(subject, method, template)`` window of this replica, read-only (aria_interface's
+        ``GET /v1/interface/limits`` shows a caller its own)."""
+        return [*self._windows.items(), *self._strict.items()]
+
     def hit(self, subject: str, roles: tuple[str, ...], method: str, template: str,
             now: float | None = None) -> Decision | None:
         """Decide one request (and count it if admitted); None when the route or roles are unlimited."""

@@ -3,6 +3,9 @@
 ::
 
     GET  /v1/interface/topics            the topics the channel serves (shapes) and its protocol
+    GET  /v1/interface/ui                the web UI's manifest (views, the routes and topics each uses)
+    GET  /v1/interface/limits            the caller's rate limits and what is left of each window
+                                         (answered in the gateway process, from its limiter)
     GET  /v1/interface/docs              every service's OpenAPI (one link each) + the role table
     GET  /v1/interface/docs/{service}    one service's OpenAPI document
     WS   /v1/interface/ws                the real-time channel (protocol: aria_actors.interface.protocol)
@@ -28,6 +31,14 @@ Guarantees and caveats
   every frame is parsed by ``protocol.parse_frame`` and every failure answered with an error
   frame; an unexpected fault is logged and answered as an internal error frame.
 - The connection is closed (1008) when its token expires; the client reconnects with a fresh one.
+- The handshake meets the gateway's checks of an HTTP route's token (``app.state.bearer``'s
+  invalid-token lockout, ``app.state.protection``: an OpenID client's token, a revoked session or
+  client), each refusal audited; an open connection is closed (1008) once the gateway learns
+  that its session or client was revoked (within a poll of the revocation feed).
+- Presence frames (here, gone) go to the connection's
+  :class:`~aria_actors.interface.presence.PresenceOf`; being present on ``presence:character:<id>``
+  is authorized as reading ``character:<id>``, as the connection's principal. When the connection
+  ends, it leaves every presence topic (the others are told).
 - Signalling frames (join, leave, signal) go to the connection's
   :class:`~aria_actors.interface.signalling.Signalling`; a join's grant is verified by aria_auth
   (``verify_peer_grant``) as the connection's principal. When the connection ends, its peers
@@ -40,10 +51,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -51,6 +63,8 @@ from aria_actors.auth.client import AuthClient
 from aria_actors.interface.client import InterfaceClient
 from aria_actors.interface.errors import NotSubscribed, TooManySubscriptions
 from aria_actors.interface.hub import Hub, Subscriber, as_aria_error, cause_of
+from aria_actors.interface.limits import live_view
+from aria_actors.interface.presence import Presence, PresenceOf
 from aria_actors.interface.protocol import (
     CLOSE_POLICY,
     CLOSE_TRY_LATER,
@@ -60,6 +74,7 @@ from aria_actors.interface.protocol import (
     MAX_REASON_BYTES,
     MAX_SUBSCRIPTIONS,
     PATH,
+    PRESENCE_OPS,
     SIGNAL_OPS,
     error_frame,
     parse_frame,
@@ -70,6 +85,8 @@ from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.http import Permits, ServiceRouter, permits, service_client, transport
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import bind, default_gate
+from aria_actors.security import metrics as security_metrics
+from aria_actors.security.errors import InvalidToken, LockedOut
 from aria_actors.security.middleware import BearerAuth
 
 log = logging.getLogger("aria.interface.ws")
@@ -84,6 +101,18 @@ WS_PERMITS = Permits(InterfaceClient, "topics")
 @router.get("/topics", summary="The topics the WebSocket channel serves, their shapes, and its protocol")
 async def topics(client: Client, caller: Principal = permits(InterfaceClient.topics)) -> dict[str, Any]:
     return await client.topics(caller)
+
+
+@router.get("/ui", summary="The web UI's manifest: its views and the REST routes and topics each one uses")
+async def ui(client: Client, caller: Principal = permits(InterfaceClient.ui)) -> dict[str, Any]:
+    return await client.ui(caller)
+
+
+@router.get("/limits", summary="Your rate limits in force and what is left of each window now")
+async def limits(request: Request, caller: Principal = permits(InterfaceClient.limits)) -> dict[str, Any]:
+    # Answered here, in the gateway process, from the limiter that counts the caller's requests:
+    # aria_interface's own limits() knows the configured rules but not the live windows.
+    return live_view(getattr(request.app.state, "limiter", None), caller)
 
 
 @router.get("/docs", summary="Every service's OpenAPI document, and the generated role/permission table")
@@ -105,13 +134,15 @@ class Runtime:
     hub: Hub
     auth: BearerAuth
     rooms: Rooms = field(default_factory=Rooms)  # WebRTC signalling's rooms of this gateway process
+    presence: Presence = field(default_factory=Presence)  # who is present on what, in this gateway process
 
 
 def runtime_of(app: Any) -> Runtime:
     """The app's channel runtime (made on the first connection; tests may set ``app.state.interface``)."""
     rt = getattr(app.state, "interface", None)
     if rt is None:
-        rt = Runtime(Hub(), BearerAuth(exempt=()))
+        # the gateway's own verifier (app.state.bearer): its cached keys and its invalid-token lockout
+        rt = Runtime(Hub(), getattr(app.state, "bearer", None) or BearerAuth(exempt=()))
         app.state.interface = rt
     return rt
 
@@ -148,16 +179,43 @@ async def authenticate(websocket: WebSocket, rt: Runtime) -> tuple[Principal, di
         await _refuse(websocket, CLOSE_POLICY, "missing bearer token: send 'Authorization: Bearer <token>' "
                                                "or the subprotocols 'bearer', <token>")
         return None
+    # The gateway's checks of an HTTP route's token, here too: the invalid-token lockout of the
+    # client's address, then its endpoint protection (an OpenID client's token, a revoked session
+    # or client); each refusal is audited like an HTTP one.
+    protection = getattr(websocket.app.state, "protection", None)
+    lockout = getattr(rt.auth, "lockout", None)
+    source = websocket.client.host if websocket.client else "unknown"
+    claims: dict[str, Any] | None = None
     try:
-        claims = await rt.auth.verify(websocket, token)  # type: ignore[arg-type]  # reads only .app, as a Request
+        if lockout is not None and lockout.locked(source):
+            raise LockedOut("too many invalid tokens from this client; try again later", source=source)
+        try:
+            claims = await rt.auth.verify(websocket, token)  # type: ignore[arg-type]  # reads only .app, as a Request
+        except InvalidToken:
+            if lockout is not None and lockout.denied(source):
+                security_metrics.LOCKOUTS.inc()
+            raise
+        if protection is not None:
+            await protection.admit(claims, websocket.scope)
         caller = Principal.from_claims(claims)
         default_gate().check(WS_PERMITS.spec, caller)
     except AriaError as exc:
         error = as_aria_error(exc, "token check")
+        if protection is not None:
+            protection.record_denial(error, websocket.scope, claims)
         code = CLOSE_POLICY if error.status < 500 else CLOSE_TRY_LATER
         await _refuse(websocket, code, f"{error.type}: {error.message}")
         return None
     return caller, claims, via_subprotocol
+
+
+def watch_revocation(websocket: WebSocket, claims: dict[str, Any], sub: Subscriber) -> Callable[[], None]:
+    """Close the connection (1008) once its session or machine client is revoked (the gateway's
+    endpoint protection tells within a poll); returns the unwatch, for when the connection ends."""
+    protection = getattr(websocket.app.state, "protection", None)
+    if protection is None:
+        return lambda: None
+    return protection.watch(claims, lambda error: sub.close_soon(CLOSE_POLICY, f"{error.type}: {error.message}"))
 
 
 async def channel(websocket: WebSocket) -> None:
@@ -178,7 +236,12 @@ async def channel(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=SUBPROTOCOL if via_subprotocol else None)
     ctx = Context(lambda name: transport(websocket, name),  # type: ignore[arg-type]  # as in authenticate
                   getattr(websocket.app.state, "directory", None))
-    await Connection(websocket, caller, rt.hub, ctx, claims.get("exp"), rooms=rt.rooms).serve()
+    connection = Connection(websocket, caller, rt.hub, ctx, claims.get("exp"), rooms=rt.rooms, presence=rt.presence)
+    unwatch = watch_revocation(websocket, claims, connection.sub)  # revoked later: closed 1008
+    try:
+        await connection.serve()
+    finally:
+        unwatch()
 
 
 channel.__aria_permits__ = WS_PERMITS  # type: ignore[attr-defined]  # read by tests/unit/test_reachability.py
@@ -189,7 +252,7 @@ class Connection:
     """One accepted connection: its frames in, its subscriber's queue out."""
 
     def __init__(self, websocket: WebSocket, caller: Principal, hub: Hub, ctx: Context,
-                 expires_at: Any = None, *, rooms: Rooms | None = None) -> None:
+                 expires_at: Any = None, *, rooms: Rooms | None = None, presence: Presence | None = None) -> None:
         self.websocket = websocket
         self.caller = caller
         self.hub = hub
@@ -198,6 +261,12 @@ class Connection:
         self.bad = 0
         self.sub = Subscriber(websocket.send_text, self._close, name=caller.subject)
         self.signalling = Signalling(rooms if rooms is not None else Rooms(), caller, self.sub, self._verify_grant)
+        self.presence = PresenceOf(presence if presence is not None else Presence(), caller, self.sub,
+                                   self._may_read)
+
+    async def _may_read(self, caller: Principal, topic: str) -> None:
+        """Whether ``caller`` may read ``topic`` (the thing a presence topic is about), asked of its service."""
+        await source_for(topic, self.ctx)().authorize(caller)
 
     async def _verify_grant(self, caller: Principal, grant: str, room: str) -> dict[str, Any]:
         """aria_auth's check of a peer grant, as the connection's principal."""
@@ -238,6 +307,7 @@ class Connection:
                 expiry.cancel()
             closed.cancel()
             self.signalling.close()
+            self.presence.close()
             self.hub.detach(sub)
             await sub.aclose()
             log.info("ws closed sub=%s code=%s sent=%s dropped=%s", self.caller.subject, sub.close_code,
@@ -258,7 +328,10 @@ class Connection:
                 assert frame.body is not None  # parse_frame: a signalling frame keeps its object
                 await self.signalling.handle(parse_signal(frame.op, frame.body, req_id), req_id)
                 return
-            assert frame.topic is not None  # parse_frame: subscribe and unsubscribe name one
+            assert frame.topic is not None  # parse_frame: subscribe, unsubscribe, here and gone name one
+            if frame.op in PRESENCE_OPS:
+                await self.presence.handle(frame.op, frame.topic, req_id)
+                return
             topic = canonical(frame.topic)
             if frame.op == "subscribe":
                 if topic not in sub.topics and len(sub.topics) >= MAX_SUBSCRIPTIONS:

@@ -5,6 +5,8 @@ the bearer token in ``ARIA_TOKEN`` (or ``--token``). Errors print one red line a
 usage exits 2.
 
     aria interface topics                          what the channel serves (shapes) and its protocol
+    aria interface ui                              the web UI's views and the routes and topics each uses
+    aria interface limits                          your rate limits and what is left of each window
     aria interface docs [SERVICE] [--permissions]  the docs index, one service's OpenAPI, or the role table
     aria interface watch TOPIC [--count N] [--timeout S]
                                                    the channel's frames for TOPIC, one JSON object a line
@@ -15,6 +17,9 @@ Guarantees and caveats
   ``lagged`` notices) as one JSON line each, flushed, so it can feed ``jq``; it exits 0 after
   ``--count`` events or ``--timeout`` seconds, and 1 when the subscription is refused or ends
   (an error frame) or the connection is closed by the gateway.
+- ``watch presence:character:<id>`` makes the command present on the character (others see its
+  user's name) until it exits, saying ``here`` again every 20 s; each ``presence`` frame counts
+  as an event for ``--count``.
 - The token travels in the ``Authorization`` header of the handshake, never in the URL.
 """
 
@@ -30,6 +35,7 @@ import typer
 from rich.console import Console
 
 from aria_actors.cli.support import TokenOpt, fail, sdk_call
+from aria_actors.interface.presence import HEARTBEAT_S, PREFIX
 from aria_actors.runtime.settings import load_settings
 
 app = typer.Typer(help="aria_interface: the real-time WebSocket channel and the API docs (via the gateway).",
@@ -56,6 +62,41 @@ def topics(token: str | None = TokenOpt) -> None:
 
 
 @app.command()
+def ui(token: str | None = TokenOpt) -> None:
+    """The web UI's manifest: its page, its views, and the REST routes and live topics each view uses."""
+    manifest = sdk_call(token, lambda aria: aria.interface.ui())
+    out.print(f"page {manifest['page']}  features: {', '.join(manifest['features'])}", highlight=False)
+    for view in [{"hash": "(every view)", "title": "the shell", **manifest["shell"]}, *manifest["views"]]:
+        out.print(f"{view['hash']}  {view['title']}", highlight=False)
+        for route in view["rest"]:
+            out.print(f"    {route}", highlight=False)
+        for topic in view["topics"]:
+            out.print(f"    WS {topic}", highlight=False)
+
+
+@app.command()
+def limits(as_json: bool = typer.Option(False, "--json", help="Print the whole answer as JSON."),
+           token: str | None = TokenOpt) -> None:
+    """Your rate limits in force at the gateway, and per route you used what is left of its window."""
+    budget = sdk_call(token, lambda aria: aria.interface.limits())
+    if as_json:
+        _print(budget)
+        return
+    if not budget.get("enabled", True):
+        out.print("rate limits are off on this gateway", highlight=False)
+        return
+    if not budget.get("limited"):
+        out.print(f"{budget['subject']}: not rate limited (an exempt role)", highlight=False)
+        return
+    default = budget["default"]
+    out.print(f"{budget['subject']}: {default['limit']} requests per {default['window_s']:g} s per route "
+              f"(x{budget['multiplier']:g})", highlight=False)
+    for row in budget["routes"]:
+        out.print(f"  {row['route']}  {row['remaining']}/{row['limit']} left, window resets in {row['reset_s']} s",
+                  highlight=False)
+
+
+@app.command()
 def docs(service: str | None = typer.Argument(None, help="A service (aria_workflow or workflow): its OpenAPI."),
          permissions: bool = typer.Option(False, "--permissions", help="Print the role/permission table only."),
          token: str | None = TokenOpt) -> None:
@@ -76,15 +117,18 @@ def docs(service: str | None = typer.Argument(None, help="A service (aria_workfl
 
 
 @app.command()
-def watch(topic: str = typer.Argument(..., help="services, workflow:<run_id>, job:<id> or character:<id>."),
+def watch(topic: str = typer.Argument(..., help="services, workflow:<run_id>, job:<id>, character:<id>, or "
+                                               "presence:character:<id> (be present, and see who else is)."),
           count: int | None = typer.Option(None, "--count", "-n", min=1, help="Exit after this many events."),
           timeout: float | None = typer.Option(None, "--timeout", min=0.1, help="Exit after this many seconds."),
           token: str | None = TokenOpt) -> None:
-    """Subscribe to TOPIC on the real-time channel and print each frame as a JSON line."""
+    """Subscribe to TOPIC on the real-time channel and print each frame as a JSON line (a presence topic:
+    be present on it until the command ends, and print who is there whenever that changes)."""
     # light CLI start: the websockets client loads only for this command
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
     from websockets.sync.client import connect
 
+    presence = topic.startswith(PREFIX)
     token = token or os.environ.get("ARIA_TOKEN")
     if not token:
         fail("no token: set ARIA_TOKEN (`aria token` prints one) or pass --token", 2)
@@ -94,21 +138,32 @@ def watch(topic: str = typer.Argument(..., help="services, workflow:<run_id>, jo
     try:
         with connect(f"{base}/v1/interface/ws", additional_headers={"Authorization": f"Bearer {token}"},
                      open_timeout=10, max_size=2**24) as ws:
-            ws.send(json.dumps({"op": "subscribe", "topic": topic, "id": WATCH_ID}))
+            # a presence topic is joined ("here", repeated as a heartbeat), any other subscribed
+            op = "here" if presence else "subscribe"
+            ws.send(json.dumps({"op": op, "topic": topic, "id": WATCH_ID}))
+            beat = time.monotonic() + HEARTBEAT_S
             while count is None or events < count:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return
+                wait = left
+                if presence:
+                    to_beat = max(0.0, beat - time.monotonic())
+                    wait = to_beat if left is None else min(left, to_beat)
                 try:
-                    raw = ws.recv(timeout=left)
+                    raw = ws.recv(timeout=wait)
                 except TimeoutError:
-                    return
+                    if not presence or (deadline is not None and time.monotonic() >= deadline):
+                        return
+                    ws.send(json.dumps({"op": "here", "topic": topic}))  # the heartbeat
+                    beat = time.monotonic() + HEARTBEAT_S
+                    continue
                 frame = json.loads(raw)
                 sys.stdout.write(json.dumps(frame, default=str) + "\n")
                 sys.stdout.flush()
                 if frame.get("type") == "error" and (frame.get("id") == WATCH_ID or frame.get("ended")):
                     fail(f"{frame.get('title', 'error')}: {frame.get('detail', '')}")
-                events += frame.get("type") == "event"
+                events += frame.get("type") in ("event", "presence")
     except InvalidStatus as exc:
         fail(f"the gateway refused the connection (HTTP {exc.response.status_code}): check the token "
              "(`aria token`)")

@@ -14,6 +14,8 @@
     ── {"op": "ping", "id": 3}                       ──>  <─ {"type": "pong", "id": 3}
     ── {"op": "join" | "leave" | "signal", "room": ..., ...} ──>  WebRTC signalling: see
                                                       aria_actors.interface.signalling
+    ── {"op": "here" | "gone", "topic": "presence:character:<id>"} ──>  presence: see
+                                                      aria_actors.interface.presence
     <─ {"type": "error", "error": "interface-unknown-topic", "status": 404, "title": ...,
         "detail": ..., "id": <the request's id>, "topic": ..., "ended": true|false}
 
@@ -53,7 +55,8 @@ MAX_TOPIC_CHARS = 200
 MAX_ID_CHARS = 64
 MAX_SIGNAL_FRAME_BYTES = 64 * 1024 + 4096  # a signal frame: an SDP of at most 64 KiB and its envelope
 SIGNAL_OPS = ("join", "leave", "signal")  # WebRTC signalling (aria_actors.interface.signalling)
-OPS = ("subscribe", "unsubscribe", "ping", *SIGNAL_OPS)
+PRESENCE_OPS = ("here", "gone")  # presence (aria_actors.interface.presence); they name a topic as subscribe does
+OPS = ("subscribe", "unsubscribe", "ping", *SIGNAL_OPS, *PRESENCE_OPS)
 
 # Close codes (RFC 6455 section 7.4.1).
 CLOSE_POLICY = 1008      # no or invalid token, token expired, too many bad frames
@@ -177,6 +180,8 @@ def describe() -> dict[str, Any]:
             "subscribe": {"op": "subscribe", "topic": "<topic>", "id": "<optional: string or integer>"},
             "unsubscribe": {"op": "unsubscribe", "topic": "<topic>", "id": "<optional>"},
             "ping": {"op": "ping", "id": "<optional>"},
+            "here": {"op": "here", "topic": "presence:character:<id>", "id": "<optional>"},
+            "gone": {"op": "gone", "topic": "presence:character:<id>", "id": "<optional>"},
         },
         "server_frames": {
             "subscribed": {"type": "subscribed", "topic": "<topic>", "id": "<echoed>", "last_id": "<int>",

@@ -1,5 +1,5 @@
-"""aria_interface: the real-time WebSocket channel (topics and WebRTC signalling) and the API
-documentation (the rest of the seed's Web UI is not built yet: ``missing`` in its health lists it).
+"""aria_interface: the real-time WebSocket channel (topics, presence and WebRTC signalling), the
+web UI's manifest, the caller's rate-limit budget and the API documentation.
 
 ::
 
@@ -7,8 +7,11 @@ documentation (the rest of the seed's Web UI is not built yet: ``missing`` in it
       /v1/interface/ws  (api.py: auth, frames)        topics()      the topic catalogue + protocol
         └─ Hub (hub.py) ── sources (topics.py)        docs_index()  OpenAPI per service + role table
              poll aria_workflow / aria_queue /        openapi(svc)  one service's OpenAPI document
-             aria_shape / the directory, as the
-             subscriber, through the gateway's clients
+             aria_shape / the directory, as the       ui()          the web UI's views, routes, topics
+             subscriber, through the gateway's        limits()      the rate limits configured for the
+             clients                                                caller's roles
+      /v1/interface/limits (api.py): the gateway's
+        limiter: the caller's own windows, live
 
 Guarantees and caveats
 ----------------------
@@ -18,6 +21,10 @@ Guarantees and caveats
 - ``topics``, ``docs_index`` and ``openapi`` admit any authenticated caller: what they tell is
   the declared surface (already public as ``/openapi.json``) and the topic list; whether a
   caller may read a topic is decided per subscription by the topic's own service.
+- ``ui`` and ``limits`` admit any authenticated caller too: the manifest names public routes,
+  and ``limits`` tells only the rules for the caller's own roles. The live budget (what is left
+  of each window) is known only in the gateway process, where ``GET /v1/interface/limits`` reads
+  the limiter; called here (by another service, a job) ``limits`` tells the configured rules.
 """
 
 from __future__ import annotations
@@ -26,11 +33,15 @@ import asyncio
 import logging
 from typing import Any
 
+from aria_actors.coordinate.ratelimit import RateLimiter
 from aria_actors.interface import docs as api_docs
-from aria_actors.interface import signalling
+from aria_actors.interface import presence, signalling
+from aria_actors.interface.limits import rules_view
 from aria_actors.interface.protocol import describe
 from aria_actors.interface.spec import SPEC
 from aria_actors.interface.topics import catalogue
+from aria_actors.interface.ui.manifest import FEATURES as UI_FEATURES
+from aria_actors.interface.ui.manifest import manifest
 from aria_actors.runtime.errors import BadRequest, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
@@ -84,11 +95,28 @@ class InterfaceService(Service):
         return self._docs
 
     # -- surface ---------------------------------------------------------------------------------
-    @rpc(None, features=("websocket", "webrtc"))
+    @rpc(None, features=("websocket", "webrtc", "collaboration"))
     async def topics(self, caller: Principal) -> dict[str, Any]:
         """What the WebSocket channel may subscribe (with each topic's event and snapshot shape), its
-        protocol, and its WebRTC signalling (rooms joined with an aria_auth peer grant)."""
-        return {**describe(), "topics": catalogue(), "webrtc": signalling.describe()}
+        protocol, its WebRTC signalling (rooms joined with an aria_auth peer grant) and presence
+        (who else has a character open: ``here``/``gone`` on ``presence:character:<id>``)."""
+        return {**describe(), "topics": catalogue(), "webrtc": signalling.describe(),
+                "presence": presence.describe()}
+
+    @rpc(None, features=UI_FEATURES)
+    async def ui(self, caller: Principal) -> dict[str, Any]:
+        """The web UI's manifest: its page, its views, and for each view the REST routes and live topics
+        it uses (the public API only, as the logged-in user)."""
+        return manifest()
+
+    @rpc(None, feature="rate-limiting")
+    async def limits(self, caller: Principal) -> dict[str, Any]:
+        """The gateway's rate limits configured for the caller's roles (``GET /v1/interface/limits``
+        answers from the gateway's limiter itself, with what is left of each window now)."""
+        limiter = RateLimiter.from_settings(self.settings.coordinate)
+        return {"enabled": bool(self.settings.coordinate.ratelimit_enabled), "subject": caller.subject,
+                **rules_view(limiter.rules, caller), "routes": [],
+                "note": "configured rules only; the gateway's GET /v1/interface/limits adds the live windows"}
 
     @rpc(None, feature="api-docs")
     async def docs_index(self, caller: Principal) -> dict[str, Any]:

@@ -12,6 +12,12 @@ SPEC = ServiceSpec(
     num_cpus=0.0,
     capabilities=(
         'api-docs',
+        'character-ui',
+        'collaboration',
+        'monitoring-dashboard',
+        'rate-limiting',
+        'rest',
+        'web-ui',
         'webrtc',
         'websocket',
     ),

@@ -159,11 +159,22 @@ def outcome_of(exc: BaseException) -> str:
 EVENT_OP = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 EVENT_OUTCOMES = frozenset({"denied", "refused", "alert", "error", "ok"})
 MAX_EVENTS = 500  # events in one write: a batch from the gateway's denial recorder
+# The ops aria_security records itself: a written event may not pass for one of them (a fake
+# ``lockout`` alert, a ``kv_get`` that never happened, an ``authorize`` denial to hide among).
+RESERVED_OPS = frozenset({
+    "start", "stop", "repair", "seal", "unseal", "audit_read",
+    "issue_token", "verify_token", "authorize", "lockout", "service_token", "rotate_jwt_key", "rotate_key",
+    "kv_get", "kv_put", "kv_list", "kv_delete", "kv_undelete", "kv_destroy", "kv_versions",
+    "encrypt", "decrypt", "rewrap", "datakey",
+    "db_configure", "db_static_role", "db_dynamic_role", "db_static_creds", "db_creds", "db_rotate", "revoke_lease",
+    "scheduled_rotation", "issue_certificate", "revoke_certificate", "ca_certificate", "crl",
+})
 
 
 def check_events(events: Any) -> list[tuple[str, str, str, str | None]]:
-    """``(op, target, outcome, subject)`` of each event once every one is well formed; BadRequest
-    naming the first bad one otherwise (nothing is written then)."""
+    """``(op, target, outcome, subject)`` of each event once every one is well formed and none
+    names an op of :data:`RESERVED_OPS`; BadRequest naming the first bad one otherwise (nothing is
+    written then)."""
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
         raise BadRequest(f"events must be a list of 1 to {MAX_EVENTS} events", field="events")
     out = []
@@ -174,6 +185,9 @@ def check_events(events: Any) -> list[tuple[str, str, str, str | None]]:
         target, subject = event.get("target", ""), event.get("subject")
         if not isinstance(op, str) or not EVENT_OP.match(op):
             raise BadRequest("op must be 1-64 of a-z, 0-9, _ . : -", field=f"events[{i}].op")
+        if op in RESERVED_OPS:
+            raise BadRequest(f"op {op!r} is one aria_security records itself; name your event otherwise",
+                             field=f"events[{i}].op")
         if outcome not in EVENT_OUTCOMES:
             raise BadRequest(f"outcome must be one of {sorted(EVENT_OUTCOMES)}", field=f"events[{i}].outcome")
         for name, value, size in (("target", target, _OUTCOME_TARGET_MAX), ("subject", subject, 120)):

@@ -238,7 +238,10 @@ def mintable_claims(caller: Principal, subject: str, claims: dict[str, Any] | No
     subject and roles. Anyone else mints only for itself: its own subject, a subset of its roles,
     its own tenant (filled in when left out, so a token never escapes its tenant) and nothing but
     ``roles``, ``tenant`` and ``aud``: a ``sid`` would borrow another session, ``svc`` or
-    ``client_id`` would make it a service.
+    ``client_id`` would make it a service. The caller's own ``sid``, ``client_id`` and ``azp``
+    are copied in: the token belongs to the caller's session (or machine client), so ending that
+    session (or disabling the client) ends it too at the gateway (the revocation feed names only
+    those), and an OpenID client's token mints only tokens the gateway limits the same way.
     """
     claims = dict(claims or {})
     roles = claims.get("roles", [])
@@ -264,6 +267,11 @@ def mintable_claims(caller: Principal, subject: str, claims: dict[str, Any] | No
         claims["roles"] = list(roles)
     if caller.tenant is not None:
         claims["tenant"] = caller.tenant
+    if caller.session:
+        claims["sid"] = caller.session
+    for bound in ("client_id", "azp"):  # a machine client's; an OpenID client's (the gateway limits those)
+        if own := (caller.claims or {}).get(bound):
+            claims[bound] = own
     return claims
 
 

@@ -1,9 +1,10 @@
 """aria_interface's web UI in a real browser (Chromium through Playwright) against the shared
 `aria up`: log in, create a character and find it in the list, edit it from two browsers at once
-(each sees the other's edit live; the stale save is refused and the latest loaded), a hostile
-name shown as text, a service restarted under the dashboard, the API docs, the layout at a
-phone's width. Every page is saved as a screenshot (``ARIA_UI_ARTIFACTS``, else a folder under
-pytest's temporary directory).
+(each sees the other there and the other's edit live; the stale save is refused and the latest
+loaded), a character's plan drawn as a tree with its recommendations, a hostile name shown as
+text, the dashboard's live charts, storage, queue and error figures and the API budget, a service
+restarted under the dashboard, the API docs, the layout at a phone's width. Every page is saved as
+a screenshot (``ARIA_UI_ARTIFACTS``, else a folder under pytest's temporary directory).
 
 Needs the Python package ``playwright`` and a Chromium (``/usr/bin/chromium`` from Debian, or
 ``ARIA_UI_CHROMIUM``); without them the module is skipped. Names carry a run id so a rerun on the
@@ -27,6 +28,7 @@ import pytest
 from aria_actors.runtime.registry import all_specs
 from aria_actors.sdk import AriaClient
 from tests.fixtures.aria_up import RunningAria
+from tests.unit.engine.priced import state as priced_state
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need `pip install playwright`")
 expect = sync_api.expect
@@ -214,6 +216,10 @@ def test_two_browsers_see_each_others_edits_live_and_a_stale_save_is_refused(
         cid = create_in_ui(one, f"Shared {RUN}")
         two.page.goto(f"{shared_aria.url}/#/characters/{cid}")
         expect(two.page.locator("#char-name")).to_have_text(f"Shared {RUN}")
+        # presence: each page says the other is here, by name, live
+        for tab in (one, two):
+            expect(tab.page.locator("#char-presence")).to_have_attribute("data-others", "1")
+            expect(tab.page.locator("#char-presence")).to_have_text(f"Also here: {user}")
         # one saves; two, which never reloads, shows it
         one.page.get_by_label("Description").fill("Written by the first browser.")
         one.page.get_by_role("button", name="Save").click()
@@ -234,6 +240,10 @@ def test_two_browsers_see_each_others_edits_live_and_a_stale_save_is_refused(
         expect(two.page.locator("#char-meta")).to_contain_text("version 3")
         two.shot(artifacts, "04-conflict")
         one.shot(artifacts, "04-first-browser")
+        # one leaves the character: two is told at once that nobody else is here
+        one.nav("Characters")
+        expect(two.page.locator("#char-presence")).to_have_attribute("data-others", "0")
+        expect(two.page.locator("#char-presence")).to_have_text("Nobody else has this character open.")
     finally:
         one.close()
         two.close()
@@ -258,7 +268,49 @@ def test_a_hostile_name_is_shown_as_text(tab: Tab, user_http: httpx.Client, arti
     tab.shot(artifacts, "05-hostile-name")
 
 
+def test_a_characters_plan_is_drawn_as_a_tree_with_its_recommendations(tab: Tab, user_http: httpx.Client,
+                                                                        artifacts: Path) -> None:
+    made = user_http.post("/v1/shape/characters", json={"template": "fantasy", "name": f"Planner {RUN}",
+                                                        "describe": False})
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    decided = user_http.put(f"/v1/engine/characters/{cid}/decision",
+                            json={"domain": "priced", "state": priced_state(), "todo": [["go", "d"]]})
+    assert decided.status_code == 200, decided.text
+    steps = decided.json()["plan"]
+    page = tab.page
+    page.goto(f"{tab.url}/#/characters/{cid}")
+    expect(page.locator("#plan-tree li.step")).to_have_count(len(steps))
+    first = page.locator("#plan-tree li.step").first
+    expect(first).to_have_attribute("data-state", "current")
+    expect(first).to_contain_text(steps[0][0])
+    expect(page.locator("#plan-tree li.goal")).to_contain_text("go(d)")
+    expect(page.locator("#plan-history li").first).to_contain_text(f"version {decided.json()['version']}: ")
+    # recommendations: aria_interpret's answer or its reason, never the loading text
+    expect(page.locator("#recs-status")).not_to_contain_text("Loading")
+    tab.shot(artifacts, "05-plan-tree")
+
+
 # -- dashboard ------------------------------------------------------------------------------------
+def test_the_dashboard_charts_traffic_live_and_shows_storage_queues_errors_and_the_budget(
+        tab: Tab, user_http: httpx.Client, artifacts: Path) -> None:
+    page = tab.page
+    expect(page.locator("#budget")).to_contain_text("API budget: ")
+    assert user_http.get("/v1/shape/characters/not-a-character").status_code >= 400  # an error to show
+    tab.nav("Dashboard")
+    chart = page.locator("#chart-rps")
+    expect(chart).to_have_attribute("data-points", re.compile("^[2-9]|^[1-9][0-9]"))  # two polls or more
+    expect(chart.locator("svg polyline")).to_have_count(1)
+    expect(page.locator("#chart-errors svg polyline")).to_have_count(2)
+    expect(page.locator("#storage-stats dt").first).to_be_visible()
+    expect(page.locator("#queue-status")).to_contain_text("operator or admin")  # an editor sees no queue figures
+    expect(page.locator("#error-rows tr").first).to_be_visible()
+    before = int(page.locator("#budget").get_attribute("data-remaining") or 0)
+    assert 0 < before <= 600
+    tab.shot(artifacts, "06-dashboard-charts")
+
+
+
 def test_the_dashboard_shows_a_restarted_service_go_down_and_come_back_live(
         tab: Tab, shared_aria: RunningAria, artifacts: Path) -> None:
     page = tab.page

@@ -40,6 +40,9 @@ UPDATE aria_auth.passkeys SET sign_count = $2, backed_up = $3, last_used_at = no
 -- name: disable_passkey
 UPDATE aria_auth.passkeys SET disabled_at = now(), disabled_why = $2 WHERE id = $1 AND disabled_at IS NULL;
 
+-- name: disable_user_passkeys
+UPDATE aria_auth.passkeys SET disabled_at = now(), disabled_why = $2 WHERE user_id = $1 AND disabled_at IS NULL;
+
 -- name: update_passkey
 -- $3/$4 NULL: that field stays as it is.
 UPDATE aria_auth.passkeys
@@ -64,3 +67,11 @@ UPDATE aria_auth.passkey_ceremonies SET used_at = now() WHERE digest = $1;
 -- Ceremonies that ended (used or expired) more than $1 seconds ago.
 DELETE FROM aria_auth.passkey_ceremonies
 WHERE least(coalesce(used_at, expires_at), expires_at) < now() - make_interval(secs => $1);
+
+-- name: session_login
+-- How and how long ago (seconds, by the database's clock) the caller's session was opened: its
+-- primary authentication. A refresh keeps the session (and this), so a refreshed access token
+-- does not make an old login look fresh.
+SELECT user_id, amr, extract(epoch FROM now() - created_at)::float8 AS age_s,
+       revoked_at IS NOT NULL OR expires_at <= now() AS ended
+FROM aria_auth.sessions WHERE id = $1;

@@ -71,3 +71,25 @@ DELETE FROM aria_auth.oidc_requests WHERE expires_at < now() - make_interval(sec
 
 -- name: prune_codes
 DELETE FROM aria_auth.oidc_codes WHERE expires_at < now() - make_interval(secs => $1);
+
+-- name: prune_logouts
+DELETE FROM aria_auth.oidc_logouts WHERE expires_at < now() - make_interval(secs => $1);
+
+-- name: request_mfa
+-- The digest of the MFA challenge this request's login form produced: only it completes the request.
+UPDATE aria_auth.oidc_requests SET mfa_challenge_digest = $2 WHERE id = $1;
+
+-- name: is_oidc_session
+-- Whether an OpenID client holds this session (it refreshes at the provider's token endpoint only).
+SELECT EXISTS (SELECT 1 FROM aria_auth.oidc_sessions WHERE session_id = $1);
+
+-- name: insert_logout
+INSERT INTO aria_auth.oidc_logouts
+    (id, csrf_digest, client_id, session_id, user_id, redirect_uri, state, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8));
+
+-- name: logout_for_update
+SELECT *, expires_at <= now() AS expired FROM aria_auth.oidc_logouts WHERE id = $1 FOR UPDATE;
+
+-- name: finish_logout
+UPDATE aria_auth.oidc_logouts SET finished_at = now() WHERE id = $1;

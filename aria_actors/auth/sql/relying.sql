@@ -1,4 +1,4 @@
--- aria_auth's OpenID relying party (schema aria_auth, migration 0009), one statement per function
+-- aria_auth's OpenID relying party (schema aria_auth, migrations 0009 and 0011), one statement per function
 -- of aria_actors/auth/relying_store.py.
 
 -- name: insert_state
@@ -20,11 +20,16 @@ INSERT INTO aria_auth.sso_seen_tokens (digest, expires_at) VALUES ($1, $2)
 ON CONFLICT (digest) DO NOTHING;
 
 -- name: identity_lock
--- One login of an identity at a time: two first logins at once make one user, not two.
-SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(10) || $2::text, 9));
+-- One login of an identity through one provider at a time: two first logins at once make one
+-- user, not two.
+SELECT pg_advisory_xact_lock(hashtextextended($1::text || chr(10) || $2::text || chr(10) || $3::text, 9));
 
 -- name: link_for_identity
-SELECT * FROM aria_auth.sso_links WHERE issuer = $1 AND subject = $2;
+-- The link a provider made for this identity (migration 0011: unique per provider, issuer, subject);
+-- another provider's link of the same issuer and subject is not this one's.
+SELECT l.*, u.tenant AS user_tenant
+FROM aria_auth.sso_links l JOIN aria_auth.users u ON u.id = l.user_id
+WHERE l.provider = $1 AND l.issuer = $2 AND l.subject = $3;
 
 -- name: insert_link
 INSERT INTO aria_auth.sso_links (id, user_id, provider, issuer, subject, email, last_login_at)

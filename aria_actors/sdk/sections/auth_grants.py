@@ -13,7 +13,8 @@ class GrantsSDK(Section):
     @route("POST", "/v1/auth/resources")
     def register_resource(self, kind: str, id: str, *, owner: str | None = None,
                           tenant: str | None = None) -> dict[str, Any]:
-        """Make a resource (character, asset, workflow, model) shareable: you (or ``owner``) own it."""
+        """Make a resource (character, asset, workflow, model) shareable: ``owner`` owns it (its service or
+        an administrator registers it)."""
         return Req(json=body(kind=kind, id=id, owner=owner, tenant=tenant))
 
     @route("GET", "/v1/auth/resources/{kind}/{resource_id}")

@@ -27,3 +27,13 @@ class InterfaceAPI(Section):
     def openapi(self, service: str) -> dict[str, Any]:
         """One service's OpenAPI document (``aria_workflow`` or ``workflow``)."""
         return Req(path={"service": service})
+
+    @route("GET", "/v1/interface/ui")
+    def ui(self) -> dict[str, Any]:
+        """The web UI's manifest: its page, views, and the REST routes and topics each view uses."""
+        return Req()
+
+    @route("GET", "/v1/interface/limits")
+    def limits(self) -> dict[str, Any]:
+        """Your rate limits in force at the gateway and what is left of each window now."""
+        return Req()

@@ -151,7 +151,7 @@ async def test_bad_input_is_a_problem_not_a_500(auth_http, world) -> None:
     assert_problem(await share(auth_http, admin, f"user:{world['bob']}", "viewer", rid="nope"),
                    404, "auth-resource-not-found")
     assert_problem(await share(auth_http, alice_h, f"user:{world['bob']}", "viewer", rid="nope"), 403, "forbidden")
-    # a user may not register a resource for someone else, nor a character without shape:character:write
+    # a user may not register a resource for someone else, nor a character
     assert_problem(await auth_http.post("/v1/auth/resources", headers=alice_h,
                                         json={"kind": "character", "id": "8", "owner": world["bob"]}),
                    403, "forbidden")
@@ -162,6 +162,36 @@ async def test_bad_input_is_a_problem_not_a_500(auth_http, world) -> None:
     assert_problem(r, 400, "auth-invalid-grant")
     assert_problem(await auth_http.post("/v1/auth/decisions", json={"action": "read", "kind": "character",
                                                                     "resource_id": "42"}), 401, "invalid-token")
+
+
+async def test_only_the_owning_service_or_an_administrator_registers_resources(auth_http, auth, security,
+                                                                                  world) -> None:
+    from aria_actors.runtime.principal import Principal
+
+    alice, alice_h, bob, bob_h = world["alice"], world["alice_h"], world["bob"], world["bob_h"]
+    # alice may write her own assets in aria_storage (storage:asset:write@own), yet may not claim
+    # an asset id here: it may be bob's, and she would own it for every decision
+    assert_problem(await auth_http.post("/v1/auth/resources", headers=alice_h, json={"kind": "asset", "id": "b7"}),
+                   403, "forbidden")
+    assert_problem(await auth_http.post("/v1/auth/resources", headers=alice_h,
+                                        json={"kind": "asset", "id": "b7", "owner": alice}), 403, "forbidden")
+    assert_problem(await auth_http.get("/v1/auth/resources/asset/b7", headers=world["admin"]),
+                   404, "auth-resource-not-found")
+    # nor may a service token (it is not the service itself)
+    service_token = await security.issue_token(Principal.operator(), "svc-token", {"roles": ["service"]}, 300)
+    assert_problem(await auth_http.post("/v1/auth/resources", headers={"Authorization": f"Bearer {service_token}"},
+                                        json={"kind": "asset", "id": "b7", "owner": bob}), 403, "forbidden")
+    # the owning service registers it for its owner, who then shares it
+    storage = Principal.internal("aria_storage")
+    registered = await auth.register_resource(storage, "asset", "b7", owner=bob)
+    assert registered["owner"] == bob and registered["created"] is True
+    r = await auth_http.post("/v1/auth/resources/asset/b7/grants", headers=bob_h,
+                             json={"subject": f"user:{alice}", "relation": "viewer"})
+    assert r.status_code == 201, r.text
+    # a tenant's editor is no administrator either
+    _, editor_h = await make_user(auth_http, world["admin"], "eddie", ("editor",))
+    assert_problem(await auth_http.post("/v1/auth/resources", headers=editor_h,
+                                        json={"kind": "character", "id": "9"}), 403, "forbidden")
 
 
 async def test_grant_pages(auth_http, world) -> None:

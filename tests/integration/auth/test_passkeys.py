@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from aria_actors.runtime.errors import Forbidden
 from aria_actors.runtime.principal import Principal
 from tests.unit.auth.test_passkeys_device import Authenticator, b64
 
@@ -83,6 +84,83 @@ async def expire_ceremonies(dsn: str) -> None:
         await conn.execute("UPDATE aria_auth.passkey_ceremonies SET expires_at = now() - interval '1 second'")
     finally:
         await conn.close()
+
+
+async def age_session(dsn: str, session_id: str, seconds: int, amr: list[str] | None = None) -> None:
+    """Make a session look opened ``seconds`` ago (and, with ``amr``, by those methods)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("UPDATE aria_auth.sessions SET created_at = now() - make_interval(secs => $2), "
+                           "amr = coalesce($3, amr) WHERE id = $1::uuid", session_id, float(seconds), amr)
+    finally:
+        await conn.close()
+
+
+async def test_registering_needs_a_recent_login_of_this_session(auth_http, auth, security, auth_database) -> None:
+    alice = await make_user(auth_http, security)
+    tokens = await password_login(auth_http)
+    reauth = auth.config.passkey_reauth_s
+    assert reauth == 300
+    await age_session(auth_database, tokens["session_id"], reauth + 5)
+    body = assert_problem(await auth_http.post("/v1/auth/passkeys/register/options", headers=bearer(tokens)),
+                          401, "passkey-reauth-required")
+    assert body["reason"] == "age"
+    # a refresh gives a new access token, not a new login
+    r = await auth_http.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200, r.text
+    refreshed = r.json()
+    assert_problem(await auth_http.post("/v1/auth/passkeys/register/options", headers=bearer(refreshed)),
+                   401, "passkey-reauth-required")
+    # a ceremony begun in time may be finished within its own lifetime, not later
+    fresh = await password_login(auth_http)
+    device = Authenticator()
+    begun = (await auth_http.post("/v1/auth/passkeys/register/options", headers=bearer(fresh))).json()
+    await age_session(auth_database, fresh["session_id"], reauth + auth.config.passkey_timeout_s + 5)
+    assert_problem(await auth_http.post("/v1/auth/passkeys/register", headers=bearer(fresh), json={
+        "ceremony": begun["ceremony"], "credential": device.create_json(begun["options"])}),
+        401, "passkey-reauth-required")
+    begun = (await auth_http.post("/v1/auth/passkeys/register/options",
+                                  headers=bearer(fresh := await password_login(auth_http)))).json()
+    await age_session(auth_database, fresh["session_id"], reauth + 5)
+    r = await auth_http.post("/v1/auth/passkeys/register", headers=bearer(fresh), json={
+        "ceremony": begun["ceremony"], "credential": device.create_json(begun["options"]), "second_factor": False})
+    assert r.status_code == 201, r.text
+    # a session not opened by a password or a passkey (single sign-on) may not register
+    other = await password_login(auth_http)
+    await age_session(auth_database, other["session_id"], 0, ["sso"])
+    body = assert_problem(await auth_http.post("/v1/auth/passkeys/register/options", headers=bearer(other)),
+                          401, "passkey-reauth-required")
+    assert body["reason"] == "method"
+    # an OpenID client's token for the user, of a fresh password session, never may
+    mine = await password_login(auth_http)
+    claims = {"roles": ["user"], "sid": mine["session_id"], "amr": ["pwd"], "azp": "some-client"}
+    client_token = await security.issue_token(OP, alice["id"], claims, 300)
+    r = await auth_http.post("/v1/auth/passkeys/register/options", headers={"Authorization": f"Bearer {client_token}"})
+    assert r.status_code == 403, r.text  # the gateway's answer: such a token opens only userinfo
+    with pytest.raises(Forbidden):  # and the service's own, whoever calls it
+        await auth.passkey_register_options(Principal.from_claims({"sub": alice["id"], **claims}), alice["id"])
+    assert (await auth_http.post("/v1/auth/passkeys/register/options", headers=bearer(mine))).status_code == 200
+
+
+async def test_only_second_factor_passkeys_answer_the_mfa_step(auth_http, security) -> None:
+    await make_user(auth_http, security)
+    tokens = await password_login(auth_http)
+    second, passwordless = Authenticator(), Authenticator()
+    await register(auth_http, tokens, second)
+    await register(auth_http, tokens, passwordless, second_factor=False)
+    step = await password_login(auth_http)
+    assert [c["id"] for c in step["passkey"]["allowCredentials"]] == [b64(second.credential_id)]
+    # a browser that offers the passwordless-only passkey anyway: refused (one attempt spent)
+    body = assert_problem(await auth_http.post("/v1/auth/login/passkey", json={
+        "challenge": step["challenge"], "credential": passwordless.get_json({**step["passkey"],
+                                                                             "allowCredentials": []})}),
+        401, "passkey-invalid")
+    assert "second factor" in body["detail"]
+    r = await auth_http.post("/v1/auth/login/passkey", json={"challenge": step["challenge"],
+                                                             "credential": second.get_json(step["passkey"])})
+    assert r.status_code == 200, r.text
+    # it still logs in alone
+    assert (await passkey_login(auth_http, passwordless)).status_code == 200
 
 
 async def test_register_list_and_log_in_without_a_password(auth_http, security) -> None:
@@ -377,3 +455,22 @@ async def test_with_totp_on_too_either_answers_the_mfa_step(auth_http, security)
     r = await auth_http.post("/v1/auth/login/passkey", json={"challenge": step["challenge"],
                                                              "credential": device.get_json(step["passkey"])})
     assert r.status_code == 200, r.text
+
+
+async def test_an_administrators_password_reset_disables_the_users_passkeys(auth_http, security) -> None:
+    user = await make_user(auth_http, security)
+    device = Authenticator()
+    await register(auth_http, await password_login(auth_http), device, second_factor=False)
+    assert (await passkey_login(auth_http, device)).status_code == 200
+    own = await password_login(auth_http)  # the user's own change keeps them
+    r = await auth_http.post(f"/v1/auth/users/{user['id']}/password", headers=bearer(own),
+                             json={"new_password": PASSWORD + "!", "current_password": PASSWORD})
+    assert r.status_code in (200, 204), r.text
+    assert (await passkey_login(auth_http, device)).status_code == 200
+    r = await auth_http.post(f"/v1/auth/users/{user['id']}/password", headers=await admin_headers(security),
+                             json={"new_password": PASSWORD})
+    assert r.status_code in (200, 204), r.text
+    assert_problem(await passkey_login(auth_http, device), 401, "passkey-disabled")
+    [key] = await my_passkeys(auth_http, await password_login(auth_http))
+    assert key["disabled"] and key["disabled_why"] == "password reset by an administrator"
+

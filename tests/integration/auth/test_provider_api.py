@@ -169,9 +169,9 @@ async def test_authlib_client_logs_in_with_code_and_pkce_verifies_refreshes_and_
         assert info.json() == {"sub": user["id"], "name": "Alice", "preferred_username": "alice",
                                "updated_at": info.json()["updated_at"], "email": "alice@example.org",
                                "email_verified": False}
-        # the access token is an Aria access token: it opens the user's own API too
+        # the access token is the client's, not the user's session: it does not open the user's own API
         assert (await browser.get("/v1/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})
-                ).json()["id"] == user["id"]
+                ).status_code == 403
 
         refreshed = await rp.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
         assert refreshed["refresh_token"] != token["refresh_token"]
@@ -452,7 +452,7 @@ async def test_logout_needs_a_valid_hint_and_a_registered_uri(browser: httpx.Asy
     verifier = generate_token(48)
     code, _ = await code_for(browser, client["client_id"], verifier)
     tokens = (await exchange(browser, client, code, verifier)).json()
-    assert_problem(await browser.get("/v1/auth/oidc/logout"), 400, "oidc-invalid-request")
+    assert "Sign out?" in (await browser.get("/v1/auth/oidc/logout")).text  # no hint: the user is asked
     assert_problem(await browser.get("/v1/auth/oidc/logout", params={"id_token_hint": tokens["access_token"]}),
                    401, "oidc-invalid-token")
     r = await browser.get("/v1/auth/oidc/logout", params={"id_token_hint": tokens["id_token"],
@@ -466,3 +466,223 @@ async def test_logout_needs_a_valid_hint_and_a_registered_uri(browser: httpx.Asy
     assert page.status_code == 200 and "Signed out" in page.text
     assert (await browser.get("/v1/auth/oidc/userinfo", headers=bearer)).status_code == 401
     assert await auth.prune() == 0  # requests and codes are pruned with the sessions (none ended long ago)
+
+
+# -- security review: what a client's token opens, MFA and tenant binding, logout, registration ---
+def claims_of(token: str) -> dict[str, Any]:
+    """A JWT's claims, unverified (the service verified it; the test only reads what it says)."""
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def enable_mfa(browser: httpx.AsyncClient, username: str, tenant: str = "") -> str:
+    import time
+
+    login = (await browser.post("/v1/auth/login", json={"username": username, "password": PASSWORD,
+                                                        "tenant": tenant})).json()
+    me = {"Authorization": f"Bearer {login['access_token']}"}
+    secret = (await browser.post("/v1/auth/mfa/enroll", headers=me)).json()["secret"]
+    assert (await browser.post("/v1/auth/mfa/confirm", headers=me,
+                               json={"code": totp.code_at(secret, time.time())})).status_code == 200
+    return secret
+
+
+async def test_a_clients_access_token_has_no_roles_opens_no_self_service_door_and_refreshes_only_at_the_op(
+        browser: httpx.AsyncClient, security: Any, auth: Any) -> None:
+    user = await make_user(browser, security, roles=["user"])
+    client = await register(browser, security, scopes=["openid"])  # third party: "know who you are" only
+    verifier = generate_token(48)
+    code, _ = await code_for(browser, client["client_id"], verifier, scope="openid")
+    tokens = (await exchange(browser, client, code, verifier)).json()
+    claims = claims_of(tokens["access_token"])
+    assert claims["roles"] == [] and claims["azp"] == client["client_id"] and claims["scope"] == "openid"
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    # userinfo works with it ...
+    assert (await browser.get("/v1/auth/oidc/userinfo", headers=bearer)).json() == {"sub": user["id"]}
+    # ... and no door for the user's own session does: not through the gateway, not at the service
+    for method, path in (("GET", "/v1/auth/me"), ("GET", "/v1/auth/sessions"),
+                         ("POST", "/v1/auth/passkeys/register/options"), ("POST", "/v1/auth/mfa/enroll")):
+        r = await browser.request(method, path, headers=bearer)
+        assert r.status_code == 403, (path, r.status_code, r.text)
+    caller = Principal.from_claims(claims)
+    from aria_actors.runtime.errors import Forbidden
+
+    for call in (lambda: auth.me(caller), lambda: auth.passkey_register_options(caller, user["id"]),
+                 lambda: auth.mfa_enroll(caller, user["id"]), lambda: auth.my_sessions(caller)):
+        with pytest.raises(Forbidden):
+            await call()
+    # the client's refresh token is refused at the user's refresh door (as unknown) and still works at the OP's
+    r = await browser.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert_problem(r, 401, "auth-invalid-refresh-token")
+    r = await browser.post("/v1/auth/oidc/token", auth=(client["client_id"], client["client_secret"]),
+                           data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert r.status_code == 200, r.text
+    assert claims_of(r.json()["access_token"])["roles"] == []
+    # a user's own login still refreshes at /v1/auth/refresh
+    own = (await browser.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})).json()
+    assert (await browser.post("/v1/auth/refresh", json={"refresh_token": own["refresh_token"]})).status_code == 200
+
+
+async def test_the_mfa_step_takes_only_the_challenge_of_the_requests_own_login(browser: httpx.AsyncClient,
+                                                                            security: Any) -> None:
+    import time
+
+    await make_user(browser, security, "bob", tenant="b")
+    secret_b = await enable_mfa(browser, "bob", "b")
+    await make_user(browser, security, "alice", tenant="a")
+    secret_a = await enable_mfa(browser, "alice", "a")
+    client = await register(browser, security, trusted=True, tenant="a")
+    verifier = generate_token(48)
+    url = "/v1/auth/oidc/authorize?" + str(httpx.QueryParams(authorize_params(client["client_id"], verifier)))
+    page = await browser.get(url)
+    _, hidden = form_of(page)
+    mfa = "/v1/auth/oidc/authorize/mfa"
+    # a tenant-B user's challenge from the plain login, posted into tenant A's client's authorization
+    theirs = (await browser.post("/v1/auth/login", json={"username": "bob", "password": PASSWORD,
+                                                         "tenant": "b"})).json()
+    assert theirs["mfa_required"]
+    r = await browser.post(mfa, data={**hidden, "challenge": theirs["challenge"],
+                                      "code": totp.code_at(secret_b, time.time() + 30)})
+    assert "location" not in r.headers
+    assert_problem(r, 403, "oidc-challenge-mismatch")
+    assert [d for d in await denials(security, "oidc-challenge-mismatch")
+            if d.get("subject") == "oidc-client:" + client["client_id"]]
+    # a right-tenant user's challenge that did not come from this request's login form is refused too
+    own = (await browser.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD,
+                                                      "tenant": "a"})).json()
+    r = await browser.post(mfa, data={**hidden, "challenge": own["challenge"],
+                                      "code": totp.code_at(secret_a, time.time() + 30)})
+    assert_problem(r, 403, "oidc-challenge-mismatch")
+    # the request's own login and its challenge work, and the ID token names the tenant
+    r = await log_in(browser, url)
+    action, hidden = form_of(r)
+    done = await browser.post(action, data={**hidden, "code": totp.code_at(secret_a, time.time() + 30)})
+    assert done.status_code == 303, done.text
+    tokens = (await exchange(browser, client, query(done.headers["location"])["code"], verifier)).json()
+    keys = KeySet.import_key_set((await browser.get("/v1/auth/oidc/jwks")).json())
+    assert jwt.decode(tokens["id_token"], keys).claims["tenant"] == "a"
+
+
+async def test_a_user_of_another_tenant_is_refused_at_login_and_at_the_code_grant(
+        browser: httpx.AsyncClient, security: Any, auth: Any) -> None:
+    import uuid
+
+    from aria_actors.auth import credentials, store
+    from aria_actors.auth import provider_store as pstore
+    from aria_actors.auth.provider_errors import OidcTenantMismatch
+
+    await make_user(browser, security, "bob", tenant="b")
+    client = await register(browser, security, trusted=True, tenant="a")
+    verifier = generate_token(48)
+    page = await browser.get("/v1/auth/oidc/authorize", params=authorize_params(client["client_id"], verifier))
+    _, hidden = form_of(page)
+    # the login form finds users of the client's tenant only
+    r = await browser.post("/v1/auth/oidc/authorize/login", data={**hidden, "username": "bob", "password": PASSWORD})
+    assert r.status_code == 401 and "location" not in r.headers
+    # a session of tenant B's user handed to tenant A's request (what a wrongly bound step would do) is refused
+    tokens = await auth.login(Principal.anonymous(), "bob", PASSWORD, tenant="b")
+    row, found = await auth._oidc_checked(hidden["request"], hidden["csrf"], hidden["csrf"])
+    with pytest.raises(OidcTenantMismatch):
+        await auth._oidc_logged_in(row, found, hidden["csrf"], tokens)
+    async with auth._acquire() as conn:
+        assert (await store.session(conn, uuid.UUID(tokens["session_id"])))["revoked_at"] is not None
+    assert await denials(security, "oidc-tenant-mismatch")
+    # a code for tenant B's user issued to tenant A's client is refused at the token endpoint
+    tokens = await auth.login(Principal.anonymous(), "bob", PASSWORD, tenant="b")
+    code = credentials.new_secret("aria_ac_")
+    async with auth._acquire() as conn:
+        await pstore.insert_code(conn, credentials.digest(code), {
+            "client_id": uuid.UUID(client["client_id"]), "session_id": uuid.UUID(tokens["session_id"]),
+            "redirect_uri": CALLBACK, "scopes": ["openid"], "nonce": None,
+            "code_challenge": create_s256_code_challenge(verifier)}, 60)
+    r = await exchange(browser, client, code, verifier)
+    assert assert_problem(r, 403, "oidc-tenant-mismatch")["error"] == "invalid_grant"
+    assert "access_token" not in r.json()
+
+
+async def test_a_refusal_for_a_client_id_with_control_characters_is_still_audited(
+        browser: httpx.AsyncClient, security: Any) -> None:
+    marker = generate_token(12)
+    r = await browser.get("/v1/auth/oidc/authorize",
+                          params={"client_id": f"\x01{marker}\x7f", "redirect_uri": CALLBACK})
+    assert_problem(r, 400, "oidc-unknown-client")
+    subjects = [d.get("subject") for d in await denials(security, "oidc-unknown-client")]
+    assert f"oidc-client:?{marker}?" in subjects
+
+
+async def test_logout_without_a_valid_recent_hint_asks_the_user_first(browser: httpx.AsyncClient, security: Any,
+                                                                       auth: Any) -> None:
+    import time
+
+    await make_user(browser, security)
+    client = await register(browser, security, trusted=True)
+    verifier = generate_token(48)
+    code, _ = await code_for(browser, client["client_id"], verifier)
+    tokens = (await exchange(browser, client, code, verifier)).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    keys = KeySet.import_key_set((await browser.get("/v1/auth/oidc/jwks")).json())
+    claims = jwt.decode(tokens["id_token"], keys).claims
+    key = await auth._oidc_signing_key()
+    old = int(time.time()) - 2 * 86400  # signed by the provider, but issued two days ago
+    stale = jwt.encode({"alg": "RS256", "kid": key.kid}, {**claims, "iat": old, "exp": old + 300}, key,
+                       algorithms=["RS256"])
+    params = {"id_token_hint": stale, "post_logout_redirect_uri": AFTER_LOGOUT, "state": "s-1"}
+    page = await browser.get("/v1/auth/oidc/logout", params=params)
+    assert page.status_code == 200 and "Sign out?" in page.text and "location" not in page.headers
+    assert (await browser.get("/v1/auth/oidc/userinfo", headers=bearer)).status_code == 200  # nothing ended yet
+    action, hidden = form_of(page)
+    assert action.endswith("/v1/auth/oidc/logout/confirm")
+    # a cross-site post (no cookie) or a forged token is refused
+    async with httpx.AsyncClient(transport=browser._transport, base_url=browser.base_url) as other:
+        assert_problem(await other.post(action, data=hidden), 403, "oidc-csrf")
+    assert_problem(await browser.post(action, data={**hidden, "csrf": "forged"}), 403, "oidc-csrf")
+    assert (await browser.get("/v1/auth/oidc/userinfo", headers=bearer)).status_code == 200
+    done = await browser.post(action, data=hidden)
+    assert done.status_code == 303 and done.headers["location"] == AFTER_LOGOUT + "?state=s-1"
+    assert_problem(await browser.get("/v1/auth/oidc/userinfo", headers=bearer), 401, "oidc-invalid-token")
+    assert_problem(await browser.post(action, data=hidden), 400, "oidc-request-expired")
+    # a hint whose signature does not verify is refused; none at all asks, and ends nothing
+    forged = stale[:-6] + ("AAAAAA" if not stale.endswith("AAAAAA") else "BBBBBB")
+    assert_problem(await browser.get("/v1/auth/oidc/logout", params={"id_token_hint": forged}), 401,
+                   "oidc-invalid-token")
+    page = await browser.get("/v1/auth/oidc/logout", params={"client_id": client["client_id"],
+                                                             "post_logout_redirect_uri": AFTER_LOGOUT})
+    action, hidden = form_of(page)
+    assert (await browser.post(action, data=hidden)).headers["location"] == AFTER_LOGOUT
+    # without a client named, no redirect URI is taken
+    r = await browser.get("/v1/auth/oidc/logout", params={"post_logout_redirect_uri": AFTER_LOGOUT})
+    assert_problem(r, 400, "oidc-invalid-redirect-uri")
+
+
+async def test_a_default_tenant_client_administrator_manages_default_tenant_clients_only(
+        browser: httpx.AsyncClient, security: Any, auth: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aria_actors.auth import access
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.rpc import Gate
+    from aria_actors.security.rbac import DEFAULT_ROLES
+
+    # a role with the client permissions scoped to its holder's tenant (@tenant, not @any)
+    gate = Gate({**DEFAULT_ROLES, "oidc-admin": ("auth:oidc-client:*",)})
+    monkeypatch.setattr(access, "gate", lambda: gate)
+    default_admin = Principal(subject="oidc-admin-0", roles=("oidc-admin",))
+    made = await auth.oidc_create_client(default_admin, "default app", [CALLBACK])
+    assert made["tenant"] == ""
+    assert [c["client_id"] for c in await auth.oidc_list_clients(default_admin)] == [made["client_id"]]
+    assert [c["client_id"] for c in await auth.oidc_list_clients(default_admin, "")] == [made["client_id"]]
+    with pytest.raises(Forbidden):
+        await auth.oidc_create_client(default_admin, "other tenant app", [CALLBACK], tenant="x")
+    # a tenant-x administrator reaches neither the default tenant's clients nor registers one there
+    x_admin = Principal(subject="oidc-admin-x", roles=("oidc-admin",), tenant="x")
+    with pytest.raises(Forbidden):
+        await auth.oidc_create_client(x_admin, "sneaky", [CALLBACK])
+    with pytest.raises(Forbidden):
+        await auth.oidc_list_clients(x_admin, "")
+    with pytest.raises(Forbidden):
+        await auth.oidc_delete_client(x_admin, made["client_id"])
+    x_made = await auth.oidc_create_client(x_admin, "x app", [CALLBACK], tenant="x")
+    assert [c["client_id"] for c in await auth.oidc_list_clients(x_admin)] == [x_made["client_id"]]
+    await auth.oidc_delete_client(default_admin, made["client_id"])
+    assert await auth.oidc_list_clients(default_admin) == []

@@ -114,7 +114,10 @@ def sso_settings(providers: dict[str, Provider]) -> dict[str, Any]:
     return dict(sso_redirect_base="http://localhost", sso_providers=[
         {"name": "mock", "issuer": mock, "client_id": "aria", "client_secret_name": "mock", "jit": True,
          "role_rules": rules},
-        {"name": "closed", "issuer": mock, "client_id": "aria", "client_secret_name": "mock", "jit": False},
+        {"name": "closed", "issuer": mock, "client_id": "aria-closed", "client_secret_name": "mock", "jit": False},
+        # the same issuer for another tenant: its own client, its own users
+        {"name": "acme", "issuer": mock, "client_id": "aria-acme", "client_secret_name": "mock", "jit": True,
+         "tenant": "acme", "role_rules": [{"claim": "groups", "value": "acme-admins", "role": "admin"}]},
         {"name": "late", "issuer": late, "client_id": "aria", "client_secret_name": "mock", "jit": True},
     ])
 
@@ -197,7 +200,7 @@ async def denied_audits(security: Any) -> list[str]:
 async def test_login_links_the_account_and_maps_roles(sso, providers, security) -> None:
     _service, gateway = sso
     r = await gateway.get("/v1/auth/sso/providers")
-    assert r.status_code == 200 and r.json() == ["closed", "late", "mock"]
+    assert r.status_code == 200 and r.json() == ["acme", "closed", "late", "mock"]
     await set_user(providers["mock"], "alice-sub", preferred_username="alice", email="alice@example.com",
                    name="Alice", groups=["staff", "aria-admins"])
 
@@ -256,14 +259,56 @@ async def test_a_user_with_a_password_unlinks(sso, providers, security) -> None:
     assert (await login(gateway, "mock", "bob-sub")).json()["user_id"] != tokens["user_id"]
 
 
+async def test_providers_of_one_issuer_keep_their_users_apart(sso, providers, security) -> None:
+    _service, gateway = sso
+    await set_user(providers["mock"], "kim-sub", preferred_username="kim", groups=["aria-admins", "acme-admins"])
+    home = (await login(gateway, "mock", "kim-sub")).json()
+    assert home["roles"] == ["user", "admin"]
+    # the same person through the acme tenant's provider: another user, in acme, with acme's rules
+    acme = (await login(gateway, "acme", "kim-sub")).json()
+    assert acme["created"] is True and acme["user_id"] != home["user_id"] and acme["roles"] == ["user", "admin"]
+    assert (await security.verify_token(OP, acme["access_token"]))["tenant"] == "acme"
+    # acme's rules do not touch the default tenant's user, nor mock's rules acme's
+    await set_user(providers["mock"], "kim-sub", preferred_username="kim", groups=["aria-admins"])
+    again = (await login(gateway, "acme", "kim-sub")).json()
+    assert again["user_id"] == acme["user_id"] and again["roles"] == ["user"]
+    again = (await login(gateway, "mock", "kim-sub")).json()
+    assert again["user_id"] == home["user_id"] and again["roles"] == ["user", "admin"]
+    links = (await gateway.get("/v1/auth/sso/links", headers=bearer(acme))).json()
+    assert [(x["provider"], x["subject"]) for x in links] == [("acme", "kim-sub")]
+
+
+async def test_a_link_into_another_tenant_is_refused(sso, providers, security, auth_database, tmp_path) -> None:
+    from aria_actors.coordinate.gateway import create_app
+
+    _service, gateway = sso
+    linked = (await login(gateway, "mock", "lee-sub")).json()
+    # aria_auth restarted with mock's users moving to another tenant: the old link is not taken
+    settings = sso_settings(providers)
+    settings["sso_providers"][0]["tenant"] = "moved"
+    moved = await start_auth(auth_database, security, tmp_path / "moved", **settings)
+    try:
+        app = create_app(ClientsDirectory({"aria_auth": moved, "aria_security": security}))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://aria") as other:
+            body = problem(await login(other, "mock", "lee-sub"), 403, "sso-tenant-mismatch")
+            assert body["provider"] == "mock"
+            # a new identity is created in the provider's tenant as before
+            fresh = (await login(other, "mock", "max-sub")).json()
+            assert (await security.verify_token(OP, fresh["access_token"]))["tenant"] == "moved"
+    finally:
+        await moved.stop()
+    assert any("sso-tenant-mismatch" in t for t in await denied_audits(security))
+    assert (await gateway.get("/v1/auth/me", headers=bearer(linked))).json()["roles"] == ["user"]
+
+
 # -- refusals --------------------------------------------------------------------------------------
 async def test_unknown_provider_and_no_jit_are_refused(sso, providers, security) -> None:
     _service, gateway = sso
     problem(await gateway.get("/v1/auth/sso/nobody/login"), 404, "sso-unknown-provider")
     problem(await login(gateway, "closed", "carol-sub"), 403, "sso-not-provisioned")
-    # an identity linked through another entry of the same issuer is known: it logs in
-    await login(gateway, "mock", "dave-sub")
-    assert (await login(gateway, "closed", "dave-sub")).status_code == 200
+    # an identity linked through another provider of the same issuer is not this provider's
+    assert (await login(gateway, "mock", "dave-sub")).status_code == 200
+    problem(await login(gateway, "closed", "dave-sub"), 403, "sso-not-provisioned")
     audits = await denied_audits(security)
     assert any("sso-not-provisioned" in t for t in audits) and any("sso-unknown-provider" in t for t in audits)
 
@@ -337,3 +382,27 @@ async def test_a_provider_saying_no_is_refused(sso, providers) -> None:
     state = parse_qs(urlsplit(r.headers["location"]).query)["state"][0]
     problem(await callback(gateway, "mock", {"state": state, "error": "access_denied"}), 401, "sso-provider-denied")
     problem(await callback(gateway, "mock", {"state": state, "code": "x"}), 400, "sso-invalid-state")  # spent
+
+
+async def test_the_provider_links_migration_goes_down_and_up(auth) -> None:
+    from importlib.resources import files  # why: only this test reads the migration files
+
+    folder = files("aria_actors.auth") / "migrations"
+    up = (folder / "0011_sso_provider_links.sql").read_text()
+    down = (folder / "0011_sso_provider_links.down.sql").read_text()
+    columns = ("SELECT array_agg(a.attname ORDER BY k.i) FROM pg_index x "
+               "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i) "
+               "JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum "
+               "WHERE x.indexrelid = 'aria_auth.sso_links_identity'::regclass")
+    async with auth.db.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            assert await conn.fetchval(columns) == ["provider", "issuer", "subject"]
+            await conn.execute("SET LOCAL search_path = aria_auth")
+            await conn.execute(down)
+            assert await conn.fetchval(columns) == ["issuer", "subject"]
+            await conn.execute(up)
+            assert await conn.fetchval(columns) == ["provider", "issuer", "subject"]
+        finally:
+            await tx.rollback()

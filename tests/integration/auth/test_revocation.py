@@ -349,3 +349,53 @@ async def test_an_address_sending_invalid_tokens_is_locked_out(gateway, security
     r = await noisy.get("/v1/auth/revocations", headers=admin)  # even a good token, from that address
     assert r.status_code == 429 and r.json()["type"].endswith("/locked-out"), r.text
     assert (await quiet.get("/v1/auth/revocations", headers=admin)).status_code == 200
+
+
+async def test_the_account_throttle_holds_however_the_body_is_written(gateway, security) -> None:
+    """The same account, the same window: a JSON body with another JSON content type, a BOM,
+    UTF-16, a /login/mfa step; a body over the bound is refused, never passed on uncounted."""
+    http = gateway(protection_account_limit="3/60s")
+    await make_user(http, security)
+    doc = json.dumps({"username": "alice", "password": PASSWORD})  # right: wrong ones would lock it first
+    bodies = [("application/x-foo+json", doc.encode()), ("application/json", b"\xef\xbb\xbf" + doc.encode()),
+              ("application/json", doc.encode("utf-16")), ("application/json; charset=utf-8", doc.encode())]
+    codes = [(await http.post("/v1/auth/login", content=body, headers={"content-type": ct})).status_code
+             for ct, body in bodies]
+    assert codes == [200, 200, 200, 429], codes
+    padded = doc[:-1].encode() + b" " * 9000 + b"}"
+    r = await http.post("/v1/auth/login", content=padded, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["type"].endswith("/body-too-large"), r.text
+    # the MFA step by its challenge: a guessed code per challenge is held to the same limit
+    codes = [(await http.post("/v1/auth/login/mfa", json={"challenge": "ach_not-a-real-one", "code": "000000"})
+              ).status_code for _ in range(4)]
+    assert codes[-1] == 429 and 429 not in codes[:3], codes
+
+
+async def test_an_openid_clients_token_opens_only_userinfo(gateway, security) -> None:
+    http = gateway()
+    user = await make_user(http, security)
+    tokens = await login(http)
+    oidc = await security.issue_token(OP, user["id"], {"roles": ["user"], "sid": tokens["session_id"],
+                                                      "azp": "some-client", "scope": "openid"}, 300)
+    r = await http.get("/v1/auth/me", headers={"Authorization": f"Bearer {oidc}"})
+    assert r.status_code == 403 and r.json()["type"].endswith("/token-not-for-this-api"), r.text
+    for method in ("GET", "POST"):  # UserInfo is aria_auth's to answer
+        r = await http.request(method, "/v1/auth/oidc/userinfo", headers={"Authorization": f"Bearer {oidc}"})
+        assert "token-not-for-this-api" not in r.text, r.text
+    assert (await http.get("/v1/auth/me", headers=bearer(tokens))).status_code == 200  # the Aria token opens it
+
+
+async def test_a_token_minted_for_oneself_ends_with_the_session(gateway, security) -> None:
+    http = gateway()
+    r = await http.post("/v1/auth/users", headers=await admin_headers(security),
+                        json={"username": "root", "password": PASSWORD, "roles": ["admin"]})
+    assert r.status_code == 201, r.text
+    tokens = await login(http, "root")
+    r = await http.post("/v1/security/tokens", headers=bearer(tokens), json={"subject": tokens["user_id"]})
+    assert r.status_code == 200, r.text
+    minted = {"access_token": r.json()["token"]}
+
+    async def logout() -> None:
+        assert (await http.post("/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+                ).status_code == 204
+    assert await refused_after(http, minted, logout) <= WITHIN_S

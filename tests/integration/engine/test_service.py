@@ -27,7 +27,10 @@ async def service(ray_session, tmp_path):
 
 
 async def test_health_counts_live_actors_and_plan_many_uses_them(service) -> None:
-    h = await service.health()
+    for _ in range(12):  # planner actors still importing on a loaded machine miss one 5 s ping
+        h = await service.health()
+        if h.details.get("actors_alive") == 2:
+            break
     assert h.status is Status.READY and h.details["actors_alive"] == 2
     bodies = [{"domain": "workshop", "state": {"vars": {"done": {}, "made": {}}},
                "todo": [["craft", f"c{i}", "box"]], "character": f"c{i}"} for i in range(12)]

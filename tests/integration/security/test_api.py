@@ -269,7 +269,8 @@ async def test_services_write_their_refusals_into_the_audit_log_as_themselves(ht
         "svc:aria_auth", "oidc-invalid-redirect-uri", "alice", "denied")
     # the actor is the caller, whatever an event says; a malformed batch writes nothing
     before = security._audit.records
-    for bad in ([{"op": "Bad Op"}], [{"op": "x", "outcome": "granted"}], [{"op": "x", "actor": "root"}], []):
+    for bad in ([{"op": "Bad Op"}], [{"op": "x", "outcome": "granted"}], [{"op": "x", "actor": "root"}], [],
+                [{"op": "x"}, {"op": "lockout", "outcome": "alert", "subject": "bob"}]):
         with pytest.raises(Exception) as refused:
             await security.record_events(Principal.internal("aria_auth"), bad)
         assert getattr(refused.value, "status", None) == 400
@@ -283,3 +284,10 @@ async def test_services_write_their_refusals_into_the_audit_log_as_themselves(ht
                         json={"events": [{"op": "drill", "target": "t"}]})
     assert r.status_code == 200 and r.json() == {"written": 1}
     assert json.loads(security._audit.path.read_text().splitlines()[-1])["actor"] == "ann"
+    # ... never as one of aria_security's own records (a fake intrusion alert, a fake decision)
+    alerts = len(await security.audit(Principal.operator(), 1000, op="lockout"))
+    for op in ("lockout", "authorize", "kv_get"):
+        r = await http.post("/v1/security/audit", headers=await bearer(security, ["admin"], sub="ann"),
+                            json={"events": [{"op": op, "outcome": "alert", "subject": "victim"}]})
+        assert r.status_code == 400, r.text
+    assert len(await security.audit(Principal.operator(), 1000, op="lockout")) == alerts

@@ -19,6 +19,7 @@ PUBLIC = {("POST", "/v1/auth/login"), ("POST", "/v1/auth/login/mfa"), ("POST", "
           ("POST", "/v1/auth/oidc/authorize/login"), ("POST", "/v1/auth/oidc/authorize/mfa"),
           ("POST", "/v1/auth/oidc/authorize/consent"), ("POST", "/v1/auth/oidc/token"),
           ("GET", "/v1/auth/oidc/logout"), ("POST", "/v1/auth/oidc/logout"),
+          ("POST", "/v1/auth/oidc/logout/confirm"),
           # logging in through an outside provider
           ("GET", "/v1/auth/sso/providers"), ("GET", "/v1/auth/sso/{provider}/login"),
           ("GET", "/v1/auth/sso/{provider}/callback")}

@@ -15,6 +15,7 @@ from aria_actors.auth.passkeys import (
     check_label,
     check_settings,
     counter_went_back,
+    login_is_fresh,
     mfa_challenge,
     registration_options,
     session_amr,
@@ -231,6 +232,15 @@ def test_session_methods_follow_rfc_8176() -> None:
     assert session_amr(True) == ["hwk", "user"]
     assert session_amr(False) == ["hwk"]
     assert session_amr(True, after_password=True) == ["pwd", "mfa", "hwk", "user"]
+
+
+def test_only_a_recent_password_or_passkey_login_may_register() -> None:
+    for amr in (["pwd"], ["pwd", "mfa", "otp"], ["hwk", "user"], ["pwd", "mfa", "hwk"]):
+        assert login_is_fresh({"amr": amr, "age_s": 299.0}, 300) is None
+        assert login_is_fresh({"amr": amr, "age_s": 301.0}, 300) == "age"
+    for amr in (["sso"], ["mfa"], []):
+        assert login_is_fresh({"amr": amr, "age_s": 0.0}, 300) == "method"
+    assert config().passkey_reauth_s == 300
 
 
 def test_origins_must_be_scheme_host_port() -> None:

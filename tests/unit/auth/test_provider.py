@@ -122,6 +122,8 @@ def test_pages_escape_everything_and_forbid_framing() -> None:
     for doc in (provider_pages.login(page, "<i>bad</i>"), provider_pages.consent(page), provider_pages.mfa(page)):
         assert "<b>" not in doc and "<i>" not in doc and "<img>" not in doc and 'c"><x' not in doc
         assert 'action="/base/v1/auth/oidc/authorize/' in doc
+    doc = provider_pages.logout(page)
+    assert "<b>" not in doc and 'c"><x' not in doc and 'action="/base/v1/auth/oidc/logout/confirm"' in doc
     response = provider_pages.respond(provider_pages.login(page), page, set_cookie=True)
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["content-security-policy"].startswith("default-src 'none'; form-action 'self' "
@@ -160,3 +162,35 @@ def test_authorization_requests_are_checked_in_order() -> None:
         with pytest.raises(OidcRedirectError) as raised:
             provider._oidc_check_request({**good, **change}, client)
         assert raised.value.oauth_error == error
+
+
+def test_a_hint_ends_a_session_without_asking_only_when_recent() -> None:
+    now = 1_000_000.0
+    assert provider_keys.issued_within({"iat": int(now) - 100}, 86400, now)
+    assert not provider_keys.issued_within({"iat": int(now) - 86401}, 86400, now)
+    assert not provider_keys.issued_within({"iat": int(now) + 3600}, 86400, now)  # from the future
+    for iat in (None, "1", True, 1.5):
+        assert not provider_keys.issued_within({"iat": iat}, 86400, now)
+    assert not provider_keys.issued_within({}, 86400, now)
+
+
+def test_a_token_an_openid_client_holds_is_not_the_users_own_session() -> None:
+    from aria_actors.auth import access
+    from aria_actors.runtime.errors import Forbidden
+    from aria_actors.runtime.principal import Principal
+
+    own = Principal.from_claims({"sub": "u1", "sid": "s1", "roles": ["user"]})
+    assert access.is_self(own, "u1") and access.require_session(own) == "u1"
+    client = Principal.from_claims({"sub": "u1", "sid": "s1", "roles": [], "azp": "c1", "scope": "openid"})
+    assert not access.is_self(client, "u1")
+    with pytest.raises(Forbidden):
+        access.require_session(client)
+    with pytest.raises(Forbidden):
+        access.require_self(client, "u1")
+
+
+def test_audit_fields_from_a_request_are_made_printable() -> None:
+    from aria_actors.auth.provider import _printable
+
+    assert _printable("\x01abc\n\x7f", 64) == "?abc??"
+    assert _printable("x" * 100, 64) == "x" * 64

@@ -212,6 +212,18 @@ def test_parse_providers_names_the_wrong_setting() -> None:
     assert "sso_providers[0]" in info.value.message
 
 
+def test_one_client_of_one_issuer_is_one_provider() -> None:
+    corp = provider().model_dump()
+    # one issuer, one client per tenant: two providers
+    tenants = [corp, {**corp, "name": "acme", "client_id": "aria-acme", "tenant": "acme"}]
+    assert list(parse_providers(tenants, "https://aria.example.com")) == ["corp", "acme"]
+    # the same client of the same issuer (a trailing slash is the same issuer) under two names: refused
+    for twin in ({**corp, "name": "acme", "tenant": "acme"}, {**corp, "name": "acme", "issuer": ISSUER + "/"}):
+        with pytest.raises(SsoMisconfigured) as info:
+            parse_providers([corp, twin], "https://aria.example.com")
+        assert info.value.fields["setting"] == "sso_providers[1]" and "same client" in info.value.message
+
+
 def test_discovery_must_name_the_configured_issuer() -> None:
     p = provider()
     good = {"issuer": ISSUER, "authorization_endpoint": ISSUER + "/authorize", "token_endpoint": ISSUER + "/token",

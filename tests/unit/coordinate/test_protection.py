@@ -6,26 +6,33 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import Body, FastAPI, Request
 
+from aria_actors.auth.client import AuthClient
 from aria_actors.auth.errors import InvalidCredentials
 from aria_actors.coordinate.protection import (
     AccountThrottle,
     AddressLockout,
     AuditBatcher,
+    ClientRevoked,
     Protection,
     RevocationPoller,
     RevocationSet,
     SessionRevoked,
+    TokenNotForThisApi,
+    UnreadableLoginBody,
     account_of,
     install_protection,
+    refuse_foreign,
 )
-from aria_actors.runtime.errors import Forbidden, ServiceUnavailable
-from aria_actors.runtime.http import install_problem_handlers
+from aria_actors.runtime.errors import AriaError, Forbidden, ServiceUnavailable
+from aria_actors.runtime.http import install_problem_handlers, permits
+from aria_actors.runtime.principal import Principal
 
 
 class Clock:
@@ -219,17 +226,52 @@ def test_the_address_lockout_keys_ipv6_by_its_64_and_is_bounded() -> None:
 
 
 def test_account_of_reads_json_logins_and_form_or_basic_token_requests() -> None:
-    js = {b"content-type": b"application/json"}
-    form = {b"content-type": b"application/x-www-form-urlencoded"}
+    js = {"content-type": "application/json"}
+    form = {"content-type": "application/x-www-form-urlencoded"}
     assert account_of("login", js, json.dumps({"username": "Ann", "password": "x", "tenant": "acme"}).encode()) \
         == "acme/ann"
-    assert account_of("login", js, b'{"username": 5}') is None
-    assert account_of("login", js, b"not json") is None
+    assert account_of("login", js, b'{"username": 5}') is None  # the route refuses it (422)
+    with pytest.raises(UnreadableLoginBody):
+        account_of("login", js, b"not json")
     assert account_of("token", form, b"grant_type=password&username=Bob&password=x") == "/bob"
     assert account_of("token", form, b"grant_type=client_credentials&client_id=c1&client_secret=s") == "client:c1"
-    basic = {**form, b"authorization": b"Basic " + base64.b64encode(b"c2:secret")}
+    basic = {**form, "authorization": "Basic " + base64.b64encode(b"c2:secret").decode()}
     assert account_of("token", basic, b"grant_type=client_credentials") == "client:c2"
     assert account_of("token", form, b"grant_type=refresh_token&refresh_token=r") is None
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/json", json.dumps({"username": "Ann", "password": "x"}).encode()),
+    ("application/x-foo+json", json.dumps({"username": "Ann", "password": "x"}).encode()),
+    ("Application/JSON; charset=latin-1", json.dumps({"username": "Ann", "password": "x"}).encode()),
+    ("application/json", b"\xef\xbb\xbf" + json.dumps({"username": "Ann", "password": "x"}).encode()),  # BOM
+    ("application/json", json.dumps({"username": "Ann", "password": "x"}).encode("utf-16")),
+    ("application/json", json.dumps({"username": "Ann", "password": "x"}).encode("utf-32")),
+    ("application/json", b'{"username": "bob", "username": "Ann", "password": "x"}'),  # the last wins, as json.loads
+])
+def test_account_of_reads_every_body_the_route_reads_as_json(content_type: str, body: bytes) -> None:
+    assert account_of("login", {"content-type": content_type}, body) == "/ann"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/geojson"])
+def test_a_body_the_route_does_not_read_as_json_is_unreadable(content_type: str) -> None:
+    with pytest.raises(UnreadableLoginBody):
+        account_of("login", {"content-type": content_type}, b'{"username": "ann", "password": "x"}')
+
+
+def test_account_of_the_other_credential_doors() -> None:
+    js = {"content-type": "application/json"}
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    mfa = account_of("mfa", js, b'{"challenge": "chal-1", "code": "123456"}')
+    assert mfa is not None and mfa.startswith("challenge:") and "chal-1" not in mfa  # a digest, never the secret
+    assert account_of("passkey", js, b'{"challenge": "chal-1", "credential": {}}') == mfa
+    assert account_of("mfa", js, b'{"code": "123456"}') is None
+    assert account_of("oidc_login", form, b"request=r1&csrf=c&username=Ann&password=x") == "oidc:ann"
+    assert account_of("oidc_mfa", form, b"request=r1&csrf=c&challenge=chal-1&code=1") == mfa
+    with pytest.raises(UnreadableLoginBody):
+        account_of("oidc_login", js, b'{"username": "ann"}')  # the form route reads forms only
+    with pytest.raises(AriaError):
+        account_of("oidc_login", form, b"username=a&username=b")  # the route's own refusal (repeated)
 
 
 # --- the middleware: body replay, lockout, throttle, audit -----------------------------------------
@@ -252,11 +294,32 @@ def _gateway(**settings: Any) -> tuple[FastAPI, Protection, list[dict[str, Any]]
         seen.append({"raw": (await request.body()).decode()})
         return {"ok": True}
 
+    @app.post("/v2/auth/login")  # a later version's copy of the login route
+    async def login_v2(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return await login(body)
+
+    @app.post("/v1/auth/login/mfa")
+    @app.post("/v1/auth/login/passkey")
+    async def login_mfa(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        seen.append(body)
+        raise InvalidCredentials()
+
+    @app.post("/v1/auth/oidc/authorize/login")
+    async def oidc_login(request: Request) -> dict[str, Any]:
+        seen.append({"raw": (await request.body()).decode()})
+        raise InvalidCredentials()
+
+    @app.post("/v1/custom/sign-in")  # any path: it fronts AuthClient.login
+    async def custom(body: dict[str, Any] = Body(...), caller: Principal = permits(AuthClient.login)
+                     ) -> dict[str, Any]:
+        return await login(body)
+
     @app.get("/v1/private")
     async def private() -> dict[str, Any]:
         raise Forbidden("no")
 
     app.state.clients = {"aria_auth": object()}
+    app.state.seen = seen  # what reached the routes
     protection = install_protection(app, _Settings(**{"protection_audit_flush_s": 60.0, **settings}))
     sent: list[dict[str, Any]] = []
 
@@ -275,13 +338,91 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 
 async def test_the_login_body_reaches_the_route_unchanged() -> None:
     app, _, _ = _gateway()
+    seen = app.state.seen
     body = {"username": "ann", "password": "right", "tenant": "acme"}
     async with _client(app) as http:
         assert (await http.post("/v1/auth/login", json=body)).status_code == 200
-        big = {"username": "ann", "password": "right", "pad": "x" * 20000}  # over the peek bound
-        assert (await http.post("/v1/auth/login", json=big)).status_code == 200
-        r = await http.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id": "c"})
+        utf16 = {"username": "ann", "password": "right", "pad": "é" * 1000}
+        r = await http.post("/v1/auth/login", content=json.dumps(utf16, ensure_ascii=False).encode("utf-16"),
+                            headers={"content-type": "application/json"})
         assert r.status_code == 200
+        raw = "grant_type=client_credentials&client_id=c&client_secret=s"
+        r = await http.post("/v1/auth/token", content=raw,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 200
+    assert seen == [body, utf16, {"raw": raw}]
+
+
+async def test_a_credential_body_over_the_bound_or_unreadable_is_refused_not_passed_on() -> None:
+    app, _, _ = _gateway(protection_body_max=1024)
+    seen = app.state.seen
+    async with _client(app) as http:
+        big = {"username": "ann", "password": "right", "pad": " " * 2000}
+        r = await http.post("/v1/auth/login", json=big)
+        assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/body-too-large")
+
+        async def chunks() -> Any:  # no content-length: the bound applies as it is read
+            yield json.dumps({"username": "ann", "password": "right"}).encode()[:-1]
+            yield b" " * 2000 + b"}"
+        r = await http.post("/v1/auth/login", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        r = await http.post("/v1/auth/login", content=b'{"username": "ann", "password": "ri',
+                            headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["type"].endswith("/unreadable-body")
+        r = await http.post("/v1/auth/login", content=json.dumps({"username": "ann", "password": "right"}),
+                            headers={"content-type": "text/plain"})
+        assert r.status_code == 400
+        r = await http.post("/v1/auth/token", content=b"grant_type=password&username=ann&password=x",
+                            headers={"content-type": "text/plain"})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request"  # in the token endpoint's form
+        # the token route's own bound (8 KiB) holds although protection_body_max is lower
+        r = await http.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_id": "c",
+                                                     "client_secret": "s" * 2000})
+        assert r.status_code == 200
+    assert seen == [{"raw": f"grant_type=client_credentials&client_id=c&client_secret={'s' * 2000}"}]
+
+
+@pytest.mark.parametrize("variant", ["json", "padded", "foo+json", "bom", "utf-16"])
+async def test_the_account_throttle_is_not_bypassed_by_how_the_body_is_written(variant: str) -> None:
+    app, _, _ = _gateway(protection_account_limit="3/60s")
+    doc = {"username": "ann", "password": "wrong"}
+    content_type, body = {
+        "json": ("application/json", json.dumps(doc).encode()),
+        "padded": ("application/json", json.dumps(doc).encode()[:-1] + b" " * 9000 + b"}"),
+        "foo+json": ("application/x-foo+json", json.dumps(doc).encode()),
+        "bom": ("application/json", b"\xef\xbb\xbf" + json.dumps(doc).encode()),
+        "utf-16": ("application/json", json.dumps(doc).encode("utf-16")),
+    }[variant]
+    async with _client(app) as http:
+        codes = [(await http.post("/v1/auth/login", content=body, headers={"content-type": content_type})
+                  ).status_code for _ in range(5)]
+    # a body over the bound never reaches the password check; any other is counted for its account
+    assert codes == ([413] * 5 if variant == "padded" else [401, 401, 401, 429, 429])
+
+
+async def test_every_credential_door_is_throttled_per_account() -> None:
+    app, protection, _ = _gateway(protection_account_limit="2/60s")
+    seen = app.state.seen
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with _client(app) as http:
+        # a /v2 copy and a route fronting AuthClient.login share the account's window with /v1/auth/login
+        codes = [(await http.post(path, json={"username": "ann", "password": "right"})).status_code
+                 for path in ("/v1/auth/login", "/v2/auth/login", "/v1/custom/sign-in")]
+        assert codes == [200, 200, 429]
+        # the MFA steps, by their challenge (a password and a passkey step on one challenge share it)
+        codes = [(await http.post("/v1/auth/login/mfa", json={"challenge": "ch-1", "code": "000000"})).status_code,
+                 (await http.post("/v1/auth/login/passkey", json={"challenge": "ch-1", "credential": {}})).status_code,
+                 (await http.post("/v1/auth/login/mfa", json={"challenge": "ch-1", "code": "000001"})).status_code,
+                 (await http.post("/v1/auth/login/mfa", json={"challenge": "ch-2", "code": "000001"})).status_code]
+        assert codes == [401, 401, 429, 401]
+        # the OpenID provider's login form, by its username
+        codes = [(await http.post("/v1/auth/oidc/authorize/login", headers=form,
+                                  content=f"request=r&csrf=c&username={name}&password=x")).status_code
+                 for name in ("ann", "ANN", "ann", "bob")]
+        assert codes == [401, 401, 429, 401]
+    assert len(seen) == 2 + 3 + 3  # every refused attempt stopped at the gateway
+    assert protection.throttle is not None and protection.throttle.refused == 3
 
 
 async def test_a_locked_account_is_refused_before_the_route() -> None:
@@ -378,3 +519,78 @@ async def test_a_down_aria_auth_is_a_stale_feed_not_a_missing_one() -> None:
     with pytest.raises(ServiceUnavailable):
         await protection.check({"sub": "u1", "sid": "s1"})
     await protection.stop()
+
+
+# --- the first poll, open connections, OpenID clients' tokens -------------------------------------
+
+
+async def test_until_the_first_poll_every_request_shares_one_wait() -> None:
+    protection = Protection(_App({"aria_auth": object()}), _Settings(protection_stale_s=0.05))
+    never = asyncio.Event()
+
+    async def fetch(cursor: str | None) -> dict[str, Any]:
+        await never.wait()  # the feed does not answer
+        return feed()
+
+    waits: list[float] = []
+    first_sync = protection.poller.first_sync
+
+    async def counted(timeout_s: float) -> None:
+        waits.append(timeout_s)
+        await first_sync(timeout_s)
+
+    protection.poller.fetch = fetch
+    protection.poller.first_sync = counted  # type: ignore[method-assign]
+    answers = await asyncio.gather(*(protection.check({"sub": "u1", "sid": f"s{i}"}) for i in range(5)),
+                                   return_exceptions=True)
+    assert all(isinstance(a, ServiceUnavailable) for a in answers)
+    for _ in range(3):  # later requests: 503 at once, no wait of their own
+        with pytest.raises(ServiceUnavailable):
+            await protection.check({"sub": "u1", "sid": "later"})
+    assert len(waits) == 1
+    await protection.stop()
+
+
+async def test_open_connections_are_told_when_their_session_or_client_is_revoked() -> None:
+    protection = Protection(_App({"aria_auth": object()}), _Settings())
+    ended: list[tuple[str, str]] = []
+
+    def end(name: str) -> Any:
+        return lambda error: ended.append((name, error.type))
+
+    unwatch = protection.watch({"sub": "u1", "sid": "s1"}, end("a"))
+    protection.watch({"sub": "u1", "sid": "s2"}, end("b"))
+    protection.watch({"sub": "robot", "client_id": "c1", "iat": 100}, end("c"))
+    protection.watch({"sub": "robot", "client_id": "c1", "iat": 300}, end("d"))  # issued after: unaffected
+    now = time.time()
+    protection.revoked.apply(feed(sessions=[{"sid": "s2", "at": now}], clients=[{"client_id": "c1", "at": 200}]))
+    assert sorted(ended) == [("b", SessionRevoked.type), ("c", ClientRevoked.type)]
+    unwatch()
+    protection.revoked.apply(feed(sessions=[{"sid": "s1", "at": now}]))
+    assert [n for n, _ in ended] == ["b", "c"]  # "a" no longer watched
+    protection.watch({"sub": "u1", "sid": "s2"}, end("late"))  # revoked before it was watched: told soon
+    await asyncio.sleep(0)
+    assert ended[-1] == ("late", SessionRevoked.type)
+
+
+class _Route:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.dependant = None
+
+
+def test_an_openid_clients_token_opens_only_userinfo() -> None:
+    claims = {"sub": "u1", "sid": "s1", "azp": "client-1", "scope": "openid"}
+    for method, path in [("GET", "/v1/auth/oidc/userinfo"), ("POST", "/v1/auth/oidc/userinfo"),
+                         ("GET", "/v2/auth/oidc/userinfo")]:
+        refuse_foreign(claims, {"method": method, "route": _Route(path)})
+    for method, path in [("GET", "/v1/auth/me"), ("DELETE", "/v1/auth/oidc/userinfo"),
+                         ("GET", "/v1/auth/oidc/userinfo/x"), ("POST", "/v1/security/tokens")]:
+        with pytest.raises(TokenNotForThisApi) as refused:
+            refuse_foreign(claims, {"method": method, "route": _Route(path)})
+        assert refused.value.status == 403 and refused.value.type == "token-not-for-this-api"
+    with pytest.raises(TokenNotForThisApi):
+        refuse_foreign({**claims, "azp": ""}, {"method": "GET", "route": _Route("/v1/auth/me")})  # carried at all
+    with pytest.raises(TokenNotForThisApi):
+        refuse_foreign(claims, {"method": "GET", "path": "/v1/interface/ws"})  # no route: a WebSocket
+    refuse_foreign({"sub": "u1", "sid": "s1"}, {"method": "GET", "route": _Route("/v1/auth/me")})  # Aria's own

@@ -31,6 +31,8 @@ _CLAUSE = {
 }
 _CLAUSE["alter"] = _CLAUSE["drop"] = _CLAUSE["create"]
 # "UPDATE 1", "INSERT 0 1": a command's status, not SQL ("SELECT 1" is both: counted as SQL).
+# an HTTP method and a path ("DELETE /v1/shape/characters/{id}") names a route, not a statement
+_HTTP_ROUTE = re.compile(r"(delete)\s+/\S*", re.IGNORECASE)
 _COMMAND_TAG = re.compile(r"(insert|update|delete)\s+\d+(\s+\d+)?\s*", re.IGNORECASE)
 
 # (path relative to aria_actors, text the string starts with) -> why it may stay. Keep it short.
@@ -42,7 +44,7 @@ def looks_like_sql(text: str) -> bool:
     if m is None:
         return False
     rest = text[m.end():]
-    if _COMMAND_TAG.fullmatch(text.strip()):
+    if _COMMAND_TAG.fullmatch(text.strip()) or _HTTP_ROUTE.fullmatch(text.strip()):
         return False
     word = m.group(1)
     return word.isupper() or re.search(_CLAUSE[word.lower()], rest.lstrip(),

@@ -141,7 +141,7 @@ async def test_the_service_is_ready_with_its_docs_and_lists_what_is_missing() ->
     await svc.start(Deps())
     health = await svc.health()
     assert health.status == Status.READY, health.message
-    assert "web-ui" in health.details["missing"] and "websocket" not in health.details["missing"]
+    assert health.details["missing"] == [] and "collaboration" in health.details["capabilities"]
     assert health.details["docs"]["operations"] > 100
     caller = Principal("u", ("user",), tenant="t1")
     assert (await svc.topics(caller))["url"] == "/v1/interface/ws"

@@ -58,6 +58,7 @@ BROWSER_ONLY = frozenset({
     ("GET", "/v1/auth/oidc/authorize"), ("POST", "/v1/auth/oidc/authorize"),
     ("POST", "/v1/auth/oidc/authorize/login"), ("POST", "/v1/auth/oidc/authorize/mfa"),
     ("POST", "/v1/auth/oidc/authorize/consent"), ("GET", "/v1/auth/oidc/logout"), ("POST", "/v1/auth/oidc/logout"),
+    ("POST", "/v1/auth/oidc/logout/confirm"),
     ("POST", "/v1/auth/oidc/userinfo"),  # the same as GET, for clients that must POST
     ("GET", "/v1/auth/sso/{provider}/login"), ("GET", "/v1/auth/sso/{provider}/callback"),
 })

@@ -3,6 +3,7 @@
 // Each view renders from a <template> of index.html and returns its cleanup (subscriptions, blob URLs).
 
 import * as api from "./api.js";
+import { LineChart, parseProm } from "./charts.js";
 import { Live } from "./live.js";
 import { announce, byId, clear, clone, el, setText, when } from "./dom.js";
 
@@ -37,6 +38,39 @@ function chrome(session) {
   setText(document.getElementById("who"), session ? session.username : "");
 }
 
+// -- the header's API budget: the caller's own rate limits, from GET /v1/interface/limits -------------
+const BUDGET_MS = 15_000;
+let budgetTimer = null;
+
+async function budget() {
+  const node = document.getElementById("budget");
+  try {
+    const b = await api.api("GET", "/v1/interface/limits");
+    if (!b.enabled || !b.limited) {
+      node.dataset.remaining = "unlimited";
+      setText(node, "API budget: unlimited");
+      return;
+    }
+    // the route closest to its limit (the answer lists the tightest first)
+    const tight = (b.routes || [])[0] || { remaining: b.default.limit, limit: b.default.limit,
+                                           window_s: b.default.window_s, route: "any route", reset_s: 0 };
+    node.dataset.remaining = String(tight.remaining);
+    node.title = `Your API budget: ${tight.remaining} of ${tight.limit} requests left per ${tight.window_s} s on ` +
+      `${tight.route}` + (tight.reset_s ? `; the window frees up in ${tight.reset_s} s` : "");
+    setText(node, `API budget: ${tight.remaining}/${tight.limit} left`);
+  } catch {
+    setText(node, "");
+  }
+}
+
+function budgetLine(on) {
+  clearInterval(budgetTimer);
+  budgetTimer = null;
+  if (!on) return;
+  budget();
+  budgetTimer = setInterval(budget, BUDGET_MS);
+}
+
 function render() {
   if (cleanup) {
     cleanup();
@@ -51,9 +85,11 @@ function render() {
     else link.removeAttribute("aria-current");
   }
   if (!session) {
+    budgetLine(false);
     cleanup = loginView();
   } else {
     live.start();
+    if (!budgetTimer) budgetLine(true);
     const views = { characters: charactersView, character: characterView, dashboard: dashboardView,
                     docs: docsView, login: charactersView };
     cleanup = views[route.view](route.id);
@@ -417,15 +453,108 @@ function characterView(id) {
     }
   });
 
+  // who else has this character open (presence on the live channel), by name, live
+  const leave = live.presence(`presence:character:${id.toLowerCase()}`, (frame) => {
+    if (frame.type === "presence") showPresence(q("char-presence"), frame);
+    else if (frame.type === "error") setText(q("char-presence"), `Presence unavailable: ${frame.detail}`);
+  });
+
   reload().catch((err) => {
     setText(q("char-name"), "Character unavailable");
     notice(problemText(err));
   });
+  loadPlans(view, id, () => alive);
+  loadRecommendations(view, id, () => alive);
   return () => {
     alive = false;
     unsubscribe();
+    leave();
     if (portraitUrl) URL.revokeObjectURL(portraitUrl);
   };
+}
+
+function showPresence(box, frame) {
+  const others = (frame.members || []).filter((m) => m.member !== frame.you);
+  clear(box);
+  box.dataset.others = String(others.length);
+  if (!others.length) {
+    box.append("Nobody else has this character open.");
+    return;
+  }
+  box.append("Also here: ");
+  others.forEach((m, i) => {
+    if (i) box.append(", ");
+    box.append(el("span", { class: "here-name", text: m.name, title: `since ${when(m.since)}` }));
+  });
+}
+
+// -- plans (aria_engine's decision state) drawn as a tree of nested lists ---------------------------
+function stepText(step) {
+  if (!Array.isArray(step)) return JSON.stringify(step);
+  const [name, ...args] = step;
+  return `${name}(${args.map((a) => (typeof a === "object" ? JSON.stringify(a) : String(a))).join(", ")})`;
+}
+
+function node(label, children, attrs = {}) {
+  const li = el("li", attrs, el("span", { class: "node", text: label }));
+  if (children && children.length) li.append(el("ul", {}, ...children));
+  return li;
+}
+
+function planTree(d) {
+  const steps = (d.plan || []).map((step, i) => {
+    const state = i < d.step ? "done" : i === d.step && d.status !== "done" ? "current" : "pending";
+    const mark = state === "done" ? "✓ done" : state === "current" ? "▶ next" : "· to do";
+    return node(`${i + 1}. ${stepText(step)} — ${mark}`, [], { class: `step ${state}`, dataset: { state } });
+  });
+  const goals = (d.todo || []).map((task) => node(stepText(task), [], { class: "goal" }));
+  const beliefs = Object.keys((d.beliefs && d.beliefs.vars) || d.beliefs || {}).slice(0, 20)
+    .map((k) => node(k, [], { class: "belief" }));
+  return el("ul", { class: "tree", "aria-label": "Plan tree" },
+    node(`Decision in ${d.domain} · ${d.status}${d.reason ? ` (${d.reason})` : ""} · version ${d.version}`, [
+      node(`Goals (${goals.length})`, goals, { class: "branch" }),
+      node(`Plan: ${d.steps} steps, step ${Math.min(d.step + 1, d.steps)} next`, steps, { class: "branch" }),
+      node(`Beliefs (${beliefs.length})`, beliefs, { class: "branch" }),
+    ], { class: "root" }));
+}
+
+async function loadPlans(view, id, alive) {
+  const status = byId(view, "plan-status");
+  const box = byId(view, "plan-tree");
+  const enc = encodeURIComponent(id);
+  try {
+    const d = await api.api("GET", `/v1/engine/characters/${enc}/decision`);
+    if (!alive()) return;
+    box.replaceChildren(planTree(d));
+    setText(status, `Updated ${when(d.updated_at)}`);
+    const events = await api.api("GET", `/v1/engine/characters/${enc}/decision/history?limit=10`);
+    if (!alive()) return;
+    clear(byId(view, "plan-history")).append(...(events || []).map((e) =>
+      el("li", {}, el("time", { text: when(e.at) }), ` version ${e.version}: ${e.event} at step ${e.step + 1}, ${e.status}`)));
+  } catch (err) {
+    if (!alive()) return;
+    setText(status, err.status === 404 ? "No plan yet: aria_engine holds no decision state for this character." :
+      `Plans unavailable: ${problemText(err)}`);
+  }
+}
+
+// -- recommendations (aria_interpret: traits this character lacks, from similar characters) -----------
+async function loadRecommendations(view, id, alive) {
+  const status = byId(view, "recs-status");
+  try {
+    const out = await api.api("GET", `/v1/interpret/characters/${encodeURIComponent(id)}/recommended-traits?k=5`);
+    if (!alive()) return;
+    const recs = out.recommendations || [];
+    clear(byId(view, "recs")).append(...recs.map((r) => el("li", {},
+      r.trait !== undefined ? `trait ${r.trait}` : `${r.attribute} = ${r.value}`,
+      el("span", { class: "score", text: ` (score ${Number(r.score).toFixed(2)})` }))));
+    setText(status, recs.length ? `From ${out.characters} characters with similar descriptions` :
+      "No recommendations: no similar characters yet.");
+  } catch (err) {
+    if (!alive()) return;
+    setText(status, err.status === 404 ? "No recommendations: aria_interpret has not indexed this character." :
+      `Recommendations unavailable: ${problemText(err)}`);
+  }
 }
 
 // -- dashboard ------------------------------------------------------------------------------------
@@ -505,7 +634,142 @@ function dashboardView() {
     }
     summarize();
   });
-  return unsubscribe;
+  const stopMonitor = monitor(view);
+  return () => {
+    unsubscribe();
+    stopMonitor();
+  };
+}
+
+// -- the dashboard's live figures: traffic from /metrics, queues, storage, recent errors --------------
+const POLL_MS = 5_000;
+const SLOW_POLL_MS = 30_000; // storage stats walk every index: not every few seconds
+
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = Number(n) || 0;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function monitor(view) {
+  const q = (name) => byId(view, name);
+  const rps = new LineChart(q("chart-rps"), [{ name: "requests/s", cls: "a" }], { label: "Requests per second" });
+  const errs = new LineChart(q("chart-errors"), [{ name: "4xx/s", cls: "b" }, { name: "5xx/s", cls: "c" }],
+    { label: "Errors per second" });
+  const depth = new LineChart(q("chart-queue"), [{ name: "available", cls: "a" }, { name: "executing", cls: "b" }],
+    { label: "Queued jobs" });
+  let last = null;       // {t, total, e4, e5} of the previous /metrics read
+  let lastDone = null;   // {t, by queue: completed} of the previous queue read
+  let alive = true;
+  let slowAt = 0;
+
+  async function traffic() {
+    const res = await api.api("GET", "/metrics", undefined, { raw: true, accept: "text/plain" });
+    const series = parseProm(await res.text(), ["aria_http_requests_total"]).aria_http_requests_total;
+    const now = { t: Date.now(), total: 0, e4: 0, e5: 0 };
+    for (const { labels, value } of series) {
+      now.total += value;
+      if (String(labels.code).startsWith("4")) now.e4 += value;
+      if (String(labels.code).startsWith("5")) now.e5 += value;
+    }
+    if (last && alive) {
+      const dt = Math.max(0.001, (now.t - last.t) / 1000);
+      rps.push([(now.total - last.total) / dt]);
+      errs.push([(now.e4 - last.e4) / dt, (now.e5 - last.e5) / dt]);
+    }
+    last = now;
+  }
+
+  async function queues() {
+    const status = q("queue-status");
+    try {
+      const list = await api.api("GET", "/v1/queue/queues");
+      if (!alive) return;
+      const t = Date.now();
+      const rows = clear(q("queue-rows"));
+      let available = 0;
+      let executing = 0;
+      const done = {};
+      for (const item of list) {
+        const jobs = item.jobs || {};
+        available += jobs.available || 0;
+        executing += jobs.executing || 0;
+        done[item.name] = jobs.completed || 0;
+        const before = lastDone && lastDone.by[item.name];
+        const perMin = before === undefined || !lastDone ? "—" :
+          `${(((done[item.name] - before) * 60_000) / Math.max(1, t - lastDone.t)).toFixed(1)}/min`;
+        rows.append(el("tr", { dataset: { queue: item.name } },
+          el("th", { scope: "row", text: item.name }),
+          el("td", { class: "num", "data-label": "Available", text: jobs.available || 0 }),
+          el("td", { class: "num", "data-label": "Running", text: jobs.executing || 0 }),
+          el("td", { class: "num", "data-label": "Completed", text: jobs.completed || 0 }),
+          el("td", { class: "num", "data-label": "Throughput", text: perMin }),
+          el("td", { class: "num", "data-label": "Executors", text: item.executors ?? 0 })));
+      }
+      lastDone = { t, by: done };
+      depth.push([available, executing]);
+      setText(status, `${list.length} queues · ${available} jobs waiting · updated ${new Date(t).toLocaleTimeString()}`);
+    } catch (err) {
+      setText(status, err.status === 403 ? "Queue figures need the operator or admin role." :
+        `Queues unavailable: ${problemText(err)}`);
+    }
+  }
+
+  async function storage() {
+    const status = q("storage-status");
+    try {
+      const st = await api.api("GET", "/v1/storage/stats");
+      if (!alive) return;
+      const dl = clear(q("storage-stats"));
+      const row = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: v }));
+      row("Stored (compressed)", bytes(st.stored_bytes));
+      row("Logical", bytes(st.logical_bytes));
+      row("Unique", bytes(st.unique_bytes));
+      row("Chunks", st.chunks);
+      row("Deduplication", `${st.dedupe_ratio}×`);
+      row("Compression", `${st.compression_ratio}×`);
+      setText(status, `${st.indexes} stored objects · updated ${new Date().toLocaleTimeString()}`);
+    } catch (err) {
+      setText(status, err.status === 403 ? "Storage figures need the storage:store:read permission." :
+        `Storage unavailable: ${problemText(err)}`);
+    }
+  }
+
+  async function errors() {
+    const snap = await api.api("GET", "/v1/gateway/routes");
+    if (!alive) return;
+    const bad = (snap.routes || []).filter((r) => r.errors_4xx + r.errors_5xx > 0)
+      .sort((a, b) => b.errors_5xx - a.errors_5xx || b.errors_4xx - a.errors_4xx).slice(0, 10);
+    clear(q("error-rows")).append(...bad.map((r) => el("tr", { dataset: { route: `${r.method} ${r.route}` } },
+      el("th", { scope: "row" }, el("code", { text: `${r.method} ${r.route}` })),
+      el("td", { class: "num", "data-label": "Requests", text: r.count }),
+      el("td", { class: "num", "data-label": "4xx", text: r.errors_4xx }),
+      el("td", { class: "num", "data-label": "5xx", text: r.errors_5xx }),
+      el("td", { class: "num", "data-label": "p95 ms", text: r.window.p95_ms ?? "—" }))));
+    setText(q("errors-status"), bad.length ? `${bad.length} routes answered errors since the gateway started ` +
+      `(${snap.requests} requests)` : `No errors among ${snap.requests} requests since the gateway started.`);
+  }
+
+  async function tick() {
+    const jobs = [traffic().catch((err) => setText(q("dash-error"), `Metrics unavailable: ${problemText(err)}`)),
+      queues(), errors().catch((err) => setText(q("errors-status"), `Errors unavailable: ${problemText(err)}`))];
+    if (Date.now() >= slowAt) {
+      slowAt = Date.now() + SLOW_POLL_MS;
+      jobs.push(storage());
+    }
+    await Promise.all(jobs);
+  }
+  tick();
+  const timer = setInterval(tick, POLL_MS);
+  return () => {
+    alive = false;
+    clearInterval(timer);
+  };
 }
 
 // -- API docs -------------------------------------------------------------------------------------
@@ -566,6 +830,32 @@ function docsView() {
         setText(byId(view, "docs-error"), problemText(err));
       }
     } }, text: "Live channel (WebSocket) topics" })));
+    list.append(el("li", {}, el("button", { type: "button", class: "link", on: { click: async () => {
+      try {
+        const ui = await api.api("GET", "/v1/interface/ui");
+        setText(byId(view, "doc-title"), `This web UI: ${ui.views.length} views, each with the routes and topics it uses`);
+        const rows = clear(byId(view, "doc-rows"));
+        for (const v of ui.views) {
+          for (const route of v.rest) {
+            const [method, path] = route.split(" ");
+            rows.append(el("tr", {}, el("td", { class: "method", text: method }), el("td", {}, el("code", { text: path })),
+              el("td", { text: `${v.title} (${v.hash})`, "data-label": "Used by" })));
+          }
+          for (const topic of v.topics) {
+            rows.append(el("tr", {}, el("td", { class: "method", text: "WS" }), el("td", {}, el("code", { text: topic })),
+              el("td", { text: `${v.title} (${v.hash})`, "data-label": "Used by" })));
+          }
+        }
+        if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+        downloadUrl = URL.createObjectURL(new Blob([JSON.stringify(ui, null, 2)], { type: "application/json" }));
+        const link = byId(view, "doc-download");
+        link.href = downloadUrl;
+        link.download = "aria-web-ui.json";
+        byId(view, "doc-box").hidden = false;
+      } catch (err) {
+        setText(byId(view, "docs-error"), problemText(err));
+      }
+    } }, text: "This web UI's manifest (views and the API each uses)" })));
   }).catch((err) => setText(byId(view, "docs-error"), `Documentation unavailable: ${problemText(err)}`));
   return () => {
     alive = false;

@@ -2,9 +2,12 @@
 // subprotocols ["bearer", <token>] (a browser cannot set headers on a WebSocket), shared by every
 // view. Subscriptions survive reconnects: each (re)connect subscribes every topic again, and each
 // handler gets the new "subscribed" frame (its snapshot) to catch up on what it missed.
+// Presence ("here" on presence:character:<id>) is said again on every (re)connect and every
+// HEARTBEAT_MS (the server drops a member it has not heard from for a minute), "gone" on leaving.
 
 const PING_MS = 25_000;
 const MAX_BACKOFF_MS = 15_000;
+const HEARTBEAT_MS = 20_000;
 
 export class Live {
   constructor(getToken, refresh, onState) {
@@ -12,11 +15,13 @@ export class Live {
     this.refresh = refresh;
     this.onState = onState;
     this.handlers = new Map(); // topic -> Set of handlers(frame)
+    this.present = new Set();  // presence topics this tab is "here" on
     this.ws = null;
     this.nextId = 1;
     this.backoff = 500;
     this.retry = null;
     this.ping = null;
+    this.beat = null;
     this.stopped = true;
   }
 
@@ -29,6 +34,7 @@ export class Live {
     this.stopped = true;
     clearTimeout(this.retry);
     clearInterval(this.ping);
+    clearInterval(this.beat);
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
@@ -60,6 +66,28 @@ export class Live {
     };
   }
 
+  // Be present on `topic` (presence:character:<id>): handler(frame) gets its presence frames (who is
+  // here, with "you" naming this tab) and errors; returns the function that leaves.
+  presence(topic, handler) {
+    const set = this.handlers.get(topic) || new Set();
+    this.handlers.set(topic, set);
+    set.add(handler);
+    this.present.add(topic);
+    this.send({ op: "here", topic, id: this.nextId++ });
+    return () => {
+      set.delete(handler);
+      if (set.size === 0 && this.handlers.get(topic) === set) {
+        this.handlers.delete(topic);
+        this.present.delete(topic);
+        this.send({ op: "gone", topic, id: this.nextId++ });
+      }
+    };
+  }
+
+  heartbeat() {
+    for (const topic of this.present) this.send({ op: "here", topic });
+  }
+
   send(frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
   }
@@ -80,15 +108,20 @@ export class Live {
     ws.addEventListener("open", () => {
       this.backoff = 500;
       this.state("open");
-      for (const topic of this.handlers.keys()) this.send({ op: "subscribe", topic, id: this.nextId++ });
+      for (const topic of this.handlers.keys()) {
+        this.send({ op: this.present.has(topic) ? "here" : "subscribe", topic, id: this.nextId++ });
+      }
       clearInterval(this.ping);
+      clearInterval(this.beat);
       this.ping = setInterval(() => this.send({ op: "ping" }), PING_MS);
+      this.beat = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     });
     ws.addEventListener("message", (msg) => this.dispatch(msg.data));
     ws.addEventListener("close", (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       clearInterval(this.ping);
+      clearInterval(this.beat);
       this.state("closed");
       if (this.stopped) return;
       // 1008: the token expired or was refused; refresh it first unless it was refreshed meanwhile
