@@ -60,6 +60,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from aria_actors.auth.client import AuthClient
+from aria_actors.coordinate.protection import refuse_foreign
 from aria_actors.interface.client import InterfaceClient
 from aria_actors.interface.errors import NotSubscribed, TooManySubscriptions
 from aria_actors.interface.hub import Hub, Subscriber, as_aria_error, cause_of
@@ -197,6 +198,8 @@ async def authenticate(websocket: WebSocket, rt: Runtime) -> tuple[Principal, di
             raise
         if protection is not None:
             await protection.admit(claims, websocket.scope)
+        else:  # an app without the gateway's protection still refuses OpenID clients' tokens
+            refuse_foreign(claims, websocket.scope)
         caller = Principal.from_claims(claims)
         default_gate().check(WS_PERMITS.spec, caller)
     except AriaError as exc:

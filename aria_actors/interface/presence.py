@@ -9,7 +9,7 @@
     <─ {"type":"presence","topic":T,"you":"mA","members":[{"member":"mA","user":...,"name":"alice",
         "since":...}],"change":{"joined":"mA"},"id":1}
                                                           ── the same frame (its own "you") ──> B
-    ── {"op":"here","topic":T} every HEARTBEAT_S ──>      refreshes A (authorized again); nobody is told
+    ── {"op":"here","topic":T} every HEARTBEAT_S ──>      refreshes A (re-authorized every REAUTH_S); nobody told
     ── {"op":"gone","topic":T} ──> (or the connection ends, or A is not heard for TTL_S)
                                                           ── {"type":"presence",...,"change":
                                                               {"left":"mA","reason":"gone|disconnected|expired"}} ──> B
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aria_actors.interface.errors import InvalidTopic, NotSubscribed, UnknownTopic
-from aria_actors.interface.hub import Subscriber
+from aria_actors.interface.hub import REFUSED, Subscriber, cause_of
 from aria_actors.interface.protocol import dumps
 from aria_actors.interface.topics import KINDS
 from aria_actors.runtime.errors import BadRequest
@@ -56,7 +56,9 @@ MAX_MEMBERS = 32                 # per topic and gateway process
 MAX_TOPICS_PER_CONNECTION = 8
 MAX_NAME_CHARS = 64
 HEARTBEAT_S = 20.0               # how often a client says "here" again
-TTL_S = 60.0                     # a member not heard for this long is dropped
+TTL_S = 120.0                    # a member not heard for this long is dropped (a background tab's timers
+                                 # may fire only once a minute)
+REAUTH_S = 30.0                  # a member's heartbeat is authorized again at most this often
 SWEEP_S = 10.0
 # Whether ``caller`` may be present on the thing ``topic`` names (raises 403/404 when not).
 Authorize = Callable[[Principal, str], Awaitable[None]]
@@ -106,6 +108,7 @@ class Member:
     since: str
     sub: Subscriber
     seen: float
+    authorized: float = 0.0  # when the read right was last checked (clock())
 
     def describe(self) -> dict[str, Any]:
         return {"member": self.member, "user": self.user, "name": self.name, "since": self.since}
@@ -128,14 +131,17 @@ class Presence:
     def members(self, topic: str) -> list[dict[str, Any]]:
         return [m.describe() for m in self.topics.get(topic, {}).values()]
 
-    def here(self, topic: str, sub: Subscriber, caller: Principal, req_id: str | int | None = None) -> Member:
-        """Add or refresh ``sub`` on ``topic`` (authorized by the caller already); a new member is told to all."""
+    def member(self, topic: str, sub: Subscriber) -> Member | None:
+        return self.topics.get(topic, {}).get(sub)
+
+    def refresh(self, me: Member, req_id: str | int | None = None) -> None:
+        """A heartbeat of a member whose right was checked lately: seen now, answered to it alone."""
+        me.seen = self.clock()
+        self._tell_one(me, {"refreshed": me.member}, req_id)
+
+    def room_for(self, topic: str, sub: Subscriber) -> None:
+        """Refuse (:class:`PresenceFull`) unless ``sub`` may join ``topic`` as a new member."""
         members = self.topics.get(topic)
-        me = members.get(sub) if members is not None else None
-        if me is not None:  # a heartbeat: answered to the sender only
-            me.seen = self.clock()
-            self._tell_one(me, {"refreshed": me.member}, req_id)
-            return me
         if members is not None and len(members) >= MAX_MEMBERS:
             raise PresenceFull(f"{MAX_MEMBERS} members are present on {topic} on this gateway, the most there may be",
                                limit=MAX_MEMBERS, topic=topic)
@@ -143,8 +149,18 @@ class Presence:
         if mine >= MAX_TOPICS_PER_CONNECTION:
             raise PresenceFull(f"this connection is present on {MAX_TOPICS_PER_CONNECTION} topics, the most one may",
                                limit=MAX_TOPICS_PER_CONNECTION, topic=topic)
+
+    def here(self, topic: str, sub: Subscriber, caller: Principal, req_id: str | int | None = None) -> Member:
+        """Add or refresh ``sub`` on ``topic`` (authorized by the caller already); a new member is told to all."""
+        members = self.topics.get(topic)
+        me = members.get(sub) if members is not None else None
+        if me is not None:  # a heartbeat: answered to the sender only
+            me.seen = me.authorized = self.clock()
+            self._tell_one(me, {"refreshed": me.member}, req_id)
+            return me
+        self.room_for(topic, sub)
         me = Member(secrets.token_urlsafe(9), topic, caller.subject, display_name(caller),
-                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), sub, self.clock())
+                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), sub, self.clock(), self.clock())
         self.topics.setdefault(topic, {})[sub] = me
         self._tell(topic, {"joined": me.member}, me, req_id)
         self._sweep_soon()
@@ -230,11 +246,18 @@ class PresenceOf:
             if not self.presence.gone(canon, self.sub, "gone", req_id):
                 raise NotSubscribed(f"not present on {canon!r}", topic=canon)
             return
+        me = self.presence.member(canon, self.sub)
+        if me is None:
+            self.presence.room_for(canon, self.sub)  # before the service call a refused join would waste
+        elif self.presence.clock() - me.authorized < REAUTH_S:
+            self.presence.refresh(me, req_id)  # a heartbeat soon after the last check: no service call
+            return
         try:
             await self.authorize(self.caller, about)
-        except Exception:
-            self.presence.gone(canon, self.sub, "refused")  # a heartbeat refused: no longer present
-            raise
+        except Exception as exc:
+            if isinstance(cause_of(exc), REFUSED):  # no longer allowed: no longer present
+                self.presence.gone(canon, self.sub, "refused")
+            raise  # a service in trouble (503, timeout) keeps the member until its TTL
         if self.sub.closed.is_set():
             return
         self.presence.here(canon, self.sub, self.caller, req_id)

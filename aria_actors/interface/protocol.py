@@ -104,10 +104,12 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Frame:
         raise too_large
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: not JSON, or an integer over 4,300 digits
         if size > MAX_FRAME_BYTES:
             raise too_large from None
-        raise InvalidFrame(f"frame is not JSON: {getattr(exc, 'msg', 'nested too deeply')}", field="frame") from None
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+            "nested too deeply" if isinstance(exc, RecursionError) else "a number is too large")
+        raise InvalidFrame(f"frame is not JSON: {why}", field="frame") from None
     if size > MAX_FRAME_BYTES and not (isinstance(doc, dict) and doc.get("op") == "signal"):
         raise too_large  # only a signal frame (an SDP) may be larger
     if not isinstance(doc, dict):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from aria_actors.interface import presence as presence_module
 from aria_actors.interface.errors import InvalidTopic, UnknownTopic
 from aria_actors.interface.hub import Subscriber
 from aria_actors.interface.presence import (
@@ -214,7 +215,21 @@ def test_two_users_see_each_other_by_name_and_a_stranger_is_refused(client: Test
     assert client.app.state.interface.presence.topics == {}  # type: ignore[attr-defined]
 
 
-def test_a_refused_heartbeat_removes_the_member(client: TestClient, gateway: Gateway) -> None:
+def test_a_heartbeat_soon_after_a_check_is_not_checked_again(client: TestClient, gateway: Gateway) -> None:
+    topic = f"presence:character:{CHAR}"
+    with client.websocket_connect(WS, headers=named(gateway, BOB, "bob")) as bob:
+        bob.send_json({"op": "here", "topic": topic})
+        me = until(bob, "presence")["change"]["joined"]
+        gateway.shape.owners[CHAR].discard(BOB)  # type: ignore[attr-defined]
+        try:  # within REAUTH_S a heartbeat costs no call to aria_shape: still present
+            bob.send_json({"op": "here", "topic": topic, "id": "beat"})
+            assert until(bob, "presence")["change"] == {"refreshed": me}
+        finally:
+            gateway.shape.owners[CHAR].add(BOB)  # type: ignore[attr-defined]
+
+
+def test_a_refused_heartbeat_removes_the_member(client: TestClient, gateway: Gateway, monkeypatch) -> None:
+    monkeypatch.setattr(presence_module, "REAUTH_S", 0.0)  # every heartbeat is checked again
     topic = f"presence:character:{CHAR}"
     with client.websocket_connect(WS, headers=named(gateway, ALICE, "alice")) as alice, \
             client.websocket_connect(WS, headers=named(gateway, BOB, "bob")) as bob:

@@ -91,7 +91,12 @@ export function refresh() {
   if (!refreshing) {
     const spent = session.refresh;
     refreshing = post("/v1/auth/refresh", { refresh_token: spent })
-      .then((body) => adopt(body, session ? session.username : ""))
+      .then((body) => {
+        // logged out meanwhile (or another refresh won): these tokens are not kept; ending them is
+        // logout()'s job, which waits for this refresh and sends its refresh token
+        if (session && session.refresh === spent) adopt(body, session.username);
+        return body;
+      })
       .catch((err) => {
         // a refused refresh token (spent, revoked, expired) ends the session; a network error does not
         if (err instanceof ApiError && err.status >= 400 && err.status < 500) save(null);
@@ -111,9 +116,19 @@ function schedule() {
 }
 
 export async function logout() {
-  const spent = session && session.refresh;
+  // a refresh in flight spends the current refresh token: end the session with the newest one
+  let spent = session && session.refresh;
+  const inFlight = refreshing;
   save(null);
-  if (spent) await post("/v1/auth/logout", { refresh_token: spent }).catch(() => {});
+  if (inFlight) {
+    try {
+      const body = await inFlight;
+      if (body && body.refresh_token) spent = body.refresh_token;
+    } catch {
+      // the refresh was refused: the session it belonged to has ended already
+    }
+  }
+  if (spent) await post("/v1/auth/logout", { refresh_token: spent });
 }
 
 async function send(method, path, body, accept) {

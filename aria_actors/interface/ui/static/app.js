@@ -19,7 +19,13 @@ let firstRender = true;
 
 function routeOf(hash) {
   const parts = (hash || "").replace(/^#\/?/, "").split("/").filter(Boolean);
-  if (parts[0] === "characters" && parts[1]) return { view: "character", id: decodeURIComponent(parts[1]) };
+  if (parts[0] === "characters" && parts[1]) {
+    try {
+      return { view: "character", id: decodeURIComponent(parts[1]) };
+    } catch {
+      return { view: "characters" };  // a malformed link (#/characters/%E0) shows the list, not a blank page
+    }
+  }
   if (["characters", "dashboard", "docs", "login"].includes(parts[0])) return { view: parts[0] };
   return { view: "characters" };
 }
@@ -878,7 +884,10 @@ api.onSession((session) => {
     else render();
   }
 });
-document.getElementById("logout").addEventListener("click", () => api.logout());
+document.getElementById("logout").addEventListener("click", () => {
+  // this browser has forgotten the tokens either way; say so when the server could not end the session
+  api.logout().catch(() => announce("Logged out here, but the server could not end the session: log in and out again"));
+});
 document.getElementById("skip").addEventListener("click", (ev) => {
   ev.preventDefault();
   main.focus();
