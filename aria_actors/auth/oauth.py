@@ -81,17 +81,19 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return dict(pairs)
 
 
-def _basic(header: str) -> tuple[str, str] | None:
+def basic_credentials(header: str, error: type[AriaError] = InvalidClient) -> tuple[str, str] | None:
+    """``(client_id, client_secret)`` of an ``Authorization: Basic`` header (RFC 6749 2.3.1), None
+    for another scheme; ``error`` (the caller's invalid-client error) when it does not decode."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise InvalidClient("the Basic authorization header does not decode") from None
+        raise error("the Basic authorization header does not decode") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise InvalidClient("the Basic authorization header holds no client_id:client_secret")
+        raise error("the Basic authorization header holds no client_id:client_secret")
     return unquote_plus(client_id), unquote_plus(secret)  # RFC 6749 2.3.1: form-encoded first
 
 
@@ -102,7 +104,7 @@ def grant_request(headers: Mapping[str, str], body: bytes) -> Grant:
         raise InvalidTokenRequest("grant_type is missing")
     if grant_type not in GRANTS:
         raise UnsupportedGrantType(grant_type=grant_type[:64])
-    basic = _basic(headers.get("authorization", ""))
+    basic = basic_credentials(headers.get("authorization", ""))
     if basic is not None and (params.get("client_id") or params.get("client_secret")):  # blank = omitted
         raise InvalidTokenRequest("send client credentials once: in the Authorization header or in the body")
     client_id, client_secret = basic or (params.get("client_id", ""), params.get("client_secret", ""))

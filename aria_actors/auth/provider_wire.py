@@ -14,15 +14,14 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from aria_actors.auth import oauth
 from aria_actors.auth.provider_errors import (
     OidcInvalidClient,
     OidcInvalidClientMetadata,
@@ -74,17 +73,7 @@ def form(body: bytes) -> dict[str, str]:
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
     """``(client_id, client_secret)`` of an ``Authorization: Basic`` header (RFC 6749 2.3.1), else None."""
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise OidcInvalidClient("the Basic authorization header does not decode") from None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        raise OidcInvalidClient("the Basic authorization header holds no client_id:client_secret")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return oauth.basic_credentials(header, OidcInvalidClient)
 
 
 def check_redirect_uri(uri: object, what: str = "redirect_uris") -> str:

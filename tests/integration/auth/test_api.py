@@ -5,27 +5,11 @@ from __future__ import annotations
 import pytest
 
 from aria_actors.runtime.principal import Principal
+from tests.fixtures.auth import admin_headers, assert_problem, bearer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
 OP = Principal.operator()
-
-
-async def admin_headers(security) -> dict[str, str]:
-    token = await security.issue_token(OP, "root-admin", {"roles": ["admin"]}, 300)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def bearer(tokens: dict) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-def assert_problem(r, status: int, slug: str) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body = r.json()
-    assert body["type"].endswith("/" + slug), body
-    return body
 
 
 async def make_alice(auth_http, security) -> dict:

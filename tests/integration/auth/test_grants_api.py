@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.auth import start_auth
-from tests.integration.auth.test_api import PASSWORD, admin_headers, assert_problem, bearer
+from tests.fixtures.auth import admin_headers, assert_problem, bearer, start_auth
+from tests.integration.auth.test_api import PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from aria_actors.runtime.principal import Principal
+from tests.fixtures.auth import admin_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
@@ -106,11 +107,6 @@ def turn_password(secret: str, username: str) -> str:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-async def admin_headers(security) -> dict[str, str]:
-    token = await security.issue_token(OP, "root-admin", {"roles": ["admin"]}, 300)
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def user_session(auth_http, security, name: str, roles: tuple[str, ...] = ("user",)) -> tuple[str, dict]:
     r = await auth_http.post("/v1/auth/users", headers=await admin_headers(security),
                              json={"username": name, "password": PASSWORD, "roles": list(roles)})

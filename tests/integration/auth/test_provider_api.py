@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 
 from aria_actors.auth import totp
 from aria_actors.runtime.principal import Principal
-from tests.integration.auth.test_api import admin_headers, assert_problem
+from tests.fixtures.auth import admin_headers, assert_problem
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"

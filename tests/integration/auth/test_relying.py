@@ -24,7 +24,7 @@ import werkzeug.serving
 from joserfc.jwk import RSAKey
 
 from aria_actors.runtime.principal import Principal
-from tests.fixtures.auth import ClientsDirectory, _empty, start_auth
+from tests.fixtures.auth import ClientsDirectory, _empty, bearer, start_auth
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 OP = Principal.operator()
@@ -181,10 +181,6 @@ def problem(r: httpx.Response, status: int, slug: str, reason: str | None = None
     if reason is not None:
         assert body["reason"] == reason, body
     return body
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 async def admin(security: Any) -> dict[str, str]:

@@ -20,7 +20,7 @@ from aria_actors.coordinate.config import CoordinateSettings
 from aria_actors.coordinate.gateway import create_app
 from aria_actors.coordinate.protection import GATEWAY
 from aria_actors.runtime.principal import Principal
-from tests.fixtures.auth import ClientsDirectory
+from tests.fixtures.auth import ClientsDirectory, admin_headers, bearer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
@@ -28,15 +28,6 @@ OP = Principal.operator()
 DEADLINE_S = 30.0  # how long the test waits at most; the acceptance is the measured time below
 WITHIN_S = 1.0
 PROBE = "/v1/auth/sessions"
-
-
-async def admin_headers(security: Any) -> dict[str, str]:
-    token = await security.issue_token(OP, "root-admin", {"roles": ["admin"]}, 300)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 @pytest.fixture
