@@ -70,7 +70,8 @@ class InterfaceService(Service):
             self._problem = None
         except Exception as exc:  # the channel still works; health says the docs do not
             log.exception("cannot build the API documentation")
-            self._problem = f"API documentation unavailable: {type(exc).__name__}: {exc}"
+            # the type only: health is public (GET /v1/services), an exception's text may carry paths
+            self._problem = f"API documentation unavailable ({type(exc).__name__}; see the service log)"
         self._started = True
 
     async def health(self) -> Health:
