@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from aria_actors.auth.oauth import _basic
+from aria_actors.auth.oauth import basic_credentials
 from aria_actors.engine.api import router as engine_router
 from aria_actors.engine.config import EngineConfig
 from aria_actors.engine.errors import UnknownDomainError
@@ -146,7 +146,7 @@ def test_requests_have_the_shape_the_routes_read() -> None:
 
     aria.auth.token("client_credentials", client_id="c1", client_secret="s+3%")
     tok = rec.requests[-1]
-    assert _basic(tok.headers["authorization"]) == ("c1", "s+3%")  # as aria_auth reads it
+    assert basic_credentials(tok.headers["authorization"]) == ("c1", "s+3%")  # as aria_auth reads it
     assert tok.headers["content-type"] == "application/x-www-form-urlencoded"
     assert tok.content == b"grant_type=client_credentials"
 
