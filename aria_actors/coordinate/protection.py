@@ -113,6 +113,7 @@ from aria_actors.auth.oauth import grant_request, oauth_problem
 from aria_actors.coordinate.ratelimit import RouteMatcher, client_key, parse_rule, route_path
 from aria_actors.runtime.errors import AriaError, ServiceUnavailable
 from aria_actors.runtime.http import PROBLEM_JSON, Permits
+from aria_actors.runtime.periodic import stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import bind
 from aria_actors.security.audit import Lockout
@@ -366,10 +367,7 @@ class RevocationPoller:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+        await stop_task(task)
 
     def stats(self) -> dict[str, Any]:
         now = self.clock()
@@ -539,10 +537,7 @@ class AuditBatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+        await stop_task(task)
 
     def stats(self) -> dict[str, int]:
         return {"pending": len(self.pending), "sent": self.sent, "dropped": self.dropped, "failures": self.failures}
