@@ -29,7 +29,6 @@ sys.modules.pop("queue", None)
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from fastapi import APIRouter, FastAPI
 
 from aria_actors.coordinate.ratelimit import RateLimiter, RateLimitMiddleware, RateLimitRules
+from tests.fixtures.ports import free_port
 
 PATH = "/v1/things/abc123"
 UNREACHED = "1000000000/60s"
@@ -82,12 +82,6 @@ def serve(side: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(build(side == "aria"), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(side: str) -> tuple[subprocess.Popen[bytes], str]:

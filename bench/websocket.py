@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import time
@@ -47,6 +46,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from tests.fixtures.ports import free_port
 
 TARGET = "aria_workflow"
 DELAY_S = 0.02  # a change happens this long after its request, on an idle loop: the request's own
@@ -163,12 +164,6 @@ def serve(side: str, port: int) -> None:
 
     app = aria_app() if side == "aria" else peer_app()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, ws="auto")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(side: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -66,7 +66,6 @@ import itertools
 import logging
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -79,6 +78,9 @@ from types import ModuleType
 from typing import Any
 
 import asyncpg
+
+sys.path.append(str(_HERE.parent))  # the repository, for tests.fixtures
+from tests.fixtures.ports import free_port
 
 SIDES = ("aria", "dbos", "temporal")
 WARMUP_STEPS = 20
@@ -275,12 +277,6 @@ async def run_dbos(pg: Postgres, args: argparse.Namespace) -> Figures:
 
 # ---------------------------------------------------------------------------------------------
 # Temporal
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def temporal_binary() -> str:

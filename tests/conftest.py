@@ -7,7 +7,7 @@ import pathlib
 _OTHERS = sorted(
     f"tests.fixtures.{p.stem}"
     for p in (pathlib.Path(__file__).parent / "fixtures").glob("*.py")
-    if not p.name.startswith("_") and p.stem != "paths"
+    if not p.name.startswith("_") and p.stem not in ("paths", "ports")
 )
-# paths first: other fixture modules import it.
-pytest_plugins = ["tests.fixtures.paths", *_OTHERS]
+# paths and ports first: other fixture modules import them.
+pytest_plugins = ["tests.fixtures.paths", "tests.fixtures.ports", *_OTHERS]

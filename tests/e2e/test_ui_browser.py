@@ -3,8 +3,9 @@
 (each sees the other there and the other's edit live; the stale save is refused and the latest
 loaded), a character's plan drawn as a tree with its recommendations, a hostile name shown as
 text, the dashboard's live charts, storage, queue and error figures and the API budget, a service
-restarted under the dashboard, the API docs, the layout at a phone's width. Every page is saved as
-a screenshot (``ARIA_UI_ARTIFACTS``, else a folder under pytest's temporary directory).
+killed under the dashboard (its dependent degraded, then both back), the API docs, the layout at a
+phone's width. Every page is saved as a screenshot (``ARIA_UI_ARTIFACTS``, else a folder under
+pytest's temporary directory).
 
 Needs the Python package ``playwright`` and a Chromium (``/usr/bin/chromium`` from Debian, or
 ``ARIA_UI_CHROMIUM``); without them the module is skipped. Names carry a run id so a rerun on the
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ RUN = uuid.uuid4().hex[:6]
 PASSWORD = "e2e web ui passphrase"
 USER = f"ui-{RUN}"
 HOSTILE = "<img src=x onerror=alert(1)>"
-RESTARTED = "aria_debugger"  # an actor nothing depends on: restarting it disturbs no other test
+KILLED, DEPENDENT = "aria_monitor", "aria_tune"  # only aria_tune depends on aria_monitor: no other test is disturbed
 WAIT_MS = 120_000  # a loaded machine: a character's poll is every 0.5-2 s, a service's start takes seconds
 LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 740}
@@ -311,32 +312,45 @@ def test_the_dashboard_charts_traffic_live_and_shows_storage_queues_errors_and_t
 
 
 
-def test_the_dashboard_shows_a_restarted_service_go_down_and_come_back_live(
+def _pid_of(shared_aria: RunningAria, name: str) -> int:
+    """The pid of ``name``'s actor, checked to belong to this test's Aria (never kill anything else)."""
+    with httpx.Client(base_url=shared_aria.url, timeout=60,
+                      headers={"authorization": f"Bearer {shared_aria.token()}"}) as c:
+        services = {s["name"]: s for s in c.get("/v1/services").raise_for_status().json()["services"]}
+    pid = int(services[name]["pid"])
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"ARIA_HOME=" + str(shared_aria.home).encode() in environ, f"pid {pid} is not this Aria's"
+    return pid
+
+
+def test_the_dashboard_shows_a_service_go_degraded_when_its_dependency_dies_and_come_back_live(
         tab: Tab, shared_aria: RunningAria, artifacts: Path) -> None:
+    """The test kills KILLED's actor (SIGKILL, as a crash would); the boot actor restarts it. Its
+    dependent DEPENDENT reads ``degraded`` meanwhile, and both return to what they were, on a
+    page that is never reloaded."""
     page = tab.page
     tab.nav("Dashboard")
     rows = page.locator("tr[data-service]")
     expect(rows).to_have_count(len(all_specs()))
-    row = page.locator(f"tr[data-service='{RESTARTED}']")
-    expect(row).to_have_attribute("data-status", re.compile("^(ready|not_implemented)$"))
-    status = row.get_attribute("data-status")  # aria_debugger is up with no feature built yet
-    before = int(row.get_attribute("data-restarts") or 0)
+    killed, dependent = page.locator(f"tr[data-service='{KILLED}']"), page.locator(f"tr[data-service='{DEPENDENT}']")
+    settled = re.compile("^(ready|not_implemented)$")
+    expect(killed).to_have_attribute("data-status", settled)
+    expect(dependent).to_have_attribute("data-status", settled)
+    status, dependent_status = killed.get_attribute("data-status"), dependent.get_attribute("data-status")
+    before = int(killed.get_attribute("data-restarts") or 0)
     tab.shot(artifacts, "06-dashboard")
-    done: dict[str, Any] = {}
-    restart = threading.Thread(target=lambda: done.update(out=shared_aria.aria("restart", RESTARTED)))
-    restart.start()
-    try:
-        expect(row).to_have_attribute("data-restarts", str(before + 1))
-        expect(row).to_have_attribute("data-status", status)
-    finally:
-        restart.join()
-    assert done["out"].returncode == 0, done["out"].stderr
+    os.kill(_pid_of(shared_aria, KILLED), signal.SIGKILL)
+    expect(dependent).to_have_attribute("data-status", "degraded")
+    tab.shot(artifacts, "07-dashboard-degraded")
+    expect(killed).to_have_attribute("data-restarts", str(before + 1))
+    expect(killed).to_have_attribute("data-status", status)
+    expect(dependent).to_have_attribute("data-status", dependent_status)
     changes = page.locator("#changes li").all_text_contents()
-    mine = [c for c in changes if f"{RESTARTED}:" in c]
-    shown = (status or "").replace("_", " ")
-    assert any(f"→ {shown}" in c for c in mine), changes
-    assert any(f"{shown} →" in c and f"→ {shown}" not in c for c in mine), changes  # it went down, live
-    tab.shot(artifacts, "07-dashboard-after-restart")
+    shown = (dependent_status or "").replace("_", " ")
+    mine = [c for c in changes if f"{DEPENDENT}:" in c]
+    assert any(f"{shown} → degraded" in c for c in mine), changes
+    assert any(f"degraded → {shown}" in c for c in mine), changes
+    tab.shot(artifacts, "08-dashboard-after-restart")
 
 
 # -- docs and the phone layout --------------------------------------------------------------------
@@ -346,7 +360,7 @@ def test_the_api_docs_page_lists_every_service(tab: Tab, artifacts: Path) -> Non
     page.get_by_role("button", name="aria_shape", exact=True).click()
     expect(page.locator("#doc-rows")).to_contain_text("/v1/shape/characters")
     assert page.locator("#doc-download").get_attribute("href").startswith("blob:")
-    tab.shot(artifacts, "08-docs")
+    tab.shot(artifacts, "09-docs")
 
 
 def test_the_views_fit_a_phone(browser: Any, shared_aria: RunningAria, user: str, artifacts: Path) -> None:

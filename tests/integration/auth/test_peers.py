@@ -27,6 +27,7 @@ import pytest
 
 from aria_actors.runtime.principal import Principal
 from tests.fixtures.auth import admin_headers
+from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PASSWORD = "correct horse battery staple"
@@ -37,19 +38,6 @@ REALM = "aria.test"
 
 
 # -- coturn -----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    """A port free for both UDP and TCP on loopback (coturn listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port on loopback")
 
 
 @contextlib.contextmanager
@@ -58,7 +46,7 @@ def coturn(secrets: list[str]) -> Iterator[tuple[int, Path]]:
     current and the previous, as Aria's rotation wants): its port and its log file."""
     if not os.access(TURNSERVER, os.X_OK):
         pytest.skip(NO_COTURN)
-    port = free_port()
+    port = free_port(udp=True)
     relay_base = 40000 + (port % 200) * 100  # a relay range of its own per instance
     work = Path(tempfile.mkdtemp(prefix="aria-coturn-"))
     log = work / "turn.log"

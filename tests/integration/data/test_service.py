@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.runtime.testing import api_app
+from tests.fixtures.ports import free_port as _free_port
 
 QUEUE = Principal.internal("aria_queue")  # what another service's start-up calls aria_data as
 
@@ -206,7 +206,3 @@ async def test_cli_through_the_gateway(fresh_database: str, tmp_path: Path,
         await svc.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

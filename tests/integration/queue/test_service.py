@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 
 import httpx
 import pytest
@@ -21,17 +20,12 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.runtime.testing import api_app
+from tests.fixtures.ports import free_port
 from tests.integration.queue.helpers import wait_states
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 MODULES = ["tests.integration.queue.ray_jobs"]
 OPERATOR = Principal.operator()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
