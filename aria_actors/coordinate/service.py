@@ -8,12 +8,14 @@ monitoring, routing to every service's router, circuit breakers and Prometheus m
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aria_actors.coordinate.directory import RayDirectory
 from aria_actors.coordinate.gateway import create_app
 from aria_actors.coordinate.ratelimit import quota_from_settings
 from aria_actors.coordinate.spec import SPEC
+from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.service import Service
 from aria_actors.runtime.settings import AriaSettings, load_settings
@@ -28,6 +30,18 @@ class CoordinateService(Service):
     def __init__(self, settings: AriaSettings) -> None:
         super().__init__(settings)
         self.directory: Any = None
+        self.app: Any = None  # the gateway's FastAPI app, once built
+
+    async def exposition(self) -> str:
+        """The gateway's own series (requests, latency, each service's status, breakers), as its
+        public ``/metrics`` renders them."""
+        if self.app is None:
+            return ""
+        metrics = self.app.state.metrics
+        # the status is the boot actor's: without it, the request series still count
+        with contextlib.suppress(AriaError):
+            metrics.observe_services(await self.directory.status(), getattr(self.directory, "breakers", {}))
+        return metrics.render().decode()
 
     async def health(self) -> Health:
         if self.directory is None:
@@ -59,7 +73,9 @@ def _gateway_class() -> Any:
             coordinate = self.settings.coordinate
             # leased shares from the aria_ratelimit actor only when several replicas share limits
             quota = quota_from_settings(coordinate, self.settings.namespace) if coordinate.ratelimit_shared else None
-            return create_app(directory, settings=coordinate, echo_request_id=False, quota=quota)
+            app = create_app(directory, settings=coordinate, echo_request_id=False, quota=quota)
+            self.service.app = app  # type: ignore[attr-defined]
+            return app
 
     return serve.ingress()(Gateway)
 

@@ -1,13 +1,263 @@
-"""aria_monitor: Prometheus metrics and system observability.
+"""aria_monitor: every service's metrics in one scrape, their history, and alerts on them.
 
-Not built yet: the service runs and reports ``not_implemented`` with the features it lacks.
+Lifecycle::
+
+    (registered) --start--> collecting every ``interval_s``: read all fourteen metrics doors
+                            (collector.py), keep the history (series.py), evaluate the rule groups
+                            whose interval has passed (rules.py), notify on changes (notify.py)
+    --stop--> the loop ends, the webhook client closes; the history is in memory only (for now)
+
+What it serves (each an RPC, a route under ``/v1/monitor`` and ``aria monitor …``):
+- ``scrape``: the merged exposition of every service (``service="…"`` on each series,
+  ``aria_scrape_up{service}``, the cardinality cap's drop counters); what a Prometheus server
+  scrapes (``prometheus_config`` writes its config).
+- ``query`` / ``query_range``: PromQL (the subset ``promql.py`` evaluates) over the history.
+- ``targets``: each service's last read: up, seconds, error.
+- ``alerts`` / ``rules``: the rule groups' alerts (pending, firing, resolved for 15 min) and each
+  rule's last evaluation and error.
+
+Guarantees and caveats:
+- Every read is ``@any`` (metrics span tenants): operators, administrators and services; a
+  viewer's tenant-scoped ``read`` is not enough.
+- The collection is the service's one background task; a round that fails is logged and the next
+  runs on schedule. A ``scrape`` asked for less than ``interval_s`` after the last collection gets
+  that collection, so a flood of scrapes costs the services nothing more.
+- The history is in memory: a restart of aria_monitor loses it (PostgreSQL downsampling is next).
+- Not built yet: dashboards' history in PostgreSQL, business metrics, usage analytics, cost and
+  capacity, bottlenecks, dependency health (``health()`` lists them; status ``not_implemented``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aria_actors.monitor import promql
+from aria_actors.monitor.collector import Collected, Collector
+from aria_actors.monitor.errors import InvalidQuery
+from aria_actors.monitor.notify import Notifier
+from aria_actors.monitor.rules import Alert, GroupEvaluator, RuleGroup, load_rule_file
+from aria_actors.monitor.series import SeriesStore
 from aria_actors.monitor.spec import SPEC
-from aria_actors.runtime.service import UnbuiltService
+from aria_actors.runtime.errors import BadRequest
+from aria_actors.runtime.periodic import periodic, stop_task
+from aria_actors.runtime.principal import Principal
+from aria_actors.runtime.registry import all_specs
+from aria_actors.runtime.rpc import rpc
+from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.settings import AriaSettings
+from aria_actors.runtime.spec import Health, Status
+
+log = logging.getLogger("aria.monitor")
+BUILTIN_RULES = Path(__file__).parent / "rulefiles" / "aria.yaml"
+MAX_QUERY_CHARS = 4096
+MAX_RANGE_POINTS = 4000  # evaluated on the monitor's loop: bounded so one query cannot stall collection
 
 
-class MonitorService(UnbuiltService):
+def _vector_json(result: Any, t: float) -> dict[str, Any]:
+    if isinstance(result, float):
+        return {"resultType": "scalar", "result": [t, promql_value(result)]}
+    if isinstance(result, str):
+        return {"resultType": "string", "result": [t, result]}
+    return {"resultType": "vector",
+            "result": [{"metric": dict(labels), "value": [t, promql_value(v)]} for labels, v in result]}
+
+
+def promql_value(v: float) -> str:
+    """A sample value as Prometheus's HTTP API writes it (a string; NaN and ±Inf spelled out)."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(float(v)) if not float(v).is_integer() else str(int(v)) if abs(v) < 1e15 else repr(float(v))
+
+
+def _expression(expr: Any) -> promql.Expr:
+    if not isinstance(expr, str) or not expr.strip():
+        raise InvalidQuery("query must be a non-empty PromQL expression")
+    if len(expr) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"query is longer than {MAX_QUERY_CHARS} characters")
+    return promql.parse(expr)
+
+
+def _time(value: Any, field: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise BadRequest(f"{field} must be a Unix time in seconds", field=field)
+    return float(value)
+
+
+class MonitorService(Service):
     SPEC = SPEC
+
+    def __init__(self, settings: AriaSettings) -> None:
+        super().__init__(settings)
+        self.config = settings.monitor
+        self.store = SeriesStore(retention_s=self.config.retention_s, max_series=self.config.max_series)
+        self.collector: Collector | None = None
+        self.groups: list[GroupEvaluator] = []
+        self.evaluated_at: dict[str, float] = {}
+        self.notifier = Notifier({n: str(u) for n, u in self.config.webhooks.items()},
+                                 self.config.webhook_timeout_s, settings.gateway_url.rstrip("/"))
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.rounds = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _rule_groups(self) -> list[RuleGroup]:
+        files = ([BUILTIN_RULES] if self.config.builtin_rules else []) + [Path(f) for f in self.config.rule_files]
+        groups: list[RuleGroup] = []
+        for f in files:
+            groups += load_rule_file(f)
+        return groups
+
+    async def start(self, deps: Deps) -> None:
+        await super().start(deps)
+        self.groups = [GroupEvaluator(g, self.store) for g in self._rule_groups()]
+        names = [s.name for s in all_specs()]
+        self.collector = Collector(names, deps.exposition_of, self.store,
+                                   timeout_s=self.config.scrape_timeout_s, series_cap=self.config.series_cap)
+        self._task = periodic(self.config.interval_s, self.collect_once, what="collecting metrics", log=log)
+
+    async def stop(self) -> None:
+        await stop_task(self._task)
+        self._task = None
+        await self.notifier.close()
+
+    async def health(self) -> Health:
+        if self.collector is None:
+            return Health(Status.STARTING, "not started")
+        last = self.collector.last
+        up = sum(last.up.values()) if last else 0
+        missing = list(self.spec.missing)
+        details = {"missing": missing, "rounds": self.rounds, "series": len(self.store),
+                   "targets_up": up, "targets": len(self.collector.services),
+                   "last_collection_s": round(last.took_s, 4) if last else None,
+                   "rule_errors": sum(1 for g in self.groups for st in g.states if st.error),
+                   "webhooks": self.notifier.status()}
+        return Health(Status.NOT_IMPLEMENTED,
+                      f"{len(self.spec.features) - len(missing)} of {len(self.spec.features)} seed features built; "
+                      f"{up} of {len(self.collector.services)} services' metrics read", details)
+
+    # -- the round ---------------------------------------------------------------------------------
+    async def collect_once(self, t: float | None = None) -> Collected:
+        """Read every service, keep the history, evaluate due rule groups, notify changes."""
+        assert self.collector is not None, "collect_once before start"
+        async with self._lock:
+            got = await self.collector.collect(t)
+            self.rounds += 1
+            changed: list[Alert] = []
+            for g in self.groups:
+                last = self.evaluated_at.get(g.group.name)
+                if last is not None and got.at - last < g.group.interval_s - self.config.interval_s / 2:
+                    continue
+                self.evaluated_at[g.group.name] = got.at
+                before = {k: a.state for st in g.states for k, a in st.alerts.items()}
+                g.evaluate(got.at)
+                for st in g.states:
+                    for k, a in st.alerts.items():
+                        was = before.get(k)
+                        if (a.state == "firing") != (was == "firing") and a.state in ("firing", "inactive"):
+                            changed.append(a)  # it fired, or a firing one resolved
+            self.store.compact(got.at)
+        await self.notifier.notify(changed)
+        return got
+
+    async def _fresh(self) -> Collected:
+        last = self.collector.last if self.collector else None
+        if last is not None and time.time() - last.at < self.config.interval_s:
+            return last
+        return await self.collect_once()
+
+    # -- RPC surface -------------------------------------------------------------------------------
+    @rpc("monitor:metrics:read", scope="any", feature="prometheus")
+    async def scrape(self, caller: Principal) -> str:
+        """Every service's metrics in one Prometheus exposition (text format 0.0.4)."""
+        return (await self._fresh()).text
+
+    @rpc("monitor:metrics:read", scope="any", feature="prometheus")
+    async def targets(self, caller: Principal) -> dict[str, Any]:
+        """Each service's last metrics read: up, seconds, and why it failed."""
+        got = await self._fresh()
+        return {"at": got.at, "took_s": got.took_s, "series": got.series,
+                "targets": [{"service": n, "up": got.up[n], "seconds": round(got.seconds[n], 6),
+                             "error": got.errors.get(n)} for n in got.up],
+                "dropped": dict(self.collector.merger.dropped_total) if self.collector else {}}
+
+    @rpc("monitor:metrics:read", scope="any", feature="prometheus")
+    async def query(self, caller: Principal, expr: str, at: float | None = None) -> dict[str, Any]:
+        """A PromQL instant query over the kept history (Prometheus's ``/api/v1/query`` answer)."""
+        ast = _expression(expr)
+        t = _time(at, "at", _now())
+        return _vector_json(promql.Evaluator(self.store)(ast, t), t)
+
+    @rpc("monitor:metrics:read", scope="any", feature="prometheus")
+    async def query_range(self, caller: Principal, expr: str, start: float, end: float,
+                          step: float) -> dict[str, Any]:
+        """A PromQL range query: the expression at every ``step`` from ``start`` to ``end``."""
+        ast = _expression(expr)
+        t0, t1 = _time(start, "start", 0.0), _time(end, "end", 0.0)
+        if isinstance(step, bool) or not isinstance(step, int | float) or not math.isfinite(step) or step <= 0:
+            raise BadRequest("step must be a positive number of seconds", field="step")
+        if t1 < t0:
+            raise BadRequest("end is before start", field="end")
+        if (t1 - t0) / step > MAX_RANGE_POINTS:
+            raise BadRequest(f"more than {MAX_RANGE_POINTS} points: raise step", field="step")
+        ev = promql.Evaluator(self.store)
+        series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
+        n = int((t1 - t0) // step)
+        for i in range(n + 1):
+            t = t0 + i * step
+            result = ev(ast, t)
+            rows = [((), result)] if isinstance(result, float) else result
+            for labels, v in rows:
+                series.setdefault(labels, []).append([t, promql_value(v)])
+        return {"resultType": "matrix",
+                "result": [{"metric": dict(k), "values": v} for k, v in series.items()]}
+
+    @rpc("monitor:alerts:read", scope="any", feature="alerting")
+    async def alerts(self, caller: Principal) -> list[dict[str, Any]]:
+        """Pending and firing alerts, and those resolved in the last 15 minutes."""
+        out = [{**a.as_dict(), "group": g.group.name} for g in self.groups for st in g.states
+               for a in st.alerts.values()]
+        return sorted(out, key=lambda a: (a["state"] != "firing", a["state"] != "pending", -a["active_at"]))
+
+    @rpc("monitor:alerts:read", scope="any", feature="alerting")
+    async def rules(self, caller: Principal) -> list[dict[str, Any]]:
+        """The rule groups and each rule's last evaluation: health, error, series returned."""
+        return [{"name": g.group.name, "interval_s": g.group.interval_s,
+                 "evaluated_at": self.evaluated_at.get(g.group.name),
+                 "rules": [{"name": st.rule.name, "type": "recording" if hasattr(st.rule, "record") else "alerting",
+                            "expr": st.rule.expr, "health": "err" if st.error else "ok", "error": st.error,
+                            "last_eval": st.last_eval, "samples": st.samples,
+                            "alerts": sum(1 for a in st.alerts.values() if a.state != "inactive")}
+                           for st in g.states]} for g in self.groups]
+
+    @rpc("monitor:metrics:read", scope="any", feature="prometheus")
+    async def prometheus_config(self, caller: Principal) -> str:
+        """A prometheus.yml that scrapes this Aria through its gateway (the token is read from a
+        file the operator writes: `aria token > aria.token`) and loads Aria's rules."""
+        url = self.settings.gateway_url.rstrip("/")
+        scheme, _, host = url.partition("://")
+        config = {
+            "global": {"scrape_interval": f"{max(1, round(self.config.interval_s))}s",
+                       "evaluation_interval": "30s"},
+            "rule_files": [str(BUILTIN_RULES), *self.config.rule_files],
+            "scrape_configs": [{
+                "job_name": "aria", "scheme": scheme or "http", "metrics_path": "/v1/monitor/metrics",
+                "authorization": {"type": "Bearer", "credentials_file": "aria.token"},
+                "honor_labels": True, "static_configs": [{"targets": [host]}],
+            }],
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+
+def _now() -> float:
+    return time.time()

@@ -10,7 +10,7 @@ SPEC = ServiceSpec(
     depends_on=('aria_security',),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=('prometheus', 'alerting'),
     features=(
         'prometheus',
         'dashboard',

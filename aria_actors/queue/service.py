@@ -393,6 +393,9 @@ class QueueService(Service):
     @rpc("queue:metrics:read", scope="any", feature="job-metrics")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
+        return await self.exposition()
+
+    async def exposition(self) -> str:
         counts = await admin.job_counts(self._db())
         latency = Latency.merged(s["latency"] for s in await self._executor_stats())
         return exposition(counts, latency).decode()

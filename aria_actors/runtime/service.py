@@ -8,10 +8,10 @@ nothing else, so the dependency graph in the specs is the only way services reac
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from aria_actors.runtime.errors import NotFound
+from aria_actors.runtime.errors import NotFound, ServiceUnavailable
 from aria_actors.runtime.rpc import bind, service_of
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
@@ -34,8 +34,17 @@ class ServiceClient(Protocol):
 class Deps:
     """Clients of a service's declared dependencies, by service name."""
 
-    def __init__(self, clients: Mapping[str, ServiceClient] | None = None) -> None:
+    def __init__(self, clients: Mapping[str, ServiceClient] | None = None, *,
+                 exposition_of: Callable[[str, float], Awaitable[str]] | None = None) -> None:
         self._clients = dict(clients or {})
+        self._exposition_of = exposition_of
+
+    async def exposition_of(self, name: str, timeout_s: float) -> str:
+        """Any service's Prometheus text by name, read through its shell's metrics door (not an RPC:
+        no caller, counters only). aria_monitor's collector is the one reader."""
+        if self._exposition_of is None:
+            raise ServiceUnavailable("no metrics door in this runtime", service=name)
+        return await self._exposition_of(name, timeout_s)
 
     def __getitem__(self, name: str) -> ServiceClient:
         try:
@@ -89,6 +98,12 @@ class Service(abc.ABC):
     @abc.abstractmethod
     async def health(self) -> Health:
         """A real probe of what the service holds open: never a constant."""
+
+    async def exposition(self) -> str:
+        """The service's own Prometheus series as exposition text (its jobs, chunks, plans…), added
+        by its shell after the RPC and process series every service has. Family names must not
+        repeat the shell's (``aria_rpc_*``, ``process_*``)."""
+        return ""
 
     async def stop(self) -> None:
         """Close everything start() opened. Must be safe to call twice."""

@@ -46,6 +46,7 @@ from aria_actors.coordinate.config import CoordinateSettings
 from aria_actors.data.config import DataSettings
 from aria_actors.engine.config import EngineSettings
 from aria_actors.interpret.config import InterpretSettings
+from aria_actors.monitor.config import MonitorSettings
 from aria_actors.queue.config import QueueSettings
 from aria_actors.runtime import placement
 from aria_actors.runtime.errors import ConfigError
@@ -114,6 +115,7 @@ class AriaSettings(BaseSettings):
     interpret: InterpretSettings = Field(default_factory=InterpretSettings, description="aria_interpret")
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="aria_workflow")
     coordinate: CoordinateSettings = Field(default_factory=CoordinateSettings, description="aria_coordinate")
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="aria_monitor")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

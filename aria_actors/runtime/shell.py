@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
+import time
 from typing import Any
 
 import ray
@@ -19,10 +20,11 @@ import ray
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.registry import load_service_class
-from aria_actors.runtime.rpc import Gate, install_gate, invoke
+from aria_actors.runtime.rpc import Gate, install_gate, invoke, surface
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
+from aria_actors.runtime.telemetry import ServiceMetrics
 
 log = logging.getLogger("aria.shell")
 
@@ -42,6 +44,8 @@ class ServiceHost:
 
         self.gate = Gate({**DEFAULT_ROLES, **settings.security.roles})
         install_gate(self.gate)
+        self.telemetry = ServiceMetrics(surface(type(self.service)))
+        self._scraped: dict[str, RayServiceClient] = {}  # clients of the services this one scrapes
 
     async def prepare(self) -> None:
         try:
@@ -54,7 +58,7 @@ class ServiceHost:
             if self._started:
                 return
             clients = {n: RayServiceClient(n, self.settings.namespace) for n in dep_names}
-            await self.service.start(Deps(clients))
+            await self.service.start(Deps(clients, exposition_of=self._exposition_of))
             self._started = True
 
     async def health(self) -> Health:
@@ -69,7 +73,29 @@ class ServiceHost:
     async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
         if not self._started:  # launched early, or stopped: its pools and stores are not open
             raise ServiceUnavailable(f"{self.spec.name} is not started", service=self.spec.name)
-        return await invoke(self.service, method, args, kwargs or {}, self.gate)
+        began = time.perf_counter()
+        try:
+            result = await invoke(self.service, method, args, kwargs or {}, self.gate)
+        except BaseException as exc:
+            self.telemetry.observe(method, exc, time.perf_counter() - began)
+            raise
+        self.telemetry.observe(method, None, time.perf_counter() - began)
+        return result
+
+    async def exposition(self) -> str:
+        """This process's Prometheus text: the shell's RPC and process series, then the service's
+        own. A door of the shell like ``health``, read by aria_monitor (no caller: counters only)."""
+        own = await self.service.exposition() if self._started else ""
+        return self.telemetry.render() + own
+
+    async def _exposition_of(self, name: str, timeout_s: float) -> str:
+        """Another service's exposition (aria_monitor's collector reads every service through this)."""
+        if name == self.spec.name:
+            return await self.exposition()
+        client = self._scraped.get(name)
+        if client is None or client.timeout_s != timeout_s:
+            client = self._scraped[name] = RayServiceClient(name, self.settings.namespace, timeout_s)
+        return await client.exposition()
 
     async def notify(self, dependency: str, up: bool) -> None:
         await self.service.on_dependency_change(dependency, up)
@@ -122,6 +148,18 @@ class RayServiceClient:
                     f"{self.name}.{method} did not answer within {self.timeout_s:.0f}s", service=self.name
                 ) from None
         raise AssertionError("unreachable")
+
+    async def exposition(self) -> str:
+        """The service's Prometheus text (one replica's, for a deployment)."""
+        handle = self._resolve()
+        try:
+            return await asyncio.wait_for(_remote(handle.exposition), self.timeout_s)
+        except ray.exceptions.RayActorError as exc:
+            self._handle = None
+            raise ServiceUnavailable(f"{self.name} is down: {exc}", service=self.name) from None
+        except TimeoutError:
+            raise ServiceUnavailable(f"{self.name} did not render its metrics within {self.timeout_s:.1f}s",
+                                     service=self.name) from None
 
 
 async def _remote(method: Any, *args: Any) -> Any:

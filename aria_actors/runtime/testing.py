@@ -37,7 +37,7 @@ class LocalUnit:
     async def start(self, dep_names: tuple[str, ...]) -> None:
         self._check()
         clients = {n: self.launcher.client(n) for n in dep_names}
-        await self.service.start(Deps(clients))
+        await self.service.start(Deps(clients, exposition_of=self.launcher.exposition_of))
 
     async def health(self) -> Health:
         self._check()
@@ -78,6 +78,13 @@ class LocalLauncher:
 
     def client(self, name: str) -> _CurrentUnitClient:
         return _CurrentUnitClient(name, self)
+
+    async def exposition_of(self, name: str, timeout_s: float) -> str:
+        """The service's own series (no shell here, so no RPC or process series)."""
+        unit = self.units.get(name)
+        if unit is None or not unit.alive:
+            raise UnitDied(f"{name} is not running")
+        return await unit.service.exposition()
 
 
 class _CurrentUnitClient:

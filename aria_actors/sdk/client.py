@@ -18,6 +18,7 @@ from aria_actors.sdk.sections import (
     EngineAPI,
     InterfaceAPI,
     InterpretAPI,
+    MonitorAPI,
     QueueAPI,
     SecurityAPI,
     ShapeAPI,
@@ -79,6 +80,7 @@ class _Sections:
     interpret: InterpretAPI
     workflow: WorkflowAPI
     interface: InterfaceAPI
+    monitor: MonitorAPI
 
 
 class AriaClient(_Sections):

@@ -657,6 +657,9 @@ class WorkflowService(Service):
     @rpc("workflow:analytics:read", scope="any", feature="workflow-analytics")
     async def metrics(self, caller: Principal) -> str:
         """Prometheus text of this instance's workflow metrics (runs, step durations, failures)."""
+        return await self.exposition()
+
+    async def exposition(self) -> str:
         # heavy-ish: the exposition module; only this method needs it
         from prometheus_client import REGISTRY, generate_latest
 

@@ -312,17 +312,6 @@ def test_the_dashboard_charts_traffic_live_and_shows_storage_queues_errors_and_t
 
 
 
-def _pid_of(shared_aria: RunningAria, name: str) -> int:
-    """The pid of ``name``'s actor, checked to belong to this test's Aria (never kill anything else)."""
-    with httpx.Client(base_url=shared_aria.url, timeout=60,
-                      headers={"authorization": f"Bearer {shared_aria.token()}"}) as c:
-        services = {s["name"]: s for s in c.get("/v1/services").raise_for_status().json()["services"]}
-    pid = int(services[name]["pid"])
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    assert b"ARIA_HOME=" + str(shared_aria.home).encode() in environ, f"pid {pid} is not this Aria's"
-    return pid
-
-
 def test_the_dashboard_shows_a_service_go_degraded_when_its_dependency_dies_and_come_back_live(
         tab: Tab, shared_aria: RunningAria, artifacts: Path) -> None:
     """The test kills KILLED's actor (SIGKILL, as a crash would); the boot actor restarts it. Its
@@ -339,7 +328,7 @@ def test_the_dashboard_shows_a_service_go_degraded_when_its_dependency_dies_and_
     status, dependent_status = killed.get_attribute("data-status"), dependent.get_attribute("data-status")
     before = int(killed.get_attribute("data-restarts") or 0)
     tab.shot(artifacts, "06-dashboard")
-    os.kill(_pid_of(shared_aria, KILLED), signal.SIGKILL)
+    os.kill(shared_aria.service_pid(KILLED), signal.SIGKILL)
     expect(dependent).to_have_attribute("data-status", "degraded")
     tab.shot(artifacts, "07-dashboard-degraded")
     expect(killed).to_have_attribute("data-restarts", str(before + 1))

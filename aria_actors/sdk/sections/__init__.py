@@ -8,6 +8,7 @@ from aria_actors.sdk.sections.data import DataAPI
 from aria_actors.sdk.sections.engine import EngineAPI
 from aria_actors.sdk.sections.interface import InterfaceAPI
 from aria_actors.sdk.sections.interpret import InterpretAPI
+from aria_actors.sdk.sections.monitor import MonitorAPI
 from aria_actors.sdk.sections.queue import QueueAPI
 from aria_actors.sdk.sections.security import SecurityAPI
 from aria_actors.sdk.sections.shape import ShapeAPI
@@ -25,7 +26,9 @@ SECTIONS: dict[str, type[Section]] = {
     "interpret": InterpretAPI,
     "workflow": WorkflowAPI,
     "interface": InterfaceAPI,
+    "monitor": MonitorAPI,
 }
 
-__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterfaceAPI", "InterpretAPI", "QueueAPI", "SecurityAPI",
+__all__ = ["SECTIONS", "AuthAPI", "DataAPI", "EngineAPI", "InterfaceAPI", "InterpretAPI", "MonitorAPI",
+           "QueueAPI", "SecurityAPI",
            "ShapeAPI", "StorageAPI", "WorkflowAPI"]
