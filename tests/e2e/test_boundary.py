@@ -108,6 +108,7 @@ def test_the_sdk_reaches_the_services_as_the_caller(running_aria, user_token, ad
     assert getattr(denied.value, "type", "") in ("forbidden", "permission-denied"), denied.value
 
 
+@pytest.mark.long  # ~3 min: in .ci/run, not the default run
 def test_fuzzing_the_openapi_finds_no_5xx(running_aria, admin_token) -> None:
     """A short default slice; `-m slow` runs the long one (test_fuzz_long)."""
     _fuzz(running_aria.url, admin_token, max_examples=2)

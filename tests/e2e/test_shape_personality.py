@@ -6,6 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+pytestmark = pytest.mark.long  # its own `aria up` and a model trained in it (~1 min): in .ci/run
+
 EXTRAVERT = "I love big parties. I talk to everyone there and I am always the center of attention."
 INTROVERT = "I prefer to stay at home alone. I rarely speak to anyone and I avoid crowds."
 

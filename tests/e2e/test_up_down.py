@@ -67,6 +67,7 @@ def test_metrics_and_docs(running_aria) -> None:
     assert httpx.get(f"{running_aria.url}/docs").status_code == 200
 
 
+@pytest.mark.long  # a Ray job with its own runtime env (~40 s): in .ci/run
 def test_ray_job_submit_of_the_example(running_aria) -> None:
     env = {**running_aria.env, **running_aria.ray_env()}
     ray_bin = str(Path(sys.executable).with_name("ray"))
@@ -114,6 +115,7 @@ def test_a_user_made_with_the_cli_logs_in_and_reaches_the_gateway(running_aria) 
                      headers={"authorization": f"Bearer {issued.json()['access_token']}"}).status_code == 200
 
 
+@pytest.mark.long  # a Serve deployment of a model (~35 s): in .ci/run
 def test_shape_generates_through_its_serve_deployment(running_aria) -> None:
     # Nothing of the model runs after boot; the first generation deploys aria_shape's inference
     # application (a replica and its engine process), which `aria down` below must remove too.

@@ -7,10 +7,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.aria_up import ARIA, aria_env
 from tests.fixtures.paths import REPO
 
 
+@pytest.mark.long  # an `aria up` that fails after minutes of waiting (~30 s): in .ci/run
 def test_up_detach_exits_non_zero_naming_the_missing_hsm() -> None:
     home = Path(f"/tmp/aria-e2e-{uuid.uuid4().hex[:8]}")
     env = {**aria_env(home), "ARIA_SECURITY_HSM_MODULE": "/nonexistent/libsofthsm2.so"}

@@ -44,6 +44,7 @@ def fresh(run, tmp_path):
     return run
 
 
+@pytest.mark.long  # two learner actors training (~16 s): in .ci/run
 def test_two_learners_match_one_learner_on_the_same_global_batch(fresh, model_dir) -> None:
     import ray
 

@@ -106,6 +106,7 @@ def test_scores_are_probabilities_and_move_the_items_own_dimension(embedded) -> 
     assert np.abs(own - 0.5).mean() > np.abs(others - 0.5).mean() + 0.1
 
 
+@pytest.mark.long  # trains the head three times (~18 s): in .ci/run
 def test_the_head_is_cached_by_items_model_and_settings(tmp_path: Path, embedded) -> None:
     calls = []
     original = PersonalityModel.train.__func__
