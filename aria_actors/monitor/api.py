@@ -64,3 +64,16 @@ async def rules(client: Client, caller: Principal = permits(MonitorClient.rules)
 async def prometheus_config(client: Client,
                             caller: Principal = permits(MonitorClient.prometheus_config)) -> PlainTextResponse:
     return PlainTextResponse(await client.prometheus_config(caller), media_type="application/yaml")
+
+
+from aria_actors.monitor import health_api  # noqa: E402
+
+router.routes.extend(health_api.router.routes)
+
+from aria_actors.monitor import capacity_api  # noqa: E402
+
+router.routes.extend(capacity_api.router.routes)
+
+from aria_actors.monitor import performance_api  # noqa: E402
+
+router.routes.extend(performance_api.router.routes)

@@ -19,16 +19,10 @@ import time
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from aria_actors.cli.support import TokenOpt, sdk_call
-
-app = typer.Typer(help="Metrics, PromQL and alerts of aria_monitor (via the gateway).", no_args_is_help=True)
-
-
-def _print(table: Any) -> None:
-    Console().print(table)
+from aria_actors.monitor.cli_base import _print, app
 
 
 @app.command()
@@ -113,3 +107,10 @@ def rules(token: str | None = TokenOpt) -> None:
 def prometheus_config(token: str | None = TokenOpt) -> None:
     """Print a prometheus.yml that scrapes this Aria (write the token file with `aria token > aria.token`)."""
     typer.echo(sdk_call(token, lambda aria: aria.monitor.prometheus_config()).decode(), nl=False)
+
+
+from aria_actors.monitor import (  # noqa: E402  (each part registers its commands on app)
+    cli_capacity,  # noqa: F401
+    cli_health,  # noqa: F401
+    cli_performance,  # noqa: F401
+)

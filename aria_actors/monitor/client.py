@@ -21,6 +21,40 @@ class MonitorClient:
     async def alerts(self, caller: Principal) -> list[dict[str, Any]]:
         """Pending and firing alerts, and those resolved in the last 15 minutes."""
 
+    @rpc("monitor:metrics:read", scope="any", feature="bottlenecks")
+    async def bottlenecks(self, caller: Principal, window_s: float = 300, limit: int = 10) -> dict[str, Any]:
+        """Where the time goes: methods and routes by time spent, services by CPU, the slowest methods."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="capacity-planning")
+    async def capacity(
+        self,
+        caller: Principal,
+        horizon_s: float = 86400.0,
+        window_s: float = 3600.0,
+    ) -> dict[str, Any]:
+        """Straight-line projections of each service's memory, Aria's memory and CPU, the history's..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="cost-insights")
+    async def costs(self, caller: Principal, window_s: float = 3600.0) -> dict[str, Any]:
+        """Each service's CPU and memory over the window against its reservation and the node, with..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="dependency-health")
+    async def dependencies(self, caller: Principal) -> dict[str, Any]:
+        """The live dependency graph: every service's status, the edges' state, and what each service..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="system-health")
+    async def health_history(
+        self,
+        caller: Principal,
+        service: str | None = None,
+        window_s: float = 3600,
+    ) -> dict[str, Any]:
+        """Each service's status over the last ``window_s``: transitions, seconds per status, up share,..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="performance")
+    async def performance(self, caller: Principal, window_s: float = 300) -> dict[str, Any]:
+        """Per route and RPC method: rate, error ratio, p50/p90/p99; per service: CPU and memory."""
+
     @rpc("monitor:metrics:read", scope="any", feature="prometheus")
     async def prometheus_config(self, caller: Principal) -> str:
         """A prometheus.yml that scrapes this Aria through its gateway (the token is read from a file..."""

@@ -5,20 +5,27 @@
 Supported: instant selectors with ``=``, ``!=``, ``=~``, ``!~`` matchers and ``offset``; range
 selectors (``x[5m]``); ``rate``, ``irate``, ``increase``, ``delta``, ``avg|min|max|sum|count|
 last_over_time``, ``absent``, ``absent_over_time``, ``abs``, ``ceil``, ``floor``, ``clamp_min``,
-``clamp_max``, ``time``, ``vector``, ``scalar``; ``sum|avg|max|min|count`` with ``by``/``without``;
-arithmetic (``+ - * / % ^``), comparisons (filtering, or ``bool``) and ``and|or|unless``, between
-scalars, a vector and a scalar, or two vectors matched one-to-one (``on``/``ignoring``).
+``clamp_max``, ``time``, ``vector``, ``scalar``, ``histogram_quantile`` (classic ``le`` buckets);
+``sum|avg|max|min|count`` with ``by``/``without``; arithmetic (``+ - * / % ^``), comparisons
+(filtering, or ``bool``) and ``and|or|unless``, between scalars, a vector and a scalar, or two
+vectors matched one-to-one (``on``/``ignoring``).
 
 Guarantees and caveats:
 - The parser is our own (recursive descent) rather than PyPI's ``promql-parser`` (Rust, full
   grammar): its errors carry no position, and a full grammar would accept expressions this
   evaluator cannot run, which a rule file must refuse when loaded, not at its first evaluation.
   Every :class:`InvalidQuery` names the column; anything outside the subset (subqueries, ``@``,
-  ``group_left``, ``topk``, ``histogram_quantile``…) is refused by name at parse time.
+  ``group_left``, ``topk``, ``predict_linear``…) is refused by name at parse time.
 - Semantics follow Prometheus 2.x (the Debian ``promtool`` 2.42 is the oracle in the tests):
   ranges include both ends, instant selection looks back 5 minutes and honours stale markers,
   ``rate``/``increase`` extrapolate and correct counter resets exactly as ``extrapolatedRate``,
   functions and arithmetic drop ``__name__``, filtering comparisons keep it.
+- ``histogram_quantile`` is Prometheus's ``bucketQuantile`` (its main branch since 2024: buckets
+  coalesced by bound, float noise below 1e-12 relative ignored, then made monotonic; linear
+  interpolation inside the bucket, 0 as the lowest bucket's lower bound when that bound is
+  positive, the second-highest bound when the rank falls in ``+Inf``; NaN without a ``+Inf``
+  bucket, with fewer than two buckets or no observations). Series whose ``le`` is not a float
+  are skipped.
 - Many-to-many or duplicate matches in vector-vector arithmetic raise :class:`InvalidQuery` at
   evaluation, as Prometheus fails the query.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,6 +186,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     **{f: (("vector",), "vector") for f in ("abs", "ceil", "floor", "absent")},
     "clamp_min": (("vector", "scalar"), "vector"),
     "clamp_max": (("vector", "scalar"), "vector"),
+    "histogram_quantile": (("scalar", "vector"), "vector"),
     "time": ((), "scalar"),
     "vector": (("scalar",), "vector"),
     "scalar": (("vector",), "scalar"),
@@ -529,6 +538,87 @@ def _over_time(func: str, points: list[Point]) -> float | None:
 
 
 _KIND = {"avg_over_time": "avg", "min_over_time": "min", "max_over_time": "max"}
+BUCKET_LABEL = "le"
+SMALL_DELTA = 1e-12  # Prometheus's smallDeltaTolerance in bucketQuantile
+_MIN_NORMAL = sys.float_info.min  # the smallest positive normal float64
+
+
+def almost_equal(a: float, b: float, epsilon: float) -> bool:
+    """Prometheus's ``almost.Equal``: ``a`` and ``b`` differ by less than ``epsilon`` relative to their sum."""
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if a == b:
+        return True
+    abs_sum, diff = abs(a) + abs(b), abs(a - b)
+    if a == 0 or b == 0 or abs_sum < _MIN_NORMAL:
+        return diff < epsilon * _MIN_NORMAL
+    return diff / min(abs_sum, sys.float_info.max) < epsilon
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """The ``q`` quantile of classic histogram buckets ``(upper bound, cumulative count)``, as
+    Prometheus's ``bucketQuantile`` computes it (the module docstring lists the edge cases)."""
+    if math.isnan(q):
+        return math.nan
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    ordered = sorted(buckets, key=lambda b: b[0])
+    if not ordered or ordered[-1][0] != math.inf:
+        return math.nan
+    bounds: list[float] = []
+    counts: list[float] = []
+    for bound, count in ordered:  # coalesce buckets with the same bound
+        if bounds and bounds[-1] == bound:
+            counts[-1] += count
+        else:
+            bounds.append(bound)
+            counts.append(count)
+    prev = counts[0]
+    for i in range(1, len(counts)):  # ignore float noise either way, then remove any decrease
+        curr = counts[i]
+        if curr == prev:
+            continue
+        if almost_equal(prev, curr, SMALL_DELTA) or curr < prev:
+            counts[i] = prev  # prev stays: the envelope is measured from the last accepted count
+            continue
+        prev = curr
+    if len(counts) < 2:
+        return math.nan
+    observations = counts[-1]
+    if observations == 0:
+        return math.nan
+    rank = q * observations
+    lo, hi = 0, len(counts) - 1  # Go's sort.Search over every bucket but +Inf
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if not counts[mid] >= rank:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == len(counts) - 1:
+        return bounds[-2]
+    if lo == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start, count = 0.0, counts[lo]
+    if lo > 0:
+        start = bounds[lo - 1]
+        count -= counts[lo - 1]
+        rank -= counts[lo - 1]
+    return start + (bounds[lo] - start) * _div(rank, count)  # IEEE: 0/0 is NaN, as in Go
+
+
+def parse_bound(text: str | None) -> float | None:
+    """An ``le`` label's bound as Go's ``strconv.ParseFloat`` reads it; None when it is not one."""
+    if not text or text != text.strip() or "_" in text:
+        return None
+    try:
+        if text.lstrip("+-")[:2].lower() == "0x":
+            return float.fromhex(text)
+        return float(text)
+    except ValueError:
+        return None
 
 
 class Evaluator:
@@ -582,6 +672,8 @@ class Evaluator:
         if f in ("abs", "ceil", "floor"):
             fn = {"abs": abs, "ceil": math.ceil, "floor": math.floor}[f]
             return [(_drop_name(k), float(fn(v)) if math.isfinite(v) else v) for k, v in self.eval(e.args[0], t)]
+        if f == "histogram_quantile":
+            return self.histogram_quantile(self.eval(e.args[0], t), self.eval(e.args[1], t))
         if f in ("clamp_min", "clamp_max"):
             bound = self.eval(e.args[1], t)
             pick = max if f == "clamp_min" else min
@@ -599,6 +691,18 @@ class Evaluator:
             if value is not None:
                 out.append((labels if f == "last_over_time" else _drop_name(labels), value))
         return out
+
+    @staticmethod
+    def histogram_quantile(q: float, vector: Vector) -> Vector:
+        """One quantile per group of buckets that differ only in ``le`` (``__name__`` dropped)."""
+        groups: dict[Labels, list[tuple[float, float]]] = {}
+        for labels, v in vector:
+            bound = parse_bound(dict(labels).get(BUCKET_LABEL))
+            if bound is None:
+                continue
+            key = tuple(p for p in labels if p[0] not in (NAME, BUCKET_LABEL))
+            groups.setdefault(key, []).append((bound, v))
+        return [(k, bucket_quantile(q, b)) for k, b in groups.items()]
 
     def aggregate(self, e: Aggregate, t: float) -> Vector:
         groups: dict[Labels, list[float]] = {}

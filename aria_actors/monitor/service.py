@@ -13,8 +13,12 @@ What it serves (each an RPC, a route under ``/v1/monitor`` and ``aria monitor â€
   scrapes (``prometheus_config`` writes its config).
 - ``query`` / ``query_range``: PromQL (the subset ``promql.py`` evaluates) over the history.
 - ``targets``: each service's last read: up, seconds, error.
+- ``health_history`` / ``dependencies``: each service's status over a window, and the live
+  dependency graph with each down service's blast radius (health.py).
 - ``alerts`` / ``rules``: the rule groups' alerts (pending, firing, resolved for 15 min) and each
   rule's last evaluation and error.
+- ``performance`` / ``bottlenecks``: per route and RPC method rate, errors and quantiles, and
+  where the time and CPU go (performance.py).
 
 Guarantees and caveats:
 - Every read is ``@any`` (metrics span tenants): operators, administrators and services; a
@@ -23,8 +27,9 @@ Guarantees and caveats:
   runs on schedule. A ``scrape`` asked for less than ``interval_s`` after the last collection gets
   that collection, so a flood of scrapes costs the services nothing more.
 - The history is in memory: a restart of aria_monitor loses it (PostgreSQL downsampling is next).
-- Not built yet: dashboards' history in PostgreSQL, business metrics, usage analytics, cost and
-  capacity, bottlenecks, dependency health (``health()`` lists them; status ``not_implemented``).
+- Not built yet: dashboards' history in PostgreSQL, business metrics, usage analytics
+  (``health()`` lists them; status ``not_implemented``). Cost insights and capacity
+  planning are capacity.py's (``costs``, ``capacity``).
 """
 
 from __future__ import annotations
@@ -39,9 +44,12 @@ from typing import Any
 import yaml
 
 from aria_actors.monitor import promql
+from aria_actors.monitor.capacity import Capacity
 from aria_actors.monitor.collector import Collected, Collector
 from aria_actors.monitor.errors import InvalidQuery
+from aria_actors.monitor.health import ServiceHealth
 from aria_actors.monitor.notify import Notifier
+from aria_actors.monitor.performance import Performance
 from aria_actors.monitor.rules import Alert, GroupEvaluator, RuleGroup, load_rule_file
 from aria_actors.monitor.series import SeriesStore
 from aria_actors.monitor.spec import SPEC
@@ -94,7 +102,7 @@ def _time(value: Any, field: str, default: float) -> float:
     return float(value)
 
 
-class MonitorService(Service):
+class MonitorService(ServiceHealth, Capacity, Performance, Service):
     SPEC = SPEC
 
     def __init__(self, settings: AriaSettings) -> None:

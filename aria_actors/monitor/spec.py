@@ -10,7 +10,16 @@ SPEC = ServiceSpec(
     depends_on=('aria_security',),
     kind="actor",
     num_cpus=0.0,
-    capabilities=('prometheus', 'alerting'),
+    capabilities=(
+        'prometheus',
+        'alerting',
+        'system-health',
+        'dependency-health',
+        'cost-insights',
+        'capacity-planning',
+        'performance',
+        'bottlenecks',
+    ),
     features=(
         'prometheus',
         'dashboard',

@@ -43,3 +43,38 @@ class MonitorAPI(Section):
     def prometheus_config(self) -> bytes:
         """A prometheus.yml scraping this Aria."""
         return Req(raw=True)
+
+    @route("GET", "/v1/monitor/health/history")
+    def health_history(self, service: str | None = None, window_s: float = 3600) -> dict[str, Any]:
+        """Each service's status over the last ``window_s`` seconds: transitions, seconds per status,
+        up share, restarts, scrape availability (``{"at", "window_s", "services": [...]}``)."""
+        return Req(params={"service": service, "window_s": window_s})
+
+    @route("GET", "/v1/monitor/dependencies")
+    def dependencies(self) -> dict[str, Any]:
+        """The live dependency graph: nodes, edges (ok/down), blast radius, what explains each degraded service."""
+        return Req()
+
+    @route("GET", "/v1/monitor/costs")
+    def costs(self, window_s: float = 3600) -> dict[str, Any]:
+        """Each service's CPU (cores) and memory over the last ``window_s`` against its reservation and
+        the node, with over-reserved, under-reserved and idle findings."""
+        return Req(params={"window_s": window_s})
+
+    @route("GET", "/v1/monitor/capacity")
+    def capacity(self, horizon_s: float = 86400, window_s: float = 3600) -> dict[str, Any]:
+        """Linear fits of each service's memory, total memory and CPU, the history's series and each
+        queue's backlog: slope per hour, value at now + ``horizon_s``, seconds to the limit."""
+        return Req(params={"horizon_s": horizon_s, "window_s": window_s})
+
+    @route("GET", "/v1/monitor/performance")
+    def performance(self, window_s: float = 300) -> dict[str, Any]:
+        """Per gateway route and RPC method over the last ``window_s``: rate, error ratio, p50/p90/p99
+        (seconds, from the histogram buckets); per service: CPU (cores) and resident memory."""
+        return Req(params={"window_s": window_s})
+
+    @route("GET", "/v1/monitor/bottlenecks")
+    def bottlenecks(self, window_s: float = 300, limit: int = 10) -> dict[str, Any]:
+        """Where the time of the last ``window_s`` went: methods and routes by time spent (with their
+        share), services by CPU, the slowest methods by p99; ``limit`` rows each."""
+        return Req(params={"window_s": window_s, "limit": limit})

@@ -115,7 +115,7 @@ def test_stale_marker_ends_a_series_before_the_lookback() -> None:
     ("sum(rate(x[5m])", 16, "expected ')'"),
     ("rate(x)", 6, "range vector"),
     ("x[5q]", 3, "duration"),
-    ("histogram_quantile(0.9, x)", 1, "not supported"),
+    ("predict_linear(x[5m], 60)", 1, "not supported"),
     ("topk(3, x)", 1, "not supported"),
     ("x[5m:1m]", 5, "subqueries"),
     ("1 > 2", 3, "bool"),
