@@ -16,14 +16,19 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from aria_actors.monitor.errors import MalformedExposition
 from aria_actors.monitor.exposition import Merger, Scrape, _escape, format_value, parse
 from aria_actors.monitor.series import NAME, SeriesStore
+from aria_actors.runtime.errors import brief
 
-TARGET_FAMILIES = frozenset({"aria_scrape_up", "aria_scrape_duration_seconds"})
+# The collector's and the merger's own families: about sources, kept whatever a source answered.
+log = logging.getLogger("aria.monitor")
+TARGET_FAMILIES = frozenset({"aria_scrape_up", "aria_scrape_duration_seconds", Merger.DROPPED, Merger.ERRORS})
 Fetch = Callable[[str, float], Awaitable[str]]
 
 
@@ -51,7 +56,7 @@ class Collector:
         try:
             text = await asyncio.wait_for(self.fetch(name, self.timeout_s), self.timeout_s)
         except Exception as exc:  # every failure is this target's `up 0`, never the scrape's
-            return None, time.perf_counter() - began, getattr(exc, "message", None) or type(exc).__name__
+            return None, time.perf_counter() - began, brief(getattr(exc, "message", None) or type(exc).__name__, 200)
         return text, time.perf_counter() - began, None
 
     async def collect(self, t: float | None = None) -> Collected:
@@ -92,7 +97,12 @@ class Collector:
         (one source per service, so one service's failure does not mark another's)."""
         by_source: dict[str, list[tuple[tuple[tuple[str, str], ...], float]]] = {n: [] for n in self.services}
         shared: list[tuple[tuple[tuple[str, str], ...], float]] = []
-        for fam in parse(got.text, "aria_monitor"):
+        try:
+            families = parse(got.text, "aria_monitor")
+        except MalformedExposition as exc:  # a source that slipped a clash through the merge
+            log.warning("collection not kept: %s", exc.message)
+            return
+        for fam in families:
             for s in fam.samples:
                 labels = ((NAME, s.name), *s.labels)
                 owner = dict(s.labels).get("service")

@@ -22,8 +22,8 @@ class MonitorSettings(SectionSettings):
                                     description="How long one service may take to render its metrics; a slower "
                                                 "one is `up 0` for that collection.")
     series_cap: int = Field(1000, ge=1, le=1_000_000,
-                            description="Series kept per metric family across all services; the rest are dropped "
-                                        "and counted in aria_monitor_series_dropped_total.")
+                            description="Series kept per metric family and per service; the rest are dropped and "
+                                        "counted in aria_monitor_series_dropped_total.")
     max_series: int = Field(200_000, ge=100, le=10_000_000, description="Series the history holds in all.")
     retention_s: float = Field(3600.0, ge=60, le=7 * 86400, description="How long raw points are kept.")
     builtin_rules: bool = Field(True, description="Evaluate the rule file shipped with Aria (rulefiles/aria.yaml).")

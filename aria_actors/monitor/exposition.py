@@ -21,10 +21,11 @@ Guarantees and caveats:
   order, families the order they were first seen.
 - The source label is added like Prometheus with ``honor_labels: false``: a sample that already
   has a ``service`` label keeps it as ``exported_service``.
-- The cardinality cap counts series per family across all sources (a histogram's ``le`` and a
-  summary's ``quantile`` do not make new series). Series past the cap are dropped whole, in
-  source order, and counted in ``aria_monitor_series_dropped_total{family}`` (cumulative over the
-  merger's life, like any counter); never dropped silently.
+- The cardinality cap counts series per family and per source (a histogram's ``le`` and a
+  summary's ``quantile`` do not make new series), so one source's explosion cannot push another
+  source's series out. Series past the cap are dropped whole, in the source's order, and counted
+  in ``aria_monitor_series_dropped_total{family}`` (cumulative over the merger's life, like any
+  counter); never dropped silently.
 - With ``strict=False`` a malformed source is left out of the merge and counted in
   ``aria_monitor_scrape_errors_total{service}``; its error is in :attr:`Merged.errors`.
 """
@@ -310,16 +311,18 @@ class Merger:
                 lines, keys = entry[1], seen[fam.name]
                 skip = _SERIES_LABELS.get(fam.type)
                 rejected: set[Labels] = set()
+                here = 0  # series of this family from this source (the cap is per source)
                 for s, (raw, rest) in zip(fam.samples, fam.raw, strict=True):
                     # (index, labels) is the series: the same labels from two sources are two series.
                     key = s.labels if skip is None else tuple(p for p in s.labels if p[0] != skip)
                     if (index, key) not in keys:
                         if key in rejected:
                             continue
-                        if len(keys) >= self.series_cap:
+                        if here >= self.series_cap:
                             rejected.add(key)
                             continue
                         keys.add((index, key))
+                        here += 1
                     if not raw:
                         lines.append(f"{s.name}{{{own_text}}} {rest}")
                     elif any(k in own_names for k, _ in s.labels):

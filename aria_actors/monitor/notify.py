@@ -9,6 +9,7 @@ change of the same alert is sent again, and the UI reads alerts from aria_monito
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,6 +28,12 @@ def _iso(t: float | None) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def fingerprint(labels: Iterable[tuple[str, str]]) -> str:
+    """The alert's identity, the same in every process and after a restart (as Alertmanager's)."""
+    text = "\0".join(f"{k}\0{v}" for k, v in sorted(labels))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def payload(receiver: str, alerts: Iterable[Alert], external_url: str) -> dict[str, Any]:
     rows = []
     for a in alerts:
@@ -36,7 +43,7 @@ def payload(receiver: str, alerts: Iterable[Alert], external_url: str) -> dict[s
                      "annotations": dict(a.annotations), "startsAt": _iso(a.fired_at or a.active_at),
                      "endsAt": _iso(a.resolved_at) if resolved else ZERO_TIME,
                      "generatorURL": f"{external_url}/v1/monitor/alerts",
-                     "fingerprint": format(abs(hash(a.labels)) & 0xFFFFFFFFFFFFFFFF, "016x")})
+                     "fingerprint": fingerprint(a.labels)})
     status = "firing" if any(r["status"] == "firing" for r in rows) else "resolved"
     common = dict(set.intersection(*(set(r["labels"].items()) for r in rows))) if rows else {}
     return {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": status,
@@ -72,8 +79,11 @@ class Notifier:
                 r.raise_for_status()
                 self.sent[name] += 1
             except httpx.HTTPError as exc:
+                # The URL is the receiver's secret (tokens in its path or userinfo): never in the
+                # error kept for health() or in the log; the type and the status say enough.
                 self.failed[name] += 1
-                self.last_error[name] = f"{type(exc).__name__}: {str(exc)[:200]}"
+                status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+                self.last_error[name] = type(exc).__name__ + (f" (HTTP {status})" if status else "")
                 log.warning("alert webhook %s failed: %s", name, self.last_error[name])
 
     def status(self) -> dict[str, Any]:

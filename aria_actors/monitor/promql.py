@@ -374,6 +374,9 @@ class _Parser:
                         re.compile(text)
                     except re.error as exc:
                         raise self.fail(f"bad regular expression {text!r}: {exc}", value) from None
+                    risky = _risky_regex(text)
+                    if risky:
+                        raise self.fail(f"regular expression refused: {risky}", value)
                 if label.text == NAME and op.text == "=":
                     if name is not None:
                         raise self.fail("metric name given twice", label)
@@ -455,11 +458,61 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}.get(m.group(1), m.group(1)), text[1:-1])
 
 
+MAX_REGEX_CHARS = 256
+_QUANTIFIER = re.compile(r"[*+]|\{\d*,\d*\}|\{\d{2,}\}")
+
+
+def _risky_regex(text: str) -> str | None:
+    """Why ``text`` may backtrack for ever in Python's ``re`` (Prometheus uses RE2, which cannot):
+    too long, or a quantified group that holds a quantifier itself (``(a+)+``, ``(.*x)*``).
+    Conservative: it refuses some safe patterns, never lets a nested quantifier through."""
+    if len(text) > MAX_REGEX_CHARS:
+        return f"longer than {MAX_REGEX_CHARS} characters"
+    stack: list[bool] = []  # per open group: does it hold a quantifier
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a class: skip to its end (a quantifier inside is a literal)
+            j = i + 1
+            if j < n and text[j] == "^":
+                j += 1
+            if j < n and text[j] == "]":
+                j += 1
+            while j < n and text[j] != "]":
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            quantified = _QUANTIFIER.match(text, i)
+            if quantified and stack:
+                stack[-1] = True
+            continue
+        if c == "(":
+            stack.append(False)
+        elif c == ")" and stack:
+            inner = stack.pop()
+            if _QUANTIFIER.match(text, i + 1):
+                if inner:
+                    return "a repeated group holds a repetition (nested quantifiers)"
+                if stack:
+                    stack[-1] = True
+            elif inner and stack:
+                stack[-1] = True
+        elif _QUANTIFIER.match(text, i) and stack:
+            stack[-1] = True
+        i += 1
+    return None
+
+
 def parse(text: str) -> Expr:
     """The AST of ``text``; raises :class:`InvalidQuery` naming the column."""
     if not isinstance(text, str):
         raise InvalidQuery("an expression must be a string")
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError:
+        raise InvalidQuery("the expression is nested too deeply") from None
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -624,11 +677,23 @@ def parse_bound(text: str | None) -> float | None:
 class Evaluator:
     """Evaluates parsed expressions over a :class:`SeriesStore` at a time ``t`` (seconds)."""
 
-    def __init__(self, store: SeriesStore, lookback_s: float = LOOKBACK_S) -> None:
+    def __init__(self, store: SeriesStore, lookback_s: float = LOOKBACK_S, max_samples: int | None = None) -> None:
         self.store, self.lookback_s = store, lookback_s
+        # Samples this evaluator may still read (None: no limit, for configured rules); a query
+        # from a request gets a budget, so one request cannot hold the loop for minutes.
+        self.samples_left = max_samples
+
+    def _spend(self, n: int) -> None:
+        if self.samples_left is not None:
+            self.samples_left -= n
+            if self.samples_left < 0:
+                raise InvalidQuery("the query reads too many samples: narrow its selectors, range or steps")
 
     def __call__(self, expr: Expr | str, t: float) -> Vector | float:
-        return self.eval(parse(expr) if isinstance(expr, str) else expr, t)
+        try:
+            return self.eval(parse(expr) if isinstance(expr, str) else expr, t)
+        except RecursionError:
+            raise InvalidQuery("the expression is nested too deeply") from None
 
     def eval(self, e: Expr, t: float) -> Any:
         if isinstance(e, Number):
@@ -638,7 +703,9 @@ class Evaluator:
         if isinstance(e, Selector):
             if e.range_s is not None:
                 raise InvalidQuery("a range vector cannot be the result of an expression")
-            return self.store.instant(e.name, e.test(), t - e.offset_s, self.lookback_s)
+            found = self.store.instant(e.name, e.test(), t - e.offset_s, self.lookback_s)
+            self._spend(len(found))
+            return found
         if isinstance(e, Negate):
             v = self.eval(e.expr, t)
             return -v if isinstance(v, float) else [(_drop_name(k), -x) for k, x in v]
@@ -650,7 +717,9 @@ class Evaluator:
 
     def matrix(self, sel: Selector, t: float, kind: str) -> list[tuple[Labels, list[Point]]]:
         end = t - sel.offset_s
-        return self.store.range(sel.name, sel.test(), end - (sel.range_s or 0.0), end, kind)
+        found = self.store.range(sel.name, sel.test(), end - (sel.range_s or 0.0), end, kind)
+        self._spend(sum(len(points) for _, points in found))
+        return found
 
     def call(self, e: Call, t: float) -> Any:
         f = e.func

@@ -65,6 +65,9 @@ from aria_actors.runtime.spec import Health, Status
 log = logging.getLogger("aria.monitor")
 BUILTIN_RULES = Path(__file__).parent / "rulefiles" / "aria.yaml"
 MAX_QUERY_CHARS = 4096
+# Samples one query (all its steps) may read: ~1 s of this evaluator's work on a small machine.
+QUERY_SAMPLES = 1_000_000
+HEAVY_QUERIES = 2  # queries evaluated at once; the rest wait their turn
 MAX_RANGE_POINTS = 4000  # evaluated on the monitor's loop: bounded so one query cannot stall collection
 
 
@@ -116,6 +119,9 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
                                  self.config.webhook_timeout_s, settings.gateway_url.rstrip("/"))
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._fresh_lock = asyncio.Lock()
+        self._queries = asyncio.Semaphore(HEAVY_QUERIES)
+        self._notifying: set[asyncio.Task[None]] = set()
         self.rounds = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -137,6 +143,8 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
     async def stop(self) -> None:
         await stop_task(self._task)
         self._task = None
+        if self._notifying:  # deliveries under way get their webhook timeout, then are dropped
+            await asyncio.wait(self._notifying, timeout=self.config.webhook_timeout_s)
         await self.notifier.close()
 
     async def health(self) -> Health:
@@ -168,21 +176,35 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
                     continue
                 self.evaluated_at[g.group.name] = got.at
                 before = {k: a.state for st in g.states for k, a in st.alerts.items()}
-                g.evaluate(got.at)
+                try:
+                    g.evaluate(got.at)
+                except Exception:  # one group's fault must not skip the others, compaction or notices
+                    log.exception("rule group %s failed", g.group.name)
+                    continue
                 for st in g.states:
                     for k, a in st.alerts.items():
                         was = before.get(k)
                         if (a.state == "firing") != (was == "firing") and a.state in ("firing", "inactive"):
                             changed.append(a)  # it fired, or a firing one resolved
             self.store.compact(got.at)
-        await self.notifier.notify(changed)
+        if changed:  # delivered in the background: a slow webhook or a cancelled request loses nothing
+            task = asyncio.ensure_future(self.notifier.notify(changed))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
         return got
 
-    async def _fresh(self) -> Collected:
+    def _recent(self) -> Collected | None:
         last = self.collector.last if self.collector else None
-        if last is not None and time.time() - last.at < self.config.interval_s:
+        return last if last is not None and time.time() - last.at < self.config.interval_s else None
+
+    async def _fresh(self) -> Collected:
+        """The last collection if recent, else one new one shared by every caller waiting for it."""
+        if (last := self._recent()) is not None:
             return last
-        return await self.collect_once()
+        async with self._fresh_lock:
+            if (last := self._recent()) is not None:
+                return last
+            return await self.collect_once()
 
     # -- RPC surface -------------------------------------------------------------------------------
     @rpc("monitor:metrics:read", scope="any", feature="prometheus")
@@ -204,7 +226,8 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
         """A PromQL instant query over the kept history (Prometheus's ``/api/v1/query`` answer)."""
         ast = _expression(expr)
         t = _time(at, "at", _now())
-        return _vector_json(promql.Evaluator(self.store)(ast, t), t)
+        async with self._queries:
+            return _vector_json(promql.Evaluator(self.store, max_samples=QUERY_SAMPLES)(ast, t), t)
 
     @rpc("monitor:metrics:read", scope="any", feature="prometheus")
     async def query_range(self, caller: Principal, expr: str, start: float, end: float,
@@ -218,23 +241,27 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
             raise BadRequest("end is before start", field="end")
         if (t1 - t0) / step > MAX_RANGE_POINTS:
             raise BadRequest(f"more than {MAX_RANGE_POINTS} points: raise step", field="step")
-        ev = promql.Evaluator(self.store)
+        if ast.type not in ("vector", "scalar"):
+            raise InvalidQuery(f"a range query needs an instant vector or a scalar, not a {ast.type}")
+        ev = promql.Evaluator(self.store, max_samples=QUERY_SAMPLES)  # one budget for all the steps
         series: dict[tuple[tuple[str, str], ...], list[list[Any]]] = {}
         n = int((t1 - t0) // step)
-        for i in range(n + 1):
-            t = t0 + i * step
-            result = ev(ast, t)
-            rows = [((), result)] if isinstance(result, float) else result
-            for labels, v in rows:
-                series.setdefault(labels, []).append([t, promql_value(v)])
+        async with self._queries:
+            for i in range(n + 1):
+                t = t0 + i * step
+                result = ev(ast, t)
+                rows = [((), result)] if isinstance(result, float) else result
+                for labels, v in rows:
+                    series.setdefault(labels, []).append([t, promql_value(v)])
+                await asyncio.sleep(0)  # a long range lets collection and other calls in between steps
         return {"resultType": "matrix",
                 "result": [{"metric": dict(k), "values": v} for k, v in series.items()]}
 
     @rpc("monitor:alerts:read", scope="any", feature="alerting")
     async def alerts(self, caller: Principal) -> list[dict[str, Any]]:
         """Pending and firing alerts, and those resolved in the last 15 minutes."""
-        out = [{**a.as_dict(), "group": g.group.name} for g in self.groups for st in g.states
-               for a in st.alerts.values()]
+        out = [{**a.as_dict(), "value": promql_value(a.value), "group": g.group.name}
+               for g in self.groups for st in g.states for a in st.alerts.values()]
         return sorted(out, key=lambda a: (a["state"] != "firing", a["state"] != "pending", -a["active_at"]))
 
     @rpc("monitor:alerts:read", scope="any", feature="alerting")

@@ -7,12 +7,14 @@ and renders the text on the shell's ``exposition`` door, with whatever the servi
 (``monitor/exposition.py``), adding ``service="…"``.
 
 Label values are bounded by code, never by a caller: ``method`` is a declared RPC method of the
-service (anything else counts as ``other``), ``outcome`` is ``ok`` or the stable ``type`` of an
-:class:`~aria_actors.runtime.errors.AriaError` (``internal`` for anything else).
+service (anything else counts as ``other``), ``outcome`` is ``ok``, ``cancelled`` (the caller went
+away) or the stable ``type`` of an :class:`~aria_actors.runtime.errors.AriaError` (``internal`` for
+anything else).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 
@@ -27,6 +29,8 @@ OTHER = "other"
 def outcome_of(exc: BaseException | None) -> str:
     if exc is None:
         return "ok"
+    if isinstance(exc, asyncio.CancelledError):  # the caller went away: not the service's error
+        return "cancelled"
     cause = getattr(exc, "cause", None)  # an AriaError raised in another actor arrives wrapped
     if isinstance(cause, AriaError):
         exc = cause

@@ -177,7 +177,8 @@ def test_an_alert_fires_on_the_next_evaluation_and_resolves_to_the_webhook(tmp_p
         svc.texts["aria_b"] = TEXT
         await monitor.collect_once(1002.0)
         [alert] = await monitor.alerts(OPERATOR)
-        assert alert["state"] == "inactive" and alert["resolved_at"] == 1002.0
+        assert alert["state"] == "inactive" and alert["resolved_at"] == 1002.0 and alert["value"] == "0"
+        await asyncio.gather(*monitor._notifying)  # delivered in the background
         await monitor.notifier.close()
 
     asyncio.run(scenario())
@@ -232,3 +233,81 @@ def test_the_generated_prometheus_config_scrapes_the_gateway_with_a_token(tmp_pa
     assert job["metrics_path"] == "/v1/monitor/metrics"
     assert job["authorization"]["credentials_file"] == "aria.token"
     assert Path(config["rule_files"][0]).name == "aria.yaml"
+
+
+def test_hostile_queries_are_400s_not_a_stalled_loop(tmp_path: Path, hook: str) -> None:
+    from aria_actors.monitor import service as monitor_service
+
+    svc = Services(["aria_a"])
+    svc.texts["aria_a"] = "# TYPE aria_x gauge\n" + "".join(f'aria_x{{id="{i}"}} 1\n' for i in range(200))
+    monitor = _monitor(tmp_path, hook, svc)
+
+    async def scenario() -> None:
+        for t in range(1000, 1100, 10):
+            await monitor.collect_once(float(t))
+        for bad in ('aria_x{id=~"(.*.*)*X"}', 'aria_x{id=~"(a+)+"}', "(" * 2000 + "1" + ")" * 2000,
+                    "1" + "+1" * 5000):
+            with pytest.raises(InvalidQuery):
+                await monitor.query(OPERATOR, bad, 1090.0)
+        with pytest.raises(InvalidQuery, match="string"):
+            await monitor.query_range(OPERATOR, '"ab"', 1000.0, 1090.0, 10.0)
+        monitor_service.QUERY_SAMPLES, saved = 500, monitor_service.QUERY_SAMPLES
+        try:
+            with pytest.raises(InvalidQuery, match="too many samples"):
+                await monitor.query(OPERATOR, "count_over_time(aria_x[1m])", 1090.0)
+            with pytest.raises(InvalidQuery, match="too many samples"):  # the budget spans every step
+                await monitor.query_range(OPERATOR, "aria_x", 1000.0, 1090.0, 10.0)
+        finally:
+            monitor_service.QUERY_SAMPLES = saved
+        assert len((await monitor.query(OPERATOR, "aria_x", 1090.0))["result"]) == 200
+        await monitor.notifier.close()
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_scrapes_share_one_collection(tmp_path: Path, hook: str) -> None:
+    svc = Services(["aria_a"])
+    reads = []
+    fetch = svc.fetch
+
+    async def counted(name: str, timeout_s: float) -> str:
+        reads.append(name)
+        await asyncio.sleep(0.01)
+        return await fetch(name, timeout_s)
+
+    monitor = _monitor(tmp_path, hook, svc)
+    assert monitor.collector is not None
+    monitor.collector.fetch = counted
+
+    async def scenario() -> None:
+        texts = await asyncio.gather(*(monitor.scrape(OPERATOR) for _ in range(20)))
+        assert len(set(texts)) == 1
+        await monitor.notifier.close()
+
+    asyncio.run(scenario())
+    assert reads == ["aria_a"]
+
+
+def test_a_failed_webhook_keeps_neither_its_url_nor_its_secret(tmp_path: Path) -> None:
+    from aria_actors.monitor.notify import Notifier
+    from aria_actors.monitor.rules import Alert
+
+    secret = "s3cret-token-in-the-path"
+    port = free_port()  # nothing listens there
+    notifier = Notifier({"ops": f"http://user:{secret}@127.0.0.1:{port}/hooks/{secret}"}, 1.0, "http://aria")
+    alert = Alert(labels=(("alertname", "X"),), annotations={}, state="firing", active_at=1.0, value=1.0,
+                  last_seen=1.0, fired_at=1.0)
+
+    async def scenario() -> None:
+        await notifier.notify([alert])
+        await notifier.close()
+
+    asyncio.run(scenario())
+    status = notifier.status()["ops"]
+    assert status["failed"] == 1 and status["last_error"] == "ConnectError"
+    assert secret not in json.dumps(status)
+
+
+def test_a_cancelled_call_is_not_counted_as_the_services_error() -> None:
+    assert outcome_of(asyncio.CancelledError()) == "cancelled"
+    assert outcome_of(RuntimeError()) == "internal"

@@ -108,9 +108,15 @@ def test_cap_drops_whole_series_and_counts_them_cumulatively() -> None:
     assert 'aria_monitor_series_dropped_total{family="h"} 4.0' in again.text
 
 
-def test_same_labels_from_two_sources_are_two_series_under_the_cap() -> None:
+def test_same_labels_from_two_sources_are_two_series_and_the_cap_is_per_source() -> None:
     out = Merger(series_cap=2).merge([("a", "g 1\n"), ("b", "g 2\n"), ("c", "g 3\n")])
-    assert out.dropped == {"g": 1} and out.series == 2
+    assert out.dropped == {} and out.series == 3
+    # one source's explosion is cut at its own cap and pushes no other source's series out
+    many = "".join(f'g{{id="{i}"}} 1\n' for i in range(10))
+    out = Merger(series_cap=2).merge([("a", many), ("b", "g 2\n"), ("c", 'g{id="1"} 3\n')])
+    assert out.dropped == {"g": 8} and out.series == 4
+    kept = {dict(s.labels)["service"] for f in parse(out.text) if f.name == "g" for s in f.samples}
+    assert kept == {"a", "b", "c"}
 
 
 def test_malformed_source_raises_when_strict_and_is_counted_otherwise() -> None:
