@@ -8,6 +8,7 @@ monitoring, routing to every service's router, circuit breakers and Prometheus m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -15,11 +16,12 @@ from aria_actors.coordinate.directory import RayDirectory
 from aria_actors.coordinate.gateway import create_app
 from aria_actors.coordinate.ratelimit import quota_from_settings
 from aria_actors.coordinate.spec import SPEC
-from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.service import Service
 from aria_actors.runtime.settings import AriaSettings, load_settings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
+
+STATUS_TIMEOUT_S = 0.5  # the boot actor's status, for the metrics door
 
 
 class CoordinateService(Service):
@@ -38,9 +40,12 @@ class CoordinateService(Service):
         if self.app is None:
             return ""
         metrics = self.app.state.metrics
-        # the status is the boot actor's: without it, the request series still count
-        with contextlib.suppress(AriaError):
-            metrics.observe_services(await self.directory.status(), getattr(self.directory, "breakers", {}))
+        # The status is the boot actor's, asked with a bound well inside aria_monitor's scrape
+        # timeout: a slow or absent boot actor leaves the last status, and the request series count.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(STATUS_TIMEOUT_S):
+                status = await self.directory.status()
+            metrics.observe_services(status, getattr(self.directory, "breakers", {}))
         return metrics.render().decode()
 
     async def health(self) -> Health:
