@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -17,39 +16,12 @@ import pytest
 from aria_actors.runtime.registry import all_specs
 from aria_actors.sdk import AriaClient
 from tests.fixtures.aria_up import RunningAria
+from tests.fixtures.operator import assert_problem as _problem
+from tests.fixtures.operator import until as _until
 
 RUN = uuid.uuid4().hex[:6]
 PASSWORD = "e2e capacity passphrase"
 SPECS = {s.name: s for s in all_specs()}
-
-
-@pytest.fixture(scope="module")
-def aria(shared_aria: RunningAria) -> Iterator[AriaClient]:
-    with AriaClient(shared_aria.url, token=shared_aria.token(), timeout=120) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def http(shared_aria: RunningAria) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {shared_aria.token()}"}
-    with httpx.Client(base_url=shared_aria.url, headers=headers, timeout=120) as client:
-        yield client
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
-        time.sleep(0.5)
-
-
-def _problem(response: httpx.Response, status: int, type_suffix: str) -> None:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["type"].endswith(type_suffix), response.text
 
 
 def _costs(http: httpx.Client) -> dict[str, Any] | None:
