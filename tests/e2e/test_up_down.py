@@ -136,6 +136,7 @@ def test_shape_generates_through_its_serve_deployment(running_aria) -> None:
     assert inference["backend"] == "serve" and state.startswith("running"), inference
 
 
+@pytest.mark.long  # a training run in the queue and an actor restart (~40 s): in .ci/run
 def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(running_aria) -> None:
     # GRPO as an aria_queue job: the CLI enqueues it and waits, a queue worker actor trains, and
     # aria_shape registers the version from the job's result. The promotion is stored, so the

@@ -83,6 +83,7 @@ def shape_actor(serve_running, fresh_database, tmp_path_factory):
     ray.kill(host)
 
 
+@pytest.mark.long  # two Serve deployments of a model (~30 s): in .ci/run
 def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) -> None:
     import ray
 
