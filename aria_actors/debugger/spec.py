@@ -10,7 +10,7 @@ SPEC = ServiceSpec(
     depends_on=('aria_security', 'aria_auth'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    capabilities=('profiling', 'inspection', 'state-inspection', 'config-interface'),
     features=(
         'inspection',
         'config-interface',
@@ -24,4 +24,6 @@ SPEC = ServiceSpec(
     ),
     description="Runtime inspection and tracing",
     entrypoint="aria_actors.debugger.service:DebuggerService",
+    # a profile samples for up to 30 s (and again in-process when py-spy fails): room for both
+    call_timeout_s=90.0,
 )

@@ -17,6 +17,9 @@ from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 P = TypeVar("P")
+# The shell's caller-less doors one service may open on another (Deps.door): the metrics text
+# (aria_monitor), and the debugger's CPU profile, memory snapshot, runtime state and log level.
+DOORS = frozenset({"exposition", "profile", "memory", "inspect", "log_level"})
 
 
 class ServiceClient(Protocol):
@@ -35,16 +38,28 @@ class Deps:
     """Clients of a service's declared dependencies, by service name."""
 
     def __init__(self, clients: Mapping[str, ServiceClient] | None = None, *,
-                 exposition_of: Callable[[str, float], Awaitable[str]] | None = None) -> None:
+                 exposition_of: Callable[[str, float], Awaitable[str]] | None = None,
+                 door_of: Callable[..., Awaitable[Any]] | None = None) -> None:
         self._clients = dict(clients or {})
         self._exposition_of = exposition_of
+        self._door_of = door_of
+
+    async def door(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
+        """Open door ``door`` of any service's shell by name: not an RPC (no caller), so only the
+        names of :data:`DOORS` exist, and the shell decides which services may open which (the
+        metrics door: any; the debugger's: aria_debugger). ``kwargs`` are the door's arguments."""
+        if door not in DOORS:
+            raise NotFound(f"no door {door!r}; doors are {sorted(DOORS)}", door=door)
+        if self._door_of is not None:
+            return await self._door_of(name, door, timeout_s, **kwargs)
+        if door == "exposition" and self._exposition_of is not None:
+            return await self._exposition_of(name, timeout_s)
+        raise ServiceUnavailable(f"no {door} door in this runtime", service=name)
 
     async def exposition_of(self, name: str, timeout_s: float) -> str:
         """Any service's Prometheus text by name, read through its shell's metrics door (not an RPC:
         no caller, counters only). aria_monitor's collector is the one reader."""
-        if self._exposition_of is None:
-            raise ServiceUnavailable("no metrics door in this runtime", service=name)
-        return await self._exposition_of(name, timeout_s)
+        return await self.door(name, "exposition", timeout_s)
 
     def __getitem__(self, name: str) -> ServiceClient:
         try:

@@ -55,6 +55,7 @@ from aria_actors.runtime.section import ENV_PREFIX, SectionSettings, building_tr
 from aria_actors.security.config import SecuritySettings
 from aria_actors.shape.config import ShapeSettings
 from aria_actors.storage.config import StorageSettings
+from aria_actors.tune.config import TuneSettings
 from aria_actors.workflow.config import WorkflowSettings
 
 _toml_path = toml_path  # the former private name
@@ -116,6 +117,7 @@ class AriaSettings(BaseSettings):
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="aria_workflow")
     coordinate: CoordinateSettings = Field(default_factory=CoordinateSettings, description="aria_coordinate")
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="aria_monitor")
+    tune: TuneSettings = Field(default_factory=TuneSettings, description="aria_tune")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

@@ -17,6 +17,7 @@ from typing import Any
 
 import ray
 
+from aria_actors.runtime import introspect
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.registry import load_service_class
@@ -27,6 +28,7 @@ from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.runtime.telemetry import ServiceMetrics
 
 log = logging.getLogger("aria.shell")
+OWN_SERIES_TIMEOUT_S = 1.0  # inside aria_monitor's default 2 s read of a door
 
 
 class ServiceHost:
@@ -58,7 +60,7 @@ class ServiceHost:
             if self._started:
                 return
             clients = {n: RayServiceClient(n, self.settings.namespace) for n in dep_names}
-            await self.service.start(Deps(clients, exposition_of=self._exposition_of))
+            await self.service.start(Deps(clients, door_of=self._door_of))
             self._started = True
 
     async def health(self) -> Health:
@@ -85,17 +87,48 @@ class ServiceHost:
     async def exposition(self) -> str:
         """This process's Prometheus text: the shell's RPC and process series, then the service's
         own. A door of the shell like ``health``, read by aria_monitor (no caller: counters only)."""
-        own = await self.service.exposition() if self._started else ""
+        own = ""
+        if self._started:
+            # The service's own series may need its database (aria_queue's job counts): when that
+            # fails or hangs, the shell's series still answer, so they do not go stale in an incident.
+            try:
+                async with asyncio.timeout(OWN_SERIES_TIMEOUT_S):
+                    own = await self.service.exposition()
+            except Exception as exc:
+                self.telemetry.own_series_failed(exc)
         return self.telemetry.render() + own
+
+    # The debugger's doors (runtime/introspect.py): caller-less like exposition, opened through
+    # Deps.door by aria_debugger only (introspect.check_door), which checks the caller's permission.
+    async def profile(self, seconds: float, rate_hz: int) -> dict[str, Any]:
+        """A CPU profile of this process: folded stacks (py-spy, else an in-process sampler)."""
+        return await introspect.profile(seconds, rate_hz)
+
+    async def memory(self, seconds: float) -> dict[str, Any]:
+        """This process's top allocation sites after tracing for ``seconds``."""
+        return await introspect.memory(seconds)
+
+    async def inspect(self) -> dict[str, Any]:
+        """This process's runtime state, the service's health, settings (masked) and attributes."""
+        return await introspect.inspect(self.service, lambda: ServiceHost.health(self), self.placement())
+
+    async def log_level(self, level: str) -> dict[str, Any]:
+        """Set the level of this process's ``aria`` loggers."""
+        return introspect.set_log_level(level)
 
     async def _exposition_of(self, name: str, timeout_s: float) -> str:
         """Another service's exposition (aria_monitor's collector reads every service through this)."""
+        return await self._door_of(name, "exposition", timeout_s)
+
+    async def _door_of(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
+        """Door ``door`` of service ``name``'s shell (of this one, called directly), if this service may open it."""
+        introspect.check_door(self.spec.name, door)
         if name == self.spec.name:
-            return await self.exposition()
+            return await asyncio.wait_for(getattr(self, door)(**kwargs), timeout_s)
         client = self._scraped.get(name)
-        if client is None or client.timeout_s != timeout_s:
+        if client is None:
             client = self._scraped[name] = RayServiceClient(name, self.settings.namespace, timeout_s)
-        return await client.exposition()
+        return await client.door(door, kwargs, timeout_s)
 
     async def notify(self, dependency: str, up: bool) -> None:
         await self.service.on_dependency_change(dependency, up)
@@ -151,19 +184,25 @@ class RayServiceClient:
 
     async def exposition(self) -> str:
         """The service's Prometheus text (one replica's, for a deployment)."""
+        return await self.door("exposition")
+
+    async def door(self, door: str, kwargs: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
+        """Open a caller-less door of the service's shell (one replica's, for a deployment)."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         handle = self._resolve()
         try:
-            return await asyncio.wait_for(_remote(handle.exposition), self.timeout_s)
+            return await asyncio.wait_for(_remote(getattr(handle, door), **(kwargs or {})), timeout)
         except ray.exceptions.RayActorError as exc:
             self._handle = None
             raise ServiceUnavailable(f"{self.name} is down: {exc}", service=self.name) from None
         except TimeoutError:
-            raise ServiceUnavailable(f"{self.name} did not render its metrics within {self.timeout_s:.1f}s",
+            what = "render its metrics" if door == "exposition" else f"answer its {door} door"
+            raise ServiceUnavailable(f"{self.name} did not {what} within {timeout:.1f}s",
                                      service=self.name) from None
 
 
-async def _remote(method: Any, *args: Any) -> Any:
-    return await method.remote(*args)
+async def _remote(method: Any, *args: Any, **kwargs: Any) -> Any:
+    return await method.remote(*args, **kwargs)
 
 
 def is_dead(exc: BaseException) -> bool:

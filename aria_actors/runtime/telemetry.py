@@ -47,6 +47,9 @@ class ServiceMetrics:
                              ["method", "outcome"], registry=self.registry)
         self.seconds = Histogram("aria_rpc_seconds", "Time to serve an RPC call, by method",
                                  ["method"], buckets=BUCKETS, registry=self.registry)
+        self.own_errors = Counter("aria_own_series_errors", "Reads of the service's own series that failed or "
+                                  "timed out (its RPC and process series were still served)", ["error"],
+                                  registry=self.registry)
         self.started = time.time()
         # process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, ...
         ProcessCollector(registry=self.registry)
@@ -55,6 +58,9 @@ class ServiceMetrics:
         name = method if method in self.methods else OTHER
         self.calls.labels(name, outcome_of(exc)).inc()
         self.seconds.labels(name).observe(seconds)
+
+    def own_series_failed(self, exc: BaseException) -> None:
+        self.own_errors.labels(outcome_of(exc) if not isinstance(exc, TimeoutError) else "timeout").inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

@@ -6,16 +6,19 @@ Used by unit tests and by anything that wants Aria's lifecycle without Ray. A un
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
 from fastapi import FastAPI, Request
 
+from aria_actors.runtime import introspect
+from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import load_service_class
-from aria_actors.runtime.service import Deps, Service
+from aria_actors.runtime.service import DOORS, Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec
 
@@ -37,7 +40,7 @@ class LocalUnit:
     async def start(self, dep_names: tuple[str, ...]) -> None:
         self._check()
         clients = {n: self.launcher.client(n) for n in dep_names}
-        await self.service.start(Deps(clients, exposition_of=self.launcher.exposition_of))
+        await self.service.start(Deps(clients, door_of=self.launcher.door))
 
     async def health(self) -> Health:
         self._check()
@@ -81,10 +84,23 @@ class LocalLauncher:
 
     async def exposition_of(self, name: str, timeout_s: float) -> str:
         """The service's own series (no shell here, so no RPC or process series)."""
+        return await self.door(name, "exposition", timeout_s)
+
+    async def door(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
+        """A shell door of the unit running ``name``, in this process (runtime/introspect.py)."""
+        if door not in DOORS:
+            raise NotFound(f"no door {door!r}; doors are {sorted(DOORS)}", door=door)
         unit = self.units.get(name)
         if unit is None or not unit.alive:
             raise UnitDied(f"{name} is not running")
-        return await unit.service.exposition()
+        service = unit.service
+        if door == "exposition":
+            return await service.exposition()
+        if door == "inspect":
+            return await introspect.inspect(service, service.health, await unit.placement())
+        if door == "log_level":
+            return introspect.set_log_level(**kwargs)
+        return await asyncio.wait_for(getattr(introspect, door)(**kwargs), timeout_s)
 
 
 class _CurrentUnitClient:

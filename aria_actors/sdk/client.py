@@ -15,6 +15,7 @@ from aria_actors.sdk.sections import (
     SECTIONS,
     AuthAPI,
     DataAPI,
+    DebuggerAPI,
     EngineAPI,
     InterfaceAPI,
     InterpretAPI,
@@ -23,6 +24,7 @@ from aria_actors.sdk.sections import (
     SecurityAPI,
     ShapeAPI,
     StorageAPI,
+    TuneAPI,
     WorkflowAPI,
 )
 
@@ -81,6 +83,8 @@ class _Sections:
     workflow: WorkflowAPI
     interface: InterfaceAPI
     monitor: MonitorAPI
+    debugger: DebuggerAPI
+    tune: TuneAPI
 
 
 class AriaClient(_Sections):

@@ -50,7 +50,7 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so
     # what it may call is still bounded by the enqueuer's own roles).
     "editor": ("storage:*:*", "shape:*:*", "engine:*:*", "interpret:*:*", "workflow:*:*", "interface:*:*",
-               "queue:job:write@own", "queue:job:read@own", "queue:job:list@own", "!storage:*:purge"),
+               "tune:*:*", "queue:job:write@own", "queue:job:read@own", "queue:job:list@own", "!storage:*:purge"),
     # Accounts (emails, sessions' addresses) are for administrators and operators, not viewers.
     # Nor who holds which grant or group, OpenID clients, or what others may do.
     "viewer": ("*:*:read", "*:*:list", "!security:secret:*", "!auth:user:*", "!auth:session:*",
@@ -60,10 +60,11 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
              "queue:job:read@own", "queue:job:list@own"),
     # Services read and write each other's data, but never accounts: a service token must not
     # create users, change roles or passwords, share resources or register OpenID clients (it may
-    # introspect tokens: auth:token:read).
+    # introspect tokens: auth:token:read). Nor change another process's log level (aria_debugger's
+    # config:write is for administrators).
     "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
                 "!auth:session:*", "!auth:role:*", "!auth:client:*", "!auth:oidc-client:*", "!auth:grant:*",
-                "!auth:group:*"),
+                "!auth:group:*", "!debugger:config:write"),
     # A service acting for itself (its start-up, background work; never a token's role: see
     # runtime.principal). Anonymous callers hold no permission at all.
     "internal": ("*:*:*@any",),

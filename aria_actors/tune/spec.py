@@ -12,7 +12,8 @@ SPEC = ServiceSpec(
                 "aria_shape", "aria_engine", "aria_interpret"),
     kind="actor",
     num_cpus=0.0,
-    capabilities=(),
+    # Built means reachable (a route, the CLI: tests/unit/test_reachability.py).
+    capabilities=("hyperparameters",),
     features=(
         'auto-tuning',
         'resource-optimization',

@@ -311,3 +311,25 @@ def test_a_failed_webhook_keeps_neither_its_url_nor_its_secret(tmp_path: Path) -
 def test_a_cancelled_call_is_not_counted_as_the_services_error() -> None:
     assert outcome_of(asyncio.CancelledError()) == "cancelled"
     assert outcome_of(RuntimeError()) == "internal"
+
+
+def test_only_the_monitor_and_the_debugger_read_metrics_doors() -> None:
+    from aria_actors.runtime import introspect
+    from aria_actors.runtime.errors import Forbidden
+
+    introspect.check_door("aria_monitor", "exposition")
+    introspect.check_door("aria_debugger", "exposition")
+    for reader, door in (("aria_storage", "exposition"), ("aria_monitor", "profile"), ("aria_queue", "inspect")):
+        with pytest.raises(Forbidden):
+            introspect.check_door(reader, door)
+
+
+def test_a_failing_own_series_read_is_counted_and_the_shell_series_stay() -> None:
+    m = ServiceMetrics(["put"])
+    m.own_series_failed(TimeoutError())
+    m.own_series_failed(ServiceUnavailable("db down"))
+    fams = {f.name: f for f in parse(m.render())}
+    errors = {dict(s.labels)["error"]: s.value for s in fams["aria_own_series_errors_total"].samples
+              if s.name == "aria_own_series_errors_total"}
+    assert errors == {"timeout": 1.0, "service-unavailable": 1.0}
+    assert "aria_rpc_calls_total" in fams

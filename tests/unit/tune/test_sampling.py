@@ -1,0 +1,129 @@
+"""Sampling from a study rebuilt from stored trials: reproducible with a seed, inside the space,
+and guided by history (TPE); the median rule's decisions are Optuna's MedianPruner's."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import optuna
+import pytest
+
+from aria_actors.tune import sampling
+from aria_actors.tune.objectives import BUILTIN, branin
+from aria_actors.tune.space import check_pruner, check_sampler, check_space, contains
+
+SPACE = check_space({"x": {"type": "float", "low": -5.0, "high": 10.0},
+                     "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+                     "n": {"type": "int", "low": 2, "high": 20, "step": 2},
+                     "act": {"type": "categorical", "choices": ["relu", "gelu", "tanh"]}})
+BRANIN = check_space(BUILTIN["branin"].space)
+
+
+def _history(sampler: dict, n: int, space: dict = SPACE, value=lambda p: p["x"] ** 2) -> list[dict]:
+    trials: list[dict] = []
+    for i in range(n):
+        params = sampling.next_params("minimize", space, sampler, trials)
+        trials.append({"number": i, "params": params, "state": "complete", "value": value(params)})
+    return trials
+
+
+@pytest.mark.parametrize("name", ["tpe", "random"])
+def test_same_seed_same_history_same_params(name: str) -> None:
+    sampler = check_sampler({"name": name, "seed": 7, **({"n_startup_trials": 3} if name == "tpe" else {})})
+    a, b = _history(sampler, 12), _history(sampler, 12)
+    assert [t["params"] for t in a] == [t["params"] for t in b]
+    other = _history(check_sampler({"name": name, "seed": 8}), 12)
+    assert [t["params"] for t in a] != [t["params"] for t in other]
+    assert all(contains(SPACE, t["params"]) for t in a)
+    assert all(t["params"]["n"] % 2 == 0 for t in a)
+
+
+def test_neighbouring_seeds_share_no_draws() -> None:
+    a = _history(check_sampler({"name": "random", "seed": 1}), 10)
+    b = _history(check_sampler({"name": "random", "seed": 2}), 10)
+    assert not {t["params"]["x"] for t in a} & {t["params"]["x"] for t in b}
+
+
+def test_running_failed_and_pruned_trials_are_part_of_the_rebuilt_study() -> None:
+    trials = [{"number": 0, "params": {"x1": 1.0, "x2": 2.0}, "state": "complete", "value": 3.0},
+              {"number": 1, "params": {"x1": 2.0, "x2": 2.0}, "state": "running", "value": None},
+              {"number": 2, "params": {"x1": 3.0, "x2": 2.0}, "state": "failed", "value": None},
+              {"number": 3, "params": {"x1": 4.0, "x2": 2.0}, "state": "pruned", "value": None,
+               "intermediate": {"0": 5.0}},
+              {"number": 4, "params": {"x1": 4.0, "x2": 2.0}, "state": "complete", "value": math.nan}]
+    study = sampling.rebuild("minimize", trials, sampling.distributions(BRANIN))
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
+                      optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL]
+    assert contains(BRANIN, sampling.next_params("minimize", BRANIN, check_sampler({"seed": 1}), trials))
+
+
+def test_tpe_learns_from_the_stored_history() -> None:
+    """After 10 random start-up trials, TPE's next 30 Branin trials are far better than random's
+    (median of values; the same seeds, so the start-ups are equal draws of the same generator)."""
+    tpe = _history(check_sampler({"name": "tpe", "seed": 11}), 40, BRANIN, branin)
+    rnd = _history(check_sampler({"name": "random", "seed": 11}), 40, BRANIN, branin)
+    late_tpe = statistics.median(t["value"] for t in tpe[10:])
+    late_rnd = statistics.median(t["value"] for t in rnd[10:])
+    assert late_tpe < late_rnd / 2, (late_tpe, late_rnd)
+
+
+MEDIAN = check_pruner({"name": "median", "n_startup_trials": 3, "n_warmup_steps": 1, "interval_steps": 1})
+
+
+def _done(number: int, curve: list[float]) -> dict:
+    return {"number": number, "params": {"x": 0.5}, "state": "complete", "value": curve[-1],
+            "intermediate": {str(i): v for i, v in enumerate(curve)}}
+
+
+def _now(curve: list[float]) -> dict:
+    return {"number": 99, "params": {"x": 0.5}, "state": "running", "value": None,
+            "intermediate": {str(i): v for i, v in enumerate(curve)}}
+
+
+UNIT = check_space({"x": {"type": "float", "low": 0.0, "high": 1.0}})
+DONE = [_done(0, [5.0, 3.0, 1.0]), _done(1, [6.0, 4.0, 2.0]), _done(2, [7.0, 5.0, 3.0])]
+
+
+@pytest.mark.parametrize(("others", "curve", "direction", "pruned"), [
+    (DONE, [9.0, 4.5], "minimize", True),        # step 1: best 4.5 > median 4.0
+    (DONE, [9.0, 3.5], "minimize", False),       # 3.5 < 4.0
+    (DONE, [9.0], "minimize", False),            # step 0 is a warm-up step
+    (DONE[:2], [9.0, 9.0], "minimize", False),   # fewer than 3 completed trials: start-up
+    (DONE, [1.0, 4.5], "minimize", False),       # best so far (1.0) counts, not the last value
+    (DONE, [9.0, 3.5], "maximize", False),       # maximize: the best so far is the largest, 9.0 > 4.0
+    (DONE, [2.0, 3.5], "maximize", True),        # max 3.5 < median 4.0
+    ([*DONE, {**_done(3, [1.0]), "state": "pruned", "value": None}], [9.0, 4.5], "minimize", True),
+])
+def test_median_rule(others: list[dict], curve: list[float], direction: str, pruned: bool) -> None:
+    assert sampling.should_prune(direction, MEDIAN, UNIT, others, _now(curve)) is pruned
+    assert sampling.should_prune(direction, {"name": "none"}, UNIT, others, _now(curve)) is False
+
+
+def test_the_median_rule_matches_optuna_run_natively() -> None:
+    """The same curves through an Optuna study run the usual way prune the same trials."""
+    curves = [[5.0, 3.0, 1.0], [6.0, 4.0, 2.0], [7.0, 5.0, 3.0], [9.0, 8.0, 7.0], [4.0, 2.0, 0.5], [6.5, 4.5, 4.0]]
+    native = optuna.create_study(pruner=sampling.median_pruner(MEDIAN))
+    native_pruned = []
+    for curve in curves:
+        trial = native.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        for step, v in enumerate(curve):
+            trial.report(v, step)
+            if trial.should_prune():
+                native.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                native_pruned.append(True)
+                break
+        else:
+            native.tell(trial, curve[-1])
+            native_pruned.append(False)
+    mine, stored = [], []
+    for i, curve in enumerate(curves):
+        decided = False
+        for step in range(len(curve)):
+            if sampling.should_prune("minimize", MEDIAN, UNIT, stored, {**_now(curve[:step + 1]), "number": i}):
+                decided = True
+                break
+        mine.append(decided)
+        stored.append({**_done(i, curve), **({"state": "pruned", "value": None} if decided else {})})
+    assert mine == native_pruned and any(mine)
