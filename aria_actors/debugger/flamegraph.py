@@ -37,13 +37,20 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
+MAX_STACK_FRAMES = 256  # frames kept per stack (a recursion can be thousands deep)
+MAX_FRAME_CHARS = 300
+
+
 def parse(folded: Iterable[str]) -> list[tuple[list[str], int]]:
     """``(frames root first, samples)`` of each well-formed line; others are skipped."""
     out = []
     for line in folded:
         stack, _, count = line.strip().rpartition(" ")
         if stack and count.isdigit() and int(count) > 0:
-            out.append(([f for f in stack.split(";") if f], int(count)))
+            frames = [f[:MAX_FRAME_CHARS] for f in stack.split(";") if f]
+            if len(frames) > MAX_STACK_FRAMES:  # keep the root end: where the time is entered
+                frames = [*frames[:MAX_STACK_FRAMES], "[deeper frames cut]"]
+            out.append((frames, int(count)))
     return out
 
 
@@ -59,7 +66,13 @@ def tree(folded: Iterable[str]) -> Node:
 
 
 def _depth(node: Node) -> int:
-    return 1 + max((_depth(c) for c in node.children.values()), default=0)
+    """Levels below and including ``node``; iterative, so a deep stack is no RecursionError."""
+    deepest, todo = 0, [(node, 1)]
+    while todo:
+        n, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((c, d + 1) for c in n.children.values())
+    return deepest
 
 
 def escape(text: str) -> str:

@@ -64,7 +64,7 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     # config:write is for administrators).
     "service": ("*:*:read@any", "*:*:list@any", "*:*:write@any", "!security:*:*", "!auth:user:*",
                 "!auth:session:*", "!auth:role:*", "!auth:client:*", "!auth:oidc-client:*", "!auth:grant:*",
-                "!auth:group:*", "!debugger:config:write"),
+                "!auth:group:*", "!debugger:*:*"),
     # A service acting for itself (its start-up, background work; never a token's role: see
     # runtime.principal). Anonymous callers hold no permission at all.
     "internal": ("*:*:*@any",),

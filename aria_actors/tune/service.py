@@ -48,6 +48,7 @@ import contextlib
 import logging
 import math
 import re
+import reprlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -196,7 +197,11 @@ class TuneService(Service):
         return True
 
     def _may(self, caller: Principal, action: str, study: dict[str, Any]) -> bool:
-        return default_gate().allowed(caller, action, {"owner": study["owner"], "tenant": study["tenant"] or None})
+        gate = default_gate()
+        if (study["tenant"] or None) != (_tenant(caller) or None):
+            # another tenant's study (or a tenant-less one for a tenant's user): only an @any grant
+            return gate.allowed(caller, action, {"owner": "\0nobody", "tenant": "\0elsewhere"})
+        return gate.allowed(caller, action, {"owner": study["owner"], "tenant": study["tenant"] or None})
 
     async def _study_for(self, caller: Principal, name: Any, action: str) -> dict[str, Any]:
         """The caller's tenant's study ``name`` when the caller may do ``action`` on it; else unknown."""
@@ -345,8 +350,10 @@ class TuneService(Service):
 
     async def _enqueue(self, study_id: int, number: int, caller: Principal) -> bool:
         try:
+            # No unique key: one any editor could enqueue first (for a study id to come, or scheduled
+            # years ahead) would block the real trial's job for ever. A second delivery of the same
+            # trial is harmless: run_trial evaluates a trial once (the _running guard, start_trial).
             job = await self._jobs().enqueue(caller, WORKER, {"study_id": study_id, "number": number},
-                                             unique={"period": None, "keys": ["study_id", "number"]},
                                              max_attempts=self.config.trial_attempts)
         except AriaError as exc:
             if exc.status in (401, 403):  # the optimizer lost its rights: no trial of it can run as it
@@ -384,19 +391,19 @@ class TuneService(Service):
         key = (study_id, number)
         if key in self._running:  # a second delivery while this process evaluates it: the first records it
             return {"study_id": study_id, "number": number, "state": "running", "skipped": "running here already"}
-        trial = await store.trial(study_id, number)
-        if trial is None:
-            return {"study_id": study_id, "number": number, "state": None, "skipped": "no such trial"}
+        self._running.add(key)  # before any await: two deliveries cannot both pass the check above
         recorded = None
-        if trial["state"] == "running":
-            self._running.add(key)
-            try:
+        try:
+            trial = await store.trial(study_id, number)
+            if trial is None:
+                return {"study_id": study_id, "number": number, "state": None, "skipped": "no such trial"}
+            if trial["state"] == "running":
                 started = await store.start_trial(study_id, number)
                 if started is not None:
                     state, value, error = await self._evaluate(study, started)
                     recorded = await store.finish(study_id, number, state, value, error)
-            finally:
-                self._running.discard(key)
+        finally:
+            self._running.discard(key)
         final = recorded or await store.trial(study_id, number) or trial
         await self._top_up(study_id, caller)
         return {"study_id": study_id, "study": study["name"], "number": number, "state": final["state"],
@@ -415,13 +422,13 @@ class TuneService(Service):
                                             self.config.trial_timeout_s)
             if isinstance(result, Iterable) and not isinstance(result, str | bytes):
                 return await self._steps(study, trial, iter(result), deadline)
+            value = _finite(result)  # inside the try: a huge int or an odd object is the trial's failure
+            if value is None:
+                return "failed", None, f"the objective returned {reprlib.repr(result)}, not a finite number"
         except TimeoutError:
             return "failed", None, f"the objective ran past trial_timeout_s ({self.config.trial_timeout_s:g} s)"
         except Exception as exc:  # the objective's own failure: the trial's, not the study's
             return "failed", None, f"the objective raised {type(exc).__name__}: {brief(exc)}"[:2000]
-        value = _finite(result)
-        if value is None:
-            return "failed", None, f"the objective returned {str(result)[:100]!r}, not a finite number"
         return "complete", value, None
 
     async def _steps(self, study: dict[str, Any], trial: dict[str, Any], steps: Iterator[Any],
@@ -485,5 +492,9 @@ class TuneService(Service):
         topped = 0
         for study in await store.running_studies(MAX_LIST):
             if study.get("optimizer"):
-                topped += await self._top_up(int(study["id"]), Principal.from_dict(study["optimizer"]))
+                try:  # one study's fault must not stop the sweep of the others
+                    topped += await self._top_up(int(study["id"]), Principal.from_dict(study["optimizer"]))
+                except Exception as exc:
+                    self._problems[f"study:{study['id']}"] = f"top-up failed: {brief(exc)}"
+                    log.warning("top-up of study %s failed", study["id"], exc_info=True)
         return {"failed": failed, "requeued": requeued, "enqueued": topped}

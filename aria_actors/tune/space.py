@@ -36,10 +36,15 @@ _KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high",
          "categorical": {"type", "choices"}}
 
 
+MAX_INT = 2**53  # Optuna samples ints through floats: larger bounds lose precision or overflow
+
+
 def _number(value: Any, field: str, *, integer: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or \
             (isinstance(value, float) and not math.isfinite(value)):
         raise InvalidSearchSpace(f"{field} must be a finite number", field=field)
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise InvalidSearchSpace(f"{field} must be within ±2**53", field=field)
     if integer:
         if isinstance(value, float) and not value.is_integer():
             raise InvalidSearchSpace(f"{field} must be an integer", field=field)
@@ -68,6 +73,10 @@ def _param(name: str, spec: Any, max_choices: int) -> dict[str, Any]:
     high = _number(spec["high"], f"{where}.high", integer=integer)
     if low >= high:
         raise InvalidSearchSpace(f"{where}: low ({low}) must be below high ({high})", field=f"{where}.high")
+    if integer and max(abs(low), abs(high)) > MAX_INT:
+        raise InvalidSearchSpace(f"{where}: int bounds must be within ±2**53", field=f"{where}.high")
+    if not integer and not math.isfinite(high - low):
+        raise InvalidSearchSpace(f"{where}: high - low overflows a float", field=f"{where}.high")
     if integer:
         step = _number(spec.get("step", 1), f"{where}.step", integer=True)
         if not 1 <= step <= high - low:
@@ -94,7 +103,8 @@ def _choices(choices: Any, field: str, limit: int) -> list[Any]:
             raise InvalidSearchSpace(f"{field}[{i}] must be a string (at most {MAX_CHOICE_CHARS} characters), "
                                      "a finite number, a boolean or null", field=f"{field}[{i}]")
         key = (type(c).__name__, c)
-        if key in seen:
+        if key in seen or any(c == other and c is not other for _, other in seen):
+            # 1, 1.0 and True are equal in Python: Optuna could not tell them apart
             raise InvalidSearchSpace(f"{field}[{i}] repeats the choice {c!r}", field=f"{field}[{i}]")
         seen.add(key)
     return list(choices)

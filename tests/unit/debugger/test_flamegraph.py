@@ -74,3 +74,11 @@ def test_own_code_stands_out_and_colours_are_stable() -> None:
     r, _g, b = (int(v) for v in flamegraph.colour("select (selectors.py:468)").removeprefix("rgb(")
                .removesuffix(")").split(","))
     assert r >= 205 and b <= 55
+
+
+def test_a_stack_thousands_of_frames_deep_is_cut_and_drawn() -> None:
+    deep = ";".join(f"f{i} (m.py:{i})" for i in range(5000)) + " 3"
+    [(frames, n)] = flamegraph.parse([deep])
+    assert n == 3 and len(frames) == flamegraph.MAX_STACK_FRAMES + 1 and frames[-1] == "[deeper frames cut]"
+    svg = flamegraph.render([deep])
+    ET.fromstring(svg)  # well-formed, no RecursionError

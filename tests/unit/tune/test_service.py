@@ -4,6 +4,7 @@ study goes on; the budget and the parallelism hold; pruning happens when a trial
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -64,7 +65,8 @@ async def test_a_study_runs_its_budget_in_parallel_and_records_each_trial_once(t
     assert started["enqueued"] == 3 and started["status"] == "running"
     jobs = _queue(tune).available()
     assert [j["worker"] for j in jobs] == [WORKER] * 3 and all(j["caller"] == ALICE for j in jobs)
-    assert all(j["options"]["unique"]["keys"] == ["study_id", "number"] for j in jobs)
+    # no unique key another user could take first and so block the trial's job for ever
+    assert all("unique" not in j["options"] for j in jobs)
     assert await _drain(tune, random.Random(3)) == 12
     study = await tune.get_study(ALICE, "br")
     assert study["status"] == "completed" and study["trials"] == {"running": 0, "complete": 12, "pruned": 0,
@@ -235,3 +237,30 @@ async def test_health_is_not_implemented_and_lists_what_is_missing(tune: TuneSer
     assert len(health.details["missing"]) == 7 and "hyperparameters" not in health.details["missing"]
     assert health.details["studies"] == 1 and health.details["running_trials"] == 2
     assert health.message.startswith("1 of 8 seed features built")
+
+
+async def test_a_tenant_less_study_is_not_another_tenants_to_read_or_run(tune: TuneService) -> None:
+    root = Principal("root-op", roles=("editor",))  # no tenant
+    made = await tune.create_study(root, "global", "branin", budget=2)
+    intruder = Principal("eve", roles=("editor",), tenant="evilcorp")
+    with pytest.raises(UnknownStudy):
+        await tune.get_study(intruder, "global")
+    await tune.optimize(root, "global")
+    with pytest.raises(Forbidden):
+        await tune.run_trial(intruder, made["id"], 0)
+
+
+async def test_two_deliveries_of_one_trial_evaluate_it_once(tune: TuneService) -> None:
+    made = await tune.create_study(ALICE, "twice", "branin", budget=1)
+    await tune.optimize(ALICE, "twice")
+    store = _store(tune)
+    read = store.trial
+
+    async def yielding(*args: object) -> object:  # as PostgreSQL does: the other delivery runs meanwhile
+        await asyncio.sleep(0)
+        return await read(*args)
+
+    store.trial = yielding  # type: ignore[method-assign]
+    first, second = await asyncio.gather(tune.run_trial(ALICE, made["id"], 0), tune.run_trial(ALICE, made["id"], 0))
+    assert sorted(bool(r.get("recorded")) for r in (first, second)) == [False, True]
+    assert _store(tune).finishes == 1

@@ -57,8 +57,19 @@ def test_a_bad_space_is_a_400_naming_the_field(space: object, field: str) -> Non
     assert got.value.status == 400 and got.value.fields["field"] == field, got.value.message
 
 
-def test_categorical_choices_of_different_types_are_different() -> None:
-    assert check_space({"x": {"type": "categorical", "choices": [1, "1", True]}})["x"]["choices"] == [1, "1", True]
+def test_categorical_choices_that_python_holds_equal_are_one_choice() -> None:
+    assert check_space({"x": {"type": "categorical", "choices": [1, "1", None]}})["x"]["choices"] == [1, "1", None]
+    for same in ([True, 1], [1, 1.0], [0, False]):  # Optuna could not tell these apart
+        with pytest.raises(InvalidSearchSpace, match="repeats"):
+            check_space({"x": {"type": "categorical", "choices": ["a", *same]}})
+
+
+def test_ranges_that_overflow_are_refused() -> None:
+    with pytest.raises(InvalidSearchSpace, match="overflows"):
+        check_space({"x": {"type": "float", "low": -1.7e308, "high": 1.7e308}})
+    for bound in (10**400, 2**60):
+        with pytest.raises(InvalidSearchSpace, match="2\\*\\*53"):
+            check_space({"x": {"type": "int", "low": 0, "high": bound}})
 
 
 def test_sampler_and_pruner_settings() -> None:
