@@ -116,10 +116,6 @@ class ServiceHost:
         """Set the level of this process's ``aria`` loggers."""
         return introspect.set_log_level(level)
 
-    async def _exposition_of(self, name: str, timeout_s: float) -> str:
-        """Another service's exposition (aria_monitor's collector reads every service through this)."""
-        return await self._door_of(name, "exposition", timeout_s)
-
     async def _door_of(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
         """Door ``door`` of service ``name``'s shell (of this one, called directly), if this service may open it."""
         introspect.check_door(self.spec.name, door)

@@ -82,10 +82,6 @@ class LocalLauncher:
     def client(self, name: str) -> _CurrentUnitClient:
         return _CurrentUnitClient(name, self)
 
-    async def exposition_of(self, name: str, timeout_s: float) -> str:
-        """The service's own series (no shell here, so no RPC or process series)."""
-        return await self.door(name, "exposition", timeout_s)
-
     async def door(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
         """A shell door of the unit running ``name``, in this process (runtime/introspect.py)."""
         if door not in DOORS:
