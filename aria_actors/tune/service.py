@@ -337,7 +337,7 @@ class TuneService(Service):
 
         async def propose(study: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
             return await asyncio.to_thread(sampling.next_params, study["direction"], study["space"],
-                                           study["sampler"], trials)
+                                           study["sampler"], trials, study["id"])
 
         made = await store.reserve(study_id, propose)
         enqueued = 0

@@ -28,7 +28,7 @@ from aria_actors.tune.errors import InvalidSearchSpace, InvalidStudy
 STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 PARAM = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 DIRECTIONS = ("minimize", "maximize")
-SAMPLERS = ("tpe", "random")
+SAMPLERS = ("tpe", "random", "gp", "auto")
 PRUNERS = ("median", "none")
 MAX_SEED = 2**32 - 1
 MAX_CHOICE_CHARS = 256
@@ -171,23 +171,33 @@ def _settings(value: Any, field: str, names: tuple[str, ...], keys: set[str]) ->
 
 
 def check_sampler(value: Any) -> dict[str, Any]:
-    """``{"name": "tpe"|"random", "seed": int|null, "n_startup_trials": int, "multivariate": bool}``
-    (the last two TPE's); a bare name is its defaults."""
-    raw = _settings(value, "sampler", SAMPLERS, {"seed", "n_startup_trials", "multivariate"})
+    """``{"name": "tpe"|"random"|"gp"|"auto", "seed": int|null, "n_startup_trials": int,
+    "multivariate": bool, "gp_trials": int}`` (``n_startup_trials`` for tpe, gp and auto,
+    ``multivariate`` for tpe and auto, ``gp_trials`` (trials sampled by GP before TPE) for auto);
+    a bare name is its defaults."""
+    raw = _settings(value, "sampler", SAMPLERS, {"seed", "n_startup_trials", "multivariate", "gp_trials"})
     seed = raw.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
         raise InvalidStudy(f"sampler.seed must be an integer from 0 to {MAX_SEED}, or null", field="sampler.seed")
-    out: dict[str, Any] = {"name": raw["name"], "seed": seed}
-    if raw["name"] == "tpe":
+    name = raw["name"]
+    allowed = {"tpe": {"n_startup_trials", "multivariate"}, "random": set(), "gp": {"n_startup_trials"},
+               "auto": {"n_startup_trials", "multivariate", "gp_trials"}}[name]
+    extra = sorted(set(raw) - {"name", "seed"} - allowed)
+    if extra:
+        takes = ", ".join(sorted(allowed | {"seed"}))
+        raise InvalidStudy(f"sampler.{extra[0]} is not a setting of sampler {name!r} (it takes {takes})",
+                           field=f"sampler.{extra[0]}")
+    out: dict[str, Any] = {"name": name, "seed": seed}
+    if "n_startup_trials" in allowed:
         out["n_startup_trials"] = _int_setting(raw, "n_startup_trials", 10, 0, 10_000, "sampler")
+    if "multivariate" in allowed:
         multivariate = raw.get("multivariate", False)
         if not isinstance(multivariate, bool):
             raise InvalidStudy("sampler.multivariate must be true or false", field="sampler.multivariate")
         out["multivariate"] = multivariate
-    elif set(raw) - {"name", "seed"}:
-        extra = sorted(set(raw) - {"name", "seed"})[0]
-        raise InvalidStudy(f"sampler.{extra} is a TPE setting; the random sampler takes only a seed",
-                           field=f"sampler.{extra}")
+    if "gp_trials" in allowed:
+        # GP's ask fits a model cubic in the trials: past a few hundred TPE is the only sane choice
+        out["gp_trials"] = _int_setting(raw, "gp_trials", 100, 0, 500, "sampler")
     return out
 
 

@@ -127,3 +127,90 @@ def test_the_median_rule_matches_optuna_run_natively() -> None:
         mine.append(decided)
         stored.append({**_done(i, curve), **({"state": "pruned", "value": None} if decided else {})})
     assert mine == native_pruned and any(mine)
+
+
+def _parallel_history(sampler: dict, n: int, key: object | None) -> list[dict]:
+    """Trials proposed two at a time, finishing out of order: complete, pruned after steps, failed
+    and NaN; the history each ask sees is the stored rows (running ones included)."""
+    trials: list[dict] = []
+    for i in range(n):
+        params = sampling.next_params("minimize", BRANIN, sampler, [dict(t) for t in trials], key)
+        trials.append({"number": i, "params": params, "state": "running", "value": None, "intermediate": {}})
+        if i % 2:  # finish the older running one first, then the newer
+            for t in (trials[i - 1], trials[i]):
+                t["intermediate"] = {"0": branin(t["params"]) + 3.0}
+                if t["number"] % 7 == 3:
+                    t["state"] = "pruned"
+                elif t["number"] % 11 == 5:
+                    t["state"] = "failed"
+                elif t["number"] % 13 == 9:
+                    t["state"], t["value"] = "complete", math.nan
+                else:
+                    t["intermediate"]["1"] = branin(t["params"]) + 1.0
+                    t["state"], t["value"] = "complete", branin(t["params"])
+    return trials
+
+
+@pytest.mark.parametrize("name", ["tpe", "random", "gp", "auto"])
+def test_a_kept_study_asks_what_a_rebuild_asks(name: str) -> None:
+    settings = {"name": name, "seed": 3}
+    if name == "auto":
+        settings["gp_trials"] = 14
+    sampler = check_sampler(settings)
+    n = 18 if name in ("gp", "auto") else 40
+    cache = sampling.CACHE
+    before = (cache.rebuilds, cache.synced)
+    kept = _parallel_history(sampler, n, key=("test", name))
+    rebuilt = _parallel_history(sampler, n, key=None)
+    assert [t["params"] for t in kept] == [t["params"] for t in rebuilt]
+    switches = 1 if name == "auto" else 0  # auto's GP sees pruned trials otherwise than its TPE
+    assert cache.rebuilds - before[0] == 1 + switches and cache.synced - before[1] == n - 1 - switches
+    cache.forget(("test", name))
+
+
+def test_a_history_that_changed_under_the_kept_study_rebuilds_it() -> None:
+    sampler = check_sampler({"name": "tpe", "seed": 5, "n_startup_trials": 2})
+    key = ("test", "changed")
+    trials = _history(sampler, 6, space=BRANIN, value=branin)
+    sampling.next_params("minimize", BRANIN, sampler, trials, key)
+    rebuilds = sampling.CACHE.rebuilds
+    # the reservation of trial 6 rolled back: trial 6 is another's, with other params
+    other = [*trials, {"number": 6, "params": {"x1": 0.0, "x2": 0.0}, "state": "complete", "value": 55.6}]
+    got = sampling.next_params("minimize", BRANIN, sampler, other, key)
+    assert sampling.CACHE.rebuilds == rebuilds + 1
+    assert got == sampling.next_params("minimize", BRANIN, sampler, other)
+    # fewer trials than kept (a rolled-back reservation with nothing after it)
+    assert sampling.next_params("minimize", BRANIN, sampler, trials, key) == \
+        sampling.next_params("minimize", BRANIN, sampler, trials)
+    assert sampling.CACHE.rebuilds == rebuilds + 2
+    sampling.CACHE.forget(key)
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = sampling.StudyCache(size=2)
+    dists = sampling.distributions(BRANIN)
+    for key in "abc":
+        cache.study(key, "minimize", [], dists, "s").lock.release()
+    assert cache._entry("a", "s") is None and cache._entry("c", "s") is not None
+
+
+@pytest.mark.parametrize("bad", [{"name": "random", "n_startup_trials": 3}, {"name": "gp", "multivariate": True},
+                                 {"name": "tpe", "gp_trials": 3}, {"name": "auto", "gp_trials": 501},
+                                 {"name": "cmaes"}])
+def test_sampler_settings_of_another_sampler_are_refused(bad: dict) -> None:
+    from aria_actors.tune.errors import InvalidStudy
+    with pytest.raises(InvalidStudy):
+        check_sampler(bad)
+
+
+def test_gp_sees_a_pruned_trial_at_its_last_reported_value() -> None:
+    trials = [{"number": 0, "params": {"x1": 1.0, "x2": 2.0}, "state": "pruned", "value": None,
+               "intermediate": {"0": 9.0, "3": 7.5, "1": 8.0}},
+              {"number": 1, "params": {"x1": 2.0, "x2": 2.0}, "state": "pruned", "value": None},
+              {"number": 2, "params": {"x1": 3.0, "x2": 2.0}, "state": "complete", "value": 1.0}]
+    seen = sampling.pruned_as_complete(trials)
+    assert seen[0]["state"] == "complete" and seen[0]["value"] == 7.5
+    assert seen[1] == trials[1] and seen[2] == trials[2]  # nothing reported: stays pruned
+    assert sampling.uses_gp({"name": "auto", "gp_trials": 5}, 4)
+    assert not sampling.uses_gp({"name": "auto", "gp_trials": 5}, 5)
+    assert not sampling.uses_gp({"name": "tpe"}, 0)
