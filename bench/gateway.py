@@ -28,7 +28,6 @@ sys.modules.pop("queue", None)
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from fastapi import FastAPI, HTTPException, Request
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.fixtures.aria_up import ARIA, aria_env
+from tests.fixtures.aria_up import ARIA, aria_env, join_as_driver
 
 PEER_ROUTE = "/bench-peer"
 
@@ -100,15 +99,10 @@ def main() -> None:
         if up.returncode != 0:
             sys.exit(f"aria up failed:\n{up.stdout}\n{up.stderr}")
         token = subprocess.run([ARIA, "token"], env=env, capture_output=True, text=True, check=True).stdout.strip()
-        ray_env = dict(line.removeprefix("export ").split("=", 1) for line in subprocess.run(
-            [ARIA, "env"], env=env, capture_output=True, text=True, check=True).stdout.splitlines())
-        os.environ.update({k: v.strip("'") for k, v in ray_env.items() if k.startswith("RAY_AUTH")})
 
-        import ray
         from ray import serve
 
-        # RAY_ADDRESS from `aria env` is the dashboard (for `ray job submit`); join the GCS.
-        ray.init(address=f"127.0.0.1:{env['ARIA_RAY_PORT']}", namespace="aria", log_to_driver=False)
+        join_as_driver(env)
         jwks = httpx.get(f"{url}/v1/security/jwks").json()
         serve.run(peer_app(jwks, "aria"), name="bench_peer", route_prefix=PEER_ROUTE)
 

@@ -45,6 +45,7 @@ from aria_actors.coordinate.metrics import GatewayMetrics
 from aria_actors.coordinate.observe import ObserveRequests
 from aria_actors.coordinate.protection import Protection, install_protection, refuse_foreign, token_lockout
 from aria_actors.coordinate.ratelimit import bearer_verify, install_rate_limits
+from aria_actors.coordinate.traced import install_tracing
 from aria_actors.coordinate.versions import VersionTable
 from aria_actors.interface.ui import routes as ui_routes
 from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
@@ -315,4 +316,5 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
     deadlines = Deadlines.for_services(settings.request_timeout_s, app.state.mounted, call_timeout_of(directory))
     app.add_middleware(ObserveRequests, metrics=metrics, analytics=analytics, versions=versions,
                        deadlines=deadlines, access_log=settings.access_log, echo=echo_request_id)
+    install_tracing(app)  # outermost: the request's trace spans every layer (coordinate/traced.py)
     return app

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
+from aria_actors.runtime.metrics_text import Counter, Gauge, Histogram, Registry
 from aria_actors.runtime.spec import Status
 
 
 class GatewayMetrics:
     def __init__(self) -> None:
-        # A registry of our own: the default one would also be scraped by Ray's metrics agent.
-        self.registry = CollectorRegistry()
+        # A registry of our own (the default one would also be scraped by Ray's metrics agent),
+        # rendered by metrics_text: prometheus_client's took ~17 ms for 60 routes
+        self.registry = Registry()
         self.requests = Counter("aria_http_requests", "HTTP requests handled by the gateway",
                                 ["method", "route", "code"], registry=self.registry)
         self.latency = Histogram("aria_http_request_seconds", "Gateway request latency",
@@ -34,4 +34,4 @@ class GatewayMetrics:
             self.breaker_open.labels(name).set(1 if breaker.state == "open" else 0)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return self.registry.render().encode()

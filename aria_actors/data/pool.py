@@ -52,8 +52,9 @@ import asyncpg
 from aria_actors.data import dsn as dsnlib
 from aria_actors.data.config import DataConfig, load_data_config
 from aria_actors.data.errors import DatabaseAuthFailed, DatabaseUnreachable, DatabaseUrlInvalid
-from aria_actors.data.sql_files import query
+from aria_actors.data.sql_files import name_of, query
 from aria_actors.data.transactions import Isolation, RetryPolicy, run_transaction
+from aria_actors.runtime import tracing
 
 log = logging.getLogger("aria.data.pool")
 _clock = time.perf_counter
@@ -164,7 +165,8 @@ class Database:
         ``own(exc)``: ``exc`` is the caller's own, passed through uncounted and as it is."""
         t0 = _clock()
         try:
-            return await run(query, *args, timeout=timeout)
+            with tracing.query(query, name_of):  # a span named by the statement's .sql name, no text
+                return await run(query, *args, timeout=timeout)
         except Exception as exc:
             if own is not None and own(exc):
                 raise

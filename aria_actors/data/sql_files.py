@@ -26,6 +26,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+# Each loaded statement's text -> "<file>.<name>": what a trace names a query by (never its text).
+_NAMES: dict[str, str] = {}
+
+
+def name_of(text: str) -> str | None:
+    """``"<file>.<name>"`` of a statement loaded from a ``.sql`` file, else None."""
+    return _NAMES.get(text)
 
 
 def parse(text: str, where: str = "<sql>") -> dict[str, str]:
@@ -56,7 +63,10 @@ class Queries(Mapping[str, str]):
 
     @functools.cached_property
     def _all(self) -> dict[str, str]:
-        return parse(self.path.read_text(), str(self.path))
+        named = parse(self.path.read_text(), str(self.path))
+        for name, text in named.items():
+            _NAMES.setdefault(text, f"{self.path.stem}.{name}")
+        return named
 
     def __getitem__(self, name: str) -> str:
         try:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
 
+from aria_actors.debugger.api_types import SVG_HEADERS, ServiceName
 from aria_actors.debugger.client import DebuggerClient
 from aria_actors.runtime import introspect
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
@@ -20,12 +21,9 @@ from aria_actors.runtime.principal import Principal
 
 router = ServiceRouter(prefix="/v1/debugger", tags=["debugger"])
 Client = Annotated[DebuggerClient, Depends(service_client(DebuggerClient))]
-ServiceName = Annotated[str, Path(pattern=r"^aria_[a-z]{1,30}$", description="A service, as `aria services` names it.")]
 Seconds = Annotated[float, Query(ge=introspect.MIN_SECONDS, le=introspect.MAX_SECONDS, allow_inf_nan=False,
                                  description="How long to sample or trace, seconds.")]
 Rate = Annotated[int, Query(ge=introspect.MIN_RATE, le=introspect.MAX_RATE, description="Samples a second.")]
-SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-               "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 class LogLevelBody(BaseModel):
@@ -76,3 +74,16 @@ async def config(client: Client,
 async def set_log_level(client: Client, service: ServiceName, body: LogLevelBody,
                         caller: Principal = permits(DebuggerClient.set_log_level)) -> dict[str, Any]:
     return await client.set_log_level(caller, service, body.level)
+
+
+from aria_actors.debugger import logs_api  # noqa: E402  (the log search part: logs.py)
+
+router.routes.extend(logs_api.router.routes)
+
+from aria_actors.debugger import console_api  # noqa: E402  (the console, hot reload and graph: console.py, hotreload.py)
+
+router.routes.extend(console_api.router.routes)
+
+from aria_actors.debugger import traces_api  # noqa: E402  (the traces part: traces.py)
+
+router.routes.extend(traces_api.router.routes)

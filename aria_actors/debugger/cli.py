@@ -7,6 +7,12 @@
     aria debugger state SERVICE                   health and what the service's object holds
     aria debugger config [SERVICE]                settings (masked) with their sources, and runtime changes
     aria debugger log-level SERVICE LEVEL         set the aria loggers' level in that process (admin)
+    aria debugger logs [WORDS] [--service S] [--level L] [--since 15m] ...   search every service's logs
+    aria debugger console SERVICE [--command SRC] a Python prompt in that process (admin; off by default)
+    aria debugger reload SERVICE                  restart it on its code from disk, the others untouched (admin)
+    aria debugger graph [--svg FILE]              the live dependency graph: statuses, pids, edges
+    aria debugger traces [--service S] [--min-ms 50] [--limit 20]            recent traces
+    aria debugger trace TRACE_ID                  one trace's span tree (a response's X-Trace-Id)
 
 ``--json`` prints the gateway's answer as is. Errors print one red line and exit 1; bad usage
 exits 2. ``ARIA_TOKEN`` (or ``--token``) is sent as the bearer token.
@@ -165,3 +171,11 @@ def log_level(service: str = typer.Argument(..., help="A service, e.g. aria_engi
         raise typer.BadParameter(f"level must be one of {', '.join(LEVELS)}", param_hint="LEVEL")
     got = sdk_call(token, lambda aria: aria.debugger.set_log_level(service, level.upper()))
     typer.echo(f"{service} (pid {got['pid']}): log level {got['from']} -> {got['to']} ({got['loggers']} loggers)")
+
+
+from aria_actors.debugger.cli_logs import register as _register_logs  # noqa: E402
+from aria_actors.debugger.cli_traces import register as _register_traces  # noqa: E402
+
+_register_traces(app)  # `aria debugger traces` and `aria debugger trace` (cli_traces.py)
+_register_logs(app)  # `aria debugger logs` (cli_logs.py)
+__import__("aria_actors.debugger.cli_console")  # registers `aria debugger console`, `reload` and `graph` on app

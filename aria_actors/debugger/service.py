@@ -33,8 +33,14 @@ Guarantees and caveats:
 - One profile and one memory snapshot per service at a time (409 otherwise).
 - A log level change lasts until that process restarts (it starts again at ``ARIA_LOG_LEVEL``);
   the list of changes is lost when aria_debugger restarts.
-- Not built yet: repl, hot-reload, tracing, log-search, dependency-graph (``health()`` lists them;
-  status ``not_implemented``).
+- ``console_*`` (console.py): a debug console in a service's process, off by default, audited;
+  ``reload`` and ``graph`` (hotreload.py): one service restarted on its code from disk, and the
+  live dependency graph.
+- ``logs``: log records of every service, collected into PostgreSQL and searched (logs.py).
+- ``traces`` and ``trace``: every process's spans (runtime/tracing.py) collected through the
+  ``spans`` door into memory and PostgreSQL, served as span trees (traces.py).
+- Every seed feature is built: status ``ready`` (``not_implemented`` while ``health()`` lists one
+  as missing).
 """
 
 from __future__ import annotations
@@ -47,7 +53,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from aria_actors.debugger import flamegraph
+from aria_actors.debugger.console import ConsoleParts
+from aria_actors.debugger.hotreload import ReloadParts
+from aria_actors.debugger.logs import LogSearch
 from aria_actors.debugger.spec import SPEC
+from aria_actors.debugger.traces import Traces
 from aria_actors.runtime import config_view, introspect
 from aria_actors.runtime.errors import AriaError, Conflict, NotFound, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
@@ -64,14 +74,15 @@ MAX_CHANGES = 1000      # runtime changes kept (the oldest go first)
 INSPECT_TIMEOUT_S = 15.0
 LEVEL_TIMEOUT_S = 10.0
 RUNTIME_KEYS = ("pid", "node_id", "python", "implementation", "uptime_s", "process_started_at", "threads",
-                "asyncio", "rss_bytes", "open_fds", "log_level", "tracemalloc", "health", "settings")
+                "asyncio", "rss_bytes", "open_fds", "log_level", "tracemalloc", "health", "settings",
+                "code")  # code: the package digest as imported (hotreload.py)
 
 
 def _printable(text: str, limit: int) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)[:limit]
 
 
-class DebuggerService(Service):
+class DebuggerService(ConsoleParts, ReloadParts, LogSearch, Traces, Service):
     SPEC = SPEC
 
     def __init__(self, settings: AriaSettings) -> None:
@@ -81,13 +92,19 @@ class DebuggerService(Service):
         self.done: Counter[str] = Counter()  # operations served, by kind
         self._running: set[tuple[str, str]] = set()  # (service, kind) of profiles and snapshots under way
         self._started = False
+        self._logs_init()  # log collection and search (logs.py)
+        self._traces_init()  # span collection and traces (traces.py)
 
     async def start(self, deps: Deps) -> None:
         await super().start(deps)
+        await self._logs_start()
+        await self._traces_start()
         self._started = True
 
     async def stop(self) -> None:
         self._started = False
+        await self._logs_stop()
+        await self._traces_stop()
 
     async def health(self) -> Health:
         if not self._started:
@@ -97,8 +114,11 @@ class DebuggerService(Service):
         details = {"missing": missing, "capabilities": list(self.spec.capabilities),
                    "dependencies": list(self.deps.names), "py_spy": spy is not None,
                    "operations": dict(self.done), "changes": len(self.changes),
-                   "running": sorted(f"{s} {k}" for s, k in self._running)}
-        return Health(Status.NOT_IMPLEMENTED,
+                   "consoles": self._console_counts(),  # console.py: open sessions by service
+                   "running": sorted(f"{s} {k}" for s, k in self._running),
+                   "logs": await self._logs_health(),
+                   "tracing": self.traces_health()}  # traces.py
+        return Health(Status.NOT_IMPLEMENTED if missing else Status.READY,
                       f"{len(self.spec.features) - len(missing)} of {len(self.spec.features)} seed features built; "
                       f"profiles with {'py-spy' if spy else 'the in-process sampler (no py-spy here)'}", details)
 

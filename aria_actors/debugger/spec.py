@@ -7,10 +7,12 @@ from aria_actors.runtime.spec import ServiceSpec
 SPEC = ServiceSpec(
     name="aria_debugger",
     layer=5,
-    depends_on=('aria_security', 'aria_auth'),
+    # aria_data: the collected log records (logs.py)
+    depends_on=('aria_security', 'aria_auth', 'aria_data'),
     kind="actor",
     num_cpus=0.0,
-    capabilities=('profiling', 'inspection', 'state-inspection', 'config-interface'),
+    capabilities=('profiling', 'inspection', 'state-inspection', 'config-interface', 'log-search',
+                  'repl', 'hot-reload', 'dependency-graph', 'tracing'),
     features=(
         'inspection',
         'config-interface',

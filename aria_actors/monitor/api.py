@@ -77,3 +77,11 @@ router.routes.extend(capacity_api.router.routes)
 from aria_actors.monitor import performance_api  # noqa: E402
 
 router.routes.extend(performance_api.router.routes)
+
+from aria_actors.monitor import dashboards_api  # noqa: E402
+
+router.routes.extend(dashboards_api.router.routes)
+
+from aria_actors.monitor import usage_api  # noqa: E402
+
+router.routes.extend(usage_api.router.routes)

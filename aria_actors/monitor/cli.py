@@ -7,6 +7,8 @@
     aria monitor alerts                      pending, firing and recently resolved alerts
     aria monitor rules                       rule groups and each rule's last evaluation
     aria monitor prometheus-config           a prometheus.yml scraping this Aria
+    aria monitor dashboards | dashboard NAME  built-in dashboards, their series, Grafana JSON
+    aria monitor usage | business            calls and active users, business events per tenant and day
 
 Errors print one red line and exit 1; bad usage exits 2. ``ARIA_TOKEN`` (or ``--token``) is sent
 as the bearer token.
@@ -111,6 +113,8 @@ def prometheus_config(token: str | None = TokenOpt) -> None:
 
 from aria_actors.monitor import (  # noqa: E402  (each part registers its commands on app)
     cli_capacity,  # noqa: F401
+    cli_dashboards,  # noqa: F401
     cli_health,  # noqa: F401
     cli_performance,  # noqa: F401
+    cli_usage,  # noqa: F401
 )

@@ -25,6 +25,10 @@ class MonitorClient:
     async def bottlenecks(self, caller: Principal, window_s: float = 300, limit: int = 10) -> dict[str, Any]:
         """Where the time goes: methods and routes by time spent, services by CPU, the slowest methods."""
 
+    @rpc("monitor:usage:read", feature="business-metrics")
+    async def business(self, caller: Principal, days: int = 30, tenant: str | None = None) -> dict[str, Any]:
+        """Characters created, plans made, jobs run and models trained per UTC day and tenant."""
+
     @rpc("monitor:metrics:read", scope="any", feature="capacity-planning")
     async def capacity(
         self,
@@ -38,9 +42,27 @@ class MonitorClient:
     async def costs(self, caller: Principal, window_s: float = 3600.0) -> dict[str, Any]:
         """Each service's CPU and memory over the window against its reservation and the node, with..."""
 
+    @rpc("monitor:metrics:read", scope="any", feature="dashboard")
+    async def dashboard(
+        self,
+        caller: Principal,
+        name: str,
+        window: str = '1h',
+        source: str = 'auto',
+    ) -> dict[str, Any]:
+        """Each panel's series over the window: from memory for the recent range, PostgreSQL's rollups..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="dashboard")
+    async def dashboards(self, caller: Principal) -> list[dict[str, Any]]:
+        """The built-in dashboards and their panels (name, title, unit, PromQL)."""
+
     @rpc("monitor:metrics:read", scope="any", feature="dependency-health")
     async def dependencies(self, caller: Principal) -> dict[str, Any]:
         """The live dependency graph: every service's status, the edges' state, and what each service..."""
+
+    @rpc("monitor:metrics:read", scope="any", feature="dashboard")
+    async def grafana_dashboard(self, caller: Principal, name: str) -> dict[str, Any]:
+        """The dashboard as Grafana JSON (timeseries panels with PromQL targets on a Prometheus..."""
 
     @rpc("monitor:metrics:read", scope="any", feature="system-health")
     async def health_history(
@@ -85,3 +107,13 @@ class MonitorClient:
     @rpc("monitor:metrics:read", scope="any", feature="prometheus")
     async def targets(self, caller: Principal) -> dict[str, Any]:
         """Each service's last metrics read: up, seconds, and why it failed."""
+
+    @rpc("monitor:usage:read", feature="usage-analytics")
+    async def usage(
+        self,
+        caller: Principal,
+        days: int = 7,
+        tenant: str | None = None,
+        service: str | None = None,
+    ) -> dict[str, Any]:
+        """Calls and errors per UTC day, tenant, service and method, and active users per day and tenant."""

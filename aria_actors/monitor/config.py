@@ -34,3 +34,18 @@ class MonitorSettings(SectionSettings):
         description="Named webhook receivers: each gets every alert that fires or resolves (Alertmanager's webhook "
                     "payload, version 4).")
     webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one webhook delivery.")
+    # -- dashboards' history in PostgreSQL and usage analytics (dashboards.py, usage.py) -----------
+    dashboard_sample_s: float = Field(15.0, ge=0.2, le=3600,
+                                      description="Seconds between two evaluations of the dashboards' panels into "
+                                                  "their 1-minute and 1-hour rollups.")
+    history_flush_s: float = Field(60.0, ge=0.5, le=3600,
+                                   description="Seconds between two batched writes of the rollups and the usage "
+                                               "counts to PostgreSQL (kept in memory, bounded, while it is down).")
+    history_minute_days: int = Field(7, ge=1, le=90, description="Days the 1-minute rollups are kept.")
+    history_hour_days: int = Field(90, ge=1, le=3660, description="Days the 1-hour rollups are kept.")
+    usage_interval_s: float = Field(30.0, ge=0.5, le=3600,
+                                    description="Seconds between two reads of every service's usage counts.")
+    usage_days: int = Field(400, ge=1, le=3660, description="Days the daily usage rows are kept.")
+    max_pending_rows: int = Field(100_000, ge=100, le=10_000_000,
+                                  description="Rows held for PostgreSQL while it is unreachable; older ones beyond "
+                                              "are dropped and counted.")

@@ -8,7 +8,7 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
-from aria_actors.runtime.errors import BadRequest
+from aria_actors.runtime.errors import BadRequest, NotFound
 
 
 class MalformedExposition(BadRequest):
@@ -31,3 +31,10 @@ class InvalidRule(BadRequest):
 
     type = "monitor-invalid-rule"
     title = "Invalid rule file"
+
+
+class UnknownDashboard(NotFound):
+    """No dashboard of this name: ``GET /v1/monitor/dashboards`` lists them."""
+
+    type = "monitor-unknown-dashboard"
+    title = "Unknown dashboard"

@@ -26,10 +26,12 @@ Guarantees and caveats:
 - The collection is the service's one background task; a round that fails is logged and the next
   runs on schedule. A ``scrape`` asked for less than ``interval_s`` after the last collection gets
   that collection, so a flood of scrapes costs the services nothing more.
-- The history is in memory: a restart of aria_monitor loses it (PostgreSQL downsampling is next).
-- Not built yet: dashboards' history in PostgreSQL, business metrics, usage analytics
-  (``health()`` lists them; status ``not_implemented``). Cost insights and capacity
-  planning are capacity.py's (``costs``, ``capacity``).
+- The raw history is in memory: a restart of aria_monitor loses it. The dashboards' panels are
+  kept downsampled in PostgreSQL, and usage per tenant and day too (dashboards.py, usage.py,
+  history.py); without aria_data they run from memory and ``health()`` says so.
+- Cost insights and capacity planning are capacity.py's (``costs``, ``capacity``); dashboards,
+  business metrics and usage analytics are dashboards.py's and usage.py's. All eleven features
+  are built, so ``health()`` reports ``ready``.
 """
 
 from __future__ import annotations
@@ -46,13 +48,16 @@ import yaml
 from aria_actors.monitor import promql
 from aria_actors.monitor.capacity import Capacity
 from aria_actors.monitor.collector import Collected, Collector
+from aria_actors.monitor.dashboards import Dashboards
 from aria_actors.monitor.errors import InvalidQuery
 from aria_actors.monitor.health import ServiceHealth
+from aria_actors.monitor.history import HistoryParts
 from aria_actors.monitor.notify import Notifier
 from aria_actors.monitor.performance import Performance
 from aria_actors.monitor.rules import Alert, GroupEvaluator, RuleGroup, load_rule_file
 from aria_actors.monitor.series import SeriesStore
 from aria_actors.monitor.spec import SPEC
+from aria_actors.monitor.usage import UsageAnalytics
 from aria_actors.runtime.errors import BadRequest
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
@@ -105,7 +110,7 @@ def _time(value: Any, field: str, default: float) -> float:
     return float(value)
 
 
-class MonitorService(ServiceHealth, Capacity, Performance, Service):
+class MonitorService(ServiceHealth, Capacity, Performance, Dashboards, UsageAnalytics, HistoryParts, Service):
     SPEC = SPEC
 
     def __init__(self, settings: AriaSettings) -> None:
@@ -123,6 +128,7 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
         self._queries = asyncio.Semaphore(HEAVY_QUERIES)
         self._notifying: set[asyncio.Task[None]] = set()
         self.rounds = 0
+        self._init_history()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def _rule_groups(self) -> list[RuleGroup]:
@@ -139,6 +145,7 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
         self.collector = Collector(names, deps.exposition_of, self.store,
                                    timeout_s=self.config.scrape_timeout_s, series_cap=self.config.series_cap)
         self._task = periodic(self.config.interval_s, self.collect_once, what="collecting metrics", log=log)
+        self._start_history(deps)
 
     async def stop(self) -> None:
         await stop_task(self._task)
@@ -146,6 +153,7 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
         if self._notifying:  # deliveries under way get their webhook timeout, then are dropped
             await asyncio.wait(self._notifying, timeout=self.config.webhook_timeout_s)
         await self.notifier.close()
+        await self._stop_history()
 
     async def health(self) -> Health:
         if self.collector is None:
@@ -157,10 +165,11 @@ class MonitorService(ServiceHealth, Capacity, Performance, Service):
                    "targets_up": up, "targets": len(self.collector.services),
                    "last_collection_s": round(last.took_s, 4) if last else None,
                    "rule_errors": sum(1 for g in self.groups for st in g.states if st.error),
-                   "webhooks": self.notifier.status()}
-        return Health(Status.NOT_IMPLEMENTED,
+                   "webhooks": self.notifier.status(), "history": self.history_status()}
+        where = "" if self.history.up else f"; history in memory only ({self.history.error})"
+        return Health(Status.NOT_IMPLEMENTED if missing else Status.READY,
                       f"{len(self.spec.features) - len(missing)} of {len(self.spec.features)} seed features built; "
-                      f"{up} of {len(self.collector.services)} services' metrics read", details)
+                      f"{up} of {len(self.collector.services)} services' metrics read{where}", details)
 
     # -- the round ---------------------------------------------------------------------------------
     async def collect_once(self, t: float | None = None) -> Collected:

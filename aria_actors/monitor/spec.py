@@ -7,7 +7,7 @@ from aria_actors.runtime.spec import ServiceSpec
 SPEC = ServiceSpec(
     name="aria_monitor",
     layer=5,
-    depends_on=('aria_security',),
+    depends_on=('aria_security', 'aria_data'),
     kind="actor",
     num_cpus=0.0,
     capabilities=(
@@ -19,6 +19,9 @@ SPEC = ServiceSpec(
         'capacity-planning',
         'performance',
         'bottlenecks',
+        'dashboard',
+        'business-metrics',
+        'usage-analytics',
     ),
     features=(
         'prometheus',

@@ -47,6 +47,7 @@ from aria_actors.queue.metrics import Latency
 from aria_actors.queue.plugins import stage
 from aria_actors.queue.registry import Registry, default_registry
 from aria_actors.queue.sql import q
+from aria_actors.runtime import tracing
 
 if TYPE_CHECKING:
     import asyncpg
@@ -244,7 +245,8 @@ class Executor:
     async def _run(self, st: _QueueState, job: Job) -> None:
         t0 = time.perf_counter()
         try:
-            await self._perform(job)
+            with tracing.job(st.name, job.worker, job.attempt):  # a trace's root: its calls are its children
+                await self._perform(job)
         finally:
             self.executed += 1
             self.latency.observe(st.name, execution=time.perf_counter() - t0)

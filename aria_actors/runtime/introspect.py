@@ -66,8 +66,10 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGER = "aria"         # the loggers a log level change sets: "aria" and every "aria.*" with a level
 DEBUGGER = "aria_debugger"  # the one service that may open the debugger's doors
 # Who may open which door of another service's shell: the metrics door is aria_monitor's (and the
-# debugger's), the rest the debugger's alone; no other service reads across the dependency graph.
-READERS: dict[str, frozenset[str]] = {"exposition": frozenset({"aria_monitor", DEBUGGER})}
+# debugger's), the usage door aria_monitor's alone, the rest the debugger's alone; no other
+# service reads across the dependency graph.
+READERS: dict[str, frozenset[str]] = {"exposition": frozenset({"aria_monitor", DEBUGGER}),
+                                      "usage": frozenset({"aria_monitor"})}
 SPY_START_S = 5.0       # py-spy must attach within this, else the fallback sampler runs
 SPY_STOP_S = 10.0       # and write its profile within this after SIGINT
 HEALTH_TIMEOUT_S = 5.0
@@ -479,6 +481,10 @@ def set_log_level(level: str) -> dict[str, Any]:
     level = check_level(level)
     root = logging.getLogger(LOGGER)
     previous = logging.getLevelName(root.getEffectiveLevel())
+    # said before the change, at the old level, so it is in the process's log (and its ring) even
+    # when the new level would hide it
+    logging.getLogger(LOGGER + ".introspect").warning(
+        "log level of the aria loggers changes from %s to %s (through aria_debugger)", previous, level)
     root.setLevel(level)
     changed = 1
     for name, logger in list(logging.root.manager.loggerDict.items()):

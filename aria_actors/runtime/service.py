@@ -18,8 +18,11 @@ from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 P = TypeVar("P")
 # The shell's caller-less doors one service may open on another (Deps.door): the metrics text
-# (aria_monitor), and the debugger's CPU profile, memory snapshot, runtime state and log level.
-DOORS = frozenset({"exposition", "profile", "memory", "inspect", "log_level"})
+# (aria_monitor), the usage counts (aria_monitor's alone), and the debugger's CPU profile, memory
+# snapshot, runtime state and log level, and its recent log records (logs: runtime/logring.py).
+DOORS = frozenset({"exposition", "profile", "memory", "inspect", "log_level", "usage", "logs",
+                   "console",  # console: the debugger's REPL (runtime/console.py)
+                   "spans"})  # spans: the finished spans of its tracing ring (runtime/tracing.py)
 
 
 class ServiceClient(Protocol):
@@ -39,10 +42,19 @@ class Deps:
 
     def __init__(self, clients: Mapping[str, ServiceClient] | None = None, *,
                  exposition_of: Callable[[str, float], Awaitable[str]] | None = None,
-                 door_of: Callable[..., Awaitable[Any]] | None = None) -> None:
+                 door_of: Callable[..., Awaitable[Any]] | None = None,
+                 supervisor_of: Callable[..., Awaitable[Any]] | None = None) -> None:
         self._clients = dict(clients or {})
         self._exposition_of = exposition_of
         self._door_of = door_of
+        self._supervisor_of = supervisor_of
+
+    async def supervisor(self, op: str, timeout_s: float, **kwargs: Any) -> Any:
+        """Ask the boot actor's supervisor for ``op`` (runtime/reload.py: ``status``, or ``restart``
+        with ``name``); the shell lets only aria_debugger (its hot reload and dependency graph)."""
+        if self._supervisor_of is None:
+            raise ServiceUnavailable("no supervisor in this runtime")
+        return await self._supervisor_of(op, timeout_s, **kwargs)
 
     async def door(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
         """Open door ``door`` of any service's shell by name: not an RPC (no caller), so only the

@@ -44,6 +44,7 @@ from pydantic_settings import (
 from aria_actors.auth.config import AuthSettings
 from aria_actors.coordinate.config import CoordinateSettings
 from aria_actors.data.config import DataSettings
+from aria_actors.debugger.config import DebuggerSettings
 from aria_actors.engine.config import EngineSettings
 from aria_actors.interpret.config import InterpretSettings
 from aria_actors.monitor.config import MonitorSettings
@@ -52,6 +53,7 @@ from aria_actors.runtime import placement
 from aria_actors.runtime.errors import ConfigError
 from aria_actors.runtime.registry import SERVICE_MODULES
 from aria_actors.runtime.section import ENV_PREFIX, SectionSettings, building_tree, env_prefix, toml_path
+from aria_actors.runtime.tracing_config import TracingSettings
 from aria_actors.security.config import SecuritySettings
 from aria_actors.shape.config import ShapeSettings
 from aria_actors.storage.config import StorageSettings
@@ -118,6 +120,8 @@ class AriaSettings(BaseSettings):
     coordinate: CoordinateSettings = Field(default_factory=CoordinateSettings, description="aria_coordinate")
     monitor: MonitorSettings = Field(default_factory=MonitorSettings, description="aria_monitor")
     tune: TuneSettings = Field(default_factory=TuneSettings, description="aria_tune")
+    tracing: TracingSettings = Field(default_factory=TracingSettings, description="tracing (every process)")
+    debugger: DebuggerSettings = Field(default_factory=DebuggerSettings, description="aria_debugger")
 
     def __init__(self, **values: Any) -> None:
         with building_tree():  # sections take what the tree's sources read, once

@@ -17,7 +17,7 @@ from typing import Any
 
 import ray
 
-from aria_actors.runtime import introspect
+from aria_actors.runtime import console, introspect, logring, reload, tracing
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.registry import load_service_class
@@ -26,6 +26,7 @@ from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 from aria_actors.runtime.telemetry import ServiceMetrics
+from aria_actors.runtime.usage import UsageCounter
 
 log = logging.getLogger("aria.shell")
 OWN_SERIES_TIMEOUT_S = 1.0  # inside aria_monitor's default 2 s read of a door
@@ -38,6 +39,9 @@ class ServiceHost:
         self.spec = spec
         self.settings = settings
         self.service: Service = load_service_class(spec)(settings)
+        # its package's sources as imported (a hot reload tells old from new code by it)
+        self.code = reload.code_digest(reload.package_of(spec.entrypoint))
+        self.console_sessions = console.for_service(self.service)  # the console door's sessions
         self._started = False
         self._start_lock = asyncio.Lock()
         # The role table of the settings the boot handed this actor (not of its environment, which
@@ -47,6 +51,10 @@ class ServiceHost:
         self.gate = Gate({**DEFAULT_ROLES, **settings.security.roles})
         install_gate(self.gate)
         self.telemetry = ServiceMetrics(surface(type(self.service)))
+        tracing.setup(settings, spec.name)  # this process's tracer and span ring (off: nothing)
+        # this process's log records, for aria_debugger's collection through the logs door
+        self.log_ring = logring.install(spec.name, _node_id(), settings.debugger.log_ring_size)
+        self.usage_counts = UsageCounter(frozenset(surface(type(self.service))))  # the usage door's
         self._scraped: dict[str, RayServiceClient] = {}  # clients of the services this one scrapes
 
     async def prepare(self) -> None:
@@ -60,7 +68,7 @@ class ServiceHost:
             if self._started:
                 return
             clients = {n: RayServiceClient(n, self.settings.namespace) for n in dep_names}
-            await self.service.start(Deps(clients, door_of=self._door_of))
+            await self.service.start(Deps(clients, door_of=self._door_of, supervisor_of=self._supervisor_of))
             self._started = True
 
     async def health(self) -> Health:
@@ -72,16 +80,21 @@ class ServiceHost:
         await self.service.stop()
         self._started = False
 
-    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None,
+                   trace: str | None = None) -> Any:
+        """``trace``: the caller's W3C ``traceparent`` (runtime/tracing.py); absent, a new trace."""
         if not self._started:  # launched early, or stopped: its pools and stores are not open
             raise ServiceUnavailable(f"{self.spec.name} is not started", service=self.spec.name)
         began = time.perf_counter()
         try:
-            result = await invoke(self.service, method, args, kwargs or {}, self.gate)
+            with tracing.serving(self.spec.name, method, trace):
+                result = await invoke(self.service, method, args, kwargs or {}, self.gate)
         except BaseException as exc:
             self.telemetry.observe(method, exc, time.perf_counter() - began)
+            self.usage_counts.record(method, args[0] if args else None, exc)
             raise
         self.telemetry.observe(method, None, time.perf_counter() - began)
+        self.usage_counts.record(method, args[0] if args else None, None)
         return result
 
     async def exposition(self) -> str:
@@ -98,6 +111,11 @@ class ServiceHost:
                 self.telemetry.own_series_failed(exc)
         return self.telemetry.render() + own
 
+    async def usage(self) -> dict[str, Any]:
+        """This process's cumulative calls by day, tenant and method, and its callers (runtime/usage.py):
+        a door read by aria_monitor only (introspect.check_door), for usage analytics."""
+        return self.usage_counts.snapshot()
+
     # The debugger's doors (runtime/introspect.py): caller-less like exposition, opened through
     # Deps.door by aria_debugger only (introspect.check_door), which checks the caller's permission.
     async def profile(self, seconds: float, rate_hz: int) -> dict[str, Any]:
@@ -110,11 +128,39 @@ class ServiceHost:
 
     async def inspect(self) -> dict[str, Any]:
         """This process's runtime state, the service's health, settings (masked) and attributes."""
-        return await introspect.inspect(self.service, lambda: ServiceHost.health(self), self.placement())
+        got = await introspect.inspect(self.service, lambda: ServiceHost.health(self), self.placement())
+        return {**got, "code": self.code}
 
     async def log_level(self, level: str) -> dict[str, Any]:
         """Set the level of this process's ``aria`` loggers."""
         return introspect.set_log_level(level)
+
+    async def logs(self, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """This process's log records with a sequence number above ``after`` (runtime/logring.py)."""
+        return logring.read(after, limit)
+
+    async def spans(self, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """This process's finished spans after cursor ``after`` (runtime/tracing.py)."""
+        return tracing.collect(after, limit)
+
+    async def console(self, action: str, session: str, source: str | None = None) -> dict[str, Any]:
+        """The debug console: open, run source in, or close a session of this process (runtime/console.py)."""
+        enabled = self.settings.debugger.console_enabled
+        return await console.door(self.console_sessions, enabled, action, session, source)
+
+    async def _supervisor_of(self, op: str, timeout_s: float, **kwargs: Any) -> Any:
+        """The boot actor's ``status`` or ``restart(name)``, for aria_debugger only (runtime/reload.py)."""
+        reload.check_supervisor(self.spec.name, op)
+        from aria_actors.runtime.boot import BOOT_ACTOR  # boot imports this module
+
+        try:
+            boot = ray.get_actor(BOOT_ACTOR, namespace=self.settings.namespace)
+        except ValueError:
+            raise ServiceUnavailable("the boot actor aria_boot is not running") from None
+        try:
+            return await asyncio.wait_for(_remote(getattr(boot, op), **kwargs), timeout_s)
+        except TimeoutError:
+            raise ServiceUnavailable(f"the supervisor did not {op} within {timeout_s:.0f}s") from None
 
     async def _door_of(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
         """Door ``door`` of service ``name``'s shell (of this one, called directly), if this service may open it."""
@@ -164,10 +210,14 @@ class RayServiceClient:
         return self._handle
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        with tracing.calling(self.name, method) as trace:  # trace: (traceparent,) or ()
+            return await self._call(method, args, kwargs, trace)
+
+    async def _call(self, method: str, args: tuple, kwargs: dict, trace: tuple[str, ...]) -> Any:
         for attempt in (1, 2):
             handle = self._resolve()
             try:
-                return await asyncio.wait_for(_remote(handle.call, method, args, kwargs), self.timeout_s)
+                return await asyncio.wait_for(_remote(handle.call, method, args, kwargs, *trace), self.timeout_s)
             except ray.exceptions.RayActorError as exc:
                 self._handle = None
                 if attempt == 2:
@@ -195,6 +245,13 @@ class RayServiceClient:
             what = "render its metrics" if door == "exposition" else f"answer its {door} door"
             raise ServiceUnavailable(f"{self.name} did not {what} within {timeout:.1f}s",
                                      service=self.name) from None
+
+
+def _node_id() -> str | None:
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # outside a Ray worker (a test building a shell by hand)
+        return None
 
 
 async def _remote(method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -378,9 +435,10 @@ class DeploymentShell(ServiceHost):
         await self.start(self.spec.depends_on)
         return await super().health()
 
-    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None) -> Any:
+    async def call(self, method: str, args: tuple = (), kwargs: dict | None = None,
+                   trace: str | None = None) -> Any:
         await self.start(self.spec.depends_on)
-        return await super().call(method, args, kwargs)
+        return await super().call(method, args, kwargs, trace)
 
     async def check_health(self) -> None:  # called by Serve; a raise makes Serve replace the replica
         if not self._started:  # Serve probes from the start; starting is the boot actor's call

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from aria_actors.runtime import introspect
+from aria_actors.runtime import console, introspect, logring, reload, tracing
 from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
@@ -21,6 +21,7 @@ from aria_actors.runtime.registry import load_service_class
 from aria_actors.runtime.service import DOORS, Deps, Service
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Health, ServiceSpec
+from aria_actors.runtime.usage import UsageCounter
 
 
 class UnitDied(RuntimeError):
@@ -70,6 +71,7 @@ class LocalLauncher:
         self.classes = classes or {}
         self.units: dict[str, LocalUnit] = {}
         self.launched: list[str] = []
+        self.consoles: dict[str, console.Sessions] = {}  # the console door's sessions, per service
 
     async def launch(self, spec: ServiceSpec) -> LocalUnit:
         cls = self.classes.get(spec.name) or load_service_class(spec)
@@ -93,9 +95,20 @@ class LocalLauncher:
         if door == "exposition":
             return await service.exposition()
         if door == "inspect":
-            return await introspect.inspect(service, service.health, await unit.placement())
+            got = await introspect.inspect(service, service.health, await unit.placement())
+            return {**got, "code": reload.code_digest(reload.package_of(service.spec.entrypoint))}
+        if door == "console":  # a unit's sessions are dropped with it, as a process's are
+            if name not in self.consoles or self.consoles[name].bindings()["service"] is not service:
+                self.consoles[name] = console.for_service(service)
+            return await console.door(self.consoles[name], service.settings.debugger.console_enabled, **kwargs)
         if door == "log_level":
             return introspect.set_log_level(**kwargs)
+        if door == "usage":  # no shell here: nothing counted the calls
+            return UsageCounter().snapshot()
+        if door == "spans":  # one process for every unit: its one span ring (runtime/tracing.py)
+            return tracing.collect(**kwargs)
+        if door == "logs":  # one process for every unit: its one ring, if a test installed one
+            return logring.read(**kwargs)
         return await asyncio.wait_for(getattr(introspect, door)(**kwargs), timeout_s)
 
 

@@ -5,23 +5,24 @@ Labels are workflow and step names (bounded by the definitions), never run ids.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from aria_actors.runtime.metrics_text import Counter, Histogram, Registry
 
 _BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600)
 
 
 class _Metrics:
     def __init__(self) -> None:
-        self.runs_started = Counter("aria_workflow_runs_started_total", "Workflow runs started (or resumed)",
-                                    ["workflow"])
-        self.runs_finished = Counter("aria_workflow_runs_finished_total", "Workflow runs ended, by final state",
-                                     ["state"])
+        self.registry = reg = Registry()  # this process's workflow series only (the shell renders its own)
+        self.runs_started = Counter("aria_workflow_runs_started", "Workflow runs started (or resumed)",
+                                    ["workflow"], registry=reg)
+        self.runs_finished = Counter("aria_workflow_runs_finished", "Workflow runs ended, by final state",
+                                     ["state"], registry=reg)
         self.run_seconds = Histogram("aria_workflow_run_seconds", "Time a run's task ran (per start or resume)",
-                                     ["workflow"], buckets=_BUCKETS)
+                                     ["workflow"], buckets=_BUCKETS, registry=reg)
         self.step_seconds = Histogram("aria_workflow_step_seconds", "Duration of completed steps (all attempts)",
-                                      ["workflow", "step"], buckets=_BUCKETS)
-        self.step_failures = Counter("aria_workflow_step_failures_total", "Steps failed after their retries",
-                                     ["workflow", "step"])
+                                      ["workflow", "step"], buckets=_BUCKETS, registry=reg)
+        self.step_failures = Counter("aria_workflow_step_failures", "Steps failed after their retries",
+                                     ["workflow", "step"], registry=reg)
 
     def run_started(self, workflow: str) -> None:
         self.runs_started.labels(workflow).inc()

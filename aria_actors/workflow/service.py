@@ -60,6 +60,7 @@ from aria_actors.workflow.errors import (
     UnknownVersion,
     UnknownWorkflow,
 )
+from aria_actors.workflow.metrics import METRICS
 from aria_actors.workflow.spec import SPEC
 from aria_actors.workflow.store import ENGINE_STATES, WorkflowStore, dumps
 
@@ -660,11 +661,7 @@ class WorkflowService(Service):
         return await self.exposition()
 
     async def exposition(self) -> str:
-        # heavy-ish: the exposition module; only this method needs it
-        from prometheus_client import REGISTRY, generate_latest
-
-        text = generate_latest(REGISTRY).decode()
-        return "\n".join(line for line in text.splitlines() if "aria_workflow_" in line) + "\n"
+        return METRICS.registry.render()
 
     @rpc("workflow:definition:read", feature="sop-definition")
     async def catalog(self, caller: Principal) -> dict[str, Any]:

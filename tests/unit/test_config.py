@@ -15,7 +15,7 @@ from aria_actors.runtime.settings import AriaSettings, load_settings, sections
 
 runner = CliRunner()
 SERVICES = {"security", "data", "auth", "storage", "queue", "shape", "engine", "interpret", "workflow",
-            "coordinate", "monitor", "tune"}
+            "coordinate", "monitor", "tune", "debugger", "tracing"}
 
 
 @pytest.fixture(autouse=True)

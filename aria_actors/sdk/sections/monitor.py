@@ -78,3 +78,29 @@ class MonitorAPI(Section):
         """Where the time of the last ``window_s`` went: methods and routes by time spent (with their
         share), services by CPU, the slowest methods by p99; ``limit`` rows each."""
         return Req(params={"window_s": window_s, "limit": limit})
+
+    @route("GET", "/v1/monitor/dashboards")
+    def dashboards(self) -> list[dict[str, Any]]:
+        """The built-in dashboards and their panels (name, title, unit, PromQL)."""
+        return Req()
+
+    @route("GET", "/v1/monitor/dashboards/{name}")
+    def dashboard(self, name: str, window: str = "1h", source: str = "auto") -> dict[str, Any]:
+        """Each panel's series over ``window`` (``15m``, ``6h``, ``7d`` or seconds); ``source`` in the
+        answer says whether memory or PostgreSQL's rollups drew it (``auto``, ``memory``, ``postgres``)."""
+        return Req(path={"name": name}, params={"window": window, "source": source})
+
+    @route("GET", "/v1/monitor/dashboards/{name}/grafana")
+    def grafana_dashboard(self, name: str) -> dict[str, Any]:
+        """The dashboard as Grafana JSON (import it, or provision it from a file)."""
+        return Req(path={"name": name})
+
+    @route("GET", "/v1/monitor/usage")
+    def usage(self, days: int = 7, tenant: str | None = None, service: str | None = None) -> dict[str, Any]:
+        """Calls and errors per UTC day, tenant, service and method, and active users per day and tenant."""
+        return Req(params={"days": days, "tenant": tenant, "service": service})
+
+    @route("GET", "/v1/monitor/business")
+    def business(self, days: int = 30, tenant: str | None = None) -> dict[str, Any]:
+        """Characters created, plans made, jobs run and models trained per UTC day and tenant."""
+        return Req(params={"days": days, "tenant": tenant})

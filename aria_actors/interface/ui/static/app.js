@@ -1,10 +1,12 @@
 // The Aria web UI: a single page over the public REST API and the live channel.
-// Views (location.hash): #/characters, #/characters/<id>, #/dashboard, #/docs; #/login when no session.
+// Views (location.hash): #/characters, #/characters/<id>, #/dashboard, #/monitor (monitor.js), #/docs;
+// #/login when no session.
 // Each view renders from a <template> of index.html and returns its cleanup (subscriptions, blob URLs).
 
 import * as api from "./api.js";
 import { LineChart, parseProm } from "./charts.js";
 import { Live } from "./live.js";
+import { monitorView } from "./monitor.js";
 import { announce, byId, clear, clone, el, setText, when } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -26,7 +28,7 @@ function routeOf(hash) {
       return { view: "characters" };  // a malformed link (#/characters/%E0) shows the list, not a blank page
     }
   }
-  if (["characters", "dashboard", "docs", "login"].includes(parts[0])) return { view: parts[0] };
+  if (["characters", "dashboard", "monitor", "docs", "login"].includes(parts[0])) return { view: parts[0] };
   return { view: "characters" };
 }
 
@@ -97,7 +99,7 @@ function render() {
     live.start();
     if (!budgetTimer) budgetLine(true);
     const views = { characters: charactersView, character: characterView, dashboard: dashboardView,
-                    docs: docsView, login: charactersView };
+                    monitor: () => monitorView(main, problemText), docs: docsView, login: charactersView };
     cleanup = views[route.view](route.id);
   }
   // after a navigation, move focus to the new view's heading region (not on the first load)
@@ -673,6 +675,7 @@ function monitor(view) {
   let lastDone = null;   // {t, by queue: completed} of the previous queue read
   let alive = true;
   let slowAt = 0;
+  let graphUrl = null;   // the dependency graph's blob URL, revoked when replaced or left
 
   async function traffic() {
     const res = await api.api("GET", "/metrics", undefined, { raw: true, accept: "text/plain" });
@@ -746,6 +749,23 @@ function monitor(view) {
     }
   }
 
+  async function graph() {
+    // an <img> from a blob URL, as the portrait: the SVG is drawn, never run
+    try {
+      const res = await api.api("GET", "/v1/debugger/graph.svg", undefined, { raw: true, accept: "image/svg+xml" });
+      const blob = new Blob([await res.arrayBuffer()], { type: "image/svg+xml" });
+      if (!alive) return;
+      if (graphUrl) URL.revokeObjectURL(graphUrl);
+      graphUrl = URL.createObjectURL(blob);
+      q("dep-graph").src = graphUrl;
+      q("dep-graph").hidden = false;
+      setText(q("graph-status"), `Updated ${new Date().toLocaleTimeString()}`);
+    } catch (err) {
+      setText(q("graph-status"), err.status === 403 ? "The dependency graph needs the debugger:graph:read permission." :
+        `Dependency graph unavailable: ${problemText(err)}`);
+    }
+  }
+
   async function errors() {
     const snap = await api.api("GET", "/v1/gateway/routes");
     if (!alive) return;
@@ -766,7 +786,7 @@ function monitor(view) {
       queues(), errors().catch((err) => setText(q("errors-status"), `Errors unavailable: ${problemText(err)}`))];
     if (Date.now() >= slowAt) {
       slowAt = Date.now() + SLOW_POLL_MS;
-      jobs.push(storage());
+      jobs.push(storage(), graph());
     }
     await Promise.all(jobs);
   }
@@ -775,6 +795,7 @@ function monitor(view) {
   return () => {
     alive = false;
     clearInterval(timer);
+    if (graphUrl) URL.revokeObjectURL(graphUrl);
   };
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE aria_debugger.log_cursors;
+DROP TABLE aria_debugger.logs;
