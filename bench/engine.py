@@ -41,6 +41,16 @@ def line(name: str, aria: float, peer: float, extra: str = "") -> None:
     print(f"{name}: aria {aria:.4f}s, peer {peer:.4f}s, ratio {ratio:.1f}{extra}", flush=True)
 
 
+def differs(got: object, expected: object) -> str:
+    """Where two outcomes part: the first differing plan step, or both outcomes when not plans."""
+    if isinstance(got, list) and isinstance(expected, list):
+        for i, (a, b) in enumerate(zip(got, expected, strict=False)):
+            if a != b:
+                return f"step {i}: aria {a!r}, peer {b!r}"
+        return f"lengths: aria {len(got)}, peer {len(expected)}"
+    return f"aria {got!r:.120}, peer {expected!r:.120}"
+
+
 def bench_examples(totals: list[float], mismatches: list[str]) -> None:
     aria_t = peer_t = 0.0
     for name in suite.EXAMPLES:
@@ -54,7 +64,10 @@ def bench_examples(totals: list[float], mismatches: list[str]) -> None:
         aria = suite.run_example_aria(name, "recursive_dfs")
         aria_t += time.process_time() - t
         if aria.calls != peer.calls:
-            mismatches.append(f"example {name}")
+            first = next((i for i, (a, b) in enumerate(zip(aria.calls, peer.calls, strict=False))
+                          if a != b),
+                         min(len(aria.calls), len(peer.calls)))
+            mismatches.append(f"example {name} (find_plan call {first} of {len(peer.calls)} differs)")
     line("examples (8 files, recursive_dfs)", aria_t, peer_t)
     totals[0] += aria_t
     totals[1] += peer_t
@@ -80,7 +93,7 @@ def bench_ipc(domain: str, quick: bool, totals: list[float], mismatches: list[st
             aria_t += time.process_time() - t
             count += 1
             if (got.plan if got else False) != expected:
-                mismatches.append(f"{domain} {pid} {label}")
+                mismatches.append(f"{domain} {pid} {label} ({differs(got.plan if got else False, expected)})")
             if label == "greedy" and expected:
                 solved.append(pid)
         line(f"ipc {domain} {label} ({count} problems)", aria_t, peer_t)
@@ -106,7 +119,7 @@ def bench_packages(totals: list[float], mismatches: list[str]) -> None:
             aria_t += time.process_time() - t
             count += 1
             if got != expected:
-                mismatches.append(f"{rel} {scenario}")
+                mismatches.append(f"{rel} {scenario} ({differs(got, expected)})")
     line(f"example packages ({count} scenarios, iterative_dfs_backtracking)", aria_t, peer_t)
     totals[0] += aria_t
     totals[1] += peer_t
@@ -154,7 +167,8 @@ def bench_random_blocks(sizes: tuple[int, ...], totals: list[float], mismatches:
             got = planner.find_plan(aria_domain, state, [goal], strategy="dfs_eager")
             aria_t += time.process_time() - t
             if (got.plan if got else False) != expected:
-                mismatches.append(f"random blocks {n} seed {seed}")
+                mismatches.append(f"random blocks {n} seed {seed} "
+                                  f"({differs(got.plan if got else False, expected)})")
         line(f"random blocksworld {n} blocks (blocks_hgn, 3 problems, iterative_dfs_backtracking)",
              aria_t, peer_t)
         totals[0] += aria_t
