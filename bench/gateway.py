@@ -12,6 +12,12 @@ keep-alive connection each, interleaved in rounds so machine noise hits both ali
 
 Prints ``gateway_p50`` and ``gateway_p99`` lines (``name: aria X, peer Y, ratio Z``).
 Asserts nothing about time.
+
+``--tracing``: the same Aria request with tracing on against off, in one run: the debug console
+(enabled for this Aria only) switches tracing off and on in the gateway's and aria_engine's
+processes between rounds (``runtime/tracing.py``'s ``shutdown`` / ``setup``), so both sides run on
+the same processes, interleaved. Prints ``tracing_p50`` / ``tracing_p99`` (aria: on, peer: off) and
+the OTel SDK's own cost of one span in the same run, beside Aria's.
 """
 
 # ruff: noqa: E402
@@ -83,16 +89,92 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
+TRACED = ("aria_coordinate", "aria_engine")  # the processes a GET /v1/engine/domains crosses
+
+
+def tracing_on_off(url: str, token: str, args: argparse.Namespace) -> None:
+    import httpx
+
+    headers = {"authorization": f"Bearer {token}"}
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        sessions = {}
+        for name in TRACED:
+            opened = http.post("/v1/debugger/console", json={"service": name})
+            opened.raise_for_status()
+            sessions[name] = opened.json()["session"]
+
+        def switch(on: bool) -> None:
+            code = ("from aria_actors.runtime import tracing\n" +
+                    ("tracing.setup(settings, spec.name)" if on else "tracing.shutdown()") + "\ntracing.enabled()")
+            for name, sid in sessions.items():
+                got = http.post(f"/v1/debugger/console/{sid}/run", json={"source": code}).raise_for_status().json()
+                assert got["result"] == str(on), (name, got)
+
+        target = "/v1/engine/domains"
+        for on in (True, False):  # warm both
+            switch(on)
+            for _ in range(20):
+                http.get(target).raise_for_status()
+        switch(True)
+        assert "x-trace-id" in http.get(target).headers, "tracing did not come on"
+        per_round = max(1, args.requests // args.rounds)
+        for _ in range(args.rounds):
+            for on in (True, False):
+                switch(on)
+                for _ in range(per_round):
+                    t0 = time.perf_counter()
+                    http.get(target).raise_for_status()
+                    samples[on].append((time.perf_counter() - t0) * 1000)
+        switch(True)
+        for sid in sessions.values():
+            http.delete(f"/v1/debugger/console/{sid}")
+    print(f"# {len(samples[True])} sequential authorized GET {target} per side, same aria up, tracing switched "
+          f"in {', '.join(TRACED)} between rounds (sample ratio 1.0: every request traced, 3 spans)")
+    for name, p in (("tracing_p50", 50), ("tracing_p99", 99)):
+        a, b = pct(samples[True], p), pct(samples[False], p)
+        print(f"{name}: aria {a:.2f} ms, peer {b:.2f} ms, ratio {a / b:.3f} (aria: tracing on, peer: off; "
+              "goal p50 <= 1.10)")
+    sdk_us, ours_us = span_costs()
+    print(f"span_cost: aria {ours_us:.2f} us, peer {sdk_us:.2f} us, ratio {ours_us / sdk_us:.2f} "
+          "(one span made current and ended, in this process; peer: the OTel SDK's TracerProvider)")
+
+
+def span_costs(n: int = 20000) -> tuple[float, float]:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from aria_actors.runtime import tracing
+    from aria_actors.runtime.tracing_config import TracingSettings
+
+    tracer = TracerProvider().get_tracer("bench")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with tracer.start_as_current_span("call"):
+            pass
+    sdk = (time.perf_counter() - t0) / n * 1e6
+    tracing.setup(TracingSettings(enabled=True), "bench")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with tracing.request("GET"):
+            pass
+    ours = (time.perf_counter() - t0) / n * 1e6
+    tracing.shutdown()
+    return sdk, ours
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400, help="per side")
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--tracing", action="store_true", help="tracing on against off (see the docstring)")
     args = parser.parse_args()
 
     import httpx
 
     home = Path(f"/tmp/aria-bench-gw-{uuid.uuid4().hex[:8]}")
     env = aria_env(home)
+    if args.tracing:
+        env.update({"ARIA_DEBUGGER_CONSOLE_ENABLED": "true", "ARIA_TRACING_ENABLED": "true"})
     url = f"http://127.0.0.1:{env['ARIA_PORT']}"
     try:
         up = subprocess.run([ARIA, "up", "--detach"], env=env, capture_output=True, text=True)
@@ -103,6 +185,9 @@ def main() -> None:
         from ray import serve
 
         join_as_driver(env)
+        if args.tracing:
+            tracing_on_off(url, token, args)
+            return
         jwks = httpx.get(f"{url}/v1/security/jwks").json()
         serve.run(peer_app(jwks, "aria"), name="bench_peer", route_prefix=PEER_ROUTE)
 

@@ -23,9 +23,10 @@ from rich.table import Table
 
 from aria_actors.cli.support import TokenOpt, sdk_call
 from aria_actors.debugger.cli import app
+from aria_actors.runtime.console import AUDITED_SOURCE
 
 QUIT = frozenset({":quit", ":q", "quit()", "exit()"})
-CALL_TIMEOUT_S = 180.0  # a console command may run up to console_timeout_s (120 s at most)
+CALL_TIMEOUT_S = 180.0  # a console command may run up to console_timeout_s (75 s at most)
 
 
 def _show(got: dict[str, Any]) -> bool:
@@ -61,8 +62,15 @@ def console(service: str = typer.Argument(..., help="A service, e.g. aria_tune."
 
 
 def _once(aria: Any, sid: str, command: str, as_json: bool) -> bool:
-    """Run one block; whether it ended in an error."""
-    got = aria.debugger.console_run(sid, command)
+    """Run one block; whether it ended in an error. A block longer than one audited command
+    (AUDITED_SOURCE) goes line by line, as typed at the prompt."""
+    if len(command.replace("\n", " ⏎ ")) <= AUDITED_SOURCE:
+        got = aria.debugger.console_run(sid, command)
+    else:
+        for line in command.splitlines():
+            got = aria.debugger.console_run(sid, line)
+            if got.get("error"):
+                break
     if got.get("incomplete"):  # a block needs its closing empty line
         got = aria.debugger.console_run(sid, "")
     if as_json:

@@ -45,7 +45,8 @@ class DebuggerSettings(SectionSettings):
     console_idle_s: float = Field(
         900.0, gt=0, le=86_400, description="A console session unused this long is closed.")
     console_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="A console command running longer is interrupted and answered as timed out.")
+        10.0, gt=0, le=75, description="A console command running longer is interrupted and answered as timed out "
+        "(at most 75 s: with the door's slack it stays inside aria_debugger's 90 s call timeout).")
     console_max_output: int = Field(
         65_536, ge=1024, le=1_048_576, description="Most characters of a command's stdout, stderr and result "
         "returned (each).")

@@ -25,14 +25,13 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aria_actors.runtime import console
-from aria_actors.runtime.errors import Conflict, NotFound
+from aria_actors.runtime.errors import BadRequest, Conflict, NotFound
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 
@@ -122,9 +121,11 @@ class ConsoleParts:
         source = console.check_source(source)
         with self._console_of(caller, session) as got:
             name, sid = got["service"], console.check_session(session)
-            digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-            shown = source.replace("\n", " ⏎ ")[:200]
-            target = f"{name} session={sid[:8]} sha256={digest} {shown}"
+            shown = source.replace("\n", " ⏎ ")
+            if len(shown) > console.AUDITED_SOURCE or not shown.isprintable():
+                raise BadRequest(f"a console command is audited whole: at most {console.AUDITED_SOURCE} printable "
+                                 "characters (a newline counts 3); send a longer block line by line", field="source")
+            target = f"{name} session={sid[:8]} {shown}"
             with self._one(f"{name} session={sid[:8]}", "console command"):  # health shows no whole id
                 await self._audit(caller, "debugger.console.run", target)
                 try:

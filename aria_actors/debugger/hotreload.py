@@ -27,6 +27,7 @@ Guarantees and caveats:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -41,9 +42,13 @@ from aria_actors.runtime.spec import Status
 if TYPE_CHECKING:
     from aria_actors.runtime.service import Deps
 
-RESTART_TIMEOUT_S = 80.0   # inside the gateway's 90 s wait for aria_debugger
+# Together inside the gateway's 90 s wait for aria_debugger: a restart, a read before, a read after
+# and its retries (60 + 5 + 5 + 3 x (1 + 5) = 88 s at worst).
+RESTART_TIMEOUT_S = 60.0
 STATUS_TIMEOUT_S = 10.0
-INSPECT_TIMEOUT_S = 15.0
+INSPECT_TIMEOUT_S = 5.0
+AFTER_TRIES = 3
+AFTER_PAUSE_S = 1.0
 NOT_RELOADABLE = {
     "aria_debugger": "reloading aria_debugger would kill the process answering this request",
     "aria_coordinate": "aria_coordinate is the gateway this request goes through: reloading it cuts the caller off",
@@ -95,6 +100,11 @@ class ReloadParts:
                 state = await self._supervisor("restart", RESTART_TIMEOUT_S, name=name)
                 seconds = time.monotonic() - began
                 after = await self._loaded(name)
+                for _ in range(AFTER_TRIES):  # the first read may still reach the old actor's handle
+                    if after is not None and after.get("code"):
+                        break
+                    await asyncio.sleep(AFTER_PAUSE_S)
+                    after = await self._loaded(name)
             except Exception:
                 await self._audit(caller, "debugger.reload", name, outcome="error")
                 raise

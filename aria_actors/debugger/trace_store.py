@@ -15,6 +15,7 @@ from typing import Any
 from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
 
+MAX_SPANS_PER_TRACE = 2000  # a long job's trace keeps its first spans (in memory and when read back)
 q = queries("aria_actors.debugger", "traces")
 
 
@@ -51,7 +52,8 @@ class TraceStore:
         return [r["trace_id"] for r in await self.db.fetch(q("recent_roots"), scan)]
 
     async def spans_of(self, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return [span_of(r) for r in await self.db.fetch(q("spans_of"), list(trace_ids))]
+        ids = list(trace_ids)
+        return [span_of(r) for r in await self.db.fetch(q("spans_of"), ids, MAX_SPANS_PER_TRACE * max(1, len(ids)))]
 
     async def prune(self, keep_s: float) -> None:
         await self.db.execute(q("prune"), keep_s)

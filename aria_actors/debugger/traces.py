@@ -34,7 +34,7 @@ from typing import Any
 
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
-from aria_actors.debugger.trace_store import TraceStore
+from aria_actors.debugger.trace_store import MAX_SPANS_PER_TRACE, TraceStore
 from aria_actors.runtime import tracing
 from aria_actors.runtime.errors import BadRequest, NotFound
 from aria_actors.runtime.periodic import periodic, stop_task
@@ -99,11 +99,13 @@ def select(summaries: Iterable[dict[str, Any]], service: str | None, min_duratio
 
 
 class TraceBuffer:
-    """The newest ``size`` traces in memory, by trace id (the oldest trace goes first)."""
+    """The newest ``size`` traces in memory, by trace id (the oldest trace goes first), each of at
+    most ``MAX_SPANS_PER_TRACE`` spans."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._traces: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
+        self.spans_dropped = 0
 
     def add(self, spans: Iterable[dict[str, Any]]) -> None:
         for s in spans:
@@ -113,6 +115,9 @@ class TraceBuffer:
                 trace = self._traces[tid] = {}
                 while len(self._traces) > self.size:
                     self._traces.popitem(last=False)
+            if len(trace) >= MAX_SPANS_PER_TRACE and s["span_id"] not in trace:
+                self.spans_dropped += 1
+                continue
             trace[s["span_id"]] = s
 
     def spans(self, trace_id: str) -> list[dict[str, Any]]:

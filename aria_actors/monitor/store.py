@@ -69,15 +69,21 @@ class HistoryStore:
         return await self.db.fetch(q("rollup_range"), resolution, panel, start, end)
 
     async def merge_usage(self, rows: Sequence[UsageRow], subjects: Sequence[SubjectRow]) -> None:
-        if rows:
-            cols: list[list[Any]] = [[] for _ in range(7)]
-            for r in rows:
-                for i, v in enumerate((_day(r[0]), *r[1:])):
-                    cols[i].append(v)
-            await self.db.execute(q("merge_usage"), *cols)
-        if subjects:
-            await self.db.execute(q("add_subjects"), [_day(s[0]) for s in subjects], [s[1] for s in subjects],
-                                  [s[2] for s in subjects])
+        """Add the counts and the subjects in one transaction: the counts add up, so a batch whose
+        subjects failed after its counts committed would be counted again when it is put back."""
+        cols: list[list[Any]] = [[] for _ in range(7)]
+        for r in rows:
+            for i, v in enumerate((_day(r[0]), *r[1:])):
+                cols[i].append(v)
+
+        async def both(conn: Any) -> None:
+            if rows:
+                await conn.execute(q("merge_usage"), *cols)
+            if subjects:
+                await conn.execute(q("add_subjects"), [_day(s[0]) for s in subjects], [s[1] for s in subjects],
+                                   [s[2] for s in subjects])
+
+        await self.db.transaction(both)
 
     async def usage_rows(self, since: str, tenant: str | None, service: str | None, limit: int) -> list[Any]:
         return await self.db.fetch(q("usage_rows"), _day(since), tenant, service, limit)

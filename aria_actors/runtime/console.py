@@ -44,6 +44,9 @@ from typing import Any
 
 from aria_actors.runtime.errors import BadRequest, Conflict, NotFound
 
+# An audit event's target holds 300 characters: aria_debugger audits a command whole or refuses it
+# (a longer block goes line by line, each line audited as it arrives): the log holds all that ran.
+AUDITED_SOURCE = 240
 MAX_SOURCE = 65_536           # characters of one command (the buffer included)
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 INTERRUPT_GRACE_S = 1.0       # how long a timed-out thread gets to die of its ConsoleTimeout

@@ -50,11 +50,18 @@ MAX_LOGGER = 200        # characters of a logger name kept
 MAX_READ = 50_000       # most records one read returns
 DEFAULT_CAPACITY = 10_000
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
-_PAIR = re.compile(r"(?i)\b((?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)(?!\*\*\*)[^\s,;&\"']+")
+# key=value, key: value, "key": "value", 'key': 'value', access_token=..., client_secret=...
+_PAIR = re.compile(r"""(?i)(?<![A-Za-z0-9])((?:passw\w*|\w*secret|\w*token|api[_-]?key)["']?\s*[=:]\s*["']?)"""
+                   r"""(?!\*\*\*)[^\s,;&"'}]+""")
 
 _quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("aria_logring_quiet", default=False)
 _install_lock = threading.Lock()
 _ring: LogRing | None = None
+
+
+def clean(text: str) -> str:
+    """``text`` as PostgreSQL text takes it: no NUL, no lone surrogate (either fails a whole batch)."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def mask(text: str) -> str:
@@ -106,10 +113,13 @@ class LogRing(logging.Handler):
         trace_id, span_id = _span_ids()
         exc = record.exc_info[0] if record.exc_info else None
         entry = {"at": record.created, "level": record.levelname, "levelno": record.levelno,
-                 "logger": record.name[:MAX_LOGGER], "message": mask(message[:MAX_MESSAGE]),
+                 "logger": clean(record.name[:MAX_LOGGER]),
+                 # masked before the cut (a URL cut before its "@" would show its password), from a
+                 # bounded prefix (masking megabytes would stall the logging thread)
+                 "message": clean(mask(message[:4 * MAX_MESSAGE])[:MAX_MESSAGE]),
                  "service": self.service, "pid": self.pid,
                  "node": self.node, "trace_id": trace_id, "span_id": span_id,
-                 "exc_type": exc.__name__ if exc is not None else None}
+                 "exc_type": clean(exc.__name__) if exc is not None else None}
         # emit() runs under self.lock (Handler.handle): seq and the ring change together
         self.seq += 1
         entry["seq"] = self.seq

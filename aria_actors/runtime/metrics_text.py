@@ -73,10 +73,17 @@ class Registry:
             family.render(out)
         for collector in self.collectors:
             for metric in collector.collect():
-                out.append(f"# HELP {metric.name} {_help(metric.documentation)}\n# TYPE {metric.name} {metric.type}\n")
+                # named and typed as prometheus_client's generate_latest names them in format 0.0.4
+                name, kind = metric.name, _TYPES.get(metric.type, metric.type)
+                name += {"counter": "_total", "info": "_info"}.get(metric.type, "")
+                out.append(f"# HELP {name} {_help(metric.documentation)}\n# TYPE {name} {kind}\n")
                 for s in metric.samples:
-                    out.append(f"{s.name}{_block(list(s.labels), list(s.labels.values()))} {fmt(s.value)}\n")
+                    if not s.name.endswith("_created"):
+                        out.append(f"{s.name}{_block(list(s.labels), list(s.labels.values()))} {fmt(s.value)}\n")
         return "".join(out)
+
+
+_TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
 
 
 def _help(text: str) -> str:

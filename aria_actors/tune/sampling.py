@@ -186,7 +186,14 @@ class StudyCache:
         entry = self._entry(key, space_key)
         if entry is not None:
             entry.lock.acquire()
-            if entry.study.direction.name.lower() == direction and _sync(entry, ordered, dists):
+            try:
+                kept = entry.study.direction.name.lower() == direction and _sync(entry, ordered, dists)
+            except BaseException:
+                # half brought up to date: never asked again (the next ask rebuilds), never left locked
+                self.forget(key)
+                entry.lock.release()
+                raise
+            if kept:
                 self.synced += 1
                 return entry
             entry.lock.release()
@@ -214,6 +221,8 @@ def _sync(entry: _Cached, ordered: Sequence[Mapping[str, Any]], dists: Mapping[s
             return False
         target = frozen(trial, dists)
         held = study.get_trials(deepcopy=False)[i]
+        if any(target.intermediate_values.get(step) != value for step, value in held.intermediate_values.items()):
+            return False  # a retried trial reports its steps again, from the start: rebuild
         for step, value in sorted(target.intermediate_values.items()):
             if step not in held.intermediate_values:
                 # Optuna's one way to add a step to a trial it holds: its Trial by storage id

@@ -12,12 +12,13 @@ ON CONFLICT (trace_id, span_id) DO NOTHING
 SELECT trace_id FROM aria_debugger.spans WHERE parent_id IS NULL ORDER BY started_at DESC LIMIT $1
 
 -- name: spans_of
--- $1 trace ids
+-- $1 trace ids, $2 most spans returned (a long job's trace is cut, its first spans kept)
 SELECT trace_id, span_id, parent_id, name, service, kind, extract(epoch FROM started_at)::float8 AS start,
        duration_ms, status, attributes::text AS attributes
 FROM aria_debugger.spans
 WHERE trace_id = ANY($1::text[])
 ORDER BY started_at
+LIMIT $2
 
 -- name: prune
 -- $1 seconds kept

@@ -18,7 +18,7 @@ from aria_actors.debugger.service import DebuggerService
 from aria_actors.engine.spec import SPEC as ENGINE_SPEC
 from aria_actors.runtime import reload
 from aria_actors.runtime.console import ConsoleDisabled
-from aria_actors.runtime.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from aria_actors.runtime.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import all_specs
@@ -101,10 +101,22 @@ def test_an_administrator_runs_python_in_the_process_audited_first(world: Any) -
     ops = [e["op"] for _, e in security.events]
     assert ops == ["debugger.console.open", *["debugger.console.run"] * 6, "debugger.console.close"]
     run_event = security.events[1][1]
-    assert run_event["subject"] == "root" and run_event["target"].startswith(f"aria_engine session={sid[:8]} sha256=")
+    assert run_event["subject"] == "root" and run_event["target"] == (
+        f"aria_engine session={sid[:8]} import os ⏎ print(service.plans) ⏎ (os.getpid(), spec.name)")
     assert "print(service.plans) ⏎ (os.getpid(), spec.name)" in run_event["target"]
     with pytest.raises(NotFound):
         _run(client.call("console_run", ADMIN, sid, "1"))
+
+
+def test_a_command_the_audit_cannot_hold_whole_is_refused_unrun(world) -> None:
+    client, security, _, _ = world
+    sid = _run(client.call("console_open", ADMIN, "aria_engine"))["session"]
+    hidden = "#" * 250 + "\nimport os"
+    with pytest.raises(BadRequest):
+        _run(client.call("console_run", ADMIN, sid, hidden))
+    with pytest.raises(BadRequest):
+        _run(client.call("console_run", ADMIN, sid, "x = 1\x1b[2K"))  # a terminal escape hides text
+    assert [e["op"] for _, e in security.events] == ["debugger.console.open"]
 
 
 def test_a_session_is_its_owners(world: Any) -> None:

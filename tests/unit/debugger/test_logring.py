@@ -133,3 +133,26 @@ def test_read_without_a_ring_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logring, "_ring", None)
     got = logring.read(0, 10)
     assert got["records"] == [] and got["start_id"] is None
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ('{"password": "hunter2"}', '{"password": "***"}'),
+    ("{'token': 'abc123'}", "{'token': '***'}"),
+    ('password = "pw"', 'password = "***"'),
+    ("client_secret=xyz&a=1", "client_secret=***&a=1"),
+    ("GET /x?access_token=abc&y=2", "GET /x?access_token=***&y=2"),
+    ("tokens=5 passwords: none yet", "tokens=5 passwords: *** yet"),
+])
+def test_secrets_in_the_usual_shapes_are_masked(text: str, masked: str) -> None:
+    assert logring.mask(text) == masked
+
+
+def test_a_record_is_masked_before_it_is_cut_and_cleaned_for_postgresql() -> None:
+    ring = logring.LogRing("aria_x")
+    long_url = "x" * (logring.MAX_MESSAGE - 20) + " postgres://user:sup3rsecretpassword@db/x"
+    for message in (long_url, "a\x00b\ud800c"):
+        ring.emit(logging.LogRecord("aria.x", logging.WARNING, __file__, 1, message, None, None))
+    cut, odd = (r["message"] for r in ring.records)
+    assert "sup3r" not in cut and len(cut) <= logring.MAX_MESSAGE
+    assert odd == "a\ufffdb?c"
+    odd.encode("utf-8")

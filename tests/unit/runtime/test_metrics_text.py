@@ -52,8 +52,14 @@ def test_the_same_series_and_values_as_prometheus_client() -> None:
 def test_process_series_come_through_the_same_writer() -> None:
     reg = mt.Registry()
     prometheus_client.ProcessCollector(registry=reg)
-    names = {s[0] for s in _samples(reg.render())}
-    assert {"process_cpu_seconds_total", "process_resident_memory_bytes"} <= names
+    prometheus_client.Counter("aria_denials", "Denials", ["why"], registry=reg).labels("x").inc()
+    text = reg.render()
+    names = {s[0] for s in _samples(text)}
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "aria_denials_total"} <= names
+    # families named as generate_latest names them (a counter's with _total), no _created samples
+    families = {f.name for f in text_string_to_metric_families(text)}
+    assert "# TYPE process_cpu_seconds_total counter" in text and "# TYPE aria_denials_total counter" in text
+    assert "process_cpu_seconds" in families and "_created" not in text
 
 
 def test_updates_from_threads_are_all_counted() -> None:

@@ -214,3 +214,35 @@ def test_gp_sees_a_pruned_trial_at_its_last_reported_value() -> None:
     assert sampling.uses_gp({"name": "auto", "gp_trials": 5}, 4)
     assert not sampling.uses_gp({"name": "auto", "gp_trials": 5}, 5)
     assert not sampling.uses_gp({"name": "tpe"}, 0)
+
+
+def test_a_retried_trial_whose_steps_start_again_rebuilds_the_kept_study() -> None:
+    sampler = check_sampler({"name": "tpe", "seed": 9, "n_startup_trials": 2})
+    key = ("test", "retried")
+    trials = _history(sampler, 4, space=BRANIN, value=branin)
+    params = sampling.next_params("minimize", BRANIN, sampler, trials, key)
+    running = {"number": 4, "params": params, "state": "running", "value": None, "intermediate": {"0": 9.0, "1": 8.0}}
+    sampling.next_params("minimize", BRANIN, sampler, [*trials, running], key)
+    rebuilds = sampling.CACHE.rebuilds
+    retried = {**running, "intermediate": {"0": 7.0}}  # attempt 2 starts its steps again
+    later = [*trials, retried, {"number": 5, "params": params, "state": "running", "value": None}]
+    assert sampling.next_params("minimize", BRANIN, sampler, later, key) == \
+        sampling.next_params("minimize", BRANIN, sampler, later)
+    assert sampling.CACHE.rebuilds == rebuilds + 1
+    sampling.CACHE.forget(key)
+
+
+def test_a_failed_sync_leaves_the_study_unlocked_and_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    sampler = check_sampler({"name": "tpe", "seed": 4})
+    key = ("test", "boom")
+    trials = _history(sampler, 3, space=BRANIN, value=branin)
+    sampling.next_params("minimize", BRANIN, sampler, trials, key)
+    entry = sampling.CACHE._entries[key]
+
+    def boom(*_: object) -> bool:
+        raise RuntimeError("optuna refused")
+
+    monkeypatch.setattr(sampling, "_sync", boom)
+    with pytest.raises(RuntimeError):
+        sampling.next_params("minimize", BRANIN, sampler, trials, key)
+    assert not entry.lock.locked() and key not in sampling.CACHE._entries
