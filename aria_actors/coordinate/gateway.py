@@ -48,8 +48,9 @@ from aria_actors.coordinate.ratelimit import bearer_verify, install_rate_limits
 from aria_actors.coordinate.traced import install_tracing
 from aria_actors.coordinate.versions import VersionTable
 from aria_actors.interface.ui import routes as ui_routes
+from aria_actors.monitor.client import MonitorClient
 from aria_actors.runtime.errors import AriaError, NotFound, ServiceUnavailable
-from aria_actors.runtime.http import Permits, install_problem_handlers
+from aria_actors.runtime.http import Permits, install_problem_handlers, service_client
 from aria_actors.runtime.registry import service_submodules, spec_by_name
 from aria_actors.security.middleware import BearerAuth
 
@@ -285,9 +286,25 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
     async def gateway_cors() -> dict[str, Any]:
         return cors_policy(settings)
 
+    full_scrape = Permits(MonitorClient, "scrape")
+    monitor_client = service_client(MonitorClient)
+
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics",
              openapi_extra=serves("health-monitoring", "circuit-breakers"))
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        if require_auth and "authorization" in request.headers:
+            # A scraper with a token (Prometheus's `authorization` setting): every service's series
+            # in one scrape, read by aria_monitor as that caller (monitor:metrics:read@any: metrics
+            # span tenants). Without a token: the gateway's own series, public as before.
+            claims = await bearer(request)
+            protection: Protection | None = getattr(request.app.state, "protection", None)
+            if protection is not None:
+                await protection.admit(claims, request.scope)
+            else:
+                refuse_foreign(claims, request.scope)
+            await full_scrape(request)
+            text = await (await monitor_client(request)).scrape()
+            return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
         try:
             metrics.observe_services(await directory.status(), breakers())
         except AriaError as exc:

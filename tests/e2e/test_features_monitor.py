@@ -91,9 +91,21 @@ def test_only_operators_and_admins_read_metrics(shared_aria: RunningAria, aria: 
         headers = {"authorization": f"Bearer {token.json()['access_token']}"}
         for path in ("/v1/monitor/metrics", "/v1/monitor/alerts", "/v1/monitor/query?query=up"):
             assert anon.get(path, headers=headers).status_code == 403, path
-        # the gateway's own /metrics stays public, and carries no other service's series
+        # the gateway's own /metrics stays public, and carries no other service's series; with a
+        # token it is the full scrape, for those who may read it
         public = anon.get("/metrics")
         assert public.status_code == 200 and "aria_rpc_calls_total" not in public.text
+        assert anon.get("/metrics", headers=headers).status_code == 403
+        assert anon.get("/metrics", headers={"authorization": "Bearer not-a-token"}).status_code == 401
+
+
+def test_the_gateways_metrics_with_a_token_carry_all_fourteen_services(http: httpx.Client) -> None:
+    """What a Prometheus server with a bearer token scrapes at the gateway's /metrics."""
+    r = http.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4"), r.text[:300]
+    fams = {f.name: f for f in parse(r.text)}
+    assert {dict(s.labels)["service"] for s in fams["aria_scrape_up"].samples} == SERVICES
+    assert {dict(s.labels)["service"] for s in fams["process_cpu_seconds_total"].samples} == SERVICES
 
 
 def test_the_prometheus_config_points_at_the_scrape(http: httpx.Client) -> None:
