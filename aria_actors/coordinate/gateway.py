@@ -302,8 +302,8 @@ def create_app(directory: ServiceDirectory, require_auth: bool = True,
                 await protection.admit(claims, request.scope)
             else:
                 refuse_foreign(claims, request.scope)
-            await full_scrape(request)
-            text = await (await monitor_client(request)).scrape()
+            caller = await full_scrape(request)
+            text = await (await monitor_client(request)).scrape(caller)
             return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
         try:
             metrics.observe_services(await directory.status(), breakers())
