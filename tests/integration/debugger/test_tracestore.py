@@ -1,4 +1,4 @@
-"""aria_debugger's trace store on a real PostgreSQL (its migration 0020, its .sql queries): spans of
+"""aria_debugger's trace store on a real PostgreSQL (its migration 0002, its .sql queries): spans of
 two services collected once, read back from the database as a tree and in the listing (also once
 the debugger's memory is gone), stored once however often a round repeats, and the reads falling
 back to memory when the database is not there. The doors are fakes in process (the path through

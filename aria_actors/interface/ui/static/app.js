@@ -678,7 +678,10 @@ function monitor(view) {
   let graphUrl = null;   // the dependency graph's blob URL, revoked when replaced or left
 
   async function traffic() {
-    const res = await api.api("GET", "/metrics", undefined, { raw: true, accept: "text/plain" });
+    // the gateway's own series, fresh each read: public, so no token (with one, /metrics is
+    // aria_monitor's last collection of every service, and a viewer may not read it)
+    const res = await fetch("/metrics", { headers: { accept: "text/plain" }, credentials: "omit" });
+    if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
     const series = parseProm(await res.text(), ["aria_http_requests_total"]).aria_http_requests_total;
     const now = { t: Date.now(), total: 0, e4: 0, e5: 0 };
     for (const { labels, value } of series) {
