@@ -11,4 +11,4 @@ SELECT n.nspname || '.' || c.relname AS name, pg_total_relation_size(c.oid) AS b
        c.reltuples::bigint AS rows_estimate
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname LIKE 'aria\_%'
-ORDER BY bytes DESC LIMIT 20;
+ORDER BY bytes DESC LIMIT 100;  -- every Aria table (about 60 with all fourteen services), largest first
