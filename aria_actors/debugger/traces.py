@@ -25,25 +25,24 @@ Guarantees and caveats:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aria_actors.data.client import DataClient
-from aria_actors.data.pool import Database
 from aria_actors.debugger.trace_store import MAX_SPANS_PER_TRACE, TraceStore
 from aria_actors.runtime import tracing
-from aria_actors.runtime.errors import BadRequest, NotFound
+from aria_actors.runtime.errors import AriaError, BadRequest, NotFound
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps
 
 log = logging.getLogger("aria.debugger.traces")
-ME = Principal.internal("aria_debugger")
+if TYPE_CHECKING:
+    from aria_actors.debugger.logstore import LogStore
+
 DOOR_TIMEOUT_S = 5.0
 PAGE = 2000             # spans read from one process in one door call
 PAGES_PER_ROUND = 5     # the rest wait for the next round (one busy process does not starve the others)
@@ -137,6 +136,9 @@ class Traces:
     services: tuple[str, ...]
     deps: Deps
 
+    if TYPE_CHECKING:
+        async def _store(self, *, wait: bool) -> LogStore: ...  # LogSearch's (logs.py): the shared pool
+
     def _traces_init(self) -> None:
         cfg = self.settings.tracing
         self.trace_config = cfg
@@ -158,10 +160,7 @@ class Traces:
     async def _traces_stop(self) -> None:
         await stop_task(self._trace_task)
         self._trace_task = None
-        store, self._trace_store = self._trace_store, None
-        if store is not None:
-            with contextlib.suppress(Exception):
-                await store.close()
+        self._trace_store = None  # its pool is the log part's, which closes it
 
     def traces_health(self) -> dict[str, Any]:
         return {"traces": len(self.trace_buffer), "spans_collected": self.spans_collected,
@@ -202,20 +201,18 @@ class Traces:
         return out
 
     async def _trace_store_open(self) -> TraceStore | None:
+        """The trace store, on the pool the log part opens through aria_data (one pool and one
+        migration run per process, connection retries paced there); None while it cannot be had."""
         if self._trace_store is not None:
             return self._trace_store
         if "aria_data" not in self.deps:
             return None
         try:
-            async with asyncio.timeout(DB_TIMEOUT_S * 2):
-                data = self.deps.of(DataClient)
-                dsn = await data.dsn(ME)
-                await data.migrate(ME, "aria_debugger")
-                db = await Database.connect(dsn, name="aria_debugger.traces", min_size=0, max_size=2)
-        except Exception as exc:
-            self._trace_store_error = f"{type(exc).__name__}"
+            logs = await self._store(wait=False)
+        except AriaError as exc:
+            self._trace_store_error = exc.type
             return None
-        self._trace_store, self._trace_store_error = TraceStore(db), None
+        self._trace_store, self._trace_store_error = TraceStore(logs.db), None
         return self._trace_store
 
     async def _trace_persist(self, spans: list[dict[str, Any]]) -> None:
