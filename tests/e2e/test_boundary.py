@@ -122,6 +122,9 @@ def test_fuzz_long(running_aria, admin_token) -> None:
 # Operations the fuzzer must not run as an administrator: they would seal OpenBao or rotate the
 # signing key under the rest of the suite (their own tests cover them).
 UNSAFE = ("/v1/security/seal", "/v1/security/unseal", "/v1/security/keys/", "/v1/auth/logout")
+# Routes whose answer *is* the services' log records (masked): a record of a logged exception holds
+# its traceback by design, so the check for a leaked trace does not apply to their bodies.
+LOG_CONTENT = ("/v1/debugger/logs",)
 
 
 def _fuzz(url: str, token: str, max_examples: int) -> None:
@@ -142,7 +145,7 @@ def _fuzz(url: str, token: str, max_examples: int) -> None:
             resp = case.call(base_url=url, headers=_as(token), timeout=60)
             if resp.status_code >= 500 and resp.status_code != 503:
                 failures.append(f"{case.method} {case.path} -> {resp.status_code}: {resp.content[:200]!r}")
-            if b"Traceback" in resp.content:  # some routes answer bytes (asset content)
+            if b"Traceback" in resp.content and not case.path.startswith(LOG_CONTENT):
                 failures.append(f"{case.method} {case.path}: stack trace in the response")
 
         run()

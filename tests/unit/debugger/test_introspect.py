@@ -55,7 +55,9 @@ def test_the_fallback_sampler_finds_a_busy_function(busy: None) -> None:
     assert got["sampler"] == "python" and got["note"] == "py-spy not asked for"
     assert got["pid"] == os.getpid() and got["seconds"] == 0.5 and got["rate_hz"] == 200
     hits = _found(got, "_spin_for_the_profiler")
-    assert hits >= 30, got["folded"][:5]  # ~100 samples of a thread that never waits
+    # ~100 ticks in the window, but the sampler needs the GIL the busy thread holds, and on a loaded
+    # machine (the full suite on 2 cores) it gets it far less often: a handful proves it was found
+    assert hits >= 5, got["folded"][:5]
     assert got["samples"] == sum(int(line.rpartition(" ")[2]) for line in got["folded"])
     # frames name files relative to sys.path, never the machine's absolute path
     assert not any(os.sep + "work" + os.sep in line or line.startswith("/") for line in got["folded"])
