@@ -120,7 +120,10 @@ def test_the_median_rule_prunes_trials_that_report_steps(aria: AriaClient) -> No
     trials = aria.tune.list_trials(name)["trials"]
     pruned = [t for t in trials if t["state"] == "pruned"]
     assert study["trials"]["total"] == 20 and study["trials"]["failed"] == 0
-    assert pruned and all(2 <= len(t["intermediate"]) < 5 for t in pruned), pruned
+    # pruned after the warm-up step; one may be pruned at its last step (the median it is compared
+    # with depends on which other trials have reached that step, which the machine's load decides)
+    assert pruned and all(2 <= len(t["intermediate"]) <= 5 for t in pruned), pruned
+    assert any(len(t["intermediate"]) < 5 for t in pruned), pruned
     assert all(len(t["intermediate"]) == 5 for t in trials if t["state"] == "complete")
 
 
