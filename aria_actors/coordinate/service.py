@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from typing import Any
 
 from aria_actors.coordinate.directory import RayDirectory
@@ -22,6 +24,7 @@ from aria_actors.runtime.settings import AriaSettings, load_settings
 from aria_actors.runtime.spec import Health, ServiceSpec, Status
 
 STATUS_TIMEOUT_S = 0.5  # the boot actor's status, for the metrics door
+STATUS_REFRESH_S = 10.0  # and how often it is asked again for it
 
 
 class CoordinateService(Service):
@@ -33,6 +36,7 @@ class CoordinateService(Service):
         super().__init__(settings)
         self.directory: Any = None
         self.app: Any = None  # the gateway's FastAPI app, once built
+        self._status_at = -math.inf  # when exposition() last asked the boot actor
 
     async def exposition(self) -> str:
         """The gateway's own series (requests, latency, each service's status, breakers), as its
@@ -40,12 +44,15 @@ class CoordinateService(Service):
         if self.app is None:
             return ""
         metrics = self.app.state.metrics
-        # The status is the boot actor's, asked with a bound well inside aria_monitor's scrape
+        # The status is the boot actor's, asked at most every STATUS_REFRESH_S (a Ray call costs
+        # more than the rest of this render) with a bound well inside aria_monitor's scrape
         # timeout: a slow or absent boot actor leaves the last status, and the request series count.
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(STATUS_TIMEOUT_S):
-                status = await self.directory.status()
-            metrics.observe_services(status, getattr(self.directory, "breakers", {}))
+        if time.monotonic() - self._status_at >= STATUS_REFRESH_S:
+            self._status_at = time.monotonic()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(STATUS_TIMEOUT_S):
+                    status = await self.directory.status()
+                metrics.observe_services(status, getattr(self.directory, "breakers", {}))
         return metrics.render().decode()
 
     async def health(self) -> Health:

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aria_actors.monitor.errors import MalformedExposition
-from aria_actors.monitor.exposition import Merger, Scrape, _escape, format_value, parse
-from aria_actors.monitor.series import NAME, SeriesStore
+from aria_actors.monitor.exposition import Keyed, Merger, Scrape, _escape, format_value, parse
+from aria_actors.monitor.series import NAME, SeriesStore, labels_of
 from aria_actors.runtime.errors import brief
 
 # The collector's and the merger's own families: about sources, kept whatever a source answered.
@@ -75,9 +75,11 @@ class Collector:
         errors.update(merged.errors)
         for name in merged.errors:
             up[name] = False
-        text = merged.text + self._targets(up, seconds)
-        got = Collected(t, text, up, seconds, errors, merged.series, time.perf_counter() - began)
-        self._ingest(got)
+        targets = self._targets(up, seconds)
+        text = merged.text + targets
+        got = Collected(t, text, up, seconds, errors, merged.series)
+        self._ingest(got, merged.samples, self.merger._own() + targets)
+        got.took_s = time.perf_counter() - began
         self.last = got
         return got
 
@@ -92,25 +94,24 @@ class Collector:
                   for n, s in seconds.items()]
         return "\n".join(lines) + "\n"
 
-    def _ingest(self, got: Collected) -> None:
-        """The scrape's samples into the history; a service's vanished series get stale markers
-        (one source per service, so one service's failure does not mark another's)."""
-        by_source: dict[str, list[tuple[tuple[tuple[str, str], ...], float]]] = {n: [] for n in self.services}
-        shared: list[tuple[tuple[tuple[str, str], ...], float]] = []
+    def _ingest(self, got: Collected, by_source: dict[str, list[Keyed]], shared_text: str) -> None:
+        """The scrape's samples into the history (as the merger keyed them: the merged text is not
+        parsed again); a service's vanished series get stale markers (one source per service, so
+        one service's failure does not mark another's). ``shared_text``: the collector's and the
+        merger's own families, kept under aria_monitor's own source."""
+        shared: list[Keyed] = []
         try:
-            families = parse(got.text, "aria_monitor")
-        except MalformedExposition as exc:  # a source that slipped a clash through the merge
-            log.warning("collection not kept: %s", exc.message)
-            return
-        for fam in families:
-            for s in fam.samples:
-                labels = ((NAME, s.name), *s.labels)
-                owner = dict(s.labels).get("service")
-                (by_source[owner] if owner in by_source and fam.name not in TARGET_FAMILIES
-                 else shared).append((labels, s.value))
-        for name, samples in by_source.items():
+            for fam in parse(shared_text, "aria_monitor"):
+                shared += [(s.name, labels_of(((NAME, s.name), *s.labels)), s.value) for s in fam.samples]
+        except MalformedExposition as exc:  # a service name that cannot be a label value
+            log.warning("collection's own series not kept: %s", exc.message)
+        for name in self.services:
+            samples = by_source.get(name, [])
+            if any(fam in TARGET_FAMILIES for fam, _, _ in samples):  # a source mimicking ours
+                shared += [p for p in samples if p[0] in TARGET_FAMILIES]
+                samples = [p for p in samples if p[0] not in TARGET_FAMILIES]
             if got.up.get(name):
-                self.store.ingest(samples, got.at, source=name)
+                self.store.ingest_keyed(samples, got.at, source=name)
             else:  # a failed read: its series stop here
-                self.store.ingest((), got.at, source=name)
-        self.store.ingest(shared, got.at, source="__aria_monitor__")
+                self.store.ingest_keyed((), got.at, source=name)
+        self.store.ingest_keyed(shared, got.at, source="__aria_monitor__")

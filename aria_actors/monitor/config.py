@@ -21,6 +21,13 @@ class MonitorSettings(SectionSettings):
     scrape_timeout_s: float = Field(2.0, gt=0, le=60,
                                     description="How long one service may take to render its metrics; a slower "
                                                 "one is `up 0` for that collection.")
+    push: bool = Field(True, description="Every process puts its metrics into Ray's GCS key-value store each "
+                                         "interval for aria_monitor to read (runtime/metrics_push.py); false: "
+                                         "aria_monitor reads every service's metrics door on each collection.")
+    own_series_max_age_s: float = Field(30.0, ge=0, le=3600,
+                                        description="How old a pushed service's own series (those that need "
+                                                    "I/O, such as aria_queue's job counts) may be; the "
+                                                    "shell's RPC series are always current.")
     series_cap: int = Field(1000, ge=1, le=1_000_000,
                             description="Series kept per metric family and per service; the rest are dropped and "
                                         "counted in aria_monitor_series_dropped_total.")

@@ -93,6 +93,10 @@ def _unescape(match: re.Match[str]) -> str:
     return _UNESCAPE.get(match.group(1), "\\" + match.group(1))
 
 
+NAME_LABEL = "__name__"
+FRAGMENTS_MAX = 4096  # sources a merger remembers the last fragment of; cleared whole when full
+# the values the fast path reads (the rest, with +Inf/-Inf/NaN, go through the parser)
+_FAST_VALUE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z|[+-]Inf\Z|NaN\Z")
 _CACHE: dict[str, Labels] = {}
 _CACHE_MAX = 100_000  # label blocks repeat across sources and scrapes; cleared whole when full
 
@@ -139,6 +143,15 @@ def _value(text: str) -> float:
         return special
     if "_" in text or text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
         raise ValueError(f"bad value {text!r}")  # float() accepts these, Prometheus does not
+    return float(text)
+
+
+def _fast_value(text: str) -> float:
+    special = _SPECIAL.get(text)
+    if special is not None:
+        return special
+    if not _FAST_VALUE.match(text):
+        raise ValueError(text)
     return float(text)
 
 
@@ -241,6 +254,39 @@ class Scrape:
     replica: str | None = None
 
 
+Keyed = tuple[str, Labels, float]  # (sample name, sorted labels with __name__, value): a series' point
+
+
+@dataclass(slots=True)
+class _Part:
+    """One family's share of one source's text in a merge: each accepted sample's merged line
+    up to its value, its ordinal among the source's sample lines and its series key."""
+
+    name: str
+    type: str
+    help: str
+    heads: list[str] = field(default_factory=list)
+    ordinals: list[int] = field(default_factory=list)
+    sample_names: list[str] = field(default_factory=list)  # each sample's name (__name__)
+    keys: list[Labels] = field(default_factory=list)
+    series: int = 0
+    dropped: int = 0
+
+
+@dataclass(slots=True)
+class _Fragment:
+    """What one source's text added to the last merge, with the lines it was read from: each
+    sample line up to its last space, and the other lines whole."""
+
+    lines: int
+    sample_lines: list[int]
+    heads: list[str]
+    other_lines: list[int]
+    others: list[str]
+    parts: list[_Part]
+    cacheable: bool
+
+
 @dataclass(slots=True)
 class Merged:
     text: str
@@ -248,6 +294,9 @@ class Merged:
     series: int
     dropped: dict[str, int]  # this merge's dropped series per family
     errors: dict[str, str]  # source -> why it was left out (strict=False only)
+    # each source's samples as the merged text carries them, keyed for a SeriesStore (so the
+    # collector keeps the history without parsing the merged text again)
+    samples: dict[str, list[Keyed]] = field(default_factory=dict)
 
 
 class Merger:
@@ -265,6 +314,8 @@ class Merger:
         self.label, self.replica_label, self.series_cap, self.strict = label, replica_label, series_cap, strict
         self.dropped_total: dict[str, int] = {}
         self.errors_total: dict[str, int] = {}
+        # each source's last fragment (Merger._fragment): reused while only its values change
+        self._fragments: dict[tuple[str, str | None], _Fragment] = {}
 
     def _relabel(self, labels: Labels, own: Labels) -> Labels:
         if not labels:
@@ -276,61 +327,45 @@ class Merger:
 
     def merge(self, scrapes: Iterable[Scrape | tuple[str, str | bytes]]) -> Merged:
         merged: dict[str, tuple[Family, list[str]]] = {}
-        seen: dict[str, set[tuple[int, Labels]]] = {}
+        series: dict[str, int] = {}
         dropped: dict[str, int] = {}
         errors: dict[str, str] = {}
-        for index, scrape in enumerate(scrapes):
+        samples: dict[str, list[Keyed]] = {}
+        if len(self._fragments) > FRAGMENTS_MAX:
+            self._fragments.clear()
+        for scrape in scrapes:
             if not isinstance(scrape, Scrape):
                 scrape = Scrape(*scrape)
             name = scrape.source if scrape.replica is None else f"{scrape.source}/{scrape.replica}"
             try:
-                families = parse(scrape.text, name)
-                for fam in families:
-                    have = merged.get(fam.name)
-                    if have is not None and have[0].type != fam.type:
-                        raise MalformedExposition(f"{name}: {fam.name} is a {fam.type} here, a {have[0].type} "
+                text = scrape.text.decode("utf-8", errors="strict") if isinstance(scrape.text, bytes) else scrape.text
+                frag, rests, values = self._fragment(scrape, name, text)
+                for part in frag.parts:
+                    have = merged.get(part.name)
+                    if have is not None and have[0].type != part.type:
+                        raise MalformedExposition(f"{name}: {part.name} is a {part.type} here, a {have[0].type} "
                                                   f"in an earlier source", source=name)
-            except MalformedExposition as exc:
+            except (MalformedExposition, UnicodeError) as exc:
+                message = getattr(exc, "message", None) or f"{name}: {exc}"
                 if self.strict:
-                    raise
-                errors[name] = exc.message
+                    raise exc if isinstance(exc, MalformedExposition) else MalformedExposition(message) from None
+                errors[name] = message
                 self.errors_total[name] = self.errors_total.get(name, 0) + 1
                 continue
-            own: Labels = ((self.label, scrape.source),)
-            if scrape.replica is not None:
-                own += ((self.replica_label, scrape.replica),)
-            own_names = {k for k, _ in own}
-            own_text = render_labels(own)[1:-1]
-            for fam in families:
-                entry = merged.get(fam.name)
+            mine = samples.setdefault(scrape.source, [])
+            for part in frag.parts:
+                entry = merged.get(part.name)
                 if entry is None:
-                    entry = merged[fam.name] = (Family(fam.name, fam.type, fam.help), [])
-                    seen[fam.name] = set()
+                    entry = merged[part.name] = (Family(part.name, part.type, part.help), [])
+                    series[part.name] = 0
                 elif not entry[0].help:
-                    entry[0].help = fam.help
-                lines, keys = entry[1], seen[fam.name]
-                skip = _SERIES_LABELS.get(fam.type)
-                rejected: set[Labels] = set()
-                here = 0  # series of this family from this source (the cap is per source)
-                for s, (raw, rest) in zip(fam.samples, fam.raw, strict=True):
-                    # (index, labels) is the series: the same labels from two sources are two series.
-                    key = s.labels if skip is None else tuple(p for p in s.labels if p[0] != skip)
-                    if (index, key) not in keys:
-                        if key in rejected:
-                            continue
-                        if here >= self.series_cap:
-                            rejected.add(key)
-                            continue
-                        keys.add((index, key))
-                        here += 1
-                    if not raw:
-                        lines.append(f"{s.name}{{{own_text}}} {rest}")
-                    elif any(k in own_names for k, _ in s.labels):
-                        lines.append(f"{s.name}{render_labels(self._relabel(s.labels, own))} {rest}")
-                    else:
-                        lines.append(f"{s.name}{{{own_text},{raw}}} {rest}")
-                if rejected:
-                    dropped[fam.name] = dropped.get(fam.name, 0) + len(rejected)
+                    entry[0].help = part.help
+                series[part.name] += part.series
+                if part.dropped:
+                    dropped[part.name] = dropped.get(part.name, 0) + part.dropped
+                entry[1].extend([head + " " + rests[k] for head, k in zip(part.heads, part.ordinals, strict=True)])
+                mine.extend([(part.sample_names[j], key, values[k])
+                             for j, (key, k) in enumerate(zip(part.keys, part.ordinals, strict=True))])
         for fam_name, n in dropped.items():
             self.dropped_total[fam_name] = self.dropped_total.get(fam_name, 0) + n
         out: list[str] = []
@@ -340,7 +375,87 @@ class Merger:
             out.append(f"# TYPE {fam.name} {fam.type}")
             out.extend(lines)
         text = ("\n".join(out) + "\n" if out else "") + self._own()
-        return Merged(text, len(merged), sum(len(v) for v in seen.values()), dropped, errors)
+        return Merged(text, len(merged), sum(series.values()), dropped, errors, samples)
+
+    def _fragment(self, scrape: Scrape, name: str, text: str) -> tuple[_Fragment, list[str], list[float]]:
+        """What ``text`` adds to the merge, and each sample line's value text and value.
+
+        The fast path: a source renders the same lines every time but for the values (its
+        series come and go rarely), so when every line but the values is as last time, the
+        last fragment holds and only the values are read: a split and a float per line instead
+        of a parse, a relabel and a sort (bench/monitor_scrape.py)."""
+        lines = text.split("\n")
+        frag = self._fragments.get((scrape.source, scrape.replica))
+        if frag is not None and frag.cacheable and len(lines) == frag.lines:
+            parts = [lines[i].rpartition(" ") for i in frag.sample_lines]
+            if [p[0] for p in parts] == frag.heads and [lines[i] for i in frag.other_lines] == frag.others:
+                rests = [p[2] for p in parts]
+                try:
+                    return frag, rests, [_fast_value(r) for r in rests]
+                except ValueError:
+                    pass  # a malformed value: the slow path says where
+        frag, rests, values = self._build(scrape, name, text, lines)
+        self._fragments[(scrape.source, scrape.replica)] = frag
+        return frag, rests, values
+
+    def _build(self, scrape: Scrape, name: str, text: str,
+               lines: list[str]) -> tuple[_Fragment, list[str], list[float]]:
+        families = parse(text, name)
+        own: Labels = ((self.label, scrape.source),)
+        if scrape.replica is not None:
+            own += ((self.replica_label, scrape.replica),)
+        own_names = {k for k, _ in own}
+        own_text = render_labels(own)[1:-1]
+        sample_lines = [i for i, line in enumerate(lines) if line and not line.isspace() and line[0] != "#"]
+        other_lines = [i for i, line in enumerate(lines) if not (line and not line.isspace() and line[0] != "#")]
+        rests: list[str] = []
+        values: list[float] = []
+        heads: list[str] = []
+        cacheable = True
+        parts: list[_Part] = []
+        k = 0
+        for fam in families:
+            part = _Part(fam.name, fam.type, fam.help)
+            parts.append(part)
+            skip = _SERIES_LABELS.get(fam.type)
+            accepted: set[Labels] = set()
+            rejected: set[Labels] = set()
+            for s, (raw, rest) in zip(fam.samples, fam.raw, strict=True):
+                ordinal, k = k, k + 1
+                rests.append(rest)
+                values.append(s.value)
+                line = lines[sample_lines[ordinal]] if ordinal < len(sample_lines) else ""
+                head, _, tail = line.rpartition(" ")
+                heads.append(head)
+                if tail != rest or not _FAST_VALUE.match(rest):  # a timestamp, or a value the fast path refuses
+                    cacheable = False
+                key = s.labels if skip is None else tuple(p for p in s.labels if p[0] != skip)
+                if key not in accepted:
+                    if key in rejected:
+                        continue
+                    if len(accepted) >= self.series_cap:
+                        rejected.add(key)
+                        continue
+                    accepted.add(key)
+                clash = bool(raw) and any(k2 in own_names for k2, _ in s.labels)
+                if not raw:
+                    part.heads.append(f"{s.name}{{{own_text}}}")
+                    labels = own
+                elif clash:
+                    labels = self._relabel(s.labels, own)
+                    part.heads.append(f"{s.name}{render_labels(labels)}")
+                else:
+                    part.heads.append(f"{s.name}{{{own_text},{raw}}}")
+                    labels = own + s.labels
+                part.ordinals.append(ordinal)
+                part.sample_names.append(s.name)
+                part.keys.append(tuple(sorted(((NAME_LABEL, s.name), *labels))))
+            part.series, part.dropped = len(accepted), len(rejected)
+        if k != len(sample_lines):
+            cacheable = False  # lines the parser read differently from this split: never reuse
+        frag = _Fragment(len(lines), sample_lines, heads, other_lines, [lines[i] for i in other_lines], parts,
+                         cacheable)
+        return frag, rests, values
 
     def _own(self) -> str:
         out = [f"# HELP {self.DROPPED} Series dropped by aria_monitor's label-cardinality cap, per family",

@@ -86,8 +86,9 @@ class SeriesStore:
         self.out_of_order = 0
 
     # -- writing ---------------------------------------------------------------------------------
-    def _series(self, labels: Labels, create: bool) -> _Series | None:
-        name = dict(labels).get(NAME, "")
+    def _series(self, labels: Labels, create: bool, name: str | None = None) -> _Series | None:
+        if name is None:
+            name = dict(labels).get(NAME, "")
         group = self._by_name.get(name)
         found = group.get(labels) if group else None
         if found is not None or not create:
@@ -103,8 +104,8 @@ class SeriesStore:
         """Append one point; False when refused (series cap, or not newer than the last point)."""
         return self._append(labels_of(labels), t, value)
 
-    def _append(self, key: Labels, t: float, value: float | None) -> bool:
-        s = self._series(key, create=value is not None)
+    def _append(self, key: Labels, t: float, value: float | None, name: str | None = None) -> bool:
+        s = self._series(key, value is not None, name)
         if s is None:
             return False
         if t <= s.newest():
@@ -127,6 +128,35 @@ class SeriesStore:
             key = labels_of(labels)
             keys.add(key)
             stored += self._append(key, t, value)
+        if source is not None:
+            for gone in self._sources.get(source, set()) - keys:
+                self._append(gone, t, None)
+            self._sources[source] = keys
+        return stored
+
+    def ingest_keyed(self, samples: Iterable[tuple[str, Labels, float]], t: float, source: str | None = None) -> int:
+        """:meth:`ingest` of samples already keyed: (``__name__``'s value, the sorted labels with
+        it, value), as the merger hands them. The same as ``_append`` per sample, unrolled: this
+        loop runs for every sample of every collection."""
+        stored = 0
+        keys: set[Labels] = set()
+        add = keys.add
+        by_name, cutoff, max_points = self._by_name, t - self.retention_s, self.max_points
+        for name, key, value in samples:
+            add(key)
+            group = by_name.get(name)
+            s = group.get(key) if group is not None else None
+            if s is None:
+                stored += self._append(key, t, value, name)
+                continue
+            raw = s.raw
+            if (raw[-1][0] if raw else s.newest()) >= t:
+                self.out_of_order += 1
+                continue
+            raw.append((t, value))
+            if raw[0][0] < cutoff or len(raw) > max_points:
+                self._age(s, t)
+            stored += 1
         if source is not None:
             for gone in self._sources.get(source, set()) - keys:
                 self._append(gone, t, None)

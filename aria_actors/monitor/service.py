@@ -59,6 +59,7 @@ from aria_actors.monitor.series import SeriesStore
 from aria_actors.monitor.spec import SPEC
 from aria_actors.monitor.usage import UsageAnalytics
 from aria_actors.runtime.errors import BadRequest
+from aria_actors.runtime.metrics_push import MetricsInbox
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import all_specs
@@ -128,6 +129,12 @@ class MonitorService(ServiceHealth, Capacity, Performance, Dashboards, UsageAnal
         self._queries = asyncio.Semaphore(HEAVY_QUERIES)
         self._notifying: set[asyncio.Task[None]] = set()
         self.rounds = 0
+        # texts every other process pushes each interval (runtime/metrics_push.py); stale after
+        # one and a half intervals and a margin, when the collector reads the door instead
+        self.metrics_inbox = MetricsInbox(frozenset(s.name for s in all_specs()) - {SPEC.name},
+                                          1.5 * self.config.interval_s + 1.0)
+        self._deps: Deps | None = None
+        self._forget: list[bytes] = []  # pushed keys to delete at the next read (stopped moving long ago)
         self._init_history()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -142,7 +149,8 @@ class MonitorService(ServiceHealth, Capacity, Performance, Dashboards, UsageAnal
         await super().start(deps)
         self.groups = [GroupEvaluator(g, self.store) for g in self._rule_groups()]
         names = [s.name for s in all_specs()]
-        self.collector = Collector(names, deps.exposition_of, self.store,
+        self._deps = deps
+        self.collector = Collector(names, self._metrics_of, self.store,
                                    timeout_s=self.config.scrape_timeout_s, series_cap=self.config.series_cap)
         self._task = periodic(self.config.interval_s, self.collect_once, what="collecting metrics", log=log)
         self._start_history(deps)
@@ -172,11 +180,33 @@ class MonitorService(ServiceHealth, Capacity, Performance, Dashboards, UsageAnal
                       f"{up} of {len(self.collector.services)} services' metrics read{where}", details)
 
     # -- the round ---------------------------------------------------------------------------------
+    async def _metrics_of(self, name: str, timeout_s: float) -> str:
+        """``name``'s metrics: pushed within the inbox's freshness, else read through its door."""
+        if (got := self.metrics_inbox.fresh(name, time.monotonic())) is not None:
+            return got.text
+        assert self._deps is not None
+        return await self._deps.exposition_of(name, timeout_s)
+
+    async def _take_pushes(self) -> None:
+        """Read every process's pushed text once for this collection (and delete long-stale keys)."""
+        if self._deps is None:
+            return
+        try:
+            values = await self._deps.pushed_metrics(self._forget)  # each GCS call bounded by its timeout
+        except Exception as exc:  # the store unreachable: this collection reads the doors
+            log.warning("pushed metrics not read: %s", exc)
+            return
+        self._forget = self.metrics_inbox.take(values, time.monotonic())
+
     async def collect_once(self, t: float | None = None) -> Collected:
         """Read every service, keep the history, evaluate due rule groups, notify changes."""
         assert self.collector is not None, "collect_once before start"
         async with self._lock:
+            began = time.perf_counter()
+            await self._take_pushes()
+            read_s = time.perf_counter() - began
             got = await self.collector.collect(t)
+            got.took_s += read_s  # the store's read is part of the collection
             self.rounds += 1
             changed: list[Alert] = []
             for g in self.groups:
@@ -225,9 +255,14 @@ class MonitorService(ServiceHealth, Capacity, Performance, Dashboards, UsageAnal
     async def targets(self, caller: Principal) -> dict[str, Any]:
         """Each service's last metrics read: up, seconds, and why it failed."""
         got = await self._fresh()
+        now = time.monotonic()
+        pushed = {n: self.metrics_inbox.fresh(n, now) for n in got.up}
         return {"at": got.at, "took_s": got.took_s, "series": got.series,
                 "targets": [{"service": n, "up": got.up[n], "seconds": round(got.seconds[n], 6),
-                             "error": got.errors.get(n)} for n in got.up],
+                             "error": got.errors.get(n), "pushed": pushed[n] is not None,
+                             # the pushing process's CPU over its last push (render, send, reply)
+                             "push_cpu_s": round(p.cpu_s, 6) if (p := pushed[n]) is not None else None}
+                            for n in got.up],
                 "dropped": dict(self.collector.merger.dropped_total) if self.collector else {}}
 
     @rpc("monitor:metrics:read", scope="any", feature="prometheus")

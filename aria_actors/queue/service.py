@@ -395,6 +395,8 @@ class QueueService(Service):
         """Prometheus text: ``aria_queue_jobs{queue,state}`` and latency histograms."""
         return await self.exposition()
 
+    EXPOSITION_IO = True  # a database count and a call to each executor: pushes reuse it a while
+
     async def exposition(self) -> str:
         counts = await admin.job_counts(self._db())
         latency = Latency.merged(s["latency"] for s in await self._executor_stats())

@@ -165,18 +165,21 @@ class Gauge(_Labelled):
 
 
 class _Buckets:
-    __slots__ = ("_bounds", "_lock", "blocks", "counts", "sum")
+    __slots__ = ("_bounds", "_lock", "blocks", "counts", "n", "rendered", "rendered_n", "sum")
 
     def __init__(self, blocks: list[str], bounds: Sequence[float], lock: threading.Lock) -> None:
         self.blocks, self._bounds, self._lock = blocks, bounds, lock
         self.counts = [0] * (len(bounds) + 1)  # per bucket, not cumulative; the last is +Inf
         self.sum = 0.0
+        self.n = 0  # observations: a series whose count has not moved renders as last time
+        self.rendered, self.rendered_n = "", -1
 
     def observe(self, value: float) -> None:
         i = bisect.bisect_left(self._bounds, value)  # le: a value equal to a bound falls in it
         with self._lock:
             self.counts[i] += 1
             self.sum += value
+            self.n += 1
 
 
 class Histogram(_Labelled):
@@ -199,10 +202,18 @@ class Histogram(_Labelled):
         bucket, count, total = self.name + "_bucket", self.name + "_count", self.name + "_sum"
         for c in list(self._children.values()):
             with self._lock:
-                counts, summed = list(c.counts), c.sum
+                observed, counts, summed = c.n, list(c.counts), c.sum
+            if observed == c.rendered_n:  # most methods were not called since the last render
+                out.append(c.rendered)
+                continue
+            lines: list[str] = []
             running = 0
             for block, n in zip(c.blocks, counts, strict=False):
                 running += n
-                out.append(f"{bucket}{block} {fmt(float(running))}\n")
+                lines.append(f"{bucket}{block} {fmt(float(running))}\n")
             plain = c.blocks[-1]
-            out.append(f"{count}{plain} {fmt(float(running))}\n{total}{plain} {fmt(summed)}\n")
+            lines.append(f"{count}{plain} {fmt(float(running))}\n{total}{plain} {fmt(summed)}\n")
+            text = "".join(lines)
+            with self._lock:  # the text and the count it is of change together
+                c.rendered, c.rendered_n = text, observed
+            out.append(text)

@@ -38,8 +38,11 @@ def test_one_scrape_carries_every_service(http: httpx.Client) -> None:
         up = {dict(s.labels)["service"]: s.value for s in fams["aria_scrape_up"].samples}
         calls = {(dict(s.labels)["service"], dict(s.labels)["method"]) for s in fams["aria_rpc_calls_total"].samples}
         # aria_monitor's count of this test's scrape call shows from the next collection on (other
-        # modules' calls of aria_monitor may show before it)
-        return fams if up == dict.fromkeys(SERVICES, 1.0) and ("aria_monitor", "scrape") in calls else None
+        # modules' calls of aria_monitor may show before it); the gateway's request counts from
+        # its next push on (a pushed text is up to one interval old: runtime/metrics_push.py)
+        requests = fams.get("aria_http_requests_total")
+        return fams if (up == dict.fromkeys(SERVICES, 1.0) and ("aria_monitor", "scrape") in calls
+                        and requests is not None and requests.samples) else None
 
     fams = _until(scraped, "scrape with all fourteen services up")
     # every service's own process series, each labelled with its service
@@ -65,6 +68,10 @@ def test_promql_over_the_history_and_the_targets(http: httpx.Client, aria: AriaC
     assert rng.json()["data"]["resultType"] == "matrix"
     targets = aria.monitor.targets()
     assert {t["service"] for t in targets["targets"]} == SERVICES
+    # every other process pushes its text each interval (runtime/metrics_push.py); aria_monitor reads its own
+    pushed = _until(lambda: {t["service"] for t in aria.monitor.targets()["targets"] if t["pushed"]}
+                    >= SERVICES - {"aria_monitor"} or None, "every service pushing its metrics")
+    assert pushed
     got = aria.monitor.query("sum by (service) (aria_rpc_calls_total)")
     assert got["data"]["result"], got
     rules = http.get("/v1/monitor/rules").raise_for_status().json()

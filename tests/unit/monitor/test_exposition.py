@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -133,3 +134,50 @@ def test_type_conflict_between_sources_is_an_error_of_the_later_source() -> None
     merger = Merger(strict=False)
     out = merger.merge([("a", "# TYPE m counter\nm_total 1\n"), ("b", "# TYPE m gauge\nm 2\n")])
     assert "a counter in an earlier source" in out.errors["b"]
+
+
+# -- a source's fragment reused while only its values change (Merger._fragment) ----------------------
+def _versions() -> list[str]:
+    base = ('# HELP rpc_total Calls\n# TYPE rpc_total counter\nrpc_total{method="a",service="x"} {a}\n'
+            'rpc_total{method="b"} {b}\n# TYPE lat histogram\nlat_bucket{le="0.1"} {a}\nlat_bucket{le="+Inf"} {b}\n'
+            'lat_sum {c}\nlat_count {b}\n# TYPE g gauge\ng {c}\n')
+    texts = [base.replace("{a}", a).replace("{b}", b).replace("{c}", c) for a, b, c in
+             [("1", "2", "0.5"), ("3", "4", "1e-3"), ("3", "4", "NaN"), ("3", "+Inf", "-Inf"), ("5", "6", ".5")]]
+    texts.append(texts[-1].replace('method="b"', 'method="c"'))      # a series replaced: same line count
+    texts.append(texts[-1].replace("g .5", "g 7 1700000000000"))       # a timestamp: never the fast path
+    texts.append(texts[-1].replace("g 7 1700000000000", "g 8 1700000000001"))
+    texts.append(texts[-1].replace("g 8 1700000000001", "g 9"))
+    texts.append(texts[-1] + 'rpc_total{method="d"} 1\n')              # a new line (and misplaced: malformed)
+    texts.append(texts[-2].replace("lat_sum 0.5", "lat_sum 1_0").replace("lat_sum .5", "lat_sum 1_0"))
+    texts.append(texts[-3].replace("g 9", "g inf"))                     # float() reads it, Prometheus does not
+    texts.append(texts[-4])
+    return texts
+
+
+def _comparable(out: Any) -> tuple[Any, ...]:
+    return (out.text.split("# HELP " + Merger.DROPPED)[0], out.series, out.dropped, out.samples, out.errors)
+
+
+def test_a_reused_fragment_merges_exactly_as_a_fresh_parse() -> None:
+    kept = Merger(strict=False, series_cap=3)
+    for i, text in enumerate(_versions()):
+        scrapes = [Scrape("aria_queue", text), Scrape("aria_storage", _versions()[0], "r1")]
+        got, fresh = kept.merge(scrapes), Merger(strict=False, series_cap=3).merge(scrapes)
+        assert _comparable(got) == _comparable(fresh), i
+        if "1_0" in text or " inf" in text or text.endswith('rpc_total{method="d"} 1\n'):
+            assert "aria_queue" in got.errors, i  # a malformed text is never read from the old fragment
+        else:
+            assert not got.errors, (i, got.errors)
+
+
+def test_only_changed_values_take_the_fast_path() -> None:
+    merger = Merger()
+    texts = _versions()
+    merger.merge([("aria_queue", texts[0])])
+    frag = merger._fragments[("aria_queue", None)]
+    merger.merge([("aria_queue", texts[1])])
+    assert merger._fragments[("aria_queue", None)] is frag  # values only: the same fragment
+    merger.merge([("aria_queue", texts[5])])
+    assert merger._fragments[("aria_queue", None)] is not frag  # a series replaced: built again
+    merger.merge([("aria_queue", texts[6])])
+    assert not merger._fragments[("aria_queue", None)].cacheable  # timestamps are read by the parser each time

@@ -94,3 +94,18 @@ def test_misuse_is_refused() -> None:
                                               (math.nan, "NaN"), (3, "3.0")])
 def test_values_are_written_as_prometheus_writes_them(value: float, text: str) -> None:
     assert mt.fmt(value) == text
+
+
+def test_a_histogram_series_renders_again_only_when_observed() -> None:
+    registry = mt.Registry()
+    hist = mt.Histogram("lat_seconds", "Latency", ["method"], buckets=[0.1, 1.0], registry=registry)
+    hist.labels("a").observe(0.05)
+    hist.labels("b").observe(2.0)
+    first = registry.render()
+    child = hist.labels("a")
+    cached = child.rendered
+    assert registry.render() == first and child.rendered is cached  # nothing observed: reused
+    hist.labels("a").observe(0.5)
+    again = registry.render()
+    assert 'lat_seconds_bucket{le="1.0",method="a"} 2.0' in again and 'lat_seconds_count{method="a"} 2.0' in again
+    assert 'lat_seconds_sum{method="a"} 0.55' in again and child.rendered is not cached
