@@ -111,6 +111,7 @@ from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, NamedTuple, Protocol
 
+from aria_actors.runtime import caches
 from aria_actors.runtime.errors import AriaError, BadRequest
 from aria_actors.runtime.principal import ANONYMOUS_ROLE, Principal
 
@@ -924,6 +925,13 @@ class RateLimitMiddleware:
         self._matched_app: Any = None
         # token digest -> (subject key, roles, exp): tokens BearerAuth verified on earlier requests
         self._tokens: OrderedDict[bytes, tuple[str, tuple[str, ...], float]] = OrderedDict()
+        # its lookups, for aria_tune's cache proposals (runtime/caches.py); the gateway has no
+        # permission cache (a route's permission is checked per request from the token's claims)
+        self.token_stats = caches.register(
+            "token", "aria_coordinate", unit="tokens", setting="coordinate.ratelimit_token_cache",
+            rate=1.0,  # one lookup per request: recording each is nothing beside the request
+            description="verified bearer tokens the rate limiter knows the caller of without verifying again",
+            size=lambda: len(self._tokens), capacity=lambda: self.token_cache, resize=self._resize_tokens)
 
     def _match(self, scope: dict[str, Any]) -> tuple[str, Any]:
         app = self._routes_app or scope.get("app")
@@ -945,7 +953,9 @@ class RateLimitMiddleware:
                     known = self._tokens.get(digest)
                     if known is not None and known[2] > time.time():
                         self._tokens.move_to_end(digest)
+                        self.token_stats.hit(digest)
                         return known[0], known[1], None
+                    self.token_stats.miss(digest)
                     if self.verify is not None:
                         known = self._remember(digest, self._verified(token))
                         if known is not None:
@@ -976,7 +986,15 @@ class RateLimitMiddleware:
             self._tokens[digest] = known
             while len(self._tokens) > self.token_cache:
                 self._tokens.popitem(last=False)
+                self.token_stats.evicted()
         return known
+
+    def _resize_tokens(self, size: int) -> None:
+        """Remember at most ``size`` tokens from now on (aria_tune's resize; until a restart)."""
+        self.token_cache = size
+        while len(self._tokens) > size:
+            self._tokens.popitem(last=False)
+            self.token_stats.evicted()
 
     def _learn(self, scope: dict[str, Any], digest: bytes) -> None:
         self._remember(digest, (scope.get("state") or {}).get("principal"))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -64,7 +65,8 @@ async def _database() -> AsyncIterator[tuple[Any, str]]:
         setting = "ARIA_DATABASE_URL"
     else:
         embedded = EmbeddedPostgres(settings.home / "postgres",
-                                    start_timeout_s=config.embedded_start_timeout_s)
+                                    start_timeout_s=config.embedded_start_timeout_s,
+                                    bin_dir=Path(config.pg_bin_dir) if config.pg_bin_dir else None)
         started = not embedded.is_running()
         url = await asyncio.to_thread(embedded.start)
         setting = "embedded PostgreSQL"

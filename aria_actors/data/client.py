@@ -25,9 +25,23 @@ class DataClient:
     async def backups(self, caller: Principal) -> list[dict[str, Any]]:
         """The backups :meth:`backup` wrote, newest first: name, path, size, time (UTC)."""
 
+    @rpc("data:query:explain", scope="any", feature="query-optimization")
+    async def check_index(
+        self,
+        caller: Principal,
+        queryid: int | str,
+        table: str,
+        columns: list[str],
+    ) -> dict[str, Any]:
+        """Plan statement ``queryid`` on a sampled copy of ``table`` (``schema.table``) before and..."""
+
     @rpc("data:database:connect", scope="any")
     async def dsn(self, caller: Principal) -> str:
         """The URL (with credentials) other services open their own pools with."""
+
+    @rpc("data:query:read", scope="any", feature="query-optimization")
+    async def explain_statement(self, caller: Principal, queryid: int | str) -> dict[str, Any]:
+        """The generic plan of statement ``queryid`` (pg_stat_statements) on the real tables, nothing..."""
 
     @rpc("data:partition:maintain", scope="any", feature="archival")
     async def maintain_partitions(self, caller: Principal) -> dict[str, Any]:
@@ -52,3 +66,7 @@ class DataClient:
     @rpc("data:query:read", scope="any", feature="query-optimization")
     async def query_advice(self, caller: Principal, min_rows: int = 10000) -> list[dict[str, Any]]:
         """Indexing and vacuum advice from PostgreSQL's statistics (see optimize.py)."""
+
+    @rpc("data:query:read", scope="any", feature="query-optimization")
+    async def statement_stats(self, caller: Principal, limit: int = 50, min_calls: int = 1) -> dict[str, Any]:
+        """This database's statements from pg_stat_statements, most total time first: queryid (text),..."""

@@ -45,6 +45,15 @@ class DataSettings(SectionSettings):
     archive_retention_days: int = Field(
         90, ge=1, le=36_500, description="Partitions of archived rows older than this are dropped."
     )
+    pg_bin_dir: str | None = Field(
+        None, description="Binaries of the embedded server (initdb, pg_ctl, postgres); default: the "
+        "pgserver wheel's, else the newest /usr/lib/postgresql/<v>/bin. pg_stat_statements is loaded "
+        "when its library is installed with them (the wheel has none; Debian's package has).")
+    index_check_rows: int = Field(
+        20_000, ge=100, le=10_000_000, description="Rows of a table copied to the scratch copy an index "
+        "suggestion is checked on (EXPLAIN before and after the index).")
+    index_check_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="statement_timeout of one index check (copy, index, plans).")
 
     @model_validator(mode="after")
     def _sizes(self) -> DataSettings:

@@ -26,6 +26,11 @@ Guarantees and caveats:
   binaries' folder is made world-readable.
 - Unix socket paths are limited to ~107 bytes: with a long ``ARIA_HOME`` the socket moves to
   ``/tmp/aria-pg-<hash>`` (0700, owned by the server's user).
+- ``pg_stat_statements`` (per-statement counts and times, read by query optimisation) is loaded
+  (``shared_preload_libraries``) only when its library sits beside the binaries' own: the
+  pgserver wheel ships without it, Debian's postgresql package has it. ``bin_dir`` (the
+  ``ARIA_DATA_PG_BIN_DIR`` setting) picks the binaries; a server adopted while running keeps the
+  libraries it was started with.
 """
 
 from __future__ import annotations
@@ -81,10 +86,12 @@ class EmbeddedPostgres:
     # initdb --no-sync: much faster on slow disks, but a crash right after initdb may corrupt
     # the new cluster. For tests and throw-away servers only.
     fast_init: bool = False
+    # initdb/pg_ctl/postgres from here instead of find_bin_dir()'s choice
+    bin_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.base = Path(self.base).expanduser().resolve()
-        self.bin_dir = find_bin_dir()
+        self.bin_dir = Path(self.bin_dir) if self.bin_dir is not None else find_bin_dir()
         self.user = RUN_USER_AS_ROOT if os.geteuid() == 0 else None
 
     @property
@@ -107,6 +114,14 @@ class EmbeddedPostgres:
         """Superuser DSN over the Unix socket (trust authentication)."""
         return (f"postgresql://{SUPERUSER}@/{database}?host={self.socket_dir}"
                 f"&port={self.port or 5432}")
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """Libraries the server is started with: ``pg_stat_statements`` when installed with it."""
+        assert self.bin_dir is not None
+        # pkglibdir: <prefix>/lib/postgresql for the wheel (and source builds), <prefix>/lib on Debian
+        libdirs = (self.bin_dir.parent / "lib" / "postgresql", self.bin_dir.parent / "lib")
+        return ("pg_stat_statements",) if any((d / "pg_stat_statements.so").exists() for d in libdirs) else ()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -243,6 +258,8 @@ class EmbeddedPostgres:
             self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         listen = f"-h 127.0.0.1 -p {self.port}" if self.port else "-h ''"
         opts = f"{listen} -k {shlex.quote(str(self.socket_dir))}"
+        if self.preload:
+            opts += f" -c shared_preload_libraries={','.join(self.preload)}"
         deadline = time.monotonic() + self.start_timeout_s
         self._clear_stale_pidfile(deadline)
         delay = 0.05

@@ -135,3 +135,22 @@ class BackupError(DataError):
 
     type = "backup-failed"
     title = "Backup or restore failed"
+
+
+class StatementStatsUnavailable(DataError):
+    """pg_stat_statements is not loaded on this server, so statements cannot be named by queryid;
+    start PostgreSQL with shared_preload_libraries = 'pg_stat_statements' (the embedded server
+    does when its binaries have the library: ARIA_DATA_PG_BIN_DIR) and look at `aria data health`."""
+
+    type = "data-statement-stats-unavailable"
+    status = 503
+    title = "Statement statistics unavailable"
+
+
+class UnknownStatement(DataError):
+    """pg_stat_statements has no statement of this queryid in this database (never run, or its
+    statistics were reset); list them with `aria tune queries ls`."""
+
+    type = "data-unknown-statement"
+    status = 404
+    title = "Unknown statement"

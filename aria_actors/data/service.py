@@ -22,7 +22,9 @@ Guarantees and caveats:
 
 RPC surface (every call's first argument is the caller's principal; see ``aria_actors.runtime.rpc``):
 ``dsn`` and ``migrate`` (what every stateful service calls at start), ``maintain_partitions``,
-``query_advice``, ``backup`` and ``backups`` need an ``@any`` grant (admin, operator, or a service
+``query_advice``, ``statement_stats``, ``explain_statement``, ``check_index`` (statements.py:
+pg_stat_statements, generic plans, an index tried on a rolled-back copy of a table), ``backup`` and
+``backups`` need an ``@any`` grant (admin, operator, or a service
 acting for itself), since they hand out credentials, change every schema, read all tenants'
 statistics or dump every tenant's rows; ``probe`` (the health route) too, since it shows the
 server, table sizes and slow queries' text; ``migrate_status`` is a plain ``data:migration:read``.
@@ -52,6 +54,7 @@ from aria_actors.data.optimize import advice
 from aria_actors.data.pool import Database
 from aria_actors.data.spec import SPEC
 from aria_actors.data.sql_files import queries
+from aria_actors.data.statements import StatsState, check_index, explain_statement, prepare_stats, statement_stats
 from aria_actors.runtime.errors import AriaError, BadRequest
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
@@ -69,6 +72,7 @@ SECRET_PATH = "services/aria_data/database"
 # A service's migrations folder is found from its name, so a name must not be able to walk paths.
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_ADVICE_MIN_ROWS = 10**9
+MAX_STATEMENTS = 1000
 _HEALTH = queries("aria_actors.data", "health")
 
 
@@ -88,6 +92,7 @@ class DataService(Service):
         self._maintainer: Any = None
         self._maintaining = asyncio.Lock()  # partition maintenance: the timer and calls, one at a time
         self._early_server: Any = None  # asyncio future of the embedded server's start (prepare)
+        self.stats_state = StatsState(False, "not started")  # pg_stat_statements (statements.py)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -106,8 +111,8 @@ class DataService(Service):
         self._early_server = asyncio.ensure_future(asyncio.to_thread(self.embedded.start))
 
     def _new_embedded(self, config: DataConfig) -> EmbeddedPostgres:
-        return EmbeddedPostgres(self.settings.home / "postgres",
-                                start_timeout_s=config.embedded_start_timeout_s)
+        return EmbeddedPostgres(self.settings.home / "postgres", start_timeout_s=config.embedded_start_timeout_s,
+                                bin_dir=Path(config.pg_bin_dir) if config.pg_bin_dir else None)
 
     async def _drop_early_server(self) -> None:
         """Stop the embedded server prepare() started (the database is elsewhere, or the service
@@ -137,6 +142,12 @@ class DataService(Service):
                 except Exception as exc:  # one service's bad migration must not stop the others
                     self.migration_errors[svc] = f"{type(exc).__name__}: {exc}"
                     log.error("migrations of %s failed: %s", svc, exc)
+            try:
+                self.stats_state = await prepare_stats(conn)
+            except Exception as exc:  # statement statistics are optional: never a failed start
+                self.stats_state = StatsState(False, f"checking pg_stat_statements failed: {exc}")
+        if not self.stats_state.available:
+            log.info("no statement statistics: %s", self.stats_state.reason)
         await self._maintain()
         self._maintainer = asyncio.create_task(self._maintain_loop(), name="aria_data.partitions")
 
@@ -190,6 +201,7 @@ class DataService(Service):
             "table_sizes": sizes, "migrations_applied": sum(s.state == "applied" for s in states),
             "migrations_not_applied": pending, "migration_errors": dict(self.migration_errors),
             "partition_maintenance": self.last_maintenance,
+            "pg_stat_statements": "loaded" if self.stats_state.available else f"absent: {self.stats_state.reason}",
         }
         if pending or self.migration_errors:
             return Health(Status.DEGRADED, f"{len(pending)} migration(s) not applied", details)
@@ -237,6 +249,41 @@ class DataService(Service):
         async with self._db().acquire() as conn:
             return [{"kind": a.kind, "target": a.target, "message": a.message}
                     for a in await advice(conn, min_rows=min_rows)]
+
+    @rpc("data:query:read", scope="any", feature="query-optimization")
+    async def statement_stats(self, caller: Principal, limit: int = 50, min_calls: int = 1) -> dict[str, Any]:
+        """This database's statements from pg_stat_statements, most total time first: queryid (text),
+        normalized query (no literals), calls, total/mean ms, rows. ``available`` false (with the
+        reason) where the server does not load pg_stat_statements."""
+        limit = _bounded(limit, "limit", 1, MAX_STATEMENTS)
+        min_calls = _bounded(min_calls, "min_calls", 1, 10**12)
+        if not self.stats_state.available:
+            self._db()
+            return {"available": False, "reason": self.stats_state.reason, "statements": []}
+        async with self._db().acquire() as conn:
+            rows = await statement_stats(conn, self.stats_state, limit, min_calls)
+        return {"available": True, "reason": None, "statements": rows}
+
+    @rpc("data:query:read", scope="any", feature="query-optimization")
+    async def explain_statement(self, caller: Principal, queryid: int | str) -> dict[str, Any]:
+        """The generic plan of statement ``queryid`` (pg_stat_statements) on the real tables, nothing
+        executed, with the columns of the tables it reads."""
+        db = self._db()
+        assert self.config is not None
+        async with db.acquire() as conn:
+            return await explain_statement(conn, self.stats_state, queryid, self.config.index_check_timeout_s)
+
+    @rpc("data:query:explain", scope="any", feature="query-optimization")
+    async def check_index(self, caller: Principal, queryid: int | str, table: str, columns: list[str]
+                          ) -> dict[str, Any]:
+        """Plan statement ``queryid`` on a sampled copy of ``table`` (``schema.table``) before and after
+        an index on ``columns``: costs, scans, whether the index is used. The copy lives in a scratch
+        schema inside a transaction that is rolled back (statements.py)."""
+        db = self._db()
+        assert self.config is not None
+        async with db.acquire() as conn:
+            return await check_index(conn, self.stats_state, queryid, table, columns,
+                                     rows=self.config.index_check_rows, timeout_s=self.config.index_check_timeout_s)
 
     @rpc("data:backup:run", scope="any", feature="backup")
     async def backup(self, caller: Principal) -> dict[str, Any]:
@@ -364,6 +411,12 @@ class DataService(Service):
             await security.kv_put(ME, SECRET_PATH, data)
         except AriaError as exc:
             log.warning("cannot store %s in aria_security (%s)", SECRET_PATH, exc.type)
+
+
+def _bounded(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"{field} must be an integer from {low} to {high}", field=field)
+    return value
 
 
 def _check_service_name(name: Any) -> None:

@@ -10,6 +10,8 @@ Guarantees and caveats:
     - The abstraction decides what "the same situation" means; the default ignores the state and
       keys on the item alone. Too coarse an abstraction only costs speed, never correctness.
     - Bounded: least recently learned entries are dropped past ``max_entries``. Thread-safe.
+    - Given ``stats`` (runtime/caches.py), every lookup is counted as a hit or miss of partition
+      ``part`` (the engine keeps one cache per tenant and domain) for aria_tune's cache proposals.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from aria_actors.engine.planner import PlanResult, TreeNode
 from aria_actors.engine.state import State
+from aria_actors.runtime.caches import CacheStats
 
 Abstraction = Callable[[Any, State], Any]
 
@@ -43,9 +46,12 @@ def _item_key(item: Any) -> Any:
 
 
 class MethodCache:
-    def __init__(self, abstraction: Abstraction | None = None, max_entries: int = 100_000) -> None:
+    def __init__(self, abstraction: Abstraction | None = None, max_entries: int = 100_000,
+                 stats: CacheStats | None = None, part: Any = None) -> None:
         self.abstraction = abstraction or (lambda item, state: None)
         self.max_entries = max_entries
+        self.stats = stats
+        self.part = part
         self._best: OrderedDict[tuple[Any, Any], str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -79,8 +85,12 @@ class MethodCache:
         with self._lock:
             name = self._best.get(key)
             if name is None:
+                if self.stats is not None:
+                    self.stats.miss(key, self.part)
                 return methods
             self.hits += 1
+        if self.stats is not None:
+            self.stats.hit(key, self.part)
         for i, m in enumerate(methods):
             if m.__name__ == name:
                 return [m, *methods[:i], *methods[i + 1:]] if i else methods
@@ -112,5 +122,16 @@ class MethodCache:
                 self._best.move_to_end(key)
                 while len(self._best) > self.max_entries:
                     self._best.popitem(last=False)
+                    if self.stats is not None:
+                        self.stats.evicted()
             learned += 1
         return learned
+
+    def resize(self, max_entries: int) -> None:
+        """Keep at most ``max_entries`` from now on (the least recently learned dropped now)."""
+        with self._lock:
+            self.max_entries = max_entries
+            while len(self._best) > max_entries:
+                self._best.popitem(last=False)
+                if self.stats is not None:
+                    self.stats.evicted()

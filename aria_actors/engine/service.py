@@ -52,6 +52,7 @@ from aria_actors.engine.registry import DomainRegistry
 from aria_actors.engine.runner import PlannerActor, PlanRequest, run_request
 from aria_actors.engine.spec import SPEC
 from aria_actors.engine.state import State
+from aria_actors.runtime import caches
 from aria_actors.runtime.errors import AriaError
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
@@ -78,6 +79,15 @@ class EngineService(Service):
         self._started = False
         self.plans_served = 0
         self._learned: OrderedDict[tuple[str | None, str], MethodCache] = OrderedDict()
+        self._learn_entries = LEARN_CACHE_ENTRIES  # per (tenant, domain); aria_tune may resize it
+        # the method caches' lookups, for aria_tune's cache proposals (runtime/caches.py)
+        self.method_stats = caches.register(
+            "method", SPEC.name, unit="entries per tenant and domain", partitioned=True,
+            rate=1 / 8,  # a lookup per refined task: sampled (bench/cache_curve.py)
+            description="learned method choices (plan_learned), one LRU per tenant and domain",
+            size=lambda: sum(len(c) for c in list(self._learned.values())),
+            capacity=lambda: self._learn_entries, resize=self._resize_learned,
+            setting="aria_actors.engine.service.LEARN_CACHE_ENTRIES (a constant; resizable at runtime)")
         self._db: Database | None = None  # decision state (see the decision state section)
         self.decisions: DecisionStore | None = None
         self.resumed: dict[str, int] = {}  # characters per status found at start
@@ -245,11 +255,18 @@ class EngineService(Service):
         key = (caller.tenant, domain)
         cache = self._learned.get(key)
         if cache is None:
-            cache = self._learned[key] = MethodCache(max_entries=LEARN_CACHE_ENTRIES)
+            cache = self._learned[key] = MethodCache(max_entries=self._learn_entries, stats=self.method_stats,
+                                                     part=key)
             while len(self._learned) > LEARN_CACHES:
                 self._learned.popitem(last=False)
         self._learned.move_to_end(key)
         return cache
+
+    def _resize_learned(self, entries: int) -> None:
+        """Every method cache keeps at most ``entries`` from now on (aria_tune's resize)."""
+        self._learn_entries = entries
+        for cache in list(self._learned.values()):
+            cache.resize(entries)
 
     @rpc("engine:plan:run", job=True, feature="plan-learning")
     async def plan_learned(self, caller: Principal, body: dict[str, Any]) -> dict[str, Any]:

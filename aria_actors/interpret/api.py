@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.interpret.client import InterpretClient
+from aria_actors.interpret.din_trials import TRIAL_ID
 from aria_actors.interpret.events import ID
 from aria_actors.interpret.training import VERSION
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
@@ -202,6 +203,34 @@ class RecommendRequest(Body):
     k: K | None = None
     history: list[Id] | None = Field(None, max_length=1000,
                                      description="The user's recent items (default: their recorded feedback).")
+
+
+class DinTrialRequest(Body):
+    params: dict[str, Any] = Field(default_factory=dict, max_length=32, description=(
+        "Flat DIN hyperparameters: lr, reg, dropout, batch_size, item_dim, category_dim, attention_layers, "
+        "attention_width, mlp_layers, mlp_width (each bounded; a value out of range is a 400 naming it)."))
+    epochs: int = Field(3, description="The trial's budget of epochs (at most din_trial_max_epochs).")
+
+
+TrialPath = Annotated[str, Path(pattern=TRIAL_ID)]
+
+
+@router.post("/din/trials", status_code=201)
+async def start_din_trial(req: DinTrialRequest, client: Client,
+                          caller: Principal = permits(InterpretClient.start_din_trial)) -> dict[str, Any]:
+    return await client.start_din_trial(caller, req.params, req.epochs)
+
+
+@router.post("/din/trials/{trial}/epoch")
+async def din_trial_epoch(trial: TrialPath, client: Client,
+                          caller: Principal = permits(InterpretClient.din_trial_epoch)) -> dict[str, Any]:
+    return await client.din_trial_epoch(caller, trial)
+
+
+@router.delete("/din/trials/{trial}")
+async def end_din_trial(trial: TrialPath, client: Client,
+                        caller: Principal = permits(InterpretClient.end_din_trial)) -> dict[str, Any]:
+    return await client.end_din_trial(caller, trial)
 
 
 @router.post("/train", status_code=202)

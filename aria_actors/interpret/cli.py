@@ -15,6 +15,7 @@ print as JSON.
     aria interpret suggest-traits ada               (content-based, from similar characters)
     aria interpret traits --picked brave --picked kind   (collaborative filtering)
     aria interpret train v1 [--dataset movielens-100k] [--set epochs=2] [--promote] [--no-wait]
+    aria interpret din-trial --set lr=0.003 --set item_dim=16 [--epochs 3]   (evaluate only, nothing stored)
     aria interpret train-status 42 | retrain | models | model v1 | promote v1 | rollback
     aria interpret traffic v1=50 v2=50 | traffic --off | traffic-report | serving
     aria interpret recommend player-1 item-1 item-2 item-3 [-k 2]
@@ -187,6 +188,26 @@ def train(version: str, dataset: str = typer.Option("interactions", "--dataset",
     _print(status)
     if status["state"] != "completed":
         raise typer.Exit(1)
+
+
+@app.command("din-trial")
+def din_trial(settings: list[str] | None = typer.Option(None, "--set", help="Hyperparameter KEY=VALUE (repeat)."),
+              epochs: int = typer.Option(3, "--epochs", help="Epochs to run (the trial's budget)."),
+              token: str | None = TokenOpt) -> None:
+    """Evaluate DIN hyperparameters without storing a model: validation metrics per epoch, then
+    the best epoch's, the parameter count and the scoring latency."""
+    params = _pairs(settings or [], "--set")
+    started = sdk_call(token, lambda aria: aria.interpret.start_din_trial(params, epochs))
+    out.print(f"trial {started['trial']}: {started['parameters']} parameters, {started['train_rows']} training rows")
+    try:
+        for _ in range(epochs):
+            got = sdk_call(token, lambda aria: aria.interpret.din_trial_epoch(started["trial"]), timeout=300)
+            out.print(f"epoch {got['epoch']}: valid gauc {got['valid']['gauc']:.4f} auc {got['valid']['auc']:.4f} "
+                      f"({got['elapsed_s']:.1f} s)")
+            if got["done"]:
+                break
+    finally:
+        _print(sdk_call(token, lambda aria: aria.interpret.end_din_trial(started["trial"]), timeout=300))
 
 
 @app.command("train-status")

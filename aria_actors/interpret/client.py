@@ -38,9 +38,17 @@ class InterpretClient:
     ) -> dict[str, Any]:
         """A model of how characters change (next trait/attribute change from their history), evaluated..."""
 
+    @rpc("interpret:trial:run", feature="din")
+    async def din_trial_epoch(self, caller: Principal, trial: str) -> dict[str, Any]:
+        """Run one more epoch of an evaluate-only trial: its validation metrics (never the test..."""
+
     @rpc("interpret:text:read", feature="nlp")
     async def embed(self, caller: Principal, texts: list[str]) -> dict[str, Any]:
         """Unit-length all-MiniLM-L6-v2 vectors (384 dimensions) of ``texts``, in order."""
+
+    @rpc("interpret:trial:run", feature="din")
+    async def end_din_trial(self, caller: Principal, trial: str) -> dict[str, Any]:
+        """End an evaluate-only trial: the validation metrics of its best epoch, its parameter count..."""
 
     @rpc(
         "interpret:analysis:read",
@@ -146,6 +154,15 @@ class InterpretClient:
         k: int = 10,
     ) -> dict[str, Any]:
         """The ``k`` stored characters most similar (cosine of description embeddings) to a stored..."""
+
+    @rpc("interpret:trial:run", feature="din")
+    async def start_din_trial(
+        self,
+        caller: Principal,
+        params: dict[str, Any],
+        epochs: int = 3,
+    ) -> dict[str, Any]:
+        """Start an evaluate-only DIN trial with ``params`` (flat hyperparameters) for at most..."""
 
     @rpc("interpret:model:train", scope="any", job=True, feature="din")
     async def start_training(

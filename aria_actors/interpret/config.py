@@ -41,6 +41,15 @@ class InterpretSettings(SectionSettings):
                               description="Interval of storing A/B request counters (what a crash may lose).")
     history_length: int = Field(50, ge=1, le=1000,
                                 description="Most recent interactions of a user the scorer attends over.")
+    din_trial_rows: int = Field(
+        4000, ge=100, le=200_000,
+        description="Training rows (one positive and its negatives each) an evaluate-only DIN trial trains on, "
+                    "drawn from MovieLens-100k's training split (98,114 rows): its cost against fidelity.")
+    din_trial_max_epochs: int = Field(10, ge=1, le=100, description="Most epochs one evaluate-only DIN trial runs.")
+    din_trial_sessions: int = Field(2, ge=1, le=64,
+                                    description="Evaluate-only DIN trials held at once (each holds a model).")
+    din_trial_idle_s: float = Field(120.0, gt=0, le=86_400,
+                                    description="An evaluate-only DIN trial idle this long is dropped.")
 
 
 InterpretConfig = InterpretSettings  # the name the other services kept from before the settings tree

@@ -11,6 +11,8 @@ and a DIN recommender trained as queue jobs and served by Ray Serve.
     analytics patterns / interaction_stats / development / recommend_attributes /
               recommend_traits: fitted on the tenant's newest events at each call, each with its
               evaluation metric in the answer
+    trials    start_din_trial / din_trial_epoch / end_din_trial (din_trials.py): evaluate-only
+              training on a subset, validation metric per epoch, nothing stored
     DIN       start_training -> aria_queue job aria_interpret.train (training.py) -> artifact in
               aria_storage -> registered here -> promote / rollback / set_traffic (A/B)
               recommend(user, candidates) -> the served version (or the split's pick for the
@@ -21,7 +23,8 @@ Guarantees and caveats
 - Only the ``@rpc`` methods are callable from outside, each checked as its caller: reading text
   ``interpret:text:read``, characters ``interpret:character:*``, events ``interpret:event:write``,
   analyses ``interpret:analysis:read``, recommendations ``interpret:recommendation:read``,
-  training ``interpret:model:train``; promotion, rollback and the A/B split need
+  training ``interpret:model:train``, evaluate-only trials (din_trials.py, what aria_tune's
+  ``din`` objectives call) ``interpret:trial:run``; promotion, rollback and the A/B split need
   ``interpret:model:deploy@any`` (model versions serve every tenant). Tenants' events and
   characters are kept apart by row-level security.
 - Import-light: torch, transformers and spaCy load on the first call that needs them (text or
@@ -62,6 +65,7 @@ from pydantic import ValidationError
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
 from aria_actors.interpret.analysis import AnalysisMixin, _int
+from aria_actors.interpret.din_trials import DinTrialsMixin
 from aria_actors.interpret.errors import (
     InvalidFeatures,
     InvalidTraffic,
@@ -129,7 +133,7 @@ def _check_ids(values: Any, field: str, limit: int) -> list[str]:
     return [_check_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
 
 
-class InterpretService(AnalysisMixin, Service):
+class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: Any = None) -> None:

@@ -69,7 +69,8 @@ DEBUGGER = "aria_debugger"  # the one service that may open the debugger's doors
 # debugger's), the usage door aria_monitor's alone, the rest the debugger's alone; no other
 # service reads across the dependency graph.
 READERS: dict[str, frozenset[str]] = {"exposition": frozenset({"aria_monitor", DEBUGGER}),
-                                      "usage": frozenset({"aria_monitor"})}
+                                      "usage": frozenset({"aria_monitor"}),
+                                      "caches": frozenset({"aria_tune"})}  # runtime/caches.py
 SPY_START_S = 5.0       # py-spy must attach within this, else the fallback sampler runs
 SPY_STOP_S = 10.0       # and write its profile within this after SIGINT
 HEALTH_TIMEOUT_S = 5.0

@@ -22,7 +22,8 @@ P = TypeVar("P")
 # snapshot, runtime state and log level, and its recent log records (logs: runtime/logring.py).
 DOORS = frozenset({"exposition", "profile", "memory", "inspect", "log_level", "usage", "logs",
                    "console",  # console: the debugger's REPL (runtime/console.py)
-                   "spans"})  # spans: the finished spans of its tracing ring (runtime/tracing.py)
+                   "spans",  # spans: the finished spans of its tracing ring (runtime/tracing.py)
+                   "caches"})  # caches: its caches' counters and sampled traces, aria_tune's (runtime/caches.py)
 
 
 class ServiceClient(Protocol):
@@ -43,8 +44,10 @@ class Deps:
     def __init__(self, clients: Mapping[str, ServiceClient] | None = None, *,
                  exposition_of: Callable[[str, float], Awaitable[str]] | None = None,
                  door_of: Callable[..., Awaitable[Any]] | None = None,
-                 supervisor_of: Callable[..., Awaitable[Any]] | None = None) -> None:
+                 supervisor_of: Callable[..., Awaitable[Any]] | None = None,
+                 pushed_metrics: Callable[[list[bytes]], Awaitable[dict[bytes, bytes]]] | None = None) -> None:
         self._clients = dict(clients or {})
+        self._pushed_metrics = pushed_metrics
         self._exposition_of = exposition_of
         self._door_of = door_of
         self._supervisor_of = supervisor_of
@@ -55,6 +58,13 @@ class Deps:
         if self._supervisor_of is None:
             raise ServiceUnavailable("no supervisor in this runtime")
         return await self._supervisor_of(op, timeout_s, **kwargs)
+
+    async def pushed_metrics(self, forget: list[bytes] | None = None) -> dict[bytes, bytes]:
+        """Every process's pushed metrics, by key (runtime/metrics_push.py), after deleting the keys
+        in ``forget``; empty where the runtime has no store (a test without Ray)."""
+        if self._pushed_metrics is None:
+            return {}
+        return await self._pushed_metrics(list(forget or ()))
 
     async def door(self, name: str, door: str, timeout_s: float, **kwargs: Any) -> Any:
         """Open door ``door`` of any service's shell by name: not an RPC (no caller), so only the
@@ -101,6 +111,9 @@ class Service(abc.ABC):
     """Base of all fourteen services. Subclasses set ``SPEC`` and implement the lifecycle."""
 
     SPEC: ClassVar[ServiceSpec]
+    # True when exposition() needs I/O (the database, other actors): a metrics push then reuses
+    # its text up to [monitor] own_series_max_age_s (runtime/metrics_push.py); the door never does
+    EXPOSITION_IO: ClassVar[bool] = False
 
     def __init__(self, settings: AriaSettings) -> None:
         self.settings = settings

@@ -16,8 +16,9 @@ import time
 from typing import Any
 
 import ray
+from ray.experimental import internal_kv
 
-from aria_actors.runtime import console, introspect, logring, reload, tracing
+from aria_actors.runtime import caches, console, introspect, logring, metrics_push, reload, tracing
 from aria_actors.runtime.errors import ServiceUnavailable
 from aria_actors.runtime.placement import actor_options
 from aria_actors.runtime.registry import load_service_class
@@ -29,6 +30,7 @@ from aria_actors.runtime.telemetry import ServiceMetrics
 from aria_actors.runtime.usage import UsageCounter
 
 log = logging.getLogger("aria.shell")
+MONITOR = "aria_monitor"  # the one service that does not push its metrics (it reads them)
 OWN_SERIES_TIMEOUT_S = 1.0  # inside aria_monitor's default 2 s read of a door
 
 
@@ -56,6 +58,11 @@ class ServiceHost:
         self.log_ring = logring.install(spec.name, _node_id(), settings.debugger.log_ring_size)
         self.usage_counts = UsageCounter(frozenset(surface(type(self.service))))  # the usage door's
         self._scraped: dict[str, RayServiceClient] = {}  # clients of the services this one scrapes
+        self._pusher: asyncio.Task[None] | None = None  # this process's metrics pushes to aria_monitor
+        self._own_text: str | None = None  # the service's own series as last rendered, and when
+        self._own_at = 0.0
+        self._push_cpu_s = 0.0  # CPU the last push cost this process (sent with the next)
+        self._push_seq = 0
 
     async def prepare(self) -> None:
         try:
@@ -68,8 +75,13 @@ class ServiceHost:
             if self._started:
                 return
             clients = {n: RayServiceClient(n, self.settings.namespace) for n in dep_names}
-            await self.service.start(Deps(clients, door_of=self._door_of, supervisor_of=self._supervisor_of))
+            # only aria_monitor reads (and deletes) the pushed metrics
+            pushed = self._pushed_metrics if self.spec.name == MONITOR else None
+            await self.service.start(Deps(clients, door_of=self._door_of, supervisor_of=self._supervisor_of,
+                                          pushed_metrics=pushed))
             self._started = True
+            if self.spec.name != MONITOR and self.settings.monitor.push and self._pusher is None:
+                self._pusher = asyncio.ensure_future(self._push_forever())
 
     async def health(self) -> Health:
         if not self._started:
@@ -77,6 +89,11 @@ class ServiceHost:
         return await self.service.health()
 
     async def stop(self) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pusher
+            self._pusher = None
         await self.service.stop()
         self._started = False
 
@@ -100,16 +117,76 @@ class ServiceHost:
     async def exposition(self) -> str:
         """This process's Prometheus text: the shell's RPC and process series, then the service's
         own. A door of the shell like ``health``, read by aria_monitor (no caller: counters only)."""
-        own = ""
-        if self._started:
-            # The service's own series may need its database (aria_queue's job counts): when that
-            # fails or hangs, the shell's series still answer, so they do not go stale in an incident.
+        return self.telemetry.render() + await self._own_series(0.0)
+
+    async def _own_series(self, max_age_s: float) -> str:
+        """The service's own series, rendered again when older than ``max_age_s``."""
+        if not self._started:
+            return ""
+        now = time.monotonic()
+        if self._own_text is not None and now - self._own_at <= max_age_s:
+            return self._own_text
+        # The service's own series may need its database (aria_queue's job counts): when that
+        # fails or hangs, the shell's series still answer, so they do not go stale in an incident.
+        try:
+            async with asyncio.timeout(OWN_SERIES_TIMEOUT_S):
+                own = await self.service.exposition()
+        except Exception as exc:
+            self.telemetry.own_series_failed(exc)
+            return ""
+        self._own_text, self._own_at = own, now
+        return own
+
+    async def _push_forever(self) -> None:
+        """Push this process's metrics to aria_monitor every collection interval (runtime/metrics_push.py)."""
+        config = self.settings.monitor
+        await asyncio.sleep(metrics_push.first_delay(config.interval_s))
+        while True:
+            pause = config.interval_s
             try:
-                async with asyncio.timeout(OWN_SERIES_TIMEOUT_S):
-                    own = await self.service.exposition()
-            except Exception as exc:
-                self.telemetry.own_series_failed(exc)
-        return self.telemetry.render() + own
+                await self.push_metrics()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the GCS failing over, or a text too large: the door serves
+                log.warning("%s: metrics push failed: %s", self.spec.name, exc)
+                pause = 10 * config.interval_s
+            await asyncio.sleep(pause)
+
+    async def push_metrics(self) -> None:
+        """One push: the shell's series now, the service's own now (at most ``own_series_max_age_s``
+        old where they need I/O: ``Service.EXPOSITION_IO``),
+        put into the GCS key-value store under this process's key (runtime/metrics_push.py)."""
+        config = self.settings.monitor
+        began, cpu = time.perf_counter(), time.process_time()
+        max_age = config.own_series_max_age_s if getattr(self.service, "EXPOSITION_IO", False) else 0.0
+        text = self.telemetry.render() + await self._own_series(max_age)
+        self._push_seq += 1
+        process = metrics_push.instance(_node_id(), os.getpid())
+        value = metrics_push.encode(self.spec.name, process, self._push_seq, time.perf_counter() - began,
+                                    self._push_cpu_s, text)
+        if len(value) > metrics_push.MAX_TEXT_BYTES:
+            raise ValueError(f"{len(value)} bytes of metrics: not pushed (read through the door instead)")
+        # synchronous on purpose: one small gRPC to the GCS, bounded by its timeout (the async call
+        # costs more CPU; a thread hop more still)
+        internal_kv.global_gcs_client.internal_kv_put(
+            metrics_push.key(self.spec.name, process), value, True,
+            metrics_push.namespace(self.settings.namespace), timeout=metrics_push.PUT_TIMEOUT_S)
+        # the whole process's CPU over the push, Ray's threads included (what the bench reports)
+        self._push_cpu_s = time.process_time() - cpu
+
+    async def _pushed_metrics(self, forget: list[bytes]) -> dict[bytes, bytes]:
+        """Every process's pushed metrics (for aria_monitor: Deps.pushed_metrics), after deleting ``forget``."""
+        ns, gcs, timeout = (metrics_push.namespace(self.settings.namespace), internal_kv.global_gcs_client,
+                            metrics_push.READ_TIMEOUT_S)
+        for k in forget:
+            await gcs.async_internal_kv_del(k, False, ns, timeout=timeout)
+        keys = await gcs.async_internal_kv_keys(metrics_push.PREFIX, ns, timeout=timeout)
+        return dict(await gcs.async_internal_kv_multi_get(keys, ns, timeout=timeout)) if keys else {}
+
+    async def caches(self, action: str = "read", cache: str | None = None, size: int | None = None) -> dict[str, Any]:
+        """This service's caches in this process (runtime/caches.py): counters and sampled traces, or
+        ``resize`` one; a door read by aria_tune only (introspect.check_door), for cache proposals."""
+        return caches.door(self.spec.name, action, cache, size)
 
     async def usage(self) -> dict[str, Any]:
         """This process's cumulative calls by day, tenant and method, and its callers (runtime/usage.py):

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from aria_actors.runtime import console, introspect, logring, reload, tracing
+from aria_actors.runtime import caches, console, introspect, logring, reload, tracing
 from aria_actors.runtime.errors import NotFound
 from aria_actors.runtime.http import install_problem_handlers
 from aria_actors.runtime.local import LocalClient
@@ -103,6 +103,8 @@ class LocalLauncher:
             return await console.door(self.consoles[name], service.settings.debugger.console_enabled, **kwargs)
         if door == "log_level":
             return introspect.set_log_level(**kwargs)
+        if door == "caches":  # one process for every unit: the caches registered for this service
+            return caches.door(name, **kwargs)
         if door == "usage":  # no shell here: nothing counted the calls
             return UsageCounter().snapshot()
         if door == "spans":  # one process for every unit: its one span ring (runtime/tracing.py)

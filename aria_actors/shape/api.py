@@ -356,3 +356,17 @@ async def stream(req: CompleteRequest, client: Client,
                 return
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+class ArchTrialRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: dict[str, Any] = Field(default_factory=dict, max_length=8, description=(
+        "The tiny Qwen3's num_layers (1-6), hidden_size (16-256, a multiple of 2 x num_heads), num_heads (1-8)."))
+    steps: int = Field(60, description="Causal-LM training steps (at most arch_trial_max_steps).")
+
+
+@router.post("/arch-trials")
+async def evaluate_architecture(req: ArchTrialRequest, client: Client,
+                                caller: Principal = permits(ShapeClient.evaluate_architecture)) -> dict[str, Any]:
+    """An evaluate-only trial of a tiny Qwen3 architecture: held-out loss, parameters, latency."""
+    return await client.evaluate_architecture(caller, req.params, req.steps)

@@ -48,6 +48,20 @@ def _parse_settings(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+@app.command("arch-trial")
+def arch_trial(settings: list[str] | None = typer.Option(None, "--set", help="num_layers|hidden_size|num_heads=N."),
+               steps: int = typer.Option(60, "--steps", help="Training steps."), token: str | None = TokenOpt) -> None:
+    """Evaluate a tiny Qwen3 architecture (nothing stored): held-out loss, parameters, latency."""
+    params: dict[str, Any] = {}
+    for pair in settings or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not value.isdigit():
+            fail(f"--set takes NAME=INTEGER, got {pair!r}", 2)
+        params[key] = int(value)
+    got = gateway_call(token, "POST", "/v1/shape/arch-trials", json={"params": params, "steps": steps}, timeout=300)
+    typer.echo(json.dumps(got, indent=2, sort_keys=True))
+
+
 @app.command()
 def templates(
     name: str | None = typer.Argument(None, help="Print this template in full (JSON)."),

@@ -80,6 +80,15 @@ class ShapeClient:
     async def embed(self, caller: Principal, texts: list[str]) -> list[list[float]]:
         """Unit-length embeddings from the served version (never split by an A/B test)."""
 
+    @rpc("shape:arch:evaluate", feature="grpo-training")
+    async def evaluate_architecture(
+        self,
+        caller: Principal,
+        params: dict[str, Any],
+        steps: int = 60,
+    ) -> dict[str, Any]:
+        """Build the tiny Qwen3 with ``params`` (num_layers, hidden_size, num_heads), train it..."""
+
     @rpc("shape:character:write", feature="character-evolution")
     async def evolve_character(
         self,

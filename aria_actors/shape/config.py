@@ -33,6 +33,8 @@ class ShapeSettings(SectionSettings):
     intermediate_size: int = Field(128, ge=8, le=32768, description="MLP width of the tiny model.")
     pretrain_steps: int = Field(200, ge=0, le=100_000,
                                 description="Causal-LM steps on the generated corpus when building the tiny model.")
+    arch_trial_max_steps: int = Field(200, ge=1, le=10_000, description="Most training steps one evaluate-only "
+                                      "architecture trial (aria_tune's qwen3-arch objective) may ask for.")
     max_new_tokens: int = Field(24, ge=1, le=2048, description="Default generation length.")
     inference: Literal["auto", "serve", "local"] = Field(
         "auto", description="Where generation runs: 'serve' (a Ray Serve application per model version), "

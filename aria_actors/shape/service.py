@@ -90,6 +90,7 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
+from aria_actors.shape.archtrial import ArchTrialsMixin
 from aria_actors.shape.characters.personality import (
     MAX_TEXT,
     MAX_TRAIT_CHARS,
@@ -156,7 +157,7 @@ BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
 )
 
 
-class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Service):
+class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, ArchTrialsMixin, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: Any = None) -> None:
@@ -288,6 +289,13 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, Servi
         except KeyError:
             raise UnknownTemplate(f"no template named {template!r}; known: {sorted(self._samplers)}",
                                   template=template) from None
+
+    @rpc("shape:arch:evaluate", feature="grpo-training")
+    async def evaluate_architecture(self, caller: Principal, params: dict[str, Any], steps: int = 60) -> dict[str, Any]:
+        """Build the tiny Qwen3 with ``params`` (num_layers, hidden_size, num_heads), train it
+        ``steps`` causal-LM steps on the generated corpus and measure it: held-out loss, parameter
+        count, latency of one forward pass. Nothing is stored (archtrial.py)."""
+        return await self._arch_trial(params, steps)
 
     @rpc("shape:template:list", feature="templates")
     async def list_templates(self, caller: Principal) -> list[dict[str, Any]]:

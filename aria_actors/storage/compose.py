@@ -6,13 +6,18 @@ Guarantees and caveats:
   not something another store should paper over.
 - :class:`CacheStore` serves from the local cache, fetches misses from the remote store, verifies
   them and keeps them; writes go to the remote store first, then the cache, so a chunk in the
-  cache is always in the remote store too.
+  cache is always in the remote store too. Its chunk reads are counted as a cache's hits and
+  misses (runtime/caches.py) when given ``stats``; ``get_compressed`` (sync's copies) is not.
+- :class:`ObservedStore` counts a store's chunk reads as a cache's misses where there is no cache
+  (every read goes to the store), so the curve says what a chunk cache would give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from aria_actors.runtime.caches import CacheStats
 from aria_actors.storage import chunk as chunkmod
 from aria_actors.storage.errors import ChunkMissing, StoreReadOnly
 from aria_actors.storage.store import ReadStore, WriteStore
@@ -55,19 +60,26 @@ class RouterStore:
 
 
 class CacheStore:
-    def __init__(self, cache: WriteStore, remote: ReadStore) -> None:
+    def __init__(self, cache: WriteStore, remote: ReadStore, stats: CacheStats | None = None) -> None:
         self.cache = cache
         self.remote = remote
         self.url = f"cache({cache} -> {remote})"
+        self.stats = stats  # the chunk reads' hits and misses (runtime/caches.py; aria_tune reads them)
 
     def __str__(self) -> str:
         return self.url
 
     def get_chunk(self, chunk_id: str) -> bytes:
         try:
-            return self.cache.get_chunk(chunk_id)
+            data = self.cache.get_chunk(chunk_id)
         except ChunkMissing:
             pass
+        else:
+            if self.stats is not None:
+                self.stats.hit(chunk_id)
+            return data
+        if self.stats is not None:
+            self.stats.miss(chunk_id)
         blob = self.remote.get_compressed(chunk_id)
         data = chunkmod.verified(chunkmod.decompress(blob, chunk_id), chunk_id, str(self.remote))
         self.cache.store_chunk(chunk_id, compressed=blob)
@@ -100,3 +112,22 @@ class CacheStore:
     def close(self) -> None:
         self.cache.close()
         self.remote.close()
+
+
+class ObservedStore:
+    """``store`` with its chunk reads recorded as misses of ``stats``: no cache in front of it."""
+
+    def __init__(self, store: ReadStore, stats: CacheStats) -> None:
+        self.store = store
+        self.stats = stats
+        self.url = str(store)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def get_chunk(self, chunk_id: str) -> bytes:
+        self.stats.miss(chunk_id)
+        return self.store.get_chunk(chunk_id)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the store's surface, unchanged
+        return getattr(self.store, name)

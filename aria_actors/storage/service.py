@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from aria_actors.data.client import DataClient
 from aria_actors.data.migrations import migrate_database
 from aria_actors.data.pool import Database
+from aria_actors.runtime import caches
 from aria_actors.runtime.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
@@ -59,7 +60,7 @@ from aria_actors.runtime.spec import Health, Status
 from aria_actors.storage import chunker
 from aria_actors.storage.backends import open_store
 from aria_actors.storage.chunker import ChunkerParams
-from aria_actors.storage.compose import CacheStore, RouterStore
+from aria_actors.storage.compose import CacheStore, ObservedStore, RouterStore
 from aria_actors.storage.config import StorageSettings
 from aria_actors.storage.errors import AssetNotFound, NoSyncTargets, SyncTargetUnknown
 from aria_actors.storage.extract import extract, read_blob
@@ -119,8 +120,20 @@ class StorageService(Service):
         # gc/verify/stats act on the main store itself; reads and writes go through the cache.
         self.primary = await asyncio.to_thread(self._open, self.store_url())
         primary = self.primary
-        if self.config.cache_dir:
-            primary = CacheStore(await asyncio.to_thread(self._open, self.config.cache_dir), primary)
+        # chunk reads counted for aria_tune's cache proposals (runtime/caches.py): a cache's hits
+        # and misses, or, with no cache, every read a miss (what a cache would give, from the curve)
+        cached = bool(self.config.cache_dir)
+        self.chunk_stats = caches.register(
+            "chunk", SPEC.name, unit="chunks", setting="storage.cache_dir",
+            rate=1.0,  # every read: a chunk read is a file or network read, the record is nothing beside it
+            capacity=lambda: None if cached else 0,  # None: the cache directory has no size bound
+            description="the local chunk cache in front of the store" if cached else
+            "no chunk cache (storage.cache_dir is empty): every chunk read goes to the store")
+        if cached:
+            primary = CacheStore(await asyncio.to_thread(self._open, self.config.cache_dir), primary,
+                                 self.chunk_stats)
+        else:
+            primary = ObservedStore(primary, self.chunk_stats)
         extras = [await asyncio.to_thread(self._open, u) for u in self.config.extra_stores]
         self.store = RouterStore([primary, *extras]) if extras else primary
         data = None

@@ -98,3 +98,33 @@ async def optimize(name: StudyName, client: Client, req: OptimizeRequest | None 
 async def stop_study(name: StudyName, client: Client,
                      caller: Principal = permits(TuneClient.stop_study)) -> dict[str, Any]:
     return await client.stop_study(caller, name)
+
+
+from aria_actors.tune import resources_api  # noqa: E402
+
+router.routes.extend(resources_api.router.routes)
+
+
+from aria_actors.tune import cacheopt_api  # noqa: E402
+
+router.routes.extend(cacheopt_api.router.routes)
+
+
+from aria_actors.tune import autotune_api  # noqa: E402
+
+router.routes.extend(autotune_api.router.routes)
+
+
+from aria_actors.tune import queryopt_api  # noqa: E402
+
+router.routes.extend(queryopt_api.router.routes)
+
+
+from aria_actors.tune import archsearch_api  # noqa: E402
+
+router.routes.extend(archsearch_api.router.routes)
+
+
+from aria_actors.tune import pipeline_api  # noqa: E402
+
+router.routes.extend(pipeline_api.router.routes)

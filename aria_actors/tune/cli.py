@@ -145,3 +145,33 @@ def stop(name: str, token: str | None = TokenOpt) -> None:
 def rm(name: str, token: str | None = TokenOpt) -> None:
     """Delete a study and its trials."""
     _print(sdk_call(token, lambda aria: aria.tune.delete_study(name)))
+
+
+from aria_actors.tune import cli_resources  # noqa: E402
+
+app.add_typer(cli_resources.app, name="resources")
+
+
+from aria_actors.tune import cli_cacheopt  # noqa: E402
+
+app.add_typer(cli_cacheopt.app, name="caches")
+
+
+from aria_actors.tune import cli_autotune  # noqa: E402
+
+app.add_typer(cli_autotune.app, name="autotune")
+
+
+from aria_actors.tune import cli_queryopt  # noqa: E402
+
+app.add_typer(cli_queryopt.app, name="queries")
+
+
+from aria_actors.tune import cli_archsearch  # noqa: E402
+
+app.add_typer(cli_archsearch.app, name="arch")
+
+
+from aria_actors.tune import cli_pipeline  # noqa: E402
+
+app.add_typer(cli_pipeline.app, name="pipeline")

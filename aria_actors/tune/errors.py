@@ -64,3 +64,68 @@ class StudyStateConflict(TuneError):
     type = "tune-study-state"
     status = 409
     title = "Study state conflict"
+
+
+class UnknownService(TuneError):
+    """No Aria service has this name; ``GET /v1/tune/resources`` lists them all."""
+
+    type = "tune-unknown-service"
+    status = 404
+    title = "Unknown service"
+
+
+class UnknownProposal(TuneError):
+    """No resource proposal has this id; ``aria tune resources proposals`` lists them."""
+
+    type = "tune-unknown-proposal"
+    status = 404
+    title = "Unknown proposal"
+
+
+class ProposalDecided(TuneError):
+    """The proposal was accepted or rejected already; a decision is final (record a new proposal)."""
+
+    type = "tune-proposal-decided"
+    status = 409
+    title = "Proposal decided"
+
+
+class UnknownCache(TuneError):
+    """No service process reports a cache of this name; ``aria tune caches ls`` lists them."""
+
+    type = "tune-unknown-cache"
+    status = 404
+    title = "Unknown cache"
+
+
+class UnknownKnob(TuneError):
+    """The auto-tuner has no knob of this name; ``aria tune autotune knobs`` lists them."""
+
+    type = "tune-unknown-knob"
+    status = 404
+    title = "Unknown knob"
+
+
+class UnknownTarget(TuneError):
+    """The knob has no target of this name (a queue, ...); ``aria tune autotune knobs`` lists them."""
+
+    type = "tune-unknown-target"
+    status = 404
+    title = "Unknown target"
+
+
+class UnknownChange(TuneError):
+    """No auto-tuning change has this id; ``aria tune autotune ls`` lists them."""
+
+    type = "tune-unknown-change"
+    status = 404
+    title = "Unknown change"
+
+
+class ChangeConflict(TuneError):
+    """The change is not in a state that allows this, or another change of the same knob and
+    target is open (proposed or being measured); wait for it or reject it."""
+
+    type = "tune-change-conflict"
+    status = 409
+    title = "Change conflict"

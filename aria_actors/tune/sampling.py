@@ -34,6 +34,10 @@ Guarantees and caveats
   the first ``gp_trials`` trials, then TPE (expensive objectives get GP's sample efficiency early,
   long studies keep TPE's flat cost per ask). GP sees pruned trials as complete at their last
   reported value (:func:`pruned_as_complete`).
+- Several objectives (an architecture search): ``direction`` is then a list, the study is rebuilt
+  with Optuna's ``directions`` and each complete trial's ``values`` (in the study's order); TPE
+  then is Optuna's multi-objective TPE. Such studies are never pruned (Optuna's pruners are
+  single-objective), and the GP sampler is not offered for them.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+Direction = str | Sequence[str]  # one objective's direction, or several objectives' in order
 
 STATES = {"running": TrialState.RUNNING, "complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED,
           "failed": TrialState.FAIL}
@@ -72,16 +77,23 @@ def _steps(values: Mapping[Any, float] | None) -> dict[int, float]:
     return {int(k): float(v) for k, v in (values or {}).items() if math.isfinite(float(v))}
 
 
-def frozen(trial: Mapping[str, Any], dists: Mapping[str, BaseDistribution]) -> FrozenTrial:
-    """A stored trial as Optuna's FrozenTrial (a complete trial without a finite value: failed)."""
+def _values(trial: Mapping[str, Any], n: int) -> list[float] | None:
+    """The finite values of a complete trial: ``[value]`` (one objective) or its ``values`` (n)."""
+    got = trial.get("values") if n > 1 else [trial.get("value")]
+    if got is None or len(got) != n or any(v is None or not math.isfinite(float(v)) for v in got):
+        return None
+    return [float(v) for v in got]
+
+
+def frozen(trial: Mapping[str, Any], dists: Mapping[str, BaseDistribution], n_objectives: int = 1) -> FrozenTrial:
+    """A stored trial as Optuna's FrozenTrial (a complete trial without finite values: failed)."""
     state = STATES[trial["state"]]
-    value = trial.get("value")
-    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
+    values = _values(trial, n_objectives) if state == TrialState.COMPLETE else None
+    if state == TrialState.COMPLETE and values is None:
         state = TrialState.FAIL
     params = {k: v for k, v in (trial.get("params") or {}).items() if k in dists}
-    made = create_trial(state=state, value=float(value) if state == TrialState.COMPLETE else None,
-                        params=params, distributions={k: dists[k] for k in params},
-                        intermediate_values=_steps(trial.get("intermediate")))
+    made = create_trial(state=state, values=values, params=params, distributions={k: dists[k] for k in params},
+                        intermediate_values=_steps(trial.get("intermediate")) if n_objectives == 1 else None)
     made.number = int(trial["number"])
     return made
 
@@ -115,20 +127,29 @@ def sampler(settings: Mapping[str, Any], number: int) -> optuna.samplers.BaseSam
                                       multivariate=bool(settings.get("multivariate", False)))
 
 
-def rebuild(direction: str, trials: Sequence[Mapping[str, Any]], dists: Mapping[str, BaseDistribution],
+def directions(direction: Direction) -> list[str]:
+    return [direction] if isinstance(direction, str) else list(direction)
+
+
+def rebuild(direction: Direction, trials: Sequence[Mapping[str, Any]], dists: Mapping[str, BaseDistribution],
             chosen: optuna.samplers.BaseSampler | None = None,
             pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
     """An in-memory study holding ``trials`` (in number order)."""
-    study = optuna.create_study(direction=direction, sampler=chosen or optuna.samplers.RandomSampler(),
+    wanted = directions(direction)
+    study = optuna.create_study(directions=wanted, sampler=chosen or optuna.samplers.RandomSampler(),
                                 pruner=pruner or optuna.pruners.NopPruner())
-    study.add_trials([frozen(t, dists) for t in sorted(trials, key=lambda t: int(t["number"]))])
+    study.add_trials([frozen(t, dists, len(wanted)) for t in sorted(trials, key=lambda t: int(t["number"]))])
     return study
 
 
 def _signature(trial: Mapping[str, Any]) -> tuple[Any, ...]:
     """What of a stored trial the rebuilt study holds (a changed signature: sync or rebuild)."""
     value = trial.get("value")
-    return (trial["state"], None if value is None else float(value),
+    if trial.get("values") is not None:  # several objectives: all of them
+        value = tuple(float(v) for v in trial["values"])
+    elif value is not None:
+        value = float(value)
+    return (trial["state"], value,
             tuple(sorted(_steps(trial.get("intermediate")).items())),
             tuple(sorted((k, repr(v)) for k, v in (trial.get("params") or {}).items())))
 
@@ -178,7 +199,7 @@ class StudyCache:
         with self._lock:
             self._entries.pop(key, None)
 
-    def study(self, key: Hashable, direction: str, trials: Sequence[Mapping[str, Any]],
+    def study(self, key: Hashable, direction: Direction, trials: Sequence[Mapping[str, Any]],
               dists: Mapping[str, BaseDistribution], space_key: str) -> _Cached:
         """The kept study of ``key`` holding ``trials`` (rebuilt when it cannot be brought up to
         date), its lock held: the caller releases ``entry.lock`` when done asking."""
@@ -187,7 +208,8 @@ class StudyCache:
         if entry is not None:
             entry.lock.acquire()
             try:
-                kept = entry.study.direction.name.lower() == direction and _sync(entry, ordered, dists)
+                kept = ([d.name.lower() for d in entry.study.directions] == directions(direction)
+                        and _sync(entry, ordered, dists))
             except BaseException:
                 # half brought up to date: never asked again (the next ask rebuilds), never left locked
                 self.forget(key)
@@ -211,6 +233,7 @@ def _sync(entry: _Cached, ordered: Sequence[Mapping[str, Any]], dists: Mapping[s
     if len(ordered) < len(kept) or any(int(t["number"]) != i for i, t in enumerate(ordered)):
         return False
     study = entry.study
+    n = len(study.directions)
     for i in sorted(entry.running):
         trial = ordered[i]
         now = _signature(trial)
@@ -219,7 +242,7 @@ def _sync(entry: _Cached, ordered: Sequence[Mapping[str, Any]], dists: Mapping[s
         # A running trial may move on (more steps reported, then finished), with its params.
         if now[3] != kept[i][3]:
             return False
-        target = frozen(trial, dists)
+        target = frozen(trial, dists, n)
         held = study.get_trials(deepcopy=False)[i]
         if any(target.intermediate_values.get(step) != value for step, value in held.intermediate_values.items()):
             return False  # a retried trial reports its steps again, from the start: rebuild
@@ -228,13 +251,13 @@ def _sync(entry: _Cached, ordered: Sequence[Mapping[str, Any]], dists: Mapping[s
                 # Optuna's one way to add a step to a trial it holds: its Trial by storage id
                 optuna.trial.Trial(study, held._trial_id).report(value, step)
         if target.state != TrialState.RUNNING:
-            study.tell(i, target.value if target.state == TrialState.COMPLETE else None, state=target.state)
+            study.tell(i, target.values if target.state == TrialState.COMPLETE else None, state=target.state)
         kept[i] = now
         if now[0] != "running":
             entry.running.discard(i)
     fresh = ordered[len(kept):]
     if fresh:
-        study.add_trials([frozen(t, dists) for t in fresh])
+        study.add_trials([frozen(t, dists, n) for t in fresh])
         for t in fresh:
             entry.add(_signature(t))
     return True
@@ -243,7 +266,7 @@ def _sync(entry: _Cached, ordered: Sequence[Mapping[str, Any]], dists: Mapping[s
 CACHE = StudyCache()
 
 
-def next_params(direction: str, space: Mapping[str, Mapping[str, Any]], sampler_settings: Mapping[str, Any],
+def next_params(direction: Direction, space: Mapping[str, Mapping[str, Any]], sampler_settings: Mapping[str, Any],
                 trials: Sequence[Mapping[str, Any]], key: Hashable | None = None) -> dict[str, Any]:
     """The params of the next trial, ``len(trials)``-th, given every stored trial (numbers 0..n-1).
     With ``key`` (the study's id) the study is kept in :data:`CACHE` between asks."""
@@ -280,7 +303,7 @@ def should_prune(direction: str, pruner_settings: Mapping[str, Any], space: Mapp
                  others: Sequence[Mapping[str, Any]], trial: Mapping[str, Any]) -> bool:
     """Whether ``trial`` (running, with the intermediate values reported so far) is pruned now,
     given the study's ``others`` trials; always False with pruner ``none``."""
-    if pruner_settings.get("name") != "median" or not trial.get("intermediate"):
+    if pruner_settings.get("name") != "median" or not trial.get("intermediate") or not isinstance(direction, str):
         return False
     dists = distributions(space)
     study = rebuild(direction, [t for t in others if t["state"] == "complete"], dists)

@@ -64,9 +64,15 @@ from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
 from aria_actors.tune import sampling
+from aria_actors.tune.archsearch import ArchitectureSearch, directions_of, metric_values
+from aria_actors.tune.autotune import AutoTuning
+from aria_actors.tune.cacheopt import CacheOptimization
 from aria_actors.tune.config import TuneSettings
 from aria_actors.tune.errors import InvalidSearchSpace, StudyExists, StudyStateConflict, UnknownStudy
 from aria_actors.tune.objectives import Objective, Objectives
+from aria_actors.tune.pipeline import PipelineOptimization
+from aria_actors.tune.queryopt import QueryOptimization
+from aria_actors.tune.resources import Resources
 from aria_actors.tune.space import (
     STUDY_NAME,
     check_count,
@@ -77,6 +83,7 @@ from aria_actors.tune.space import (
 )
 from aria_actors.tune.spec import SPEC
 from aria_actors.tune.store import Store, TuneStore
+from aria_actors.tune.strategies import StrategyChoice
 
 log = logging.getLogger("aria.tune")
 ME = Principal.internal(SPEC.name)  # aria_tune acting for itself (the sweep reading jobs)
@@ -115,7 +122,8 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class TuneService(Service):
+class TuneService(ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization, Resources, QueryOptimization,
+                  StrategyChoice, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: TuneSettings | None = None, *, store: Store | None = None,
@@ -145,6 +153,7 @@ class TuneService(Service):
             self._queue = deps.of(QueueClient)
         if self._store is not None and self._queue is not None:
             self._sweeper = periodic(self.config.sweep_interval_s, self.sweep, what="sweeping studies", log=log)
+        await self._autotune_start()
         self._started = True
 
     async def health(self) -> Health:
@@ -167,6 +176,7 @@ class TuneService(Service):
                       f"{details['running_trials']} trials running", details)
 
     async def stop(self) -> None:
+        await self._autotune_stop()
         await stop_task(self._sweeper)
         self._sweeper = None
         if self._db is not None:
@@ -234,6 +244,7 @@ class TuneService(Service):
             what = f"lacks {lacking}" if lacking else f"has parameters it does not take: {extra}"
             raise InvalidSearchSpace(f"{found.name} takes exactly {list(found.params)}; the space {what}",
                                      field=f"space.{(lacking or extra)[0]}")
+        found.check_space(clean)  # an objective with declared bounds (din): the space within them
         row = {"name": name, "owner": caller.subject, "objective": found.name,
                "direction": check_direction(direction if direction is not None else found.direction or "minimize"),
                "space": clean, "sampler": check_sampler(sampler), "pruner": check_pruner(pruner),
@@ -336,7 +347,7 @@ class TuneService(Service):
         store = self._records()
 
         async def propose(study: dict[str, Any], trials: list[dict[str, Any]]) -> dict[str, Any]:
-            return await asyncio.to_thread(sampling.next_params, study["direction"], study["space"],
+            return await asyncio.to_thread(sampling.next_params, directions_of(study), study["space"],
                                            study["sampler"], trials, study["id"])
 
         made = await store.reserve(study_id, propose)
@@ -400,7 +411,7 @@ class TuneService(Service):
             if trial["state"] == "running":
                 started = await store.start_trial(study_id, number)
                 if started is not None:
-                    state, value, error = await self._evaluate(study, started)
+                    state, value, error = await self._evaluate(study, started, caller)
                     recorded = await store.finish(study_id, number, state, value, error)
         finally:
             self._running.discard(key)
@@ -409,8 +420,10 @@ class TuneService(Service):
         return {"study_id": study_id, "study": study["name"], "number": number, "state": final["state"],
                 "value": final["value"], "error": final["error"], "recorded": recorded is not None}
 
-    async def _evaluate(self, study: dict[str, Any], trial: dict[str, Any]) -> tuple[str, float | None, str | None]:
-        """``(state, value, error)`` of one run of the trial's objective."""
+    async def _evaluate(self, study: dict[str, Any], trial: dict[str, Any],
+                        caller: Principal | None = None) -> tuple[str, Any, str | None]:
+        """``(state, value, error)`` of one run of the trial's objective (``value`` a list for a
+        study of several objectives: archsearch.py)."""
         try:
             objective = self.objectives.get(study["objective"])
         except AriaError as exc:
@@ -418,8 +431,11 @@ class TuneService(Service):
         deadline = time.monotonic() + self.config.trial_timeout_s
         params = trial["params"]
         try:
-            result = await asyncio.wait_for(asyncio.to_thread(objective.evaluate, params),
-                                            self.config.trial_timeout_s)
+            # din: calls aria_interpret as the caller (a context only for objectives that call services)
+            evaluate = objective.bound(self._objective_context(caller) if objective.bind else None)
+            result = await asyncio.wait_for(asyncio.to_thread(evaluate, params), self.config.trial_timeout_s)
+            if objective.metrics is not None:  # {metric: value}: the study's metrics from it
+                return metric_values(study, objective, result)
             if isinstance(result, Iterable) and not isinstance(result, str | bytes):
                 return await self._steps(study, trial, iter(result), deadline)
             value = _finite(result)  # inside the try: a huge int or an odd object is the trial's failure

@@ -13,7 +13,8 @@ SPEC = ServiceSpec(
     kind="actor",
     num_cpus=0.0,
     # Built means reachable (a route, the CLI: tests/unit/test_reachability.py).
-    capabilities=("hyperparameters",),
+    capabilities=("hyperparameters", "auto-tuning", "cache-optimization", "query-optimization",
+                  "resource-optimization", "architecture-search", "pipeline-optimization"),
     features=(
         'auto-tuning',
         'resource-optimization',

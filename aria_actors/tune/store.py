@@ -3,9 +3,11 @@
 ::
 
     studies   name (unique per tenant), owner, objective, direction, space, sampler, pruner,
-              budget, parallelism, status (created -> running <-> stopped, running -> completed)
+              budget, parallelism, status (created -> running <-> stopped, running -> completed),
+              objectives ([{name, direction}] of a study of several: architecture search)
     trials    (study, number) -> params, state (running -> complete | pruned | failed),
-              intermediate values by step, value, job id, attempts, error, timings
+              intermediate values by step, value, job id, attempts, error, timings,
+              values (``vals``: a study of several objectives' values in their order)
 
 Guarantees and caveats
 ----------------------
@@ -34,7 +36,7 @@ from aria_actors.data.sql_files import queries
 
 q = queries("aria_actors.tune", "store")
 Propose = Callable[[dict[str, Any], list[dict[str, Any]]], Awaitable[dict[str, Any]]]
-STUDY_JSON = ("space", "sampler", "pruner", "optimizer")
+STUDY_JSON = ("space", "sampler", "pruner", "optimizer", "objectives")
 
 
 def _json(value: Any) -> Any:
@@ -59,6 +61,8 @@ def trial_row(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["params"] = _json(out["params"])
     out["intermediate"] = {str(k): v for k, v in (_json(out.get("intermediate")) or {}).items()}
+    vals = out.pop("vals", None)  # a study of several objectives: the values in its objectives' order
+    out["values"] = None if vals is None else [float(v) for v in vals]
     for key in ("created_at", "started_at", "finished_at"):
         out[key] = _iso(out.get(key))
     return out
@@ -85,7 +89,7 @@ class Store(Protocol):
     async def set_job(self, study_id: int, number: int, job_id: int) -> None: ...
     async def start_trial(self, study_id: int, number: int) -> dict[str, Any] | None: ...
     async def report(self, study_id: int, number: int, step: int, value: float) -> dict[str, Any] | None: ...
-    async def finish(self, study_id: int, number: int, state: str, value: float | None,
+    async def finish(self, study_id: int, number: int, state: str, value: float | list[float] | None,
                      error: str | None) -> dict[str, Any] | None: ...
     async def running_trials(self, limit: int) -> list[dict[str, Any]]: ...
     async def totals(self) -> dict[str, int]: ...
@@ -107,7 +111,8 @@ class TuneStore:
         async def fn(conn: asyncpg.Connection) -> Any:
             return await conn.fetchrow(q("insert_study"), tenant, row["name"], row["owner"], row["objective"],
                                        row["direction"], json.dumps(row["space"]), json.dumps(row["sampler"]),
-                                       json.dumps(row["pruner"]), row["budget"], row["parallelism"])
+                                       json.dumps(row["pruner"]), row["budget"], row["parallelism"],
+                                       None if row.get("objectives") is None else json.dumps(row["objectives"]))
 
         got = await self._tx(tenant, fn)
         return None if got is None else study_row(got)
@@ -196,11 +201,13 @@ class TuneStore:
         got = await self.db.fetchrow(q("report_trial"), study_id, number, str(step), value)
         return None if got is None else trial_row(got)
 
-    async def finish(self, study_id: int, number: int, state: str, value: float | None,
+    async def finish(self, study_id: int, number: int, state: str, value: float | list[float] | None,
                      error: str | None) -> dict[str, Any] | None:
-        """The trial as finished now; None when it had left ``running`` already."""
-        got = await self.db.fetchrow(q("finish_trial"), study_id, number, state, value,
-                                     None if error is None else error[:2000])
+        """The trial as finished now; None when it had left ``running`` already. ``value`` is a
+        list for a study of several objectives: kept whole in ``vals``, its first in ``value``."""
+        vals = [float(v) for v in value] if isinstance(value, list) else None
+        got = await self.db.fetchrow(q("finish_trial"), study_id, number, state, vals[0] if vals else value,
+                                     None if error is None else error[:2000], vals)
         return None if got is None else trial_row(got)
 
     async def running_trials(self, limit: int) -> list[dict[str, Any]]:

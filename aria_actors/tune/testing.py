@@ -123,8 +123,8 @@ class MemoryStore:
             for _ in range(max(0, room)):
                 params = await propose(copy.deepcopy(s), trials)
                 row = {"study_id": study_id, "number": len(trials), "tenant": s["tenant"], "params": params,
-                       "state": "running", "value": None, "intermediate": {}, "job_id": None, "attempts": 0,
-                       "error": None, "created_at": _now(), "started_at": None, "finished_at": None}
+                       "state": "running", "value": None, "values": None, "intermediate": {}, "job_id": None,
+                       "attempts": 0, "error": None, "created_at": _now(), "started_at": None, "finished_at": None}
                 self._trials[(study_id, row["number"])] = row
                 trials.append(copy.deepcopy(row))
                 made.append(copy.deepcopy(row))
@@ -149,12 +149,13 @@ class MemoryStore:
         t["intermediate"][str(step)] = value
         return copy.deepcopy(t)
 
-    async def finish(self, study_id: int, number: int, state: str, value: float | None,
+    async def finish(self, study_id: int, number: int, state: str, value: float | list[float] | None,
                      error: str | None) -> dict[str, Any] | None:
         t = self._trials.get((study_id, number))
         if t is None or t["state"] != "running":
             return None
-        t.update(state=state, value=value, error=error, finished_at=_now())
+        values = [float(v) for v in value] if isinstance(value, list) else None  # as TuneStore.finish
+        t.update(state=state, value=values[0] if values else value, values=values, error=error, finished_at=_now())
         self.finishes += 1
         return copy.deepcopy(t)
 

@@ -82,6 +82,13 @@ class Dice(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``x`` [..., dim]; ``mask`` (bool, ``x.shape[:-1]``) selects the positions whose statistics
         count in training (padding excluded)."""
+        if x.dtype != torch.float32 or torch.is_autocast_enabled(x.device.type):
+            # bf16 from a Linear under autocast (precision "bf16"): Dice and its statistics in float32
+            with torch.autocast(x.device.type, enabled=False):
+                return self._forward(x.float(), mask)
+        return self._forward(x, mask)
+
+    def _forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         mean, var = self.running_mean, self.running_var
         if self.training and self.stats_grad and mask is None and x.numel() > x.shape[-1]:
             # batch-norm style: gradients flow through the batch statistics (cheap on MLP-sized inputs)
@@ -145,8 +152,9 @@ class DIN(nn.Module):
 
     def __init__(self, n_items: int, n_categories: int, item_category: torch.Tensor, item_dim: int = 16,
                  category_dim: int = 8, attention: tuple[int, ...] = (36,),
-                 mlp: tuple[int, ...] = (200, 80)) -> None:
+                 mlp: tuple[int, ...] = (200, 80), dropout: float = 0.0) -> None:
         super().__init__()
+        self.dropout = float(dropout)  # functional, after each MLP layer: no module, no state_dict key
         self.item_emb = nn.Embedding(n_items, item_dim, padding_idx=0)
         self.cat_emb = nn.Embedding(n_categories, category_dim, padding_idx=0)
         self.register_buffer("item_category", item_category.to(torch.long).clone())
@@ -176,6 +184,8 @@ class DIN(nn.Module):
         x = torch.cat([interest, c, interest * c], dim=-1)
         for layer, dice in zip(self.mlp, self.mlp_dice, strict=True):
             x = dice(layer(x))
+            if self.dropout > 0 and self.training:  # p = 0 draws nothing: runs stay bit-identical
+                x = nn.functional.dropout(x, self.dropout, training=True)
         return self.head(x).squeeze(-1)
 
     def mba_l2(self, hist: torch.Tensor, cands: torch.Tensor, inv_item_freq: torch.Tensor,

@@ -39,7 +39,8 @@ Guarantees and caveats
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -82,6 +83,8 @@ class DinConfig(BaseModel):
     epochs: int = Field(10, ge=1, le=200)
     patience: int = Field(2, ge=1, le=200)
     reg: float = Field(1e-2, ge=0, le=10.0)
+    # dropout after each MLP layer in training (0: none, what every stored artifact was trained with)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     negatives: int = Field(4, ge=1, le=100)
     eval_negatives: int = Field(20, ge=1, le=1000)
     max_history: int = Field(50, ge=1, le=1000)
@@ -94,6 +97,9 @@ class DinConfig(BaseModel):
     # where training runs: "cpu" (default, bit-for-bit reproducible for a seed), "cuda", or "auto"
     # (cuda when a GPU is visible); the trained model always comes back on the CPU
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # training's matmuls in bfloat16 under CPU autocast ("bf16"; Dice and validation stay float32);
+    # "fp32" (default) is what every stored artifact was trained with
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     @model_validator(mode="after")
     def _bounded_work(self) -> DinConfig:
@@ -155,7 +161,9 @@ def predict_block(model: DIN, block: Block, rows_per_batch: int = 128, empty_his
     with torch.inference_mode():
         for b in range(0, len(block), rows_per_batch):
             h = hist[b:b + rows_per_batch]
-            h = h[:, :1].zero_() if empty_history else h[:, : max(1, int((h != 0).sum(1).max()))]
+            # a new tensor for the empty history: h is a view of the block's numpy array, which
+            # zero_() would change for every later caller of the same samples
+            h = torch.zeros_like(h[:, :1]) if empty_history else h[:, : max(1, int((h != 0).sum(1).max()))]
             logits = model(h, cands[b:b + rows_per_batch])
             out[b:b + rows_per_batch] = torch.sigmoid(logits).cpu().numpy()
     model.train(was_training)
@@ -188,82 +196,132 @@ def train_device(choice: str) -> Any:
     return torch.device(choice)
 
 
-def fit(samples: Samples, n_categories: int, config: DinConfig,
-        on_epoch: Callable[[EpochReport], bool | None] | None = None) -> tuple[DIN, dict[str, Any]]:
-    """Train a DIN on ``samples``; returns the best-valid model and a report (metrics, timings)."""
-    # heavy: torch loads on first use, not when the service imports this package
-    import torch
+class Trainer:
+    """One DIN training run, epoch by epoch: :func:`fit` loops over it; an evaluate-only trial
+    (aria_interpret's ``start_din_trial``) calls :meth:`epoch` once per request, so a pruner can
+    stop it between epochs. Holds the model, the optimizer and the best-valid weights so far."""
 
-    from aria_actors.interpret.din.model import DIN
+    def __init__(self, samples: Samples, n_categories: int, config: DinConfig) -> None:
+        # heavy: torch loads on first use, not when the service imports this package
+        import torch
 
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
-        torch.manual_seed(config.seed)
-        device = train_device(config.device)
-        model = DIN(samples.n_items, n_categories, torch.from_numpy(samples.item_category), config.item_dim,
-                    config.category_dim, config.attention, config.mlp).to(device)
-        inv_item, inv_cat = (torch.from_numpy(a).float().to(device)
-                             for a in _inverse_frequencies(samples, n_categories))
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        gen = torch.Generator().manual_seed(config.seed)
-        hist = torch.from_numpy(samples.train.hist).to(device)
-        cands = torch.from_numpy(samples.train.cands).to(device)
-        rows, k = cands.shape
-        labels = torch.from_numpy(samples.train.labels).to(device)
-        per_batch = max(1, config.batch_size // k)
-        lengths = (hist != 0).sum(1)
-        bce = torch.nn.functional.binary_cross_entropy_with_logits
-        best = (-1.0, 0, None)  # (valid gauc, epoch, state)
-        reports: list[EpochReport] = []
-        start = time.perf_counter()
-        epoch = 0
-        for epoch in range(1, config.epochs + 1):
+        from aria_actors.interpret.din.model import DIN
+
+        self.samples, self.config = samples, config
+        with _threads(config.threads):
+            torch.manual_seed(config.seed)
+            self.device = train_device(config.device)
+            self.model = DIN(samples.n_items, n_categories, torch.from_numpy(samples.item_category),
+                             config.item_dim, config.category_dim, config.attention, config.mlp,
+                             config.dropout).to(self.device)
+            self.inv_item, self.inv_cat = (torch.from_numpy(a).float().to(self.device)
+                                           for a in _inverse_frequencies(samples, n_categories))
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+            self.gen = torch.Generator().manual_seed(config.seed)
+            self.hist = torch.from_numpy(samples.train.hist).to(self.device)
+            self.cands = torch.from_numpy(samples.train.cands).to(self.device)
+            self.labels = torch.from_numpy(samples.train.labels).to(self.device)
+            self.lengths = (self.hist != 0).sum(1)
+        self.best: tuple[float, int, Any] = (-1.0, 0, None)  # (valid gauc, epoch, state)
+        self.reports: list[EpochReport] = []
+        self.epochs_run = 0
+        self.wall_s = 0.0  # training and per-epoch validation, not sample building
+        self.train_s = 0.0  # the batches alone (throughput: samples per second of training)
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def epoch(self) -> EpochReport:
+        """Train one more epoch and validate; the report (``best_epoch`` so far included)."""
+        # heavy: torch loads on first use
+        import torch
+
+        config, model, device = self.config, self.model, self.device
+        t0 = time.perf_counter()
+        with _threads(config.threads):
+            self.epochs_run += 1
+            epoch = self.epochs_run
             model.train()
+            cands = self.cands
             if config.resample_negatives:
-                cands = torch.from_numpy(samples.train_for_epoch(epoch, config.seed).cands).to(device)
-            perm = torch.randperm(rows, generator=gen)
+                cands = torch.from_numpy(self.samples.train_for_epoch(epoch, config.seed).cands).to(device)
+            rows, k = cands.shape
+            per_batch = max(1, config.batch_size // k)
+            perm = torch.randperm(rows, generator=self.gen)
             total = torch.zeros((), device=device)
+            bce = torch.nn.functional.binary_cross_entropy_with_logits
+            autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+            t_train = time.perf_counter()
             for b in range(0, rows, per_batch):
                 idx = perm[b:b + per_batch].to(device)
                 n = idx.shape[0]
-                h = hist[idx]
+                h = self.hist[idx]
                 # histories are left-aligned: drop the all-padding tail of this batch
-                h = h[:, : max(1, int(lengths[idx].max()))]
+                h = h[:, : max(1, int(self.lengths[idx].max()))]
                 c = cands[idx]
-                loss = bce(model(h, c), labels[idx])
-                if config.reg > 0:
-                    loss = loss + config.reg * model.mba_l2(h, c, inv_item, inv_cat)
-                optimizer.zero_grad(set_to_none=True)
+                with autocast:
+                    loss = bce(model(h, c).float(), self.labels[idx])
+                    if config.reg > 0:
+                        loss = loss + config.reg * model.mba_l2(h, c, self.inv_item, self.inv_cat)
+                self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                optimizer.step()
+                self.optimizer.step()
                 total += loss.detach() * n
-            valid = block_metrics(samples.valid, predict_block(model, samples.valid))
-            if valid["gauc"] > best[0]:
-                best = (valid["gauc"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-            report = EpochReport(epoch, float(total) / rows, valid, time.perf_counter() - start, best[1])
-            reports.append(report)
-            stop = on_epoch(report) if on_epoch is not None else False
-            if stop or epoch - best[1] >= config.patience:
-                break
-        wall = time.perf_counter() - start
-        if best[2] is not None:
-            model.load_state_dict(best[2])
-        model.eval()
+            self.train_s += time.perf_counter() - t_train
+            valid = block_metrics(self.samples.valid, predict_block(model, self.samples.valid))
+            if valid["gauc"] > self.best[0]:
+                self.best = (valid["gauc"], epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        self.wall_s += time.perf_counter() - t0
+        report = EpochReport(epoch, float(total) / rows, valid, self.wall_s, self.best[1])
+        self.reports.append(report)
+        return report
+
+    def restore_best(self) -> None:
+        """Load the best-valid weights into the model (eval mode)."""
+        if self.best[2] is not None:
+            self.model.load_state_dict(self.best[2])
+        self.model.eval()
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block, the previous value restored after."""
+    # heavy: torch loads on first use
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def fit(samples: Samples, n_categories: int, config: DinConfig,
+        on_epoch: Callable[[EpochReport], bool | None] | None = None) -> tuple[DIN, dict[str, Any]]:
+    """Train a DIN on ``samples``; returns the best-valid model and a report (metrics, timings)."""
+    trainer = Trainer(samples, n_categories, config)
+    for _ in range(config.epochs):
+        report = trainer.epoch()
+        stop = on_epoch(report) if on_epoch is not None else False
+        if stop or report.epoch - trainer.best[1] >= config.patience:
+            break
+    model = trainer.model
+    with _threads(config.threads):
+        trainer.restore_best()
         valid_p = predict_block(model, samples.valid)
         metrics: dict[str, Any] = {
             "valid": block_metrics(samples.valid, valid_p),
             "test": block_metrics(samples.test, predict_block(model, samples.test)),
             "valid_cold": block_metrics(samples.valid, predict_block(model, samples.valid, empty_history=True)),
         }
-        model.to("cpu")  # artifacts and scorers are CPU models; the report says where it trained
-        pop = samples.item_freq[samples.valid.cands].astype(np.float64)
-        metrics["valid_popularity_gauc"] = gauc(np.repeat(samples.valid.user, samples.valid.cands.shape[1]),
-                                                samples.valid.labels.reshape(-1), pop.reshape(-1))
-        return model, {"metrics": metrics, "train_wall_s": wall, "epochs": epoch, "best_epoch": best[1],
-                       "history": reports, "device": str(device)}
-    finally:
-        torch.set_num_threads(previous_threads)
+    model.to("cpu")  # artifacts and scorers are CPU models; the report says where it trained
+    pop = samples.item_freq[samples.valid.cands].astype(np.float64)
+    metrics["valid_popularity_gauc"] = gauc(np.repeat(samples.valid.user, samples.valid.cands.shape[1]),
+                                            samples.valid.labels.reshape(-1), pop.reshape(-1))
+    return model, {"metrics": metrics, "train_wall_s": trainer.wall_s, "epochs": trainer.epochs_run,
+                   "best_epoch": trainer.best[1], "history": trainer.reports, "device": str(trainer.device)}
 
 
 def train_din(log: InteractionLog, config: DinConfig | None = None,

@@ -82,6 +82,21 @@ class InterpretAPI(Section):
         """Enqueue DIN training of ``version`` (an aria_queue job run as you)."""
         return Req(json={"version": version, "dataset": dataset, "config": config or {}, "promote": promote})
 
+    @route("POST", "/v1/interpret/din/trials")
+    def start_din_trial(self, params: dict[str, Any], epochs: int = 3) -> dict[str, Any]:
+        """Start an evaluate-only DIN trial (nothing stored): its id, parameter count, subset size."""
+        return Req(json={"params": params, "epochs": epochs})
+
+    @route("POST", "/v1/interpret/din/trials/{trial}/epoch")
+    def din_trial_epoch(self, trial: str) -> dict[str, Any]:
+        """One more epoch of the trial: its validation metrics (never the test split's)."""
+        return Req(path={"trial": trial})
+
+    @route("DELETE", "/v1/interpret/din/trials/{trial}")
+    def end_din_trial(self, trial: str) -> dict[str, Any]:
+        """End the trial: best-epoch validation metrics, parameter count, scoring latency."""
+        return Req(path={"trial": trial})
+
     @route("GET", "/v1/interpret/train/{job_id}")
     def training_status(self, job_id: int) -> dict[str, Any]:
         return Req(path={"job_id": job_id})

@@ -12,6 +12,11 @@ from aria_actors.sdk.sections._util import body
 
 class ShapeAPI(Section):
     # -- templates -------------------------------------------------------------------------------
+    @route("POST", "/v1/shape/arch-trials")
+    def evaluate_architecture(self, params: dict[str, Any], steps: int = 60) -> dict[str, Any]:
+        """An evaluate-only trial of a tiny Qwen3 architecture (nothing stored)."""
+        return Req(json={"params": params, "steps": steps})
+
     @route("GET", "/v1/shape/templates")
     def list_templates(self) -> list[dict[str, Any]]:
         return Req()

@@ -3,8 +3,8 @@
 
 -- name: insert_study
 INSERT INTO aria_tune.studies (tenant, name, owner, objective, direction, space, sampler, pruner, budget,
-                               parallelism)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)
+                               parallelism, objectives)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11::jsonb)
 ON CONFLICT (tenant, name) DO NOTHING
 RETURNING *
 
@@ -91,7 +91,7 @@ RETURNING *
 
 -- name: finish_trial
 UPDATE aria_tune.trials
-SET state = $3, value = $4, error = $5, finished_at = now()
+SET state = $3, value = $4, error = $5, vals = $6::float8[], finished_at = now()
 WHERE study_id = $1 AND number = $2 AND state = 'running'
 RETURNING *
 

@@ -41,10 +41,14 @@ ALLOWED = {
     "backup": {"admin", "operator", "internal", "local operator"},
     "backups": {"admin", "operator", "service", "internal", "local operator"},
     "query_advice": {"admin", "operator", "service", "internal", "local operator"},
+    "statement_stats": {"admin", "operator", "service", "internal", "local operator"},
+    "explain_statement": {"admin", "operator", "service", "internal", "local operator"},
+    "check_index": {"admin", "operator", "internal", "local operator"},
     "probe": {"admin", "operator", "service", "internal", "local operator"},
     "migrate_status": {"admin", "operator", "viewer", "service", "internal", "local operator"},
 }
-ARGS: dict[str, tuple[Any, ...]] = {"migrate": ("aria_queue",), "migrate_status": (["queue"],)}
+ARGS: dict[str, tuple[Any, ...]] = {"migrate": ("aria_queue",), "migrate_status": (["queue"],),
+                                    "explain_statement": ("1",), "check_index": ("1", "s.t", ["k"])}
 
 
 @pytest.fixture

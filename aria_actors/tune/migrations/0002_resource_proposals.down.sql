@@ -1,0 +1,1 @@
+DROP TABLE aria_tune.resource_proposals;

@@ -1,0 +1,1 @@
+DROP TABLE aria_tune.autotune_changes;
