@@ -84,7 +84,10 @@ def evaluate_arch(cfg: Any, arch: Mapping[str, int], steps: int, seed: int = 0) 
                                     "intermediate_size": 2 * arch["hidden_size"]})
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(tiny_config(shaped, len(tokenizer), eos))
-    train_loss = pretrain(model, tokenizer, train, steps, batch_size=BATCH, seed=seed)
+    # bounded in time as well as steps: a large architecture on a busy node would otherwise hold the
+    # process's torch threads (and the trial lock) for minutes
+    deadline = time.monotonic() + float(getattr(cfg, "arch_trial_budget_s", 20.0))
+    train_loss = pretrain(model, tokenizer, train, steps, batch_size=BATCH, seed=seed, deadline=deadline)
     tokenizer.padding_side = "right"
     losses = []
     with torch.inference_mode():

@@ -35,6 +35,8 @@ class ShapeSettings(SectionSettings):
                                 description="Causal-LM steps on the generated corpus when building the tiny model.")
     arch_trial_max_steps: int = Field(200, ge=1, le=10_000, description="Most training steps one evaluate-only "
                                       "architecture trial (aria_tune's qwen3-arch objective) may ask for.")
+    arch_trial_budget_s: float = Field(20.0, gt=0, le=3600, description="Seconds of training one architecture "
+                                       "trial may take; it stops after the step that passes them.")
     max_new_tokens: int = Field(24, ge=1, le=2048, description="Default generation length.")
     inference: Literal["auto", "serve", "local"] = Field(
         "auto", description="Where generation runs: 'serve' (a Ray Serve application per model version), "

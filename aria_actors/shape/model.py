@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ def tiny_config(cfg: ShapeConfig, vocab_size: int, eos_id: int) -> Qwen3Config:
 
 
 def pretrain(model: Any, tokenizer: Any, texts: list[str], steps: int, *, batch_size: int = 16,
-             lr: float = 3e-3, seed: int = 0) -> float:
-    """A short causal-LM pass over ``texts`` (each followed by EOS); returns the last loss."""
+             lr: float = 3e-3, seed: int = 0, deadline: float | None = None) -> float:
+    """A short causal-LM pass over ``texts`` (each followed by EOS); returns the last loss.
+    ``deadline`` (``time.monotonic()``): stop after the step that passes it."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
@@ -96,6 +98,8 @@ def pretrain(model: Any, tokenizer: Any, texts: list[str], steps: int, *, batch_
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if deadline is not None and time.monotonic() > deadline:
+            break
     tokenizer.padding_side = "left"
     model.eval()
     return float(loss.detach())
