@@ -129,9 +129,7 @@ class SeriesStore:
             keys.add(key)
             stored += self._append(key, t, value)
         if source is not None:
-            for gone in self._sources.get(source, set()) - keys:
-                self._append(gone, t, None)
-            self._sources[source] = keys
+            self._mark_gone(source, keys, t)
         return stored
 
     def ingest_keyed(self, samples: Iterable[tuple[str, Labels, float]], t: float, source: str | None = None) -> int:
@@ -158,10 +156,14 @@ class SeriesStore:
                 self._age(s, t)
             stored += 1
         if source is not None:
-            for gone in self._sources.get(source, set()) - keys:
-                self._append(gone, t, None)
-            self._sources[source] = keys
+            self._mark_gone(source, keys, t)
         return stored
+
+    def _mark_gone(self, source: str, keys: set[Labels], t: float) -> None:
+        """Stale markers at ``t`` for the series ``source`` carried last time and not now."""
+        for gone in self._sources.get(source, set()) - keys:
+            self._append(gone, t, None)
+        self._sources[source] = keys
 
     def _age(self, s: _Series, now: float) -> None:
         cutoff = now - self.retention_s
