@@ -44,6 +44,9 @@ class ShapeSettings(SectionSettings):
     inference_min_replicas: int = Field(
         0, ge=0, le=64, description="Replicas each served version keeps when idle; 0 scales to zero (nothing "
                                     "starts at boot, the first request after idle waits for a replica).")
+    prepare_at_start: bool = Field(
+        True, description="Inside Ray, build the tiny model's files and the personality head in a worker of their "
+                          "own after the service starts, so that the first generation waits for a replica only.")
     inference_max_replicas: int = Field(1, ge=1, le=64, description="Most replicas of one served version.")
     inference_num_cpus: float = Field(0.5, ge=0, le=64, description="Ray CPUs one replica asks for.")
     inference_max_batch_size: int = Field(16, ge=1, le=1024, description="Requests one decoding batch takes.")
@@ -54,6 +57,9 @@ class ShapeSettings(SectionSettings):
                                        "version into one Serve request (0: one Serve request per prompt).")
     inference_idle_s: float = Field(300.0, ge=1, le=86_400,
                                     description="Idle time after which a version's replicas scale to zero.")
+    load_retry_s: float = Field(30.0, ge=0, le=86_400,
+                                description="How long a model version whose load failed answers with that failure "
+                                            "(503, Retry-After) before the next request tries to load it again.")
     ab_flush_s: float = Field(1.0, gt=0, le=3600,
                               description="Interval of storing A/B request/token counters (what a crash may lose).")
     train_poll_s: float = Field(2.0, gt=0, le=3600,

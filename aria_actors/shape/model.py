@@ -138,6 +138,21 @@ def _build_once(cfg: ShapeConfig, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def tiny_path(cfg: ShapeConfig, home: Path | None) -> Path:
+    """Where the tiny model of ``cfg`` is built (one directory per seed and size)."""
+    base = cfg.cache_dir or (home or Path.home() / ".aria") / "shape"
+    return base / (f"tiny-qwen3-s{cfg.seed}-v{cfg.vocab_size}-h{cfg.hidden_size}-l{cfg.num_layers}"
+                   f"-p{cfg.pretrain_steps}")
+
+
+def ensure_tiny(cfg: ShapeConfig, home: Path | None) -> Path:
+    """The tiny model's directory, built first if missing."""
+    path = tiny_path(cfg, home)
+    if not (path / "config.json").exists():
+        _build_once(cfg, path)
+    return path
+
+
 def resolve_device(cfg: ShapeConfig) -> str:
     if cfg.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -151,12 +166,7 @@ def load_model(cfg: ShapeConfig, *, home: Path | None = None, fallback_path: str
     if path_text:
         path, source = Path(path_text).expanduser(), path_text
     else:
-        base = cfg.cache_dir or (home or Path.home() / ".aria") / "shape"
-        tag = (f"tiny-qwen3-s{cfg.seed}-v{cfg.vocab_size}-h{cfg.hidden_size}-l{cfg.num_layers}"
-               f"-p{cfg.pretrain_steps}")
-        path, source = base / tag, "tiny"
-        if not (path / "config.json").exists():
-            _build_once(cfg, path)
+        path, source = ensure_tiny(cfg, home), "tiny"
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)

@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import re
 from pathlib import Path
@@ -111,6 +112,7 @@ from aria_actors.shape.errors import InvalidText, ModelLoadError, ShapeError, Un
 from aria_actors.shape.inference.generation import GenerationMixin
 from aria_actors.shape.inference.streams import StreamHub
 from aria_actors.shape.inference.versions import ModelVersionsMixin
+from aria_actors.shape.prepare import prepare_in_worker
 from aria_actors.shape.spec import SPEC
 from aria_actors.shape.store import ShapeStore
 from aria_actors.shape.training.job import NODE_PATHS, checkpoint_ref, checkpoint_root
@@ -155,6 +157,8 @@ BUILTIN_TEMPLATES: tuple[dict[str, Any], ...] = (
         ],
     },
 )
+
+log = logging.getLogger(__name__)
 
 
 class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, ArchTrialsMixin, Service):
@@ -204,14 +208,24 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, ArchT
             if deps.get("aria_queue") is not None:
                 self._watcher = asyncio.create_task(self._watch_training(), name="aria-shape-train-watch")
         self._started = True
-        if self.config.inference_min_replicas > 0:
+        if self.config.inference_min_replicas > 0 or self.config.prepare_at_start:
             backend = self._inference()
-            if backend.kind == "serve":  # warm replicas asked for: deploy now, without holding the boot
-                self._warming = asyncio.create_task(self._warm(backend))
+            if backend.kind == "serve":  # inside Ray: prepared now, without holding the boot
+                self._warming = asyncio.create_task(self._warm(backend), name="aria-shape-warm")
 
     async def _warm(self, backend: Any) -> None:
-        with contextlib.suppress(ShapeError):  # kept by the backend, shown by health()
-            await backend.ensure(self._served_version)
+        """The tiny model's files and the personality head built (on a new home) in a worker of
+        their own, so that the first generation waits for a replica only; with warm replicas asked
+        for, the served version deployed too. Failures are the first use's to report, not the boot's."""
+        if self.config.prepare_at_start:
+            try:
+                took = await prepare_in_worker(backend.source(self._served_version), str(self._personality_dir()))
+                log.info("aria_shape: models prepared ahead of use: %s", took)
+            except Exception as exc:  # the first use builds them (and reports why it cannot)
+                log.warning("aria_shape: preparing the models ahead of use failed: %s", brief(exc))
+        if self.config.inference_min_replicas > 0:
+            with contextlib.suppress(ShapeError):  # kept by the backend, shown by health()
+                await backend.ensure(self._served_version)
 
     async def wait_ready(self) -> Health:
         """Load (locally) or deploy (Serve) the served version's model now, then probe; for tests

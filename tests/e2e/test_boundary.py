@@ -142,7 +142,9 @@ def _fuzz(url: str, token: str, max_examples: int) -> None:
         @settings(max_examples=max_examples, deadline=None, phases=[Phase.generate],
                   suppress_health_check=list(HealthCheck), database=None, derandomize=True)
         def run(case: Any) -> None:
-            resp = case.call(base_url=url, headers=_as(token), timeout=60)
+            # A hang guard, not a speed limit: the first generation after boot waits for a model
+            # replica to start (tens of seconds on two loaded cores).
+            resp = case.call(base_url=url, headers=_as(token), timeout=180)
             if resp.status_code >= 500 and resp.status_code != 503:
                 failures.append(f"{case.method} {case.path} -> {resp.status_code}: {resp.content[:200]!r}")
             if b"Traceback" in resp.content and not case.path.startswith(LOG_CONTENT):

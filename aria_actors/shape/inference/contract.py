@@ -13,6 +13,9 @@ Per-version state (``states()``, shown in the service's health details)::
     ServeBackend:  not deployed --first use--> deploying --> n replicas <--idle / request--> scaled to zero
                                                     '-----> error (Serve's message)
 
+    A version in ``error`` answers at once with its failure (503, ``Retry-After``) for
+    ``[shape] load_retry_s``; the first request after that tries to load it again.
+
 Guarantees and caveats
 ----------------------
 - Nothing loads at construction: the first call for a version pays the load (local) or the
@@ -28,11 +31,12 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aria_actors.shape.errors import UnknownModelVersion
+from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
 from aria_actors.shape.source import ModelSource
 
 
@@ -66,15 +70,42 @@ class VersionBook:
 
     where = "here"  # ends "model version X is not ...", the UnknownModelVersion message
 
-    def __init__(self) -> None:
+    def __init__(self, retry_s: float = 30.0) -> None:
         self._sources: dict[str, ModelSource] = {}
         self._errors: dict[str, str] = {}
+        self._failed_at: dict[str, float] = {}
+        # A broken checkpoint must not cost every request a load attempt (a Serve application's
+        # failed replica starts take tens of seconds and hold CPUs): its failure is the answer
+        # for retry_s, then the next request tries again.
+        self.retry_s = retry_s
 
     def add(self, version: str, source: ModelSource) -> None:
         if self._sources.get(version) != source:
-            self._errors.pop(version, None)
+            self._clear_error(version)
             self._drop_built(version)
         self._sources[version] = source
+
+    def _fail(self, version: str, message: str) -> None:
+        self._errors[version] = message
+        self._failed_at[version] = time.monotonic()
+
+    def _clear_error(self, version: str) -> None:
+        self._errors.pop(version, None)
+        self._failed_at.pop(version, None)
+
+    def _refuse_if_failed(self, version: str) -> None:
+        """:class:`ModelLoadError` (503, ``Retry-After``) while the version's last load failed less
+        than ``retry_s`` ago."""
+        at = self._failed_at.get(version)
+        error = self._errors.get(version)
+        if at is None or error is None:
+            return
+        left = self.retry_s - (time.monotonic() - at)
+        if left > 0:
+            raise ModelLoadError(f"model version {version!r} failed to load {self.retry_s - left:.0f}s ago "
+                                 f"({error}); the next try is in {left:.0f}s",
+                                 path=self._source(version).label, model_version=version,
+                                 retry_after_s=round(left, 1))
 
     def _drop_built(self, version: str) -> None:
         """Forget what was built from the version's previous source (a model, an application)."""
@@ -95,7 +126,7 @@ class VersionBook:
 
     def _forget(self, version: str) -> None:
         self._sources.pop(version, None)
-        self._errors.pop(version, None)
+        self._clear_error(version)
 
     def error(self, version: str) -> str | None:
         return self._errors.get(version)

@@ -52,6 +52,36 @@ async def test_local_backend_loads_on_first_use_and_reports_states(tiny_model_di
     assert backend.versions() == ["broken"]
 
 
+async def test_a_version_that_failed_to_load_answers_at_once_until_its_retry_time(monkeypatch) -> None:
+    loads: list[str] = []
+
+    def failing_load(self: ModelSource) -> None:
+        loads.append(self.label)
+        raise ModelLoadError("no weights", path=self.label)
+
+    monkeypatch.setattr(ModelSource, "load", failing_load)
+    clock = [1000.0]
+    monkeypatch.setattr("aria_actors.shape.inference.contract.time.monotonic", lambda: clock[0])
+    backend = LocalBackend(retry_s=30.0)
+    backend.add("broken", ModelSource.for_path("/nowhere"))
+    with pytest.raises(ModelLoadError):
+        await backend.complete("broken", [PROMPT], max_new_tokens=2)
+    clock[0] += 10
+    with pytest.raises(ModelLoadError) as refused:
+        await backend.complete("broken", [PROMPT], max_new_tokens=2)
+    assert loads == ["/nowhere"]  # the second request did not try again
+    assert refused.value.status == 503 and refused.value.fields["retry_after_s"] == 20.0
+    assert "no weights" in refused.value.message
+    clock[0] += 21
+    with pytest.raises(ModelLoadError):
+        await backend.complete("broken", [PROMPT], max_new_tokens=2)
+    assert len(loads) == 2  # retried once the time passed
+    backend.add("broken", ModelSource.for_path("/elsewhere"))  # a new source is tried at once
+    with pytest.raises(ModelLoadError):
+        await backend.complete("broken", [PROMPT], max_new_tokens=2)
+    assert loads[-1] == "/elsewhere"
+
+
 def test_outside_a_ray_actor_the_backend_is_local() -> None:
     assert not in_ray_actor()
     assert make_backend(ShapeConfig(), AriaSettings()).kind == "local"

@@ -35,4 +35,4 @@ def make_backend(config: ShapeConfig, settings: Any) -> Backend:
     use_serve = config.inference == "serve" or (config.inference == "auto" and in_ray_actor())
     if use_serve:
         return ServeBackend(config, settings)
-    return LocalBackend()
+    return LocalBackend(config.load_retry_s)

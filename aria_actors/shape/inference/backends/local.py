@@ -28,8 +28,8 @@ class LocalBackend(VersionBook):
     kind = "local"
     where = "loaded here"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, retry_s: float = 30.0) -> None:
+        super().__init__(retry_s)
         self._runners: dict[str, ModelRunner] = {}
         self._loading: set[str] = set()
         self._load_lock = threading.Lock()  # thread lock: callers may come from several loops
@@ -47,21 +47,24 @@ class LocalBackend(VersionBook):
             try:
                 runner = ModelRunner(source.load())
             except ModelLoadError as exc:
-                self._errors[version] = exc.message
+                self._fail(version, exc.message)
                 raise
             except Exception as exc:  # a broken checkpoint: typed, and kept for health()
-                self._errors[version] = f"{type(exc).__name__}: {brief(exc)}"
+                self._fail(version, f"{type(exc).__name__}: {brief(exc)}")
                 raise ModelLoadError(f"cannot load model version {version!r}: {brief(exc)}", path=source.label,
                                      model_version=version) from None
             finally:
                 self._loading.discard(version)
-            self._errors.pop(version, None)
+            self._clear_error(version)
             self._runners[version] = runner
             return runner
 
     async def _runner(self, version: str) -> ModelRunner:
         runner = self._runners.get(version)
-        return runner if runner is not None else await asyncio.to_thread(self._load, version)
+        if runner is not None:
+            return runner
+        self._refuse_if_failed(version)
+        return await asyncio.to_thread(self._load, version)
 
     async def ensure(self, version: str) -> dict[str, Any]:
         runner = await self._runner(version)

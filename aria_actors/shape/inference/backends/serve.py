@@ -90,7 +90,7 @@ class ServeBackend(VersionBook):
     where = "served here"
 
     def __init__(self, config: ShapeConfig, settings: Any) -> None:
-        super().__init__()
+        super().__init__(config.load_retry_s)
         self.config, self.settings = config, settings
         self._apps: dict[str, _App] = {}
         self._deploying: dict[str, asyncio.Future[Any]] = {}
@@ -169,13 +169,13 @@ class ServeBackend(VersionBook):
             handle = await asyncio.to_thread(self._deploy_blocking, name, source, version)
             await asyncio.to_thread(self._wait_running, name, source, self.settings.start_timeout_s)
         except ModelLoadError as exc:
-            self._errors[version] = exc.message
+            self._fail(version, exc.message)
             raise
         except Exception as exc:  # Serve refused the application: typed, and kept for health()
-            self._errors[version] = f"{type(exc).__name__}: {brief(exc)}"
+            self._fail(version, f"{type(exc).__name__}: {brief(exc)}")
             raise ModelLoadError(f"cannot deploy model version {version!r}: {brief(exc)}",
                                  path=source.label) from None
-        self._errors.pop(version, None)
+        self._clear_error(version)
         app = _App(name, handle, source)
         if self._sources.get(version) == source:
             self._apps[version] = app
@@ -187,6 +187,7 @@ class ServeBackend(VersionBook):
             return app
         fut = self._deploying.get(version)
         if fut is None:
+            self._refuse_if_failed(version)
             fut = asyncio.ensure_future(self._deploy(version))
             self._deploying[version] = fut
             fut.add_done_callback(lambda _f: self._deploying.pop(version, None))
