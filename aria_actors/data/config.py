@@ -36,6 +36,10 @@ class DataSettings(SectionSettings):
     embedded_start_timeout_s: float = Field(
         60.0, gt=0, le=3600, description="Wait this long for the embedded server (crash recovery)."
     )
+    embedded_max_connections: int = Field(
+        300, ge=20, le=10_000, description="Connection limit of the embedded server: every service's pool and each "
+        "queue worker's (2-4 each) share it; past it a call answers 503 (database busy), not 500."
+    )
     migrate_lock_timeout_s: float = Field(
         300.0, gt=0, description="Wait this long for another node's migration run to finish."
     )

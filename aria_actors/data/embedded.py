@@ -88,6 +88,9 @@ class EmbeddedPostgres:
     fast_init: bool = False
     # initdb/pg_ctl/postgres from here instead of find_bin_dir()'s choice
     bin_dir: Path | None = None
+    # The server's connection limit (0: initdb's choice, usually 100): every service's pool, each
+    # queue worker's and the CLI's share it.
+    max_connections: int = 0
 
     def __post_init__(self) -> None:
         self.base = Path(self.base).expanduser().resolve()
@@ -260,6 +263,8 @@ class EmbeddedPostgres:
         opts = f"{listen} -k {shlex.quote(str(self.socket_dir))}"
         if self.preload:
             opts += f" -c shared_preload_libraries={','.join(self.preload)}"
+        if self.max_connections:
+            opts += f" -c max_connections={int(self.max_connections)}"
         deadline = time.monotonic() + self.start_timeout_s
         self._clear_stale_pidfile(deadline)
         delay = 0.05

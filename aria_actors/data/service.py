@@ -112,7 +112,8 @@ class DataService(Service):
 
     def _new_embedded(self, config: DataConfig) -> EmbeddedPostgres:
         return EmbeddedPostgres(self.settings.home / "postgres", start_timeout_s=config.embedded_start_timeout_s,
-                                bin_dir=Path(config.pg_bin_dir) if config.pg_bin_dir else None)
+                                bin_dir=Path(config.pg_bin_dir) if config.pg_bin_dir else None,
+                                max_connections=config.embedded_max_connections)
 
     async def _drop_early_server(self) -> None:
         """Stop the embedded server prepare() started (the database is elsewhere, or the service

@@ -167,6 +167,10 @@ async def test_a_lost_server_connection_is_a_503_not_a_500() -> None:
             raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
 
         @rpc("queue:job:write", scope="own")
+        async def full(self, caller: Principal) -> None:
+            raise asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already")
+
+        @rpc("queue:job:write", scope="own")
         async def missing(self, caller: Principal) -> None:
             raise FileNotFoundError("a bug, not an outage: stays a 500")
 
@@ -174,6 +178,9 @@ async def test_a_lost_server_connection_is_a_503_not_a_500() -> None:
         with pytest.raises(ServiceUnavailable, match="lost a connection") as lost:
             await invoke(Queues(None), method, (USER,), {}, Gate())  # type: ignore[arg-type]
         assert lost.value.status == 503
+    with pytest.raises(ServiceUnavailable, match="connection limit") as busy:
+        await invoke(Queues(None), "full", (USER,), {}, Gate())  # type: ignore[arg-type]
+    assert busy.value.status == 503 and busy.value.fields["retry_after_s"] == 5
     with pytest.raises(FileNotFoundError):
         await invoke(Queues(None), "missing", (USER,), {}, Gate())  # type: ignore[arg-type]
 
