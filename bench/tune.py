@@ -14,8 +14,10 @@
   Optuna's TPE over its in-memory study (ask + tell) and over ``RDBStorage`` on SQLite (durable,
   as aria_tune's PostgreSQL rows are), median of ``--asks`` asks.
 - ``pruning``: a learning-curve objective (Branin plus a term decaying with the step, 20 steps a
-  trial); the same Aria search with Optuna's median rule and without; total steps run, and the
-  best value reached.
+  trial; a second variant adds noise fading to none by the last step, so early ranks are not the
+  final ones); the same Aria search with a pruner (Optuna's median rule; successive halving,
+  ``asha``) and without: the steps the pruned search runs to reach the best value the unpruned one
+  ends with (``inf`` when it never does within three times the trials).
 
 Not measured here: the DIN validation objective (aria_interpret has no evaluate-only training
 call yet), and the cost of trials as aria_queue jobs (about 35 ms a trial in the e2e test).
@@ -157,16 +159,23 @@ def overhead(history: int, asks: int) -> None:
           f"PostgreSQL read of the trials)")
 
 
-def pruning(seeds: int, trials: int) -> None:
+PRUNERS = {"median": {"name": "median", "n_startup_trials": 5, "n_warmup_steps": 3},
+           "asha": {"name": "asha", "min_resource": 1, "reduction_factor": 3}}
+
+
+def pruning(seeds: int, trials: int, pruner_name: str, noise: float) -> None:
     """Steps the pruned search spends to reach the best value the unpruned search ends with."""
     objective = BUILTIN["branin"]
     space = check_space(objective.space)
     steps = 20
-    pruner = check_pruner({"name": "median", "n_startup_trials": 5, "n_warmup_steps": 3})
+    pruner = check_pruner(PRUNERS[pruner_name])
 
     def curve(params: Mapping[str, Any], step: int) -> float:
-        # the value a trial reports after each step: its final value plus a term that decays
-        return objective.evaluate(params) + 30.0 / (step + 1)
+        # the value a trial reports after each step: its final value, a term that decays, and (with
+        # noise) a deviation that fades to none at the last step, so early ranks are not the final ones
+        rng = random.Random(f"{sorted(params.items())}:{step}")
+        fade = (steps - 1 - step) / (steps - 1)
+        return objective.evaluate(params) + 30.0 / (step + 1) + (rng.gauss(0.0, noise) * fade if noise else 0.0)
 
     def search(seed: int, prune: bool, most: int, target: float | None) -> tuple[float, int, int]:
         sampler = check_sampler({"name": "auto", "seed": seed, "gp_trials": 100})
@@ -197,11 +206,12 @@ def pruning(seeds: int, trials: int) -> None:
         pruned_best, pruned_steps, made = search(seed, True, 3 * trials, full_best)
         rows.append((pruned_steps if pruned_best <= full_best else math.inf, full_steps))
         print(f"  pruning seed {seed}: without pruning best {full_best:.4f} after {trials} trials, {full_steps} "
-              f"steps; with the median rule {pruned_best:.4f} after {made} trials, {pruned_steps} steps", flush=True)
+              f"steps; with {pruner_name} {pruned_best:.4f} after {made} trials, {pruned_steps} steps", flush=True)
     aria = statistics.median(r[0] for r in rows)
     peer = statistics.median(r[1] for r in rows)
-    print(f"pruning_steps_to_equal_best: aria {aria}, peer {peer}, ratio {aria / peer:.2f}   "
-          f"(peer: the same search without pruning)")
+    label = f"pruning_{pruner_name}{f'_noise{noise:g}' if noise else ''}_steps_to_equal_best"
+    print(f"{label}: aria {aria}, peer {peer}, ratio {aria / peer:.2f}   "
+          f"(peer: the same search without pruning; {pruner}; noise sd {noise:g} fading to 0 by the last step)")
 
 
 def main() -> None:
@@ -219,7 +229,8 @@ def main() -> None:
     for name in ("branin", "hartmann6"):
         reach(name, args.seeds, args.gp_trials)
     overhead(args.history, args.asks)
-    pruning(args.seeds, 40 if not args.quick else 25)
+    for pruner_name, noise in (("median", 0.0), ("asha", 0.0), ("asha", 2.0)):
+        pruning(args.seeds, 40 if not args.quick else 25, pruner_name, noise)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         self._problems: dict[str, str] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._feedback: dict[str, tuple[int, float]] = {}  # A/B feedback not flushed yet
+        self._feedback: dict[str, tuple[int, float, float]] = {}  # A/B feedback not flushed: n, sum, sum of squares
         self._ab_users: OrderedDict[tuple[str, str], str] = OrderedDict()  # (tenant, user) -> arm served
         self._indexes: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # tenant -> (key, VectorIndex)
         self._load_locks: dict[str, asyncio.Lock] = {}
@@ -343,8 +343,8 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
                 version = self._ab_users.get((tenant, e.subject)) if e.kind == "feedback" else None
                 if version is not None and version in self._traffic.weights:
                     value = min(1.0, max(-1.0, e.value))
-                    n, s = self._feedback.get(version, (0, 0.0))
-                    self._feedback[version] = (n + 1, s + value)
+                    n, s, ss = self._feedback.get(version, (0, 0.0, 0.0))
+                    self._feedback[version] = (n + 1, s + value, ss + value * value)
                     self._traffic.feedback(version, value)
         return {"recorded": stored}
 
@@ -570,7 +570,8 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
             weights = {v: float(w) for v, w in serving["traffic"].items()}
             self._traffic = TrafficSplit.restore(weights, 0, {v: {"requests": m["requests"],
                                                                   "feedback_count": m["feedback_count"],
-                                                                  "feedback_sum": m["feedback_sum"]}
+                                                                  "feedback_sum": m["feedback_sum"],
+                                                                  "feedback_sumsq": m["feedback_sumsq"]}
                                                               for v, m in metrics.items()})
         # Versions load on the first scoring call: a start does not wait for replicas.
 
@@ -673,16 +674,16 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
             return
         requests = split.take_unflushed()
         feedback, self._feedback = self._feedback, {}
-        deltas = {v: (requests[v].requests if v in requests else 0, *feedback.get(v, (0, 0.0)))
+        deltas = {v: (requests[v].requests if v in requests else 0, *feedback.get(v, (0, 0.0, 0.0)))
                   for v in set(requests) | set(feedback)}
         try:
             await self._store.add_ab_metrics(deltas)
         except Exception:
             if self._traffic is split:  # the split ended meanwhile: its counts go with it
                 split.give_back(requests)
-                for v, (n, s) in feedback.items():
-                    old = self._feedback.get(v, (0, 0.0))
-                    self._feedback[v] = (old[0] + n, old[1] + s)
+                for v, (n, s, ss) in feedback.items():
+                    old = self._feedback.get(v, (0, 0.0, 0.0))
+                    self._feedback[v] = (old[0] + n, old[1] + s, old[2] + ss)
             raise
 
     @rpc("interpret:recommendation:read", feature="recommendation-serving")

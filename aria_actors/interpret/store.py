@@ -204,16 +204,19 @@ class InterpretStore:
 
         await self.db.transaction(fn)
 
-    async def add_ab_metrics(self, deltas: dict[str, tuple[int, int, float]]) -> None:
+    async def add_ab_metrics(self, deltas: dict[str, tuple[int, int, float, float]]) -> None:
+        """Per version: requests, feedback count, sum and sum of squares to add."""
         if not deltas:
             return
         names = sorted(deltas)
         await self.db.execute(q("add_ab_metrics"), names, [deltas[n][0] for n in names],
-                              [deltas[n][1] for n in names], [deltas[n][2] for n in names])
+                              [deltas[n][1] for n in names], [deltas[n][2] for n in names],
+                              [deltas[n][3] for n in names])
 
     async def ab_metrics(self) -> dict[str, dict[str, Any]]:
         return {r["version"]: {"requests": int(r["requests"]), "feedback_count": int(r["feedback_count"]),
-                               "feedback_sum": float(r["feedback_sum"])}
+                               "feedback_sum": float(r["feedback_sum"]),
+                               "feedback_sumsq": None if r["feedback_sumsq"] is None else float(r["feedback_sumsq"])}
                 for r in await self.db.fetch(q("ab_metrics"))}
 
     async def reset_ab_metrics(self) -> None:

@@ -46,8 +46,9 @@ DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
                  "data:*:*@any", "storage:store:*@any", "shape:model:*@any", "interpret:model:*@any",
                  "workflow:run:start@any", "workflow:run:control@any", "workflow:analytics:*@any",
                  "security:vault:*@any",
-                 # the auto-tuner changes what operators may change by hand (queue concurrency)
-                 "tune:autotune:*@any",
+                 # the auto-tuner changes what operators may change by hand (queue concurrency),
+                 # and an A/B test promotes what they may promote by hand
+                 "tune:autotune:*@any", "tune:abtest:*@any",
                  "!security:secret:*", "!auth:oidc-client:*"),
     # Users and editors submit and follow their own queue jobs (a job runs as its enqueuer, so
     # what it may call is still bounded by the enqueuer's own roles).

@@ -32,6 +32,7 @@ from aria_actors.shape.characters.templates import (
     Word,
 )
 from aria_actors.shape.client import ShapeClient
+from aria_actors.shape.inference.traffic import MAX_FEEDBACK
 
 router = ServiceRouter(prefix="/v1/shape", tags=["shape"])
 Client = Annotated[ShapeClient, Depends(service_client(ShapeClient))]
@@ -272,7 +273,7 @@ class CompleteRequest(Body):
 
 class FeedbackRequest(Body):
     version: ModelId
-    value: Finite
+    value: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FEEDBACK, le=MAX_FEEDBACK)]
 
 
 class PromoteRequest(Body):

@@ -37,8 +37,10 @@ class StudyRequest(Body):
         "{type: categorical, choices}; default: the objective's usual space."))
     direction: Literal["minimize", "maximize"] | None = None
     sampler: Settings = Field(None, description='{"name": "tpe"|"random", "seed", "n_startup_trials", "multivariate"}')
-    pruner: Settings = Field(None, description='{"name": "median"|"none", "n_startup_trials", "n_warmup_steps", '
-                                               '"interval_steps", "n_min_trials"}')
+    pruner: Settings = Field(None, description='{"name": "median", "n_startup_trials", "n_warmup_steps", '
+                                               '"interval_steps", "n_min_trials"} | {"name": "asha", "min_resource", '
+                                               '"reduction_factor", "min_early_stopping_rate", "bootstrap_count"} | '
+                                               '"none"')
     budget: int = Field(20, description="Trials to run in all.")
     parallelism: int = Field(1, description="Trials running at once.")
 
@@ -128,3 +130,8 @@ router.routes.extend(archsearch_api.router.routes)
 from aria_actors.tune import pipeline_api  # noqa: E402
 
 router.routes.extend(pipeline_api.router.routes)
+
+
+from aria_actors.tune import abtest_api  # noqa: E402
+
+router.routes.extend(abtest_api.router.routes)

@@ -72,7 +72,7 @@ def create(name: str, objective: str = typer.Option(..., "--objective", help="A 
            direction: str | None = typer.Option(None, "--direction", help="minimize or maximize."),
            sampler: str = typer.Option("tpe", "--sampler", help="tpe or random."),
            seed: int | None = typer.Option(None, "--seed", help="The sampler's seed (reproducible params)."),
-           pruner: str = typer.Option("median", "--pruner", help="median or none."),
+           pruner: str = typer.Option("median", "--pruner", help="median, asha (successive halving) or none."),
            budget: int = typer.Option(20, "--budget", help="Trials to run in all."),
            parallelism: int = typer.Option(1, "--parallelism", help="Trials running at once."),
            token: str | None = TokenOpt) -> None:
@@ -175,3 +175,8 @@ app.add_typer(cli_archsearch.app, name="arch")
 from aria_actors.tune import cli_pipeline  # noqa: E402
 
 app.add_typer(cli_pipeline.app, name="pipeline")
+
+
+from aria_actors.tune import cli_abtest  # noqa: E402
+
+app.add_typer(cli_abtest.app, name="ab")

@@ -17,6 +17,10 @@ from aria_actors.runtime.rpc import client_of, rpc
 
 @client_of("aria_tune")
 class TuneClient:
+    @rpc("tune:abtest:read", scope="any", feature="model-ab-testing")
+    async def ab_test(self, caller: Principal, name: str) -> dict[str, Any]:
+        """The test with its statistics: per arm n, mean, variance; the difference, its confidence..."""
+
     @rpc("tune:query:run", scope="any", feature="query-optimization")
     async def analyze_statements(
         self,
@@ -139,6 +143,10 @@ class TuneClient:
     ) -> dict[str, Any]:
         """A new study of ``objective`` (a registered name) over ``space`` (default: the objective's..."""
 
+    @rpc("tune:abtest:decide", scope="any", feature="model-ab-testing")
+    async def decide_ab_test(self, caller: Principal, name: str) -> dict[str, Any]:
+        """Promote the winner when the verdict is in (candidate: ``promoted``; control, or no..."""
+
     @rpc("tune:resources:decide", scope="any", feature="resource-optimization")
     async def decide_resource_proposal(
         self,
@@ -164,6 +172,15 @@ class TuneClient:
     @rpc("tune:study:read", scope="own", feature="hyperparameters")
     async def get_study(self, caller: Principal, name: str) -> dict[str, Any]:
         """A study: settings, status, trial counts by state, and its best trial."""
+
+    @rpc("tune:abtest:list", scope="any", feature="model-ab-testing")
+    async def list_ab_tests(
+        self,
+        caller: Principal,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The tests, newest first (without live statistics: ``ab_test`` reads them)."""
 
     @rpc("tune:cache:read", scope="any", feature="cache-optimization")
     async def list_caches(self, caller: Principal) -> dict[str, Any]:
@@ -259,6 +276,27 @@ class TuneClient:
     @rpc("tune:trial:run", scope="own", job=True, feature="hyperparameters")
     async def run_trial(self, caller: Principal, study_id: int, number: int) -> dict[str, Any]:
         """Run trial ``number`` of study ``study_id`` (what a ``service:aria_tune.run_trial`` job..."""
+
+    @rpc("tune:abtest:write", scope="any", feature="model-ab-testing")
+    async def start_ab_test(
+        self,
+        caller: Principal,
+        name: str,
+        target: str,
+        control: str,
+        candidate: str,
+        share: float = 0.5,
+        alpha: float = 0.05,
+        min_samples: int = 100,
+        max_samples: int | None = None,
+        direction: str = 'maximize',
+        study: str | None = None,
+    ) -> dict[str, Any]:
+        """Split ``target``'s traffic between ``control`` (the served version) and ``candidate``..."""
+
+    @rpc("tune:abtest:decide", scope="any", feature="model-ab-testing")
+    async def stop_ab_test(self, caller: Principal, name: str) -> dict[str, Any]:
+        """End the test without a verdict: the control is served to everyone again."""
 
     @rpc("tune:study:write", scope="own", feature="hyperparameters")
     async def stop_study(self, caller: Principal, name: str) -> dict[str, Any]:

@@ -129,3 +129,21 @@ class ChangeConflict(TuneError):
     type = "tune-change-conflict"
     status = 409
     title = "Change conflict"
+
+
+class UnknownABTest(TuneError):
+    """No A/B test has this name; ``aria tune ab ls`` lists them."""
+
+    type = "tune-unknown-ab-test"
+    status = 404
+    title = "Unknown A/B test"
+
+
+class ABTestConflict(TuneError):
+    """The A/B test cannot do this now: the name is taken, the target runs another test, the test
+    has ended, its split was replaced, or there is no verdict yet (collect more feedback); the
+    fields say which."""
+
+    type = "tune-ab-test-conflict"
+    status = 409
+    title = "A/B test conflict"

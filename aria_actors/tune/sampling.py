@@ -6,6 +6,7 @@
         -> optuna.trial.create_trial(...) each -> an in-memory optuna Study (add_trials)
         -> study.ask(distributions) -> the next trial's params            (next_params)
         -> MedianPruner.prune(study, this trial as reported so far)        (should_prune)
+        or successive halving over the stored intermediate values         (asha_prunes)
 
 Optuna's own RDBStorage would keep a second record of the same trials in tables of its own,
 written through SQLAlchemy around aria_data (its pool, statement timeouts, typed errors,
@@ -24,6 +25,9 @@ Guarantees and caveats
   pruned when its best intermediate value so far is worse than the median of the completed
   trials' values at the same step, after ``n_startup_trials`` completed trials and
   ``n_warmup_steps`` steps, every ``interval_steps``.
+- Pruning ``asha`` is Optuna's ``SuccessiveHalvingPruner``'s rule on the same rows
+  (:func:`asha_prunes` says why it is not Optuna's object; a test compares the two decision by
+  decision).
 - A study asked again (``key``: its id) is not rebuilt: :class:`StudyCache` keeps its in-memory
   study and brings it up to date with the stored rows, adding new trials and finishing the ones
   that were running (Optuna's public ``tell`` and ``Trial.report``). Anything else (a trial that
@@ -33,7 +37,8 @@ Guarantees and caveats
   fewer trials to a good value, but each ask fits a GP, cubic in the trials), and ``auto``: GP for
   the first ``gp_trials`` trials, then TPE (expensive objectives get GP's sample efficiency early,
   long studies keep TPE's flat cost per ask). GP sees pruned trials as complete at their last
-  reported value (:func:`pruned_as_complete`).
+  reported value corrected by the complete trials' median drop from that step to their end
+  (:func:`pruned_as_complete`).
 - Several objectives (an architecture search): ``direction`` is then a list, the study is rebuilt
   with Optuna's ``directions`` and each complete trial's ``values`` (in the study's order); TPE
   then is Optuna's multi-objective TPE. Such studies are never pruned (Optuna's pruners are
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import statistics
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
@@ -103,13 +109,27 @@ def uses_gp(settings: Mapping[str, Any], number: int) -> bool:
 
 
 def pruned_as_complete(trials: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Pruned trials as complete at their last reported value, for the GP sampler: it fits complete
-    trials only, and without them proposes again the region the pruner just cut (the last value
-    of a pruned trial is what the median rule judged it on)."""
+    """Pruned trials as complete, for the GP sampler: it fits complete trials only, and without
+    them proposes again the region the pruner just cut. A pruned trial's value is its last report
+    corrected to a final value: minus the median, over the complete trials that reported at that
+    step, of (their value there - their final value). Learning curves fall as they train, so a
+    trial cut at an early step (successive halving cuts most at the first rungs) would otherwise
+    look far worse than any finished one, and the GP, fitted to both on one scale, would model the
+    curve's offset instead of the objective. Without such complete trials: the last report as it is."""
+    offsets: dict[int, list[float]] = {}
+    for t in trials:
+        if t["state"] == "complete" and t.get("value") is not None and math.isfinite(float(t["value"])):
+            for step, value in _steps(t.get("intermediate")).items():
+                offsets.setdefault(step, []).append(value - float(t["value"]))
     out: list[Mapping[str, Any]] = []
     for t in trials:
         steps = _steps(t.get("intermediate")) if t["state"] == "pruned" else {}
-        out.append({**t, "state": "complete", "value": steps[max(steps)]} if steps else t)
+        if not steps:
+            out.append(t)
+            continue
+        last = max(steps)
+        shift = statistics.median(offsets[last]) if offsets.get(last) else 0.0
+        out.append({**t, "state": "complete", "value": steps[last] - shift})
     return out
 
 
@@ -299,11 +319,62 @@ def median_pruner(settings: Mapping[str, Any]) -> optuna.pruners.MedianPruner:
                                        n_min_trials=int(settings["n_min_trials"]))
 
 
+def _rung_value(steps: Mapping[int, float], rung_step: int) -> float | None:
+    """What a trial reported when it reached ``rung_step``: the value of its first report at that
+    step or later (None if it never got there)."""
+    reached = [s for s in steps if s >= rung_step]
+    return steps[min(reached)] if reached else None
+
+
+def asha_prunes(direction: str, settings: Mapping[str, Any], others: Sequence[Mapping[str, Any]],
+                trial: Mapping[str, Any]) -> bool:
+    """Optuna's ``SuccessiveHalvingPruner`` (asynchronous successive halving, Li et al. 2020) decided
+    from the stored intermediate values alone.
+
+    Optuna's keeps each trial's value at each rung in the trial's system attributes, written by the
+    pruner as it goes; a study rebuilt from rows has none, but they are what the rows say: a trial's
+    value at rung k is what it reported on reaching ``min_resource * reduction_factor ** (rate + k)``.
+    So the same rule runs here on the rows: at its newest report a trial is checked at every rung it
+    has newly reached (those below its previous report were passed then), against every other
+    trial's value at that rung, whatever its state; promoted when in the best ``1 / reduction_factor``
+    (the first ``reduction_factor - 1`` at a rung: when the best), else pruned. Tested against
+    Optuna's own pruner on the same reports (tests/unit/tune/test_sampling.py)."""
+    steps = _steps(trial.get("intermediate"))
+    if not steps:
+        return False
+    order = sorted(steps)
+    step, value = order[-1], steps[order[-1]]
+    before = order[-2] if len(order) > 1 else -1
+    r0, rf = int(settings["min_resource"]), int(settings["reduction_factor"])
+    rate, bootstrap = int(settings["min_early_stopping_rate"]), int(settings["bootstrap_count"])
+    rung = 0
+    while r0 * rf ** (rate + rung) <= before:  # rungs passed at earlier reports
+        rung += 1
+    others_steps = [_steps(t.get("intermediate")) for t in others]
+    while True:
+        rung_step = r0 * rf ** (rate + rung)
+        if step < rung_step:
+            return False
+        competing = [v for v in (_rung_value(s, rung_step) for s in others_steps) if v is not None] + [value]
+        if len(competing) <= bootstrap:
+            return True
+        promotable = max(0, len(competing) // rf - 1)
+        competing.sort()
+        if not (value >= competing[-(promotable + 1)] if direction == "maximize" else value <= competing[promotable]):
+            return True
+        rung += 1
+
+
 def should_prune(direction: str, pruner_settings: Mapping[str, Any], space: Mapping[str, Mapping[str, Any]],
                  others: Sequence[Mapping[str, Any]], trial: Mapping[str, Any]) -> bool:
     """Whether ``trial`` (running, with the intermediate values reported so far) is pruned now,
     given the study's ``others`` trials; always False with pruner ``none``."""
-    if pruner_settings.get("name") != "median" or not trial.get("intermediate") or not isinstance(direction, str):
+    name = pruner_settings.get("name")
+    if not trial.get("intermediate") or not isinstance(direction, str):
+        return False
+    if name == "asha":
+        return asha_prunes(direction, pruner_settings, others, trial)
+    if name != "median":
         return False
     dists = distributions(space)
     study = rebuild(direction, [t for t in others if t["state"] == "complete"], dists)

@@ -1,5 +1,6 @@
-"""aria_tune: hyperparameter studies whose trials run as aria_queue jobs (the first of the seed's
-eight features: ``hyperparameters``; the others report ``not_implemented``).
+"""aria_tune: hyperparameter studies whose trials run as aria_queue jobs (``hyperparameters``; the
+seed's other seven features are mixins, each in its own module: archsearch, pipeline, autotune,
+cacheopt, resources, queryopt/strategies, abtest).
 
 ::
 
@@ -64,6 +65,7 @@ from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
 from aria_actors.tune import sampling
+from aria_actors.tune.abtest import ABTesting
 from aria_actors.tune.archsearch import ArchitectureSearch, directions_of, metric_values
 from aria_actors.tune.autotune import AutoTuning
 from aria_actors.tune.cacheopt import CacheOptimization
@@ -122,8 +124,8 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class TuneService(ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization, Resources, QueryOptimization,
-                  StrategyChoice, Service):
+class TuneService(ABTesting, ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization, Resources,
+                  QueryOptimization, StrategyChoice, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: TuneSettings | None = None, *, store: Store | None = None,
@@ -171,7 +173,7 @@ class TuneService(ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOpt
             return Health(Status.DEGRADED, f"database unreachable: {brief(exc)}", details)
         if self._problems:
             details["problems"] = dict(self._problems)
-        return Health(Status.NOT_IMPLEMENTED,
+        return Health(Status.NOT_IMPLEMENTED if missing else Status.READY,
                       f"{built} of {len(self.spec.features)} seed features built; {details['studies']} studies, "
                       f"{details['running_trials']} trials running", details)
 

@@ -29,7 +29,7 @@ STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 PARAM = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 DIRECTIONS = ("minimize", "maximize")
 SAMPLERS = ("tpe", "random", "gp", "auto")
-PRUNERS = ("median", "none")
+PRUNERS = ("median", "asha", "none")
 MAX_SEED = 2**32 - 1
 MAX_CHOICE_CHARS = 256
 _KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high", "step"},
@@ -201,17 +201,30 @@ def check_sampler(value: Any) -> dict[str, Any]:
     return out
 
 
+PRUNER_KEYS = {"median": {"n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials"},
+               "asha": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count"},
+               "none": set()}
+
+
 def check_pruner(value: Any) -> dict[str, Any]:
     """``{"name": "median", "n_startup_trials": 5, "n_warmup_steps": 0, "interval_steps": 1,
-    "n_min_trials": 1}`` (Optuna's MedianPruner's settings) or ``{"name": "none"}``."""
-    raw = _settings(value, "pruner", PRUNERS, {"n_startup_trials", "n_warmup_steps", "interval_steps",
-                                                "n_min_trials"})
+    "n_min_trials": 1}`` (Optuna's MedianPruner's settings), ``{"name": "asha", "min_resource": 1,
+    "reduction_factor": 3, "min_early_stopping_rate": 0, "bootstrap_count": 0}`` (Optuna's
+    SuccessiveHalvingPruner's) or ``{"name": "none"}``."""
+    raw = _settings(value, "pruner", PRUNERS, set().union(*PRUNER_KEYS.values()))
+    foreign = sorted(set(raw) - {"name"} - PRUNER_KEYS[raw["name"]])
+    if foreign:
+        raise InvalidStudy(f"pruner.{foreign[0]} is not a setting of pruner {raw['name']!r} "
+                           f"(its settings: {sorted(PRUNER_KEYS[raw['name']]) or 'none'})",
+                           field=f"pruner.{foreign[0]}")
     if raw["name"] == "none":
-        if len(raw) > 1:
-            extra = sorted(set(raw) - {"name"})[0]
-            raise InvalidStudy(f"pruner.{extra} is a median-rule setting; pruner 'none' takes none",
-                               field=f"pruner.{extra}")
         return {"name": "none"}
+    if raw["name"] == "asha":
+        return {"name": "asha",
+                "min_resource": _int_setting(raw, "min_resource", 1, 1, 1_000_000, "pruner"),
+                "reduction_factor": _int_setting(raw, "reduction_factor", 3, 2, 100, "pruner"),
+                "min_early_stopping_rate": _int_setting(raw, "min_early_stopping_rate", 0, 0, 30, "pruner"),
+                "bootstrap_count": _int_setting(raw, "bootstrap_count", 0, 0, 10_000, "pruner")}
     return {"name": "median",
             "n_startup_trials": _int_setting(raw, "n_startup_trials", 5, 0, 10_000, "pruner"),
             "n_warmup_steps": _int_setting(raw, "n_warmup_steps", 0, 0, 1_000_000, "pruner"),

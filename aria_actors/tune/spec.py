@@ -14,7 +14,7 @@ SPEC = ServiceSpec(
     num_cpus=0.0,
     # Built means reachable (a route, the CLI: tests/unit/test_reachability.py).
     capabilities=("hyperparameters", "auto-tuning", "cache-optimization", "query-optimization",
-                  "resource-optimization", "architecture-search", "pipeline-optimization"),
+                  "resource-optimization", "architecture-search", "pipeline-optimization", "model-ab-testing"),
     features=(
         'auto-tuning',
         'resource-optimization',

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.chaos
 
 BUILT = ("aria_security", "aria_data", "aria_auth", "aria_queue", "aria_storage", "aria_engine",
          "aria_shape", "aria_interpret", "aria_workflow", "aria_interface", "aria_coordinate",
-         "aria_monitor", "aria_debugger")
+         "aria_monitor", "aria_debugger", "aria_tune")
 # Rounds of /v1/services (0.5 s apart, plus the request) a fault may take to recover. Measured on
 # this 2-core machine: 2-11 s per fault; the bound only keeps a fault that never heals from
 # holding the run for long.

@@ -90,15 +90,16 @@ UPDATE aria_interpret.promotions SET rolled_back = true WHERE id = $1
 UPDATE aria_interpret.serving SET traffic = $1::jsonb, updated_at = now() WHERE id
 
 -- name: add_ab_metrics
-INSERT INTO aria_interpret.ab_metrics (version, requests, feedback_count, feedback_sum)
-SELECT v, r, c, s FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[]) AS m(v, r, c, s)
+INSERT INTO aria_interpret.ab_metrics (version, requests, feedback_count, feedback_sum, feedback_sumsq)
+SELECT v, r, c, s, q FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[], $5::float8[]) AS m(v, r, c, s, q)
 ON CONFLICT (version) DO UPDATE
 SET requests = ab_metrics.requests + EXCLUDED.requests,
     feedback_count = ab_metrics.feedback_count + EXCLUDED.feedback_count,
-    feedback_sum = ab_metrics.feedback_sum + EXCLUDED.feedback_sum
+    feedback_sum = ab_metrics.feedback_sum + EXCLUDED.feedback_sum,
+    feedback_sumsq = ab_metrics.feedback_sumsq + EXCLUDED.feedback_sumsq
 
 -- name: ab_metrics
-SELECT version, requests, feedback_count, feedback_sum FROM aria_interpret.ab_metrics ORDER BY version
+SELECT version, requests, feedback_count, feedback_sum, feedback_sumsq FROM aria_interpret.ab_metrics ORDER BY version
 
 -- name: reset_ab_metrics
 DELETE FROM aria_interpret.ab_metrics

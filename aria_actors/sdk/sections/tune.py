@@ -220,3 +220,36 @@ class TuneAPI(Section):
     def pipeline_proposal(self, name: str) -> dict[str, Any]:
         """The fastest measured settings within the study's GAUC tolerance, and every run."""
         return Req(path={"name": name})
+
+    # -- A/B tests of model versions (aria_actors/tune/abtest.py) --------------------------------
+    @route("POST", "/v1/tune/ab-tests")
+    def start_ab_test(self, name: str, target: str, control: str, candidate: str, *, share: float = 0.5,
+                      alpha: float = 0.05, min_samples: int = 100, max_samples: int | None = None,
+                      direction: str = "maximize", study: str | None = None) -> dict[str, Any]:
+        """Split ``target``'s traffic (aria_shape or aria_interpret) between two versions."""
+        body: dict[str, Any] = {"name": name, "target": target, "control": control, "candidate": candidate,
+                                "share": share, "alpha": alpha, "min_samples": min_samples, "direction": direction}
+        for key, value in (("max_samples", max_samples), ("study", study)):
+            if value is not None:
+                body[key] = value
+        return Req(json=body)
+
+    @route("GET", "/v1/tune/ab-tests")
+    def ab_tests(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """A/B tests, newest first."""
+        return Req(params={"status": status, "limit": limit})
+
+    @route("GET", "/v1/tune/ab-tests/{name}")
+    def ab_test(self, name: str) -> dict[str, Any]:
+        """One test with its statistics (n, mean, variance per arm; Welch's p-value) and verdict."""
+        return Req(path={"name": name})
+
+    @route("POST", "/v1/tune/ab-tests/{name}/decide")
+    def decide_ab_test(self, name: str) -> dict[str, Any]:
+        """Promote the winner once the verdict is in (409 before)."""
+        return Req(path={"name": name})
+
+    @route("POST", "/v1/tune/ab-tests/{name}/stop")
+    def stop_ab_test(self, name: str) -> dict[str, Any]:
+        """End the test without a verdict; the control is served."""
+        return Req(path={"name": name})

@@ -25,7 +25,10 @@ from typing import Any
 
 from aria_actors.shape.errors import InvalidTraffic
 
-__all__ = ["InvalidTraffic", "TrafficSplit", "VersionMetrics"]
+__all__ = ["MAX_FEEDBACK", "InvalidTraffic", "TrafficSplit", "VersionMetrics"]
+# The largest feedback score (either sign): scores and their squares, summed over a split, stay far
+# from overflowing a float (or PostgreSQL's double precision).
+MAX_FEEDBACK = 1e6
 
 
 @dataclass
@@ -35,6 +38,10 @@ class VersionMetrics:
     seconds: float = 0.0
     feedback_count: int = 0
     feedback_sum: float = 0.0
+    # Sum of squared scores: with count and sum, the variance a significance test needs (aria_tune's
+    # A/B decisions) without keeping every score. None: scores counted before it was kept (a split
+    # older than the column), so no variance is known for this split.
+    feedback_sumsq: float | None = 0.0
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> VersionMetrics:
@@ -50,11 +57,26 @@ class VersionMetrics:
     def mean_feedback(self) -> float | None:
         return self.feedback_sum / self.feedback_count if self.feedback_count else None
 
+    @property
+    def feedback_variance(self) -> float | None:
+        """The scores' sample variance (n - 1), None below two scores or when not known. From sums,
+        so it loses the digits the scores share: a spread below 1e-9 of their magnitude reads as none
+        (scores are bounded, MAX_FEEDBACK, so nothing overflows)."""
+        n, sumsq = self.feedback_count, self.feedback_sumsq
+        if n < 2 or sumsq is None:
+            return None
+        mean = self.feedback_sum / n
+        spread = sumsq - self.feedback_sum * mean
+        if spread <= 1e-9 * sumsq:
+            return 0.0
+        return spread / (n - 1)
+
     def to_dict(self) -> dict[str, float | int | None]:
         return {
             "requests": self.requests, "tokens": self.tokens,
             "tokens_per_s": self.tokens / self.seconds if self.seconds else None,
             "feedback_count": self.feedback_count, "mean_feedback": self.mean_feedback,
+            "feedback_variance": self.feedback_variance,
         }
 
 
@@ -120,6 +142,8 @@ class TrafficSplit:
         m = self.metrics[version]
         m.feedback_count += 1
         m.feedback_sum += value
+        if m.feedback_sumsq is not None:
+            m.feedback_sumsq += value * value
 
     def leader(self) -> str | None:
         """The version with the best mean feedback (None until some version has feedback)."""

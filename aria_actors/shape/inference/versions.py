@@ -39,14 +39,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from aria_actors.runtime.errors import BadRequest
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.errors import InvalidTraffic, NothingToPromote, NoTrafficSplit, UnknownModelVersion
-from aria_actors.shape.inference.traffic import TrafficSplit
+from aria_actors.shape.inference.traffic import MAX_FEEDBACK, TrafficSplit
 from aria_actors.shape.source import ModelSource
 
 log = logging.getLogger("aria.shape")
@@ -188,8 +190,12 @@ class ModelVersionsMixin:
 
     @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, value: float) -> None:
-        """An outcome score for a response served by ``version`` (what promotion compares);
-        stored before this returns."""
+        """An outcome score for a response served by ``version`` (what promotion compares), a
+        finite number of at most MAX_FEEDBACK either way; stored before this returns."""
+        if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                or abs(value) > MAX_FEEDBACK):
+            raise BadRequest(f"value must be a finite number from -{MAX_FEEDBACK:g} to {MAX_FEEDBACK:g}",
+                             field="value")
         async with self._serving_lock:
             split = self._traffic
             if split is None:

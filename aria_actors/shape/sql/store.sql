@@ -74,7 +74,7 @@ ON CONFLICT (id) DO UPDATE
 SET version = EXCLUDED.version, weights = EXCLUDED.weights, seed = EXCLUDED.seed, updated_at = now()
 
 -- name: ab_metrics
-SELECT version, requests, tokens, seconds, feedback_count, feedback_sum FROM aria_shape.ab_metrics
+SELECT version, requests, tokens, seconds, feedback_count, feedback_sum, feedback_sumsq FROM aria_shape.ab_metrics
 
 -- name: clear_ab_metrics
 DELETE FROM aria_shape.ab_metrics
@@ -89,7 +89,8 @@ FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[]) AS d(version, 
 WHERE m.version = d.version
 
 -- name: add_ab_feedback
-UPDATE aria_shape.ab_metrics SET feedback_count = feedback_count + 1, feedback_sum = feedback_sum + $2
+UPDATE aria_shape.ab_metrics
+SET feedback_count = feedback_count + 1, feedback_sum = feedback_sum + $2, feedback_sumsq = feedback_sumsq + $2 * $2
 WHERE version = $1
 RETURNING feedback_count
 

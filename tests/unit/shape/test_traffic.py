@@ -46,12 +46,14 @@ def test_restore_rebuilds_weights_order_totals_and_sticky_picks() -> None:
     split.feedback("a", 0.6)
     split.feedback("b", 0.9)
     stored = {v: {"version": v, "requests": m.requests, "tokens": m.tokens, "seconds": m.seconds,
-                  "feedback_count": m.feedback_count, "feedback_sum": m.feedback_sum}
+                  "feedback_count": m.feedback_count, "feedback_sum": m.feedback_sum,
+                  "feedback_sumsq": m.feedback_sumsq}
               for v, m in split.metrics.items()}
     stored["gone"] = {"requests": 99}  # a row of a version no longer in the split is ignored
     again = TrafficSplit.restore({"b": 1.0, "a": 2.0}, 5, stored)
     assert again.report() == split.report()
     assert again.leader() == "b" and again.metrics["a"].mean_feedback == pytest.approx(0.5)
+    assert again.metrics["a"].feedback_variance == pytest.approx(0.02)  # (0.4, 0.6): sample variance
     assert [again.pick(f"user-{i}") for i in range(40)] == [split.pick(f"user-{i}") for i in range(40)]
     # The order of the weights is part of the routing: reversed, some keys move.
     flipped = TrafficSplit.restore({"a": 2.0, "b": 1.0}, 5, stored)

@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 from aria_actors.tune import sampling
+from aria_actors.tune.errors import InvalidStudy
 from aria_actors.tune.objectives import BUILTIN, branin
 from aria_actors.tune.space import check_pruner, check_sampler, check_space, contains
 
@@ -203,6 +204,22 @@ def test_sampler_settings_of_another_sampler_are_refused(bad: dict) -> None:
         check_sampler(bad)
 
 
+def test_gp_sees_a_pruned_trial_at_its_last_value_less_the_complete_trials_drop_from_there() -> None:
+    trials = [{"number": 0, "params": {"x1": 1.0}, "state": "complete", "value": 1.0,
+               "intermediate": {"0": 11.0, "1": 6.0, "2": 1.0}},
+              {"number": 1, "params": {"x1": 2.0}, "state": "complete", "value": 3.0,
+               "intermediate": {"0": 15.0, "1": 8.0, "2": 3.0}},
+              {"number": 2, "params": {"x1": 3.0}, "state": "complete", "value": 2.0,
+               "intermediate": {"0": 13.0, "1": 7.0, "2": 2.0}},
+              {"number": 3, "params": {"x1": 4.0}, "state": "pruned", "value": None, "intermediate": {"0": 20.0}},
+              {"number": 4, "params": {"x1": 5.0}, "state": "pruned", "value": None,
+               "intermediate": {"0": 19.0, "1": 9.5}}]
+    seen = sampling.pruned_as_complete(trials)
+    assert seen[3]["state"] == "complete" and seen[3]["value"] == 20.0 - 11.0  # drops at step 0: 10, 12, 11
+    assert seen[4]["value"] == 9.5 - 5.0  # drops at step 1: 5, 5, 5
+    assert seen[:3] == trials[:3]
+
+
 def test_gp_sees_a_pruned_trial_at_its_last_reported_value() -> None:
     trials = [{"number": 0, "params": {"x1": 1.0, "x2": 2.0}, "state": "pruned", "value": None,
                "intermediate": {"0": 9.0, "3": 7.5, "1": 8.0}},
@@ -246,3 +263,59 @@ def test_a_failed_sync_leaves_the_study_unlocked_and_forgotten(monkeypatch: pyte
     with pytest.raises(RuntimeError):
         sampling.next_params("minimize", BRANIN, sampler, trials, key)
     assert not entry.lock.locked() and key not in sampling.CACHE._entries
+
+
+@pytest.mark.parametrize(("direction", "settings", "seed"), [
+    ("minimize", {"name": "asha"}, 0), ("maximize", {"name": "asha"}, 1),
+    ("minimize", {"name": "asha", "reduction_factor": 2, "min_resource": 2, "min_early_stopping_rate": 1}, 2),
+    ("minimize", {"name": "asha", "bootstrap_count": 3}, 3)])
+def test_asha_from_the_rows_decides_as_optunas_successive_halving(direction: str, settings: dict, seed: int) -> None:
+    """Trials reporting step by step, several at once, in a shuffled order: at every report the
+    decision from the stored rows is Optuna's SuccessiveHalvingPruner's on its own study."""
+    import random
+
+    pruner_settings = check_pruner(settings)
+    optuna_pruner = optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=pruner_settings["min_resource"], reduction_factor=pruner_settings["reduction_factor"],
+        min_early_stopping_rate=pruner_settings["min_early_stopping_rate"],
+        bootstrap_count=pruner_settings["bootstrap_count"])
+    study = optuna.create_study(direction=direction, pruner=optuna_pruner)
+    rng = random.Random(seed)
+    rows: dict[int, dict] = {}
+    live: dict[int, tuple[optuna.Trial, float, int]] = {}  # number -> (trial, quality, next step)
+    decisions = pruned = 0
+    while len(rows) < 40 or live:
+        if len(rows) < 40 and len(live) < 4:
+            trial = study.ask()
+            live[trial.number] = (trial, rng.random(), 0)
+            rows[trial.number] = {"number": trial.number, "state": "running", "intermediate": {}}
+            continue
+        number = rng.choice(sorted(live))
+        trial, quality, step = live[number]
+        value = quality + 1.0 / (step + 1) + rng.gauss(0, 0.05)
+        trial.report(value, step)
+        rows[number]["intermediate"][str(step)] = value
+        others = [r for n, r in rows.items() if n != number]
+        ours = sampling.should_prune(direction, pruner_settings, {}, others, rows[number])
+        assert ours == trial.should_prune(), (number, step)
+        decisions += 1
+        if ours or step == 26:
+            pruned += ours
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED) if ours else study.tell(trial, value)
+            rows[number]["state"] = "pruned" if ours else "complete"
+            del live[number]
+        else:
+            live[number] = (trial, quality, step + 1)
+    assert decisions > 100 and pruned > 0
+
+
+def test_asha_settings_are_checked() -> None:
+    assert check_pruner("asha") == {"name": "asha", "min_resource": 1, "reduction_factor": 3,
+                                    "min_early_stopping_rate": 0, "bootstrap_count": 0}
+    for bad, field in (({"name": "asha", "reduction_factor": 1}, "pruner.reduction_factor"),
+                       ({"name": "asha", "n_warmup_steps": 2}, "pruner.n_warmup_steps"),
+                       ({"name": "median", "min_resource": 2}, "pruner.min_resource"),
+                       ({"name": "none", "n_startup_trials": 2}, "pruner.n_startup_trials")):
+        with pytest.raises(InvalidStudy) as got:
+            check_pruner(bad)
+        assert got.value.fields["field"] == field

@@ -229,12 +229,12 @@ async def test_a_deleted_studys_jobs_end_quietly(tune: TuneService) -> None:
     assert got["skipped"] == "the study was deleted" and got["study_id"] == made["id"]
 
 
-async def test_health_is_not_implemented_and_lists_what_is_missing(tune: TuneService) -> None:
+async def test_health_is_ready_with_every_feature_built(tune: TuneService) -> None:
     await tune.create_study(ALICE, "h", "branin", budget=2, parallelism=2)
     await tune.optimize(ALICE, "h")
     health = await tune.health()
-    assert health.status == Status.NOT_IMPLEMENTED
-    built = tune.spec.capabilities  # counted from the spec: other features get built beside this one
+    assert health.status == Status.READY
+    built = tune.spec.capabilities
     assert len(health.details["missing"]) == 8 - len(built) and "hyperparameters" not in health.details["missing"]
     assert health.details["studies"] == 1 and health.details["running_trials"] == 2
     assert health.message.startswith(f"{len(built)} of 8 seed features built")

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS aria_tune.ab_tests;
