@@ -55,7 +55,7 @@ from aria_actors.data.pool import Database
 from aria_actors.data.spec import SPEC
 from aria_actors.data.sql_files import queries
 from aria_actors.data.statements import StatsState, check_index, explain_statement, prepare_stats, statement_stats
-from aria_actors.runtime.errors import AriaError, BadRequest
+from aria_actors.runtime.errors import AriaError, BadRequest, Conflict
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.service import Deps, Service
@@ -91,6 +91,7 @@ class DataService(Service):
         self.last_maintenance: dict[str, Any] | None = None
         self._maintainer: Any = None
         self._maintaining = asyncio.Lock()  # partition maintenance: the timer and calls, one at a time
+        self._index_checking = False  # check_index: one at a time (an event loop: no lock needed)
         self._early_server: Any = None  # asyncio future of the embedded server's start (prepare)
         self.stats_state = StatsState(False, "not started")  # pg_stat_statements (statements.py)
 
@@ -279,12 +280,20 @@ class DataService(Service):
                           ) -> dict[str, Any]:
         """Plan statement ``queryid`` on a sampled copy of ``table`` (``schema.table``) before and after
         an index on ``columns``: costs, scans, whether the index is used. The copy lives in a scratch
-        schema inside a transaction that is rolled back (statements.py)."""
+        schema inside a transaction that is rolled back (statements.py). One at a time: each copies
+        up to ``index_check_rows`` rows; a second while one runs is a 409."""
         db = self._db()
         assert self.config is not None
-        async with db.acquire() as conn:
-            return await check_index(conn, self.stats_state, queryid, table, columns,
-                                     rows=self.config.index_check_rows, timeout_s=self.config.index_check_timeout_s)
+        if self._index_checking:
+            raise Conflict("an index check is running (each copies a sample of a table); retry when it is done")
+        self._index_checking = True
+        try:
+            async with db.acquire() as conn:
+                return await check_index(conn, self.stats_state, queryid, table, columns,
+                                         rows=self.config.index_check_rows,
+                                         timeout_s=self.config.index_check_timeout_s)
+        finally:
+            self._index_checking = False
 
     @rpc("data:backup:run", scope="any", feature="backup")
     async def backup(self, caller: Principal) -> dict[str, Any]:

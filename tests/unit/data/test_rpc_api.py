@@ -150,3 +150,36 @@ def test_bad_input_is_a_422_problem_and_the_permission_comes_first(svc: DataServ
     r = _http(svc, "user").post("/v1/data/migrations/Bad-Name")
     assert r.status_code == 403
 
+
+
+async def test_one_index_check_at_a_time(svc: DataService, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import contextlib
+
+    from aria_actors.data.config import DataConfig
+    from aria_actors.runtime.errors import Conflict
+
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_check(conn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"checked": True}
+
+    class Pool:
+        @contextlib.asynccontextmanager
+        async def acquire(self) -> Any:
+            yield None
+
+    monkeypatch.setattr("aria_actors.data.service.check_index", slow_check)
+    svc.db, svc.config = Pool(), DataConfig()  # type: ignore[assignment]
+    client, admin = LocalClient(svc), CALLERS["admin"]
+    first = asyncio.ensure_future(client.call("check_index", admin, "1", "s.t", ["k"]))
+    await started.wait()
+    with pytest.raises(Conflict, match="index check is running"):
+        await client.call("check_index", admin, "1", "s.t", ["k"])
+    release.set()
+    assert await first == {"checked": True}
+    started.clear()
+    release.set()
+    assert await client.call("check_index", admin, "1", "s.t", ["k"]) == {"checked": True}  # free again
