@@ -299,3 +299,47 @@ async def test_a_start_that_cannot_be_audited_splits_nothing(tune: TuneService) 
         await invoke(tune, "start_ab_test", (ADMIN, "na", "aria_shape", "base", "v2"), {})
     assert _target(tune).split is None
     assert (await invoke(tune, "ab_test", (ADMIN, "na"), {}))["status"] == "stopped"
+
+
+class FakeInterpret(FakeTarget):
+    """aria_interpret's answers: the report names the served version (with or without a split),
+    promote takes a reason."""
+
+    def __init__(self, versions: set[str]) -> None:
+        super().__init__(versions)
+        self.served = "v1"
+        self.reasons: list[str] = []
+
+    def _check(self, caller: Principal, action: str) -> None:
+        self.gate.check(RpcSpec(action, action.replace("shape:model:promote", "interpret:model:deploy")
+                                .replace("shape:traffic:read", "interpret:model:read"), "any"), caller)
+
+    async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:  # type: ignore[override]
+        self._check(caller, "shape:traffic:read")
+        if self.split is None:
+            return {"traffic": None, "served": self.served}
+        return {"served": self.served, **self.split.report()}
+
+    async def promote(self, caller: Principal, version: str, reason: str = "") -> dict[str, Any]:  # type: ignore[override]
+        self._check(caller, "shape:model:promote")
+        self.reasons.append(reason)
+        previous, self.served, self.split = self.served, version, None
+        return {"served": version, "previous": previous}
+
+
+async def test_aria_interpret_as_the_target_control_is_the_served_version(tune: TuneService) -> None:
+    target = FakeInterpret({"v1", "v2"})
+    tune._ab_targets = {"aria_interpret": target}
+    with pytest.raises(BadRequest, match="serves now") as wrong:
+        await invoke(tune, "start_ab_test", (OPERATOR, "i", "aria_interpret", "v2", "v1"), {})
+    assert wrong.value.fields["field"] == "control" and target.split is None
+    made = await invoke(tune, "start_ab_test", (OPERATOR, "i", "aria_interpret", "v1", "v2"),
+                        {"min_samples": 50, "direction": "maximize"})
+    assert made["split"] == "ours"
+    rng = random.Random(3)
+    for _ in range(60):
+        target.split.feedback("v1", min(1.0, max(-1.0, rng.gauss(0.1, 0.5))))  # type: ignore[union-attr]
+        target.split.feedback("v2", min(1.0, max(-1.0, rng.gauss(0.6, 0.5))))  # type: ignore[union-attr]
+    done = await invoke(tune, "decide_ab_test", (OPERATOR, "i"), {})
+    assert done["status"] == "promoted" and target.served == "v2"
+    assert target.reasons == ["A/B test i: candidate"] and done["result"]["promotion"]["previous"] == "v1"
