@@ -172,9 +172,10 @@ def _settings(value: Any, field: str, names: tuple[str, ...], keys: set[str]) ->
 
 def check_sampler(value: Any) -> dict[str, Any]:
     """``{"name": "tpe"|"random"|"gp"|"auto", "seed": int|null, "n_startup_trials": int,
-    "multivariate": bool, "gp_trials": int}`` (``n_startup_trials`` for tpe, gp and auto,
-    ``multivariate`` for tpe and auto, ``gp_trials`` (trials sampled by GP before TPE) for auto);
-    a bare name is its defaults."""
+    "multivariate": bool|null, "gp_trials": int}`` (``n_startup_trials`` for tpe, gp and auto,
+    ``multivariate`` for tpe and auto: null is Optuna's own default, the multivariate TPE for one
+    objective and the independent one for several; ``gp_trials`` (trials sampled by GP before TPE)
+    for auto); a bare name is its defaults."""
     raw = _settings(value, "sampler", SAMPLERS, {"seed", "n_startup_trials", "multivariate", "gp_trials"})
     seed = raw.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
@@ -191,9 +192,10 @@ def check_sampler(value: Any) -> dict[str, Any]:
     if "n_startup_trials" in allowed:
         out["n_startup_trials"] = _int_setting(raw, "n_startup_trials", 10, 0, 10_000, "sampler")
     if "multivariate" in allowed:
-        multivariate = raw.get("multivariate", False)
-        if not isinstance(multivariate, bool):
-            raise InvalidStudy("sampler.multivariate must be true or false", field="sampler.multivariate")
+        multivariate = raw.get("multivariate")
+        if multivariate is not None and not isinstance(multivariate, bool):
+            raise InvalidStudy("sampler.multivariate must be true, false or null (Optuna's default)",
+                               field="sampler.multivariate")
         out["multivariate"] = multivariate
     if "gp_trials" in allowed:
         # GP's ask fits a model cubic in the trials: past a few hundred TPE is the only sane choice

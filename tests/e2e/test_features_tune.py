@@ -37,6 +37,8 @@ PASSWORD = "e2e tune passphrase"
 # - at least 30 of the 150 trials below 5.0: uniform draws land there with p = 0.0842 (2e5
 #   draws), so a sampler that ignores the history passes with P(Bin(150, 0.0842) >= 30) = 7e-6;
 #   TPE put at least 56 of 150 there (median 77).
+# With the multivariate TPE (the sampler's default since it follows Optuna's), 30 more simulated
+# runs: the best within 0.067 of the minimum in every run (median 0.010), at least 56 below 5.0.
 BRANIN_TRIALS, BRANIN_CLOSE, LOW, LOW_COUNT = 150, 0.5, 5.0, 30
 
 

@@ -73,7 +73,7 @@ def test_ranges_that_overflow_are_refused() -> None:
 
 
 def test_sampler_and_pruner_settings() -> None:
-    assert check_sampler(None) == {"name": "tpe", "seed": None, "n_startup_trials": 10, "multivariate": False}
+    assert check_sampler(None) == {"name": "tpe", "seed": None, "n_startup_trials": 10, "multivariate": None}
     assert check_sampler("random") == {"name": "random", "seed": None}
     assert check_sampler({"name": "tpe", "seed": 3, "n_startup_trials": 4})["n_startup_trials"] == 4
     assert check_pruner(None)["name"] == "median" and check_pruner("none") == {"name": "none"}
