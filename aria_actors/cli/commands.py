@@ -63,8 +63,11 @@ def settings_or_exit() -> AriaSettings:
 
 def services_table(status: dict[str, Any]) -> Table:
     table = Table(title=f"Aria services ({status.get('phase', '?')})", expand=False)
-    for col in ("layer", "service", "kind", "status", "restarts", "uptime", "node", "message"):
-        table.add_column(col, overflow="fold")
+    # Every column but the message keeps its words whole: a long health message folds, not the status
+    # (CI: a long message folded `not_implemented` across two lines).
+    for col in ("layer", "service", "kind", "status", "restarts", "uptime", "node"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("message", overflow="fold")
     for svc in status["services"]:
         style = STATUS_STYLE.get(svc["status"], "")
         message = svc.get("last_error") if svc["status"] == "failed" else svc.get("message")

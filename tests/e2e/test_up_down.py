@@ -37,7 +37,15 @@ def test_cli_status_shows_the_same(running_aria) -> None:
     for name in SERVICE_NAMES:
         assert name in out
     table = running_aria.aria("status").stdout
-    assert "aria_coordinate" in table and "not_implemented" in table
+    rows = {line.split("│")[2].strip(): line.split("│")[4].strip() for line in table.splitlines()
+            if line.count("│") >= 8 and line.split("│")[2].strip() in SERVICE_NAMES}
+    assert set(rows) == SERVICE_NAMES, table
+    # each row shows a whole status word, the JSON's (a status may move on between the two calls:
+    # compared where both are settled)
+    settled = ("ready", "not_implemented", "degraded")
+    statuses = {s["name"]: s["status"] for s in json.loads(out)["services"]}
+    assert all(rows[n] == s for n, s in statuses.items() if s in settled and rows[n] in settled), table
+    assert rows["aria_coordinate"] in (*settled, "starting", "pending", "failed", "stopped"), table
 
 
 def test_sdk_reads_health_services_and_one_service(running_aria) -> None:
