@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from aria_actors.tune.space import finite
+
 VERDICTS = ("collecting", "candidate", "control", "no-difference", "undecided")
 
 
@@ -40,7 +42,8 @@ class Arm:
         ``feedback_variance``); an absent entry is an arm with no scores."""
         m = metrics or {}
         n = int(m.get("feedback_count") or 0)
-        return cls(version, n, _finite(m.get("mean_feedback")), _finite(m.get("feedback_variance"), low=0.0))
+        variance = finite(m.get("feedback_variance"))
+        return cls(version, n, finite(m.get("mean_feedback")), None if variance is None else max(0.0, variance))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +52,6 @@ class Rule:
     min_samples: int = 100
     max_samples: int | None = None
     direction: str = "maximize"
-
-
-def _finite(value: Any, low: float | None = None) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value) if low is None else max(low, float(value))
 
 
 def welch(control: Arm, candidate: Arm, alpha: float) -> dict[str, Any]:

@@ -47,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import re
 import reprlib
 import time
@@ -82,6 +81,7 @@ from aria_actors.tune.space import (
     check_pruner,
     check_sampler,
     check_space,
+    finite,
 )
 from aria_actors.tune.spec import SPEC
 from aria_actors.tune.store import Store, TuneStore
@@ -115,13 +115,6 @@ def _int(value: Any, field: str, low: int, high: int) -> int:
 
 def _next_step(steps: Iterator[Any]) -> Any:
     return next(steps, _DONE)
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class TuneService(ABTesting, ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization, Resources,
@@ -440,7 +433,7 @@ class TuneService(ABTesting, ArchitectureSearch, PipelineOptimization, AutoTunin
                 return metric_values(study, objective, result)
             if isinstance(result, Iterable) and not isinstance(result, str | bytes):
                 return await self._steps(study, trial, iter(result), deadline)
-            value = _finite(result)  # inside the try: a huge int or an odd object is the trial's failure
+            value = finite(result)  # inside the try: a huge int or an odd object is the trial's failure
             if value is None:
                 return "failed", None, f"the objective returned {reprlib.repr(result)}, not a finite number"
         except TimeoutError:
@@ -458,7 +451,7 @@ class TuneService(ABTesting, ArchitectureSearch, PipelineOptimization, AutoTunin
             got = await asyncio.wait_for(asyncio.to_thread(_next_step, steps), max(0.0, deadline - time.monotonic()))
             if got is _DONE:
                 break
-            value = _finite(got)
+            value = finite(got)
             if value is None:
                 return "failed", None, f"step {step} reported {str(got)[:100]!r}, not a finite number"
             last = value

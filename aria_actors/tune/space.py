@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from aria_actors.tune.errors import InvalidSearchSpace, InvalidStudy
@@ -28,8 +29,14 @@ from aria_actors.tune.errors import InvalidSearchSpace, InvalidStudy
 STUDY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 PARAM = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 DIRECTIONS = ("minimize", "maximize")
-SAMPLERS = ("tpe", "random", "gp", "auto")
-PRUNERS = ("median", "asha", "none")
+# Each sampler's and pruner's settings by name (the first name is the default).
+SAMPLER_KEYS = {"tpe": {"seed", "n_startup_trials", "multivariate"}, "random": {"seed"},
+                "gp": {"seed", "n_startup_trials"}, "auto": {"seed", "n_startup_trials", "multivariate", "gp_trials"}}
+PRUNER_KEYS = {"median": {"n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials"},
+               "asha": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count"},
+               "none": set()}
+SAMPLERS = tuple(SAMPLER_KEYS)
+PRUNERS = tuple(PRUNER_KEYS)
 MAX_SEED = 2**32 - 1
 MAX_CHOICE_CHARS = 256
 _KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high", "step"},
@@ -37,6 +44,15 @@ _KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high",
 
 
 MAX_INT = 2**53  # Optuna samples ints through floats: larger bounds lose precision or overflow
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None; a huge int raises
+    OverflowError (a trial's result: its failure)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _number(value: Any, field: str, *, integer: bool = False) -> Any:
@@ -153,7 +169,10 @@ def _int_setting(settings: dict[str, Any], key: str, default: int, low: int, hig
     return value
 
 
-def _settings(value: Any, field: str, names: tuple[str, ...], keys: set[str]) -> dict[str, Any]:
+def _settings(value: Any, field: str, keys: Mapping[str, set[str]]) -> dict[str, Any]:
+    """``value`` (a name, an object with one, or null for the first name) with only the settings of
+    the one it names; a 400 naming the first bad field otherwise."""
+    names = tuple(keys)
     if value is None:
         value = {}
     if isinstance(value, str):
@@ -163,10 +182,11 @@ def _settings(value: Any, field: str, names: tuple[str, ...], keys: set[str]) ->
     name = value.get("name", names[0])
     if name not in names:
         raise InvalidStudy(f"{field}.name must be one of {list(names)}", field=f"{field}.name")
-    unknown = sorted(set(value) - keys - {"name"})
-    if unknown:
-        raise InvalidStudy(f"{field} has unknown setting {unknown[0]!r} (allowed: {sorted(keys)})",
-                           field=f"{field}.{unknown[0]}")
+    extra = sorted(set(value) - keys[name] - {"name"})
+    if extra:
+        takes = ", ".join(sorted(keys[name])) or "none"
+        raise InvalidStudy(f"{field}.{extra[0]} is not a setting of {field} {name!r} (it takes {takes})",
+                           field=f"{field}.{extra[0]}")
     return {**value, "name": name}
 
 
@@ -176,18 +196,12 @@ def check_sampler(value: Any) -> dict[str, Any]:
     ``multivariate`` for tpe and auto: null is Optuna's own default, the multivariate TPE for one
     objective and the independent one for several; ``gp_trials`` (trials sampled by GP before TPE)
     for auto); a bare name is its defaults."""
-    raw = _settings(value, "sampler", SAMPLERS, {"seed", "n_startup_trials", "multivariate", "gp_trials"})
+    raw = _settings(value, "sampler", SAMPLER_KEYS)
     seed = raw.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
         raise InvalidStudy(f"sampler.seed must be an integer from 0 to {MAX_SEED}, or null", field="sampler.seed")
     name = raw["name"]
-    allowed = {"tpe": {"n_startup_trials", "multivariate"}, "random": set(), "gp": {"n_startup_trials"},
-               "auto": {"n_startup_trials", "multivariate", "gp_trials"}}[name]
-    extra = sorted(set(raw) - {"name", "seed"} - allowed)
-    if extra:
-        takes = ", ".join(sorted(allowed | {"seed"}))
-        raise InvalidStudy(f"sampler.{extra[0]} is not a setting of sampler {name!r} (it takes {takes})",
-                           field=f"sampler.{extra[0]}")
+    allowed = SAMPLER_KEYS[name]
     out: dict[str, Any] = {"name": name, "seed": seed}
     if "n_startup_trials" in allowed:
         out["n_startup_trials"] = _int_setting(raw, "n_startup_trials", 10, 0, 10_000, "sampler")
@@ -203,22 +217,12 @@ def check_sampler(value: Any) -> dict[str, Any]:
     return out
 
 
-PRUNER_KEYS = {"median": {"n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials"},
-               "asha": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count"},
-               "none": set()}
-
-
 def check_pruner(value: Any) -> dict[str, Any]:
     """``{"name": "median", "n_startup_trials": 5, "n_warmup_steps": 0, "interval_steps": 1,
     "n_min_trials": 1}`` (Optuna's MedianPruner's settings), ``{"name": "asha", "min_resource": 1,
     "reduction_factor": 3, "min_early_stopping_rate": 0, "bootstrap_count": 0}`` (Optuna's
     SuccessiveHalvingPruner's) or ``{"name": "none"}``."""
-    raw = _settings(value, "pruner", PRUNERS, set().union(*PRUNER_KEYS.values()))
-    foreign = sorted(set(raw) - {"name"} - PRUNER_KEYS[raw["name"]])
-    if foreign:
-        raise InvalidStudy(f"pruner.{foreign[0]} is not a setting of pruner {raw['name']!r} "
-                           f"(its settings: {sorted(PRUNER_KEYS[raw['name']]) or 'none'})",
-                           field=f"pruner.{foreign[0]}")
+    raw = _settings(value, "pruner", PRUNER_KEYS)
     if raw["name"] == "none":
         return {"name": "none"}
     if raw["name"] == "asha":
