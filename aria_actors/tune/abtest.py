@@ -37,22 +37,20 @@ Guarantees and caveats
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aria_actors.data.pool import Database
 from aria_actors.runtime.errors import BadRequest, ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
-from aria_actors.security.client import SecurityClient
 from aria_actors.tune.abtest_core import Arm, Rule, judge
 from aria_actors.tune.abtest_store import ABTests, ABTestStore
+from aria_actors.tune.audit import Hook, printable, record_event
 from aria_actors.tune.errors import ABTestConflict, UnknownABTest
+from aria_actors.tune.targets import CLIENTS, client_class
 
-TARGETS = {"aria_shape": "aria_actors.shape.client:ShapeClient",
-           "aria_interpret": "aria_actors.interpret.client:InterpretClient"}
+TARGETS = CLIENTS  # the services whose traffic split a test runs in
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 VERSION = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 DIRECTIONS = ("maximize", "minimize")
@@ -83,10 +81,6 @@ def _count(value: Any, field: str, low: int) -> int:
     return value
 
 
-def _printable(text: str, size: int) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text[:size])
-
-
 class ABTesting:
     """Mixed into :class:`~aria_actors.tune.service.TuneService`; tests set the three seams below."""
 
@@ -94,7 +88,7 @@ class ABTesting:
     _db: Database | None
     _ab_targets: dict[str, Any] | None = None  # target service -> a client-like object (tests)
     _ab_records: ABTests | None = None  # MemoryABTests (tests); else PostgreSQL over _db
-    _ab_audit: Callable[[dict[str, Any]], Awaitable[Any]] | None = None
+    _ab_audit: Hook | None = None
 
     async def _study_for(self, caller: Principal, name: Any, action: str) -> dict[str, Any]: ...
 
@@ -111,22 +105,10 @@ class ABTesting:
             return self._ab_targets[target]
         if self.deps.get(target) is None:
             raise ServiceUnavailable(f"{target} is not a dependency here", service=target)
-        module, attr = TARGETS[target].split(":")
-        return self.deps.of(getattr(importlib.import_module(module), attr))
+        return self.deps.of(client_class(target))
 
     async def _ab_record_event(self, caller: Principal, op: str, target: str, outcome: str = "ok") -> None:
-        event = {"op": op, "target": _printable(target, 300), "outcome": outcome,
-                 "subject": _printable(caller.subject, 120)}
-        try:
-            if self._ab_audit is not None:
-                await self._ab_audit(event)
-            else:
-                await self.deps.of(SecurityClient).record_events(Principal.internal("aria_tune"), [event])
-        except Exception as exc:
-            if outcome != "ok":
-                return  # a later error event is best effort
-            raise ServiceUnavailable(f"nothing was changed: aria_security did not audit it ({brief(exc)})",
-                                     service="aria_security") from None
+        await record_event(self.deps, self._ab_audit, caller, op, target, outcome=outcome)
 
     # -- the target's split --------------------------------------------------------------------------
     async def _split_of(self, caller: Principal, target: str) -> dict[str, Any] | None:
@@ -220,7 +202,7 @@ class ABTesting:
             await self._ab_record_event(caller, "tune.abtest.start", f"{name}:{target}:{control}:{candidate}")
             await self._ab_target(target).set_traffic(caller, {control: 1.0 - share, candidate: share})
         except Exception as exc:
-            if await records.claim(name, "stopped", None, {"error": _printable(brief(exc), 500)}, caller.subject):
+            if await records.claim(name, "stopped", None, {"error": printable(brief(exc), 500)}, caller.subject):
                 await records.finish(name)
             raise
         return await self._judged(caller, made)

@@ -41,11 +41,10 @@ from aria_actors.runtime.rpc import rpc
 from aria_actors.tune.errors import InvalidStudy, StudyExists, StudyStateConflict
 from aria_actors.tune.objectives import Context, Objective
 from aria_actors.tune.space import check_count, check_sampler, check_space
+from aria_actors.tune.targets import CLIENTS, client_class
 
 TARGETS = {"din": "din-arch", "qwen3": "qwen3-arch"}  # a target -> the objective that evaluates its architectures
 MULTI_SAMPLERS = ("tpe", "random")  # Optuna's multi-objective-capable ones that rebuild from rows
-CLIENTS = {"aria_interpret": "aria_actors.interpret.client:InterpretClient",
-           "aria_shape": "aria_actors.shape.client:ShapeClient"}
 
 
 def dominates(a: Sequence[float], b: Sequence[float], signs: Sequence[float]) -> bool:
@@ -121,13 +120,6 @@ def metric_values(study: Mapping[str, Any], objective: Objective, result: Any) -
     return "complete", values if study.get("objectives") else values[0], None
 
 
-def _client(service: str) -> Any:
-    import importlib  # the client's module by its configured name (light; kept beside its one use)
-
-    module, attr = CLIENTS[service].split(":")
-    return getattr(importlib.import_module(module), attr)
-
-
 class ArchitectureSearch:
     """The ``architecture-search`` feature's RPC methods, and what a trial of an objective that
     calls services (``din``, ``din-arch``) or reports several metrics needs of the service."""
@@ -147,7 +139,7 @@ class ArchitectureSearch:
         clients = {}
         for service in CLIENTS:
             if self.deps.get(service) is not None:
-                clients[service] = self.deps.of(_client(service))
+                clients[service] = self.deps.of(client_class(service))
         return Context(caller, asyncio.get_running_loop(), float(self.config.trial_timeout_s), clients, self.config)
 
     @rpc("tune:study:write", scope="own", feature="architecture-search")

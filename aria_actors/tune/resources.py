@@ -55,18 +55,18 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from aria_actors.data.pool import Database
 from aria_actors.monitor.client import MonitorClient
-from aria_actors.runtime.errors import BadRequest, ServiceUnavailable, brief
+from aria_actors.runtime.errors import BadRequest, ServiceUnavailable
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.registry import all_specs
 from aria_actors.runtime.rpc import rpc
 from aria_actors.runtime.spec import ServiceSpec
-from aria_actors.security.client import SecurityClient
+from aria_actors.tune.audit import Hook, record_event
 from aria_actors.tune.config import TuneSettings
 from aria_actors.tune.errors import ProposalDecided, UnknownProposal, UnknownService
 from aria_actors.tune.resources_store import Proposals, ProposalStore
@@ -220,10 +220,6 @@ def _specs(service: Any) -> list[ServiceSpec]:
     return found
 
 
-def _printable(text: str, size: int) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)[:size]
-
-
 # -- the RPC surface ---------------------------------------------------------------------------------
 class Resources:
     """Mixed into :class:`~aria_actors.tune.service.TuneService`; tests set the three seams below."""
@@ -234,7 +230,7 @@ class Resources:
     _db: Database | None
     _resource_monitor: Any = None  # a MonitorClient-like object (tests); else the dependency's client
     _resource_proposals: Proposals | None = None  # MemoryProposals (tests); else PostgreSQL over _db
-    _resource_audit: Callable[[dict[str, Any]], Awaitable[Any]] | None = None
+    _resource_audit: Hook | None = None
 
     def _monitor(self) -> Any:
         if self._resource_monitor is not None:
@@ -252,18 +248,8 @@ class Resources:
         raise ServiceUnavailable("aria_tune has no database here (aria_data is not a dependency)", service="aria_data")
 
     async def _audit_resources(self, caller: Principal, target: str, outcome: str = "ok") -> None:
-        event = {"op": "tune.resources.decide", "target": _printable(target, 300), "outcome": outcome,
-                 "subject": _printable(caller.subject, 120)}
-        try:
-            if self._resource_audit is not None:
-                await self._resource_audit(event)
-            else:
-                await self.deps.of(SecurityClient).record_events(ME, [event])
-        except Exception as exc:
-            if outcome != "ok":
-                return  # a later error event is best effort
-            raise ServiceUnavailable(f"the decision was not taken: aria_security did not audit it ({brief(exc)})",
-                                     service="aria_security") from None
+        await record_event(self.deps, self._resource_audit, caller, "tune.resources.decide", target, outcome=outcome,
+                           refused="the decision was not taken")
 
     def _monitor_setting(self, name: str, default: float) -> float:
         monitor = getattr(self.settings, "monitor", None)
