@@ -48,10 +48,11 @@ from aria_actors.tune.abtest_core import Arm, Rule, judge
 from aria_actors.tune.abtest_store import ABTests, ABTestStore
 from aria_actors.tune.audit import Hook, printable, record_event
 from aria_actors.tune.errors import ABTestConflict, UnknownABTest
+from aria_actors.tune.space import STUDY_NAME
 from aria_actors.tune.targets import CLIENTS, client_class
 
 TARGETS = CLIENTS  # the services whose traffic split a test runs in
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME = STUDY_NAME  # a test is named as a study is
 VERSION = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 DIRECTIONS = ("maximize", "minimize")
 STATUSES = ("running", "ending", "promoted", "kept", "stopped")
@@ -65,6 +66,10 @@ def _text(value: Any, pattern: str, field: str, what: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern, value):
         raise BadRequest(f"{field} must be {what}", field=field)
     return value
+
+
+def _test_name(value: Any) -> str:
+    return _text(value, NAME, "name", "1-128 letters, digits and ._- (a letter or digit first)")
 
 
 def _number(value: Any, field: str, low: float, high: float, *, open_low: bool = True) -> float:
@@ -125,7 +130,7 @@ class ABTesting:
         return await client.promote(caller, version)
 
     async def _test(self, name: Any) -> dict[str, Any]:
-        name = _text(name, NAME, "name", "1-128 letters, digits and ._- (a letter or digit first)")
+        name = _test_name(name)
         row = await self._ab_tests().get(name)
         if row is None:
             raise UnknownABTest(f"no A/B test {name!r}", name=name)
@@ -159,7 +164,7 @@ class ABTesting:
         (``share`` of it) until ``decide_ab_test`` finds a significant difference; ``study`` names
         the study the candidate won (recorded, checked visible to the caller). Refused while the
         target runs a split already (409)."""
-        name = _text(name, NAME, "name", "1-128 letters, digits and ._- (a letter or digit first)")
+        name = _test_name(name)
         if not isinstance(target, str) or target not in TARGETS:
             raise BadRequest(f"target must be one of {sorted(TARGETS)}", field="target")
         control = _text(control, VERSION, "control", "a model version id")
