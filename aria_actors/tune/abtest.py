@@ -236,8 +236,7 @@ class ABTesting:
         if claimed is None:
             raise ABTestConflict(f"the A/B test {row['name']!r} was ended by another call meanwhile", name=row["name"])
         try:
-            await self._ab_record_event(caller, f"tune.abtest.{'stop' if ending == 'stopped' else 'decide'}",
-                                        f"{row['name']}:{ending}:{winner or row['control']}")
+            await self._ab_record_event(caller, _audit_op(ending), f"{row['name']}:{ending}:{winner or row['control']}")
         except Exception:
             await records.release(row["name"])  # not audited: not taken
             raise
@@ -253,7 +252,7 @@ class ABTesting:
             try:
                 promotion = _plain(await self._promote(caller, row["target"], served, reason))
             except Exception:
-                await self._ab_record_event(caller, "tune.abtest.decide", row["name"], outcome="error")
+                await self._ab_record_event(caller, _audit_op(row["ending"]), row["name"], outcome="error")
                 raise
         done = await self._ab_tests().finish(row["name"], {**(row["result"] or {}), "promotion": promotion})
         if done is None:
@@ -300,6 +299,11 @@ class ABTesting:
             return row
         judged = await self._judged(caller, row)
         return await self._end(caller, row, "stopped", None, judged["result"], f"A/B test {row['name']} stopped")
+
+
+def _audit_op(ending: str) -> str:
+    """The audit event of ending a test: a stop, or a decision."""
+    return "tune.abtest.stop" if ending == "stopped" else "tune.abtest.decide"
 
 
 def _same_split(weights: dict[str, Any], row: dict[str, Any]) -> bool:
