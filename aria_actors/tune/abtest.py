@@ -178,9 +178,7 @@ class ABTesting:
             raise BadRequest("max_samples must be at least min_samples", field="max_samples")
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {list(DIRECTIONS)}", field="direction")
-        # The target decides as the caller when told; asked here first too, so that a caller who
-        # may not change what it serves leaves no row (nor holds the target's one running test).
-        default_gate().require(caller, DEPLOY[target], {"tenant": "\0elsewhere"})
+        _require_target_right(caller, target)
         if study is not None:
             study = (await self._study_for(caller, study, "tune:study:read"))["name"]
         records = self._ab_tests()
@@ -264,6 +262,7 @@ class ABTesting:
         """``(test, True)`` for a running test; ``(test, False)`` for one a crash had left ``ending``,
         finished now as it was decided; 409 for one that has ended."""
         row = await self._test(name)
+        _require_target_right(caller, row["target"])
         if row["status"] == "ending":
             return await self._finish(caller, row, f"A/B test {row['name']}: {row['ending']}"), False
         if row["status"] != "running":
@@ -299,6 +298,13 @@ class ABTesting:
             return row
         judged = await self._judged(caller, row)
         return await self._end(caller, row, "stopped", None, judged["result"], f"A/B test {row['name']} stopped")
+
+
+def _require_target_right(caller: Principal, target: str) -> None:
+    """403 unless ``caller`` may change what ``target`` serves. The target decides as the caller
+    when told; asked here first too, so that a caller without that right changes nothing here: no
+    row (nor the target's one running test) at a start, no claimed decision at a decide or stop."""
+    default_gate().require(caller, DEPLOY[target], {"tenant": "\0elsewhere"})
 
 
 def _audit_op(ending: str) -> str:

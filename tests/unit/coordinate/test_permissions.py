@@ -103,6 +103,11 @@ def test_route_answers_each_role_as_declared(client: TestClient, door: Door) -> 
     ("DELETE /v1/engine/learn", {"user", "viewer", "service", "anonymous"}),
     ("PUT /v1/engine/characters/{character}/decision", {"user", "viewer", "operator", "anonymous"}),
     ("POST /v1/engine/characters/{character}/decision/advance", {"user", "viewer", "operator", "anonymous"}),
+    # an A/B test changes what everyone is served (a service token passes the start's outer check and
+    # is refused by the target right aria_tune asks next: tests/unit/tune/test_abtest.py)
+    ("POST /v1/tune/ab-tests", {"user", "viewer", "editor", "anonymous"}),
+    ("POST /v1/tune/ab-tests/{name}/decide", {"user", "viewer", "editor", "service", "anonymous"}),
+    ("POST /v1/tune/ab-tests/{name}/stop", {"user", "viewer", "editor", "service", "anonymous"}),
 ])
 def test_sensitive_doors_are_closed_to_weaker_roles(route: str, denied: set[str]) -> None:
     [door] = [d for d in ROUTES if d.name == route or d.name.replace(":path}", "}") == route]

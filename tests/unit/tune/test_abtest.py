@@ -243,6 +243,20 @@ async def test_who_may_start_and_decide(tune: TuneService) -> None:
     viewer = Principal("vi", roles=("viewer",))
     with pytest.raises(Forbidden):
         await invoke(tune, "ab_test", (viewer, "e"), {})
+    # a service token passes tune:abtest:write@any (*:*:write@any) but may not promote models
+    service = Principal("svc", roles=("service",), kind="service")
+    with pytest.raises(Forbidden):
+        await invoke(tune, "start_ab_test", (service, "s", "aria_shape", "base", "v2"), {})
+    assert await invoke(tune, "list_ab_tests", (ADMIN,), {}) == []  # nothing recorded by the refusals
+    # nor may the tuner decide or stop another's test: refused before the test is claimed
+    await invoke(tune, "start_ab_test", (ADMIN, "d", "aria_shape", "base", "v2"), {"min_samples": 2})
+    _feed(tune, "base", [0.0, 0.1, 0.0, 0.1])
+    _feed(tune, "v2", [1.0, 0.9, 1.0, 0.9])
+    for method in ("decide_ab_test", "stop_ab_test"):
+        with pytest.raises(Forbidden):
+            await invoke(tune, method, (tuner, "d"), {}, gate=gate)
+    assert (await invoke(tune, "ab_test", (ADMIN, "d"), {}))["status"] == "running"
+    assert not [c for c in _target(tune).calls if c[0] == "promote"]
 
 
 async def test_a_decision_that_cannot_be_audited_is_not_taken(tune: TuneService) -> None:
