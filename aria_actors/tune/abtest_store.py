@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
+from aria_actors.tune.rows import plain_row
 
 q = queries("aria_actors.tune", "abtest")
 FIELDS = ("name", "target", "control", "candidate", "share", "alpha", "min_samples", "max_samples", "direction",
@@ -26,13 +27,7 @@ FIELDS = ("name", "target", "control", "candidate", "share", "alpha", "min_sampl
 
 
 def _row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    if isinstance(out.get("result"), str):
-        out["result"] = json.loads(out["result"])
-    for key in ("created_at", "decided_at"):
-        value = out.get(key)
-        out[key] = value.isoformat() if value is not None and hasattr(value, "isoformat") else value
-    return out
+    return plain_row(row, ("result",), ("created_at", "decided_at"))
 
 
 class ABTests(Protocol):

@@ -19,19 +19,13 @@ from typing import Any, Protocol
 from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
 from aria_actors.tune.autotune_core import FINAL, MEASURING, PROPOSED, REJECTED
+from aria_actors.tune.rows import plain_row
 
 q = queries("aria_actors.tune", "autotune")
 
 
 def change_row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("before", "after"):
-        if isinstance(out.get(key), str):
-            out[key] = json.loads(out[key])
-    for key in ("created_at", "applied_at", "decided_at"):
-        value = out.get(key)
-        out[key] = value.isoformat() if hasattr(value, "isoformat") else value
-    return out
+    return plain_row(row, ("before", "after"), ("created_at", "applied_at", "decided_at"))
 
 
 class ChangeStore(Protocol):

@@ -20,19 +20,15 @@ import asyncpg
 
 from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
+from aria_actors.tune.rows import plain_row
 
 q = queries("aria_actors.tune", "queryopt")
 PROBE_QUERY = "probe_lookup"
 
 
 def _row(row: Any) -> dict[str, Any]:
-    out = dict(row)
+    out = plain_row(row, ("plan_before", "plan_after"), ("checked_at",))
     out["columns"] = list(out["columns"])
-    for key in ("plan_before", "plan_after"):
-        if isinstance(out.get(key), str):
-            out[key] = json.loads(out[key])
-    value = out.get("checked_at")
-    out["checked_at"] = value.isoformat() if value is not None and hasattr(value, "isoformat") else value
     return out
 
 
@@ -86,12 +82,8 @@ class SuggestionStore:
 
 
 def _choice(row: Any) -> dict[str, Any]:
-    out = dict(row)
+    out = plain_row(row, ("results",), ("measured_at",))
     out["problems"] = list(out["problems"])
-    if isinstance(out.get("results"), str):
-        out["results"] = json.loads(out["results"])
-    value = out.get("measured_at")
-    out["measured_at"] = value.isoformat() if value is not None and hasattr(value, "isoformat") else value
     return out
 
 

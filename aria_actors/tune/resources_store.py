@@ -17,19 +17,13 @@ from typing import Any, Protocol
 
 from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
+from aria_actors.tune.rows import plain_row
 
 q = queries("aria_actors.tune", "resources")
 
 
 def _row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("evidence", "changes"):
-        if isinstance(out.get(key), str):
-            out[key] = json.loads(out[key])
-    for key in ("created_at", "decided_at"):
-        value = out.get(key)
-        out[key] = value.isoformat() if value is not None and hasattr(value, "isoformat") else value
-    return out
+    return plain_row(row, ("evidence", "changes"), ("created_at", "decided_at"))
 
 
 class Proposals(Protocol):
