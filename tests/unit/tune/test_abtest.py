@@ -92,6 +92,8 @@ class FakeTarget:
     """A serving service's split, as aria_shape answers: set_traffic, traffic_report, promote,
     each checked as its caller with the service's own permission."""
 
+    DEPLOY, READ = "shape:model:promote", "shape:traffic:read"  # the service's own permissions
+
     def __init__(self, versions: set[str]) -> None:
         self.versions = versions
         self.split: TrafficSplit | None = None
@@ -103,7 +105,7 @@ class FakeTarget:
         self.gate.check(RpcSpec(action, action, "any"), caller)  # type: ignore[arg-type]
 
     async def set_traffic(self, caller: Principal, weights: dict[str, float], seed: int = 0) -> dict[str, Any]:
-        self._check(caller, "shape:model:promote")
+        self._check(caller, self.DEPLOY)
         self.calls.append(("set_traffic", caller.subject))
         unknown = set(weights) - self.versions
         if unknown:
@@ -112,11 +114,11 @@ class FakeTarget:
         return self.split.report()
 
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
-        self._check(caller, "shape:traffic:read")
+        self._check(caller, self.READ)
         return self.split.report() if self.split else None
 
     async def promote(self, caller: Principal, version: str) -> dict[str, Any]:
-        self._check(caller, "shape:model:promote")
+        self._check(caller, self.DEPLOY)
         self.calls.append(("promote", caller.subject))
         self.served, self.split = version, None
         return {"promoted": version, "removed": []}
@@ -319,23 +321,21 @@ class FakeInterpret(FakeTarget):
     """aria_interpret's answers: the report names the served version (with or without a split),
     promote takes a reason."""
 
+    DEPLOY, READ = "interpret:model:deploy", "interpret:model:read"
+
     def __init__(self, versions: set[str]) -> None:
         super().__init__(versions)
         self.served = "v1"
         self.reasons: list[str] = []
 
-    def _check(self, caller: Principal, action: str) -> None:
-        self.gate.check(RpcSpec(action, action.replace("shape:model:promote", "interpret:model:deploy")
-                                .replace("shape:traffic:read", "interpret:model:read"), "any"), caller)
-
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:  # type: ignore[override]
-        self._check(caller, "shape:traffic:read")
+        self._check(caller, self.READ)
         if self.split is None:
             return {"traffic": None, "served": self.served}
         return {"served": self.served, **self.split.report()}
 
     async def promote(self, caller: Principal, version: str, reason: str = "") -> dict[str, Any]:  # type: ignore[override]
-        self._check(caller, "shape:model:promote")
+        self._check(caller, self.DEPLOY)
         self.reasons.append(reason)
         previous, self.served, self.split = self.served, version, None
         return {"served": version, "previous": previous}
