@@ -6,6 +6,7 @@ from typing import Any
 
 import aria_actors.tune.errors  # noqa: F401  (registers the problem types the SDK raises)
 from aria_actors.sdk.section import Req, Section, route
+from aria_actors.sdk.sections._util import body
 
 
 class TuneAPI(Section):
@@ -227,12 +228,9 @@ class TuneAPI(Section):
                       alpha: float = 0.05, min_samples: int = 100, max_samples: int | None = None,
                       direction: str = "maximize", study: str | None = None) -> dict[str, Any]:
         """Split ``target``'s traffic (aria_shape or aria_interpret) between two versions."""
-        body: dict[str, Any] = {"name": name, "target": target, "control": control, "candidate": candidate,
-                                "share": share, "alpha": alpha, "min_samples": min_samples, "direction": direction}
-        for key, value in (("max_samples", max_samples), ("study", study)):
-            if value is not None:
-                body[key] = value
-        return Req(json=body)
+        return Req(json=body(name=name, target=target, control=control, candidate=candidate, share=share,
+                             alpha=alpha, min_samples=min_samples, max_samples=max_samples, direction=direction,
+                             study=study))
 
     @route("GET", "/v1/tune/ab-tests")
     def ab_tests(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
