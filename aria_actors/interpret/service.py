@@ -41,7 +41,9 @@ Guarantees and caveats
 - A/B: while a split runs, each user is routed stickily (hash of the user id) and the version's
   request and feedback counters are kept in memory and flushed every ``ab_flush_s`` (a crash loses
   at most that interval's counts); feedback events recorded for a user count for the version that
-  user is routed to.
+  user is routed to, once per user (a newer score replaces the user's earlier one, so repeating
+  events cannot sway the test). Who was served and their score are kept in memory for the newest
+  100,000 users: after a restart a user counts again once served again.
 - Retraining on a schedule: an aria_queue cron entry naming ``service:aria_interpret.retrain``
   (a job method) trains a new version on the tenant's interactions and promotes it when its test
   GAUC is at least the served version's.
@@ -155,7 +157,8 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._feedback: dict[str, tuple[int, float, float]] = {}  # A/B feedback not flushed: n, sum, sum of squares
-        self._ab_users: OrderedDict[tuple[str, str], str] = OrderedDict()  # (tenant, user) -> arm served
+        # (tenant, user) -> (arm served, the user's counted score or None): one score per user
+        self._ab_users: OrderedDict[tuple[str, str], tuple[str, float | None]] = OrderedDict()
         self._indexes: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # tenant -> (key, VectorIndex)
         self._load_locks: dict[str, asyncio.Lock] = {}
 
@@ -339,14 +342,24 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         if self._traffic is not None:
             for e in parsed:
                 # Feedback counts for the arm that served this user: only users the split served
-                # (recently, this tenant's), with the value clipped so no one event sways the leader.
-                version = self._ab_users.get((tenant, e.subject)) if e.kind == "feedback" else None
-                if version is not None and version in self._traffic.weights:
-                    value = min(1.0, max(-1.0, e.value))
-                    n, s, ss = self._feedback.get(version, (0, 0.0, 0.0))
-                    self._feedback[version] = (n + 1, s + value, ss + value * value)
-                    self._traffic.feedback(version, value)
+                # (recently, this tenant's), with the value clipped, and once per user: a user's
+                # newer score replaces theirs, so that no writer can sway the leader by repeating
+                # events.
+                served = self._ab_users.get((tenant, e.subject)) if e.kind == "feedback" else None
+                if served is not None and served[0] in self._traffic.weights:
+                    self._count_feedback(self._traffic, tenant, e.subject, *served, min(1.0, max(-1.0, e.value)))
         return {"recorded": stored}
+
+    def _count_feedback(self, split: TrafficSplit, tenant: str, user: str, version: str, before: float | None,
+                        value: float) -> None:
+        n, s, ss = self._feedback.get(version, (0, 0.0, 0.0))
+        if before is None:
+            self._feedback[version] = (n + 1, s + value, ss + value * value)
+            split.feedback(version, value)
+        else:
+            self._feedback[version] = (n, s + value - before, ss + value * value - before * before)
+            split.rescore(version, before, value)
+        self._ab_users[(tenant, user)] = (version, value)
 
     @rpc("interpret:analysis:read", features=("behavior-patterns", "interaction-stats", "predictive-models",
                                               "collaborative-filtering", "din"))
@@ -723,7 +736,8 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
             raise ServiceUnavailable(f"scoring with {version!r} failed: {brief(exc)}", service=SPEC.name) from None
         if split is not None:
             split.record(version, len(items), time.perf_counter() - t0)
-            self._ab_users[(tenant, user)] = version
+            served = self._ab_users.get((tenant, user))
+            self._ab_users[(tenant, user)] = served if served is not None and served[0] == version else (version, None)
             self._ab_users.move_to_end((tenant, user))
             while len(self._ab_users) > AB_USERS:
                 self._ab_users.popitem(last=False)

@@ -272,7 +272,10 @@ class CompleteRequest(Body):
 
 
 class FeedbackRequest(Body):
-    version: ModelId
+    version: ModelId = Field(description="The version that served the response (its answer's `version`).")
+    response_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+                             description="The response's id, as `/complete` (or the stream's `done` event) "
+                                         "gave it to the same caller; each counts once.")
     value: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FEEDBACK, le=MAX_FEEDBACK)]
 
 
@@ -302,7 +305,7 @@ async def complete(req: CompleteRequest, client: Client,
 @router.post("/feedback", status_code=204)
 async def feedback(req: FeedbackRequest, client: Client,
                    caller: Principal = permits(ShapeClient.feedback)) -> Response:
-    await client.feedback(caller, req.version, req.value)
+    await client.feedback(caller, req.version, req.response_id, req.value)
     return Response(status_code=204)
 
 
@@ -343,9 +346,11 @@ async def training_status(client: Client, job_id: int = Path(ge=1, le=2**63 - 1)
 @router.post("/stream")
 async def stream(req: CompleteRequest, client: Client,
                  caller: Principal = permits(ShapeClient.start_stream)) -> StreamingResponse:
-    """Server-sent events: one ``data: {"token": ...}`` per piece, then ``event: done``."""
-    sid = (await client.start_stream(caller, req.prompt, max_new_tokens=req.max_new_tokens,
-                                     seed=req.seed, key=req.key))["stream_id"]
+    """Server-sent events: one ``data: {"token": ...}`` per piece, then ``event: done`` (with the
+    serving ``version`` and, in an A/B test, the ``response_id`` feedback names)."""
+    started = await client.start_stream(caller, req.prompt, max_new_tokens=req.max_new_tokens,
+                                        seed=req.seed, key=req.key)
+    sid, served = started["stream_id"], {"version": started["version"], "response_id": started.get("response_id")}
 
     async def events() -> AsyncIterator[str]:
         while True:
@@ -353,7 +358,7 @@ async def stream(req: CompleteRequest, client: Client,
             for piece in chunk["tokens"]:
                 yield f"data: {json.dumps({'token': piece})}\n\n"
             if chunk["done"]:
-                yield f"event: done\ndata: {json.dumps({'error': chunk['error']})}\n\n"
+                yield f"event: done\ndata: {json.dumps({'error': chunk['error'], **served})}\n\n"
                 return
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -106,8 +106,8 @@ class ShapeClient:
         """A new version of a character with the given changes; refused if the result is invalid, or..."""
 
     @rpc("shape:traffic:write", feature="model-versions")
-    async def feedback(self, caller: Principal, version: str, value: float) -> None:
-        """An outcome score for a response served by ``version`` (what promotion compares); stored..."""
+    async def feedback(self, caller: Principal, version: str, response_id: str, value: float) -> None:
+        """An outcome score for one response served to the caller by ``version`` in the running A/B..."""
 
     @rpc(
         "shape:character:generate",

@@ -40,7 +40,7 @@ from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
 from aria_actors.data.transactions import Isolation, run_transaction
 from aria_actors.runtime.errors import NotFound
-from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion, VersionConflict
+from aria_actors.shape.errors import FeedbackGiven, ModelVersionExists, UnknownModelVersion, VersionConflict
 
 q = queries("aria_actors.shape", "store")
 T = TypeVar("T")
@@ -189,7 +189,8 @@ class ShapeStore:
 
     # -- serving: the served version, the A/B split and its metrics ---------------------------
     async def serving(self) -> dict[str, Any] | None:
-        """``{version, weights: [(version, weight), ...] | None, seed, metrics}``, None if never set."""
+        """``{version, weights: [(version, weight), ...] | None, seed, feedback_key, metrics}``, None
+        if never set."""
         async def read(conn: asyncpg.Connection) -> tuple[Any, dict[str, Any]]:
             row = await conn.fetchrow(q("serving"))
             if row is None:
@@ -204,16 +205,19 @@ class ShapeStore:
             return None
         weights = json.loads(row["weights"]) if row["weights"] is not None else None
         return {"version": row["version"], "seed": row["seed"], "metrics": metrics,
+                "feedback_key": bytes(row["feedback_key"]) if row["feedback_key"] is not None else None,
                 "weights": [(str(v), float(w)) for v, w in weights] if weights is not None else None}
 
-    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0) -> None:
-        """Serve ``version``, with the A/B split ``weights`` (in routing order) or none; the
-        split's metrics start again from zero."""
+    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0,
+                          feedback_key: bytes | None = None) -> None:
+        """Serve ``version``, with the A/B split ``weights`` (in routing order) and the key of its
+        response ids, or none; the split's metrics and scored responses start again from zero."""
         pairs = json.dumps([[v, w] for v, w in weights.items()]) if weights is not None else None
 
         async def put(conn: asyncpg.Connection) -> None:
-            await conn.execute(q("put_serving"), version, pairs, seed)
+            await conn.execute(q("put_serving"), version, pairs, seed, feedback_key)
             await conn.execute(q("clear_ab_metrics"))
+            await conn.execute(q("clear_ab_feedback_given"))
             if weights:
                 await conn.execute(q("insert_ab_versions"), list(weights))
 
@@ -227,9 +231,33 @@ class ShapeStore:
         await self.pool.execute(q("add_ab_counts"), names, [deltas[v].requests for v in names],
                                 [deltas[v].tokens for v in names], [deltas[v].seconds for v in names])
 
-    async def add_feedback(self, version: str, value: float) -> bool:
-        """Add one feedback score; False when ``version`` has no metrics row (not in the split)."""
-        return await self.pool.fetchval(q("add_ab_feedback"), version, value) is not None
+    async def keep_feedback_key(self, key: bytes) -> bytes:
+        """The stored split's response-id key: ``key`` stored when it had none (a split stored
+        before keys were), else the one stored (another actor may have stored its own first)."""
+        stored = await self.pool.fetchval(q("put_feedback_key"), key)
+        if stored is not None:
+            return bytes(stored)
+        state = await self.serving()
+        return state["feedback_key"] if state and state["feedback_key"] else key
+
+    async def add_feedback(self, version: str, value: float, response_id: str) -> bool:
+        """Add the score of one served response, together with the record that it was scored:
+        FeedbackGiven if it was; False when ``version`` has no metrics row (not in the split)."""
+        async def add(conn: asyncpg.Connection) -> bool:
+            if await conn.fetchval(q("put_ab_feedback_given"), response_id, version, value) is None:
+                raise FeedbackGiven(f"response {response_id!r} was scored already", response_id=response_id)
+            if await conn.fetchval(q("add_ab_feedback"), version, value) is None:
+                raise _NoMetricsRow  # rolls the record back
+            return True
+
+        try:
+            return await self._transaction(add)
+        except _NoMetricsRow:
+            return False
+
+
+class _NoMetricsRow(Exception):
+    """Inside add_feedback: the version has no metrics row, so nothing of the call is kept."""
 
 
 def _uuid(text: str) -> uuid.UUID:

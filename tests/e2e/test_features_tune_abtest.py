@@ -37,9 +37,17 @@ def _candidate(shared_aria: RunningAria, http: httpx.Client, name: str) -> str:
 
 
 def _feed(http: httpx.Client, version: str, scores: list[float]) -> None:
+    """Each score for a response ``version`` served: feedback names served responses, once each."""
     for value in scores:
-        r = http.post("/v1/shape/feedback", json={"version": version, "value": value})
+        while (answer := http.post("/v1/shape/complete", json={"prompt": "Traits: calm.\nDescription:",
+                                                                "max_new_tokens": 1}).json())["version"] != version:
+            pass  # the split picks at random without a key
+        r = http.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
+                                                  "value": value})
         assert r.status_code == 204, r.text[:300]
+    again = http.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
+                                                  "value": 1.0})
+    _problem(again, 409, "shape-feedback-given")  # a response counts once
 
 
 def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: RunningAria, http: httpx.Client,

@@ -136,9 +136,10 @@ class ShapeAPI(Section):
         return Req(json=body(prompt=prompt, key=key, max_new_tokens=max_new_tokens, seed=seed), raw=True)
 
     @route("POST", "/v1/shape/feedback")
-    def feedback(self, version: str, value: float) -> None:
-        """A reward for a completion of model ``version``."""
-        return Req(json={"version": version, "value": value})
+    def feedback(self, version: str, response_id: str, value: float) -> None:
+        """A reward for one completion of model ``version`` in the running A/B test (``version`` and
+        ``response_id`` as :meth:`complete` answered them; each response counts once)."""
+        return Req(json={"version": version, "response_id": response_id, "value": value})
 
     @route("POST", "/v1/shape/promote")
     def promote(self, version: str | None = None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
@@ -44,6 +44,9 @@ class GenerationMixin:
     _served_version: str
     _traffic: Any
     _streams: Any
+
+    if TYPE_CHECKING:  # provided by ModelVersionsMixin
+        def _response_id(self, version: str, caller: Principal) -> str | None: ...
 
     def _base_source(self) -> Any:
         return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
@@ -108,7 +111,8 @@ class GenerationMixin:
                 yield piece
             self._record(version, n, t0)  # pieces: about one per token
 
-        return {"stream_id": self._streams.start(counted(), owner=caller.subject), "version": version}
+        return {"stream_id": self._streams.start(counted(), owner=caller.subject), "version": version,
+                "response_id": self._response_id(version, caller)}
 
     @rpc("shape:completion:generate", feature="model-inference")
     async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:

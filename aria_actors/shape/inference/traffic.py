@@ -13,17 +13,26 @@ Guarantees and caveats
   :meth:`give_back` when storing failed); feedback is not in the deltas, the owner stores each
   score itself before :meth:`feedback`. The service keeps both in Postgres (:mod:`aria_actors.shape.store`) and
   rebuilds the split from them with :meth:`restore`.
+- Feedback is per served response: :meth:`ticket` gives each response an id, an HMAC (the
+  split's own random key) over the version, the subject it was served to and a nonce, so that a
+  score can only be given by the caller who got that response from that version, and (the owner
+  keeps which ids were scored) only once. Without that, anyone allowed to give feedback could
+  score one version as often as they liked and steer the test's verdict. A new split has a new
+  key: ids of an earlier test are refused.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from aria_actors.shape.errors import InvalidTraffic
+from aria_actors.shape.errors import InvalidTraffic, UnknownResponse
 
 __all__ = ["MAX_FEEDBACK", "InvalidTraffic", "TrafficSplit", "VersionMetrics"]
 # The largest feedback score (either sign): scores and their squares, summed over a split, stay far
@@ -83,21 +92,23 @@ class VersionMetrics:
 class TrafficSplit:
     """Routes requests between versions by weight and keeps each version's metrics."""
 
-    def __init__(self, weights: Mapping[str, float], seed: int = 0) -> None:
+    def __init__(self, weights: Mapping[str, float], seed: int = 0, key: bytes | None = None) -> None:
         if not weights or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
             raise InvalidTraffic(f"invalid traffic weights {dict(weights)}", weights=dict(weights))
         self.weights = dict(weights)
         self.seed = seed
+        self.key = key or secrets.token_bytes(32)  # signs the response ids of this split only
         self._rng = random.Random(seed)
         self.metrics: dict[str, VersionMetrics] = {v: VersionMetrics() for v in weights}
         self._unflushed: dict[str, VersionMetrics] = {}
 
     @classmethod
     def restore(cls, weights: Mapping[str, float], seed: int,
-                metrics: Mapping[str, Mapping[str, Any]]) -> TrafficSplit:
+                metrics: Mapping[str, Mapping[str, Any]], key: bytes | None = None) -> TrafficSplit:
         """The split as stored: ``weights`` in routing order, each version's stored totals
-        (versions without a row start at zero, rows of versions not in ``weights`` are ignored)."""
-        split = cls(weights, seed)
+        (versions without a row start at zero, rows of versions not in ``weights`` are ignored),
+        its response-id ``key`` (a new one when none was stored)."""
+        split = cls(weights, seed, key)
         for version, row in metrics.items():
             if version in split.metrics:
                 split.metrics[version] = VersionMetrics.of(row)
@@ -137,6 +148,25 @@ class TrafficSplit:
         if version not in self.weights:
             raise InvalidTraffic(f"version {version!r} is not in the traffic split", version=version)
 
+    def _mac(self, version: str, subject: str, nonce: str) -> str:
+        message = b"\0".join(part.encode() for part in (version, subject, nonce))
+        digest = hmac.new(self.key, message, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def ticket(self, version: str, subject: str) -> str:
+        """The id of a response ``version`` served to ``subject``: what feedback on it names."""
+        nonce = secrets.token_urlsafe(12)
+        return f"{nonce}.{self._mac(version, subject, nonce)}"
+
+    def redeem(self, version: str, subject: str, response_id: str) -> None:
+        """UnknownResponse unless ``response_id`` is one this split gave ``subject`` for a response
+        of ``version`` (whether it was scored already is the owner's to know)."""
+        nonce, _, mac = response_id.partition(".")
+        if not (nonce and mac and version in self.weights
+                and hmac.compare_digest(mac, self._mac(version, subject, nonce))):
+            raise UnknownResponse(f"response {response_id!r} was not served to you by version {version!r} "
+                                  "in the running A/B test", version=version, response_id=response_id)
+
     def feedback(self, version: str, value: float) -> None:
         self.check(version)
         m = self.metrics[version]
@@ -144,6 +174,14 @@ class TrafficSplit:
         m.feedback_sum += value
         if m.feedback_sumsq is not None:
             m.feedback_sumsq += value * value
+
+    def rescore(self, version: str, old: float, new: float) -> None:
+        """A score counted already replaced by ``new`` (the count stays)."""
+        self.check(version)
+        m = self.metrics[version]
+        m.feedback_sum += new - old
+        if m.feedback_sumsq is not None:
+            m.feedback_sumsq += new * new - old * old
 
     def leader(self) -> str | None:
         """The version with the best mean feedback (None until some version has feedback)."""

@@ -38,8 +38,10 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,13 @@ from aria_actors.runtime.errors import BadRequest
 from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
-from aria_actors.shape.errors import InvalidTraffic, NothingToPromote, NoTrafficSplit, UnknownModelVersion
+from aria_actors.shape.errors import (
+    FeedbackGiven,
+    InvalidTraffic,
+    NothingToPromote,
+    NoTrafficSplit,
+    UnknownModelVersion,
+)
 from aria_actors.shape.inference.traffic import MAX_FEEDBACK, TrafficSplit
 from aria_actors.shape.source import ModelSource
 
@@ -65,6 +73,7 @@ class ModelVersionsMixin:
     _traffic: Any
     _serving_lock: asyncio.Lock
     _serving_problems: dict[str, str]
+    _scored_responses: set[str]  # without a store: the split's responses scored already
 
     if TYPE_CHECKING:  # provided by ShapeService
         def _records(self) -> Any: ...
@@ -103,7 +112,8 @@ class ModelVersionsMixin:
             try:
                 for version in weights:
                     await self._register_version(version)
-                self._traffic = TrafficSplit.restore(weights, state["seed"], state["metrics"])
+                key = state["feedback_key"] or await self._store.keep_feedback_key(secrets.token_bytes(32))
+                self._traffic = TrafficSplit.restore(weights, state["seed"], state["metrics"], key)
             except UnknownModelVersion as exc:
                 problems["traffic"] = f"stored A/B split {weights} dropped: {exc.message}"
         self._serving_problems = problems
@@ -153,9 +163,10 @@ class ModelVersionsMixin:
             version = self._served_version if version is None else version
             if self._store is not None:
                 await self._store.set_serving(version, split.weights if split else None,
-                                              split.seed if split else 0)
+                                              split.seed if split else 0, split.key if split else None)
             self._served_version, self._traffic = version, split
             self._serving_problems = {}
+            self._scored_responses = set()
 
     # -- versions, A/B, promotion ---------------------------------------------------------------
     # Loading a version takes a replica's memory and CPU: the operators' call, like promotion.
@@ -186,22 +197,37 @@ class ModelVersionsMixin:
                                                  max_new_tokens=max_new_tokens or self.config.max_new_tokens,
                                                  seed=seed)
         self._record(version, out.tokens, t0)
-        return {"version": version, "text": out.text, "tokens": out.tokens}
+        return {"version": version, "text": out.text, "tokens": out.tokens,
+                "response_id": self._response_id(version, caller)}
+
+    def _response_id(self, version: str, caller: Principal) -> str | None:
+        """What feedback on this response names; None outside an A/B test (nothing to score)."""
+        split = self._traffic
+        return split.ticket(version, _scorer(caller)) if split is not None and version in split.weights else None
 
     @rpc("shape:traffic:write", feature="model-versions")
-    async def feedback(self, caller: Principal, version: str, value: float) -> None:
-        """An outcome score for a response served by ``version`` (what promotion compares), a
-        finite number of at most MAX_FEEDBACK either way; stored before this returns."""
+    async def feedback(self, caller: Principal, version: str, response_id: str, value: float) -> None:
+        """An outcome score for one response served to the caller by ``version`` in the running A/B
+        test (what promotion compares): ``response_id`` as the completion or stream answered it,
+        ``value`` a finite number of at most MAX_FEEDBACK either way; each response counts once.
+        Stored before this returns."""
         if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
                 or abs(value) > MAX_FEEDBACK):
             raise BadRequest(f"value must be a finite number from -{MAX_FEEDBACK:g} to {MAX_FEEDBACK:g}",
                              field="value")
+        if not isinstance(response_id, str) or not 0 < len(response_id) <= 128:
+            raise BadRequest("response_id must be the id a completion answered with", field="response_id")
         async with self._serving_lock:
             split = self._traffic
             if split is None:
                 raise NoTrafficSplit("no A/B test is running; start one with set_traffic", version=version)
             split.check(version)
-            if self._store is not None and not await self._store.add_feedback(version, value):
+            split.redeem(version, _scorer(caller), response_id)
+            if self._store is None:
+                if response_id in self._scored_responses:
+                    raise FeedbackGiven(f"response {response_id!r} was scored already", response_id=response_id)
+                self._scored_responses.add(response_id)
+            elif not await self._store.add_feedback(version, value, response_id):
                 raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
             split.feedback(version, value)
 
@@ -233,3 +259,9 @@ class ModelVersionsMixin:
         for loser in removed:
             await backend.remove(loser)
         return {"promoted": winner, "removed": removed, "ab_report": report}
+
+
+def _scorer(caller: Principal) -> str:
+    """Whose response it is: the subject within its tenant (the same name in two tenants is two
+    people), as one unambiguous string."""
+    return json.dumps([caller.tenant, caller.subject])

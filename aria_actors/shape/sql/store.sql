@@ -66,18 +66,31 @@ ON CONFLICT (id) DO NOTHING
 SELECT id FROM aria_shape.model_versions WHERE id = ANY($1::text[])
 
 -- name: serving
-SELECT version, weights, seed, updated_at FROM aria_shape.serving
+SELECT version, weights, seed, feedback_key, updated_at FROM aria_shape.serving
 
 -- name: put_serving
-INSERT INTO aria_shape.serving (id, version, weights, seed) VALUES (true, $1, $2::jsonb, $3)
+INSERT INTO aria_shape.serving (id, version, weights, seed, feedback_key) VALUES (true, $1, $2::jsonb, $3, $4)
 ON CONFLICT (id) DO UPDATE
-SET version = EXCLUDED.version, weights = EXCLUDED.weights, seed = EXCLUDED.seed, updated_at = now()
+SET version = EXCLUDED.version, weights = EXCLUDED.weights, seed = EXCLUDED.seed,
+    feedback_key = EXCLUDED.feedback_key, updated_at = now()
+
+-- name: put_feedback_key
+UPDATE aria_shape.serving SET feedback_key = $1 WHERE feedback_key IS NULL AND weights IS NOT NULL
+RETURNING feedback_key
 
 -- name: ab_metrics
 SELECT version, requests, tokens, seconds, feedback_count, feedback_sum, feedback_sumsq FROM aria_shape.ab_metrics
 
 -- name: clear_ab_metrics
 DELETE FROM aria_shape.ab_metrics
+
+-- name: clear_ab_feedback_given
+DELETE FROM aria_shape.ab_feedback_given
+
+-- name: put_ab_feedback_given
+INSERT INTO aria_shape.ab_feedback_given (response, version, value) VALUES ($1, $2, $3)
+ON CONFLICT (response) DO NOTHING
+RETURNING response
 
 -- name: insert_ab_versions
 INSERT INTO aria_shape.ab_metrics (version) SELECT unnest($1::text[])

@@ -174,3 +174,10 @@ async def test_ab_feedback_counts_only_for_users_the_split_served_and_is_clipped
     assert report["versions"][served]["feedback_count"] == 1
     assert report["versions"][served]["mean_feedback"] == 1.0
     assert sum(m["feedback_count"] for m in report["versions"].values()) == 1
+    # once per user: repeating events cannot sway the test, a newer score replaces the user's own
+    await service.record(OPS, [{"kind": "feedback", "subject": "p5", "object": "item1", "value": -0.5}] * 50)
+    await service.recommend(OPS, "p5", ["item0"])  # served again by the same arm: the score stays counted
+    report = await service.traffic_report(OPS)
+    assert report["versions"][served]["feedback_count"] == 1
+    assert report["versions"][served]["mean_feedback"] == -0.5
+    assert report["versions"][served]["feedback_variance"] is None  # one score: no spread

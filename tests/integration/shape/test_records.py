@@ -215,8 +215,9 @@ async def test_ab_test_between_registered_versions_then_promote(service, tmp_pat
     assert {s["version"] for s in served} == {"v0", "v1"}
     again = await service.complete_ab(OP, "Traits: brave.\nDescription:", key="user-3", max_new_tokens=4)
     assert again["version"] == served[3]["version"]  # sticky per key
-    await service.feedback(OP, "v0", 0.2)
-    await service.feedback(OP, "v1", 0.8)
+    first = {s["version"]: s["response_id"] for s in reversed(served)}
+    await service.feedback(OP, "v0", first["v0"], 0.2)
+    await service.feedback(OP, "v1", first["v1"], 0.8)
     report = await service.traffic_report(OP)
     assert sum(v["requests"] for v in report["versions"].values()) == 13
     assert report["leader"] == "v1"

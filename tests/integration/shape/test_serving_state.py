@@ -8,6 +8,7 @@ import pytest
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
+from aria_actors.shape.errors import FeedbackGiven
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -85,19 +86,20 @@ async def test_a_running_split_with_feedback_and_flushed_metrics_survives(starte
     for version in ("v1", "v2"):
         await svc.register_model(OP, version, model_dir)
     await svc.set_traffic(OP, {"v2": 1, "v1": 3}, seed=7)
-    served = {k: (await svc.complete_ab(OP, PROMPT, key=f"user-{k}", max_new_tokens=2))["version"]
-              for k in range(8)}
+    answers = {k: await svc.complete_ab(OP, PROMPT, key=f"user-{k}", max_new_tokens=2) for k in range(8)}
+    served = {k: a["version"] for k, a in answers.items()}
     assert set(served.values()) == {"v1", "v2"}
-    await svc.feedback(OP, "v1", 0.9)
-    await svc.feedback(OP, "v2", 0.2)
+    ids = {a["version"]: a["response_id"] for a in answers.values()}
+    await svc.feedback(OP, "v1", ids["v1"], 0.9)
+    await svc.feedback(OP, "v2", ids["v2"], 0.2)
     assert await svc.flush_metrics() == 2
     report = await svc.traffic_report(OP)
     assert sum(v["requests"] for v in report["versions"].values()) == 8
 
     # Counted but not flushed yet, as when the actor dies between two flushes; the feedback
     # that comes after is stored at once.
-    await svc.complete_ab(OP, PROMPT, key="user-0", max_new_tokens=2)
-    await svc.feedback(OP, served[0], 0.5)
+    late = await svc.complete_ab(OP, PROMPT, key="user-0", max_new_tokens=2)
+    await svc.feedback(OP, served[0], late["response_id"], 0.5)
 
     again = await started("second")  # a new actor while the first one "crashed"
     restored = await again.traffic_report(OP)
@@ -105,6 +107,12 @@ async def test_a_running_split_with_feedback_and_flushed_metrics_survives(starte
     assert {v: m["requests"] for v, m in restored["versions"].items()} == \
         {v: m["requests"] for v, m in report["versions"].items()}  # the unflushed request is lost
     assert restored["versions"][served[0]]["feedback_count"] == 2  # no feedback is
+    # The split's response ids outlive the actor (its key is stored with the split), and each
+    # response still counts once.
+    with pytest.raises(FeedbackGiven):
+        await again.feedback(OP, served[0], late["response_id"], 0.5)
+    unscored = next(a for a in answers.values() if a["response_id"] not in ids.values())
+    await again.feedback(OP, unscored["version"], unscored["response_id"], 0.5)
     assert restored["leader"] == "v1"
     assert restored["versions"]["v1"]["tokens_per_s"] == report["versions"]["v1"]["tokens_per_s"]
     for k, version in served.items():  # sticky keys go where they went before the restart

@@ -14,7 +14,7 @@ from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.shape.config import ShapeConfig
-from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion
+from aria_actors.shape.errors import FeedbackGiven, ModelLoadError, UnknownModelVersion, UnknownResponse
 from aria_actors.shape.inference.backends.choose import in_ray_actor, make_backend
 from aria_actors.shape.inference.backends.local import LocalBackend
 from aria_actors.shape.inference.contract import Completion
@@ -151,10 +151,15 @@ class MemoryModels:
     # What is served: kept as the last values written (the real store is tested on Postgres).
     serving_row: tuple[str, dict[str, float] | None, int] | None = None
 
-    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0) -> None:
+    async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0,
+                          feedback_key: bytes | None = None) -> None:
         self.serving_row = (version, weights, seed)
+        self.scored: set[str] = set()
 
-    async def add_feedback(self, version: str, value: float) -> bool:
+    async def add_feedback(self, version: str, value: float, response_id: str) -> bool:
+        if response_id in self.scored:
+            raise FeedbackGiven("scored already")
+        self.scored.add(response_id)
         return self.serving_row is not None and version in (self.serving_row[1] or {})
 
     async def add_counts(self, deltas: dict[str, Any]) -> None:
@@ -211,8 +216,9 @@ async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) ->
     assert sum(m["tokens"] for m in versions) == 3 * 220 + 6 + 3 + 3  # the stream: 3 pieces
     assert report["versions"]["a"]["requests"] == sum(s["version"] == "a" for s in served + served[:20]) + \
         (3 if served[0]["version"] == "a" else 0)
-    await svc.feedback(OP, "a", 0.2)
-    await svc.feedback(OP, "b", 0.7)
+    by_version = {s["version"]: s for s in served}
+    await svc.feedback(OP, "a", by_version["a"]["response_id"], 0.2)
+    await svc.feedback(OP, "b", by_version["b"]["response_id"], 0.7)
     out = await svc.promote(OP)
     assert out["promoted"] == "b" and sorted(out["removed"]) == ["a", "base"]
     assert backend.versions() == ["b"] and sorted(backend.removed) == ["a", "base"]
@@ -225,6 +231,32 @@ async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) ->
     assert (await svc.complete(OP, ["p"]))[0] == "base:p"
 
 
+async def test_feedback_counts_once_per_response_served_to_the_caller_by_that_version(routed) -> None:
+    """Scoring is tied to served responses: no one can steer a verdict by scoring a version at will."""
+    svc, _ = routed
+    other = Principal(subject="mallory", roles=("editor",), tenant=OP.tenant)
+    assert (await svc.complete_ab(OP, "p"))["response_id"] is None  # no A/B test: nothing to score
+    await svc.set_traffic(OP, {"a": 1, "b": 1})
+    served = [await svc.complete_ab(OP, "p", key=f"user-{k}") for k in range(20)]
+    mine = next(s for s in served if s["version"] == "a")
+    with pytest.raises(UnknownResponse):  # the id of a response of "a" does not score "b"
+        await svc.feedback(OP, "b", mine["response_id"], 1.0)
+    with pytest.raises(UnknownResponse):  # nor can another caller use it
+        await svc.feedback(other, "a", mine["response_id"], 1.0)
+    for forged in ("x.y", mine["response_id"][:-1] + ("A" if mine["response_id"][-1] != "A" else "B"),
+                   mine["response_id"].split(".")[0] + ".", "no-dot"):
+        with pytest.raises(UnknownResponse):
+            await svc.feedback(OP, "a", forged, 1.0)
+    await svc.feedback(OP, "a", mine["response_id"], 1.0)
+    with pytest.raises(FeedbackGiven):  # once per response
+        await svc.feedback(OP, "a", mine["response_id"], 1.0)
+    report = await svc.traffic_report(OP)
+    assert report["versions"]["a"]["feedback_count"] == 1 and report["versions"]["b"]["feedback_count"] == 0
+    await svc.set_traffic(OP, {"a": 1, "b": 1})  # a new test: the ids of the last one expire
+    with pytest.raises(UnknownResponse):
+        await svc.feedback(OP, "a", mine["response_id"], 1.0)
+
+
 async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) -> None:
     from aria_actors.shape.service import ShapeService
 
@@ -234,8 +266,11 @@ async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) 
     svc._backend = backend
     backend.add("base", svc._base_source())
     await svc.set_traffic(OP, {"base": 1})
-    assert (await svc.complete_ab(OP, "p"))["version"] == "base"
-    await svc.feedback(OP, "base", 0.5)
+    answer = await svc.complete_ab(OP, "p")
+    assert answer["version"] == "base"
+    await svc.feedback(OP, "base", answer["response_id"], 0.5)
+    with pytest.raises(FeedbackGiven):
+        await svc.feedback(OP, "base", answer["response_id"], 0.5)
     assert await svc.flush_metrics() == 0
     report = await svc.traffic_report(OP)
     assert report["versions"]["base"]["requests"] == 1 and report["leader"] == "base"

@@ -250,7 +250,10 @@ MALFORMED = [
     ("put", "/v1/shape/traffic", {"weights": {}}),
     ("put", "/v1/shape/traffic", {"weights": {"a": -1}}),
     ("put", "/v1/shape/traffic", {"weights": {f"v{i}": 1 for i in range(17)}}),
-    ("post", "/v1/shape/feedback", {"version": "a/b", "value": 1}),
+    ("post", "/v1/shape/feedback", {"version": "a/b", "response_id": "n.m", "value": 1}),
+    ("post", "/v1/shape/feedback", {"version": "a", "value": 1}),
+    ("post", "/v1/shape/feedback", {"version": "a", "response_id": "no dot", "value": 1}),
+    ("post", "/v1/shape/feedback", {"version": "a", "response_id": "n." + "m" * 200, "value": 1}),
     ("post", "/v1/shape/promote", {"version": "v1", "force": True}),
     ("post", "/v1/shape/complete", {"prompt": ""}),
     ("post", "/v1/shape/stream", {"prompt": "p" * 4001}),
@@ -337,7 +340,7 @@ async def test_a_malformed_character_is_a_4xx_domain_error_through_any_door(serv
 
 
 def test_ab_errors_without_a_split_are_409_not_500(http) -> None:
-    r = http.post("/v1/shape/feedback", json={"version": "base", "value": 1.0})
+    r = http.post("/v1/shape/feedback", json={"version": "base", "response_id": "n.m", "value": 1.0})
     assert r.status_code == 409 and r.json()["type"].endswith("shape-no-traffic-split")
     r = http.post("/v1/shape/promote", json={})
     assert r.status_code == 409 and r.json()["type"].endswith("shape-nothing-to-promote")
