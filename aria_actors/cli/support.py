@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -17,6 +18,21 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TokenOpt = typer.Option(None, "--token", help="Bearer token (default: $ARIA_TOKEN).")
+
+
+def key_values(pairs: list[str], what: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options as a dict, each value read as JSON where it is (``3``, ``true``,
+    ``[1, 2]``), else kept as text; a pair without ``=`` is the option ``what``'s bad parameter."""
+    got: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
+        try:
+            got[key] = json.loads(value)
+        except ValueError:
+            got[key] = value
+    return got
 
 
 def print_error(message: str) -> None:

@@ -181,6 +181,8 @@ class TrainRequest(Body):
     dataset: Literal["interactions", "movielens-100k"] = "interactions"
     config: dict[str, Any] = Field(default_factory=dict, max_length=64)
     promote: bool = False
+    params: dict[str, Any] | None = Field(None, max_length=32, description=(
+        "A search's flat hyperparameters (a study's best trial, as DIN trials take them); `config` overrides."))
 
 
 class RetrainRequest(Body):
@@ -236,7 +238,8 @@ async def end_din_trial(trial: TrialPath, client: Client,
 @router.post("/train", status_code=202)
 async def start_training(req: TrainRequest, client: Client,
                          caller: Principal = permits(InterpretClient.start_training)) -> dict[str, Any]:
-    return await client.start_training(caller, req.version, req.dataset, req.config, req.promote)
+    return await client.start_training(caller, req.version, req.dataset, req.config, req.promote,
+                                       params=req.params)
 
 
 @router.get("/train/{job_id}")

@@ -32,7 +32,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from aria_actors.cli.support import TokenOpt, fail, sdk_call
+from aria_actors.cli.support import TokenOpt, fail, key_values, sdk_call
 from aria_actors.queue.jobs import FINISHED
 
 app = typer.Typer(help="aria_interpret: character text, analytics and a DIN recommender (via the gateway).",
@@ -43,19 +43,6 @@ Traits = typer.Option(None, "--trait", help="A trait (repeat for more).")
 
 def _print(value: Any) -> None:
     out.print_json(json.dumps(value, default=str))
-
-
-def _pairs(pairs: list[str], what: str) -> dict[str, Any]:
-    got: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=what)
-        try:
-            got[key] = json.loads(value)
-        except ValueError:
-            got[key] = value
-    return got
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -175,8 +162,8 @@ def train(version: str, dataset: str = typer.Option("interactions", "--dataset",
           promote: bool = typer.Option(False, "--promote", help="Serve it when trained."),
           wait: bool = typer.Option(True, "--wait/--no-wait"), token: str | None = TokenOpt) -> None:
     """Train a DIN version as an aria_queue job (run as you)."""
-    job = sdk_call(token, lambda aria: aria.interpret.start_training(version, dataset, _pairs(settings or [], "--set"),
-                                                                     promote))
+    config = key_values(settings or [], "--set")
+    job = sdk_call(token, lambda aria: aria.interpret.start_training(version, dataset, config, promote))
     out.print(f"job {job['job_id']}: training {version!r} on {dataset}")
     if not wait:
         return
@@ -196,7 +183,7 @@ def din_trial(settings: list[str] | None = typer.Option(None, "--set", help="Hyp
               token: str | None = TokenOpt) -> None:
     """Evaluate DIN hyperparameters without storing a model: validation metrics per epoch, then
     the best epoch's, the parameter count and the scoring latency."""
-    params = _pairs(settings or [], "--set")
+    params = key_values(settings or [], "--set")
     started = sdk_call(token, lambda aria: aria.interpret.start_din_trial(params, epochs))
     out.print(f"trial {started['trial']}: {started['parameters']} parameters, {started['train_rows']} training rows")
     try:
@@ -254,7 +241,7 @@ def traffic(weights: list[str] | None = typer.Argument(None, help="VERSION=WEIGH
     """Start an A/B test between versions (or end it with --off)."""
     if off == bool(weights):
         fail("give VERSION=WEIGHT pairs or --off", 2)
-    split = None if off else {k: float(v) for k, v in _pairs(weights or [], "weights").items()}
+    split = None if off else {k: float(v) for k, v in key_values(weights or [], "weights").items()}
     _print(sdk_call(token, lambda aria: aria.interpret.set_traffic(split), timeout=300))
 
 

@@ -172,6 +172,7 @@ class InterpretClient:
         dataset: str = 'interactions',
         config: dict[str, Any] | None = None,
         promote: bool = False,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Enqueue the DIN training of ``version`` on ``dataset`` (the tenant-less feedback events, or..."""
 

@@ -123,6 +123,21 @@ def _check_k(k: Any, high: int = 1000) -> int:
     return _int(k, "k", 1, high)
 
 
+def _params_config(params: Any) -> dict[str, Any]:
+    """The DIN settings of a search's flat hyperparameters (BadRequest naming ``params.<name>``)."""
+    # heavy: numpy and the trainer's module (torch loads only when a Trainer is made)
+    from aria_actors.interpret.din.trial import TRIAL_LIMITS, BadParam, params_config
+
+    try:
+        config = params_config(params)
+    except BadParam as exc:
+        raise BadRequest(exc.message, field=exc.field, limits={k: [lo, hi] for k, (_, lo, hi) in
+                                                               TRIAL_LIMITS.items()}) from None
+    if "threads" in params:
+        config["threads"] = params["threads"]
+    return config
+
+
 def _check_id(value: Any, field: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(ITEM, value):
         raise InvalidFeatures(f"{field} must be 1-128 characters of letters, digits and _.:@-", field=field)
@@ -381,14 +396,20 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
     # in aria_shape): training needs the permission across tenants, and trains on tenant-less data.
     @rpc("interpret:model:train", scope="any", job=True, feature="din")
     async def start_training(self, caller: Principal, version: str, dataset: str = "interactions",
-                             config: dict[str, Any] | None = None, promote: bool = False) -> dict[str, Any]:
+                             config: dict[str, Any] | None = None, promote: bool = False,
+                             params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Enqueue the DIN training of ``version`` on ``dataset`` (the tenant-less feedback events,
         or the shipped MovieLens-100k), run as the caller; ``promote``: serve it when it is done,
-        which needs ``interpret:model:deploy@any`` as promoting does."""
+        which needs ``interpret:model:deploy@any`` as promoting does. ``params``: a search's flat
+        hyperparameters (a study's best trial, as a DIN trial takes them), under ``config``."""
         if not isinstance(promote, bool):
             raise BadRequest("promote must be a boolean", field="promote")
         if promote:
             default_gate().check(DEPLOY, caller)
+        if params is not None:
+            if config is not None and not isinstance(config, dict):
+                raise BadRequest("config must be an object of DIN settings", field="config")
+            config = {**_params_config(params), **(config or {})}
         return await self._start(caller, version, dataset, config, "yes" if promote else "no")
 
     async def _start(self, caller: Principal, version: str, dataset: str, config: dict[str, Any] | None,

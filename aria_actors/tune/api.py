@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
+from aria_actors.tune.abtest import VERSION
 from aria_actors.tune.client import TuneClient
 from aria_actors.tune.space import STUDY_NAME as NAME
 
@@ -94,6 +95,25 @@ async def optimize(name: StudyName, client: Client, req: OptimizeRequest | None 
                    caller: Principal = permits(TuneClient.optimize)) -> dict[str, Any]:
     req = req or OptimizeRequest()
     return await client.optimize(caller, name, req.budget, req.parallelism)
+
+
+class CandidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Annotated[str, Field(pattern=VERSION, description="The model version to train (a new id).")]
+    trial: int | None = Field(None, ge=0, le=2**31 - 1,
+                              description="The trial to train (default: the best complete one).")
+    dataset: Literal["movielens-100k", "interactions"] = "movielens-100k"
+    config: dict[str, Any] | None = Field(None, max_length=32, description=(
+        "Training settings over the target's defaults (epochs, patience, ...); the trial's params are "
+        "its hyperparameters."))
+
+
+@router.post("/studies/{name}/candidate", status_code=202)
+async def train_candidate(name: StudyName, req: CandidateRequest, client: Client,
+                          caller: Principal = permits(TuneClient.train_candidate)) -> dict[str, Any]:
+    """Train the study's winner into a model version of its service (a job run as you), the
+    candidate of an A/B test."""
+    return await client.train_candidate(caller, name, req.version, req.trial, req.dataset, req.config)
 
 
 @router.post("/studies/{name}/stop")

@@ -8,6 +8,7 @@ Commands reach Aria over HTTP (the SDK's ``aria.tune`` section) with the bearer 
                            [--direction minimize] [--sampler tpe|random] [--seed 7]
                            [--pruner median|none] [--budget 50] [--parallelism 2]
     aria tune study optimize br [--budget 80] [--parallelism 4] [--wait] [--timeout 600]
+    aria tune study candidate din-s --version din-v2 [--trial N] [--set epochs=2]
     aria tune study show br | ls | trials br [--state complete] [--limit 20] | stop br | rm br
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from aria_actors.cli.support import TokenOpt, fail, sdk_call
+from aria_actors.cli.support import TokenOpt, fail, key_values, sdk_call
 
 app = typer.Typer(help="aria_tune: hyperparameter studies run as aria_queue jobs (via the gateway).",
                   no_args_is_help=True)
@@ -133,6 +134,21 @@ def optimize(name: str, budget: int | None = typer.Option(None, "--budget", help
         time.sleep(1.0)
         got = sdk_call(token, lambda aria: aria.tune.get_study(name))
     out.print(_line(got))
+
+
+@study_app.command("candidate")
+def candidate(name: str, version: str = typer.Option(..., "--version", help="The model version to train (a new id)."),
+              trial: int | None = typer.Option(None, "--trial", help="The trial to train (default: the best)."),
+              dataset: str | None = typer.Option(None, "--dataset", help="movielens-100k (default) or interactions."),
+              settings: list[str] | None = typer.Option(None, "--set", help="A training setting KEY=VALUE "
+                                                        "(epochs=2); repeatable."),
+              token: str | None = TokenOpt) -> None:
+    """Train the study's winner into a model version of its service (the candidate of an A/B test)."""
+    got = sdk_call(token, lambda aria: aria.tune.train_candidate(
+        name, version, trial=trial, dataset=dataset, config=key_values(settings or [], "--set") or None))
+    out.print(f"trial {got['trial']} (value {got['value']}) -> {got['target']} version {got['version']}: "
+              f"training job {got['job'].get('job_id')}; then: aria tune ab start ... --candidate {got['version']} "
+              f"--study {got['study']}")
 
 
 @study_app.command("stop")

@@ -310,3 +310,15 @@ class TuneClient:
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """The recorded strategy choices, one per domain."""
+
+    @rpc("tune:study:write", scope="own", feature="model-ab-testing")
+    async def train_candidate(
+        self,
+        caller: Principal,
+        name: str,
+        version: str,
+        trial: int | None = None,
+        dataset: str = 'movielens-100k',
+        config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Train study ``name``'s best complete trial (or ``trial``) into model ``version`` of the..."""

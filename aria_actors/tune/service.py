@@ -68,6 +68,7 @@ from aria_actors.tune.abtest import ABTesting
 from aria_actors.tune.archsearch import ArchitectureSearch, directions_of, metric_values
 from aria_actors.tune.autotune import AutoTuning
 from aria_actors.tune.cacheopt import CacheOptimization
+from aria_actors.tune.candidates import Candidates
 from aria_actors.tune.config import TuneSettings
 from aria_actors.tune.errors import InvalidSearchSpace, StudyExists, StudyStateConflict, UnknownStudy
 from aria_actors.tune.objectives import Objective, Objectives
@@ -117,8 +118,8 @@ def _next_step(steps: Iterator[Any]) -> Any:
     return next(steps, _DONE)
 
 
-class TuneService(ABTesting, ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization, Resources,
-                  QueryOptimization, StrategyChoice, Service):
+class TuneService(ABTesting, Candidates, ArchitectureSearch, PipelineOptimization, AutoTuning, CacheOptimization,
+                  Resources, QueryOptimization, StrategyChoice, Service):
     SPEC = SPEC
 
     def __init__(self, settings: Any, config: TuneSettings | None = None, *, store: Store | None = None,

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from tests.fixtures.aria_up import RunningAria
 from tests.fixtures.operator import assert_problem as _problem
 from tests.fixtures.operator import until
 
@@ -56,7 +57,8 @@ def test_an_evaluate_only_din_trial_reports_validation_metrics_and_stores_nothin
     assert http.get("/v1/interpret/models").json() == models  # no model version registered
 
 
-def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx.Client) -> None:
+def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx.Client,
+                                                                     shared_aria: RunningAria) -> None:
     name = f"din-{RUN}"
     bad = http.post("/v1/tune/studies", json={"name": name, "objective": "din",
                                                "space": {"lr": {"type": "float", "low": 1e-4, "high": 5.0}}})
@@ -80,6 +82,24 @@ def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx
     assert all(0.5 < t["value"] <= 1.0 and len(t["intermediate"]) >= 1 for t in complete)
     assert all(t["value"] == t["intermediate"][str(len(t["intermediate"]) - 1)] for t in complete)
     assert study["best"]["value"] == max(t["value"] for t in complete)
+
+    # Its winner trained into a candidate version of aria_interpret (a training job run as the
+    # caller, with the best trial's params; cancelled here: a full training takes minutes).
+    version = f"din-cand-{RUN}"
+    _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version, "trial": 99}),
+             409, "tune-study-state")
+    _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": "bad id!"}), 422, "validation")
+    made = shared_aria.aria("tune", "study", "candidate", name, "--version", version, "--set", "epochs=1",
+                            env={"ARIA_TOKEN": shared_aria.token()})
+    assert made.returncode == 0, made.stderr
+    assert f"aria_interpret version {version}: training job" in made.stdout and f"--study {name}" in made.stdout
+    job_id = int(made.stdout.split("training job ")[1].split(";")[0])
+    job = http.get(f"/v1/queue/jobs/{job_id}").json()
+    http.post("/v1/queue/jobs/cancel", json={"ids": [job_id]})
+    best = study["best"]["params"]
+    assert job["args"]["version"] == version and job["args"]["config"]["epochs"] == 1
+    assert job["args"]["config"]["lr"] == best["lr"] and job["args"]["config"]["item_dim"] == best["item_dim"]
+    _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version}), 409, "conflict")
 
 
 def test_an_architecture_search_answers_a_pareto_front(http: httpx.Client) -> None:

@@ -73,9 +73,10 @@ def layers(count: int, width: int, halving: bool) -> tuple[int, ...]:
     return tuple(max(1, width >> i) if halving else width for i in range(count))
 
 
-def check_params(params: Any, threads: int = 1, seed: int = 0) -> DinConfig:
-    """The DinConfig of a trial's flat ``params``; :class:`BadParam` naming
-    ``params.<name>`` for an unknown name, a wrong type or a value out of TRIAL_LIMITS."""
+def params_config(params: Any) -> dict[str, Any]:
+    """The DinConfig fields of a trial's flat ``params`` (without ``threads``): what a search
+    sampled, as the settings a full training takes. :class:`BadParam` naming ``params.<name>``
+    for an unknown name, a wrong type or a value out of TRIAL_LIMITS."""
     if not isinstance(params, Mapping):
         raise BadParam("params must be an object of hyperparameters", "params")
     out: dict[str, Any] = {}
@@ -97,11 +98,18 @@ def check_params(params: Any, threads: int = 1, seed: int = 0) -> DinConfig:
         out[name] = value
     config: dict[str, Any] = {k: out[k] for k in ("lr", "reg", "dropout", "batch_size", "item_dim",
                                                   "category_dim", "precision") if k in out}
-    threads = out.get("threads", threads)
     if "attention_layers" in out or "attention_width" in out:
-        config["attention"] = layers(out.get("attention_layers", 1), out.get("attention_width", 36), False)
+        config["attention"] = list(layers(out.get("attention_layers", 1), out.get("attention_width", 36), False))
     if "mlp_layers" in out or "mlp_width" in out:
-        config["mlp"] = layers(out.get("mlp_layers", 2), out.get("mlp_width", 200), True)
+        config["mlp"] = list(layers(out.get("mlp_layers", 2), out.get("mlp_width", 200), True))
+    return config
+
+
+def check_params(params: Any, threads: int = 1, seed: int = 0) -> DinConfig:
+    """The DinConfig of a trial's flat ``params`` (one epoch at a time; ``threads`` unless the
+    params name theirs); :class:`BadParam` as :func:`params_config`, or for the joint bounds."""
+    config = params_config(params)
+    threads = params.get("threads", threads)
     try:
         return DinConfig(**config, threads=threads, seed=seed, epochs=1, patience=1, device="cpu")
     except ValidationError as exc:  # the joint bound (attention elements): name the widest culprit

@@ -6,6 +6,7 @@ from typing import Any
 
 import aria_actors.interpret.errors  # noqa: F401  (registers the problem types the SDK raises)
 from aria_actors.sdk.section import Req, Section, route
+from aria_actors.sdk.sections._util import body
 
 
 class InterpretAPI(Section):
@@ -78,9 +79,10 @@ class InterpretAPI(Section):
     # -- recommender ----------------------------------------------------------------------------
     @route("POST", "/v1/interpret/train")
     def start_training(self, version: str, dataset: str = "interactions", config: dict[str, Any] | None = None,
-                       promote: bool = False) -> dict[str, Any]:
-        """Enqueue DIN training of ``version`` (an aria_queue job run as you)."""
-        return Req(json={"version": version, "dataset": dataset, "config": config or {}, "promote": promote})
+                       promote: bool = False, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Enqueue DIN training of ``version`` (an aria_queue job run as you); ``params``: a search's
+        flat hyperparameters (a study's best trial), under ``config``."""
+        return Req(json=body(version=version, dataset=dataset, config=config or {}, promote=promote, params=params))
 
     @route("POST", "/v1/interpret/din/trials")
     def start_din_trial(self, params: dict[str, Any], epochs: int = 3) -> dict[str, Any]:

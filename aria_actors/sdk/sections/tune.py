@@ -50,6 +50,13 @@ class TuneAPI(Section):
         body = {k: v for k, v in (("budget", budget), ("parallelism", parallelism)) if v is not None}
         return Req(path={"name": name}, json=body)
 
+    @route("POST", "/v1/tune/studies/{name}/candidate")
+    def train_candidate(self, name: str, version: str, *, trial: int | None = None, dataset: str | None = None,
+                        config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Train the study's best trial (or ``trial``) into model ``version`` of its service: the
+        target's training job (as you), the candidate of an A/B test once it completed."""
+        return Req(path={"name": name}, json=body(version=version, trial=trial, dataset=dataset, config=config))
+
     @route("POST", "/v1/tune/studies/{name}/stop")
     def stop_study(self, name: str) -> dict[str, Any]:
         """Enqueue no more trials (running ones finish and are recorded)."""

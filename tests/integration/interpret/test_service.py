@@ -181,3 +181,12 @@ async def test_ab_feedback_counts_only_for_users_the_split_served_and_is_clipped
     assert report["versions"][served]["feedback_count"] == 1
     assert report["versions"][served]["mean_feedback"] == -0.5
     assert report["versions"][served]["feedback_variance"] is None  # one score: no spread
+
+
+async def test_training_from_a_search_s_params_refuses_what_a_trial_would(service: InterpretService) -> None:
+    from aria_actors.runtime.errors import BadRequest
+
+    for params, field in (({"lr": 5.0}, "params.lr"), ({"depth": 3}, "params.depth"), ([1], "params")):
+        with pytest.raises(BadRequest) as got:
+            await service.start_training(OPS, "from-search", "movielens-100k", None, params=params)  # type: ignore[arg-type]
+        assert got.value.fields["field"] == field
