@@ -21,18 +21,26 @@ from aria_actors.sdk import AriaClient
 PASSWORD = "e2e boundary passphrase"
 
 
+# The doors are tried on the shared `aria up` (nothing here changes what other modules see: every
+# attempt is refused or read-only); the fuzz slice, which writes at random as an administrator, has
+# an Aria of its own.
 @pytest.fixture(scope="module")
-def admin_token(running_aria) -> str:
+def admin_token(shared_aria) -> str:
+    return shared_aria.token()
+
+
+@pytest.fixture(scope="module")
+def own_admin_token(running_aria) -> str:
     return running_aria.aria("token", check=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def user_token(running_aria) -> str:
+def user_token(shared_aria) -> str:
     name = f"plain-{uuid.uuid4().hex[:6]}"
     env = {"ARIA_NEW_PASSWORD": PASSWORD, "ARIA_PASSWORD": PASSWORD}
-    added = running_aria.aria("auth", "users", "add", name, "--role", "user", env=env)
+    added = shared_aria.aria("auth", "users", "add", name, "--role", "user", env=env)
     assert added.returncode == 0, added.stderr
-    out = running_aria.aria("auth", "login", name, env={**env, "ARIA_TOKEN": ""})
+    out = shared_aria.aria("auth", "login", name, env={**env, "ARIA_TOKEN": ""})
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["access_token"]
 
@@ -47,8 +55,8 @@ def _problem(resp: httpx.Response, status: int) -> dict:
     return resp.json()
 
 
-def test_a_user_cannot_mint_a_stronger_token_by_any_door(running_aria, user_token) -> None:
-    url = running_aria.url
+def test_a_user_cannot_mint_a_stronger_token_by_any_door(shared_aria, user_token) -> None:
+    url = shared_aria.url
     # The door that was open: a queue job calling aria_security.issue_token as the user.
     job = httpx.post(f"{url}/v1/queue/jobs", headers=_as(user_token), json={
         "worker": "service:aria_security.issue_token",
@@ -62,8 +70,8 @@ def test_a_user_cannot_mint_a_stronger_token_by_any_door(running_aria, user_toke
     assert httpx.get(f"{url}/v1/security/secrets/app/db", headers=_as(user_token)).status_code == 403
 
 
-def test_a_user_cannot_sync_or_gc_the_store(running_aria, user_token) -> None:
-    url = running_aria.url
+def test_a_user_cannot_sync_or_gc_the_store(shared_aria, user_token) -> None:
+    url = shared_aria.url
     for path, body in (("/v1/storage/sync", {"target": "backup"}), ("/v1/storage/gc", {})):
         _problem(httpx.post(f"{url}{path}", headers=_as(user_token), json=body), 403)
     assert not os.path.exists("/tmp/aria-e2e-escalation")
@@ -73,8 +81,8 @@ def test_a_user_cannot_sync_or_gc_the_store(running_aria, user_token) -> None:
     assert not os.path.exists("/tmp/aria-e2e-escalation")
 
 
-def test_a_user_cannot_enqueue_a_job_its_role_does_not_grant(running_aria, user_token, admin_token) -> None:
-    url = running_aria.url
+def test_a_user_cannot_enqueue_a_job_its_role_does_not_grant(shared_aria, user_token, admin_token) -> None:
+    url = shared_aria.url
     for worker, args in (("service:aria_engine.plan", {"body": {"domain": "x", "problem": "y"}}),
                          ("service:aria_storage.gc", {}),
                          ("service:aria_data.dsn", {})):
@@ -87,8 +95,8 @@ def test_a_user_cannot_enqueue_a_job_its_role_does_not_grant(running_aria, user_
     assert ok.status_code in (201, 202), ok.text
 
 
-def test_malformed_requests_do_not_open_the_breaker(running_aria, admin_token) -> None:
-    url = running_aria.url
+def test_malformed_requests_do_not_open_the_breaker(shared_aria, admin_token) -> None:
+    url = shared_aria.url
     for i in range(50):
         bad = httpx.post(f"{url}/v1/engine/plan", headers=_as(admin_token),
                          json={"domain": f"no-such-domain-{i}", "state": {"name": "s", "vars": {}},
@@ -100,23 +108,23 @@ def test_malformed_requests_do_not_open_the_breaker(running_aria, admin_token) -
     assert breakers.get("aria_engine", {}).get("state", "closed") == "closed", breakers
 
 
-def test_the_sdk_reaches_the_services_as_the_caller(running_aria, user_token, admin_token) -> None:
-    with AriaClient(running_aria.url, token=admin_token) as aria:
+def test_the_sdk_reaches_the_services_as_the_caller(shared_aria, user_token, admin_token) -> None:
+    with AriaClient(shared_aria.url, token=admin_token) as aria:
         assert any(d["name"] for d in aria.engine.list_domains())
-    with AriaClient(running_aria.url, token=user_token) as aria, pytest.raises(Exception) as denied:
+    with AriaClient(shared_aria.url, token=user_token) as aria, pytest.raises(Exception) as denied:
         aria.storage.gc()
     assert getattr(denied.value, "type", "") in ("forbidden", "permission-denied"), denied.value
 
 
 @pytest.mark.long  # ~3 min: in .ci/run, not the default run
-def test_fuzzing_the_openapi_finds_no_5xx(running_aria, admin_token) -> None:
+def test_fuzzing_the_openapi_finds_no_5xx(running_aria, own_admin_token) -> None:
     """A short default slice; `-m slow` runs the long one (test_fuzz_long)."""
-    _fuzz(running_aria.url, admin_token, max_examples=2)
+    _fuzz(running_aria.url, own_admin_token, max_examples=2)
 
 
 @pytest.mark.slow
-def test_fuzz_long(running_aria, admin_token) -> None:
-    _fuzz(running_aria.url, admin_token, max_examples=40)
+def test_fuzz_long(running_aria, own_admin_token) -> None:
+    _fuzz(running_aria.url, own_admin_token, max_examples=40)
 
 
 # Operations the fuzzer must not run as an administrator: they would seal OpenBao or rotate the

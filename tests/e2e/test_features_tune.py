@@ -217,6 +217,7 @@ def test_the_cli_creates_runs_shows_and_removes_a_study(shared_aria: RunningAria
     assert refused.returncode == 1 and "space" in refused.stderr
 
 
+@pytest.mark.long  # a kill -9 and the actor's restart (~30 s): in .ci/run, not the default run
 def test_a_kill_9_of_aria_tune_mid_study_loses_no_trial_and_runs_none_twice(
         shared_aria: RunningAria, aria: AriaClient, http: httpx.Client) -> None:
     """`slow` trials take a second each, two at a time: the actor is killed with trials in flight.

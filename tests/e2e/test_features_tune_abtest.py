@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,12 +37,19 @@ def _candidate(shared_aria: RunningAria, http: httpx.Client, name: str) -> str:
     return name
 
 
+def _complete(http: httpx.Client, key: str) -> dict[str, Any]:
+    r = http.post("/v1/shape/complete", json={"prompt": "Traits: calm.\nDescription:", "key": key, "max_new_tokens": 1})
+    assert r.status_code == 200, r.text[:300]
+    return r.json()  # type: ignore[no-any-return]
+
+
 def _feed(http: httpx.Client, version: str, scores: list[float]) -> None:
     """Each score for a response ``version`` served: feedback names served responses, once each."""
+    key = next(k for k in (f"user-{i}" for i in range(1000))  # routing is sticky per key
+               if _complete(http, k)["version"] == version)
     for value in scores:
-        while (answer := http.post("/v1/shape/complete", json={"prompt": "Traits: calm.\nDescription:",
-                                                                "max_new_tokens": 1}).json())["version"] != version:
-            pass  # the split picks at random without a key
+        answer = _complete(http, key)
+        assert answer["version"] == version
         r = http.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
                                                   "value": value})
         assert r.status_code == 204, r.text[:300]

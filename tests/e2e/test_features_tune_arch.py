@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fixtures.aria_up import RunningAria
 from tests.fixtures.operator import assert_problem as _problem
@@ -102,6 +103,7 @@ def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx
     _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version}), 409, "conflict")
 
 
+@pytest.mark.long  # ~15 s; the default run has the qwen3 architecture search below
 def test_an_architecture_search_answers_a_pareto_front(http: httpx.Client) -> None:
     name = f"arch-{RUN}"
     bad = http.post("/v1/tune/arch-searches", json={"name": name, "objectives": ["gauc"]})

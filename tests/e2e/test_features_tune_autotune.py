@@ -67,6 +67,9 @@ def _said(change: dict[str, Any]) -> str:
             f"{a['wait_trend']} s/s, mean wait {b['wait_mean_s']} -> {a['wait_mean_s']} s")
 
 
+# The loop step by step with an operator's approvals (~25 s): in .ci/run's long stage; the default
+# run has the automatic mode below and tests/integration/tune/test_autotune_queue.py's loop.
+@pytest.mark.long
 @pytest.mark.parametrize("busy_queue", ["autotune-manual"], indirect=True)
 def test_a_mis_set_queue_is_found_raised_and_kept_and_a_worse_change_rolled_back(
         http: httpx.Client, busy_queue: str, shared_aria: RunningAria) -> None:

@@ -19,6 +19,10 @@ from aria_actors.sdk import AriaClient
 from tests.fixtures.aria_up import RunningAria, aria_up, new_home
 from tests.fixtures.operator import assert_problem
 
+# Its own `aria up` (PostgreSQL with pg_stat_statements) and `aria down` (~80 s of the default run's
+# 19 min): in .ci/run's long stage, not the default run.
+pytestmark = pytest.mark.long
+
 PROBE = "aria_tune.query_probe"
 
 

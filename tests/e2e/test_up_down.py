@@ -1,4 +1,8 @@
-"""README command 1 end to end: `aria up --detach`, every way in, then `aria down`."""
+"""README command 1 end to end: `aria up --detach`, every way in, then `aria down`.
+
+The ways in are tried on the shared `aria up` of the default run; the tests that need an Aria of
+their own (a Ray job, a model's Serve deployment, a training and restart, `aria down` leaving no
+process) are `long`, in .ci/run, on this module's own `aria up` on embedded defaults."""
 
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ from tests.fixtures.paths import REPO
 SERVICE_NAMES = {s.name for s in all_specs()}
 
 
-def test_services_lists_all_fourteen_with_honest_status(running_aria) -> None:
-    body = httpx.get(f"{running_aria.url}/v1/services").json()
+def test_services_lists_all_fourteen_with_honest_status(shared_aria) -> None:
+    body = httpx.get(f"{shared_aria.url}/v1/services").json()
     assert {s["name"] for s in body["services"]} == SERVICE_NAMES
     for svc in body["services"]:
         assert svc["status"] != "failed", (svc["name"], svc["last_error"])
@@ -32,11 +36,11 @@ def test_services_lists_all_fourteen_with_honest_status(running_aria) -> None:
             assert svc["status"] != "ready", svc["name"]
 
 
-def test_cli_status_shows_the_same(running_aria) -> None:
-    out = running_aria.aria("status", "--json", check=True).stdout
+def test_cli_status_shows_the_same(shared_aria) -> None:
+    out = shared_aria.aria("status", "--json", check=True).stdout
     for name in SERVICE_NAMES:
         assert name in out
-    table = running_aria.aria("status").stdout
+    table = shared_aria.aria("status").stdout
     rows = {line.split("│")[2].strip(): line.split("│")[4].strip() for line in table.splitlines()
             if line.count("│") >= 8 and line.split("│")[2].strip() in SERVICE_NAMES}
     assert set(rows) == SERVICE_NAMES, table
@@ -48,8 +52,8 @@ def test_cli_status_shows_the_same(running_aria) -> None:
     assert rows["aria_coordinate"] in (*settled, "starting", "pending", "failed", "stopped"), table
 
 
-def test_sdk_reads_health_services_and_one_service(running_aria) -> None:
-    with AriaClient(running_aria.url) as client:
+def test_sdk_reads_health_services_and_one_service(shared_aria) -> None:
+    with AriaClient(shared_aria.url) as client:
         assert client.health().gateway == "up"
         assert len(client.services().services) == 14
         assert client.service("aria_coordinate").status == "ready"
@@ -57,22 +61,22 @@ def test_sdk_reads_health_services_and_one_service(running_aria) -> None:
             client.service("nope")
 
 
-def test_unknown_service_is_404_problem_json(running_aria) -> None:
-    resp = httpx.get(f"{running_aria.url}/v1/services/nope")
+def test_unknown_service_is_404_problem_json(shared_aria) -> None:
+    resp = httpx.get(f"{shared_aria.url}/v1/services/nope")
     assert resp.status_code == 404
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["type"].endswith("/not-found")
 
 
-def test_second_up_is_refused(running_aria) -> None:
-    again = running_aria.aria("up", "--detach")
+def test_second_up_is_refused(shared_aria) -> None:
+    again = shared_aria.aria("up", "--detach")
     assert again.returncode == 1
     assert "already running" in again.stderr
 
 
-def test_metrics_and_docs(running_aria) -> None:
-    assert "aria_service_status" in httpx.get(f"{running_aria.url}/metrics").text
-    assert httpx.get(f"{running_aria.url}/docs").status_code == 200
+def test_metrics_and_docs(shared_aria) -> None:
+    assert "aria_service_status" in httpx.get(f"{shared_aria.url}/metrics").text
+    assert httpx.get(f"{shared_aria.url}/docs").status_code == 200
 
 
 @pytest.mark.long  # a Ray job with its own runtime env (~40 s): in .ci/run
@@ -90,36 +94,36 @@ def test_sdk_says_unreachable_clearly() -> None:
         client.services()
 
 
-def test_service_routes_need_the_operator_token(running_aria) -> None:
-    url = f"{running_aria.url}/v1/data/health"
+def test_service_routes_need_the_operator_token(shared_aria) -> None:
+    url = f"{shared_aria.url}/v1/data/health"
     refused = httpx.get(url)
     assert refused.status_code == 401 and refused.json()["type"].endswith("/invalid-token")
-    token = running_aria.aria("token", check=True).stdout.strip()
+    token = shared_aria.aria("token", check=True).stdout.strip()
     allowed = httpx.get(url, headers={"authorization": f"Bearer {token}"})
     assert allowed.status_code == 200, allowed.text
 
 
-def test_a_user_made_with_the_cli_logs_in_and_reaches_the_gateway(running_aria) -> None:
+def test_a_user_made_with_the_cli_logs_in_and_reaches_the_gateway(shared_aria) -> None:
     # Through the running system: aria_auth's actor on aria_data's PostgreSQL, tokens signed by
     # aria_security's OpenBao, verified by the gateway.
     password = {"ARIA_NEW_PASSWORD": "e2e long passphrase", "ARIA_PASSWORD": "e2e long passphrase"}
-    added = running_aria.aria("auth", "users", "add", "e2e-alice", "--role", "user", env=password)
+    added = shared_aria.aria("auth", "users", "add", "e2e-alice", "--role", "user", env=password)
     assert added.returncode == 0, added.stderr
-    out = running_aria.aria("auth", "login", "e2e-alice", env={**password, "ARIA_TOKEN": ""})
+    out = shared_aria.aria("auth", "login", "e2e-alice", env={**password, "ARIA_TOKEN": ""})
     assert out.returncode == 0, out.stderr
     tokens = json.loads(out.stdout)
-    with AriaClient(running_aria.url, token=tokens["access_token"]) as client:
+    with AriaClient(shared_aria.url, token=tokens["access_token"]) as client:
         assert client.get_json("/v1/auth/me")["username"] == "e2e-alice"
         assert client.service("aria_auth").status == "ready"
-    wrong = running_aria.aria("auth", "login", "e2e-alice", env={"ARIA_PASSWORD": "not the password"})
+    wrong = shared_aria.aria("auth", "login", "e2e-alice", env={"ARIA_PASSWORD": "not the password"})
     assert wrong.returncode == 1 and "Invalid credentials" in wrong.stderr
-    made = running_aria.aria("auth", "clients", "add", "e2e-etl")
+    made = shared_aria.aria("auth", "clients", "add", "e2e-etl")
     assert made.returncode == 0, made.stderr
     client = json.loads(made.stdout)
-    issued = httpx.post(f"{running_aria.url}/v1/auth/token", data={"grant_type": "client_credentials"},
+    issued = httpx.post(f"{shared_aria.url}/v1/auth/token", data={"grant_type": "client_credentials"},
                         auth=(client["client_id"], client["client_secret"]))
     assert issued.status_code == 200, issued.text
-    assert httpx.get(f"{running_aria.url}/v1/queue/queues",
+    assert httpx.get(f"{shared_aria.url}/v1/queue/queues",
                      headers={"authorization": f"Bearer {issued.json()['access_token']}"}).status_code == 200
 
 
@@ -166,15 +170,16 @@ def test_shape_trains_through_the_queue_and_its_promotion_outlives_the_actor(run
     assert after.details["inference"]["served_version"] == "v-e2e", after.details
 
 
-def test_ray_listens_on_loopback_only(running_aria) -> None:
+def test_ray_listens_on_loopback_only(shared_aria) -> None:
     """Nothing `aria up` starts listens beyond 127.0.0.1 by default, except the one port Ray Serve
     2.60 hard-codes: each replica's inter-deployment gRPC server on [::]:0 (serve/_private/replica.py)."""
-    pids = set(marked_pids(f"ARIA_HOME={running_aria.home}"))
-    pids |= set(marked_pids(f"RAY_AUTH_TOKEN_PATH={running_aria.home / 'ray' / 'auth_token'}"))
+    pids = set(marked_pids(f"ARIA_HOME={shared_aria.home}"))
+    pids |= set(marked_pids(f"RAY_AUTH_TOKEN_PATH={shared_aria.home / 'ray' / 'auth_token'}"))
     wide = wide_listeners(pids)
     assert pids and wide == []
 
 
+@pytest.mark.long  # stops its own `aria up` (~35 s with the start): in .ci/run
 def test_down_leaves_no_process_behind(running_aria) -> None:
     # Last in this module on purpose: it stops this module's Aria (see the fixture's scope).
     down = running_aria.aria("down")
