@@ -42,8 +42,11 @@ Guarantees and caveats
   request and feedback counters are kept in memory and flushed every ``ab_flush_s`` (a crash loses
   at most that interval's counts); feedback events recorded for a user count for the version that
   user is routed to, once per user (a newer score replaces the user's earlier one, so repeating
-  events cannot sway the test). Who was served and their score are kept in memory for the newest
-  100,000 users: after a restart a user counts again once served again.
+  events cannot sway the test), and only from the caller that asked for that user's
+  recommendations last (no other writer rewrites its users' scores). The caller names its users: a
+  caller that invents user ids speaks for them (a product's backend is trusted with its players).
+  Who was served and their score are kept in memory for the newest 100,000 users: after a restart,
+  or once pushed out, a user counts again when served again.
 - Retraining on a schedule: an aria_queue cron entry naming ``service:aria_interpret.retrain``
   (a job method) trains a new version on the tenant's interactions and promotes it when its test
   GAUC is at least the served version's.
@@ -172,8 +175,9 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._feedback: dict[str, tuple[int, float, float]] = {}  # A/B feedback not flushed: n, sum, sum of squares
-        # (tenant, user) -> (arm served, the user's counted score or None): one score per user
-        self._ab_users: OrderedDict[tuple[str, str], tuple[str, float | None]] = OrderedDict()
+        # (tenant, user) -> (arm served, the user's counted score or None, the caller who asked for
+        # the user's recommendations last): one score per user, from that caller's events only
+        self._ab_users: OrderedDict[tuple[str, str], tuple[str, float | None, str]] = OrderedDict()
         self._indexes: OrderedDict[str, tuple[Any, Any]] = OrderedDict()  # tenant -> (key, VectorIndex)
         self._load_locks: dict[str, asyncio.Lock] = {}
 
@@ -357,16 +361,18 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         if self._traffic is not None:
             for e in parsed:
                 # Feedback counts for the arm that served this user: only users the split served
-                # (recently, this tenant's), with the value clipped, and once per user: a user's
-                # newer score replaces theirs, so that no writer can sway the leader by repeating
-                # events.
+                # (recently, this tenant's) at this caller's request, with the value clipped, and
+                # once per user: a user's newer score replaces theirs, so that no writer can sway
+                # the leader by repeating events or rewrite the scores of users another caller
+                # served. (The caller names its users: one that invents user ids speaks for them.)
                 served = self._ab_users.get((tenant, e.subject)) if e.kind == "feedback" else None
-                if served is not None and served[0] in self._traffic.weights:
-                    self._count_feedback(self._traffic, tenant, e.subject, *served, min(1.0, max(-1.0, e.value)))
+                if served is not None and served[0] in self._traffic.weights and served[2] == caller.subject:
+                    self._count_feedback(self._traffic, tenant, e.subject, served[0], served[1],
+                                         min(1.0, max(-1.0, e.value)), caller.subject)
         return {"recorded": stored}
 
     def _count_feedback(self, split: TrafficSplit, tenant: str, user: str, version: str, before: float | None,
-                        value: float) -> None:
+                        value: float, asked_by: str) -> None:
         n, s, ss = self._feedback.get(version, (0, 0.0, 0.0))
         if before is None:
             self._feedback[version] = (n + 1, s + value, ss + value * value)
@@ -374,7 +380,7 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         else:
             self._feedback[version] = (n, s + value - before, ss + value * value - before * before)
             split.rescore(version, before, value)
-        self._ab_users[(tenant, user)] = (version, value)
+        self._ab_users[(tenant, user)] = (version, value, asked_by)
 
     @rpc("interpret:analysis:read", features=("behavior-patterns", "interaction-stats", "predictive-models",
                                               "collaborative-filtering", "din"))
@@ -758,7 +764,8 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
         if split is not None:
             split.record(version, len(items), time.perf_counter() - t0)
             served = self._ab_users.get((tenant, user))
-            self._ab_users[(tenant, user)] = served if served is not None and served[0] == version else (version, None)
+            counted = served[1] if served is not None and served[0] == version else None  # still one vote
+            self._ab_users[(tenant, user)] = (version, counted, caller.subject)
             self._ab_users.move_to_end((tenant, user))
             while len(self._ab_users) > AB_USERS:
                 self._ab_users.popitem(last=False)

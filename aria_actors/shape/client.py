@@ -107,7 +107,7 @@ class ShapeClient:
 
     @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, response_id: str, value: float) -> None:
-        """An outcome score for one response served to the caller by ``version`` in the running A/B..."""
+        """The caller's outcome score of ``version`` in the running A/B test (what promotion compares),..."""
 
     @rpc(
         "shape:character:generate",

@@ -151,20 +151,12 @@ class NoTrafficSplit(ShapeError):
 
 class UnknownResponse(ShapeError):
     """Feedback names a response this A/B test did not serve to the caller from that version (a
-    response id from ``POST /v1/shape/complete`` or ``/stream``, the version it answered with, as
-    the same caller; ids of an earlier split expire with it)."""
+    response id from ``POST /v1/shape/complete`` or ``/stream``'s ``done`` event, with the version
+    it answered, as the same caller; ids of an earlier split expire with it)."""
 
     type = "shape-unknown-response"
     status = 404
     title = "Unknown response"
-
-
-class FeedbackGiven(ShapeError):
-    """This response was scored already: each served response counts once."""
-
-    type = "shape-feedback-given"
-    status = 409
-    title = "Feedback already given"
 
 
 class NothingToPromote(ShapeError):

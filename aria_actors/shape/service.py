@@ -179,7 +179,7 @@ class ShapeService(GenerationMixin, ModelVersionsMixin, TrainingRunsMixin, ArchT
         self._traffic: Any = None  # TrafficSplit while an A/B test runs
         self._serving_lock = asyncio.Lock()  # store writes of the served version, split, metrics
         self._serving_problems: dict[str, str] = {}  # stored serving state that could not load
-        self._scored_responses: set[str] = set()
+        self._ab_scores: dict[tuple[str, str], float] = {}
         self._train_jobs: set[int] = set()  # unfinished training jobs this actor follows
         self._training_problems: dict[str, str] = {}  # finished runs whose version did not register
         self._flusher: asyncio.Task[None] | None = None  # A/B counters to the store, every ab_flush_s

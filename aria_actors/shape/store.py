@@ -40,7 +40,7 @@ from aria_actors.data.pool import Database
 from aria_actors.data.sql_files import queries
 from aria_actors.data.transactions import Isolation, run_transaction
 from aria_actors.runtime.errors import NotFound
-from aria_actors.shape.errors import FeedbackGiven, ModelVersionExists, UnknownModelVersion, VersionConflict
+from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion, VersionConflict
 
 q = queries("aria_actors.shape", "store")
 T = TypeVar("T")
@@ -217,7 +217,7 @@ class ShapeStore:
         async def put(conn: asyncpg.Connection) -> None:
             await conn.execute(q("put_serving"), version, pairs, seed, feedback_key)
             await conn.execute(q("clear_ab_metrics"))
-            await conn.execute(q("clear_ab_feedback_given"))
+            await conn.execute(q("clear_ab_feedback"))
             if weights:
                 await conn.execute(q("insert_ab_versions"), list(weights))
 
@@ -240,20 +240,24 @@ class ShapeStore:
         state = await self.serving()
         return state["feedback_key"] if state and state["feedback_key"] else key
 
-    async def add_feedback(self, version: str, value: float, response_id: str) -> bool:
-        """Add the score of one served response, together with the record that it was scored:
-        FeedbackGiven if it was; False when ``version`` has no metrics row (not in the split)."""
-        async def add(conn: asyncpg.Connection) -> bool:
-            if await conn.fetchval(q("put_ab_feedback_given"), response_id, version, value) is None:
-                raise FeedbackGiven(f"response {response_id!r} was scored already", response_id=response_id)
-            if await conn.fetchval(q("add_ab_feedback"), version, value) is None:
-                raise _NoMetricsRow  # rolls the record back
-            return True
+    async def add_feedback(self, version: str, value: float, response_id: str,
+                           scorer: str) -> tuple[bool, float | None]:
+        """``scorer``'s score of ``version`` (a newer one replaces theirs), added to the split's
+        metrics in the same transaction: ``(False, None)`` when ``version`` has no metrics row (not
+        in the split; nothing kept), else ``(True, the score it replaced or None)``."""
+        async def add(conn: asyncpg.Connection) -> tuple[bool, float | None]:
+            old = await conn.fetchval(q("ab_feedback_of"), scorer, version)
+            await conn.execute(q("put_ab_feedback"), scorer, version, value, response_id)
+            count, delta, squares = (1, value, value * value) if old is None else \
+                (0, value - old, value * value - old * old)
+            if await conn.fetchval(q("add_ab_feedback"), version, count, delta, squares) is None:
+                raise _NoMetricsRow  # rolls the score back
+            return True, old
 
         try:
             return await self._transaction(add)
         except _NoMetricsRow:
-            return False
+            return False, None
 
 
 class _NoMetricsRow(Exception):

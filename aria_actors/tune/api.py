@@ -102,10 +102,9 @@ class CandidateRequest(BaseModel):
     version: Annotated[str, Field(pattern=VERSION, description="The model version to train (a new id).")]
     trial: int | None = Field(None, ge=0, le=2**31 - 1,
                               description="The trial to train (default: the best complete one).")
-    dataset: Literal["movielens-100k", "interactions"] = "movielens-100k"
+    dataset: Literal["interactions", "movielens-100k"] = "interactions"
     config: dict[str, Any] | None = Field(None, max_length=32, description=(
-        "Training settings over the target's defaults (epochs, patience, ...); the trial's params are "
-        "its hyperparameters."))
+        "Training settings over the target's defaults (epochs, patience, ...), none the trial's params set."))
 
 
 @router.post("/studies/{name}/candidate", status_code=202)

@@ -12,6 +12,10 @@ Guarantees and caveats
 ----------------------
 - The target trains as the caller: training a version needs the target's own right
   (``interpret:model:train@any``), asked by the target; a study owner without it gets its 403.
+- Audited before the target is asked (fail closed), a refusal audited again; ``config`` may set
+  training settings (epochs, patience, ...) but none a trial's params make, so the version is the
+  trial it is recorded as. The default dataset is the tenant-less interactions (what the served
+  model scores), MovieLens-100k on request.
 - Only objectives whose service trains versions from a trial's params have a trainer
   (:data:`TRAINERS`: the DIN objectives, trained by aria_interpret); the others are a 409.
 - The trial a search ran was evaluated on a subset for a few epochs (docs/tune.md, fidelity): the
@@ -23,6 +27,7 @@ Guarantees and caveats
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aria_actors.runtime.errors import BadRequest
@@ -32,7 +37,11 @@ from aria_actors.tune.errors import StudyStateConflict
 
 # objective -> the service that trains a model version from one of its trials' params
 TRAINERS = {"din": "aria_interpret", "din-arch": "aria_interpret", "din-pipeline": "aria_interpret"}
-DATASETS = ("movielens-100k", "interactions")
+DATASETS = ("interactions", "movielens-100k")
+# The DIN settings a trial's params make (aria_interpret's din/trial.py params_config): ``config``
+# may not set them, or the version would not be the trial it is recorded as.
+TRIAL_SETTINGS = frozenset({"lr", "reg", "dropout", "batch_size", "item_dim", "category_dim", "precision",
+                            "attention", "mlp", "threads"})
 
 
 class Candidates:
@@ -63,7 +72,7 @@ class Candidates:
 
     @rpc("tune:study:write", scope="own", feature="model-ab-testing")
     async def train_candidate(self, caller: Principal, name: str, version: str, trial: int | None = None,
-                              dataset: str = "movielens-100k", config: dict[str, Any] | None = None) -> dict[str, Any]:
+                              dataset: str = "interactions", config: dict[str, Any] | None = None) -> dict[str, Any]:
         """Train study ``name``'s best complete trial (or ``trial``) into model ``version`` of the
         objective's service, as the caller (its training job); A/B-test it with
         ``start_ab_test(candidate=version, study=name)`` once the job has registered it."""
@@ -76,14 +85,20 @@ class Candidates:
             raise BadRequest(f"dataset must be one of {list(DATASETS)}", field="dataset")
         if config is not None and not isinstance(config, dict):
             raise BadRequest("config must be an object of the target's training settings", field="config")
+        overlap = sorted(set(config or {}) & TRIAL_SETTINGS)
+        if overlap:
+            raise BadRequest(f"config may not set {overlap[0]!r}: the trial's params do (name another trial, or "
+                             "train it yourself)", field=f"config.{overlap[0]}")
         winner = await self._winner(study, trial)
-        what = f"{study['name']}#{winner['number']}->{version}"
+        what = f"{study['name']}#{winner['number']}->{version} on {dataset}" + (f" with {config}" if config else "")
+        # Audited before anything is asked of the target (fail closed, as A/B decisions are).
+        await self._ab_record_event(caller, "tune.study.candidate", what)
         try:
             job = await self._ab_target(target).start_training(caller, version, dataset, config, False,
                                                                params=winner["params"])
         except Exception:
-            await self._ab_record_event(caller, "tune.study.candidate", what, outcome="refused")
+            with contextlib.suppress(Exception):  # the refusal itself goes back to the caller
+                await self._ab_record_event(caller, "tune.study.candidate", what, outcome="refused")
             raise
-        await self._ab_record_event(caller, "tune.study.candidate", what)
         return {"study": study["name"], "trial": winner["number"], "value": winner["value"],
                 "params": winner["params"], "target": target, "version": version, "dataset": dataset, "job": job}

@@ -139,7 +139,7 @@ def optimize(name: str, budget: int | None = typer.Option(None, "--budget", help
 @study_app.command("candidate")
 def candidate(name: str, version: str = typer.Option(..., "--version", help="The model version to train (a new id)."),
               trial: int | None = typer.Option(None, "--trial", help="The trial to train (default: the best)."),
-              dataset: str | None = typer.Option(None, "--dataset", help="movielens-100k (default) or interactions."),
+              dataset: str | None = typer.Option(None, "--dataset", help="interactions (default) or movielens-100k."),
               settings: list[str] | None = typer.Option(None, "--set", help="A training setting KEY=VALUE "
                                                         "(epochs=2); repeatable."),
               token: str | None = TokenOpt) -> None:

@@ -318,7 +318,7 @@ class TuneClient:
         name: str,
         version: str,
         trial: int | None = None,
-        dataset: str = 'movielens-100k',
+        dataset: str = 'interactions',
         config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Train study ``name``'s best complete trial (or ``trial``) into model ``version`` of the..."""

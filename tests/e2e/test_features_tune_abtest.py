@@ -10,6 +10,7 @@ control; a `finally` promotes `base` whatever happened)."""
 from __future__ import annotations
 
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ RUN = uuid.uuid4().hex[:6]
 PASSWORD = "e2e abtest passphrase"
 # The tiny model aria_shape builds under ARIA_HOME with its default settings (aria_actors.shape.model.tiny_path).
 TINY = "shape/tiny-qwen3-s0-v512-h64-l2-p200"
-# Click-like scores: the control clicked 1 time in 5, the candidate 4 times in 5.
-CONTROL_SCORES = [1.0, 0.0, 0.0, 0.0, 0.0] * 8
-CANDIDATE_SCORES = [1.0, 1.0, 1.0, 1.0, 0.0] * 8
+# Click-like scores of ten players, one per player and arm (a caller holds one vote per version):
+# the control clicked 1 time in 5, the candidate 4 times in 5.
+CONTROL_SCORES = [1.0, 0.0, 0.0, 0.0, 0.0] * 2
+CANDIDATE_SCORES = [0.0, 1.0, 1.0, 1.0, 1.0] * 2
 
 
 def _candidate(shared_aria: RunningAria, http: httpx.Client, name: str) -> str:
@@ -43,19 +45,27 @@ def _complete(http: httpx.Client, key: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def _feed(http: httpx.Client, version: str, scores: list[float]) -> None:
-    """Each score for a response ``version`` served: feedback names served responses, once each."""
-    key = next(k for k in (f"user-{i}" for i in range(1000))  # routing is sticky per key
-               if _complete(http, k)["version"] == version)
-    for value in scores:
-        answer = _complete(http, key)
-        assert answer["version"] == version
-        r = http.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
-                                                  "value": value})
-        assert r.status_code == 204, r.text[:300]
-    again = http.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
-                                                  "value": 1.0})
-    _problem(again, 409, "shape-feedback-given")  # a response counts once
+def _players(aria: AriaClient, base_url: str, stack: ExitStack, count: int) -> list[httpx.Client]:
+    """``count`` editors, each with a client logged in as them."""
+    out = []
+    for i in range(count):
+        user = f"ab-player-{i}-{RUN}"
+        aria.auth.create_user(user, PASSWORD, roles=["editor"])
+        player = stack.enter_context(httpx.Client(base_url=base_url, timeout=120))
+        token = player.post("/v1/auth/login", json={"username": user, "password": PASSWORD}).raise_for_status()
+        player.headers["authorization"] = f"Bearer {token.json()['access_token']}"
+        out.append(player)
+    return out
+
+
+def _score(player: httpx.Client, version: str, key: str, value: float) -> None:
+    """The player's score of ``version``, given on a response it served them (routing is sticky
+    per ``key``)."""
+    answer = _complete(player, key)
+    assert answer["version"] == version
+    r = player.post("/v1/shape/feedback", json={"version": version, "response_id": answer["response_id"],
+                                                "value": value})
+    assert r.status_code == 204, r.text[:300]
 
 
 def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: RunningAria, http: httpx.Client,
@@ -63,9 +73,10 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
     candidate = _candidate(shared_aria, http, f"ab-cand-{RUN}")
     name = f"ab-{RUN}"
     env = {"ARIA_TOKEN": shared_aria.token()}
+    stack = ExitStack()
     try:
         r = http.post("/v1/tune/ab-tests", json={"name": name, "target": "aria_shape", "control": "base",
-                                                 "candidate": candidate, "share": 0.5, "min_samples": 30})
+                                                 "candidate": candidate, "share": 0.5, "min_samples": 10})
         assert r.status_code == 201, r.text[:500]
         made = r.json()
         assert made["status"] == "running" and made["split"] == "ours" and made["result"]["verdict"] == "collecting"
@@ -75,16 +86,26 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
         other = http.post("/v1/tune/ab-tests", json={"name": f"{name}-x", "target": "aria_shape",
                                                      "control": "base", "candidate": candidate})
         _problem(other, 409, "tune-ab-test-conflict")
-        _feed(http, "base", CONTROL_SCORES[:10])
-        _feed(http, candidate, CANDIDATE_SCORES[:10])
+        keys = {v: next(k for k in (f"user-{i}" for i in range(1000)) if _complete(http, k)["version"] == v)
+                for v in ("base", candidate)}
+        players = _players(aria, shared_aria.url, stack, len(CONTROL_SCORES))
+        for player, low, high in list(zip(players, CONTROL_SCORES, CANDIDATE_SCORES, strict=True))[:4]:
+            _score(player, "base", keys["base"], low)
+            _score(player, candidate, keys[candidate], high)
         early = http.post(f"/v1/tune/ab-tests/{name}/decide")
         assert _problem(early, 409, "tune-ab-test-conflict")["verdict"] == "collecting"
-        _feed(http, "base", CONTROL_SCORES[10:])
-        _feed(http, candidate, CANDIDATE_SCORES[10:])
+        for player, low, high in list(zip(players, CONTROL_SCORES, CANDIDATE_SCORES, strict=True))[4:]:
+            _score(player, "base", keys["base"], low)
+            _score(player, candidate, keys[candidate], high)
+        # A player scoring again replaces its own vote: a caller cannot weigh more than one.
+        _score(players[0], candidate, keys[candidate], 1.0)
+        _score(players[0], candidate, keys[candidate], 1.0)
+        bad = http.post("/v1/shape/feedback", json={"version": candidate, "response_id": "forged.id", "value": 1})
+        _problem(bad, 404, "shape-unknown-response")
         live = aria.tune.ab_test(name)["result"]
-        assert live["control"]["n"] == live["candidate"]["n"] == 40
-        assert live["control"]["mean"] == 0.2 and live["candidate"]["mean"] == 0.8
-        assert live["verdict"] == "candidate" and live["p_value"] < 1e-6 and live["ci_low"] > 0.4
+        assert live["control"]["n"] == live["candidate"]["n"] == 10
+        assert live["control"]["mean"] == 0.2 and live["candidate"]["mean"] == 0.9
+        assert live["verdict"] == "candidate" and live["p_value"] < 0.01 and live["ci_low"] > 0.3
         shown = shared_aria.aria("tune", "ab", "show", name, env=env)
         assert shown.returncode == 0 and "verdict candidate" in shown.stdout, shown.stderr
         decided = shared_aria.aria("tune", "ab", "decide", name, env=env)
@@ -108,6 +129,7 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
         assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
         assert aria.tune.ab_test(f"{name}-2")["result"]["promotion"]["promoted"] == "base"
     finally:
+        stack.close()
         http.post("/v1/shape/promote", json={"version": "base"})
 
 

@@ -90,7 +90,10 @@ def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx
     _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version, "trial": 99}),
              409, "tune-study-state")
     _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": "bad id!"}), 422, "validation")
+    _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version, "config": {"lr": 0.1}}),
+             400, "bad-request")
     made = shared_aria.aria("tune", "study", "candidate", name, "--version", version, "--set", "epochs=1",
+                            "--dataset", "movielens-100k",
                             env={"ARIA_TOKEN": shared_aria.token()})
     assert made.returncode == 0, made.stderr
     assert f"aria_interpret version {version}: training job" in made.stdout and f"--study {name}" in made.stdout
@@ -100,7 +103,8 @@ def test_a_din_study_runs_trials_as_jobs_and_reports_validation_gauc(http: httpx
     best = study["best"]["params"]
     assert job["args"]["version"] == version and job["args"]["config"]["epochs"] == 1
     assert job["args"]["config"]["lr"] == best["lr"] and job["args"]["config"]["item_dim"] == best["item_dim"]
-    _problem(http.post(f"/v1/tune/studies/{name}/candidate", json={"version": version}), 409, "conflict")
+    _problem(http.post(f"/v1/tune/studies/{name}/candidate",
+                       json={"version": version, "dataset": "movielens-100k"}), 409, "conflict")
 
 
 @pytest.mark.long  # ~15 s; the default run has the qwen3 architecture search below

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.characters.corpus import prompt_for
 from aria_actors.shape.characters.templates import CONTROL
 from aria_actors.shape.inference.backends.choose import make_backend
+from aria_actors.shape.inference.traffic import ticket_for
 from aria_actors.shape.source import ModelSource
 
 
@@ -44,9 +45,6 @@ class GenerationMixin:
     _served_version: str
     _traffic: Any
     _streams: Any
-
-    if TYPE_CHECKING:  # provided by ModelVersionsMixin
-        def _response_id(self, version: str, caller: Principal) -> str | None: ...
 
     def _base_source(self) -> Any:
         return ModelSource.of(self.config, self.settings.home, self.config.model_path or self.settings.model_path)
@@ -100,7 +98,8 @@ class GenerationMixin:
                            seed: int | None = None, key: str | None = None) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the
         same caller: a stream is its starter's)."""
-        version = self._route(key)
+        split = self._traffic  # the split that routes it signs its id
+        version = split.pick(key) if split is not None else self._served_version
         pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
                                           seed=seed)
 
@@ -112,7 +111,7 @@ class GenerationMixin:
             self._record(version, n, t0)  # pieces: about one per token
 
         return {"stream_id": self._streams.start(counted(), owner=caller.subject), "version": version,
-                "response_id": self._response_id(version, caller)}
+                "response_id": ticket_for(split, version, caller)}
 
     @rpc("shape:completion:generate", feature="model-inference")
     async def read_stream(self, caller: Principal, stream_id: str, wait_s: float = 1.0) -> dict[str, Any]:

@@ -13,12 +13,12 @@ Guarantees and caveats
   :meth:`give_back` when storing failed); feedback is not in the deltas, the owner stores each
   score itself before :meth:`feedback`. The service keeps both in Postgres (:mod:`aria_actors.shape.store`) and
   rebuilds the split from them with :meth:`restore`.
-- Feedback is per served response: :meth:`ticket` gives each response an id, an HMAC (the
-  split's own random key) over the version, the subject it was served to and a nonce, so that a
-  score can only be given by the caller who got that response from that version, and (the owner
-  keeps which ids were scored) only once. Without that, anyone allowed to give feedback could
-  score one version as often as they liked and steer the test's verdict. A new split has a new
-  key: ids of an earlier test are refused.
+- Feedback needs a served response: :meth:`ticket` gives each response an id, an HMAC (the
+  split's own random key) over the version, the caller it was served to and a nonce, so that only
+  a caller a version served can score it; the owner keeps one score per caller and version (a
+  newer one replaces theirs, :meth:`rescore`), each in [-MAX_FEEDBACK, MAX_FEEDBACK]. So no caller
+  can weigh more than one vote per version, however often it asks or scores. A new split has a
+  new key: ids of an earlier test are refused.
 """
 
 from __future__ import annotations
@@ -26,18 +26,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from aria_actors.runtime.principal import Principal
 from aria_actors.shape.errors import InvalidTraffic, UnknownResponse
 
-__all__ = ["MAX_FEEDBACK", "InvalidTraffic", "TrafficSplit", "VersionMetrics"]
-# The largest feedback score (either sign): scores and their squares, summed over a split, stay far
-# from overflowing a float (or PostgreSQL's double precision).
-MAX_FEEDBACK = 1e6
+__all__ = ["MAX_FEEDBACK", "RESPONSE_ID", "InvalidTraffic", "TrafficSplit", "VersionMetrics", "scorer", "ticket_for"]
+# The largest feedback score (either sign), aria_interpret's clip too: one caller's one vote cannot
+# outweigh many others' (a 0/1 click, a -1..1 rating fit).
+MAX_FEEDBACK = 1.0
+# What a response id looks like (ticket): a nonce and a MAC, both base64url.
+RESPONSE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass
@@ -162,7 +167,7 @@ class TrafficSplit:
         """UnknownResponse unless ``response_id`` is one this split gave ``subject`` for a response
         of ``version`` (whether it was scored already is the owner's to know)."""
         nonce, _, mac = response_id.partition(".")
-        if not (nonce and mac and version in self.weights
+        if not (RESPONSE_ID.fullmatch(response_id) and version in self.weights
                 and hmac.compare_digest(mac, self._mac(version, subject, nonce))):
             raise UnknownResponse(f"response {response_id!r} was not served to you by version {version!r} "
                                   "in the running A/B test", version=version, response_id=response_id)
@@ -191,3 +196,15 @@ class TrafficSplit:
     def report(self) -> dict[str, object]:
         return {"weights": self.weights, "leader": self.leader(),
                 "versions": {v: m.to_dict() for v, m in self.metrics.items()}}
+
+
+def scorer(caller: Principal) -> str:
+    """Whose score it is: the subject within its tenant (the same name in two tenants is two
+    people), as one unambiguous string."""
+    return json.dumps([caller.tenant, caller.subject])
+
+
+def ticket_for(split: TrafficSplit | None, version: str, caller: Principal) -> str | None:
+    """The id of a response ``version`` served to ``caller`` (what their feedback names), signed by
+    the split that routed it; None outside an A/B test (nothing to score)."""
+    return split.ticket(version, scorer(caller)) if split is not None and version in split.weights else None

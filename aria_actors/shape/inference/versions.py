@@ -38,7 +38,6 @@ Guarantees and caveats
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import secrets
@@ -50,13 +49,12 @@ from aria_actors.runtime.periodic import periodic, stop_task
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import rpc
 from aria_actors.shape.errors import (
-    FeedbackGiven,
     InvalidTraffic,
     NothingToPromote,
     NoTrafficSplit,
     UnknownModelVersion,
 )
-from aria_actors.shape.inference.traffic import MAX_FEEDBACK, TrafficSplit
+from aria_actors.shape.inference.traffic import MAX_FEEDBACK, RESPONSE_ID, TrafficSplit, scorer, ticket_for
 from aria_actors.shape.source import ModelSource
 
 log = logging.getLogger("aria.shape")
@@ -73,7 +71,7 @@ class ModelVersionsMixin:
     _traffic: Any
     _serving_lock: asyncio.Lock
     _serving_problems: dict[str, str]
-    _scored_responses: set[str]  # without a store: the split's responses scored already
+    _ab_scores: dict[tuple[str, str], float]  # without a store: (scorer, version) -> score
 
     if TYPE_CHECKING:  # provided by ShapeService
         def _records(self) -> Any: ...
@@ -166,7 +164,7 @@ class ModelVersionsMixin:
                                               split.seed if split else 0, split.key if split else None)
             self._served_version, self._traffic = version, split
             self._serving_problems = {}
-            self._scored_responses = set()
+            self._ab_scores = {}
 
     # -- versions, A/B, promotion ---------------------------------------------------------------
     # Loading a version takes a replica's memory and CPU: the operators' call, like promotion.
@@ -191,45 +189,46 @@ class ModelVersionsMixin:
     async def complete_ab(self, caller: Principal, prompt: str, *, key: str | None = None,
                           max_new_tokens: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
-        version = self._route(key)
+        split = self._traffic  # the split that routes it signs its id, whatever changes meanwhile
+        version = split.pick(key) if split is not None else self._served_version
         t0 = time.perf_counter()
         [out] = await self._inference().complete(version, [prompt],
                                                  max_new_tokens=max_new_tokens or self.config.max_new_tokens,
                                                  seed=seed)
         self._record(version, out.tokens, t0)
         return {"version": version, "text": out.text, "tokens": out.tokens,
-                "response_id": self._response_id(version, caller)}
-
-    def _response_id(self, version: str, caller: Principal) -> str | None:
-        """What feedback on this response names; None outside an A/B test (nothing to score)."""
-        split = self._traffic
-        return split.ticket(version, _scorer(caller)) if split is not None and version in split.weights else None
+                "response_id": ticket_for(split, version, caller)}
 
     @rpc("shape:traffic:write", feature="model-versions")
     async def feedback(self, caller: Principal, version: str, response_id: str, value: float) -> None:
-        """An outcome score for one response served to the caller by ``version`` in the running A/B
-        test (what promotion compares): ``response_id`` as the completion or stream answered it,
-        ``value`` a finite number of at most MAX_FEEDBACK either way; each response counts once.
-        Stored before this returns."""
+        """The caller's outcome score of ``version`` in the running A/B test (what promotion
+        compares), given on a response it served them: ``response_id`` as the completion or stream
+        answered it; ``value`` a finite number of at most MAX_FEEDBACK either way. One score per
+        caller and version: a newer one replaces theirs. Stored before this returns."""
         if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
                 or abs(value) > MAX_FEEDBACK):
             raise BadRequest(f"value must be a finite number from -{MAX_FEEDBACK:g} to {MAX_FEEDBACK:g}",
                              field="value")
-        if not isinstance(response_id, str) or not 0 < len(response_id) <= 128:
+        if not isinstance(response_id, str) or not RESPONSE_ID.fullmatch(response_id):
             raise BadRequest("response_id must be the id a completion answered with", field="response_id")
+        who = scorer(caller)
         async with self._serving_lock:
             split = self._traffic
             if split is None:
                 raise NoTrafficSplit("no A/B test is running; start one with set_traffic", version=version)
             split.check(version)
-            split.redeem(version, _scorer(caller), response_id)
+            split.redeem(version, who, response_id)
             if self._store is None:
-                if response_id in self._scored_responses:
-                    raise FeedbackGiven(f"response {response_id!r} was scored already", response_id=response_id)
-                self._scored_responses.add(response_id)
-            elif not await self._store.add_feedback(version, value, response_id):
-                raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
-            split.feedback(version, value)
+                old = self._ab_scores.get((who, version))
+                self._ab_scores[(who, version)] = value
+            else:
+                found, old = await self._store.add_feedback(version, value, response_id, who)
+                if not found:
+                    raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
+            if old is None:
+                split.feedback(version, value)
+            else:
+                split.rescore(version, old, value)
 
     @rpc("shape:traffic:read", feature="model-versions")
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
@@ -259,9 +258,3 @@ class ModelVersionsMixin:
         for loser in removed:
             await backend.remove(loser)
         return {"promoted": winner, "removed": removed, "ab_report": report}
-
-
-def _scorer(caller: Principal) -> str:
-    """Whose response it is: the subject within its tenant (the same name in two tenants is two
-    people), as one unambiguous string."""
-    return json.dumps([caller.tenant, caller.subject])

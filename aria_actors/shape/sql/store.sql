@@ -84,13 +84,16 @@ SELECT version, requests, tokens, seconds, feedback_count, feedback_sum, feedbac
 -- name: clear_ab_metrics
 DELETE FROM aria_shape.ab_metrics
 
--- name: clear_ab_feedback_given
-DELETE FROM aria_shape.ab_feedback_given
+-- name: clear_ab_feedback
+DELETE FROM aria_shape.ab_feedback
 
--- name: put_ab_feedback_given
-INSERT INTO aria_shape.ab_feedback_given (response, version, value) VALUES ($1, $2, $3)
-ON CONFLICT (response) DO NOTHING
-RETURNING response
+-- name: ab_feedback_of
+SELECT value FROM aria_shape.ab_feedback WHERE scorer = $1 AND version = $2 FOR UPDATE
+
+-- name: put_ab_feedback
+INSERT INTO aria_shape.ab_feedback (scorer, version, value, response) VALUES ($1, $2, $3, $4)
+ON CONFLICT (scorer, version) DO UPDATE
+SET value = EXCLUDED.value, response = EXCLUDED.response, given_at = now()
 
 -- name: insert_ab_versions
 INSERT INTO aria_shape.ab_metrics (version) SELECT unnest($1::text[])
@@ -103,7 +106,7 @@ WHERE m.version = d.version
 
 -- name: add_ab_feedback
 UPDATE aria_shape.ab_metrics
-SET feedback_count = feedback_count + 1, feedback_sum = feedback_sum + $2, feedback_sumsq = feedback_sumsq + $2 * $2
+SET feedback_count = feedback_count + $2, feedback_sum = feedback_sum + $3, feedback_sumsq = feedback_sumsq + $4
 WHERE version = $1
 RETURNING feedback_count
 

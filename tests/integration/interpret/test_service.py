@@ -181,6 +181,10 @@ async def test_ab_feedback_counts_only_for_users_the_split_served_and_is_clipped
     assert report["versions"][served]["feedback_count"] == 1
     assert report["versions"][served]["mean_feedback"] == -0.5
     assert report["versions"][served]["feedback_variance"] is None  # one score: no spread
+    # another writer's events do not rewrite the scores of users it was not serving
+    other = Principal(subject="someone-else", roles=("admin",))
+    await service.record(other, [{"kind": "feedback", "subject": "p5", "object": "item1", "value": 1.0}])
+    assert (await service.traffic_report(OPS))["versions"][served]["mean_feedback"] == -0.5
 
 
 async def test_training_from_a_search_s_params_refuses_what_a_trial_would(service: InterpretService) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from aria_actors.runtime.errors import BadRequest
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.service import Deps
 from aria_actors.runtime.settings import AriaSettings
 from aria_actors.runtime.spec import Status
 from aria_actors.shape.config import ShapeConfig
-from aria_actors.shape.errors import FeedbackGiven, ModelLoadError, UnknownModelVersion, UnknownResponse
+from aria_actors.shape.errors import ModelLoadError, UnknownModelVersion, UnknownResponse
 from aria_actors.shape.inference.backends.choose import in_ray_actor, make_backend
 from aria_actors.shape.inference.backends.local import LocalBackend
 from aria_actors.shape.inference.contract import Completion
@@ -154,13 +155,15 @@ class MemoryModels:
     async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0,
                           feedback_key: bytes | None = None) -> None:
         self.serving_row = (version, weights, seed)
-        self.scored: set[str] = set()
+        self.scores: dict[tuple[str, str], float] = {}
 
-    async def add_feedback(self, version: str, value: float, response_id: str) -> bool:
-        if response_id in self.scored:
-            raise FeedbackGiven("scored already")
-        self.scored.add(response_id)
-        return self.serving_row is not None and version in (self.serving_row[1] or {})
+    async def add_feedback(self, version: str, value: float, response_id: str,
+                           scorer: str) -> tuple[bool, float | None]:
+        if self.serving_row is None or version not in (self.serving_row[1] or {}):
+            return False, None
+        old = self.scores.get((scorer, version))
+        self.scores[(scorer, version)] = value
+        return True, old
 
     async def add_counts(self, deltas: dict[str, Any]) -> None:
         pass
@@ -231,8 +234,9 @@ async def test_ab_split_routes_sticky_counts_per_version_and_promotes(routed) ->
     assert (await svc.complete(OP, ["p"]))[0] == "base:p"
 
 
-async def test_feedback_counts_once_per_response_served_to_the_caller_by_that_version(routed) -> None:
-    """Scoring is tied to served responses: no one can steer a verdict by scoring a version at will."""
+async def test_feedback_is_one_score_per_caller_and_version_on_what_it_was_served(routed) -> None:
+    """No one can steer a verdict: a score needs a response the version served the caller, and a
+    caller holds one score per version (a newer one replaces it), bounded to [-1, 1]."""
     svc, _ = routed
     other = Principal(subject="mallory", roles=("editor",), tenant=OP.tenant)
     assert (await svc.complete_ab(OP, "p"))["response_id"] is None  # no A/B test: nothing to score
@@ -243,18 +247,30 @@ async def test_feedback_counts_once_per_response_served_to_the_caller_by_that_ve
         await svc.feedback(OP, "b", mine["response_id"], 1.0)
     with pytest.raises(UnknownResponse):  # nor can another caller use it
         await svc.feedback(other, "a", mine["response_id"], 1.0)
-    for forged in ("x.y", mine["response_id"][:-1] + ("A" if mine["response_id"][-1] != "A" else "B"),
-                   mine["response_id"].split(".")[0] + ".", "no-dot"):
-        with pytest.raises(UnknownResponse):
+    with pytest.raises(UnknownResponse):
+        await svc.feedback(OP, "a", "x.y", 1.0)
+    tampered = mine["response_id"][:-1] + ("A" if mine["response_id"][-1] != "A" else "B")
+    for forged in (tampered, mine["response_id"].split(".")[0] + ".", "no-dot", "é.é", "\ud800.x"):
+        with pytest.raises((UnknownResponse, BadRequest)):
             await svc.feedback(OP, "a", forged, 1.0)
+    with pytest.raises(BadRequest):  # one vote cannot outweigh many
+        await svc.feedback(OP, "a", mine["response_id"], 2.0)
     await svc.feedback(OP, "a", mine["response_id"], 1.0)
-    with pytest.raises(FeedbackGiven):  # once per response
-        await svc.feedback(OP, "a", mine["response_id"], 1.0)
+    for again in (s for s in served if s["version"] == "a"):  # every response of "a": still one vote
+        await svc.feedback(OP, "a", again["response_id"], 0.0)
     report = await svc.traffic_report(OP)
-    assert report["versions"]["a"]["feedback_count"] == 1 and report["versions"]["b"]["feedback_count"] == 0
+    assert report["versions"]["a"]["feedback_count"] == 1 and report["versions"]["a"]["mean_feedback"] == 0.0
+    assert report["versions"]["b"]["feedback_count"] == 0
+    theirs = await svc.complete_ab(other, "p", key=mine_key(served, mine))
+    await svc.feedback(other, "a", theirs["response_id"], 1.0)  # another caller: another vote
+    assert (await svc.traffic_report(OP))["versions"]["a"]["feedback_count"] == 2
     await svc.set_traffic(OP, {"a": 1, "b": 1})  # a new test: the ids of the last one expire
     with pytest.raises(UnknownResponse):
         await svc.feedback(OP, "a", mine["response_id"], 1.0)
+
+
+def mine_key(served: list[dict[str, Any]], mine: dict[str, Any]) -> str:
+    return f"user-{served.index(mine)}"  # the key that routed it (sticky)
 
 
 async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) -> None:
@@ -269,8 +285,7 @@ async def test_without_a_store_the_split_and_promotion_live_in_memory(tmp_path) 
     answer = await svc.complete_ab(OP, "p")
     assert answer["version"] == "base"
     await svc.feedback(OP, "base", answer["response_id"], 0.5)
-    with pytest.raises(FeedbackGiven):
-        await svc.feedback(OP, "base", answer["response_id"], 0.5)
+    await svc.feedback(OP, "base", answer["response_id"], 0.75)  # replaces the caller's score
     assert await svc.flush_metrics() == 0
     report = await svc.traffic_report(OP)
     assert report["versions"]["base"]["requests"] == 1 and report["leader"] == "base"
