@@ -134,8 +134,9 @@ def test_generation_goes_through_serve_and_ab_promotes(shape_actor, tmp_path) ->
     counts = {v: m["requests"] for v, m in report["versions"].items()}
     assert counts == {v: sum(s["version"] == v for s in [*served, again]) for v in ("base", "v1")}
     assert all(m["tokens"] > 0 and m["tokens_per_s"] > 0 for m in report["versions"].values())
-    ray.get(host.call.remote("feedback", "base", 0.1))
-    ray.get(host.call.remote("feedback", "v1", 0.9))
+    ids = {s["version"]: s["response_id"] for s in served}  # feedback names a response served
+    ray.get(host.call.remote("feedback", "base", ids["base"], 0.1))
+    ray.get(host.call.remote("feedback", "v1", ids["v1"], 0.9))
     engines = {v: ray.get(host.call.remote("load_version", v))["engine_pid"] for v in ("base", "v1")}
     out = ray.get(host.call.remote("promote"))
     assert out["promoted"] == "v1" and out["removed"] == ["base"]
