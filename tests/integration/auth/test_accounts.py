@@ -102,8 +102,12 @@ async def test_parallel_guesses_get_no_more_tries_than_the_limit(auth) -> None:
     wrong = [r for r in results if isinstance(r, InvalidCredentials)]
     locked = [r for r in results if isinstance(r, AccountLocked)]
     assert len(wrong) + len(locked) + sum(isinstance(r, dict) for r in results) == len(guesses)
-    assert len(wrong) <= auth.config.max_failed_logins - 1
-    if not any(isinstance(r, dict) for r in results):  # the right one came after the lockout
+    # The right password, when its turn under the row lock comes before the lockout (the order of
+    # parallel logins is the scheduler's: a busy CI machine had it), resets the count as any login
+    # does: one more run of wrong ones, never more.
+    successes = sum(isinstance(r, dict) for r in results)
+    assert len(wrong) <= (auth.config.max_failed_logins - 1) * (1 + successes)
+    if not successes:  # the right one came after the lockout
         assert len(locked) == len(guesses) - len(wrong)
     assert (await auth.get_user(OP, user["id"]))["locked_until"] is not None
 
