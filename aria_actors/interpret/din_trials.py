@@ -37,6 +37,15 @@ from aria_actors.runtime.rpc import rpc
 TRIAL_ID = r"^[0-9a-f]{32}$"
 
 
+def refused(exc: Any) -> BadRequest:
+    """A trial's hyperparameters refused (a din.trial.BadParam): 400 naming ``params.<name>``, with
+    the bounds a trial takes."""
+    # heavy: numpy and the trainer's module, loaded with the first trial
+    from aria_actors.interpret.din.trial import TRIAL_LIMITS
+
+    return BadRequest(exc.message, field=exc.field, limits={k: [lo, hi] for k, (_, lo, hi) in TRIAL_LIMITS.items()})
+
+
 @dataclass
 class _Held:
     owner: tuple[str, str]  # (subject, tenant)
@@ -94,7 +103,7 @@ class DinTrialsMixin:
         """Start an evaluate-only DIN trial with ``params`` (flat hyperparameters) for at most
         ``epochs`` epochs on a subset of MovieLens-100k's training split; nothing is stored."""
         # heavy: numpy/pydantic only until the Trainer loads torch
-        from aria_actors.interpret.din.trial import TRIAL_LIMITS, BadParam, DinTrial, check_params, trial_samples
+        from aria_actors.interpret.din.trial import BadParam, DinTrial, check_params, trial_samples
 
         limit = self.config.din_trial_max_epochs
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= limit:
@@ -102,8 +111,7 @@ class DinTrialsMixin:
         try:
             config = check_params(params)
         except BadParam as exc:
-            raise BadRequest(exc.message, field=exc.field, limits={k: [lo, hi] for k, (_, lo, hi) in
-                                                                   TRIAL_LIMITS.items()}) from None
+            raise refused(exc) from None
         self._expire_trials()
         held = self._trials_held()
         if len(held) >= self.config.din_trial_sessions:

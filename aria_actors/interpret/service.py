@@ -70,7 +70,7 @@ from pydantic import ValidationError
 from aria_actors.data.client import DataClient
 from aria_actors.data.pool import Database
 from aria_actors.interpret.analysis import AnalysisMixin, _int
-from aria_actors.interpret.din_trials import DinTrialsMixin
+from aria_actors.interpret.din_trials import DinTrialsMixin, refused
 from aria_actors.interpret.errors import (
     InvalidFeatures,
     InvalidTraffic,
@@ -101,7 +101,7 @@ from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import RpcSpec, default_gate, rpc
 from aria_actors.runtime.service import Deps, Service
 from aria_actors.runtime.spec import Health, Status
-from aria_actors.shape.inference.traffic import TrafficSplit
+from aria_actors.shape.inference.traffic import TrafficSplit, score_change
 from aria_actors.storage.client import StorageClient
 
 log = logging.getLogger("aria.interpret")
@@ -129,16 +129,12 @@ def _check_k(k: Any, high: int = 1000) -> int:
 def _params_config(params: Any) -> dict[str, Any]:
     """The DIN settings of a search's flat hyperparameters (BadRequest naming ``params.<name>``)."""
     # heavy: numpy and the trainer's module (torch loads only when a Trainer is made)
-    from aria_actors.interpret.din.trial import TRIAL_LIMITS, BadParam, params_config
+    from aria_actors.interpret.din.trial import BadParam, params_config
 
     try:
-        config = params_config(params)
+        return params_config(params)
     except BadParam as exc:
-        raise BadRequest(exc.message, field=exc.field, limits={k: [lo, hi] for k, (_, lo, hi) in
-                                                               TRIAL_LIMITS.items()}) from None
-    if "threads" in params:
-        config["threads"] = params["threads"]
-    return config
+        raise refused(exc) from None
 
 
 def _check_id(value: Any, field: str) -> str:
@@ -374,12 +370,9 @@ class InterpretService(AnalysisMixin, DinTrialsMixin, Service):
     def _count_feedback(self, split: TrafficSplit, tenant: str, user: str, version: str, before: float | None,
                         value: float, asked_by: str) -> None:
         n, s, ss = self._feedback.get(version, (0, 0.0, 0.0))
-        if before is None:
-            self._feedback[version] = (n + 1, s + value, ss + value * value)
-            split.feedback(version, value)
-        else:
-            self._feedback[version] = (n, s + value - before, ss + value * value - before * before)
-            split.rescore(version, before, value)
+        dn, ds, dss = score_change(value, before)
+        self._feedback[version] = (n + dn, s + ds, ss + dss)
+        split.feedback(version, value, replaces=before)
         self._ab_users[(tenant, user)] = (version, value, asked_by)
 
     @rpc("interpret:analysis:read", features=("behavior-patterns", "interaction-stats", "predictive-models",

@@ -32,7 +32,7 @@ from aria_actors.shape.characters.templates import (
     Word,
 )
 from aria_actors.shape.client import ShapeClient
-from aria_actors.shape.inference.traffic import MAX_FEEDBACK
+from aria_actors.shape.inference.traffic import MAX_FEEDBACK, RESPONSE_ID
 
 router = ServiceRouter(prefix="/v1/shape", tags=["shape"])
 Client = Annotated[ShapeClient, Depends(service_client(ShapeClient))]
@@ -273,9 +273,9 @@ class CompleteRequest(Body):
 
 class FeedbackRequest(Body):
     version: ModelId = Field(description="The version that served the response (its answer's `version`).")
-    response_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
-                             description="The response's id, as `/complete` (or the stream's `done` event) "
-                                         "gave it to the same caller; each counts once.")
+    response_id: str = Field(pattern=f"^{RESPONSE_ID.pattern}$", description=(
+        "The id of a response of that version, as `/complete` (or the stream's `done` event) gave it to "
+        "the same caller; one score per caller and version, a newer one replacing theirs."))
     value: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FEEDBACK, le=MAX_FEEDBACK)]
 
 

@@ -41,6 +41,7 @@ from aria_actors.data.sql_files import queries
 from aria_actors.data.transactions import Isolation, run_transaction
 from aria_actors.runtime.errors import NotFound
 from aria_actors.shape.errors import ModelVersionExists, UnknownModelVersion, VersionConflict
+from aria_actors.shape.inference.traffic import score_change
 
 q = queries("aria_actors.shape", "store")
 T = TypeVar("T")
@@ -211,7 +212,7 @@ class ShapeStore:
     async def set_serving(self, version: str, weights: dict[str, float] | None, seed: int = 0,
                           feedback_key: bytes | None = None) -> None:
         """Serve ``version``, with the A/B split ``weights`` (in routing order) and the key of its
-        response ids, or none; the split's metrics and scored responses start again from zero."""
+        response ids, or none; the split's metrics and its callers' scores start again from zero."""
         pairs = json.dumps([[v, w] for v, w in weights.items()]) if weights is not None else None
 
         async def put(conn: asyncpg.Connection) -> None:
@@ -248,9 +249,7 @@ class ShapeStore:
         async def add(conn: asyncpg.Connection) -> tuple[bool, float | None]:
             old = await conn.fetchval(q("ab_feedback_of"), scorer, version)
             await conn.execute(q("put_ab_feedback"), scorer, version, value, response_id)
-            count, delta, squares = (1, value, value * value) if old is None else \
-                (0, value - old, value * value - old * old)
-            if await conn.fetchval(q("add_ab_feedback"), version, count, delta, squares) is None:
+            if await conn.fetchval(q("add_ab_feedback"), version, *score_change(value, old)) is None:
                 raise _NoMetricsRow  # rolls the score back
             return True, old
 

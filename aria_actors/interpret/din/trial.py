@@ -74,9 +74,9 @@ def layers(count: int, width: int, halving: bool) -> tuple[int, ...]:
 
 
 def params_config(params: Any) -> dict[str, Any]:
-    """The DinConfig fields of a trial's flat ``params`` (without ``threads``): what a search
-    sampled, as the settings a full training takes. :class:`BadParam` naming ``params.<name>``
-    for an unknown name, a wrong type or a value out of TRIAL_LIMITS."""
+    """The DinConfig fields of a trial's flat ``params``: what a search sampled, as the settings a
+    full training takes. :class:`BadParam` naming ``params.<name>`` for an unknown name, a wrong
+    type or a value out of TRIAL_LIMITS."""
     if not isinstance(params, Mapping):
         raise BadParam("params must be an object of hyperparameters", "params")
     out: dict[str, Any] = {}
@@ -97,7 +97,7 @@ def params_config(params: Any) -> dict[str, Any]:
                              f"{high:g}", f"params.{name}")
         out[name] = value
     config: dict[str, Any] = {k: out[k] for k in ("lr", "reg", "dropout", "batch_size", "item_dim",
-                                                  "category_dim", "precision") if k in out}
+                                                  "category_dim", "precision", "threads") if k in out}
     if "attention_layers" in out or "attention_width" in out:
         config["attention"] = list(layers(out.get("attention_layers", 1), out.get("attention_width", 36), False))
     if "mlp_layers" in out or "mlp_width" in out:
@@ -108,10 +108,9 @@ def params_config(params: Any) -> dict[str, Any]:
 def check_params(params: Any, threads: int = 1, seed: int = 0) -> DinConfig:
     """The DinConfig of a trial's flat ``params`` (one epoch at a time; ``threads`` unless the
     params name theirs); :class:`BadParam` as :func:`params_config`, or for the joint bounds."""
-    config = params_config(params)
-    threads = params.get("threads", threads)
+    config = {"threads": threads, **params_config(params)}
     try:
-        return DinConfig(**config, threads=threads, seed=seed, epochs=1, patience=1, device="cpu")
+        return DinConfig(**config, seed=seed, epochs=1, patience=1, device="cpu")
     except ValidationError as exc:  # the joint bound (attention elements): name the widest culprit
         raise BadParam(f"these hyperparameters do not fit DIN's bounds: {exc.errors()[0]['msg']}",
                          "params.batch_size") from None

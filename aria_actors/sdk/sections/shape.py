@@ -137,8 +137,9 @@ class ShapeAPI(Section):
 
     @route("POST", "/v1/shape/feedback")
     def feedback(self, version: str, response_id: str, value: float) -> None:
-        """A reward for one completion of model ``version`` in the running A/B test (``version`` and
-        ``response_id`` as :meth:`complete` answered them; each response counts once)."""
+        """Your score of model ``version`` in the running A/B test, given on a completion it served
+        you (``version`` and ``response_id`` as :meth:`complete` answered them); one per version, a
+        newer one replacing yours."""
         return Req(json={"version": version, "response_id": response_id, "value": value})
 
     @route("POST", "/v1/shape/promote")

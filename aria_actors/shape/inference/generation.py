@@ -58,8 +58,11 @@ class GenerationMixin:
         return self._backend
 
     # -- generation (through the backend; A/B split when one runs) -----------------------------
-    def _route(self, key: str | None) -> str:
-        return self._traffic.pick(key) if self._traffic else self._served_version
+    def _route(self, key: str | None) -> tuple[Any, str]:
+        """The split that routes a request (it signs the response's id, whatever changes meanwhile)
+        and the version it picks; no split: the served version."""
+        split = self._traffic
+        return split, split.pick(key) if split is not None else self._served_version
 
     def _record(self, version: str, tokens: int, t0: float) -> None:
         if self._traffic is not None and version in self._traffic.weights:
@@ -67,7 +70,7 @@ class GenerationMixin:
 
     async def _complete(self, prompts: list[str], *, key: str | None = None, max_new_tokens: int | None = None,
                         seed: int | None = None, min_new_tokens: int | None = None) -> list[Any]:
-        version = self._route(key)
+        _, version = self._route(key)
         t0 = time.perf_counter()
         out = await self._inference().complete(
             version, prompts, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
@@ -98,8 +101,7 @@ class GenerationMixin:
                            seed: int | None = None, key: str | None = None) -> dict[str, str]:
         """Begin streaming a completion of ``prompt``; read it with :meth:`read_stream` (as the
         same caller: a stream is its starter's)."""
-        split = self._traffic  # the split that routes it signs its id
-        version = split.pick(key) if split is not None else self._served_version
+        split, version = self._route(key)
         pieces = self._inference().stream(version, prompt, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
                                           seed=seed)
 

@@ -16,7 +16,7 @@ Guarantees and caveats
 - Feedback needs a served response: :meth:`ticket` gives each response an id, an HMAC (the
   split's own random key) over the version, the caller it was served to and a nonce, so that only
   a caller a version served can score it; the owner keeps one score per caller and version (a
-  newer one replaces theirs, :meth:`rescore`), each in [-MAX_FEEDBACK, MAX_FEEDBACK]. So no caller
+  newer one replaces theirs, :func:`score_change`), each in [-MAX_FEEDBACK, MAX_FEEDBACK]. So no caller
   can weigh more than one vote per version, however often it asks or scores. A new split has a
   new key: ids of an earlier test are refused.
 """
@@ -37,7 +37,8 @@ from typing import Any
 from aria_actors.runtime.principal import Principal
 from aria_actors.shape.errors import InvalidTraffic, UnknownResponse
 
-__all__ = ["MAX_FEEDBACK", "RESPONSE_ID", "InvalidTraffic", "TrafficSplit", "VersionMetrics", "scorer", "ticket_for"]
+__all__ = ["MAX_FEEDBACK", "RESPONSE_ID", "InvalidTraffic", "TrafficSplit", "VersionMetrics", "score_change", "scorer",
+           "ticket_for"]
 # The largest feedback score (either sign), aria_interpret's clip too: one caller's one vote cannot
 # outweigh many others' (a 0/1 click, a -1..1 rating fit).
 MAX_FEEDBACK = 1.0
@@ -165,28 +166,22 @@ class TrafficSplit:
 
     def redeem(self, version: str, subject: str, response_id: str) -> None:
         """UnknownResponse unless ``response_id`` is one this split gave ``subject`` for a response
-        of ``version`` (whether it was scored already is the owner's to know)."""
+        of ``version`` (the score it carries is the owner's to keep, one per subject and version)."""
         nonce, _, mac = response_id.partition(".")
         if not (RESPONSE_ID.fullmatch(response_id) and version in self.weights
                 and hmac.compare_digest(mac, self._mac(version, subject, nonce))):
             raise UnknownResponse(f"response {response_id!r} was not served to you by version {version!r} "
                                   "in the running A/B test", version=version, response_id=response_id)
 
-    def feedback(self, version: str, value: float) -> None:
+    def feedback(self, version: str, value: float, replaces: float | None = None) -> None:
+        """A score of ``version``; ``replaces``: the same caller's score it replaces (counted already)."""
         self.check(version)
         m = self.metrics[version]
-        m.feedback_count += 1
-        m.feedback_sum += value
+        count, total, squares = score_change(value, replaces)
+        m.feedback_count += count
+        m.feedback_sum += total
         if m.feedback_sumsq is not None:
-            m.feedback_sumsq += value * value
-
-    def rescore(self, version: str, old: float, new: float) -> None:
-        """A score counted already replaced by ``new`` (the count stays)."""
-        self.check(version)
-        m = self.metrics[version]
-        m.feedback_sum += new - old
-        if m.feedback_sumsq is not None:
-            m.feedback_sumsq += new * new - old * old
+            m.feedback_sumsq += squares
 
     def leader(self) -> str | None:
         """The version with the best mean feedback (None until some version has feedback)."""
@@ -196,6 +191,14 @@ class TrafficSplit:
     def report(self) -> dict[str, object]:
         return {"weights": self.weights, "leader": self.leader(),
                 "versions": {v: m.to_dict() for v, m in self.metrics.items()}}
+
+
+def score_change(value: float, replaces: float | None = None) -> tuple[int, float, float]:
+    """What a score adds to a version's (count, sum, sum of squares): a first one counts, a newer
+    one of the same caller (``replaces`` theirs) moves the sums only."""
+    if replaces is None:
+        return 1, value, value * value
+    return 0, value - replaces, value * value - replaces * replaces
 
 
 def scorer(caller: Principal) -> str:

@@ -77,7 +77,7 @@ class ModelVersionsMixin:
         def _records(self) -> Any: ...
         def _inference(self) -> Any: ...
         def _record(self, version: str, tokens: int, t0: float) -> None: ...
-        def _route(self, key: str | None) -> str: ...
+        def _route(self, key: str | None) -> tuple[TrafficSplit | None, str]: ...
         def _base_source(self) -> Any: ...
 
     async def _register_version(self, model_id: str) -> dict[str, Any]:
@@ -189,8 +189,7 @@ class ModelVersionsMixin:
     async def complete_ab(self, caller: Principal, prompt: str, *, key: str | None = None,
                           max_new_tokens: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """One completion from the version the traffic split picks (sticky per ``key``)."""
-        split = self._traffic  # the split that routes it signs its id, whatever changes meanwhile
-        version = split.pick(key) if split is not None else self._served_version
+        split, version = self._route(key)
         t0 = time.perf_counter()
         [out] = await self._inference().complete(version, [prompt],
                                                  max_new_tokens=max_new_tokens or self.config.max_new_tokens,
@@ -225,10 +224,7 @@ class ModelVersionsMixin:
                 found, old = await self._store.add_feedback(version, value, response_id, who)
                 if not found:
                     raise InvalidTraffic(f"version {version!r} has no stored A/B metrics", version=version)
-            if old is None:
-                split.feedback(version, value)
-            else:
-                split.rescore(version, old, value)
+            split.feedback(version, value, replaces=old)
 
     @rpc("shape:traffic:read", feature="model-versions")
     async def traffic_report(self, caller: Principal) -> dict[str, Any] | None:
