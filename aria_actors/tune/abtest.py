@@ -4,12 +4,14 @@ traffic split, promoted only when a significance test says it is better.
 
 ::
 
-    start_ab_test(name, target, control, candidate, share, alpha, min/max samples, direction, study?)
+    start_ab_test(name, target, control, candidate, share, alpha, min/max samples, direction, study?,
+                  method (sequential | fixed), effect)
         ─► aria_tune.ab_tests row (running; one per target)
         ─► target.set_traffic({control: 1 - share, candidate: share})      as the caller
     ab_test(name) ─► target.traffic_report() as the caller ─► per arm n, mean, variance of the
         feedback the target records (shape: POST /v1/shape/feedback; interpret: feedback events of
-        the users the split served) ─► Welch's t-test and the verdict (abtest_core.py)
+        the users the split served) ─► mSPRT (sequential) or Welch's t-test (fixed) and the verdict
+        (abtest_core.py)
     decide_ab_test(name) ─► the verdict: candidate ─► target.promote(candidate)  (status promoted)
                                           control / no-difference ─► target.promote(control) (kept)
                                           collecting / undecided ─► 409, nothing changes
@@ -32,7 +34,9 @@ Guarantees and caveats
   and ``decide`` refuses (409); ``stop`` ends the test.
 - The samples are the target's totals for the split: scores recorded before the test started
   are not in them (a split starts at zero); a split restored after a crash keeps them.
-- Fixed horizon (abtest_core.py): no verdict before ``min_samples`` per arm.
+- No verdict before ``min_samples`` per arm. ``sequential`` (the default) may be decided as often as
+  anyone likes: its error rate stays at alpha; ``fixed`` is for one look at a planned sample size
+  (abtest_core.py).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from aria_actors.data.pool import Database
 from aria_actors.runtime.errors import BadRequest, ServiceUnavailable, brief
 from aria_actors.runtime.principal import Principal
 from aria_actors.runtime.rpc import default_gate, rpc
-from aria_actors.tune.abtest_core import Arm, Rule, judge
+from aria_actors.tune.abtest_core import METHODS, Arm, Rule, judge
 from aria_actors.tune.abtest_store import ABTests, ABTestStore
 from aria_actors.tune.audit import Hook, printable, record_event
 from aria_actors.tune.errors import ABTestConflict, UnknownABTest
@@ -59,6 +63,7 @@ STATUSES = ("running", "ending", "promoted", "kept", "stopped")
 # What the target checks when told to split or promote (as the caller), asked here before a row is written.
 DEPLOY = {"aria_shape": "shape:model:promote", "aria_interpret": "interpret:model:deploy"}
 MAX_SAMPLES = 10_000_000
+MAX_EFFECT = 10.0  # standardised: ten standard deviations is no test any more
 MAX_LIST = 1000
 
 
@@ -138,7 +143,8 @@ class ABTesting:
 
     @staticmethod
     def _rule(row: dict[str, Any]) -> Rule:
-        return Rule(row["alpha"], row["min_samples"], row["max_samples"], row["direction"])
+        return Rule(row["alpha"], row["min_samples"], row["max_samples"], row["direction"], row["method"],
+                    row["effect"])
 
     async def _judged(self, caller: Principal, row: dict[str, Any]) -> dict[str, Any]:
         """The row with the live statistics (while running) or the recorded ones (after)."""
@@ -159,11 +165,15 @@ class ABTesting:
     async def start_ab_test(self, caller: Principal, name: str, target: str, control: str, candidate: str,
                             share: float = 0.5, alpha: float = 0.05, min_samples: int = 100,
                             max_samples: int | None = None, direction: str = "maximize",
-                            study: str | None = None) -> dict[str, Any]:
+                            study: str | None = None, method: str = "sequential",
+                            effect: float | None = None) -> dict[str, Any]:
         """Split ``target``'s traffic between ``control`` (the served version) and ``candidate``
         (``share`` of it) until ``decide_ab_test`` finds a significant difference; ``study`` names
-        the study the candidate won (recorded, checked visible to the caller). Refused while the
-        target runs a split already (409)."""
+        the study the candidate won (recorded, checked visible to the caller). ``method``:
+        ``sequential`` (mSPRT, tuned to the standardised ``effect`` or spread over abtest_core's
+        EFFECTS: decide may be polled) or
+        ``fixed`` (Welch's p-value: one look at a planned sample size). Refused while the target
+        runs a split already (409)."""
         name = _test_name(name)
         if not isinstance(target, str) or target not in TARGETS:
             raise BadRequest(f"target must be one of {sorted(TARGETS)}", field="target")
@@ -178,6 +188,10 @@ class ABTesting:
             raise BadRequest("max_samples must be at least min_samples", field="max_samples")
         if direction not in DIRECTIONS:
             raise BadRequest(f"direction must be one of {list(DIRECTIONS)}", field="direction")
+        if method not in METHODS:
+            raise BadRequest(f"method must be one of {list(METHODS)}", field="method")
+        if effect is not None:
+            effect = _number(effect, "effect", 0.0, MAX_EFFECT)
         _require_target_right(caller, target)
         if study is not None:
             study = (await self._study_for(caller, study, "tune:study:read"))["name"]
@@ -193,7 +207,7 @@ class ABTesting:
             raise BadRequest(f"control must be the version {target} serves now ({served!r})", field="control")
         row = {"name": name, "target": target, "control": control, "candidate": candidate, "share": share,
                "alpha": alpha, "min_samples": min_samples, "max_samples": max_samples, "direction": direction,
-               "study": study, "started_by": caller.subject}
+               "study": study, "started_by": caller.subject, "method": method, "effect": effect}
         made = await records.add(row)
         if made is None:
             running = await records.running(target)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aria_actors.runtime.http import ServiceRouter, permits, service_client
 from aria_actors.runtime.principal import Principal
-from aria_actors.tune.abtest import MAX_LIST, MAX_SAMPLES, NAME, VERSION
+from aria_actors.tune.abtest import MAX_EFFECT, MAX_LIST, MAX_SAMPLES, NAME, VERSION
 from aria_actors.tune.client import TuneClient
 from aria_actors.tune.space import STUDY_NAME
 
@@ -40,13 +40,20 @@ class ABTestRequest(BaseModel):
     direction: Literal["maximize", "minimize"] = Field("maximize", description="Which mean feedback is better.")
     study: Annotated[str, Field(pattern=STUDY_NAME)] | None = Field(
         None, description="The study whose winner the candidate is (recorded).")
+    method: Literal["sequential", "fixed"] = Field(
+        "sequential", description="sequential: mSPRT, valid however often decide is called; fixed: Welch's "
+                                  "p-value, valid for one look at a planned sample size.")
+    effect: float | None = Field(None, gt=0, le=MAX_EFFECT, allow_inf_nan=False,
+                                 description="sequential: the standardised effect size (difference / sd) to tune "
+                                             "to; absent: a mixture from 0.05 to 2.")
 
 
 @router.post("", status_code=201, summary="Start an A/B test of two model versions")
 async def start_ab_test(req: ABTestRequest, client: Client,
                         caller: Principal = permits(TuneClient.start_ab_test)) -> dict[str, Any]:
     return await client.start_ab_test(caller, req.name, req.target, req.control, req.candidate, req.share, req.alpha,
-                                      req.min_samples, req.max_samples, req.direction, req.study)
+                                      req.min_samples, req.max_samples, req.direction, req.study, req.method,
+                                      req.effect)
 
 
 @router.get("", summary="A/B tests, newest first")

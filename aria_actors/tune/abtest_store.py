@@ -1,4 +1,4 @@
-"""aria_tune's A/B tests in PostgreSQL (``aria_tune.ab_tests``, migration 0006), through aria_data's
+"""aria_tune's A/B tests in PostgreSQL (``aria_tune.ab_tests``, migrations 0006, 0007), through aria_data's
 pool; :class:`MemoryABTests` keeps them in memory for unit tests.
 
 Guarantees and caveats
@@ -23,7 +23,7 @@ from aria_actors.tune.rows import plain_row
 
 q = queries("aria_actors.tune", "abtest")
 FIELDS = ("name", "target", "control", "candidate", "share", "alpha", "min_samples", "max_samples", "direction",
-          "study", "started_by")
+          "study", "started_by", "method", "effect")
 
 
 def _row(row: Any) -> dict[str, Any]:

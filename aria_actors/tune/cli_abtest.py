@@ -3,6 +3,7 @@
 
     aria tune ab start NAME --target aria_shape --control base --candidate v2 [--share 0.5]
                        [--alpha 0.05] [--min-samples 100] [--max-samples N] [--minimize] [--study S]
+                       [--method sequential|fixed] [--effect D]
     aria tune ab ls [--status running] [--json]
     aria tune ab show NAME [--json]
     aria tune ab decide NAME          (promotes the winner; 409 while collecting or undecided)
@@ -42,7 +43,9 @@ def _summary(test: dict[str, Any]) -> None:
         a = r[arm]
         typer.echo(f"  {arm:9} {a['version']}: n {a['n']}, mean {_g(a['mean'])}, variance {_g(a['variance'])}")
     typer.echo(f"  difference {_g(r['difference'])} [{_g(r['ci_low'])}, {_g(r['ci_high'])}], "
-               f"p {_g(r['p_value'])}, verdict {r['verdict']}"
+               f"p {_g(r['p_value'])}" + (f", always-valid p {_g(r.get('always_valid_p_value'))}"
+                                          if r.get("method") == "sequential" else "")
+               + f", verdict {r['verdict']}"
                + (f" ({r['samples_needed']} more per arm)" if r.get("samples_needed") else ""))
 
 
@@ -55,11 +58,16 @@ def start(name: str, target: str = typer.Option(..., "--target", help="aria_shap
           max_samples: int | None = typer.Option(None, "--max-samples"),
           minimize: bool = typer.Option(False, "--minimize", help="A lower mean feedback is better."),
           study: str | None = typer.Option(None, "--study", help="The study the candidate won."),
+          method: str = typer.Option("sequential", "--method",
+                                     help="sequential (mSPRT: decide may be polled) or fixed (Welch, one look)."),
+          effect: float | None = typer.Option(None, "--effect", help="sequential: the standardised effect "
+                                              "size to tune to (default: a mixture from 0.05 to 2)."),
           token: str | None = TokenOpt) -> None:
     """Split the target's traffic between two versions until a verdict."""
     _summary(sdk_call(token, lambda aria: aria.tune.start_ab_test(
         name, target, control, candidate, share=share, alpha=alpha, min_samples=min_samples,
-        max_samples=max_samples, direction="minimize" if minimize else "maximize", study=study)))
+        max_samples=max_samples, direction="minimize" if minimize else "maximize", study=study, method=method,
+        effect=effect)))
 
 
 @app.command("ls")

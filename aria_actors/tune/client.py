@@ -291,6 +291,8 @@ class TuneClient:
         max_samples: int | None = None,
         direction: str = 'maximize',
         study: str | None = None,
+        method: str = 'sequential',
+        effect: float | None = None,
     ) -> dict[str, Any]:
         """Split ``target``'s traffic between ``control`` (the served version) and ``candidate``..."""
 

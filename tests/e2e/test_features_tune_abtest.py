@@ -106,8 +106,10 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
         assert live["control"]["n"] == live["candidate"]["n"] == 10
         assert live["control"]["mean"] == 0.2 and live["candidate"]["mean"] == 0.9
         assert live["verdict"] == "candidate" and live["p_value"] < 0.01 and live["ci_low"] > 0.3
+        assert live["method"] == "sequential" and live["decision_p_value"] < 0.05  # the rule that decides
         shown = shared_aria.aria("tune", "ab", "show", name, env=env)
         assert shown.returncode == 0 and "verdict candidate" in shown.stdout, shown.stderr
+        assert "always-valid p" in shown.stdout
         decided = shared_aria.aria("tune", "ab", "decide", name, env=env)
         assert decided.returncode == 0, decided.stderr
         assert "promoted" in decided.stdout and f"winner {candidate}" in decided.stdout

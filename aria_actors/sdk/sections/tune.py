@@ -233,11 +233,13 @@ class TuneAPI(Section):
     @route("POST", "/v1/tune/ab-tests")
     def start_ab_test(self, name: str, target: str, control: str, candidate: str, *, share: float = 0.5,
                       alpha: float = 0.05, min_samples: int = 100, max_samples: int | None = None,
-                      direction: str = "maximize", study: str | None = None) -> dict[str, Any]:
-        """Split ``target``'s traffic (aria_shape or aria_interpret) between two versions."""
+                      direction: str = "maximize", study: str | None = None, method: str = "sequential",
+                      effect: float | None = None) -> dict[str, Any]:
+        """Split ``target``'s traffic (aria_shape or aria_interpret) between two versions; ``method``
+        sequential (decide may be polled) or fixed (one look at a planned sample size)."""
         return Req(json=body(name=name, target=target, control=control, candidate=candidate, share=share,
                              alpha=alpha, min_samples=min_samples, max_samples=max_samples, direction=direction,
-                             study=study))
+                             study=study, method=method, effect=effect))
 
     @route("GET", "/v1/tune/ab-tests")
     def ab_tests(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

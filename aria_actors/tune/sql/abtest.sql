@@ -4,8 +4,8 @@
 -- name: insert_test
 -- NULL when the name is taken or the target has a running test (the service says which).
 INSERT INTO aria_tune.ab_tests (name, target, control, candidate, share, alpha, min_samples, max_samples,
-                                direction, study, started_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                direction, study, started_by, method, effect)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT DO NOTHING
 RETURNING *
 

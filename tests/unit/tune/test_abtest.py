@@ -4,6 +4,7 @@ audited; bad input and a replaced split are refused; the target's own permission
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -17,7 +18,7 @@ from aria_actors.runtime.rpc import Gate, RpcSpec, default_gate, invoke
 from aria_actors.runtime.service import Deps
 from aria_actors.security.rbac import DEFAULT_ROLES
 from aria_actors.shape.inference.traffic import TrafficSplit
-from aria_actors.tune.abtest_core import Arm, Rule, judge, welch
+from aria_actors.tune.abtest_core import EFFECTS, Arm, Rule, judge, msprt, welch
 from aria_actors.tune.abtest_store import MemoryABTests
 from aria_actors.tune.config import TuneSettings
 from aria_actors.tune.errors import ABTestConflict, UnknownABTest, UnknownStudy
@@ -85,6 +86,85 @@ def test_no_verdict_before_the_minimum_samples_and_degenerate_arms() -> None:
     assert welch(Arm("a", 50, 0.2, None), Arm("b", 50, 0.8, 0.1), 0.05)["p_value"] is None
     assert Arm.of("a", {"feedback_count": 9, "mean_feedback": 0.5, "feedback_variance": float("nan")}).variance is None
     assert judge(Arm.of("a", None), Arm.of("b", None), Rule(min_samples=2))["verdict"] == "collecting"
+
+
+class _Sums:
+    """An arm's running count, sum and sum of squares, as the serving side keeps them."""
+
+    def __init__(self) -> None:
+        self.n, self.total, self.squares = 0, 0.0, 0.0
+
+    def add(self, x: float) -> None:
+        self.n, self.total, self.squares = self.n + 1, self.total + x, self.squares + x * x
+
+    def arm(self, version: str) -> Arm:
+        mean = self.total / self.n
+        return Arm(version, self.n, mean, max(0.0, (self.squares - self.n * mean * mean) / (self.n - 1)))
+
+
+def _polled(methods: tuple[str, ...], effect_sd: float, sims: int, seed: int) -> dict[str, float]:
+    """Per rule, the share of simulated tests that reach a verdict when decide is polled every 50
+    scores per arm up to 2,000 (40 looks); both arms N(0, 1), the candidate's shifted by
+    ``effect_sd``; the rules see the same scores."""
+    rng = random.Random(seed)
+    rules = {m: Rule(alpha=0.05, min_samples=50, method=m) for m in methods}
+    decided = dict.fromkeys(methods, 0)
+    for _ in range(sims):
+        a, b = _Sums(), _Sums()
+        pending = set(methods)
+        for _look in range(40):
+            for _ in range(50):
+                a.add(rng.gauss(0.0, 1.0))
+                b.add(rng.gauss(effect_sd, 1.0))
+            for m in list(pending):
+                if judge(a.arm("a"), b.arm("b"), rules[m])["winner"] is not None:
+                    decided[m] += 1
+                    pending.discard(m)
+            if not pending:
+                break
+    return {m: n / sims for m, n in decided.items()}
+
+
+def test_polling_decide_finds_no_difference_that_is_not_there_only_with_the_sequential_rule() -> None:
+    # No difference, decide polled 40 times: Welch's p-value crosses 0.05 at some look far more
+    # often than 5 % of the time; the mSPRT's does not (Ville's inequality), and it still finds a
+    # real difference of a fifth of a standard deviation within 2,000 scores per arm.
+    pytest.importorskip("scipy.stats")
+    null = _polled(("fixed", "sequential"), 0.0, 100, seed=3)
+    assert null["fixed"] > 0.12 and null["sequential"] <= 0.05, null
+    assert _polled(("sequential",), 0.2, 30, seed=4)["sequential"] >= 0.8
+
+
+def test_the_mixture_ratio_against_its_closed_form_and_at_the_extremes() -> None:
+    control, candidate = Arm("a", 400, 0.10, 0.09), Arm("b", 400, 0.16, 0.1344)
+    v = 0.09 / 400 + 0.1344 / 400
+    tau2 = 0.2 ** 2 * (0.09 + 0.1344) / 2
+    want = math.sqrt(v / (v + tau2)) * math.exp(0.06 ** 2 * tau2 / (2 * v * (v + tau2)))
+    got = msprt(control, candidate, (0.2,))
+    assert got["likelihood_ratio"] == pytest.approx(want, rel=1e-12)
+    assert got["always_valid_p_value"] == pytest.approx(min(1.0, 1 / want), rel=1e-12)
+    # the default: the mean of the ratios over EFFECTS (a mean of martingales is one)
+    mixed = msprt(control, candidate)
+    assert mixed["likelihood_ratio"] == pytest.approx(
+        sum(msprt(control, candidate, (e,))["likelihood_ratio"] for e in EFFECTS) / len(EFFECTS), rel=1e-12)
+    # no difference: a ratio below one (p 1); a huge one: no overflow, p 0
+    assert msprt(Arm("a", 50, 0.5, 0.1), Arm("b", 50, 0.5, 0.1))["always_valid_p_value"] == 1.0
+    huge = msprt(Arm("a", 10_000, 0.0, 1e-12), Arm("b", 10_000, 1.0, 1e-12))
+    assert huge["always_valid_p_value"] == 0.0 and math.isfinite(huge["likelihood_ratio"])
+    for undefined in (Arm("b", 1, 0.5, None), Arm("b", 50, 0.5, None), Arm("b", 50, 0.5, 0.0)):
+        assert msprt(Arm("a", 50, 0.5, 0.0), undefined)["always_valid_p_value"] is None
+    # the rule's own p-value decides; Welch's is reported under both
+    fixed = judge(control, candidate, Rule(min_samples=100, method="fixed"))
+    sequential = judge(control, candidate, Rule(min_samples=100))
+    assert fixed["decision_p_value"] == fixed["p_value"]
+    assert sequential["decision_p_value"] == mixed["always_valid_p_value"]
+    tuned = judge(control, candidate, Rule(min_samples=100, effect=0.2))
+    assert tuned["decision_p_value"] == got["always_valid_p_value"] and tuned["effect"] == 0.2
+    # a large effect on a handful of scores: the mixture decides where a test tuned to 0.2 sd cannot
+    few_a, few_b = _arm("a", [1.0, 0.0, 0.0, 0.0, 0.0] * 2), _arm("b", [1.0] * 9 + [0.0])
+    assert judge(few_a, few_b, Rule(min_samples=10))["verdict"] == "candidate"
+    assert judge(few_a, few_b, Rule(min_samples=10, effect=0.2))["verdict"] == "undecided"
+    assert sequential["p_value"] == fixed["p_value"] and sequential["method"] == "sequential"
 
 
 # -- the RPC surface -------------------------------------------------------------------------------
@@ -174,6 +254,7 @@ async def test_a_better_candidate_is_promoted_once_its_samples_are_in(tune: Tune
     done = await invoke(tune, "decide_ab_test", (OPERATOR, "t1"), {})
     assert done["status"] == "promoted" and done["winner"] == "v2" and done["decided_by"] == "op"
     assert done["result"]["p_value"] < 0.05 and done["result"]["promotion"]["promoted"] == "v2"
+    assert done["result"]["method"] == "sequential" and done["result"]["decision_p_value"] < 0.05
     assert _target(tune).served == "v2" and ("promote", "op") in _target(tune).calls  # as the caller
     assert tune.audited[-1]["op"] == "tune.abtest.decide" and "v2" in tune.audited[-1]["target"]  # type: ignore[attr-defined]
     with pytest.raises(ABTestConflict, match="promoted already"):
@@ -215,7 +296,9 @@ async def test_bad_input_is_refused_naming_the_field(tune: TuneService) -> None:
              ("control", {"control": ""}), ("candidate", {"candidate": "base"}), ("share", {"share": 0}),
              ("share", {"share": 1.0}), ("alpha", {"alpha": 0.5}), ("alpha", {"alpha": float("nan")}),
              ("min_samples", {"min_samples": 1}), ("min_samples", {"min_samples": True}),
-             ("max_samples", {"max_samples": 5, "min_samples": 10}), ("direction", {"direction": "up"})]
+             ("max_samples", {"max_samples": 5, "min_samples": 10}), ("direction", {"direction": "up"}),
+             ("method", {"method": "bayesian"}), ("effect", {"effect": 0}), ("effect", {"effect": 11}),
+             ("effect", {"effect": float("inf")})]
     base = {"name": "x", "target": "aria_shape", "control": "base", "candidate": "v2"}
     for field, change in cases:
         args = {**base, **change}

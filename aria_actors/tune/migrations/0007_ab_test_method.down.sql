@@ -1,0 +1,1 @@
+ALTER TABLE aria_tune.ab_tests DROP COLUMN IF EXISTS effect, DROP COLUMN IF EXISTS method;
