@@ -191,6 +191,8 @@ class ABTesting:
         if method not in METHODS:
             raise BadRequest(f"method must be one of {list(METHODS)}", field="method")
         if effect is not None:
+            if method != "sequential":
+                raise BadRequest("effect tunes the sequential rule; the fixed one has none", field="effect")
             effect = _number(effect, "effect", 0.0, MAX_EFFECT)
         _require_target_right(caller, target)
         if study is not None:

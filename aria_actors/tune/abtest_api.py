@@ -52,8 +52,8 @@ class ABTestRequest(BaseModel):
 async def start_ab_test(req: ABTestRequest, client: Client,
                         caller: Principal = permits(TuneClient.start_ab_test)) -> dict[str, Any]:
     return await client.start_ab_test(caller, req.name, req.target, req.control, req.candidate, req.share, req.alpha,
-                                      req.min_samples, req.max_samples, req.direction, req.study, req.method,
-                                      req.effect)
+                                      req.min_samples, req.max_samples, req.direction, req.study,
+                                      method=req.method, effect=req.effect)
 
 
 @router.get("", summary="A/B tests, newest first")

@@ -16,8 +16,11 @@ Two decision rules (``Rule.method``):
   Ville's inequality a verdict taken the first time it passes ``1 / alpha`` is wrong with
   probability at most alpha **however often the test is looked at**: ``decide`` may be polled.
   Without an ``effect``, the ratio is the mean of those for ``EFFECTS`` (a mean of martingales is
-  one): a test tuned to 0.2 sd needs ~25 times the scores to see a 2 sd difference that a test
-  tuned to it sees in ten, and nobody knows the effect before the test.
+  one): nobody knows the effect before the test, and a mistuned one costs samples (an observed
+  2 sd difference decides at 15 scores per arm tuned to 0.2 sd, 5 tuned to 2, 6 mixed; 0.2 sd at
+  462 tuned to 0.2, 662 tuned to 2). Approximate like Welch's: V and the pooled sd are estimates
+  re-taken at each look (polled after every score with no difference, the error rate measured
+  6% at ``min_samples`` 3, 1.7% at 10, 0.3% at 100).
 - ``fixed``: Welch's p-value against alpha. Valid for one look at a sample size fixed in advance;
   looked at again and again (decide polled until it answers), it finds differences that are not
   there far more often than alpha (tests/unit/tune/test_abtest.py measures both).
@@ -46,6 +49,7 @@ METHODS = ("sequential", "fixed")
 # standardised effects (Cohen's d) the default mixture is spread over: from a twentieth of a
 # standard deviation (large traffic) to two (a handful of scores)
 EFFECTS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+MAX_RATIO = math.exp(700.0)  # reported ratios are capped here: a finite number JSON and jsonb can hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +130,19 @@ def msprt(control: Arm, candidate: Arm, effects: tuple[float, ...] = EFFECTS) ->
         control.n + candidate.n - 2)
     if v <= 0.0 or pooled <= 0.0 or not math.isfinite(v + pooled):
         return out
-    diff = candidate.mean - control.mean
+    z = (candidate.mean - control.mean) / math.sqrt(v)
+    if not math.isfinite(z * z):  # a difference beyond any doubt (floats cannot hold its ratio)
+        out.update(likelihood_ratio=MAX_RATIO, always_valid_p_value=0.0)
+        return out
     # in logs, on shares of V + tau^2, averaged by log-sum-exp (no overflow for a large difference
     # or tiny variances)
     logs = []
     for effect in effects:
         share = v / (v + effect * effect * pooled)
-        logs.append(0.5 * math.log(share) + (diff * diff / v) * (1.0 - share) / 2.0)
+        logs.append(0.5 * math.log(share) + z * z * (1.0 - share) / 2.0)
     top = max(logs)
     log_ratio = top + math.log(sum(math.exp(x - top) for x in logs) / len(logs))
-    out["likelihood_ratio"] = math.exp(min(log_ratio, 700.0))
+    out["likelihood_ratio"] = min(math.exp(min(log_ratio, 700.0)), MAX_RATIO)
     out["always_valid_p_value"] = min(1.0, math.exp(-log_ratio)) if log_ratio > -700.0 else 1.0
     return out
 

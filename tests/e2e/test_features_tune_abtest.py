@@ -125,8 +125,8 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
         _problem(http.post(f"/v1/tune/ab-tests/{name}/decide"), 409, "tune-ab-test-conflict")
 
         # A second test, stopped without a verdict: the control (base) is served to everyone again.
-        second = aria.tune.start_ab_test(f"{name}-2", "aria_shape", "base", candidate, min_samples=10)
-        assert second["status"] == "running"
+        second = aria.tune.start_ab_test(f"{name}-2", "aria_shape", "base", candidate, min_samples=10, method="fixed")
+        assert second["status"] == "running" and (second["method"], second["effect"]) == ("fixed", None)
         stopped = shared_aria.aria("tune", "ab", "stop", f"{name}-2", env=env)
         assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped.stderr
         assert aria.tune.ab_test(f"{name}-2")["result"]["promotion"]["promoted"] == "base"
@@ -138,10 +138,12 @@ def test_a_better_candidate_is_promoted_by_the_significance_test(shared_aria: Ru
 def test_bad_input_is_a_clear_problem(http: httpx.Client) -> None:
     good = {"name": f"bad-{RUN}", "target": "aria_shape", "control": "base", "candidate": "v2"}
     for change in ({"share": 0}, {"share": 1.5}, {"alpha": 0.9}, {"min_samples": 1}, {"target": "aria_engine"},
-                   {"name": "no spaces"}, {"direction": "up"}, {"extra": 1}, {"control": "../x"}):
+                   {"name": "no spaces"}, {"direction": "up"}, {"extra": 1}, {"control": "../x"},
+                   {"method": "peeking"}, {"effect": 0}, {"effect": 11}):
         _problem(http.post("/v1/tune/ab-tests", json={**good, **change}), 422, "validation")
     _problem(http.post("/v1/tune/ab-tests", json={**good, "candidate": "base"}), 400, "bad-request")
     _problem(http.post("/v1/tune/ab-tests", json={**good, "max_samples": 5, "min_samples": 10}), 400, "bad-request")
+    _problem(http.post("/v1/tune/ab-tests", json={**good, "method": "fixed", "effect": 0.3}), 400, "bad-request")
     _problem(http.post("/v1/tune/ab-tests", json={**good, "study": f"no-study-{RUN}"}), 404, "tune-unknown-study")
     _problem(http.get(f"/v1/tune/ab-tests/missing-{RUN}"), 404, "tune-unknown-ab-test")
     _problem(http.post(f"/v1/tune/ab-tests/missing-{RUN}/decide"), 404, "tune-unknown-ab-test")

@@ -1,6 +1,7 @@
 """A/B tests' records on a real PostgreSQL (migrations 0006 and 0007, abtest.sql): the decision rule
 (method, effect) is stored with the test and read back into the rule that judges it; the table's
-checks refuse a rule the service would not write; one running test per target."""
+checks refuse a rule the service would not write; one running test per target; a test recorded
+before 0007 keeps Welch's rule."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ async def test_the_rule_is_stored_with_the_test_and_checked_by_the_table(tmp_pat
                 await store.add(_row("bad", target="aria_interpret", **bad))
         fixed = await store.add(_row("fix", target="aria_interpret", method="fixed"))
         assert fixed is not None and fixed["method"] == "fixed" and fixed["effect"] is None
-        assert svc._rule(fixed).effect is None  # the default mixture
+        # a test written before migration 0007 (no method, no effect): judged by Welch's rule, as then
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            await conn.execute(
+                "INSERT INTO aria_tune.ab_tests (name, target, control, candidate, share, alpha, min_samples,"
+                " direction, started_by, status, ending, decided_at)"
+                " VALUES ('old', 'aria_shape', 'base', 'v1', 0.5, 0.05, 100, 'maximize', 'op', 'kept', 'kept', now())")
+        finally:
+            await conn.close()
+        old = await store.get("old")
+        assert old is not None and (old["method"], old["effect"]) == ("fixed", None)
+        assert svc._rule(old).method == "fixed"
     finally:
         await svc.stop()

@@ -151,6 +151,9 @@ def test_the_mixture_ratio_against_its_closed_form_and_at_the_extremes() -> None
     assert msprt(Arm("a", 50, 0.5, 0.1), Arm("b", 50, 0.5, 0.1))["always_valid_p_value"] == 1.0
     huge = msprt(Arm("a", 10_000, 0.0, 1e-12), Arm("b", 10_000, 1.0, 1e-12))
     assert huge["always_valid_p_value"] == 0.0 and math.isfinite(huge["likelihood_ratio"])
+    beyond = msprt(Arm("a", 10, -1e160, 1.0), Arm("b", 10, 1e160, 1.0))  # d^2 / V overflows a float
+    assert beyond["always_valid_p_value"] == 0.0 and math.isfinite(beyond["likelihood_ratio"])
+    assert judge(Arm("a", 10, -1e160, 1.0), Arm("b", 10, 1e160, 1.0), Rule(min_samples=2))["verdict"] == "candidate"
     for undefined in (Arm("b", 1, 0.5, None), Arm("b", 50, 0.5, None), Arm("b", 50, 0.5, 0.0)):
         assert msprt(Arm("a", 50, 0.5, 0.0), undefined)["always_valid_p_value"] is None
     # the rule's own p-value decides; Welch's is reported under both
@@ -298,7 +301,8 @@ async def test_bad_input_is_refused_naming_the_field(tune: TuneService) -> None:
              ("min_samples", {"min_samples": 1}), ("min_samples", {"min_samples": True}),
              ("max_samples", {"max_samples": 5, "min_samples": 10}), ("direction", {"direction": "up"}),
              ("method", {"method": "bayesian"}), ("effect", {"effect": 0}), ("effect", {"effect": 11}),
-             ("effect", {"effect": float("inf")})]
+             ("effect", {"effect": float("inf")}), ("effect", {"effect": float("nan")}), ("effect", {"effect": True}),
+             ("effect", {"effect": 0.3, "method": "fixed"})]
     base = {"name": "x", "target": "aria_shape", "control": "base", "candidate": "v2"}
     for field, change in cases:
         args = {**base, **change}
