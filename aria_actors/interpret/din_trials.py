@@ -85,7 +85,7 @@ class DinTrialsMixin:
         self._trials_held()
         async with self._din_samples_lock:
             if self._din_samples is None:
-                self._din_samples = await asyncio.to_thread(_movielens_samples)
+                self._din_samples = await asyncio.to_thread(movielens_samples)
         return self._din_samples
 
     def _held(self, caller: Principal, trial: Any) -> _Held:
@@ -155,7 +155,7 @@ class DinTrialsMixin:
             return {"trial": trial, **await asyncio.to_thread(held.trial.result)}
 
 
-def _movielens_samples() -> tuple[Any, int]:
+def movielens_samples() -> tuple[Any, int]:
     """MovieLens-100k's samples with DinConfig's sampling defaults, and its category count."""
     # heavy: torch and the MovieLens files, loaded with the first trial
     from aria_actors.interpret.din.data import build_samples, load_movielens
