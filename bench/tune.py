@@ -17,7 +17,8 @@
   trial; a second variant adds noise fading to none by the last step, so early ranks are not the
   final ones); the same Aria search with a pruner (Optuna's median rule; successive halving,
   ``asha``) and without: the steps the pruned search runs to reach the best value the unpruned one
-  ends with (``inf`` when it never does within three times the trials).
+  ends with (``inf`` when it never does within three times the trials), against all the unpruned
+  search's steps, and per seed against its steps until it first reached that best (stricter).
 - ``din`` (``--only din``: about 5 s a trial, an hour for 5 seeds): ``reach`` on aria_tune's ``din``
   objective, the validation GAUC of aria_interpret's DIN (:class:`DinObjective`: the evaluate-only
   trial of ``din/trial.py`` on the service's defaults, run in this process); random search not run.
@@ -235,11 +236,12 @@ def pruning(label: str, curve: Curve, space: Mapping[str, Any], seeds: int, tria
     pruner = check_pruner(pruner_settings)
     pruner_name = pruner["name"]
 
-    def search(seed: int, prune: bool, most: int, target: float | None) -> tuple[float, int, int]:
+    def search(seed: int, prune: bool, most: int, target: float | None) -> tuple[float, int, int, int]:
+        """(best value, steps run, trials made, steps run when the best value was first reached)"""
         sampler = check_sampler({"name": "auto", "seed": seed, "gp_trials": 100})
         key = f"prune-{seed}-{prune}"
         stored: list[dict[str, Any]] = []
-        run, best = 0, math.inf
+        run, best, at_best = 0, math.inf, 0
         for i in range(most):
             params = sampling.next_params("minimize", space, sampler, stored, key)
             trial = {"number": i, "params": params, "state": "running", "value": None, "intermediate": {}}
@@ -254,12 +256,13 @@ def pruning(label: str, curve: Curve, space: Mapping[str, Any], seeds: int, tria
                     break
             else:
                 trial["state"], trial["value"] = "complete", value
-                best = min(best, value)
+                if value < best:
+                    best, at_best = value, run
             stored.append(trial)
             if target is not None and best <= target:
                 break
         sampling.CACHE.forget(key)
-        return best, run, len(stored)
+        return best, run, len(stored), at_best
 
     rows = []
     for seed in range(seeds):
@@ -267,15 +270,19 @@ def pruning(label: str, curve: Curve, space: Mapping[str, Any], seeds: int, tria
         key = (label, seed, trials)
         if key not in _UNPRUNED:
             _UNPRUNED[key] = search(seed, False, trials, None)
-        full_best, full_steps, _ = _UNPRUNED[key]
-        pruned_best, pruned_steps, made = search(seed, True, 3 * trials, full_best)
-        rows.append((pruned_steps if pruned_best <= full_best else math.inf, full_steps))
+        full_best, full_steps, _, full_at_best = _UNPRUNED[key]
+        pruned_best, pruned_steps, made, _ = search(seed, True, 3 * trials, full_best)
+        rows.append((pruned_steps if pruned_best <= full_best else math.inf, full_steps, full_at_best))
         print(f"  {label} seed {seed}: without pruning best {full_best:.4f} after {trials} trials, {full_steps} "
-              f"steps; with {pruner_name} {pruned_best:.4f} after {made} trials, {pruned_steps} steps", flush=True)
+              f"steps (first reached after {full_at_best}); with {pruner_name} {pruned_best:.4f} after {made} "
+              f"trials, {pruned_steps} steps", flush=True)
     aria = statistics.median(r[0] for r in rows)
     peer = statistics.median(r[1] for r in rows)
     print(f"{label}_{pruner_name}_steps_to_equal_best: aria {aria}, peer {peer}, ratio {aria / peer:.2f}   "
-          f"(peer: the same search without pruning; {pruner}; {what})")
+          f"(peer: the same search without pruning, all its {trials} trials; {pruner}; {what})")
+    to_best = statistics.median(r[0] / r[2] for r in rows)
+    print(f"{label}_{pruner_name}_vs_unpruned_steps_to_its_best: ratio {to_best:.2f}   (median per seed of the "
+          "pruned search's steps over the steps the unpruned one ran until it first reached its final best)")
 
 
 def main() -> None:

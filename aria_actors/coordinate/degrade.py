@@ -83,7 +83,7 @@ class CountedClient:
         self.name = inner.name
         self.tally = tally
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         self.tally.in_flight += 1
         self.tally.calls += 1
         try:

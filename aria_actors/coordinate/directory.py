@@ -51,7 +51,7 @@ class GuardedClient:
         self.name = inner.name
         self.breaker = breaker
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         return await self.breaker.call(
             lambda: self.inner.call(method, *args, **kwargs),
             # A cancelled call (the client went away) says nothing about the service.

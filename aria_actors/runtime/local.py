@@ -21,7 +21,7 @@ class LocalClient:
         self.service = service
         self.name = service.spec.name
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         args, kwargs = pickle.loads(pickle.dumps((args, kwargs)))
         result = await invoke(self.service, method, args, kwargs)
         return pickle.loads(pickle.dumps(result))

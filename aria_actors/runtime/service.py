@@ -35,7 +35,7 @@ class ServiceClient(Protocol):
 
     name: str
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any: ...
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Deps:

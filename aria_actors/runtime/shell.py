@@ -286,7 +286,7 @@ class RayServiceClient:
                     raise ServiceUnavailable(f"{self.name} is not running", service=self.name) from exc
         return self._handle
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         with tracing.calling(self.name, method) as trace:  # trace: (traceparent,) or ()
             return await self._call(method, args, kwargs, trace)
 

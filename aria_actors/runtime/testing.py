@@ -121,7 +121,7 @@ class _CurrentUnitClient:
         self.name = name
         self.launcher = launcher
 
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
         unit = self.launcher.units[self.name]
         unit._check()
         return await LocalClient(unit.service).call(method, *args, **kwargs)

@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 
 from aria_actors.runtime.errors import BadRequest, Forbidden, ServiceUnavailable
+from aria_actors.runtime.local import LocalClient
 from aria_actors.runtime.principal import Principal
-from aria_actors.runtime.rpc import Gate, RpcSpec, default_gate, invoke
+from aria_actors.runtime.rpc import Gate, RpcSpec, bind, default_gate, invoke
 from aria_actors.runtime.service import Deps
 from aria_actors.security.rbac import DEFAULT_ROLES
 from aria_actors.shape.inference.traffic import TrafficSplit
 from aria_actors.tune.abtest_core import EFFECTS, Arm, Rule, judge, msprt, welch
 from aria_actors.tune.abtest_store import MemoryABTests
+from aria_actors.tune.client import TuneClient
 from aria_actors.tune.config import TuneSettings
 from aria_actors.tune.errors import ABTestConflict, UnknownABTest, UnknownStudy
 from aria_actors.tune.service import TuneService
@@ -265,6 +267,14 @@ async def test_a_better_candidate_is_promoted_once_its_samples_are_in(tune: Tune
     shown = await invoke(tune, "ab_test", (OPERATOR, "t1"), {})
     assert shown["result"]["verdict"] == "candidate"  # as decided, not live
     assert [t["name"] for t in await invoke(tune, "list_ab_tests", (OPERATOR,), {"status": "promoted"})] == ["t1"]
+
+
+async def test_the_rule_travels_by_keyword_through_a_typed_client(tune: TuneService) -> None:
+    # what the route does: the transport's own first parameter is also called "method"
+    client = bind(TuneClient, LocalClient(tune))
+    made = await client.start_ab_test(ADMIN, "kw", "aria_shape", "base", "v2", 0.5, 0.05, 10, None, "maximize",
+                                      None, method="fixed")
+    assert (made["method"], made["effect"]) == ("fixed", None) and made["result"]["method"] == "fixed"
 
 
 async def test_one_running_test_per_target_and_stop_serves_the_control(tune: TuneService) -> None:
