@@ -84,6 +84,9 @@ class UsageBook:
         self.book_subjects: dict[tuple[str, str], set[str]] = {}
         self.pending: dict[tuple[str, str, str, str], Counts] = {}
         self.pending_subjects: set[SubjectRow] = set()
+        # held while a batch moves from pending to the store, and by readers of both: a reader sees
+        # the batch pending or stored, never in flight (taken from pending, not yet committed)
+        self.moving = asyncio.Lock()
         self.dropped = 0
         self.overflow: dict[str, int] = {}
 
@@ -273,15 +276,16 @@ class UsageAnalytics:
         store = self.history.store
         if store is None:
             return
-        rows, subjects = self.usage_book.take()
-        if not rows and not subjects:
-            return
-        try:
-            await store.merge_usage(rows, subjects)
-        except Exception as exc:  # kept for the next flush: memory only meanwhile
-            self.usage_book.put_back(rows, subjects)
-            self.history.failed(exc)
-            return
+        async with self.usage_book.moving:
+            rows, subjects = self.usage_book.take()
+            if not rows and not subjects:
+                return
+            try:
+                await store.merge_usage(rows, subjects)
+            except Exception as exc:  # kept for the next flush: memory only meanwhile
+                self.usage_book.put_back(rows, subjects)
+                self.history.failed(exc)
+                return
         self.history.ok(len(rows) + len(subjects))
 
     async def _usage_rows(self, since: str, tenant: str | None,
@@ -289,14 +293,15 @@ class UsageAnalytics:
         store = self.history.store
         if store is not None and self.history.up:
             try:
-                rows = [(r["day"].isoformat(), r["tenant"], r["service"], r["method"], r["calls"], r["errors"],
-                         r["ok"]) for r in await store.usage_rows(since, tenant, service, MAX_ROWS)]
-                active = {(r["day"].isoformat(), r["tenant"]): int(r["subjects"])
-                          for r in await store.active_subjects(since, tenant)}
-                for day, who, _digest in self.usage_book.pending_subjects:  # not written yet: not in the count
-                    if day >= since and (tenant is None or who == tenant):
-                        active[(day, who)] = active.get((day, who), 0) + 1
-                return "postgres", _with_pending(rows, self.usage_book, since, tenant, service), active
+                async with self.usage_book.moving:
+                    rows = [(r["day"].isoformat(), r["tenant"], r["service"], r["method"], r["calls"], r["errors"],
+                             r["ok"]) for r in await store.usage_rows(since, tenant, service, MAX_ROWS)]
+                    active = {(r["day"].isoformat(), r["tenant"]): int(r["subjects"])
+                              for r in await store.active_subjects(since, tenant)}
+                    for day, who, _digest in self.usage_book.pending_subjects:  # not written yet: not counted
+                        if day >= since and (tenant is None or who == tenant):
+                            active[(day, who)] = active.get((day, who), 0) + 1
+                    return "postgres", _with_pending(rows, self.usage_book, since, tenant, service), active
             except Exception as exc:  # answered from memory, and health says why
                 self.history.failed(exc)
         return "memory", self.usage_book.rows(since, tenant, service), self.usage_book.active(since, tenant)
